@@ -1,0 +1,92 @@
+// API key authentication. Keys are stored as SHA-256 hashes (they are long random strings, so
+// a slow hash adds nothing); the stored hash is compared in constant time.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Role } from '../../domain/types.js';
+import type { Store } from '../../store/contract.js';
+import { ApiError } from './errors.js';
+
+export interface Principal {
+  readonly keyId: string;
+  readonly accountId: string;
+  readonly role: Role;
+  readonly operator: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function generateApiKey(): { key: string; prefix: string } {
+  const key = `hk_${randomBytes(24).toString('base64url')}`;
+  return { key, prefix: key.slice(0, 7) };
+}
+
+const RANK: Record<Role, number> = { viewer: 0, publisher: 1, admin: 2 };
+
+export class KeyAuthenticator {
+  private readonly cache = new Map<string, { principal: Principal | null; at: number }>();
+
+  constructor(
+    private readonly store: Pick<Store, 'findApiKeyByHash'>,
+    private readonly ttlMs = 5_000,
+  ) {}
+
+  /** Forget cached keys, e.g. after one was deleted in this process. */
+  clear(): void {
+    this.cache.clear();
+  }
+
+  async authenticate(key: string): Promise<Principal | null> {
+    const hash = hashKey(key);
+    const hit = this.cache.get(hash);
+    if (hit && Date.now() - hit.at < this.ttlMs) return hit.principal;
+    const record = await this.store.findApiKeyByHash(hash);
+    const principal =
+      record && timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hash, 'hex'))
+        ? { keyId: record.id, accountId: record.accountId, role: record.role, operator: record.operator }
+        : null;
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(hash, { principal, at: Date.now() });
+    return principal;
+  }
+}
+
+function presentedKey(req: FastifyRequest): string | undefined {
+  const header = req.headers['x-api-key'];
+  if (typeof header === 'string' && header.length > 0) return header;
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && /^Bearer\s+\S/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim();
+  return undefined;
+}
+
+/** onRequest hook: every /api route needs a valid key. */
+export function authenticate(auth: KeyAuthenticator) {
+  return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    const key = presentedKey(req);
+    if (!key) throw new ApiError(401, 'unauthorized', 'an API key is required: send it as X-API-Key or Authorization: Bearer');
+    if (key.length > 512) throw new ApiError(401, 'unauthorized', 'invalid API key');
+    const principal = await auth.authenticate(key);
+    if (!principal) throw new ApiError(401, 'unauthorized', 'invalid API key');
+    req.principal = principal;
+  };
+}
+
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new ApiError(401, 'unauthorized', 'an API key is required');
+  return req.principal;
+}
+
+/** The key's role must be at least `role`; Media Pocket answers 401 here, so the status is configurable. */
+export function requireRole(role: Role, status: 401 | 403 = 403) {
+  return async (req: FastifyRequest): Promise<void> => {
+    const p = principalOf(req);
+    if (RANK[p.role] < RANK[role]) throw new ApiError(status, status === 401 ? 'unauthorized' : 'forbidden', `this action needs a key with the ${role} role`);
+  };
+}

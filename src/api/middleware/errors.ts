@@ -1,0 +1,81 @@
+// One error shape for the native API: {error, message, field?}. Unknown throwables become a
+// 500 without details: no stack trace or internal message ever reaches a client.
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export function notFound(what: string, id: string): ApiError {
+  return new ApiError(404, 'not_found', `${what} ${JSON.stringify(id)} not found`);
+}
+
+interface ValidationIssue {
+  instancePath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** "body.event_types/0" style paths read better as "event_types[0]". */
+function fieldOf(issue: ValidationIssue): string | undefined {
+  const path = (issue.instancePath ?? '')
+    .split('/')
+    .filter(Boolean)
+    .map((seg, i) => (/^\d+$/.test(seg) ? `[${seg}]` : i === 0 ? seg : `.${seg}`))
+    .join('');
+  const missing = issue.params?.missingProperty;
+  const extra = issue.params?.additionalProperty;
+  const leaf = typeof missing === 'string' ? missing : typeof extra === 'string' ? extra : undefined;
+  if (leaf) return path ? `${path}.${leaf}` : leaf;
+  return path || undefined;
+}
+
+function describe(issue: ValidationIssue, context: string): string {
+  const field = fieldOf(issue);
+  if (typeof issue.params?.additionalProperty === 'string') return `${context} field "${field}" is not allowed`;
+  if (typeof issue.params?.missingProperty === 'string') return `${context} field "${field}" is required`;
+  return field ? `${context} field "${field}" ${issue.message ?? 'is invalid'}` : `${context} ${issue.message ?? 'is invalid'}`;
+}
+
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError & { validation?: ValidationIssue[]; validationContext?: string }, req, reply) => {
+    if (err instanceof ApiError) {
+      if (err.headers) void reply.headers(err.headers);
+      return reply.status(err.statusCode).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
+    }
+    if (err.validation && err.validation.length > 0) {
+      const issue = err.validation[0];
+      return reply.status(400).send({ error: 'invalid_request', message: describe(issue, err.validationContext ?? 'body'), field: fieldOf(issue) ?? null });
+    }
+    const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      return reply.status(status).send({ error: clientErrorCode(err), message: safeClientMessage(err, status) });
+    }
+    req.log.error({ err }, 'request failed');
+    return reply.status(500).send({ error: 'internal', message: 'internal error; the request was logged' });
+  });
+  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+}
+
+function clientErrorCode(err: FastifyError): string {
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'payload_too_large';
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'unsupported_media_type';
+  return 'invalid_request';
+}
+
+/** Fastify's own 4xx messages are safe (they name the problem); keep them short. */
+function safeClientMessage(err: FastifyError, status: number): string {
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'request body is too large';
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return 'body must not be empty when content-type is application/json';
+  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) return 'body is not valid JSON';
+  return (err.message || `request failed with ${status}`).slice(0, 200);
+}

@@ -1,0 +1,64 @@
+// Ingest and event lookup: /api/v2/events
+import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
+import type { AppContext } from '../../app/context.js';
+import type { EventInput } from '../../domain/types.js';
+import { UnknownEventTypeError } from '../../ingest/ingestor.js';
+import { principalOf, requireRole } from '../middleware/auth.js';
+import { ApiError, notFound } from '../middleware/errors.js';
+import { EventBatchIn, EventIn, IdParams } from '../schemas.js';
+import { eventView } from '../views.js';
+
+/** Events are limited to 256 KiB each, serialised. */
+export const MAX_EVENT_BYTES = 256 * 1024;
+
+function toInput(e: EventIn, field: string): EventInput {
+  if (JSON.stringify(e).length > MAX_EVENT_BYTES) throw new ApiError(413, 'event_too_large', `${field} is larger than 256 KiB`, field);
+  return {
+    idempotencyKey: e.id,
+    type: e.type,
+    occurredAt: e.occurred_at === undefined ? undefined : Date.parse(e.occurred_at),
+    projectId: e.project_id,
+    resource: e.resource,
+    actor: e.actor,
+    changes: e.changes,
+    links: e.links,
+    data: e.data,
+  };
+}
+
+async function publish(ctx: AppContext, accountId: string, events: EventInput[], prefix: (i: number) => string) {
+  try {
+    return await ctx.ingestor.publish(accountId, events);
+  } catch (err) {
+    if (err instanceof UnknownEventTypeError) {
+      throw new ApiError(422, 'unknown_event_type', `${prefix(err.index)}type: ${err.message}; see GET /api/v2/event-types`, `${prefix(err.index)}type`);
+    }
+    throw err;
+  }
+}
+
+export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const publisher = { preHandler: requireRole('publisher') };
+
+  app.post('/api/v2/events', { ...publisher, schema: { tags: ['events'], body: EventIn } }, async (req, reply) => {
+    const [out] = await publish(ctx, principalOf(req).accountId, [toInput(req.body as EventIn, 'body')], () => '');
+    return reply.status(202).send(out);
+  });
+
+  app.post('/api/v2/events/batch', { ...publisher, schema: { tags: ['events'], body: EventBatchIn } }, async (req, reply) => {
+    const { events } = req.body as EventBatchIn;
+    const inputs = events.map((e, i) => toInput(e, `events[${i}]`));
+    const out = await publish(ctx, principalOf(req).accountId, inputs, (i) => `events[${i}].`);
+    return reply.status(202).send({ data: out });
+  });
+
+  app.get('/api/v2/events/:id', { schema: { tags: ['events'], params: IdParams } }, async (req) => {
+    const { id } = req.params as Static<typeof IdParams>;
+    const { accountId } = principalOf(req);
+    const event = await ctx.store.getEvent(accountId, id);
+    if (!event) throw notFound('event', id);
+    const deliveries = await ctx.store.listDeliveries(accountId, { eventId: event.id, limit: 250 });
+    return { ...eventView(event), deliveries: deliveries.items.map((d) => ({ id: d.id, endpoint_id: d.endpointId, status: d.status, attempts: d.attempts })) };
+  });
+}

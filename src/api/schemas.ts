@@ -1,0 +1,132 @@
+// Request and response schemas of the native API. The same schemas validate requests and
+// generate /openapi.json.
+import { Type, type Static } from 'typebox';
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+
+export const PageQuery = Type.Object({
+  cursor: Type.Optional(Type.String({ maxLength: 100 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
+});
+
+export const ErrorBody = Type.Object({
+  error: Type.String(),
+  message: Type.String(),
+  field: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+});
+
+const HeaderName = Type.String({ minLength: 1, maxLength: 100 });
+const HeaderValue = Type.String({ maxLength: 4096 });
+
+export const HeaderEntry = Type.Object(
+  {
+    name: HeaderName,
+    value: HeaderValue,
+    type: Type.Optional(Type.Union([Type.Literal('plain'), Type.Literal('hidden'), Type.Literal('hmac')])),
+  },
+  { additionalProperties: false },
+);
+
+export const AuthInput = Type.Union([
+  Type.Object({ type: Type.Literal('none') }, { additionalProperties: false }),
+  Type.Object(
+    { type: Type.Literal('basic'), username: Type.String({ minLength: 1, maxLength: 200 }), password: Type.String({ maxLength: 500 }) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('oauth2_client_credentials'),
+      token_url: Type.String({ minLength: 1, maxLength: 2048 }),
+      client_id: Type.String({ minLength: 1, maxLength: 500 }),
+      client_secret: Type.String({ minLength: 1, maxLength: 2000 }),
+      scope: Type.Optional(Type.String({ maxLength: 1000 })),
+      extra_params: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 1000 }))),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
+const EventTypeList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500 });
+const IdList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 1000 });
+
+const endpointFields = {
+  description: Type.Optional(Type.String({ maxLength: 1000 })),
+  method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('PUT')])),
+  headers: Type.Optional(Type.Union([Type.Record(HeaderName, HeaderValue), Type.Array(HeaderEntry, { maxItems: 50 })])),
+  auth: Type.Optional(AuthInput),
+  rate_limit_per_second: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()])),
+  timeout_ms: Type.Optional(Type.Integer({ minimum: 1000, maximum: 30_000 })),
+  ordering: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('per_resource')])),
+  disabled: Type.Optional(Type.Boolean()),
+  project_ids: Type.Optional(IdList),
+  user_ids: Type.Optional(IdList),
+};
+
+export const EndpointCreate = Type.Object(
+  { url: Type.String({ minLength: 1, maxLength: 2048 }), event_types: EventTypeList, ...endpointFields },
+  { additionalProperties: false },
+);
+export type EndpointCreate = Static<typeof EndpointCreate>;
+
+export const EndpointPatch = Type.Object(
+  { url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })), event_types: Type.Optional(EventTypeList), ...endpointFields },
+  { additionalProperties: false },
+);
+export type EndpointPatch = Static<typeof EndpointPatch>;
+
+export const EndpointView = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  description: Type.String(),
+  method: Type.String(),
+  event_types: Type.Array(Type.String()),
+  profile: Type.String(),
+  headers: Type.Array(Type.Object({ name: Type.String(), value: Type.String(), type: Type.String() })),
+  auth: Type.Object({ type: Type.String() }, { additionalProperties: true }),
+  rate_limit_per_second: Type.Union([Type.Integer(), Type.Null()]),
+  timeout_ms: Type.Integer(),
+  ordering: Type.String(),
+  disabled: Type.Boolean(),
+  disabled_reason: Type.Union([Type.String(), Type.Null()]),
+  failing_since: Type.Union([Type.String(), Type.Null()]),
+  project_ids: Type.Array(Type.String()),
+  user_ids: Type.Array(Type.String()),
+  secret_hint: Type.String(),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+});
+
+const ResourceRef = Type.Object(
+  { type: Type.String({ minLength: 1, maxLength: 100 }), id: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: true },
+);
+const Actor = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: true });
+
+export const EventIn = Type.Object(
+  {
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    type: Type.String({ minLength: 1, maxLength: 200 }),
+    occurred_at: Type.Optional(Type.String({ format: 'date-time' })),
+    project_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    resource: Type.Optional(ResourceRef),
+    actor: Type.Optional(Actor),
+    changes: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 1000 })),
+    links: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    data: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+export type EventIn = Static<typeof EventIn>;
+
+export const EventBatchIn = Type.Object({ events: Type.Array(EventIn, { minItems: 1, maxItems: 1000 }) }, { additionalProperties: false });
+export type EventBatchIn = Static<typeof EventBatchIn>;
+
+export const Accepted = Type.Object({ id: Type.String(), deliveries: Type.Integer(), duplicate: Type.Boolean() });
+
+export const DeliveryQuery = Type.Object({
+  status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('in_flight'), Type.Literal('succeeded'), Type.Literal('failed')])),
+  cursor: Type.Optional(Type.String({ maxLength: 100 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
+});
+
+export const RecoverBody = Type.Object({ since: Type.String({ format: 'date-time' }) }, { additionalProperties: false });

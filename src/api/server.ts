@@ -1,0 +1,50 @@
+// The HTTP surface: Fastify with JSON Schema validation on every route and OpenAPI from the
+// same schemas.
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { AppContext } from '../app/context.js';
+import { authenticate } from './middleware/auth.js';
+import { registerErrorHandler } from './middleware/errors.js';
+import { registerDeliveryRoutes } from './routes/deliveries.js';
+import { registerEndpointRoutes } from './routes/endpoints.js';
+import { registerEventTypeRoutes } from './routes/event-types.js';
+import { registerEventRoutes } from './routes/events.js';
+import { registerHealthRoutes } from './routes/health.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    // Per-request access logs would drown the delivery logs at thousands of requests a second.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  registerErrorHandler(app);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Herald', version: ctx.version, description: 'Webhook platform for digital asset management systems.' },
+      components: {
+        securitySchemes: {
+          ApiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          Bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ ApiKey: [] }, { Bearer: [] }],
+    },
+  });
+
+  registerHealthRoutes(app, ctx);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(async (api) => {
+    api.addHook('onRequest', authenticate(ctx.keys));
+    registerEventTypeRoutes(api);
+    registerEndpointRoutes(api, ctx);
+    registerEventRoutes(api, ctx);
+    registerDeliveryRoutes(api, ctx);
+  });
+  return app;
+}

@@ -1,0 +1,28 @@
+// First-start set-up: the default account and the operator's admin key.
+import type { Config } from '../config/index.js';
+import { generateApiKey, hashKey } from '../api/middleware/auth.js';
+import type { Store } from '../store/contract.js';
+
+export const DEFAULT_ACCOUNT_ID = 'acc_default';
+
+export async function bootstrap(store: Store, config: Config, announce: (line: string) => void): Promise<{ defaultAccountId: string }> {
+  if (!(await store.getAccount(DEFAULT_ACCOUNT_ID))) {
+    try {
+      await store.createAccount({ id: DEFAULT_ACCOUNT_ID, name: 'Default account' });
+    } catch (err) {
+      // Another process created it at the same moment.
+      if (!(await store.getAccount(DEFAULT_ACCOUNT_ID))) throw err;
+    }
+  }
+  if (config.adminKey) {
+    const hash = hashKey(config.adminKey);
+    if (!(await store.syncEnvKey(hash))) {
+      await store.createApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: 'HERALD_ADMIN_KEY', role: 'admin', operator: true, hash, prefix: config.adminKey.slice(0, 4), source: 'env' });
+    }
+  } else if ((await store.countOperatorKeys()) === 0) {
+    const { key, prefix } = generateApiKey();
+    await store.createApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: 'generated admin key', role: 'admin', operator: true, hash: hashKey(key), prefix, source: 'generated' });
+    announce(`Herald admin API key (shown once, stored hashed; set HERALD_ADMIN_KEY to choose your own): ${key}`);
+  }
+  return { defaultAccountId: DEFAULT_ACCOUNT_ID };
+}

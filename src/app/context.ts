@@ -1,0 +1,26 @@
+import type { Logger } from 'pino';
+import type { KeyAuthenticator } from '../api/middleware/auth.js';
+import type { Config } from '../config/index.js';
+import type { Dispatcher } from '../delivery/dispatcher.js';
+import type { EndpointCache } from '../delivery/endpoint-cache.js';
+import type { Ingestor } from '../ingest/ingestor.js';
+import type { SsrfGuard } from '../net/ssrf-guard.js';
+import type { Store } from '../store/contract.js';
+
+/** Everything a route or command needs, built once by the composition root. */
+export interface AppContext {
+  readonly config: Config;
+  readonly store: Store;
+  readonly ingestor: Ingestor;
+  readonly guard: SsrfGuard;
+  readonly keys: KeyAuthenticator;
+  readonly endpointCache: EndpointCache;
+  readonly logger: Logger;
+  readonly version: string;
+  /** Present when this process runs a dispatcher (serve, worker). */
+  readonly dispatcher: Dispatcher | undefined;
+  readonly defaultAccountId: string;
+  readonly clock: () => number;
+  /** Call after changing an endpoint so caches in this process drop it at once. */
+  endpointChanged(endpointId: string): void;
+}

@@ -1,0 +1,40 @@
+// What the dispatcher's verdicts do to endpoints and which events Herald raises about them.
+import { disableEndpoint } from '../domain/endpoint.js';
+import type { AttemptInput, ClaimedDelivery } from '../store/contract.js';
+import type { AppContext } from './context.js';
+
+/** Herald's own events are never reported about themselves, so failures cannot feed a loop. */
+const isSystemEvent = (type: string) => type.startsWith('message.') || type.startsWith('endpoint.');
+
+export function createHealthHooks(ctx: AppContext) {
+  const raise = (accountId: string, type: string, resource: { type: string; id: string }, data: Record<string, unknown>) =>
+    ctx.ingestor.publish(accountId, [{ type, resource, data }]).catch((err: unknown) => ctx.logger.error({ err, type }, 'could not raise system event'));
+
+  async function disable(endpointId: string, accountId: string, reason: string): Promise<void> {
+    const endpoint = await ctx.store.getEndpoint(accountId, endpointId);
+    if (!endpoint || endpoint.disabled) return;
+    await ctx.store.updateEndpoint(disableEndpoint(endpoint, reason, ctx.clock()));
+    ctx.endpointChanged(endpointId);
+    ctx.logger.warn({ endpointId, reason }, 'endpoint disabled');
+    await raise(accountId, 'endpoint.disabled', { type: 'endpoint', id: endpointId }, { endpoint_id: endpointId, url: endpoint.url, reason });
+  }
+
+  return {
+    disable,
+    onGone(d: ClaimedDelivery): void {
+      void disable(d.endpointId, d.accountId, 'endpoint answered 410 Gone').catch((err: unknown) => ctx.logger.error({ err }, 'could not disable endpoint'));
+    },
+    onExhausted(d: ClaimedDelivery, attempt: AttemptInput): void {
+      if (isSystemEvent(d.eventType)) return;
+      void raise(d.accountId, 'message.attempt.exhausted', { type: 'message', id: d.eventId }, {
+        message_id: d.eventId,
+        delivery_id: d.id,
+        endpoint_id: d.endpointId,
+        event_type: d.eventType,
+        attempts: attempt.attemptNo,
+        last_status_code: attempt.statusCode,
+        last_error_kind: attempt.errorKind,
+      });
+    },
+  };
+}

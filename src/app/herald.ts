@@ -1,0 +1,161 @@
+// Composition root: builds every component from the config, starts what this process runs
+// (API, dispatcher or both) and stops them gracefully.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { pino, type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { KeyAuthenticator } from '../api/middleware/auth.js';
+import { buildServer } from '../api/server.js';
+import { OAuth2TokenCache } from '../auth/oauth2.js';
+import { createAuthProvider } from '../auth/provider.js';
+import type { Config } from '../config/index.js';
+import { createAttempt } from '../delivery/attempt.js';
+import { Dispatcher, type EndpointSchedule } from '../delivery/dispatcher.js';
+import { EndpointCache } from '../delivery/endpoint-cache.js';
+import { HttpSender } from '../delivery/http-sender.js';
+import { RateLimiter } from '../delivery/rate-limiter.js';
+import { newId } from '../domain/ids.js';
+import { Ingestor } from '../ingest/ingestor.js';
+import { AllowList } from '../net/cidr.js';
+import { createGuardedConnector, SsrfGuard } from '../net/ssrf-guard.js';
+import type { Store } from '../store/contract.js';
+import { bootstrap } from './bootstrap.js';
+import type { AppContext } from './context.js';
+import { createHealthHooks } from './health-hooks.js';
+import { openStore } from './open-store.js';
+
+export interface HeraldOptions {
+  readonly api: boolean;
+  readonly worker: boolean;
+  readonly concurrency?: number;
+  readonly logger?: Logger;
+  /** Where the one-time admin key is printed; stdout by default. */
+  readonly announce?: (line: string) => void;
+}
+
+export interface RunningHerald {
+  readonly context: AppContext;
+  readonly server: FastifyInstance | undefined;
+  /** The address the API listens on, e.g. http://127.0.0.1:8080. */
+  readonly url: string | undefined;
+  stop(): Promise<void>;
+}
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    // Credentials never reach a log line, whatever object carries them.
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.secret', '*.password', '*.clientSecret', '*.client_secret', 'headers.authorization'],
+      censor: '****',
+    },
+  });
+}
+
+export async function startHerald(config: Config, options: HeraldOptions): Promise<RunningHerald> {
+  const logger = options.logger ?? createLogger(config);
+  const version = packageVersion();
+  const store = await openStore(config, logger);
+  const { defaultAccountId } = await bootstrap(store, config, options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
+
+  const guard = new SsrfGuard({ allow: AllowList.fromString(config.allowedTargets) });
+  const sender = new HttpSender({ connect: createGuardedConnector(guard, { timeout: 10_000 }), connectionsPerOrigin: config.endpointConcurrency });
+  const oauth = new OAuth2TokenCache(sender.agent);
+  const endpointCache = new EndpointCache(store);
+  let dispatcher: Dispatcher | undefined;
+  const ingestor = new Ingestor({ store, onCommitted: () => dispatcher?.notify() });
+
+  const context: AppContext = {
+    config,
+    store,
+    ingestor,
+    guard,
+    keys: new KeyAuthenticator(store),
+    endpointCache,
+    logger,
+    version,
+    get dispatcher() {
+      return dispatcher;
+    },
+    defaultAccountId,
+    clock: Date.now,
+    endpointChanged(id) {
+      endpointCache.invalidate(id);
+      oauth.forget(id);
+    },
+  };
+
+  if (options.worker) {
+    dispatcher = buildDispatcher(context, sender, oauth, options.concurrency ?? config.concurrency);
+    // The embedded store has a single dispatcher: whatever was leased belonged to a dead process.
+    if (store.dialect === 'sqlite') await store.releaseLeases({ all: true });
+    dispatcher.start();
+  }
+
+  let server: FastifyInstance | undefined;
+  let url: string | undefined;
+  if (options.api) {
+    server = await buildServer(context);
+    url = await server.listen({ port: config.port, host: config.host });
+    logger.info({ url, version, store: store.dialect }, 'Herald API listening');
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await server?.close();
+      const result = await dispatcher?.stop(config.shutdownGraceMs);
+      if (result && result.unfinished > 0) logger.warn({ unfinished: result.unfinished }, 'stopped with attempts still in flight; they will be retried');
+      await sender.close();
+      await store.close();
+    })());
+  return { context, server, url, stop };
+}
+
+function buildDispatcher(ctx: AppContext, sender: HttpSender, oauth: OAuth2TokenCache, concurrency: number): Dispatcher {
+  const { store, endpointCache, config, logger } = ctx;
+  const limiter = new RateLimiter(Date.now);
+  const owner = `${hostname()}:${process.pid}:${newId('w')}`;
+  const hooks = createHealthHooks(ctx);
+  const deliver = createAttempt({
+    sender,
+    endpoint: (id) => endpointCache.peek(id),
+    account: (id) => endpointCache.peekAccount(id),
+    auth: createAuthProvider(oauth),
+    userAgent: `Herald/${ctx.version}`,
+  });
+  return new Dispatcher(
+    {
+      claim: (limit, exclude) => store.claim({ owner, limit, leaseMs: config.leaseMs, now: Date.now(), excludeEndpoints: exclude }),
+      schedules: async (ids) => {
+        const endpoints = await endpointCache.load(ids);
+        const out = new Map<string, EndpointSchedule>();
+        for (const [id, e] of endpoints) {
+          out.set(id, {
+            id,
+            accountId: e.accountId,
+            disabled: e.disabled,
+            rateLimitPerSecond: e.rateLimitPerSecond,
+            accountRateLimitPerSecond: endpointCache.peekAccount(e.accountId)?.rateLimitPerSecond ?? null,
+          });
+        }
+        return out;
+      },
+      deliver,
+      settle: (batch) => store.settle(batch, Date.now()),
+      nextDueAt: () => store.nextDueAt(),
+      reserveRate: (limits) => limiter.reserveAll(limits),
+      onGone: hooks.onGone,
+      onExhausted: hooks.onExhausted,
+      onError: (stage, err) => logger.error({ err, stage }, 'dispatcher error'),
+    },
+    { owner, concurrency, endpointConcurrency: config.endpointConcurrency, retrySchedule: config.retrySchedule },
+  );
+}
+
+export type { Store };

@@ -1,0 +1,104 @@
+// OAuth2 client credentials (RFC 6749 §4.4): a token per endpoint, cached until shortly
+// before it expires, refreshed on demand when the endpoint answers 401.
+import { request, type Dispatcher } from 'undici';
+import { DeliveryError } from '../delivery/errors.js';
+import type { Endpoint } from '../domain/types.js';
+import type { TokenSource } from './provider.js';
+
+interface CachedToken {
+  readonly token: string;
+  readonly expiresAt: number;
+  /** Config the token was fetched with: a changed client id/secret invalidates it. */
+  readonly fingerprint: string;
+}
+
+/** Tokens are dropped this long before they expire, so none expires in flight. */
+const EXPIRY_MARGIN_MS = 30_000;
+const DEFAULT_LIFETIME_S = 300;
+const TOKEN_TIMEOUT_MS = 10_000;
+
+export class OAuth2TokenCache implements TokenSource {
+  private readonly tokens = new Map<string, CachedToken>();
+  private readonly inflight = new Map<string, Promise<CachedToken>>();
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async token(endpoint: Endpoint, options: { refresh: boolean }): Promise<string> {
+    const auth = endpoint.auth;
+    if (auth.type !== 'oauth2_client_credentials') throw new DeliveryError('oauth', 'endpoint has no OAuth2 configuration');
+    const fingerprint = `${auth.tokenUrl}\n${auth.clientId}\n${auth.clientSecret}\n${auth.scope ?? ''}\n${JSON.stringify(auth.extraParams ?? {})}`;
+    const cached = this.tokens.get(endpoint.id);
+    if (!options.refresh && cached && cached.fingerprint === fingerprint && cached.expiresAt - EXPIRY_MARGIN_MS > this.clock()) return cached.token;
+    // Concurrent deliveries to one endpoint share a single token request.
+    let pending = this.inflight.get(endpoint.id);
+    if (!pending) {
+      pending = this.fetch(auth, fingerprint).finally(() => this.inflight.delete(endpoint.id));
+      this.inflight.set(endpoint.id, pending);
+    }
+    const fresh = await pending;
+    this.tokens.set(endpoint.id, fresh);
+    return fresh.token;
+  }
+
+  forget(endpointId: string): void {
+    this.tokens.delete(endpointId);
+  }
+
+  private async fetch(auth: Extract<Endpoint['auth'], { type: 'oauth2_client_credentials' }>, fingerprint: string): Promise<CachedToken> {
+    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: auth.clientId, client_secret: auth.clientSecret });
+    if (auth.scope) form.set('scope', auth.scope);
+    for (const [k, v] of Object.entries(auth.extraParams ?? {})) form.set(k, v);
+    let res;
+    try {
+      res = await request(auth.tokenUrl, {
+        dispatcher: this.dispatcher,
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: form.toString(),
+        signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new DeliveryError('oauth', `token request to ${new URL(auth.tokenUrl).host} failed: ${(err as Error).message}`, { cause: err });
+    }
+    const text = await readSmall(res.body);
+    if (res.statusCode < 200 || res.statusCode > 299) {
+      throw new DeliveryError('oauth', `token endpoint answered ${res.statusCode}${oauthError(text)}`);
+    }
+    let parsed: { access_token?: unknown; expires_in?: unknown };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      throw new DeliveryError('oauth', 'token endpoint answered with a body that is not JSON');
+    }
+    if (typeof parsed.access_token !== 'string' || parsed.access_token === '') throw new DeliveryError('oauth', 'token endpoint answered without an access_token');
+    const lifetime = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_LIFETIME_S;
+    return { token: parsed.access_token, expiresAt: this.clock() + lifetime * 1000, fingerprint };
+  }
+}
+
+async function readSmall(body: AsyncIterable<Uint8Array> & { destroy(): void }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > 64 * 1024) {
+      body.destroy();
+      break;
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The RFC 6749 error code, if the provider sent one; never the whole body (it may echo secrets). */
+function oauthError(text: string): string {
+  try {
+    const err = (JSON.parse(text) as { error?: unknown }).error;
+    return typeof err === 'string' ? ` (${err.slice(0, 100)})` : '';
+  } catch {
+    return '';
+  }
+}

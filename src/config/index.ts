@@ -1,0 +1,121 @@
+// The only module that reads process.env. Everything else receives a typed Config.
+import path from 'node:path';
+import { parseRetrySchedule } from '../delivery/retry-policy.js';
+import { parseCidrList } from '../net/cidr.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  /** undefined = embedded SQLite in dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly adminKey: string | undefined;
+  /** Raw CIDR list; parsed by src/net into an allow-list. */
+  readonly allowedTargets: string;
+  /** Delay in seconds before each attempt; length = maximum attempts. */
+  readonly retrySchedule: readonly number[];
+  readonly secretKey: string | undefined;
+  readonly logLevel: LogLevel;
+  /** Concurrent outbound requests of one dispatcher. */
+  readonly concurrency: number;
+  /** Concurrent outbound requests to one endpoint. */
+  readonly endpointConcurrency: number;
+  readonly leaseMs: number;
+  readonly sqliteSync: 'full' | 'normal';
+  readonly shutdownGraceMs: number;
+  /** How long the previous signing secret keeps signing after a rotation. */
+  readonly rotationOverlapMs: number;
+  /** An endpoint failing every attempt for this long is disabled. */
+  readonly disableAfterMs: number;
+  /** Delivered messages and attempts older than this are pruned. */
+  readonly retentionMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`${variable}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_RETRY_SCHEDULE = '0,5,300,1800,7200,18000,36000,36000';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function intVar(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function retryScheduleVar(env: Env): number[] {
+  try {
+    const schedule = parseRetrySchedule(env.HERALD_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE);
+    if (schedule.length > 50) throw new Error('at most 50 attempts');
+    return schedule;
+  } catch (err) {
+    throw new ConfigError('HERALD_RETRY_SCHEDULE', (err as Error).message);
+  }
+}
+
+function databaseUrlVar(env: Env): string | undefined {
+  const raw = env.DATABASE_URL?.trim();
+  if (!raw) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(raw) && !/^sqlite:/.test(raw)) {
+    throw new ConfigError('DATABASE_URL', 'expected postgres://… or sqlite:<path>, or leave unset for SQLite in HERALD_DATA_DIR');
+  }
+  return raw;
+}
+
+function enumVar<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function allowedTargetsVar(env: Env): string {
+  const raw = (env.HERALD_ALLOWED_TARGETS ?? '').trim();
+  try {
+    parseCidrList(raw);
+  } catch (err) {
+    throw new ConfigError('HERALD_ALLOWED_TARGETS', (err as Error).message);
+  }
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const adminKey = env.HERALD_ADMIN_KEY?.trim() || undefined;
+  if (adminKey !== undefined && adminKey.length < 16) {
+    throw new ConfigError('HERALD_ADMIN_KEY', 'must be at least 16 characters');
+  }
+  return {
+    port: intVar(env, 'PORT', 8080, 0, 65535),
+    host: env.HOST?.trim() || '0.0.0.0',
+    dataDir: path.resolve(env.HERALD_DATA_DIR?.trim() || './data'),
+    databaseUrl: databaseUrlVar(env),
+    adminKey,
+    allowedTargets: allowedTargetsVar(env),
+    retrySchedule: retryScheduleVar(env),
+    secretKey: env.HERALD_SECRET_KEY?.trim() || undefined,
+    logLevel: enumVar(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    concurrency: intVar(env, 'HERALD_CONCURRENCY', 256, 1, 10_000),
+    endpointConcurrency: intVar(env, 'HERALD_ENDPOINT_CONCURRENCY', 64, 1, 10_000),
+    leaseMs: intVar(env, 'HERALD_LEASE_MS', 60_000, 1_000, 3_600_000),
+    sqliteSync: enumVar(env, 'HERALD_SQLITE_SYNC', ['full', 'normal'] as const, 'full'),
+    shutdownGraceMs: intVar(env, 'HERALD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    rotationOverlapMs: intVar(env, 'HERALD_ROTATION_OVERLAP_SECONDS', 86_400, 0, 30 * 86_400) * 1000,
+    disableAfterMs: intVar(env, 'HERALD_DISABLE_AFTER_HOURS', 120, 1, 24 * 365) * 3_600_000,
+    retentionMs: intVar(env, 'HERALD_RETENTION_DAYS', 30, 1, 3650) * 86_400_000,
+  };
+}

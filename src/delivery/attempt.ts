@@ -1,0 +1,129 @@
+// One attempt: render for the endpoint's profile, sign, authenticate, send, classify.
+// Every failure becomes an AttemptResult with an error kind; nothing here throws.
+import { RESERVED_HEADERS } from '../domain/endpoint.js';
+import type { Account, Endpoint } from '../domain/types.js';
+import { rendererFor } from '../profiles/index.js';
+import type { CanonicalEvent } from '../profiles/types.js';
+import { decodeSecret, hmacHex, signatureHeader } from '../signing/standard-webhooks.js';
+import { mask } from '../signing/secretbox.js';
+import type { AttemptInput, ClaimedDelivery } from '../store/contract.js';
+import type { AttemptResult } from './dispatcher.js';
+import { classifyError, classifyStatus } from './errors.js';
+import { type HttpSender, MAX_RESPONSE_LOGGED } from './http-sender.js';
+
+export interface AuthProvider {
+  /** Headers that authenticate a request to this endpoint (e.g. Authorization). */
+  headers(endpoint: Endpoint, options?: { refresh?: boolean }): Promise<Record<string, string>>;
+}
+
+export interface AttemptDeps {
+  readonly sender: Pick<HttpSender, 'send'>;
+  readonly endpoint: (id: string) => Endpoint | undefined;
+  readonly account: (id: string) => Account | undefined;
+  readonly auth: AuthProvider;
+  readonly userAgent: string;
+  readonly clock?: () => number;
+}
+
+export function createAttempt(deps: AttemptDeps): (d: ClaimedDelivery) => Promise<AttemptResult> {
+  const clock = deps.clock ?? Date.now;
+  return async (d) => {
+    const endpoint = deps.endpoint(d.endpointId);
+    const startedAt = clock();
+    if (!endpoint) return internalFailure(d, startedAt, 'endpoint not loaded');
+    let canonical: CanonicalEvent | undefined;
+    const renderer = rendererFor(endpoint.profile);
+    const rendered = renderer.render({
+      delivery: d,
+      endpoint,
+      account: deps.account(endpoint.accountId),
+      event: () => (canonical ??= JSON.parse(d.body) as CanonicalEvent),
+    });
+    const timestamp = Math.floor(startedAt / 1000);
+    const headers: Record<string, string> = { ...rendered.headers };
+    const masked = new Set<string>();
+    for (const h of endpoint.headers) {
+      const name = h.name.toLowerCase();
+      if (RESERVED_HEADERS.has(name)) continue;
+      headers[name] = h.type === 'hmac' ? hmacHex(h.value, rendered.body) : h.value;
+      if (h.type !== 'plain') masked.add(name);
+    }
+    headers['content-type'] = 'application/json';
+    headers['user-agent'] = deps.userAgent;
+    headers['webhook-id'] = d.eventId;
+    headers['webhook-timestamp'] = String(timestamp);
+    headers['webhook-signature'] = signatureHeader(signingKeys(endpoint, startedAt), d.eventId, timestamp, rendered.body);
+
+    const send = async (refresh: boolean) => {
+      const authHeaders = await deps.auth.headers(endpoint, { refresh });
+      for (const name of Object.keys(authHeaders)) masked.add(name.toLowerCase());
+      return deps.sender.send({
+        url: endpoint.url,
+        method: endpoint.method,
+        headers: { ...headers, ...authHeaders },
+        body: rendered.body,
+        timeoutMs: endpoint.timeoutMs,
+      });
+    };
+
+    const logHeaders = () => maskHeaders({ ...headers }, masked);
+    try {
+      let answer = await send(false);
+      // An expired or revoked OAuth token: refresh once and try again within this attempt.
+      if (answer.statusCode === 401 && endpoint.auth.type === 'oauth2_client_credentials') answer = await send(true);
+      const verdict = classifyStatus(answer.statusCode, answer.headers, clock(), renderer.isSuccess);
+      const attempt = record(d, startedAt, clock(), logHeaders(), {
+        statusCode: answer.statusCode,
+        errorKind: verdict.outcome === 'success' ? null : 'http_status',
+        errorMessage: verdict.outcome === 'success' ? null : `endpoint answered ${answer.statusCode}`,
+        responseBody: answer.bodyStart,
+      });
+      if (verdict.outcome === 'success') return { attempt, verdict: 'success' };
+      if (verdict.outcome === 'gone') return { attempt, verdict: 'gone' };
+      return { attempt, verdict: 'retry', retryAfterMs: verdict.retryAfterMs };
+    } catch (err) {
+      const { kind, message } = classifyError(err);
+      const attempt = record(d, startedAt, clock(), logHeaders(), { statusCode: null, errorKind: kind, errorMessage: message, responseBody: null });
+      return { attempt, verdict: 'retry' };
+    }
+  };
+}
+
+/** During a rotation window the previous secret signs too, so receivers can switch over. */
+function signingKeys(endpoint: Endpoint, now: number): Buffer[] {
+  const keys = [decodeSecret(endpoint.secret)];
+  if (endpoint.previousSecret && endpoint.previousSecretExpiresAt !== null && endpoint.previousSecretExpiresAt > now) {
+    keys.push(decodeSecret(endpoint.previousSecret));
+  }
+  return keys;
+}
+
+function maskHeaders(headers: Record<string, string>, masked: ReadonlySet<string>): Record<string, string> {
+  for (const name of masked) if (headers[name] !== undefined) headers[name] = mask(headers[name]);
+  for (const name of Object.keys(headers)) if (name === 'authorization' || name === 'proxy-authorization') headers[name] = mask(headers[name]);
+  return headers;
+}
+
+function record(
+  d: ClaimedDelivery,
+  startedAt: number,
+  endedAt: number,
+  requestHeaders: Record<string, string>,
+  result: Pick<AttemptInput, 'statusCode' | 'errorKind' | 'errorMessage' | 'responseBody'>,
+): AttemptInput {
+  return {
+    attemptNo: d.attempts + 1,
+    startedAt,
+    durationMs: Math.max(0, endedAt - startedAt),
+    requestHeaders,
+    ...result,
+    responseBody: result.responseBody === null ? null : result.responseBody.slice(0, MAX_RESPONSE_LOGGED),
+  };
+}
+
+function internalFailure(d: ClaimedDelivery, at: number, message: string): AttemptResult {
+  return {
+    attempt: record(d, at, at, {}, { statusCode: null, errorKind: 'internal', errorMessage: message, responseBody: null }),
+    verdict: 'retry',
+  };
+}

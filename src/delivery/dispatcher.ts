@@ -1,0 +1,320 @@
+// The dispatcher loop. It never sees SQL or HTTP: it is handed claim, deliver and settle,
+// and decides only what to take next, when to wait, and what an attempt's result means.
+import type { ClaimedDelivery, Settlement } from '../store/contract.js';
+import type { AttemptInput } from '../store/contract.js';
+import { nextAttempt } from './retry-policy.js';
+
+/** What one HTTP attempt produced, already classified. */
+export interface AttemptResult {
+  readonly attempt: AttemptInput;
+  readonly verdict: 'success' | 'retry' | 'gone';
+  readonly retryAfterMs?: number;
+}
+
+/** What the dispatcher needs to know of an endpoint to schedule work for it. */
+export interface EndpointSchedule {
+  readonly id: string;
+  readonly accountId: string;
+  readonly disabled: boolean;
+  readonly rateLimitPerSecond: number | null;
+  readonly accountRateLimitPerSecond: number | null;
+}
+
+export interface DispatcherDeps {
+  claim(limit: number, excludeEndpoints: readonly string[]): Promise<ClaimedDelivery[]>;
+  /** Endpoints by id; missing ids were deleted. */
+  schedules(ids: readonly string[]): Promise<Map<string, EndpointSchedule>>;
+  deliver(delivery: ClaimedDelivery): Promise<AttemptResult>;
+  settle(settlements: readonly Settlement[]): Promise<void>;
+  nextDueAt(): Promise<number | null>;
+  /** Delay (ms) before a message may go out under these rate limits; reserves the slot. */
+  reserveRate(limits: readonly { key: string; rate: number }[]): number;
+  /** 410 Gone: the receiver asked never to be called again. */
+  onGone?(delivery: ClaimedDelivery): void;
+  /** The last scheduled attempt failed. */
+  onExhausted?(delivery: ClaimedDelivery, attempt: AttemptInput): void;
+  onError?(stage: string, err: unknown): void;
+}
+
+export interface DispatcherOptions {
+  readonly owner: string;
+  readonly concurrency: number;
+  readonly endpointConcurrency: number;
+  readonly retrySchedule: readonly number[];
+  readonly claimBatch?: number;
+  /** Settlements are written together: at most this many ms after the first one waits. */
+  readonly settleDelayMs?: number;
+  readonly clock?: () => number;
+  readonly random?: () => number;
+}
+
+export interface DispatcherStatus {
+  readonly running: boolean;
+  readonly inFlight: number;
+  readonly endpointsBusy: number;
+  readonly claimed: number;
+  readonly succeeded: number;
+  readonly retried: number;
+  readonly failed: number;
+  readonly pendingSettlements: number;
+  readonly lastError: string | null;
+}
+
+/** A throttled endpoint is not claimed for while its next free slot is further than this. */
+const THROTTLE_HORIZON_MS = 500;
+const IDLE_POLL_MS = 1_000;
+
+export class Dispatcher {
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  private readonly perEndpoint = new Map<string, number>();
+  private readonly throttledUntil = new Map<string, number>();
+  private wakeUp: (() => void) | null = null;
+  private settleQueue: Settlement[] = [];
+  private settleTimer: NodeJS.Timeout | null = null;
+  private settling: Promise<void> = Promise.resolve();
+  private counters = { claimed: 0, succeeded: 0, retried: 0, failed: 0 };
+  private lastError: string | null = null;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly claimBatch: number;
+  private readonly settleDelayMs: number;
+
+  constructor(
+    private readonly deps: DispatcherDeps,
+    private readonly options: DispatcherOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.claimBatch = options.claimBatch ?? 500;
+    this.settleDelayMs = options.settleDelayMs ?? 5;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** New work may be due: skip the rest of the idle wait. */
+  notify(): void {
+    const wake = this.wakeUp;
+    this.wakeUp = null;
+    wake?.();
+  }
+
+  /** Stop claiming, let in-flight attempts finish (bounded), write every settlement. */
+  async stop(graceMs: number): Promise<{ unfinished: number }> {
+    this.running = false;
+    this.notify();
+    await this.loopDone;
+    const deadline = this.clock() + graceMs;
+    while (this.inFlight > 0 && this.clock() < deadline) await this.wait(Math.min(50, deadline - this.clock()));
+    await this.flushSettlements();
+    return { unfinished: this.inFlight };
+  }
+
+  status(): DispatcherStatus {
+    return {
+      running: this.running,
+      inFlight: this.inFlight,
+      endpointsBusy: this.perEndpoint.size,
+      ...this.counters,
+      pendingSettlements: this.settleQueue.length,
+      lastError: this.lastError,
+    };
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const free = this.options.concurrency - this.inFlight;
+      if (free <= 0) {
+        await this.wait(IDLE_POLL_MS);
+        continue;
+      }
+      const excluded = this.excludedEndpoints();
+      let claimed: ClaimedDelivery[];
+      try {
+        claimed = await this.deps.claim(Math.min(free, this.claimBatch), excluded);
+      } catch (err) {
+        this.fail('claim', err);
+        await this.wait(IDLE_POLL_MS);
+        continue;
+      }
+      if (claimed.length === 0) {
+        await this.idle(excluded.length > 0);
+        continue;
+      }
+      this.counters.claimed += claimed.length;
+      await this.launchAll(claimed);
+    }
+  }
+
+  private async idle(someExcluded: boolean): Promise<void> {
+    let due: number | null = null;
+    try {
+      due = await this.deps.nextDueAt();
+    } catch (err) {
+      this.fail('next_due', err);
+    }
+    const untilDue = due === null ? IDLE_POLL_MS : due - this.clock();
+    // Due work held back by exclusions frees up on completions (which wake us) or with time.
+    const floor = someExcluded ? 20 : 1;
+    await this.wait(Math.min(IDLE_POLL_MS, Math.max(floor, untilDue)));
+  }
+
+  private excludedEndpoints(): string[] {
+    const now = this.clock();
+    const out: string[] = [];
+    for (const [id, n] of this.perEndpoint) if (n >= this.options.endpointConcurrency) out.push(id);
+    for (const [id, until] of this.throttledUntil) {
+      if (until - now > THROTTLE_HORIZON_MS) out.push(id);
+      else if (until <= now) this.throttledUntil.delete(id);
+    }
+    return out;
+  }
+
+  private async launchAll(claimed: ClaimedDelivery[]): Promise<void> {
+    let schedules: Map<string, EndpointSchedule>;
+    try {
+      schedules = await this.deps.schedules([...new Set(claimed.map((d) => d.endpointId))]);
+    } catch (err) {
+      this.fail('endpoints', err);
+      for (const d of claimed) this.release(d, this.clock() + 1_000);
+      return;
+    }
+    for (const d of claimed) {
+      const schedule = schedules.get(d.endpointId);
+      if (!schedule || schedule.disabled) {
+        // Deleted or disabled after the claim: hand it back untried.
+        this.release(d, this.clock());
+        continue;
+      }
+      this.launch(d, schedule);
+    }
+  }
+
+  private launch(d: ClaimedDelivery, schedule: EndpointSchedule): void {
+    this.inFlight++;
+    this.perEndpoint.set(d.endpointId, (this.perEndpoint.get(d.endpointId) ?? 0) + 1);
+    const delay = this.reserve(schedule);
+    const run = () => void this.attempt(d);
+    if (delay > 0) setTimeout(run, delay);
+    else run();
+  }
+
+  private reserve(s: EndpointSchedule): number {
+    const limits: { key: string; rate: number }[] = [];
+    if (s.rateLimitPerSecond) limits.push({ key: `endpoint:${s.id}`, rate: s.rateLimitPerSecond });
+    if (s.accountRateLimitPerSecond) limits.push({ key: `account:${s.accountId}`, rate: s.accountRateLimitPerSecond });
+    if (limits.length === 0) return 0;
+    const delay = this.deps.reserveRate(limits);
+    if (delay > 0) this.throttledUntil.set(s.id, this.clock() + delay);
+    return delay;
+  }
+
+  private async attempt(d: ClaimedDelivery): Promise<void> {
+    try {
+      const result = await this.deps.deliver(d);
+      this.enqueueSettlement(this.settlementFor(d, result));
+    } catch (err) {
+      // deliver() classifies every expected failure; reaching here is a bug, not the receiver's fault.
+      this.fail('deliver', err);
+      this.release(d, this.clock() + 5_000);
+    } finally {
+      this.inFlight--;
+      const left = (this.perEndpoint.get(d.endpointId) ?? 1) - 1;
+      if (left <= 0) this.perEndpoint.delete(d.endpointId);
+      else this.perEndpoint.set(d.endpointId, left);
+      this.notify();
+    }
+  }
+
+  private settlementFor(d: ClaimedDelivery, result: AttemptResult): Settlement {
+    const base = { deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, attempt: result.attempt };
+    if (result.verdict === 'success') {
+      this.counters.succeeded++;
+      return { ...base, outcome: 'succeeded' };
+    }
+    if (result.verdict === 'gone') {
+      this.counters.failed++;
+      this.deps.onGone?.(d);
+      return { ...base, outcome: 'failed' };
+    }
+    const next = nextAttempt({
+      attemptsMade: d.attempts + 1,
+      schedule: this.options.retrySchedule,
+      now: this.clock(),
+      random: this.random,
+      retryAfterMs: result.retryAfterMs,
+    });
+    if (next.action === 'retry') {
+      this.counters.retried++;
+      return { ...base, outcome: 'retry', nextAttemptAt: next.at };
+    }
+    this.counters.failed++;
+    this.deps.onExhausted?.(d, result.attempt);
+    return { ...base, outcome: 'failed' };
+  }
+
+  private release(d: ClaimedDelivery, at: number): void {
+    this.enqueueSettlement({ deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, outcome: 'release', nextAttemptAt: at });
+  }
+
+  private enqueueSettlement(s: Settlement): void {
+    this.settleQueue.push(s);
+    if (this.settleQueue.length >= this.claimBatch) void this.flushSettlements();
+    else if (!this.settleTimer) this.settleTimer = setTimeout(() => void this.flushSettlements(), this.settleDelayMs);
+  }
+
+  /** Settlements are chained so they are written in order, one batch at a time. */
+  private flushSettlements(): Promise<void> {
+    if (this.settleTimer) {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = null;
+    }
+    this.settling = this.settling.then(async () => {
+      while (this.settleQueue.length > 0) {
+        const batch = this.settleQueue;
+        this.settleQueue = [];
+        try {
+          await this.deps.settle(batch);
+        } catch (err) {
+          // Keep them: an unsettled delivery stays leased and is retried after the lease expires
+          // at worst, but try again first: the store may be briefly unavailable.
+          this.fail('settle', err);
+          this.settleQueue = batch.concat(this.settleQueue);
+          await this.wait(250);
+          if (!this.running && this.inFlight === 0) return;
+        }
+      }
+    });
+    return this.settling;
+  }
+
+  private fail(stage: string, err: unknown): void {
+    this.lastError = `${stage}: ${err instanceof Error ? err.message : String(err)}`;
+    this.deps.onError?.(stage, err);
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.wakeUp === done) this.wakeUp = null;
+        resolve();
+      }, ms);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const previous = this.wakeUp;
+      this.wakeUp = previous
+        ? () => {
+            previous();
+            done();
+          }
+        : done;
+    });
+  }
+}

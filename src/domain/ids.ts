@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+
+// Crockford base32: ids sort by creation time (a cursor is just the last id seen)
+// and carry 80 random bits, so they cannot be guessed across tenants.
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+
+let lastTime = 0;
+let lastRandom: Buffer = Buffer.alloc(10);
+
+function encodeTime(ms: number): string {
+  let out = '';
+  for (let i = 0; i < 10; i++) {
+    out = ALPHABET[ms % 32] + out;
+    ms = Math.floor(ms / 32);
+  }
+  return out;
+}
+
+function encodeRandom(bytes: Buffer): string {
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += ALPHABET[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+  }
+  return out;
+}
+
+/** Increment so ids made within one millisecond still sort in creation order. */
+function increment(bytes: Buffer): Buffer {
+  const next = Buffer.from(bytes);
+  for (let i = next.length - 1; i >= 0; i--) {
+    if (next[i] < 255) {
+      next[i]++;
+      return next;
+    }
+    next[i] = 0;
+  }
+  return randomBytes(10);
+}
+
+/** A monotonic ULID-style id: 10 chars of time, 16 of randomness. */
+export function newId(prefix: string, now: number = Date.now()): string {
+  if (now <= lastTime) {
+    lastRandom = increment(lastRandom);
+  } else {
+    lastTime = now;
+    lastRandom = randomBytes(10);
+  }
+  return `${prefix}_${encodeTime(lastTime)}${encodeRandom(lastRandom)}`;
+}
+
+export function isId(prefix: string, value: string): boolean {
+  return value.length === prefix.length + 27 && value.startsWith(`${prefix}_`) && /^[0-9a-z]+$/.test(value.slice(prefix.length + 1));
+}

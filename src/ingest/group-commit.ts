@@ -1,0 +1,85 @@
+// Group commit: requests that arrive while the event loop is busy join one batch, so one
+// transaction (and one fsync) serves many requests. Each caller still waits for the commit
+// of its own items before it answers.
+
+interface Pending<I, O> {
+  readonly items: readonly I[];
+  readonly resolve: (out: O[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+export interface GroupCommitStatus {
+  readonly queuedItems: number;
+  readonly flushing: boolean;
+  readonly batches: number;
+  readonly lastBatchSize: number;
+}
+
+export class GroupCommitter<I, O> {
+  private queue: Pending<I, O>[] = [];
+  private queuedItems = 0;
+  private flushing = false;
+  private scheduled = false;
+  private batches = 0;
+  private lastBatchSize = 0;
+
+  constructor(
+    private readonly commit: (items: I[]) => Promise<O[]>,
+    private readonly maxBatchItems: number = 5_000,
+  ) {}
+
+  submit(items: readonly I[]): Promise<O[]> {
+    return new Promise<O[]>((resolve, reject) => {
+      this.queue.push({ items, resolve, reject });
+      this.queuedItems += items.length;
+      this.schedule();
+    });
+  }
+
+  status(): GroupCommitStatus {
+    return { queuedItems: this.queuedItems, flushing: this.flushing, batches: this.batches, lastBatchSize: this.lastBatchSize };
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private take(): Pending<I, O>[] {
+    const taken: Pending<I, O>[] = [];
+    let count = 0;
+    while (this.queue.length > 0 && (taken.length === 0 || count + this.queue[0].items.length <= this.maxBatchItems)) {
+      const next = this.queue.shift()!;
+      count += next.items.length;
+      taken.push(next);
+    }
+    this.queuedItems -= count;
+    return taken;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.queue.length === 0) return;
+    this.flushing = true;
+    const batch = this.take();
+    const items = batch.flatMap((p) => p.items);
+    try {
+      const out = await this.commit(items);
+      this.batches++;
+      this.lastBatchSize = items.length;
+      let offset = 0;
+      for (const p of batch) {
+        p.resolve(out.slice(offset, offset + p.items.length));
+        offset += p.items.length;
+      }
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    } finally {
+      this.flushing = false;
+      if (this.queue.length > 0) this.schedule();
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// accept → dedupe → match → enqueue, in one transaction per group-committed batch.
+import { findEventType } from '../catalog/index.js';
+import { newId } from '../domain/ids.js';
+import type { EventInput } from '../domain/types.js';
+import type { IngestItem, IngestOutcome, Store } from '../store/contract.js';
+import { GroupCommitter, type GroupCommitStatus } from './group-commit.js';
+import { EndpointMatcher } from './matcher.js';
+import { renderCanonical } from './render.js';
+
+export class UnknownEventTypeError extends Error {
+  constructor(
+    readonly index: number,
+    readonly eventType: string,
+  ) {
+    super(`unknown event type "${eventType}"`);
+    this.name = 'UnknownEventTypeError';
+  }
+}
+
+export interface IngestorOptions {
+  readonly store: Store;
+  readonly clock?: () => number;
+  /** Told after each commit, so an in-process dispatcher wakes at once. */
+  readonly onCommitted?: () => void;
+}
+
+export class Ingestor {
+  private readonly matcher: EndpointMatcher;
+  private readonly committer: GroupCommitter<IngestItem, IngestOutcome>;
+  private readonly clock: () => number;
+
+  constructor(private readonly options: IngestorOptions) {
+    this.matcher = new EndpointMatcher(options.store);
+    this.clock = options.clock ?? Date.now;
+    this.committer = new GroupCommitter((items) => this.commit(items));
+  }
+
+  /** Canonical type of a published name (any profile's), or an error naming the index. */
+  static canonicalTypes(events: readonly EventInput[]): string[] {
+    return events.map((e, i) => {
+      const def = findEventType(e.type);
+      if (!def) throw new UnknownEventTypeError(i, e.type);
+      return def.name;
+    });
+  }
+
+  /** Resolves once the events and their deliveries are committed. */
+  async publish(accountId: string, events: readonly EventInput[]): Promise<IngestOutcome[]> {
+    const types = Ingestor.canonicalTypes(events);
+    const match = await this.matcher.forAccount(accountId);
+    const now = this.clock();
+    const items = events.map((event, i): IngestItem => {
+      const messageId = newId('msg', now);
+      const type = types[i];
+      const occurredAt = event.occurredAt ?? now;
+      return {
+        accountId,
+        messageId,
+        event: { ...event, type },
+        endpoints: match(type, event),
+        render: (sequence) => renderCanonical(messageId, type, event, occurredAt, sequence),
+      };
+    });
+    return this.committer.submit(items);
+  }
+
+  status(): GroupCommitStatus {
+    return this.committer.status();
+  }
+
+  private async commit(items: IngestItem[]): Promise<IngestOutcome[]> {
+    const out = await this.options.store.ingest(items, this.clock());
+    if (out.some((o) => !o.duplicate && o.deliveries > 0)) this.options.onCommitted?.();
+    return out;
+  }
+}

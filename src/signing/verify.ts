@@ -1,0 +1,319 @@
+/**
+ * Herald receiver SDK, published as `herald/verify`.
+ *
+ * Verifies a delivery signed the Standard Webhooks way and is wire compatible with the
+ * `standardwebhooks` and `svix` libraries. It imports only node:crypto and its own folder so
+ * receivers get no server dependencies.
+ *
+ * Always pass the raw request body (bytes or the exact string received): re-serialising
+ * parsed JSON changes whitespace or key order and the signature no longer matches.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import {
+  decodeSecret,
+  InvalidSecretError,
+  sign,
+  WebhookVerificationError,
+} from './standard-webhooks.js';
+
+export {
+  InvalidSecretError,
+  WebhookVerificationError,
+  type WebhookVerificationErrorCode,
+} from './standard-webhooks.js';
+
+/** Standard Webhooks default: wide enough for clock skew, narrow enough to limit replays. */
+const DEFAULT_TOLERANCE_SECONDS = 300;
+
+/** Only whole seconds, as the spec sends them; rejects "1e9", "-5", " 12", "1.5". */
+const TIMESTAMP = /^\d{1,15}$/;
+
+/** The only signature scheme Standard Webhooks defines for symmetric keys. */
+const V1 = 'v1,';
+
+export type HeaderBag = Record<string, string | string[] | undefined> | Headers;
+
+export interface VerifyOptions {
+  /** Node/Fastify `req.headers` or a fetch `Headers`; names are matched case-insensitively. */
+  headers: HeaderBag;
+  /** The raw body exactly as received. */
+  body: string | Buffer | Uint8Array;
+  /** `whsec_...`; several during a rotation, any one of them may match. */
+  secret: string | readonly string[];
+  /** Maximum clock distance from now, in seconds, either direction. Default 300. */
+  toleranceSeconds?: number;
+  /** Current time in milliseconds since the epoch. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface VerifiedWebhook {
+  /** `webhook-id`: the same on every retry, so use it to deduplicate. */
+  id: string;
+  timestamp: Date;
+  /** The body parsed as JSON; `undefined` for an empty body. */
+  body: unknown;
+}
+
+/** A required header is absent or empty. `header` is its `webhook-*` name. */
+export class MissingHeaderError extends WebhookVerificationError {
+  readonly header: string;
+
+  constructor(header: string, alternative: string) {
+    super('missing_header', `missing required header ${header} (or ${alternative})`);
+    this.name = 'MissingHeaderError';
+    this.header = header;
+  }
+}
+
+/** A header is present but malformed (for example a non-numeric timestamp). */
+export class InvalidHeaderError extends WebhookVerificationError {
+  readonly header: string;
+
+  constructor(header: string, message: string) {
+    super('invalid_header', message);
+    this.name = 'InvalidHeaderError';
+    this.header = header;
+  }
+}
+
+/** The signed timestamp is further in the past than the tolerance: possibly a replay. */
+export class TimestampTooOldError extends WebhookVerificationError {
+  readonly timestamp: Date;
+
+  constructor(timestamp: Date, toleranceSeconds: number) {
+    super('timestamp_too_old', `message timestamp is more than ${toleranceSeconds} s old`);
+    this.name = 'TimestampTooOldError';
+    this.timestamp = timestamp;
+  }
+}
+
+/** The signed timestamp is further in the future than the tolerance: check the clocks. */
+export class TimestampTooNewError extends WebhookVerificationError {
+  readonly timestamp: Date;
+
+  constructor(timestamp: Date, toleranceSeconds: number) {
+    super(
+      'timestamp_too_new',
+      `message timestamp is more than ${toleranceSeconds} s in the future`,
+    );
+    this.name = 'TimestampTooNewError';
+    this.timestamp = timestamp;
+  }
+}
+
+/** No `v1` signature in the header matches any of the secrets. */
+export class InvalidSignatureError extends WebhookVerificationError {
+  constructor() {
+    super('invalid_signature', 'no matching signature found');
+    this.name = 'InvalidSignatureError';
+  }
+}
+
+/** The signature is valid but the body is not JSON. */
+export class InvalidPayloadError extends WebhookVerificationError {
+  constructor() {
+    super('invalid_payload', 'webhook body is not valid JSON');
+    this.name = 'InvalidPayloadError';
+  }
+}
+
+/** Verifies signature and timestamp and returns the parsed delivery, or throws. */
+export function verify(options: VerifyOptions): VerifiedWebhook {
+  return verifyWithKeys(decodeSecrets(options.secret), options);
+}
+
+interface SignedHeaders {
+  id: string;
+  timestamp: string;
+  signatures: string;
+}
+
+/** The shared core of `verify()` and `Webhook.verify()`; keys are already decoded. */
+function verifyWithKeys(
+  keys: readonly Buffer[],
+  options: Omit<VerifyOptions, 'secret'>,
+): VerifiedWebhook {
+  const tolerance = checkTolerance(options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS);
+  const headers = readSignedHeaders(options.headers);
+  const timestampSec = parseTimestamp(headers.timestamp);
+  const nowSec = Math.floor((options.now ?? Date.now)() / 1000);
+  checkTimestamp(timestampSec, nowSec, tolerance);
+
+  const body = toBuffer(options.body);
+  if (!anySignatureMatches(keys, headers, timestampSec, body)) {
+    throw new InvalidSignatureError();
+  }
+  return { id: headers.id, timestamp: new Date(timestampSec * 1000), body: parseJson(body) };
+}
+
+function decodeSecrets(secret: string | readonly string[]): Buffer[] {
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  if (!Array.isArray(secrets) || secrets.length === 0) {
+    throw new InvalidSecretError('at least one webhook secret is required');
+  }
+  return secrets.map(decodeSecret);
+}
+
+function checkTolerance(seconds: number): number {
+  // A programming error, not a bad delivery: do not let it pass as a verification failure.
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new RangeError(`toleranceSeconds must be a non-negative number, got ${seconds}`);
+  }
+  return seconds;
+}
+
+/**
+ * Each header is looked up as `webhook-*` first, then `svix-*`, per header (as the Svix
+ * library does), so senders of either flavour verify with one call.
+ */
+function readSignedHeaders(headers: HeaderBag): SignedHeaders {
+  const read = (name: string): string => {
+    const value = headerValue(headers, `webhook-${name}`) ?? headerValue(headers, `svix-${name}`);
+    if (value === undefined || value === '') {
+      throw new MissingHeaderError(`webhook-${name}`, `svix-${name}`);
+    }
+    return value;
+  };
+  return { id: read('id'), timestamp: read('timestamp'), signatures: read('signature') };
+}
+
+/** Case-insensitive header lookup over both header shapes; repeated headers are joined. */
+function headerValue(headers: HeaderBag, lowerName: string): string | undefined {
+  if (isFetchHeaders(headers)) {
+    return headers.get(lowerName) ?? undefined;
+  }
+  // Node and Fastify already lower-case names, so the direct hit is the common path.
+  const value = Object.hasOwn(headers, lowerName)
+    ? headers[lowerName]
+    : findIgnoringCase(headers, lowerName);
+  // Space-joining keeps repeated signature headers usable: signatures are space separated.
+  return Array.isArray(value) ? value.join(' ') : value;
+}
+
+function findIgnoringCase(
+  headers: Record<string, string | string[] | undefined>,
+  lowerName: string,
+): string | string[] | undefined {
+  for (const key of Object.keys(headers)) {
+    if (key.toLowerCase() === lowerName) return headers[key];
+  }
+  return undefined;
+}
+
+/** Duck-typed so a `Headers` from undici or another realm works, not only the global one. */
+function isFetchHeaders(headers: HeaderBag): headers is Headers {
+  return typeof (headers as Headers).get === 'function';
+}
+
+function parseTimestamp(value: string): number {
+  if (!TIMESTAMP.test(value)) {
+    throw new InvalidHeaderError(
+      'webhook-timestamp',
+      'webhook-timestamp must be whole seconds since the epoch',
+    );
+  }
+  return Number(value);
+}
+
+function checkTimestamp(timestampSec: number, nowSec: number, toleranceSeconds: number): void {
+  if (nowSec - timestampSec > toleranceSeconds) {
+    throw new TimestampTooOldError(new Date(timestampSec * 1000), toleranceSeconds);
+  }
+  if (timestampSec - nowSec > toleranceSeconds) {
+    throw new TimestampTooNewError(new Date(timestampSec * 1000), toleranceSeconds);
+  }
+}
+
+/**
+ * True if any `v1` signature matches any key. Other versions (e.g. a future `v1a`) are
+ * skipped, not rejected, so senders can add schemes without breaking old receivers.
+ */
+function anySignatureMatches(
+  keys: readonly Buffer[],
+  headers: SignedHeaders,
+  timestampSec: number,
+  body: Buffer,
+): boolean {
+  const candidates = headers.signatures
+    .split(/\s+/)
+    .filter((entry) => entry.startsWith(V1))
+    .map((entry) => Buffer.from(entry.slice(V1.length)));
+  if (candidates.length === 0) return false;
+
+  for (const key of keys) {
+    const expected = Buffer.from(sign(key, headers.id, timestampSec, body).slice(V1.length));
+    if (candidates.some((candidate) => constantTimeEqual(candidate, expected))) return true;
+  }
+  return false;
+}
+
+/** timingSafeEqual throws on unequal lengths; the length of a valid MAC is public anyway. */
+function constantTimeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** A view over the caller's bytes, not a copy: bodies can be large. */
+function toBuffer(body: string | Uint8Array): Buffer {
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (Buffer.isBuffer(body)) return body;
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    throw new InvalidPayloadError();
+  }
+}
+
+export interface WebhookOptions {
+  /** `'raw'`: the secret is the key itself, not `whsec_<base64>` (as in `standardwebhooks`). */
+  format?: 'raw';
+  toleranceSeconds?: number;
+  now?: () => number;
+}
+
+/**
+ * Drop-in for `new Webhook(secret)` from the `standardwebhooks` package: same constructor,
+ * `verify(body, headers)` returning the parsed JSON and `sign(msgId, date, body)`, but with
+ * the typed errors above and svix-* header support.
+ */
+export class Webhook {
+  readonly #key: Buffer;
+  readonly #options: WebhookOptions;
+
+  constructor(secret: string | Uint8Array, options: WebhookOptions = {}) {
+    this.#key = options.format === 'raw' ? rawKey(secret) : decodeSecretInput(secret);
+    if (this.#key.length === 0) throw new InvalidSecretError('webhook secret is empty');
+    this.#options = options;
+  }
+
+  /** Returns the parsed body (`undefined` if empty) or throws a WebhookVerificationError. */
+  verify(payload: string | Buffer | Uint8Array, headers: HeaderBag): unknown {
+    return verifyWithKeys([this.#key], {
+      headers,
+      body: payload,
+      toleranceSeconds: this.#options.toleranceSeconds,
+      now: this.#options.now,
+    }).body;
+  }
+
+  /** `v1,<base64>` for the given id, time (truncated to seconds) and body. */
+  sign(msgId: string, timestamp: Date, payload: string | Buffer): string {
+    return sign(this.#key, msgId, Math.floor(timestamp.getTime() / 1000), payload);
+  }
+}
+
+function decodeSecretInput(secret: string | Uint8Array): Buffer {
+  if (typeof secret !== 'string') {
+    throw new InvalidSecretError('expected the secret as a string (or pass { format: "raw" })');
+  }
+  return decodeSecret(secret);
+}
+
+/** Like `standardwebhooks`: a raw string key is taken one byte per character. */
+function rawKey(secret: string | Uint8Array): Buffer {
+  return typeof secret === 'string' ? Buffer.from(secret, 'latin1') : Buffer.from(secret);
+}

@@ -1,0 +1,174 @@
+// The storage contract every driver (SQLite, PostgreSQL) implements and the conformance
+// suite checks. Drivers seal credentials on write and open them on read, so callers only
+// ever see plaintext in memory and the database never holds it.
+import type {
+  Account,
+  ApiKeyRecord,
+  Attempt,
+  AttemptErrorKind,
+  Delivery,
+  DeliveryStatus,
+  Endpoint,
+  EventInput,
+  Page,
+  Project,
+  Role,
+  StoredEvent,
+} from '../domain/types.js';
+
+export interface PageRequest {
+  readonly cursor?: string;
+  readonly limit: number;
+}
+
+export interface NewApiKey {
+  readonly accountId: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly operator: boolean;
+  readonly hash: string;
+  readonly prefix: string;
+  /** Keys from HERALD_ADMIN_KEY are replaced when the variable changes. */
+  readonly source: 'env' | 'generated' | 'api';
+}
+
+export interface IngestItem {
+  readonly accountId: string;
+  readonly messageId: string;
+  readonly event: EventInput;
+  /** Endpoints matched by ingest; one delivery each. */
+  readonly endpoints: readonly { readonly id: string; readonly ordered: boolean }[];
+  /** Builds the canonical body once the per-resource sequence is known. */
+  readonly render: (sequence: number | null) => string;
+}
+
+export interface IngestOutcome {
+  readonly id: string;
+  readonly deliveries: number;
+  readonly duplicate: boolean;
+}
+
+export interface ClaimRequest {
+  readonly owner: string;
+  readonly limit: number;
+  readonly leaseMs: number;
+  readonly now: number;
+  /** Endpoints this worker cannot take more work for right now (saturated or throttled). */
+  readonly excludeEndpoints: readonly string[];
+}
+
+export interface ClaimedDelivery {
+  readonly id: string;
+  readonly accountId: string;
+  readonly eventId: string;
+  readonly endpointId: string;
+  /** Attempts already made before this one. */
+  readonly attempts: number;
+  readonly eventType: string;
+  readonly body: string;
+  readonly sequence: number | null;
+  readonly resourceKey: string | null;
+  readonly projectId: string | null;
+  readonly createdAt: number;
+}
+
+export interface AttemptInput {
+  readonly attemptNo: number;
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly statusCode: number | null;
+  readonly errorKind: AttemptErrorKind | null;
+  readonly errorMessage: string | null;
+  readonly requestHeaders: Readonly<Record<string, string>>;
+  readonly responseBody: string | null;
+}
+
+/** What became of one claimed delivery. Settled in batches, in one transaction. */
+export type Settlement =
+  | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly attempt: AttemptInput; readonly outcome: 'succeeded' }
+  | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly attempt: AttemptInput; readonly outcome: 'retry'; readonly nextAttemptAt: number }
+  | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly attempt: AttemptInput; readonly outcome: 'failed' }
+  /** Hand a claimed delivery back untried (e.g. its endpoint was disabled meanwhile). */
+  | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly outcome: 'release'; readonly nextAttemptAt: number };
+
+export interface DeliveryQuery extends PageRequest {
+  readonly endpointId?: string;
+  readonly eventId?: string;
+  readonly status?: DeliveryStatus;
+}
+
+export interface QueueStats {
+  readonly pending: number;
+  readonly inFlight: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  /** Pending deliveries that have been tried at least once. */
+  readonly retrying: number;
+}
+
+export interface SchemaState {
+  readonly current: number;
+  readonly latest: number;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+
+  migrate(): Promise<SchemaState>;
+  schemaState(): Promise<SchemaState>;
+
+  createAccount(input: { name: string; rateLimitPerSecond?: number | null; linkBaseUrl?: string | null; id?: string }): Promise<Account>;
+  getAccount(id: string): Promise<Account | undefined>;
+  updateAccount(account: Account): Promise<void>;
+  listAccounts(page: PageRequest): Promise<Page<Account>>;
+
+  createProject(accountId: string, name: string, id?: string): Promise<Project>;
+  getProject(accountId: string, id: string): Promise<Project | undefined>;
+  listProjects(accountId: string, page: PageRequest): Promise<Page<Project>>;
+
+  createApiKey(input: NewApiKey): Promise<ApiKeyRecord>;
+  findApiKeyByHash(hash: string): Promise<(ApiKeyRecord & { hash: string }) | undefined>;
+  listApiKeys(accountId: string, page: PageRequest): Promise<Page<ApiKeyRecord>>;
+  deleteApiKey(accountId: string, id: string): Promise<boolean>;
+  /** Drops env-sourced keys whose hash differs (the variable changed); returns whether one with `hash` exists. */
+  syncEnvKey(hash: string): Promise<boolean>;
+  countOperatorKeys(): Promise<number>;
+
+  createEndpoint(endpoint: Endpoint): Promise<void>;
+  updateEndpoint(endpoint: Endpoint): Promise<void>;
+  getEndpoint(accountId: string, id: string): Promise<Endpoint | undefined>;
+  /** Unscoped: for the dispatcher, which acts for every account. */
+  getEndpointsByIds(ids: readonly string[]): Promise<Endpoint[]>;
+  listEndpoints(accountId: string, page: PageRequest & { profile?: string }): Promise<Page<Endpoint>>;
+  /** Enabled endpoints of an account: what ingest matches against. */
+  activeEndpoints(accountId: string): Promise<Endpoint[]>;
+  deleteEndpoint(accountId: string, id: string): Promise<boolean>;
+  /** Changes whenever any endpoint of the account changes: lets callers cache matchers. */
+  endpointsVersion(accountId: string): Promise<number>;
+
+  ingest(items: readonly IngestItem[], now: number): Promise<IngestOutcome[]>;
+
+  claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
+  settle(settlements: readonly Settlement[], now: number): Promise<void>;
+  /** Return leased deliveries to pending: expired ones, or all of one owner. */
+  releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number>;
+  /** Earliest next_attempt_at among pending deliveries, for the dispatcher's sleep. */
+  nextDueAt(): Promise<number | null>;
+
+  getEvent(accountId: string, idOrKey: string): Promise<StoredEvent | undefined>;
+  getDelivery(accountId: string, id: string): Promise<Delivery | undefined>;
+  listDeliveries(accountId: string, query: DeliveryQuery): Promise<Page<Delivery>>;
+  listAttempts(accountId: string, deliveryIds: readonly string[]): Promise<Attempt[]>;
+  /** Re-queue one delivery now, unless it is in flight. */
+  retryDelivery(accountId: string, id: string, now: number): Promise<Delivery | undefined>;
+  /** Re-queue every failed delivery of an endpoint created since `since`. */
+  recoverEndpoint(accountId: string, endpointId: string, since: number, now: number): Promise<number>;
+  stats(accountId?: string, endpointId?: string): Promise<QueueStats>;
+}
+
+/** Encrypts credentials at rest (implemented by signing/secretbox). */
+export interface Sealer {
+  seal(plaintext: string): string;
+  open(sealed: string): string;
+}

@@ -1,0 +1,268 @@
+// Row <-> domain mapping shared by both drivers. Credentials are sealed here, so the
+// database only ever holds ciphertext for secrets, header values and auth configs.
+import type {
+  Account,
+  ApiKeyRecord,
+  Attempt,
+  AttemptErrorKind,
+  Delivery,
+  DeliveryStatus,
+  Endpoint,
+  EndpointAuth,
+  EndpointHeader,
+  HttpMethod,
+  Ordering,
+  Page,
+  ProfileName,
+  Project,
+  Role,
+  StoredEvent,
+} from '../domain/types.js';
+import type { Sealer } from './contract.js';
+
+type Num = number | string | bigint | null;
+
+/** pg returns BIGINT as string; SQLite as number. */
+export function num(value: Num): number {
+  return value === null ? 0 : Number(value);
+}
+
+export function numOrNull(value: Num | undefined): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
+export interface AccountRow {
+  id: string;
+  name: string;
+  rate_limit_per_second: Num;
+  link_base_url: string | null;
+  created_at: Num;
+}
+
+export function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    name: row.name,
+    rateLimitPerSecond: numOrNull(row.rate_limit_per_second),
+    linkBaseUrl: row.link_base_url,
+    createdAt: num(row.created_at),
+  };
+}
+
+export interface ProjectRow {
+  id: string;
+  account_id: string;
+  name: string;
+  created_at: Num;
+}
+
+export function toProject(row: ProjectRow): Project {
+  return { id: row.id, accountId: row.account_id, name: row.name, createdAt: num(row.created_at) };
+}
+
+export interface ApiKeyRow {
+  id: string;
+  account_id: string;
+  name: string;
+  role: string;
+  operator: number | boolean;
+  hash: string;
+  prefix: string;
+  created_at: Num;
+}
+
+export function toApiKey(row: ApiKeyRow): ApiKeyRecord & { hash: string } {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    name: row.name,
+    role: row.role as Role,
+    operator: Boolean(row.operator),
+    prefix: row.prefix,
+    hash: row.hash,
+    createdAt: num(row.created_at),
+  };
+}
+
+export interface EndpointRow {
+  id: string;
+  account_id: string;
+  profile: string;
+  url: string;
+  method: string;
+  description: string;
+  event_types: string;
+  project_ids: string;
+  user_ids: string;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: Num;
+  headers: string;
+  auth: string;
+  rate_limit_per_second: Num;
+  timeout_ms: Num;
+  ordering: string;
+  disabled: number | boolean;
+  disabled_reason: string | null;
+  failing_since: Num;
+  profile_data: string;
+  created_at: Num;
+  updated_at: Num;
+}
+
+export function endpointToRow(e: Endpoint, sealer: Sealer): EndpointRow {
+  return {
+    id: e.id,
+    account_id: e.accountId,
+    profile: e.profile,
+    url: e.url,
+    method: e.method,
+    description: e.description,
+    event_types: JSON.stringify(e.eventTypes),
+    project_ids: JSON.stringify(e.projectIds),
+    user_ids: JSON.stringify(e.userIds),
+    secret: sealer.seal(e.secret),
+    previous_secret: e.previousSecret === null ? null : sealer.seal(e.previousSecret),
+    previous_secret_expires_at: e.previousSecretExpiresAt,
+    headers: e.headers.length === 0 ? '[]' : sealer.seal(JSON.stringify(e.headers)),
+    auth: e.auth.type === 'none' ? '{"type":"none"}' : sealer.seal(JSON.stringify(e.auth)),
+    rate_limit_per_second: e.rateLimitPerSecond,
+    timeout_ms: e.timeoutMs,
+    ordering: e.ordering,
+    disabled: e.disabled ? 1 : 0,
+    disabled_reason: e.disabledReason,
+    failing_since: e.failingSince,
+    profile_data: JSON.stringify(e.profileData),
+    created_at: e.createdAt,
+    updated_at: e.updatedAt,
+  };
+}
+
+function openJson<T>(value: string, sealer: Sealer): T {
+  return JSON.parse(value.startsWith('[') || value.startsWith('{') ? value : sealer.open(value)) as T;
+}
+
+export function toEndpoint(row: EndpointRow, sealer: Sealer): Endpoint {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    profile: row.profile as ProfileName,
+    url: row.url,
+    method: row.method as HttpMethod,
+    description: row.description,
+    eventTypes: JSON.parse(row.event_types) as string[],
+    projectIds: JSON.parse(row.project_ids) as string[],
+    userIds: JSON.parse(row.user_ids) as string[],
+    secret: sealer.open(row.secret),
+    previousSecret: row.previous_secret === null ? null : sealer.open(row.previous_secret),
+    previousSecretExpiresAt: numOrNull(row.previous_secret_expires_at),
+    headers: openJson<EndpointHeader[]>(row.headers, sealer),
+    auth: openJson<EndpointAuth>(row.auth, sealer),
+    rateLimitPerSecond: numOrNull(row.rate_limit_per_second),
+    timeoutMs: num(row.timeout_ms),
+    ordering: row.ordering as Ordering,
+    disabled: Boolean(row.disabled),
+    disabledReason: row.disabled_reason,
+    failingSince: numOrNull(row.failing_since),
+    profileData: JSON.parse(row.profile_data) as Record<string, unknown>,
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+export interface EventRow {
+  id: string;
+  account_id: string;
+  idempotency_key: string | null;
+  type: string;
+  occurred_at: Num;
+  received_at: Num;
+  project_id: string | null;
+  resource_key: string | null;
+  sequence: Num;
+  body: string;
+}
+
+export function toEvent(row: EventRow): StoredEvent {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    idempotencyKey: row.idempotency_key,
+    type: row.type,
+    occurredAt: num(row.occurred_at),
+    receivedAt: num(row.received_at),
+    projectId: row.project_id,
+    resourceKey: row.resource_key,
+    sequence: numOrNull(row.sequence),
+    body: row.body,
+  };
+}
+
+export interface DeliveryRow {
+  id: string;
+  account_id: string;
+  event_id: string;
+  endpoint_id: string;
+  status: string;
+  attempts: Num;
+  next_attempt_at: Num;
+  last_status_code: Num;
+  last_error: string | null;
+  created_at: Num;
+  updated_at: Num;
+}
+
+export function toDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    eventId: row.event_id,
+    endpointId: row.endpoint_id,
+    status: row.status as DeliveryStatus,
+    attempts: num(row.attempts),
+    nextAttemptAt: row.status === 'pending' ? numOrNull(row.next_attempt_at) : null,
+    lastStatusCode: numOrNull(row.last_status_code),
+    lastError: row.last_error,
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+export interface AttemptRow {
+  id: string;
+  delivery_id: string;
+  attempt_no: Num;
+  started_at: Num;
+  duration_ms: Num;
+  status_code: Num;
+  error_kind: string | null;
+  error_message: string | null;
+  request_headers: string;
+  response_body: string | null;
+}
+
+export function toAttempt(row: AttemptRow): Attempt {
+  return {
+    id: row.id,
+    deliveryId: row.delivery_id,
+    attemptNo: num(row.attempt_no),
+    startedAt: num(row.started_at),
+    durationMs: num(row.duration_ms),
+    statusCode: numOrNull(row.status_code),
+    errorKind: row.error_kind as AttemptErrorKind | null,
+    errorMessage: row.error_message,
+    requestHeaders: JSON.parse(row.request_headers) as Record<string, string>,
+    responseBody: row.response_body,
+  };
+}
+
+/** Fetch limit + 1 rows; the extra one only says whether there is a next page. */
+export function toPage<R extends { id: string }, T>(rows: R[], limit: number, map: (row: R) => T): Page<T> {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  return { items: kept.map(map), nextCursor: more ? kept[kept.length - 1].id : null };
+}
+
+export function resourceKeyOf(resource: { type: string; id: string } | undefined): string | null {
+  return resource ? `${resource.type}:${resource.id}` : null;
+}

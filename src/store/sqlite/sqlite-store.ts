@@ -1,0 +1,545 @@
+// Embedded store on better-sqlite3 (WAL). All calls are synchronous underneath; the async
+// surface exists so the same contract fits PostgreSQL. One connection, one writer: every
+// write batch is one transaction, so a batch costs one commit (and one fsync).
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { newId } from '../../domain/ids.js';
+import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
+import type {
+  ClaimedDelivery,
+  ClaimRequest,
+  DeliveryQuery,
+  IngestItem,
+  IngestOutcome,
+  NewApiKey,
+  PageRequest,
+  QueueStats,
+  SchemaState,
+  Sealer,
+  Settlement,
+  Store,
+} from '../contract.js';
+import { loadMigrations } from '../migrations.js';
+import {
+  type AccountRow,
+  type ApiKeyRow,
+  type AttemptRow,
+  type DeliveryRow,
+  type EndpointRow,
+  type EventRow,
+  type ProjectRow,
+  endpointToRow,
+  num,
+  numOrNull,
+  resourceKeyOf,
+  toAccount,
+  toApiKey,
+  toAttempt,
+  toDelivery,
+  toEndpoint,
+  toEvent,
+  toPage,
+  toProject,
+} from '../rows.js';
+
+export interface SqliteOptions {
+  readonly file: string;
+  readonly sealer: Sealer;
+  readonly synchronous?: 'full' | 'normal';
+}
+
+type Row = Record<string, unknown>;
+
+const ENDPOINT_COLUMNS =
+  'id, account_id, profile, url, method, description, event_types, project_ids, user_ids, secret, previous_secret, previous_secret_expires_at, headers, auth, rate_limit_per_second, timeout_ms, ordering, disabled, disabled_reason, failing_since, profile_data, created_at, updated_at';
+
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly sealer: Sealer;
+  private readonly stmts = new Map<string, Database.Statement>();
+
+  constructor(options: SqliteOptions) {
+    if (options.file !== ':memory:') mkdirSync(path.dirname(options.file), { recursive: true });
+    this.db = new Database(options.file);
+    this.sealer = options.sealer;
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    // Keep the WAL from growing without bound under sustained load.
+    this.db.pragma('wal_autocheckpoint = 4000');
+    this.db.pragma('cache_size = -65536');
+  }
+
+  /** Prepared statements are cached: preparing is far costlier than running. */
+  private stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  private all<T>(sql: string, ...params: unknown[]): T[] {
+    return this.stmt(sql).all(...params) as T[];
+  }
+
+  private get<T>(sql: string, ...params: unknown[]): T | undefined {
+    return this.stmt(sql).get(...params) as T | undefined;
+  }
+
+  private run(sql: string, ...params: unknown[]): Database.RunResult {
+    return this.stmt(sql).run(...params);
+  }
+
+  async close(): Promise<void> {
+    this.stmts.clear();
+    this.db.close();
+  }
+
+  // ---- schema -------------------------------------------------------------------------
+
+  private currentVersion(): number {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    const row = this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+    return row.v ?? 0;
+  }
+
+  async schemaState(): Promise<SchemaState> {
+    const migrations = loadMigrations('sqlite');
+    return { current: this.currentVersion(), latest: migrations.at(-1)?.version ?? 0 };
+  }
+
+  async migrate(): Promise<SchemaState> {
+    const current = this.currentVersion();
+    for (const m of loadMigrations('sqlite')) {
+      if (m.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      }).immediate();
+    }
+    return this.schemaState();
+  }
+
+  // ---- accounts, projects, keys -------------------------------------------------------
+
+  async createAccount(input: { name: string; rateLimitPerSecond?: number | null; linkBaseUrl?: string | null; id?: string }): Promise<Account> {
+    const account: Account = {
+      id: input.id ?? newId('acc'),
+      name: input.name,
+      rateLimitPerSecond: input.rateLimitPerSecond ?? null,
+      linkBaseUrl: input.linkBaseUrl ?? null,
+      createdAt: Date.now(),
+    };
+    this.run(
+      'INSERT INTO accounts (id, name, rate_limit_per_second, link_base_url, created_at) VALUES (?, ?, ?, ?, ?)',
+      account.id,
+      account.name,
+      account.rateLimitPerSecond,
+      account.linkBaseUrl,
+      account.createdAt,
+    );
+    return account;
+  }
+
+  async getAccount(id: string): Promise<Account | undefined> {
+    const row = this.get<AccountRow>('SELECT * FROM accounts WHERE id = ?', id);
+    return row && toAccount(row);
+  }
+
+  async updateAccount(a: Account): Promise<void> {
+    this.run('UPDATE accounts SET name = ?, rate_limit_per_second = ?, link_base_url = ?, endpoints_version = endpoints_version + 1 WHERE id = ?', a.name, a.rateLimitPerSecond, a.linkBaseUrl, a.id);
+  }
+
+  async listAccounts(page: PageRequest): Promise<Page<Account>> {
+    const rows = this.all<AccountRow>('SELECT * FROM accounts WHERE id < ? ORDER BY id DESC LIMIT ?', page.cursor ?? '~', page.limit + 1);
+    return toPage(rows, page.limit, toAccount);
+  }
+
+  async createProject(accountId: string, name: string, id?: string): Promise<Project> {
+    const project: Project = { id: id ?? newId('prj'), accountId, name, createdAt: Date.now() };
+    this.run('INSERT INTO projects (id, account_id, name, created_at) VALUES (?, ?, ?, ?)', project.id, accountId, name, project.createdAt);
+    return project;
+  }
+
+  async getProject(accountId: string, id: string): Promise<Project | undefined> {
+    const row = this.get<ProjectRow>('SELECT * FROM projects WHERE account_id = ? AND id = ?', accountId, id);
+    return row && toProject(row);
+  }
+
+  async listProjects(accountId: string, page: PageRequest): Promise<Page<Project>> {
+    const rows = this.all<ProjectRow>('SELECT * FROM projects WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?', accountId, page.cursor ?? '~', page.limit + 1);
+    return toPage(rows, page.limit, toProject);
+  }
+
+  async createApiKey(input: NewApiKey): Promise<ApiKeyRecord> {
+    const id = newId('key');
+    const createdAt = Date.now();
+    this.run(
+      'INSERT INTO api_keys (id, account_id, name, role, operator, hash, prefix, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      id,
+      input.accountId,
+      input.name,
+      input.role,
+      input.operator ? 1 : 0,
+      input.hash,
+      input.prefix,
+      input.source,
+      createdAt,
+    );
+    return { id, accountId: input.accountId, name: input.name, role: input.role, operator: input.operator, prefix: input.prefix, createdAt };
+  }
+
+  async findApiKeyByHash(hash: string): Promise<(ApiKeyRecord & { hash: string }) | undefined> {
+    const row = this.get<ApiKeyRow>('SELECT * FROM api_keys WHERE hash = ?', hash);
+    return row && toApiKey(row);
+  }
+
+  async listApiKeys(accountId: string, page: PageRequest): Promise<Page<ApiKeyRecord>> {
+    const rows = this.all<ApiKeyRow>('SELECT * FROM api_keys WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?', accountId, page.cursor ?? '~', page.limit + 1);
+    return toPage(rows, page.limit, (r) => {
+      const { hash: _hash, ...rest } = toApiKey(r);
+      return rest;
+    });
+  }
+
+  async deleteApiKey(accountId: string, id: string): Promise<boolean> {
+    return this.run('DELETE FROM api_keys WHERE account_id = ? AND id = ?', accountId, id).changes > 0;
+  }
+
+  async syncEnvKey(hash: string): Promise<boolean> {
+    this.run("DELETE FROM api_keys WHERE source = 'env' AND hash <> ?", hash);
+    return this.get('SELECT 1 FROM api_keys WHERE hash = ?', hash) !== undefined;
+  }
+
+  async countOperatorKeys(): Promise<number> {
+    return num(this.get<{ n: number }>('SELECT COUNT(*) AS n FROM api_keys WHERE operator = 1')!.n);
+  }
+
+  // ---- endpoints ----------------------------------------------------------------------
+
+  private bumpVersion(accountId: string): void {
+    this.run('UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id = ?', accountId);
+  }
+
+  async createEndpoint(e: Endpoint): Promise<void> {
+    const row = endpointToRow(e, this.sealer);
+    const cols = Object.keys(row);
+    this.db.transaction(() => {
+      this.run(`INSERT INTO endpoints (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`, row);
+      this.bumpVersion(e.accountId);
+    })();
+  }
+
+  async updateEndpoint(e: Endpoint): Promise<void> {
+    const row = endpointToRow(e, this.sealer);
+    const sets = Object.keys(row)
+      .filter((c) => c !== 'id' && c !== 'account_id' && c !== 'created_at')
+      .map((c) => `${c} = @${c}`);
+    this.db.transaction(() => {
+      this.run(`UPDATE endpoints SET ${sets.join(', ')} WHERE id = @id AND account_id = @account_id`, row);
+      this.bumpVersion(e.accountId);
+    })();
+  }
+
+  async getEndpoint(accountId: string, id: string): Promise<Endpoint | undefined> {
+    const row = this.get<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM endpoints WHERE account_id = ? AND id = ?`, accountId, id);
+    return row && toEndpoint(row, this.sealer);
+  }
+
+  async getEndpointsByIds(ids: readonly string[]): Promise<Endpoint[]> {
+    if (ids.length === 0) return [];
+    const rows = this.all<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM endpoints WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids));
+    return rows.map((r) => toEndpoint(r, this.sealer));
+  }
+
+  async listEndpoints(accountId: string, page: PageRequest & { profile?: string }): Promise<Page<Endpoint>> {
+    const rows = this.all<EndpointRow>(
+      `SELECT ${ENDPOINT_COLUMNS} FROM endpoints WHERE account_id = ? AND id < ? AND (? IS NULL OR profile = ?) ORDER BY id DESC LIMIT ?`,
+      accountId,
+      page.cursor ?? '~',
+      page.profile ?? null,
+      page.profile ?? null,
+      page.limit + 1,
+    );
+    return toPage(rows, page.limit, (r) => toEndpoint(r, this.sealer));
+  }
+
+  async activeEndpoints(accountId: string): Promise<Endpoint[]> {
+    const rows = this.all<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM endpoints WHERE account_id = ? AND disabled = 0`, accountId);
+    return rows.map((r) => toEndpoint(r, this.sealer));
+  }
+
+  async deleteEndpoint(accountId: string, id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const gone = this.run('DELETE FROM endpoints WHERE account_id = ? AND id = ?', accountId, id).changes > 0;
+      if (gone) {
+        this.run('DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE endpoint_id = ?)', id);
+        this.run('DELETE FROM deliveries WHERE endpoint_id = ?', id);
+        this.bumpVersion(accountId);
+      }
+      return gone;
+    })();
+  }
+
+  async endpointsVersion(accountId: string): Promise<number> {
+    return num(this.get<{ v: number }>('SELECT endpoints_version AS v FROM accounts WHERE id = ?', accountId)?.v ?? 0);
+  }
+
+  // ---- ingest -------------------------------------------------------------------------
+
+  async ingest(items: readonly IngestItem[], now: number): Promise<IngestOutcome[]> {
+    return this.db.transaction(() => items.map((item) => this.ingestOne(item, now))).immediate();
+  }
+
+  private ingestOne(item: IngestItem, now: number): IngestOutcome {
+    const { event } = item;
+    if (event.idempotencyKey !== undefined) {
+      const existing = this.get<{ id: string; n: number }>(
+        'SELECT e.id, (SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id) AS n FROM events e WHERE e.account_id = ? AND e.idempotency_key = ?',
+        item.accountId,
+        event.idempotencyKey,
+      );
+      if (existing) return { id: existing.id, deliveries: num(existing.n), duplicate: true };
+    }
+    const resourceKey = resourceKeyOf(event.resource);
+    const sequence = resourceKey === null ? null : this.nextSequence(item.accountId, resourceKey);
+    this.run(
+      'INSERT INTO events (id, account_id, idempotency_key, type, occurred_at, received_at, project_id, resource_key, sequence, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      item.messageId,
+      item.accountId,
+      event.idempotencyKey ?? null,
+      event.type,
+      event.occurredAt ?? now,
+      now,
+      event.projectId ?? null,
+      resourceKey,
+      sequence,
+      item.render(sequence),
+    );
+    for (const endpoint of item.endpoints) {
+      const ordered = endpoint.ordered && resourceKey !== null ? 1 : 0;
+      this.run(
+        "INSERT INTO deliveries (id, account_id, event_id, endpoint_id, status, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+        newId('dlv', now),
+        item.accountId,
+        item.messageId,
+        endpoint.id,
+        now,
+        ordered,
+        resourceKey,
+        sequence,
+        now,
+        now,
+      );
+    }
+    return { id: item.messageId, deliveries: item.endpoints.length, duplicate: false };
+  }
+
+  private nextSequence(accountId: string, resourceKey: string): number {
+    const row = this.get<{ sequence: number }>(
+      'INSERT INTO resource_sequences (account_id, resource_key, sequence) VALUES (?, ?, 1) ON CONFLICT (account_id, resource_key) DO UPDATE SET sequence = sequence + 1 RETURNING sequence',
+      accountId,
+      resourceKey,
+    );
+    return num(row!.sequence);
+  }
+
+  // ---- queue --------------------------------------------------------------------------
+
+  async claim(req: ClaimRequest): Promise<ClaimedDelivery[]> {
+    return this.db.transaction(() => {
+      const rows = this.all<Row>(
+        `SELECT d.id, d.account_id, d.event_id, d.endpoint_id, d.attempts, d.resource_key, d.sequence, d.created_at,
+                ev.type, ev.body, ev.project_id
+           FROM deliveries d
+           JOIN endpoints e ON e.id = d.endpoint_id
+           JOIN events ev ON ev.id = d.event_id
+          WHERE d.status = 'pending' AND d.next_attempt_at <= @now AND e.disabled = 0
+            AND d.endpoint_id NOT IN (SELECT value FROM json_each(@exclude))
+            AND (d.ordered = 0 OR NOT EXISTS (
+                  SELECT 1 FROM deliveries p
+                   WHERE p.endpoint_id = d.endpoint_id AND p.resource_key = d.resource_key AND p.ordered = 1
+                     AND p.status IN ('pending', 'in_flight') AND p.sequence < d.sequence))
+          ORDER BY d.next_attempt_at
+          LIMIT @limit`,
+        { now: req.now, exclude: JSON.stringify(req.excludeEndpoints), limit: req.limit },
+      );
+      if (rows.length === 0) return [];
+      this.run(
+        "UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+        req.owner,
+        req.now + req.leaseMs,
+        req.now,
+        JSON.stringify(rows.map((r) => r.id)),
+      );
+      return rows.map(toClaimed);
+    }).immediate();
+  }
+
+  async settle(settlements: readonly Settlement[], now: number): Promise<void> {
+    if (settlements.length === 0) return;
+    this.db.transaction(() => {
+      const health = new Map<string, boolean>();
+      for (const s of settlements) {
+        this.settleOne(s, now);
+        if (s.outcome !== 'release') health.set(s.endpointId, health.get(s.endpointId) === true || s.outcome === 'succeeded');
+      }
+      for (const [endpointId, anySuccess] of health) {
+        if (anySuccess) this.run('UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', endpointId);
+        else this.run('UPDATE endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL', now, endpointId);
+      }
+    }).immediate();
+  }
+
+  private settleOne(s: Settlement, now: number): void {
+    if (s.outcome === 'release') {
+      this.run(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'in_flight'",
+        s.nextAttemptAt,
+        now,
+        s.deliveryId,
+        s.owner,
+      );
+      return;
+    }
+    const a = s.attempt;
+    const status = s.outcome === 'retry' ? 'pending' : s.outcome;
+    const next = s.outcome === 'retry' ? s.nextAttemptAt : null;
+    const error = a.errorKind === null ? null : `${a.errorKind}: ${a.errorMessage ?? ''}`.slice(0, 500);
+    this.run(
+      `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
+              last_status_code = ?, last_error = ?, updated_at = ?
+        WHERE id = ? AND lease_owner = ? AND status = 'in_flight'`,
+      status,
+      next,
+      a.statusCode,
+      error,
+      now,
+      s.deliveryId,
+      s.owner,
+    );
+    this.run(
+      `INSERT INTO attempts (id, delivery_id, account_id, attempt_no, started_at, duration_ms, status_code, error_kind, error_message, request_headers, response_body)
+       SELECT ?, id, account_id, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`,
+      newId('atm', a.startedAt),
+      a.attemptNo,
+      a.startedAt,
+      a.durationMs,
+      a.statusCode,
+      a.errorKind,
+      a.errorMessage,
+      JSON.stringify(a.requestHeaders),
+      a.responseBody,
+      s.deliveryId,
+    );
+  }
+
+  async releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number> {
+    const base = "UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL WHERE status = 'in_flight'";
+    if ('all' in filter) return this.run(base).changes;
+    if ('owner' in filter) return this.run(`${base} AND lease_owner = ?`, filter.owner).changes;
+    return this.run(`${base} AND lease_until < ?`, filter.expiredBefore).changes;
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const row = this.get<{ t: number | null }>("SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'");
+    return numOrNull(row?.t ?? null);
+  }
+
+  // ---- logs and replay ----------------------------------------------------------------
+
+  async getEvent(accountId: string, idOrKey: string): Promise<StoredEvent | undefined> {
+    const row =
+      this.get<EventRow>('SELECT * FROM events WHERE account_id = ? AND id = ?', accountId, idOrKey) ??
+      this.get<EventRow>('SELECT * FROM events WHERE account_id = ? AND idempotency_key = ?', accountId, idOrKey);
+    return row && toEvent(row);
+  }
+
+  async getDelivery(accountId: string, id: string): Promise<Delivery | undefined> {
+    const row = this.get<DeliveryRow>('SELECT * FROM deliveries WHERE account_id = ? AND id = ?', accountId, id);
+    return row && toDelivery(row);
+  }
+
+  async listDeliveries(accountId: string, q: DeliveryQuery): Promise<Page<Delivery>> {
+    const rows = this.all<DeliveryRow>(
+      `SELECT * FROM deliveries
+        WHERE account_id = @account AND id < @cursor
+          AND (@endpoint IS NULL OR endpoint_id = @endpoint)
+          AND (@event IS NULL OR event_id = @event)
+          AND (@status IS NULL OR status = @status)
+        ORDER BY id DESC LIMIT @limit`,
+      { account: accountId, cursor: q.cursor ?? '~', endpoint: q.endpointId ?? null, event: q.eventId ?? null, status: q.status ?? null, limit: q.limit + 1 },
+    );
+    return toPage(rows, q.limit, toDelivery);
+  }
+
+  async listAttempts(accountId: string, deliveryIds: readonly string[]): Promise<Attempt[]> {
+    if (deliveryIds.length === 0) return [];
+    const rows = this.all<AttemptRow>(
+      'SELECT * FROM attempts WHERE account_id = ? AND delivery_id IN (SELECT value FROM json_each(?)) ORDER BY delivery_id, attempt_no',
+      accountId,
+      JSON.stringify(deliveryIds),
+    );
+    return rows.map(toAttempt);
+  }
+
+  async retryDelivery(accountId: string, id: string, now: number): Promise<Delivery | undefined> {
+    this.run(
+      "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE account_id = ? AND id = ? AND status <> 'in_flight'",
+      now,
+      now,
+      accountId,
+      id,
+    );
+    return this.getDelivery(accountId, id);
+  }
+
+  async recoverEndpoint(accountId: string, endpointId: string, since: number, now: number): Promise<number> {
+    return this.run(
+      "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE account_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ?",
+      now,
+      now,
+      accountId,
+      endpointId,
+      since,
+    ).changes;
+  }
+
+  async stats(accountId?: string, endpointId?: string): Promise<QueueStats> {
+    const rows = this.all<{ status: string; retrying: number; n: number }>(
+      `SELECT status, SUM(attempts > 0) AS retrying, COUNT(*) AS n FROM deliveries
+        WHERE (@account IS NULL OR account_id = @account) AND (@endpoint IS NULL OR endpoint_id = @endpoint)
+        GROUP BY status`,
+      { account: accountId ?? null, endpoint: endpointId ?? null },
+    );
+    const by = (s: string) => num(rows.find((r) => r.status === s)?.n ?? 0);
+    return {
+      pending: by('pending'),
+      inFlight: by('in_flight'),
+      succeeded: by('succeeded'),
+      failed: by('failed'),
+      retrying: num(rows.find((r) => r.status === 'pending')?.retrying ?? 0),
+    };
+  }
+}
+
+function toClaimed(r: Row): ClaimedDelivery {
+  return {
+    id: r.id as string,
+    accountId: r.account_id as string,
+    eventId: r.event_id as string,
+    endpointId: r.endpoint_id as string,
+    attempts: Number(r.attempts),
+    eventType: r.type as string,
+    body: r.body as string,
+    sequence: r.sequence === null ? null : Number(r.sequence),
+    resourceKey: r.resource_key as string | null,
+    projectId: r.project_id as string | null,
+    createdAt: Number(r.created_at),
+  };
+}
