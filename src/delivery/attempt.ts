@@ -8,7 +8,7 @@ import { decodeSecret, hmacHex, signatureHeader } from '../signing/standard-webh
 import { mask } from '../signing/secretbox.js';
 import type { AttemptInput, ClaimedDelivery } from '../store/contract.js';
 import type { AttemptResult } from './dispatcher.js';
-import { classifyError, classifyStatus } from './errors.js';
+import { classifyError, classifyStatus, RETRYABLE_KINDS } from './errors.js';
 import { type HttpSender, MAX_RESPONSE_LOGGED } from './http-sender.js';
 
 export interface AuthProvider {
@@ -84,7 +84,8 @@ export function createAttempt(deps: AttemptDeps): (d: ClaimedDelivery) => Promis
     } catch (err) {
       const { kind, message } = classifyError(err);
       const attempt = record(d, startedAt, clock(), logHeaders(), { statusCode: null, errorKind: kind, errorMessage: message, responseBody: null });
-      return { attempt, verdict: 'retry' };
+      // A blocked or malformed destination stays so on every retry: fail it now (it stays replayable).
+      return { attempt, verdict: RETRYABLE_KINDS[kind] ? 'retry' : 'fail' };
     }
   };
 }

@@ -7,7 +7,8 @@ import { nextAttempt } from './retry-policy.js';
 /** What one HTTP attempt produced, already classified. */
 export interface AttemptResult {
   readonly attempt: AttemptInput;
-  readonly verdict: 'success' | 'retry' | 'gone';
+  /** retry: per the schedule; fail: never worth retrying (e.g. SSRF-blocked); gone: 410. */
+  readonly verdict: 'success' | 'retry' | 'fail' | 'gone';
   readonly retryAfterMs?: number;
 }
 
@@ -72,6 +73,8 @@ export class Dispatcher {
   private readonly throttledUntil = new Map<string, number>();
   private wakeUp: (() => void) | null = null;
   private settleQueue: Settlement[] = [];
+  /** Hooks that must see the settlement committed first (e.g. raising an exhausted event). */
+  private afterSettle: (() => void)[] = [];
   private settleTimer: NodeJS.Timeout | null = null;
   private settling: Promise<void> = Promise.resolve();
   private counters = { claimed: 0, succeeded: 0, retried: 0, failed: 0 };
@@ -217,7 +220,8 @@ export class Dispatcher {
   private async attempt(d: ClaimedDelivery): Promise<void> {
     try {
       const result = await this.deps.deliver(d);
-      this.enqueueSettlement(this.settlementFor(d, result));
+      const { settlement, after } = this.settlementFor(d, result);
+      this.enqueueSettlement(settlement, after);
     } catch (err) {
       // deliver() classifies every expected failure; reaching here is a bug, not the receiver's fault.
       this.fail('deliver', err);
@@ -231,39 +235,42 @@ export class Dispatcher {
     }
   }
 
-  private settlementFor(d: ClaimedDelivery, result: AttemptResult): Settlement {
+  /** The settlement for an attempt's result, and what to do once it is committed. */
+  private settlementFor(d: ClaimedDelivery, result: AttemptResult): { settlement: Settlement; after?: () => void } {
     const base = { deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, attempt: result.attempt };
     if (result.verdict === 'success') {
       this.counters.succeeded++;
-      return { ...base, outcome: 'succeeded' };
+      return { settlement: { ...base, outcome: 'succeeded' } };
     }
     if (result.verdict === 'gone') {
       this.counters.failed++;
-      this.deps.onGone?.(d);
-      return { ...base, outcome: 'failed' };
+      return { settlement: { ...base, outcome: 'failed' }, after: () => this.deps.onGone?.(d) };
     }
-    const next = nextAttempt({
-      attemptsMade: d.attempts + 1,
-      schedule: this.options.retrySchedule,
-      now: this.clock(),
-      random: this.random,
-      retryAfterMs: result.retryAfterMs,
-    });
+    const next: { action: 'retry'; at: number } | { action: 'give_up' } =
+      result.verdict === 'fail'
+        ? { action: 'give_up' }
+        : nextAttempt({
+            attemptsMade: d.attempts + 1,
+            schedule: this.options.retrySchedule,
+            now: this.clock(),
+            random: this.random,
+            retryAfterMs: result.retryAfterMs,
+          });
     if (next.action === 'retry') {
       this.counters.retried++;
-      return { ...base, outcome: 'retry', nextAttemptAt: next.at };
+      return { settlement: { ...base, outcome: 'retry', nextAttemptAt: next.at } };
     }
     this.counters.failed++;
-    this.deps.onExhausted?.(d, result.attempt);
-    return { ...base, outcome: 'failed' };
+    return { settlement: { ...base, outcome: 'failed' }, after: () => this.deps.onExhausted?.(d, result.attempt) };
   }
 
   private release(d: ClaimedDelivery, at: number): void {
     this.enqueueSettlement({ deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, outcome: 'release', nextAttemptAt: at });
   }
 
-  private enqueueSettlement(s: Settlement): void {
+  private enqueueSettlement(s: Settlement, after?: () => void): void {
     this.settleQueue.push(s);
+    if (after) this.afterSettle.push(after);
     if (this.settleQueue.length >= this.claimBatch) void this.flushSettlements();
     else if (!this.settleTimer) this.settleTimer = setTimeout(() => void this.flushSettlements(), this.settleDelayMs);
   }
@@ -277,10 +284,16 @@ export class Dispatcher {
     this.settling = this.settling.then(async () => {
       while (this.settleQueue.length > 0) {
         const batch = this.settleQueue;
+        const after = this.afterSettle;
         this.settleQueue = [];
+        this.afterSettle = [];
         try {
           await this.deps.settle(batch);
+          for (const hook of after) hook();
+          // Retries and releases may now be due before the loop's current idle wait ends.
+          this.notify();
         } catch (err) {
+          this.afterSettle = after.concat(this.afterSettle);
           // Keep them: an unsettled delivery stays leased and is retried after the lease expires
           // at worst, but try again first: the store may be briefly unavailable.
           this.fail('settle', err);

@@ -1,0 +1,163 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+
+const open: { close(): Promise<void> }[] = [];
+async function herald(env: Record<string, string> = {}): Promise<TestHerald> {
+  const h = await startTestHerald(env);
+  open.push(h);
+  return h;
+}
+async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
+  const r = await startReceiver(...args);
+  open.push(r);
+  return r;
+}
+afterEach(async () => {
+  while (open.length) await open.pop()!.close();
+});
+
+const FAST_RETRIES = { HERALD_RETRY_SCHEDULE: '0,0.05,0.05' };
+
+describe('retries and failure', () => {
+  it('retries a failing receiver and succeeds on the third attempt with the same webhook-id', async () => {
+    const h = await herald(FAST_RETRIES);
+    const r = await receiver((_req, i, res) => void res.writeHead(i < 2 ? 500 : 200).end(i < 2 ? 'boom' : 'ok'));
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
+    const pub = await h.api('POST', '/api/v2/events', { type: 'asset.created', data: {} });
+    await r.waitFor(3);
+    expect(new Set(r.received.map((x) => x.headers['webhook-id']))).toEqual(new Set([pub.body.id]));
+    const log = await eventually(async () => {
+      const res = await h.api('GET', `/api/v2/endpoints/${ep.body.id}/deliveries?status=succeeded`);
+      return res.body.data.length === 1 ? res.body.data[0] : undefined;
+    });
+    expect(log.attempts).toBe(3);
+    expect(log.attempt_log.map((a: { status_code: number }) => a.status_code)).toEqual([500, 500, 200]);
+    expect(log.attempt_log[0]).toMatchObject({ error_kind: 'http_status', response_body: 'boom' });
+    expect(log.attempt_log[0].request_headers['webhook-signature']).toMatch(/^v1,/);
+  });
+
+  it('marks a delivery failed after the last scheduled attempt and raises message.attempt.exhausted', async () => {
+    const h = await herald(FAST_RETRIES);
+    const bad = await receiver((_req, _i, res) => void res.writeHead(503).end());
+    const watcher = await receiver();
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: bad.url, event_types: ['asset.deleted'] });
+    await h.api('POST', '/api/v2/endpoints', { url: watcher.url, event_types: ['message.attempt.exhausted'] });
+    await h.api('POST', '/api/v2/events', { type: 'asset.deleted', data: {} });
+    const [note] = await watcher.waitFor(1);
+    const body = JSON.parse(note.body);
+    expect(body.type).toBe('message.attempt.exhausted');
+    expect(body.data).toMatchObject({ endpoint_id: ep.body.id, attempts: 3, last_status_code: 503 });
+    expect(bad.received).toHaveLength(3);
+    const failed = await h.api('GET', `/api/v2/endpoints/${ep.body.id}/deliveries?status=failed`);
+    expect(failed.body.data).toHaveLength(1);
+  });
+
+  it('recover re-queues failed deliveries since a time and they are delivered', async () => {
+    const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+    let up = false;
+    const r = await receiver((_req, _i, res) => void res.writeHead(up ? 200 : 500).end());
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.*'] });
+    const since = new Date().toISOString();
+    for (let i = 0; i < 5; i++) await h.api('POST', '/api/v2/events', { type: 'asset.created', data: { i } });
+    await eventually(async () => ((await h.api('GET', `/api/v2/endpoints/${ep.body.id}/deliveries?status=failed`)).body.data.length === 5 ? true : undefined));
+    up = true;
+    const rec = await h.api('POST', `/api/v2/endpoints/${ep.body.id}/recover`, { since });
+    expect(rec.status).toBe(202);
+    expect(rec.body.requeued).toBe(5);
+    await r.waitFor(10);
+    await eventually(async () => ((await h.api('GET', `/api/v2/endpoints/${ep.body.id}/deliveries?status=succeeded`)).body.data.length === 5 ? true : undefined));
+  });
+
+  it('retries one delivery on request', async () => {
+    const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+    const r = await receiver((_req, i, res) => void res.writeHead(i === 0 ? 500 : 204).end());
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
+    await h.api('POST', '/api/v2/events', { type: 'asset.created', data: {} });
+    const failed = await eventually(async () => (await h.api('GET', `/api/v2/endpoints/${ep.body.id}/deliveries?status=failed`)).body.data[0]);
+    const retried = await h.api('POST', `/api/v2/deliveries/${failed.id}/retry`);
+    expect(retried.status).toBe(202);
+    await r.waitFor(2);
+    const one = await eventually(async () => {
+      const d = await h.api('GET', `/api/v2/deliveries/${failed.id}`);
+      return d.body.status === 'succeeded' ? d.body : undefined;
+    });
+    expect(one.attempt_log.map((a: { status_code: number }) => a.status_code)).toEqual([500, 204]);
+  });
+
+  it('treats a redirect as a failure and does not follow it', async () => {
+    const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+    const target = await receiver();
+    const r = await receiver((_req, _i, res) => void res.writeHead(302, { location: target.url }).end());
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
+    await h.api('POST', '/api/v2/events', { type: 'asset.created', data: {} });
+    const failed = await eventually(async () => (await h.api('GET', `/api/v2/endpoints/${ep.body.id}/deliveries?status=failed`)).body.data[0]);
+    expect(failed.last_status_code).toBe(302);
+    expect(target.received).toHaveLength(0);
+  });
+});
+
+describe('fan-out and filters', () => {
+  it('matches exact names, topic wildcards and profile names, and nothing else', async () => {
+    const h = await herald();
+    const assets = await receiver();
+    const created = await receiver();
+    const all = await receiver();
+    await h.api('POST', '/api/v2/endpoints', { url: assets.url, event_types: ['asset.*'] });
+    await h.api('POST', '/api/v2/endpoints', { url: created.url, event_types: ['ASSET_ADDED'] });
+    await h.api('POST', '/api/v2/endpoints', { url: all.url, event_types: ['*'] });
+    const types = ['asset.created', 'asset.metadata.updated', 'collection.created'];
+    for (const type of types) await h.api('POST', '/api/v2/events', { type, data: {} });
+    await all.waitFor(3);
+    await assets.waitFor(2);
+    await created.waitFor(1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(assets.received.map((x) => JSON.parse(x.body).type).sort()).toEqual(['asset.created', 'asset.metadata.updated']);
+    expect(created.received.map((x) => JSON.parse(x.body).type)).toEqual(['asset.created']);
+    expect(all.received).toHaveLength(3);
+  });
+
+  it('accepts a profile event name when publishing and stores the canonical type', async () => {
+    const h = await herald();
+    const pub = await h.api('POST', '/api/v2/events', { type: 'asset_added', data: {} });
+    expect(pub.status).toBe(202);
+    const ev = await h.api('GET', `/api/v2/events/${pub.body.id}`);
+    expect(ev.body.type).toBe('asset.created');
+  });
+
+  it('publishes idempotently: the same id again returns the same message and creates no deliveries', async () => {
+    const h = await herald();
+    const r = await receiver();
+    await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
+    const first = await h.api('POST', '/api/v2/events', { id: 'dam-evt-1', type: 'asset.created', data: {} });
+    const again = await h.api('POST', '/api/v2/events', { id: 'dam-evt-1', type: 'asset.created', data: {} });
+    const batch = await h.api('POST', '/api/v2/events/batch', { events: [{ id: 'dam-evt-1', type: 'asset.created' }, { id: 'dam-evt-2', type: 'asset.created' }, { id: 'dam-evt-2', type: 'asset.created' }] });
+    expect(first.body).toMatchObject({ deliveries: 1, duplicate: false });
+    expect(again.body).toEqual({ id: first.body.id, deliveries: 1, duplicate: true });
+    expect(batch.body.data[0]).toMatchObject({ id: first.body.id, duplicate: true });
+    expect(batch.body.data[2]).toMatchObject({ id: batch.body.data[1].id, duplicate: true });
+    await r.waitFor(2);
+    await new Promise((res) => setTimeout(res, 200));
+    expect(r.received).toHaveLength(2);
+    expect((await h.api('GET', '/api/v2/events/dam-evt-1')).body.id).toBe(first.body.id);
+  });
+
+  it('does not let a slow endpoint delay a fast one', async () => {
+    const h = await herald();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = await receiver(async (_req, _i, res) => {
+      await gate;
+      res.writeHead(200).end();
+    });
+    const fast = await receiver();
+    await h.api('POST', '/api/v2/endpoints', { url: slow.url, event_types: ['asset.created'], timeout_ms: 30_000 });
+    await h.api('POST', '/api/v2/endpoints', { url: fast.url, event_types: ['asset.created'] });
+    const events = Array.from({ length: 200 }, (_, i) => ({ type: 'asset.created', data: { i } }));
+    await h.api('POST', '/api/v2/events/batch', { events });
+    // Every fast delivery arrives while the slow receiver has not answered a single request.
+    await fast.waitFor(200);
+    expect(slow.received.length).toBeGreaterThan(0);
+    release();
+    await slow.waitFor(200, 20_000);
+  });
+});
