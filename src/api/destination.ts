@@ -10,7 +10,7 @@ export async function checkDestination(ctx: AppContext, url: string, _accountId:
     // A name that does not resolve yet is accepted: it cannot reach anything now, and the
     // connect-time check guards whatever it resolves to later.
     if (kind === 'dns') return;
-    if (kind === 'ssrf_blocked' || kind === 'invalid_url') throw new ApiError(422, kind, (err as Error).message, field);
+    if (kind === 'ssrf_blocked' || kind === 'invalid_url') throw new ApiError(422, kind, `${field}: ${(err as Error).message}`, field);
     throw err;
   }
 }

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './index.js';
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(8080);
+    expect(c.dataDir.endsWith('/data')).toBe(true);
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.retrySchedule).toEqual([0, 5, 300, 1800, 7200, 18000, 36000, 36000]);
+    expect(c.allowedTargets).toBe('');
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['HERALD_RETRY_SCHEDULE', '0,5,x'],
+    ['HERALD_RETRY_SCHEDULE', '0,-5'],
+    ['HERALD_ALLOWED_TARGETS', '127.0.0.0/8,banana'],
+    ['HERALD_ALLOWED_TARGETS', '10.0.0.0/99'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['HERALD_ADMIN_KEY', 'short'],
+    ['LOG_LEVEL', 'loud'],
+    ['HERALD_SQLITE_SYNC', 'sometimes'],
+    ['HERALD_CONCURRENCY', '0'],
+  ])('fails at start naming %s for %j', (variable, value) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^${variable}:`));
+  });
+
+  it('parses the retry schedule and allow-list', () => {
+    const c = loadConfig({ HERALD_RETRY_SCHEDULE: '0, 1.5, 10', HERALD_ALLOWED_TARGETS: '127.0.0.0/8, ::1' });
+    expect(c.retrySchedule).toEqual([0, 1.5, 10]);
+    expect(c.allowedTargets).toBe('127.0.0.0/8, ::1');
+  });
+});

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestHerald, type TestHerald } from '../helpers.js';
+
+let h: TestHerald;
+beforeAll(async () => {
+  h = await startTestHerald({}, { worker: false });
+});
+afterAll(async () => h.close());
+
+describe('authentication', () => {
+  it('answers 401 without a key or with a wrong one, and accepts X-API-Key and Bearer', async () => {
+    const none = await fetch(`${h.url}/api/v2/endpoints`);
+    expect(none.status).toBe(401);
+    expect((await h.api('GET', '/api/v2/endpoints', undefined, 'wrong-key-wrong-key')).status).toBe(401);
+    const bearer = await fetch(`${h.url}/api/v2/endpoints`, { headers: { authorization: 'Bearer test-admin-key-0123456789' } });
+    expect(bearer.status).toBe(200);
+  });
+
+  it('serves health without a key', async () => {
+    expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${h.url}/readyz`)).status).toBe(200);
+  });
+});
+
+describe('endpoints API', () => {
+  it('creates, reads, lists with a cursor, updates and deletes', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await h.api('POST', '/api/v2/endpoints', { url: `http://127.0.0.1:9/${i}`, event_types: ['asset.*'], description: `n${i}`, headers: { 'X-Api-Key': 'very-secret-value' } });
+      expect(res.status).toBe(201);
+      expect(res.body.headers[0].value).not.toContain('very-secret');
+      ids.push(res.body.id);
+    }
+    const page1 = await h.api('GET', '/api/v2/endpoints?limit=2');
+    expect(page1.body.data).toHaveLength(2);
+    const page2 = await h.api('GET', `/api/v2/endpoints?limit=2&cursor=${page1.body.next_cursor}`);
+    const listed = [...page1.body.data, ...page2.body.data].map((e: { id: string }) => e.id);
+    expect(listed.sort()).toEqual([...ids].sort());
+
+    const patched = await h.api('PATCH', `/api/v2/endpoints/${ids[0]}`, { description: 'changed', rate_limit_per_second: 10 });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ description: 'changed', rate_limit_per_second: 10, url: 'http://127.0.0.1:9/0' });
+    expect((await h.api('GET', `/api/v2/endpoints/${ids[0]}`)).body.description).toBe('changed');
+    expect((await h.api('DELETE', `/api/v2/endpoints/${ids[0]}`)).status).toBe(204);
+    expect((await h.api('GET', `/api/v2/endpoints/${ids[0]}`)).status).toBe(404);
+  });
+
+  it('rotates the secret and returns the new one once', async () => {
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: 'http://127.0.0.1:9/', event_types: ['asset.created'] });
+    const rotated = await h.api('POST', `/api/v2/endpoints/${ep.body.id}/secret/rotate`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).toMatch(/^whsec_/);
+    expect(rotated.body.secret).not.toBe(ep.body.secret);
+    const got = await h.api('GET', `/api/v2/endpoints/${ep.body.id}`);
+    expect(JSON.stringify(got.body)).not.toContain(rotated.body.secret.slice(6));
+  });
+
+  it.each([
+    [{ event_types: ['asset.created'] }, 400, 'url'],
+    [{ url: 'http://127.0.0.1/', event_types: [] }, 400, 'event_types'],
+    [{ url: 'http://127.0.0.1/', event_types: ['nosuch.event'] }, 422, 'event_types'],
+    [{ url: 'ftp://127.0.0.1/', event_types: ['asset.created'] }, 422, 'url'],
+    [{ url: 'not a url', event_types: ['asset.created'] }, 422, 'url'],
+    [{ url: 'http://127.0.0.1/', event_types: ['asset.created'], timeout_ms: 60_000 }, 400, 'timeout_ms'],
+    [{ url: 'http://127.0.0.1/', event_types: ['asset.created'], method: 'GET' }, 400, 'method'],
+    [{ url: 'http://127.0.0.1/', event_types: ['asset.created'], headers: { 'webhook-signature': 'x' } }, 422, 'headers'],
+    [{ url: 'http://127.0.0.1/', event_types: ['asset.created'], extra: 1 }, 400, 'extra'],
+    [{ url: 'http://10.0.0.1/', event_types: ['asset.created'] }, 422, 'url'],
+    [{ url: 'http://169.254.169.254/latest/meta-data', event_types: ['asset.created'] }, 422, 'url'],
+  ])('rejects %j with %i naming the field', async (body, status, field) => {
+    const res = await h.api('POST', '/api/v2/endpoints', body);
+    expect(res.status).toBe(status);
+    expect(res.body.field).toContain(field);
+    expect(res.body.message).toContain(field);
+  });
+
+  it('answers 404 for an unknown endpoint id', async () => {
+    expect((await h.api('GET', '/api/v2/endpoints/ep_nope')).status).toBe(404);
+    expect((await h.api('PATCH', '/api/v2/endpoints/ep_nope', { description: 'x' })).status).toBe(404);
+    expect((await h.api('DELETE', '/api/v2/endpoints/ep_nope')).status).toBe(404);
+  });
+});
+
+describe('ingest API', () => {
+  it('answers 422 naming the index for an unknown type in a batch', async () => {
+    const res = await h.api('POST', '/api/v2/events/batch', { events: [{ type: 'asset.created' }, { type: 'nope.nope' }] });
+    expect(res.status).toBe(422);
+    expect(res.body.field).toBe('events[1].type');
+  });
+
+  it('rejects malformed JSON, empty batches and oversized batches with 400', async () => {
+    const bad = await fetch(`${h.url}/api/v2/events`, { method: 'POST', headers: { 'x-api-key': 'test-admin-key-0123456789', 'content-type': 'application/json' }, body: '{"type":' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).not.toMatch(/at .*\.js/);
+    expect((await h.api('POST', '/api/v2/events/batch', { events: [] })).status).toBe(400);
+    const tooMany = await h.api('POST', '/api/v2/events/batch', { events: Array.from({ length: 1001 }, () => ({ type: 'asset.created' })) });
+    expect(tooMany.status).toBe(400);
+  });
+
+  it('rejects a body over 1 MiB with 413', async () => {
+    const res = await h.api('POST', '/api/v2/events', { type: 'asset.created', data: { blob: 'x'.repeat(1_100_000) } });
+    expect(res.status).toBe(413);
+  });
+
+  it('lists the catalog grouped by topic', async () => {
+    const res = await h.api('GET', '/api/v2/event-types');
+    const asset = res.body.topics.find((t: { topic: { id: string } }) => t.topic.id === 'asset');
+    expect(asset.event_types.map((e: { name: string }) => e.name)).toContain('asset.created');
+  });
+
+  it('serves an OpenAPI document covering the native routes', async () => {
+    const doc = await (await fetch(`${h.url}/openapi.json`)).json();
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v2/endpoints', '/api/v2/events', '/api/v2/events/batch', '/api/v2/endpoints/{id}/recover']));
+  });
+});
