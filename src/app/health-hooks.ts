@@ -24,6 +24,15 @@ export function createHealthHooks(ctx: AppContext) {
     onGone(d: ClaimedDelivery): void {
       void disable(d.endpointId, d.accountId, 'endpoint answered 410 Gone').catch((err: unknown) => ctx.logger.error({ err }, 'could not disable endpoint'));
     },
+    /** Failing every attempt for HERALD_DISABLE_AFTER_HOURS (5 days by default) disables the endpoint. */
+    onAttemptFailed(d: ClaimedDelivery): void {
+      const since = ctx.endpointCache.peek(d.endpointId)?.failingSince;
+      if (since === null || since === undefined || ctx.clock() - since < ctx.config.disableAfterMs) return;
+      const days = Math.round((ctx.config.disableAfterMs / 86_400_000) * 10) / 10;
+      void disable(d.endpointId, d.accountId, `every attempt failed for ${days} days (since ${new Date(since).toISOString()})`).catch((err: unknown) =>
+        ctx.logger.error({ err }, 'could not disable endpoint'),
+      );
+    },
     onExhausted(d: ClaimedDelivery, attempt: AttemptInput): void {
       if (isSystemEvent(d.eventType)) return;
       void raise(d.accountId, 'message.attempt.exhausted', { type: 'message', id: d.eventId }, {

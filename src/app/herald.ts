@@ -31,6 +31,8 @@ export interface HeraldOptions {
   readonly logger?: Logger;
   /** Where the one-time admin key is printed; stdout by default. */
   readonly announce?: (line: string) => void;
+  /** Injected time (tests move it forward); Date.now by default. */
+  readonly clock?: () => number;
 }
 
 export interface RunningHerald {
@@ -60,15 +62,16 @@ export function createLogger(config: Config): Logger {
 export async function startHerald(config: Config, options: HeraldOptions): Promise<RunningHerald> {
   const logger = options.logger ?? createLogger(config);
   const version = packageVersion();
+  const clock = options.clock ?? Date.now;
   const store = await openStore(config, logger);
   const { defaultAccountId } = await bootstrap(store, config, options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
 
   const guard = new SsrfGuard({ allow: AllowList.fromString(config.allowedTargets) });
   const sender = new HttpSender({ connect: createGuardedConnector(guard, { timeout: 10_000 }), connectionsPerOrigin: config.endpointConcurrency });
   const oauth = new OAuth2TokenCache(sender.agent);
-  const endpointCache = new EndpointCache(store);
+  const endpointCache = new EndpointCache(store, 1_000, clock);
   let dispatcher: Dispatcher | undefined;
-  const ingestor = new Ingestor({ store, onCommitted: () => dispatcher?.notify() });
+  const ingestor = new Ingestor({ store, clock, onCommitted: () => dispatcher?.notify() });
 
   const context: AppContext = {
     config,
@@ -83,7 +86,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
       return dispatcher;
     },
     defaultAccountId,
-    clock: Date.now,
+    clock,
     endpointChanged(id) {
       endpointCache.invalidate(id);
       oauth.forget(id);
@@ -119,7 +122,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
 
 function buildDispatcher(ctx: AppContext, sender: HttpSender, oauth: OAuth2TokenCache, concurrency: number): Dispatcher {
   const { store, endpointCache, config, logger } = ctx;
-  const limiter = new RateLimiter(Date.now);
+  const limiter = new RateLimiter(ctx.clock);
   const owner = `${hostname()}:${process.pid}:${newId('w')}`;
   const hooks = createHealthHooks(ctx);
   const deliver = createAttempt({
@@ -128,10 +131,11 @@ function buildDispatcher(ctx: AppContext, sender: HttpSender, oauth: OAuth2Token
     account: (id) => endpointCache.peekAccount(id),
     auth: createAuthProvider(oauth),
     userAgent: `Herald/${ctx.version}`,
+    clock: ctx.clock,
   });
   return new Dispatcher(
     {
-      claim: (limit, exclude) => store.claim({ owner, limit, leaseMs: config.leaseMs, now: Date.now(), excludeEndpoints: exclude }),
+      claim: (limit, exclude) => store.claim({ owner, limit, leaseMs: config.leaseMs, now: ctx.clock(), excludeEndpoints: exclude }),
       schedules: async (ids) => {
         const endpoints = await endpointCache.load(ids);
         const out = new Map<string, EndpointSchedule>();
@@ -147,14 +151,15 @@ function buildDispatcher(ctx: AppContext, sender: HttpSender, oauth: OAuth2Token
         return out;
       },
       deliver,
-      settle: (batch) => store.settle(batch, Date.now()),
+      settle: (batch) => store.settle(batch, ctx.clock()),
       nextDueAt: () => store.nextDueAt(),
       reserveRate: (limits) => limiter.reserveAll(limits),
       onGone: hooks.onGone,
       onExhausted: hooks.onExhausted,
+      onAttemptFailed: hooks.onAttemptFailed,
       onError: (stage, err) => logger.error({ err, stage }, 'dispatcher error'),
     },
-    { owner, concurrency, endpointConcurrency: config.endpointConcurrency, retrySchedule: config.retrySchedule },
+    { owner, concurrency, endpointConcurrency: config.endpointConcurrency, retrySchedule: config.retrySchedule, clock: ctx.clock },
   );
 }
 

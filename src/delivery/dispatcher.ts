@@ -34,6 +34,8 @@ export interface DispatcherDeps {
   onGone?(delivery: ClaimedDelivery): void;
   /** The last scheduled attempt failed. */
   onExhausted?(delivery: ClaimedDelivery, attempt: AttemptInput): void;
+  /** Any attempt that did not succeed, once settled: endpoint health watches these. */
+  onAttemptFailed?(delivery: ClaimedDelivery): void;
   onError?(stage: string, err: unknown): void;
 }
 
@@ -256,12 +258,19 @@ export class Dispatcher {
             random: this.random,
             retryAfterMs: result.retryAfterMs,
           });
+    const failedAttempt = () => this.deps.onAttemptFailed?.(d);
     if (next.action === 'retry') {
       this.counters.retried++;
-      return { settlement: { ...base, outcome: 'retry', nextAttemptAt: next.at } };
+      return { settlement: { ...base, outcome: 'retry', nextAttemptAt: next.at }, after: failedAttempt };
     }
     this.counters.failed++;
-    return { settlement: { ...base, outcome: 'failed' }, after: () => this.deps.onExhausted?.(d, result.attempt) };
+    return {
+      settlement: { ...base, outcome: 'failed' },
+      after: () => {
+        failedAttempt();
+        this.deps.onExhausted?.(d, result.attempt);
+      },
+    };
   }
 
   private release(d: ClaimedDelivery, at: number): void {
