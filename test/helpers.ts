@@ -22,7 +22,7 @@ export interface TestHerald {
   close(): Promise<void>;
 }
 
-export async function startTestHerald(env: Record<string, string> = {}, options: { worker?: boolean; dataDir?: string } = {}): Promise<TestHerald> {
+export async function startTestHerald(env: Record<string, string> = {}, options: { worker?: boolean; dataDir?: string; clock?: () => number } = {}): Promise<TestHerald> {
   const dataDir = options.dataDir ?? tempDir();
   const config = loadConfig({
     PORT: '0',
@@ -34,7 +34,7 @@ export async function startTestHerald(env: Record<string, string> = {}, options:
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const herald = await startHerald(config, { api: true, worker: options.worker ?? true, logger: pino({ level: 'silent' }), announce: () => {} });
+  const herald = await startHerald(config, { api: true, worker: options.worker ?? true, logger: pino({ level: 'silent' }), announce: () => {}, clock: options.clock });
   const url = herald.url!;
   return {
     herald,

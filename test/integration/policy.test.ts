@@ -1,0 +1,319 @@
+import { OAuth2Server } from 'oauth2-mock-server';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+
+const open: { close(): Promise<void> }[] = [];
+async function herald(env: Record<string, string> = {}, clock?: () => number): Promise<TestHerald> {
+  const h = await startTestHerald(env, { clock });
+  open.push(h);
+  return h;
+}
+async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
+  const r = await startReceiver(...args);
+  open.push(r);
+  return r;
+}
+afterEach(async () => {
+  while (open.length) await open.pop()!.close();
+});
+
+const DAY = 86_400_000;
+
+async function deliveries(h: TestHerald, endpointId: string, status?: string) {
+  return (await h.api('GET', `/api/v2/endpoints/${endpointId}/deliveries${status ? `?status=${status}` : ''}`)).body.data;
+}
+
+describe('backoff signals', () => {
+  it('disables the endpoint at once on 410 Gone and raises endpoint.disabled', async () => {
+    const h = await herald();
+    const gone = await receiver((_r, _i, res) => void res.writeHead(410).end());
+    const watcher = await receiver();
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: gone.url, event_types: ['asset.created'] });
+    await h.api('POST', '/api/v2/endpoints', { url: watcher.url, event_types: ['endpoint.*'] });
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const [note] = await watcher.waitFor(1);
+    expect(JSON.parse(note.body)).toMatchObject({ type: 'endpoint.disabled', data: { endpoint_id: ep.body.id, reason: 'endpoint answered 410 Gone' } });
+    const after = await h.api('GET', `/api/v2/endpoints/${ep.body.id}`);
+    expect(after.body).toMatchObject({ disabled: true, disabled_reason: 'endpoint answered 410 Gone' });
+    expect(gone.received).toHaveLength(1);
+  });
+
+  it.each([
+    ['seconds', () => '120'],
+    ['an HTTP date', () => new Date(Date.now() + 120_000).toUTCString()],
+  ])('postpones the next attempt by Retry-After given in %s on 429 and 503', async (_label, value) => {
+    const h = await herald({ HERALD_RETRY_SCHEDULE: '0,1,1' });
+    const r = await receiver((_req, i, res) => void res.writeHead(i === 0 ? 429 : 503, { 'retry-after': value() }).end());
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const [d] = await eventually(async () => {
+      const list = await deliveries(h, ep.body.id, 'pending');
+      return list.length === 1 && list[0].attempts === 1 ? list : undefined;
+    });
+    const delay = Date.parse(d.next_attempt_at) - Date.parse(d.attempt_log[0].started_at);
+    expect(delay).toBeGreaterThanOrEqual(118_000);
+    expect(delay).toBeLessThan(125_000);
+  });
+});
+
+describe('endpoint health', () => {
+  it('disables an endpoint that failed every attempt for 5 days, and re-enabling resumes delivery', async () => {
+    let offset = 0;
+    const h = await herald({ HERALD_RETRY_SCHEDULE: '0' }, () => Date.now() + offset);
+    let up = false;
+    const r = await receiver((_req, _i, res) => void res.writeHead(up ? 200 : 500).end());
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    await eventually(async () => ((await h.api('GET', `/api/v2/endpoints/${ep.body.id}`)).body.failing_since ? true : undefined));
+    offset = 5 * DAY + 60_000;
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const disabled = await eventually(async () => {
+      const e = (await h.api('GET', `/api/v2/endpoints/${ep.body.id}`)).body;
+      return e.disabled ? e : undefined;
+    });
+    expect(disabled.disabled_reason).toMatch(/every attempt failed for 5 days/);
+
+    // While disabled, new events are not delivered; failed ones stay replayable.
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    up = true;
+    const enabled = await h.api('PATCH', `/api/v2/endpoints/${ep.body.id}`, { disabled: false });
+    expect(enabled.body).toMatchObject({ disabled: false, disabled_reason: null, failing_since: null });
+    const rec = await h.api('POST', `/api/v2/endpoints/${ep.body.id}/recover`, { since: new Date(Date.now() - DAY).toISOString() });
+    expect(rec.body.requeued).toBe(2);
+    await eventually(async () => ((await deliveries(h, ep.body.id, 'succeeded')).length === 2 ? true : undefined));
+  });
+});
+
+describe('secret rotation', () => {
+  it('signs with the new and the previous secret during the overlap, then with the new one only', async () => {
+    let offset = 0;
+    const h = await herald({}, () => Date.now() + offset);
+    const r = await receiver();
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
+    const rotated = await h.api('POST', `/api/v2/endpoints/${ep.body.id}/secret/rotate`);
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const [during] = await r.waitFor(1);
+    const sigs = (during.headers['webhook-signature'] as string).split(' ');
+    expect(sigs).toHaveLength(2);
+    // Both the receiver still on the old secret and the one already on the new secret accept it.
+    const headers = { ...during.headers, 'webhook-timestamp': during.headers['webhook-timestamp'] } as Record<string, string>;
+    expect(() => new Webhook(ep.body.secret, {}).verify(during.body, headers)).not.toThrow();
+    expect(() => new Webhook(rotated.body.secret).verify(during.body, headers)).not.toThrow();
+
+    offset = DAY + 1_000;
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const [, after] = await r.waitFor(2);
+    expect((after.headers['webhook-signature'] as string).split(' ')).toHaveLength(1);
+    const verifyAt = (secret: string) => {
+      const wh = new Webhook(secret);
+      // The signature carries the shifted clock's timestamp; verify against it.
+      const realNow = Date.now;
+      Date.now = () => realNow() + offset;
+      try {
+        return wh.verify(after.body, after.headers as Record<string, string>);
+      } finally {
+        Date.now = realNow;
+      }
+    };
+    expect(() => verifyAt(rotated.body.secret)).not.toThrow();
+    expect(() => verifyAt(ep.body.secret)).toThrow();
+  });
+});
+
+describe('per-resource ordering', () => {
+  it('delivers events of one resource strictly in sequence under random failures, other resources in parallel', async () => {
+    const h = await herald({ HERALD_RETRY_SCHEDULE: Array.from({ length: 30 }, () => '0.01').join(',') });
+    const inFlight = new Map<string, number>();
+    let overlap = false;
+    const r = await receiver((req, _i, res) => {
+      const body = JSON.parse(req.body);
+      const key = body.resource.id;
+      inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+      if (inFlight.get(key)! > 1) overlap = true;
+      setTimeout(() => {
+        inFlight.set(key, inFlight.get(key)! - 1);
+        res.writeHead(Math.random() < 0.3 ? 500 : 200).end();
+      }, 2);
+    });
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.*'], ordering: 'per_resource' });
+    expect(ep.body.ordering).toBe('per_resource');
+    const events = Array.from({ length: 120 }, (_, i) => ({ type: 'asset.metadata.updated', resource: { type: 'asset', id: `a${i % 4}` }, data: { i } }));
+    await h.api('POST', '/api/v2/events/batch', { events });
+    await eventually(async () => ((await h.api('GET', '/api/v2/stats')).body.deliveries.succeeded === 120 ? true : undefined), 30_000);
+    // Attempts of one resource never overlapped, and the successful ones came in sequence order.
+    expect(overlap).toBe(false);
+    for (const d of (await h.api('GET', `/api/v2/endpoints/${ep.body.id}/deliveries?limit=250`)).body.data) {
+      expect(d.status).toBe('succeeded');
+    }
+    const seqByResource = new Map<string, number[]>();
+    for (const req of r.received) {
+      const body = JSON.parse(req.body);
+      const list = seqByResource.get(body.resource.id) ?? [];
+      if (list.at(-1) !== body.sequence) list.push(body.sequence);
+      seqByResource.set(body.resource.id, list);
+    }
+    for (const [, seqs] of seqByResource) expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+});
+
+describe('restrictions', () => {
+  it('delivers only events of the endpoint’s projects and acting users', async () => {
+    const h = await herald();
+    const byProject = await receiver();
+    const byUser = await receiver();
+    await h.api('POST', '/api/v2/endpoints', { url: byProject.url, event_types: ['*'], project_ids: ['p1'] });
+    await h.api('POST', '/api/v2/endpoints', { url: byUser.url, event_types: ['*'], user_ids: ['u1'] });
+    await h.api('POST', '/api/v2/events/batch', {
+      events: [
+        { type: 'asset.created', project_id: 'p1', actor: { id: 'u2' }, data: { n: 1 } },
+        { type: 'asset.created', project_id: 'p2', actor: { id: 'u1' }, data: { n: 2 } },
+        { type: 'asset.created', data: { n: 3 } },
+      ],
+    });
+    await byProject.waitFor(1);
+    await byUser.waitFor(1);
+    await new Promise((res) => setTimeout(res, 200));
+    expect(byProject.received.map((x) => JSON.parse(x.body).data.n)).toEqual([1]);
+    expect(byUser.received.map((x) => JSON.parse(x.body).data.n)).toEqual([2]);
+  });
+});
+
+describe('endpoint auth', () => {
+  it('sends basic auth and custom headers, and masks credentials in the attempt log', async () => {
+    const h = await herald();
+    const r = await receiver();
+    const ep = await h.api('POST', '/api/v2/endpoints', {
+      url: r.url,
+      event_types: ['asset.created'],
+      auth: { type: 'basic', username: 'dam', password: 'pa55word-xyz' },
+      headers: [
+        { name: 'X-Api-Key', value: 'header-secret-123', type: 'hidden' },
+        { name: 'X-Team', value: 'media', type: 'plain' },
+      ],
+    });
+    expect(JSON.stringify(ep.body)).not.toContain('pa55word');
+    expect(JSON.stringify(ep.body)).not.toContain('header-secret-123');
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const [req] = await r.waitFor(1);
+    expect(req.headers.authorization).toBe(`Basic ${Buffer.from('dam:pa55word-xyz').toString('base64')}`);
+    expect(req.headers['x-api-key']).toBe('header-secret-123');
+    expect(req.headers['x-team']).toBe('media');
+    const [d] = await eventually(async () => {
+      const list = await deliveries(h, ep.body.id, 'succeeded');
+      return list.length ? list : undefined;
+    });
+    const logged = JSON.stringify(d.attempt_log[0].request_headers);
+    expect(logged).not.toContain('pa55word');
+    expect(logged).not.toContain(Buffer.from('dam:pa55word-xyz').toString('base64'));
+    expect(logged).not.toContain('header-secret-123');
+    expect(d.attempt_log[0].request_headers['x-team']).toBe('media');
+  });
+
+  describe('OAuth2 client credentials', () => {
+    let oauth: OAuth2Server;
+    async function startOAuth(): Promise<string> {
+      oauth = new OAuth2Server();
+      await oauth.issuer.keys.generate('RS256');
+      await oauth.start(0, '127.0.0.1');
+      open.push({ close: () => oauth.stop() });
+      return `${oauth.issuer.url}/token`;
+    }
+
+    it('fetches a token with client id, secret, scope and extra params, caches it, and refreshes once on a 401', async () => {
+      const tokenUrl = await startOAuth();
+      const tokenRequests: Record<string, string>[] = [];
+      oauth.service.on('beforeTokenSigning', (token, req) => {
+        tokenRequests.push({ ...(req.body as Record<string, string>) });
+        token.payload.n = tokenRequests.length;
+      });
+      const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+      let rejectNext = false;
+      const r = await receiver((req, _i, res) => {
+        const payload = JSON.parse(Buffer.from((req.headers.authorization ?? '').split('.')[1] ?? '', 'base64url').toString() || '{}');
+        if (rejectNext && payload.n === 1) return void res.writeHead(401).end();
+        res.writeHead(200).end();
+      });
+      const ep = await h.api('POST', '/api/v2/endpoints', {
+        url: r.url,
+        event_types: ['asset.created'],
+        auth: { type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'herald-client', client_secret: 'oauth-secret-456', scope: 'webhooks:write', extra_params: { audience: 'http://dam.example' } },
+      });
+      expect(JSON.stringify(ep.body)).not.toContain('oauth-secret-456');
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      await r.waitFor(2);
+      expect(tokenRequests).toHaveLength(1);
+      expect(tokenRequests[0]).toMatchObject({ grant_type: 'client_credentials', client_id: 'herald-client', client_secret: 'oauth-secret-456', scope: 'webhooks:write', audience: 'http://dam.example' });
+      expect(r.received[0].headers.authorization).toMatch(/^Bearer ey/);
+
+      rejectNext = true;
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      await r.waitFor(4);
+      expect(tokenRequests).toHaveLength(2);
+      await eventually(async () => ((await deliveries(h, ep.body.id, 'succeeded')).length === 3 ? true : undefined));
+    });
+
+    it('records a token failure as an attempt with error kind oauth', async () => {
+      const tokenUrl = await startOAuth();
+      oauth.service.on('beforeResponse', (response) => {
+        response.statusCode = 401;
+        response.body = { error: 'invalid_client' };
+      });
+      const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+      const r = await receiver();
+      const ep = await h.api('POST', '/api/v2/endpoints', {
+        url: r.url,
+        event_types: ['asset.created'],
+        auth: { type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'c', client_secret: 'wrong-secret' },
+      });
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      const [d] = await eventually(async () => {
+        const list = await deliveries(h, ep.body.id, 'failed');
+        return list.length ? list : undefined;
+      });
+      expect(d.attempt_log[0]).toMatchObject({ error_kind: 'oauth', status_code: null });
+      expect(d.attempt_log[0].error_message).toMatch(/token endpoint answered 401 \(invalid_client\)/);
+      expect(r.received).toHaveLength(0);
+    });
+  });
+});
+
+describe('limits', () => {
+  it('reads at most 64 KiB of a huge response, logs its first 4 KiB, and still counts the 2xx', async () => {
+    const h = await herald();
+    const r = await receiver((_req, _i, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = 'y'.repeat(64 * 1024);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 160 && res.write(chunk)) sent++;
+        if (sent < 160) res.once('drain', pump);
+        else res.end();
+      };
+      res.on('error', () => {});
+      pump();
+    });
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const [d] = await eventually(async () => {
+      const list = await deliveries(h, ep.body.id, 'succeeded');
+      return list.length ? list : undefined;
+    });
+    expect(d.attempt_log[0].response_body).toHaveLength(4096);
+  });
+
+  it('times out an endpoint that does not answer within its timeout', async () => {
+    const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+    const r = await receiver(() => {
+      /* never answers */
+    });
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], timeout_ms: 1000 });
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const [d] = await eventually(async () => {
+      const list = await deliveries(h, ep.body.id, 'failed');
+      return list.length ? list : undefined;
+    });
+    expect(d.attempt_log[0].error_kind).toBe('timeout');
+  });
+});
