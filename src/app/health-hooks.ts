@@ -2,13 +2,12 @@
 import { disableEndpoint } from '../domain/endpoint.js';
 import type { AttemptInput, ClaimedDelivery } from '../store/contract.js';
 import type { AppContext } from './context.js';
+import { raiseSystemEvent } from './system-events.js';
 
 /** Herald's own events are never reported about themselves, so failures cannot feed a loop. */
 const isSystemEvent = (type: string) => type.startsWith('message.') || type.startsWith('endpoint.');
 
 export function createHealthHooks(ctx: AppContext) {
-  const raise = (accountId: string, type: string, resource: { type: string; id: string }, data: Record<string, unknown>) =>
-    ctx.ingestor.publish(accountId, [{ type, resource, data }]).catch((err: unknown) => ctx.logger.error({ err, type }, 'could not raise system event'));
 
   async function disable(endpointId: string, accountId: string, reason: string): Promise<void> {
     const endpoint = await ctx.store.getEndpoint(accountId, endpointId);
@@ -16,7 +15,7 @@ export function createHealthHooks(ctx: AppContext) {
     await ctx.store.updateEndpoint(disableEndpoint(endpoint, reason, ctx.clock()));
     ctx.endpointChanged(endpointId);
     ctx.logger.warn({ endpointId, reason }, 'endpoint disabled');
-    await raise(accountId, 'endpoint.disabled', { type: 'endpoint', id: endpointId }, { endpoint_id: endpointId, url: endpoint.url, reason });
+    await raiseSystemEvent(ctx, accountId, 'endpoint.disabled', { endpoint_id: endpointId, url: endpoint.url, reason });
   }
 
   return {
@@ -35,7 +34,7 @@ export function createHealthHooks(ctx: AppContext) {
     },
     onExhausted(d: ClaimedDelivery, attempt: AttemptInput): void {
       if (isSystemEvent(d.eventType)) return;
-      void raise(d.accountId, 'message.attempt.exhausted', { type: 'message', id: d.eventId }, {
+      void raiseSystemEvent(ctx, d.accountId, 'message.attempt.exhausted', {
         message_id: d.eventId,
         delivery_id: d.id,
         endpoint_id: d.endpointId,

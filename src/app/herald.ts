@@ -68,7 +68,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
 
   const guard = new SsrfGuard({ allow: AllowList.fromString(config.allowedTargets) });
   const sender = new HttpSender({ connect: createGuardedConnector(guard, { timeout: 10_000 }), connectionsPerOrigin: config.endpointConcurrency });
-  const oauth = new OAuth2TokenCache(sender.agent);
+  const oauth = new OAuth2TokenCache(sender.agent, clock);
   const endpointCache = new EndpointCache(store, 1_000, clock);
   let dispatcher: Dispatcher | undefined;
   const ingestor = new Ingestor({ store, clock, onCommitted: () => dispatcher?.notify() });

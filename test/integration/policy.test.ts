@@ -97,7 +97,7 @@ describe('secret rotation', () => {
     const sigs = (during.headers['webhook-signature'] as string).split(' ');
     expect(sigs).toHaveLength(2);
     // Both the receiver still on the old secret and the one already on the new secret accept it.
-    const headers = { ...during.headers, 'webhook-timestamp': during.headers['webhook-timestamp'] } as Record<string, string>;
+    const headers = during.headers as unknown as Record<string, string>;
     expect(() => new Webhook(ep.body.secret, {}).verify(during.body, headers)).not.toThrow();
     expect(() => new Webhook(rotated.body.secret).verify(during.body, headers)).not.toThrow();
 
@@ -252,6 +252,33 @@ describe('endpoint auth', () => {
       await r.waitFor(4);
       expect(tokenRequests).toHaveLength(2);
       await eventually(async () => ((await deliveries(h, ep.body.id, 'succeeded')).length === 3 ? true : undefined));
+    });
+
+    it('fetches a new token once the cached one is about to expire', async () => {
+      const tokenUrl = await startOAuth();
+      let requests = 0;
+      oauth.service.on('beforeResponse', (response) => {
+        requests++;
+        // 31 s lifetime: Herald drops tokens 30 s before expiry, so this one is good for 1 s.
+        (response.body as Record<string, unknown>).expires_in = 31;
+      });
+      let offset = 0;
+      const h = await herald({}, () => Date.now() + offset);
+      const r = await receiver();
+      await h.api('POST', '/api/v2/endpoints', {
+        url: r.url,
+        event_types: ['asset.created'],
+        auth: { type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'c', client_secret: 's' },
+      });
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      await r.waitFor(1);
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      await r.waitFor(2);
+      expect(requests).toBe(1);
+      offset = 2_000;
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      await r.waitFor(3);
+      expect(requests).toBe(2);
     });
 
     it('records a token failure as an attempt with error kind oauth', async () => {

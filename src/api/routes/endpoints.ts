@@ -12,6 +12,7 @@ import { endpointView } from '../views.js';
 import type { Static } from 'typebox';
 import type { AuthInput } from '../schemas.js';
 import { checkDestination } from '../destination.js';
+import { raiseSystemEvent } from '../../app/system-events.js';
 
 type HeadersIn = EndpointCreate['headers'];
 
@@ -97,6 +98,9 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId);
     await ctx.store.updateEndpoint(updated);
     ctx.endpointChanged(id);
+    if (existing.disabled !== updated.disabled) {
+      await raiseSystemEvent(ctx, accountId, updated.disabled ? 'endpoint.disabled' : 'endpoint.enabled', { endpoint_id: id, url: updated.url, reason: updated.disabledReason });
+    }
     return endpointView(updated);
   });
 
