@@ -55,12 +55,19 @@ export interface DispatcherStatus {
   readonly running: boolean;
   readonly inFlight: number;
   readonly endpointsBusy: number;
+  readonly waiting: number;
   readonly claimed: number;
   readonly succeeded: number;
   readonly retried: number;
   readonly failed: number;
   readonly pendingSettlements: number;
   readonly lastError: string | null;
+}
+
+interface EndpointLoad {
+  running: number;
+  /** Claimed beyond the endpoint's concurrency; started as running attempts finish. */
+  readonly waiting: { readonly d: ClaimedDelivery; readonly schedule: EndpointSchedule }[];
 }
 
 /** A throttled endpoint is not claimed for while its next free slot is further than this. */
@@ -70,8 +77,11 @@ const IDLE_POLL_MS = 1_000;
 export class Dispatcher {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
+  /** Attempts running now. */
   private inFlight = 0;
-  private readonly perEndpoint = new Map<string, number>();
+  /** Claimed deliveries waiting for a slot of their endpoint. */
+  private waitingTotal = 0;
+  private readonly perEndpoint = new Map<string, EndpointLoad>();
   private readonly throttledUntil = new Map<string, number>();
   private wakeUp: (() => void) | null = null;
   private settleQueue: Settlement[] = [];
@@ -114,6 +124,7 @@ export class Dispatcher {
     this.running = false;
     this.notify();
     await this.loopDone;
+    this.releaseWaiting();
     const deadline = this.clock() + graceMs;
     while (this.inFlight > 0 && this.clock() < deadline) await this.wait(Math.min(50, deadline - this.clock()));
     await this.flushSettlements();
@@ -125,6 +136,7 @@ export class Dispatcher {
       running: this.running,
       inFlight: this.inFlight,
       endpointsBusy: this.perEndpoint.size,
+      waiting: this.waitingTotal,
       ...this.counters,
       pendingSettlements: this.settleQueue.length,
       lastError: this.lastError,
@@ -133,7 +145,8 @@ export class Dispatcher {
 
   private async loop(): Promise<void> {
     while (this.running) {
-      const free = this.options.concurrency - this.inFlight;
+      // Waiting deliveries are bounded too, so saturated endpoints cannot pile up claims.
+      const free = this.options.concurrency - Math.max(this.inFlight, this.waitingTotal);
       if (free <= 0) {
         await this.wait(IDLE_POLL_MS);
         continue;
@@ -172,7 +185,7 @@ export class Dispatcher {
   private excludedEndpoints(): string[] {
     const now = this.clock();
     const out: string[] = [];
-    for (const [id, n] of this.perEndpoint) if (n >= this.options.endpointConcurrency) out.push(id);
+    for (const [id, load] of this.perEndpoint) if (load.running + load.waiting.length >= this.options.endpointConcurrency) out.push(id);
     for (const [id, until] of this.throttledUntil) {
       if (until - now > THROTTLE_HORIZON_MS) out.push(id);
       else if (until <= now) this.throttledUntil.delete(id);
@@ -200,13 +213,42 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * A claim may hold more deliveries for one endpoint than it may run at once: up to one more
+   * round waits here (so it starts well within its lease), anything beyond goes back to the store.
+   */
   private launch(d: ClaimedDelivery, schedule: EndpointSchedule): void {
+    let load = this.perEndpoint.get(d.endpointId);
+    if (!load) {
+      load = { running: 0, waiting: [] };
+      this.perEndpoint.set(d.endpointId, load);
+    }
+    if (load.running < this.options.endpointConcurrency) {
+      this.begin(d, schedule, load);
+    } else if (load.waiting.length < this.options.endpointConcurrency) {
+      this.waitingTotal++;
+      load.waiting.push({ d, schedule });
+    } else {
+      this.release(d, this.clock());
+    }
+  }
+
+  private begin(d: ClaimedDelivery, schedule: EndpointSchedule, load: EndpointLoad): void {
     this.inFlight++;
-    this.perEndpoint.set(d.endpointId, (this.perEndpoint.get(d.endpointId) ?? 0) + 1);
+    load.running++;
     const delay = this.reserve(schedule);
-    const run = () => void this.attempt(d);
+    const run = () => void this.attempt(d, load);
     if (delay > 0) setTimeout(run, delay);
     else run();
+  }
+
+  private releaseWaiting(): void {
+    for (const load of this.perEndpoint.values()) {
+      for (const { d } of load.waiting.splice(0)) {
+        this.waitingTotal--;
+        this.release(d, this.clock());
+      }
+    }
   }
 
   private reserve(s: EndpointSchedule): number {
@@ -219,7 +261,7 @@ export class Dispatcher {
     return delay;
   }
 
-  private async attempt(d: ClaimedDelivery): Promise<void> {
+  private async attempt(d: ClaimedDelivery, load: EndpointLoad): Promise<void> {
     try {
       const result = await this.deps.deliver(d);
       const { settlement, after } = this.settlementFor(d, result);
@@ -230,9 +272,13 @@ export class Dispatcher {
       this.release(d, this.clock() + 5_000);
     } finally {
       this.inFlight--;
-      const left = (this.perEndpoint.get(d.endpointId) ?? 1) - 1;
-      if (left <= 0) this.perEndpoint.delete(d.endpointId);
-      else this.perEndpoint.set(d.endpointId, left);
+      load.running--;
+      const next = this.running ? load.waiting.shift() : undefined;
+      if (next) {
+        this.waitingTotal--;
+        this.begin(next.d, next.schedule, load);
+      }
+      else if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
       this.notify();
     }
   }

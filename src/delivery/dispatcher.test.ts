@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import type { ClaimedDelivery, Settlement } from '../store/contract.js';
+import { Dispatcher, type AttemptResult, type DispatcherDeps, type EndpointSchedule } from './dispatcher.js';
+
+const NOW = 1_700_000_000_000;
+
+function delivery(id: string, endpointId: string, attempts = 0): ClaimedDelivery {
+  return { id, accountId: 'acc', eventId: `msg_${id}`, endpointId, attempts, eventType: 'asset.created', body: '{}', sequence: null, resourceKey: null, projectId: null, createdAt: NOW };
+}
+
+function attempt(status: number | null): AttemptResult['attempt'] {
+  return { attemptNo: 1, startedAt: NOW, durationMs: 1, statusCode: status, errorKind: status === 200 ? null : 'http_status', errorMessage: null, requestHeaders: {}, responseBody: null };
+}
+
+interface Harness {
+  deps: DispatcherDeps;
+  settled: Settlement[];
+  claims: { limit: number; exclude: readonly string[] }[];
+  events: string[];
+  queue: ClaimedDelivery[];
+}
+
+function harness(results: (d: ClaimedDelivery) => Promise<AttemptResult>, schedules: Record<string, Partial<EndpointSchedule>> = {}): Harness {
+  const h: Harness = { settled: [], claims: [], events: [], queue: [], deps: undefined as unknown as DispatcherDeps };
+  h.deps = {
+    async claim(limit, exclude) {
+      h.claims.push({ limit, exclude: [...exclude] });
+      const taken: ClaimedDelivery[] = [];
+      for (const d of [...h.queue]) {
+        if (taken.length >= limit) break;
+        if (exclude.includes(d.endpointId)) continue;
+        taken.push(d);
+        h.queue.splice(h.queue.indexOf(d), 1);
+      }
+      return taken;
+    },
+    async schedules(ids) {
+      return new Map(
+        ids.filter((id) => schedules[id] !== undefined || !id.startsWith('gone')).map((id) => [id, { id, accountId: 'acc', disabled: false, rateLimitPerSecond: null, accountRateLimitPerSecond: null, ...schedules[id] }]),
+      );
+    },
+    deliver: results,
+    async settle(batch) {
+      h.settled.push(...batch);
+    },
+    async nextDueAt() {
+      return null;
+    },
+    reserveRate: () => 0,
+    onGone: (d) => h.events.push(`gone:${d.id}:${h.settled.some((s) => s.deliveryId === d.id)}`),
+    onExhausted: (d) => h.events.push(`exhausted:${d.id}:${h.settled.some((s) => s.deliveryId === d.id)}`),
+  };
+  return h;
+}
+
+function dispatcher(h: Harness, overrides: Partial<ConstructorParameters<typeof Dispatcher>[1]> = {}): Dispatcher {
+  return new Dispatcher(h.deps, { owner: 'w1', concurrency: 4, endpointConcurrency: 2, retrySchedule: [0, 5, 300], clock: () => NOW, random: () => 0.5, settleDelayMs: 1, ...overrides });
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(cond()).toBe(true);
+}
+
+describe('Dispatcher', () => {
+  it('settles each verdict: success, retry at the next step, fail, gone, give-up after the last step', async () => {
+    const verdicts: Record<string, AttemptResult> = {
+      ok: { attempt: attempt(200), verdict: 'success' },
+      again: { attempt: attempt(500), verdict: 'retry' },
+      blocked: { attempt: attempt(null), verdict: 'fail' },
+      gone: { attempt: attempt(410), verdict: 'gone' },
+      last: { attempt: attempt(500), verdict: 'retry' },
+      later: { attempt: attempt(429), verdict: 'retry', retryAfterMs: 600_000 },
+    };
+    const h = harness(async (d) => verdicts[d.id]);
+    h.queue.push(delivery('ok', 'e1'), delivery('again', 'e2'), delivery('blocked', 'e3'), delivery('gone', 'e4'), delivery('last', 'e5', 2), delivery('later', 'e6'));
+    const d = dispatcher(h, { concurrency: 10, endpointConcurrency: 10 });
+    d.start();
+    await until(() => h.settled.length === 6);
+    await d.stop(1000);
+    const by = (id: string) => h.settled.find((s) => s.deliveryId === id)!;
+    expect(by('ok').outcome).toBe('succeeded');
+    expect(by('again')).toMatchObject({ outcome: 'retry', nextAttemptAt: NOW + 5_000 });
+    expect(by('blocked').outcome).toBe('failed');
+    expect(by('gone').outcome).toBe('failed');
+    expect(by('last').outcome).toBe('failed');
+    expect(by('later')).toMatchObject({ outcome: 'retry', nextAttemptAt: NOW + 600_000 });
+    // Hooks run only once the settlement is written.
+    expect(h.events.sort()).toEqual(['exhausted:blocked:true', 'exhausted:last:true', 'gone:gone:true']);
+    expect(d.status()).toMatchObject({ succeeded: 1, retried: 2, failed: 3, inFlight: 0 });
+  });
+
+  it('never runs more than endpointConcurrency attempts for one endpoint and excludes it from claims meanwhile', async () => {
+    let running = 0;
+    let peak = 0;
+    const release: (() => void)[] = [];
+    const h = harness(async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise<void>((r) => release.push(r));
+      running--;
+      return { attempt: attempt(200), verdict: 'success' };
+    });
+    for (let i = 0; i < 6; i++) h.queue.push(delivery(`s${i}`, 'slow'));
+    h.queue.push(delivery('f1', 'fast'));
+    const d = dispatcher(h);
+    d.start();
+    await until(() => running === 3);
+    expect(h.claims.some((c) => c.exclude.includes('slow'))).toBe(true);
+    while (h.settled.length < 7) {
+      release.splice(0).forEach((r) => r());
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await d.stop(1000);
+    expect(peak).toBeLessThanOrEqual(3); // 2 for "slow" + 1 for "fast"
+  });
+
+  it('hands back a claimed delivery whose endpoint was deleted or disabled, untried', async () => {
+    const tried: string[] = [];
+    const h = harness(
+      async (d) => {
+        tried.push(d.id);
+        return { attempt: attempt(200), verdict: 'success' };
+      },
+      { off: { disabled: true } },
+    );
+    h.queue.push(delivery('a', 'gone-endpoint'), delivery('b', 'off'));
+    const d = dispatcher(h);
+    d.start();
+    await until(() => h.settled.length === 2);
+    await d.stop(1000);
+    expect(tried).toEqual([]);
+    expect(h.settled.map((s) => s.outcome)).toEqual(['release', 'release']);
+  });
+
+  it('keeps settlements that failed to write and writes them on the next flush', async () => {
+    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }));
+    let failures = 1;
+    const settle = h.deps.settle;
+    h.deps.settle = async (batch) => {
+      if (failures-- > 0) throw new Error('disk full');
+      return settle(batch);
+    };
+    h.queue.push(delivery('x', 'e1'));
+    const d = dispatcher(h);
+    d.start();
+    await until(() => h.settled.length === 1);
+    await d.stop(1000);
+    expect(d.status().lastError).toMatch(/settle: disk full/);
+  });
+
+  it('waits for in-flight attempts on stop, within the grace period', async () => {
+    let finished = false;
+    const h = harness(async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      finished = true;
+      return { attempt: attempt(200), verdict: 'success' };
+    });
+    h.queue.push(delivery('x', 'e1'));
+    const d = dispatcher(h);
+    d.start();
+    await until(() => d.status().inFlight === 1);
+    const result = await d.stop(5_000);
+    expect(finished).toBe(true);
+    expect(result.unfinished).toBe(0);
+    expect(h.settled).toHaveLength(1);
+  });
+});
