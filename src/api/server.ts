@@ -6,6 +6,7 @@ import type { AppContext } from '../app/context.js';
 import { authenticate } from './middleware/auth.js';
 import { registerErrorHandler } from './middleware/errors.js';
 import { registerDeliveryRoutes } from './routes/deliveries.js';
+import { registerDocsRoutes } from './routes/docs.js';
 import { registerEndpointRoutes } from './routes/endpoints.js';
 import { registerEventTypeRoutes } from './routes/event-types.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -38,6 +39,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
 
   registerHealthRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  registerDocsRoutes(app);
 
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate(ctx.keys));

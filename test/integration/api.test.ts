@@ -113,3 +113,14 @@ describe('ingest API', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v2/endpoints', '/api/v2/events', '/api/v2/events/batch', '/api/v2/endpoints/{id}/recover']));
   });
 });
+
+describe('docs page', () => {
+  it('renders every OpenAPI path as readable HTML', async () => {
+    const res = await fetch(`${h.url}/docs`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await res.text();
+    const doc = await (await fetch(`${h.url}/openapi.json`)).json();
+    for (const path of Object.keys(doc.paths)) expect(html).toContain(`<code>${path}</code>`);
+  });
+});
