@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { AppContext } from '../app/context.js';
 import { authenticate } from './middleware/auth.js';
 import { registerErrorHandler } from './middleware/errors.js';
+import { ApiRateLimiter, limitRequests } from './middleware/rate-limit.js';
 import { registerDeliveryRoutes } from './routes/deliveries.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerEndpointRoutes } from './routes/endpoints.js';
@@ -43,6 +44,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
 
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate(ctx.keys));
+    if (ctx.config.apiRateLimit > 0) api.addHook('onRequest', limitRequests(new ApiRateLimiter(ctx.config.apiRateLimit, ctx.config.apiRateLimit, ctx.clock)));
     registerEventTypeRoutes(api);
     registerEndpointRoutes(api, ctx);
     registerEventRoutes(api, ctx);

@@ -71,7 +71,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   const oauth = new OAuth2TokenCache(sender.agent, clock);
   const endpointCache = new EndpointCache(store, 1_000, clock);
   let dispatcher: Dispatcher | undefined;
-  const ingestor = new Ingestor({ store, clock, onCommitted: () => dispatcher?.notify() });
+  const ingestor = new Ingestor({ store, clock, queueLimit: config.ingestQueueLimit, onCommitted: () => dispatcher?.notify() });
 
   const context: AppContext = {
     config,

@@ -31,6 +31,10 @@ export interface Config {
   readonly disableAfterMs: number;
   /** Delivered messages and attempts older than this are pruned. */
   readonly retentionMs: number;
+  /** API requests per second per key; 0 turns the limit off. */
+  readonly apiRateLimit: number;
+  /** Events waiting for their commit beyond which ingest answers 503 (back-pressure). */
+  readonly ingestQueueLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -117,5 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
     rotationOverlapMs: intVar(env, 'HERALD_ROTATION_OVERLAP_SECONDS', 86_400, 0, 30 * 86_400) * 1000,
     disableAfterMs: intVar(env, 'HERALD_DISABLE_AFTER_HOURS', 120, 1, 24 * 365) * 3_600_000,
     retentionMs: intVar(env, 'HERALD_RETENTION_DAYS', 30, 1, 3650) * 86_400_000,
+    apiRateLimit: intVar(env, 'HERALD_API_RATE_LIMIT', 20_000, 0, 1_000_000),
+    ingestQueueLimit: intVar(env, 'HERALD_INGEST_QUEUE_LIMIT', 100_000, 1_000, 10_000_000),
   };
 }

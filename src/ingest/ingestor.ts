@@ -17,11 +17,21 @@ export class UnknownEventTypeError extends Error {
   }
 }
 
+/** Too much is waiting for its commit: the caller should come back later (back-pressure). */
+export class IngestOverloadedError extends Error {
+  constructor(readonly queued: number) {
+    super(`ingest is behind: ${queued} events are waiting for their commit`);
+    this.name = 'IngestOverloadedError';
+  }
+}
+
 export interface IngestorOptions {
   readonly store: Store;
   readonly clock?: () => number;
   /** Told after each commit, so an in-process dispatcher wakes at once. */
   readonly onCommitted?: () => void;
+  /** Events waiting for a commit beyond which publish refuses new work. */
+  readonly queueLimit?: number;
 }
 
 export class Ingestor {
@@ -47,6 +57,8 @@ export class Ingestor {
   /** Resolves once the events and their deliveries are committed. */
   async publish(accountId: string, events: readonly EventInput[]): Promise<IngestOutcome[]> {
     const types = Ingestor.canonicalTypes(events);
+    const queued = this.committer.status().queuedItems;
+    if (queued + events.length > (this.options.queueLimit ?? Number.POSITIVE_INFINITY)) throw new IngestOverloadedError(queued);
     const match = await this.matcher.forAccount(accountId);
     const now = this.clock();
     const items = events.map((event, i): IngestItem => {

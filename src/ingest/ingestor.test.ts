@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import type { IngestItem, IngestOutcome, Store } from '../store/contract.js';
+import { IngestOverloadedError, Ingestor, UnknownEventTypeError } from './ingestor.js';
+
+/** A store whose commits wait until released: the queue behind it is what back-pressure sees. */
+function slowStore() {
+  const commits: { items: IngestItem[]; release: () => void }[] = [];
+  const store = {
+    endpointsVersion: async () => 1,
+    activeEndpoints: async () => [],
+    ingest: (items: readonly IngestItem[]) =>
+      new Promise<IngestOutcome[]>((resolve) => {
+        commits.push({ items: [...items], release: () => resolve(items.map((i) => ({ id: i.messageId, deliveries: 0, duplicate: false }))) });
+      }),
+  } as unknown as Store;
+  return { store, commits };
+}
+
+const events = (n: number) => Array.from({ length: n }, () => ({ type: 'asset.created' }));
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('Ingestor', () => {
+  it('commits requests that arrive together in one store batch (group commit)', async () => {
+    const { store, commits } = slowStore();
+    const ingestor = new Ingestor({ store });
+    const a = ingestor.publish('acc', events(2));
+    const b = ingestor.publish('acc', events(3));
+    await tick();
+    await tick();
+    expect(commits).toHaveLength(1);
+    expect(commits[0].items).toHaveLength(5);
+    commits[0].release();
+    expect(await a).toHaveLength(2);
+    expect(await b).toHaveLength(3);
+  });
+
+  it('refuses new events while too many wait for their commit, and recovers once they commit', async () => {
+    const { store, commits } = slowStore();
+    const ingestor = new Ingestor({ store, queueLimit: 1000 });
+    const first = ingestor.publish('acc', events(600));
+    await tick();
+    await tick(); // the first batch is now committing; the next one queues behind it
+    const second = ingestor.publish('acc', events(600));
+    await tick();
+    await expect(ingestor.publish('acc', events(600))).rejects.toBeInstanceOf(IngestOverloadedError);
+    commits[0].release();
+    await first;
+    await tick();
+    commits[1].release();
+    await second;
+    await expect(
+      (async () => {
+        const p = ingestor.publish('acc', events(600));
+        await tick();
+        await tick();
+        commits[2].release();
+        return p;
+      })(),
+    ).resolves.toHaveLength(600);
+  });
+
+  it('rejects an unknown type naming its index, before anything is queued', async () => {
+    const { store, commits } = slowStore();
+    const ingestor = new Ingestor({ store });
+    await expect(ingestor.publish('acc', [{ type: 'asset.created' }, { type: 'nope' }])).rejects.toMatchObject({ index: 1 });
+    await expect(ingestor.publish('acc', [{ type: 'nope' }])).rejects.toBeInstanceOf(UnknownEventTypeError);
+    expect(commits).toHaveLength(0);
+  });
+
+  it('fails every caller of a batch whose commit failed', async () => {
+    const store = { endpointsVersion: async () => 1, activeEndpoints: async () => [], ingest: async () => Promise.reject(new Error('SQLITE_FULL')) } as unknown as Store;
+    const ingestor = new Ingestor({ store });
+    const results = await Promise.allSettled([ingestor.publish('acc', events(1)), ingestor.publish('acc', events(1))]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+});
