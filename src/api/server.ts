@@ -12,6 +12,7 @@ import { registerEndpointRoutes } from './routes/endpoints.js';
 import { registerEventTypeRoutes } from './routes/event-types.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerUi } from '../ui/index.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -50,5 +51,6 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     registerEventRoutes(api, ctx);
     registerDeliveryRoutes(api, ctx);
   });
+  await registerUi(app, ctx);
   return app;
 }

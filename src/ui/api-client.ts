@@ -1,0 +1,75 @@
+// The admin UI's only way to Herald's data: its own public JSON API, over HTTP on the loopback
+// address the server listens on, authenticated with the signed-in user's API key.
+import type { AddressInfo } from 'node:net';
+
+/** An answer of the API other than 2xx, with its `{error, message, field}` body when it has one. */
+export class ApiCallError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'ApiCallError';
+  }
+}
+
+const API_TIMEOUT_MS = 15_000;
+
+/** The URL of the loopback interface a listening server answers on, e.g. http://127.0.0.1:8080. */
+export function loopbackBase(address: string | AddressInfo | null): string {
+  if (address === null || typeof address === 'string') throw new Error('the admin UI needs the API to listen on a TCP port');
+  let host = address.address;
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  else if (host === '::' || host === '::0') host = '::1';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}
+
+export class HeraldApi {
+  constructor(
+    private readonly base: string,
+    private readonly key: string,
+  ) {}
+
+  get<T>(path: string, query?: Record<string, string | undefined>): Promise<T> {
+    return this.call<T>('GET', path, undefined, query);
+  }
+
+  post<T>(path: string, body?: unknown): Promise<T> {
+    return this.call<T>('POST', path, body);
+  }
+
+  patch<T>(path: string, body: unknown): Promise<T> {
+    return this.call<T>('PATCH', path, body);
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | undefined>): Promise<T> {
+    const url = new URL(path, this.base);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, v);
+    const res = await fetch(url, {
+      method,
+      headers: { 'x-api-key': this.key, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: 'error',
+      signal: AbortSignal.timeout(API_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) {
+      const err = (parsed ?? {}) as { error?: unknown; message?: unknown; field?: unknown };
+      throw new ApiCallError(
+        res.status,
+        typeof err.error === 'string' ? err.error : 'error',
+        typeof err.message === 'string' ? err.message : `the API answered ${res.status}`,
+        typeof err.field === 'string' ? err.field : undefined,
+      );
+    }
+    return parsed as T;
+  }
+}

@@ -1,0 +1,79 @@
+// Session cookie and request checks of the admin UI. No cookie library: the UI sets one cookie
+// and reads one cookie.
+import type { FastifyRequest } from 'fastify';
+
+export const COOKIE_NAME = 'herald_key';
+
+/** Longest API key accepted from the login form or the cookie (the API refuses longer ones). */
+export const MAX_KEY_LENGTH = 512;
+
+/** Headers of every UI response. No inline script or style anywhere, no framing. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-security-policy': "default-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'same-origin',
+});
+
+/** Every cookie of a Cookie header, first occurrence of a name winning (RFC 6265 §5.4 order). */
+export function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!header) return out;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim();
+    let value = part.slice(eq + 1).trim();
+    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+    if (!name || out.has(name)) continue;
+    try {
+      out.set(name, decodeURIComponent(value));
+    } catch {
+      // a malformed escape: not a cookie we set
+    }
+  }
+  return out;
+}
+
+/** The API key of the signed-in user, or undefined. */
+export function sessionKey(req: FastifyRequest): string | undefined {
+  const key = parseCookies(req.headers.cookie).get(COOKIE_NAME);
+  return key && key.length <= MAX_KEY_LENGTH ? key : undefined;
+}
+
+function cookieAttributes(req: FastifyRequest): string {
+  return `Path=/; HttpOnly; SameSite=Strict${req.protocol === 'https' ? '; Secure' : ''}`;
+}
+
+export function sessionCookie(req: FastifyRequest, key: string): string {
+  return `${COOKIE_NAME}=${encodeURIComponent(key)}; ${cookieAttributes(req)}`;
+}
+
+export function clearedSessionCookie(req: FastifyRequest): string {
+  return `${COOKIE_NAME}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; ${cookieAttributes(req)}`;
+}
+
+/**
+ * CSRF defence for state-changing UI requests, on top of the SameSite=Strict cookie: the
+ * browser must say the request comes from this origin. Fetch Metadata (`Sec-Fetch-Site`) when
+ * the browser sends it, else `Origin` compared with `Host`. A request with neither is refused:
+ * every browser that could be tricked into sending one sends at least `Origin` on a POST.
+ * Returns the reason for a refusal, or undefined when the request is same-origin.
+ */
+export function crossSiteReason(req: FastifyRequest): string | undefined {
+  const site = req.headers['sec-fetch-site'];
+  if (typeof site === 'string' && site.length > 0) {
+    return site === 'same-origin' ? undefined : `Sec-Fetch-Site is ${site}`;
+  }
+  const origin = req.headers.origin;
+  const host = req.headers.host;
+  if (typeof origin !== 'string' || origin.length === 0 || origin === 'null') return 'the request has no Origin';
+  if (typeof host !== 'string' || host.length === 0) return 'the request has no Host';
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    return 'the Origin is not a URL';
+  }
+  return originHost.toLowerCase() === host.toLowerCase() ? undefined : `Origin ${origin} is not this site`;
+}
