@@ -13,6 +13,10 @@ import { registerEventTypeRoutes } from './routes/event-types.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerUi } from '../ui/index.js';
+import { ACCOUNT_HEADER_DOC, actingAccount, registerAccountRoutes } from './routes/accounts.js';
+import { registerCmpRoutes } from '../profiles/cmp/routes.js';
+import { registerMediaPocketRoutes } from '../profiles/mediapocket/routes.js';
+import { registerTenovosRoutes } from '../profiles/tenovos/routes.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -28,7 +32,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   registerErrorHandler(app);
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Herald', version: ctx.version, description: 'Webhook platform for digital asset management systems.' },
+      info: { title: 'Herald', version: ctx.version, description: `Webhook platform for digital asset management systems.\n\n${ACCOUNT_HEADER_DOC}` },
       components: {
         securitySchemes: {
           ApiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
@@ -46,10 +50,15 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate(ctx.keys));
     if (ctx.config.apiRateLimit > 0) api.addHook('onRequest', limitRequests(new ApiRateLimiter(ctx.config.apiRateLimit, ctx.config.apiRateLimit, ctx.clock)));
+    api.addHook('onRequest', actingAccount(ctx));
     registerEventTypeRoutes(api);
     registerEndpointRoutes(api, ctx);
     registerEventRoutes(api, ctx);
     registerDeliveryRoutes(api, ctx);
+    registerAccountRoutes(api, ctx);
+    registerTenovosRoutes(api, ctx);
+    registerMediaPocketRoutes(api, ctx);
+    registerCmpRoutes(api, ctx);
   });
   await registerUi(app, ctx);
   return app;

@@ -106,6 +106,17 @@ export interface QueueStats {
   readonly retrying: number;
 }
 
+/** An attempt with the delivery's event, for per-endpoint logs (Media Pocket success/failed logs). */
+export interface EndpointAttempt extends Attempt {
+  readonly eventId: string;
+  readonly eventType: string;
+}
+
+export interface EndpointAttemptQuery extends PageRequest {
+  /** `succeeded`: attempts without an error kind; `failed`: attempts with one. */
+  readonly outcome?: 'succeeded' | 'failed';
+}
+
 export interface SchemaState {
   readonly current: number;
   readonly latest: number;
@@ -153,7 +164,11 @@ export interface Store {
   settle(settlements: readonly Settlement[], now: number): Promise<void>;
   /** Return leased deliveries to pending: expired ones, or all of one owner. */
   releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number>;
-  /** Earliest next_attempt_at among pending deliveries, for the dispatcher's sleep. */
+  /**
+   * Earliest next_attempt_at among pending deliveries a claim could take (enabled endpoint; for
+   * ordered ones, the head of their chain), for the dispatcher's sleep. Deliveries no claim can
+   * take must not count, or an idle dispatcher would poll continuously while they are past due.
+   */
   nextDueAt(): Promise<number | null>;
 
   getEvent(accountId: string, idOrKey: string): Promise<StoredEvent | undefined>;
@@ -165,6 +180,14 @@ export interface Store {
   /** Re-queue every failed delivery of an endpoint created since `since`. */
   recoverEndpoint(accountId: string, endpointId: string, since: number, now: number): Promise<number>;
   stats(accountId?: string, endpointId?: string): Promise<QueueStats>;
+
+  // ---- added by issue 3 (profiles). Optional until every driver implements them; callers
+  // answer 501 when a driver lacks one. Make them required once the PostgreSQL driver has them.
+
+  /** Atomically increments the account's counter `name` and returns the new value (1 first). Never reuses a value. */
+  nextCounter?(accountId: string, name: string): Promise<number>;
+  /** Attempts of one endpoint's deliveries, newest first (cursor = last attempt id seen). */
+  listEndpointAttempts?(accountId: string, endpointId: string, query: EndpointAttemptQuery): Promise<Page<EndpointAttempt>>;
 }
 
 /** Encrypts credentials at rest (implemented by signing/secretbox). */

@@ -10,6 +10,8 @@ import type {
   ClaimedDelivery,
   ClaimRequest,
   DeliveryQuery,
+  EndpointAttempt,
+  EndpointAttemptQuery,
   IngestItem,
   IngestOutcome,
   NewApiKey,
@@ -386,8 +388,8 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       const health = new Map<string, boolean>();
       for (const s of settlements) {
-        this.settleOne(s, now);
-        if (s.outcome !== 'release') health.set(s.endpointId, health.get(s.endpointId) === true || s.outcome === 'succeeded');
+        // Only settlements that applied (the owner still held the lease) count for health.
+        if (this.settleOne(s, now) && s.outcome !== 'release') health.set(s.endpointId, health.get(s.endpointId) === true || s.outcome === 'succeeded');
       }
       for (const [endpointId, anySuccess] of health) {
         if (anySuccess) this.run('UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', endpointId);
@@ -396,22 +398,22 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  private settleOne(s: Settlement, now: number): void {
+  /** Whether the settlement applied: a worker that lost its lease changes nothing. */
+  private settleOne(s: Settlement, now: number): boolean {
     if (s.outcome === 'release') {
-      this.run(
+      return this.run(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'in_flight'",
         s.nextAttemptAt,
         now,
         s.deliveryId,
         s.owner,
-      );
-      return;
+      ).changes > 0;
     }
     const a = s.attempt;
     const status = s.outcome === 'retry' ? 'pending' : s.outcome;
     const next = s.outcome === 'retry' ? s.nextAttemptAt : null;
     const error = a.errorKind === null ? null : `${a.errorKind}: ${a.errorMessage ?? ''}`.slice(0, 500);
-    this.run(
+    const applied = this.run(
       `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
               last_status_code = ?, last_error = ?, updated_at = ?
         WHERE id = ? AND lease_owner = ? AND status = 'in_flight'`,
@@ -422,7 +424,10 @@ export class SqliteStore implements Store {
       now,
       s.deliveryId,
       s.owner,
-    );
+    ).changes > 0;
+    // The attempt belongs to the lease: a stale worker's result would duplicate the attempt
+    // number of the worker that now holds the delivery.
+    if (!applied) return false;
     this.run(
       `INSERT INTO attempts (id, delivery_id, account_id, attempt_no, started_at, duration_ms, status_code, error_kind, error_message, request_headers, response_body)
        SELECT ?, id, account_id, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`,
@@ -437,6 +442,7 @@ export class SqliteStore implements Store {
       a.responseBody,
       s.deliveryId,
     );
+    return true;
   }
 
   async releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number> {
@@ -447,7 +453,20 @@ export class SqliteStore implements Store {
   }
 
   async nextDueAt(): Promise<number | null> {
-    const row = this.get<{ t: number | null }>("SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'");
+    // The claim's conditions without the time bound: a past-due delivery that no claim can take
+    // (disabled endpoint, blocked behind its chain's head) would make the dispatcher spin.
+    const row = this.get<{ t: number }>(
+      `SELECT d.next_attempt_at AS t
+         FROM deliveries d
+         JOIN endpoints e ON e.id = d.endpoint_id
+        WHERE d.status = 'pending' AND e.disabled = 0
+          AND (d.ordered = 0 OR NOT EXISTS (
+                SELECT 1 FROM deliveries p
+                 WHERE p.endpoint_id = d.endpoint_id AND p.resource_key = d.resource_key AND p.ordered = 1
+                   AND p.status IN ('pending', 'in_flight') AND p.sequence < d.sequence))
+        ORDER BY d.next_attempt_at
+        LIMIT 1`,
+    );
     return numOrNull(row?.t ?? null);
   }
 
@@ -525,6 +544,31 @@ export class SqliteStore implements Store {
       failed: by('failed'),
       retrying: num(rows.find((r) => r.status === 'pending')?.retrying ?? 0),
     };
+  }
+
+  // ---- profiles -----------------------------------------------------------------------
+
+  async nextCounter(accountId: string, name: string): Promise<number> {
+    const row = this.get<{ value: number }>(
+      'INSERT INTO counters (account_id, name, value) VALUES (?, ?, 1) ON CONFLICT (account_id, name) DO UPDATE SET value = value + 1 RETURNING value',
+      accountId,
+      name,
+    );
+    return num(row!.value);
+  }
+
+  async listEndpointAttempts(accountId: string, endpointId: string, q: EndpointAttemptQuery): Promise<Page<EndpointAttempt>> {
+    const rows = this.all<AttemptRow & { event_id: string; event_type: string }>(
+      `SELECT a.*, d.event_id, ev.type AS event_type
+         FROM attempts a
+         JOIN deliveries d ON d.id = a.delivery_id
+         JOIN events ev ON ev.id = d.event_id
+        WHERE a.account_id = @account AND d.account_id = @account AND d.endpoint_id = @endpoint AND a.id < @cursor
+          AND (@outcome IS NULL OR (@outcome = 'succeeded' AND a.error_kind IS NULL) OR (@outcome = 'failed' AND a.error_kind IS NOT NULL))
+        ORDER BY a.id DESC LIMIT @limit`,
+      { account: accountId, endpoint: endpointId, cursor: q.cursor ?? '~', outcome: q.outcome ?? null, limit: q.limit + 1 },
+    );
+    return toPage(rows, q.limit, (r) => ({ ...toAttempt(r), eventId: r.event_id, eventType: r.event_type }));
   }
 }
 

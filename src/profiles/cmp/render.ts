@@ -1,0 +1,114 @@
+// Optimizely CMP payloads (seed 004): thin, `{event_name, data: {asset: {...}, attributes_changed?}}`.
+//
+// Mapping from the canonical event:
+//   event_name                  the CMP name (asset_added, …); the canonical name for events CMP lacks
+//   asset.id                    resource.id (data.id without a resource)
+//   asset.owner_organization_id resource.owner_organization_id, else data.owner_organization_id,
+//                               else the Herald account id (the account is the DAM organization)
+//   asset.type                  CMP asset type: resource.asset_type, resource.type when it is a CMP
+//                               type, data.asset_type, data.type when it is a CMP type, else from the
+//                               MIME type (image/*, video/*), else raw_file
+//   asset.source                asset_added / asset_modified only: {id, type, links: {self}} from
+//                               resource.source or data.source; all null when the event has none
+//   asset.links.self            `${linkBaseUrl}/v3/<images|videos|articles|raw-files|structured-contents>/<id>`
+//                               (not for asset_removed: the asset is gone)
+//   asset.links.renditions      asset_renditions_created: `${linkBaseUrl}/v3/assets/<id>/renditions`
+//   attributes_changed          asset_modified only: data.attributes_changed, else the names in
+//                               `changes` (strings, or objects' attribute/field/name/path)
+// linkBaseUrl is the account's `link_base_url`. Without one, the event's own `links.self` /
+// `links.renditions` are used when published, else the path alone (`/v3/images/<id>`).
+import type { Account } from '../../domain/types.js';
+import type { CanonicalEvent, ProfileRenderer } from '../types.js';
+import { eventName, isRecord, str, type Json } from '../shared.js';
+import { successStatuses } from '../../delivery/errors.js';
+
+export const CMP_ASSET_TYPES: readonly string[] = ['article', 'image', 'video', 'raw_file', 'structured_content'];
+
+const COLLECTION_OF: Readonly<Record<string, string>> = {
+  article: 'articles',
+  image: 'images',
+  video: 'videos',
+  raw_file: 'raw-files',
+  structured_content: 'structured-contents',
+};
+
+/** `task` → `tasks`, `raw_file` → `raw-files`. */
+function collectionOf(type: string): string {
+  return COLLECTION_OF[type] ?? `${type.replace(/_/g, '-')}s`;
+}
+
+function cmpType(value: unknown): string | undefined {
+  return typeof value === 'string' && CMP_ASSET_TYPES.includes(value) ? value : undefined;
+}
+
+function fromMime(value: unknown): string | undefined {
+  const mime = str(value);
+  if (!mime) return undefined;
+  if (mime.startsWith('image/')) return 'image';
+  if (mime.startsWith('video/')) return 'video';
+  return 'raw_file';
+}
+
+export function assetType(resource: Json, data: Json): string {
+  return (
+    str(resource.asset_type) ??
+    cmpType(resource.type) ??
+    str(data.asset_type) ??
+    cmpType(data.type) ??
+    fromMime(resource.mime_type ?? resource.content_type ?? data.mime_type ?? data.content_type) ??
+    'raw_file'
+  );
+}
+
+function attributesChanged(ev: CanonicalEvent, data: Json): string[] {
+  if (Array.isArray(data.attributes_changed)) return data.attributes_changed.filter((a): a is string => typeof a === 'string');
+  const names = (ev.changes ?? []).map((c) => (typeof c === 'string' ? c : isRecord(c) ? (str(c.attribute) ?? str(c.field) ?? str(c.name) ?? str(c.path)) : undefined));
+  return [...new Set(names.filter((n): n is string => n !== undefined))];
+}
+
+export interface CmpContext {
+  readonly account: Pick<Account, 'id' | 'linkBaseUrl'> | undefined;
+}
+
+export function cmpPayload(ev: CanonicalEvent, ctx: CmpContext): Json {
+  const name = eventName(ev.type, 'cmp');
+  const resource: Json = ev.resource ?? {};
+  const data: Json = isRecord(ev.data) ? ev.data : {};
+  const base = ctx.account?.linkBaseUrl ?? null;
+  const eventLinks: Json = ev.links ?? {};
+  const link = (path: string, published: unknown): string => (base !== null ? `${base}${path}` : (str(published) ?? path));
+
+  const id = str(resource.id) ?? str(data.id) ?? null;
+  const type = assetType(resource, data);
+  const asset: Json = {
+    id,
+    owner_organization_id: str(resource.owner_organization_id) ?? str(data.owner_organization_id) ?? ctx.account?.id ?? null,
+    type,
+  };
+  if (name === 'asset_removed') return { event_name: name, data: { asset } };
+
+  if (name === 'asset_added' || name === 'asset_modified') {
+    const src = isRecord(resource.source) ? resource.source : isRecord(data.source) ? data.source : undefined;
+    const srcId = str(src?.id) ?? null;
+    const srcType = str(src?.type) ?? null;
+    const srcLinks = isRecord(src?.links) ? src.links : {};
+    asset.source = {
+      id: srcId,
+      type: srcType,
+      links: { self: srcId !== null && srcType !== null ? link(`/v3/${collectionOf(srcType)}/${srcId}`, srcLinks.self) : (str(srcLinks.self) ?? null) },
+    };
+  }
+  const links: Json = { self: link(`/v3/${collectionOf(type)}/${id ?? ''}`, eventLinks.self) };
+  if (name === 'asset_renditions_created') links.renditions = link(`/v3/assets/${id ?? ''}/renditions`, eventLinks.renditions);
+  asset.links = links;
+
+  const out: Json = { asset };
+  if (name === 'asset_modified') out.attributes_changed = attributesChanged(ev, data);
+  return { event_name: name, data: out };
+}
+
+export const cmpRenderer: ProfileRenderer = {
+  render: ({ event, account }) => ({ body: JSON.stringify(cmpPayload(event(), { account })), headers: {} }),
+  // "Any status other than 200 or 202 is considered a delivery failure."
+  isSuccess: successStatuses(200, 202),
+};

@@ -1,0 +1,195 @@
+// Optimizely CMP webhook subscriptions (seed 004), over core endpoints with profile 'cmp'.
+// CMP registers a webhook with a callback URL, event names and an optional secret (≤ 32
+// characters) echoed in the Callback-Secret header of every delivery. Paths follow CMP's Open
+// API v3 under a /cmp prefix:
+//
+//   POST   /cmp/v3/webhooks        {callback_url, events[], secret?} → 201 subscription
+//   GET    /cmp/v3/webhooks        → {data: [...], next_cursor}
+//   GET    /cmp/v3/webhooks/:id    → subscription
+//   PATCH  /cmp/v3/webhooks/:id    {callback_url?, events?, secret? (null removes it), disabled?} → 200 subscription
+//   DELETE /cmp/v3/webhooks/:id    → 204
+//
+// The secret is a credential: it is stored as a `hidden` core header named Callback-Secret, so it
+// is sealed at rest, masked in API answers and in attempt logs. Deliveries count as successful on
+// 200 or 202 only (see render.ts).
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { checkDestination } from '../../api/destination.js';
+import { principalOf, requireRole } from '../../api/middleware/auth.js';
+import { ApiError, notFound } from '../../api/middleware/errors.js';
+import { iso } from '../../api/views.js';
+import type { AppContext } from '../../app/context.js';
+import { catalog } from '../../catalog/index.js';
+import { buildEndpoint, EndpointInputError, patchEndpoint } from '../../domain/endpoint.js';
+import { newId } from '../../domain/ids.js';
+import type { Endpoint, EndpointHeader } from '../../domain/types.js';
+import { mask } from '../../signing/secretbox.js';
+import { generateSecret } from '../../signing/standard-webhooks.js';
+
+const TAGS = ['cmp'];
+export const CALLBACK_SECRET_HEADER = 'Callback-Secret';
+
+/** The CMP event names of the catalog (asset_added, asset_removed, asset_modified, asset_renditions_created). */
+export const cmpEventNames: readonly string[] = catalog.flatMap((d) => (d.names.cmp ? [d.names.cmp] : []));
+
+const CallbackUrl = Type.String({ minLength: 1, maxLength: 2048, description: 'Where events are POSTed.' });
+const Events = Type.Array(Type.Enum([...cmpEventNames]), { minItems: 1, maxItems: cmpEventNames.length, uniqueItems: true, description: 'CMP event names.' });
+const Secret = Type.String({
+  minLength: 1,
+  maxLength: 32,
+  pattern: '^[\\x21-\\x7e]+$',
+  description: 'Up to 32 visible ASCII characters, sent back in the Callback-Secret header of every delivery.',
+});
+
+const CreateBody = Type.Object({ callback_url: CallbackUrl, events: Events, secret: Type.Optional(Secret) }, { additionalProperties: false });
+const PatchBody = Type.Object(
+  {
+    callback_url: Type.Optional(CallbackUrl),
+    events: Type.Optional(Events),
+    secret: Type.Optional(Type.Union([Secret, Type.Null()], { description: 'A new secret, or null to send none.' })),
+    disabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+const Subscription = Type.Object({
+  id: Type.String(),
+  callback_url: Type.String(),
+  events: Type.Array(Type.String()),
+  secret: Type.Union([Type.String(), Type.Null()], { description: 'Masked; null when none is set.' }),
+  disabled: Type.Boolean(),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+});
+const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 100 })),
+});
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+
+function secretOf(e: Endpoint): EndpointHeader | undefined {
+  return e.headers.find((h) => h.name.toLowerCase() === CALLBACK_SECRET_HEADER.toLowerCase());
+}
+
+export function cmpView(e: Endpoint): Static<typeof Subscription> {
+  const secret = secretOf(e);
+  return {
+    id: e.id,
+    callback_url: e.url,
+    events: [...e.eventTypes],
+    secret: secret ? mask(secret.value) : null,
+    disabled: e.disabled,
+    created_at: iso(e.createdAt)!,
+    updated_at: iso(e.updatedAt)!,
+  };
+}
+
+const FIELD_NAMES: Readonly<Record<string, string>> = { url: 'callback_url', event_types: 'events', headers: 'secret' };
+
+function cmpError(err: unknown): never {
+  if (err instanceof EndpointInputError) {
+    const field = FIELD_NAMES[err.field] ?? err.field;
+    const message = err.message.startsWith(err.field) ? field + err.message.slice(err.field.length) : err.message;
+    throw new ApiError(422, 'invalid_subscription', message, field);
+  }
+  throw err;
+}
+
+function secretHeaders(secret: string | null): EndpointHeader[] {
+  return secret === null ? [] : [{ name: CALLBACK_SECRET_HEADER, value: secret, type: 'hidden' }];
+}
+
+export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const admin = { preValidation: requireRole('admin') };
+
+  async function load(accountId: string, id: string): Promise<Endpoint> {
+    const e = await ctx.store.getEndpoint(accountId, id);
+    if (!e || e.profile !== 'cmp') throw notFound('webhook', id);
+    return e;
+  }
+
+  app.post(
+    '/cmp/v3/webhooks',
+    { ...admin, schema: { tags: TAGS, summary: 'Register a webhook (CMP)', body: CreateBody, response: { 201: Subscription } } },
+    async (req, reply) => {
+      const { accountId } = principalOf(req);
+      const body = req.body as Static<typeof CreateBody>;
+      let endpoint: Endpoint;
+      try {
+        endpoint = buildEndpoint(
+          { url: body.callback_url, eventTypes: body.events, headers: secretHeaders(body.secret ?? null) },
+          { id: newId('ep'), accountId, profile: 'cmp', secret: generateSecret(), now: ctx.clock() },
+        );
+      } catch (err) {
+        cmpError(err);
+      }
+      await checkDestination(ctx, endpoint.url, accountId, 'callback_url');
+      await ctx.store.createEndpoint(endpoint);
+      return reply.status(201).send(cmpView(endpoint));
+    },
+  );
+
+  app.get(
+    '/cmp/v3/webhooks',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'List webhooks (CMP)',
+        querystring: ListQuery,
+        response: { 200: Type.Object({ data: Type.Array(Subscription), next_cursor: Type.Union([Type.String(), Type.Null()]) }) },
+      },
+    },
+    async (req) => {
+      const q = req.query as Static<typeof ListQuery>;
+      const page = await ctx.store.listEndpoints(principalOf(req).accountId, { profile: 'cmp', cursor: q.cursor, limit: q.limit ?? 50 });
+      return { data: page.items.map(cmpView), next_cursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/cmp/v3/webhooks/:id',
+    { schema: { tags: TAGS, summary: 'Get a webhook (CMP)', params: IdParams, response: { 200: Subscription } } },
+    async (req) => cmpView(await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)),
+  );
+
+  app.patch(
+    '/cmp/v3/webhooks/:id',
+    { ...admin, schema: { tags: TAGS, summary: 'Update a webhook (CMP)', params: IdParams, body: PatchBody, response: { 200: Subscription } } },
+    async (req) => {
+      const { accountId } = principalOf(req);
+      const existing = await load(accountId, (req.params as Static<typeof IdParams>).id);
+      const body = req.body as Static<typeof PatchBody>;
+      let updated: Endpoint;
+      try {
+        updated = patchEndpoint(
+          existing,
+          {
+            url: body.callback_url,
+            eventTypes: body.events,
+            disabled: body.disabled,
+            headers: body.secret === undefined ? undefined : secretHeaders(body.secret),
+          },
+          ctx.clock(),
+        );
+      } catch (err) {
+        cmpError(err);
+      }
+      if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId, 'callback_url');
+      await ctx.store.updateEndpoint(updated);
+      ctx.endpointChanged(updated.id);
+      return cmpView(updated);
+    },
+  );
+
+  app.delete(
+    '/cmp/v3/webhooks/:id',
+    { ...admin, schema: { tags: TAGS, summary: 'Delete a webhook (CMP)', params: IdParams, response: { 204: Type.Null() } } },
+    async (req, reply) => {
+      const { accountId } = principalOf(req);
+      const { id } = req.params as Static<typeof IdParams>;
+      await load(accountId, id);
+      if (!(await ctx.store.deleteEndpoint(accountId, id))) throw notFound('webhook', id);
+      ctx.endpointChanged(id);
+      return reply.status(204).send();
+    },
+  );
+}

@@ -1,0 +1,365 @@
+// Media Pocket admin webhooks API (seed 003), over core endpoints with profile 'mediapocket'.
+//
+//   POST   /api/v2/admin/webhooks              → 200 {"webhook": {...}}
+//   GET    /api/v2/admin/webhooks              → 200 {"webhooks": [...]}
+//   GET    /api/v2/admin/webhooks/:id          → 200 {"webhook": {...}}
+//   PUT    /api/v2/admin/webhooks/:id          → 200 {"webhook": {...}}   (PATCH alike; both partial, as Rails' update)
+//   DELETE /api/v2/admin/webhooks/:id          → 200 {"webhook": {...}}   (the webhook as it was)
+//   GET    /api/v2/admin/webhooks/:id/success  → 200 {"success_log": [...], "next_cursor"}
+//   GET    /api/v2/admin/webhooks/:id/failed   → 200 {"failed_log": [...], "next_cursor"}
+//
+// Errors are Media Pocket's: `{"error": "..."}` — 401 for a key that is not admin, 404
+// `{"error": "project not found"}`, 404 `{"error": "Couldn't find Webhook with 'id'=<id>"}`,
+// 422 `{"error": "Invalid parameter 'http_url' value nil: Must be a String"}`.
+//
+// The numeric `id` comes from a per-account counter (never reused); the core endpoint id is
+// derived from it (`ep_mp_<account>_<n>`), so a lookup by number is one primary-key read.
+// `queue_length` (waiting for a first attempt or in flight), `retry_queue_length` (waiting for a
+// retry) and `latest_run` (start of the latest attempt) are read live from the store.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { checkDestination } from '../../api/destination.js';
+import { principalOf, requireRole } from '../../api/middleware/auth.js';
+import { ApiError } from '../../api/middleware/errors.js';
+import { iso } from '../../api/views.js';
+import type { AppContext } from '../../app/context.js';
+import { buildEndpoint, EndpointInputError, patchEndpoint, type EndpointInput } from '../../domain/endpoint.js';
+import type { Endpoint, EndpointHeader } from '../../domain/types.js';
+import { mask } from '../../signing/secretbox.js';
+import { generateSecret } from '../../signing/standard-webhooks.js';
+import type { EndpointAttempt } from '../../store/contract.js';
+import { eventName } from '../shared.js';
+import {
+  HeaderType,
+  invalidParam,
+  MediaPocketError,
+  type WebhookParams,
+  WebhookCreateBody,
+  WebhookUpdateBody,
+  webhookValidatorCompiler,
+} from './validation.js';
+
+const TAGS = ['mediapocket'];
+export const COUNTER = 'mediapocket.webhook';
+
+export function mediaPocketEndpointId(accountId: string, n: number): string {
+  return `ep_mp_${accountId}_${n}`;
+}
+
+// ---- response schemas -----------------------------------------------------------------------
+
+const Webhook = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  http_url: Type.String(),
+  http_method: Type.String(),
+  trigger_events: Type.Array(Type.String()),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+  disabled: Type.Boolean(),
+  project_id: Type.Union([Type.String(), Type.Null()]),
+  queue_length: Type.Integer({ description: 'Deliveries waiting for their first attempt or in flight.' }),
+  retry_queue_length: Type.Integer({ description: 'Deliveries waiting for a retry.' }),
+  latest_run: Type.Union([Type.String(), Type.Null()], { description: 'Start of the latest attempt.' }),
+  webhook_users: Type.Array(Type.Object({ user_id: Type.String() })),
+  webhook_headers: Type.Array(Type.Object({ key: Type.String(), value: Type.String({ description: 'Masked unless plain.' }), type: HeaderType })),
+});
+type Webhook = Static<typeof Webhook>;
+const One = Type.Object({ webhook: Webhook });
+const ErrorBody = Type.Object({ error: Type.String() });
+const IdParams = Type.Object({ id: Type.String({ maxLength: 100, description: 'The numeric webhook id' }) });
+const LogQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 100 })),
+});
+const LogEntry = Type.Object({
+  id: Type.String(),
+  delivery_id: Type.String(),
+  event_id: Type.String(),
+  event: Type.String({ description: 'Trigger event (Media Pocket name).' }),
+  attempt: Type.Integer(),
+  status_code: Type.Union([Type.Integer(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()], { description: 'Error kind: timeout, dns, connect, tls, http_status, ...' }),
+  error_message: Type.Union([Type.String(), Type.Null()]),
+  duration_ms: Type.Integer(),
+  request_headers: Type.Record(Type.String(), Type.String()),
+  response_body: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String(),
+});
+const errors = { 401: ErrorBody, 404: ErrorBody, 422: ErrorBody };
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+function notFoundWebhook(id: string): MediaPocketError {
+  return new MediaPocketError(404, `Couldn't find Webhook with 'id'=${id}`);
+}
+
+function mpIdOf(e: Endpoint): number {
+  return Number(e.profileData.mp_id);
+}
+
+function logEntry(a: EndpointAttempt, eventName: (type: string) => string): Static<typeof LogEntry> {
+  return {
+    id: a.id,
+    delivery_id: a.deliveryId,
+    event_id: a.eventId,
+    event: eventName(a.eventType),
+    attempt: a.attemptNo,
+    status_code: a.statusCode,
+    error: a.errorKind,
+    error_message: a.errorMessage,
+    duration_ms: a.durationMs,
+    request_headers: { ...a.requestHeaders },
+    response_body: a.responseBody,
+    created_at: iso(a.startedAt)!,
+  };
+}
+
+/** Core field → Media Pocket param, for domain validation errors. */
+const PARAM_OF: Readonly<Record<string, keyof WebhookParams>> = { url: 'http_url', event_types: 'trigger_events', headers: 'webhook_headers' };
+
+function mediaPocketInputError(err: unknown, params: WebhookParams): never {
+  if (err instanceof EndpointInputError) {
+    const param = PARAM_OF[err.field] ?? err.field;
+    const detail = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message.startsWith(err.field) ? err.message.slice(err.field.length).trim() : err.message;
+    throw invalidParam(param, (params as Record<string, unknown>)[param], detail);
+  }
+  if (err instanceof ApiError && err.field === 'url') throw invalidParam('http_url', params.http_url, err.message);
+  throw err;
+}
+
+/**
+ * `webhook_headers` → core headers. hidden and hmac values are secrets: on update, an entry
+ * without a value (or with the masked value we showed) keeps the stored value of that key.
+ */
+function headersIn(list: NonNullable<WebhookParams['webhook_headers']>, existing: readonly EndpointHeader[]): EndpointHeader[] {
+  return list.map((h) => {
+    const type = h.type ?? 'plain';
+    const before = existing.find((e) => e.name.toLowerCase() === h.key.toLowerCase() && e.type !== 'plain');
+    const keep = before && (h.value === undefined || h.value === null || h.value === mask(before.value));
+    const value = keep ? before.value : h.value;
+    if (typeof value !== 'string') throw invalidParam('value', h.value ?? null, 'Must be a String');
+    return { name: h.key, value, type };
+  });
+}
+
+function usersIn(list: NonNullable<WebhookParams['webhook_users']>): string[] {
+  return [...new Set(list.map((u) => (typeof u === 'string' ? u : u.user_id)))];
+}
+
+// ---- routes ----------------------------------------------------------------------------------
+
+export function registerMediaPocketRoutes(app: FastifyInstance, ctx: AppContext): void {
+  void app.register(async (mp) => {
+    mp.setErrorHandler(mediaPocketErrorHandler);
+    routes(mp, ctx);
+  });
+}
+
+function mediaPocketErrorHandler(err: FastifyError & { validation?: { instancePath?: string; params?: Record<string, unknown> }[] }, req: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof MediaPocketError) return reply.status(err.statusCode).send({ error: err.message });
+  if (err instanceof ApiError) {
+    if (err.headers) void reply.headers(err.headers);
+    return reply.status(err.statusCode).send({ error: err.message });
+  }
+  if (err.validation && err.validation.length > 0) {
+    // Path and query parameters (the body has its own validator).
+    const issue = err.validation[0];
+    const name = (issue.instancePath ?? '').split('/').filter(Boolean)[0] ?? String(issue.params?.missingProperty ?? 'parameter');
+    const source = (err.validationContext === 'querystring' ? req.query : req.params) as Record<string, unknown> | undefined;
+    return reply.status(422).send({ error: invalidParam(name, source?.[name], err.message.replace(/^[a-z]+\/\S*\s*/, '') || 'is invalid').message });
+  }
+  const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+  if (status >= 400 && status < 500) return reply.status(status).send({ error: err instanceof SyntaxError ? 'body is not valid JSON' : (err.message || 'Bad Request').slice(0, 200) });
+  req.log.error({ err }, 'request failed');
+  return reply.status(500).send({ error: 'Internal Server Error' });
+}
+
+function routes(app: FastifyInstance, ctx: AppContext): void {
+  // The role is checked before the body, so a non-admin key gets its 401 whatever it sends.
+  const admin = { preValidation: requireRole('admin', 401) };
+  const { store } = ctx;
+
+  async function load(accountId: string, id: string): Promise<Endpoint> {
+    if (!/^[1-9]\d{0,14}$/.test(id)) throw notFoundWebhook(id);
+    const e = await store.getEndpoint(accountId, mediaPocketEndpointId(accountId, Number(id)));
+    if (!e || e.profile !== 'mediapocket') throw notFoundWebhook(id);
+    return e;
+  }
+
+  async function view(e: Endpoint): Promise<Webhook> {
+    const [stats, latest] = await Promise.all([
+      store.stats(e.accountId, e.id),
+      store.listEndpointAttempts ? store.listEndpointAttempts(e.accountId, e.id, { limit: 1 }) : Promise.resolve(undefined),
+    ]);
+    const run = latest?.items[0];
+    return {
+      id: mpIdOf(e),
+      name: e.description,
+      http_url: e.url,
+      http_method: e.method,
+      trigger_events: [...e.eventTypes],
+      created_at: iso(e.createdAt)!,
+      updated_at: iso(e.updatedAt)!,
+      disabled: e.disabled,
+      project_id: e.projectIds[0] ?? null,
+      queue_length: stats.pending - stats.retrying + stats.inFlight,
+      retry_queue_length: stats.retrying,
+      latest_run: run ? iso(run.startedAt) : null,
+      webhook_users: e.userIds.map((user_id) => ({ user_id })),
+      webhook_headers: e.headers.map((h) => ({ key: h.name, value: h.type === 'plain' ? h.value : mask(h.value), type: h.type })),
+    };
+  }
+
+  async function checkProject(accountId: string, projectId: string | null | undefined): Promise<void> {
+    if (typeof projectId === 'string' && !(await store.getProject(accountId, projectId))) throw new MediaPocketError(404, 'project not found');
+  }
+
+  function inputOf(p: WebhookParams, existing: readonly EndpointHeader[]): EndpointInput {
+    return {
+      url: p.http_url,
+      method: p.http_method,
+      description: p.name,
+      eventTypes: p.trigger_events,
+      projectIds: p.project_id === undefined ? undefined : p.project_id === null ? [] : [p.project_id],
+      disabled: p.disabled,
+      userIds: p.webhook_users === undefined ? undefined : usersIn(p.webhook_users),
+      headers: p.webhook_headers === undefined ? undefined : headersIn(p.webhook_headers, existing),
+    };
+  }
+
+  app.post(
+    '/api/v2/admin/webhooks',
+    {
+      ...admin,
+      validatorCompiler: webhookValidatorCompiler('create'),
+      schema: {
+        tags: TAGS,
+        summary: 'Create a webhook (Media Pocket)',
+        description: 'Seed 003. 401 for a key that is not admin; 404 {"error": "project not found"}; 422 {"error": "Invalid parameter \'http_url\' value nil: Must be a String"}.',
+        body: WebhookCreateBody,
+        response: { 200: One, ...errors },
+      },
+    },
+    async (req) => {
+      const { accountId } = principalOf(req);
+      const p = req.body as WebhookParams;
+      await checkProject(accountId, p.project_id);
+      const now = ctx.clock();
+      let draft: Endpoint;
+      try {
+        const input = inputOf(p, []);
+        draft = buildEndpoint({ ...input, url: p.http_url!, eventTypes: p.trigger_events! }, { id: 'pending', accountId, profile: 'mediapocket', secret: generateSecret(), now });
+        await checkDestination(ctx, draft.url, accountId);
+      } catch (err) {
+        mediaPocketInputError(err, p);
+      }
+      if (!store.nextCounter) throw new ApiError(501, 'not_implemented', 'this store does not support Media Pocket webhooks yet');
+      const n = await store.nextCounter(accountId, COUNTER);
+      const endpoint: Endpoint = { ...draft, id: mediaPocketEndpointId(accountId, n), profileData: { mp_id: n } };
+      await store.createEndpoint(endpoint);
+      return { webhook: await view(endpoint) };
+    },
+  );
+
+  app.get(
+    '/api/v2/admin/webhooks',
+    { ...admin, schema: { tags: TAGS, summary: 'List webhooks (Media Pocket)', response: { 200: Type.Object({ webhooks: Type.Array(Webhook) }), 401: ErrorBody } } },
+    async (req) => {
+      const { accountId } = principalOf(req);
+      const all: Endpoint[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listEndpoints(accountId, { profile: 'mediapocket', cursor, limit: 250 });
+        all.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      all.sort((a, b) => mpIdOf(a) - mpIdOf(b));
+      return { webhooks: await Promise.all(all.map(view)) };
+    },
+  );
+
+  app.get(
+    '/api/v2/admin/webhooks/:id',
+    { ...admin, schema: { tags: TAGS, summary: 'Get a webhook (Media Pocket)', params: IdParams, response: { 200: One, 401: ErrorBody, 404: ErrorBody } } },
+    async (req) => ({ webhook: await view(await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)) }),
+  );
+
+  const update = async (req: FastifyRequest) => {
+    const { accountId } = principalOf(req);
+    const existing = await load(accountId, (req.params as Static<typeof IdParams>).id);
+    const p = req.body as WebhookParams;
+    await checkProject(accountId, p.project_id);
+    let updated: Endpoint;
+    try {
+      updated = patchEndpoint(existing, inputOf(p, existing.headers), ctx.clock());
+      if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId);
+    } catch (err) {
+      mediaPocketInputError(err, p);
+    }
+    await store.updateEndpoint(updated);
+    ctx.endpointChanged(updated.id);
+    return { webhook: await view(updated) };
+  };
+  for (const method of ['PUT', 'PATCH'] as const) {
+    app.route({
+      method,
+      url: '/api/v2/admin/webhooks/:id',
+      ...admin,
+      validatorCompiler: webhookValidatorCompiler('update'),
+      schema: {
+        tags: TAGS,
+        summary: `Update a webhook (Media Pocket, ${method})`,
+        description: 'Only the params sent change. webhook_headers replaces the list; a hidden or hmac entry without a value (or with the masked value shown) keeps its stored value.',
+        params: IdParams,
+        body: WebhookUpdateBody,
+        response: { 200: One, ...errors },
+      },
+      handler: update,
+    });
+  }
+
+  app.delete(
+    '/api/v2/admin/webhooks/:id',
+    { ...admin, schema: { tags: TAGS, summary: 'Delete a webhook (Media Pocket)', description: 'Answers the webhook as it was.', params: IdParams, response: { 200: One, 401: ErrorBody, 404: ErrorBody } } },
+    async (req) => {
+      const { accountId } = principalOf(req);
+      const { id } = req.params as Static<typeof IdParams>;
+      const existing = await load(accountId, id);
+      const last = await view(existing);
+      if (!(await store.deleteEndpoint(accountId, existing.id))) throw notFoundWebhook(id);
+      ctx.endpointChanged(existing.id);
+      return { webhook: last };
+    },
+  );
+
+  for (const [path, key, outcome] of [
+    ['success', 'success_log', 'succeeded'],
+    ['failed', 'failed_log', 'failed'],
+  ] as const) {
+    app.get(
+      `/api/v2/admin/webhooks/:id/${path}`,
+      {
+        ...admin,
+        schema: {
+          tags: TAGS,
+          summary: `${outcome === 'succeeded' ? 'Successful' : 'Failed'} runs of a webhook (Media Pocket)`,
+          description: `Every ${outcome === 'succeeded' ? 'successful' : 'failed'} attempt, newest first (a retried message appears once per failed attempt). Page with limit and cursor (= next_cursor).`,
+          params: IdParams,
+          querystring: LogQuery,
+          response: { 200: Type.Object({ [key]: Type.Array(LogEntry), next_cursor: Type.Union([Type.String(), Type.Null()]) }), 401: ErrorBody, 404: ErrorBody },
+        },
+      },
+      async (req) => {
+        const { accountId } = principalOf(req);
+        const endpoint = await load(accountId, (req.params as Static<typeof IdParams>).id);
+        const q = req.query as Static<typeof LogQuery>;
+        if (!store.listEndpointAttempts) throw new ApiError(501, 'not_implemented', 'this store does not support webhook logs yet');
+        const page = await store.listEndpointAttempts(accountId, endpoint.id, { outcome, cursor: q.cursor, limit: q.limit ?? 50 });
+        return { [key]: page.items.map((a) => logEntry(a, mediaPocketName)), next_cursor: page.nextCursor };
+      },
+    );
+  }
+}
+
+const mediaPocketName = (type: string) => eventName(type, 'mediapocket');

@@ -1,0 +1,42 @@
+// Small pure helpers shared by the profile renderers and routes.
+import { findEventType, nameInProfile, type Profile } from '../catalog/index.js';
+
+export type Json = Record<string, unknown>;
+
+export function isRecord(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** `first_name` → `firstName`; keys already in camelCase stay as they are. */
+export function camelKey(key: string): string {
+  return key.replace(/_+([a-zA-Z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** camelCases the keys of one object level (nested values, e.g. metadata fields, stay untouched). */
+export function camelKeys(obj: Json): Json {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(obj)) out[camelKey(k)] = v;
+  return out;
+}
+
+/** The name an event carries in a profile: the profile's own name, else the canonical one. */
+export function eventName(canonicalType: string, profile: Profile): string {
+  const def = findEventType(canonicalType);
+  return (def && nameInProfile(def, profile)) ?? canonicalType;
+}
+
+/** An actor's first and last name from `first_name`/`firstName` (or a `name` split once). */
+export function personName(actor: Json | undefined): { firstName: string | null; lastName: string | null } {
+  if (!actor) return { firstName: null, lastName: null };
+  const first = str(actor.first_name) ?? str(actor.firstName) ?? str(actor.given_name);
+  const last = str(actor.last_name) ?? str(actor.lastName) ?? str(actor.family_name);
+  if (first !== undefined || last !== undefined) return { firstName: first ?? null, lastName: last ?? null };
+  const name = str(actor.name)?.trim();
+  if (!name) return { firstName: null, lastName: null };
+  const space = name.indexOf(' ');
+  return space < 0 ? { firstName: name, lastName: null } : { firstName: name.slice(0, space), lastName: name.slice(space + 1).trim() || null };
+}

@@ -1,0 +1,365 @@
+// Tenovos webhooks API (seeds 000–002), over core endpoints with profile 'tenovos'.
+//
+//   POST   /webhooks/endpoint                      [{description, eventTypes, url, rateLimit?}] (1–50) → 200 {id, ids}
+//   GET    /webhooks/endpoint                      → {data, iterator, done}
+//   GET    /webhooks/endpoint/{id}                 → the endpoint
+//   PATCH  /webhooks/endpoint/{id}                 → 204
+//   DELETE /webhooks/endpoint/{id}                 → 204
+//   PUT    /webhooks/endpoint/oauth/{endpointId}   {clientId, tokenUrl, clientSecret, extraParams?, scope?} → 204
+//   DELETE /webhooks/endpoint/oauth/{endpointId}   → 204 (back to no authentication)
+//   GET    /webhooks/endpoint/{id}/secret          → {key} (the whsec_ signing secret; Svix-style)
+//   POST   /webhooks/endpoint/{id}/secret/rotate   → 204 (the previous secret keeps signing for 24 h)
+//   POST   /webhooks/endpoint/{id}/recover         {since} → 202 {requeued}
+//
+// The create call takes an array. Each element becomes its own endpoint (its own id, secret and
+// OAuth settings, which is what `PUT .../oauth/{endpointId}` addresses). The answer keeps the
+// seed's `{id}` shape: `id` is the first (for the usual one-element array, the only) endpoint's
+// id, and `ids` lists every created id in request order. The array is all or nothing: every
+// element is validated before any endpoint is stored.
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { checkDestination } from '../../api/destination.js';
+import { principalOf, requireRole } from '../../api/middleware/auth.js';
+import { ApiError, notFound } from '../../api/middleware/errors.js';
+import { iso } from '../../api/views.js';
+import type { AppContext } from '../../app/context.js';
+import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
+import { newId } from '../../domain/ids.js';
+import type { Endpoint, EndpointAuth } from '../../domain/types.js';
+import { generateSecret } from '../../signing/standard-webhooks.js';
+
+const TAGS = ['tenovos'];
+
+const Description = Type.String({ minLength: 5, maxLength: 100 });
+const EventTypes = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+  minItems: 1,
+  maxItems: 500,
+  description: 'Event type names (asset.created, ...) or wildcards (asset.*); see GET /api/v2/event-types.',
+});
+const Url = Type.String({ minLength: 1, maxLength: 2048 });
+// `type: [integer, null]` rather than a union, so the API's type coercion cannot turn 0 into null.
+const RateLimit = Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 1, maximum: 100_000, description: 'Messages per second; null or absent: unlimited.' });
+
+const EndpointIn = Type.Object(
+  { description: Description, eventTypes: EventTypes, url: Url, rateLimit: Type.Optional(RateLimit) },
+  { additionalProperties: false },
+);
+const CreateBody = Type.Array(EndpointIn, { minItems: 1, maxItems: 50 });
+const Created = Type.Object({
+  id: Type.String({ description: 'Id of the first created endpoint (the only one for a one-element array).' }),
+  ids: Type.Array(Type.String(), { description: 'Ids of every created endpoint, in request order.' }),
+});
+const PatchBody = Type.Object(
+  {
+    description: Type.Optional(Description),
+    eventTypes: Type.Optional(EventTypes),
+    url: Type.Optional(Url),
+    rateLimit: Type.Optional(RateLimit),
+    disabled: Type.Optional(Type.Boolean({ description: 'Herald extension: pause or resume deliveries.' })),
+  },
+  { additionalProperties: false },
+);
+const OAuthBody = Type.Object(
+  {
+    clientId: Type.String({ minLength: 1, maxLength: 500 }),
+    tokenUrl: Type.String({ minLength: 1, maxLength: 2048 }),
+    clientSecret: Type.String({ minLength: 1, maxLength: 2000 }),
+    extraParams: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean()]))),
+    scope: Type.Optional(
+      Type.Union([Type.String({ maxLength: 1000 }), Type.Array(Type.String({ maxLength: 200 }), { maxItems: 50 })], {
+        description: 'A space-separated string or an array of scopes (joined with spaces; empty entries dropped).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+const EndpointView = Type.Object({
+  id: Type.String(),
+  description: Type.String(),
+  eventTypes: Type.Array(Type.String()),
+  url: Type.String(),
+  rateLimit: Type.Union([Type.Integer(), Type.Null()]),
+  disabled: Type.Boolean(),
+  disabledReason: Type.Union([Type.String(), Type.Null()]),
+  oauth: Type.Union([
+    Type.Object({
+      clientId: Type.String(),
+      tokenUrl: Type.String(),
+      scope: Type.Union([Type.String(), Type.Null()]),
+      extraParams: Type.Record(Type.String(), Type.String()),
+    }),
+    Type.Null(),
+  ]),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
+  iterator: Type.Optional(Type.String({ maxLength: 100 })),
+});
+const ListView = Type.Object({ data: Type.Array(EndpointView), iterator: Type.Union([Type.String(), Type.Null()]), done: Type.Boolean() });
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+const EndpointIdParams = Type.Object({ endpointId: Type.String({ minLength: 1, maxLength: 100 }) });
+const RecoverBody = Type.Object({ since: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
+
+/** Core field names → Tenovos field names, for error messages. */
+const FIELD_NAMES: Readonly<Record<string, string>> = { url: 'url', event_types: 'eventTypes', 'auth.token_url': 'tokenUrl' };
+
+function tenovosError(err: unknown, prefix = ''): never {
+  if (err instanceof EndpointInputError) {
+    const field = FIELD_NAMES[err.field] ?? err.field;
+    const message = err.message.startsWith(err.field) ? field + err.message.slice(err.field.length) : err.message;
+    throw new ApiError(422, 'invalid_endpoint', `${prefix}${message}`, `${prefix}${field}`);
+  }
+  throw err;
+}
+
+export function tenovosView(e: Endpoint): Static<typeof EndpointView> {
+  return {
+    id: e.id,
+    description: e.description,
+    eventTypes: [...e.eventTypes],
+    url: e.url,
+    rateLimit: e.rateLimitPerSecond,
+    disabled: e.disabled,
+    disabledReason: e.disabledReason,
+    oauth:
+      e.auth.type === 'oauth2_client_credentials'
+        ? { clientId: e.auth.clientId, tokenUrl: e.auth.tokenUrl, scope: e.auth.scope ?? null, extraParams: { ...(e.auth.extraParams ?? {}) } }
+        : null,
+    createdAt: iso(e.createdAt)!,
+    updatedAt: iso(e.updatedAt)!,
+  };
+}
+
+/** OAuth body → core auth; the scope array of the seed (`["read", "write"]`) becomes "read write". */
+export function oauthAuth(body: Static<typeof OAuthBody>): EndpointAuth {
+  const scopes = Array.isArray(body.scope) ? body.scope : body.scope === undefined ? [] : [body.scope];
+  const scope = scopes.map((s) => s.trim()).filter((s) => s.length > 0).join(' ');
+  const extra = Object.entries(body.extraParams ?? {}).map(([k, v]) => [k, String(v)] as const);
+  return {
+    type: 'oauth2_client_credentials',
+    tokenUrl: body.tokenUrl,
+    clientId: body.clientId,
+    clientSecret: body.clientSecret,
+    ...(scope ? { scope } : {}),
+    ...(extra.length > 0 ? { extraParams: Object.fromEntries(extra) } : {}),
+  };
+}
+
+export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const admin = { preValidation: requireRole('admin') };
+
+  async function load(accountId: string, id: string): Promise<Endpoint> {
+    const endpoint = await ctx.store.getEndpoint(accountId, id);
+    if (!endpoint || endpoint.profile !== 'tenovos') throw notFound('endpoint', id);
+    return endpoint;
+  }
+
+  async function save(endpoint: Endpoint): Promise<void> {
+    await ctx.store.updateEndpoint(endpoint);
+    ctx.endpointChanged(endpoint.id);
+  }
+
+  app.post(
+    '/webhooks/endpoint',
+    {
+      ...admin,
+      schema: {
+        tags: TAGS,
+        summary: 'Create endpoint subscriptions (Tenovos)',
+        description:
+          'An array of 1–50 subscriptions; each becomes its own endpoint. Answers 200 {id, ids}: `id` is the first endpoint\'s id (the seed\'s shape), `ids` all of them in request order. All or nothing.',
+        body: CreateBody,
+        response: { 200: Created },
+      },
+    },
+    async (req) => {
+      const { accountId } = principalOf(req);
+      const items = req.body as Static<typeof CreateBody>;
+      const now = ctx.clock();
+      const endpoints: Endpoint[] = [];
+      for (const [i, item] of items.entries()) {
+        try {
+          endpoints.push(
+            buildEndpoint(
+              { url: item.url, eventTypes: item.eventTypes, description: item.description, rateLimitPerSecond: item.rateLimit ?? null },
+              { id: newId('ep', now), accountId, profile: 'tenovos', secret: generateSecret(), now },
+            ),
+          );
+        } catch (err) {
+          tenovosError(err, `[${i}].`);
+        }
+      }
+      // Each distinct destination is resolved once, all at the same time.
+      const firstIndex = new Map<string, number>();
+      items.forEach((item, i) => firstIndex.has(item.url) || firstIndex.set(item.url, i));
+      await Promise.all([...firstIndex].map(([url, i]) => checkDestination(ctx, url, accountId, `[${i}].url`)));
+      const created: Endpoint[] = [];
+      try {
+        for (const e of endpoints) {
+          await ctx.store.createEndpoint(e);
+          created.push(e);
+        }
+      } catch (err) {
+        for (const e of created) await ctx.store.deleteEndpoint(accountId, e.id).catch(() => false);
+        throw err;
+      }
+      return { id: created[0].id, ids: created.map((e) => e.id) };
+    },
+  );
+
+  app.get(
+    '/webhooks/endpoint',
+    { schema: { tags: TAGS, summary: 'List endpoint subscriptions (Tenovos)', querystring: ListQuery, response: { 200: ListView } } },
+    async (req) => {
+      const q = req.query as Static<typeof ListQuery>;
+      const page = await ctx.store.listEndpoints(principalOf(req).accountId, { profile: 'tenovos', cursor: q.iterator, limit: q.limit ?? 50 });
+      return { data: page.items.map(tenovosView), iterator: page.nextCursor, done: page.nextCursor === null };
+    },
+  );
+
+  app.get(
+    '/webhooks/endpoint/:id',
+    { schema: { tags: TAGS, summary: 'Get an endpoint subscription (Tenovos)', params: IdParams, response: { 200: EndpointView } } },
+    async (req) => tenovosView(await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)),
+  );
+
+  app.patch(
+    '/webhooks/endpoint/:id',
+    { ...admin, schema: { tags: TAGS, summary: 'Update an endpoint subscription (Tenovos)', params: IdParams, body: PatchBody, response: { 204: Type.Null() } } },
+    async (req, reply) => {
+      const { accountId } = principalOf(req);
+      const existing = await load(accountId, (req.params as Static<typeof IdParams>).id);
+      const body = req.body as Static<typeof PatchBody>;
+      let updated: Endpoint;
+      try {
+        updated = patchEndpoint(
+          existing,
+          { url: body.url, eventTypes: body.eventTypes, description: body.description, rateLimitPerSecond: body.rateLimit, disabled: body.disabled },
+          ctx.clock(),
+        );
+      } catch (err) {
+        tenovosError(err);
+      }
+      if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId);
+      await save(updated);
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete(
+    '/webhooks/endpoint/:id',
+    { ...admin, schema: { tags: TAGS, summary: 'Delete an endpoint subscription (Tenovos)', params: IdParams, response: { 204: Type.Null() } } },
+    async (req, reply) => {
+      const { accountId } = principalOf(req);
+      const { id } = req.params as Static<typeof IdParams>;
+      await load(accountId, id);
+      if (!(await ctx.store.deleteEndpoint(accountId, id))) throw notFound('endpoint', id);
+      ctx.endpointChanged(id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.put(
+    '/webhooks/endpoint/oauth/:endpointId',
+    {
+      ...admin,
+      schema: {
+        tags: TAGS,
+        summary: 'Set OAuth2 client credentials for an endpoint (Tenovos)',
+        description: 'Herald fetches a token from tokenUrl (client credentials grant) and sends it as a Bearer token with every delivery. The client secret is sealed at rest and never returned.',
+        params: EndpointIdParams,
+        body: OAuthBody,
+        response: { 204: Type.Null() },
+      },
+    },
+    async (req, reply) => {
+      const { accountId } = principalOf(req);
+      const existing = await load(accountId, (req.params as Static<typeof EndpointIdParams>).endpointId);
+      const body = req.body as Static<typeof OAuthBody>;
+      try {
+        checkUrl(body.tokenUrl, 'tokenUrl');
+      } catch (err) {
+        tenovosError(err);
+      }
+      await checkDestination(ctx, body.tokenUrl, accountId, 'tokenUrl');
+      let updated: Endpoint;
+      try {
+        updated = patchEndpoint(existing, { auth: oauthAuth(body) }, ctx.clock());
+      } catch (err) {
+        tenovosError(err);
+      }
+      await save(updated);
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete(
+    '/webhooks/endpoint/oauth/:endpointId',
+    { ...admin, schema: { tags: TAGS, summary: 'Remove OAuth2 from an endpoint (Tenovos)', params: EndpointIdParams, response: { 204: Type.Null() } } },
+    async (req, reply) => {
+      const existing = await load(principalOf(req).accountId, (req.params as Static<typeof EndpointIdParams>).endpointId);
+      await save(patchEndpoint(existing, { auth: { type: 'none' } }, ctx.clock()));
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/webhooks/endpoint/:id/secret',
+    {
+      ...admin,
+      schema: {
+        tags: TAGS,
+        summary: "The endpoint's signing secret (Tenovos)",
+        description: 'The whsec_ secret that signs deliveries (Standard Webhooks webhook-signature header).',
+        params: IdParams,
+        response: { 200: Type.Object({ key: Type.String() }) },
+      },
+    },
+    async (req) => ({ key: (await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)).secret }),
+  );
+
+  app.post(
+    '/webhooks/endpoint/:id/secret/rotate',
+    {
+      ...admin,
+      schema: {
+        tags: TAGS,
+        summary: "Rotate the endpoint's signing secret (Tenovos)",
+        description: 'A new secret signs from now on; the previous one also signs for 24 hours.',
+        params: IdParams,
+        response: { 204: Type.Null() },
+      },
+    },
+    async (req, reply) => {
+      const existing = await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id);
+      await save(rotateSecret(existing, generateSecret(), ctx.clock(), ctx.config.rotationOverlapMs));
+      return reply.status(204).send();
+    },
+  );
+
+  app.post(
+    '/webhooks/endpoint/:id/recover',
+    {
+      ...admin,
+      schema: {
+        tags: TAGS,
+        summary: 'Recover failed messages (Tenovos)',
+        description: 'Re-queues every failed message of the endpoint created since `since`.',
+        params: IdParams,
+        body: RecoverBody,
+        response: { 202: Type.Object({ requeued: Type.Integer() }) },
+      },
+    },
+    async (req, reply) => {
+      const { accountId } = principalOf(req);
+      const { id } = req.params as Static<typeof IdParams>;
+      await load(accountId, id);
+      const since = Date.parse((req.body as Static<typeof RecoverBody>).since);
+      const requeued = await ctx.store.recoverEndpoint(accountId, id, since, ctx.clock());
+      ctx.dispatcher?.notify();
+      return reply.status(202).send({ requeued });
+    },
+  );
+}

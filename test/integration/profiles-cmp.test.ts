@@ -1,0 +1,109 @@
+// Optimizely CMP profile (seed 004): subscriptions, the Callback-Secret header, thin payloads
+// with links from the account's base URL, and "200 or 202 is success".
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ACCOUNT_ID } from '../../src/app/bootstrap.js';
+import { eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+
+let h: TestHerald;
+
+beforeAll(async () => {
+  h = await startTestHerald({ HERALD_RETRY_SCHEDULE: '0,3600' });
+  expect((await h.api('PATCH', `/api/v2/accounts/${DEFAULT_ACCOUNT_ID}`, { link_base_url: 'https://api.cmp.optimizely.com/' })).status).toBe(200);
+});
+afterAll(() => h.close());
+
+describe('CMP subscriptions: /cmp/v3/webhooks', () => {
+  it('registers a callback URL, events and a secret that is never shown again', async () => {
+    const res = await h.api('POST', '/cmp/v3/webhooks', { callback_url: 'https://example.website.com/cb', events: ['asset_added', 'asset_modified'], secret: 'abcdefghijklmnopqrstuvwxyz012345' });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({
+      id: expect.stringMatching(/^ep_/),
+      callback_url: 'https://example.website.com/cb',
+      events: ['asset_added', 'asset_modified'],
+      secret: expect.not.stringContaining('abcdefghijklmnopqrstuvwxyz012345'),
+      disabled: false,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+    });
+    const native = await h.api('GET', `/api/v2/endpoints/${res.body.id}`);
+    expect(native.body).toMatchObject({ profile: 'cmp', headers: [{ name: 'Callback-Secret', type: 'hidden' }] });
+    expect(JSON.stringify(native.body)).not.toContain('abcdefghijklmnopqrstuvwxyz012345');
+
+    expect((await h.api('GET', `/cmp/v3/webhooks/${res.body.id}`)).body).toEqual(res.body);
+    const list = await h.api('GET', '/cmp/v3/webhooks');
+    expect(list.body.data.map((w: { id: string }) => w.id)).toContain(res.body.id);
+  });
+
+  it('validates: secret ≤ 32 characters, known CMP events, an http(s) URL that is not private', async () => {
+    const ok = { callback_url: 'https://example.website.com/cb', events: ['asset_added'] };
+    expect((await h.api('POST', '/cmp/v3/webhooks', { ...ok, secret: 'x'.repeat(33) })).body).toMatchObject({ error: 'invalid_request', field: 'secret' });
+    expect((await h.api('POST', '/cmp/v3/webhooks', { ...ok, events: ['asset.created'] })).status).toBe(400);
+    expect((await h.api('POST', '/cmp/v3/webhooks', { ...ok, events: [] })).status).toBe(400);
+    expect((await h.api('POST', '/cmp/v3/webhooks', { ...ok, callback_url: 'mailto:x@y.z' })).body).toMatchObject({ error: 'invalid_subscription', field: 'callback_url' });
+    expect((await h.api('POST', '/cmp/v3/webhooks', { ...ok, callback_url: 'http://192.168.1.1/' })).body).toMatchObject({ error: 'ssrf_blocked', field: 'callback_url' });
+  });
+
+  it('updates (a null secret removes it) and deletes; other ids are 404', async () => {
+    const { id } = (await h.api('POST', '/cmp/v3/webhooks', { callback_url: 'https://example.website.com/cb', events: ['asset_added'], secret: 's1' })).body;
+    const patched = await h.api('PATCH', `/cmp/v3/webhooks/${id}`, { events: ['asset_removed'], secret: null });
+    expect(patched.body).toMatchObject({ events: ['asset_removed'], secret: null });
+    expect((await h.api('DELETE', `/cmp/v3/webhooks/${id}`)).status).toBe(204);
+    expect((await h.api('GET', `/cmp/v3/webhooks/${id}`)).status).toBe(404);
+    const native = await h.api('POST', '/api/v2/endpoints', { url: 'https://example.website.com/n', event_types: ['asset.created'] });
+    expect((await h.api('GET', `/cmp/v3/webhooks/${native.body.id}`)).status).toBe(404);
+    expect((await h.api('DELETE', `/cmp/v3/webhooks/${native.body.id}`)).status).toBe(404);
+  });
+});
+
+describe('CMP deliveries', () => {
+  let receiver: Receiver;
+  let status = 202;
+  beforeAll(async () => {
+    receiver = await startReceiver((_r, _i, res) => void res.writeHead(status).end());
+  });
+  afterAll(() => receiver.close());
+
+  it('carry the thin payload with account links and the Callback-Secret header; 202 is success', async () => {
+    const { id } = (await h.api('POST', '/cmp/v3/webhooks', { callback_url: `${receiver.url}/cmp`, events: ['asset_renditions_created'], secret: 'my-callback-secret' })).body;
+    await h.api('POST', '/api/v2/events', {
+      type: 'asset_renditions_created',
+      resource: { type: 'asset', id: '019a86405de737b4ec3e616a4aeff951', asset_type: 'image', owner_organization_id: '5108c3a9becac35915111191' },
+    });
+    const [req] = await receiver.waitFor(1);
+    expect(req.method).toBe('POST');
+    expect(req.headers['callback-secret']).toBe('my-callback-secret');
+    expect(JSON.parse(req.body)).toEqual({
+      event_name: 'asset_renditions_created',
+      data: {
+        asset: {
+          id: '019a86405de737b4ec3e616a4aeff951',
+          owner_organization_id: '5108c3a9becac35915111191',
+          type: 'image',
+          links: {
+            self: 'https://api.cmp.optimizely.com/v3/images/019a86405de737b4ec3e616a4aeff951',
+            renditions: 'https://api.cmp.optimizely.com/v3/assets/019a86405de737b4ec3e616a4aeff951/renditions',
+          },
+        },
+      },
+    });
+    const delivery = await eventually(async () => {
+      const d = (await h.api('GET', `/api/v2/endpoints/${id}/deliveries`)).body.data[0];
+      return d?.status === 'succeeded' ? d : undefined;
+    });
+    expect(delivery.attempt_log[0].request_headers['callback-secret']).not.toContain('my-callback-secret');
+  });
+
+  it('treat 201 (or any status but 200 and 202) as a failure', async () => {
+    status = 201;
+    const { id } = (await h.api('POST', '/cmp/v3/webhooks', { callback_url: `${receiver.url}/cmp201`, events: ['asset_removed'] })).body;
+    await h.api('POST', '/api/v2/events', { type: 'asset.deleted', resource: { type: 'asset', id: 'gone-1', asset_type: 'video' } });
+    const delivery = await eventually(async () => {
+      const d = (await h.api('GET', `/api/v2/endpoints/${id}/deliveries`)).body.data[0];
+      return d?.attempts === 1 ? d : undefined;
+    });
+    expect(delivery).toMatchObject({ status: 'pending', last_status_code: 201 });
+    const req = receiver.received.find((r) => r.url === '/cmp201')!;
+    expect(req.headers['callback-secret']).toBeUndefined();
+    expect(JSON.parse(req.body)).toEqual({ event_name: 'asset_removed', data: { asset: { id: 'gone-1', owner_organization_id: DEFAULT_ACCOUNT_ID, type: 'video' } } });
+  });
+});

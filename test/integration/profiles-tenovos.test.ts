@@ -1,0 +1,163 @@
+// Tenovos profile (seeds 000–002): the subscription API and what a Tenovos endpoint receives.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Webhook } from 'standardwebhooks';
+import { startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+
+let h: TestHerald;
+let receiver: Receiver;
+let tokens: Receiver;
+
+beforeAll(async () => {
+  h = await startTestHerald();
+  receiver = await startReceiver();
+  tokens = await startReceiver((_r, _i, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: 'tok-123', token_type: 'Bearer', expires_in: 3600 })));
+});
+afterAll(async () => {
+  await h.close();
+  await receiver.close();
+  await tokens.close();
+});
+
+const sub = (over: Record<string, unknown> = {}) => ({ description: 'Asset events', eventTypes: ['asset.created'], url: 'https://example.website.com/hooks', rateLimit: 10, ...over });
+
+describe('Tenovos subscriptions: POST /webhooks/endpoint', () => {
+  it('creates one endpoint per array element and answers 200 {id} (+ ids)', async () => {
+    const res = await h.api('POST', '/webhooks/endpoint', [sub(), sub({ description: 'User events', eventTypes: ['user.created', 'user.updated'], rateLimit: null })]);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ id: expect.stringMatching(/^ep_/), ids: [res.body.id, expect.stringMatching(/^ep_/)] });
+    const second = await h.api('GET', `/webhooks/endpoint/${res.body.ids[1]}`);
+    expect(second.status).toBe(200);
+    expect(second.body).toMatchObject({ id: res.body.ids[1], description: 'User events', eventTypes: ['user.created', 'user.updated'], rateLimit: null, disabled: false, oauth: null });
+    const native = await h.api('GET', `/api/v2/endpoints/${res.body.id}`);
+    expect(native.body).toMatchObject({ profile: 'tenovos', rate_limit_per_second: 10 });
+  });
+
+  it('accepts 50 and refuses 0 or 51 elements', async () => {
+    expect((await h.api('POST', '/webhooks/endpoint', Array.from({ length: 50 }, () => sub()))).status).toBe(200);
+    expect((await h.api('POST', '/webhooks/endpoint', [])).status).toBe(400);
+    expect((await h.api('POST', '/webhooks/endpoint', Array.from({ length: 51 }, () => sub()))).status).toBe(400);
+  });
+
+  it('validates description length (5–100) and names the element', async () => {
+    const short = await h.api('POST', '/webhooks/endpoint', [sub(), sub({ description: 'abc' })]);
+    expect(short.status).toBe(400);
+    expect(short.body).toMatchObject({ error: 'invalid_request', field: '[1].description' });
+    expect((await h.api('POST', '/webhooks/endpoint', [sub({ description: 'x'.repeat(101) })])).status).toBe(400);
+    expect((await h.api('POST', '/webhooks/endpoint', [sub({ rateLimit: 0 })])).status).toBe(400);
+    expect((await h.api('POST', '/webhooks/endpoint', [sub({ rateLimit: 'fast' })])).status).toBe(400);
+  });
+
+  it('is all or nothing: an unknown event type in one element creates none (422)', async () => {
+    const before = (await h.api('GET', '/webhooks/endpoint?limit=250')).body.data.length;
+    const res = await h.api('POST', '/webhooks/endpoint', [sub(), sub({ eventTypes: ['asset.exploded'] })]);
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ error: 'invalid_endpoint', field: '[1].eventTypes' });
+    expect((await h.api('GET', '/webhooks/endpoint?limit=250')).body.data.length).toBe(before);
+  });
+
+  it('refuses private destinations (SSRF) with 422', async () => {
+    const res = await h.api('POST', '/webhooks/endpoint', [sub({ url: 'http://169.254.169.254/latest' })]);
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ error: 'ssrf_blocked', field: '[0].url' });
+  });
+
+  it('needs an admin key to create (403 for a viewer) and a key at all (401)', async () => {
+    const viewer = await h.api('POST', '/api/v2/api-keys', { name: 'viewer', role: 'viewer' });
+    expect((await h.api('POST', '/webhooks/endpoint', [sub()], viewer.body.key)).status).toBe(403);
+    expect((await h.api('GET', '/webhooks/endpoint', undefined, viewer.body.key)).status).toBe(200);
+    expect((await h.api('GET', '/webhooks/endpoint', undefined, 'wrong-key')).status).toBe(401);
+  });
+});
+
+describe('Tenovos subscriptions: PATCH, GET, DELETE', () => {
+  it('PATCH answers 204 and changes only what is sent', async () => {
+    const { id } = (await h.api('POST', '/webhooks/endpoint', [sub()])).body;
+    const res = await h.api('PATCH', `/webhooks/endpoint/${id}`, { eventTypes: ['asset.*'], rateLimit: 50 });
+    expect(res.status).toBe(204);
+    expect(res.body).toBeUndefined();
+    expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body).toMatchObject({ description: 'Asset events', eventTypes: ['asset.*'], rateLimit: 50, url: 'https://example.website.com/hooks' });
+    expect((await h.api('PATCH', `/webhooks/endpoint/${id}`, { description: 'no' })).status).toBe(400);
+    expect((await h.api('PATCH', `/webhooks/endpoint/${id}`, { url: 'ftp://x' })).status).toBe(422);
+  });
+
+  it('lists Tenovos endpoints only, with an iterator', async () => {
+    await h.api('POST', '/api/v2/endpoints', { url: 'https://example.website.com/native', event_types: ['asset.created'] });
+    const page = await h.api('GET', '/webhooks/endpoint?limit=2');
+    expect(page.status).toBe(200);
+    expect(page.body.data).toHaveLength(2);
+    expect(page.body).toMatchObject({ done: false, iterator: expect.any(String) });
+    const all = await h.api('GET', '/webhooks/endpoint?limit=250');
+    expect(all.body.data.every((e: { url: string }) => e.url !== 'https://example.website.com/native')).toBe(true);
+  });
+
+  it('DELETE answers 204, then 404; unknown and native ids are 404', async () => {
+    const { id } = (await h.api('POST', '/webhooks/endpoint', [sub()])).body;
+    expect((await h.api('DELETE', `/webhooks/endpoint/${id}`)).status).toBe(204);
+    expect((await h.api('GET', `/webhooks/endpoint/${id}`)).status).toBe(404);
+    expect((await h.api('DELETE', `/webhooks/endpoint/${id}`)).status).toBe(404);
+    const native = await h.api('POST', '/api/v2/endpoints', { url: 'https://example.website.com/n', event_types: ['asset.created'] });
+    expect((await h.api('GET', `/webhooks/endpoint/${native.body.id}`)).status).toBe(404);
+    expect((await h.api('PATCH', `/webhooks/endpoint/ep_nope`, { rateLimit: 1 })).status).toBe(404);
+  });
+});
+
+describe('Seed 002: PUT /webhooks/endpoint/oauth/{endpointId}', () => {
+  it('replays the seed request: 204, stored, the secret never returned, the scope array joined', async () => {
+    const { id } = (await h.api('POST', '/webhooks/endpoint', [sub()])).body;
+    const res = await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, {
+      clientId: 'FbhKdCwuiItoSSRJpKXc6cjhpJFVy7JbB',
+      tokenUrl: 'https://yourauthprovider.com/oauth/token',
+      clientSecret: '458Gfd7774Gb1niGYu1JT9xfQobecM0i5UGOp_F5BU6DdGFEDCvz7r0xObfdf458Bn',
+      extraParams: { audience: 'http://yourdomain.tenovos.io' },
+      scope: [''],
+    });
+    expect(res.status).toBe(204);
+    const got = await h.api('GET', `/webhooks/endpoint/${id}`);
+    expect(got.body.oauth).toEqual({ clientId: 'FbhKdCwuiItoSSRJpKXc6cjhpJFVy7JbB', tokenUrl: 'https://yourauthprovider.com/oauth/token', scope: null, extraParams: { audience: 'http://yourdomain.tenovos.io' } });
+    const native = await h.api('GET', `/api/v2/endpoints/${id}`);
+    expect(native.body.auth).toMatchObject({ type: 'oauth2_client_credentials', client_secret: '****' });
+    expect(JSON.stringify([got.body, native.body])).not.toContain('458Gfd7774Gb1niGYu1JT9xfQobecM0i5UGOp');
+
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { clientId: 'c', tokenUrl: 'https://a.example/t', clientSecret: 's', scope: ['read', 'write'] })).status).toBe(204);
+    expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body.oauth.scope).toBe('read write');
+  });
+
+  it('answers 404 for an unknown endpoint, 400 for a missing field, 422 for a bad or private token URL', async () => {
+    const { id } = (await h.api('POST', '/webhooks/endpoint', [sub()])).body;
+    const body = { clientId: 'c', tokenUrl: 'https://a.example/t', clientSecret: 's' };
+    expect((await h.api('PUT', '/webhooks/endpoint/oauth/ep_unknown', body)).status).toBe(404);
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { clientId: 'c', tokenUrl: 'https://a.example/t' })).status).toBe(400);
+    const bad = await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, tokenUrl: 'not a url' });
+    expect(bad).toMatchObject({ status: 422, body: { field: 'tokenUrl' } });
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, tokenUrl: 'http://10.1.2.3/token' })).status).toBe(422);
+  });
+});
+
+describe('Tenovos deliveries', () => {
+  it('are Tenovos-shaped, Standard Webhooks signed, and carry the OAuth token', async () => {
+    const created = await h.api('POST', '/webhooks/endpoint', [sub({ url: `${receiver.url}/tenovos`, eventTypes: ['version.created'] })]);
+    const id = created.body.id as string;
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { clientId: 'client-1', tokenUrl: `${tokens.url}/oauth/token`, clientSecret: 'shh', scope: ['webhooks'] })).status).toBe(204);
+    const { key } = (await h.api('GET', `/webhooks/endpoint/${id}/secret`)).body;
+    expect(key).toMatch(/^whsec_/);
+
+    const published = await h.api('POST', '/api/v2/events', {
+      type: 'version.created',
+      resource: { type: 'asset', id: 'a-77', filename: 'hero.png' },
+      actor: { id: 'u-1', first_name: 'Ada', last_name: 'Lovelace' },
+      data: { version_number: 2 },
+    });
+    expect(published.status).toBe(202);
+    const [req] = await receiver.waitFor(1);
+    expect(req.headers.authorization).toBe('Bearer tok-123');
+    const token = new URLSearchParams(tokens.received[0].body);
+    expect(Object.fromEntries(token)).toMatchObject({ grant_type: 'client_credentials', client_id: 'client-1', client_secret: 'shh', scope: 'webhooks' });
+    const payload = new Webhook(key).verify(req.body, req.headers as Record<string, string>);
+    expect(payload).toEqual({
+      eventType: 'version.created',
+      event: { id: published.body.id, time: expect.any(String), sequence: 1, user: { id: 'u-1', firstName: 'Ada', lastName: 'Lovelace' } },
+      asset: { id: 'a-77', filename: 'hero.png' },
+      version: { latest: true, versionNumber: 2 },
+    });
+  });
+});
