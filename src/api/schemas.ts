@@ -46,6 +46,12 @@ export const AuthInput = Type.Union([
   ),
 ]);
 
+/**
+ * `type: [integer, null]` rather than anyOf: with Fastify's type coercion an anyOf would turn
+ * an invalid 0 into null (unlimited) instead of rejecting it.
+ */
+export const NullableRate = Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 1, maximum: 100_000, description: 'messages per second; null: unlimited' });
+
 const EventTypeList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500 });
 const IdList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 1000 });
 
@@ -54,7 +60,7 @@ const endpointFields = {
   method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('PUT')])),
   headers: Type.Optional(Type.Union([Type.Record(HeaderName, HeaderValue), Type.Array(HeaderEntry, { maxItems: 50 })])),
   auth: Type.Optional(AuthInput),
-  rate_limit_per_second: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()])),
+  rate_limit_per_second: Type.Optional(NullableRate),
   timeout_ms: Type.Optional(Type.Integer({ minimum: 1000, maximum: 30_000 })),
   ordering: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('per_resource')])),
   disabled: Type.Optional(Type.Boolean()),

@@ -65,6 +65,7 @@ describe('endpoints API', () => {
     [{ url: 'http://127.0.0.1/', event_types: ['asset.created'], method: 'GET' }, 400, 'method'],
     [{ url: 'http://127.0.0.1/', event_types: ['asset.created'], headers: { 'webhook-signature': 'x' } }, 422, 'headers'],
     [{ url: 'http://127.0.0.1/', event_types: ['asset.created'], extra: 1 }, 400, 'extra'],
+    [{ url: 'http://127.0.0.1/', event_types: ['asset.created'], rate_limit_per_second: 0 }, 400, 'rate_limit_per_second'],
     [{ url: 'http://10.0.0.1/', event_types: ['asset.created'] }, 422, 'url'],
     [{ url: 'http://169.254.169.254/latest/meta-data', event_types: ['asset.created'] }, 422, 'url'],
   ])('rejects %j with %i naming the field', async (body, status, field) => {
