@@ -1,0 +1,73 @@
+// Test helpers for the PostgreSQL driver: a throwaway schema per test file, so files can run in
+// parallel against one database without seeing each other's rows.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Sealer } from '../contract.js';
+import { PostgresStore } from '../postgres/postgres-store.js';
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestSchema {
+  readonly name: string;
+  open(sealer: Sealer, poolSize?: number): PostgresStore;
+  rawRows(table: string): Promise<Record<string, unknown>[]>;
+  /** Empties every table (the schema and its migrations stay). */
+  truncate(): Promise<void>;
+  drop(): Promise<void>;
+}
+
+/**
+ * Starts creating and migrating `herald_test_<random>`. Tests await the promise themselves
+ * (not in beforeAll): a failing beforeAll makes vitest report its tests as skipped, and an
+ * unreachable PostgreSQL must fail every test instead.
+ */
+export function testSchema(sealer: Sealer): Promise<TestSchema> {
+  const pending = createTestSchema(sealer);
+  pending.catch(() => undefined); // Reported by each test that awaits it, not as unhandled.
+  return pending;
+}
+
+/** Drops the schema if it was created. */
+export async function dropTestSchema(pending: Promise<TestSchema> | undefined): Promise<void> {
+  const schema = await pending?.catch(() => undefined);
+  await schema?.drop();
+}
+
+/** Creates and migrates `herald_test_<random>`; rejects when PostgreSQL is unreachable. */
+export async function createTestSchema(sealer: Sealer): Promise<TestSchema> {
+  const name = `herald_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2, options: `-c search_path=${name}` });
+  admin.on('error', () => undefined);
+  try {
+    await admin.query(`CREATE SCHEMA ${name}`);
+  } catch (err) {
+    await admin.end();
+    throw new Error(`PostgreSQL at ${TEST_DATABASE_URL} is required for these tests: ${(err as Error).message}`);
+  }
+  const migrator = new PostgresStore({ connectionString: TEST_DATABASE_URL, sealer, schema: name, poolSize: 1 });
+  try {
+    await migrator.migrate();
+  } finally {
+    await migrator.close();
+  }
+  return {
+    name,
+    open: (s, poolSize) => new PostgresStore({ connectionString: TEST_DATABASE_URL, sealer: s, schema: name, poolSize }),
+    rawRows: async (table) => (await admin.query(`SELECT * FROM ${table}`)).rows as Record<string, unknown>[],
+    truncate: async () => {
+      // Whatever tables the migrations made, so a new migration needs no change here.
+      const { rows } = await admin.query<{ t: string }>(
+        "SELECT string_agg(format('%I', tablename), ', ') AS t FROM pg_tables WHERE schemaname = $1 AND tablename <> 'schema_migrations'",
+        [name],
+      );
+      await admin.query(`TRUNCATE ${rows[0].t}`);
+    },
+    drop: async () => {
+      try {
+        await admin.query(`DROP SCHEMA ${name} CASCADE`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}

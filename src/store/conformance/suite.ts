@@ -1,0 +1,1103 @@
+// The one conformance suite every storage driver runs (sqlite.test.ts, postgres.test.ts). It
+// states the contract's semantics as behaviour, so the drivers cannot drift apart: anything the
+// dispatcher, ingest or the API rely on is pinned here, not in a driver's own tests.
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newId } from '../../domain/ids.js';
+import type { Endpoint, EventInput } from '../../domain/types.js';
+import { SecretBox } from '../../signing/secretbox.js';
+import type { AttemptInput, ClaimRequest, IngestItem, Sealer, Settlement, Store } from '../contract.js';
+
+export interface ConformanceHandle {
+  readonly store: Store;
+  readonly cleanup: () => Promise<void>;
+  /** Every row of a table as stored: for what the contract cannot show (sealing at rest). */
+  readonly rawRows: (table: string) => Promise<Record<string, unknown>[]>;
+}
+
+/** The real AES-GCM sealer: sealed values are recognisable (`v1.…`) and plaintext is not in them. */
+export function conformanceSealer(): Sealer {
+  return new SecretBox(randomBytes(32));
+}
+
+const T0 = 1_700_000_000_000;
+const LEASE = 30_000;
+
+export function endpointFixture(accountId: string, over: Partial<Endpoint> = {}): Endpoint {
+  const now = Date.now();
+  return {
+    id: newId('ep'),
+    accountId,
+    profile: 'standard',
+    url: 'https://hooks.example.com/in',
+    method: 'POST',
+    description: 'conformance',
+    eventTypes: ['asset.created'],
+    projectIds: [],
+    userIds: [],
+    secret: `whsec_${randomBytes(24).toString('base64')}`,
+    previousSecret: null,
+    previousSecretExpiresAt: null,
+    headers: [],
+    auth: { type: 'none' },
+    rateLimitPerSecond: null,
+    timeoutMs: 10_000,
+    ordering: 'none',
+    disabled: false,
+    disabledReason: null,
+    failingSince: null,
+    profileData: {},
+    createdAt: now,
+    updatedAt: now,
+    ...over,
+  };
+}
+
+type Target = { readonly id: string; readonly ordered: boolean };
+
+/** An ingest item whose body records its message id and sequence, so rendering is observable. */
+export function ingestItem(accountId: string, endpoints: readonly Target[], event: Partial<EventInput> = {}): IngestItem {
+  const messageId = newId('msg');
+  return {
+    accountId,
+    messageId,
+    event: { type: 'asset.created', ...event },
+    endpoints,
+    render: (sequence) => JSON.stringify({ id: messageId, sequence }),
+  };
+}
+
+function attempt(no: number, over: Partial<AttemptInput> = {}): AttemptInput {
+  return {
+    attemptNo: no,
+    startedAt: T0 + no,
+    durationMs: 12,
+    statusCode: 200,
+    errorKind: null,
+    errorMessage: null,
+    requestHeaders: { 'webhook-id': 'msg_x', authorization: '****' },
+    responseBody: 'ok',
+    ...over,
+  };
+}
+
+const succeeded = (d: { id: string; endpointId: string }, owner: string, no = 1): Settlement => ({
+  deliveryId: d.id,
+  owner,
+  endpointId: d.endpointId,
+  attempt: attempt(no),
+  outcome: 'succeeded',
+});
+
+const retry = (d: { id: string; endpointId: string }, owner: string, nextAttemptAt: number, no = 1): Settlement => ({
+  deliveryId: d.id,
+  owner,
+  endpointId: d.endpointId,
+  attempt: attempt(no, { statusCode: 503, errorKind: 'http_status', errorMessage: 'service unavailable', responseBody: 'busy' }),
+  outcome: 'retry',
+  nextAttemptAt,
+});
+
+const failed = (d: { id: string; endpointId: string }, owner: string, no = 1): Settlement => ({
+  deliveryId: d.id,
+  owner,
+  endpointId: d.endpointId,
+  attempt: attempt(no, { statusCode: null, errorKind: 'connect', errorMessage: 'ECONNREFUSED', responseBody: null }),
+  outcome: 'failed',
+});
+
+export function runStoreConformance(name: string, open: () => Promise<ConformanceHandle>): void {
+  describe(`${name} store conformance`, () => {
+    let h: ConformanceHandle;
+    let store: Store;
+
+    beforeEach(async () => {
+      h = await open();
+      store = h.store;
+    });
+    afterEach(async () => {
+      await h.cleanup();
+    });
+
+    const claimReq = (over: Partial<ClaimRequest> = {}): ClaimRequest => ({
+      owner: 'w1',
+      limit: 100,
+      leaseMs: LEASE,
+      now: T0,
+      excludeEndpoints: [],
+      ...over,
+    });
+
+    /** An account with `n` enabled endpoints (ordering as given). */
+    async function setup(n = 1, ordering: Endpoint['ordering'] = 'none') {
+      const account = await store.createAccount({ name: 'Acme' });
+      const endpoints: Endpoint[] = [];
+      for (let i = 0; i < n; i++) {
+        const e = endpointFixture(account.id, { ordering });
+        await store.createEndpoint(e);
+        endpoints.push(e);
+      }
+      const targets = endpoints.map((e) => ({ id: e.id, ordered: e.ordering === 'per_resource' }));
+      return { account, endpoints, targets };
+    }
+
+    describe('schema', () => {
+      it('migrate is idempotent and leaves the schema at the latest version', async () => {
+        const first = await store.migrate();
+        const again = await store.migrate();
+        expect(first.latest).toBeGreaterThan(0);
+        expect(first).toEqual({ current: first.latest, latest: first.latest });
+        expect(again).toEqual(first);
+        expect(await store.schemaState()).toEqual(first);
+      });
+    });
+
+    describe('accounts', () => {
+      it('creates, reads and updates an account; unknown ids are undefined', async () => {
+        const a = await store.createAccount({ name: 'Acme', rateLimitPerSecond: 50, linkBaseUrl: 'https://dam.example.com' });
+        expect(await store.getAccount(a.id)).toEqual(a);
+        const b = await store.createAccount({ name: 'Fixed', id: 'acc_fixed' });
+        expect(b).toMatchObject({ id: 'acc_fixed', name: 'Fixed', rateLimitPerSecond: null, linkBaseUrl: null });
+        expect(await store.getAccount('acc_fixed')).toEqual(b);
+
+        await store.updateAccount({ ...a, name: 'Acme 2', rateLimitPerSecond: null, linkBaseUrl: null });
+        expect(await store.getAccount(a.id)).toEqual({ ...a, name: 'Acme 2', rateLimitPerSecond: null, linkBaseUrl: null });
+        expect(await store.getAccount('acc_missing')).toBeUndefined();
+      });
+
+      it('lists accounts newest first with cursor paging', async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) ids.push((await store.createAccount({ name: `a${i}` })).id);
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        const sizes: number[] = [];
+        for (;;) {
+          const page = await store.listAccounts({ limit: 2, cursor });
+          sizes.push(page.items.length);
+          seen.push(...page.items.map((a) => a.id));
+          if (page.nextCursor === null) break;
+          expect(page.nextCursor).toBe(page.items.at(-1)!.id);
+          cursor = page.nextCursor;
+        }
+        expect(sizes).toEqual([2, 2, 1]);
+        expect(seen).toEqual([...ids].reverse());
+        const all = await store.listAccounts({ limit: 5 });
+        expect(all.nextCursor).toBeNull();
+        expect(all.items).toHaveLength(5);
+      });
+    });
+
+    describe('projects', () => {
+      it('creates, reads and lists projects within their account only', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const p1 = await store.createProject(a.id, 'one');
+        const p2 = await store.createProject(a.id, 'two', 'prj_explicit');
+        const other = await store.createProject(b.id, 'theirs');
+        expect(p2.id).toBe('prj_explicit');
+        expect(await store.getProject(a.id, p1.id)).toEqual(p1);
+        expect(await store.getProject(a.id, other.id)).toBeUndefined();
+        expect(await store.getProject(b.id, p1.id)).toBeUndefined();
+
+        const page1 = await store.listProjects(a.id, { limit: 1 });
+        expect(page1.items).toHaveLength(1);
+        expect(page1.nextCursor).not.toBeNull();
+        const page2 = await store.listProjects(a.id, { limit: 1, cursor: page1.nextCursor! });
+        expect(page2.nextCursor).toBeNull();
+        const listed = [...page1.items, ...page2.items].map((p) => p.id).sort();
+        expect(listed).toEqual([p1.id, p2.id].sort());
+        expect((await store.listProjects(b.id, { limit: 10 })).items).toEqual([other]);
+      });
+    });
+
+    describe('profiles support', () => {
+      it('nextCounter counts from 1 per (account, name) and never hands out a value twice', async () => {
+        expect(store.nextCounter).toBeTypeOf('function');
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const next = (account: string, name: string) => store.nextCounter!(account, name);
+        expect([await next(a.id, 'mp'), await next(a.id, 'mp'), await next(a.id, 'mp')]).toEqual([1, 2, 3]);
+        expect(await next(a.id, 'other')).toBe(1);
+        expect(await next(b.id, 'mp')).toBe(1);
+        const burst = await Promise.all(Array.from({ length: 20 }, () => next(a.id, 'mp')));
+        expect(burst.sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 4));
+      });
+
+      it('lists the attempts of one endpoint newest first, with their event, an outcome filter and paging', async () => {
+        expect(store.listEndpointAttempts).toBeTypeOf('function');
+        const { account, endpoints, targets } = await setup(2);
+        const other = await store.createAccount({ name: 'B' });
+        const [e0, e1] = endpoints;
+        const first = ingestItem(account.id, targets, { type: 'asset.created' });
+        const second = ingestItem(account.id, targets, { type: 'asset.updated' });
+        await store.ingest([first], T0);
+        await store.ingest([second], T0 + 1);
+        let ds = await store.claim(claimReq({ now: T0 + 10 }));
+        await store.settle(ds.map((d) => (d.eventId === first.messageId ? retry(d, 'w1', T0 + 20) : succeeded(d, 'w1'))), T0 + 11);
+        ds = await store.claim(claimReq({ now: T0 + 20 }));
+        await store.settle(ds.map((d) => succeeded(d, 'w1', 2)), T0 + 21);
+
+        const list = (q: Parameters<NonNullable<Store['listEndpointAttempts']>>[2], endpointId = e0.id, accountId = account.id) =>
+          store.listEndpointAttempts!(accountId, endpointId, q);
+        const all = await list({ limit: 10 });
+        // e0 has: first (retry, then success) and second (success).
+        expect(all.items).toHaveLength(3);
+        expect(all.nextCursor).toBeNull();
+        const ids = all.items.map((x) => x.id);
+        expect(ids).toEqual([...ids].sort().reverse());
+        const e0Deliveries = (await store.listDeliveries(account.id, { limit: 10, endpointId: e0.id })).items.map((d) => d.id);
+        expect(all.items.every((x) => e0Deliveries.includes(x.deliveryId))).toBe(true);
+        const byEvent = new Map(all.items.map((x) => [`${x.eventId}#${x.attemptNo}`, x.eventType]));
+        expect(byEvent).toEqual(
+          new Map([
+            [`${first.messageId}#1`, 'asset.created'],
+            [`${first.messageId}#2`, 'asset.created'],
+            [`${second.messageId}#1`, 'asset.updated'],
+          ]),
+        );
+
+        const failures = await list({ limit: 10, outcome: 'failed' });
+        expect(failures.items.map((x) => [x.eventId, x.attemptNo, x.errorKind])).toEqual([[first.messageId, 1, 'http_status']]);
+        expect((await list({ limit: 10, outcome: 'succeeded' })).items).toHaveLength(2);
+
+        const page1 = await list({ limit: 2 });
+        expect(page1.items.map((x) => x.id)).toEqual(ids.slice(0, 2));
+        expect(page1.nextCursor).toBe(ids[1]);
+        const page2 = await list({ limit: 2, cursor: page1.nextCursor! });
+        expect(page2.items.map((x) => x.id)).toEqual(ids.slice(2));
+        expect(page2.nextCursor).toBeNull();
+
+        expect((await list({ limit: 10 }, e1.id)).items).toHaveLength(3);
+        expect((await list({ limit: 10 }, e0.id, other.id)).items).toEqual([]);
+      });
+
+      it('lets two accounts use the same project id without seeing each other', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const pa = await store.createProject(a.id, 'mine', 'dam-project-1');
+        const pb = await store.createProject(b.id, 'theirs', 'dam-project-1');
+        expect(await store.getProject(a.id, 'dam-project-1')).toEqual(pa);
+        expect(await store.getProject(b.id, 'dam-project-1')).toEqual(pb);
+        await expect(store.createProject(a.id, 'again', 'dam-project-1')).rejects.toThrow();
+      });
+    });
+
+    describe('api keys', () => {
+      it('finds a key by hash (with the hash) and lists keys without it', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const key = await store.createApiKey({ accountId: a.id, name: 'ci', role: 'publisher', operator: false, hash: 'h-ci', prefix: 'hk_ci', source: 'api' });
+        expect(key).toMatchObject({ accountId: a.id, name: 'ci', role: 'publisher', operator: false, prefix: 'hk_ci' });
+        expect(await store.findApiKeyByHash('h-ci')).toEqual({ ...key, hash: 'h-ci' });
+        expect(await store.findApiKeyByHash('h-nope')).toBeUndefined();
+
+        await store.createApiKey({ accountId: a.id, name: 'ui', role: 'viewer', operator: false, hash: 'h-ui', prefix: 'hk_ui', source: 'generated' });
+        const page = await store.listApiKeys(a.id, { limit: 1 });
+        expect(page.items).toHaveLength(1);
+        expect(page.items[0]).not.toHaveProperty('hash');
+        const rest = await store.listApiKeys(a.id, { limit: 10, cursor: page.nextCursor! });
+        expect(rest.nextCursor).toBeNull();
+        expect([...page.items, ...rest.items].map((k) => k.name).sort()).toEqual(['ci', 'ui']);
+      });
+
+      it('deletes keys only within their account', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const key = await store.createApiKey({ accountId: a.id, name: 'k', role: 'admin', operator: false, hash: 'h1', prefix: 'p', source: 'api' });
+        expect(await store.deleteApiKey(b.id, key.id)).toBe(false);
+        expect(await store.findApiKeyByHash('h1')).toBeDefined();
+        expect(await store.deleteApiKey(a.id, key.id)).toBe(true);
+        expect(await store.deleteApiKey(a.id, key.id)).toBe(false);
+        expect(await store.findApiKeyByHash('h1')).toBeUndefined();
+      });
+
+      it('counts operator keys', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        expect(await store.countOperatorKeys()).toBe(0);
+        await store.createApiKey({ accountId: a.id, name: 'op', role: 'admin', operator: true, hash: 'h-op', prefix: 'p', source: 'env' });
+        await store.createApiKey({ accountId: a.id, name: 'plain', role: 'admin', operator: false, hash: 'h-plain', prefix: 'p', source: 'api' });
+        expect(await store.countOperatorKeys()).toBe(1);
+        expect((await store.findApiKeyByHash('h-op'))?.operator).toBe(true);
+      });
+
+      it('syncEnvKey drops env keys whose hash changed and reports whether the current one exists', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        await store.createApiKey({ accountId: a.id, name: 'env', role: 'admin', operator: true, hash: 'h-old', prefix: 'p', source: 'env' });
+        await store.createApiKey({ accountId: a.id, name: 'api', role: 'admin', operator: false, hash: 'h-api', prefix: 'p', source: 'api' });
+        expect(await store.syncEnvKey('h-old')).toBe(true);
+        expect(await store.findApiKeyByHash('h-old')).toBeDefined();
+
+        expect(await store.syncEnvKey('h-new')).toBe(false);
+        expect(await store.findApiKeyByHash('h-old')).toBeUndefined();
+        expect(await store.findApiKeyByHash('h-api')).toBeDefined();
+
+        await store.createApiKey({ accountId: a.id, name: 'env', role: 'admin', operator: true, hash: 'h-new', prefix: 'p', source: 'env' });
+        expect(await store.syncEnvKey('h-new')).toBe(true);
+        // A non-env key with the hash also counts as existing, and is never dropped.
+        expect(await store.syncEnvKey('h-api')).toBe(true);
+        expect(await store.findApiKeyByHash('h-new')).toBeUndefined();
+      });
+    });
+
+    describe('endpoints', () => {
+      it('round-trips every field, credentials included', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const e = endpointFixture(a.id, {
+          method: 'PUT',
+          eventTypes: ['asset.*', 'collection.updated'],
+          projectIds: ['prj_1'],
+          userIds: ['u1', 'u2'],
+          previousSecret: 'whsec_previous-secret-value',
+          previousSecretExpiresAt: T0 + 1000,
+          headers: [
+            { name: 'X-Plain', value: 'plain-header-value', type: 'plain' },
+            { name: 'X-Token', value: 'hidden-header-value', type: 'hidden' },
+          ],
+          auth: { type: 'basic', username: 'user', password: 'basic-password-value' },
+          rateLimitPerSecond: 7,
+          timeoutMs: 5_000,
+          ordering: 'per_resource',
+          failingSince: T0,
+          profile: 'mediapocket',
+          profileData: { numericId: 42, name: 'MP' },
+        });
+        await store.createEndpoint(e);
+        expect(await store.getEndpoint(a.id, e.id)).toEqual(e);
+
+        const oauth = endpointFixture(a.id, {
+          auth: { type: 'oauth2_client_credentials', tokenUrl: 'https://auth.example.com/token', clientId: 'cid', clientSecret: 'oauth-client-secret', scope: 'hooks', extraParams: { audience: 'x' } },
+          disabled: true,
+          disabledReason: 'by user',
+        });
+        await store.createEndpoint(oauth);
+        expect(await store.getEndpoint(a.id, oauth.id)).toEqual(oauth);
+      });
+
+      it('stores credentials sealed: the raw rows never contain the plaintext', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const e = endpointFixture(a.id, {
+          secret: 'whsec_current-plaintext-secret',
+          previousSecret: 'whsec_previous-plaintext-secret',
+          previousSecretExpiresAt: T0,
+          headers: [{ name: 'X-Api-Key', value: 'header-plaintext-secret', type: 'hidden' }],
+          auth: { type: 'basic', username: 'someone', password: 'password-plaintext-secret' },
+        });
+        await store.createEndpoint(e);
+        const rows = await h.rawRows('endpoints');
+        expect(rows).toHaveLength(1);
+        const text = JSON.stringify(rows[0]);
+        for (const plain of ['current-plaintext-secret', 'previous-plaintext-secret', 'header-plaintext-secret', 'password-plaintext-secret', 'someone']) {
+          expect(text).not.toContain(plain);
+        }
+        for (const column of ['secret', 'previous_secret', 'headers', 'auth']) {
+          expect(String(rows[0][column])).toMatch(/^v1\./);
+        }
+
+        // Updates seal too (a fresh secret after rotation, say).
+        await store.updateEndpoint({ ...e, secret: 'whsec_rotated-plaintext-secret', previousSecret: e.secret });
+        const after = JSON.stringify(await h.rawRows('endpoints'));
+        expect(after).not.toContain('rotated-plaintext-secret');
+        expect(after).not.toContain('current-plaintext-secret');
+        expect((await store.getEndpoint(a.id, e.id))?.secret).toBe('whsec_rotated-plaintext-secret');
+      });
+
+      it('updates an endpoint in place', async () => {
+        const { account, endpoints } = await setup(1);
+        const e = endpoints[0];
+        const changed: Endpoint = {
+          ...e,
+          url: 'https://elsewhere.example.com/hook',
+          description: 'changed',
+          eventTypes: ['*'],
+          disabled: true,
+          disabledReason: 'too many failures',
+          headers: [{ name: 'X-Sig', value: 'k', type: 'hmac' }],
+          updatedAt: e.updatedAt + 5,
+        };
+        await store.updateEndpoint(changed);
+        expect(await store.getEndpoint(account.id, e.id)).toEqual(changed);
+      });
+
+      it('bumps endpointsVersion on every endpoint write and on updateAccount', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const other = await store.createAccount({ name: 'B' });
+        const versions = [await store.endpointsVersion(a.id)];
+        const e = endpointFixture(a.id);
+        await store.createEndpoint(e);
+        versions.push(await store.endpointsVersion(a.id));
+        await store.updateEndpoint({ ...e, description: 'x' });
+        versions.push(await store.endpointsVersion(a.id));
+        await store.updateAccount({ ...a, name: 'A2' });
+        versions.push(await store.endpointsVersion(a.id));
+        await store.deleteEndpoint(a.id, e.id);
+        versions.push(await store.endpointsVersion(a.id));
+        for (let i = 1; i < versions.length; i++) expect(versions[i]).not.toBe(versions[i - 1]);
+        expect(new Set(versions).size).toBe(versions.length);
+        // Another account's version is untouched by all that.
+        expect(await store.endpointsVersion(other.id)).toBe(0);
+        expect(await store.endpointsVersion('acc_missing')).toBe(0);
+      });
+
+      it('activeEndpoints lists the enabled endpoints of one account only', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const on = endpointFixture(a.id);
+        const off = endpointFixture(a.id, { disabled: true, disabledReason: 'x' });
+        const theirs = endpointFixture(b.id);
+        for (const e of [on, off, theirs]) await store.createEndpoint(e);
+        expect(await store.activeEndpoints(a.id)).toEqual([on]);
+        await store.updateEndpoint({ ...off, disabled: false, disabledReason: null });
+        expect((await store.activeEndpoints(a.id)).map((e) => e.id).sort()).toEqual([on.id, off.id].sort());
+      });
+
+      it('getEndpointsByIds is unscoped and ignores unknown ids', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const e1 = endpointFixture(a.id);
+        const e2 = endpointFixture(b.id, { disabled: true, disabledReason: 'x' });
+        await store.createEndpoint(e1);
+        await store.createEndpoint(e2);
+        const found = await store.getEndpointsByIds([e1.id, e2.id, 'ep_missing']);
+        expect(found.sort((x, y) => (x.id < y.id ? -1 : 1))).toEqual([e1, e2].sort((x, y) => (x.id < y.id ? -1 : 1)));
+        expect(await store.getEndpointsByIds([])).toEqual([]);
+      });
+
+      it('lists endpoints newest first with paging and a profile filter', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const made: Endpoint[] = [];
+        for (let i = 0; i < 3; i++) made.push(endpointFixture(a.id));
+        made.push(endpointFixture(a.id, { profile: 'cmp' }));
+        for (const e of made) await store.createEndpoint(e);
+        await store.createEndpoint(endpointFixture(b.id));
+
+        const first = await store.listEndpoints(a.id, { limit: 3 });
+        expect(first.items.map((e) => e.id)).toEqual(made.map((e) => e.id).reverse().slice(0, 3));
+        expect(first.nextCursor).toBe(first.items[2].id);
+        const second = await store.listEndpoints(a.id, { limit: 3, cursor: first.nextCursor! });
+        expect(second.items.map((e) => e.id)).toEqual([made[0].id]);
+        expect(second.nextCursor).toBeNull();
+        expect(second.items[0]).toEqual(made[0]);
+
+        const cmp = await store.listEndpoints(a.id, { limit: 10, profile: 'cmp' });
+        expect(cmp.items.map((e) => e.id)).toEqual([made[3].id]);
+        expect((await store.listEndpoints(a.id, { limit: 10, profile: 'standard' })).items).toHaveLength(3);
+      });
+
+      it("scopes endpoints to their account: another account's id is invisible and untouchable", async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const e = endpointFixture(a.id);
+        await store.createEndpoint(e);
+        expect(await store.getEndpoint(b.id, e.id)).toBeUndefined();
+        expect(await store.deleteEndpoint(b.id, e.id)).toBe(false);
+        await store.updateEndpoint({ ...e, accountId: b.id, url: 'https://attacker.example.com' });
+        expect(await store.getEndpoint(a.id, e.id)).toEqual(e);
+        expect((await store.listEndpoints(b.id, { limit: 10 })).items).toEqual([]);
+      });
+
+      it('deleteEndpoint removes the endpoint with its deliveries and attempts, and nothing else', async () => {
+        const { account, targets } = await setup(2);
+        const out = await store.ingest([ingestItem(account.id, targets)], T0);
+        expect(out[0].deliveries).toBe(2);
+        const claimed = await store.claim(claimReq());
+        await store.settle(claimed.map((d) => retry(d, 'w1', T0 + 10)), T0 + 1);
+        const gone = targets[0].id;
+        const kept = claimed.find((d) => d.endpointId !== gone)!;
+
+        expect(await store.deleteEndpoint(account.id, gone)).toBe(true);
+        expect(await store.getEndpoint(account.id, gone)).toBeUndefined();
+        expect(await store.deleteEndpoint(account.id, gone)).toBe(false);
+        const left = await store.listDeliveries(account.id, { limit: 10 });
+        expect(left.items.map((d) => d.id)).toEqual([kept.id]);
+        expect(await store.listAttempts(account.id, claimed.map((d) => d.id))).toHaveLength(1);
+        expect((await h.rawRows('attempts')).map((r) => r.delivery_id)).toEqual([kept.id]);
+        expect(await store.stats(account.id)).toMatchObject({ pending: 1, retrying: 1 });
+      });
+    });
+
+    describe('ingest', () => {
+      it('stores the event and one pending delivery per matched endpoint', async () => {
+        const { account, targets } = await setup(3);
+        const item = ingestItem(account.id, targets, { projectId: 'prj_1', occurredAt: T0 - 5 });
+        const [out] = await store.ingest([item], T0);
+        expect(out).toEqual({ id: item.messageId, deliveries: 3, duplicate: false });
+
+        const ev = await store.getEvent(account.id, item.messageId);
+        expect(ev).toEqual({
+          id: item.messageId,
+          accountId: account.id,
+          idempotencyKey: null,
+          type: 'asset.created',
+          occurredAt: T0 - 5,
+          receivedAt: T0,
+          projectId: 'prj_1',
+          resourceKey: null,
+          sequence: null,
+          body: JSON.stringify({ id: item.messageId, sequence: null }),
+        });
+        const page = await store.listDeliveries(account.id, { limit: 10, eventId: item.messageId });
+        expect(page.items).toHaveLength(3);
+        expect(page.items.map((d) => d.endpointId).sort()).toEqual(targets.map((t) => t.id).sort());
+        for (const d of page.items) {
+          expect(d).toMatchObject({ accountId: account.id, eventId: item.messageId, status: 'pending', attempts: 0, nextAttemptAt: T0, lastStatusCode: null, lastError: null, createdAt: T0, updatedAt: T0 });
+        }
+      });
+
+      it('stores an event that matched no endpoint, without deliveries; occurredAt defaults to now', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const item = ingestItem(a.id, []);
+        expect(await store.ingest([item], T0)).toEqual([{ id: item.messageId, deliveries: 0, duplicate: false }]);
+        expect((await store.getEvent(a.id, item.messageId))?.occurredAt).toBe(T0);
+        expect(await store.stats(a.id)).toEqual({ pending: 0, inFlight: 0, succeeded: 0, failed: 0, retrying: 0 });
+        expect(await store.ingest([], T0)).toEqual([]);
+      });
+
+      it('answers a repeated idempotency key from an earlier batch with the first event, creating nothing', async () => {
+        const { account, targets } = await setup(2);
+        const first = ingestItem(account.id, targets, { idempotencyKey: 'key-1' });
+        const [o1] = await store.ingest([first], T0);
+        let rendered = false;
+        const again: IngestItem = { ...ingestItem(account.id, targets, { idempotencyKey: 'key-1' }), render: () => ((rendered = true), 'x') };
+        const [o2] = await store.ingest([again], T0 + 1);
+        expect(o1).toEqual({ id: first.messageId, deliveries: 2, duplicate: false });
+        expect(o2).toEqual({ id: first.messageId, deliveries: 2, duplicate: true });
+        expect(rendered).toBe(false);
+        expect(await store.getEvent(account.id, again.messageId)).toBeUndefined();
+        expect((await store.stats(account.id)).pending).toBe(2);
+      });
+
+      it('answers a key repeated within one batch with the first occurrence', async () => {
+        const { account, targets } = await setup(1);
+        const a = ingestItem(account.id, targets, { idempotencyKey: 'dup' });
+        const other = ingestItem(account.id, targets);
+        const b = ingestItem(account.id, targets, { idempotencyKey: 'dup' });
+        const out = await store.ingest([a, other, b], T0);
+        expect(out).toEqual([
+          { id: a.messageId, deliveries: 1, duplicate: false },
+          { id: other.messageId, deliveries: 1, duplicate: false },
+          { id: a.messageId, deliveries: 1, duplicate: true },
+        ]);
+        expect((await store.stats(account.id)).pending).toBe(2);
+        expect(await store.getEvent(account.id, b.messageId)).toBeUndefined();
+      });
+
+      it('scopes idempotency keys to the account', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const [oa] = await store.ingest([ingestItem(a.id, [], { idempotencyKey: 'same' })], T0);
+        const [ob] = await store.ingest([ingestItem(b.id, [], { idempotencyKey: 'same' })], T0);
+        expect(oa.duplicate).toBe(false);
+        expect(ob.duplicate).toBe(false);
+        expect(ob.id).not.toBe(oa.id);
+        expect((await store.getEvent(b.id, 'same'))?.id).toBe(ob.id);
+      });
+
+      it('numbers events per resource: monotonic within a batch and across batches, independent per resource and account', async () => {
+        const { account, targets } = await setup(1);
+        const other = await store.createAccount({ name: 'B' });
+        const res = (id: string) => ({ resource: { type: 'asset', id } });
+        const batch1 = [
+          ingestItem(account.id, targets, res('1')),
+          ingestItem(account.id, targets, res('2')),
+          ingestItem(account.id, targets, res('1')),
+          ingestItem(account.id, targets),
+          ingestItem(other.id, [], res('1')),
+        ];
+        await store.ingest(batch1, T0);
+        const batch2 = [ingestItem(account.id, targets, res('1')), ingestItem(account.id, targets, res('2'))];
+        await store.ingest(batch2, T0 + 1);
+        const seq = async (item: IngestItem) => (await store.getEvent(item.accountId, item.messageId))!;
+        expect((await seq(batch1[0])).sequence).toBe(1);
+        expect((await seq(batch1[1])).sequence).toBe(1);
+        expect((await seq(batch1[2])).sequence).toBe(2);
+        expect((await seq(batch1[3])).sequence).toBeNull();
+        expect((await seq(batch1[4])).sequence).toBe(1);
+        expect((await seq(batch2[0])).sequence).toBe(3);
+        expect((await seq(batch2[1])).sequence).toBe(2);
+        const ev = await seq(batch1[2]);
+        expect(ev.resourceKey).toBe('asset:1');
+        // The body is rendered once the sequence is known.
+        expect(JSON.parse(ev.body)).toEqual({ id: batch1[2].messageId, sequence: 2 });
+        // Duplicates do not consume a sequence number.
+        await store.ingest([ingestItem(account.id, targets, { ...res('1'), idempotencyKey: 'k' })], T0 + 2);
+        await store.ingest([ingestItem(account.id, targets, { ...res('1'), idempotencyKey: 'k' })], T0 + 3);
+        const next = ingestItem(account.id, targets, res('1'));
+        await store.ingest([next], T0 + 4);
+        expect((await seq(next)).sequence).toBe(5);
+      });
+    });
+
+    describe('claim', () => {
+      it('leases due deliveries with everything needed to send them, and never hands them out twice', async () => {
+        const { account, targets } = await setup(1);
+        const item = ingestItem(account.id, targets, { projectId: 'prj_9', resource: { type: 'asset', id: '7' } });
+        await store.ingest([item], T0);
+        const [d] = await store.claim(claimReq({ owner: 'w1', now: T0 + 5 }));
+        expect(d).toMatchObject({
+          accountId: account.id,
+          eventId: item.messageId,
+          endpointId: targets[0].id,
+          attempts: 0,
+          eventType: 'asset.created',
+          body: JSON.stringify({ id: item.messageId, sequence: 1 }),
+          sequence: 1,
+          resourceKey: 'asset:7',
+          projectId: 'prj_9',
+          createdAt: T0,
+        });
+        expect(await store.claim(claimReq({ owner: 'w2', now: T0 + 6 }))).toEqual([]);
+        expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'in_flight', nextAttemptAt: null, updatedAt: T0 + 5 });
+        expect(await store.stats(account.id)).toMatchObject({ pending: 0, inFlight: 1 });
+      });
+
+      it('honours the limit and claims the earliest due first', async () => {
+        const { account, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets)], T0 + 2);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        await store.ingest([ingestItem(account.id, targets)], T0 + 1);
+        const first = await store.claim(claimReq({ limit: 2, now: T0 + 10 }));
+        expect(first.map((d) => d.createdAt)).toEqual([T0, T0 + 1]);
+        const rest = await store.claim(claimReq({ limit: 2, now: T0 + 10 }));
+        expect(rest.map((d) => d.createdAt)).toEqual([T0 + 2]);
+      });
+
+      it('skips excluded endpoints, disabled endpoints and deliveries not yet due', async () => {
+        const { account, endpoints, targets } = await setup(3);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const [e0, e1, e2] = endpoints;
+        await store.updateEndpoint({ ...e1, disabled: true, disabledReason: 'x' });
+
+        expect(await store.claim(claimReq({ now: T0 - 1 }))).toEqual([]);
+        const got = await store.claim(claimReq({ excludeEndpoints: [e0.id] }));
+        expect(got.map((d) => d.endpointId)).toEqual([e2.id]);
+        expect(await store.claim(claimReq({ excludeEndpoints: [e0.id] }))).toEqual([]);
+
+        const e0d = await store.claim(claimReq({}));
+        expect(e0d.map((d) => d.endpointId)).toEqual([e0.id]);
+        // Re-enabled, the held-back delivery becomes claimable.
+        await store.updateEndpoint({ ...e1, disabled: false });
+        expect((await store.claim(claimReq())).map((d) => d.endpointId)).toEqual([e1.id]);
+      });
+
+      it('returns nothing for a zero limit', async () => {
+        const { account, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        expect(await store.claim(claimReq({ limit: 0 }))).toEqual([]);
+        expect((await store.stats(account.id)).pending).toBe(1);
+      });
+    });
+
+    describe('leases', () => {
+      it('releases expired leases, which another worker can then claim', async () => {
+        const { account, targets } = await setup(2);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const [a] = await store.claim(claimReq({ owner: 'w1', limit: 1, now: T0, leaseMs: 1_000 }));
+        const [b] = await store.claim(claimReq({ owner: 'w2', limit: 1, now: T0 + 500, leaseMs: 1_000 }));
+        // a's lease ends at T0+1000, b's at T0+1500.
+        expect(await store.releaseLeases({ expiredBefore: T0 + 1_000 })).toBe(0);
+        expect(await store.releaseLeases({ expiredBefore: T0 + 1_001 })).toBe(1);
+        expect((await store.getDelivery(account.id, a.id))?.status).toBe('pending');
+        expect((await store.getDelivery(account.id, b.id))?.status).toBe('in_flight');
+        const re = await store.claim(claimReq({ owner: 'w3', now: T0 + 1_100 }));
+        expect(re.map((d) => d.id)).toEqual([a.id]);
+        expect(re[0].attempts).toBe(0);
+      });
+
+      it('releases the leases of one owner, or all of them', async () => {
+        const { account, targets } = await setup(3);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        await store.claim(claimReq({ owner: 'w1', limit: 2 }));
+        await store.claim(claimReq({ owner: 'w2', limit: 1 }));
+        expect(await store.releaseLeases({ owner: 'w-none' })).toBe(0);
+        expect(await store.releaseLeases({ owner: 'w2' })).toBe(1);
+        expect(await store.stats(account.id)).toMatchObject({ pending: 1, inFlight: 2 });
+        expect(await store.releaseLeases({ all: true })).toBe(2);
+        expect(await store.stats(account.id)).toMatchObject({ pending: 3, inFlight: 0 });
+        expect(await store.claim(claimReq({ owner: 'w3' }))).toHaveLength(3);
+      });
+    });
+
+    describe('settle', () => {
+      it('records a success: delivery succeeded, one attempt row, lease cleared', async () => {
+        const { account, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const [d] = await store.claim(claimReq());
+        await store.settle([succeeded(d, 'w1')], T0 + 50);
+        expect(await store.getDelivery(account.id, d.id)).toEqual({
+          id: d.id,
+          accountId: account.id,
+          eventId: d.eventId,
+          endpointId: d.endpointId,
+          status: 'succeeded',
+          attempts: 1,
+          nextAttemptAt: null,
+          lastStatusCode: 200,
+          lastError: null,
+          createdAt: T0,
+          updatedAt: T0 + 50,
+        });
+        const attempts = await store.listAttempts(account.id, [d.id]);
+        expect(attempts).toHaveLength(1);
+        expect(attempts[0]).toMatchObject({ deliveryId: d.id, ...attempt(1) });
+        expect(await store.stats(account.id)).toEqual({ pending: 0, inFlight: 0, succeeded: 1, failed: 0, retrying: 0 });
+        expect(await store.claim(claimReq({ now: T0 + 100 }))).toEqual([]);
+      });
+
+      it('schedules a retry: pending again at nextAttemptAt with the error recorded', async () => {
+        const { account, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const [d] = await store.claim(claimReq());
+        await store.settle([retry(d, 'w1', T0 + 1_000)], T0 + 10);
+        expect(await store.getDelivery(account.id, d.id)).toMatchObject({
+          status: 'pending',
+          attempts: 1,
+          nextAttemptAt: T0 + 1_000,
+          lastStatusCode: 503,
+          lastError: 'http_status: service unavailable',
+        });
+        expect(await store.stats(account.id)).toEqual({ pending: 1, inFlight: 0, succeeded: 0, failed: 0, retrying: 1 });
+        expect(await store.nextDueAt()).toBe(T0 + 1_000);
+        expect(await store.claim(claimReq({ now: T0 + 999 }))).toEqual([]);
+        const [again] = await store.claim(claimReq({ now: T0 + 1_000 }));
+        expect(again.id).toBe(d.id);
+        expect(again.attempts).toBe(1);
+        await store.settle([failed(again, 'w1', 2)], T0 + 1_010);
+        expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'failed', attempts: 2, nextAttemptAt: null, lastStatusCode: null, lastError: 'connect: ECONNREFUSED' });
+        const attempts = await store.listAttempts(account.id, [d.id]);
+        expect(attempts.map((a) => [a.attemptNo, a.statusCode, a.errorKind, a.errorMessage, a.responseBody])).toEqual([
+          [1, 503, 'http_status', 'service unavailable', 'busy'],
+          [2, null, 'connect', 'ECONNREFUSED', null],
+        ]);
+        expect(attempts[0].requestHeaders).toEqual({ 'webhook-id': 'msg_x', authorization: '****' });
+        expect(await store.stats(account.id)).toEqual({ pending: 0, inFlight: 0, succeeded: 0, failed: 1, retrying: 0 });
+      });
+
+      it('releases a claimed delivery untried: pending, no attempt counted or recorded', async () => {
+        const { account, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const [d] = await store.claim(claimReq());
+        await store.settle([{ deliveryId: d.id, owner: 'w1', endpointId: d.endpointId, outcome: 'release', nextAttemptAt: T0 + 300 }], T0 + 1);
+        expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'pending', attempts: 0, nextAttemptAt: T0 + 300 });
+        expect(await store.listAttempts(account.id, [d.id])).toEqual([]);
+        expect((await store.stats(account.id)).retrying).toBe(0);
+      });
+
+      it('ignores settlements from a worker that does not hold the lease', async () => {
+        const { account, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const [d] = await store.claim(claimReq({ owner: 'w1', leaseMs: 100 }));
+        await store.settle([succeeded(d, 'intruder')], T0 + 10);
+        await store.settle([{ deliveryId: d.id, owner: 'intruder', endpointId: d.endpointId, outcome: 'release', nextAttemptAt: T0 }], T0 + 10);
+        expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'in_flight', attempts: 0, updatedAt: T0 });
+        expect(await store.listAttempts(account.id, [d.id])).toEqual([]);
+
+        // The lease expires and w2 takes over: w1's late result changes nothing either.
+        await store.releaseLeases({ expiredBefore: T0 + 200 });
+        const [taken] = await store.claim(claimReq({ owner: 'w2', now: T0 + 200 }));
+        await store.settle([failed(d, 'w1')], T0 + 210);
+        expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'in_flight', attempts: 0 });
+        expect(await store.listAttempts(account.id, [d.id])).toEqual([]);
+        expect((await store.getEndpoint(account.id, d.endpointId))?.failingSince).toBeNull();
+        await store.settle([succeeded(taken, 'w2')], T0 + 220);
+        expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
+        expect(await store.listAttempts(account.id, [d.id])).toHaveLength(1);
+        // Once settled it is no longer in flight: a repeat settlement is ignored too.
+        await store.settle([failed(taken, 'w2', 2)], T0 + 230);
+        expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
+      });
+
+      it('settles a mixed batch in one call', async () => {
+        const { account, targets } = await setup(4);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const ds = await store.claim(claimReq());
+        expect(ds).toHaveLength(4);
+        await store.settle(
+          [
+            succeeded(ds[0], 'w1'),
+            retry(ds[1], 'w1', T0 + 500),
+            failed(ds[2], 'w1'),
+            { deliveryId: ds[3].id, owner: 'w1', endpointId: ds[3].endpointId, outcome: 'release', nextAttemptAt: T0 + 5 },
+          ],
+          T0 + 1,
+        );
+        expect(await store.stats(account.id)).toEqual({ pending: 2, inFlight: 0, succeeded: 1, failed: 1, retrying: 1 });
+        expect(await store.listAttempts(account.id, ds.map((d) => d.id))).toHaveLength(3);
+        await store.settle([], T0 + 2);
+      });
+
+      it('maintains failing_since: set by the first failure, kept by later ones, cleared by a success', async () => {
+        const { account, targets } = await setup(1);
+        const endpointId = targets[0].id;
+        const failingSince = async () => (await store.getEndpoint(account.id, endpointId))!.failingSince;
+        await store.ingest([ingestItem(account.id, targets), ingestItem(account.id, targets), ingestItem(account.id, targets)], T0);
+
+        const [d1] = await store.claim(claimReq({ limit: 1 }));
+        await store.settle([retry(d1, 'w1', T0 + 10_000)], T0 + 100);
+        expect(await failingSince()).toBe(T0 + 100);
+
+        const [d2] = await store.claim(claimReq({ limit: 1, now: T0 + 200 }));
+        await store.settle([failed(d2, 'w1')], T0 + 300);
+        expect(await failingSince()).toBe(T0 + 100);
+
+        // A release says nothing about the endpoint's health.
+        const [d3] = await store.claim(claimReq({ limit: 1, now: T0 + 400 }));
+        await store.settle([{ deliveryId: d3.id, owner: 'w1', endpointId, outcome: 'release', nextAttemptAt: T0 + 400 }], T0 + 450);
+        expect(await failingSince()).toBe(T0 + 100);
+
+        // One success in a batch of failures clears it.
+        await store.ingest([ingestItem(account.id, targets)], T0 + 500);
+        const batch = await store.claim(claimReq({ now: T0 + 600 }));
+        expect(batch).toHaveLength(2);
+        await store.settle([failed(batch[0], 'w1'), succeeded(batch[1], 'w1')], T0 + 700);
+        expect(await failingSince()).toBeNull();
+      });
+    });
+
+    describe('per-resource ordering', () => {
+      const asset = (id: string) => ({ resource: { type: 'asset', id } });
+
+      it('makes only the head of each (endpoint, resource) claimable, the next once the head succeeds', async () => {
+        const { account, targets } = await setup(1, 'per_resource');
+        const items = [ingestItem(account.id, targets, asset('1')), ingestItem(account.id, targets, asset('1')), ingestItem(account.id, targets, asset('2'))];
+        await store.ingest(items, T0);
+        const first = await store.claim(claimReq());
+        expect(first.map((d) => [d.resourceKey, d.sequence]).sort()).toEqual([
+          ['asset:1', 1],
+          ['asset:2', 1],
+        ]);
+        expect(await store.claim(claimReq())).toEqual([]);
+        const head = first.find((d) => d.resourceKey === 'asset:1')!;
+        await store.settle([succeeded(head, 'w1')], T0 + 1);
+        const next = await store.claim(claimReq({ now: T0 + 2 }));
+        expect(next.map((d) => [d.resourceKey, d.sequence])).toEqual([['asset:1', 2]]);
+        expect(next[0].eventId).toBe(items[1].messageId);
+      });
+
+      it('holds the rest back while the head waits for a retry, and lets them go once it fails for good', async () => {
+        const { account, targets } = await setup(1, 'per_resource');
+        await store.ingest([ingestItem(account.id, targets, asset('1')), ingestItem(account.id, targets, asset('1'))], T0);
+        const [head] = await store.claim(claimReq());
+        expect(head.sequence).toBe(1);
+        await store.settle([retry(head, 'w1', T0 + 1_000)], T0 + 1);
+        expect(await store.claim(claimReq({ now: T0 + 500 }))).toEqual([]);
+        const [again] = await store.claim(claimReq({ now: T0 + 1_000 }));
+        expect(again.id).toBe(head.id);
+        expect(await store.claim(claimReq({ now: T0 + 1_000 }))).toEqual([]);
+        await store.settle([failed(again, 'w1', 2)], T0 + 1_001);
+        const [second] = await store.claim(claimReq({ now: T0 + 1_002 }));
+        expect(second.sequence).toBe(2);
+      });
+
+      it('keeps resources, endpoints and unordered endpoints independent', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const ordered = endpointFixture(a.id, { ordering: 'per_resource' });
+        const free = endpointFixture(a.id);
+        await store.createEndpoint(ordered);
+        await store.createEndpoint(free);
+        const targets = [
+          { id: ordered.id, ordered: true },
+          { id: free.id, ordered: false },
+        ];
+        await store.ingest([ingestItem(a.id, targets, asset('1')), ingestItem(a.id, targets, asset('1')), ingestItem(a.id, targets, asset('1'))], T0);
+        const got = await store.claim(claimReq());
+        expect(got.filter((d) => d.endpointId === free.id)).toHaveLength(3);
+        expect(got.filter((d) => d.endpointId === ordered.id).map((d) => d.sequence)).toEqual([1]);
+      });
+
+      it('does not order deliveries of events without a resource', async () => {
+        const { account, targets } = await setup(1, 'per_resource');
+        await store.ingest([ingestItem(account.id, targets), ingestItem(account.id, targets)], T0);
+        expect(await store.claim(claimReq())).toHaveLength(2);
+      });
+    });
+
+    describe('replay', () => {
+      it('retryDelivery re-queues a finished delivery now, but not one in flight or of another account', async () => {
+        const { account, targets } = await setup(1);
+        const other = await store.createAccount({ name: 'B' });
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const [d] = await store.claim(claimReq());
+        expect(await store.retryDelivery(account.id, d.id, T0 + 5)).toMatchObject({ status: 'in_flight' });
+        await store.settle([failed(d, 'w1')], T0 + 10);
+
+        expect(await store.retryDelivery(other.id, d.id, T0 + 20)).toBeUndefined();
+        expect((await store.getDelivery(account.id, d.id))?.status).toBe('failed');
+        expect(await store.retryDelivery(account.id, 'dlv_missing', T0 + 20)).toBeUndefined();
+
+        const requeued = await store.retryDelivery(account.id, d.id, T0 + 20);
+        expect(requeued).toMatchObject({ id: d.id, status: 'pending', nextAttemptAt: T0 + 20, attempts: 1, updatedAt: T0 + 20 });
+        expect(await store.nextDueAt()).toBe(T0 + 20);
+        const [again] = await store.claim(claimReq({ now: T0 + 20 }));
+        expect(again).toMatchObject({ id: d.id, attempts: 1 });
+        await store.settle([succeeded(again, 'w1', 2)], T0 + 30);
+        // Succeeded deliveries can be replayed too.
+        expect(await store.retryDelivery(account.id, d.id, T0 + 40)).toMatchObject({ status: 'pending', nextAttemptAt: T0 + 40 });
+      });
+
+      it('recoverEndpoint re-queues the failed deliveries of one endpoint created since a time', async () => {
+        const { account, endpoints, targets } = await setup(2);
+        const other = await store.createAccount({ name: 'B' });
+        const [e0] = endpoints;
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        await store.ingest([ingestItem(account.id, targets)], T0 + 100);
+        await store.ingest([ingestItem(account.id, targets)], T0 + 200);
+        const all = await store.claim(claimReq({ now: T0 + 300 }));
+        expect(all).toHaveLength(6);
+        const pendingOne = all.find((d) => d.endpointId === e0.id && d.createdAt === T0 + 200)!;
+        await store.settle(
+          all.map((d) => (d === pendingOne ? retry(d, 'w1', T0 + 10_000) : failed(d, 'w1'))),
+          T0 + 301,
+        );
+
+        expect(await store.recoverEndpoint(other.id, e0.id, T0, T0 + 400)).toBe(0);
+        expect(await store.recoverEndpoint(account.id, e0.id, T0 + 100, T0 + 400)).toBe(1);
+        const e0Deliveries = (await store.listDeliveries(account.id, { limit: 10, endpointId: e0.id })).items;
+        const byCreated = new Map(e0Deliveries.map((d) => [d.createdAt, d]));
+        expect(byCreated.get(T0)).toMatchObject({ status: 'failed' });
+        expect(byCreated.get(T0 + 100)).toMatchObject({ status: 'pending', nextAttemptAt: T0 + 400, updatedAt: T0 + 400 });
+        expect(byCreated.get(T0 + 200)).toMatchObject({ status: 'pending', nextAttemptAt: T0 + 10_000 });
+        expect(await store.stats(account.id, endpoints[1].id)).toMatchObject({ failed: 3, pending: 0 });
+        expect(await store.recoverEndpoint(account.id, e0.id, 0, T0 + 500)).toBe(1);
+        expect(await store.stats(account.id, e0.id)).toMatchObject({ failed: 0, pending: 3 });
+      });
+    });
+
+    describe('queue inspection', () => {
+      it('nextDueAt is the earliest pending due time, ignoring leased and finished deliveries', async () => {
+        expect(await store.nextDueAt()).toBeNull();
+        const { account, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets)], T0 + 50);
+        await store.ingest([ingestItem(account.id, targets)], T0 + 20);
+        expect(await store.nextDueAt()).toBe(T0 + 20);
+        const [d] = await store.claim(claimReq({ limit: 1, now: T0 + 100 }));
+        expect(await store.nextDueAt()).toBe(T0 + 50);
+        await store.settle([succeeded(d, 'w1')], T0 + 101);
+        await store.claim(claimReq({ now: T0 + 100 }));
+        expect(await store.nextDueAt()).toBeNull();
+      });
+
+      it('nextDueAt ignores deliveries no claim could take: disabled endpoints, chains blocked behind their head', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const off = endpointFixture(a.id, { disabled: true, disabledReason: 'x' });
+        const ordered = endpointFixture(a.id, { ordering: 'per_resource' });
+        await store.createEndpoint(off);
+        await store.createEndpoint(ordered);
+        await store.ingest([ingestItem(a.id, [{ id: off.id, ordered: false }])], T0);
+        expect(await store.nextDueAt()).toBeNull();
+
+        const chain = [{ id: ordered.id, ordered: true }];
+        await store.ingest([ingestItem(a.id, chain, { resource: { type: 'asset', id: '1' } }), ingestItem(a.id, chain, { resource: { type: 'asset', id: '1' } })], T0 + 10);
+        const [head] = await store.claim(claimReq({ now: T0 + 20 }));
+        expect(head.sequence).toBe(1);
+        // The head is in flight, the next is past due but blocked.
+        expect(await store.nextDueAt()).toBeNull();
+        await store.settle([retry(head, 'w1', T0 + 5_000)], T0 + 30);
+        // Only the head's retry time can make progress.
+        expect(await store.nextDueAt()).toBe(T0 + 5_000);
+        await store.updateEndpoint({ ...off, disabled: false, disabledReason: null });
+        expect(await store.nextDueAt()).toBe(T0);
+      });
+
+      it('stats counts by status for everything, one account, or one endpoint', async () => {
+        const { account, targets } = await setup(2);
+        const other = await setup(1);
+        await store.ingest([ingestItem(account.id, targets), ingestItem(account.id, targets)], T0);
+        await store.ingest([ingestItem(other.account.id, other.targets)], T0);
+        const claimed = await store.claim(claimReq({ limit: 3 }));
+        await store.settle([succeeded(claimed[0], 'w1'), retry(claimed[1], 'w1', T0 + 99)], T0 + 1);
+        const all = await store.stats();
+        expect(all.pending + all.inFlight + all.succeeded + all.failed).toBe(5);
+        expect(all).toEqual({ pending: 3, inFlight: 1, succeeded: 1, failed: 0, retrying: 1 });
+        const mine = await store.stats(account.id);
+        const theirs = await store.stats(other.account.id);
+        expect(mine.pending + mine.inFlight + mine.succeeded + mine.failed).toBe(4);
+        expect(theirs.pending + theirs.inFlight + theirs.succeeded + theirs.failed).toBe(1);
+        const perEndpoint = await Promise.all(targets.map((t) => store.stats(account.id, t.id)));
+        expect(perEndpoint.map((s) => s.pending + s.inFlight + s.succeeded + s.failed)).toEqual([2, 2]);
+        expect(await store.stats(other.account.id, targets[0].id)).toEqual({ pending: 0, inFlight: 0, succeeded: 0, failed: 0, retrying: 0 });
+      });
+
+      it('getEvent finds an event by id or by idempotency key, within its account only', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const keyed = ingestItem(a.id, [], { idempotencyKey: 'order-42', type: 'asset.updated' });
+        await store.ingest([keyed], T0);
+        const byId = await store.getEvent(a.id, keyed.messageId);
+        expect(byId).toMatchObject({ id: keyed.messageId, idempotencyKey: 'order-42', type: 'asset.updated' });
+        expect(await store.getEvent(a.id, 'order-42')).toEqual(byId);
+        expect(await store.getEvent(b.id, keyed.messageId)).toBeUndefined();
+        expect(await store.getEvent(b.id, 'order-42')).toBeUndefined();
+        expect(await store.getEvent(a.id, 'nope')).toBeUndefined();
+      });
+
+      it('getDelivery is scoped to the account', async () => {
+        const { account, targets } = await setup(1);
+        const other = await store.createAccount({ name: 'B' });
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const [d] = (await store.listDeliveries(account.id, { limit: 1 })).items;
+        expect(await store.getDelivery(account.id, d.id)).toEqual(d);
+        expect(await store.getDelivery(other.id, d.id)).toBeUndefined();
+      });
+
+      it('lists deliveries newest first with filters and cursor paging', async () => {
+        const { account, endpoints, targets } = await setup(2);
+        const other = await setup(1);
+        const events: IngestItem[] = [];
+        for (let i = 0; i < 3; i++) {
+          const item = ingestItem(account.id, targets);
+          events.push(item);
+          await store.ingest([item], T0 + i);
+        }
+        await store.ingest([ingestItem(other.account.id, other.targets)], T0);
+        const claimed = await store.claim(claimReq({ limit: 1, excludeEndpoints: [other.targets[0].id] }));
+        await store.settle([failed(claimed[0], 'w1')], T0 + 10);
+
+        const pages: string[][] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.listDeliveries(account.id, { limit: 4, cursor });
+          pages.push(page.items.map((d) => d.id));
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor);
+        expect(pages.map((p) => p.length)).toEqual([4, 2]);
+        const ids = pages.flat();
+        expect(ids).toEqual([...ids].sort().reverse());
+        expect(new Set(ids).size).toBe(6);
+
+        const byEndpoint = await store.listDeliveries(account.id, { limit: 10, endpointId: endpoints[1].id });
+        expect(byEndpoint.items).toHaveLength(3);
+        expect(byEndpoint.items.every((d) => d.endpointId === endpoints[1].id)).toBe(true);
+        const byEvent = await store.listDeliveries(account.id, { limit: 10, eventId: events[1].messageId });
+        expect(byEvent.items.map((d) => d.eventId)).toEqual([events[1].messageId, events[1].messageId]);
+        const byStatus = await store.listDeliveries(account.id, { limit: 10, status: 'failed' });
+        expect(byStatus.items.map((d) => d.id)).toEqual([claimed[0].id]);
+        const combined = await store.listDeliveries(account.id, { limit: 10, status: 'pending', endpointId: claimed[0].endpointId });
+        expect(combined.items).toHaveLength(2);
+        expect(byStatus.nextCursor).toBeNull();
+        // Another account's filters never reach into this one.
+        expect((await store.listDeliveries(other.account.id, { limit: 10, endpointId: endpoints[0].id })).items).toEqual([]);
+      });
+
+      it('listAttempts returns the attempts of the given deliveries in order, within the account only', async () => {
+        const { account, targets } = await setup(2);
+        const other = await store.createAccount({ name: 'B' });
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        let ds = await store.claim(claimReq());
+        await store.settle(ds.map((d) => retry(d, 'w1', T0 + 10)), T0 + 1);
+        ds = await store.claim(claimReq({ now: T0 + 10 }));
+        await store.settle(ds.map((d) => succeeded(d, 'w1', 2)), T0 + 11);
+
+        const attempts = await store.listAttempts(account.id, ds.map((d) => d.id));
+        expect(attempts).toHaveLength(4);
+        const expected = [...ds.map((d) => d.id)].sort().flatMap((id) => [
+          [id, 1],
+          [id, 2],
+        ]);
+        expect(attempts.map((a) => [a.deliveryId, a.attemptNo])).toEqual(expected);
+        expect(await store.listAttempts(account.id, [ds[0].id])).toHaveLength(2);
+        expect(await store.listAttempts(other.id, ds.map((d) => d.id))).toEqual([]);
+        expect(await store.listAttempts(account.id, [])).toEqual([]);
+      });
+    });
+  });
+}

@@ -1,0 +1,131 @@
+// LISTEN/NOTIFY wake-ups for workers sharing one PostgreSQL database. A notification only says
+// "new work may be due": the claim query stays the source of truth, so a lost notification
+// costs at most one poll interval and a spurious one costs one empty claim.
+import pg from 'pg';
+
+const BASE_CHANNEL = 'herald_deliveries';
+/** PostgreSQL identifiers (and so channel names) are at most NAMEDATALEN - 1 bytes. */
+const MAX_CHANNEL_BYTES = 63;
+const MIN_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 10_000;
+
+/** search_path values are spliced into connection options, so only plain identifiers pass. */
+export function checkSchemaName(schema: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error(`invalid schema name ${JSON.stringify(schema.slice(0, 80))}: use letters, digits and underscores`);
+  }
+  return schema;
+}
+
+/**
+ * The channel the store notifies and the notifier listens on. The schema is part of it so
+ * parallel test schemas (or several Heralds sharing a database) do not wake each other.
+ */
+export function channelName(schema?: string): string {
+  const name = schema === undefined ? BASE_CHANNEL : `${BASE_CHANNEL}_${checkSchemaName(schema)}`;
+  // pg_notify() rejects over-long names while LISTEN truncates them: cut once, here, for both.
+  return Buffer.byteLength(name) <= MAX_CHANNEL_BYTES ? name : name.slice(0, MAX_CHANNEL_BYTES);
+}
+
+/** Connection options that pin search_path, for pools and clients alike. */
+export function searchPathOption(schema?: string): string | undefined {
+  return schema === undefined ? undefined : `-c search_path=${checkSchemaName(schema)}`;
+}
+
+/**
+ * Holds one dedicated connection LISTENing on the deliveries channel (a pooled connection
+ * cannot LISTEN: it would be handed to other queries and the subscription would move with it).
+ * If the connection drops it reconnects with exponential backoff, and calls `onNotify` once
+ * after each reconnect because notifications sent while it was away are lost.
+ */
+export class PgNotifier {
+  private readonly channel: string;
+  private client: pg.Client | null = null;
+  private onNotify: (() => void) | null = null;
+  private closed = false;
+  private backoffMs = MIN_BACKOFF_MS;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly schema?: string,
+  ) {
+    this.channel = channelName(schema);
+  }
+
+  /** Resolves once listening; rejects if the first connection fails (bad configuration surfaces at start). */
+  async listen(onNotify: () => void): Promise<void> {
+    if (this.closed) throw new Error('PgNotifier is closed');
+    if (this.onNotify) throw new Error('PgNotifier is already listening');
+    this.onNotify = onNotify;
+    try {
+      await this.connect();
+    } catch (err) {
+      this.onNotify = null;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const client = this.client;
+    this.client = null;
+    if (client) await client.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      options: searchPathOption(this.schema),
+      application_name: 'herald-notifier',
+      keepAlive: true,
+    });
+    // Attach before connecting: an 'error' event without a listener would crash the process.
+    client.on('error', () => this.lost(client));
+    client.on('end', () => this.lost(client));
+    client.on('notification', (msg) => {
+      if (msg.channel === this.channel) this.onNotify?.();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.channel}"`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    if (this.closed) {
+      // close() ran while we were connecting.
+      await client.end().catch(() => undefined);
+      return;
+    }
+    // Only now does the client count: a drop before this point is the caller's failure to handle.
+    this.client = client;
+    this.backoffMs = MIN_BACKOFF_MS;
+  }
+
+  private lost(client: pg.Client): void {
+    if (this.client !== client || this.closed) return;
+    this.client = null;
+    client.end().catch(() => undefined);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.retryTimer) return;
+    // Jittered, so many workers do not stampede a database that just came back.
+    const delay = Math.round(this.backoffMs / 2 + (Math.random() * this.backoffMs) / 2);
+    this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect().then(
+        () => {
+          if (!this.closed) this.onNotify?.();
+        },
+        () => this.scheduleReconnect(),
+      );
+    }, delay);
+    this.retryTimer.unref();
+  }
+}

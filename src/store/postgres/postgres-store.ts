@@ -1,0 +1,874 @@
+// Scale-out store on PostgreSQL (pg). Any number of API and worker processes share one database:
+// claims lock with FOR UPDATE SKIP LOCKED, ingest arbitrates idempotency keys with the unique
+// index, and new work is announced with NOTIFY (see notify.ts). Semantics follow the SQLite
+// driver exactly; the conformance suite (src/store/conformance) holds both to them.
+//
+// Batches are sent as arrays and expanded with unnest(), so a batch of any size costs a fixed
+// number of round trips. Lock order, to stay deadlock-free across processes:
+//   resource_sequences (sorted) -> events idempotency slots (sorted) -> deliveries
+//   deliveries -> endpoints (sorted) -> accounts
+// Nothing takes those in the opposite direction.
+import pg from 'pg';
+import { newId } from '../../domain/ids.js';
+import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
+import type {
+  ClaimedDelivery,
+  ClaimRequest,
+  DeliveryQuery,
+  EndpointAttempt,
+  EndpointAttemptQuery,
+  IngestItem,
+  IngestOutcome,
+  NewApiKey,
+  PageRequest,
+  QueueStats,
+  SchemaState,
+  Sealer,
+  Settlement,
+  Store,
+} from '../contract.js';
+import { loadMigrations } from '../migrations.js';
+import {
+  type AccountRow,
+  type ApiKeyRow,
+  type AttemptRow,
+  type DeliveryRow,
+  type EndpointRow,
+  type EventRow,
+  type ProjectRow,
+  endpointToRow,
+  num,
+  numOrNull,
+  resourceKeyOf,
+  toAccount,
+  toApiKey,
+  toAttempt,
+  toDelivery,
+  toEndpoint,
+  toEvent,
+  toPage,
+  toProject,
+} from '../rows.js';
+import { channelName, searchPathOption } from './notify.js';
+
+export interface PostgresOptions {
+  readonly connectionString: string;
+  readonly sealer: Sealer;
+  /** search_path for every connection (tests use one schema per file). */
+  readonly schema?: string;
+  readonly poolSize?: number;
+}
+
+type Db = pg.Pool | pg.PoolClient;
+type Done = Exclude<Settlement, { outcome: 'release' }>;
+type Release = Extract<Settlement, { outcome: 'release' }>;
+
+const ENDPOINT_COLUMNS =
+  'id, account_id, profile, url, method, description, event_types, project_ids, user_ids, secret, previous_secret, previous_secret_expires_at, headers, auth, rate_limit_per_second, timeout_ms, ordering, disabled, disabled_reason, failing_since, profile_data, created_at, updated_at';
+
+/** Columns updateEndpoint may change: identity, tenant and creation time are fixed. */
+const ENDPOINT_MUTABLE = ENDPOINT_COLUMNS.split(', ').filter((c) => c !== 'id' && c !== 'account_id' && c !== 'created_at');
+
+// Why this claim is safe with many workers (READ COMMITTED, the default):
+// - SKIP LOCKED: a row another claim has locked (and not yet committed) is passed over, never
+//   waited for. If that claim has committed by the time we reach the row, PostgreSQL re-checks
+//   our WHERE clause against the new row version (EvalPlanQual): it is in_flight now, so it
+//   no longer qualifies. Each delivery is therefore taken by exactly one claim.
+// - Per-resource ordering: an ordered delivery qualifies only if no delivery of the same
+//   (endpoint, resource) with a lower sequence is pending or in_flight, i.e. only the head of
+//   each chain is ever a candidate, in every snapshot. Two claims can both see the same head;
+//   only one can lock it (above). Neither can see the second link as a candidate, because in
+//   any snapshot where the head exists it is pending or in_flight until its owner settles it
+//   succeeded/failed (or a retry keeps it pending, which keeps blocking). A lower sequence can
+//   never appear after a higher one: ingest takes sequences from a row lock on
+//   resource_sequences held until commit, so sequence n+1 commits after n. Hence no snapshot
+//   shows link 2 as the head while link 1 is still unfinished, and two deliveries of one
+//   (endpoint, resource) are never in flight together. (Manual re-queues of old deliveries via
+//   retryDelivery/recoverEndpoint are replays and may run beside a newer one, as in SQLite.)
+// - The CTE is materialised (it locks rows, so PostgreSQL never inlines it), so LIMIT applies
+//   once and the UPDATE touches exactly the rows locked.
+// - Plan shape is pinned for the generic plan a named statement ends up with (the planner
+//   cannot see LIMIT $3 there and would guess large): `= ANY(ARRAY(...))` and LATERAL ... LIMIT 1
+//   make the UPDATE and the events lookup index probes per claimed row, never a merge join
+//   that walks the whole events primary key.
+const CLAIM_SQL = `
+WITH picked AS (
+  SELECT d.id
+    FROM deliveries d
+    JOIN endpoints e ON e.id = d.endpoint_id
+   WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND NOT e.disabled
+     AND d.endpoint_id <> ALL ($2::text[])
+     AND (NOT d.ordered OR NOT EXISTS (
+           SELECT 1 FROM deliveries p
+            WHERE p.endpoint_id = d.endpoint_id AND p.resource_key = d.resource_key AND p.ordered
+              AND p.status IN ('pending', 'in_flight') AND p.sequence < d.sequence))
+   ORDER BY d.next_attempt_at
+   LIMIT $3
+   FOR UPDATE OF d SKIP LOCKED
+), claimed AS (
+  UPDATE deliveries d
+     SET status = 'in_flight', lease_owner = $4, lease_until = $5, updated_at = $1
+   WHERE d.id = ANY (ARRAY(SELECT id FROM picked))
+  RETURNING d.id, d.account_id, d.event_id, d.endpoint_id, d.attempts, d.resource_key, d.sequence,
+            d.created_at, d.next_attempt_at
+)
+SELECT c.id, c.account_id, c.event_id, c.endpoint_id, c.attempts, c.resource_key, c.sequence, c.created_at,
+       ev.type, ev.body, ev.project_id
+  FROM claimed c
+  CROSS JOIN LATERAL (SELECT type, body, project_id FROM events WHERE events.id = c.event_id LIMIT 1) ev
+ ORDER BY c.next_attempt_at, c.id`;
+
+// Outcomes with an attempt, in one statement: only rows still leased by the settling owner
+// change, and attempts are recorded only for those (a worker whose lease expired and was
+// reclaimed must not touch the delivery nor log a second attempt under the same number). The
+// applied rows come back per endpoint, but only where failing_since has to change (a
+// transition, rare), so the common batch needs no second statement.
+const SETTLE_SQL = `
+WITH s AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::text[],
+                       $7::text[], $8::int[], $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[])
+    AS s(id, owner, status, next_at, status_code, last_error,
+         attempt_id, attempt_no, started_at, duration_ms, error_kind, error_message, request_headers, response_body)
+), upd AS (
+  UPDATE deliveries d
+     SET status = s.status, attempts = d.attempts + 1, next_attempt_at = s.next_at, lease_owner = NULL, lease_until = NULL,
+         last_status_code = s.status_code, last_error = s.last_error, updated_at = $15
+    FROM s
+   WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight'
+  RETURNING d.id, d.account_id, d.endpoint_id, d.status
+), ins AS (
+  INSERT INTO attempts (id, delivery_id, account_id, attempt_no, started_at, duration_ms, status_code, error_kind, error_message, request_headers, response_body)
+  SELECT s.attempt_id, upd.id, upd.account_id, s.attempt_no, s.started_at, s.duration_ms, s.status_code, s.error_kind, s.error_message,
+         s.request_headers, s.response_body
+    FROM upd JOIN s ON s.id = upd.id
+)
+SELECT h.endpoint_id, h.ok
+  FROM (SELECT endpoint_id, bool_or(status = 'succeeded') AS ok FROM upd GROUP BY endpoint_id) h
+  JOIN endpoints e ON e.id = h.endpoint_id
+ WHERE (h.ok AND e.failing_since IS NOT NULL) OR (NOT h.ok AND e.failing_since IS NULL)`;
+
+// The claim's conditions without the time bound (see the contract): walks the due index in
+// order and stops at the first delivery a claim could take.
+const NEXT_DUE_SQL = `
+SELECT d.next_attempt_at AS t
+  FROM deliveries d
+  JOIN endpoints e ON e.id = d.endpoint_id
+ WHERE d.status = 'pending' AND NOT e.disabled
+   AND (NOT d.ordered OR NOT EXISTS (
+         SELECT 1 FROM deliveries p
+          WHERE p.endpoint_id = d.endpoint_id AND p.resource_key = d.resource_key AND p.ordered
+            AND p.status IN ('pending', 'in_flight') AND p.sequence < d.sequence))
+ ORDER BY d.next_attempt_at
+ LIMIT 1`;
+
+const RELEASE_SQL = `
+UPDATE deliveries d
+   SET status = 'pending', next_attempt_at = s.next_at, lease_owner = NULL, lease_until = NULL, updated_at = $4
+  FROM unnest($1::text[], $2::text[], $3::bigint[]) AS s(id, owner, next_at)
+ WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight'`;
+
+// Applies the transitions SETTLE_SQL found, re-checked under the row lock (another worker may
+// have made the same one meanwhile). Rows are locked in id order so two workers settling for
+// the same endpoints cannot deadlock.
+const HEALTH_SQL = `
+WITH h AS (
+  SELECT * FROM unnest($1::text[], $2::boolean[]) AS h(id, ok)
+), locked AS (
+  SELECT e.id, h.ok
+    FROM endpoints e JOIN h ON h.id = e.id
+   WHERE (h.ok AND e.failing_since IS NOT NULL) OR (NOT h.ok AND e.failing_since IS NULL)
+   ORDER BY e.id
+   FOR UPDATE OF e
+)
+UPDATE endpoints e SET failing_since = CASE WHEN l.ok THEN NULL ELSE $3::bigint END
+  FROM locked l
+ WHERE e.id = l.id`;
+
+// Sorted so concurrent ingests lock resource_sequences rows in one order (no deadlocks). One
+// row per resource per batch: ON CONFLICT cannot update a row twice in one statement, so the
+// batch reserves `n` numbers at once and hands them out in batch order.
+const SEQUENCES_SQL = `
+INSERT INTO resource_sequences AS r (account_id, resource_key, sequence)
+SELECT account_id, resource_key, n FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(account_id, resource_key, n)
+ ORDER BY account_id, resource_key
+ON CONFLICT (account_id, resource_key) DO UPDATE SET sequence = r.sequence + excluded.sequence
+RETURNING account_id, resource_key, sequence`;
+
+// DO NOTHING on the idempotency index: if another process holds the same key (committed, or
+// committing: the insert waits for it), the row is skipped and left out of RETURNING. Keys are
+// inserted in sorted order so two batches sharing several keys wait on each other in one order.
+const EVENTS_SQL = `
+INSERT INTO events (id, account_id, idempotency_key, type, occurred_at, received_at, project_id, resource_key, sequence, body)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[])
+  AS t(id, account_id, idempotency_key, type, occurred_at, received_at, project_id, resource_key, sequence, body)
+ ORDER BY account_id, idempotency_key
+ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING id`;
+
+const DELIVERIES_SQL = `
+INSERT INTO deliveries (id, account_id, event_id, endpoint_id, status, attempts, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at)
+SELECT id, account_id, event_id, endpoint_id, 'pending', 0, $8, ordered, resource_key, sequence, $8, $8
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], $7::bigint[])
+    AS t(id, account_id, event_id, endpoint_id, ordered, resource_key, sequence)`;
+
+const EXISTING_KEYS_SQL = `
+SELECT e.account_id, e.idempotency_key, e.id, (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id) AS n
+  FROM unnest($1::text[], $2::text[]) AS k(account_id, idempotency_key)
+  JOIN events e ON e.account_id = k.account_id AND e.idempotency_key = k.idempotency_key`;
+
+interface ClaimRow {
+  id: string;
+  account_id: string;
+  event_id: string;
+  endpoint_id: string;
+  attempts: number;
+  resource_key: string | null;
+  sequence: string | null;
+  created_at: string;
+  type: string;
+  body: string;
+  project_id: string | null;
+}
+
+function keyOf(accountId: string, key: string): string {
+  return `${accountId}\u0000${key}`;
+}
+
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private readonly sealer: Sealer;
+  private readonly channel: string;
+
+  constructor(options: PostgresOptions) {
+    this.sealer = options.sealer;
+    this.channel = channelName(options.schema);
+    this.pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolSize ?? 10,
+      // Set at connection start, so every pooled connection (and every reconnect) has it.
+      options: searchPathOption(options.schema),
+      application_name: 'herald',
+    });
+    // An idle pooled connection that dies (server restart, network) is reported here and
+    // discarded by the pool; the next query opens a new one. Without a listener the 'error'
+    // event would crash the process. Errors of queries in progress reach their callers.
+    this.pool.on('error', () => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  // ---- plumbing -----------------------------------------------------------------------
+
+  private async rows<T>(sql: string, params: readonly unknown[] = [], db: Db = this.pool): Promise<T[]> {
+    const result = await db.query(sql, params as unknown[]);
+    return result.rows as T[];
+  }
+
+  private async first<T>(sql: string, params: readonly unknown[] = [], db: Db = this.pool): Promise<T | undefined> {
+    return (await this.rows<T>(sql, params, db))[0];
+  }
+
+  private async exec(sql: string, params: readonly unknown[] = [], db: Db = this.pool): Promise<number> {
+    const result = await db.query(sql, params as unknown[]);
+    return result.rowCount ?? 0;
+  }
+
+  /** Hot paths use named statements: parsed and planned once per connection, not per call. */
+  private async prepared<T>(name: string, sql: string, params: readonly unknown[], db: Db): Promise<T[]> {
+    const result = await db.query({ name, text: sql, values: params as unknown[] });
+    return result.rows as T[];
+  }
+
+  private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (err) {
+      // A connection whose ROLLBACK fails is in an unknown state: destroy it rather than pool it.
+      const rollback = await client.query('ROLLBACK').then(
+        () => undefined,
+        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+      );
+      client.release(rollback);
+      throw err;
+    }
+  }
+
+  private async notify(db: Db): Promise<void> {
+    // pg_notify rather than NOTIFY: the channel is a parameter. Delivered at commit, and
+    // PostgreSQL folds identical notifications of one transaction into one.
+    await db.query('SELECT pg_notify($1, $2)', [this.channel, '']);
+  }
+
+  // ---- schema -------------------------------------------------------------------------
+
+  async schemaState(): Promise<SchemaState> {
+    const latest = loadMigrations('postgres').at(-1)?.version ?? 0;
+    // Read-only: a database never migrated has no schema_migrations table yet.
+    const present = await this.first<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t");
+    if (!present?.t) return { current: 0, latest };
+    const row = await this.first<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+    return { current: row?.v ?? 0, latest };
+  }
+
+  async migrate(): Promise<SchemaState> {
+    const migrations = loadMigrations('postgres');
+    await this.tx(async (c) => {
+      // Several processes may start at once with --migrate: one applies, the others wait and
+      // then find nothing left to do. DDL is transactional, so a failed migration leaves no trace.
+      await c.query("SELECT pg_advisory_xact_lock(hashtext('herald_migrate:' || coalesce(current_schema(), '')))");
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+      const row = await this.first<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations', [], c);
+      const current = row?.v ?? 0;
+      for (const m of migrations) {
+        if (m.version <= current) continue;
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+      }
+    });
+    return this.schemaState();
+  }
+
+  // ---- accounts, projects, keys -------------------------------------------------------
+
+  async createAccount(input: { name: string; rateLimitPerSecond?: number | null; linkBaseUrl?: string | null; id?: string }): Promise<Account> {
+    const account: Account = {
+      id: input.id ?? newId('acc'),
+      name: input.name,
+      rateLimitPerSecond: input.rateLimitPerSecond ?? null,
+      linkBaseUrl: input.linkBaseUrl ?? null,
+      createdAt: Date.now(),
+    };
+    await this.exec('INSERT INTO accounts (id, name, rate_limit_per_second, link_base_url, created_at) VALUES ($1, $2, $3, $4, $5)', [
+      account.id,
+      account.name,
+      account.rateLimitPerSecond,
+      account.linkBaseUrl,
+      account.createdAt,
+    ]);
+    return account;
+  }
+
+  async getAccount(id: string): Promise<Account | undefined> {
+    const row = await this.first<AccountRow>('SELECT * FROM accounts WHERE id = $1', [id]);
+    return row && toAccount(row);
+  }
+
+  async updateAccount(a: Account): Promise<void> {
+    await this.exec(
+      'UPDATE accounts SET name = $1, rate_limit_per_second = $2, link_base_url = $3, endpoints_version = endpoints_version + 1 WHERE id = $4',
+      [a.name, a.rateLimitPerSecond, a.linkBaseUrl, a.id],
+    );
+  }
+
+  async listAccounts(page: PageRequest): Promise<Page<Account>> {
+    const rows = await this.rows<AccountRow>('SELECT * FROM accounts WHERE ($1::text IS NULL OR id < $1) ORDER BY id DESC LIMIT $2', [
+      page.cursor ?? null,
+      page.limit + 1,
+    ]);
+    return toPage(rows, page.limit, toAccount);
+  }
+
+  async createProject(accountId: string, name: string, id?: string): Promise<Project> {
+    const project: Project = { id: id ?? newId('prj'), accountId, name, createdAt: Date.now() };
+    await this.exec('INSERT INTO projects (id, account_id, name, created_at) VALUES ($1, $2, $3, $4)', [project.id, accountId, name, project.createdAt]);
+    return project;
+  }
+
+  async getProject(accountId: string, id: string): Promise<Project | undefined> {
+    const row = await this.first<ProjectRow>('SELECT * FROM projects WHERE account_id = $1 AND id = $2', [accountId, id]);
+    return row && toProject(row);
+  }
+
+  async listProjects(accountId: string, page: PageRequest): Promise<Page<Project>> {
+    const rows = await this.rows<ProjectRow>(
+      'SELECT * FROM projects WHERE account_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3',
+      [accountId, page.cursor ?? null, page.limit + 1],
+    );
+    return toPage(rows, page.limit, toProject);
+  }
+
+  async createApiKey(input: NewApiKey): Promise<ApiKeyRecord> {
+    const id = newId('key');
+    const createdAt = Date.now();
+    await this.exec(
+      'INSERT INTO api_keys (id, account_id, name, role, operator, hash, prefix, source, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+      [id, input.accountId, input.name, input.role, input.operator, input.hash, input.prefix, input.source, createdAt],
+    );
+    return { id, accountId: input.accountId, name: input.name, role: input.role, operator: input.operator, prefix: input.prefix, createdAt };
+  }
+
+  async findApiKeyByHash(hash: string): Promise<(ApiKeyRecord & { hash: string }) | undefined> {
+    const row = await this.first<ApiKeyRow>('SELECT * FROM api_keys WHERE hash = $1', [hash]);
+    return row && toApiKey(row);
+  }
+
+  async listApiKeys(accountId: string, page: PageRequest): Promise<Page<ApiKeyRecord>> {
+    const rows = await this.rows<ApiKeyRow>(
+      'SELECT * FROM api_keys WHERE account_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3',
+      [accountId, page.cursor ?? null, page.limit + 1],
+    );
+    return toPage(rows, page.limit, (r) => {
+      const { hash: _hash, ...rest } = toApiKey(r);
+      return rest;
+    });
+  }
+
+  async deleteApiKey(accountId: string, id: string): Promise<boolean> {
+    return (await this.exec('DELETE FROM api_keys WHERE account_id = $1 AND id = $2', [accountId, id])) > 0;
+  }
+
+  async syncEnvKey(hash: string): Promise<boolean> {
+    await this.exec("DELETE FROM api_keys WHERE source = 'env' AND hash <> $1", [hash]);
+    return (await this.first('SELECT 1 FROM api_keys WHERE hash = $1', [hash])) !== undefined;
+  }
+
+  async countOperatorKeys(): Promise<number> {
+    const row = await this.first<{ n: string }>('SELECT COUNT(*) AS n FROM api_keys WHERE operator');
+    return num(row?.n ?? 0);
+  }
+
+  // ---- endpoints ----------------------------------------------------------------------
+
+  /** The row as pg parameters: flags become BOOLEAN (rows.ts produces SQLite's 0/1). */
+  private endpointParams(e: Endpoint): Record<string, unknown> {
+    const row = endpointToRow(e, this.sealer);
+    return { ...row, disabled: Boolean(row.disabled) };
+  }
+
+  async createEndpoint(e: Endpoint): Promise<void> {
+    const row = this.endpointParams(e);
+    const cols = Object.keys(row);
+    // One statement, so atomic without a transaction: insert and bump the account's version.
+    await this.exec(
+      `WITH ins AS (
+         INSERT INTO endpoints (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING account_id
+       )
+       UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM ins)`,
+      cols.map((c) => row[c]),
+    );
+  }
+
+  async updateEndpoint(e: Endpoint): Promise<void> {
+    const row = this.endpointParams(e);
+    const values = ENDPOINT_MUTABLE.map((c) => row[c]);
+    const sets = ENDPOINT_MUTABLE.map((c, i) => `${c} = $${i + 3}`);
+    await this.exec(
+      `WITH upd AS (
+         UPDATE endpoints SET ${sets.join(', ')} WHERE id = $1 AND account_id = $2 RETURNING account_id
+       )
+       UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM upd)`,
+      [e.id, e.accountId, ...values],
+    );
+  }
+
+  async getEndpoint(accountId: string, id: string): Promise<Endpoint | undefined> {
+    const row = await this.first<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM endpoints WHERE account_id = $1 AND id = $2`, [accountId, id]);
+    return row && toEndpoint(row, this.sealer);
+  }
+
+  async getEndpointsByIds(ids: readonly string[]): Promise<Endpoint[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.rows<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM endpoints WHERE id = ANY($1::text[])`, [ids]);
+    return rows.map((r) => toEndpoint(r, this.sealer));
+  }
+
+  async listEndpoints(accountId: string, page: PageRequest & { profile?: string }): Promise<Page<Endpoint>> {
+    const rows = await this.rows<EndpointRow>(
+      `SELECT ${ENDPOINT_COLUMNS} FROM endpoints
+        WHERE account_id = $1 AND ($2::text IS NULL OR id < $2) AND ($3::text IS NULL OR profile = $3)
+        ORDER BY id DESC LIMIT $4`,
+      [accountId, page.cursor ?? null, page.profile ?? null, page.limit + 1],
+    );
+    return toPage(rows, page.limit, (r) => toEndpoint(r, this.sealer));
+  }
+
+  async activeEndpoints(accountId: string): Promise<Endpoint[]> {
+    const rows = await this.rows<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM endpoints WHERE account_id = $1 AND NOT disabled`, [accountId]);
+    return rows.map((r) => toEndpoint(r, this.sealer));
+  }
+
+  async deleteEndpoint(accountId: string, id: string): Promise<boolean> {
+    return this.tx(async (c) => {
+      if ((await this.first('SELECT 1 FROM endpoints WHERE account_id = $1 AND id = $2', [accountId, id], c)) === undefined) return false;
+      // Deliveries first (lock order deliveries -> endpoints, as in settle). Locking them waits
+      // out any settle in progress and keeps new ones from writing attempts, so the attempts
+      // delete below (a fresh snapshot) sees every attempt there will ever be for them.
+      await c.query('SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE account_id = $1 AND endpoint_id = $2 FOR UPDATE) locked', [accountId, id]);
+      await c.query('DELETE FROM attempts WHERE account_id = $1 AND delivery_id IN (SELECT id FROM deliveries WHERE account_id = $1 AND endpoint_id = $2)', [
+        accountId,
+        id,
+      ]);
+      await c.query('DELETE FROM deliveries WHERE account_id = $1 AND endpoint_id = $2', [accountId, id]);
+      const gone = (await this.exec('DELETE FROM endpoints WHERE account_id = $1 AND id = $2', [accountId, id], c)) > 0;
+      if (gone) await c.query('UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id = $1', [accountId]);
+      return gone;
+    });
+  }
+
+  async endpointsVersion(accountId: string): Promise<number> {
+    const row = await this.first<{ v: string }>('SELECT endpoints_version AS v FROM accounts WHERE id = $1', [accountId]);
+    return num(row?.v ?? 0);
+  }
+
+  // ---- ingest -------------------------------------------------------------------------
+
+  async ingest(items: readonly IngestItem[], now: number): Promise<IngestOutcome[]> {
+    if (items.length === 0) return [];
+    return this.tx(async (c) => {
+      const outcomes: (IngestOutcome | undefined)[] = new Array<IngestOutcome | undefined>(items.length);
+
+      // A key repeated within the batch follows its first occurrence, whatever becomes of it.
+      const firstOfKey = new Map<string, number>();
+      const follows = new Map<number, number>();
+      items.forEach((item, i) => {
+        const key = item.event.idempotencyKey;
+        if (key === undefined) return;
+        const k = keyOf(item.accountId, key);
+        const first = firstOfKey.get(k);
+        if (first === undefined) firstOfKey.set(k, i);
+        else follows.set(i, first);
+      });
+
+      // Keys stored by earlier batches: answered without rendering or numbering anything.
+      if (firstOfKey.size > 0) {
+        const known = await this.existingKeys(c, [...firstOfKey.values()].map((i) => items[i]));
+        for (const i of firstOfKey.values()) {
+          const hit = known.get(keyOf(items[i].accountId, items[i].event.idempotencyKey!));
+          if (hit) outcomes[i] = hit;
+        }
+      }
+
+      const fresh = items.map((_, i) => i).filter((i) => !follows.has(i) && outcomes[i] === undefined);
+      if (fresh.length > 0) {
+        const sequences = await this.assignSequences(c, fresh.map((i) => items[i]));
+        const inserted = await this.insertEvents(c, fresh, sequences, items, now);
+
+        // Lost a race to another process holding the same key: answer with its event. Its
+        // sequence numbers stay unused (a gap: sequences are monotonic, not dense).
+        const lost = fresh.filter((i) => !inserted.has(items[i].messageId));
+        if (lost.length > 0) {
+          const known = await this.existingKeys(c, lost.map((i) => items[i]));
+          for (const i of lost) {
+            const hit = known.get(keyOf(items[i].accountId, items[i].event.idempotencyKey ?? ''));
+            // ON CONFLICT skipped the row only because a committed row holds the key.
+            if (!hit) throw new Error(`event ${items[i].messageId} was neither inserted nor found by its idempotency key`);
+            outcomes[i] = hit;
+          }
+        }
+
+        const won = fresh.filter((i) => inserted.has(items[i].messageId));
+        const created = await this.insertDeliveries(c, won, sequences, fresh, items, now);
+        for (const i of won) outcomes[i] = { id: items[i].messageId, deliveries: items[i].endpoints.length, duplicate: false };
+        if (created > 0) await this.notify(c);
+      }
+
+      for (const [i, first] of follows) {
+        const o = outcomes[first]!;
+        outcomes[i] = { id: o.id, deliveries: o.deliveries, duplicate: true };
+      }
+      return outcomes.map((o) => o!);
+    });
+  }
+
+  /** Events already holding these items' idempotency keys, as duplicate outcomes. */
+  private async existingKeys(c: pg.PoolClient, keyed: readonly IngestItem[]): Promise<Map<string, IngestOutcome>> {
+    const rows = await this.prepared<{ account_id: string; idempotency_key: string; id: string; n: string }>(
+      'herald_existing_keys',
+      EXISTING_KEYS_SQL,
+      [keyed.map((it) => it.accountId), keyed.map((it) => it.event.idempotencyKey ?? '')],
+      c,
+    );
+    return new Map(rows.map((r) => [keyOf(r.account_id, r.idempotency_key), { id: r.id, deliveries: num(r.n), duplicate: true }]));
+  }
+
+  /** Per-resource sequence of each item (null without a resource), in batch order. */
+  private async assignSequences(c: pg.PoolClient, batch: readonly IngestItem[]): Promise<(number | null)[]> {
+    const keys = batch.map((it) => {
+      const resourceKey = resourceKeyOf(it.event.resource);
+      return resourceKey === null ? null : { accountId: it.accountId, resourceKey, k: keyOf(it.accountId, resourceKey) };
+    });
+    const counts = new Map<string, { accountId: string; resourceKey: string; n: number }>();
+    for (const key of keys) {
+      if (key === null) continue;
+      const entry = counts.get(key.k);
+      if (entry) entry.n++;
+      else counts.set(key.k, { accountId: key.accountId, resourceKey: key.resourceKey, n: 1 });
+    }
+    if (counts.size === 0) return keys.map(() => null);
+    const entries = [...counts.values()];
+    const rows = await this.prepared<{ account_id: string; resource_key: string; sequence: string }>(
+      'herald_sequences',
+      SEQUENCES_SQL,
+      [entries.map((e) => e.accountId), entries.map((e) => e.resourceKey), entries.map((e) => e.n)],
+      c,
+    );
+    // RETURNING gives the last number reserved; the batch's first is n - 1 below it.
+    const next = new Map<string, number>();
+    for (const r of rows) {
+      const k = keyOf(r.account_id, r.resource_key);
+      next.set(k, num(r.sequence) - counts.get(k)!.n + 1);
+    }
+    return keys.map((key) => {
+      if (key === null) return null;
+      const seq = next.get(key.k)!;
+      next.set(key.k, seq + 1);
+      return seq;
+    });
+  }
+
+  /** Inserts the fresh events; returns the ids actually inserted (the others lost a key race). */
+  private async insertEvents(
+    c: pg.PoolClient,
+    fresh: readonly number[],
+    sequences: readonly (number | null)[],
+    items: readonly IngestItem[],
+    now: number,
+  ): Promise<Set<string>> {
+    const cols: unknown[][] = Array.from({ length: 10 }, () => []);
+    fresh.forEach((i, j) => {
+      const { event } = items[i];
+      const row = [
+        items[i].messageId,
+        items[i].accountId,
+        event.idempotencyKey ?? null,
+        event.type,
+        event.occurredAt ?? now,
+        now,
+        event.projectId ?? null,
+        resourceKeyOf(event.resource),
+        sequences[j],
+        items[i].render(sequences[j]),
+      ];
+      row.forEach((v, k) => cols[k].push(v));
+    });
+    const rows = await this.prepared<{ id: string }>('herald_insert_events', EVENTS_SQL, cols, c);
+    return new Set(rows.map((r) => r.id));
+  }
+
+  private async insertDeliveries(
+    c: pg.PoolClient,
+    won: readonly number[],
+    sequences: readonly (number | null)[],
+    fresh: readonly number[],
+    items: readonly IngestItem[],
+    now: number,
+  ): Promise<number> {
+    const position = new Map(fresh.map((i, j) => [i, j]));
+    const cols: unknown[][] = Array.from({ length: 7 }, () => []);
+    for (const i of won) {
+      const item = items[i];
+      const resourceKey = resourceKeyOf(item.event.resource);
+      const sequence = sequences[position.get(i)!];
+      for (const endpoint of item.endpoints) {
+        // Ordering needs something to order by: without a resource a delivery is never ordered.
+        const row = [newId('dlv', now), item.accountId, item.messageId, endpoint.id, endpoint.ordered && resourceKey !== null, resourceKey, sequence];
+        row.forEach((v, k) => cols[k].push(v));
+      }
+    }
+    if (cols[0].length === 0) return 0;
+    await this.prepared('herald_insert_deliveries', DELIVERIES_SQL, [...cols, now], c);
+    return cols[0].length;
+  }
+
+  // ---- queue --------------------------------------------------------------------------
+
+  async claim(req: ClaimRequest): Promise<ClaimedDelivery[]> {
+    if (req.limit <= 0) return [];
+    // One statement, so one implicit transaction: the lock, the lease and the read commit together.
+    const rows = await this.prepared<ClaimRow>(
+      'herald_claim',
+      CLAIM_SQL,
+      [req.now, req.excludeEndpoints, req.limit, req.owner, req.now + req.leaseMs],
+      this.pool,
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      accountId: r.account_id,
+      eventId: r.event_id,
+      endpointId: r.endpoint_id,
+      attempts: num(r.attempts),
+      eventType: r.type,
+      body: r.body,
+      sequence: numOrNull(r.sequence),
+      resourceKey: r.resource_key,
+      projectId: r.project_id,
+      createdAt: num(r.created_at),
+    }));
+  }
+
+  async settle(settlements: readonly Settlement[], now: number): Promise<void> {
+    if (settlements.length === 0) return;
+    // A delivery settled twice in one batch: the first wins, as it would in sequence (the
+    // second finds it no longer in flight). UPDATE ... FROM would pick one arbitrarily.
+    const seen = new Set<string>();
+    const unique = settlements.filter((s) => !seen.has(s.deliveryId) && seen.add(s.deliveryId));
+    const releases = unique.filter((s): s is Release => s.outcome === 'release');
+    const done = unique.filter((s): s is Done => s.outcome !== 'release');
+    await this.tx(async (c) => {
+      if (releases.length > 0) {
+        await this.prepared('herald_release', RELEASE_SQL, [releases.map((s) => s.deliveryId), releases.map((s) => s.owner), releases.map((s) => s.nextAttemptAt), now], c);
+      }
+      if (done.length === 0) return;
+      const a = done.map((s) => s.attempt);
+      const health = await this.prepared<{ endpoint_id: string; ok: boolean }>(
+        'herald_settle',
+        SETTLE_SQL,
+        [
+          done.map((s) => s.deliveryId),
+          done.map((s) => s.owner),
+          done.map((s) => (s.outcome === 'retry' ? 'pending' : s.outcome)),
+          done.map((s) => (s.outcome === 'retry' ? s.nextAttemptAt : null)),
+          a.map((x) => x.statusCode),
+          a.map((x) => (x.errorKind === null ? null : `${x.errorKind}: ${x.errorMessage ?? ''}`.slice(0, 500))),
+          a.map((x) => newId('atm', x.startedAt)),
+          a.map((x) => x.attemptNo),
+          a.map((x) => x.startedAt),
+          a.map((x) => x.durationMs),
+          a.map((x) => x.errorKind),
+          a.map((x) => x.errorMessage),
+          a.map((x) => JSON.stringify(x.requestHeaders)),
+          a.map((x) => x.responseBody),
+          now,
+        ],
+        c,
+      );
+      if (health.length > 0) {
+        await this.prepared('herald_health', HEALTH_SQL, [health.map((h) => h.endpoint_id), health.map((h) => h.ok), now], c);
+      }
+    });
+  }
+
+  async releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number> {
+    const base = "UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL WHERE status = 'in_flight'";
+    return this.tx(async (c) => {
+      let count: number;
+      if ('all' in filter) count = await this.exec(base, [], c);
+      else if ('owner' in filter) count = await this.exec(`${base} AND lease_owner = $1`, [filter.owner], c);
+      else count = await this.exec(`${base} AND lease_until < $1`, [filter.expiredBefore], c);
+      // Released deliveries are due at once (their next_attempt_at is in the past): wake the
+      // workers of every process, not only the one that released them.
+      if (count > 0) await this.notify(c);
+      return count;
+    });
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const row = await this.prepared<{ t: string }>('herald_next_due', NEXT_DUE_SQL, [], this.pool);
+    return numOrNull(row[0]?.t ?? null);
+  }
+
+  // ---- logs and replay ----------------------------------------------------------------
+
+  async getEvent(accountId: string, idOrKey: string): Promise<StoredEvent | undefined> {
+    // By id first, then by idempotency key (as SQLite does with two lookups).
+    const row = await this.first<EventRow>(
+      'SELECT * FROM events WHERE account_id = $1 AND (id = $2 OR idempotency_key = $2) ORDER BY (id = $2) DESC LIMIT 1',
+      [accountId, idOrKey],
+    );
+    return row && toEvent(row);
+  }
+
+  async getDelivery(accountId: string, id: string): Promise<Delivery | undefined> {
+    const row = await this.first<DeliveryRow>('SELECT * FROM deliveries WHERE account_id = $1 AND id = $2', [accountId, id]);
+    return row && toDelivery(row);
+  }
+
+  async listDeliveries(accountId: string, q: DeliveryQuery): Promise<Page<Delivery>> {
+    const rows = await this.rows<DeliveryRow>(
+      `SELECT * FROM deliveries
+        WHERE account_id = $1 AND ($2::text IS NULL OR id < $2)
+          AND ($3::text IS NULL OR endpoint_id = $3)
+          AND ($4::text IS NULL OR event_id = $4)
+          AND ($5::text IS NULL OR status = $5)
+        ORDER BY id DESC LIMIT $6`,
+      [accountId, q.cursor ?? null, q.endpointId ?? null, q.eventId ?? null, q.status ?? null, q.limit + 1],
+    );
+    return toPage(rows, q.limit, toDelivery);
+  }
+
+  async listAttempts(accountId: string, deliveryIds: readonly string[]): Promise<Attempt[]> {
+    if (deliveryIds.length === 0) return [];
+    const rows = await this.rows<AttemptRow>(
+      'SELECT * FROM attempts WHERE account_id = $1 AND delivery_id = ANY($2::text[]) ORDER BY delivery_id, attempt_no',
+      [accountId, deliveryIds],
+    );
+    return rows.map(toAttempt);
+  }
+
+  async retryDelivery(accountId: string, id: string, now: number): Promise<Delivery | undefined> {
+    // One statement (one implicit transaction): the re-queue and its NOTIFY commit together.
+    const row = await this.first<DeliveryRow>(
+      `WITH u AS (
+         UPDATE deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3
+          WHERE account_id = $1 AND id = $2 AND status <> 'in_flight'
+         RETURNING *
+       )
+       SELECT u.*, pg_notify($4, '') FROM u`,
+      [accountId, id, now, this.channel],
+    );
+    if (row) return toDelivery(row);
+    return this.getDelivery(accountId, id);
+  }
+
+  async recoverEndpoint(accountId: string, endpointId: string, since: number, now: number): Promise<number> {
+    return this.tx(async (c) => {
+      const n = await this.exec(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 WHERE account_id = $2 AND endpoint_id = $3 AND status = 'failed' AND created_at >= $4",
+        [now, accountId, endpointId, since],
+        c,
+      );
+      if (n > 0) await this.notify(c);
+      return n;
+    });
+  }
+
+  async stats(accountId?: string, endpointId?: string): Promise<QueueStats> {
+    const rows = await this.rows<{ status: string; retrying: string; n: string }>(
+      `SELECT status, COUNT(*) FILTER (WHERE attempts > 0) AS retrying, COUNT(*) AS n FROM deliveries
+        WHERE ($1::text IS NULL OR account_id = $1) AND ($2::text IS NULL OR endpoint_id = $2)
+        GROUP BY status`,
+      [accountId ?? null, endpointId ?? null],
+    );
+    const by = (s: string) => num(rows.find((r) => r.status === s)?.n ?? 0);
+    return {
+      pending: by('pending'),
+      inFlight: by('in_flight'),
+      succeeded: by('succeeded'),
+      failed: by('failed'),
+      retrying: num(rows.find((r) => r.status === 'pending')?.retrying ?? 0),
+    };
+  }
+
+  // ---- profiles -----------------------------------------------------------------------
+
+  async nextCounter(accountId: string, name: string): Promise<number> {
+    // The upsert takes the row lock, so concurrent callers in any process get distinct values.
+    const row = await this.first<{ value: string }>(
+      'INSERT INTO counters AS c (account_id, name, value) VALUES ($1, $2, 1) ON CONFLICT (account_id, name) DO UPDATE SET value = c.value + 1 RETURNING value',
+      [accountId, name],
+    );
+    return num(row!.value);
+  }
+
+  async listEndpointAttempts(accountId: string, endpointId: string, q: EndpointAttemptQuery): Promise<Page<EndpointAttempt>> {
+    const rows = await this.rows<AttemptRow & { event_id: string; event_type: string }>(
+      `SELECT a.*, d.event_id, ev.type AS event_type
+         FROM attempts a
+         JOIN deliveries d ON d.id = a.delivery_id
+         JOIN events ev ON ev.id = d.event_id
+        WHERE a.account_id = $1 AND d.account_id = $1 AND d.endpoint_id = $2 AND ($3::text IS NULL OR a.id < $3)
+          AND ($4::text IS NULL OR ($4 = 'succeeded' AND a.error_kind IS NULL) OR ($4 = 'failed' AND a.error_kind IS NOT NULL))
+        ORDER BY a.id DESC LIMIT $5`,
+      [accountId, endpointId, q.cursor ?? null, q.outcome ?? null, q.limit + 1],
+    );
+    return toPage(rows, q.limit, (r) => ({ ...toAttempt(r), eventId: r.event_id, eventType: r.event_type }));
+  }
+}
