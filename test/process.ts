@@ -26,9 +26,9 @@ export interface HeraldProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function spawnHerald(command: string, env: Record<string, string>, port?: number): Promise<HeraldProcess> {
+export async function spawnHerald(command: string, env: Record<string, string>, port?: number, args: readonly string[] = []): Promise<HeraldProcess> {
   const p = port ?? (await freePort());
-  const child = spawn(process.execPath, [BIN, command], {
+  const child = spawn(process.execPath, [BIN, command, ...args], {
     env: { ...process.env, PORT: String(p), HOST: '127.0.0.1', HERALD_ADMIN_KEY: ADMIN_KEY, HERALD_ALLOWED_TARGETS: '127.0.0.0/8', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

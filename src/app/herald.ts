@@ -22,7 +22,8 @@ import type { Store } from '../store/contract.js';
 import { bootstrap } from './bootstrap.js';
 import type { AppContext } from './context.js';
 import { createHealthHooks } from './health-hooks.js';
-import { openStore } from './open-store.js';
+import { startJobs, type Jobs } from './jobs.js';
+import { openStore, postgresTarget } from './open-store.js';
 
 export interface HeraldOptions {
   readonly api: boolean;
@@ -93,11 +94,16 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     },
   };
 
+  let jobs: Jobs | undefined;
+  let notifier: { close(): Promise<void> } | undefined;
   if (options.worker) {
-    dispatcher = buildDispatcher(context, sender, oauth, options.concurrency ?? config.concurrency);
+    const d = buildDispatcher(context, sender, oauth, options.concurrency ?? config.concurrency);
+    dispatcher = d;
     // The embedded store has a single dispatcher: whatever was leased belonged to a dead process.
     if (store.dialect === 'sqlite') await store.releaseLeases({ all: true });
-    dispatcher.start();
+    else notifier = await listenForWork(config, () => d.notify());
+    jobs = startJobs({ store, logger, clock, leaseMs: config.leaseMs, retentionMs: config.retentionMs, onReleased: () => d.notify() });
+    d.start();
   }
 
   let server: FastifyInstance | undefined;
@@ -112,12 +118,23 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   const stop = () =>
     (stopping ??= (async () => {
       await server?.close();
+      jobs?.stop();
+      await notifier?.close();
       const result = await dispatcher?.stop(config.shutdownGraceMs);
       if (result && result.unfinished > 0) logger.warn({ unfinished: result.unfinished }, 'stopped with attempts still in flight; they will be retried');
       await sender.close();
       await store.close();
     })());
   return { context, server, url, stop };
+}
+
+/** Other processes' new work wakes this dispatcher at once (PostgreSQL LISTEN/NOTIFY). */
+async function listenForWork(config: Config, wake: () => void): Promise<{ close(): Promise<void> }> {
+  const { PgNotifier } = await import('../store/postgres/notify.js');
+  const { connectionString, schema } = postgresTarget(config.databaseUrl!);
+  const notifier = new PgNotifier(connectionString, schema);
+  await notifier.listen(wake);
+  return notifier;
 }
 
 function buildDispatcher(ctx: AppContext, sender: HttpSender, oauth: OAuth2TokenCache, concurrency: number): Dispatcher {

@@ -34,11 +34,39 @@ export function sqliteFile(config: Config): string {
   return path.join(config.dataDir, 'herald.db');
 }
 
+/**
+ * DATABASE_URL may name a schema as `?schema=NAME` (Herald's tables live there; default
+ * `public`); the parameter is Herald's, so it is removed before pg sees the URL.
+ */
+export function postgresTarget(url: string): { connectionString: string; schema: string | undefined } {
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema') ?? undefined;
+  parsed.searchParams.delete('schema');
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new ConfigError('DATABASE_URL', `schema "${schema}" must be a lower-case identifier`);
+  }
+  return { connectionString: parsed.toString(), schema };
+}
+
 /** Opens the configured store. `migrate`: apply migrations (the embedded store always does). */
 export async function openStore(config: Config, logger?: Logger, options: { migrate?: boolean } = {}): Promise<Store> {
   const sealer = loadSecretBox(config, logger);
   if (config.databaseUrl?.startsWith('postgres')) {
-    throw new ConfigError('DATABASE_URL', 'the PostgreSQL driver is not part of this build yet; unset DATABASE_URL to use SQLite');
+    if (!config.secretKey) {
+      logger?.warn('DATABASE_URL is PostgreSQL but HERALD_SECRET_KEY is unset: every Herald process must share one key to read the credentials the others stored');
+    }
+    const { PostgresStore } = await import('../store/postgres/postgres-store.js');
+    const { connectionString, schema } = postgresTarget(config.databaseUrl);
+    const store = new PostgresStore({ connectionString, sealer, schema });
+    try {
+      if (options.migrate) await store.migrate();
+      const state = await store.schemaState();
+      if (state.current !== state.latest) throw new SchemaMismatchError(state.current, state.latest);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
   }
   const store = new SqliteStore({ file: sqliteFile(config), sealer, synchronous: config.sqliteSync });
   const state = await store.migrate();

@@ -181,13 +181,17 @@ export interface Store {
   recoverEndpoint(accountId: string, endpointId: string, since: number, now: number): Promise<number>;
   stats(accountId?: string, endpointId?: string): Promise<QueueStats>;
 
-  // ---- added by issue 3 (profiles). Optional until every driver implements them; callers
-  // answer 501 when a driver lacks one. Make them required once the PostgreSQL driver has them.
-
   /** Atomically increments the account's counter `name` and returns the new value (1 first). Never reuses a value. */
-  nextCounter?(accountId: string, name: string): Promise<number>;
+  nextCounter(accountId: string, name: string): Promise<number>;
   /** Attempts of one endpoint's deliveries, newest first (cursor = last attempt id seen). */
-  listEndpointAttempts?(accountId: string, endpointId: string, query: EndpointAttemptQuery): Promise<Page<EndpointAttempt>>;
+  listEndpointAttempts(accountId: string, endpointId: string, query: EndpointAttemptQuery): Promise<Page<EndpointAttempt>>;
+
+  /**
+   * Retention, one bounded batch: succeeded deliveries (and their attempts) last changed before
+   * `before`, deliveries whose endpoint is gone, and events older than `before` with no delivery
+   * left. Failed deliveries stay: they are replayable. Returns the rows removed.
+   */
+  prune(before: number, limit: number): Promise<{ deliveries: number; events: number }>;
 }
 
 /** Encrypts credentials at rest (implemented by signing/secretbox). */

@@ -190,7 +190,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
   async function view(e: Endpoint): Promise<Webhook> {
     const [stats, latest] = await Promise.all([
       store.stats(e.accountId, e.id),
-      store.listEndpointAttempts ? store.listEndpointAttempts(e.accountId, e.id, { limit: 1 }) : Promise.resolve(undefined),
+      store.listEndpointAttempts(e.accountId, e.id, { limit: 1 }),
     ]);
     const run = latest?.items[0];
     return {
@@ -254,7 +254,6 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
       } catch (err) {
         mediaPocketInputError(err, p);
       }
-      if (!store.nextCounter) throw new ApiError(501, 'not_implemented', 'this store does not support Media Pocket webhooks yet');
       const n = await store.nextCounter(accountId, COUNTER);
       const endpoint: Endpoint = { ...draft, id: mediaPocketEndpointId(accountId, n), profileData: { mp_id: n } };
       await store.createEndpoint(endpoint);
@@ -354,7 +353,6 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
         const { accountId } = principalOf(req);
         const endpoint = await load(accountId, (req.params as Static<typeof IdParams>).id);
         const q = req.query as Static<typeof LogQuery>;
-        if (!store.listEndpointAttempts) throw new ApiError(501, 'not_implemented', 'this store does not support webhook logs yet');
         const page = await store.listEndpointAttempts(accountId, endpoint.id, { outcome, cursor: q.cursor, limit: q.limit ?? 50 });
         return { [key]: page.items.map((a) => logEntry(a, mediaPocketName)), next_cursor: page.nextCursor };
       },

@@ -962,6 +962,39 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
       });
     });
 
+    describe('retention', () => {
+      it('prunes old succeeded deliveries with their attempts and events, in bounded batches, keeping failed and recent work', async () => {
+        const { account, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets), ingestItem(account.id, targets), ingestItem(account.id, targets)], T0);
+        const claimed = await store.claim(claimReq());
+        await store.settle([succeeded(claimed[0], 'w1'), succeeded(claimed[1], 'w1'), failed(claimed[2], 'w1')], T0 + 10);
+        await store.ingest([ingestItem(account.id, targets)], T0 + 5_000);
+        const [recent] = await store.claim(claimReq({ now: T0 + 5_000 }));
+        await store.settle([succeeded(recent, 'w1')], T0 + 5_010);
+
+        expect(await store.prune(T0 + 1_000, 1)).toEqual({ deliveries: 1, events: 1 });
+        expect(await store.prune(T0 + 1_000, 100)).toEqual({ deliveries: 1, events: 1 });
+        expect(await store.prune(T0 + 1_000, 100)).toEqual({ deliveries: 0, events: 0 });
+        expect(await store.getDelivery(account.id, claimed[0].id)).toBeUndefined();
+        expect(await store.listAttempts(account.id, [claimed[0].id, claimed[1].id])).toEqual([]);
+        expect(await store.getEvent(account.id, claimed[0].eventId)).toBeUndefined();
+        // The failed delivery stays replayable, with its event; recent work is untouched.
+        expect((await store.getDelivery(account.id, claimed[2].id))?.status).toBe('failed');
+        expect(await store.getEvent(account.id, claimed[2].eventId)).toBeDefined();
+        expect((await store.getDelivery(account.id, recent.id))?.status).toBe('succeeded');
+      });
+
+      it('prunes deliveries left behind by a deleted endpoint', async () => {
+        const { account, endpoints, targets } = await setup(1);
+        await store.deleteEndpoint(account.id, endpoints[0].id);
+        // An ingest that matched the endpoint just before it was deleted.
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        expect((await store.stats(account.id)).pending).toBe(1);
+        expect((await store.prune(T0 - 1, 100)).deliveries).toBe(1);
+        expect((await store.stats(account.id)).pending).toBe(0);
+      });
+    });
+
     describe('queue inspection', () => {
       it('nextDueAt is the earliest pending due time, ignoring leased and finished deliveries', async () => {
         expect(await store.nextDueAt()).toBeNull();

@@ -49,7 +49,7 @@ import {
   toPage,
   toProject,
 } from '../rows.js';
-import { channelName, searchPathOption } from './notify.js';
+import { channelName, checkSchemaName, searchPathOption } from './notify.js';
 
 export interface PostgresOptions {
   readonly connectionString: string;
@@ -239,9 +239,11 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly sealer: Sealer;
   private readonly channel: string;
+  private readonly schema: string | undefined;
 
   constructor(options: PostgresOptions) {
     this.sealer = options.sealer;
+    this.schema = options.schema;
     this.channel = channelName(options.schema);
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
@@ -321,6 +323,8 @@ export class PostgresStore implements Store {
   async migrate(): Promise<SchemaState> {
     const migrations = loadMigrations('postgres');
     await this.tx(async (c) => {
+      // A named schema that does not exist yet is created (its name is a checked identifier).
+      if (this.schema !== undefined) await c.query(`CREATE SCHEMA IF NOT EXISTS ${checkSchemaName(this.schema)}`);
       // Several processes may start at once with --migrate: one applies, the others wait and
       // then find nothing left to do. DDL is transactional, so a failed migration leaves no trace.
       await c.query("SELECT pg_advisory_xact_lock(hashtext('herald_migrate:' || coalesce(current_schema(), '')))");
@@ -743,6 +747,41 @@ export class PostgresStore implements Store {
       if (health.length > 0) {
         await this.prepared('herald_health', HEALTH_SQL, [health.map((h) => h.endpoint_id), health.map((h) => h.ok), now], c);
       }
+    });
+  }
+
+  async prune(before: number, limit: number): Promise<{ deliveries: number; events: number }> {
+    return this.tx(async (c) => {
+      // SKIP LOCKED: pruning in several workers at once neither waits on nor deadlocks with
+      // the others, nor with a claim or settle holding those rows.
+      const done = await this.rows<{ id: string }>(
+        "SELECT id FROM deliveries WHERE status = 'succeeded' AND updated_at < $1 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        [before, limit],
+        c,
+      );
+      const orphans = await this.rows<{ id: string }>(
+        // Orphans are left pending forever with their creation time as due time, so they are
+        // among the oldest pending rows: looking there keeps this bounded on a large backlog.
+        `SELECT id FROM deliveries WHERE id IN (
+           SELECT o.id FROM (SELECT id, endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY next_attempt_at LIMIT $1) o
+            WHERE NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = o.endpoint_id))
+         FOR UPDATE SKIP LOCKED`,
+        [limit],
+        c,
+      );
+      const gone = [...done, ...orphans];
+      const ids = gone.map((r) => r.id);
+      await this.exec('DELETE FROM attempts WHERE delivery_id = ANY($1::text[])', [ids], c);
+      const deliveries = await this.exec('DELETE FROM deliveries WHERE id = ANY($1::text[])', [ids], c);
+      const events = await this.exec(
+        `DELETE FROM events WHERE id IN (
+           SELECT ev.id FROM events ev
+            WHERE ev.received_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = ev.id)
+            LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [before, limit],
+        c,
+      );
+      return { deliveries, events };
     });
   }
 

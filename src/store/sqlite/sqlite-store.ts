@@ -546,6 +546,35 @@ export class SqliteStore implements Store {
     };
   }
 
+  async prune(before: number, limit: number): Promise<{ deliveries: number; events: number }> {
+    // Orphans (deliveries of an endpoint deleted while an ingest that matched it was committing)
+    // stay pending with their creation time as due time: the oldest pending rows hold them.
+    return this.db.transaction(() => {
+      const ids = JSON.stringify(
+        this.all<{ id: string }>(
+          `SELECT id FROM (SELECT id FROM deliveries WHERE status = 'succeeded' AND updated_at < ? LIMIT ?)
+           UNION ALL
+           SELECT o.id FROM (SELECT id, endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY next_attempt_at LIMIT ?) o
+            WHERE NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = o.endpoint_id)`,
+          before,
+          limit,
+          limit,
+        ).map((r) => r.id),
+      );
+      this.run('DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?))', ids);
+      const deliveries = this.run('DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))', ids).changes;
+      const events = this.run(
+        `DELETE FROM events WHERE id IN (
+           SELECT ev.id FROM events ev
+            WHERE ev.received_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = ev.id)
+            LIMIT ?)`,
+        before,
+        limit,
+      ).changes;
+      return { deliveries, events };
+    }).immediate();
+  }
+
   // ---- profiles -----------------------------------------------------------------------
 
   async nextCounter(accountId: string, name: string): Promise<number> {
