@@ -170,7 +170,11 @@ function buildDispatcher(ctx: AppContext, sender: HttpSender, oauth: OAuth2Token
       deliver,
       settle: (batch) => store.settle(batch, ctx.clock()),
       nextDueAt: () => store.nextDueAt(),
-      reserveRate: (limits) => limiter.reserveAll(limits),
+      // One process owns the embedded store's limits; PostgreSQL workers share them in the database.
+      reserveRate:
+        store.dialect === 'sqlite'
+          ? (limits) => limiter.reserveAll(limits)
+          : async (limits) => Math.max(...(await Promise.all(limits.map((l) => store.reserveRate(l.key, l.rate, ctx.clock()))))),
       onGone: hooks.onGone,
       onExhausted: hooks.onExhausted,
       onAttemptFailed: hooks.onAttemptFailed,

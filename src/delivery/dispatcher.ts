@@ -28,8 +28,11 @@ export interface DispatcherDeps {
   deliver(delivery: ClaimedDelivery): Promise<AttemptResult>;
   settle(settlements: readonly Settlement[]): Promise<void>;
   nextDueAt(): Promise<number | null>;
-  /** Delay (ms) before a message may go out under these rate limits; reserves the slot. */
-  reserveRate(limits: readonly { key: string; rate: number }[]): number;
+  /**
+   * Delay (ms) before a message may go out under these rate limits; reserves the slot. In memory
+   * for one process; a promise when the limit is shared by several workers through the store.
+   */
+  reserveRate(limits: readonly { key: string; rate: number }[]): number | Promise<number>;
   /** 410 Gone: the receiver asked never to be called again. */
   onGone?(delivery: ClaimedDelivery): void;
   /** The last scheduled attempt failed. */
@@ -236,10 +239,20 @@ export class Dispatcher {
   private begin(d: ClaimedDelivery, schedule: EndpointSchedule, load: EndpointLoad): void {
     this.inFlight++;
     load.running++;
+    const run = (delay: number) => {
+      if (delay > 0) setTimeout(() => void this.attempt(d, load), delay);
+      else void this.attempt(d, load);
+    };
+    const reservedAt = this.clock();
     const delay = this.reserve(schedule);
-    const run = () => void this.attempt(d, load);
-    if (delay > 0) setTimeout(run, delay);
-    else run();
+    if (typeof delay === 'number') return run(delay);
+    // The slot is at reservedAt + delay: time spent waiting for the answer counts against it,
+    // or late answers would bunch sends together and exceed the limit over a window.
+    delay.then((ms) => run(reservedAt + ms - this.clock()), (err: unknown) => {
+      // No slot could be reserved (store unavailable): try again shortly rather than exceed the limit.
+      this.fail('rate_limit', err);
+      this.finish(d, load, this.clock() + 1_000);
+    });
   }
 
   private releaseWaiting(): void {
@@ -251,14 +264,17 @@ export class Dispatcher {
     }
   }
 
-  private reserve(s: EndpointSchedule): number {
+  private reserve(s: EndpointSchedule): number | Promise<number> {
     const limits: { key: string; rate: number }[] = [];
     if (s.rateLimitPerSecond) limits.push({ key: `endpoint:${s.id}`, rate: s.rateLimitPerSecond });
     if (s.accountRateLimitPerSecond) limits.push({ key: `account:${s.accountId}`, rate: s.accountRateLimitPerSecond });
     if (limits.length === 0) return 0;
+    const note = (delay: number) => {
+      if (delay > 0) this.throttledUntil.set(s.id, this.clock() + delay);
+      return delay;
+    };
     const delay = this.deps.reserveRate(limits);
-    if (delay > 0) this.throttledUntil.set(s.id, this.clock() + delay);
-    return delay;
+    return typeof delay === 'number' ? note(delay) : delay.then(note);
   }
 
   private async attempt(d: ClaimedDelivery, load: EndpointLoad): Promise<void> {
@@ -266,21 +282,25 @@ export class Dispatcher {
       const result = await this.deps.deliver(d);
       const { settlement, after } = this.settlementFor(d, result);
       this.enqueueSettlement(settlement, after);
+      this.finish(d, load);
     } catch (err) {
       // deliver() classifies every expected failure; reaching here is a bug, not the receiver's fault.
       this.fail('deliver', err);
-      this.release(d, this.clock() + 5_000);
-    } finally {
-      this.inFlight--;
-      load.running--;
-      const next = this.running ? load.waiting.shift() : undefined;
-      if (next) {
-        this.waitingTotal--;
-        this.begin(next.d, next.schedule, load);
-      }
-      else if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
-      this.notify();
+      this.finish(d, load, this.clock() + 5_000);
     }
+  }
+
+  /** Frees the attempt's slot (handing the delivery back untried when `releaseAt` is given). */
+  private finish(d: ClaimedDelivery, load: EndpointLoad, releaseAt?: number): void {
+    if (releaseAt !== undefined) this.release(d, releaseAt);
+    this.inFlight--;
+    load.running--;
+    const next = this.running ? load.waiting.shift() : undefined;
+    if (next) {
+      this.waitingTotal--;
+      this.begin(next.d, next.schedule, load);
+    } else if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
+    this.notify();
   }
 
   /** The settlement for an attempt's result, and what to do once it is committed. */

@@ -187,6 +187,12 @@ export interface Store {
   listEndpointAttempts(accountId: string, endpointId: string, query: EndpointAttemptQuery): Promise<Page<EndpointAttempt>>;
 
   /**
+   * Reserves one message under a rate limit shared by every worker (GCRA, burst of 100 ms worth):
+   * returns how long to wait before sending it, in ms. Always succeeds; never drops.
+   */
+  reserveRate(key: string, ratePerSecond: number, now: number): Promise<number>;
+
+  /**
    * Retention, one bounded batch: succeeded deliveries (and their attempts) last changed before
    * `before`, deliveries whose endpoint is gone, and events older than `before` with no delivery
    * left. Failed deliveries stay: they are replayable. Returns the rows removed.

@@ -962,6 +962,24 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
       });
     });
 
+    describe('shared rate limits', () => {
+      it('spaces reservations by the rate, allows a burst of 100 ms worth, and keys are independent', async () => {
+        // 10/s: burst 1, so every reservation after the first waits 100 ms more.
+        expect(await store.reserveRate('endpoint:a', 10, T0)).toBe(0);
+        expect(await store.reserveRate('endpoint:a', 10, T0)).toBeCloseTo(100);
+        expect(await store.reserveRate('endpoint:a', 10, T0)).toBeCloseTo(200);
+        expect(await store.reserveRate('endpoint:b', 10, T0)).toBe(0);
+        // Idle long enough: no debt, and no credit beyond the burst either.
+        expect(await store.reserveRate('endpoint:a', 10, T0 + 10_000)).toBe(0);
+        expect(await store.reserveRate('endpoint:a', 10, T0 + 10_000)).toBeCloseTo(100);
+        // 100/s: a burst of 10 goes at once, the 11th waits one interval.
+        const delays: number[] = [];
+        for (let i = 0; i < 11; i++) delays.push(await store.reserveRate('account:x', 100, T0));
+        expect(delays.slice(0, 10).every((d) => d === 0)).toBe(true);
+        expect(delays[10]).toBeCloseTo(10);
+      });
+    });
+
     describe('retention', () => {
       it('prunes old succeeded deliveries with their attempts and events, in bounded batches, keeping failed and recent work', async () => {
         const { account, targets } = await setup(1);

@@ -28,6 +28,7 @@ import type {
   Store,
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
+import { gcraParams } from '../rate.js';
 import {
   type AccountRow,
   type ApiKeyRow,
@@ -748,6 +749,16 @@ export class PostgresStore implements Store {
         await this.prepared('herald_health', HEALTH_SQL, [health.map((h) => h.endpoint_id), health.map((h) => h.ok), now], c);
       }
     });
+  }
+
+  async reserveRate(key: string, ratePerSecond: number, now: number): Promise<number> {
+    const { interval, tolerance } = gcraParams(ratePerSecond);
+    // One atomic statement: concurrent workers serialise on the row, each getting its own slot.
+    const row = await this.first<{ tat: number }>(
+      'INSERT INTO rate_limits (key, tat) VALUES ($1, $2::float8 + $3::float8) ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, $2::float8) + $3::float8 RETURNING tat',
+      [key, now, interval],
+    );
+    return Math.max(0, Number(row!.tat) - interval - tolerance - now);
   }
 
   async prune(before: number, limit: number): Promise<{ deliveries: number; events: number }> {

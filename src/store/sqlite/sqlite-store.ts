@@ -23,6 +23,7 @@ import type {
   Store,
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
+import { gcraParams } from '../rate.js';
 import {
   type AccountRow,
   type ApiKeyRow,
@@ -544,6 +545,15 @@ export class SqliteStore implements Store {
       failed: by('failed'),
       retrying: num(rows.find((r) => r.status === 'pending')?.retrying ?? 0),
     };
+  }
+
+  async reserveRate(key: string, ratePerSecond: number, now: number): Promise<number> {
+    const { interval, tolerance } = gcraParams(ratePerSecond);
+    const row = this.get<{ tat: number }>(
+      'INSERT INTO rate_limits (key, tat) VALUES (@key, @now + @interval) ON CONFLICT (key) DO UPDATE SET tat = MAX(tat, @now) + @interval RETURNING tat',
+      { key, now, interval },
+    );
+    return Math.max(0, row!.tat - interval - tolerance - now);
   }
 
   async prune(before: number, limit: number): Promise<{ deliveries: number; events: number }> {
