@@ -1,16 +1,49 @@
 import type { AppContext } from '../app/context.js';
 import { ApiError } from './middleware/errors.js';
 
-/** The SSRF guard at create/update time; connect time is guarded again in the sender. */
-export async function checkDestination(ctx: AppContext, url: string, _accountId: string, field = 'url'): Promise<void> {
+/**
+ * The SSRF guard at create/update time; connect time is guarded again in the sender.
+ *
+ * Herald's own addresses (the guard's always-allowed hosts: its listening address and
+ * HERALD_PUBLIC_URL) are exempt only for URLs of the account's own Connect inboxes
+ * (`/in/<token>` whose token belongs to `accountId`). Any other URL on those hosts, another
+ * account's inbox included, is checked like every destination (refused when loopback/private
+ * and not in HERALD_ALLOWED_TARGETS).
+ */
+export async function checkDestination(ctx: AppContext, url: string, accountId: string, field = 'url'): Promise<void> {
+  let ownHost = false;
   try {
+    const parsed = ownHostUrl(ctx, url);
+    if (parsed) {
+      ownHost = true;
+      if (await ctx.inboxes.ownInbox(parsed.pathname, accountId)) return;
+      // Herald's own address, but not one of this account's inboxes: no exemption.
+      await ctx.guard.resolveAllowed(parsed.hostname);
+      return;
+    }
     await ctx.guard.checkUrl(url);
   } catch (err) {
     const kind = (err as { kind?: string }).kind;
     // A name that does not resolve yet is accepted: it cannot reach anything now, and the
     // connect-time check guards whatever it resolves to later.
     if (kind === 'dns') return;
+    if (kind === 'ssrf_blocked' && ownHost) {
+      throw new ApiError(422, kind, `${field}: ${(err as Error).message}; on Herald's own address only this account's inbox URLs (/in/<token>) are allowed`, field);
+    }
     if (kind === 'ssrf_blocked' || kind === 'invalid_url') throw new ApiError(422, kind, `${field}: ${(err as Error).message}`, field);
     throw err;
   }
+}
+
+/** The parsed URL when it is an acceptable http(s) URL on one of Herald's own hosts. */
+function ownHostUrl(ctx: AppContext, url: string): URL | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username !== '' || parsed.password !== '') return undefined;
+  const port = parsed.port !== '' ? Number(parsed.port) : parsed.protocol === 'https:' ? 443 : 80;
+  return ctx.guard.isAlwaysAllowed(parsed.hostname, port) ? parsed : undefined;
 }

@@ -12,6 +12,7 @@ import { registerEndpointRoutes } from './routes/endpoints.js';
 import { registerEventTypeRoutes } from './routes/event-types.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerInboxCaptureRoutes, registerInboxRoutes } from './routes/inboxes.js';
 import { registerUi } from '../ui/index.js';
 import { ACCOUNT_HEADER_DOC, actingAccount, registerAccountRoutes } from './routes/accounts.js';
 import { registerCmpRoutes } from '../profiles/cmp/routes.js';
@@ -46,6 +47,8 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   registerHealthRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   registerDocsRoutes(app);
+  // Public, no API key: Connect inbox capture URLs (/in/<token>).
+  await registerInboxCaptureRoutes(app, ctx);
 
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate(ctx.keys));
@@ -55,6 +58,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     registerEndpointRoutes(api, ctx);
     registerEventRoutes(api, ctx);
     registerDeliveryRoutes(api, ctx);
+    registerInboxRoutes(api, ctx);
     registerAccountRoutes(api, ctx);
     registerTenovosRoutes(api, ctx);
     registerMediaPocketRoutes(api, ctx);

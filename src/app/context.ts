@@ -3,6 +3,7 @@ import type { KeyAuthenticator } from '../api/middleware/auth.js';
 import type { Config } from '../config/index.js';
 import type { Dispatcher } from '../delivery/dispatcher.js';
 import type { EndpointCache } from '../delivery/endpoint-cache.js';
+import type { InboxService } from '../inbox/service.js';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { SsrfGuard } from '../net/ssrf-guard.js';
 import type { Store } from '../store/contract.js';
@@ -15,6 +16,8 @@ export interface AppContext {
   readonly guard: SsrfGuard;
   readonly keys: KeyAuthenticator;
   readonly endpointCache: EndpointCache;
+  /** Connect inboxes: token look-up, capture, live streams. */
+  readonly inboxes: InboxService;
   readonly logger: Logger;
   readonly version: string;
   /** Present when this process runs a dispatcher (serve, worker). */

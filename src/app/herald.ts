@@ -15,6 +15,8 @@ import { EndpointCache } from '../delivery/endpoint-cache.js';
 import { HttpSender } from '../delivery/http-sender.js';
 import { RateLimiter } from '../delivery/rate-limiter.js';
 import { newId } from '../domain/ids.js';
+import { listeningHosts, publicUrlHost } from '../inbox/own-hosts.js';
+import { InboxService } from '../inbox/service.js';
 import { Ingestor } from '../ingest/ingestor.js';
 import { AllowList } from '../net/cidr.js';
 import { createGuardedConnector, SsrfGuard } from '../net/ssrf-guard.js';
@@ -67,12 +69,22 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   const store = await openStore(config, logger);
   const { defaultAccountId } = await bootstrap(store, config, options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
 
-  const guard = new SsrfGuard({ allow: AllowList.fromString(config.allowedTargets) });
+  // Own Connect inboxes are always reachable: HERALD_PUBLIC_URL now, the listening address below.
+  const ownPublicHost = publicUrlHost(config.publicUrl);
+  const guard = new SsrfGuard({ allow: AllowList.fromString(config.allowedTargets), alwaysAllowHosts: ownPublicHost ? [ownPublicHost] : [] });
   const sender = new HttpSender({ connect: createGuardedConnector(guard, { timeout: 10_000 }), connectionsPerOrigin: config.endpointConcurrency });
   const oauth = new OAuth2TokenCache(sender.agent, clock);
   const endpointCache = new EndpointCache(store, 1_000, clock);
   let dispatcher: Dispatcher | undefined;
   const ingestor = new Ingestor({ store, clock, queueLimit: config.ingestQueueLimit, onCommitted: () => dispatcher?.notify() });
+  const inboxes = new InboxService({
+    store,
+    logger,
+    clock,
+    onRelayed: () => dispatcher?.notify(),
+    // Captures made by other API processes reach this one's streams through LISTEN/NOTIFY.
+    listen: store.dialect === 'postgres' ? (onPayload) => listenForInboxes(config, onPayload) : undefined,
+  });
 
   const context: AppContext = {
     config,
@@ -81,6 +93,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     guard,
     keys: new KeyAuthenticator(store),
     endpointCache,
+    inboxes,
     logger,
     version,
     get dispatcher() {
@@ -102,7 +115,15 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     // The embedded store has a single dispatcher: whatever was leased belonged to a dead process.
     if (store.dialect === 'sqlite') await store.releaseLeases({ all: true });
     else notifier = await listenForWork(config, () => d.notify());
-    jobs = startJobs({ store, logger, clock, leaseMs: config.leaseMs, retentionMs: config.retentionMs, onReleased: () => d.notify() });
+    jobs = startJobs({
+      store,
+      logger,
+      clock,
+      leaseMs: config.leaseMs,
+      retentionMs: config.retentionMs,
+      inboxRetentionMs: config.inboxRetentionMs,
+      onReleased: () => d.notify(),
+    });
     d.start();
   }
 
@@ -111,6 +132,8 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   if (options.api) {
     server = await buildServer(context);
     url = await server.listen({ port: config.port, host: config.host });
+    const address = server.server.address();
+    if (address !== null && typeof address === 'object') for (const host of listeningHosts(config.host, address.port)) guard.addAlwaysAllowedHost(host);
     logger.info({ url, version, store: store.dialect }, 'Herald API listening');
   }
 
@@ -118,6 +141,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   const stop = () =>
     (stopping ??= (async () => {
       await server?.close();
+      await inboxes.close();
       jobs?.stop();
       await notifier?.close();
       const result = await dispatcher?.stop(config.shutdownGraceMs);
@@ -137,6 +161,15 @@ async function listenForWork(config: Config, wake: () => void): Promise<{ close(
   return notifier;
 }
 
+/** Inbox captures of other processes, for this process's live streams. */
+async function listenForInboxes(config: Config, onPayload: (payload?: string) => void): Promise<{ close(): Promise<void> }> {
+  const { PgNotifier, INBOX_CHANNEL } = await import('../store/postgres/notify.js');
+  const { connectionString, schema } = postgresTarget(config.databaseUrl!);
+  const notifier = new PgNotifier(connectionString, schema, INBOX_CHANNEL);
+  await notifier.listen(onPayload);
+  return notifier;
+}
+
 function buildDispatcher(ctx: AppContext, sender: HttpSender, oauth: OAuth2TokenCache, concurrency: number): Dispatcher {
   const { store, endpointCache, config, logger } = ctx;
   const limiter = new RateLimiter(ctx.clock);
@@ -152,7 +185,8 @@ function buildDispatcher(ctx: AppContext, sender: HttpSender, oauth: OAuth2Token
   });
   return new Dispatcher(
     {
-      claim: (limit, exclude) => store.claim({ owner, limit, leaseMs: config.leaseMs, now: ctx.clock(), excludeEndpoints: exclude }),
+      claim: (limit, exclude) =>
+        store.claim({ owner, limit, leaseMs: config.leaseMs, now: ctx.clock(), excludeEndpoints: exclude, perEndpointLimit: config.endpointConcurrency }),
       schedules: async (ids) => {
         const endpoints = await endpointCache.load(ids);
         const out = new Map<string, EndpointSchedule>();

@@ -10,6 +10,8 @@ export interface JobsOptions {
   readonly clock: () => number;
   readonly leaseMs: number;
   readonly retentionMs: number;
+  /** Requests captured by Connect inboxes are pruned after this; omitted = never. */
+  readonly inboxRetentionMs?: number;
   readonly pruneEveryMs?: number;
   readonly pruneBatch?: number;
   /** Wakes the dispatcher when leases come back. */
@@ -19,6 +21,8 @@ export interface JobsOptions {
 export interface Jobs {
   /** One retention pass: batches until a batch comes back short or the time budget is spent. */
   pruneOnce(): Promise<{ deliveries: number; events: number }>;
+  /** One retention pass over captured inbox requests; returns how many were removed. */
+  pruneInboxesOnce(): Promise<number>;
   stop(): void;
 }
 
@@ -51,6 +55,20 @@ export function startJobs(o: JobsOptions): Jobs {
     return total;
   }
 
+  async function pruneInboxesOnce(): Promise<number> {
+    if (o.inboxRetentionMs === undefined) return 0;
+    let total = 0;
+    const deadline = Date.now() + PRUNE_BUDGET_MS;
+    while (!stopped) {
+      const n = await o.store.pruneInboxRequests(o.clock() - o.inboxRetentionMs, batch);
+      total += n;
+      if (n < batch || Date.now() > deadline) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (total > 0) o.logger.info({ inboxRequests: total }, 'pruned inbox requests past retention');
+    return total;
+  }
+
   const every = (ms: number, job: () => Promise<unknown>, name: string) => {
     let running = false;
     const timer = setInterval(() => {
@@ -65,8 +83,10 @@ export function startJobs(o: JobsOptions): Jobs {
   };
 
   const timers = [every(Math.max(1_000, Math.floor(o.leaseMs / 2)), reapOnce, 'lease-reaper'), every(o.pruneEveryMs ?? 60_000, pruneOnce, 'retention')];
+  if (o.inboxRetentionMs !== undefined) timers.push(every(o.pruneEveryMs ?? 60_000, pruneInboxesOnce, 'inbox-retention'));
   return {
     pruneOnce,
+    pruneInboxesOnce,
     stop() {
       stopped = true;
       for (const t of timers) clearInterval(t);

@@ -1,101 +1,78 @@
-// herald <command>: thin commands over app/.
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/index.js';
-import { startHerald } from '../app/herald.js';
-import { openStore } from '../app/open-store.js';
+// herald <command>: thin commands over app/ (server commands) and over the HTTP API (client
+// commands). One file per command under commands/.
+import { ConfigError } from '../config/index.js';
 import { SchemaMismatchError } from '../store/migrations.js';
+import { UsageError } from './args.js';
+import { ApiFailure, ConnectionFailure } from './client.js';
+import type { Command } from './command.js';
+import { deliveries } from './commands/deliveries.js';
+import { endpoints } from './commands/endpoints.js';
+import { listen } from './commands/listen.js';
+import { migrate } from './commands/migrate.js';
+import { retry } from './commands/retry.js';
+import { send } from './commands/send.js';
+import { api, serve, worker } from './commands/server.js';
+import { processIo, type Io } from './output.js';
 
-const USAGE = `Usage: herald <command> [options]
+export { UsageError } from './args.js';
 
-Commands:
-  serve              API, admin UI and dispatcher in one process (the default for npm start)
-  api                HTTP API only
-  worker             dispatcher only  [--concurrency N]
-  migrate            apply database migrations and exit
+const SERVER: readonly Command[] = [serve, api, worker, migrate];
+const CLIENT: readonly Command[] = [listen, send, endpoints, deliveries, retry];
+const COMMANDS = new Map([...SERVER, ...CLIENT].map((c) => [c.name, c]));
+
+const list = (commands: readonly Command[]) => commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n');
+
+export const USAGE = `Usage: herald <command> [options]
+
+Run Herald:
+${list(SERVER)}
+
+Work with a running Herald (HERALD_URL, HERALD_API_KEY, or --url/--key):
+${list(CLIENT)}
 
 Options:
-  -h, --help         show help for a command
+  -h, --help     help for a command (herald <command> --help)
 
-Configuration comes from the environment: PORT, HERALD_DATA_DIR, DATABASE_URL,
-HERALD_ADMIN_KEY, HERALD_ALLOWED_TARGETS, HERALD_RETRY_SCHEDULE, HERALD_SECRET_KEY.`;
+Exit codes: 0 success, 1 failure, 2 bad arguments or configuration.
+Server configuration comes from the environment: PORT, HERALD_DATA_DIR, DATABASE_URL,
+HERALD_ADMIN_KEY, HERALD_ALLOWED_TARGETS, HERALD_RETRY_SCHEDULE, HERALD_SECRET_KEY, …`;
 
-const HELP: Record<string, string> = {
-  serve: 'Usage: herald serve\n\nRuns the API (PORT, default 8080) and the dispatcher in one process.',
-  api: 'Usage: herald api\n\nRuns only the HTTP API; pair it with one or more `herald worker` processes on PostgreSQL.',
-  worker: 'Usage: herald worker [--concurrency N]\n\nRuns only the dispatcher. --concurrency: outbound requests in flight at once (default HERALD_CONCURRENCY or 256).',
-  migrate: 'Usage: herald migrate\n\nApplies pending database migrations and exits.',
-};
+export async function run(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
+    if (name === 'help' && rest[0] && COMMANDS.has(rest[0])) {
+      io.out(COMMANDS.get(rest[0])!.usage);
+      return 0;
+    }
+    (name ? io.out : io.err)(USAGE);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS.get(name);
+  if (!command) throw new UsageError(`unknown command "${name}"`, USAGE);
+  return command.run(rest, io);
+}
 
-export class UsageError extends Error {}
-
-function parse(command: string, args: string[]) {
+export async function main(argv: string[], io: Io = processIo): Promise<void> {
   try {
-    return parseArgs({
-      args,
-      options: { help: { type: 'boolean', short: 'h' }, concurrency: { type: 'string' } },
-      strict: true,
-      allowPositionals: false,
-    }).values;
+    process.exitCode = await run(argv, io);
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP[command] ?? USAGE}`);
-  }
-}
-
-function concurrencyOf(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 10_000) throw new UsageError('--concurrency must be a whole number from 1 to 10000');
-  return Number(value);
-}
-
-async function run(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '-h' || command === '--help' || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return command ? 0 : 2;
-  }
-  if (!(command in HELP)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
-  const flags = parse(command, rest);
-  if (flags.help) {
-    process.stdout.write(`${HELP[command]}\n`);
-    return 0;
-  }
-  if (flags.concurrency !== undefined && command !== 'worker' && command !== 'serve') throw new UsageError(`--concurrency applies to worker and serve only`);
-  const config = loadConfig();
-  if (command === 'migrate') {
-    const store = await openStore(config, undefined, { migrate: true });
-    const state = await store.schemaState();
-    await store.close();
-    process.stdout.write(`database schema at version ${state.current}\n`);
-    return 0;
-  }
-  const herald = await startHerald(config, {
-    api: command !== 'worker',
-    worker: command !== 'api',
-    concurrency: concurrencyOf(flags.concurrency),
-  });
-  await new Promise<void>((resolve) => {
-    const onSignal = () => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      herald.context.logger.info('shutting down');
-      void herald.stop().then(resolve);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-  return 0;
-}
-
-export async function main(argv: string[]): Promise<void> {
-  try {
-    process.exitCode = await run(argv);
-  } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof SchemaMismatchError) {
-      process.stderr.write(`herald: ${err.message}\n`);
+    if (err instanceof UsageError) {
+      io.err(`herald: ${err.message}`);
+      if (err.usage) io.err(`\n${err.usage}`);
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`herald: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (err instanceof ConfigError || err instanceof SchemaMismatchError) {
+      io.err(`herald: ${err.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    if (err instanceof ApiFailure || err instanceof ConnectionFailure) {
+      io.err(`herald: ${err.message}`);
+      process.exitCode = 1;
+      return;
+    }
+    io.err(`herald: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;
   }
 }

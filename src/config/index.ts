@@ -35,6 +35,23 @@ export interface Config {
   readonly apiRateLimit: number;
   /** Events waiting for their commit beyond which ingest answers 503 (back-pressure). */
   readonly ingestQueueLimit: number;
+  /** Requests captured by Connect inboxes are pruned after this. */
+  readonly inboxRetentionMs: number;
+  /** Captures per second one inbox accepts (429 beyond); 0 turns the limit off. */
+  readonly inboxRateLimit: number;
+  /**
+   * The public base URL of this Herald (`https://herald.example.com`), used for inbox URLs and
+   * exempt from the SSRF guard as an own-inbox host; undefined = the address a request came to.
+   */
+  readonly publicUrl: string | undefined;
+}
+
+/** What the client commands of the CLI (send, endpoints, listen, …) need. */
+export interface ClientConfig {
+  /** HERALD_URL, default http://localhost:8080. */
+  readonly url: string;
+  /** HERALD_API_KEY; undefined when unset. */
+  readonly apiKey: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -98,6 +115,28 @@ function allowedTargetsVar(env: Env): string {
   return raw;
 }
 
+function publicUrlVar(env: Env): string | undefined {
+  const raw = env.HERALD_PUBLIC_URL?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('HERALD_PUBLIC_URL', `not a valid URL: "${raw}"`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash) {
+    throw new ConfigError('HERALD_PUBLIC_URL', 'expected an http(s) base URL such as https://herald.example.com');
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+export function loadClientConfig(env: Env = process.env): ClientConfig {
+  return {
+    url: (env.HERALD_URL?.trim() || 'http://localhost:8080').replace(/\/+$/, ''),
+    apiKey: env.HERALD_API_KEY?.trim() || undefined,
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const adminKey = env.HERALD_ADMIN_KEY?.trim() || undefined;
   if (adminKey !== undefined && adminKey.length < 16) {
@@ -123,5 +162,8 @@ export function loadConfig(env: Env = process.env): Config {
     retentionMs: intVar(env, 'HERALD_RETENTION_DAYS', 30, 1, 3650) * 86_400_000,
     apiRateLimit: intVar(env, 'HERALD_API_RATE_LIMIT', 20_000, 0, 1_000_000),
     ingestQueueLimit: intVar(env, 'HERALD_INGEST_QUEUE_LIMIT', 100_000, 1_000, 10_000_000),
+    inboxRetentionMs: intVar(env, 'HERALD_INBOX_RETENTION_HOURS', 72, 1, 24 * 3650) * 3_600_000,
+    inboxRateLimit: intVar(env, 'HERALD_INBOX_RATE_LIMIT', 100, 0, 1_000_000),
+    publicUrl: publicUrlVar(env),
   };
 }

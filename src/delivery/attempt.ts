@@ -39,20 +39,23 @@ export function createAttempt(deps: AttemptDeps): (d: ClaimedDelivery) => Promis
       account: deps.account(endpoint.accountId),
       event: () => (canonical ??= JSON.parse(d.body) as CanonicalEvent),
     });
+    const payload = rendered.rawBody ?? rendered.body;
     const timestamp = Math.floor(startedAt / 1000);
     const headers: Record<string, string> = { ...rendered.headers };
     const masked = new Set<string>();
     for (const h of endpoint.headers) {
       const name = h.name.toLowerCase();
       if (RESERVED_HEADERS.has(name)) continue;
-      headers[name] = h.type === 'hmac' ? hmacHex(h.value, rendered.body) : h.value;
+      headers[name] = h.type === 'hmac' ? hmacHex(h.value, payload) : h.value;
       if (h.type !== 'plain') masked.add(name);
     }
-    headers['content-type'] = 'application/json';
+    if (rendered.contentType === undefined) headers['content-type'] = 'application/json';
+    else if (rendered.contentType === null) delete headers['content-type'];
+    else headers['content-type'] = rendered.contentType;
     headers['user-agent'] = deps.userAgent;
     headers['webhook-id'] = d.eventId;
     headers['webhook-timestamp'] = String(timestamp);
-    headers['webhook-signature'] = signatureHeader(signingKeys(endpoint, startedAt), d.eventId, timestamp, rendered.body);
+    headers['webhook-signature'] = signatureHeader(signingKeys(endpoint, startedAt), d.eventId, timestamp, payload);
 
     const send = async (refresh: boolean) => {
       const authHeaders = await deps.auth.headers(endpoint, { refresh });
@@ -61,7 +64,7 @@ export function createAttempt(deps: AttemptDeps): (d: ClaimedDelivery) => Promis
         url: endpoint.url,
         method: endpoint.method,
         headers: { ...headers, ...authHeaders },
-        body: rendered.body,
+        body: payload,
         timeoutMs: endpoint.timeoutMs,
       });
     };

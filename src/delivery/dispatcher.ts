@@ -97,6 +97,7 @@ export class Dispatcher {
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly claimBatch: number;
+  private readonly claimThreshold: number;
   private readonly settleDelayMs: number;
 
   constructor(
@@ -106,6 +107,7 @@ export class Dispatcher {
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
     this.claimBatch = options.claimBatch ?? 500;
+    this.claimThreshold = Math.max(1, Math.min(this.claimBatch, Math.floor(options.concurrency / 8)));
     this.settleDelayMs = options.settleDelayMs ?? 5;
   }
 
@@ -149,8 +151,10 @@ export class Dispatcher {
   private async loop(): Promise<void> {
     while (this.running) {
       // Waiting deliveries are bounded too, so saturated endpoints cannot pile up claims.
-      const free = this.options.concurrency - Math.max(this.inFlight, this.waitingTotal);
-      if (free <= 0) {
+      const free = this.freeSlots();
+      // Claim in batches: a claim per finished attempt would spend the store's time on tiny
+      // transactions. An idle dispatcher claims at once, a busy one once a share is free.
+      if (free <= 0 || (this.inFlight > 0 && free < this.claimThreshold)) {
         await this.wait(IDLE_POLL_MS);
         continue;
       }
@@ -293,6 +297,8 @@ export class Dispatcher {
   /** Frees the attempt's slot (handing the delivery back untried when `releaseAt` is given). */
   private finish(d: ClaimedDelivery, load: EndpointLoad, releaseAt?: number): void {
     if (releaseAt !== undefined) this.release(d, releaseAt);
+    const freeBefore = this.freeSlots();
+    const loadBefore = load.running + load.waiting.length;
     this.inFlight--;
     load.running--;
     const next = this.running ? load.waiting.shift() : undefined;
@@ -300,7 +306,17 @@ export class Dispatcher {
       this.waitingTotal--;
       this.begin(next.d, next.schedule, load);
     } else if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
-    this.notify();
+    // Wake the loop only when a claim could now take more: the endpoint dropped out of the
+    // excluded set, or enough slots came free. Waking on every completion would run a claim
+    // per delivery.
+    const loadAfter = load.running + load.waiting.length;
+    const endpointOpened = loadBefore >= this.options.endpointConcurrency && loadAfter < this.options.endpointConcurrency;
+    const slotsOpened = freeBefore < this.claimThreshold && this.freeSlots() >= this.claimThreshold;
+    if (endpointOpened || slotsOpened || this.inFlight === 0) this.notify();
+  }
+
+  private freeSlots(): number {
+    return this.options.concurrency - Math.max(this.inFlight, this.waitingTotal);
   }
 
   /** The settlement for an attempt's result, and what to do once it is committed. */
@@ -366,7 +382,7 @@ export class Dispatcher {
           await this.deps.settle(batch);
           for (const hook of after) hook();
           // Retries and releases may now be due before the loop's current idle wait ends.
-          this.notify();
+          if (batch.some((s) => s.outcome === 'retry' || s.outcome === 'release')) this.notify();
         } catch (err) {
           this.afterSettle = after.concat(this.afterSettle);
           // Keep them: an unsettled delivery stays leased and is retried after the lease expires

@@ -9,7 +9,7 @@ export interface OutboundRequest {
   readonly url: string;
   readonly method: 'POST' | 'PUT';
   readonly headers: Record<string, string>;
-  readonly body: string;
+  readonly body: string | Buffer;
   readonly timeoutMs: number;
 }
 

@@ -1,7 +1,8 @@
 // Pure data shapes shared by the store, the API, ingest and the dispatcher. No I/O here.
 
 export type Role = 'admin' | 'publisher' | 'viewer';
-export type ProfileName = 'standard' | 'tenovos' | 'mediapocket' | 'cmp';
+/** `inbox`: the hidden relay endpoint of a Connect inbox (src/inbox/relay.ts). */
+export type ProfileName = 'standard' | 'tenovos' | 'mediapocket' | 'cmp' | 'inbox';
 export type Ordering = 'none' | 'per_resource';
 export type DeliveryStatus = 'pending' | 'in_flight' | 'succeeded' | 'failed';
 export type HttpMethod = 'POST' | 'PUT';

@@ -141,7 +141,7 @@ function requestedFamily(family: LookupOptions['family']): number {
 export class SsrfGuard {
   private readonly allow: AllowList;
   private readonly resolve: Resolver;
-  private readonly hostRules: readonly HostRule[];
+  private readonly hostRules: HostRule[];
 
   constructor(options: SsrfGuardOptions) {
     this.allow = options.allow;
@@ -159,6 +159,15 @@ export class SsrfGuard {
     const port = effectivePort(parsed.port, parsed.protocol);
     if (this.isAlwaysAllowed(parsed.hostname, port)) return;
     await this.resolveAllowed(parsed.hostname);
+  }
+
+  /**
+   * Adds an always-allowed host after construction: the API learns its own port (own inbox
+   * URLs) only once it listens. Same syntax as SsrfGuardOptions.alwaysAllowHosts.
+   */
+  addAlwaysAllowedHost(entry: string): void {
+    const rule = parseHostRule(entry);
+    if (!this.hostRules.some((r) => r.hostname === rule.hostname && r.port === rule.port)) this.hostRules.push(rule);
   }
 
   /** True for Herald's own inboxes (see SsrfGuardOptions.alwaysAllowHosts). */

@@ -1,4 +1,5 @@
 import type { ProfileName } from '../domain/types.js';
+import { inboxRelayRenderer } from '../inbox/relay.js';
 import { cmpRenderer } from './cmp/render.js';
 import { mediaPocketRenderer } from './mediapocket/render.js';
 import { standardRenderer } from './standard/render.js';
@@ -10,6 +11,7 @@ const renderers: Record<ProfileName, ProfileRenderer> = {
   tenovos: tenovosRenderer,
   mediapocket: mediaPocketRenderer,
   cmp: cmpRenderer,
+  inbox: inboxRelayRenderer,
 };
 
 export function rendererFor(profile: ProfileName): ProfileRenderer {

@@ -24,6 +24,10 @@ export interface RenderInput {
 
 export interface Rendered {
   readonly body: string;
+  /** Sent instead of `body` when present: a Connect inbox relays captured bodies byte for byte. */
+  readonly rawBody?: Buffer;
+  /** The content-type to send: undefined = application/json, null = none. */
+  readonly contentType?: string | null;
   /** Profile headers (e.g. CMP's Callback-Secret); Herald's own headers are added after. */
   readonly headers: Readonly<Record<string, string>>;
 }

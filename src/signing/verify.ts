@@ -22,6 +22,9 @@ export {
   type WebhookVerificationErrorCode,
 } from './standard-webhooks.js';
 
+/** Payload types of every event in every profile (generated from the catalog; also `herald/types`). */
+export type * from './payload-types.js';
+
 /** Standard Webhooks default: wide enough for clock skew, narrow enough to limit replays. */
 const DEFAULT_TOLERANCE_SECONDS = 300;
 
@@ -46,12 +49,15 @@ export interface VerifyOptions {
   now?: () => number;
 }
 
-export interface VerifiedWebhook {
+export interface VerifiedWebhook<T = unknown> {
   /** `webhook-id`: the same on every retry, so use it to deduplicate. */
   id: string;
   timestamp: Date;
-  /** The body parsed as JSON; `undefined` for an empty body. */
-  body: unknown;
+  /**
+   * The body parsed as JSON; `undefined` for an empty body. `T` is what the caller expects (e.g.
+   * `StandardPayload<'asset.created'>`): the signature proves Herald sent it, not its shape.
+   */
+  body: T;
 }
 
 /** A required header is absent or empty. `header` is its `webhook-*` name. */
@@ -118,8 +124,8 @@ export class InvalidPayloadError extends WebhookVerificationError {
 }
 
 /** Verifies signature and timestamp and returns the parsed delivery, or throws. */
-export function verify(options: VerifyOptions): VerifiedWebhook {
-  return verifyWithKeys(decodeSecrets(options.secret), options);
+export function verify<T = unknown>(options: VerifyOptions): VerifiedWebhook<T> {
+  return verifyWithKeys(decodeSecrets(options.secret), options) as VerifiedWebhook<T>;
 }
 
 interface SignedHeaders {

@@ -15,6 +15,7 @@ import type {
   Role,
   StoredEvent,
 } from '../domain/types.js';
+import type { Inbox, InboxRelay, InboxRequest } from '../inbox/types.js';
 
 export interface PageRequest {
   readonly cursor?: string;
@@ -55,6 +56,8 @@ export interface ClaimRequest {
   readonly now: number;
   /** Endpoints this worker cannot take more work for right now (saturated or throttled). */
   readonly excludeEndpoints: readonly string[];
+  /** At most this many deliveries of one endpoint per claim (default: limit). */
+  readonly perEndpointLimit?: number;
 }
 
 export interface ClaimedDelivery {
@@ -117,6 +120,21 @@ export interface EndpointAttemptQuery extends PageRequest {
   readonly outcome?: 'succeeded' | 'failed';
 }
 
+export interface InboxRequestQuery extends PageRequest {
+  /**
+   * Catch-up instead of paging: the requests captured after this id, oldest first (what a
+   * reconnecting stream missed). `cursor` is ignored then.
+   */
+  readonly after?: string;
+}
+
+export interface CaptureOutcome {
+  /** False when the inbox no longer exists (deleted meanwhile): nothing was written. */
+  readonly stored: boolean;
+  /** A relay delivery was created (its endpoint still exists). */
+  readonly relayed: boolean;
+}
+
 export interface SchemaState {
   readonly current: number;
   readonly latest: number;
@@ -160,6 +178,11 @@ export interface Store {
 
   ingest(items: readonly IngestItem[], now: number): Promise<IngestOutcome[]>;
 
+  /**
+   * Leases due deliveries, earliest first, taking at most `perEndpointLimit` from each endpoint
+   * (so one endpoint's backlog never crowds out the others) and, for per-resource ordered
+   * endpoints, only the head of each resource's chain.
+   */
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   settle(settlements: readonly Settlement[], now: number): Promise<void>;
   /** Return leased deliveries to pending: expired ones, or all of one owner. */
@@ -198,6 +221,30 @@ export interface Store {
    * left. Failed deliveries stay: they are replayable. Returns the rows removed.
    */
   prune(before: number, limit: number): Promise<{ deliveries: number; events: number }>;
+
+  // ---- Connect inboxes ----------------------------------------------------------------
+  createInbox(inbox: Inbox): Promise<void>;
+  /** Name, signing secret and forwarding may change; id, account, token and creation time not. */
+  updateInbox(inbox: Inbox): Promise<void>;
+  getInbox(accountId: string, id: string): Promise<Inbox | undefined>;
+  /** Unscoped: the public capture route knows only the token (by its SHA-256 hash). */
+  findInboxByTokenHash(tokenHash: string): Promise<Inbox | undefined>;
+  listInboxes(accountId: string, page: PageRequest): Promise<Page<Inbox>>;
+  /** Removes the inbox and its captured requests (its relay endpoint is the caller's to delete). */
+  deleteInbox(accountId: string, id: string): Promise<boolean>;
+  /**
+   * Stores one captured request and, with `relay`, the relay event and its pending delivery
+   * (due `now`), in one transaction. Nothing is written when the inbox is gone; the relay is
+   * skipped when its endpoint is gone. PostgreSQL announces the capture on the inbox channel.
+   */
+  captureInboxRequest(request: InboxRequest, relay: InboxRelay | undefined, now: number): Promise<CaptureOutcome>;
+  /** Newest first with cursor paging, or (with `after`) oldest first after an id. */
+  listInboxRequests(accountId: string, inboxId: string, query: InboxRequestQuery): Promise<Page<InboxRequest>>;
+  getInboxRequest(accountId: string, inboxId: string, id: string): Promise<InboxRequest | undefined>;
+  /** Deletes every captured request of the inbox; returns how many. */
+  purgeInboxRequests(accountId: string, inboxId: string): Promise<number>;
+  /** Retention, one bounded batch: captured requests received before `before`. */
+  pruneInboxRequests(before: number, limit: number): Promise<number>;
 }
 
 /** Encrypts credentials at rest (implemented by signing/secretbox). */

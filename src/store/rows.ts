@@ -18,6 +18,7 @@ import type {
   Role,
   StoredEvent,
 } from '../domain/types.js';
+import type { CapturedHeaders, Inbox, InboxRequest, SignatureCheck } from '../inbox/types.js';
 import type { Sealer } from './contract.js';
 
 type Num = number | string | bigint | null;
@@ -253,6 +254,124 @@ export function toAttempt(row: AttemptRow): Attempt {
     errorMessage: row.error_message,
     requestHeaders: JSON.parse(row.request_headers) as Record<string, string>,
     responseBody: row.response_body,
+  };
+}
+
+export interface InboxRow {
+  id: string;
+  account_id: string;
+  name: string;
+  token_hash: string;
+  token: string;
+  signing_secret: string | null;
+  forward_url: string | null;
+  forward_endpoint_id: string | null;
+  created_at: Num;
+  updated_at: Num;
+}
+
+/** The token and signing secret are sealed; the hash stays clear (it is the lookup key). */
+export function inboxToRow(i: Inbox, sealer: Sealer): InboxRow {
+  return {
+    id: i.id,
+    account_id: i.accountId,
+    name: i.name,
+    token_hash: i.tokenHash,
+    token: sealer.seal(i.token),
+    signing_secret: i.signingSecret === null ? null : sealer.seal(i.signingSecret),
+    forward_url: i.forwardUrl,
+    forward_endpoint_id: i.forwardEndpointId,
+    created_at: i.createdAt,
+    updated_at: i.updatedAt,
+  };
+}
+
+export function toInbox(row: InboxRow, sealer: Sealer): Inbox {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    name: row.name,
+    tokenHash: row.token_hash,
+    token: sealer.open(row.token),
+    signingSecret: row.signing_secret === null ? null : sealer.open(row.signing_secret),
+    forwardUrl: row.forward_url,
+    forwardEndpointId: row.forward_endpoint_id,
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+export interface InboxRequestRow {
+  id: string;
+  inbox_id: string;
+  account_id: string;
+  method: string;
+  path: string;
+  query: string;
+  headers: string;
+  body: Buffer | Uint8Array;
+  body_size: Num;
+  truncated: number | boolean;
+  source_ip: string | null;
+  received_at: Num;
+  signature: string | null;
+  relay_message_id: string | null;
+}
+
+/** Column order of inbox_requests, for both drivers' inserts. */
+export const INBOX_REQUEST_COLUMNS = [
+  'id',
+  'inbox_id',
+  'account_id',
+  'method',
+  'path',
+  'query',
+  'headers',
+  'body',
+  'body_size',
+  'truncated',
+  'source_ip',
+  'received_at',
+  'signature',
+  'relay_message_id',
+] as const;
+
+export function inboxRequestValues(r: InboxRequest): unknown[] {
+  return [
+    r.id,
+    r.inboxId,
+    r.accountId,
+    r.method,
+    r.path,
+    r.query,
+    JSON.stringify(r.headers),
+    r.body,
+    r.bodySize,
+    r.truncated,
+    r.sourceIp,
+    r.receivedAt,
+    r.signature === null ? null : JSON.stringify(r.signature),
+    r.relayMessageId,
+  ];
+}
+
+export function toInboxRequest(row: InboxRequestRow): InboxRequest {
+  const body = row.body;
+  return {
+    id: row.id,
+    inboxId: row.inbox_id,
+    accountId: row.account_id,
+    method: row.method,
+    path: row.path,
+    query: row.query,
+    headers: JSON.parse(row.headers) as CapturedHeaders,
+    body: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+    bodySize: num(row.body_size),
+    truncated: Boolean(row.truncated),
+    sourceIp: row.source_ip,
+    receivedAt: num(row.received_at),
+    signature: row.signature === null ? null : (JSON.parse(row.signature) as SignatureCheck),
+    relayMessageId: row.relay_message_id,
   };
 }
 

@@ -98,8 +98,13 @@ describe('PostgreSQL processes', () => {
       expect(times[1]).toBeGreaterThan(killedAt);
     }
     expect(duplicates.length).toBeLessThan(200);
-    const stats = await apiCall(api.url, 'GET', '/api/v2/stats');
-    expect(stats.body.deliveries).toMatchObject({ succeeded: 3000, pending: 0, in_flight: 0, failed: 0 });
+    // The killed worker's sent-but-unsettled deliveries stay leased until their lease expires,
+    // then are sent again and settled.
+    const stats = await eventually(async () => {
+      const s = (await apiCall(api.url, 'GET', '/api/v2/stats')).body.deliveries;
+      return s.succeeded === 3000 ? s : undefined;
+    }, 30_000);
+    expect(stats).toMatchObject({ succeeded: 3000, pending: 0, in_flight: 0, failed: 0 });
   }, 120_000);
 
   it('holds rate limits and per-resource order across two workers', async () => {

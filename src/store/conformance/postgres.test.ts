@@ -3,7 +3,7 @@
 // PostgreSQL-only parts: LISTEN/NOTIFY wake-ups.
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PgNotifier } from '../postgres/notify.js';
+import { INBOX_CHANNEL, PgNotifier } from '../postgres/notify.js';
 import type { PostgresStore } from '../postgres/postgres-store.js';
 import { dropTestSchema, TEST_DATABASE_URL, testSchema, type TestSchema } from './pg-harness.js';
 import { conformanceSealer, endpointFixture, ingestItem, runStoreConformance } from './suite.js';
@@ -93,6 +93,40 @@ describe('postgres LISTEN/NOTIFY', () => {
     woke = s.next();
     await store.retryDelivery(account.id, d.id, Date.now());
     await woke;
+  });
+
+  it('announces each captured inbox request on the inbox channel as "<account> <inbox> <request>"', async () => {
+    const payloads: string[] = [];
+    const s = signal();
+    notifier = new PgNotifier(TEST_DATABASE_URL, schema.name, INBOX_CHANNEL);
+    await notifier.listen((payload) => {
+      if (payload) payloads.push(payload);
+      s.notify();
+    });
+    const account = await store.createAccount({ name: 'I' });
+    const token = 'x'.repeat(32);
+    const inbox = { id: 'inb_1', accountId: account.id, name: 'i', token, tokenHash: 'h'.repeat(64), signingSecret: null, forwardUrl: null, forwardEndpointId: null, createdAt: 1, updatedAt: 1 };
+    await store.createInbox(inbox);
+    const woke = s.next();
+    const request = {
+      id: 'inr_1',
+      inboxId: inbox.id,
+      accountId: account.id,
+      method: 'POST',
+      path: '/',
+      query: '',
+      headers: {},
+      body: Buffer.from('x'),
+      bodySize: 1,
+      truncated: false,
+      sourceIp: null,
+      receivedAt: 1,
+      signature: null,
+      relayMessageId: null,
+    };
+    await store.captureInboxRequest(request, undefined, 1);
+    await woke;
+    expect(payloads).toEqual([`${account.id} inb_1 inr_1`]);
   });
 
   it('does not hear other schemas', async () => {

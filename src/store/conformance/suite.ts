@@ -1,10 +1,11 @@
 // The one conformance suite every storage driver runs (sqlite.test.ts, postgres.test.ts). It
 // states the contract's semantics as behaviour, so the drivers cannot drift apart: anything the
 // dispatcher, ingest or the API rely on is pinned here, not in a driver's own tests.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EventInput } from '../../domain/types.js';
+import type { Inbox, InboxRequest } from '../../inbox/types.js';
 import { SecretBox } from '../../signing/secretbox.js';
 import type { AttemptInput, ClaimRequest, IngestItem, Sealer, Settlement, Store } from '../contract.js';
 
@@ -679,6 +680,18 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect((await store.claim(claimReq())).map((d) => d.endpointId)).toEqual([e1.id]);
       });
 
+      it('takes at most perEndpointLimit from each endpoint, so a backlog cannot crowd out the others', async () => {
+        const { account, targets } = await setup(2);
+        // Endpoint 0 has a large backlog due first; endpoint 1 has a little work due later.
+        await store.ingest(Array.from({ length: 20 }, () => ingestItem(account.id, [targets[0]])), T0);
+        await store.ingest(Array.from({ length: 3 }, () => ingestItem(account.id, [targets[1]])), T0 + 1);
+        const claimed = await store.claim(claimReq({ now: T0 + 2, limit: 10, perEndpointLimit: 4 }));
+        const per = (i: number) => claimed.filter((d) => d.endpointId === targets[i].id).length;
+        expect(per(0)).toBe(4);
+        expect(per(1)).toBe(3);
+        expect(claimed.map((d) => d.endpointId)).toEqual([...Array(4).fill(targets[0].id), ...Array(3).fill(targets[1].id)]);
+      });
+
       it('returns nothing for a zero limit', async () => {
         const { account, targets } = await setup(1);
         await store.ingest([ingestItem(account.id, targets)], T0);
@@ -1148,6 +1161,207 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.listAttempts(account.id, [ds[0].id])).toHaveLength(2);
         expect(await store.listAttempts(other.id, ds.map((d) => d.id))).toEqual([]);
         expect(await store.listAttempts(account.id, [])).toEqual([]);
+      });
+    });
+
+    describe('Connect inboxes', () => {
+      function inboxFixture(accountId: string, over: Partial<Inbox> = {}): Inbox {
+        const token = randomBytes(24).toString('base64url');
+        return {
+          id: newId('inb'),
+          accountId,
+          name: 'inbox',
+          token,
+          tokenHash: createHash('sha256').update(token).digest('hex'),
+          signingSecret: null,
+          forwardUrl: null,
+          forwardEndpointId: null,
+          createdAt: T0,
+          updatedAt: T0,
+          ...over,
+        };
+      }
+
+      let clock = T0;
+      function capture(inbox: Inbox, over: Partial<InboxRequest> = {}): InboxRequest {
+        const body = over.body ?? Buffer.from('{"hello":"world"}');
+        return {
+          id: newId('inr', ++clock),
+          inboxId: inbox.id,
+          accountId: inbox.accountId,
+          method: 'POST',
+          path: '/',
+          query: '',
+          headers: { 'content-type': 'application/json', 'x-many': ['a', 'b'] },
+          body,
+          bodySize: body.length,
+          truncated: false,
+          sourceIp: '203.0.113.7',
+          receivedAt: clock,
+          signature: null,
+          relayMessageId: null,
+          ...over,
+        };
+      }
+
+      it('creates, reads, finds by token hash, lists and updates inboxes, scoped to their account', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const inboxes = [inboxFixture(a.id, { name: 'one' }), inboxFixture(a.id, { name: 'two', signingSecret: 'whsec_c2VjcmV0' }), inboxFixture(a.id, { name: 'three' })];
+        for (const i of inboxes) await store.createInbox(i);
+        const theirs = inboxFixture(b.id);
+        await store.createInbox(theirs);
+
+        expect(await store.getInbox(a.id, inboxes[1].id)).toEqual(inboxes[1]);
+        expect(await store.getInbox(b.id, inboxes[1].id)).toBeUndefined();
+        expect(await store.getInbox(a.id, 'inb_unknown')).toBeUndefined();
+        expect(await store.findInboxByTokenHash(theirs.tokenHash)).toEqual(theirs);
+        expect(await store.findInboxByTokenHash('0'.repeat(64))).toBeUndefined();
+
+        const first = await store.listInboxes(a.id, { limit: 2 });
+        expect(first.items.map((i) => i.name)).toEqual(['three', 'two']);
+        const second = await store.listInboxes(a.id, { limit: 2, cursor: first.nextCursor! });
+        expect(second.items.map((i) => i.name)).toEqual(['one']);
+        expect(second.nextCursor).toBeNull();
+
+        const changed = { ...inboxes[0], name: 'renamed', signingSecret: 'whsec_bmV3', forwardUrl: 'https://example.com/fwd', updatedAt: T0 + 5 };
+        await store.updateInbox(changed);
+        expect(await store.getInbox(a.id, changed.id)).toEqual(changed);
+        // Another account cannot change it.
+        await store.updateInbox({ ...changed, accountId: b.id, name: 'hijacked' });
+        expect((await store.getInbox(a.id, changed.id))?.name).toBe('renamed');
+      });
+
+      it('stores the token and signing secret sealed: the raw rows hold only their hash and ciphertext', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const inbox = inboxFixture(a.id, { signingSecret: 'whsec_plaintext-inbox-secret' });
+        await store.createInbox(inbox);
+        const rows = await h.rawRows('inboxes');
+        const text = JSON.stringify(rows);
+        expect(text).not.toContain(inbox.token);
+        expect(text).not.toContain('plaintext-inbox-secret');
+        expect(String(rows[0].token)).toMatch(/^v1\./);
+        expect(String(rows[0].signing_secret)).toMatch(/^v1\./);
+        expect(rows[0].token_hash).toBe(inbox.tokenHash);
+      });
+
+      it('captures requests byte for byte and lists them newest first, with paging and catch-up after an id', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const inbox = inboxFixture(a.id);
+        const other = inboxFixture(a.id);
+        await store.createInbox(inbox);
+        await store.createInbox(other);
+        const binary = Buffer.from([0, 255, 254, 10, 13, 0x80, 0xc3]);
+        const captured = [
+          capture(inbox, { body: binary, headers: { 'content-type': 'application/octet-stream' }, method: 'PUT', path: '/a/b', query: 'x=1&y=2' }),
+          capture(inbox, { signature: { verified: true, webhookId: 'msg_1' } }),
+          capture(inbox, { signature: { verified: false, code: 'invalid_signature', message: 'no matching signature found' }, body: Buffer.alloc(0), bodySize: 5_000_000, truncated: true, sourceIp: null }),
+          capture(inbox),
+        ];
+        for (const r of captured) expect(await store.captureInboxRequest(r, undefined, r.receivedAt)).toEqual({ stored: true, relayed: false });
+        await store.captureInboxRequest(capture(other), undefined, T0);
+
+        const got = await store.getInboxRequest(a.id, inbox.id, captured[0].id);
+        expect(got).toEqual(captured[0]);
+        expect(Buffer.compare(got!.body, binary)).toBe(0);
+        expect(await store.getInboxRequest(a.id, inbox.id, captured[2].id)).toEqual(captured[2]);
+        expect(await store.getInboxRequest(a.id, other.id, captured[0].id)).toBeUndefined();
+
+        const page1 = await store.listInboxRequests(a.id, inbox.id, { limit: 3 });
+        expect(page1.items.map((r) => r.id)).toEqual([captured[3].id, captured[2].id, captured[1].id]);
+        const page2 = await store.listInboxRequests(a.id, inbox.id, { limit: 3, cursor: page1.nextCursor! });
+        expect(page2.items.map((r) => r.id)).toEqual([captured[0].id]);
+        expect(page2.nextCursor).toBeNull();
+
+        const after = await store.listInboxRequests(a.id, inbox.id, { limit: 2, after: captured[0].id });
+        expect(after.items.map((r) => r.id)).toEqual([captured[1].id, captured[2].id]);
+        expect(after.nextCursor).not.toBeNull();
+      });
+
+      it("keeps inbox requests to their account: another account's ids are invisible and untouchable", async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const inbox = inboxFixture(a.id);
+        await store.createInbox(inbox);
+        const r = capture(inbox);
+        await store.captureInboxRequest(r, undefined, T0);
+        expect(await store.getInboxRequest(b.id, inbox.id, r.id)).toBeUndefined();
+        expect((await store.listInboxRequests(b.id, inbox.id, { limit: 10 })).items).toEqual([]);
+        expect(await store.purgeInboxRequests(b.id, inbox.id)).toBe(0);
+        expect(await store.deleteInbox(b.id, inbox.id)).toBe(false);
+        // A capture claiming the wrong account for an inbox stores nothing.
+        expect(await store.captureInboxRequest({ ...capture(inbox), accountId: b.id }, undefined, T0)).toEqual({ stored: false, relayed: false });
+        expect((await store.listInboxRequests(a.id, inbox.id, { limit: 10 })).items.map((x) => x.id)).toEqual([r.id]);
+      });
+
+      it('stores nothing for an inbox that is gone', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const inbox = inboxFixture(a.id);
+        expect(await store.captureInboxRequest(capture(inbox), undefined, T0)).toEqual({ stored: false, relayed: false });
+        expect(await h.rawRows('inbox_requests')).toEqual([]);
+      });
+
+      it('relays a capture as an event with one pending delivery to the relay endpoint, in the same transaction', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const relayEndpoint = endpointFixture(a.id, { profile: 'inbox', eventTypes: [] });
+        await store.createEndpoint(relayEndpoint);
+        const inbox = inboxFixture(a.id, { forwardUrl: relayEndpoint.url, forwardEndpointId: relayEndpoint.id });
+        await store.createInbox(inbox);
+        const messageId = newId('msg');
+        const r = capture(inbox, { relayMessageId: messageId });
+        const out = await store.captureInboxRequest(r, { messageId, endpointId: relayEndpoint.id, body: '{"v":1}' }, T0 + 100);
+        expect(out).toEqual({ stored: true, relayed: true });
+
+        const event = await store.getEvent(a.id, messageId);
+        expect(event).toMatchObject({ id: messageId, type: 'inbox.request', body: '{"v":1}', resourceKey: null, sequence: null, idempotencyKey: null });
+        expect(await store.nextDueAt()).toBe(T0 + 100);
+        const [claimed] = await store.claim(claimReq({ now: T0 + 100 }));
+        expect(claimed).toMatchObject({ eventId: messageId, endpointId: relayEndpoint.id, eventType: 'inbox.request', body: '{"v":1}', attempts: 0 });
+        expect((await store.getInboxRequest(a.id, inbox.id, r.id))?.relayMessageId).toBe(messageId);
+
+        // The relay endpoint deleted: the capture is still kept, nothing is relayed, and the
+        // inbox forgets the endpoint.
+        await store.deleteEndpoint(a.id, relayEndpoint.id);
+        expect((await store.getInbox(a.id, inbox.id))?.forwardEndpointId).toBeNull();
+        const again = capture(inbox);
+        expect(await store.captureInboxRequest(again, { messageId: newId('msg'), endpointId: relayEndpoint.id, body: '{}' }, T0 + 200)).toEqual({ stored: true, relayed: false });
+        expect(await store.getInboxRequest(a.id, inbox.id, again.id)).toBeDefined();
+        expect(await store.nextDueAt()).toBeNull();
+      });
+
+      it('purges one inbox, and deleteInbox removes the inbox with its requests and nothing else', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const inbox = inboxFixture(a.id);
+        const keep = inboxFixture(a.id);
+        await store.createInbox(inbox);
+        await store.createInbox(keep);
+        for (let i = 0; i < 3; i++) await store.captureInboxRequest(capture(inbox), undefined, T0);
+        const kept = capture(keep);
+        await store.captureInboxRequest(kept, undefined, T0);
+
+        expect(await store.purgeInboxRequests(a.id, inbox.id)).toBe(3);
+        expect((await store.listInboxRequests(a.id, inbox.id, { limit: 10 })).items).toEqual([]);
+        expect(await store.getInbox(a.id, inbox.id)).toBeDefined();
+
+        await store.captureInboxRequest(capture(inbox), undefined, T0);
+        expect(await store.deleteInbox(a.id, inbox.id)).toBe(true);
+        expect(await store.getInbox(a.id, inbox.id)).toBeUndefined();
+        expect(await store.deleteInbox(a.id, inbox.id)).toBe(false);
+        expect((await h.rawRows('inbox_requests')).map((r) => r.id)).toEqual([kept.id]);
+      });
+
+      it('prunes captured requests received before the cut-off, in bounded batches', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const inbox = inboxFixture(a.id);
+        await store.createInbox(inbox);
+        for (let i = 0; i < 5; i++) await store.captureInboxRequest(capture(inbox, { receivedAt: T0 - 10_000 + i }), undefined, T0);
+        const fresh = capture(inbox, { receivedAt: T0 + 1 });
+        await store.captureInboxRequest(fresh, undefined, T0);
+
+        expect(await store.pruneInboxRequests(T0, 3)).toBe(3);
+        expect(await store.pruneInboxRequests(T0, 3)).toBe(2);
+        expect(await store.pruneInboxRequests(T0, 3)).toBe(0);
+        expect((await store.listInboxRequests(a.id, inbox.id, { limit: 10 })).items.map((r) => r.id)).toEqual([fresh.id]);
       });
     });
   });

@@ -4,6 +4,8 @@
 import pg from 'pg';
 
 const BASE_CHANNEL = 'herald_deliveries';
+/** Captures of Connect inboxes (payload `<account> <inbox> <request>`), for live streams in every API process. */
+export const INBOX_CHANNEL = 'herald_inbox';
 /** PostgreSQL identifiers (and so channel names) are at most NAMEDATALEN - 1 bytes. */
 const MAX_CHANNEL_BYTES = 63;
 const MIN_BACKOFF_MS = 100;
@@ -21,8 +23,8 @@ export function checkSchemaName(schema: string): string {
  * The channel the store notifies and the notifier listens on. The schema is part of it so
  * parallel test schemas (or several Heralds sharing a database) do not wake each other.
  */
-export function channelName(schema?: string): string {
-  const name = schema === undefined ? BASE_CHANNEL : `${BASE_CHANNEL}_${checkSchemaName(schema)}`;
+export function channelName(schema?: string, base: string = BASE_CHANNEL): string {
+  const name = schema === undefined ? base : `${base}_${checkSchemaName(schema)}`;
   // pg_notify() rejects over-long names while LISTEN truncates them: cut once, here, for both.
   return Buffer.byteLength(name) <= MAX_CHANNEL_BYTES ? name : name.slice(0, MAX_CHANNEL_BYTES);
 }
@@ -33,7 +35,7 @@ export function searchPathOption(schema?: string): string | undefined {
 }
 
 /**
- * Holds one dedicated connection LISTENing on the deliveries channel (a pooled connection
+ * Holds one dedicated connection LISTENing on the deliveries channel (or `base`'s) (a pooled connection
  * cannot LISTEN: it would be handed to other queries and the subscription would move with it).
  * If the connection drops it reconnects with exponential backoff, and calls `onNotify` once
  * after each reconnect because notifications sent while it was away are lost.
@@ -41,7 +43,8 @@ export function searchPathOption(schema?: string): string | undefined {
 export class PgNotifier {
   private readonly channel: string;
   private client: pg.Client | null = null;
-  private onNotify: (() => void) | null = null;
+  /** Called with the notification's payload; with none after a reconnect (some may have been missed). */
+  private onNotify: ((payload?: string) => void) | null = null;
   private closed = false;
   private backoffMs = MIN_BACKOFF_MS;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -49,12 +52,13 @@ export class PgNotifier {
   constructor(
     private readonly connectionString: string,
     private readonly schema?: string,
+    base?: string,
   ) {
-    this.channel = channelName(schema);
+    this.channel = channelName(schema, base);
   }
 
   /** Resolves once listening; rejects if the first connection fails (bad configuration surfaces at start). */
-  async listen(onNotify: () => void): Promise<void> {
+  async listen(onNotify: (payload?: string) => void): Promise<void> {
     if (this.closed) throw new Error('PgNotifier is closed');
     if (this.onNotify) throw new Error('PgNotifier is already listening');
     this.onNotify = onNotify;
@@ -86,7 +90,7 @@ export class PgNotifier {
     client.on('error', () => this.lost(client));
     client.on('end', () => this.lost(client));
     client.on('notification', (msg) => {
-      if (msg.channel === this.channel) this.onNotify?.();
+      if (msg.channel === this.channel) this.onNotify?.(msg.payload);
     });
     try {
       await client.connect();

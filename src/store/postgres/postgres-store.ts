@@ -11,12 +11,15 @@
 import pg from 'pg';
 import { newId } from '../../domain/ids.js';
 import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
+import { INBOX_RELAY_EVENT_TYPE, type Inbox, type InboxRelay, type InboxRequest } from '../../inbox/types.js';
 import type {
+  CaptureOutcome,
   ClaimedDelivery,
   ClaimRequest,
   DeliveryQuery,
   EndpointAttempt,
   EndpointAttemptQuery,
+  InboxRequestQuery,
   IngestItem,
   IngestOutcome,
   NewApiKey,
@@ -36,8 +39,13 @@ import {
   type DeliveryRow,
   type EndpointRow,
   type EventRow,
+  type InboxRequestRow,
+  type InboxRow,
   type ProjectRow,
   endpointToRow,
+  INBOX_REQUEST_COLUMNS,
+  inboxRequestValues,
+  inboxToRow,
   num,
   numOrNull,
   resourceKeyOf,
@@ -47,10 +55,12 @@ import {
   toDelivery,
   toEndpoint,
   toEvent,
+  toInbox,
+  toInboxRequest,
   toPage,
   toProject,
 } from '../rows.js';
-import { channelName, checkSchemaName, searchPathOption } from './notify.js';
+import { channelName, checkSchemaName, INBOX_CHANNEL, searchPathOption } from './notify.js';
 
 export interface PostgresOptions {
   readonly connectionString: string;
@@ -92,20 +102,28 @@ const ENDPOINT_MUTABLE = ENDPOINT_COLUMNS.split(', ').filter((c) => c !== 'id' &
 //   cannot see LIMIT $3 there and would guess large): `= ANY(ARRAY(...))` and LATERAL ... LIMIT 1
 //   make the UPDATE and the events lookup index probes per claimed row, never a merge join
 //   that walks the whole events primary key.
+/** An ordered delivery `q` waits while an earlier one of its resource is still unfinished. */
+const BLOCKED_BY_HEAD = `SELECT 1 FROM deliveries p
+  WHERE p.endpoint_id = q.endpoint_id AND p.resource_key = q.resource_key AND p.ordered
+    AND p.status IN ('pending', 'in_flight') AND p.sequence < q.sequence`;
+
+// Endpoint by endpoint (LATERAL over the (endpoint_id, next_attempt_at) index): at most $6 per
+// endpoint, so one endpoint's backlog never crowds out the others nor has to be scanned past.
 const CLAIM_SQL = `
 WITH picked AS (
-  SELECT d.id
-    FROM deliveries d
-    JOIN endpoints e ON e.id = d.endpoint_id
-   WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND NOT e.disabled
-     AND d.endpoint_id <> ALL ($2::text[])
-     AND (NOT d.ordered OR NOT EXISTS (
-           SELECT 1 FROM deliveries p
-            WHERE p.endpoint_id = d.endpoint_id AND p.resource_key = d.resource_key AND p.ordered
-              AND p.status IN ('pending', 'in_flight') AND p.sequence < d.sequence))
-   ORDER BY d.next_attempt_at
+  SELECT x.id
+    FROM endpoints e
+    CROSS JOIN LATERAL (
+      SELECT q.id, q.next_attempt_at
+        FROM deliveries q
+       WHERE q.endpoint_id = e.id AND q.status = 'pending' AND q.next_attempt_at <= $1
+         AND (NOT q.ordered OR NOT EXISTS (${BLOCKED_BY_HEAD}))
+       ORDER BY q.next_attempt_at
+       LIMIT $6
+       FOR UPDATE OF q SKIP LOCKED) x
+   WHERE NOT e.disabled AND e.id <> ALL ($2::text[])
+   ORDER BY x.next_attempt_at
    LIMIT $3
-   FOR UPDATE OF d SKIP LOCKED
 ), claimed AS (
   UPDATE deliveries d
      SET status = 'in_flight', lease_owner = $4, lease_until = $5, updated_at = $1
@@ -151,16 +169,15 @@ SELECT h.endpoint_id, h.ok
 // The claim's conditions without the time bound (see the contract): walks the due index in
 // order and stops at the first delivery a claim could take.
 const NEXT_DUE_SQL = `
-SELECT d.next_attempt_at AS t
-  FROM deliveries d
-  JOIN endpoints e ON e.id = d.endpoint_id
- WHERE d.status = 'pending' AND NOT e.disabled
-   AND (NOT d.ordered OR NOT EXISTS (
-         SELECT 1 FROM deliveries p
-          WHERE p.endpoint_id = d.endpoint_id AND p.resource_key = d.resource_key AND p.ordered
-            AND p.status IN ('pending', 'in_flight') AND p.sequence < d.sequence))
- ORDER BY d.next_attempt_at
- LIMIT 1`;
+SELECT MIN(x.next_attempt_at) AS t
+  FROM endpoints e
+  CROSS JOIN LATERAL (
+    SELECT q.next_attempt_at FROM deliveries q
+     WHERE q.endpoint_id = e.id AND q.status = 'pending'
+       AND (NOT q.ordered OR NOT EXISTS (${BLOCKED_BY_HEAD}))
+     ORDER BY q.next_attempt_at
+     LIMIT 1) x
+ WHERE NOT e.disabled`;
 
 const RELEASE_SQL = `
 UPDATE deliveries d
@@ -217,6 +234,24 @@ SELECT e.account_id, e.idempotency_key, e.id, (SELECT count(*) FROM deliveries d
   FROM unnest($1::text[], $2::text[]) AS k(account_id, idempotency_key)
   JOIN events e ON e.account_id = k.account_id AND e.idempotency_key = k.idempotency_key`;
 
+/** Parameter types of an inbox_requests row (INSERT ... SELECT does not infer them from the columns). */
+const INBOX_REQUEST_TYPES: Record<(typeof INBOX_REQUEST_COLUMNS)[number], string> = {
+  id: 'text',
+  inbox_id: 'text',
+  account_id: 'text',
+  method: 'text',
+  path: 'text',
+  query: 'text',
+  headers: 'text',
+  body: 'bytea',
+  body_size: 'integer',
+  truncated: 'boolean',
+  source_ip: 'text',
+  received_at: 'bigint',
+  signature: 'text',
+  relay_message_id: 'text',
+};
+
 interface ClaimRow {
   id: string;
   account_id: string;
@@ -240,12 +275,14 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly sealer: Sealer;
   private readonly channel: string;
+  private readonly inboxChannel: string;
   private readonly schema: string | undefined;
 
   constructor(options: PostgresOptions) {
     this.sealer = options.sealer;
     this.schema = options.schema;
     this.channel = channelName(options.schema);
+    this.inboxChannel = channelName(options.schema, INBOX_CHANNEL);
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.poolSize ?? 10,
@@ -691,7 +728,7 @@ export class PostgresStore implements Store {
     const rows = await this.prepared<ClaimRow>(
       'herald_claim',
       CLAIM_SQL,
-      [req.now, req.excludeEndpoints, req.limit, req.owner, req.now + req.leaseMs],
+      [req.now, req.excludeEndpoints, req.limit, req.owner, req.now + req.leaseMs, req.perEndpointLimit ?? req.limit],
       this.pool,
     );
     return rows.map((r) => ({
@@ -920,5 +957,116 @@ export class PostgresStore implements Store {
       [accountId, endpointId, q.cursor ?? null, q.outcome ?? null, q.limit + 1],
     );
     return toPage(rows, q.limit, (r) => ({ ...toAttempt(r), eventId: r.event_id, eventType: r.event_type }));
+  }
+
+  // ---- Connect inboxes ----------------------------------------------------------------
+
+  async createInbox(inbox: Inbox): Promise<void> {
+    const row = inboxToRow(inbox, this.sealer);
+    const cols = Object.keys(row) as (keyof typeof row)[];
+    await this.exec(`INSERT INTO inboxes (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => row[c]));
+  }
+
+  async updateInbox(inbox: Inbox): Promise<void> {
+    const r = inboxToRow(inbox, this.sealer);
+    await this.exec(
+      'UPDATE inboxes SET name = $3, signing_secret = $4, forward_url = $5, forward_endpoint_id = $6, updated_at = $7 WHERE id = $1 AND account_id = $2',
+      [r.id, r.account_id, r.name, r.signing_secret, r.forward_url, r.forward_endpoint_id, r.updated_at],
+    );
+  }
+
+  async getInbox(accountId: string, id: string): Promise<Inbox | undefined> {
+    const row = await this.first<InboxRow>('SELECT * FROM inboxes WHERE account_id = $1 AND id = $2', [accountId, id]);
+    return row && toInbox(row, this.sealer);
+  }
+
+  async findInboxByTokenHash(tokenHash: string): Promise<Inbox | undefined> {
+    const row = await this.first<InboxRow>('SELECT * FROM inboxes WHERE token_hash = $1', [tokenHash]);
+    return row && toInbox(row, this.sealer);
+  }
+
+  async listInboxes(accountId: string, page: PageRequest): Promise<Page<Inbox>> {
+    const rows = await this.rows<InboxRow>(
+      'SELECT * FROM inboxes WHERE account_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3',
+      [accountId, page.cursor ?? null, page.limit + 1],
+    );
+    return toPage(rows, page.limit, (r) => toInbox(r, this.sealer));
+  }
+
+  async deleteInbox(accountId: string, id: string): Promise<boolean> {
+    return this.tx(async (c) => {
+      await this.exec('DELETE FROM inbox_requests WHERE account_id = $1 AND inbox_id = $2', [accountId, id], c);
+      return (await this.exec('DELETE FROM inboxes WHERE account_id = $1 AND id = $2', [accountId, id], c)) > 0;
+    });
+  }
+
+  async captureInboxRequest(request: InboxRequest, relay: InboxRelay | undefined, now: number): Promise<CaptureOutcome> {
+    const values = inboxRequestValues(request);
+    const n = values.length;
+    // One statement without a relay (the common case): insert if the inbox exists, and announce
+    // it to every process streaming this inbox (delivered at commit).
+    const captureSql = `
+      WITH ins AS (
+        INSERT INTO inbox_requests (${INBOX_REQUEST_COLUMNS.join(', ')})
+        SELECT ${INBOX_REQUEST_COLUMNS.map((col, i) => `$${i + 1}::${INBOX_REQUEST_TYPES[col]}`).join(', ')}
+         WHERE EXISTS (SELECT 1 FROM inboxes WHERE id = $2 AND account_id = $3)
+        RETURNING account_id, inbox_id, id
+      )
+      SELECT pg_notify($${n + 1}, ins.account_id || ' ' || ins.inbox_id || ' ' || ins.id) FROM ins`;
+    if (!relay) {
+      const stored = (await this.exec(captureSql, [...values, this.inboxChannel])) > 0;
+      return { stored, relayed: false };
+    }
+    return this.tx(async (c) => {
+      const stored = (await this.exec(captureSql, [...values, this.inboxChannel], c)) > 0;
+      if (!stored) return { stored, relayed: false };
+      const event = await this.exec(
+        `INSERT INTO events (id, account_id, idempotency_key, type, occurred_at, received_at, project_id, resource_key, sequence, body)
+         SELECT $1::text, $2::text, NULL, $3::text, $4::bigint, $5::bigint, NULL, NULL, NULL, $6::text
+          WHERE EXISTS (SELECT 1 FROM endpoints WHERE id = $7 AND account_id = $2)`,
+        [relay.messageId, request.accountId, INBOX_RELAY_EVENT_TYPE, request.receivedAt, now, relay.body, relay.endpointId],
+        c,
+      );
+      if (event === 0) return { stored, relayed: false };
+      await this.exec(
+        `INSERT INTO deliveries (id, account_id, event_id, endpoint_id, status, attempts, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'pending', 0, $5, FALSE, NULL, NULL, $5, $5)`,
+        [newId('dlv', now), request.accountId, relay.messageId, relay.endpointId, now],
+        c,
+      );
+      await this.notify(c);
+      return { stored, relayed: true };
+    });
+  }
+
+  async listInboxRequests(accountId: string, inboxId: string, q: InboxRequestQuery): Promise<Page<InboxRequest>> {
+    if (q.after !== undefined) {
+      const rows = await this.rows<InboxRequestRow>(
+        'SELECT * FROM inbox_requests WHERE inbox_id = $1 AND account_id = $2 AND id > $3 ORDER BY id LIMIT $4',
+        [inboxId, accountId, q.after, q.limit + 1],
+      );
+      return toPage(rows, q.limit, toInboxRequest);
+    }
+    const rows = await this.rows<InboxRequestRow>(
+      'SELECT * FROM inbox_requests WHERE inbox_id = $1 AND account_id = $2 AND ($3::text IS NULL OR id < $3) ORDER BY id DESC LIMIT $4',
+      [inboxId, accountId, q.cursor ?? null, q.limit + 1],
+    );
+    return toPage(rows, q.limit, toInboxRequest);
+  }
+
+  async getInboxRequest(accountId: string, inboxId: string, id: string): Promise<InboxRequest | undefined> {
+    const row = await this.first<InboxRequestRow>('SELECT * FROM inbox_requests WHERE account_id = $1 AND inbox_id = $2 AND id = $3', [accountId, inboxId, id]);
+    return row && toInboxRequest(row);
+  }
+
+  async purgeInboxRequests(accountId: string, inboxId: string): Promise<number> {
+    return this.exec('DELETE FROM inbox_requests WHERE account_id = $1 AND inbox_id = $2', [accountId, inboxId]);
+  }
+
+  async pruneInboxRequests(before: number, limit: number): Promise<number> {
+    return this.exec(
+      'DELETE FROM inbox_requests WHERE id IN (SELECT id FROM inbox_requests WHERE received_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)',
+      [before, limit],
+    );
   }
 }

@@ -6,12 +6,15 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { newId } from '../../domain/ids.js';
 import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
+import { INBOX_RELAY_EVENT_TYPE, type Inbox, type InboxRelay, type InboxRequest } from '../../inbox/types.js';
 import type {
+  CaptureOutcome,
   ClaimedDelivery,
   ClaimRequest,
   DeliveryQuery,
   EndpointAttempt,
   EndpointAttemptQuery,
+  InboxRequestQuery,
   IngestItem,
   IngestOutcome,
   NewApiKey,
@@ -31,8 +34,13 @@ import {
   type DeliveryRow,
   type EndpointRow,
   type EventRow,
+  type InboxRequestRow,
+  type InboxRow,
   type ProjectRow,
   endpointToRow,
+  INBOX_REQUEST_COLUMNS,
+  inboxRequestValues,
+  inboxToRow,
   num,
   numOrNull,
   resourceKeyOf,
@@ -42,6 +50,8 @@ import {
   toDelivery,
   toEndpoint,
   toEvent,
+  toInbox,
+  toInboxRequest,
   toPage,
   toProject,
 } from '../rows.js';
@@ -54,6 +64,11 @@ export interface SqliteOptions {
 
 type Row = Record<string, unknown>;
 
+/** An ordered delivery `q` waits while an earlier one of its resource is still unfinished. */
+const BLOCKED_BY_HEAD = `SELECT 1 FROM deliveries p
+  WHERE p.endpoint_id = q.endpoint_id AND p.resource_key = q.resource_key AND p.ordered = 1
+    AND p.status IN ('pending', 'in_flight') AND p.sequence < q.sequence`;
+
 const ENDPOINT_COLUMNS =
   'id, account_id, profile, url, method, description, event_types, project_ids, user_ids, secret, previous_secret, previous_secret_expires_at, headers, auth, rate_limit_per_second, timeout_ms, ordering, disabled, disabled_reason, failing_since, profile_data, created_at, updated_at';
 
@@ -62,18 +77,35 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly sealer: Sealer;
   private readonly stmts = new Map<string, Database.Statement>();
+  private readonly durableSync: 'FULL' | 'NORMAL';
 
   constructor(options: SqliteOptions) {
     if (options.file !== ':memory:') mkdirSync(path.dirname(options.file), { recursive: true });
     this.db = new Database(options.file);
     this.sealer = options.sealer;
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    this.durableSync = options.synchronous === 'normal' ? 'NORMAL' : 'FULL';
+    this.db.pragma(`synchronous = ${this.durableSync}`);
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     // Keep the WAL from growing without bound under sustained load.
     this.db.pragma('wal_autocheckpoint = 4000');
     this.db.pragma('cache_size = -65536');
+  }
+
+  /**
+   * Runs a write whose loss in a power failure costs only a repeated delivery (leases,
+   * attempt outcomes): committed without waiting for the disk. It still survives a process
+   * crash (WAL), and the next durable commit flushes it along. Ingest never uses this.
+   */
+  private soft<T>(fn: () => T): T {
+    if (this.durableSync === 'NORMAL') return this.db.transaction(fn).immediate();
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.db.transaction(fn).immediate();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   /** Prepared statements are cached: preparing is far costlier than running. */
@@ -355,22 +387,26 @@ export class SqliteStore implements Store {
   // ---- queue --------------------------------------------------------------------------
 
   async claim(req: ClaimRequest): Promise<ClaimedDelivery[]> {
-    return this.db.transaction(() => {
+    if (req.limit <= 0) return [];
+    return this.soft(() => {
+      // Endpoint by endpoint through the (endpoint_id, next_attempt_at) index: an excluded or
+      // dead endpoint's backlog costs nothing to skip. CROSS JOIN pins endpoints as the outer
+      // loop; left to itself the planner scans every delivery instead.
       const rows = this.all<Row>(
         `SELECT d.id, d.account_id, d.event_id, d.endpoint_id, d.attempts, d.resource_key, d.sequence, d.created_at,
                 ev.type, ev.body, ev.project_id
-           FROM deliveries d
-           JOIN endpoints e ON e.id = d.endpoint_id
+           FROM endpoints e
+           CROSS JOIN deliveries d ON d.id IN (
+                 SELECT q.id FROM deliveries q
+                  WHERE q.endpoint_id = e.id AND q.status = 'pending' AND q.next_attempt_at <= @now
+                    AND (q.ordered = 0 OR NOT EXISTS (${BLOCKED_BY_HEAD}))
+                  ORDER BY q.next_attempt_at
+                  LIMIT @cap)
            JOIN events ev ON ev.id = d.event_id
-          WHERE d.status = 'pending' AND d.next_attempt_at <= @now AND e.disabled = 0
-            AND d.endpoint_id NOT IN (SELECT value FROM json_each(@exclude))
-            AND (d.ordered = 0 OR NOT EXISTS (
-                  SELECT 1 FROM deliveries p
-                   WHERE p.endpoint_id = d.endpoint_id AND p.resource_key = d.resource_key AND p.ordered = 1
-                     AND p.status IN ('pending', 'in_flight') AND p.sequence < d.sequence))
+          WHERE e.disabled = 0 AND e.id NOT IN (SELECT value FROM json_each(@exclude))
           ORDER BY d.next_attempt_at
           LIMIT @limit`,
-        { now: req.now, exclude: JSON.stringify(req.excludeEndpoints), limit: req.limit },
+        { now: req.now, exclude: JSON.stringify(req.excludeEndpoints), limit: req.limit, cap: req.perEndpointLimit ?? req.limit },
       );
       if (rows.length === 0) return [];
       this.run(
@@ -381,12 +417,12 @@ export class SqliteStore implements Store {
         JSON.stringify(rows.map((r) => r.id)),
       );
       return rows.map(toClaimed);
-    }).immediate();
+    });
   }
 
   async settle(settlements: readonly Settlement[], now: number): Promise<void> {
     if (settlements.length === 0) return;
-    this.db.transaction(() => {
+    this.soft(() => {
       const health = new Map<string, boolean>();
       for (const s of settlements) {
         // Only settlements that applied (the owner still held the lease) count for health.
@@ -396,7 +432,7 @@ export class SqliteStore implements Store {
         if (anySuccess) this.run('UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', endpointId);
         else this.run('UPDATE endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL', now, endpointId);
       }
-    }).immediate();
+    });
   }
 
   /** Whether the settlement applied: a worker that lost its lease changes nothing. */
@@ -456,17 +492,13 @@ export class SqliteStore implements Store {
   async nextDueAt(): Promise<number | null> {
     // The claim's conditions without the time bound: a past-due delivery that no claim can take
     // (disabled endpoint, blocked behind its chain's head) would make the dispatcher spin.
-    const row = this.get<{ t: number }>(
-      `SELECT d.next_attempt_at AS t
-         FROM deliveries d
-         JOIN endpoints e ON e.id = d.endpoint_id
-        WHERE d.status = 'pending' AND e.disabled = 0
-          AND (d.ordered = 0 OR NOT EXISTS (
-                SELECT 1 FROM deliveries p
-                 WHERE p.endpoint_id = d.endpoint_id AND p.resource_key = d.resource_key AND p.ordered = 1
-                   AND p.status IN ('pending', 'in_flight') AND p.sequence < d.sequence))
-        ORDER BY d.next_attempt_at
-        LIMIT 1`,
+    const row = this.get<{ t: number | null }>(
+      `SELECT MIN((SELECT q.next_attempt_at FROM deliveries q
+                    WHERE q.endpoint_id = e.id AND q.status = 'pending'
+                      AND (q.ordered = 0 OR NOT EXISTS (${BLOCKED_BY_HEAD}))
+                    ORDER BY q.next_attempt_at LIMIT 1)) AS t
+         FROM endpoints e
+        WHERE e.disabled = 0`,
     );
     return numOrNull(row?.t ?? null);
   }
@@ -608,6 +640,117 @@ export class SqliteStore implements Store {
       { account: accountId, endpoint: endpointId, cursor: q.cursor ?? '~', outcome: q.outcome ?? null, limit: q.limit + 1 },
     );
     return toPage(rows, q.limit, (r) => ({ ...toAttempt(r), eventId: r.event_id, eventType: r.event_type }));
+  }
+
+  // ---- Connect inboxes ----------------------------------------------------------------
+
+  async createInbox(inbox: Inbox): Promise<void> {
+    const row = inboxToRow(inbox, this.sealer);
+    const cols = Object.keys(row);
+    this.run(`INSERT INTO inboxes (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`, row);
+  }
+
+  async updateInbox(inbox: Inbox): Promise<void> {
+    const row = inboxToRow(inbox, this.sealer);
+    this.run(
+      `UPDATE inboxes SET name = @name, signing_secret = @signing_secret, forward_url = @forward_url, forward_endpoint_id = @forward_endpoint_id, updated_at = @updated_at
+        WHERE id = @id AND account_id = @account_id`,
+      row,
+    );
+  }
+
+  async getInbox(accountId: string, id: string): Promise<Inbox | undefined> {
+    const row = this.get<InboxRow>('SELECT * FROM inboxes WHERE account_id = ? AND id = ?', accountId, id);
+    return row && toInbox(row, this.sealer);
+  }
+
+  async findInboxByTokenHash(tokenHash: string): Promise<Inbox | undefined> {
+    const row = this.get<InboxRow>('SELECT * FROM inboxes WHERE token_hash = ?', tokenHash);
+    return row && toInbox(row, this.sealer);
+  }
+
+  async listInboxes(accountId: string, page: PageRequest): Promise<Page<Inbox>> {
+    const rows = this.all<InboxRow>('SELECT * FROM inboxes WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?', accountId, page.cursor ?? '~', page.limit + 1);
+    return toPage(rows, page.limit, (r) => toInbox(r, this.sealer));
+  }
+
+  async deleteInbox(accountId: string, id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      // Explicitly rather than by cascade alone: the same statement on both drivers.
+      this.run('DELETE FROM inbox_requests WHERE account_id = ? AND inbox_id = ?', accountId, id);
+      return this.run('DELETE FROM inboxes WHERE account_id = ? AND id = ?', accountId, id).changes > 0;
+    })();
+  }
+
+  async captureInboxRequest(request: InboxRequest, relay: InboxRelay | undefined, now: number): Promise<CaptureOutcome> {
+    const values = inboxRequestValues(request).map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
+    return this.db.transaction((): CaptureOutcome => {
+      const stored =
+        this.run(
+          `INSERT INTO inbox_requests (${INBOX_REQUEST_COLUMNS.join(', ')})
+           SELECT ${INBOX_REQUEST_COLUMNS.map(() => '?').join(', ')} WHERE EXISTS (SELECT 1 FROM inboxes WHERE id = ? AND account_id = ?)`,
+          ...values,
+          request.inboxId,
+          request.accountId,
+        ).changes > 0;
+      if (!stored || !relay) return { stored, relayed: false };
+      const endpointExists = this.get('SELECT 1 FROM endpoints WHERE id = ? AND account_id = ?', relay.endpointId, request.accountId) !== undefined;
+      if (!endpointExists) return { stored, relayed: false };
+      this.run(
+        'INSERT INTO events (id, account_id, idempotency_key, type, occurred_at, received_at, project_id, resource_key, sequence, body) VALUES (?, ?, NULL, ?, ?, ?, NULL, NULL, NULL, ?)',
+        relay.messageId,
+        request.accountId,
+        INBOX_RELAY_EVENT_TYPE,
+        request.receivedAt,
+        now,
+        relay.body,
+      );
+      this.run(
+        "INSERT INTO deliveries (id, account_id, event_id, endpoint_id, status, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, 0, NULL, NULL, ?, ?)",
+        newId('dlv', now),
+        request.accountId,
+        relay.messageId,
+        relay.endpointId,
+        now,
+        now,
+        now,
+      );
+      return { stored, relayed: true };
+    }).immediate();
+  }
+
+  async listInboxRequests(accountId: string, inboxId: string, q: InboxRequestQuery): Promise<Page<InboxRequest>> {
+    if (q.after !== undefined) {
+      const rows = this.all<InboxRequestRow>(
+        'SELECT * FROM inbox_requests WHERE inbox_id = ? AND account_id = ? AND id > ? ORDER BY id LIMIT ?',
+        inboxId,
+        accountId,
+        q.after,
+        q.limit + 1,
+      );
+      return toPage(rows, q.limit, toInboxRequest);
+    }
+    const rows = this.all<InboxRequestRow>(
+      'SELECT * FROM inbox_requests WHERE inbox_id = ? AND account_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
+      inboxId,
+      accountId,
+      q.cursor ?? '~',
+      q.limit + 1,
+    );
+    return toPage(rows, q.limit, toInboxRequest);
+  }
+
+  async getInboxRequest(accountId: string, inboxId: string, id: string): Promise<InboxRequest | undefined> {
+    const row = this.get<InboxRequestRow>('SELECT * FROM inbox_requests WHERE account_id = ? AND inbox_id = ? AND id = ?', accountId, inboxId, id);
+    return row && toInboxRequest(row);
+  }
+
+  async purgeInboxRequests(accountId: string, inboxId: string): Promise<number> {
+    return this.run('DELETE FROM inbox_requests WHERE account_id = ? AND inbox_id = ?', accountId, inboxId).changes;
+  }
+
+  async pruneInboxRequests(before: number, limit: number): Promise<number> {
+    return this.run('DELETE FROM inbox_requests WHERE id IN (SELECT id FROM inbox_requests WHERE received_at < ? LIMIT ?)', before, limit).changes;
   }
 }
 

@@ -1,0 +1,411 @@
+// Connect inboxes: /api/v2/inboxes (keyed, tenant-scoped) and the public capture URL /in/<token>.
+import type { IncomingMessage } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type Static } from 'typebox';
+import type { AppContext } from '../../app/context.js';
+import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint } from '../../domain/endpoint.js';
+import { newId } from '../../domain/ids.js';
+import type { Endpoint } from '../../domain/types.js';
+import { type CaptureInput, MAX_CAPTURE_BYTES } from '../../inbox/service.js';
+import { openEventStream } from '../../inbox/sse.js';
+import { generateInboxToken, hashInboxToken, inboxPathToken } from '../../inbox/token.js';
+import type { CapturedHeaders, Inbox, InboxRequest } from '../../inbox/types.js';
+import { inboxRequestView, inboxView } from '../../inbox/views.js';
+import { decodeSecret, generateSecret } from '../../signing/standard-webhooks.js';
+import { checkDestination } from '../destination.js';
+import { principalOf, requireRole } from '../middleware/auth.js';
+import { ApiError, notFound } from '../middleware/errors.js';
+import { ApiRateLimiter } from '../middleware/rate-limit.js';
+import { IdParams, PageQuery } from '../schemas.js';
+
+// ---- schemas --------------------------------------------------------------------------------
+
+const Url = Type.String({ minLength: 1, maxLength: 2048 });
+/** `type: [string, null]`, not a union: with the API's type coercion a union would turn null into "". */
+const NullableUrl = Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1, maxLength: 2048, description: 'null stops forwarding' });
+const Secret = Type.String({ minLength: 1, maxLength: 200, description: 'Standard Webhooks secret (whsec_…) captures are verified with' });
+const NullableSecret = Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1, maxLength: 200, description: 'null stops verifying' });
+
+const InboxCreate = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    forward_url: Type.Optional(Url),
+    signing_secret: Type.Optional(Secret),
+  },
+  { additionalProperties: false },
+);
+type InboxCreate = Static<typeof InboxCreate>;
+
+const InboxPatch = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    forward_url: Type.Optional(NullableUrl),
+    signing_secret: Type.Optional(NullableSecret),
+  },
+  { additionalProperties: false },
+);
+type InboxPatch = Static<typeof InboxPatch>;
+
+const InboxView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  url: Type.String({ description: 'the public capture URL: any method, no API key' }),
+  forward_url: Type.Union([Type.String(), Type.Null()]),
+  forward_endpoint_id: Type.Union([Type.String(), Type.Null()], { description: 'the relay endpoint; its deliveries log every forward' }),
+  signing_secret_hint: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+  forward_secret: Type.Optional(Type.String({ description: 'signs relayed requests; shown when the relay endpoint is created' })),
+});
+
+const RequestParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }), requestId: Type.String({ minLength: 1, maxLength: 100 }) });
+const StreamQuery = Type.Object({ after: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'replay captures after this request id first' })) });
+
+// ---- helpers --------------------------------------------------------------------------------
+
+/** Host header values that can safely be echoed into a URL. */
+const SAFE_HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
+
+/** Where inbox URLs point: HERALD_PUBLIC_URL, else the address this request came to. */
+export function baseUrlOf(ctx: AppContext, req: FastifyRequest): string {
+  if (ctx.config.publicUrl) return ctx.config.publicUrl;
+  const host = req.headers.host;
+  const safe = typeof host === 'string' && SAFE_HOST.test(host) ? host : `localhost:${ctx.config.port}`;
+  return `${req.protocol}://${safe}`;
+}
+
+function invalid(field: string, message: string): ApiError {
+  return new ApiError(422, 'invalid_inbox', message, field);
+}
+
+function checkSigningSecret(secret: string | null | undefined): void {
+  if (secret === undefined || secret === null) return;
+  try {
+    decodeSecret(secret);
+  } catch {
+    throw invalid('signing_secret', 'signing_secret must be a Standard Webhooks secret: "whsec_" followed by base64');
+  }
+}
+
+/** forward_url: a valid http(s) URL, not this inbox itself, and past the SSRF guard. */
+async function checkForwardUrl(ctx: AppContext, url: string, accountId: string, ownToken: string): Promise<void> {
+  try {
+    checkUrl(url, 'forward_url');
+  } catch (err) {
+    if (err instanceof EndpointInputError) throw invalid('forward_url', err.message);
+    throw err;
+  }
+  if (inboxPathToken(new URL(url).pathname) === ownToken) throw invalid('forward_url', 'forward_url must not be the inbox itself');
+  await checkDestination(ctx, url, accountId, 'forward_url');
+}
+
+/** The hidden endpoint relaying an inbox's captures: profile `inbox`, no event filter. */
+function relayEndpoint(ctx: AppContext, accountId: string, inboxId: string, url: string): Endpoint {
+  const draft = buildEndpoint(
+    { url, eventTypes: ['*'], description: `relay of inbox ${inboxId}` },
+    { id: newId('ep'), accountId, profile: 'inbox', secret: generateSecret(), now: ctx.clock() },
+  );
+  // No filter: ingest never matches it; only captures of its inbox are queued for it.
+  return { ...draft, eventTypes: [] };
+}
+
+async function inboxOf(ctx: AppContext, req: FastifyRequest, id: string): Promise<Inbox> {
+  const inbox = await ctx.store.getInbox(principalOf(req).accountId, id);
+  if (!inbox) throw notFound('inbox', id);
+  return inbox;
+}
+
+// ---- keyed routes ---------------------------------------------------------------------------
+
+export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const admin = { preHandler: requireRole('admin') };
+  const tags = ['inboxes'];
+
+  app.post('/api/v2/inboxes', { ...admin, schema: { tags, body: InboxCreate, response: { 201: InboxView } } }, async (req, reply) => {
+    const { accountId } = principalOf(req);
+    const body = req.body as InboxCreate;
+    checkSigningSecret(body.signing_secret);
+    const token = generateInboxToken();
+    const id = newId('inb');
+    let relay: Endpoint | undefined;
+    if (body.forward_url !== undefined) {
+      await checkForwardUrl(ctx, body.forward_url, accountId, token);
+      relay = relayEndpoint(ctx, accountId, id, body.forward_url);
+      await ctx.store.createEndpoint(relay);
+    }
+    const now = ctx.clock();
+    const inbox: Inbox = {
+      id,
+      accountId,
+      name: body.name,
+      token,
+      tokenHash: hashInboxToken(token),
+      signingSecret: body.signing_secret ?? null,
+      forwardUrl: body.forward_url ?? null,
+      forwardEndpointId: relay?.id ?? null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await ctx.store.createInbox(inbox);
+    } catch (err) {
+      if (relay) await ctx.store.deleteEndpoint(accountId, relay.id).catch(() => undefined);
+      throw err;
+    }
+    return reply.status(201).send({ ...inboxView(inbox, baseUrlOf(ctx, req)), ...(relay ? { forward_secret: relay.secret } : {}) });
+  });
+
+  app.get('/api/v2/inboxes', { schema: { tags, querystring: PageQuery } }, async (req) => {
+    const q = req.query as Static<typeof PageQuery>;
+    const page = await ctx.store.listInboxes(principalOf(req).accountId, { cursor: q.cursor, limit: q.limit ?? 50 });
+    const base = baseUrlOf(ctx, req);
+    return { data: page.items.map((i) => inboxView(i, base)), next_cursor: page.nextCursor };
+  });
+
+  app.get('/api/v2/inboxes/:id', { schema: { tags, params: IdParams, response: { 200: InboxView } } }, async (req) => {
+    const { id } = req.params as Static<typeof IdParams>;
+    return inboxView(await inboxOf(ctx, req, id), baseUrlOf(ctx, req));
+  });
+
+  app.patch('/api/v2/inboxes/:id', { ...admin, schema: { tags, params: IdParams, body: InboxPatch, response: { 200: InboxView } } }, async (req) => {
+    const { id } = req.params as Static<typeof IdParams>;
+    const { accountId } = principalOf(req);
+    const body = req.body as InboxPatch;
+    const existing = await inboxOf(ctx, req, id);
+    checkSigningSecret(body.signing_secret);
+    let forwardUrl = existing.forwardUrl;
+    let forwardEndpointId = existing.forwardEndpointId;
+    let created: Endpoint | undefined;
+    if (body.forward_url === null) {
+      if (forwardEndpointId !== null) {
+        await ctx.store.deleteEndpoint(accountId, forwardEndpointId);
+        ctx.endpointChanged(forwardEndpointId);
+      }
+      forwardUrl = null;
+      forwardEndpointId = null;
+    } else if (body.forward_url !== undefined) {
+      await checkForwardUrl(ctx, body.forward_url, accountId, existing.token);
+      const current = forwardEndpointId === null ? undefined : await ctx.store.getEndpoint(accountId, forwardEndpointId);
+      if (current) {
+        await ctx.store.updateEndpoint(patchEndpoint(current, { url: body.forward_url }, ctx.clock()));
+        ctx.endpointChanged(current.id);
+      } else {
+        created = relayEndpoint(ctx, accountId, id, body.forward_url);
+        await ctx.store.createEndpoint(created);
+        forwardEndpointId = created.id;
+      }
+      forwardUrl = body.forward_url;
+    }
+    const updated: Inbox = {
+      ...existing,
+      name: body.name ?? existing.name,
+      signingSecret: body.signing_secret === undefined ? existing.signingSecret : body.signing_secret,
+      forwardUrl,
+      forwardEndpointId,
+      updatedAt: ctx.clock(),
+    };
+    await ctx.store.updateInbox(updated);
+    ctx.inboxes.forget(updated);
+    return { ...inboxView(updated, baseUrlOf(ctx, req)), ...(created ? { forward_secret: created.secret } : {}) };
+  });
+
+  app.delete('/api/v2/inboxes/:id', { ...admin, schema: { tags, params: IdParams } }, async (req, reply) => {
+    const { id } = req.params as Static<typeof IdParams>;
+    const { accountId } = principalOf(req);
+    const inbox = await inboxOf(ctx, req, id);
+    await ctx.store.deleteInbox(accountId, id);
+    if (inbox.forwardEndpointId !== null) {
+      await ctx.store.deleteEndpoint(accountId, inbox.forwardEndpointId);
+      ctx.endpointChanged(inbox.forwardEndpointId);
+    }
+    ctx.inboxes.forget(inbox);
+    ctx.inboxes.hub.close(id, 'deleted');
+    return reply.status(204).send();
+  });
+
+  app.get('/api/v2/inboxes/:id/requests', { schema: { tags, params: IdParams, querystring: PageQuery } }, async (req) => {
+    const { id } = req.params as Static<typeof IdParams>;
+    const q = req.query as Static<typeof PageQuery>;
+    const inbox = await inboxOf(ctx, req, id);
+    const page = await ctx.store.listInboxRequests(inbox.accountId, id, { cursor: q.cursor, limit: q.limit ?? 50 });
+    return { data: page.items.map((r) => inboxRequestView(r, { listing: true })), next_cursor: page.nextCursor };
+  });
+
+  app.get('/api/v2/inboxes/:id/requests/:requestId', { schema: { tags, params: RequestParams } }, async (req) => {
+    const { id, requestId } = req.params as Static<typeof RequestParams>;
+    const inbox = await inboxOf(ctx, req, id);
+    const r = await ctx.store.getInboxRequest(inbox.accountId, id, requestId);
+    if (!r) throw notFound('request', requestId);
+    return inboxRequestView(r);
+  });
+
+  app.delete('/api/v2/inboxes/:id/requests', { ...admin, schema: { tags, params: IdParams } }, async (req) => {
+    const { id } = req.params as Static<typeof IdParams>;
+    const inbox = await inboxOf(ctx, req, id);
+    return { purged: await ctx.store.purgeInboxRequests(inbox.accountId, id) };
+  });
+
+  app.get(
+    '/api/v2/inboxes/:id/stream',
+    {
+      schema: {
+        tags,
+        params: IdParams,
+        querystring: StreamQuery,
+        description:
+          'Server-Sent Events: one `event: request` (id = request id, data = the captured request as JSON) per capture, a comment every 15 s. ' +
+          'A reconnecting client sending Last-Event-ID (or ?after=) first receives what it missed (up to 100).',
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as Static<typeof IdParams>;
+      const inbox = await inboxOf(ctx, req, id);
+      const lastEventId = req.headers['last-event-id'];
+      const after = (req.query as Static<typeof StreamQuery>).after ?? (typeof lastEventId === 'string' && lastEventId.length <= 100 ? lastEventId : undefined);
+      await streamInbox(ctx, inbox, after, reply);
+    },
+  );
+}
+
+/** Streams an inbox: subscribe first (buffering), then the head, the catch-up, the buffer, live. */
+async function streamInbox(ctx: AppContext, inbox: Inbox, after: string | undefined, reply: FastifyReply): Promise<void> {
+  let stream: ReturnType<typeof openEventStream> | undefined;
+  let buffered: InboxRequest[] | undefined = [];
+  let newest = after ?? '';
+  const send = (r: InboxRequest) => {
+    if (r.id <= newest) return;
+    newest = r.id;
+    stream?.send('request', inboxRequestView(r), r.id);
+  };
+  const unsubscribe = await ctx.inboxes.subscribe(inbox, {
+    request: (r) => (buffered ? buffered.push(r) : send(r)),
+    close: (reason) => {
+      stream?.send(reason, { inbox_id: inbox.id });
+      stream?.close();
+    },
+  });
+  reply.hijack();
+  stream = openEventStream(reply.raw, { onClose: unsubscribe });
+  try {
+    if (after !== undefined) {
+      const missed = await ctx.store.listInboxRequests(inbox.accountId, inbox.id, { after, limit: 100 });
+      for (const r of missed.items) send(r);
+    }
+  } catch (err) {
+    ctx.logger.warn({ err, inboxId: inbox.id }, 'could not replay missed inbox requests');
+  }
+  const pending = buffered;
+  buffered = undefined;
+  for (const r of pending) send(r);
+}
+
+// ---- the public capture route ---------------------------------------------------------------
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    inbox?: Inbox;
+  }
+}
+
+function capturedHeaders(req: FastifyRequest): CapturedHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) out[name] = value;
+  return out;
+}
+
+/** `/in/<token>/a/b?x=1` → `/a/b` and `x=1`. */
+function pathAndQuery(rawUrl: string, token: string): { path: string; query: string } {
+  const q = rawUrl.indexOf('?');
+  const pathname = q < 0 ? rawUrl : rawUrl.slice(0, q);
+  const prefix = `/in/${token}`;
+  const rest = pathname.startsWith(prefix) ? pathname.slice(prefix.length) : pathname;
+  return { path: rest === '' ? '/' : rest.slice(0, 2048), query: q < 0 ? '' : rawUrl.slice(q + 1, q + 1 + 8192) };
+}
+
+/** Reads a body Fastify did not (an unparseable content-type), up to the limit. */
+async function readRaw(raw: IncomingMessage, limit: number): Promise<{ body: Buffer; size: number; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of raw) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) {
+      raw.destroy();
+      return { body: Buffer.alloc(0), size, truncated: true };
+    }
+    chunks.push(buf);
+  }
+  return { body: Buffer.concat(chunks), size, truncated: false };
+}
+
+export async function registerInboxCaptureRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  // Open streams would keep the server from closing: end them first.
+  app.addHook('preClose', async () => ctx.inboxes.hub.close(undefined, 'shutdown'));
+  const limiter = ctx.config.inboxRateLimit > 0 ? new ApiRateLimiter(ctx.config.inboxRateLimit, ctx.config.inboxRateLimit * 2, ctx.clock) : undefined;
+
+  const store = async (req: FastifyRequest, reply: FastifyReply, body: { body: Buffer; size: number; truncated: boolean }) => {
+    const inbox = req.inbox!;
+    const token = (req.params as { token: string }).token;
+    const input: CaptureInput = {
+      method: req.method,
+      ...pathAndQuery(req.raw.url ?? '', token),
+      headers: capturedHeaders(req),
+      body: body.body,
+      bodySize: body.size,
+      truncated: body.truncated,
+      sourceIp: req.ip ?? null,
+    };
+    let captured: InboxRequest | undefined;
+    try {
+      captured = await ctx.inboxes.capture(inbox, input);
+    } catch (err) {
+      req.log.error({ err, inboxId: inbox.id }, 'inbox capture failed');
+      return reply.status(503).header('retry-after', '5').send({ ok: false, error: 'unavailable' });
+    }
+    if (!captured) return reply.status(404).send({ ok: false, error: 'not_found' });
+    if (body.truncated) {
+      return reply.status(413).header('connection', 'close').send({ ok: false, error: 'payload_too_large', message: `the body is larger than ${MAX_CAPTURE_BYTES} bytes; the request line and headers were captured` });
+    }
+    return reply.status(200).send({ ok: true });
+  };
+
+  await app.register(async (pub) => {
+    pub.removeAllContentTypeParsers();
+    pub.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_CAPTURE_BYTES }, (_req, body, done) => done(null, body));
+
+    // Unknown tokens and floods are turned away before any body is read.
+    pub.addHook('onRequest', async (req, reply) => {
+      const token = (req.params as { token?: string }).token ?? '';
+      const inbox = await ctx.inboxes.lookup(token);
+      if (!inbox) return reply.status(404).send({ ok: false, error: 'not_found' });
+      if (limiter) {
+        const waitMs = limiter.take(inbox.id);
+        if (waitMs > 0) return reply.status(429).header('retry-after', String(Math.max(1, Math.ceil(waitMs / 1000)))).send({ ok: false, error: 'rate_limited' });
+      }
+      req.inbox = inbox;
+    });
+
+    pub.setErrorHandler(async (err: FastifyError, req, reply) => {
+      if (!req.inbox) return reply.status(404).send({ ok: false, error: 'not_found' });
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        const announced = Number(req.headers['content-length']);
+        return store(req, reply, { body: Buffer.alloc(0), size: Number.isFinite(announced) && announced > 0 ? announced : MAX_CAPTURE_BYTES + 1, truncated: true });
+      }
+      if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+        // A content-type Fastify cannot parse is still a request worth seeing.
+        return store(req, reply, await readRaw(req.raw, MAX_CAPTURE_BYTES));
+      }
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      if (status === 500) req.log.error({ err }, 'inbox capture failed');
+      return reply.status(status).send({ ok: false, error: status === 500 ? 'internal' : 'bad_request' });
+    });
+
+    const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      return store(req, reply, { body, size: body.length, truncated: false });
+    };
+    const options = { schema: { hide: true }, exposeHeadRoute: false };
+    pub.all('/in/:token', options, handler);
+    pub.all('/in/:token/*', options, handler);
+  });
+}

@@ -1,0 +1,248 @@
+// herald listen --forward-to URL [--events TYPES]: receive a real Herald's deliveries on a laptop.
+//
+// Creates a temporary Connect inbox and an endpoint pointing at it (the endpoint is an ordinary
+// one: matched, signed, retried like any), streams the inbox over Server-Sent Events, and replays
+// each captured delivery against the local URL with its original headers and body, so the local
+// service sees exactly what Herald sent (and can verify the signature with the printed secret).
+// Ctrl-C deletes the endpoint and the inbox.
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Agent, request } from 'undici';
+import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, parse, UsageError, urlFlag } from '../args.js';
+import { ApiFailure, HeraldClient } from '../client.js';
+import type { Command } from '../command.js';
+import type { Io } from '../output.js';
+import { readSse } from '../sse.js';
+
+const usage = `Usage: herald listen --forward-to URL [--events TYPES] [options]
+
+Receives this Herald's deliveries on your machine: creates a temporary inbox and an endpoint
+pointing at it, and forwards every delivery to URL with its original headers and body. Prints
+one line per delivery (time, event type, webhook-id, local status, latency). Ctrl-C removes the
+endpoint and the inbox.
+
+  --forward-to URL   where to send deliveries, e.g. http://localhost:3000/webhooks
+  --events TYPES     comma-separated event types or wildcards (default *), e.g. asset.*
+
+${CLIENT_OPTIONS_HELP}`;
+
+/** Headers that describe one hop, not the message: never replayed. */
+const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate']);
+const FORWARD_TIMEOUT_MS = 30_000;
+
+interface CapturedView {
+  id: string;
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string | string[]>;
+  body: string | null;
+  body_encoding: 'utf8' | 'base64' | null;
+}
+
+interface Created {
+  inbox?: { id: string; url: string };
+  endpoint?: { id: string; secret: string };
+}
+
+export const listen: Command = {
+  name: 'listen',
+  summary: 'forward deliveries of this Herald to a local URL',
+  usage,
+  async run(args, io) {
+    const { values } = parse(args, { ...CLIENT_OPTIONS, 'forward-to': { type: 'string' }, events: { type: 'string' } }, usage);
+    if (values.help) {
+      io.out(usage);
+      return 0;
+    }
+    if (values['forward-to'] === undefined) throw new UsageError('listen needs --forward-to URL', usage);
+    const forwardTo = urlFlag(values['forward-to'], '--forward-to', usage);
+    const events = (values.events ?? '*').split(',').map((e) => e.trim()).filter(Boolean);
+    if (events.length === 0) throw new UsageError('--events must name at least one event type or wildcard', usage);
+    const client = HeraldClient.from(values, usage);
+    return new ListenSession(client, forwardTo, events, io, values.json === true).run();
+  },
+};
+
+class ListenSession {
+  private readonly stop = new AbortController();
+  private readonly local = new Agent({ keepAliveTimeout: 2_000 });
+  private readonly created: Created = {};
+  private forwarded = 0;
+
+  constructor(
+    private readonly client: HeraldClient,
+    private readonly forwardTo: string,
+    private readonly events: string[],
+    private readonly io: Io,
+    private readonly json: boolean,
+  ) {}
+
+  async run(): Promise<number> {
+    const onSignal = () => this.stop.abort();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const name = `herald listen on ${hostname()} (pid ${process.pid})`;
+      const inbox = await this.client.request<{ id: string; url: string }>('POST', '/api/v2/inboxes', { name });
+      this.created.inbox = inbox;
+      const endpoint = await this.client.request<{ id: string; secret: string }>('POST', '/api/v2/endpoints', {
+        url: inbox.url,
+        event_types: this.events,
+        description: name,
+      });
+      this.created.endpoint = endpoint;
+      await this.streamUntilStopped(inbox.id, () => this.announce(inbox, endpoint));
+      return 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await this.cleanUp();
+      await this.local.close();
+      await this.client.close();
+    }
+  }
+
+  private announce(inbox: { id: string; url: string }, endpoint: { id: string; secret: string }): void {
+    if (this.json) {
+      this.io.out(JSON.stringify({ event: 'ready', inbox_id: inbox.id, inbox_url: inbox.url, endpoint_id: endpoint.id, secret: endpoint.secret, events: this.events, forward_to: this.forwardTo }));
+      return;
+    }
+    this.io.out(`Forwarding ${this.events.join(', ')} from ${this.client.baseUrl} to ${this.forwardTo}`);
+    this.io.out(`  endpoint  ${endpoint.id}  (temporary: removed on Ctrl-C)`);
+    this.io.out(`  secret    ${endpoint.secret}  (verify deliveries with it, e.g. herald/verify)`);
+    this.io.out('Ready. Press Ctrl-C to stop.');
+  }
+
+  /**
+   * Reads the stream, forwarding each capture in order; reconnects (resuming after the last id)
+   * until stopped. `onConnected` runs once the first connection is open.
+   */
+  private async streamUntilStopped(inboxId: string, onConnected: () => void): Promise<void> {
+    const signal = this.stop.signal;
+    // The inbox is new: the first connection replays whatever it captured before the stream
+    // opened (every request id sorts after the bare prefix).
+    let lastId = 'inr_';
+    let failures = 0;
+    let connected = false;
+    while (!signal.aborted) {
+      try {
+        const res = await this.client.stream(`/api/v2/inboxes/${inboxId}/stream`, signal, { 'last-event-id': lastId });
+        failures = 0;
+        if (!connected) {
+          connected = true;
+          onConnected();
+        }
+        for await (const message of readSse(res.body as unknown as ReadableStream<Uint8Array>)) {
+          if (message.event === 'request') {
+            lastId = message.id ?? lastId;
+            await this.forward(JSON.parse(message.data) as CapturedView);
+          } else if (message.event === 'deleted') {
+            throw new Error('the inbox was deleted');
+          }
+        }
+        if (!signal.aborted) this.io.err('herald: the stream ended; reconnecting');
+      } catch (err) {
+        if (signal.aborted) return;
+        if ((err instanceof ApiFailure && err.status === 404) || (err as Error).message === 'the inbox was deleted') {
+          throw new Error('the temporary inbox was deleted; stopping');
+        }
+        failures++;
+        this.io.err(`herald: stream interrupted (${(err as Error).message}); reconnecting`);
+      }
+      await sleep(Math.min(5_000, 200 * 2 ** failures), signal);
+    }
+  }
+
+  private async forward(r: CapturedView): Promise<void> {
+    const started = performance.now();
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(r.headers)) if (!HOP_HEADERS.has(name)) headers[name] = value;
+    const body = r.body === null ? undefined : Buffer.from(r.body, r.body_encoding === 'base64' ? 'base64' : 'utf8');
+    const target = targetUrl(this.forwardTo, r.path, r.query);
+    let status: number | undefined;
+    let error: string | undefined;
+    try {
+      // undici.request rather than fetch: fetch refuses "bad ports" (6000, 6665, …) a local service may use.
+      const res = await request(target, {
+        method: r.method as 'POST',
+        headers,
+        body: r.method === 'GET' || r.method === 'HEAD' ? undefined : body,
+        dispatcher: this.local,
+        signal: AbortSignal.any([AbortSignal.timeout(FORWARD_TIMEOUT_MS), this.stop.signal]),
+      });
+      status = res.statusCode;
+      await res.body.dump().catch(() => undefined);
+    } catch (err) {
+      const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+      error = e.code ?? e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+    }
+    this.forwarded++;
+    const latencyMs = Math.round(performance.now() - started);
+    const webhookId = first(r.headers['webhook-id']) ?? '-';
+    const eventType = eventTypeOf(body, first(r.headers['content-type']));
+    const time = new Date().toISOString();
+    if (this.json) {
+      this.io.out(JSON.stringify({ event: 'delivery', time, event_type: eventType, webhook_id: webhookId, status: status ?? null, latency_ms: latencyMs, request_id: r.id, ...(error ? { error } : {}) }));
+    } else {
+      this.io.out([time.slice(11, 23), eventType, webhookId, status ?? `error: ${error}`, `${latencyMs} ms`].join('  '));
+    }
+  }
+
+  private async cleanUp(): Promise<void> {
+    const { endpoint, inbox } = this.created;
+    const removed: string[] = [];
+    for (const [kind, path] of [
+      ['endpoint', endpoint && `/api/v2/endpoints/${endpoint.id}`],
+      ['inbox', inbox && `/api/v2/inboxes/${inbox.id}`],
+    ] as const) {
+      if (!path) continue;
+      try {
+        await this.client.request('DELETE', path);
+        removed.push(`${kind} ${path.split('/').pop()}`);
+      } catch (err) {
+        if (!(err instanceof ApiFailure && err.status === 404)) this.io.err(`herald: could not remove the temporary ${kind} (${(err as Error).message}); delete it by hand`);
+      }
+    }
+    if (!endpoint && !inbox) return;
+    if (this.json) this.io.out(JSON.stringify({ event: 'stopped', forwarded: this.forwarded, removed }));
+    else this.io.out(`Stopped after ${this.forwarded} deliveries; removed ${removed.join(' and ') || 'nothing'}.`);
+  }
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The local URL plus the path below the inbox token and the query, when there were any. */
+function targetUrl(base: string, path: string, query: string): string {
+  const url = new URL(base);
+  if (path !== '/' && path !== '') url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
+  if (query !== '') url.search = url.search ? `${url.search}&${query}` : query;
+  return url.toString();
+}
+
+/** The event's name in any profile's payload, or `-`. */
+function eventTypeOf(body: Buffer | undefined, contentType: string | undefined): string {
+  if (!body || body.length === 0 || (contentType !== undefined && !contentType.includes('json'))) return '-';
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    const name = parsed.type ?? parsed.eventType ?? parsed.event_name ?? parsed.event;
+    return typeof name === 'string' ? name : '-';
+  } catch {
+    return '-';
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

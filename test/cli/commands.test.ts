@@ -1,0 +1,184 @@
+// The client commands of the CLI, run as child processes against a live Herald: send, endpoints,
+// deliveries, retry, --json, --help on every command, and exit code 2 for bad arguments.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+import { freePort } from '../process.js';
+import { runCli } from './cli-support.js';
+
+let h: TestHerald;
+let receiver: Receiver;
+let env: Record<string, string>;
+let dir: string;
+
+beforeAll(async () => {
+  // The receiver fails the first attempt of every message and accepts the rest.
+  const seen = new Set<string>();
+  receiver = await startReceiver((r, _i, res) => {
+    const id = String(r.headers['webhook-id']);
+    const first = !seen.has(id);
+    seen.add(id);
+    res.writeHead(first ? 500 : 200).end();
+  });
+  h = await startTestHerald({ HERALD_RETRY_SCHEDULE: '0' });
+  env = { HERALD_URL: h.url, HERALD_API_KEY: ADMIN_KEY };
+  dir = mkdtempSync(path.join(tmpdir(), 'herald-cli-'));
+});
+afterAll(async () => {
+  await h.close();
+  await receiver.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('herald endpoints', () => {
+  it('creates, lists and deletes endpoints, in text and --json', async () => {
+    const created = await runCli(['endpoints', 'create', '--url', `${receiver.url}/a`, '--events', 'asset.created,asset.deleted', '--description', 'from the CLI'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const id = /created (ep_\w+)/.exec(created.stdout)![1];
+    expect(created.stdout).toMatch(/secret\s+whsec_/);
+
+    const listed = await runCli(['endpoints'], env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.split('\n')[0]).toMatch(/^ID\s+URL\s+EVENTS\s+PROFILE\s+STATUS$/);
+    expect(listed.stdout).toContain(`${id}  ${receiver.url}/a  asset.created,asset.deleted  standard  enabled`);
+
+    const asJson = await runCli(['endpoints', 'list', '--json'], env);
+    expect(asJson.code).toBe(0);
+    const page = JSON.parse(asJson.stdout);
+    expect(page.data.find((e: { id: string }) => e.id === id)).toMatchObject({ url: `${receiver.url}/a`, description: 'from the CLI' });
+
+    const createdJson = await runCli(['endpoints', 'create', '--url', `${receiver.url}/b`, '--events', 'asset.*', '--json'], env);
+    expect(JSON.parse(createdJson.stdout)).toMatchObject({ id: expect.stringMatching(/^ep_/), secret: expect.stringMatching(/^whsec_/), event_types: ['asset.*'] });
+
+    const deleted = await runCli(['endpoints', 'delete', id], env);
+    expect(deleted).toMatchObject({ code: 0, stdout: `deleted ${id}\n` });
+    expect((await h.api('GET', `/api/v2/endpoints/${id}`)).status).toBe(404);
+    await runCli(['endpoints', 'delete', JSON.parse(createdJson.stdout).id], env);
+  });
+
+  it('reports API errors with Herald\'s message and exit code 1', async () => {
+    const missing = await runCli(['endpoints', 'delete', 'ep_missing'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/herald: 404 endpoint "ep_missing" not found/);
+    const bad = await runCli(['endpoints', 'create', '--url', 'https://example.com/x', '--events', 'no.such.event'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/422 .*no\.such\.event/);
+    const wrongKey = await runCli(['endpoints', '--key', 'wrong-key-wrong-key'], env);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stderr).toMatch(/401/);
+  });
+});
+
+describe('herald send, deliveries, retry', () => {
+  it('publishes an event and prints its message id; deliveries shows it; retry sends it again', async () => {
+    const created = JSON.parse((await runCli(['endpoints', 'create', '--url', `${receiver.url}/flow`, '--events', 'asset.*', '--json'], env)).stdout);
+    const sent = await runCli(['send', 'asset.created', '--resource', 'asset:a1', '--data', '{"filename": "logo.png"}'], env);
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.stdout).toMatch(/^msg_\w+\n$/);
+    const messageId = sent.stdout.trim();
+
+    // The first attempt fails (500) and the schedule has no retry left: failed.
+    const failed = await eventually(async () => {
+      const res = await runCli(['deliveries', created.id, '--status', 'failed', '--json'], env);
+      return JSON.parse(res.stdout).data[0];
+    });
+    expect(failed).toMatchObject({ event_id: messageId, status: 'failed', attempts: 1, last_status_code: 500 });
+    const table = await runCli(['deliveries', created.id], env);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+MESSAGE\s+STATUS\s+ATTEMPTS\s+LAST\s+CREATED$/);
+    expect(table.stdout).toMatch(new RegExp(`${failed.id}\\s+${messageId}\\s+failed\\s+1\\s+500`));
+
+    const retried = await runCli(['retry', failed.id], env);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(retried.stdout).toBe(`requeued ${failed.id} (pending)\n`);
+    await eventually(async () => {
+      const d = (await h.api('GET', `/api/v2/deliveries/${failed.id}`)).body;
+      return d.status === 'succeeded' ? d : undefined;
+    });
+    const received = receiver.received.filter((r) => r.headers['webhook-id'] === messageId);
+    expect(received).toHaveLength(2);
+    expect(JSON.parse(received[1].body)).toMatchObject({ id: messageId, type: 'asset.created', resource: { type: 'asset', id: 'a1' }, data: { filename: 'logo.png' } });
+
+    const retriedJson = await runCli(['retry', failed.id, '--json'], env);
+    expect(JSON.parse(retriedJson.stdout)).toMatchObject({ id: failed.id });
+  });
+
+  it('send takes --file (or - for stdin), --id for idempotency, and --json', async () => {
+    const file = path.join(dir, 'data.json');
+    writeFileSync(file, JSON.stringify({ filename: 'from-file.png' }));
+    const first = await runCli(['send', 'ASSET_ADDED', '--file', file, '--id', 'cli-evt-1', '--json'], env);
+    expect(first.code, first.stderr).toBe(0);
+    const out = JSON.parse(first.stdout);
+    expect(out).toMatchObject({ id: expect.stringMatching(/^msg_/), duplicate: false });
+    const again = JSON.parse((await runCli(['send', 'asset.created', '--data', '{}', '--id', 'cli-evt-1', '--json'], env)).stdout);
+    expect(again).toMatchObject({ id: out.id, duplicate: true });
+    const event = await h.api('GET', `/api/v2/events/${out.id}`);
+    expect(event.body.payload.data).toEqual({ filename: 'from-file.png' });
+
+    const stdin = await runCli(['send', 'asset.created', '--file', '-'], env, '{"filename": "from-stdin.png"}');
+    expect(stdin.code, stdin.stderr).toBe(0);
+    expect((await h.api('GET', `/api/v2/events/${stdin.stdout.trim()}`)).body.payload.data).toEqual({ filename: 'from-stdin.png' });
+  });
+
+  it('reads the address and key from --url and --key too', async () => {
+    const res = await runCli(['send', 'asset.created', '--url', h.url, '--key', ADMIN_KEY], {});
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/^msg_/);
+  });
+});
+
+describe('help and bad arguments', () => {
+  it.each(['serve', 'api', 'worker', 'migrate', 'listen', 'send', 'endpoints', 'deliveries', 'retry'])('herald %s --help prints its usage and exits 0', async (command) => {
+    const res = await runCli([command, '--help']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`^Usage: herald ${command}`));
+  });
+
+  it('herald --help lists every command; herald alone prints usage and exits 2', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    for (const c of ['serve', 'api', 'worker', 'migrate', 'listen', 'send', 'endpoints', 'deliveries', 'retry']) expect(help.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    const bare = await runCli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^Usage: herald/);
+  });
+
+  it.each([
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['send'], /missing the event type/],
+    [['send', 'asset.created', '--data', '{not json'], /--data is not valid JSON/],
+    [['send', 'asset.created', '--data', '{}', '--file', 'x.json'], /--data or --file, not both/],
+    [['send', 'asset.created', '--file', '/no/such/file.json'], /cannot read \/no\/such\/file\.json/],
+    [['send', 'asset.created', '--resource', 'nocolon'], /--resource must be TYPE:ID/],
+    [['send', 'a', 'b'], /unexpected argument "b"/],
+    [['send', 'asset.created', '--bogus'], /unknown option --bogus/],
+    [['endpoints', 'create', '--events', 'asset.*'], /needs --url/],
+    [['endpoints', 'create', '--url', 'ftp://x', '--events', 'asset.*'], /--url must be an http\(s\) URL/],
+    [['endpoints', 'delete'], /missing the endpoint id/],
+    [['endpoints', 'nope'], /unknown endpoints command "nope"/],
+    [['endpoints', '--limit', '0'], /--limit must be a whole number from 1 to 250/],
+    [['deliveries'], /missing the endpoint id/],
+    [['deliveries', 'ep_x', '--status', 'lost'], /--status must be one of pending, in_flight, succeeded, failed/],
+    [['retry'], /missing the delivery id/],
+    [['listen'], /needs --forward-to/],
+    [['listen', '--forward-to', 'not a url'], /--forward-to must be an http\(s\) URL/],
+    [['worker', '--concurrency', '0'], /--concurrency must be a whole number/],
+    [['api', '--concurrency', '4'], /--concurrency applies to worker and serve only/],
+  ] as const)('herald %j: a clear error and exit code 2', async (args, message) => {
+    const res = await runCli(args, env);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(message);
+    expect(res.stderr).toMatch(/Usage: herald/);
+  });
+
+  it('a client command without a key says how to give one (exit 2); an unreachable Herald exits 1', async () => {
+    const noKey = await runCli(['endpoints'], { HERALD_URL: h.url });
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toMatch(/no API key: set HERALD_API_KEY or pass --key/);
+    const port = await freePort();
+    const down = await runCli(['endpoints'], { HERALD_URL: `http://127.0.0.1:${port}`, HERALD_API_KEY: ADMIN_KEY });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(`cannot reach Herald at http://127.0.0.1:${port}: ECONNREFUSED`);
+  });
+});

@@ -1,0 +1,87 @@
+// herald listen as a child process against a live Herald that refuses loopback destinations
+// (HERALD_ALLOWED_TARGETS empty): the temporary endpoint targets Herald's own inbox, the CLI
+// streams it and forwards each delivery to a local receiver with its original headers and body,
+// prints one line per delivery, and removes the endpoint and inbox on SIGINT.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verify } from '../../src/signing/verify.js';
+import { ADMIN_KEY, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+import { freePort } from '../process.js';
+import { startCli, type LongRunning } from './cli-support.js';
+
+let h: TestHerald;
+let local: Receiver;
+let cli: LongRunning | undefined;
+
+beforeAll(async () => {
+  h = await startTestHerald({ HERALD_ALLOWED_TARGETS: '' });
+  local = await startReceiver((_r, i, res) => void res.writeHead(i === 0 ? 201 : 500).end());
+});
+afterAll(async () => {
+  cli?.child.kill('SIGKILL');
+  await h.close();
+  await local.close();
+});
+
+describe('herald listen', () => {
+  it('forwards deliveries to the local URL as Herald sent them, prints a line for each, and cleans up on Ctrl-C', async () => {
+    cli = startCli(['listen', '--forward-to', `${local.url}/webhooks`, '--events', 'asset.*', '--json'], { HERALD_URL: h.url, HERALD_API_KEY: ADMIN_KEY });
+    const ready = JSON.parse(await cli.waitForLine((l) => l.includes('"ready"')));
+    expect(ready).toMatchObject({ event: 'ready', inbox_id: expect.stringMatching(/^inb_/), endpoint_id: expect.stringMatching(/^ep_/), secret: expect.stringMatching(/^whsec_/), events: ['asset.*'] });
+    const endpoint = await h.api('GET', `/api/v2/endpoints/${ready.endpoint_id}`);
+    expect(endpoint.body).toMatchObject({ url: ready.inbox_url, event_types: ['asset.*'] });
+
+    const first = await h.api('POST', '/api/v2/events', { type: 'asset.created', resource: { type: 'asset', id: 'a1' }, data: { filename: 'a.png' } });
+    const second = await h.api('POST', '/api/v2/events', { type: 'asset.deleted', resource: { type: 'asset', id: 'a1' } });
+    // Not subscribed: never forwarded.
+    await h.api('POST', '/api/v2/events', { type: 'collection.created', resource: { type: 'collection', id: 'c1' } });
+
+    const received = await local.waitFor(2);
+    const byId = new Map(received.map((r) => [r.headers['webhook-id'], r]));
+    for (const [id, type] of [
+      [first.body.id, 'asset.created'],
+      [second.body.id, 'asset.deleted'],
+    ]) {
+      const r = byId.get(id)!;
+      expect(r).toMatchObject({ method: 'POST', url: '/webhooks' });
+      expect(r.headers['content-type']).toBe('application/json');
+      expect(r.headers['user-agent']).toMatch(/^Herald\//);
+      // The original signature, over the original body: verifiable with the printed secret.
+      expect(verify({ headers: r.headers as Record<string, string>, body: r.body, secret: ready.secret }).body).toMatchObject({ id, type });
+    }
+
+    const lines = await Promise.all(
+      [first.body.id, second.body.id].map(async (id) => JSON.parse(await cli!.waitForLine((l) => l.includes('"delivery"') && l.includes(id)))),
+    );
+    const statuses = new Map(received.map((r, i) => [r.headers['webhook-id'], i === 0 ? 201 : 500]));
+    for (const [i, line] of lines.entries()) {
+      expect(line).toMatchObject({ event: 'delivery', event_type: i === 0 ? 'asset.created' : 'asset.deleted', webhook_id: i === 0 ? first.body.id : second.body.id, latency_ms: expect.any(Number) });
+      expect(line.status).toBe(statuses.get(line.webhook_id));
+      expect(Date.parse(line.time)).toBeGreaterThan(Date.now() - 60_000);
+    }
+    expect(local.received).toHaveLength(2);
+
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    const stopped = JSON.parse(cli.lines.find((l) => l.includes('"stopped"'))!);
+    expect(stopped).toMatchObject({ forwarded: 2, removed: [`endpoint ${ready.endpoint_id}`, `inbox ${ready.inbox_id}`] });
+    expect((await h.api('GET', `/api/v2/endpoints/${ready.endpoint_id}`)).status).toBe(404);
+    expect((await h.api('GET', `/api/v2/inboxes/${ready.inbox_id}`)).status).toBe(404);
+  });
+
+  it('prints readable lines without --json, and reports an unreachable local service per delivery', async () => {
+    const closed = await freePort();
+    cli = startCli(['listen', '--forward-to', `http://127.0.0.1:${closed}/hooks`], { HERALD_URL: h.url, HERALD_API_KEY: ADMIN_KEY });
+    await cli.waitForLine((l) => l.startsWith('Ready.'));
+    expect(cli.lines.join('\n')).toContain(`Forwarding * from ${h.url} to http://127.0.0.1:${closed}/hooks`);
+    const secretLine = cli.lines.find((l) => l.includes('secret'))!;
+    expect(secretLine).toMatch(/whsec_/);
+    const sent = await h.api('POST', '/api/v2/events', { type: 'user.created', resource: { type: 'user', id: 'u1' } });
+    const line = await cli.waitForLine((l) => l.includes(sent.body.id));
+    expect(line).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}  user\\.created  ${sent.body.id}  error: ECONNREFUSED  \\d+ ms$`));
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    expect(cli.lines.at(-1)).toMatch(/^Stopped after 1 deliveries; removed endpoint ep_\w+ and inbox inb_\w+\.$/);
+    const inboxes = await h.api('GET', '/api/v2/inboxes');
+    expect(inboxes.body.data).toEqual([]);
+  });
+});
