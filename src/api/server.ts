@@ -8,6 +8,7 @@ import { registerErrorHandler } from './middleware/errors.js';
 import { ApiRateLimiter, limitRequests } from './middleware/rate-limit.js';
 import { registerDeliveryRoutes } from './routes/deliveries.js';
 import { registerDocsRoutes } from './routes/docs.js';
+import { registerMetricsRoute } from './routes/metrics.js';
 import { registerEndpointRoutes } from './routes/endpoints.js';
 import { registerEventTypeRoutes } from './routes/event-types.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -47,6 +48,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   registerHealthRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   registerDocsRoutes(app);
+  registerMetricsRoute(app, ctx);
   // Public, no API key: Connect inbox capture URLs (/in/<token>).
   await registerInboxCaptureRoutes(app, ctx);
 

@@ -125,3 +125,16 @@ describe('docs page', () => {
     for (const path of Object.keys(doc.paths)) expect(html).toContain(`<code>${path}</code>`);
   });
 });
+
+describe('metrics', () => {
+  it('exposes queue depth and process metrics in Prometheus format', async () => {
+    await h.api('POST', '/api/v2/endpoints', { url: 'http://127.0.0.1:9/m', event_types: ['user.created'] });
+    await h.api('POST', '/api/v2/events', { type: 'user.created' });
+    const res = await fetch(`${h.url}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/herald_deliveries\{status="pending"\} [1-9]/);
+    expect(text).toContain('herald_ingest_batches');
+    expect(text).toContain('herald_process_resident_memory_bytes');
+  });
+});
