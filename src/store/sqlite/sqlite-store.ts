@@ -90,7 +90,7 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     // Keep the WAL from growing without bound under sustained load.
     this.db.pragma('wal_autocheckpoint = 4000');
-    this.db.pragma('cache_size = -65536');
+    this.db.pragma('cache_size = -16384');
   }
 
   /**
