@@ -1,5 +1,7 @@
 // The HTTP surface: Fastify with JSON Schema validation on every route and OpenAPI from the
 // same schemas.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { AppContext } from '../app/context.js';
@@ -22,6 +24,29 @@ import { registerTenovosRoutes } from '../profiles/tenovos/routes.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
+/**
+ * Fastify's default handler for requests Node cannot parse, except that it never writes a
+ * second response on a connection whose response already went out. An early answer (a 400 for a
+ * bad URL, a 401) to a request whose chunked body is still arriving makes Node report the rest of
+ * the body as a client error; Fastify's default then wrote another "400 Client Error" after the
+ * first response, which breaks the client's parser. Node's own default makes the same check.
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const responded = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (socket.writable && !responded) {
+    const [status, message] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Client Timeout']
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Exceeded maximum allowed HTTP header size']
+          : [400, 'Client Error: the request is not valid HTTP'];
+    const body = JSON.stringify({ error: STATUS_CODES[status], message, statusCode: status });
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
+
 export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger,
@@ -30,6 +55,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    clientErrorHandler,
   });
   registerErrorHandler(app);
   await app.register(swagger, {

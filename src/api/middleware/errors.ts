@@ -35,7 +35,8 @@ function fieldOf(issue: ValidationIssue): string | undefined {
   const missing = issue.params?.missingProperty;
   const extra = issue.params?.additionalProperty;
   const leaf = typeof missing === 'string' ? missing : typeof extra === 'string' ? extra : undefined;
-  if (leaf) return path ? `${path}.${leaf}` : leaf;
+  // An empty property name ("") is still a field the client sent.
+  if (leaf !== undefined) return path ? `${path}.${leaf}` : leaf;
   return path || undefined;
 }
 

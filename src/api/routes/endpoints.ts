@@ -128,6 +128,8 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     const { accountId } = principalOf(req);
     if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
     const since = Date.parse((req.body as Static<typeof RecoverBody>).since);
+    // The schema accepts every RFC 3339 date-time, leap seconds included, which Date.parse does not.
+    if (!Number.isFinite(since)) throw new ApiError(400, 'invalid_request', 'since is not a date-time Herald can represent', 'since');
     const requeued = await ctx.store.recoverEndpoint(accountId, id, since, ctx.clock());
     ctx.dispatcher?.notify();
     return reply.status(202).send({ requeued });

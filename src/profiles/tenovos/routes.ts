@@ -357,6 +357,8 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       const { id } = req.params as Static<typeof IdParams>;
       await load(accountId, id);
       const since = Date.parse((req.body as Static<typeof RecoverBody>).since);
+      // The schema accepts every RFC 3339 date-time, leap seconds included, which Date.parse does not.
+      if (!Number.isFinite(since)) throw new ApiError(400, 'invalid_request', 'since is not a date-time Herald can represent', 'since');
       const requeued = await ctx.store.recoverEndpoint(accountId, id, since, ctx.clock());
       ctx.dispatcher?.notify();
       return reply.status(202).send({ requeued });
