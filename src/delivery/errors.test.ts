@@ -69,6 +69,14 @@ describe('classifyError on real undici failures against 127.0.0.1', () => {
     expect(classifyError(err).kind).toBe('connect');
   });
 
+  it('calls an answer that is not HTTP at all connect', async () => {
+    const { server, url } = await listen();
+    server.on('connection', (socket) => socket.end('\x00\x01 this is not HTTP \xff\xfe\r\n\r\n'));
+    const err = await failureOf(`${url}/hook`);
+    expect((err as { name?: string }).name).toBe('HTTPParserError');
+    expect(classifyError(err).kind).toBe('connect');
+  });
+
   it('calls a receiver that never answers within headersTimeout a timeout', async () => {
     const { url } = await listen(() => {
       /* never answers */

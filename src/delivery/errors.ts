@@ -154,6 +154,8 @@ function classifyOne(value: object): ErrorKind | undefined {
   }
   const name = prop(value, 'name');
   if (typeof name === 'string' && TIMEOUT_NAMES.has(name)) return 'timeout';
+  // undici's parser error for an answer that is not HTTP at all carries no code.
+  if (name === 'HTTPParserError') return 'connect';
   return undefined;
 }
 

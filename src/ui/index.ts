@@ -25,7 +25,7 @@ import {
   type RotatedDto,
   type StatsDto,
 } from './models.js';
-import { clearedSessionCookie, crossSiteReason, MAX_KEY_LENGTH, SECURITY_HEADERS, sessionCookie, sessionKey } from './security.js';
+import { clearedSessionCookie, crossSiteReason, isKeyShaped, MAX_KEY_LENGTH, SECURITY_HEADERS, sessionCookie, sessionKey } from './security.js';
 
 /** The package's `ui/` folder, from `src/ui/` (tests) and from `dist/ui/` (npm start) alike. */
 export const UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
@@ -162,6 +162,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
     ui.post('/login', hidden, async (req, reply) => {
       const key = field(formOf(req), 'key');
       if (!key || key.length > MAX_KEY_LENGTH) return page(req, reply, 'login', { title: 'Sign in', error: 'Enter an API key.' }, 400);
+      if (!isKeyShaped(key)) return page(req, reply, 'login', { title: 'Sign in', error: 'That API key was not accepted.' }, 401);
       try {
         await apiFor(key).get<StatsDto>('/api/v2/stats');
       } catch (err) {

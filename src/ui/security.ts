@@ -35,10 +35,18 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
+/**
+ * Whether `key` could be an API key at all: visible ASCII within the length limit. Anything else
+ * can never be accepted and cannot even travel in an X-API-Key header.
+ */
+export function isKeyShaped(key: string): boolean {
+  return key.length > 0 && key.length <= MAX_KEY_LENGTH && /^[\x21-\x7e]+$/.test(key);
+}
+
 /** The API key of the signed-in user, or undefined. */
 export function sessionKey(req: FastifyRequest): string | undefined {
   const key = parseCookies(req.headers.cookie).get(COOKIE_NAME);
-  return key && key.length <= MAX_KEY_LENGTH ? key : undefined;
+  return key !== undefined && isKeyShaped(key) ? key : undefined;
 }
 
 function cookieAttributes(req: FastifyRequest): string {
