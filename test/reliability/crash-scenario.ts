@@ -91,7 +91,15 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
   // A receiver that takes a moment per request, so deliveries are in flight at each kill.
   const receiver: Receiver = await startReceiver((_r, _i, res) => void setTimeout(() => res.writeHead(200).end(), 2));
   const port = await freePort();
-  let proc: HeraldProcess = await start(options.env, port);
+  let killing = false;
+  const watch = (p: HeraldProcess) => {
+    // Herald dying of its own accord is a finding: show why.
+    void p.exited.then(({ code, signal }) => {
+      if (!killing) log(`  herald exited by itself (code ${code}, signal ${signal}):\n${p.output().slice(-4000)}`);
+    });
+    return p;
+  };
+  let proc: HeraldProcess = watch(await start(options.env, port));
   const started = Date.now();
   try {
     const endpoint = await apiCall(proc.url, 'POST', '/api/v2/endpoints', { url: `${receiver.url}/crash`, event_types: ['asset.*'] });
@@ -126,10 +134,12 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
 
     const crashAndRestart = async () => {
       const k = killIndex + 1;
+      killing = true;
       proc.child.kill('SIGKILL');
       await proc.exited;
+      killing = false;
       log(`  kill ${k}: after ${next} events sent, ${accepted.size} accepted, ${receiver.received.length} deliveries received`);
-      proc = await start(options.env, port);
+      proc = watch(await start(options.env, port));
     };
 
     const progress = setInterval(
@@ -166,8 +176,13 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
 
     // Wait until every accepted message has arrived.
     const deadline = Date.now() + (options.settleTimeoutMs ?? 60_000);
-    const arrived = () => new Set(receiver.received.map((r) => r.headers['webhook-id'] as string));
-    while (Date.now() < deadline && [...acceptedIds].some((id) => !arrived().has(id))) await sleep(100);
+    const arrived = new Set<string>();
+    let seen = 0;
+    const missing = () => {
+      for (; seen < receiver.received.length; seen++) arrived.add(receiver.received[seen].headers['webhook-id'] as string);
+      return [...acceptedIds].some((id) => !arrived.has(id));
+    };
+    while (Date.now() < deadline && missing()) await sleep(100);
     // Let the queue drain completely, so late duplicates are counted too.
     let finalStats = await statsOf(proc.url);
     while (Date.now() < deadline && (finalStats.pending > 0 || finalStats.in_flight > 0)) {
@@ -198,9 +213,11 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
       `  events ${options.events}, accepted ${report.accepted}, delivered ${report.delivered}, lost ${report.lost.length}, ` +
         `unknown ${report.unknown.length}, duplicates ${report.duplicateDeliveries} (${duplicates.length} messages), ${report.durationMs} ms`,
     );
+    duplicates.sort((a, b) => b.count - a.count);
     if (duplicates.length > 0) log(`  duplicated messages: ${duplicates.slice(0, 50).map((d) => `${d.id}×${d.count}`).join(' ')}${duplicates.length > 50 ? ' …' : ''}`);
     return report;
   } finally {
+    killing = true;
     proc.child.kill('SIGKILL');
     await proc.exited;
     await receiver.close();
