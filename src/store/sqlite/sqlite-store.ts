@@ -91,6 +91,9 @@ export class SqliteStore implements Store {
     // Keep the WAL from growing without bound under sustained load.
     this.db.pragma('wal_autocheckpoint = 4000');
     this.db.pragma('cache_size = -16384');
+    // Ephemeral tables (RETURNING, IN lists, sorts) in memory: on a file database SQLite puts them
+    // in a temporary file by default, which cost ~23 µs per RETURNING statement (measured).
+    this.db.pragma('temp_store = MEMORY');
   }
 
   /**
