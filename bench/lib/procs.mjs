@@ -142,7 +142,9 @@ export async function startHerald(o) {
     LOG_LEVEL: 'warn',
     ...o.env,
   };
-  const nodeArgs = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+  // BENCH_NODE_ARGS (space-separated) adds Node flags to every Herald process, e.g. --trace-gc.
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...extra, ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [])];
   const child = spawn(process.execPath, [...nodeArgs, path.join(appRoot, 'bin/herald.js'), command], {
     cwd: appRoot,
     env,
