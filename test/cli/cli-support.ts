@@ -40,8 +40,16 @@ export interface LongRunning {
   readonly exited: Promise<number | null>;
 }
 
+/** Long-running children this test process started: none may outlive it, whatever a test forgot. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export function startCli(args: readonly string[], env: Record<string, string>): LongRunning {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const lines: string[] = [];
   let partial = '';
   let err = '';
