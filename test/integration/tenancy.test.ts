@@ -149,12 +149,17 @@ describe("tenant isolation: B's admin key against A's ids", () => {
       const d = (await asA('GET', `/api/v2/endpoints/${ids.endpoint}/deliveries`)).body.data[0];
       return d?.status === 'succeeded' ? (d.id as string) : undefined;
     });
+    const inbox = await asA('POST', '/api/v2/inboxes', { name: 'A inbox' });
+    ids.inbox = inbox.body.id;
+    await fetch(new URL(inbox.body.url, h.url), { method: 'POST', body: 'a-captured' });
+    ids.inboxRequest = await eventually(async () => (await asA('GET', `/api/v2/inboxes/${ids.inbox}/requests`)).body.data[0]?.id as string | undefined);
     // B has resources of its own, so numeric Media Pocket ids overlap between the tenants.
     await call('POST', '/api/v2/admin/webhooks', { name: 'B mp', http_url: 'https://example.website.com', http_method: 'POST', trigger_events: ['ASSET_ADDED'] }, b.key);
   });
 
-  // route × foreign id: every one answers 404 to B and leaves A's resource as it was.
-  const table: readonly [string, string, (i: Record<string, string>) => string, unknown?][] = [
+  // route × foreign id: every one answers 404 to B (403 where the route is the operator's alone,
+  // whatever the id) and leaves A's resource as it was.
+  const table: readonly [string, string, (i: Record<string, string>) => string, unknown?, number?][] = [
     // native API
     ['GET', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}`],
     ['PATCH', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}`, { description: 'hijacked' }],
@@ -166,8 +171,17 @@ describe("tenant isolation: B's admin key against A's ids", () => {
     ['GET', 'event', () => '/api/v2/events/a-idempotency-key'],
     ['GET', 'delivery', (i) => `/api/v2/deliveries/${i.delivery}`],
     ['POST', 'delivery', (i) => `/api/v2/deliveries/${i.delivery}/retry`],
+    // inboxes
+    ['GET', 'inbox', (i) => `/api/v2/inboxes/${i.inbox}`],
+    ['PATCH', 'inbox', (i) => `/api/v2/inboxes/${i.inbox}`, { name: 'hijacked' }],
+    ['DELETE', 'inbox', (i) => `/api/v2/inboxes/${i.inbox}`],
+    ['GET', 'inbox', (i) => `/api/v2/inboxes/${i.inbox}/requests`],
+    ['DELETE', 'inbox', (i) => `/api/v2/inboxes/${i.inbox}/requests`],
+    ['GET', 'inbox', (i) => `/api/v2/inboxes/${i.inbox}/requests/${i.inboxRequest}`],
+    ['GET', 'inbox', (i) => `/api/v2/inboxes/${i.inbox}/stream`],
     // accounts, projects, keys
     ['GET', 'account', () => `/api/v2/accounts/${a.id}`],
+    ['PATCH', 'account', () => `/api/v2/accounts/${a.id}`, { name: 'hijacked' }, 403],
     ['GET', 'project', (i) => `/api/v2/projects/${i.project}`],
     ['DELETE', 'key', (i) => `/api/v2/api-keys/${i.key}`],
     // Tenovos
@@ -196,10 +210,22 @@ describe("tenant isolation: B's admin key against A's ids", () => {
     ['GET', 'cmp', (i) => `/cmp/v3/webhooks/${i.tenovos}`],
   ];
 
-  it.each(table)('%s %s route answers 404 (%#)', async (method, _what, path, body) => {
+  it.each(table)('%s %s route refuses B (%#)', async (method, _what, path, body, expected = 404) => {
     const res = await call(method, path(ids), body, b.key);
-    expect(res.status).toBe(404);
-    expect(JSON.stringify(res.body)).not.toMatch(/A tenovos|A mp|a-asset|A project|A viewer/);
+    expect(res.status).toBe(expected);
+    expect(JSON.stringify(res.body)).not.toMatch(/A tenovos|A mp|a-asset|A project|A viewer|A inbox|a-captured/);
+  });
+
+  it('the table covers every route of /openapi.json that takes an id', async () => {
+    const spec = (await call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+    const templates = Object.entries(spec.paths)
+      .filter(([path]) => path.includes('{'))
+      .flatMap(([path, ops]) => Object.keys(ops).map((m) => ({ key: `${m.toUpperCase()} ${path}`, method: m.toUpperCase(), re: new RegExp(`^${path.replace(/\{\w+\}/g, '[^/]+')}$`) })));
+    expect(templates.length).toBeGreaterThan(30);
+    const covered = new Set(
+      table.flatMap(([method, , path]) => templates.filter((t) => t.method === method && t.re.test(path(ids).split('?')[0])).map((t) => t.key)),
+    );
+    expect(templates.map((t) => t.key).filter((k) => !covered.has(k))).toEqual([]);
   });
 
   it('A\'s Media Pocket numeric id, asked by B, names nothing of A', async () => {
@@ -237,5 +263,8 @@ describe("tenant isolation: B's admin key against A's ids", () => {
     expect((await asA('/api/v2/api-keys')).body.data.map((k: { id: string }) => k.id)).toContain(ids.key);
     expect((await asA(`/api/v2/deliveries/${ids.delivery}`)).body).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect((await asA(`/api/v2/events/${ids.event}`)).status).toBe(200);
+    expect((await asA(`/api/v2/inboxes/${ids.inbox}`)).body).toMatchObject({ name: 'A inbox' });
+    expect((await asA(`/api/v2/inboxes/${ids.inbox}/requests/${ids.inboxRequest}`)).status).toBe(200);
+    expect((await asA(`/api/v2/accounts/${a.id}`)).body).toMatchObject({ name: 'Isolation A' });
   });
 });
