@@ -135,6 +135,7 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
     client = new HeraldClient(api.url, 8);
     await client.createEndpoints(ports.map((p, i) => ({ url: `http://127.0.0.1:${p}/hooks/${i}`, eventTypes: [EVENT_TYPES[i % EVENT_TYPES.length]] })), 8, ctx.deadline);
     const t0 = now();
+    const cpu0 = procs.map((p) => p.cpuMs() ?? 0);
     let delivered = 0;
     const pub = client
       .publishBatches({
@@ -161,9 +162,12 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
     await waitArrivals(rx, total, { deadline: ctx.deadline, heralds: procs, label, t0 });
     const rep = await rx.report(t0);
     const mem = procs.map((p) => p.memory()?.hwm ?? null);
+    // CPU Herald spent per delivery (publishing included): far steadier than rates on a shared machine.
+    const cpuMs = procs.reduce((sum, p, i) => sum + ((p.cpuMs() ?? cpu0[i]) - cpu0[i]), 0);
     return {
       metrics: {
         dps: arrivalRate(rep),
+        cpu_us: (cpuMs * 1000) / total,
         publish_eps: published.accepted / published.seconds,
         p50_ms: rep.latency?.p50 ?? null,
         p99_ms: rep.latency?.p99 ?? null,
@@ -187,6 +191,8 @@ async function throughput(ctx) {
     metrics: {
       dps_1: one.metrics.dps,
       dps_10: ten.metrics.dps,
+      cpu_us_1: one.metrics.cpu_us,
+      cpu_us_10: ten.metrics.cpu_us,
       publish_eps: one.metrics.publish_eps,
       p99_ms_1: one.metrics.p99_ms,
       duplicates: one.metrics.duplicates + ten.metrics.duplicates,
@@ -583,6 +589,8 @@ export const SCENARIOS = {
       ['dps_1', 'deliveries/s, 1 endpoint', '/s'],
       ['dps_10', 'deliveries/s, 10 endpoints', '/s'],
       ['ratio_limit', 'deliveries/s ÷ limit, 1 endpoint', '%'],
+      ['cpu_us_1', 'Herald CPU per delivery (publish included), 1 endpoint', ' µs'],
+      ['cpu_us_10', 'Herald CPU per delivery (publish included), 10 endpoints', ' µs'],
       ['publish_eps', 'batch publish, events/s accepted', '/s'],
       ['p99_ms_1', 'publish→arrival p99, 1 endpoint', ' ms'],
       ['duplicates', 'duplicate deliveries', ''],

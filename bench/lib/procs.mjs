@@ -109,6 +109,20 @@ export async function stopChild(child, graceMs = 5_000) {
   children.delete(child);
 }
 
+/** CPU time (user + system) a process has used so far, in ms; null if gone. */
+export function cpuMsOf(pid) {
+  try {
+    // Fields after the command name (which may contain spaces): utime and stime are 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+// USER_HZ: 100 on every Linux build Node supports.
+const CLOCK_TICKS = 100;
+
 /** Peak resident set size (VmHWM) and current RSS (VmRSS) of a process, in bytes; null if gone. */
 export function memoryOf(pid) {
   try {
@@ -189,6 +203,7 @@ export async function startHerald(o) {
       }
     },
     memory: () => memoryOf(child.pid),
+    cpuMs: () => cpuMsOf(child.pid),
     stop: (graceMs = 15_000) => {
       stopping = true;
       return stopChild(child, graceMs);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 // Crockford base32: ids sort by creation time (a cursor is just the last id seen)
 // and carry 80 random bits, so they cannot be guessed across tenants.
@@ -29,6 +29,22 @@ function encodeRandom(bytes: Buffer): string {
     }
     value &= (1 << bits) - 1;
   }
+  return out;
+}
+
+// Randomness is drawn 4 KiB at a time: one call per id cost ~2 µs, a noticeable share of a
+// delivery's CPU (two ids each).
+const POOL = Buffer.alloc(4096);
+let poolUsed = POOL.length;
+
+function randomBytes(n: number): Buffer {
+  if (poolUsed + n > POOL.length) {
+    randomFillSync(POOL);
+    poolUsed = 0;
+  }
+  // A copy: the pool is overwritten on the next refill.
+  const out = Buffer.from(POOL.subarray(poolUsed, poolUsed + n));
+  poolUsed += n;
   return out;
 }
 
