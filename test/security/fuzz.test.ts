@@ -292,9 +292,11 @@ async function fuzz(target: string, seed: number, arb: fc.Arbitrary<RawRequest>,
           res = await send(base, r);
         } catch (err) {
           // Refusing a body over the limit by answering early and closing is fine: the client may
-          // see the reset before the answer. A large body answered early (a 4xx from a header
-          // check) can meet the same race on a loaded machine, so it is sent again; it must then
-          // get an answer.
+          // see the reset before the answer. Any large body answered early (a 4xx from a header
+          // check) meets the same race, since these requests say `Connection: close`: the server
+          // closes after its answer and the unread rest of the body draws a reset. On a loaded
+          // machine the client can see that reset first, so the request is sent again; it must
+          // then get an answer.
           const code = (err as NodeJS.ErrnoException).code;
           const reset = code === 'ECONNRESET' || code === 'EPIPE';
           if ((r.body?.length ?? 0) > MiB && reset) return;
