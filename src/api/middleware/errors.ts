@@ -19,6 +19,16 @@ export function notFound(what: string, id: string): ApiError {
   return new ApiError(404, 'not_found', `${what} ${JSON.stringify(id)} not found`);
 }
 
+/**
+ * The epoch milliseconds of a date-time the schema already accepted. The schema accepts every
+ * RFC 3339 date-time, leap seconds included, which Date.parse cannot read: those are refused here.
+ */
+export function instantOf(value: string, field: string): number {
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new ApiError(400, 'invalid_request', `${field} is not a date-time Herald can represent: ${JSON.stringify(value)}`, field);
+  return ms;
+}
+
 interface ValidationIssue {
   instancePath?: string;
   message?: string;

@@ -6,7 +6,7 @@ import { newId } from '../../domain/ids.js';
 import type { EndpointAuth, EndpointHeader } from '../../domain/types.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
-import { ApiError, notFound } from '../middleware/errors.js';
+import { ApiError, instantOf, notFound } from '../middleware/errors.js';
 import { EndpointCreate, EndpointPatch, EndpointView, IdParams, PageQuery, RecoverBody } from '../schemas.js';
 import { endpointView } from '../views.js';
 import type { Static } from 'typebox';
@@ -127,9 +127,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
-    const since = Date.parse((req.body as Static<typeof RecoverBody>).since);
-    // The schema accepts every RFC 3339 date-time, leap seconds included, which Date.parse does not.
-    if (!Number.isFinite(since)) throw new ApiError(400, 'invalid_request', 'since is not a date-time Herald can represent', 'since');
+    const since = instantOf((req.body as Static<typeof RecoverBody>).since, 'since');
     const requeued = await ctx.store.recoverEndpoint(accountId, id, since, ctx.clock());
     ctx.dispatcher?.notify();
     return reply.status(202).send({ requeued });

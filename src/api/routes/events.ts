@@ -5,7 +5,7 @@ import type { AppContext } from '../../app/context.js';
 import type { EventInput } from '../../domain/types.js';
 import { IngestOverloadedError, UnknownEventTypeError } from '../../ingest/ingestor.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
-import { ApiError, notFound } from '../middleware/errors.js';
+import { ApiError, instantOf, notFound } from '../middleware/errors.js';
 import { EventBatchIn, EventIn, IdParams } from '../schemas.js';
 import { eventView } from '../views.js';
 
@@ -37,15 +37,10 @@ function toInput(e: EventIn, field: string): EventInput {
     }
   }
   if (JSON.stringify(e).length > MAX_EVENT_BYTES) throw new ApiError(413, 'event_too_large', `${field} is larger than 256 KiB`, field);
-  // The schema accepts every RFC 3339 date-time, leap seconds included, which Date.parse does not.
-  const occurredAt = e.occurred_at === undefined ? undefined : Date.parse(e.occurred_at);
-  if (occurredAt !== undefined && !Number.isFinite(occurredAt)) {
-    throw new ApiError(400, 'invalid_request', `${fieldOf('occurred_at')} is not a date-time Herald can represent: ${JSON.stringify(e.occurred_at)}`, fieldOf('occurred_at'));
-  }
   return {
     idempotencyKey: e.id,
     type: e.type,
-    occurredAt,
+    occurredAt: e.occurred_at === undefined ? undefined : instantOf(e.occurred_at, fieldOf('occurred_at')),
     projectId: e.project_id,
     resource: e.resource,
     actor: e.actor,

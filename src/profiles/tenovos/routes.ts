@@ -20,7 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { checkDestination } from '../../api/destination.js';
 import { principalOf, requireRole } from '../../api/middleware/auth.js';
-import { ApiError, notFound } from '../../api/middleware/errors.js';
+import { ApiError, instantOf, notFound } from '../../api/middleware/errors.js';
 import { iso } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
 import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
@@ -356,9 +356,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       const { accountId } = principalOf(req);
       const { id } = req.params as Static<typeof IdParams>;
       await load(accountId, id);
-      const since = Date.parse((req.body as Static<typeof RecoverBody>).since);
-      // The schema accepts every RFC 3339 date-time, leap seconds included, which Date.parse does not.
-      if (!Number.isFinite(since)) throw new ApiError(400, 'invalid_request', 'since is not a date-time Herald can represent', 'since');
+      const since = instantOf((req.body as Static<typeof RecoverBody>).since, 'since');
       const requeued = await ctx.store.recoverEndpoint(accountId, id, since, ctx.clock());
       ctx.dispatcher?.notify();
       return reply.status(202).send({ requeued });
