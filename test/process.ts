@@ -6,11 +6,17 @@ import { ADMIN_KEY } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
 
-/** Every child this test process started: none may outlive it, whatever a test forgot. */
+/** Every child the tests started: none may outlive the test process, whatever a test forgot. */
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
+
+/** Registers a child to be killed when the test process exits, if it is still running then. */
+export function killOnTestExit(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,8 +44,7 @@ export async function spawnHerald(command: string, env: Record<string, string>, 
     env: { ...process.env, PORT: String(p), HOST: '127.0.0.1', HERALD_ADMIN_KEY: ADMIN_KEY, HERALD_ALLOWED_TARGETS: '127.0.0.0/8', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
+  killOnTestExit(child);
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));

@@ -1,6 +1,7 @@
 // Runs the CLI as a child process (node bin/herald.js …, the compiled dist/ the global setup built).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { killOnTestExit } from '../process.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/herald.js', import.meta.url));
 
@@ -40,16 +41,9 @@ export interface LongRunning {
   readonly exited: Promise<number | null>;
 }
 
-/** Long-running children this test process started: none may outlive it, whatever a test forgot. */
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 export function startCli(args: readonly string[], env: Record<string, string>): LongRunning {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+  killOnTestExit(child);
   const lines: string[] = [];
   let partial = '';
   let err = '';
