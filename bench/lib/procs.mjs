@@ -109,6 +109,9 @@ export async function stopChild(child, graceMs = 5_000) {
   children.delete(child);
 }
 
+// USER_HZ: 100 on every Linux build Node supports.
+const CLOCK_TICKS = 100;
+
 /** CPU time (user + system) a process has used so far, in ms; null if gone. */
 export function cpuMsOf(pid) {
   try {
@@ -120,9 +123,6 @@ export function cpuMsOf(pid) {
     return null;
   }
 }
-// USER_HZ: 100 on every Linux build Node supports.
-const CLOCK_TICKS = 100;
-
 /** Peak resident set size (VmHWM) and current RSS (VmRSS) of a process, in bytes; null if gone. */
 export function memoryOf(pid) {
   try {
