@@ -166,3 +166,46 @@ describe('Dispatcher', () => {
     expect(h.settled).toHaveLength(1);
   });
 });
+
+describe('Dispatcher observer', () => {
+  it('is told each attempt with the outcome its settlement records, and each rate-limit postponement', async () => {
+    const seen: string[] = [];
+    const verdicts: Record<string, AttemptResult['verdict']> = { ok: 'success', again: 'retry', gone: 'gone', blocked: 'fail' };
+    const h = harness(async (d) => ({ attempt: attempt(200), verdict: verdicts[d.id] }), { e1: { rateLimitPerSecond: 10 } });
+    let delay = 0;
+    h.deps.reserveRate = () => delay++;
+    h.deps.observer = {
+      attempted: (d, _result, outcome) => seen.push(`${d.id}:${outcome}`),
+      throttled: (endpointId, ms) => seen.push(`throttled:${endpointId}:${ms}`),
+    };
+    h.queue.push(delivery('ok', 'e1'), delivery('again', 'e2'), delivery('gone', 'e3'), delivery('blocked', 'e4'));
+    const d = dispatcher(h, { concurrency: 10, endpointConcurrency: 10 });
+    d.start();
+    await until(() => h.settled.length === 4);
+    await d.stop(1000);
+    expect(seen.sort()).toEqual(['again:retry', 'blocked:failed', 'gone:failed', 'ok:succeeded']);
+    expect(h.settled.map((s) => s.outcome).sort()).toEqual(['failed', 'failed', 'retry', 'succeeded']);
+  });
+
+  it('reports a throwing observer as an error and settles the delivery once', async () => {
+    const errors: string[] = [];
+    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { e1: { rateLimitPerSecond: 1 } });
+    h.deps.reserveRate = () => 1;
+    h.deps.onError = (stage) => errors.push(stage);
+    h.deps.observer = {
+      attempted: () => {
+        throw new Error('bad observer');
+      },
+      throttled: () => {
+        throw new Error('bad observer');
+      },
+    };
+    h.queue.push(delivery('ok', 'e1'));
+    const d = dispatcher(h);
+    d.start();
+    await until(() => h.settled.length === 1);
+    await d.stop(1000);
+    expect(h.settled).toEqual([expect.objectContaining({ deliveryId: 'ok', outcome: 'succeeded' })]);
+    expect(errors).toEqual(['observer', 'observer']);
+  });
+});

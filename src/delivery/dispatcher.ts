@@ -12,6 +12,21 @@ export interface AttemptResult {
   readonly retryAfterMs?: number;
 }
 
+/** What an attempt's settlement records: every outcome except handing a delivery back untried. */
+export type AttemptSettlement = Exclude<Settlement, { readonly outcome: 'release' }>;
+export type AttemptOutcome = AttemptSettlement['outcome'];
+
+/**
+ * Told what the dispatcher does as it happens (metrics, debug logs). Called on the hot path
+ * once per attempt: implementations must be cheap; a throw is reported, never propagated.
+ */
+export interface DispatchObserver {
+  /** An attempt finished; `outcome` is what its settlement records (failed: final). */
+  attempted(delivery: ClaimedDelivery, result: AttemptResult, outcome: AttemptOutcome): void;
+  /** A delivery waits `delayMs` for a rate-limit slot of its endpoint or account. */
+  throttled(endpointId: string, delayMs: number): void;
+}
+
 /** What the dispatcher needs to know of an endpoint to schedule work for it. */
 export interface EndpointSchedule {
   readonly id: string;
@@ -40,6 +55,7 @@ export interface DispatcherDeps {
   /** Any attempt that did not succeed, once settled: endpoint health watches these. */
   onAttemptFailed?(delivery: ClaimedDelivery): void;
   onError?(stage: string, err: unknown): void;
+  observer?: DispatchObserver;
 }
 
 export interface DispatcherOptions {
@@ -274,7 +290,10 @@ export class Dispatcher {
     if (s.accountRateLimitPerSecond) limits.push({ key: `account:${s.accountId}`, rate: s.accountRateLimitPerSecond });
     if (limits.length === 0) return 0;
     const note = (delay: number) => {
-      if (delay > 0) this.throttledUntil.set(s.id, this.clock() + delay);
+      if (delay > 0) {
+        this.throttledUntil.set(s.id, this.clock() + delay);
+        this.observeThrottle(s.id, delay);
+      }
       return delay;
     };
     const delay = this.deps.reserveRate(limits);
@@ -286,6 +305,7 @@ export class Dispatcher {
       const result = await this.deps.deliver(d);
       const { settlement, after } = this.settlementFor(d, result);
       this.enqueueSettlement(settlement, after);
+      this.observeAttempt(d, result, settlement.outcome);
       this.finish(d, load);
     } catch (err) {
       // deliver() classifies every expected failure; reaching here is a bug, not the receiver's fault.
@@ -320,7 +340,7 @@ export class Dispatcher {
   }
 
   /** The settlement for an attempt's result, and what to do once it is committed. */
-  private settlementFor(d: ClaimedDelivery, result: AttemptResult): { settlement: Settlement; after?: () => void } {
+  private settlementFor(d: ClaimedDelivery, result: AttemptResult): { settlement: AttemptSettlement; after?: () => void } {
     const base = { deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, attempt: result.attempt };
     if (result.verdict === 'success') {
       this.counters.succeeded++;
@@ -395,6 +415,24 @@ export class Dispatcher {
       }
     });
     return this.settling;
+  }
+
+  // Observers run inside attempt()'s try: a throw reaching its catch would release an
+  // already-settled delivery, so it is reported here instead.
+  private observeAttempt(d: ClaimedDelivery, result: AttemptResult, outcome: AttemptOutcome): void {
+    try {
+      this.deps.observer?.attempted(d, result, outcome);
+    } catch (err) {
+      this.fail('observer', err);
+    }
+  }
+
+  private observeThrottle(endpointId: string, delayMs: number): void {
+    try {
+      this.deps.observer?.throttled(endpointId, delayMs);
+    } catch (err) {
+      this.fail('observer', err);
+    }
   }
 
   private fail(stage: string, err: unknown): void {
