@@ -6,6 +6,7 @@ import type { EndpointCache } from '../delivery/endpoint-cache.js';
 import type { InboxService } from '../inbox/service.js';
 import type { Ingestor } from '../ingest/ingestor.js';
 import type { SsrfGuard } from '../net/ssrf-guard.js';
+import type { HeraldMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/contract.js';
 
 /** Everything a route or command needs, built once by the composition root. */
@@ -19,6 +20,7 @@ export interface AppContext {
   /** Connect inboxes: token look-up, capture, live streams. */
   readonly inboxes: InboxService;
   readonly logger: Logger;
+  readonly metrics: HeraldMetrics;
   readonly version: string;
   /** Present when this process runs a dispatcher (serve, worker). */
   readonly dispatcher: Dispatcher | undefined;

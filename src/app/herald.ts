@@ -8,6 +8,7 @@ import { KeyAuthenticator } from '../api/middleware/auth.js';
 import { buildServer } from '../api/server.js';
 import { OAuth2TokenCache } from '../auth/oauth2.js';
 import { createAuthProvider } from '../auth/provider.js';
+import { profiles } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { createAttempt } from '../delivery/attempt.js';
 import { Dispatcher, type EndpointSchedule } from '../delivery/dispatcher.js';
@@ -20,6 +21,9 @@ import { InboxService } from '../inbox/service.js';
 import { Ingestor } from '../ingest/ingestor.js';
 import { AllowList } from '../net/cidr.js';
 import { createGuardedConnector, SsrfGuard } from '../net/ssrf-guard.js';
+import { createDispatchObserver } from '../observability/dispatch-observer.js';
+import { HeraldMetrics } from '../observability/metrics.js';
+import { instrumentStore } from '../observability/timed-store.js';
 import type { Store } from '../store/contract.js';
 import { bootstrap } from './bootstrap.js';
 import type { AppContext } from './context.js';
@@ -66,7 +70,8 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   const logger = options.logger ?? createLogger(config);
   const version = packageVersion();
   const clock = options.clock ?? Date.now;
-  const store = await openStore(config, logger);
+  const metrics = new HeraldMetrics({ profiles });
+  const store = instrumentStore(await openStore(config, logger), metrics);
   const { defaultAccountId } = await bootstrap(store, config, options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
 
   // Own Connect inboxes are always reachable: HERALD_PUBLIC_URL now, the listening address below.
@@ -95,6 +100,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     endpointCache,
     inboxes,
     logger,
+    metrics,
     version,
     get dispatcher() {
       return dispatcher;
@@ -106,6 +112,8 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
       oauth.forget(id);
     },
   };
+
+  metrics.watch({ stats: () => store.stats(), dispatcher: () => dispatcher?.status(), ingest: () => ingestor.status() });
 
   let jobs: Jobs | undefined;
   let notifier: { close(): Promise<void> } | undefined;
@@ -213,6 +221,11 @@ function buildDispatcher(ctx: AppContext, sender: HttpSender, oauth: OAuth2Token
       onExhausted: hooks.onExhausted,
       onAttemptFailed: hooks.onAttemptFailed,
       onError: (stage, err) => logger.error({ err, stage }, 'dispatcher error'),
+      observer: createDispatchObserver({
+        metrics: ctx.metrics,
+        logger: logger.child({ component: 'dispatcher' }),
+        profileOf: (id) => endpointCache.peek(id)?.profile,
+      }),
     },
     { owner, concurrency, endpointConcurrency: config.endpointConcurrency, retrySchedule: config.retrySchedule, clock: ctx.clock },
   );

@@ -1,0 +1,51 @@
+// Times the store calls on the hot path without touching the drivers: a proxy that replaces a
+// few methods of any Store with timed versions and passes everything else through.
+import type { IngestOutcome, Store } from '../store/contract.js';
+
+export type TimedOperation = 'ingest' | 'claim' | 'settle' | 'nextDueAt' | 'reserveRate' | 'stats';
+
+export interface StoreObserver {
+  operation(name: TimedOperation, seconds: number): void;
+  /** An ingest committed: the outcomes of its events (duplicates included). */
+  ingested(outcomes: readonly IngestOutcome[]): void;
+}
+
+export function instrumentStore(store: Store, observer: StoreObserver): Store {
+  const timed = <A extends unknown[], R>(name: TimedOperation, call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const started = performance.now();
+      try {
+        return await call(...args);
+      } finally {
+        observer.operation(name, (performance.now() - started) / 1000);
+      }
+    };
+  const replaced = new Map<PropertyKey, unknown>([
+    ['ingest', timed('ingest', async (items: Parameters<Store['ingest']>[0], now: number) => {
+      const outcomes = await store.ingest(items, now);
+      observer.ingested(outcomes);
+      return outcomes;
+    })],
+    ['claim', timed('claim', (request: Parameters<Store['claim']>[0]) => store.claim(request))],
+    ['settle', timed('settle', (settlements: Parameters<Store['settle']>[0], now: number) => store.settle(settlements, now))],
+    ['nextDueAt', timed('nextDueAt', () => store.nextDueAt())],
+    ['reserveRate', timed('reserveRate', (key: string, rate: number, now: number) => store.reserveRate(key, rate, now))],
+    ['stats', timed('stats', (accountId?: string, endpointId?: string) => store.stats(accountId, endpointId))],
+  ]);
+  // Other methods are bound once: drivers use `this`, and a bind per access would allocate.
+  const bound = new Map<PropertyKey, unknown>();
+  return new Proxy(store, {
+    get(target, prop) {
+      const own = replaced.get(prop);
+      if (own !== undefined) return own;
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      let fn = bound.get(prop);
+      if (fn === undefined) {
+        fn = value.bind(target);
+        bound.set(prop, fn);
+      }
+      return fn;
+    },
+  });
+}
