@@ -1,14 +1,46 @@
+// /healthz: the process is up and serving. /readyz: it can do its work, i.e. the store answers
+// and its schema is the one this Herald was built for. Neither needs a key; neither says more
+// than which condition failed (driver errors can name hosts and users: they go to the log).
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../app/context.js';
+import type { SchemaState } from '../../store/contract.js';
+
+/** A probe that waits longer than this reports the store unreachable rather than hanging. */
+const STORE_TIMEOUT_MS = 2_000;
+
+export type Readiness =
+  | { readonly status: 'ready'; readonly schema: number }
+  | { readonly status: 'unavailable'; readonly reason: 'store_unreachable' }
+  | { readonly status: 'unavailable'; readonly reason: 'migrations_pending' | 'schema_newer'; readonly current: number; readonly latest: number };
+
+export async function checkReadiness(schemaState: () => Promise<SchemaState>, onError: (err: unknown) => void, timeoutMs = STORE_TIMEOUT_MS): Promise<Readiness> {
+  let state: SchemaState;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    state = await Promise.race([
+      schemaState(),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`the store did not answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    onError(err);
+    return { status: 'unavailable', reason: 'store_unreachable' };
+  } finally {
+    clearTimeout(timer);
+  }
+  if (state.current === state.latest) return { status: 'ready', schema: state.current };
+  // A newer schema means a newer Herald migrated the store: this one must not write to it either.
+  return { status: 'unavailable', reason: state.current < state.latest ? 'migrations_pending' : 'schema_newer', current: state.current, latest: state.latest };
+}
 
 export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', version: ctx.version }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
-    try {
-      await ctx.store.schemaState();
-      return { status: 'ready' };
-    } catch {
-      return reply.status(503).send({ status: 'unavailable' });
-    }
+  app.get('/readyz', { schema: { hide: true } }, async (req, reply) => {
+    const readiness = await checkReadiness(
+      () => ctx.store.schemaState(),
+      (err) => req.log.warn({ err }, 'readiness: store unreachable'),
+    );
+    return reply.status(readiness.status === 'ready' ? 200 : 503).send(readiness);
   });
 }

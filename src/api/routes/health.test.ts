@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { checkReadiness } from './health.js';
+
+describe('checkReadiness', () => {
+  const errors: unknown[] = [];
+  const onError = (err: unknown) => errors.push(err);
+
+  it('is ready when the schema is current', async () => {
+    expect(await checkReadiness(async () => ({ current: 5, latest: 5 }), onError)).toEqual({ status: 'ready', schema: 5 });
+  });
+
+  it('names pending migrations and a newer schema with both versions', async () => {
+    expect(await checkReadiness(async () => ({ current: 3, latest: 5 }), onError)).toEqual({ status: 'unavailable', reason: 'migrations_pending', current: 3, latest: 5 });
+    expect(await checkReadiness(async () => ({ current: 6, latest: 5 }), onError)).toEqual({ status: 'unavailable', reason: 'schema_newer', current: 6, latest: 5 });
+  });
+
+  it('reports an unreachable store, failing or hanging, and hands the error to the log only', async () => {
+    errors.length = 0;
+    expect(await checkReadiness(() => Promise.reject(new Error('password authentication failed for user "herald"')), onError)).toEqual({ status: 'unavailable', reason: 'store_unreachable' });
+    expect(await checkReadiness(() => new Promise(() => {}), onError, 20)).toEqual({ status: 'unavailable', reason: 'store_unreachable' });
+    expect(errors.map((e) => (e as Error).message)).toEqual(['password authentication failed for user "herald"', 'the store did not answer within 20 ms']);
+  });
+});
