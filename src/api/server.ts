@@ -8,6 +8,7 @@ import type { AppContext } from '../app/context.js';
 import { authenticate } from './middleware/auth.js';
 import { registerErrorHandler } from './middleware/errors.js';
 import { ApiRateLimiter, limitRequests } from './middleware/rate-limit.js';
+import { genReqId, registerRequestIds } from './middleware/request-id.js';
 import { registerDeliveryRoutes } from './routes/deliveries.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerMetricsRoute } from './routes/metrics.js';
@@ -48,15 +49,18 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
+  const logger = ctx.logger.child({ component: 'api' });
   const app = Fastify({
-    loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    loggerInstance: logger as FastifyBaseLogger,
     // Per-request access logs would drown the delivery logs at thousands of requests a second.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     clientErrorHandler,
+    genReqId,
   });
+  registerRequestIds(app, { logRequests: logger.isLevelEnabled('debug') });
   registerErrorHandler(app);
   await app.register(swagger, {
     openapi: {
