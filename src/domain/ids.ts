@@ -72,6 +72,15 @@ export function newId(prefix: string, now: number = Date.now()): string {
   return `${prefix}_${encodeTime(lastTime)}${encodeRandom(lastRandom)}`;
 }
 
+/**
+ * The lowest id `newId(prefix, t)` can produce for any t >= ms: ids carry the largest time
+ * their process has seen, never less than the `now` they were made with, so
+ * `id >= idFloor(prefix, since)` holds for everything created at or after `since`.
+ */
+export function idFloor(prefix: string, ms: number): string {
+  return `${prefix}_${encodeTime(Math.max(0, Math.floor(ms)))}`;
+}
+
 export function isId(prefix: string, value: string): boolean {
   return value.length === prefix.length + 27 && value.startsWith(`${prefix}_`) && /^[0-9a-z]+$/.test(value.slice(prefix.length + 1));
 }

@@ -125,6 +125,8 @@ export interface Delivery {
   readonly accountId: string;
   readonly eventId: string;
   readonly endpointId: string;
+  /** The canonical type of the delivery's event. */
+  readonly eventType: string;
   readonly status: DeliveryStatus;
   readonly attempts: number;
   readonly nextAttemptAt: number | null;

@@ -94,10 +94,53 @@ export type Settlement =
   /** Hand a claimed delivery back untried (e.g. its endpoint was disabled meanwhile). */
   | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly outcome: 'release'; readonly nextAttemptAt: number };
 
+/** A settlement that records an attempt (every outcome but `release`). */
+export type AttemptSettlement = Exclude<Settlement, { outcome: 'release' }>;
+
 export interface DeliveryQuery extends PageRequest {
   readonly endpointId?: string;
   readonly eventId?: string;
   readonly status?: DeliveryStatus;
+  /** Canonical event type name. */
+  readonly eventType?: string;
+  /** Created at or after this time (ms). */
+  readonly since?: number;
+  /** Created before this time (ms). */
+  readonly until?: number;
+}
+
+/** Attempt outcomes over some minutes, from the per-minute rollup settle keeps. */
+export interface AttemptTotals {
+  readonly succeeded: number;
+  /** Failed attempts that will be retried. */
+  readonly retried: number;
+  /** Final failures: the delivery is failed. */
+  readonly failed: number;
+  readonly latencySumMs: number;
+  readonly latencyMaxMs: number;
+}
+
+export interface ActivityMinute extends AttemptTotals {
+  /** Start of the minute (ms). */
+  readonly minute: number;
+}
+
+export interface ActivityQuery {
+  /** First minute included (ms, a minute start). */
+  readonly from: number;
+  /** End, exclusive (ms). */
+  readonly to: number;
+  readonly endpointId?: string;
+}
+
+export interface EndpointHealth {
+  readonly endpointId: string;
+  /** Pending never tried, pending tried at least once, leased now. */
+  readonly queue: { readonly pending: number; readonly retrying: number; readonly inFlight: number };
+  /** Attempts in the minutes since the window start. */
+  readonly attempts: AttemptTotals;
+  /** The latest attempt the rollup still holds, inside the window or not. */
+  readonly lastAttemptAt: number | null;
 }
 
 export interface QueueStats {
@@ -202,6 +245,16 @@ export interface Store {
   retryDelivery(accountId: string, id: string, now: number): Promise<Delivery | undefined>;
   /** Re-queue every failed delivery of an endpoint created since `since`. */
   recoverEndpoint(accountId: string, endpointId: string, since: number, now: number): Promise<number>;
+  /** How many deliveries recoverEndpoint would re-queue now, changing nothing. */
+  countRecoverable(accountId: string, endpointId: string, since: number): Promise<number>;
+  /**
+   * Queue figures and attempt outcomes since `since` (rounded down to its minute) of the given
+   * endpoints of the account, in a fixed number of queries; ids of other accounts or unknown
+   * ones are left out.
+   */
+  endpointHealth(accountId: string, endpointIds: readonly string[], since: number): Promise<EndpointHealth[]>;
+  /** Attempt outcomes per minute, oldest first; minutes without attempts are absent. */
+  activity(accountId: string, query: ActivityQuery): Promise<ActivityMinute[]>;
   stats(accountId?: string, endpointId?: string): Promise<QueueStats>;
 
   /** Atomically increments the account's counter `name` and returns the new value (1 first). Never reuses a value. */
@@ -218,7 +271,9 @@ export interface Store {
   /**
    * Retention, one bounded batch: succeeded deliveries (and their attempts) last changed before
    * `before`, deliveries whose endpoint is gone, and events older than `before` with no delivery
-   * left. Failed deliveries stay: they are replayable. Returns the rows removed.
+   * left. Failed deliveries stay: they are replayable. Returns the rows removed. Per-minute
+   * attempt rollups are kept ROLLUP_EXTRA_MS longer than `before` (health windows reach back
+   * 7 days whatever the retention).
    */
   prune(before: number, limit: number): Promise<{ deliveries: number; events: number }>;
 

@@ -204,6 +204,7 @@ export interface DeliveryRow {
   account_id: string;
   event_id: string;
   endpoint_id: string;
+  event_type: string;
   status: string;
   attempts: Num;
   next_attempt_at: Num;
@@ -219,6 +220,7 @@ export function toDelivery(row: DeliveryRow): Delivery {
     accountId: row.account_id,
     eventId: row.event_id,
     endpointId: row.endpoint_id,
+    eventType: row.event_type,
     status: row.status as DeliveryStatus,
     attempts: num(row.attempts),
     nextAttemptAt: row.status === 'pending' ? numOrNull(row.next_attempt_at) : null,

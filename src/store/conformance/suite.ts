@@ -7,7 +7,7 @@ import { newId } from '../../domain/ids.js';
 import type { Endpoint, EventInput } from '../../domain/types.js';
 import type { Inbox, InboxRequest } from '../../inbox/types.js';
 import { SecretBox } from '../../signing/secretbox.js';
-import type { AttemptInput, ClaimRequest, IngestItem, Sealer, Settlement, Store } from '../contract.js';
+import type { AttemptInput, ClaimRequest, DeliveryQuery, IngestItem, Sealer, Settlement, Store } from '../contract.js';
 
 export interface ConformanceHandle {
   readonly store: Store;
@@ -741,6 +741,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
           accountId: account.id,
           eventId: d.eventId,
           endpointId: d.endpointId,
+          eventType: 'asset.created',
           status: 'succeeded',
           attempts: 1,
           nextAttemptAt: null,
@@ -866,6 +867,104 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
       });
     });
 
+    describe('attempt rollup: endpoint health and activity', () => {
+      const MIN = 60_000;
+      /** A settlement whose attempt started at `at` and took `ms`. */
+      const at = (s: Settlement, startedAt: number, durationMs: number): Settlement =>
+        s.outcome === 'release' ? s : { ...s, attempt: { ...s.attempt, startedAt, durationMs } };
+
+      it('counts each applied attempt once per outcome and minute; releases and stale leases count nothing', async () => {
+        const { account, endpoints, targets } = await setup(2);
+        const [e0, e1] = endpoints;
+        const items = Array.from({ length: 3 }, () => ingestItem(account.id, targets));
+        await store.ingest(items, T0);
+        const ds = await store.claim(claimReq());
+        const of = (e: Endpoint) => ds.filter((d) => d.endpointId === e.id);
+        const [a, b, c] = of(e0);
+        const [x, y, z] = of(e1);
+        await store.settle(
+          [
+            at(succeeded(a, 'w1'), T0 + 1_000, 10),
+            at(retry(b, 'w1', T0 + 10 * MIN), T0 + 2_000, 30),
+            at(failed(c, 'w1'), T0 + MIN + 5, 50),
+            at(succeeded(x, 'w1'), T0 + MIN + 6, 7),
+            at(succeeded(y, 'intruder'), T0 + MIN + 7, 1_000),
+            { deliveryId: z.id, owner: 'w1', endpointId: e1.id, outcome: 'release', nextAttemptAt: T0 },
+          ],
+          T0 + 2 * MIN,
+        );
+        const minute0 = T0 - (T0 % MIN);
+        const row = (minute: number, succeeded: number, retried: number, failed: number, latencySumMs: number, latencyMaxMs: number) => ({ minute, succeeded, retried, failed, latencySumMs, latencyMaxMs });
+        expect(await store.activity(account.id, { from: minute0, to: minute0 + 10 * MIN })).toEqual([row(minute0, 1, 1, 0, 40, 30), row(minute0 + MIN, 1, 0, 1, 57, 50)]);
+        expect(await store.activity(account.id, { from: minute0, to: minute0 + 10 * MIN, endpointId: e1.id })).toEqual([row(minute0 + MIN, 1, 0, 0, 7, 7)]);
+        expect(await store.activity(account.id, { from: minute0 + MIN, to: minute0 + 10 * MIN, endpointId: e0.id })).toEqual([row(minute0 + MIN, 0, 0, 1, 50, 50)]);
+        expect(await store.activity(account.id, { from: minute0, to: minute0 + MIN })).toEqual([row(minute0, 1, 1, 0, 40, 30)]);
+
+        // A later batch adds to the same minute rather than replacing it.
+        const [again] = await store.claim(claimReq({ now: T0 + 10 * MIN, excludeEndpoints: [e1.id] }));
+        expect(again.id).toBe(b.id);
+        await store.settle([at(succeeded(again, 'w1', 2), T0 + 1_500, 90)], T0 + 10 * MIN);
+        expect((await store.activity(account.id, { from: minute0, to: minute0 + MIN }))[0]).toEqual(row(minute0, 2, 1, 0, 130, 90));
+        const other = await setup(1);
+        expect(await store.activity(other.account.id, { from: minute0, to: minute0 + 10 * MIN })).toEqual([]);
+      });
+
+      it('endpointHealth: queue, attempts since the window start and the last attempt, for the account\'s ids only', async () => {
+        const { account, endpoints, targets } = await setup(3);
+        const [e0, e1, idle] = endpoints;
+        const other = await setup(1);
+        await store.ingest([ingestItem(account.id, [targets[0], targets[1]]), ingestItem(account.id, [targets[0], targets[1]])], T0);
+        await store.ingest([ingestItem(account.id, [targets[0]])], T0 + 50);
+        const first = await store.claim(claimReq({ limit: 10, now: T0 + 50 }));
+        const e0ds = first.filter((d) => d.endpointId === e0.id);
+        const e1ds = first.filter((d) => d.endpointId === e1.id);
+        // e0: one old success (an hour before the window), one retry in the window, one left in flight.
+        await store.settle([at(succeeded(e0ds[0], 'w1'), T0 - 2 * 3_600_000, 5), at(retry(e0ds[1], 'w1', T0 + 3_600_000), T0 + 100, 40)], T0 + 200);
+        // e1: one success, one final failure, both in the window.
+        await store.settle([at(succeeded(e1ds[0], 'w1'), T0 + 300, 20), at(failed(e1ds[1], 'w1'), T0 + 400, 60)], T0 + 500);
+        await store.ingest([ingestItem(account.id, [targets[1]])], T0 + 600);
+
+        const health = await store.endpointHealth(account.id, [e0.id, e1.id, idle.id, other.endpoints[0].id, 'ep_missing'], T0 - 3_600_000);
+        const byId = new Map(health.map((h) => [h.endpointId, h]));
+        expect([...byId.keys()].sort()).toEqual([e0.id, e1.id, idle.id].sort());
+        expect(byId.get(e0.id)).toEqual({
+          endpointId: e0.id,
+          queue: { pending: 0, retrying: 1, inFlight: 1 },
+          attempts: { succeeded: 0, retried: 1, failed: 0, latencySumMs: 40, latencyMaxMs: 40 },
+          lastAttemptAt: T0 + 100,
+        });
+        expect(byId.get(e1.id)).toEqual({
+          endpointId: e1.id,
+          queue: { pending: 1, retrying: 0, inFlight: 0 },
+          attempts: { succeeded: 1, retried: 0, failed: 1, latencySumMs: 80, latencyMaxMs: 60 },
+          lastAttemptAt: T0 + 400,
+        });
+        expect(byId.get(idle.id)).toEqual({
+          endpointId: idle.id,
+          queue: { pending: 0, retrying: 0, inFlight: 0 },
+          attempts: { succeeded: 0, retried: 0, failed: 0, latencySumMs: 0, latencyMaxMs: 0 },
+          lastAttemptAt: null,
+        });
+        // A wider window takes in e0's old success; another account sees none of it.
+        expect((await store.endpointHealth(account.id, [e0.id], T0 - 3 * 3_600_000))[0].attempts).toMatchObject({ succeeded: 1, retried: 1 });
+        expect(await store.endpointHealth(other.account.id, [e0.id, e1.id], 0)).toEqual([]);
+        expect(await store.endpointHealth(account.id, [], 0)).toEqual([]);
+      });
+
+      it('prune keeps rollup rows 7 days beyond the retention cut-off, then removes them', async () => {
+        const { account, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const [d] = await store.claim(claimReq());
+        await store.settle([at(failed(d, 'w1'), T0, 10)], T0 + 1);
+        const window = { from: T0 - 10 * MIN, to: T0 + 10 * MIN };
+        const week = 7 * 24 * 3_600_000;
+        await store.prune(T0 + week - MIN, 100);
+        expect(await store.activity(account.id, window)).toHaveLength(1);
+        await store.prune(T0 + week + MIN, 100);
+        expect(await store.activity(account.id, window)).toEqual([]);
+      });
+    });
+
     describe('per-resource ordering', () => {
       const asset = (id: string) => ({ resource: { type: 'asset', id } });
 
@@ -962,8 +1061,14 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
           T0 + 301,
         );
 
+        expect(await store.countRecoverable(other.id, e0.id, T0)).toBe(0);
         expect(await store.recoverEndpoint(other.id, e0.id, T0, T0 + 400)).toBe(0);
+        // The count changes nothing and matches what the recover then re-queues.
+        expect(await store.countRecoverable(account.id, e0.id, T0 + 100)).toBe(1);
+        expect(await store.countRecoverable(account.id, e0.id, T0 + 100)).toBe(1);
+        expect(await store.countRecoverable(account.id, e0.id, 0)).toBe(2);
         expect(await store.recoverEndpoint(account.id, e0.id, T0 + 100, T0 + 400)).toBe(1);
+        expect(await store.countRecoverable(account.id, e0.id, T0 + 100)).toBe(0);
         const e0Deliveries = (await store.listDeliveries(account.id, { limit: 10, endpointId: e0.id })).items;
         const byCreated = new Map(e0Deliveries.map((d) => [d.createdAt, d]));
         expect(byCreated.get(T0)).toMatchObject({ status: 'failed' });
@@ -1140,6 +1245,39 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(byStatus.nextCursor).toBeNull();
         // Another account's filters never reach into this one.
         expect((await store.listDeliveries(other.account.id, { limit: 10, endpointId: endpoints[0].id })).items).toEqual([]);
+      });
+
+      it('filters the log by event type and creation time (since inclusive, until exclusive), alone or combined', async () => {
+        const { account, endpoints, targets } = await setup(2);
+        const other = await setup(1);
+        await store.ingest([ingestItem(account.id, targets, { type: 'asset.created' })], T0);
+        await store.ingest([ingestItem(account.id, targets, { type: 'asset.deleted' })], T0 + 1_000);
+        await store.ingest([ingestItem(account.id, targets, { type: 'asset.created' })], T0 + 2_000);
+        await store.ingest([ingestItem(other.account.id, other.targets, { type: 'asset.created' })], T0 + 1_000);
+        const list = async (q: Omit<DeliveryQuery, 'limit'>) => (await store.listDeliveries(account.id, { limit: 50, ...q })).items.map((d) => [d.createdAt, d.eventType]);
+
+        expect(await list({ eventType: 'asset.deleted' })).toEqual([
+          [T0 + 1_000, 'asset.deleted'],
+          [T0 + 1_000, 'asset.deleted'],
+        ]);
+        expect(await list({ since: T0 + 1_000 })).toEqual([
+          [T0 + 2_000, 'asset.created'],
+          [T0 + 2_000, 'asset.created'],
+          [T0 + 1_000, 'asset.deleted'],
+          [T0 + 1_000, 'asset.deleted'],
+        ]);
+        expect(await list({ until: T0 + 1_000 })).toEqual([
+          [T0, 'asset.created'],
+          [T0, 'asset.created'],
+        ]);
+        expect(await list({ since: T0 + 1, until: T0 + 2_001, eventType: 'asset.created', endpointId: endpoints[0].id })).toEqual([[T0 + 2_000, 'asset.created']]);
+        expect(await list({ since: T0 + 2_001 })).toEqual([]);
+        expect(await list({ eventType: 'asset.updated' })).toEqual([]);
+        // Filters and paging together: two pages of one, newest first.
+        const first = await store.listDeliveries(account.id, { limit: 1, eventType: 'asset.created', endpointId: endpoints[1].id });
+        const second = await store.listDeliveries(account.id, { limit: 1, eventType: 'asset.created', endpointId: endpoints[1].id, cursor: first.nextCursor! });
+        expect([...first.items, ...second.items].map((d) => d.createdAt)).toEqual([T0 + 2_000, T0]);
+        expect(second.nextCursor).toBeNull();
       });
 
       it('listAttempts returns the attempts of the given deliveries in order, within the account only', async () => {

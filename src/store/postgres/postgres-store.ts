@@ -6,19 +6,22 @@
 // Batches are sent as arrays and expanded with unnest(), so a batch of any size costs a fixed
 // number of round trips. Lock order, to stay deadlock-free across processes:
 //   resource_sequences (sorted) -> events idempotency slots (sorted) -> deliveries
-//   deliveries -> endpoints (sorted) -> accounts
+//   deliveries -> attempt_minutes (sorted) -> endpoints (sorted) -> accounts
 // Nothing takes those in the opposite direction.
 import pg from 'pg';
 import { newId } from '../../domain/ids.js';
 import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
 import { INBOX_RELAY_EVENT_TYPE, type Inbox, type InboxRelay, type InboxRequest } from '../../inbox/types.js';
 import type {
+  ActivityMinute,
+  ActivityQuery,
   CaptureOutcome,
   ClaimedDelivery,
   ClaimRequest,
   DeliveryQuery,
   EndpointAttempt,
   EndpointAttemptQuery,
+  EndpointHealth,
   InboxRequestQuery,
   IngestItem,
   IngestOutcome,
@@ -32,6 +35,8 @@ import type {
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
 import { gcraParams } from '../rate.js';
+import { deliveryFilters, healthOf, numbered, type QueueRow } from '../queries.js';
+import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
   type ApiKeyRow,
@@ -141,7 +146,9 @@ SELECT c.id, c.account_id, c.event_id, c.endpoint_id, c.attempts, c.resource_key
 // change, and attempts are recorded only for those (a worker whose lease expired and was
 // reclaimed must not touch the delivery nor log a second attempt under the same number). The
 // applied rows come back per endpoint, but only where failing_since has to change (a
-// transition, rare), so the common batch needs no second statement.
+// transition, rare), so the common batch needs no second statement. The applied attempts are
+// added to the per-minute rollup here too, one row per (endpoint, minute), in key order (lock
+// order across workers): only this statement knows which settlements still held their lease.
 const SETTLE_SQL = `
 WITH s AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::text[],
@@ -160,6 +167,18 @@ WITH s AS (
   SELECT s.attempt_id, upd.id, upd.account_id, s.attempt_no, s.started_at, s.duration_ms, s.status_code, s.error_kind, s.error_message,
          s.request_headers, s.response_body
     FROM upd JOIN s ON s.id = upd.id
+), roll AS (
+  INSERT INTO attempt_minutes AS m (account_id, endpoint_id, minute, succeeded, retried, failed, latency_sum_ms, latency_max_ms, last_attempt_at)
+  SELECT upd.account_id, upd.endpoint_id, s.started_at - s.started_at % 60000,
+         count(*) FILTER (WHERE upd.status = 'succeeded'), count(*) FILTER (WHERE upd.status = 'pending'),
+         count(*) FILTER (WHERE upd.status = 'failed'), sum(s.duration_ms), max(s.duration_ms), max(s.started_at)
+    FROM upd JOIN s ON s.id = upd.id
+   GROUP BY 1, 2, 3
+   ORDER BY 1, 2, 3
+  ON CONFLICT (account_id, endpoint_id, minute) DO UPDATE SET
+     succeeded = m.succeeded + excluded.succeeded, retried = m.retried + excluded.retried, failed = m.failed + excluded.failed,
+     latency_sum_ms = m.latency_sum_ms + excluded.latency_sum_ms, latency_max_ms = GREATEST(m.latency_max_ms, excluded.latency_max_ms),
+     last_attempt_at = GREATEST(m.last_attempt_at, excluded.last_attempt_at)
 )
 SELECT h.endpoint_id, h.ok
   FROM (SELECT endpoint_id, bool_or(status = 'succeeded') AS ok FROM upd GROUP BY endpoint_id) h
@@ -224,10 +243,10 @@ ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO N
 RETURNING id`;
 
 const DELIVERIES_SQL = `
-INSERT INTO deliveries (id, account_id, event_id, endpoint_id, status, attempts, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at)
-SELECT id, account_id, event_id, endpoint_id, 'pending', 0, $8, ordered, resource_key, sequence, $8, $8
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], $7::bigint[])
-    AS t(id, account_id, event_id, endpoint_id, ordered, resource_key, sequence)`;
+INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at)
+SELECT id, account_id, event_id, endpoint_id, event_type, 'pending', 0, $9, ordered, resource_key, sequence, $9, $9
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::bigint[])
+    AS t(id, account_id, event_id, endpoint_id, event_type, ordered, resource_key, sequence)`;
 
 const EXISTING_KEYS_SQL = `
 SELECT e.account_id, e.idempotency_key, e.id, (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id) AS n
@@ -704,14 +723,14 @@ export class PostgresStore implements Store {
     now: number,
   ): Promise<number> {
     const position = new Map(fresh.map((i, j) => [i, j]));
-    const cols: unknown[][] = Array.from({ length: 7 }, () => []);
+    const cols: unknown[][] = Array.from({ length: 8 }, () => []);
     for (const i of won) {
       const item = items[i];
       const resourceKey = resourceKeyOf(item.event.resource);
       const sequence = sequences[position.get(i)!];
       for (const endpoint of item.endpoints) {
         // Ordering needs something to order by: without a resource a delivery is never ordered.
-        const row = [newId('dlv', now), item.accountId, item.messageId, endpoint.id, endpoint.ordered && resourceKey !== null, resourceKey, sequence];
+        const row = [newId('dlv', now), item.accountId, item.messageId, endpoint.id, item.event.type, endpoint.ordered && resourceKey !== null, resourceKey, sequence];
         row.forEach((v, k) => cols[k].push(v));
       }
     }
@@ -829,6 +848,12 @@ export class PostgresStore implements Store {
         [before, limit],
         c,
       );
+      await this.exec(
+        `DELETE FROM attempt_minutes WHERE (account_id, endpoint_id, minute) IN (
+           SELECT account_id, endpoint_id, minute FROM attempt_minutes WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [before - ROLLUP_EXTRA_MS, limit],
+        c,
+      );
       return { deliveries, events };
     });
   }
@@ -869,14 +894,12 @@ export class PostgresStore implements Store {
   }
 
   async listDeliveries(accountId: string, q: DeliveryQuery): Promise<Page<Delivery>> {
+    const filters = deliveryFilters({ ...q, cursor: undefined });
+    const cursor = q.cursor === undefined ? '' : ' AND id < ?';
+    const values = [accountId, ...(q.cursor === undefined ? [] : [q.cursor]), ...filters.values, q.limit + 1];
     const rows = await this.rows<DeliveryRow>(
-      `SELECT * FROM deliveries
-        WHERE account_id = $1 AND ($2::text IS NULL OR id < $2)
-          AND ($3::text IS NULL OR endpoint_id = $3)
-          AND ($4::text IS NULL OR event_id = $4)
-          AND ($5::text IS NULL OR status = $5)
-        ORDER BY id DESC LIMIT $6`,
-      [accountId, q.cursor ?? null, q.endpointId ?? null, q.eventId ?? null, q.status ?? null, q.limit + 1],
+      numbered(`SELECT * FROM deliveries WHERE account_id = ?${cursor}${filters.sql} ORDER BY id DESC LIMIT ?`, 1),
+      values,
     );
     return toPage(rows, q.limit, toDelivery);
   }
@@ -915,6 +938,53 @@ export class PostgresStore implements Store {
       if (n > 0) await this.notify(c);
       return n;
     });
+  }
+
+  async countRecoverable(accountId: string, endpointId: string, since: number): Promise<number> {
+    const row = await this.first<{ n: string }>(
+      "SELECT COUNT(*) AS n FROM deliveries WHERE account_id = $1 AND endpoint_id = $2 AND status = 'failed' AND created_at >= $3",
+      [accountId, endpointId, since],
+    );
+    return num(row?.n ?? 0);
+  }
+
+  async endpointHealth(accountId: string, endpointIds: readonly string[], since: number): Promise<EndpointHealth[]> {
+    if (endpointIds.length === 0) return [];
+    const params = [accountId, endpointIds];
+    const [owned, queue, totals] = await Promise.all([
+      // Which ids are the account's, with the latest rollup row of each (a probe of its primary key).
+      this.rows<{ id: string; last: string | null }>(
+        `SELECT e.id, (SELECT m.last_attempt_at FROM attempt_minutes m WHERE m.account_id = e.account_id AND m.endpoint_id = e.id ORDER BY m.minute DESC LIMIT 1) AS last
+           FROM endpoints e WHERE e.account_id = $1 AND e.id = ANY($2::text[])`,
+        params,
+      ),
+      // Pending and in flight only: the partial due and lease indexes, never the delivered history.
+      this.rows<QueueRow>(
+        `SELECT endpoint_id, COUNT(*) FILTER (WHERE status = 'pending' AND attempts = 0) AS pending,
+                COUNT(*) FILTER (WHERE status = 'pending' AND attempts > 0) AS retrying, COUNT(*) FILTER (WHERE status = 'in_flight') AS in_flight
+           FROM deliveries WHERE account_id = $1 AND endpoint_id = ANY($2::text[]) AND status IN ('pending', 'in_flight')
+          GROUP BY endpoint_id`,
+        params,
+      ),
+      this.rows<TotalsRow & { endpoint_id: string }>(
+        `SELECT endpoint_id, ${TOTALS_SQL} FROM attempt_minutes
+          WHERE account_id = $1 AND endpoint_id = ANY($2::text[]) AND minute >= $3
+          GROUP BY endpoint_id`,
+        [...params, minuteOf(since)],
+      ),
+    ]);
+    return owned.map((e) => healthOf(e.id, numOrNull(e.last), queue, totals));
+  }
+
+  async activity(accountId: string, q: ActivityQuery): Promise<ActivityMinute[]> {
+    const scope = q.endpointId === undefined ? '' : 'AND endpoint_id = $4';
+    const rows = await this.rows<TotalsRow & { minute: string }>(
+      `SELECT minute, ${TOTALS_SQL} FROM attempt_minutes
+        WHERE account_id = $1 ${scope} AND minute >= $2 AND minute < $3
+        GROUP BY minute ORDER BY minute`,
+      [accountId, q.from, q.to, ...(q.endpointId === undefined ? [] : [q.endpointId])],
+    );
+    return rows.map(toActivityMinute);
   }
 
   async stats(accountId?: string, endpointId?: string): Promise<QueueStats> {
@@ -1029,9 +1099,9 @@ export class PostgresStore implements Store {
       );
       if (event === 0) return { stored, relayed: false };
       await this.exec(
-        `INSERT INTO deliveries (id, account_id, event_id, endpoint_id, status, attempts, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'pending', 0, $5, FALSE, NULL, NULL, $5, $5)`,
-        [newId('dlv', now), request.accountId, relay.messageId, relay.endpointId, now],
+        `INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $6, 'pending', 0, $5, FALSE, NULL, NULL, $5, $5)`,
+        [newId('dlv', now), request.accountId, relay.messageId, relay.endpointId, now, INBOX_RELAY_EVENT_TYPE],
         c,
       );
       await this.notify(c);

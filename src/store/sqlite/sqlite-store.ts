@@ -8,12 +8,16 @@ import { newId } from '../../domain/ids.js';
 import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
 import { INBOX_RELAY_EVENT_TYPE, type Inbox, type InboxRelay, type InboxRequest } from '../../inbox/types.js';
 import type {
+  ActivityMinute,
+  ActivityQuery,
+  AttemptSettlement,
   CaptureOutcome,
   ClaimedDelivery,
   ClaimRequest,
   DeliveryQuery,
   EndpointAttempt,
   EndpointAttemptQuery,
+  EndpointHealth,
   InboxRequestQuery,
   IngestItem,
   IngestOutcome,
@@ -27,6 +31,8 @@ import type {
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
 import { gcraParams } from '../rate.js';
+import { deliveryFilters, healthOf, type QueueRow } from '../queries.js';
+import { minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
   type ApiKeyRow,
@@ -362,11 +368,12 @@ export class SqliteStore implements Store {
     for (const endpoint of item.endpoints) {
       const ordered = endpoint.ordered && resourceKey !== null ? 1 : 0;
       this.run(
-        "INSERT INTO deliveries (id, account_id, event_id, endpoint_id, status, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
         newId('dlv', now),
         item.accountId,
         item.messageId,
         endpoint.id,
+        event.type,
         now,
         ordered,
         resourceKey,
@@ -427,9 +434,23 @@ export class SqliteStore implements Store {
     if (settlements.length === 0) return;
     this.soft(() => {
       const health = new Map<string, boolean>();
+      const applied: AttemptSettlement[] = [];
       for (const s of settlements) {
-        // Only settlements that applied (the owner still held the lease) count for health.
-        if (this.settleOne(s, now) && s.outcome !== 'release') health.set(s.endpointId, health.get(s.endpointId) === true || s.outcome === 'succeeded');
+        // Only settlements that applied (the owner still held the lease) count for health and activity.
+        if (!this.settleOne(s, now) || s.outcome === 'release') continue;
+        applied.push(s);
+        health.set(s.endpointId, health.get(s.endpointId) === true || s.outcome === 'succeeded');
+      }
+      for (const r of rollUp(applied)) {
+        this.run(
+          `INSERT INTO attempt_minutes (account_id, endpoint_id, minute, succeeded, retried, failed, latency_sum_ms, latency_max_ms, last_attempt_at)
+           SELECT account_id, id, @minute, @succeeded, @retried, @failed, @latencySumMs, @latencyMaxMs, @lastAttemptAt FROM endpoints WHERE id = @endpointId
+           ON CONFLICT (account_id, endpoint_id, minute) DO UPDATE SET
+             succeeded = succeeded + excluded.succeeded, retried = retried + excluded.retried, failed = failed + excluded.failed,
+             latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms, latency_max_ms = MAX(latency_max_ms, excluded.latency_max_ms),
+             last_attempt_at = MAX(last_attempt_at, excluded.last_attempt_at)`,
+          r,
+        );
       }
       for (const [endpointId, anySuccess] of health) {
         if (anySuccess) this.run('UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', endpointId);
@@ -521,14 +542,16 @@ export class SqliteStore implements Store {
   }
 
   async listDeliveries(accountId: string, q: DeliveryQuery): Promise<Page<Delivery>> {
+    const filters = deliveryFilters(q);
+    // With an endpoint, its own (endpoint_id, id) index is the narrow one; the unary + keeps the
+    // planner (no statistics) from walking the whole account's index instead.
+    const account = q.endpointId === undefined ? 'account_id' : '+account_id';
     const rows = this.all<DeliveryRow>(
-      `SELECT * FROM deliveries
-        WHERE account_id = @account AND id < @cursor
-          AND (@endpoint IS NULL OR endpoint_id = @endpoint)
-          AND (@event IS NULL OR event_id = @event)
-          AND (@status IS NULL OR status = @status)
-        ORDER BY id DESC LIMIT @limit`,
-      { account: accountId, cursor: q.cursor ?? '~', endpoint: q.endpointId ?? null, event: q.eventId ?? null, status: q.status ?? null, limit: q.limit + 1 },
+      `SELECT * FROM deliveries WHERE ${account} = ? AND id < ?${filters.sql} ORDER BY id DESC LIMIT ?`,
+      accountId,
+      q.cursor ?? '~',
+      ...filters.values,
+      q.limit + 1,
     );
     return toPage(rows, q.limit, toDelivery);
   }
@@ -563,6 +586,58 @@ export class SqliteStore implements Store {
       endpointId,
       since,
     ).changes;
+  }
+
+  async countRecoverable(accountId: string, endpointId: string, since: number): Promise<number> {
+    const row = this.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM deliveries WHERE account_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ?",
+      accountId,
+      endpointId,
+      since,
+    );
+    return num(row?.n ?? 0);
+  }
+
+  async endpointHealth(accountId: string, endpointIds: readonly string[], since: number): Promise<EndpointHealth[]> {
+    if (endpointIds.length === 0) return [];
+    const params = { account: accountId, ids: JSON.stringify(endpointIds), from: minuteOf(since) };
+    // Which ids are the account's, with the latest rollup row of each (a probe of its primary key).
+    const owned = this.all<{ id: string; last: number | null }>(
+      `SELECT e.id, (SELECT m.last_attempt_at FROM attempt_minutes m WHERE m.account_id = e.account_id AND m.endpoint_id = e.id ORDER BY m.minute DESC LIMIT 1) AS last
+         FROM endpoints e WHERE e.account_id = @account AND e.id IN (SELECT value FROM json_each(@ids))`,
+      params,
+    );
+    // Pending through the per-endpoint due index, in flight through the (small) lease index:
+    // neither walks the endpoint's delivered history.
+    const queue = this.all<QueueRow>(
+      `SELECT endpoint_id, SUM(attempts = 0) AS pending, SUM(attempts > 0) AS retrying, 0 AS in_flight
+         FROM deliveries INDEXED BY deliveries_endpoint_due
+        WHERE status = 'pending' AND endpoint_id IN (SELECT value FROM json_each(@ids)) AND account_id = @account
+        GROUP BY endpoint_id
+       UNION ALL
+       SELECT endpoint_id, 0, 0, COUNT(*) FROM deliveries INDEXED BY deliveries_leased
+        WHERE status = 'in_flight' AND endpoint_id IN (SELECT value FROM json_each(@ids)) AND account_id = @account
+        GROUP BY endpoint_id`,
+      params,
+    );
+    const totals = this.all<TotalsRow & { endpoint_id: string }>(
+      `SELECT endpoint_id, ${TOTALS_SQL} FROM attempt_minutes
+        WHERE account_id = @account AND endpoint_id IN (SELECT value FROM json_each(@ids)) AND minute >= @from
+        GROUP BY endpoint_id`,
+      params,
+    );
+    return owned.map((e) => healthOf(e.id, numOrNull(e.last), queue, totals));
+  }
+
+  async activity(accountId: string, q: ActivityQuery): Promise<ActivityMinute[]> {
+    const scope = q.endpointId === undefined ? '' : 'AND endpoint_id = @endpoint';
+    const rows = this.all<TotalsRow & { minute: number }>(
+      `SELECT minute, ${TOTALS_SQL} FROM attempt_minutes
+        WHERE account_id = @account ${scope} AND minute >= @from AND minute < @to
+        GROUP BY minute ORDER BY minute`,
+      { account: accountId, from: q.from, to: q.to, ...(q.endpointId === undefined ? {} : { endpoint: q.endpointId }) },
+    );
+    return rows.map(toActivityMinute);
   }
 
   async stats(accountId?: string, endpointId?: string): Promise<QueueStats> {
@@ -616,6 +691,12 @@ export class SqliteStore implements Store {
         before,
         limit,
       ).changes;
+      this.run(
+        `DELETE FROM attempt_minutes WHERE (account_id, endpoint_id, minute) IN (
+           SELECT account_id, endpoint_id, minute FROM attempt_minutes WHERE minute < ? LIMIT ?)`,
+        before - ROLLUP_EXTRA_MS,
+        limit,
+      );
       return { deliveries, events };
     }).immediate();
   }
@@ -709,11 +790,12 @@ export class SqliteStore implements Store {
         relay.body,
       );
       this.run(
-        "INSERT INTO deliveries (id, account_id, event_id, endpoint_id, status, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, 0, NULL, NULL, ?, ?)",
+        "INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, NULL, NULL, ?, ?)",
         newId('dlv', now),
         request.accountId,
         relay.messageId,
         relay.endpointId,
+        INBOX_RELAY_EVENT_TYPE,
         now,
         now,
         now,

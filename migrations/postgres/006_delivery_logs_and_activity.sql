@@ -1,0 +1,24 @@
+-- Delivery logs across endpoints and per-minute activity (see migrations/sqlite/006).
+-- 1. The event type is copied onto each delivery, so logs filter by type through an index.
+--    (deliveries_account (account_id, id) exists since 001.)
+ALTER TABLE deliveries ADD COLUMN event_type TEXT NOT NULL DEFAULT '';
+UPDATE deliveries d SET event_type = ev.type FROM events ev WHERE ev.id = d.event_id;
+CREATE INDEX deliveries_account_type ON deliveries(account_id, event_type, id);
+-- Failed deliveries are few: a partial index keeps "show me the failures" cheap.
+CREATE INDEX deliveries_account_failed ON deliveries(account_id, id) WHERE status = 'failed';
+
+-- 2. Attempt outcomes per endpoint and minute, written by settle.
+CREATE TABLE attempt_minutes (
+  account_id TEXT COLLATE "C" NOT NULL,
+  endpoint_id TEXT COLLATE "C" NOT NULL,
+  minute BIGINT NOT NULL,
+  succeeded INTEGER NOT NULL,
+  retried INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  latency_sum_ms BIGINT NOT NULL,
+  latency_max_ms INTEGER NOT NULL,
+  last_attempt_at BIGINT NOT NULL,
+  PRIMARY KEY (account_id, endpoint_id, minute)
+);
+CREATE INDEX attempt_minutes_account ON attempt_minutes(account_id, minute);
+CREATE INDEX attempt_minutes_minute ON attempt_minutes(minute);

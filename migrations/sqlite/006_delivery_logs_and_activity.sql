@@ -1,0 +1,28 @@
+-- Delivery logs across endpoints and per-minute activity.
+-- 1. The event type is copied onto each delivery, so logs filter by type through an index
+--    instead of joining every candidate row to its event.
+ALTER TABLE deliveries ADD COLUMN event_type TEXT NOT NULL DEFAULT '';
+UPDATE deliveries SET event_type = COALESCE((SELECT ev.type FROM events ev WHERE ev.id = deliveries.event_id), '');
+-- An account's log newest first, whole or by type; failed deliveries are few, so their own
+-- (partial) index keeps "show me the failures" cheap at any table size.
+CREATE INDEX deliveries_account ON deliveries(account_id, id);
+CREATE INDEX deliveries_account_type ON deliveries(account_id, event_type, id);
+CREATE INDEX deliveries_account_failed ON deliveries(account_id, id) WHERE status = 'failed';
+
+-- 2. Attempt outcomes per endpoint and minute, written by settle: health and activity read a
+--    few hundred rows here instead of scanning millions of attempts.
+CREATE TABLE attempt_minutes (
+  account_id TEXT NOT NULL,
+  endpoint_id TEXT NOT NULL,
+  minute INTEGER NOT NULL,
+  succeeded INTEGER NOT NULL,
+  retried INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  latency_sum_ms INTEGER NOT NULL,
+  latency_max_ms INTEGER NOT NULL,
+  last_attempt_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, endpoint_id, minute)
+) WITHOUT ROWID;
+-- Account-wide activity, and retention.
+CREATE INDEX attempt_minutes_account ON attempt_minutes(account_id, minute);
+CREATE INDEX attempt_minutes_minute ON attempt_minutes(minute);

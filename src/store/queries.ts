@@ -1,0 +1,66 @@
+// Query pieces both drivers share: the optional filters of a delivery log and the assembly of
+// endpoint health from the rows of its queries.
+import { idFloor } from '../domain/ids.js';
+import type { DeliveryStatus } from '../domain/types.js';
+import type { DeliveryQuery, EndpointHealth } from './contract.js';
+import { num } from './rows.js';
+import { toTotals, type TotalsRow } from './rollup.js';
+
+const STATUSES: readonly DeliveryStatus[] = ['pending', 'in_flight', 'succeeded', 'failed'];
+
+export interface Filters {
+  /** `AND ...` clauses with `?` placeholders, in the order of `values`. */
+  readonly sql: string;
+  readonly values: readonly unknown[];
+}
+
+/**
+ * The filters of a delivery query that are set, and only those, so each combination gets a plan
+ * that uses the index it needs. The status is written as a literal (one of four) so the partial
+ * index of failed deliveries can serve it. `since` also bounds the id: ids never sort below
+ * their creation time.
+ */
+export function deliveryFilters(q: DeliveryQuery): Filters {
+  const clauses: string[] = [];
+  const values: unknown[] = [];
+  const add = (sql: string, value: unknown) => (clauses.push(sql), values.push(value));
+  if (q.endpointId !== undefined) add('endpoint_id = ?', q.endpointId);
+  if (q.eventId !== undefined) add('event_id = ?', q.eventId);
+  if (q.status !== undefined) {
+    if (!STATUSES.includes(q.status)) throw new Error(`unknown delivery status ${JSON.stringify(q.status)}`);
+    clauses.push(`status = '${q.status}'`);
+  }
+  if (q.eventType !== undefined) add('event_type = ?', q.eventType);
+  if (q.since !== undefined) {
+    add('created_at >= ?', q.since);
+    add('id >= ?', idFloor('dlv', q.since));
+  }
+  if (q.until !== undefined) add('created_at < ?', q.until);
+  return { sql: clauses.map((c) => ` AND ${c}`).join(''), values };
+}
+
+/** `?` placeholders as `$n`, numbered from `first`. */
+export function numbered(sql: string, first: number): string {
+  let n = first;
+  return sql.replace(/\?/g, () => `$${n++}`);
+}
+
+type Num = number | string | bigint | null;
+
+export interface QueueRow {
+  endpoint_id: string;
+  pending: Num;
+  retrying: Num;
+  in_flight: Num;
+}
+
+export function healthOf(endpointId: string, lastAttemptAt: number | null, queue: readonly QueueRow[], totals: readonly (TotalsRow & { endpoint_id: string })[]): EndpointHealth {
+  const mine = queue.filter((r) => r.endpoint_id === endpointId);
+  const sum = (pick: (r: QueueRow) => Num) => mine.reduce((n, r) => n + num(pick(r)), 0);
+  return {
+    endpointId,
+    queue: { pending: sum((r) => r.pending), retrying: sum((r) => r.retrying), inFlight: sum((r) => r.in_flight) },
+    attempts: toTotals(totals.find((r) => r.endpoint_id === endpointId)),
+    lastAttemptAt,
+  };
+}
