@@ -21,13 +21,14 @@ export function genReqId(req: IncomingMessage): string {
 }
 
 /**
- * Echoes the id on every response (errors and 404s included) and, at debug level, logs one
+ * Echoes the id on every response (errors, 404s and event streams included) and, at debug level, logs one
  * line per request. The route pattern is logged, never the URL: inbox capture URLs carry their
  * token and query strings may carry anything.
  */
 export function registerRequestIds(app: FastifyInstance, options: { logRequests: boolean }): void {
   app.addHook('onRequest', (req, reply, done) => {
-    void reply.header(REQUEST_ID_HEADER, req.id);
+    // On the raw response, so streams that hijack the reply (inbox live views) carry it too.
+    reply.raw.setHeader(REQUEST_ID_HEADER, req.id);
     done();
   });
   if (!options.logRequests) return;
