@@ -129,10 +129,71 @@ export type EventBatchIn = Static<typeof EventBatchIn>;
 
 export const Accepted = Type.Object({ id: Type.String(), deliveries: Type.Integer(), duplicate: Type.Boolean() });
 
-export const DeliveryQuery = Type.Object({
+const deliveryFilters = {
   status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('in_flight'), Type.Literal('succeeded'), Type.Literal('failed')])),
+  event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'canonical event type name (any profile\'s name is accepted too)' })),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'created at or after this time' })),
+  until: Type.Optional(Type.String({ format: 'date-time', description: 'created before this time' })),
   cursor: Type.Optional(Type.String({ maxLength: 100 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
+};
+
+export const DeliveryQuery = Type.Object(deliveryFilters);
+
+export const AccountDeliveryQuery = Type.Object({ endpoint_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })), ...deliveryFilters });
+
+export const RecoverBody = Type.Object(
+  {
+    since: Type.String({ format: 'date-time' }),
+    dry_run: Type.Optional(Type.Boolean({ description: 'count what would be re-queued (200 {would_requeue}) and change nothing' })),
+  },
+  { additionalProperties: false },
+);
+
+const Hours = (max: number, fallback: number) => Type.Optional(Type.Integer({ minimum: 1, maximum: max, default: fallback, description: 'window in hours, up to now' }));
+
+export const EndpointStatsQuery = Type.Object({ hours: Hours(168, 24) });
+
+export const BatchStatsQuery = Type.Object({
+  ids: Type.String({ minLength: 1, maxLength: 100 * 101, description: 'comma-separated endpoint ids, 1 to 100; unknown ones are left out' }),
+  hours: Hours(168, 24),
 });
 
-export const RecoverBody = Type.Object({ since: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
+export const ActivityQuery = Type.Object({ hours: Hours(24, 6), endpoint_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) });
+
+export const TestSendBody = Type.Object(
+  {
+    event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a catalog event type; default asset.created' })),
+    data: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'the event\'s data' })),
+  },
+  { additionalProperties: false },
+);
+
+const Count = Type.Integer({ minimum: 0 });
+const NullableTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+
+export const EndpointStatsView = Type.Object({
+  endpoint_id: Type.String(),
+  window_hours: Type.Integer(),
+  queue: Type.Object({ pending: Count, retrying: Count, in_flight: Count }, { description: 'pending: never tried; retrying: pending, tried at least once' }),
+  attempts: Type.Object({ succeeded: Count, retried: Count, failed: Count }, { description: 'attempts in the window; retried: failed and retried later; failed: final' }),
+  success_rate: Type.Union([Type.Number(), Type.Null()], { description: 'succeeded attempts / all attempts in the window; null without attempts' }),
+  last_attempt_at: NullableTime,
+  latency_ms: Type.Union([Type.Object({ avg: Type.Number(), max: Type.Number() }), Type.Null()]),
+});
+
+export const ActivityView = Type.Object({
+  from: Type.String({ format: 'date-time' }),
+  to: Type.String({ format: 'date-time' }),
+  bucket_seconds: Type.Integer(),
+  data: Type.Array(
+    Type.Object({
+      at: Type.String({ format: 'date-time' }),
+      succeeded: Count,
+      retried: Count,
+      failed: Count,
+      latency_avg_ms: Type.Union([Type.Number(), Type.Null()]),
+      latency_max_ms: Type.Union([Type.Number(), Type.Null()]),
+    }),
+  ),
+});

@@ -1,5 +1,6 @@
 // How domain records look in API responses: snake_case, ISO times, credentials masked.
 import type { Attempt, Delivery, Endpoint, EndpointAuth, StoredEvent } from '../domain/types.js';
+import type { ActivityMinute, AttemptTotals, EndpointHealth } from '../store/contract.js';
 import { mask } from '../signing/secretbox.js';
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -65,6 +66,7 @@ export function deliveryView(d: Delivery, attempts?: readonly Attempt[]): Record
     id: d.id,
     event_id: d.eventId,
     endpoint_id: d.endpointId,
+    event_type: d.eventType,
     status: d.status,
     attempts: d.attempts,
     next_attempt_at: iso(d.nextAttemptAt),
@@ -87,4 +89,40 @@ export function eventView(e: StoredEvent): Record<string, unknown> {
     sequence: e.sequence,
     payload: JSON.parse(e.body) as unknown,
   };
+}
+
+const attemptCount = (t: AttemptTotals): number => t.succeeded + t.retried + t.failed;
+
+/** Milliseconds to one decimal: averages need no more. */
+const ms = (value: number): number => Math.round(value * 10) / 10;
+
+export function endpointStatsView(h: EndpointHealth, windowHours: number): Record<string, unknown> {
+  const n = attemptCount(h.attempts);
+  return {
+    endpoint_id: h.endpointId,
+    window_hours: windowHours,
+    queue: { pending: h.queue.pending, retrying: h.queue.retrying, in_flight: h.queue.inFlight },
+    attempts: { succeeded: h.attempts.succeeded, retried: h.attempts.retried, failed: h.attempts.failed },
+    success_rate: n === 0 ? null : h.attempts.succeeded / n,
+    last_attempt_at: iso(h.lastAttemptAt),
+    latency_ms: n === 0 ? null : { avg: ms(h.attempts.latencySumMs / n), max: h.attempts.latencyMaxMs },
+  };
+}
+
+/** One entry per minute from `from` (a minute start) for `minutes` minutes, zeros where nothing happened. */
+export function activityView(rows: readonly ActivityMinute[], from: number, minutes: number, minuteMs: number): Record<string, unknown>[] {
+  const byMinute = new Map(rows.map((r) => [r.minute, r]));
+  return Array.from({ length: minutes }, (_, i) => {
+    const at = from + i * minuteMs;
+    const r = byMinute.get(at);
+    const n = r ? attemptCount(r) : 0;
+    return {
+      at: iso(at),
+      succeeded: r?.succeeded ?? 0,
+      retried: r?.retried ?? 0,
+      failed: r?.failed ?? 0,
+      latency_avg_ms: r && n > 0 ? ms(r.latencySumMs / n) : null,
+      latency_max_ms: r && n > 0 ? r.latencyMaxMs : null,
+    };
+  });
 }

@@ -61,23 +61,34 @@ export class Ingestor {
     if (queued + events.length > (this.options.queueLimit ?? Number.POSITIVE_INFINITY)) throw new IngestOverloadedError(queued);
     const match = await this.matcher.forAccount(accountId);
     const now = this.clock();
-    const items = events.map((event, i): IngestItem => {
-      const messageId = newId('msg', now);
-      const type = types[i];
-      const occurredAt = event.occurredAt ?? now;
-      return {
-        accountId,
-        messageId,
-        event: { ...event, type },
-        endpoints: match(type, event),
-        render: (sequence) => renderCanonical(messageId, type, event, occurredAt, sequence),
-      };
-    });
+    const items = events.map((event, i) => this.item(accountId, event, types[i], now, match(types[i], event)));
     return this.committer.submit(items);
+  }
+
+  /**
+   * One event delivered to exactly these endpoints of the account, whatever their filters (a
+   * test send): no matching, otherwise the same durable path as publish.
+   */
+  async publishTo(accountId: string, event: EventInput, endpoints: IngestItem['endpoints']): Promise<IngestOutcome> {
+    const [type] = Ingestor.canonicalTypes([event]);
+    const [out] = await this.committer.submit([this.item(accountId, event, type, this.clock(), endpoints)]);
+    return out;
   }
 
   status(): GroupCommitStatus {
     return this.committer.status();
+  }
+
+  private item(accountId: string, event: EventInput, type: string, now: number, endpoints: IngestItem['endpoints']): IngestItem {
+    const messageId = newId('msg', now);
+    const occurredAt = event.occurredAt ?? now;
+    return {
+      accountId,
+      messageId,
+      event: { ...event, type },
+      endpoints,
+      render: (sequence) => renderCanonical(messageId, type, event, occurredAt, sequence),
+    };
   }
 
   private async commit(items: IngestItem[]): Promise<IngestOutcome[]> {

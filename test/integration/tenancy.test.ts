@@ -167,6 +167,12 @@ describe("tenant isolation: B's admin key against A's ids", () => {
     ['POST', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/secret/rotate`],
     ['POST', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/recover`, { since: '2000-01-01T00:00:00Z' }],
     ['GET', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/deliveries`],
+    ['GET', 'endpoint', (i) => `/api/v2/deliveries?endpoint_id=${i.endpoint}`],
+    ['GET', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/stats`],
+    ['GET', 'endpoint', (i) => `/api/v2/stats/activity?endpoint_id=${i.endpoint}`],
+    ['POST', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/recover`, { since: '2000-01-01T00:00:00Z', dry_run: true }],
+    ['POST', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/test`, {}],
+    ['GET', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/secret`],
     ['GET', 'event', (i) => `/api/v2/events/${i.event}`],
     ['GET', 'event', () => '/api/v2/events/a-idempotency-key'],
     ['GET', 'delivery', (i) => `/api/v2/deliveries/${i.delivery}`],
@@ -252,6 +258,12 @@ describe("tenant isolation: B's admin key against A's ids", () => {
     expect(lists.map((l) => l.status)).toEqual([200, 200, 200, 200, 200, 200]);
     const stats = await call('GET', '/api/v2/stats', undefined, b.key);
     expect(stats.body.deliveries).toEqual({ pending: 0, in_flight: 0, succeeded: 0, failed: 0, retrying: 0 });
+    const log = await call('GET', '/api/v2/deliveries', undefined, b.key);
+    expect(log.body.data.map((d: { endpoint_id: string }) => d.endpoint_id)).not.toContain(ids.endpoint);
+    // Batch stats leave another account's ids out, as if unknown.
+    expect((await call('GET', `/api/v2/stats/endpoints?ids=${ids.endpoint},ep_unknown`, undefined, b.key)).body).toEqual({ data: [] });
+    const activity = await call('GET', '/api/v2/stats/activity?hours=1', undefined, b.key);
+    expect(activity.body.data.every((m: { succeeded: number }) => m.succeeded === 0)).toBe(true);
   });
 
   it("B's events never reach A's endpoints", async () => {

@@ -1,25 +1,68 @@
-// Delivery logs and replay: /api/v2/endpoints/:id/deliveries, /api/v2/deliveries/:id
+// Delivery logs and replay: /api/v2/deliveries, /api/v2/endpoints/:id/deliveries, /api/v2/deliveries/:id
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
-import { ApiError, notFound } from '../middleware/errors.js';
-import { DeliveryQuery, IdParams } from '../schemas.js';
+import { findEventType } from '../../catalog/index.js';
+import type { DeliveryQuery as DeliveryQueryIn } from '../../store/contract.js';
+import { ApiError, instantOf, notFound } from '../middleware/errors.js';
+import { AccountDeliveryQuery, DeliveryQuery, IdParams } from '../schemas.js';
+import { registerStatsRoutes } from './stats.js';
 import { deliveryView } from '../views.js';
 
+type Filters = Static<typeof DeliveryQuery>;
+
+/** The store query of the log filters; a profile's event name is read as its canonical name. */
+function queryOf(q: Filters, endpointId: string | undefined): DeliveryQueryIn {
+  return {
+    endpointId,
+    status: q.status,
+    eventType: q.event_type === undefined ? undefined : (findEventType(q.event_type)?.name ?? q.event_type),
+    since: q.since === undefined ? undefined : instantOf(q.since, 'since'),
+    until: q.until === undefined ? undefined : instantOf(q.until, 'until'),
+    cursor: q.cursor,
+    limit: q.limit ?? 50,
+  };
+}
+
+/** A page of deliveries, each with its attempt log (one query for all of their attempts). */
+async function logPage(ctx: AppContext, accountId: string, query: DeliveryQueryIn) {
+  const page = await ctx.store.listDeliveries(accountId, query);
+  const attempts = await ctx.store.listAttempts(accountId, page.items.map((d) => d.id));
+  return {
+    data: page.items.map((d) => deliveryView(d, attempts.filter((a) => a.deliveryId === d.id))),
+    next_cursor: page.nextCursor,
+  };
+}
+
 export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): void {
-  app.get('/api/v2/endpoints/:id/deliveries', { schema: { tags: ['deliveries'], params: IdParams, querystring: DeliveryQuery } }, async (req) => {
-    const { id } = req.params as Static<typeof IdParams>;
-    const q = req.query as Static<typeof DeliveryQuery>;
-    const { accountId } = principalOf(req);
-    if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
-    const page = await ctx.store.listDeliveries(accountId, { endpointId: id, status: q.status, cursor: q.cursor, limit: q.limit ?? 50 });
-    const attempts = await ctx.store.listAttempts(accountId, page.items.map((d) => d.id));
-    return {
-      data: page.items.map((d) => deliveryView(d, attempts.filter((a) => a.deliveryId === d.id))),
-      next_cursor: page.nextCursor,
-    };
-  });
+  app.get(
+    '/api/v2/deliveries',
+    {
+      schema: {
+        tags: ['deliveries'],
+        description: 'The delivery log of the whole account, newest first, each delivery with its attempts; filters combine. An endpoint_id of another account answers 404.',
+        querystring: AccountDeliveryQuery,
+      },
+    },
+    async (req) => {
+      const q = req.query as Static<typeof AccountDeliveryQuery>;
+      const { accountId } = principalOf(req);
+      if (q.endpoint_id !== undefined && !(await ctx.store.getEndpoint(accountId, q.endpoint_id))) throw notFound('endpoint', q.endpoint_id);
+      return logPage(ctx, accountId, queryOf(q, q.endpoint_id));
+    },
+  );
+
+  app.get(
+    '/api/v2/endpoints/:id/deliveries',
+    { schema: { tags: ['deliveries'], description: 'The delivery log of one endpoint, newest first, each delivery with its attempts.', params: IdParams, querystring: DeliveryQuery } },
+    async (req) => {
+      const { id } = req.params as Static<typeof IdParams>;
+      const { accountId } = principalOf(req);
+      if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
+      return logPage(ctx, accountId, queryOf(req.query as Filters, id));
+    },
+  );
 
   app.get('/api/v2/deliveries/:id', { schema: { tags: ['deliveries'], params: IdParams } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
@@ -44,4 +87,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
     const stats = await ctx.store.stats(principalOf(req).accountId);
     return { deliveries: { pending: stats.pending, in_flight: stats.inFlight, succeeded: stats.succeeded, failed: stats.failed, retrying: stats.retrying } };
   });
+
+  // Health and activity are read from the rollup of the attempts logged here.
+  registerStatsRoutes(app, ctx);
 }

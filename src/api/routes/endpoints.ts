@@ -3,13 +3,15 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../app/context.js';
 import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
-import type { EndpointAuth, EndpointHeader } from '../../domain/types.js';
+import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../domain/types.js';
+import { UnknownEventTypeError } from '../../ingest/ingestor.js';
+import { findEventType } from '../../catalog/index.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
-import { EndpointCreate, EndpointPatch, EndpointView, IdParams, PageQuery, RecoverBody } from '../schemas.js';
-import { endpointView } from '../views.js';
-import type { Static } from 'typebox';
+import { EndpointCreate, EndpointPatch, EndpointView, IdParams, PageQuery, RecoverBody, TestSendBody } from '../schemas.js';
+import { endpointView, iso } from '../views.js';
+import { Type, type Static } from 'typebox';
 import type { AuthInput } from '../schemas.js';
 import { checkDestination } from '../destination.js';
 import { raiseSystemEvent } from '../../app/system-events.js';
@@ -123,13 +125,94 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return { id, secret, previous_secret_expires_at: new Date(rotated.previousSecretExpiresAt!).toISOString() };
   });
 
-  app.post('/api/v2/endpoints/:id/recover', { ...admin, schema: { tags: ['endpoints'], params: IdParams, body: RecoverBody } }, async (req, reply) => {
-    const { id } = req.params as Static<typeof IdParams>;
-    const { accountId } = principalOf(req);
-    if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
-    const since = instantOf((req.body as Static<typeof RecoverBody>).since, 'since');
-    const requeued = await ctx.store.recoverEndpoint(accountId, id, since, ctx.clock());
-    ctx.dispatcher?.notify();
-    return reply.status(202).send({ requeued });
-  });
+  app.post(
+    '/api/v2/endpoints/:id/recover',
+    {
+      ...admin,
+      schema: {
+        tags: ['endpoints'],
+        description: 'Re-queue every failed delivery of the endpoint created since `since` (202 {requeued}); with `dry_run` only count them (200 {would_requeue}).',
+        params: IdParams,
+        body: RecoverBody,
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as Static<typeof IdParams>;
+      const { accountId } = principalOf(req);
+      if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
+      const body = req.body as Static<typeof RecoverBody>;
+      const since = instantOf(body.since, 'since');
+      if (body.dry_run === true) return reply.status(200).send({ would_requeue: await ctx.store.countRecoverable(accountId, id, since) });
+      const requeued = await ctx.store.recoverEndpoint(accountId, id, since, ctx.clock());
+      ctx.dispatcher?.notify();
+      return reply.status(202).send({ requeued });
+    },
+  );
+
+  app.post(
+    '/api/v2/endpoints/:id/test',
+    {
+      ...admin,
+      // The body is optional: without one, the defaults.
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
+      schema: {
+        tags: ['endpoints'],
+        description: `Send a test event to this endpoint only, whatever its event filter, through the normal queue (signed, retried, logged). Default type ${TEST_EVENT_TYPE}. 409 when the endpoint is disabled.`,
+        params: IdParams,
+        body: TestSendBody,
+        response: { 202: Type.Object({ message_id: Type.String(), delivery_id: Type.String() }) },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as Static<typeof IdParams>;
+      const { accountId } = principalOf(req);
+      const endpoint = await ctx.store.getEndpoint(accountId, id);
+      if (!endpoint) throw notFound('endpoint', id);
+      if (endpoint.disabled) throw new ApiError(409, 'endpoint_disabled', `endpoint ${id} is disabled; enable it to send a test event`);
+      const sent = await sendTestEvent(ctx, endpoint, req.body as Static<typeof TestSendBody>);
+      return reply.status(202).send(sent);
+    },
+  );
+
+  app.get(
+    '/api/v2/endpoints/:id/secret',
+    {
+      ...admin,
+      schema: {
+        tags: ['endpoints'],
+        description: 'The signing secret in full (everywhere else it is masked), and when the rotated-out one stops signing.',
+        params: IdParams,
+        response: { 200: Type.Object({ secret: Type.String(), previous_secret_expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) }) },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as Static<typeof IdParams>;
+      const endpoint = await ctx.store.getEndpoint(principalOf(req).accountId, id);
+      if (!endpoint) throw notFound('endpoint', id);
+      // Still valid = still signing; an expired previous secret is no longer anyone's concern.
+      const expires = endpoint.previousSecretExpiresAt !== null && endpoint.previousSecretExpiresAt > ctx.clock() ? endpoint.previousSecretExpiresAt : null;
+      return reply.header('cache-control', 'no-store').send({ secret: endpoint.secret, previous_secret_expires_at: iso(expires) });
+    },
+  );
+}
+
+/** The event type of a test send when none is given: the most common DAM event. */
+const TEST_EVENT_TYPE = 'asset.created';
+
+async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<typeof TestSendBody>): Promise<{ message_id: string; delivery_id: string }> {
+  const type = body.event_type ?? TEST_EVENT_TYPE;
+  // A resource of the event's own topic, so every profile renders the payload it would for real.
+  const topic = findEventType(type)?.name.split('.')[0] ?? 'test';
+  const event: EventInput = { type, resource: { type: topic, id: 'herald-test' }, data: body.data ?? { test: true } };
+  let out;
+  try {
+    out = await ctx.ingestor.publishTo(endpoint.accountId, event, [{ id: endpoint.id, ordered: endpoint.ordering === 'per_resource' }]);
+  } catch (err) {
+    if (err instanceof UnknownEventTypeError) throw new ApiError(422, 'unknown_event_type', `event_type: ${err.message}; see GET /api/v2/event-types`, 'event_type');
+    throw err;
+  }
+  const [delivery] = (await ctx.store.listDeliveries(endpoint.accountId, { eventId: out.id, limit: 1 })).items;
+  return { message_id: out.id, delivery_id: delivery.id };
 }
