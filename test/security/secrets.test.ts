@@ -134,6 +134,9 @@ beforeAll(async () => {
   const rotated = await call('POST', `/api/v2/endpoints/${ids.basic}/secret/rotate`);
   expect(rotated.status).toBe(200);
   secrets.set('signing secret (native, rotated)', rotated.body.secret);
+  // The one read that returns a signing secret, on purpose: its log lines are searched below too.
+  const revealed = await call('GET', `/api/v2/endpoints/${ids.basic}/secret`);
+  expect(revealed.body.secret).toBe(rotated.body.secret);
 
   const oauth = await call('POST', '/api/v2/endpoints', {
     url: `${receiver.url}/native-oauth`,
@@ -280,6 +283,10 @@ describe('credentials are used but never stored, logged or shown in clear', () =
       ['GET', `/api/v2/endpoints/${a.gone}`],
       ['GET', `/api/v2/endpoints/${a.gone}/deliveries?limit=250`],
       ['GET', `/api/v2/deliveries/${deliveryId}`],
+      ['GET', '/api/v2/deliveries?limit=250'],
+      ['GET', `/api/v2/endpoints/${a.basic}/stats`],
+      ['GET', `/api/v2/stats/endpoints?ids=${a.basic},${a.oauth},${a.tenovos},${a.cmp}`],
+      ['GET', '/api/v2/stats/activity'],
       ['GET', `/api/v2/events/${a.event0}`],
       ['GET', '/api/v2/stats'],
       ['GET', '/webhooks/endpoint'],
