@@ -958,11 +958,15 @@ export class PostgresStore implements Store {
            FROM endpoints e WHERE e.account_id = $1 AND e.id = ANY($2::text[])`,
         params,
       ),
-      // Pending and in flight only: the partial due and lease indexes, never the delivered history.
+      // Pending through the per-endpoint due index, in flight through the (small) lease index:
+      // one status per branch, so each matches its partial index and never walks delivered history.
       this.rows<QueueRow>(
-        `SELECT endpoint_id, COUNT(*) FILTER (WHERE status = 'pending' AND attempts = 0) AS pending,
-                COUNT(*) FILTER (WHERE status = 'pending' AND attempts > 0) AS retrying, COUNT(*) FILTER (WHERE status = 'in_flight') AS in_flight
-           FROM deliveries WHERE account_id = $1 AND endpoint_id = ANY($2::text[]) AND status IN ('pending', 'in_flight')
+        `SELECT endpoint_id, COUNT(*) FILTER (WHERE attempts = 0) AS pending, COUNT(*) FILTER (WHERE attempts > 0) AS retrying, 0 AS in_flight
+           FROM deliveries WHERE status = 'pending' AND endpoint_id = ANY($2::text[]) AND account_id = $1
+          GROUP BY endpoint_id
+         UNION ALL
+         SELECT endpoint_id, 0, 0, COUNT(*)
+           FROM deliveries WHERE status = 'in_flight' AND endpoint_id = ANY($2::text[]) AND account_id = $1
           GROUP BY endpoint_id`,
         params,
       ),
