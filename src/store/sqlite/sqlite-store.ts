@@ -32,7 +32,7 @@ import type {
 import { loadMigrations } from '../migrations.js';
 import { gcraParams } from '../rate.js';
 import { deliveryFilters, healthOf, type QueueRow } from '../queries.js';
-import { minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
+import { type MinuteRollup, minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
   type ApiKeyRow,
@@ -441,22 +441,27 @@ export class SqliteStore implements Store {
         applied.push(s);
         health.set(s.endpointId, health.get(s.endpointId) === true || s.outcome === 'succeeded');
       }
-      for (const r of rollUp(applied)) {
-        this.run(
-          `INSERT INTO attempt_minutes (account_id, endpoint_id, minute, succeeded, retried, failed, latency_sum_ms, latency_max_ms, last_attempt_at)
-           SELECT account_id, id, @minute, @succeeded, @retried, @failed, @latencySumMs, @latencyMaxMs, @lastAttemptAt FROM endpoints WHERE id = @endpointId
-           ON CONFLICT (account_id, endpoint_id, minute) DO UPDATE SET
-             succeeded = succeeded + excluded.succeeded, retried = retried + excluded.retried, failed = failed + excluded.failed,
-             latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms, latency_max_ms = MAX(latency_max_ms, excluded.latency_max_ms),
-             last_attempt_at = MAX(last_attempt_at, excluded.last_attempt_at)`,
-          r,
-        );
-      }
+      if (applied.length > 0) this.addToRollup(rollUp(applied));
       for (const [endpointId, anySuccess] of health) {
         if (anySuccess) this.run('UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', endpointId);
         else this.run('UPDATE endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL', now, endpointId);
       }
     });
+  }
+
+  /** Adds a batch's rollup rows (one per endpoint and minute) in one statement. */
+  private addToRollup(rows: readonly MinuteRollup[]): void {
+    this.run(
+      `INSERT INTO attempt_minutes (account_id, endpoint_id, minute, succeeded, retried, failed, latency_sum_ms, latency_max_ms, last_attempt_at)
+       SELECT e.account_id, e.id, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, r.value ->> 5, r.value ->> 6, r.value ->> 7
+         FROM json_each(?) r JOIN endpoints e ON e.id = r.value ->> 0
+        WHERE TRUE
+       ON CONFLICT (account_id, endpoint_id, minute) DO UPDATE SET
+         succeeded = succeeded + excluded.succeeded, retried = retried + excluded.retried, failed = failed + excluded.failed,
+         latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms, latency_max_ms = MAX(latency_max_ms, excluded.latency_max_ms),
+         last_attempt_at = MAX(last_attempt_at, excluded.last_attempt_at)`,
+      JSON.stringify(rows.map((r) => [r.endpointId, r.minute, r.succeeded, r.retried, r.failed, r.latencySumMs, r.latencyMaxMs, r.lastAttemptAt])),
+    );
   }
 
   /** Whether the settlement applied: a worker that lost its lease changes nothing. */
