@@ -44,6 +44,20 @@ export class HeraldApi {
     return this.call<T>('PATCH', path, body);
   }
 
+  delete(path: string): Promise<unknown> {
+    return this.call('DELETE', path);
+  }
+
+  /** A streaming GET (Server-Sent Events): the open response, for the caller to relay and abort. */
+  async stream(path: string, signal: AbortSignal, headers: Record<string, string> = {}): Promise<Response> {
+    const res = await fetch(new URL(path, this.base), { headers: { 'x-api-key': this.key, accept: 'text/event-stream', ...headers }, redirect: 'error', signal });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new ApiCallError(res.status, 'error', `the API answered ${res.status}`);
+    }
+    return res;
+  }
+
   private async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | undefined>): Promise<T> {
     const url = new URL(path, this.base);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, v);

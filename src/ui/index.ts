@@ -11,63 +11,22 @@ import { Eta } from 'eta';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app/context.js';
 import { ApiCallError, HeraldApi, loopbackBase } from './api-client.js';
-import {
-  activityChart,
-  type CatalogDto,
-  DELIVERY_STATUSES,
-  type DeliveryDto,
-  type EndpointDto,
-  endpointSettings,
-  formatTime,
-  isDeliveryStatus,
-  type ListDto,
-  responsePreview,
-  type RotatedDto,
-  type StatsDto,
-} from './models.js';
+import { field, type Form, formOf, hidden, isHtmx, queryOf, type Ui } from './kit.js';
+import { formatRate, formatTime, prettyJson, responsePreview, type StatsDto } from './models.js';
+import { registerActivityPages } from './pages/activity.js';
+import { registerCatalogPages } from './pages/catalog.js';
+import { registerEndpointPages } from './pages/endpoints.js';
+import { registerInboxPages } from './pages/inboxes.js';
+import { registerLogPages } from './pages/logs.js';
 import { clearedSessionCookie, crossSiteReason, isKeyShaped, MAX_KEY_LENGTH, SECURITY_HEADERS, sessionCookie, sessionKey } from './security.js';
 
 /** The package's `ui/` folder, from `src/ui/` (tests) and from `dist/ui/` (npm start) alike. */
 export const UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
 
 const FORM_BODY_LIMIT = 64 * 1024;
-const ACTIVITY_REFRESH_SECONDS = 3;
-
-type Form = Map<string, string[]>;
-
-/** Fastify route options that keep UI routes out of /openapi.json. */
-const hidden = { schema: { hide: true } } as const;
 
 /** Helpers every template may call. */
-const helpers = { time: formatTime, preview: responsePreview };
-
-function isHtmx(req: FastifyRequest): boolean {
-  return req.headers['hx-request'] === 'true';
-}
-
-function formOf(req: FastifyRequest): Form {
-  return req.body instanceof Map ? (req.body as Form) : new Map();
-}
-
-function field(form: Form, name: string): string {
-  return (form.get(name)?.[0] ?? '').trim();
-}
-
-function queryOf(req: FastifyRequest): Record<string, unknown> {
-  return (req.query ?? {}) as Record<string, unknown>;
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 && value.length <= 200 ? value : undefined;
-}
-
-/** `2024-05-01T12:00` from a datetime-local input is read as UTC; full ISO times are accepted as they are. */
-function parseSince(value: string): string | undefined {
-  if (!value) return undefined;
-  const withZone = /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`;
-  const ms = Date.parse(withZone);
-  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
-}
+const helpers = { time: formatTime, preview: responsePreview, rate: formatRate, json: prettyJson };
 
 export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const require = createRequire(import.meta.url);
@@ -140,6 +99,14 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
       return reply.status(status).type('text/html; charset=utf-8').send(html);
     }
 
+    async function flash(req: FastifyRequest, reply: FastifyReply, message: string, kind: 'error' | 'success', status = 200) {
+      if (isHtmx(req)) {
+        if (status >= 400) void reply.header('hx-retarget', '#flash').header('hx-reswap', 'innerHTML');
+        return fragment(reply, 'partials/flash', { message, kind }, status);
+      }
+      return page(req, reply, kind === 'error' ? 'error' : 'message', { title: kind === 'error' ? 'Error' : 'Done', message }, status);
+    }
+
     function toLogin(req: FastifyRequest, reply: FastifyReply, expired: boolean) {
       const target = expired ? '/?expired=1' : '/';
       if (expired) void reply.header('set-cookie', clearedSessionCookie(req));
@@ -182,132 +149,12 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
       pages.addHook('preHandler', async (req, reply) => {
         if (!sessionKey(req)) return toLogin(req, reply, false);
       });
-      const api = (req: FastifyRequest) => apiFor(sessionKey(req)!);
-      const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
-      const enc = encodeURIComponent;
-
-      async function endpointsPage(req: FastifyRequest, reply: FastifyReply, form: { error?: string; url?: string; description?: string; selected?: string[] } = {}, status = 200) {
-        const cursor = str(queryOf(req).cursor);
-        const [list, catalog] = await Promise.all([api(req).get<ListDto<EndpointDto>>('/api/v2/endpoints', { cursor }), api(req).get<CatalogDto>('/api/v2/event-types')]);
-        return page(
-          req,
-          reply,
-          'endpoints',
-          {
-            title: 'Endpoints',
-            nav: 'endpoints',
-            endpoints: list.data,
-            nextCursor: list.next_cursor,
-            catalog: catalog.topics,
-            form: { error: form.error ?? '', url: form.url ?? '', description: form.description ?? '', selected: new Set(form.selected ?? []) },
-          },
-          status,
-        );
-      }
-
-      pages.get('/endpoints', hidden, async (req, reply) => endpointsPage(req, reply));
-
-      pages.post('/endpoints', hidden, async (req, reply) => {
-        const form = formOf(req);
-        const url = field(form, 'url');
-        const description = field(form, 'description');
-        const selected = [...new Set((form.get('event_types') ?? []).map((t) => t.trim()).filter(Boolean))];
-        const eventTypes = selected.includes('*') ? ['*'] : selected;
-        const again = (error: string, status: number) => endpointsPage(req, reply, { error, url, description, selected }, status);
-        if (!url) return again('Enter the URL that receives the webhooks.', 422);
-        if (eventTypes.length === 0) return again('Choose at least one event type or wildcard.', 422);
-        let created: EndpointDto & { secret: string };
-        try {
-          created = await api(req).post('/api/v2/endpoints', { url, description, event_types: eventTypes });
-        } catch (err) {
-          if (err instanceof ApiCallError && (err.status === 400 || err.status === 422)) return again(err.message, 422);
-          throw err;
-        }
-        return page(req, reply, 'endpoint-created', { title: 'Endpoint created', nav: 'endpoints', endpoint: created, secret: created.secret }, 201);
-      });
-
-      async function endpointPage(req: FastifyRequest, reply: FastifyReply, extra: { secret?: RotatedDto; recovered?: number } = {}) {
-        const endpoint = await api(req).get<EndpointDto>(`/api/v2/endpoints/${enc(idOf(req))}`);
-        return page(req, reply, 'endpoint', {
-          title: endpoint.description || endpoint.url,
-          nav: 'endpoints',
-          endpoint,
-          settings: endpointSettings(endpoint),
-          rotated: extra.secret ?? null,
-          recovered: extra.recovered ?? null,
-        });
-      }
-
-      pages.get('/endpoints/:id', hidden, async (req, reply) => endpointPage(req, reply));
-
-      pages.post('/endpoints/:id/rotate', hidden, async (req, reply) => {
-        const rotated = await api(req).post<RotatedDto>(`/api/v2/endpoints/${enc(idOf(req))}/secret/rotate`);
-        if (isHtmx(req)) return fragment(reply, 'partials/secret', { rotated });
-        return endpointPage(req, reply, { secret: rotated });
-      });
-
-      pages.post('/endpoints/:id/toggle', hidden, async (req, reply) => {
-        const disabled = field(formOf(req), 'disabled') === 'true';
-        const endpoint = await api(req).patch<EndpointDto>(`/api/v2/endpoints/${enc(idOf(req))}`, { disabled });
-        if (isHtmx(req)) return fragment(reply, 'partials/endpoint-status', { endpoint });
-        return reply.redirect(`/endpoints/${enc(endpoint.id)}`, 303);
-      });
-
-      pages.post('/endpoints/:id/recover', hidden, async (req, reply) => {
-        const raw = field(formOf(req), 'since');
-        const since = parseSince(raw);
-        if (!since) {
-          if (isHtmx(req)) return fragment(reply, 'partials/flash', { message: 'Enter the date and time to recover from.', kind: 'error' }, 422);
-          return page(req, reply, 'error', { title: 'Error', message: 'Enter the date and time to recover from.' }, 422);
-        }
-        const { requeued } = await api(req).post<{ requeued: number }>(`/api/v2/endpoints/${enc(idOf(req))}/recover`, { since });
-        if (isHtmx(req)) return fragment(reply, 'partials/recovered', { recovered: requeued, since });
-        return endpointPage(req, reply, { recovered: requeued });
-      });
-
-      pages.get('/endpoints/:id/logs', hidden, async (req, reply) => {
-        const q = queryOf(req);
-        const status = isDeliveryStatus(q.status) ? q.status : '';
-        const cursor = str(q.cursor);
-        const id = idOf(req);
-        const [endpoint, deliveries] = await Promise.all([
-          api(req).get<EndpointDto>(`/api/v2/endpoints/${enc(id)}`),
-          api(req).get<ListDto<DeliveryDto>>(`/api/v2/endpoints/${enc(id)}/deliveries`, { status: status || undefined, cursor }),
-        ]);
-        const nextQuery = deliveries.next_cursor ? new URLSearchParams({ ...(status ? { status } : {}), cursor: deliveries.next_cursor }).toString() : '';
-        return page(req, reply, 'logs', {
-          title: `Logs · ${endpoint.description || endpoint.url}`,
-          nav: 'endpoints',
-          endpoint,
-          deliveries: deliveries.data,
-          statuses: DELIVERY_STATUSES,
-          status,
-          nextQuery,
-        });
-      });
-
-      pages.post('/deliveries/:id/retry', hidden, async (req, reply) => {
-        const id = idOf(req);
-        const queued = await api(req).post<DeliveryDto>(`/api/v2/deliveries/${enc(id)}/retry`);
-        if (!isHtmx(req)) return reply.redirect(`/endpoints/${enc(queued.endpoint_id)}/logs`, 303);
-        const delivery = await api(req).get<DeliveryDto>(`/api/v2/deliveries/${enc(id)}`);
-        return fragment(reply, 'partials/delivery', { d: delivery, retried: true });
-      });
-
-      pages.get('/catalog', hidden, async (req, reply) => {
-        const catalog = await api(req).get<CatalogDto>('/api/v2/event-types');
-        return page(req, reply, 'catalog', { title: 'Event catalog', nav: 'catalog', topics: catalog.topics });
-      });
-
-      pages.get('/activity', hidden, async (req, reply) => {
-        const stats = await api(req).get<StatsDto>('/api/v2/stats');
-        return page(req, reply, 'activity', { title: 'Activity', nav: 'activity', stats: stats.deliveries, chart: activityChart(stats.deliveries), every: ACTIVITY_REFRESH_SECONDS });
-      });
-
-      pages.get('/activity/chart', hidden, async (req, reply) => {
-        const stats = await api(req).get<StatsDto>('/api/v2/stats');
-        return fragment(reply, 'partials/chart', { stats: stats.deliveries, chart: activityChart(stats.deliveries), updated: new Date().toISOString() });
-      });
+      const kit: Ui = { api: (req) => apiFor(sessionKey(req)!), page, fragment, flash };
+      registerEndpointPages(pages, kit);
+      registerLogPages(pages, kit);
+      registerCatalogPages(pages, kit);
+      registerActivityPages(pages, kit);
+      registerInboxPages(pages, kit);
     });
   });
 }

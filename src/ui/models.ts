@@ -38,6 +38,7 @@ export interface AttemptDto {
 export interface DeliveryDto {
   readonly id: string;
   readonly event_id: string;
+  readonly event_type?: string;
   readonly endpoint_id: string;
   readonly status: string;
   readonly attempts: number;
@@ -56,6 +57,63 @@ export interface ListDto<T> {
 
 export interface StatsDto {
   readonly deliveries: { readonly pending: number; readonly in_flight: number; readonly succeeded: number; readonly failed: number; readonly retrying: number };
+}
+
+export interface EndpointStatsDto {
+  readonly endpoint_id: string;
+  readonly window_hours: number;
+  readonly queue: { readonly pending: number; readonly retrying: number; readonly in_flight: number };
+  readonly attempts: { readonly succeeded: number; readonly retried: number; readonly failed: number };
+  readonly success_rate: number | null;
+  readonly last_attempt_at: string | null;
+  readonly latency_ms: { readonly avg: number; readonly max: number } | null;
+}
+
+export interface ActivityPoint {
+  readonly at: string;
+  readonly succeeded: number;
+  readonly retried: number;
+  readonly failed: number;
+  readonly latency_avg_ms: number | null;
+  readonly latency_max_ms: number | null;
+}
+
+export interface ActivityDto {
+  readonly from: string;
+  readonly to: string;
+  readonly bucket_seconds: number;
+  readonly data: readonly ActivityPoint[];
+}
+
+export interface EventTypeDetailDto {
+  readonly name: string;
+  readonly topic: string;
+  readonly description: string;
+  readonly names: Readonly<Record<string, string>>;
+  readonly examples: Readonly<Record<string, unknown>>;
+}
+
+export interface InboxDto {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly forward_url: string | null;
+  readonly forward_endpoint_id: string | null;
+  readonly signing_secret_hint: string | null;
+  readonly created_at: string;
+}
+
+export interface InboxRequestDto {
+  readonly id: string;
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | null;
+  readonly body_encoding: string | null;
+  readonly body_size: number;
+  readonly received_at: string;
+  readonly signature: { readonly verified: boolean; readonly code?: string; readonly message?: string } | null;
 }
 
 export interface CatalogDto {
@@ -124,43 +182,12 @@ export function endpointSettings(e: EndpointDto): [string, string][] {
   ];
 }
 
-export interface Bar {
-  readonly label: string;
-  readonly value: number;
-  readonly cls: string;
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-  readonly labelX: number;
-  readonly valueY: number;
+/** `0.9876` → `98.8 %`; a dash when there were no attempts. */
+export function formatRate(rate: number | null | undefined): string {
+  return rate === null || rate === undefined ? '—' : `${(Math.round(rate * 1000) / 10).toFixed(1)} %`;
 }
 
-export interface Chart {
-  readonly width: number;
-  readonly height: number;
-  readonly baseline: number;
-  readonly bars: readonly Bar[];
-}
-
-/** Geometry of the activity bar chart (succeeded, failed, pending), in SVG user units. */
-export function activityChart(stats: StatsDto['deliveries']): Chart {
-  const width = 420;
-  const height = 220;
-  const top = 24;
-  const baseline = 190;
-  const series = [
-    { label: 'Succeeded', value: stats.succeeded, cls: 'bar-succeeded' },
-    { label: 'Failed', value: stats.failed, cls: 'bar-failed' },
-    { label: 'Pending', value: stats.pending + stats.in_flight, cls: 'bar-pending' },
-  ];
-  const max = Math.max(1, ...series.map((s) => s.value));
-  const slot = width / series.length;
-  const barWidth = 72;
-  const bars = series.map((s, i) => {
-    const h = s.value === 0 ? 0 : Math.max(2, Math.round(((baseline - top) * s.value) / max));
-    const x = Math.round(i * slot + (slot - barWidth) / 2);
-    return { ...s, x, y: baseline - h, width: barWidth, height: h, labelX: x + barWidth / 2, valueY: baseline - h - 6 };
-  });
-  return { width, height, baseline, bars };
+/** A JSON value as indented text for a `<pre>` block. */
+export function prettyJson(value: unknown): string {
+  return JSON.stringify(value, null, 2);
 }

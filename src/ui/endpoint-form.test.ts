@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { readEndpointForm, valuesOf } from './endpoint-form.js';
+import type { Form } from './kit.js';
+import type { EndpointDto } from './models.js';
+
+function form(entries: [string, string][]): Form {
+  const f: Form = new Map();
+  for (const [k, v] of entries) f.set(k, [...(f.get(k) ?? []), v]);
+  return f;
+}
+
+const base: [string, string][] = [
+  ['url', 'https://example.com/hooks'],
+  ['event_types', 'asset.created'],
+];
+
+describe('endpoint form', () => {
+  it('builds the API body of a minimal create form', () => {
+    const r = readEndpointForm(form(base), 'create');
+    expect(r).toMatchObject({ ok: true, body: { url: 'https://example.com/hooks', event_types: ['asset.created'], method: 'POST', ordering: 'none', rate_limit_per_second: null } });
+    expect(r.ok && 'auth' in r.body).toBe(true);
+    expect(r.ok && 'headers' in r.body).toBe(false);
+  });
+
+  it('collapses a selection holding the wildcard to the wildcard alone', () => {
+    const r = readEndpointForm(form([...base, ['event_types', '*']]), 'create');
+    expect(r.ok && r.body.event_types).toEqual(['*']);
+  });
+
+  it('names the field of the first problem', () => {
+    const cases: [[string, string][], string][] = [
+      [[['event_types', 'a.b']], 'url'],
+      [[['url', 'https://x.example']], 'event_types'],
+      [[...base, ['auth_type', 'basic']], 'basic_username'],
+      [[...base, ['auth_type', 'oauth2_client_credentials'], ['oauth_token_url', 'https://t.example'], ['oauth_client_id', 'c']], 'oauth_client_secret'],
+      [[...base, ['header_name', ''], ['header_value', 'v'], ['header_type', 'plain']], 'header_name'],
+      [[...base, ['rate_limit_per_second', '0']], 'rate_limit_per_second'],
+      [[...base, ['rate_limit_per_second', '1.5']], 'rate_limit_per_second'],
+      [[...base, ['timeout_ms', '999']], 'timeout_ms'],
+    ];
+    for (const [entries, fieldName] of cases) {
+      const r = readEndpointForm(form(entries), 'create');
+      expect(r.ok ? 'ok' : r.error.field, JSON.stringify(entries)).toBe(fieldName);
+    }
+  });
+
+  it('sends credentials and headers as typed, blank header rows left out', () => {
+    const r = readEndpointForm(
+      form([
+        ...base,
+        ['auth_type', 'oauth2_client_credentials'],
+        ['oauth_token_url', 'https://t.example/token'],
+        ['oauth_client_id', 'cid'],
+        ['oauth_client_secret', ' s p '],
+        ['header_name', 'X-A'],
+        ['header_value', 'one'],
+        ['header_type', 'hidden'],
+        ['header_name', ''],
+        ['header_value', ''],
+        ['header_type', 'plain'],
+      ]),
+      'create',
+    );
+    expect(r.ok && r.body.auth).toEqual({ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: ' s p ' });
+    expect(r.ok && r.body.headers).toEqual([{ name: 'X-A', value: 'one', type: 'hidden' }]);
+  });
+
+  it('on edit keeps authentication and headers unless the user replaces them', () => {
+    const kept = readEndpointForm(form([...base, ['auth_type', 'keep'], ['header_name', 'X-A'], ['header_value', 'v'], ['header_type', 'plain']]), 'edit');
+    expect(kept.ok && ('auth' in kept.body || 'headers' in kept.body)).toBe(false);
+    const replaced = readEndpointForm(form([...base, ['auth_type', 'none'], ['replace_headers', 'on']]), 'edit');
+    expect(replaced.ok && replaced.body).toMatchObject({ auth: { type: 'none' }, headers: [] });
+  });
+
+  it('pre-fills an edit form from the endpoint but never its credentials', () => {
+    const e = { url: 'https://x.example', description: 'd', method: 'PUT', event_types: ['asset.*'], rate_limit_per_second: 5, timeout_ms: 4000, ordering: 'per_resource' } as unknown as EndpointDto;
+    const v = valuesOf(e);
+    expect(v).toMatchObject({ url: 'https://x.example', method: 'PUT', auth: 'keep', rateLimit: '5', timeoutMs: '4000', ordering: 'per_resource', headers: [] });
+    expect([...v.selected]).toEqual(['asset.*']);
+  });
+});

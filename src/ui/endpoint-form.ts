@@ -1,0 +1,157 @@
+// The endpoint create/edit form: what it shows and how a submitted form becomes an API body.
+// Credentials come back from the API masked, so the edit form never pre-fills them: the user
+// keeps the current authentication and headers, or enters new ones that replace them.
+import { type Form, field, fields } from './kit.js';
+import type { EndpointDto } from './models.js';
+
+export type FormMode = 'create' | 'edit';
+export type AuthChoice = 'keep' | 'none' | 'basic' | 'oauth2_client_credentials';
+
+export interface HeaderRow {
+  readonly name: string;
+  readonly value: string;
+  readonly type: 'plain' | 'hidden';
+}
+
+/** What the form shows: the submitted values after an error, or the endpoint's current ones. */
+export interface EndpointFormValues {
+  readonly url: string;
+  readonly description: string;
+  readonly method: string;
+  readonly selected: ReadonlySet<string>;
+  readonly auth: AuthChoice;
+  readonly basicUsername: string;
+  readonly oauthTokenUrl: string;
+  readonly oauthClientId: string;
+  readonly oauthScope: string;
+  readonly replaceHeaders: boolean;
+  readonly headers: readonly HeaderRow[];
+  readonly rateLimit: string;
+  readonly timeoutMs: string;
+  readonly ordering: string;
+}
+
+/** Empty header rows offered by the form (no script needed to add rows). */
+export const HEADER_ROWS = 3;
+
+export interface FormError {
+  readonly field: string;
+  readonly message: string;
+}
+
+export type FormReading = { readonly ok: true; readonly body: Record<string, unknown>; readonly values: EndpointFormValues } | { readonly ok: false; readonly error: FormError; readonly values: EndpointFormValues };
+
+export function valuesOf(e: EndpointDto | undefined): EndpointFormValues {
+  return {
+    url: e?.url ?? '',
+    description: e?.description ?? '',
+    method: e?.method ?? 'POST',
+    selected: new Set(e?.event_types ?? []),
+    auth: e ? 'keep' : 'none',
+    basicUsername: '',
+    oauthTokenUrl: '',
+    oauthClientId: '',
+    oauthScope: '',
+    replaceHeaders: false,
+    headers: [],
+    rateLimit: e?.rate_limit_per_second ? String(e.rate_limit_per_second) : '',
+    timeoutMs: e ? String(e.timeout_ms) : '',
+    ordering: e?.ordering ?? 'none',
+  };
+}
+
+function headerRows(form: Form): HeaderRow[] {
+  const names = fields(form, 'header_name');
+  const values = form.get('header_value') ?? [];
+  const types = fields(form, 'header_type');
+  return names.map((name, i) => ({ name, value: values[i] ?? '', type: types[i] === 'hidden' ? ('hidden' as const) : ('plain' as const) })).filter((h) => h.name || h.value);
+}
+
+function readValues(form: Form): EndpointFormValues {
+  const auth = field(form, 'auth_type');
+  return {
+    url: field(form, 'url'),
+    description: field(form, 'description'),
+    method: field(form, 'method') === 'PUT' ? 'PUT' : 'POST',
+    selected: new Set(fields(form, 'event_types').filter(Boolean)),
+    auth: auth === 'keep' || auth === 'basic' || auth === 'oauth2_client_credentials' ? auth : 'none',
+    basicUsername: field(form, 'basic_username'),
+    oauthTokenUrl: field(form, 'oauth_token_url'),
+    oauthClientId: field(form, 'oauth_client_id'),
+    oauthScope: field(form, 'oauth_scope'),
+    replaceHeaders: field(form, 'replace_headers') === 'on',
+    headers: headerRows(form),
+    rateLimit: field(form, 'rate_limit_per_second'),
+    timeoutMs: field(form, 'timeout_ms'),
+    ordering: field(form, 'ordering') === 'per_resource' ? 'per_resource' : 'none',
+  };
+}
+
+function authBody(v: EndpointFormValues, form: Form): Record<string, unknown> | FormError | undefined {
+  switch (v.auth) {
+    case 'keep':
+      return undefined;
+    case 'none':
+      return { type: 'none' };
+    case 'basic': {
+      if (!v.basicUsername) return { field: 'basic_username', message: 'Enter the user name for basic authentication.' };
+      return { type: 'basic', username: v.basicUsername, password: form.get('basic_password')?.[0] ?? '' };
+    }
+    case 'oauth2_client_credentials': {
+      const secret = form.get('oauth_client_secret')?.[0] ?? '';
+      if (!v.oauthTokenUrl) return { field: 'oauth_token_url', message: 'Enter the token URL for OAuth 2.0.' };
+      if (!v.oauthClientId) return { field: 'oauth_client_id', message: 'Enter the client ID for OAuth 2.0.' };
+      if (!secret) return { field: 'oauth_client_secret', message: 'Enter the client secret for OAuth 2.0.' };
+      return { type: v.auth, token_url: v.oauthTokenUrl, client_id: v.oauthClientId, client_secret: secret, ...(v.oauthScope ? { scope: v.oauthScope } : {}) };
+    }
+  }
+}
+
+function headersBody(v: EndpointFormValues, mode: FormMode): Record<string, unknown>[] | FormError | undefined {
+  if (mode === 'edit' && !v.replaceHeaders) return undefined;
+  const unnamed = v.headers.find((h) => !h.name);
+  if (unnamed) return { field: 'header_name', message: 'Every custom header needs a name.' };
+  if (mode === 'create' && v.headers.length === 0) return undefined;
+  return v.headers.map((h) => ({ name: h.name, value: h.value, type: h.type }));
+}
+
+function isError(x: unknown): x is FormError {
+  return typeof x === 'object' && x !== null && 'field' in x && 'message' in x;
+}
+
+/** An optional whole number within bounds; `null` for empty when the API takes null. */
+function wholeNumber(raw: string, name: string, label: string, min: number, max: number): number | null | FormError {
+  if (!raw) return null;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) return { field: name, message: `${label} must be a whole number from ${min} to ${max}.` };
+  return n;
+}
+
+/** The API body of a submitted form, or the first problem naming its field. */
+export function readEndpointForm(form: Form, mode: FormMode): FormReading {
+  const v = readValues(form);
+  const fail = (error: FormError): FormReading => ({ ok: false, error, values: v });
+  if (!v.url) return fail({ field: 'url', message: 'Enter the URL that receives the webhooks.' });
+  const selected = [...v.selected];
+  if (selected.length === 0) return fail({ field: 'event_types', message: 'Choose at least one event type or wildcard.' });
+  const auth = authBody(v, form);
+  if (isError(auth)) return fail(auth);
+  const headers = headersBody(v, mode);
+  if (isError(headers)) return fail(headers);
+  const rate = wholeNumber(v.rateLimit, 'rate_limit_per_second', 'Rate limit', 1, 100_000);
+  if (isError(rate)) return fail(rate);
+  const timeout = wholeNumber(v.timeoutMs, 'timeout_ms', 'Timeout', 1000, 30_000);
+  if (isError(timeout)) return fail(timeout);
+  const body: Record<string, unknown> = {
+    url: v.url,
+    description: v.description,
+    method: v.method,
+    event_types: selected.includes('*') ? ['*'] : selected,
+    rate_limit_per_second: rate,
+    ordering: v.ordering,
+  };
+  if (timeout !== null) body.timeout_ms = timeout;
+  if (auth) body.auth = auth;
+  if (headers) body.headers = headers;
+  return { ok: true, body, values: v };
+}

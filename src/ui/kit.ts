@@ -1,0 +1,62 @@
+// What every admin UI page handler needs: reading forms and queries, rendering a page or an
+// htmx fragment, and the public API client of the signed-in user.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { HeraldApi } from './api-client.js';
+
+export type Form = Map<string, string[]>;
+
+/** Fastify route options that keep UI routes out of /openapi.json. */
+export const hidden = { schema: { hide: true } } as const;
+
+export interface Ui {
+  /** The API as the signed-in user (only inside signed-in routes). */
+  api(req: FastifyRequest): HeraldApi;
+  page(req: FastifyRequest, reply: FastifyReply, template: string, data: Record<string, unknown>, status?: number): Promise<FastifyReply>;
+  fragment(reply: FastifyReply, template: string, data: Record<string, unknown>, status?: number): Promise<FastifyReply>;
+  /** A one-line message in the page's alert area (htmx) or an error page (plain form post). */
+  flash(req: FastifyRequest, reply: FastifyReply, message: string, kind: 'error' | 'success', status?: number): Promise<FastifyReply>;
+}
+
+export function isHtmx(req: FastifyRequest): boolean {
+  return req.headers['hx-request'] === 'true';
+}
+
+export function formOf(req: FastifyRequest): Form {
+  return req.body instanceof Map ? (req.body as Form) : new Map();
+}
+
+export function field(form: Form, name: string): string {
+  return (form.get(name)?.[0] ?? '').trim();
+}
+
+export function fields(form: Form, name: string): string[] {
+  return (form.get(name) ?? []).map((v) => v.trim());
+}
+
+export function queryOf(req: FastifyRequest): Record<string, unknown> {
+  return (req.query ?? {}) as Record<string, unknown>;
+}
+
+/** A short non-empty query value, else undefined (the API validates it further). */
+export function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= 200 ? value : undefined;
+}
+
+export function idOf(req: FastifyRequest): string {
+  return (req.params as { id: string }).id;
+}
+
+export const enc = encodeURIComponent;
+
+/** `2024-05-01T12:00` from a datetime-local input is read as UTC; full ISO times are accepted as they are. */
+export function parseInstant(value: string): string | undefined {
+  if (!value) return undefined;
+  const withZone = /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`;
+  const ms = Date.parse(withZone);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
+/** An ISO instant as a datetime-local input value (UTC, seconds). */
+export function localInputValue(iso: string | undefined): string {
+  return iso ? iso.slice(0, 19) : '';
+}

@@ -1,0 +1,137 @@
+// Endpoints: the list with health, create and edit forms, the endpoint page with its secret,
+// test send, enable/disable, recover (counted first) and delete.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiCallError } from '../api-client.js';
+import { type EndpointFormValues, type FormError, type FormMode, HEADER_ROWS, readEndpointForm, valuesOf } from '../endpoint-form.js';
+import { enc, field, formOf, hidden, idOf, isHtmx, parseInstant, queryOf, str, type Ui } from '../kit.js';
+import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RotatedDto } from '../models.js';
+
+const HEALTH_HOURS = 24;
+
+interface FormView {
+  readonly mode: FormMode;
+  readonly values: EndpointFormValues;
+  readonly error: FormError | null;
+  readonly endpoint?: EndpointDto;
+}
+
+export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
+  const get = <T>(req: FastifyRequest, path: string, query?: Record<string, string | undefined>) => ui.api(req).get<T>(path, query);
+
+  async function healthOf(req: FastifyRequest, ids: readonly string[]): Promise<Map<string, EndpointStatsDto>> {
+    if (ids.length === 0) return new Map();
+    const stats = await get<ListDto<EndpointStatsDto>>(req, '/api/v2/stats/endpoints', { ids: ids.join(','), hours: String(HEALTH_HOURS) });
+    return new Map(stats.data.map((s) => [s.endpoint_id, s]));
+  }
+
+  async function formPage(req: FastifyRequest, reply: FastifyReply, view: FormView, status = 200) {
+    const catalog = await get<CatalogDto>(req, '/api/v2/event-types');
+    const title = view.mode === 'create' ? 'New endpoint' : `Edit ${view.endpoint!.description || view.endpoint!.url}`;
+    const action = view.mode === 'create' ? '/endpoints' : `/endpoints/${enc(view.endpoint!.id)}/edit`;
+    return ui.page(req, reply, 'endpoint-form', { title, nav: 'endpoints', catalog: catalog.topics, headerRows: HEADER_ROWS, action, ...view }, status);
+  }
+
+  /** Saves a form through the API; a refusal shows the form again with the API's message. */
+  async function save(req: FastifyRequest, reply: FastifyReply, mode: FormMode, endpoint?: EndpointDto) {
+    const reading = readEndpointForm(formOf(req), mode);
+    const again = (error: FormError) => formPage(req, reply, { mode, values: reading.values, error, endpoint }, 422);
+    if (!reading.ok) return again(reading.error);
+    try {
+      if (mode === 'edit') {
+        await ui.api(req).patch(`/api/v2/endpoints/${enc(endpoint!.id)}`, reading.body);
+        return reply.redirect(`/endpoints/${enc(endpoint!.id)}?saved=1`, 303);
+      }
+      const created = await ui.api(req).post<EndpointDto & { secret: string }>('/api/v2/endpoints', reading.body);
+      return ui.page(req, reply, 'endpoint-created', { title: 'Endpoint created', nav: 'endpoints', endpoint: created, secret: created.secret }, 201);
+    } catch (err) {
+      if (err instanceof ApiCallError && (err.status === 400 || err.status === 422)) return again({ field: err.field ?? '', message: err.message });
+      throw err;
+    }
+  }
+
+  pages.get('/endpoints', hidden, async (req, reply) => {
+    const list = await get<ListDto<EndpointDto>>(req, '/api/v2/endpoints', { cursor: str(queryOf(req).cursor) });
+    const health = await healthOf(req, list.data.map((e) => e.id));
+    return ui.page(req, reply, 'endpoints', { title: 'Endpoints', nav: 'endpoints', endpoints: list.data, health, hours: HEALTH_HOURS, nextCursor: list.next_cursor });
+  });
+
+  pages.get('/endpoints/new', hidden, async (req, reply) => formPage(req, reply, { mode: 'create', values: valuesOf(undefined), error: null }));
+  pages.post('/endpoints', hidden, async (req, reply) => save(req, reply, 'create'));
+
+  const endpointOf = (req: FastifyRequest) => get<EndpointDto>(req, `/api/v2/endpoints/${enc(idOf(req))}`);
+
+  pages.get('/endpoints/:id/edit', hidden, async (req, reply) => {
+    const endpoint = await endpointOf(req);
+    return formPage(req, reply, { mode: 'edit', values: valuesOf(endpoint), error: null, endpoint });
+  });
+  pages.post('/endpoints/:id/edit', hidden, async (req, reply) => save(req, reply, 'edit', await endpointOf(req)));
+
+  async function endpointPage(req: FastifyRequest, reply: FastifyReply, extra: { rotated?: RotatedDto } = {}) {
+    const endpoint = await endpointOf(req);
+    const [health, catalog] = await Promise.all([healthOf(req, [endpoint.id]), get<CatalogDto>(req, '/api/v2/event-types')]);
+    return ui.page(req, reply, 'endpoint', {
+      title: endpoint.description || endpoint.url,
+      nav: 'endpoints',
+      endpoint,
+      health: health.get(endpoint.id) ?? null,
+      hours: HEALTH_HOURS,
+      settings: endpointSettings(endpoint),
+      catalog: catalog.topics,
+      rotated: extra.rotated ?? null,
+      saved: queryOf(req).saved === '1',
+    });
+  }
+
+  pages.get('/endpoints/:id', hidden, async (req, reply) => endpointPage(req, reply));
+
+  pages.get('/endpoints/:id/health', hidden, async (req, reply) => {
+    const health = await healthOf(req, [idOf(req)]);
+    return ui.fragment(reply, 'partials/health', { health: health.get(idOf(req)) ?? null, hours: HEALTH_HOURS });
+  });
+
+  pages.post('/endpoints/:id/rotate', hidden, async (req, reply) => {
+    const rotated = await ui.api(req).post<RotatedDto>(`/api/v2/endpoints/${enc(idOf(req))}/secret/rotate`);
+    if (isHtmx(req)) return ui.fragment(reply, 'partials/secret', { rotated });
+    return endpointPage(req, reply, { rotated });
+  });
+
+  pages.post('/endpoints/:id/reveal', hidden, async (req, reply) => {
+    const revealed = await get<{ secret: string; previous_secret_expires_at: string | null }>(req, `/api/v2/endpoints/${enc(idOf(req))}/secret`);
+    if (isHtmx(req)) return ui.fragment(reply, 'partials/revealed', { revealed });
+    return ui.page(req, reply, 'revealed', { title: 'Signing secret', nav: 'endpoints', id: idOf(req), revealed });
+  });
+
+  pages.post('/endpoints/:id/toggle', hidden, async (req, reply) => {
+    const disabled = field(formOf(req), 'disabled') === 'true';
+    const endpoint = await ui.api(req).patch<EndpointDto>(`/api/v2/endpoints/${enc(idOf(req))}`, { disabled });
+    if (isHtmx(req)) return ui.fragment(reply, 'partials/endpoint-status', { endpoint });
+    return reply.redirect(`/endpoints/${enc(endpoint.id)}`, 303);
+  });
+
+  pages.post('/endpoints/:id/test', hidden, async (req, reply) => {
+    const type = field(formOf(req), 'event_type');
+    const sent = await ui.api(req).post<{ message_id: string; delivery_id: string }>(`/api/v2/endpoints/${enc(idOf(req))}/test`, type ? { event_type: type } : {});
+    return ui.flash(req, reply, `Test event ${sent.message_id} queued as delivery ${sent.delivery_id}; it shows in the logs.`, 'success', 202);
+  });
+
+  pages.post('/endpoints/:id/recover', hidden, async (req, reply) => {
+    const form = formOf(req);
+    const since = parseInstant(field(form, 'since'));
+    if (!since) return ui.flash(req, reply, 'Enter the date and time to recover from.', 'error', 422);
+    const id = idOf(req);
+    if (field(form, 'confirm') !== 'yes') {
+      const { would_requeue: count } = await ui.api(req).post<{ would_requeue: number }>(`/api/v2/endpoints/${enc(id)}/recover`, { since, dry_run: true });
+      if (isHtmx(req)) return ui.fragment(reply, 'partials/recover-preview', { id, since, count });
+      return ui.page(req, reply, 'recover-preview', { title: 'Recover failed deliveries', nav: 'endpoints', id, since, count });
+    }
+    const { requeued } = await ui.api(req).post<{ requeued: number }>(`/api/v2/endpoints/${enc(id)}/recover`, { since });
+    if (isHtmx(req)) return ui.fragment(reply, 'partials/recovered', { recovered: requeued, since });
+    return reply.redirect(`/logs?endpoint_id=${enc(id)}`, 303);
+  });
+
+  pages.post('/endpoints/:id/delete', hidden, async (req, reply) => {
+    await ui.api(req).delete(`/api/v2/endpoints/${enc(idOf(req))}`);
+    if (isHtmx(req)) return reply.header('hx-redirect', '/endpoints').status(204).send();
+    return reply.redirect('/endpoints', 303);
+  });
+}

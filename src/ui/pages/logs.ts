@@ -1,0 +1,68 @@
+// Delivery logs across endpoints, filterable by endpoint, event type, status and time; each
+// delivery opens its attempts and can be retried.
+import type { FastifyInstance } from 'fastify';
+import { enc, hidden, idOf, isHtmx, localInputValue, parseInstant, queryOf, str, type Ui } from '../kit.js';
+import { type CatalogDto, DELIVERY_STATUSES, type DeliveryDto, type EndpointDto, isDeliveryStatus, type ListDto } from '../models.js';
+
+/** Enough endpoints for the filter's pick list; more are reached by their page's Logs link. */
+const ENDPOINT_CHOICES = 250;
+
+interface LogFilter {
+  readonly endpoint_id: string;
+  readonly event_type: string;
+  readonly status: string;
+  readonly since: string;
+  readonly until: string;
+}
+
+function filterOf(q: Record<string, unknown>): LogFilter {
+  return {
+    endpoint_id: str(q.endpoint_id) ?? '',
+    event_type: str(q.event_type) ?? '',
+    status: isDeliveryStatus(q.status) ? q.status : '',
+    since: parseInstant(str(q.since) ?? '') ?? '',
+    until: parseInstant(str(q.until) ?? '') ?? '',
+  };
+}
+
+/** The filter as a query string, empty values left out. */
+function queryString(f: LogFilter, cursor?: string): string {
+  const entries = Object.entries({ ...f, ...(cursor ? { cursor } : {}) }).filter(([, v]) => v !== '');
+  return new URLSearchParams(entries).toString();
+}
+
+export function registerLogPages(pages: FastifyInstance, ui: Ui): void {
+  pages.get('/logs', hidden, async (req, reply) => {
+    const filter = filterOf(queryOf(req));
+    const api = ui.api(req);
+    const [deliveries, endpoints, catalog] = await Promise.all([
+      api.get<ListDto<DeliveryDto>>('/api/v2/deliveries', { ...filter, cursor: str(queryOf(req).cursor) }),
+      api.get<ListDto<EndpointDto>>('/api/v2/endpoints', { limit: String(ENDPOINT_CHOICES) }),
+      api.get<CatalogDto>('/api/v2/event-types'),
+    ]);
+    const urls = new Map(endpoints.data.map((e) => [e.id, e.url]));
+    return ui.page(req, reply, 'logs', {
+      title: 'Delivery logs',
+      nav: 'logs',
+      deliveries: deliveries.data,
+      urls,
+      endpoints: endpoints.data,
+      types: catalog.topics.flatMap((t) => t.event_types.map((e) => e.name)),
+      statuses: DELIVERY_STATUSES,
+      filter,
+      inputs: { since: localInputValue(filter.since), until: localInputValue(filter.until) },
+      nextQuery: deliveries.next_cursor ? queryString(filter, deliveries.next_cursor) : '',
+    });
+  });
+
+  // The former per-endpoint address keeps working.
+  pages.get('/endpoints/:id/logs', hidden, async (req, reply) => reply.redirect(`/logs?endpoint_id=${enc(idOf(req))}`, 303));
+
+  pages.post('/deliveries/:id/retry', hidden, async (req, reply) => {
+    const id = idOf(req);
+    const queued = await ui.api(req).post<DeliveryDto>(`/api/v2/deliveries/${enc(id)}/retry`);
+    if (!isHtmx(req)) return reply.redirect(`/logs?endpoint_id=${enc(queued.endpoint_id)}`, 303);
+    const delivery = await ui.api(req).get<DeliveryDto>(`/api/v2/deliveries/${enc(id)}`);
+    return ui.fragment(reply, 'partials/delivery', { d: delivery, url: '', retried: true });
+  });
+}
