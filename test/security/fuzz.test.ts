@@ -468,7 +468,21 @@ describe('bad input: every route in /openapi.json', () => {
 });
 
 describe('bad input: admin UI forms and inbox capture URLs', () => {
-  const UI_POSTS = ['/login', '/logout', '/endpoints', '/endpoints/{id}/rotate', '/endpoints/{id}/toggle', '/endpoints/{id}/recover', '/deliveries/{id}/retry'];
+  const UI_POSTS = [
+    '/login',
+    '/logout',
+    '/endpoints',
+    '/endpoints/{id}/edit',
+    '/endpoints/{id}/rotate',
+    '/endpoints/{id}/reveal',
+    '/endpoints/{id}/toggle',
+    '/endpoints/{id}/test',
+    '/endpoints/{id}/recover',
+    '/deliveries/{id}/retry',
+    '/inboxes',
+    // Last, and only with ids that name nothing: the fixtures must outlive it.
+    '/endpoints/{id}/delete',
+  ];
 
   const cookieArb = () =>
     fc.oneof(
@@ -498,7 +512,11 @@ describe('bad input: admin UI forms and inbox capture URLs', () => {
       { weight: 6, arbitrary: fc.constant<Record<string, string>>({ origin }) },
       { weight: 1, arbitrary: fc.constantFrom<Record<string, string>>({}, { origin: 'null' }, { origin: 'http://evil.example' }, { origin: 'not a url' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-origin' }) },
     );
-    const fieldArb = fc.tuple(fc.constantFrom('key', 'url', 'description', 'event_types', 'disabled', 'since', 'cursor', 'x'), fc.oneof(anyString(), fc.constantFrom(...ctx.urls), fc.constantFrom(...ctx.eventTypes), fc.constantFrom('true', 'false', '2024-05-01T12:00', '2016-12-31T23:59:60Z')));
+    const names = ['key', 'url', 'description', 'event_types', 'disabled', 'since', 'confirm', 'cursor', 'name', 'method', 'event_type', 'ordering', 'x'];
+    const endpointFields = ['auth_type', 'basic_username', 'basic_password', 'oauth_token_url', 'oauth_client_id', 'oauth_client_secret', 'oauth_scope', 'replace_headers'];
+    const moreFields = ['header_name', 'header_value', 'header_type', 'rate_limit_per_second', 'timeout_ms'];
+    const values = ['true', 'false', 'yes', 'on', '2024-05-01T12:00', '2016-12-31T23:59:60Z', 'basic', 'oauth2_client_credentials', 'keep', 'none', 'hidden', 'per_resource', 'PUT', '0', '-1', '1e9', '50'];
+    const fieldArb = fc.tuple(fc.constantFrom(...names, ...endpointFields, ...moreFields), fc.oneof(anyString(), fc.constantFrom(...ctx.urls), fc.constantFrom(...ctx.eventTypes), fc.constantFrom(...values)));
     const formArb = fc.oneof(
       {
         weight: 6,
@@ -513,7 +531,7 @@ describe('bad input: admin UI forms and inbox capture URLs', () => {
       { weight: 1, arbitrary: fc.constantFrom('text/plain', 'multipart/form-data; boundary=x', 'application/xml').map((ct) => ({ ct, body: Buffer.from('key=value') })) },
     );
     for (const [i, template] of UI_POSTS.entries()) {
-      const ids = template.startsWith('/deliveries') ? [fx.delivery, fx.endpoint] : [fx.endpoint, fx.tenovos, fx.delivery];
+      const ids = template.endsWith('/delete') ? ['ep_none', fx.delivery] : template.startsWith('/deliveries') ? [fx.delivery, fx.endpoint] : [fx.endpoint, fx.tenovos, fx.delivery];
       const arb = fc.tuple(idParamArb(() => ids), cookieArb(), originArb, formArb, fc.boolean()).map(
         ([id, cookie, originHeaders, form, htmx]): RawRequest => ({
           method: 'POST',
@@ -529,11 +547,46 @@ describe('bad input: admin UI forms and inbox capture URLs', () => {
 
   it(`public GET pages outside /openapi.json (health, docs, metrics, UI pages, assets) never fail (${Math.ceil(RUNS / 2)} runs per route)`, async () => {
     const ctx = genContext();
-    const pages = ['/healthz', '/readyz', '/metrics', '/docs', '/docs/docs.css', '/openapi.json', '/', '/endpoints', '/endpoints/{id}', '/endpoints/{id}/logs', '/catalog', '/activity', '/activity/chart', '/ui/htmx.min.js', '/ui/static/{id}'];
+    const pages = [
+      '/healthz',
+      '/readyz',
+      '/metrics',
+      '/docs',
+      '/docs/docs.css',
+      '/openapi.json',
+      '/',
+      '/endpoints',
+      '/endpoints/new',
+      '/endpoints/{id}',
+      '/endpoints/{id}/edit',
+      '/endpoints/{id}/health',
+      '/endpoints/{id}/logs',
+      '/logs',
+      '/catalog',
+      '/catalog/types/{id}',
+      '/activity',
+      '/activity/charts',
+      '/inboxes',
+      '/inboxes/{id}',
+      '/ui/htmx.min.js',
+      '/ui/static/{id}',
+    ];
     for (const [i, template] of pages.entries()) {
-      const query = queryArb([{ name: 'cursor', schema: { type: 'string' } }, { name: 'status', schema: { type: 'string', enum: ['failed', 'succeeded'] } }, { name: 'expired', schema: { type: 'string' } }], ctx);
+      const query = queryArb(
+        [
+          { name: 'cursor', schema: { type: 'string' } },
+          { name: 'status', schema: { type: 'string', enum: ['failed', 'succeeded'] } },
+          { name: 'expired', schema: { type: 'string' } },
+          { name: 'endpoint_id', schema: { type: 'string' } },
+          { name: 'event_type', schema: { type: 'string' } },
+          { name: 'since', schema: { type: 'string', format: 'date-time' } },
+          { name: 'until', schema: { type: 'string' } },
+          { name: 'saved', schema: { type: 'string' } },
+        ],
+        ctx,
+      );
       const arb = fc
-        .tuple(idParamArb(() => [fx.endpoint, 'app.css', '../../package.json', '%2e%2e%2fpackage.json']), query, cookieArb(), authArb, fc.boolean())
+        .tuple(idParamArb(() => [fx.endpoint, 'app.css', 'app.js', 'asset.created', '../../package.json', '%2e%2e%2fpackage.json']), query, cookieArb(), authArb, fc.boolean())
         .map(([id, q, cookie, auth, htmx]): RawRequest => ({
           method: 'GET',
           path: template.replace('{id}', id) + q,
