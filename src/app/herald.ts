@@ -71,7 +71,10 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   const version = packageVersion();
   const clock = options.clock ?? Date.now;
   const metrics = new HeraldMetrics({ profiles });
-  const store = instrumentStore(await openStore(config, logger), metrics);
+  const store = await openStore(config, logger);
+  // The hot path's view of the store, timed for /metrics. The context keeps the store itself, so
+  // whoever replaces one of its methods (tests standing in for a failing disk) reaches the driver.
+  const timed = instrumentStore(store, metrics);
   const { defaultAccountId } = await bootstrap(store, config, options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
 
   // Own Connect inboxes are always reachable: HERALD_PUBLIC_URL now, the listening address below.
@@ -81,7 +84,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   const oauth = new OAuth2TokenCache(sender.agent, clock);
   const endpointCache = new EndpointCache(store, 1_000, clock);
   let dispatcher: Dispatcher | undefined;
-  const ingestor = new Ingestor({ store, clock, queueLimit: config.ingestQueueLimit, onCommitted: () => dispatcher?.notify() });
+  const ingestor = new Ingestor({ store: timed, clock, queueLimit: config.ingestQueueLimit, onCommitted: () => dispatcher?.notify() });
   const inboxes = new InboxService({
     store,
     logger,
@@ -113,12 +116,12 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     },
   };
 
-  metrics.watch({ stats: () => store.stats(), dispatcher: () => dispatcher?.status(), ingest: () => ingestor.status() });
+  metrics.watch({ stats: () => timed.stats(), dispatcher: () => dispatcher?.status(), ingest: () => ingestor.status() });
 
   let jobs: Jobs | undefined;
   let notifier: { close(): Promise<void> } | undefined;
   if (options.worker) {
-    const d = buildDispatcher(context, sender, oauth, options.concurrency ?? config.concurrency);
+    const d = buildDispatcher(context, timed, sender, oauth, options.concurrency ?? config.concurrency);
     dispatcher = d;
     // The embedded store has a single dispatcher: whatever was leased belonged to a dead process.
     if (store.dialect === 'sqlite') await store.releaseLeases({ all: true });
@@ -178,8 +181,8 @@ async function listenForInboxes(config: Config, onPayload: (payload?: string) =>
   return notifier;
 }
 
-function buildDispatcher(ctx: AppContext, sender: HttpSender, oauth: OAuth2TokenCache, concurrency: number): Dispatcher {
-  const { store, endpointCache, config, logger } = ctx;
+function buildDispatcher(ctx: AppContext, store: Store, sender: HttpSender, oauth: OAuth2TokenCache, concurrency: number): Dispatcher {
+  const { endpointCache, config, logger } = ctx;
   const limiter = new RateLimiter(ctx.clock);
   const owner = `${hostname()}:${process.pid}:${newId('w')}`;
   const hooks = createHealthHooks(ctx);
