@@ -48,6 +48,21 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
   socket.destroy(err);
 }
 
+/** What a process without the API serves: health, readiness and its own metrics, nothing else. */
+export function buildProbeServer(ctx: AppContext): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: ctx.logger.child({ component: 'probes' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    clientErrorHandler,
+    genReqId,
+  });
+  registerRequestIds(app, { logRequests: false });
+  registerErrorHandler(app);
+  registerHealthRoutes(app, ctx);
+  registerMetricsRoute(app, ctx);
+  return app;
+}
+
 export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   const logger = ctx.logger.child({ component: 'api' });
   const app = Fastify({

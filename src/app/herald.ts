@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { KeyAuthenticator } from '../api/middleware/auth.js';
-import { buildServer } from '../api/server.js';
+import { buildProbeServer, buildServer } from '../api/server.js';
 import { OAuth2TokenCache } from '../auth/oauth2.js';
 import { createAuthProvider } from '../auth/provider.js';
 import { profiles } from '../catalog/index.js';
@@ -146,6 +146,10 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     const address = server.server.address();
     if (address !== null && typeof address === 'object') for (const host of listeningHosts(config.host, address.port)) guard.addAlwaysAllowedHost(host);
     logger.info({ url, version, store: store.dialect }, 'Herald API listening');
+  } else if (config.metricsPort !== undefined) {
+    server = buildProbeServer(context);
+    url = await server.listen({ port: config.metricsPort, host: config.host });
+    logger.info({ url, version, store: store.dialect }, 'Herald probes (/metrics, /healthz, /readyz) listening');
   }
 
   let stopping: Promise<void> | undefined;

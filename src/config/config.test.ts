@@ -23,9 +23,17 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['HERALD_SQLITE_SYNC', 'sometimes'],
     ['HERALD_CONCURRENCY', '0'],
+    ['HERALD_METRICS_PORT', 'metrics'],
+    ['HERALD_METRICS_PORT', '65536'],
   ])('fails at start naming %s for %j', (variable, value) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^${variable}:`));
+  });
+
+  it('serves worker probes only when HERALD_METRICS_PORT is set', () => {
+    expect(loadConfig({}).metricsPort).toBeUndefined();
+    expect(loadConfig({ HERALD_METRICS_PORT: ' ' }).metricsPort).toBeUndefined();
+    expect(loadConfig({ HERALD_METRICS_PORT: '9464' }).metricsPort).toBe(9464);
   });
 
   it('parses the retry schedule and allow-list', () => {

@@ -44,6 +44,11 @@ export interface Config {
    * exempt from the SSRF guard as an own-inbox host; undefined = the address a request came to.
    */
   readonly publicUrl: string | undefined;
+  /**
+   * Where a process without the API (`herald worker`) serves /metrics, /healthz and /readyz;
+   * undefined = nowhere. API processes serve them on `port`.
+   */
+  readonly metricsPort: number | undefined;
 }
 
 /** What the client commands of the CLI (send, endpoints, listen, …) need. */
@@ -165,5 +170,6 @@ export function loadConfig(env: Env = process.env): Config {
     inboxRetentionMs: intVar(env, 'HERALD_INBOX_RETENTION_HOURS', 72, 1, 24 * 3650) * 3_600_000,
     inboxRateLimit: intVar(env, 'HERALD_INBOX_RATE_LIMIT', 100, 0, 1_000_000),
     publicUrl: publicUrlVar(env),
+    metricsPort: env.HERALD_METRICS_PORT?.trim() ? intVar(env, 'HERALD_METRICS_PORT', 0, 0, 65535) : undefined,
   };
 }

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TEST_DATABASE_URL } from '../../src/store/conformance/pg-harness.js';
 import { eventually, startReceiver, tempDir, type Receiver } from '../helpers.js';
-import { apiCall, spawnHerald, type HeraldProcess } from '../process.js';
+import { apiCall, freePort, spawnHerald, type HeraldProcess } from '../process.js';
 
 const schema = `herald_procs_${randomBytes(5).toString('hex')}`;
 const url = new URL(TEST_DATABASE_URL);
@@ -72,7 +72,9 @@ describe('PostgreSQL processes', () => {
     await migrate.exited;
     const api = await spawn('api');
     const w1 = await spawn('worker', {}, ['--concurrency', '32']);
-    await spawn('worker', {}, ['--concurrency', '32']);
+    // The survivor serves its own probes and metrics: a worker has no API to scrape.
+    const probes = `http://127.0.0.1:${await freePort()}`;
+    await spawn('worker', { HERALD_METRICS_PORT: new URL(probes).port }, ['--concurrency', '32']);
     await apiCall(api.url, 'POST', '/api/v2/endpoints', { url: receiver.url, event_types: ['asset.*'] });
 
     const accepted: string[] = [];
@@ -105,6 +107,14 @@ describe('PostgreSQL processes', () => {
       return s.succeeded === 3000 ? s : undefined;
     }, 30_000);
     expect(stats).toMatchObject({ succeeded: 3000, pending: 0, in_flight: 0, failed: 0 });
+    expect((await fetch(`${probes}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${probes}/metrics`)).text();
+    const delivered = Number(/^herald_delivery_attempts_total\{outcome="succeeded",profile="standard"\} (\d+)$/m.exec(metrics)?.[1]);
+    // It delivered its share and more once alone; the API process delivered none.
+    expect(delivered).toBeGreaterThan(1000);
+    expect(delivered).toBeLessThanOrEqual(3000 + duplicates.length);
+    expect((await fetch(`${probes}/api/v2/stats`)).status).toBe(404);
+    expect(await (await fetch(`${api.url}/metrics`)).text()).not.toMatch(/^herald_delivery_attempts_total\{outcome="succeeded",profile="standard"\} [1-9]/m);
   }, 120_000);
 
   it('holds rate limits and per-resource order across two workers', async () => {
