@@ -81,12 +81,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
         status = 500;
         message = 'Something went wrong; the error was logged.';
       }
-      if (isHtmx(req)) {
-        // Shown in the page's alert area, whatever the request targeted.
-        void reply.header('hx-retarget', '#flash').header('hx-reswap', 'innerHTML');
-        return fragment(reply, 'partials/flash', { message, kind: 'error' }, status);
-      }
-      return page(req, reply, 'error', { title: status === 404 ? 'Not found' : 'Error', message }, status);
+      return flash(req, reply, message, 'error', status);
     });
 
     async function page(req: FastifyRequest, reply: FastifyReply, template: string, data: Record<string, unknown>, status = 200) {
@@ -101,10 +96,12 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
 
     async function flash(req: FastifyRequest, reply: FastifyReply, message: string, kind: 'error' | 'success', status = 200) {
       if (isHtmx(req)) {
+        // A refusal shows in the page's alert area, whatever the request targeted.
         if (status >= 400) void reply.header('hx-retarget', '#flash').header('hx-reswap', 'innerHTML');
         return fragment(reply, 'partials/flash', { message, kind }, status);
       }
-      return page(req, reply, kind === 'error' ? 'error' : 'message', { title: kind === 'error' ? 'Error' : 'Done', message }, status);
+      if (kind === 'success') return page(req, reply, 'message', { title: 'Done', message }, status);
+      return page(req, reply, 'error', { title: status === 404 ? 'Not found' : 'Error', message }, status);
     }
 
     function toLogin(req: FastifyRequest, reply: FastifyReply, expired: boolean) {
