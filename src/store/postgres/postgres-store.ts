@@ -747,7 +747,7 @@ export class PostgresStore implements Store {
     const rows = await this.prepared<ClaimRow>(
       'herald_claim',
       CLAIM_SQL,
-      [req.now, req.excludeEndpoints, req.limit, req.owner, req.now + req.leaseMs, req.perEndpointLimit ?? req.limit],
+      [req.now, req.excludeEndpoints, req.limit, req.owner, req.now + req.leaseMs, Math.min(req.perEndpointLimit ?? req.limit, req.limit)],
       this.pool,
     );
     return rows.map((r) => ({

@@ -401,30 +401,37 @@ export class SqliteStore implements Store {
     return this.soft(() => {
       // Endpoint by endpoint through the (endpoint_id, next_attempt_at) index: an excluded or
       // dead endpoint's backlog costs nothing to skip. CROSS JOIN pins endpoints as the outer
-      // loop; left to itself the planner scans every delivery instead.
+      // loop; left to itself the planner scans every delivery instead. Candidates are chosen by
+      // rowid first and only the chosen few are read with their event bodies: with many busy
+      // endpoints the candidates are several times the limit.
       const rows = this.all<Row>(
-        `SELECT d.id, d.account_id, d.event_id, d.endpoint_id, d.attempts, d.resource_key, d.sequence, d.created_at,
+        `WITH picked AS (
+           SELECT d.rowid AS rid
+             FROM endpoints e
+             CROSS JOIN deliveries d ON d.rowid IN (
+                   SELECT q.rowid FROM deliveries q
+                    WHERE q.endpoint_id = e.id AND q.status = 'pending' AND q.next_attempt_at <= @now
+                      AND (q.ordered = 0 OR NOT EXISTS (${BLOCKED_BY_HEAD}))
+                    ORDER BY q.next_attempt_at
+                    LIMIT @cap)
+            WHERE e.disabled = 0 AND e.id NOT IN (SELECT value FROM json_each(@exclude))
+            ORDER BY d.next_attempt_at
+            LIMIT @limit)
+         SELECT d.rowid AS rid, d.id, d.account_id, d.event_id, d.endpoint_id, d.attempts, d.resource_key, d.sequence, d.created_at,
                 ev.type, ev.body, ev.project_id
-           FROM endpoints e
-           CROSS JOIN deliveries d ON d.id IN (
-                 SELECT q.id FROM deliveries q
-                  WHERE q.endpoint_id = e.id AND q.status = 'pending' AND q.next_attempt_at <= @now
-                    AND (q.ordered = 0 OR NOT EXISTS (${BLOCKED_BY_HEAD}))
-                  ORDER BY q.next_attempt_at
-                  LIMIT @cap)
+           FROM picked p
+           CROSS JOIN deliveries d ON d.rowid = p.rid
            JOIN events ev ON ev.id = d.event_id
-          WHERE e.disabled = 0 AND e.id NOT IN (SELECT value FROM json_each(@exclude))
-          ORDER BY d.next_attempt_at
-          LIMIT @limit`,
-        { now: req.now, exclude: JSON.stringify(req.excludeEndpoints), limit: req.limit, cap: req.perEndpointLimit ?? req.limit },
+          ORDER BY d.next_attempt_at`,
+        { now: req.now, exclude: JSON.stringify(req.excludeEndpoints), limit: req.limit, cap: Math.min(req.perEndpointLimit ?? req.limit, req.limit) },
       );
       if (rows.length === 0) return [];
       this.run(
-        "UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+        "UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ? WHERE rowid IN (SELECT value FROM json_each(?))",
         req.owner,
         req.now + req.leaseMs,
         req.now,
-        JSON.stringify(rows.map((r) => r.id)),
+        JSON.stringify(rows.map((r) => r.rid)),
       );
       return rows.map(toClaimed);
     });
