@@ -40,18 +40,27 @@ export class HttpSender {
   }
 
   async send(req: OutboundRequest): Promise<HttpAnswer> {
-    const signal = AbortSignal.timeout(req.timeoutMs);
-    const res = await request(req.url, {
-      dispatcher: this.agent,
-      method: req.method,
-      headers: req.headers,
-      body: req.body,
-      signal,
-      headersTimeout: req.timeoutMs,
-      bodyTimeout: req.timeoutMs,
-    });
-    const bodyStart = await readBounded(res.body);
-    return { statusCode: res.statusCode, headers: res.headers, bodyStart };
+    // One deadline for the whole exchange, cleared as soon as it is over. AbortSignal.timeout
+    // would keep its timer, and through its listeners undici's request state, alive for the
+    // full timeout after every answer: at thousands of deliveries a second, hundreds of MB of
+    // old-generation garbage (measured on the backlog drain).
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException('the endpoint did not answer in time', 'TimeoutError')), req.timeoutMs);
+    try {
+      const res = await request(req.url, {
+        dispatcher: this.agent,
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        signal: controller.signal,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      });
+      const bodyStart = await readBounded(res.body);
+      return { statusCode: res.statusCode, headers: res.headers, bodyStart };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {
