@@ -2,9 +2,8 @@
 // data directory, a receiver process), drives the load over loopback, and returns its figures.
 // Every loop is bounded by a count AND by the run's Deadline; every child is stopped at the end.
 import { randomBytes } from 'node:crypto';
-import { Pool } from 'undici';
 import { EVENT_TYPES, HeraldClient, makeEvent } from './lib/client.mjs';
-import { freePort, removeTemp, runHerald, startHerald, startReceiver, tempDir, waitHealthy } from './lib/procs.mjs';
+import { freePort, importApp, removeTemp, runHerald, startHerald, startReceiver, tempDir, waitHealthy } from './lib/procs.mjs';
 import { Deadline, fmt, now, percentile, progress, sleep, TimeoutError } from './lib/util.mjs';
 
 /**
@@ -79,10 +78,13 @@ async function limit(ctx) {
   const total = ctx.quick ? 10_000 : 100_000;
   const connections = 64; // Herald's HERALD_ENDPOINT_CONCURRENCY default
   const rx = await startReceiver();
-  let pool;
+  let sender;
   try {
     const [port] = await rx.listen(1);
-    pool = new Pool(`http://127.0.0.1:${port}`, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
+    // Herald's own HTTP client, so the ceiling is for the same client code Herald runs.
+    const { HttpSender } = await importApp('dist/delivery/http-sender.js');
+    sender = new HttpSender({ connectionsPerOrigin: connections });
+    const url = `http://127.0.0.1:${port}/hooks`;
     const sentAt = now();
     // The payload Herald would send for the same event (canonical body + Standard Webhooks headers).
     const body = JSON.stringify({ id: 'msg_0000000000000000000000', type: 'asset.created', timestamp: new Date().toISOString(), resource: { type: 'asset', id: 'asset-1' }, ...makeEvent('limit', 1, sentAt) });
@@ -93,13 +95,13 @@ async function limit(ctx) {
       while (next < end) {
         ctx.deadline.check();
         const i = next++;
-        const res = await pool.request({
+        const res = await sender.send({
+          url,
           method: 'POST',
-          path: '/hooks',
           headers: { 'content-type': 'application/json', 'user-agent': 'Herald/bench', 'webhook-id': `msg_limit_${i}`, 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': signature },
           body,
+          timeoutMs: 10_000,
         });
-        await res.body.text();
         if (res.statusCode !== 200) throw new Error(`receiver answered ${res.statusCode}`);
         if ((i & 1023) === 0) progress.update(`${ctx.label}: ${fmt(i)}/${fmt(end)} requests`);
       }
@@ -113,7 +115,7 @@ async function limit(ctx) {
     const rep = await rx.report(t0);
     return { metrics: { rps: arrivalRate(rep) }, info: { requests: total, connections, body_bytes: Buffer.byteLength(body) } };
   } finally {
-    await cleanup(() => pool?.close(), () => rx.stop());
+    await cleanup(() => sender?.close(), () => rx.stop());
   }
 }
 

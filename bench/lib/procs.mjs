@@ -5,7 +5,7 @@ import { cpSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSyn
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { request } from 'undici';
 import { sleep } from './util.mjs';
 
@@ -28,6 +28,11 @@ export function snapshotApp() {
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   appRoot = dir;
   return dir;
+}
+
+/** Imports a module of the Herald under test (e.g. 'dist/delivery/http-sender.js'). */
+export function importApp(relative) {
+  return import(pathToFileURL(path.join(appRoot, relative)).href);
 }
 
 /** @type {Set<import('node:child_process').ChildProcess>} */
