@@ -224,7 +224,8 @@ export interface Store {
   /**
    * Leases due deliveries, earliest first, taking at most `perEndpointLimit` from each endpoint
    * (so one endpoint's backlog never crowds out the others) and, for per-resource ordered
-   * endpoints, only the head of each resource's chain.
+   * endpoints, only the head of each resource's chain. A store may also share the limit out
+   * among the endpoints with due work (the embedded one does) rather than strictly by due time.
    */
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   settle(settlements: readonly Settlement[], now: number): Promise<void>;

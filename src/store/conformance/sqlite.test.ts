@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SqliteStore } from '../sqlite/sqlite-store.js';
-import { conformanceSealer, runStoreConformance } from './suite.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { conformanceSealer, endpointFixture, ingestItem, runStoreConformance } from './suite.js';
 
 const sealer = conformanceSealer();
 
@@ -29,4 +30,55 @@ runStoreConformance('sqlite', async () => {
       }
     },
   };
+});
+
+describe('sqlite claim across busy endpoints', () => {
+  const T0 = 1_700_000_000_000;
+  let dir: string;
+  let store: SqliteStore;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'herald-claim-'));
+    store = new SqliteStore({ file: path.join(dir, 'herald.db'), sealer });
+    await store.migrate();
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function endpoints(n: number) {
+    const account = await store.createAccount({ name: 'Acme' });
+    const list = Array.from({ length: n }, () => endpointFixture(account.id));
+    for (const e of list) await store.createEndpoint(e);
+    return { account, targets: list.map((e) => ({ id: e.id, ordered: false })) };
+  }
+
+  const claim = (limit: number, perEndpointLimit: number) =>
+    store.claim({ owner: 'w1', limit, leaseMs: 30_000, now: T0 + 10, excludeEndpoints: [], perEndpointLimit });
+
+  it('gives every endpoint with due work a share before one backlog takes the rest', async () => {
+    const { account, targets } = await endpoints(4);
+    // Endpoint 0's backlog is due first; the three others have one delivery each, due later.
+    await store.ingest(Array.from({ length: 10 }, () => ingestItem(account.id, [targets[0]])), T0);
+    await store.ingest(targets.slice(1).map((t) => ingestItem(account.id, [t])), T0 + 1);
+    const claimed = await claim(8, 8);
+    const per = targets.map((t) => claimed.filter((d) => d.endpointId === t.id).length);
+    expect(per).toEqual([5, 1, 1, 1]);
+    // Earliest first overall, and never twice.
+    expect(claimed.map((d) => d.createdAt)).toEqual([...Array(5).fill(T0), T0 + 1, T0 + 1, T0 + 1]);
+    const again = await claim(100, 100);
+    expect(again).toHaveLength(5);
+    expect(new Set([...claimed, ...again].map((d) => d.id)).size).toBe(13);
+  });
+
+  it('fills the limit from the endpoints that have more, within their cap', async () => {
+    const { account, targets } = await endpoints(3);
+    for (const t of targets) await store.ingest(Array.from({ length: 20 }, () => ingestItem(account.id, [t])), T0);
+    const claimed = await claim(10, 3);
+    expect(targets.map((t) => claimed.filter((d) => d.endpointId === t.id).length)).toEqual([3, 3, 3]);
+    const unlimited = await claim(30, 30);
+    expect(unlimited).toHaveLength(30);
+    expect(targets.map((t) => unlimited.filter((d) => d.endpointId === t.id).length)).toEqual([10, 10, 10]);
+  });
 });
