@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHerald, type TestHerald } from '../helpers.js';
 
 let h: TestHerald;
-let doc: { info: { description: string }; paths: Record<string, Record<string, { tags?: string[]; requestBody?: { content: Record<string, { schema: unknown }> }; responses?: Record<string, unknown> }>> };
+let doc: { info: { description: string }; paths: Record<string, Record<string, { tags?: string[]; description?: string; summary?: string; requestBody?: { content: Record<string, { schema: unknown }> }; responses?: Record<string, unknown> }>> };
 
 beforeAll(async () => {
   h = await startTestHerald({}, { worker: false });
@@ -66,6 +66,13 @@ describe('/openapi.json', () => {
     };
     expect(schema.required).toEqual(['name', 'http_url', 'http_method', 'trigger_events']);
     expect(schema.properties.trigger_events.items.enum).toHaveLength(123);
+  });
+
+  it('describes every operation of the native API', () => {
+    const undescribed = Object.entries(doc.paths)
+      .filter(([path]) => path.startsWith('/api/v2/') && !path.startsWith('/api/v2/admin/'))
+      .flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => !(op.description ?? op.summary)?.trim()).map(([method]) => `${method} ${path}`));
+    expect(undescribed).toEqual([]);
   });
 
   it('documents X-Herald-Account in the description', () => {

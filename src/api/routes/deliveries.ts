@@ -64,29 +64,59 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
     },
   );
 
-  app.get('/api/v2/deliveries/:id', { schema: { tags: ['deliveries'], params: IdParams } }, async (req) => {
-    const { id } = req.params as Static<typeof IdParams>;
-    const { accountId } = principalOf(req);
-    const delivery = await ctx.store.getDelivery(accountId, id);
-    if (!delivery) throw notFound('delivery', id);
-    return deliveryView(delivery, await ctx.store.listAttempts(accountId, [id]));
-  });
+  app.get(
+    '/api/v2/deliveries/:id',
+    {
+      schema: {
+        tags: ['deliveries'],
+        description: "One delivery of the account with its attempts (credentials in request headers masked). Another account's delivery answers 404.",
+        params: IdParams,
+      },
+    },
+    async (req) => {
+      const { id } = req.params as Static<typeof IdParams>;
+      const { accountId } = principalOf(req);
+      const delivery = await ctx.store.getDelivery(accountId, id);
+      if (!delivery) throw notFound('delivery', id);
+      return deliveryView(delivery, await ctx.store.listAttempts(accountId, [id]));
+    },
+  );
 
-  app.post('/api/v2/deliveries/:id/retry', { preHandler: requireRole('admin'), schema: { tags: ['deliveries'], params: IdParams } }, async (req, reply) => {
-    const { id } = req.params as Static<typeof IdParams>;
-    const { accountId } = principalOf(req);
-    const existing = await ctx.store.getDelivery(accountId, id);
-    if (!existing) throw notFound('delivery', id);
-    if (existing.status === 'in_flight') throw new ApiError(409, 'in_flight', `delivery ${id} is being attempted right now`);
-    const delivery = await ctx.store.retryDelivery(accountId, id, ctx.clock());
-    ctx.dispatcher?.notify();
-    return reply.status(202).send(deliveryView(delivery!));
-  });
+  app.post(
+    '/api/v2/deliveries/:id/retry',
+    {
+      preHandler: requireRole('admin'),
+      schema: {
+        tags: ['deliveries'],
+        description: 'Queues the delivery for another attempt now, succeeded and failed ones too, and answers 202 with it; 409 while an attempt is running. Admin keys only.',
+        params: IdParams,
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as Static<typeof IdParams>;
+      const { accountId } = principalOf(req);
+      const existing = await ctx.store.getDelivery(accountId, id);
+      if (!existing) throw notFound('delivery', id);
+      if (existing.status === 'in_flight') throw new ApiError(409, 'in_flight', `delivery ${id} is being attempted right now`);
+      const delivery = await ctx.store.retryDelivery(accountId, id, ctx.clock());
+      ctx.dispatcher?.notify();
+      return reply.status(202).send(deliveryView(delivery!));
+    },
+  );
 
-  app.get('/api/v2/stats', { schema: { tags: ['deliveries'] } }, async (req) => {
-    const stats = await ctx.store.stats(principalOf(req).accountId);
-    return { deliveries: { pending: stats.pending, in_flight: stats.inFlight, succeeded: stats.succeeded, failed: stats.failed, retrying: stats.retrying } };
-  });
+  app.get(
+    '/api/v2/stats',
+    {
+      schema: {
+        tags: ['deliveries'],
+        description: "The account's deliveries by status now: pending (waiting, retries included), retrying (the pending ones already tried), in_flight, succeeded, failed.",
+      },
+    },
+    async (req) => {
+      const stats = await ctx.store.stats(principalOf(req).accountId);
+      return { deliveries: { pending: stats.pending, in_flight: stats.inFlight, succeeded: stats.succeeded, failed: stats.failed, retrying: stats.retrying } };
+    },
+  );
 
   // Health and activity are read from the rollup of the attempts logged here.
   registerStatsRoutes(app, ctx);

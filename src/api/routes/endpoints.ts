@@ -58,7 +58,7 @@ export function asApiError(err: unknown): never {
 export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): void {
   const admin = { preHandler: requireRole('admin') };
 
-  app.post('/api/v2/endpoints', { ...admin, schema: { tags: ['endpoints'], body: EndpointCreate } }, async (req, reply) => {
+  app.post('/api/v2/endpoints', { ...admin, schema: { tags: ['endpoints'], description: 'Subscribes a URL to event types (exact names or topic.* wildcards); answers 201 with the endpoint and its signing secret, shown this once. Admin keys only.', body: EndpointCreate } }, async (req, reply) => {
     const { accountId } = principalOf(req);
     const body = req.body as EndpointCreate;
     const secret = generateSecret();
@@ -73,20 +73,20 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return reply.status(201).send({ ...endpointView(endpoint), secret });
   });
 
-  app.get('/api/v2/endpoints', { schema: { tags: ['endpoints'], querystring: PageQuery } }, async (req) => {
+  app.get('/api/v2/endpoints', { schema: { tags: ['endpoints'], description: 'The account\'s endpoints, newest first, a page at a time (credentials masked).', querystring: PageQuery } }, async (req) => {
     const q = req.query as Static<typeof PageQuery>;
     const page = await ctx.store.listEndpoints(principalOf(req).accountId, { cursor: q.cursor, limit: q.limit ?? 50 });
     return { data: page.items.map(endpointView), next_cursor: page.nextCursor };
   });
 
-  app.get('/api/v2/endpoints/:id', { schema: { tags: ['endpoints'], params: IdParams, response: { 200: EndpointView } } }, async (req) => {
+  app.get('/api/v2/endpoints/:id', { schema: { tags: ['endpoints'], description: 'One endpoint (credentials masked). Another account\'s endpoint answers 404.', params: IdParams, response: { 200: EndpointView } } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const endpoint = await ctx.store.getEndpoint(principalOf(req).accountId, id);
     if (!endpoint) throw notFound('endpoint', id);
     return endpointView(endpoint);
   });
 
-  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], params: IdParams, body: EndpointPatch } }, async (req) => {
+  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out are kept. Admin keys only.', params: IdParams, body: EndpointPatch } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
@@ -106,14 +106,14 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return endpointView(updated);
   });
 
-  app.delete('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], params: IdParams } }, async (req, reply) => {
+  app.delete('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Deletes an endpoint; its pending deliveries are not sent. Admin keys only.', params: IdParams } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     if (!(await ctx.store.deleteEndpoint(principalOf(req).accountId, id))) throw notFound('endpoint', id);
     ctx.endpointChanged(id);
     return reply.status(204).send();
   });
 
-  app.post('/api/v2/endpoints/:id/secret/rotate', { ...admin, schema: { tags: ['endpoints'], params: IdParams } }, async (req) => {
+  app.post('/api/v2/endpoints/:id/secret/rotate', { ...admin, schema: { tags: ['endpoints'], description: 'Replaces the signing secret and returns the new one; the previous secret keeps signing alongside it for 24 hours. Admin keys only.', params: IdParams } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);

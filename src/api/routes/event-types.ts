@@ -7,7 +7,7 @@ import { notFound } from '../middleware/errors.js';
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) });
 
 export function registerEventTypeRoutes(app: FastifyInstance): void {
-  app.get('/api/v2/event-types', { schema: { tags: ['event-types'] } }, async () => ({ topics: eventTypesByTopic() }));
+  app.get('/api/v2/event-types', { schema: { tags: ['event-types'], description: 'The event catalog, grouped by topic: every type with its description and its name in each profile.' } }, async () => ({ topics: eventTypesByTopic() }));
 
   app.get(
     '/api/v2/event-types/:name',

@@ -69,19 +69,19 @@ async function publish(ctx: AppContext, accountId: string, events: EventInput[],
 export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void {
   const publisher = { preHandler: requireRole('publisher') };
 
-  app.post('/api/v2/events', { ...publisher, schema: { tags: ['events'], body: EventIn } }, async (req, reply) => {
+  app.post('/api/v2/events', { ...publisher, schema: { tags: ['events'], description: 'Publishes one event; 202 once it and its deliveries are committed. The same id again returns the first message and creates nothing.', body: EventIn } }, async (req, reply) => {
     const [out] = await publish(ctx, principalOf(req).accountId, [toInput(req.body as EventIn, 'body')], () => '');
     return reply.status(202).send(out);
   });
 
-  app.post('/api/v2/events/batch', { ...publisher, schema: { tags: ['events'], body: EventBatchIn } }, async (req, reply) => {
+  app.post('/api/v2/events/batch', { ...publisher, schema: { tags: ['events'], description: 'Publishes up to 1,000 events in one commit; 202 with one result per event, in order.', body: EventBatchIn } }, async (req, reply) => {
     const { events } = req.body as EventBatchIn;
     const inputs = events.map((e, i) => toInput(e, `events[${i}]`));
     const out = await publish(ctx, principalOf(req).accountId, inputs, (i) => `events[${i}].`);
     return reply.status(202).send({ data: out });
   });
 
-  app.get('/api/v2/events/:id', { schema: { tags: ['events'], params: IdParams } }, async (req) => {
+  app.get('/api/v2/events/:id', { schema: { tags: ['events'], description: 'An event, by message id or by the id it was published with, and its deliveries.', params: IdParams } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const event = await ctx.store.getEvent(accountId, id);

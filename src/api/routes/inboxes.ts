@@ -121,7 +121,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
   const admin = { preHandler: requireRole('admin') };
   const tags = ['inboxes'];
 
-  app.post('/api/v2/inboxes', { ...admin, schema: { tags, body: InboxCreate, response: { 201: InboxView } } }, async (req, reply) => {
+  app.post('/api/v2/inboxes', { ...admin, schema: { tags, description: 'Creates a hosted inbox: a URL that records every request sent to it, optionally forwarding them to an endpoint. Admin keys only.', body: InboxCreate, response: { 201: InboxView } } }, async (req, reply) => {
     const { accountId } = principalOf(req);
     const body = req.body as InboxCreate;
     checkSigningSecret(body.signing_secret);
@@ -155,19 +155,19 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return reply.status(201).send({ ...inboxView(inbox, baseUrlOf(ctx, req)), ...(relay ? { forward_secret: relay.secret } : {}) });
   });
 
-  app.get('/api/v2/inboxes', { schema: { tags, querystring: PageQuery } }, async (req) => {
+  app.get('/api/v2/inboxes', { schema: { tags, description: 'The account\'s inboxes, a page at a time.', querystring: PageQuery } }, async (req) => {
     const q = req.query as Static<typeof PageQuery>;
     const page = await ctx.store.listInboxes(principalOf(req).accountId, { cursor: q.cursor, limit: q.limit ?? 50 });
     const base = baseUrlOf(ctx, req);
     return { data: page.items.map((i) => inboxView(i, base)), next_cursor: page.nextCursor };
   });
 
-  app.get('/api/v2/inboxes/:id', { schema: { tags, params: IdParams, response: { 200: InboxView } } }, async (req) => {
+  app.get('/api/v2/inboxes/:id', { schema: { tags, description: 'One inbox. Another account\'s inbox answers 404.', params: IdParams, response: { 200: InboxView } } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     return inboxView(await inboxOf(ctx, req, id), baseUrlOf(ctx, req));
   });
 
-  app.patch('/api/v2/inboxes/:id', { ...admin, schema: { tags, params: IdParams, body: InboxPatch, response: { 200: InboxView } } }, async (req) => {
+  app.patch('/api/v2/inboxes/:id', { ...admin, schema: { tags, description: 'Changes the given fields of an inbox. Admin keys only.', params: IdParams, body: InboxPatch, response: { 200: InboxView } } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const body = req.body as InboxPatch;
@@ -209,7 +209,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return { ...inboxView(updated, baseUrlOf(ctx, req)), ...(created ? { forward_secret: created.secret } : {}) };
   });
 
-  app.delete('/api/v2/inboxes/:id', { ...admin, schema: { tags, params: IdParams } }, async (req, reply) => {
+  app.delete('/api/v2/inboxes/:id', { ...admin, schema: { tags, description: 'Deletes an inbox and the requests it recorded. Admin keys only.', params: IdParams } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const inbox = await inboxOf(ctx, req, id);
@@ -223,7 +223,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return reply.status(204).send();
   });
 
-  app.get('/api/v2/inboxes/:id/requests', { schema: { tags, params: IdParams, querystring: PageQuery } }, async (req) => {
+  app.get('/api/v2/inboxes/:id/requests', { schema: { tags, description: 'The requests an inbox recorded, newest first, a page at a time.', params: IdParams, querystring: PageQuery } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const q = req.query as Static<typeof PageQuery>;
     const inbox = await inboxOf(ctx, req, id);
@@ -231,7 +231,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return { data: page.items.map((r) => inboxRequestView(r, { listing: true })), next_cursor: page.nextCursor };
   });
 
-  app.get('/api/v2/inboxes/:id/requests/:requestId', { schema: { tags, params: RequestParams } }, async (req) => {
+  app.get('/api/v2/inboxes/:id/requests/:requestId', { schema: { tags, description: 'One recorded request, with its headers and body.', params: RequestParams } }, async (req) => {
     const { id, requestId } = req.params as Static<typeof RequestParams>;
     const inbox = await inboxOf(ctx, req, id);
     const r = await ctx.store.getInboxRequest(inbox.accountId, id, requestId);
@@ -239,7 +239,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return inboxRequestView(r);
   });
 
-  app.delete('/api/v2/inboxes/:id/requests', { ...admin, schema: { tags, params: IdParams } }, async (req) => {
+  app.delete('/api/v2/inboxes/:id/requests', { ...admin, schema: { tags, description: 'Deletes every request an inbox recorded. Admin keys only.', params: IdParams } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const inbox = await inboxOf(ctx, req, id);
     return { purged: await ctx.store.purgeInboxRequests(inbox.accountId, id) };
