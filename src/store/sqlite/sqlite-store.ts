@@ -112,11 +112,11 @@ export class SqliteStore implements Store {
   private readonly sealer: Sealer;
   private readonly stmts = new Map<string, Database.Statement>();
   private readonly durableSync: 'FULL' | 'NORMAL';
-  // Built once: soft() runs for every claim and settle, and db.pragma() and db.transaction()
-  // prepare a statement or build a wrapper on each call.
+  // Built once: claims, settles and ingests run thousands of times a second, and db.pragma()
+  // and db.transaction() prepare a statement or build a wrapper on each call.
   private readonly syncNormal: Database.Statement;
   private readonly syncFull: Database.Statement;
-  private readonly runImmediate: (fn: () => unknown) => unknown;
+  private readonly immediate: <T>(fn: () => T) => T;
 
   constructor(options: SqliteOptions) {
     if (options.file !== ':memory:') mkdirSync(path.dirname(options.file), { recursive: true });
@@ -136,7 +136,7 @@ export class SqliteStore implements Store {
     this.syncNormal = this.db.prepare('PRAGMA synchronous = NORMAL');
     this.syncFull = this.db.prepare('PRAGMA synchronous = FULL');
     const tx = this.db.transaction((fn: () => unknown) => fn());
-    this.runImmediate = (fn) => tx.immediate(fn);
+    this.immediate = <T>(fn: () => T) => tx.immediate(fn) as T;
   }
 
   /**
@@ -145,10 +145,10 @@ export class SqliteStore implements Store {
    * crash (WAL), and the next durable commit flushes it along. Ingest never uses this.
    */
   private soft<T>(fn: () => T): T {
-    if (this.durableSync === 'NORMAL') return this.runImmediate(fn) as T;
+    if (this.durableSync === 'NORMAL') return this.immediate(fn);
     this.syncNormal.run();
     try {
-      return this.runImmediate(fn) as T;
+      return this.immediate(fn);
     } finally {
       this.syncFull.run();
     }
@@ -374,7 +374,7 @@ export class SqliteStore implements Store {
   // ---- ingest -------------------------------------------------------------------------
 
   async ingest(items: readonly IngestItem[], now: number): Promise<IngestOutcome[]> {
-    return this.db.transaction(() => items.map((item) => this.ingestOne(item, now))).immediate();
+    return this.immediate(() => items.map((item) => this.ingestOne(item, now)));
   }
 
   private ingestOne(item: IngestItem, now: number): IngestOutcome {
