@@ -3,7 +3,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import type { Logger } from 'pino';
 import type { AppContext } from '../app/context.js';
 import { authenticate } from './middleware/auth.js';
 import { registerErrorHandler } from './middleware/errors.js';
@@ -48,16 +49,28 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
   socket.destroy(err);
 }
 
-/** What a process without the API serves: health, readiness and its own metrics, nothing else. */
-export function buildProbeServer(ctx: AppContext): FastifyInstance {
+/**
+ * The Fastify instance every Herald server starts from: its logger, request ids, client-error
+ * handling and error handler. Per-request access logs stay off: at thousands of requests a
+ * second they would drown the delivery logs.
+ */
+function baseServer(logger: Logger, options: { logRequests: boolean } & Pick<FastifyServerOptions, 'bodyLimit' | 'trustProxy' | 'ajv'> = { logRequests: false }): FastifyInstance {
+  const { logRequests, ...fastifyOptions } = options;
   const app = Fastify({
-    loggerInstance: ctx.logger.child({ component: 'probes' }) as FastifyBaseLogger,
+    ...fastifyOptions,
+    loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     clientErrorHandler,
     genReqId,
   });
-  registerRequestIds(app, { logRequests: false });
+  registerRequestIds(app, { logRequests });
   registerErrorHandler(app);
+  return app;
+}
+
+/** What a process without the API serves: health, readiness and its own metrics, nothing else. */
+export function buildProbeServer(ctx: AppContext): FastifyInstance {
+  const app = baseServer(ctx.logger.child({ component: 'probes' }));
   registerHealthRoutes(app, ctx);
   registerMetricsRoute(app, ctx);
   return app;
@@ -65,18 +78,12 @@ export function buildProbeServer(ctx: AppContext): FastifyInstance {
 
 export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   const logger = ctx.logger.child({ component: 'api' });
-  const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    // Per-request access logs would drown the delivery logs at thousands of requests a second.
-    logController: new LogController({ disableRequestLogging: true }),
+  const app = baseServer(logger, {
+    logRequests: logger.isLevelEnabled('debug'),
     bodyLimit: BODY_LIMIT,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
-    clientErrorHandler,
-    genReqId,
   });
-  registerRequestIds(app, { logRequests: logger.isLevelEnabled('debug') });
-  registerErrorHandler(app);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Herald', version: ctx.version, description: `Webhook platform for digital asset management systems.\n\n${ACCOUNT_HEADER_DOC}` },
