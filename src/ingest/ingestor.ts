@@ -87,7 +87,7 @@ export class Ingestor {
       messageId,
       event: { ...event, type },
       endpoints,
-      render: (sequence) => renderCanonical(messageId, type, event, occurredAt, sequence),
+      body: renderCanonical(messageId, type, event, occurredAt),
     };
   }
 

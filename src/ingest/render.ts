@@ -1,21 +1,21 @@
+import type { CanonicalBody } from '../domain/canonical-body.js';
 import type { EventInput } from '../domain/types.js';
 
 /**
  * The canonical (standard profile) body of an event, serialised once at ingest and stored:
- * the dispatcher sends these bytes as they are to every standard endpoint.
+ * the dispatcher sends these bytes as they are to every standard endpoint. The per-resource
+ * sequence is only known inside the store's transaction, so the body is kept as the two parts
+ * either side of it (plain data: it crosses to the store's thread as it is).
  */
-export function renderCanonical(messageId: string, type: string, event: EventInput, occurredAt: number, sequence: number | null): string {
-  const body: Record<string, unknown> = {
-    id: messageId,
-    type,
-    timestamp: new Date(occurredAt).toISOString(),
-  };
-  if (sequence !== null) body.sequence = sequence;
-  if (event.projectId !== undefined) body.project_id = event.projectId;
-  if (event.resource !== undefined) body.resource = event.resource;
-  if (event.actor !== undefined) body.actor = event.actor;
-  if (event.changes !== undefined) body.changes = event.changes;
-  if (event.links !== undefined) body.links = event.links;
-  body.data = event.data ?? {};
-  return JSON.stringify(body);
+export function renderCanonical(messageId: string, type: string, event: EventInput, occurredAt: number): CanonicalBody {
+  const head = JSON.stringify({ id: messageId, type, timestamp: new Date(occurredAt).toISOString() });
+  const rest: Record<string, unknown> = {};
+  if (event.projectId !== undefined) rest.project_id = event.projectId;
+  if (event.resource !== undefined) rest.resource = event.resource;
+  if (event.actor !== undefined) rest.actor = event.actor;
+  if (event.changes !== undefined) rest.changes = event.changes;
+  if (event.links !== undefined) rest.links = event.links;
+  rest.data = event.data ?? {};
+  return { head: head.slice(0, -1), tail: `,${JSON.stringify(rest).slice(1)}` };
 }
+

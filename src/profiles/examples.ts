@@ -1,6 +1,7 @@
 // Example payloads of an event type as each profile delivers it, for the catalog API and the
 // admin UI. They are rendered by the very renderers the dispatcher uses, from one sample event,
 // so an example can never drift from what a receiver gets.
+import { withSequence } from '../domain/canonical-body.js';
 import { buildEndpoint } from '../domain/endpoint.js';
 import type { Account, EventInput, ProfileName } from '../domain/types.js';
 import { type EventTypeDef, nameInProfile, type Profile, profiles } from '../catalog/index.js';
@@ -45,7 +46,7 @@ export function profilesOf(def: EventTypeDef): Profile[] {
 
 /** Body of `def` as delivered to an endpoint of each profile that carries it, parsed as JSON. */
 export function examplePayloads(def: EventTypeDef): Partial<Record<Profile, unknown>> {
-  const body = renderCanonical(SAMPLE_MESSAGE_ID, def.name, sampleEvent(def), SAMPLE_TIME, 1);
+  const body = withSequence(renderCanonical(SAMPLE_MESSAGE_ID, def.name, sampleEvent(def), SAMPLE_TIME), 1);
   const parsed = JSON.parse(body) as CanonicalEvent;
   const out: Partial<Record<Profile, unknown>> = {};
   for (const profile of profilesOf(def)) {

@@ -15,6 +15,7 @@ import type {
   Role,
   StoredEvent,
 } from '../domain/types.js';
+import type { CanonicalBody } from '../domain/canonical-body.js';
 import type { Inbox, InboxRelay, InboxRequest } from '../inbox/types.js';
 
 export interface PageRequest {
@@ -39,8 +40,8 @@ export interface IngestItem {
   readonly event: EventInput;
   /** Endpoints matched by ingest; one delivery each. */
   readonly endpoints: readonly { readonly id: string; readonly ordered: boolean }[];
-  /** Builds the canonical body once the per-resource sequence is known. */
-  readonly render: (sequence: number | null) => string;
+  /** The canonical body, completed with the per-resource sequence once that is known. */
+  readonly body: CanonicalBody;
 }
 
 export interface IngestOutcome {

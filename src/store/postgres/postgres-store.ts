@@ -10,6 +10,7 @@
 // Nothing takes those in the opposite direction.
 import pg from 'pg';
 import { newId } from '../../domain/ids.js';
+import { withSequence } from '../../domain/canonical-body.js';
 import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
 import { INBOX_RELAY_EVENT_TYPE, type Inbox, type InboxRelay, type InboxRequest } from '../../inbox/types.js';
 import type {
@@ -706,7 +707,7 @@ export class PostgresStore implements Store {
         event.projectId ?? null,
         resourceKeyOf(event.resource),
         sequences[j],
-        items[i].render(sequences[j]),
+        withSequence(items[i].body, sequences[j]),
       ];
       row.forEach((v, k) => cols[k].push(v));
     });

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { newId } from '../../domain/ids.js';
+import { withSequence } from '../../domain/canonical-body.js';
 import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
 import { INBOX_RELAY_EVENT_TYPE, type Inbox, type InboxRelay, type InboxRequest } from '../../inbox/types.js';
 import type {
@@ -400,7 +401,7 @@ export class SqliteStore implements Store {
       event.projectId ?? null,
       resourceKey,
       sequence,
-      item.render(sequence),
+      withSequence(item.body, sequence),
     );
     for (const endpoint of item.endpoints) {
       const ordered = endpoint.ordered && resourceKey !== null ? 1 : 0;
