@@ -6,19 +6,14 @@ import { SecretBox } from '../signing/secretbox.js';
 import type { Store } from '../store/contract.js';
 import { SchemaMismatchError } from '../store/migrations.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { openThreadedSqliteStore } from '../store/sqlite/threaded-store.js';
 
 /**
- * The encryption key for credentials at rest: HERALD_SECRET_KEY, or a key generated into the
- * data directory on first start (readable by the owner only).
+ * The encryption key for credentials at rest, as configured: HERALD_SECRET_KEY, or a key
+ * generated into the data directory on first start (readable by the owner only).
  */
-export function loadSecretBox(config: Config, logger?: Logger): SecretBox {
-  if (config.secretKey) {
-    try {
-      return new SecretBox(SecretBox.parseKey(config.secretKey));
-    } catch (err) {
-      throw new ConfigError('HERALD_SECRET_KEY', (err as Error).message);
-    }
-  }
+export function loadSecretKey(config: Config, logger?: Logger): string {
+  if (config.secretKey) return config.secretKey;
   const file = path.join(config.dataDir, 'secret.key');
   if (!existsSync(file)) {
     mkdirSync(config.dataDir, { recursive: true });
@@ -26,7 +21,16 @@ export function loadSecretBox(config: Config, logger?: Logger): SecretBox {
     logger?.info({ file }, 'generated the encryption key for credentials at rest; back it up with the database');
   }
   chmodSync(file, 0o600);
-  return new SecretBox(SecretBox.parseKey(readFileSync(file, 'utf8').trim()));
+  return readFileSync(file, 'utf8').trim();
+}
+
+export function loadSecretBox(config: Config, logger?: Logger): SecretBox {
+  try {
+    return new SecretBox(SecretBox.parseKey(loadSecretKey(config, logger)));
+  } catch (err) {
+    if (config.secretKey) throw new ConfigError('HERALD_SECRET_KEY', (err as Error).message);
+    throw err;
+  }
 }
 
 export function sqliteFile(config: Config): string {
@@ -68,7 +72,14 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
     }
     return store;
   }
-  const store = new SqliteStore({ file: sqliteFile(config), sealer, synchronous: config.sqliteSync });
+  const store = config.sqliteThread
+    ? await openThreadedSqliteStore({
+        file: sqliteFile(config),
+        synchronous: config.sqliteSync,
+        key: loadSecretKey(config),
+        onFailure: (err) => logger?.fatal({ err }, 'the SQLite store thread stopped: every store call fails until Herald restarts'),
+      })
+    : new SqliteStore({ file: sqliteFile(config), sealer, synchronous: config.sqliteSync });
   const state = await store.migrate();
   if (state.current !== state.latest) {
     await store.close();

@@ -22,6 +22,7 @@ describe('loadConfig', () => {
     ['HERALD_ADMIN_KEY', 'short'],
     ['LOG_LEVEL', 'loud'],
     ['HERALD_SQLITE_SYNC', 'sometimes'],
+    ['HERALD_SQLITE_THREAD', 'yes'],
     ['HERALD_CONCURRENCY', '0'],
     ['HERALD_METRICS_PORT', 'metrics'],
     ['HERALD_METRICS_PORT', '65536'],

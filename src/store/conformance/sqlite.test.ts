@@ -5,32 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { SqliteStore } from '../sqlite/sqlite-store.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sqliteHandle } from './sqlite-harness.js';
 import { conformanceSealer, endpointFixture, ingestItem, runStoreConformance } from './suite.js';
 
 const sealer = conformanceSealer();
 
-runStoreConformance('sqlite', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'herald-conformance-'));
-  const file = path.join(dir, 'herald.db');
-  const store = new SqliteStore({ file, sealer });
-  await store.migrate();
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-    rawRows: async (table) => {
-      // A second connection: it reads the WAL too, so it sees exactly what was committed.
-      const db = new Database(file, { readonly: true });
-      try {
-        return db.prepare(`SELECT * FROM ${table}`).all() as Record<string, unknown>[];
-      } finally {
-        db.close();
-      }
-    },
-  };
-});
+runStoreConformance('sqlite', () => sqliteHandle(async (file) => new SqliteStore({ file, sealer })));
 
 describe('sqlite claim across busy endpoints', () => {
   const T0 = 1_700_000_000_000;

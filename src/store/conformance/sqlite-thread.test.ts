@@ -1,0 +1,90 @@
+// The conformance suite against the embedded driver on its own thread (HERALD_SQLITE_THREAD=on,
+// the default): the same SqliteStore, reached through messages. A fresh database file per test.
+import Database from 'better-sqlite3';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SecretBox } from '../../signing/secretbox.js';
+import type { Store } from '../contract.js';
+import { openThreadedSqliteStore } from '../sqlite/threaded-store.js';
+import { sqliteHandle } from './sqlite-harness.js';
+import { endpointFixture, runStoreConformance } from './suite.js';
+
+const key = SecretBox.generateKey();
+
+runStoreConformance('sqlite on its own thread', () => sqliteHandle((file) => openThreadedSqliteStore({ file, synchronous: 'normal', key })));
+
+describe('sqlite store thread', () => {
+  let dir: string;
+  let store: Store;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'herald-thread-'));
+    store = await openThreadedSqliteStore({ file: path.join(dir, 'herald.db'), synchronous: 'normal', key });
+    await store.migrate();
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs calls in the order they were made, even when none is awaited in between', async () => {
+    const account = await store.createAccount({ name: 'a' });
+    const endpoint = endpointFixture(account.id);
+    const created = store.createEndpoint(endpoint);
+    const read = store.getEndpoint(account.id, endpoint.id);
+    const deleted = store.deleteEndpoint(account.id, endpoint.id);
+    const after = store.getEndpoint(account.id, endpoint.id);
+    await created;
+    expect((await read)?.id).toBe(endpoint.id);
+    expect(await deleted).toBe(true);
+    expect(await after).toBeUndefined();
+  });
+
+  it("rejects with the database's error, its name and code intact, and goes on serving", async () => {
+    const account = await store.createAccount({ name: 'a' });
+    const err = await store.createAccount({ name: 'b', id: account.id }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).toMatchObject({ name: 'SqliteError', code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
+    expect((await store.getAccount(account.id))?.name).toBe('a');
+  });
+
+  it('keeps credentials sealed in the file and opens them for the caller', async () => {
+    const account = await store.createAccount({ name: 'a' });
+    const endpoint = endpointFixture(account.id, { secret: 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0' });
+    await store.createEndpoint(endpoint);
+    expect((await store.getEndpoint(account.id, endpoint.id))?.secret).toBe(endpoint.secret);
+    const db = new Database(path.join(dir, 'herald.db'), { readonly: true });
+    try {
+      const row = db.prepare('SELECT secret FROM endpoints WHERE id = ?').get(endpoint.id) as { secret: string };
+      expect(row.secret).not.toContain('c2VjcmV0');
+      expect(row.secret.startsWith('v1.')).toBe(true);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('refuses every call once closed', async () => {
+    await store.close();
+    await expect(store.getAccount('acc_x')).rejects.toThrow(/closed/);
+    store = await openThreadedSqliteStore({ file: path.join(dir, 'herald.db'), synchronous: 'normal', key });
+  });
+});
+
+describe('sqlite store thread start', () => {
+  it('rejects when the database cannot be opened, naming why', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'herald-thread-'));
+    try {
+      // A directory where the database file should be.
+      await expect(openThreadedSqliteStore({ file: dir, synchronous: 'full', key })).rejects.toThrow();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a malformed key before opening anything', async () => {
+    await expect(openThreadedSqliteStore({ file: path.join(os.tmpdir(), 'never.db'), synchronous: 'full', key: 'not-a-key' })).rejects.toThrow();
+  });
+});

@@ -1,0 +1,134 @@
+// The embedded store run on a thread of its own (store-thread.ts). SQLite's calls block: on the
+// main thread every commit, fsync and checkpoint stopped HTTP and deliveries for its duration,
+// and the store was half of that thread's time under load while the second core idled. Here the
+// main thread only posts calls and awaits answers; the store's behaviour is unchanged, since the
+// thread runs the same SqliteStore, one call at a time, in the order the calls were made.
+import { Worker } from 'node:worker_threads';
+import type { Page } from '../../domain/types.js';
+import type { InboxRequest } from '../../inbox/types.js';
+import type { IngestItem, Store } from '../contract.js';
+import { deserializeError, type StoreMethod, type StoreReply, type StoreThreadOptions } from './thread-protocol.js';
+
+const STORE_METHODS = [
+  'close', 'migrate', 'schemaState', 'createAccount', 'getAccount', 'updateAccount', 'listAccounts', 'createProject', 'getProject',
+  'listProjects', 'createApiKey', 'findApiKeyByHash', 'listApiKeys', 'deleteApiKey', 'syncEnvKey', 'countOperatorKeys', 'createEndpoint',
+  'updateEndpoint', 'getEndpoint', 'getEndpointsByIds', 'listEndpoints', 'activeEndpoints', 'deleteEndpoint', 'endpointsVersion', 'ingest',
+  'claim', 'settle', 'releaseLeases', 'nextDueAt', 'getEvent', 'getDelivery', 'listDeliveries', 'listAttempts', 'retryDelivery',
+  'recoverEndpoint', 'countRecoverable', 'endpointHealth', 'activity', 'stats', 'nextCounter', 'listEndpointAttempts', 'reserveRate', 'prune',
+  'createInbox', 'updateInbox', 'getInbox', 'findInboxByTokenHash', 'listInboxes', 'deleteInbox', 'captureInboxRequest', 'listInboxRequests',
+  'getInboxRequest', 'purgeInboxRequests', 'pruneInboxRequests',
+] as const satisfies readonly StoreMethod[];
+
+// A Store method added to the contract but not listed above fails to compile here.
+type Unlisted = Exclude<StoreMethod, (typeof STORE_METHODS)[number]>;
+const everyMethodListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyMethodListed;
+
+export interface ThreadedStoreOptions extends StoreThreadOptions {
+  /** The thread stopped on its own (a bug or a crash): every call fails from now on. */
+  readonly onFailure?: (err: Error) => void;
+}
+
+/** Starts the store's thread and resolves once its database is open. */
+export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Promise<Store> {
+  const thread = new StoreThread(options);
+  await thread.ready;
+  const store: Record<string, unknown> = { dialect: 'sqlite' };
+  for (const method of STORE_METHODS) store[method] = (...args: unknown[]) => thread.call(method, args);
+  store.ingest = (items: readonly IngestItem[], now: number) => thread.call('ingest', [items.map(slim), now]);
+  store.close = () => thread.close();
+  // Buffers arrive as plain Uint8Arrays: captured bodies are given back their Buffer view.
+  store.getInboxRequest = async (...args: unknown[]) => withBuffer((await thread.call('getInboxRequest', args)) as InboxRequest | undefined);
+  store.listInboxRequests = async (...args: unknown[]) => {
+    const page = (await thread.call('listInboxRequests', args)) as Page<InboxRequest>;
+    return { ...page, items: page.items.map(withBuffer) };
+  };
+  return store as unknown as Store;
+}
+
+function withBuffer<T extends InboxRequest | undefined>(request: T): T {
+  if (request === undefined || Buffer.isBuffer(request.body)) return request;
+  const body: Uint8Array = request.body;
+  return { ...request, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
+}
+
+/** The store reads only these fields of an event: the payload travels once, in the body. */
+function slim(item: IngestItem): IngestItem {
+  const { type, idempotencyKey, occurredAt, projectId, resource } = item.event;
+  return { accountId: item.accountId, messageId: item.messageId, endpoints: item.endpoints, body: item.body, event: { type, idempotencyKey, occurredAt, projectId, resource } };
+}
+
+/**
+ * Under the test runner this module is TypeScript source, which a worker thread cannot load;
+ * the thread then runs the compiled twin in dist/ (the suite builds dist/ first, in
+ * test/global-setup.ts).
+ */
+function threadScript(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../../dist/store/sqlite/store-thread.js', here) : new URL('./store-thread.js', here);
+}
+
+interface Waiter {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: Error) => void;
+}
+
+class StoreThread {
+  readonly ready: Promise<void>;
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, Waiter>();
+  private nextId = 1;
+  private failure: Error | null = null;
+  private closing = false;
+
+  constructor(private readonly options: ThreadedStoreOptions) {
+    const { file, synchronous, key } = options;
+    this.worker = new Worker(threadScript(), { workerData: { file, synchronous, key } satisfies StoreThreadOptions });
+    this.ready = new Promise<void>((resolve, reject) => this.waiting.set(0, { resolve: () => resolve(), reject }));
+    this.ready.catch(() => {
+      this.closing = true;
+      void this.worker.terminate();
+    });
+    this.worker.on('message', (reply: StoreReply) => this.answer(reply));
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => this.fail(new Error(`the SQLite store thread stopped (exit code ${code})`)));
+  }
+
+  call(method: StoreMethod, args: readonly unknown[]): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    // The thread keeps the process alive only while an answer is awaited, as a pending
+    // database call on the main thread would.
+    if (this.waiting.size === 0) this.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ id, method, args });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    await this.call('close', []);
+    this.closing = true;
+    this.failure = new Error('the store is closed');
+    await this.worker.terminate();
+  }
+
+  private answer(reply: StoreReply): void {
+    const waiter = this.waiting.get(reply.id);
+    if (!waiter) return;
+    this.waiting.delete(reply.id);
+    if (this.waiting.size === 0) this.worker.unref();
+    if ('error' in reply) waiter.reject(deserializeError(reply.error));
+    else waiter.resolve(reply.value);
+  }
+
+  private fail(err: Error): void {
+    if (this.closing) return;
+    const first = this.failure === null;
+    this.failure ??= err;
+    for (const waiter of this.waiting.values()) waiter.reject(err);
+    this.waiting.clear();
+    if (first) this.options.onFailure?.(err);
+  }
+}
