@@ -234,7 +234,7 @@ function buildDispatcher(ctx: AppContext, store: Store, sender: HttpSender, oaut
         profileOf: (id) => endpointCache.peek(id)?.profile,
       }),
     },
-    { owner, concurrency, endpointConcurrency: config.endpointConcurrency, retrySchedule: config.retrySchedule, clock: ctx.clock },
+    { owner, concurrency, endpointConcurrency: config.endpointConcurrency, leaseMs: config.leaseMs, retrySchedule: config.retrySchedule, clock: ctx.clock },
   );
 }
 

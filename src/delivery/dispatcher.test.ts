@@ -115,6 +115,42 @@ describe('Dispatcher', () => {
     expect(peak).toBeLessThanOrEqual(3); // 2 for "slow" + 1 for "fast"
   });
 
+  it('holds several rounds claimed ahead for an endpoint that answers quickly, one round for a slow one', async () => {
+    const release: (() => void)[] = [];
+    const durationMs: Record<string, number> = { fast: 1, slow: 30_000 };
+    const h = harness(async (d) => {
+      await new Promise<void>((r) => release.push(r));
+      return { attempt: { ...attempt(200), durationMs: durationMs[d.endpointId] }, verdict: 'success' };
+    });
+    for (let i = 0; i < 60; i++) h.queue.push(delivery(`f${i}`, 'fast'), delivery(`s${i}`, 'slow'));
+    // As the stores do: at most one round (endpointConcurrency) per endpoint in a claim.
+    h.deps.claim = async (limit, exclude) => {
+      const taken: ClaimedDelivery[] = [];
+      for (const ep of ['fast', 'slow'].filter((e) => !exclude.includes(e))) {
+        const mine = h.queue.filter((q) => q.endpointId === ep).slice(0, Math.min(2, limit - taken.length));
+        taken.push(...mine);
+        h.queue = h.queue.filter((q) => !mine.includes(q));
+      }
+      return taken;
+    };
+    const held = (ep: string) => 60 - h.queue.filter((q) => q.endpointId === ep).length - h.settled.filter((s) => s.endpointId === ep).length;
+    const peak = { fast: 0, slow: 0 };
+    const d = dispatcher(h, { concurrency: 100, endpointConcurrency: 2, leaseMs: 60_000 });
+    d.start();
+    while (h.settled.length < 120) {
+      await new Promise((r) => setTimeout(r, 5));
+      peak.fast = Math.max(peak.fast, held('fast'));
+      peak.slow = Math.max(peak.slow, held('slow'));
+      release.splice(0).forEach((r) => r());
+    }
+    await d.stop(1000);
+    // Fast: up to 4 rounds of 2 before a claim, plus the claim's round. Slow: 1 round + 1 round.
+    expect(peak.fast).toBeGreaterThan(4);
+    expect(peak.fast).toBeLessThanOrEqual(10);
+    expect(peak.slow).toBeLessThanOrEqual(4);
+    expect(h.settled.filter((s) => s.outcome === 'release')).toEqual([]);
+  });
+
   it('hands back a claimed delivery whose endpoint was deleted or disabled, untried', async () => {
     const tried: string[] = [];
     const h = harness(

@@ -64,6 +64,8 @@ export interface DispatcherOptions {
   readonly endpointConcurrency: number;
   readonly retrySchedule: readonly number[];
   readonly claimBatch?: number;
+  /** How long a claim's lease lasts: work claimed ahead must start well within it. */
+  readonly leaseMs?: number;
   /** Settlements are written together: at most this many ms after the first one waits. */
   readonly settleDelayMs?: number;
   readonly clock?: () => number;
@@ -92,6 +94,11 @@ interface EndpointLoad {
 /** A throttled endpoint is not claimed for while its next free slot is further than this. */
 const THROTTLE_HORIZON_MS = 500;
 const IDLE_POLL_MS = 1_000;
+/** At most this many rounds of an endpoint's concurrency are held claimed (running + waiting). */
+const MAX_ROUNDS = 4;
+/** Weight of the newest attempt in an endpoint's average attempt time. */
+const PACE_WEIGHT = 0.2;
+const MAX_PACED_ENDPOINTS = 10_000;
 
 export class Dispatcher {
   private running = false;
@@ -102,6 +109,8 @@ export class Dispatcher {
   private waitingTotal = 0;
   private readonly perEndpoint = new Map<string, EndpointLoad>();
   private readonly throttledUntil = new Map<string, number>();
+  /** Average attempt time per endpoint (ms): how far ahead its work may be claimed. */
+  private readonly paceMs = new Map<string, number>();
   private wakeUp: (() => void) | null = null;
   private settleQueue: Settlement[] = [];
   /** Hooks that must see the settlement committed first (e.g. raising an exhausted event). */
@@ -208,7 +217,7 @@ export class Dispatcher {
   private excludedEndpoints(): string[] {
     const now = this.clock();
     const out: string[] = [];
-    for (const [id, load] of this.perEndpoint) if (load.running + load.waiting.length >= this.options.endpointConcurrency) out.push(id);
+    for (const [id, load] of this.perEndpoint) if (load.running + load.waiting.length >= this.holdLimit(id)) out.push(id);
     for (const [id, until] of this.throttledUntil) {
       if (until - now > THROTTLE_HORIZON_MS) out.push(id);
       else if (until <= now) this.throttledUntil.delete(id);
@@ -237,8 +246,29 @@ export class Dispatcher {
   }
 
   /**
-   * A claim may hold more deliveries for one endpoint than it may run at once: up to one more
-   * round waits here (so it starts well within its lease), anything beyond goes back to the store.
+   * An endpoint is claimed for while it holds (running and waiting) fewer deliveries than this;
+   * a claim brings at most one more round of its concurrency. A claim is a round
+   * trip to the store, which may be busy with an ingest commit: an endpoint whose attempts are
+   * quick keeps several rounds claimed ahead so it never idles meanwhile. A slow one is claimed
+   * for only once its waiting round has started, so everything it holds starts well within its
+   * lease.
+   */
+  private holdLimit(endpointId: string): number {
+    const pace = this.paceMs.get(endpointId);
+    const leaseMs = this.options.leaseMs ?? 60_000;
+    const rounds = pace === undefined ? 1 : Math.max(1, Math.min(MAX_ROUNDS, Math.floor(leaseMs / (4 * Math.max(1, pace)))));
+    return rounds * this.options.endpointConcurrency;
+  }
+
+  private notePace(endpointId: string, durationMs: number): void {
+    const before = this.paceMs.get(endpointId);
+    if (before === undefined && this.paceMs.size >= MAX_PACED_ENDPOINTS) this.paceMs.clear();
+    this.paceMs.set(endpointId, before === undefined ? durationMs : before + PACE_WEIGHT * (durationMs - before));
+  }
+
+  /**
+   * A claim may hold more deliveries for one endpoint than it may run at once: they wait here
+   * up to the endpoint's hold limit; anything beyond goes back to the store.
    */
   private launch(d: ClaimedDelivery, schedule: EndpointSchedule): void {
     let load = this.perEndpoint.get(d.endpointId);
@@ -248,7 +278,7 @@ export class Dispatcher {
     }
     if (load.running < this.options.endpointConcurrency) {
       this.begin(d, schedule, load);
-    } else if (load.waiting.length < this.options.endpointConcurrency) {
+    } else if (load.running + load.waiting.length < this.holdLimit(d.endpointId) + this.options.endpointConcurrency) {
       this.waitingTotal++;
       load.waiting.push({ d, schedule });
     } else {
@@ -303,6 +333,7 @@ export class Dispatcher {
   private async attempt(d: ClaimedDelivery, load: EndpointLoad): Promise<void> {
     try {
       const result = await this.deps.deliver(d);
+      this.notePace(d.endpointId, result.attempt.durationMs);
       const { settlement, after } = this.settlementFor(d, result);
       this.enqueueSettlement(settlement, after);
       this.observeAttempt(d, result, settlement.outcome);
@@ -318,6 +349,7 @@ export class Dispatcher {
   private finish(d: ClaimedDelivery, load: EndpointLoad, releaseAt?: number): void {
     if (releaseAt !== undefined) this.release(d, releaseAt);
     const freeBefore = this.freeSlots();
+    const holdLimit = this.holdLimit(d.endpointId);
     const loadBefore = load.running + load.waiting.length;
     this.inFlight--;
     load.running--;
@@ -330,7 +362,7 @@ export class Dispatcher {
     // excluded set, or enough slots came free. Waking on every completion would run a claim
     // per delivery.
     const loadAfter = load.running + load.waiting.length;
-    const endpointOpened = loadBefore >= this.options.endpointConcurrency && loadAfter < this.options.endpointConcurrency;
+    const endpointOpened = loadBefore >= holdLimit && loadAfter < holdLimit;
     const slotsOpened = freeBefore < this.claimThreshold && this.freeSlots() >= this.claimThreshold;
     if (endpointOpened || slotsOpened || this.inFlight === 0) this.notify();
   }
