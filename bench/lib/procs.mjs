@@ -160,6 +160,8 @@ export async function startHerald(o) {
     HERALD_ALLOWED_TARGETS: '127.0.0.0/8',
     LOG_LEVEL: 'warn',
     ...o.env,
+    // BENCH_HERALD_ENV (space-separated NAME=value) sets Herald settings for an A/B comparison.
+    ...Object.fromEntries((process.env.BENCH_HERALD_ENV ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
   };
   // BENCH_NODE_ARGS (space-separated) adds Node flags to every Herald process, e.g. --trace-gc.
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
