@@ -1,5 +1,5 @@
-// The conformance suite against the embedded driver on its own thread (HERALD_SQLITE_THREAD=on,
-// the default): the same SqliteStore, reached through messages. A fresh database file per test.
+// The conformance suite against the embedded driver on its own thread (HERALD_SQLITE_THREAD=on):
+// the same SqliteStore, reached through messages. A fresh database file per test.
 import Database from 'better-sqlite3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -9,7 +9,7 @@ import { SecretBox } from '../../signing/secretbox.js';
 import type { Store } from '../contract.js';
 import { openThreadedSqliteStore } from '../sqlite/threaded-store.js';
 import { sqliteHandle } from './sqlite-harness.js';
-import { endpointFixture, runStoreConformance } from './suite.js';
+import { endpointFixture, ingestItem, runStoreConformance } from './suite.js';
 
 const key = SecretBox.generateKey();
 
@@ -64,6 +64,22 @@ describe('sqlite store thread', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('runs a claim ahead of ingests posted before it, never behind them', async () => {
+    const account = await store.createAccount({ name: 'a' });
+    const endpoint = endpointFixture(account.id);
+    await store.createEndpoint(endpoint);
+    const target = [{ id: endpoint.id, ordered: false }];
+    const now = Date.now();
+    const first = store.ingest(Array.from({ length: 500 }, () => ingestItem(account.id, target)), now);
+    const later = ingestItem(account.id, target);
+    const second = store.ingest([later], now);
+    const claimed = await store.claim({ owner: 'w', limit: 1_000, leaseMs: 60_000, now: now + 1, excludeEndpoints: [], perEndpointLimit: 1_000 });
+    await Promise.all([first, second]);
+    // In call order the claim would have taken all 501; ahead of the queued ingest, not the last.
+    expect(claimed.length).toBeLessThan(501);
+    expect(claimed.map((d) => d.eventId)).not.toContain(later.messageId);
   });
 
   it('refuses every call once closed', async () => {
