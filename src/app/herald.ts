@@ -84,7 +84,14 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   const oauth = new OAuth2TokenCache(sender.agent, clock);
   const endpointCache = new EndpointCache(store, 1_000, clock);
   let dispatcher: Dispatcher | undefined;
-  const ingestor = new Ingestor({ store: timed, clock, queueLimit: config.ingestQueueLimit, onCommitted: () => dispatcher?.notify() });
+  const ingestor = new Ingestor({
+    store: timed,
+    clock,
+    queueLimit: config.ingestQueueLimit,
+    onCommitted: () => dispatcher?.notify(),
+    // The store's own thread commits in arrival order: the next batch may wait there.
+    commitsInFlight: store.dialect === 'sqlite' && config.sqliteThread ? 2 : 1,
+  });
   const inboxes = new InboxService({
     store,
     logger,

@@ -18,7 +18,8 @@ export interface GroupCommitStatus {
 export class GroupCommitter<I, O> {
   private queue: Pending<I, O>[] = [];
   private queuedItems = 0;
-  private flushing = false;
+  /** Batches handed to the store and not yet committed. */
+  private inFlight = 0;
   private scheduled = false;
   private batches = 0;
   private lastBatchSize = 0;
@@ -26,6 +27,11 @@ export class GroupCommitter<I, O> {
   constructor(
     private readonly commit: (items: I[]) => Promise<O[]>,
     private readonly maxBatchItems: number = 5_000,
+    /**
+     * Batches that may be committing at once. A store on another thread commits them in order;
+     * handing it the next batch before the last one's answer is back keeps it from idling.
+     */
+    private readonly maxInFlight: number = 1,
   ) {}
 
   submit(items: readonly I[]): Promise<O[]> {
@@ -37,11 +43,11 @@ export class GroupCommitter<I, O> {
   }
 
   status(): GroupCommitStatus {
-    return { queuedItems: this.queuedItems, flushing: this.flushing, batches: this.batches, lastBatchSize: this.lastBatchSize };
+    return { queuedItems: this.queuedItems, flushing: this.inFlight > 0, batches: this.batches, lastBatchSize: this.lastBatchSize };
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing) return;
+    if (this.scheduled || this.inFlight >= this.maxInFlight) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -63,7 +69,7 @@ export class GroupCommitter<I, O> {
 
   private async flush(): Promise<void> {
     if (this.queue.length === 0) return;
-    this.flushing = true;
+    this.inFlight++;
     const batch = this.take();
     const items = batch.flatMap((p) => p.items);
     try {
@@ -78,7 +84,7 @@ export class GroupCommitter<I, O> {
     } catch (err) {
       for (const p of batch) p.reject(err);
     } finally {
-      this.flushing = false;
+      this.inFlight--;
       if (this.queue.length > 0) this.schedule();
     }
   }

@@ -32,6 +32,8 @@ export interface IngestorOptions {
   readonly onCommitted?: () => void;
   /** Events waiting for a commit beyond which publish refuses new work. */
   readonly queueLimit?: number;
+  /** Batches committing at once (more than one only for a store that commits them in order). */
+  readonly commitsInFlight?: number;
 }
 
 export class Ingestor {
@@ -42,7 +44,7 @@ export class Ingestor {
   constructor(private readonly options: IngestorOptions) {
     this.matcher = new EndpointMatcher(options.store);
     this.clock = options.clock ?? Date.now;
-    this.committer = new GroupCommitter((items) => this.commit(items));
+    this.committer = new GroupCommitter((items) => this.commit(items), undefined, options.commitsInFlight);
   }
 
   /** Canonical type of a published name (any profile's), or an error naming the index. */
