@@ -24,7 +24,7 @@ export interface Config {
   readonly endpointConcurrency: number;
   readonly leaseMs: number;
   readonly sqliteSync: 'full' | 'normal';
-  /** The embedded store runs on a thread of its own (off: on the main thread). */
+  /** The embedded store runs on a thread of its own (default: on the main thread). */
   readonly sqliteThread: boolean;
   readonly shutdownGraceMs: number;
   /** How long the previous signing secret keeps signing after a rotation. */
@@ -163,7 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     endpointConcurrency: intVar(env, 'HERALD_ENDPOINT_CONCURRENCY', 64, 1, 10_000),
     leaseMs: intVar(env, 'HERALD_LEASE_MS', 60_000, 1_000, 3_600_000),
     sqliteSync: enumVar(env, 'HERALD_SQLITE_SYNC', ['full', 'normal'] as const, 'full'),
-    sqliteThread: enumVar(env, 'HERALD_SQLITE_THREAD', ['on', 'off'] as const, 'on') === 'on',
+    sqliteThread: enumVar(env, 'HERALD_SQLITE_THREAD', ['on', 'off'] as const, 'off') === 'on',
     shutdownGraceMs: intVar(env, 'HERALD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     rotationOverlapMs: intVar(env, 'HERALD_ROTATION_OVERLAP_SECONDS', 86_400, 0, 30 * 86_400) * 1000,
     disableAfterMs: intVar(env, 'HERALD_DISABLE_AFTER_HOURS', 120, 1, 24 * 365) * 3_600_000,

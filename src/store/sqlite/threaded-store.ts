@@ -1,8 +1,9 @@
-// The embedded store run on a thread of its own (store-thread.ts). SQLite's calls block: on the
-// main thread every commit, fsync and checkpoint stopped HTTP and deliveries for its duration,
-// and the store was half of that thread's time under load while the second core idled. Here the
-// main thread only posts calls and awaits answers; the store's behaviour is unchanged, since the
-// thread runs the same SqliteStore, one call at a time, in the order the calls were made.
+// The embedded store run on a thread of its own (store-thread.ts), with HERALD_SQLITE_THREAD=on.
+// SQLite's calls block: on the main thread every commit, fsync and checkpoint stops HTTP and
+// deliveries for its duration. Here the main thread only posts calls and awaits answers; the
+// store's behaviour is unchanged, since the thread runs the same SqliteStore, one call at a
+// time, in the order the calls were made (claims excepted: see store-thread.ts). Crossing
+// threads costs CPU on both sides, which pays only where a core would otherwise idle.
 import { Worker } from 'node:worker_threads';
 import type { Page } from '../../domain/types.js';
 import type { InboxRequest } from '../../inbox/types.js';
