@@ -8,7 +8,7 @@ import type { EventInput } from '../domain/types.js';
  * either side of it (plain data: it crosses to the store's thread as it is).
  */
 export function renderCanonical(messageId: string, type: string, event: EventInput, occurredAt: number): CanonicalBody {
-  const head = JSON.stringify({ id: messageId, type, timestamp: new Date(occurredAt).toISOString() });
+  const head = `{"id":${JSON.stringify(messageId)},"type":${JSON.stringify(type)},"timestamp":"${new Date(occurredAt).toISOString()}"`;
   const rest: Record<string, unknown> = {};
   if (event.projectId !== undefined) rest.project_id = event.projectId;
   if (event.resource !== undefined) rest.resource = event.resource;
@@ -16,6 +16,6 @@ export function renderCanonical(messageId: string, type: string, event: EventInp
   if (event.changes !== undefined) rest.changes = event.changes;
   if (event.links !== undefined) rest.links = event.links;
   rest.data = event.data ?? {};
-  return { head: head.slice(0, -1), tail: `,${JSON.stringify(rest).slice(1)}` };
+  return { head, tail: `,${JSON.stringify(rest).slice(1)}` };
 }
 
