@@ -151,6 +151,27 @@ describe('Dispatcher', () => {
     expect(h.settled.filter((s) => s.outcome === 'release')).toEqual([]);
   });
 
+  it('hands a waiting delivery back untried once half its lease is spent, instead of starting it', async () => {
+    let now = NOW;
+    const release: (() => void)[] = [];
+    const h = harness(async () => {
+      await new Promise<void>((r) => release.push(r));
+      return { attempt: attempt(200), verdict: 'success' };
+    });
+    for (let i = 0; i < 4; i++) h.queue.push(delivery(`d${i}`, 'e'));
+    const d = dispatcher(h, { concurrency: 10, endpointConcurrency: 2, leaseMs: 1_000, clock: () => now });
+    d.start();
+    await until(() => release.length === 2 && d.status().waiting === 2);
+    now += 600; // the endpoint took longer than half the lease to answer
+    release.splice(0).forEach((r) => r());
+    await until(() => h.settled.length === 4);
+    await d.stop(1000);
+    const ids = (outcome: string) => h.settled.filter((s) => s.outcome === outcome).map((s) => s.deliveryId).sort();
+    expect(ids('succeeded')).toEqual(['d0', 'd1']);
+    expect(ids('release')).toEqual(['d2', 'd3']);
+    expect(release).toEqual([]);
+  });
+
   it('hands back a claimed delivery whose endpoint was deleted or disabled, untried', async () => {
     const tried: string[] = [];
     const h = harness(

@@ -88,7 +88,7 @@ export interface DispatcherStatus {
 interface EndpointLoad {
   running: number;
   /** Claimed beyond the endpoint's concurrency; started as running attempts finish. */
-  readonly waiting: { readonly d: ClaimedDelivery; readonly schedule: EndpointSchedule }[];
+  readonly waiting: { readonly d: ClaimedDelivery; readonly schedule: EndpointSchedule; readonly claimedAt: number }[];
 }
 
 /** A throttled endpoint is not claimed for while its next free slot is further than this. */
@@ -280,7 +280,7 @@ export class Dispatcher {
       this.begin(d, schedule, load);
     } else if (load.running + load.waiting.length < this.holdLimit(d.endpointId) + this.options.endpointConcurrency) {
       this.waitingTotal++;
-      load.waiting.push({ d, schedule });
+      load.waiting.push({ d, schedule, claimedAt: this.clock() });
     } else {
       this.release(d, this.clock());
     }
@@ -353,9 +353,8 @@ export class Dispatcher {
     const loadBefore = load.running + load.waiting.length;
     this.inFlight--;
     load.running--;
-    const next = this.running ? load.waiting.shift() : undefined;
+    const next = this.running ? this.nextWaiting(load) : undefined;
     if (next) {
-      this.waitingTotal--;
       this.begin(next.d, next.schedule, load);
     } else if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
     // Wake the loop only when a claim could now take more: the endpoint dropped out of the
@@ -365,6 +364,22 @@ export class Dispatcher {
     const endpointOpened = loadBefore >= holdLimit && loadAfter < holdLimit;
     const slotsOpened = freeBefore < this.claimThreshold && this.freeSlots() >= this.claimThreshold;
     if (endpointOpened || slotsOpened || this.inFlight === 0) this.notify();
+  }
+
+  /**
+   * The next waiting delivery that can still start well within its lease. An endpoint that
+   * slowed down after work was claimed ahead for it would otherwise start deliveries whose lease
+   * has run out, and which another worker (or the lease reclaim) may have handed out again:
+   * those go back to the store untried.
+   */
+  private nextWaiting(load: EndpointLoad): EndpointLoad['waiting'][number] | undefined {
+    const oldest = this.clock() - (this.options.leaseMs ?? 60_000) / 2;
+    for (let next = load.waiting.shift(); next; next = load.waiting.shift()) {
+      this.waitingTotal--;
+      if (next.claimedAt >= oldest) return next;
+      this.release(next.d, this.clock());
+    }
+    return undefined;
   }
 
   private freeSlots(): number {
