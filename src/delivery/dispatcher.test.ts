@@ -117,7 +117,8 @@ describe('Dispatcher', () => {
 
   it('holds several rounds claimed ahead for an endpoint that answers quickly, one round for a slow one', async () => {
     const release: (() => void)[] = [];
-    const durationMs: Record<string, number> = { fast: 1, slow: 30_000 };
+    // Slow: a receiver that times out after 1 s, well within the lease, still holds one round.
+    const durationMs: Record<string, number> = { fast: 1, slow: 1_000 };
     const h = harness(async (d) => {
       await new Promise<void>((r) => release.push(r));
       return { attempt: { ...attempt(200), durationMs: durationMs[d.endpointId] }, verdict: 'success' };

@@ -96,6 +96,8 @@ const THROTTLE_HORIZON_MS = 500;
 const IDLE_POLL_MS = 1_000;
 /** At most this many rounds of an endpoint's concurrency are held claimed (running + waiting). */
 const MAX_ROUNDS = 4;
+/** How long a claim may take to come back (it can wait behind an ingest commit and its fsync). */
+const CLAIM_HORIZON_MS = 100;
 /** Weight of the newest attempt in an endpoint's average attempt time. */
 const PACE_WEIGHT = 0.2;
 const MAX_PACED_ENDPOINTS = 10_000;
@@ -247,16 +249,19 @@ export class Dispatcher {
 
   /**
    * An endpoint is claimed for while it holds (running and waiting) fewer deliveries than this;
-   * a claim brings at most one more round of its concurrency. A claim is a round
-   * trip to the store, which may be busy with an ingest commit: an endpoint whose attempts are
-   * quick keeps several rounds claimed ahead so it never idles meanwhile. A slow one is claimed
-   * for only once its waiting round has started, so everything it holds starts well within its
-   * lease.
+   * a claim brings at most one more round of its concurrency. A claim is a round trip to the
+   * store, which may be busy with an ingest commit: an endpoint whose attempts are quick keeps
+   * as many rounds claimed ahead as it gets through while a claim comes back, so it never idles
+   * meanwhile. A slow one (a timing-out endpoint above all) needs no more than one round
+   * waiting, and holding more would take waiting room from every other endpoint. Everything
+   * held must also start well within its lease.
    */
   private holdLimit(endpointId: string): number {
     const pace = this.paceMs.get(endpointId);
-    const leaseMs = this.options.leaseMs ?? 60_000;
-    const rounds = pace === undefined ? 1 : Math.max(1, Math.min(MAX_ROUNDS, Math.floor(leaseMs / (4 * Math.max(1, pace)))));
+    if (pace === undefined) return this.options.endpointConcurrency;
+    const perAttempt = Math.max(1, pace);
+    const withinLease = Math.floor((this.options.leaseMs ?? 60_000) / (4 * perAttempt));
+    const rounds = Math.max(1, Math.min(MAX_ROUNDS, 1 + Math.floor(CLAIM_HORIZON_MS / perAttempt), withinLease));
     return rounds * this.options.endpointConcurrency;
   }
 
