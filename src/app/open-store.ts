@@ -25,8 +25,13 @@ export function loadSecretKey(config: Config, logger?: Logger): string {
 }
 
 export function loadSecretBox(config: Config, logger?: Logger): SecretBox {
+  return secretBoxOf(config, loadSecretKey(config, logger));
+}
+
+/** The sealer for a loaded key; a malformed HERALD_SECRET_KEY is a configuration error. */
+function secretBoxOf(config: Config, key: string): SecretBox {
   try {
-    return new SecretBox(SecretBox.parseKey(loadSecretKey(config, logger)));
+    return new SecretBox(SecretBox.parseKey(key));
   } catch (err) {
     if (config.secretKey) throw new ConfigError('HERALD_SECRET_KEY', (err as Error).message);
     throw err;
@@ -54,7 +59,8 @@ export function postgresTarget(url: string): { connectionString: string; schema:
 
 /** Opens the configured store. `migrate`: apply migrations (the embedded store always does). */
 export async function openStore(config: Config, logger?: Logger, options: { migrate?: boolean } = {}): Promise<Store> {
-  const sealer = loadSecretBox(config, logger);
+  const key = loadSecretKey(config, logger);
+  const sealer = secretBoxOf(config, key);
   if (config.databaseUrl?.startsWith('postgres')) {
     if (!config.secretKey) {
       logger?.warn('DATABASE_URL is PostgreSQL but HERALD_SECRET_KEY is unset: every Herald process must share one key to read the credentials the others stored');
@@ -76,7 +82,7 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
     ? await openThreadedSqliteStore({
         file: sqliteFile(config),
         synchronous: config.sqliteSync,
-        key: loadSecretKey(config),
+        key,
         onFailure: (err) => logger?.fatal({ err }, 'the SQLite store thread stopped: every store call fails until Herald restarts'),
       })
     : new SqliteStore({ file: sqliteFile(config), sealer, synchronous: config.sqliteSync });
