@@ -267,14 +267,20 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
   );
 }
 
+/** How many sent ids a stream remembers: a capture is announced at most twice (locally and by NOTIFY), moments apart. */
+const STREAM_DEDUP_WINDOW = 1_000;
+
 /** Streams an inbox: subscribe first (buffering), then the head, the catch-up, the buffer, live. */
 async function streamInbox(ctx: AppContext, inbox: Inbox, after: string | undefined, reply: FastifyReply): Promise<void> {
   let stream: ReturnType<typeof openEventStream> | undefined;
   let buffered: InboxRequest[] | undefined = [];
-  let newest = after ?? '';
+  // Deduplicated by id, not by "newer than the last one sent": another process's capture,
+  // announced through NOTIFY, can arrive after a newer one made here, and must still be sent.
+  const sent = new Set<string>();
   const send = (r: InboxRequest) => {
-    if (r.id <= newest) return;
-    newest = r.id;
+    if (sent.has(r.id)) return;
+    sent.add(r.id);
+    if (sent.size > STREAM_DEDUP_WINDOW) sent.delete(sent.values().next().value as string);
     stream?.send('request', inboxRequestView(r), r.id);
   };
   const unsubscribe = await ctx.inboxes.subscribe(inbox, {
