@@ -393,7 +393,7 @@ export class Dispatcher {
 
   /** The settlement for an attempt's result, and what to do once it is committed. */
   private settlementFor(d: ClaimedDelivery, result: AttemptResult): { settlement: AttemptSettlement; after?: () => void } {
-    const base = { deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, attempt: result.attempt };
+    const base = { deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, accountId: d.accountId, attempt: result.attempt };
     if (result.verdict === 'success') {
       this.counters.succeeded++;
       return { settlement: { ...base, outcome: 'succeeded' } };

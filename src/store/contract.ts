@@ -87,11 +87,21 @@ export interface AttemptInput {
   readonly responseBody: string | null;
 }
 
+/** The delivery an attempt was made for. */
+interface AttemptOf {
+  readonly deliveryId: string;
+  readonly owner: string;
+  readonly endpointId: string;
+  /** The delivery's account, so the attempt is recorded without reading the delivery back. */
+  readonly accountId: string;
+  readonly attempt: AttemptInput;
+}
+
 /** What became of one claimed delivery. Settled in batches, in one transaction. */
 export type Settlement =
-  | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly attempt: AttemptInput; readonly outcome: 'succeeded' }
-  | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly attempt: AttemptInput; readonly outcome: 'retry'; readonly nextAttemptAt: number }
-  | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly attempt: AttemptInput; readonly outcome: 'failed' }
+  | (AttemptOf & { readonly outcome: 'succeeded' })
+  | (AttemptOf & { readonly outcome: 'retry'; readonly nextAttemptAt: number })
+  | (AttemptOf & { readonly outcome: 'failed' })
   /** Hand a claimed delivery back untried (e.g. its endpoint was disabled meanwhile). */
   | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly outcome: 'release'; readonly nextAttemptAt: number };
 

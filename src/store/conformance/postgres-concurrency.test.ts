@@ -124,6 +124,7 @@ describe('postgres store under concurrent workers', () => {
             deliveryId: d.id,
             owner,
             endpointId: d.endpointId,
+            accountId: d.accountId,
             outcome: 'succeeded' as const,
             attempt: { attemptNo: 1, startedAt: Date.now(), durationMs: 1, statusCode: 200, errorKind: null, errorMessage: null, requestHeaders: {}, responseBody: null },
           })),

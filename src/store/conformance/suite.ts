@@ -82,27 +82,30 @@ function attempt(no: number, over: Partial<AttemptInput> = {}): AttemptInput {
   };
 }
 
-const succeeded = (d: { id: string; endpointId: string }, owner: string, no = 1): Settlement => ({
+const succeeded = (d: { id: string; endpointId: string; accountId: string }, owner: string, no = 1): Settlement => ({
   deliveryId: d.id,
   owner,
   endpointId: d.endpointId,
+  accountId: d.accountId,
   attempt: attempt(no),
   outcome: 'succeeded',
 });
 
-const retry = (d: { id: string; endpointId: string }, owner: string, nextAttemptAt: number, no = 1): Settlement => ({
+const retry = (d: { id: string; endpointId: string; accountId: string }, owner: string, nextAttemptAt: number, no = 1): Settlement => ({
   deliveryId: d.id,
   owner,
   endpointId: d.endpointId,
+  accountId: d.accountId,
   attempt: attempt(no, { statusCode: 503, errorKind: 'http_status', errorMessage: 'service unavailable', responseBody: 'busy' }),
   outcome: 'retry',
   nextAttemptAt,
 });
 
-const failed = (d: { id: string; endpointId: string }, owner: string, no = 1): Settlement => ({
+const failed = (d: { id: string; endpointId: string; accountId: string }, owner: string, no = 1): Settlement => ({
   deliveryId: d.id,
   owner,
   endpointId: d.endpointId,
+  accountId: d.accountId,
   attempt: attempt(no, { statusCode: null, errorKind: 'connect', errorMessage: 'ECONNREFUSED', responseBody: null }),
   outcome: 'failed',
 });

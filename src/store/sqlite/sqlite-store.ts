@@ -538,8 +538,10 @@ export class SqliteStore implements Store {
     if (!applied) return false;
     this.run(
       `INSERT INTO attempts (id, delivery_id, account_id, attempt_no, started_at, duration_ms, status_code, error_kind, error_message, request_headers, response_body)
-       SELECT ?, id, account_id, ?, ?, ?, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       newId('atm', a.startedAt),
+      s.deliveryId,
+      s.accountId,
       a.attemptNo,
       a.startedAt,
       a.durationMs,
@@ -548,7 +550,6 @@ export class SqliteStore implements Store {
       a.errorMessage,
       JSON.stringify(a.requestHeaders),
       a.responseBody,
-      s.deliveryId,
     );
     return true;
   }
