@@ -1185,6 +1185,32 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const perEndpoint = await Promise.all(targets.map((t) => store.stats(account.id, t.id)));
         expect(perEndpoint.map((s) => s.pending + s.inFlight + s.succeeded + s.failed)).toEqual([2, 2]);
         expect(await store.stats(other.account.id, targets[0].id)).toEqual({ pending: 0, inFlight: 0, succeeded: 0, failed: 0, retrying: 0 });
+
+        // Every status at once, exactly, in each scope.
+        await store.settle([failed(claimed[2], 'w1')], T0 + 2);
+        expect(await store.stats()).toEqual({ pending: 3, inFlight: 0, succeeded: 1, failed: 1, retrying: 1 });
+        const expected = (endpointId: string) => {
+          const mine = claimed.filter((d) => d.endpointId === endpointId);
+          const unclaimed = (endpointId === other.targets[0].id ? 1 : 2) - mine.length;
+          const retried = mine.filter((d) => d.id === claimed[1].id).length;
+          return {
+            pending: unclaimed + retried,
+            inFlight: 0,
+            succeeded: mine.filter((d) => d.id === claimed[0].id).length,
+            failed: mine.filter((d) => d.id === claimed[2].id).length,
+            retrying: retried,
+          };
+        };
+        const sum = { pending: 0, inFlight: 0, succeeded: 0, failed: 0, retrying: 0 };
+        for (const t of targets) {
+          const e = expected(t.id);
+          expect(await store.stats(account.id, t.id)).toEqual(e);
+          expect(await store.stats(undefined, t.id)).toEqual(e);
+          for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += e[k];
+        }
+        expect(await store.stats(account.id)).toEqual(sum);
+        const theirTarget = other.targets[0].id;
+        expect(await store.stats(other.account.id)).toEqual(expected(theirTarget));
       });
 
       it('getEvent finds an event by id or by idempotency key, within its account only', async () => {
