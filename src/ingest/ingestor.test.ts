@@ -34,6 +34,22 @@ describe('Ingestor', () => {
     expect(await b).toHaveLength(3);
   });
 
+  it('refuses a test send to one endpoint too while the queue is full', async () => {
+    const { store, commits } = slowStore();
+    const ingestor = new Ingestor({ store, queueLimit: 600 });
+    const first = ingestor.publish('acc', events(600));
+    await tick();
+    await tick();
+    const second = ingestor.publish('acc', events(600));
+    await tick();
+    await expect(ingestor.publishTo('acc', events(1)[0], [{ id: 'ep_1', ordered: false }])).rejects.toBeInstanceOf(IngestOverloadedError);
+    commits[0].release();
+    await first;
+    await tick();
+    commits[1].release();
+    await second;
+  });
+
   it('refuses new events while too many wait for their commit, and recovers once they commit', async () => {
     const { store, commits } = slowStore();
     const ingestor = new Ingestor({ store, queueLimit: 1000 });

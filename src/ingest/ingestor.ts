@@ -59,8 +59,7 @@ export class Ingestor {
   /** Resolves once the events and their deliveries are committed. */
   async publish(accountId: string, events: readonly EventInput[]): Promise<IngestOutcome[]> {
     const types = Ingestor.canonicalTypes(events);
-    const queued = this.committer.status().queuedItems;
-    if (queued + events.length > (this.options.queueLimit ?? Number.POSITIVE_INFINITY)) throw new IngestOverloadedError(queued);
+    this.admit(events.length);
     const match = await this.matcher.forAccount(accountId);
     const now = this.clock();
     const items = events.map((event, i) => this.item(accountId, event, types[i], now, match(types[i], event)));
@@ -73,8 +72,15 @@ export class Ingestor {
    */
   async publishTo(accountId: string, event: EventInput, endpoints: IngestItem['endpoints']): Promise<IngestOutcome> {
     const [type] = Ingestor.canonicalTypes([event]);
+    this.admit(1);
     const [out] = await this.committer.submit([this.item(accountId, event, type, this.clock(), endpoints)]);
     return out;
+  }
+
+  /** Back-pressure: refuses `count` more events while too many wait for their commit. */
+  private admit(count: number): void {
+    const queued = this.committer.status().queuedItems;
+    if (queued + count > (this.options.queueLimit ?? Number.POSITIVE_INFINITY)) throw new IngestOverloadedError(queued);
   }
 
   status(): GroupCommitStatus {

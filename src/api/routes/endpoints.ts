@@ -4,7 +4,7 @@ import type { AppContext } from '../../app/context.js';
 import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../domain/types.js';
-import { UnknownEventTypeError } from '../../ingest/ingestor.js';
+import { ingestFailure } from '../ingest-failure.js';
 import { findEventType } from '../../catalog/index.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
@@ -210,8 +210,7 @@ async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<t
   try {
     out = await ctx.ingestor.publishTo(endpoint.accountId, event, [{ id: endpoint.id, ordered: endpoint.ordering === 'per_resource' }]);
   } catch (err) {
-    if (err instanceof UnknownEventTypeError) throw new ApiError(422, 'unknown_event_type', `event_type: ${err.message}; see GET /api/v2/event-types`, 'event_type');
-    throw err;
+    throw ingestFailure(ctx, err, () => 'event_type');
   }
   const [delivery] = (await ctx.store.listDeliveries(endpoint.accountId, { eventId: out.id, limit: 1 })).items;
   return { message_id: out.id, delivery_id: delivery.id };

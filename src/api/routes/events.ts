@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import type { EventInput } from '../../domain/types.js';
-import { IngestOverloadedError, UnknownEventTypeError } from '../../ingest/ingestor.js';
+import { ingestFailure } from '../ingest-failure.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
 import { EventBatchIn, EventIn, IdParams } from '../schemas.js';
@@ -54,15 +54,7 @@ async function publish(ctx: AppContext, accountId: string, events: EventInput[],
   try {
     return await ctx.ingestor.publish(accountId, events);
   } catch (err) {
-    if (err instanceof UnknownEventTypeError) {
-      throw new ApiError(422, 'unknown_event_type', `${prefix(err.index)}type: ${err.message}; see GET /api/v2/event-types`, `${prefix(err.index)}type`);
-    }
-    if (err instanceof IngestOverloadedError) {
-      throw new ApiError(503, 'overloaded', 'Herald is behind on ingest; retry shortly', undefined, { 'retry-after': '1' });
-    }
-    // The store could not commit (disk full, database down): nothing was accepted, so say so.
-    ctx.logger.error({ err }, 'ingest commit failed');
-    throw new ApiError(503, 'store_unavailable', 'events could not be stored; nothing was accepted, retry shortly', undefined, { 'retry-after': '5' });
+    throw ingestFailure(ctx, err, (i) => `${prefix(i)}type`);
   }
 }
 
