@@ -123,7 +123,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     },
   };
 
-  metrics.watch({ stats: () => timed.stats(), dispatcher: () => dispatcher?.status(), ingest: () => ingestor.status() });
+  metrics.watch({ queueDepth: () => timed.queueDepth(), dispatcher: () => dispatcher?.status(), ingest: () => ingestor.status() });
 
   let jobs: Jobs | undefined;
   let notifier: { close(): Promise<void> } | undefined;

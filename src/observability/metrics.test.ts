@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { QueueStats } from '../store/contract.js';
+import type { QueueDepth } from '../store/contract.js';
 import { HeraldMetrics } from './metrics.js';
 
-const STATS: QueueStats = { pending: 7, retrying: 3, inFlight: 2, succeeded: 10, failed: 1 };
+const DEPTH: QueueDepth = { pending: 7, retrying: 3, inFlight: 2 };
 
 describe('HeraldMetrics', () => {
   it('exposes tallied attempts as Prometheus counters and a cumulative histogram', async () => {
@@ -26,8 +26,8 @@ describe('HeraldMetrics', () => {
   it('reads queue depths through a cache, so frequent scrapes query the store once per ttl', async () => {
     let now = 0;
     let queries = 0;
-    const m = new HeraldMetrics({ statsTtlMs: 5_000, clock: () => now });
-    m.watch({ stats: async () => (queries++, STATS), dispatcher: () => undefined, ingest: () => ({ queuedItems: 0, flushing: false, batches: 0, lastBatchSize: 0 }) });
+    const m = new HeraldMetrics({ queueDepthTtlMs: 5_000, clock: () => now });
+    m.watch({ queueDepth: async () => (queries++, DEPTH), dispatcher: () => undefined, ingest: () => ({ queuedItems: 0, flushing: false, batches: 0, lastBatchSize: 0 }) });
     const text = await m.render();
     expect(text).toContain('herald_queue_depth 4');
     expect(text).toContain('herald_retry_queue_depth 3');
@@ -41,7 +41,7 @@ describe('HeraldMetrics', () => {
 
   it('still answers when the store cannot be queried', async () => {
     const m = new HeraldMetrics();
-    m.watch({ stats: () => Promise.reject(new Error('down')), dispatcher: () => undefined, ingest: () => ({ queuedItems: 2, flushing: false, batches: 0, lastBatchSize: 0 }) });
+    m.watch({ queueDepth: () => Promise.reject(new Error('down')), dispatcher: () => undefined, ingest: () => ({ queuedItems: 2, flushing: false, batches: 0, lastBatchSize: 0 }) });
     const text = await m.render();
     expect(text).toContain('herald_ingest_queued_events 2');
   });

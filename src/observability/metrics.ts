@@ -4,7 +4,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AttemptOutcome, DispatcherStatus } from '../delivery/dispatcher.js';
 import type { GroupCommitStatus } from '../ingest/group-commit.js';
-import type { IngestOutcome, QueueStats } from '../store/contract.js';
+import type { IngestOutcome, QueueDepth } from '../store/contract.js';
 import { ATTEMPT_OUTCOMES, AttemptTally } from './attempt-tally.js';
 import { cachedFor } from './cached.js';
 import { TallyHistogram } from './tally-histogram.js';
@@ -15,8 +15,8 @@ const STORE_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 
 /** Where the scrape-time gauges come from; set once the components exist. */
 export interface MetricsSources {
-  /** Delivery counts of the whole store; the query scans the deliveries table. */
-  readonly stats: () => Promise<QueueStats>;
+  /** Queue depth of the whole store (a count of the backlog, not of the history). */
+  readonly queueDepth: () => Promise<QueueDepth>;
   /** This process's dispatcher, when it runs one. */
   readonly dispatcher: () => DispatcherStatus | undefined;
   readonly ingest: () => GroupCommitStatus;
@@ -25,8 +25,8 @@ export interface MetricsSources {
 export interface HeraldMetricsOptions {
   /** Profiles whose attempt series are exposed at 0 from the start. */
   readonly profiles?: readonly string[];
-  /** How long one store.stats() answer serves scrapes (default 5 s). */
-  readonly statsTtlMs?: number;
+  /** How long one store.queueDepth() answer serves scrapes (default 5 s). */
+  readonly queueDepthTtlMs?: number;
   readonly clock?: () => number;
 }
 
@@ -38,7 +38,7 @@ export class HeraldMetrics implements StoreObserver {
   private readonly eventsIngested: Counter;
   private readonly deliveriesEnqueued: Counter;
   private sources: MetricsSources | undefined;
-  private stats: (() => Promise<QueueStats>) | undefined;
+  private queueDepth: (() => Promise<QueueDepth>) | undefined;
 
   constructor(private readonly options: HeraldMetricsOptions = {}) {
     const registers = [this.registry];
@@ -91,15 +91,15 @@ export class HeraldMetrics implements StoreObserver {
       registers,
     });
 
-    const stored = (name: string, help: string, read: (s: QueueStats) => number) =>
+    const stored = (name: string, help: string, read: (s: QueueDepth) => number) =>
       new Gauge({
         name,
         help,
         registers,
         collect: async function (this: Gauge) {
-          if (!self.stats) return;
+          if (!self.queueDepth) return;
           try {
-            this.set(read(await self.stats()));
+            this.set(read(await self.queueDepth()));
           } catch {
             // The last value stays; an unreachable store is what /readyz reports.
           }
@@ -126,7 +126,7 @@ export class HeraldMetrics implements StoreObserver {
   /** Called once the components exist. */
   watch(sources: MetricsSources): void {
     this.sources = sources;
-    this.stats = cachedFor(this.options.statsTtlMs ?? 5_000, sources.stats, this.options.clock);
+    this.queueDepth = cachedFor(this.options.queueDepthTtlMs ?? 5_000, sources.queueDepth, this.options.clock);
   }
 
   /** Hot path: a map lookup and a few array increments, no allocation. */

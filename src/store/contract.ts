@@ -154,13 +154,17 @@ export interface EndpointHealth {
   readonly lastAttemptAt: number | null;
 }
 
-export interface QueueStats {
+/** Work not done yet: what queue-length figures need, counted without the delivered history. */
+export interface QueueDepth {
   readonly pending: number;
   readonly inFlight: number;
-  readonly succeeded: number;
-  readonly failed: number;
   /** Pending deliveries that have been tried at least once. */
   readonly retrying: number;
+}
+
+export interface QueueStats extends QueueDepth {
+  readonly succeeded: number;
+  readonly failed: number;
 }
 
 /** An attempt with the delivery's event, for per-endpoint logs (Media Pocket success/failed logs). */
@@ -267,7 +271,10 @@ export interface Store {
   endpointHealth(accountId: string, endpointIds: readonly string[], since: number): Promise<EndpointHealth[]>;
   /** Attempt outcomes per minute, oldest first; minutes without attempts are absent. */
   activity(accountId: string, query: ActivityQuery): Promise<ActivityMinute[]>;
+  /** Deliveries by status: of the whole store, one account, or one endpoint (of that account). */
   stats(accountId?: string, endpointId?: string): Promise<QueueStats>;
+  /** stats() without succeeded and failed: its cost follows the backlog, not the history kept. */
+  queueDepth(accountId?: string, endpointId?: string): Promise<QueueDepth>;
 
   /** Atomically increments the account's counter `name` and returns the new value (1 first). Never reuses a value. */
   nextCounter(accountId: string, name: string): Promise<number>;

@@ -189,7 +189,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
 
   async function view(e: Endpoint): Promise<Webhook> {
     const [stats, latest] = await Promise.all([
-      store.stats(e.accountId, e.id),
+      store.queueDepth(e.accountId, e.id),
       store.listEndpointAttempts(e.accountId, e.id, { limit: 1 }),
     ]);
     const run = latest?.items[0];

@@ -7,7 +7,7 @@ import { newId } from '../../domain/ids.js';
 import type { Endpoint, EventInput } from '../../domain/types.js';
 import type { Inbox, InboxRequest } from '../../inbox/types.js';
 import { SecretBox } from '../../signing/secretbox.js';
-import type { AttemptInput, ClaimRequest, DeliveryQuery, IngestItem, Sealer, Settlement, Store } from '../contract.js';
+import type { AttemptInput, ClaimRequest, DeliveryQuery, IngestItem, QueueStats, Sealer, Settlement, Store } from '../contract.js';
 
 export interface ConformanceHandle {
   readonly store: Store;
@@ -1211,6 +1211,16 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.stats(account.id)).toEqual(sum);
         const theirTarget = other.targets[0].id;
         expect(await store.stats(other.account.id)).toEqual(expected(theirTarget));
+
+        // queueDepth: the same queue figures in every scope, nothing of another account's endpoint.
+        const depth = ({ pending, inFlight, retrying }: QueueStats) => ({ pending, inFlight, retrying });
+        const scopes: [string | undefined, string | undefined][] = [[undefined, undefined], [account.id, undefined], [other.account.id, undefined], ...targets.map((t): [string, string] => [account.id, t.id]), [undefined, theirTarget]];
+        for (const [a, e] of scopes) expect(await store.queueDepth(a, e)).toEqual(depth(await store.stats(a, e)));
+        expect(await store.queueDepth(other.account.id, targets[0].id)).toEqual({ pending: 0, inFlight: 0, retrying: 0 });
+        const leased = await store.claim(claimReq({ limit: 10 }));
+        expect(leased.length).toBeGreaterThan(0);
+        expect((await store.queueDepth()).inFlight).toBe(leased.length);
+        expect((await store.queueDepth(account.id)).inFlight).toBe(leased.filter((d) => d.accountId === account.id).length);
       });
 
       it('getEvent finds an event by id or by idempotency key, within its account only', async () => {

@@ -28,6 +28,7 @@ import type {
   IngestOutcome,
   NewApiKey,
   PageRequest,
+  QueueDepth,
   QueueStats,
   SchemaState,
   Sealer,
@@ -1007,6 +1008,18 @@ export class PostgresStore implements Store {
       failed: by('failed'),
       retrying: num(rows.find((r) => r.status === 'pending')?.retrying ?? 0),
     };
+  }
+
+  async queueDepth(accountId?: string, endpointId?: string): Promise<QueueDepth> {
+    // One count per status, each through its partial index: the delivered history is not read.
+    const scope = '($1::text IS NULL OR account_id = $1) AND ($2::text IS NULL OR endpoint_id = $2)';
+    const row = await this.first<{ pending: string; retrying: string; in_flight: string }>(
+      `SELECT p.pending, p.retrying, f.in_flight
+         FROM (SELECT COUNT(*) AS pending, COUNT(*) FILTER (WHERE attempts > 0) AS retrying FROM deliveries WHERE status = 'pending' AND ${scope}) p,
+              (SELECT COUNT(*) AS in_flight FROM deliveries WHERE status = 'in_flight' AND ${scope}) f`,
+      [accountId ?? null, endpointId ?? null],
+    );
+    return { pending: num(row!.pending), retrying: num(row!.retrying), inFlight: num(row!.in_flight) };
   }
 
   // ---- profiles -----------------------------------------------------------------------

@@ -24,6 +24,7 @@ import type {
   IngestOutcome,
   NewApiKey,
   PageRequest,
+  QueueDepth,
   QueueStats,
   SchemaState,
   Sealer,
@@ -721,7 +722,17 @@ export class SqliteStore implements Store {
   }
 
   async stats(accountId?: string, endpointId?: string): Promise<QueueStats> {
-    const row = this.get<Record<'total' | 'pending' | 'retrying' | 'inFlight' | 'failed', number>>(statsSql(accountId, endpointId), {
+    return this.counts(accountId, endpointId, true);
+  }
+
+  async queueDepth(accountId?: string, endpointId?: string): Promise<QueueDepth> {
+    const { pending, inFlight, retrying } = this.counts(accountId, endpointId, false);
+    return { pending, inFlight, retrying };
+  }
+
+  /** `history` false leaves succeeded and failed at 0, uncounted. */
+  private counts(accountId: string | undefined, endpointId: string | undefined, history: boolean): QueueStats {
+    const row = this.get<Record<'total' | 'pending' | 'retrying' | 'inFlight' | 'failed', number>>(statsSql(accountId, endpointId, history), {
       account: accountId ?? null,
       endpoint: endpointId ?? null,
     });
@@ -918,13 +929,13 @@ export class SqliteStore implements Store {
  * no plan falls back to reading rows (~1 µs per delivery; a million took 600 ms). An endpoint's
  * counts are empty unless it belongs to the account, as they would be by filter.
  */
-function statsSql(accountId: string | undefined, endpointId: string | undefined): string {
+function statsSql(accountId: string | undefined, endpointId: string | undefined, history: boolean): string {
   const counts = (total: string, pending: string, inFlight: string, failed: string, from = '') =>
-    `SELECT (SELECT COUNT(*) FROM ${total}) AS total,
+    `SELECT ${history ? `(SELECT COUNT(*) FROM ${total})` : 0} AS total,
             (SELECT COUNT(*) FROM ${pending}) AS pending,
             (SELECT COUNT(*) FROM ${pending} AND attempts > 0) AS retrying,
             (SELECT COUNT(*) FROM ${inFlight}) AS inFlight,
-            (SELECT COUNT(*) FROM ${failed}) AS failed${from}`;
+            ${history ? `(SELECT COUNT(*) FROM ${failed})` : 0} AS failed${from}`;
   if (endpointId !== undefined) {
     return counts(
       'deliveries INDEXED BY deliveries_endpoint WHERE endpoint_id = @endpoint',

@@ -15,7 +15,7 @@ const STORE_METHODS = [
   'listProjects', 'createApiKey', 'findApiKeyByHash', 'listApiKeys', 'deleteApiKey', 'syncEnvKey', 'countOperatorKeys', 'createEndpoint',
   'updateEndpoint', 'getEndpoint', 'getEndpointsByIds', 'listEndpoints', 'activeEndpoints', 'deleteEndpoint', 'endpointsVersion', 'ingest',
   'claim', 'settle', 'releaseLeases', 'nextDueAt', 'getEvent', 'getDelivery', 'listDeliveries', 'listAttempts', 'retryDelivery',
-  'recoverEndpoint', 'countRecoverable', 'endpointHealth', 'activity', 'stats', 'nextCounter', 'listEndpointAttempts', 'reserveRate', 'prune',
+  'recoverEndpoint', 'countRecoverable', 'endpointHealth', 'activity', 'stats', 'queueDepth', 'nextCounter', 'listEndpointAttempts', 'reserveRate', 'prune',
   'createInbox', 'updateInbox', 'getInbox', 'findInboxByTokenHash', 'listInboxes', 'deleteInbox', 'captureInboxRequest', 'listInboxRequests',
   'getInboxRequest', 'purgeInboxRequests', 'pruneInboxRequests',
 ] as const satisfies readonly StoreMethod[];
