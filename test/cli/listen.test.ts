@@ -2,6 +2,7 @@
 // (HERALD_ALLOWED_TARGETS empty): the temporary endpoint targets Herald's own inbox, the CLI
 // streams it and forwards each delivery to a local receiver with its original headers and body,
 // prints one line per delivery, and removes the endpoint and inbox on SIGINT.
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verify } from '../../src/signing/verify.js';
 import { ADMIN_KEY, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
@@ -83,5 +84,28 @@ describe('herald listen', () => {
     expect(cli.lines.at(-1)).toMatch(/^Stopped after 1 deliveries; removed endpoint ep_\w+ and inbox inb_\w+\.$/);
     const inboxes = await h.api('GET', '/api/v2/inboxes');
     expect(inboxes.body.data).toEqual([]);
+  });
+
+  it('removes the endpoint and inbox of an earlier listen on this host that was killed outright', async () => {
+    const killed = startCli(['listen', '--forward-to', `${local.url}/webhooks`, '--json'], { HERALD_URL: h.url, HERALD_API_KEY: ADMIN_KEY });
+    const old = JSON.parse(await killed.waitForLine((l) => l.includes('"ready"')));
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    expect((await h.api('GET', `/api/v2/endpoints/${old.endpoint_id}`)).status).toBe(200);
+    // Another host's listener, or one still running (this test process), is left alone.
+    const elsewhere = await h.api('POST', '/api/v2/inboxes', { name: 'herald listen on another-host (pid 1)' });
+    const running = await h.api('POST', '/api/v2/inboxes', { name: `herald listen on ${hostname()} (pid ${process.pid})` });
+
+    cli = startCli(['listen', '--forward-to', `${local.url}/webhooks`, '--json'], { HERALD_URL: h.url, HERALD_API_KEY: ADMIN_KEY });
+    const leftovers = JSON.parse(await cli.waitForLine((l) => l.includes('"removed_leftovers"')));
+    expect(leftovers.removed).toEqual([`endpoint ${old.endpoint_id}`, `inbox ${old.inbox_id}`]);
+    const ready = JSON.parse(await cli.waitForLine((l) => l.includes('"ready"')));
+    expect((await h.api('GET', `/api/v2/endpoints/${old.endpoint_id}`)).status).toBe(404);
+    expect((await h.api('GET', `/api/v2/inboxes/${old.inbox_id}`)).status).toBe(404);
+    for (const id of [elsewhere.body.id, running.body.id, ready.inbox_id]) expect((await h.api('GET', `/api/v2/inboxes/${id}`)).status).toBe(200);
+
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    for (const id of [elsewhere.body.id, running.body.id]) await h.api('DELETE', `/api/v2/inboxes/${id}`);
   });
 });

@@ -4,7 +4,8 @@
 // one: matched, signed, retried like any), streams the inbox over Server-Sent Events, and replays
 // each captured delivery against the local URL with its original headers and body, so the local
 // service sees exactly what Herald sent (and can verify the signature with the printed secret).
-// Ctrl-C deletes the endpoint and the inbox.
+// Ctrl-C deletes the endpoint and the inbox; a later listen on the same host deletes those of a
+// listen that was killed outright.
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
@@ -19,7 +20,8 @@ const usage = `Usage: herald listen --forward-to URL [--events TYPES] [options]
 Receives this Herald's deliveries on your machine: creates a temporary inbox and an endpoint
 pointing at it, and forwards every delivery to URL with its original headers and body. Prints
 one line per delivery (time, event type, webhook-id, local status, latency). Ctrl-C removes the
-endpoint and the inbox.
+endpoint and the inbox; if a listen was killed without that, the next one on the same host
+removes what it left.
 
   --forward-to URL   where to send deliveries, e.g. http://localhost:3000/webhooks
   --events TYPES     comma-separated event types or wildcards (default *), e.g. asset.*
@@ -83,7 +85,8 @@ class ListenSession {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      const name = `herald listen on ${hostname()} (pid ${process.pid})`;
+      await this.removeLeftovers().catch((err: Error) => this.io.err(`herald: could not look for what earlier listens left (${err.message})`));
+      const name = listenerName(process.pid);
       const inbox = await this.client.request<{ id: string; url: string }>('POST', '/api/v2/inboxes', { name });
       this.created.inbox = inbox;
       const endpoint = await this.client.request<{ id: string; secret: string }>('POST', '/api/v2/endpoints', {
@@ -189,6 +192,47 @@ class ListenSession {
     }
   }
 
+  /**
+   * A listen killed outright (SIGKILL, a closed terminal) cannot remove its endpoint and inbox:
+   * the endpoint would keep matching events. Its names carry host and pid, so a later listen on
+   * the same host removes those of processes that no longer run.
+   */
+  private async removeLeftovers(): Promise<void> {
+    const stale = (name: string | null | undefined) => {
+      const pid = pidOf(name ?? '');
+      return pid !== undefined && pid !== process.pid && !isRunning(pid) ? pid : undefined;
+    };
+    const endpoints = (await this.listAll<{ id: string; description: string | null }>('/api/v2/endpoints')).filter((e) => stale(e.description));
+    const inboxes = (await this.listAll<{ id: string; name: string }>('/api/v2/inboxes')).filter((i) => stale(i.name));
+    const removed: string[] = [];
+    for (const [kind, path, id] of [
+      ...endpoints.map((e) => ['endpoint', `/api/v2/endpoints/${e.id}`, e.id] as const),
+      ...inboxes.map((i) => ['inbox', `/api/v2/inboxes/${i.id}`, i.id] as const),
+    ]) {
+      try {
+        await this.client.request('DELETE', path);
+        removed.push(`${kind} ${id}`);
+      } catch (err) {
+        if (!(err instanceof ApiFailure && err.status === 404)) this.io.err(`herald: could not remove the ${kind} ${id} left by an earlier listen (${(err as Error).message})`);
+      }
+    }
+    if (removed.length === 0) return;
+    if (this.json) this.io.out(JSON.stringify({ event: 'removed_leftovers', removed }));
+    else this.io.out(`Removed what earlier listens on this host left behind when killed: ${removed.join(', ')}.`);
+  }
+
+  private async listAll<T>(path: string): Promise<T[]> {
+    const all: T[] = [];
+    for (let cursor: string | null = null, pages = 0; pages < 100; pages++) {
+      const query = new URLSearchParams({ limit: '100', ...(cursor ? { cursor } : {}) });
+      const page: { data: T[]; next_cursor: string | null } = await this.client.request('GET', `${path}?${query}`);
+      all.push(...page.data);
+      cursor = page.next_cursor;
+      if (!cursor) break;
+    }
+    return all;
+  }
+
   private async cleanUp(): Promise<void> {
     const { endpoint, inbox } = this.created;
     const removed: string[] = [];
@@ -207,6 +251,29 @@ class ListenSession {
     if (!endpoint && !inbox) return;
     if (this.json) this.io.out(JSON.stringify({ event: 'stopped', forwarded: this.forwarded, removed }));
     else this.io.out(`Stopped after ${this.forwarded} deliveries; removed ${removed.join(' and ') || 'nothing'}.`);
+  }
+}
+
+/** The name of a listen's inbox and the description of its endpoint. */
+function listenerName(pid: number): string {
+  return `herald listen on ${hostname()} (pid ${pid})`;
+}
+
+/** The pid in a name listenerName() made on this host. */
+function pidOf(name: string): number | undefined {
+  const prefix = `herald listen on ${hostname()} (pid `;
+  if (!name.startsWith(prefix) || !name.endsWith(')')) return undefined;
+  const pid = Number(name.slice(prefix.length, -1));
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
