@@ -219,6 +219,7 @@ function buildDispatcher(ctx: AppContext, store: Store, sender: HttpSender, oaut
             disabled: e.disabled,
             rateLimitPerSecond: e.rateLimitPerSecond,
             accountRateLimitPerSecond: endpointCache.peekAccount(e.accountId)?.rateLimitPerSecond ?? null,
+            ordered: e.ordering === 'per_resource',
           });
         }
         return out;

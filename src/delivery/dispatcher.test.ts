@@ -36,7 +36,7 @@ function harness(results: (d: ClaimedDelivery) => Promise<AttemptResult>, schedu
     },
     async schedules(ids) {
       return new Map(
-        ids.filter((id) => schedules[id] !== undefined || !id.startsWith('gone')).map((id) => [id, { id, accountId: 'acc', disabled: false, rateLimitPerSecond: null, accountRateLimitPerSecond: null, ...schedules[id] }]),
+        ids.filter((id) => schedules[id] !== undefined || !id.startsWith('gone')).map((id) => [id, { id, accountId: 'acc', disabled: false, rateLimitPerSecond: null, accountRateLimitPerSecond: null, ordered: false, ...schedules[id] }]),
       );
     },
     deliver: results,
@@ -63,6 +63,23 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 describe('Dispatcher', () => {
+  it('writes settlements in batches, but at once when one frees the next delivery of an ordered chain', async () => {
+    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { chain: { ordered: true } });
+    const d = dispatcher(h, { concurrency: 10, endpointConcurrency: 10, settleDelayMs: 60_000, chainSettleDelayMs: 1 });
+    h.queue.push(delivery('plain', 'e1'));
+    d.start();
+    await until(() => d.status().succeeded === 1);
+    // Waiting for more to batch with (the minute is only there to make the wait observable).
+    expect(d.status().pendingSettlements).toBe(1);
+    expect(h.settled).toEqual([]);
+
+    h.queue.push({ ...delivery('link1', 'chain'), resourceKey: 'asset:a1', sequence: 1 });
+    d.notify();
+    await until(() => h.settled.length === 2);
+    expect(h.settled.map((s) => s.deliveryId).sort()).toEqual(['link1', 'plain']);
+    await d.stop(1000);
+  });
+
   it('settles each verdict: success, retry at the next step, fail, gone, give-up after the last step', async () => {
     const verdicts: Record<string, AttemptResult> = {
       ok: { attempt: attempt(200), verdict: 'success' },
