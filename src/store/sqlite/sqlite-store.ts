@@ -177,25 +177,25 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Prepared statements are cached: preparing is far costlier than running. */
-  private stmt(sql: string): Database.Statement {
-    let s = this.stmts.get(sql);
+  /**
+   * Prepared statements are cached: preparing is far costlier than running. `raw` statements
+   * return rows as arrays (a flag on the statement, hence a cache of their own).
+   */
+  private stmt(sql: string, raw = false): Database.Statement {
+    const cache = raw ? this.rawStmts : this.stmts;
+    let s = cache.get(sql);
     if (!s) {
-      s = this.db.prepare(sql);
-      this.stmts.set(sql, s);
+      s = raw ? this.db.prepare(sql).raw(true) : this.db.prepare(sql);
+      cache.set(sql, s);
     }
     return s;
   }
 
   /** Rows as arrays of column values, for the hottest reads (see ClaimRow). */
   private allRaw<T>(sql: string, ...params: unknown[]): T[] {
-    let s = this.rawStmts.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql).raw(true);
-      this.rawStmts.set(sql, s);
-    }
-    return s.all(...params) as T[];
+    return this.stmt(sql, true).all(...params) as T[];
   }
+
 
   private all<T>(sql: string, ...params: unknown[]): T[] {
     return this.stmt(sql).all(...params) as T[];
