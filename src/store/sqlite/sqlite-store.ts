@@ -196,7 +196,6 @@ export class SqliteStore implements Store {
     return this.stmt(sql, true).all(...params) as T[];
   }
 
-
   private all<T>(sql: string, ...params: unknown[]): T[] {
     return this.stmt(sql).all(...params) as T[];
   }
@@ -688,8 +687,8 @@ export class SqliteStore implements Store {
          FROM endpoints e WHERE e.account_id = @account AND e.id IN (SELECT value FROM json_each(@ids))`,
       params,
     );
-    // Pending from the per-endpoint due index alone (only the account's own endpoints are
-    // asked for), in flight through the (small) lease index: neither reads delivered history.
+    // Only the account's own endpoints are counted, so neither half needs the account column:
+    // pending from the per-endpoint due index alone, in flight through the (small) lease index.
     const queue = this.all<QueueRow>(
       `SELECT endpoint_id, SUM(attempts = 0) AS pending, SUM(attempts > 0) AS retrying, 0 AS in_flight
          FROM deliveries INDEXED BY deliveries_endpoint_due
@@ -697,9 +696,9 @@ export class SqliteStore implements Store {
         GROUP BY endpoint_id
        UNION ALL
        SELECT endpoint_id, 0, 0, COUNT(*) FROM deliveries INDEXED BY deliveries_leased
-        WHERE status = 'in_flight' AND endpoint_id IN (SELECT value FROM json_each(@ids)) AND account_id = @account
+        WHERE status = 'in_flight' AND endpoint_id IN (SELECT value FROM json_each(@owned))
         GROUP BY endpoint_id`,
-      { ...params, owned: JSON.stringify(owned.map((e) => e.id)) },
+      { owned: JSON.stringify(owned.map((e) => e.id)) },
     );
     const totals = this.all<TotalsRow & { endpoint_id: string }>(
       `SELECT endpoint_id, ${TOTALS_SQL} FROM attempt_minutes
