@@ -198,9 +198,9 @@ class ListenSession {
    * the same host removes those of processes that no longer run.
    */
   private async removeLeftovers(): Promise<void> {
-    const stale = (name: string | null | undefined) => {
+    const stale = (name: string | null) => {
       const pid = pidOf(name ?? '');
-      return pid !== undefined && pid !== process.pid && !isRunning(pid) ? pid : undefined;
+      return pid !== undefined && pid !== process.pid && !isRunning(pid);
     };
     const endpoints = (await this.listAll<{ id: string; description: string | null }>('/api/v2/endpoints')).filter((e) => stale(e.description));
     const inboxes = (await this.listAll<{ id: string; name: string }>('/api/v2/inboxes')).filter((i) => stale(i.name));
@@ -209,16 +209,23 @@ class ListenSession {
       ...endpoints.map((e) => ['endpoint', `/api/v2/endpoints/${e.id}`, e.id] as const),
       ...inboxes.map((i) => ['inbox', `/api/v2/inboxes/${i.id}`, i.id] as const),
     ]) {
-      try {
-        await this.client.request('DELETE', path);
-        removed.push(`${kind} ${id}`);
-      } catch (err) {
-        if (!(err instanceof ApiFailure && err.status === 404)) this.io.err(`herald: could not remove the ${kind} ${id} left by an earlier listen (${(err as Error).message})`);
-      }
+      const outcome = await this.remove(path);
+      if (outcome === 'removed') removed.push(`${kind} ${id}`);
+      else if (outcome !== 'gone') this.io.err(`herald: could not remove the ${kind} ${id} left by an earlier listen (${outcome.message})`);
     }
     if (removed.length === 0) return;
     if (this.json) this.io.out(JSON.stringify({ event: 'removed_leftovers', removed }));
     else this.io.out(`Removed what earlier listens on this host left behind when killed: ${removed.join(', ')}.`);
+  }
+
+  /** DELETE one resource; one already deleted (404) counts as gone, any other failure is returned. */
+  private async remove(path: string): Promise<'removed' | 'gone' | Error> {
+    try {
+      await this.client.request('DELETE', path);
+      return 'removed';
+    } catch (err) {
+      return err instanceof ApiFailure && err.status === 404 ? 'gone' : (err as Error);
+    }
   }
 
   private async listAll<T>(path: string): Promise<T[]> {
@@ -241,12 +248,9 @@ class ListenSession {
       ['inbox', inbox && `/api/v2/inboxes/${inbox.id}`],
     ] as const) {
       if (!path) continue;
-      try {
-        await this.client.request('DELETE', path);
-        removed.push(`${kind} ${path.split('/').pop()}`);
-      } catch (err) {
-        if (!(err instanceof ApiFailure && err.status === 404)) this.io.err(`herald: could not remove the temporary ${kind} (${(err as Error).message}); delete it by hand`);
-      }
+      const outcome = await this.remove(path);
+      if (outcome === 'removed') removed.push(`${kind} ${path.split('/').pop()}`);
+      else if (outcome !== 'gone') this.io.err(`herald: could not remove the temporary ${kind} (${outcome.message}); delete it by hand`);
     }
     if (!endpoint && !inbox) return;
     if (this.json) this.io.out(JSON.stringify({ event: 'stopped', forwarded: this.forwarded, removed }));
