@@ -2,7 +2,7 @@
 // few methods of any Store with timed versions and passes everything else through.
 import type { IngestOutcome, Store } from '../store/contract.js';
 
-export type TimedOperation = 'ingest' | 'claim' | 'settle' | 'nextDueAt' | 'reserveRate' | 'stats' | 'queueDepth';
+export type TimedOperation = 'ingest' | 'claim' | 'settle' | 'nextDueAt' | 'reserveRate' | 'queueDepth';
 
 export interface StoreObserver {
   operation(name: TimedOperation, seconds: number): void;
@@ -30,7 +30,6 @@ export function instrumentStore(store: Store, observer: StoreObserver): Store {
     ['settle', timed('settle', (settlements: Parameters<Store['settle']>[0], now: number) => store.settle(settlements, now))],
     ['nextDueAt', timed('nextDueAt', () => store.nextDueAt())],
     ['reserveRate', timed('reserveRate', (key: string, rate: number, now: number) => store.reserveRate(key, rate, now))],
-    ['stats', timed('stats', (accountId?: string, endpointId?: string) => store.stats(accountId, endpointId))],
     ['queueDepth', timed('queueDepth', (accountId?: string, endpointId?: string) => store.queueDepth(accountId, endpointId))],
   ]);
   // Other methods are bound once: drivers use `this`, and a bind per access would allocate.
