@@ -83,7 +83,7 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
         file: sqliteFile(config),
         synchronous: config.sqliteSync,
         key,
-        onFailure: (err) => logger?.fatal({ err }, 'the SQLite store thread stopped: every store call fails until Herald restarts'),
+        onFailure: (err, restartInMs) => logger?.error({ err, restartInMs }, 'the SQLite store thread stopped: store calls fail until a new one has opened the database'),
       })
     : new SqliteStore({ file: sqliteFile(config), sealer, synchronous: config.sqliteSync });
   const state = await store.migrate();

@@ -104,3 +104,61 @@ describe('sqlite store thread start', () => {
     await expect(openThreadedSqliteStore({ file: path.join(os.tmpdir(), 'never.db'), synchronous: 'full', key: 'not-a-key' })).rejects.toThrow();
   });
 });
+
+describe('sqlite store thread restart', () => {
+  const script = new URL('../../../test/fixtures/stopping-store-thread.mjs', import.meta.url);
+  let dir: string;
+  let store: Store;
+  let stops: { err: Error; restartInMs: number }[];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'herald-thread-'));
+    stops = [];
+    store = await openThreadedSqliteStore({
+      file: path.join(dir, 'herald.db'),
+      synchronous: 'normal',
+      key,
+      script,
+      onFailure: (err, restartInMs) => stops.push({ err, restartInMs }),
+    });
+    await store.migrate();
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The account once a thread answers again (calls fail while it restarts). */
+  async function readWhenBack(id: string): Promise<string | undefined> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const account = await store.getAccount(id).catch(() => null);
+      if (account !== null) return account?.name;
+      if (Date.now() > deadline) throw new Error('the store thread did not come back');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('opens a new thread on the same database when the thread stops, with a longer pause each time it stops again soon', async () => {
+    const account = await store.createAccount({ name: 'kept' });
+    await expect(store.getAccount('acc_stop_thread')).rejects.toThrow(/exit code 7/);
+    expect(stops.map((s) => s.restartInMs)).toEqual([250]);
+    // Until the new thread is up, calls fail at once and say why.
+    await expect(store.getAccount(account.id)).rejects.toThrow(/restarts in 250 ms/);
+    expect(await readWhenBack(account.id)).toBe('kept');
+    await store.createAccount({ name: 'after' });
+
+    await expect(store.getAccount('acc_stop_thread')).rejects.toThrow(/exit code 7/);
+    expect(stops.map((s) => s.restartInMs)).toEqual([250, 500]);
+    expect(await readWhenBack(account.id)).toBe('kept');
+    expect((await store.listAccounts({ limit: 10 })).items.map((a) => a.name).sort()).toEqual(['after', 'kept']);
+  });
+
+  it('closes while a restart is pending, and stays closed', async () => {
+    await expect(store.getAccount('acc_stop_thread')).rejects.toThrow(/exit code 7/);
+    await store.close();
+    await new Promise((r) => setTimeout(r, 400));
+    await expect(store.getAccount('acc_x')).rejects.toThrow(/closed/);
+  });
+});

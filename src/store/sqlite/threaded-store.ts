@@ -26,8 +26,13 @@ const everyMethodListed: [Unlisted] extends [never] ? true : Unlisted = true;
 void everyMethodListed;
 
 export interface ThreadedStoreOptions extends StoreThreadOptions {
-  /** The thread stopped on its own (a bug or a crash): every call fails from now on. */
-  readonly onFailure?: (err: Error) => void;
+  /**
+   * The thread stopped on its own (a bug, or out of memory): calls fail while a new one opens
+   * the database, which starts at once, then after a growing pause if it keeps stopping.
+   */
+  readonly onFailure?: (err: Error, restartInMs: number) => void;
+  /** The script the thread runs (tests wrap the real one to make it fail). */
+  readonly script?: URL;
 }
 
 /** Starts the store's thread and resolves once its database is open. */
@@ -74,25 +79,33 @@ interface Waiter {
   readonly reject: (err: Error) => void;
 }
 
+/** A thread that stops sooner than this after its start counts as failing again. */
+const STABLE_MS = 30_000;
+const FIRST_RESTART_DELAY_MS = 250;
+const MAX_RESTART_DELAY_MS = 30_000;
+
 class StoreThread {
   readonly ready: Promise<void>;
-  private readonly worker: Worker;
+  private worker: Worker;
+  private startedAt = Date.now();
   private readonly waiting = new Map<number, Waiter>();
   private nextId = 1;
+  /** Why calls fail now: the store is closed, or its thread is restarting. */
   private failure: Error | null = null;
   private closing = false;
+  /** Stops in a row, each soon after its start: the pause before the next start grows with them. */
+  private quickStops = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** The last thread whose stop was handled ('error' and 'exit' both report one). */
+  private gone: Worker | undefined;
 
   constructor(private readonly options: ThreadedStoreOptions) {
-    const { file, synchronous, key } = options;
-    this.worker = new Worker(threadScript(), { workerData: { file, synchronous, key } satisfies StoreThreadOptions });
-    this.ready = new Promise<void>((resolve, reject) => this.waiting.set(0, { resolve: () => resolve(), reject }));
+    this.worker = this.spawn();
+    this.ready = this.started();
     this.ready.catch(() => {
       this.closing = true;
       void this.worker.terminate();
     });
-    this.worker.on('message', (reply: StoreReply) => this.answer(reply));
-    this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('exit', (code) => this.fail(new Error(`the SQLite store thread stopped (exit code ${code})`)));
   }
 
   call(method: StoreMethod, args: readonly unknown[]): Promise<unknown> {
@@ -109,10 +122,27 @@ class StoreThread {
 
   async close(): Promise<void> {
     if (this.closing) return;
-    await this.call('close', []);
+    clearTimeout(this.restartTimer);
+    // A thread between restarts has nothing to close: the database is shut already.
+    if (!this.failure) await this.call('close', []);
     this.closing = true;
     this.failure = new Error('the store is closed');
     await this.worker.terminate();
+  }
+
+  private spawn(): Worker {
+    const { file, synchronous, key } = this.options;
+    const worker = new Worker(this.options.script ?? threadScript(), { workerData: { file, synchronous, key } satisfies StoreThreadOptions });
+    worker.on('message', (reply: StoreReply) => this.answer(reply));
+    worker.on('error', (err) => this.stopped(worker, err));
+    worker.on('exit', (code) => this.stopped(worker, new Error(`the SQLite store thread stopped (exit code ${code})`)));
+    return worker;
+  }
+
+  /** Resolves once the current thread has opened the database (its answer to call id 0). */
+  private started(): Promise<void> {
+    this.startedAt = Date.now();
+    return new Promise<void>((resolve, reject) => this.waiting.set(0, { resolve: () => resolve(), reject }));
   }
 
   private answer(reply: StoreReply): void {
@@ -124,12 +154,35 @@ class StoreThread {
     else waiter.resolve(reply.value);
   }
 
-  private fail(err: Error): void {
-    if (this.closing) return;
-    const first = this.failure === null;
-    this.failure ??= err;
+  /**
+   * Every call the stopped thread held fails (it committed or rolled back, as a crashed process
+   * would), and a new thread opens the database. The first start failing is the caller's to
+   * handle (openThreadedSqliteStore rejects); later ones are retried with growing pauses.
+   */
+  private stopped(worker: Worker, err: Error): void {
+    if (this.closing || worker !== this.worker || worker === this.gone) return;
+    this.gone = worker;
+    const firstStart = this.waiting.has(0) && this.failure === null;
     for (const waiter of this.waiting.values()) waiter.reject(err);
     this.waiting.clear();
-    if (first) this.options.onFailure?.(err);
+    if (firstStart) return;
+    this.quickStops = Date.now() - this.startedAt < STABLE_MS ? this.quickStops + 1 : 1;
+    const delay = Math.min(MAX_RESTART_DELAY_MS, FIRST_RESTART_DELAY_MS * 2 ** (this.quickStops - 1));
+    this.failure = new Error(`the SQLite store thread stopped and restarts in ${delay} ms: ${err.message}`);
+    this.options.onFailure?.(err, delay);
+    this.restartTimer = setTimeout(() => this.restart(), delay);
+    this.restartTimer.unref();
+  }
+
+  private restart(): void {
+    if (this.closing) return;
+    this.worker = this.spawn();
+    this.started().then(
+      () => {
+        if (!this.closing) this.failure = null;
+      },
+      // The thread answered that it could not open the database, and stops: its exit schedules the next try.
+      () => undefined,
+    );
   }
 }
