@@ -1,8 +1,8 @@
-// Query pieces both drivers share: the optional filters of a delivery log and the assembly of
-// endpoint health from the rows of its queries.
+// Query pieces both drivers share: the optional filters of a delivery log, and the assembly of
+// endpoint health and queue stats from the rows of their queries.
 import { idFloor } from '../domain/ids.js';
 import type { DeliveryStatus } from '../domain/types.js';
-import type { DeliveryQuery, EndpointHealth } from './contract.js';
+import type { DeliveryQuery, EndpointHealth, QueueStats } from './contract.js';
 import { num } from './rows.js';
 import { toTotals, type TotalsRow } from './rollup.js';
 
@@ -46,6 +46,22 @@ export function numbered(sql: string, first: number): string {
 }
 
 type Num = number | string | bigint | null;
+
+/** One count per status of a scope, and its total; history counts (total, failed) may be 0, uncounted. */
+export interface CountsRow {
+  total: Num;
+  pending: Num;
+  retrying: Num;
+  in_flight: Num;
+  failed: Num;
+}
+
+/** Succeeded is the total less the rest. No row: the scope was another account's endpoint. */
+export function statsOf(row: CountsRow | undefined): QueueStats {
+  if (row === undefined) return { pending: 0, inFlight: 0, succeeded: 0, failed: 0, retrying: 0 };
+  const [total, pending, retrying, inFlight, failed] = [row.total, row.pending, row.retrying, row.in_flight, row.failed].map(num);
+  return { pending, inFlight, failed, retrying, succeeded: total - pending - inFlight - failed };
+}
 
 export interface QueueRow {
   endpoint_id: string;

@@ -37,7 +37,7 @@ import type {
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
 import { gcraParams } from '../rate.js';
-import { deliveryFilters, healthOf, numbered, type QueueRow } from '../queries.js';
+import { type CountsRow, deliveryFilters, healthOf, numbered, type QueueRow, statsOf } from '../queries.js';
 import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
@@ -1005,10 +1005,7 @@ export class PostgresStore implements Store {
   /** `history` false leaves succeeded and failed at 0, uncounted. */
   private async counts(accountId: string | undefined, endpointId: string | undefined, history: boolean): Promise<QueueStats> {
     const { sql, params } = countsSql(accountId, endpointId, history);
-    const row = await this.first<Record<'total' | 'pending' | 'retrying' | 'in_flight' | 'failed', string>>(sql, params);
-    if (row === undefined) return { pending: 0, inFlight: 0, succeeded: 0, failed: 0, retrying: 0 };
-    const [total, pending, retrying, inFlight, failed] = [row.total, row.pending, row.retrying, row.in_flight, row.failed].map(num);
-    return { pending, inFlight, failed, retrying, succeeded: total - pending - inFlight - failed };
+    return statsOf(await this.first<CountsRow>(sql, params));
   }
 
   // ---- profiles -----------------------------------------------------------------------
@@ -1163,8 +1160,9 @@ function countsSql(accountId: string | undefined, endpointId: string | undefined
   let scope = 'TRUE';
   let owner = '';
   if (endpointId !== undefined) {
-    scope = `endpoint_id = ${param(endpointId)}`;
-    if (accountId !== undefined) owner = ` FROM endpoints WHERE id = $1 AND account_id = ${param(accountId)}`;
+    const endpoint = param(endpointId);
+    scope = `endpoint_id = ${endpoint}`;
+    if (accountId !== undefined) owner = ` FROM endpoints WHERE id = ${endpoint} AND account_id = ${param(accountId)}`;
   } else if (accountId !== undefined) scope = `account_id = ${param(accountId)}`;
   const count = (where: string) => `(SELECT COUNT(*) FROM deliveries WHERE ${where})`;
   const sql = `SELECT ${history ? count(scope) : 0} AS total,

@@ -33,7 +33,7 @@ import type {
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
 import { gcraParams } from '../rate.js';
-import { deliveryFilters, healthOf, type QueueRow } from '../queries.js';
+import { type CountsRow, deliveryFilters, healthOf, type QueueRow, statsOf } from '../queries.js';
 import { type MinuteRollup, minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
@@ -731,13 +731,7 @@ export class SqliteStore implements Store {
 
   /** `history` false leaves succeeded and failed at 0, uncounted. */
   private counts(accountId: string | undefined, endpointId: string | undefined, history: boolean): QueueStats {
-    const row = this.get<Record<'total' | 'pending' | 'retrying' | 'inFlight' | 'failed', number>>(statsSql(accountId, endpointId, history), {
-      account: accountId ?? null,
-      endpoint: endpointId ?? null,
-    });
-    if (row === undefined) return { pending: 0, inFlight: 0, succeeded: 0, failed: 0, retrying: 0 };
-    const [total, pending, retrying, inFlight, failed] = [row.total, row.pending, row.retrying, row.inFlight, row.failed].map(num);
-    return { pending, inFlight, failed, retrying, succeeded: total - pending - inFlight - failed };
+    return statsOf(this.get<CountsRow>(statsSql(accountId, endpointId, history), { account: accountId ?? null, endpoint: endpointId ?? null }));
   }
 
   async reserveRate(key: string, ratePerSecond: number, now: number): Promise<number> {
@@ -933,7 +927,7 @@ function statsSql(accountId: string | undefined, endpointId: string | undefined,
     `SELECT ${history ? `(SELECT COUNT(*) FROM ${total})` : 0} AS total,
             (SELECT COUNT(*) FROM ${pending}) AS pending,
             (SELECT COUNT(*) FROM ${pending} AND attempts > 0) AS retrying,
-            (SELECT COUNT(*) FROM ${inFlight}) AS inFlight,
+            (SELECT COUNT(*) FROM ${inFlight}) AS in_flight,
             ${history ? `(SELECT COUNT(*) FROM ${failed})` : 0} AS failed${from}`;
   if (endpointId !== undefined) {
     return counts(
