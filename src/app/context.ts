@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { KeyAuthenticator } from '../api/middleware/auth.js';
 import type { Config } from '../config/index.js';
-import type { Dispatcher } from '../delivery/dispatcher.js';
 import type { EndpointCache } from '../delivery/endpoint-cache.js';
 import type { InboxService } from '../inbox/service.js';
 import type { Ingestor } from '../ingest/ingestor.js';
@@ -22,10 +21,12 @@ export interface AppContext {
   readonly logger: Logger;
   readonly metrics: HeraldMetrics;
   readonly version: string;
-  /** Present when this process runs a dispatcher (serve, worker). */
-  readonly dispatcher: Dispatcher | undefined;
+  /** Present when this process runs a dispatcher (serve, worker), here or on its dispatch thread. */
+  readonly dispatcher: { notify(): void } | undefined;
   readonly defaultAccountId: string;
   readonly clock: () => number;
   /** Call after changing an endpoint so caches in this process drop it at once. */
   endpointChanged(endpointId: string): void;
+  /** Call after changing an account's limits so caches in this process drop them at once. */
+  accountChanged(accountId: string): void;
 }

@@ -7,7 +7,7 @@ import { raiseSystemEvent } from './system-events.js';
 /** Herald's own events are never reported about themselves, so failures cannot feed a loop. */
 const isSystemEvent = (type: string) => type.startsWith('message.') || type.startsWith('endpoint.');
 
-export function createHealthHooks(ctx: AppContext) {
+export function createHealthHooks(ctx: Pick<AppContext, 'store' | 'ingestor' | 'endpointCache' | 'logger' | 'config' | 'clock' | 'endpointChanged'>) {
 
   async function disable(endpointId: string, accountId: string, reason: string): Promise<void> {
     const endpoint = await ctx.store.getEndpoint(accountId, endpointId);

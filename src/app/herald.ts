@@ -1,35 +1,28 @@
 // Composition root: builds every component from the config, starts what this process runs
 // (API, dispatcher or both) and stops them gracefully.
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { KeyAuthenticator } from '../api/middleware/auth.js';
 import { buildProbeServer, buildServer } from '../api/server.js';
-import { OAuth2TokenCache } from '../auth/oauth2.js';
-import { createAuthProvider } from '../auth/provider.js';
 import { profiles } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
-import { createAttempt } from '../delivery/attempt.js';
-import { Dispatcher, type EndpointSchedule } from '../delivery/dispatcher.js';
 import { EndpointCache } from '../delivery/endpoint-cache.js';
-import { HttpSender } from '../delivery/http-sender.js';
-import { RateLimiter } from '../delivery/rate-limiter.js';
-import { newId } from '../domain/ids.js';
 import { listeningHosts, publicUrlHost } from '../inbox/own-hosts.js';
 import { InboxService } from '../inbox/service.js';
 import { Ingestor } from '../ingest/ingestor.js';
 import { AllowList } from '../net/cidr.js';
-import { createGuardedConnector, SsrfGuard } from '../net/ssrf-guard.js';
-import { createDispatchObserver } from '../observability/dispatch-observer.js';
+import { SsrfGuard } from '../net/ssrf-guard.js';
+import { createLogger } from '../observability/logger.js';
 import { HeraldMetrics } from '../observability/metrics.js';
 import { instrumentStore } from '../observability/timed-store.js';
 import type { Store } from '../store/contract.js';
 import { bootstrap } from './bootstrap.js';
+import { startDispatching, type Dispatching } from './dispatch.js';
 import type { AppContext } from './context.js';
-import { createHealthHooks } from './health-hooks.js';
 import { startJobs, type Jobs } from './jobs.js';
 import { openStore, postgresTarget } from './open-store.js';
+import { ThreadedDispatch } from './threaded-dispatch.js';
 
 export interface HeraldOptions {
   readonly api: boolean;
@@ -38,7 +31,10 @@ export interface HeraldOptions {
   readonly logger?: Logger;
   /** Where the one-time admin key is printed; stdout by default. */
   readonly announce?: (line: string) => void;
-  /** Injected time (tests move it forward); Date.now by default. */
+  /**
+   * Injected time (tests move it forward); Date.now by default. The dispatch thread keeps real
+   * time, so with an injected clock the dispatcher runs on the main thread.
+   */
   readonly clock?: () => number;
 }
 
@@ -55,16 +51,7 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
-export function createLogger(config: Config): Logger {
-  return pino({
-    level: config.logLevel,
-    // Credentials never reach a log line, whatever object carries them.
-    redact: {
-      paths: ['req.headers.authorization', 'req.headers["x-api-key"]', '*.secret', '*.password', '*.clientSecret', '*.client_secret', 'headers.authorization'],
-      censor: '****',
-    },
-  });
-}
+export { createLogger };
 
 export async function startHerald(config: Config, options: HeraldOptions): Promise<RunningHerald> {
   const logger = options.logger ?? createLogger(config);
@@ -79,16 +66,18 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
 
   // Own Connect inboxes are always reachable: HERALD_PUBLIC_URL now, the listening address below.
   const ownPublicHost = publicUrlHost(config.publicUrl);
-  const guard = new SsrfGuard({ allow: AllowList.fromString(config.allowedTargets), alwaysAllowHosts: ownPublicHost ? [ownPublicHost] : [] });
-  const sender = new HttpSender({ connect: createGuardedConnector(guard, { timeout: 10_000 }), connectionsPerOrigin: config.endpointConcurrency });
-  const oauth = new OAuth2TokenCache(sender.agent, clock);
+  const ownHosts = ownPublicHost ? [ownPublicHost] : [];
+  const guard = new SsrfGuard({ allow: AllowList.fromString(config.allowedTargets), alwaysAllowHosts: ownHosts });
   const endpointCache = new EndpointCache(store, 1_000, clock);
-  let dispatcher: Dispatcher | undefined;
+  // The dispatcher runs here, or on a thread of its own (threaded-dispatch.ts); either is woken.
+  let here: Dispatching | undefined;
+  let thread: ThreadedDispatch | undefined;
+  const dispatcher = () => here?.dispatcher ?? thread;
   const ingestor = new Ingestor({
     store: timed,
     clock,
     queueLimit: config.ingestQueueLimit,
-    onCommitted: () => dispatcher?.notify(),
+    onCommitted: () => dispatcher()?.notify(),
     // The store's own thread commits in arrival order: the next batch may wait there.
     commitsInFlight: store.dialect === 'sqlite' && config.sqliteThread ? 2 : 1,
   });
@@ -96,7 +85,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     store,
     logger,
     clock,
-    onRelayed: () => dispatcher?.notify(),
+    onRelayed: () => dispatcher()?.notify(),
     // Captures made by other API processes reach this one's streams through LISTEN/NOTIFY.
     listen: store.dialect === 'postgres' ? (onPayload) => listenForInboxes(config, onPayload) : undefined,
   });
@@ -113,26 +102,33 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     metrics,
     version,
     get dispatcher() {
-      return dispatcher;
+      return dispatcher();
     },
     defaultAccountId,
     clock,
     endpointChanged(id) {
       endpointCache.invalidate(id);
-      oauth.forget(id);
+      here?.forget(id);
+      thread?.endpointChanged(id);
+    },
+    accountChanged(id) {
+      endpointCache.invalidateAccount(id);
+      thread?.accountChanged(id);
     },
   };
 
-  metrics.watch({ queueDepth: () => timed.queueDepth(), dispatcher: () => dispatcher?.status(), ingest: () => ingestor.status() });
+  metrics.watch({ queueDepth: () => timed.queueDepth(), dispatcher: () => here?.dispatcher.status(), ingest: () => ingestor.status() });
 
+  const concurrency = options.concurrency ?? config.concurrency;
+  // The thread keeps real time, so an injected clock keeps the dispatcher on this thread.
+  const onThread = options.worker && options.api && store.dialect === 'sqlite' && config.dispatchThread && options.clock === undefined;
   let jobs: Jobs | undefined;
   let notifier: { close(): Promise<void> } | undefined;
   if (options.worker) {
-    const d = buildDispatcher(context, timed, sender, oauth, options.concurrency ?? config.concurrency);
-    dispatcher = d;
     // The embedded store has a single dispatcher: whatever was leased belonged to a dead process.
     if (store.dialect === 'sqlite') await store.releaseLeases({ all: true });
-    else notifier = await listenForWork(config, () => d.notify());
+    else notifier = await listenForWork(config, () => dispatcher()?.notify());
+    if (!onThread) here = startDispatching(context, timed, guard, concurrency);
     jobs = startJobs({
       store,
       logger,
@@ -140,25 +136,12 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
       leaseMs: config.leaseMs,
       retentionMs: config.retentionMs,
       inboxRetentionMs: config.inboxRetentionMs,
-      onReleased: () => d.notify(),
+      onReleased: () => dispatcher()?.notify(),
     });
-    d.start();
   }
 
   let server: FastifyInstance | undefined;
   let url: string | undefined;
-  if (options.api) {
-    server = await buildServer(context);
-    url = await server.listen({ port: config.port, host: config.host });
-    const address = server.server.address();
-    if (address !== null && typeof address === 'object') for (const host of listeningHosts(config.host, address.port)) guard.addAlwaysAllowedHost(host);
-    logger.info({ url, version, store: store.dialect }, 'Herald API listening');
-  } else if (config.metricsPort !== undefined) {
-    server = buildProbeServer(context);
-    url = await server.listen({ port: config.metricsPort, host: config.host });
-    logger.info({ url, version, store: store.dialect }, 'Herald probes (/metrics, /healthz, /readyz) listening');
-  }
-
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -166,11 +149,45 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
       await inboxes.close();
       jobs?.stop();
       await notifier?.close();
-      const result = await dispatcher?.stop(config.shutdownGraceMs);
+      const result = await (here ?? thread)?.stop(config.shutdownGraceMs);
       if (result && result.unfinished > 0) logger.warn({ unfinished: result.unfinished }, 'stopped with attempts still in flight; they will be retried');
-      await sender.close();
       await store.close();
     })());
+  try {
+    if (options.api) {
+      server = await buildServer(context);
+      url = await server.listen({ port: config.port, host: config.host });
+      const address = server.server.address();
+      if (address !== null && typeof address === 'object') {
+        for (const host of listeningHosts(config.host, address.port)) {
+          guard.addAlwaysAllowedHost(host);
+          ownHosts.push(host);
+        }
+      }
+      logger.info({ url, version, store: store.dialect }, 'Herald API listening');
+    } else if (config.metricsPort !== undefined) {
+      server = buildProbeServer(context);
+      url = await server.listen({ port: config.metricsPort, host: config.host });
+      logger.info({ url, version, store: store.dialect }, 'Herald probes (/metrics, /healthz, /readyz) listening');
+    }
+    if (onThread) {
+      // Started once the API listens: the guard on the thread needs the listening address too.
+      const started = await ThreadedDispatch.start({
+        config,
+        ownHosts,
+        concurrency,
+        version,
+        logger,
+        beforeRestart: () => store.releaseLeases({ all: true }),
+        onEndpointChanged: (id) => endpointCache.invalidate(id),
+      });
+      thread = started;
+      metrics.include(() => started.metrics());
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   return { context, server, url, stop };
 }
 
@@ -190,60 +207,6 @@ async function listenForInboxes(config: Config, onPayload: (payload?: string) =>
   const notifier = new PgNotifier(connectionString, schema, INBOX_CHANNEL);
   await notifier.listen(onPayload);
   return notifier;
-}
-
-function buildDispatcher(ctx: AppContext, store: Store, sender: HttpSender, oauth: OAuth2TokenCache, concurrency: number): Dispatcher {
-  const { endpointCache, config, logger } = ctx;
-  const limiter = new RateLimiter(ctx.clock);
-  const owner = `${hostname()}:${process.pid}:${newId('w')}`;
-  const hooks = createHealthHooks(ctx);
-  const deliver = createAttempt({
-    sender,
-    endpoint: (id) => endpointCache.peek(id),
-    account: (id) => endpointCache.peekAccount(id),
-    auth: createAuthProvider(oauth),
-    userAgent: `Herald/${ctx.version}`,
-    clock: ctx.clock,
-  });
-  return new Dispatcher(
-    {
-      claim: (limit, exclude) =>
-        store.claim({ owner, limit, leaseMs: config.leaseMs, now: ctx.clock(), excludeEndpoints: exclude, perEndpointLimit: config.endpointConcurrency }),
-      schedules: async (ids) => {
-        const endpoints = await endpointCache.load(ids);
-        const out = new Map<string, EndpointSchedule>();
-        for (const [id, e] of endpoints) {
-          out.set(id, {
-            id,
-            accountId: e.accountId,
-            disabled: e.disabled,
-            rateLimitPerSecond: e.rateLimitPerSecond,
-            accountRateLimitPerSecond: endpointCache.peekAccount(e.accountId)?.rateLimitPerSecond ?? null,
-            ordered: e.ordering === 'per_resource',
-          });
-        }
-        return out;
-      },
-      deliver,
-      settle: (batch) => store.settle(batch, ctx.clock()),
-      nextDueAt: () => store.nextDueAt(),
-      // One process owns the embedded store's limits; PostgreSQL workers share them in the database.
-      reserveRate:
-        store.dialect === 'sqlite'
-          ? (limits) => limiter.reserveAll(limits)
-          : async (limits) => Math.max(...(await Promise.all(limits.map((l) => store.reserveRate(l.key, l.rate, ctx.clock()))))),
-      onGone: hooks.onGone,
-      onExhausted: hooks.onExhausted,
-      onAttemptFailed: hooks.onAttemptFailed,
-      onError: (stage, err) => logger.error({ err, stage }, 'dispatcher error'),
-      observer: createDispatchObserver({
-        metrics: ctx.metrics,
-        logger: logger.child({ component: 'dispatcher' }),
-        profileOf: (id) => endpointCache.peek(id)?.profile,
-      }),
-    },
-    { owner, concurrency, endpointConcurrency: config.endpointConcurrency, leaseMs: config.leaseMs, retrySchedule: config.retrySchedule, clock: ctx.clock },
-  );
 }
 
 export type { Store };

@@ -23,6 +23,7 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['HERALD_SQLITE_SYNC', 'sometimes'],
     ['HERALD_SQLITE_THREAD', 'yes'],
+    ['HERALD_DISPATCH_THREAD', 'true'],
     ['HERALD_CONCURRENCY', '0'],
     ['HERALD_METRICS_PORT', 'metrics'],
     ['HERALD_METRICS_PORT', '65536'],

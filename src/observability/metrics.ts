@@ -1,7 +1,7 @@
 // Herald's Prometheus metrics: one Registry per Herald instance (tests run several in one
 // process, so prom-client's global registry is never used). Counters are fed as things happen
 // through narrow observer interfaces; gauges are read from status snapshots at scrape time.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { AttemptOutcome, DispatcherStatus } from '../delivery/dispatcher.js';
 import type { GroupCommitStatus } from '../ingest/group-commit.js';
 import type { IngestOutcome, QueueDepth } from '../store/contract.js';
@@ -15,8 +15,11 @@ const STORE_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 
 /** Where the scrape-time gauges come from; set once the components exist. */
 export interface MetricsSources {
-  /** Queue depth of the whole store (a count of the backlog, not of the history). */
-  readonly queueDepth: () => Promise<QueueDepth>;
+  /**
+   * Queue depth of the whole store (a count of the backlog, not of the history); omitted where
+   * another registry of the same process reports it.
+   */
+  readonly queueDepth?: () => Promise<QueueDepth>;
   /** This process's dispatcher, when it runs one. */
   readonly dispatcher: () => DispatcherStatus | undefined;
   readonly ingest: () => GroupCommitStatus;
@@ -28,7 +31,12 @@ export interface HeraldMetricsOptions {
   /** How long one store.queueDepth() answer serves scrapes (default 5 s). */
   readonly queueDepthTtlMs?: number;
   readonly clock?: () => number;
+  /** Process-wide metrics (CPU, memory, event loop); off for a thread's registry. Default on. */
+  readonly defaultMetrics?: boolean;
 }
+
+/** The JSON form of a registry's metrics, as another thread sends it. */
+export type ExportedMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
 export class HeraldMetrics implements StoreObserver {
   readonly registry = new Registry();
@@ -39,11 +47,12 @@ export class HeraldMetrics implements StoreObserver {
   private readonly deliveriesEnqueued: Counter;
   private sources: MetricsSources | undefined;
   private queueDepth: (() => Promise<QueueDepth>) | undefined;
+  private readonly others: (() => Promise<ExportedMetrics>)[] = [];
 
   constructor(private readonly options: HeraldMetricsOptions = {}) {
     const registers = [this.registry];
     this.attempts = new AttemptTally(undefined, options.profiles);
-    collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'herald_' });
 
     const attempts = this.attempts;
     new Counter({
@@ -126,7 +135,17 @@ export class HeraldMetrics implements StoreObserver {
   /** Called once the components exist. */
   watch(sources: MetricsSources): void {
     this.sources = sources;
-    this.queueDepth = cachedFor(this.options.queueDepthTtlMs ?? 5_000, sources.queueDepth, this.options.clock);
+    if (sources.queueDepth) this.queueDepth = cachedFor(this.options.queueDepthTtlMs ?? 5_000, sources.queueDepth, this.options.clock);
+  }
+
+  /** Adds another registry's metrics (a thread's) to every scrape: counters and histograms are summed. */
+  include(other: () => Promise<ExportedMetrics>): void {
+    this.others.push(other);
+  }
+
+  /** This registry's metrics as JSON, for the registry that includes them. */
+  exported(): Promise<ExportedMetrics> {
+    return this.registry.getMetricsAsJSON();
   }
 
   /** Hot path: a map lookup and a few array increments, no allocation. */
@@ -159,7 +178,9 @@ export class HeraldMetrics implements StoreObserver {
   }
 
   /** The Prometheus text exposition of every metric. */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  async render(): Promise<string> {
+    if (this.others.length === 0) return this.registry.metrics();
+    const all = await Promise.all([this.exported(), ...this.others.map((other) => other())]);
+    return AggregatorRegistry.aggregate(all).metrics();
   }
 }

@@ -198,7 +198,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
         linkBaseUrl: body.link_base_url === undefined ? existing.linkBaseUrl : (linkBase(body.link_base_url) ?? null),
       };
       await ctx.store.updateAccount(updated);
-      ctx.endpointCache.invalidateAccount(id);
+      ctx.accountChanged(id);
       return accountView(updated);
     },
   );

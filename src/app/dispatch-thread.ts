@@ -1,0 +1,80 @@
+// The dispatch thread of `herald serve` on the embedded store: claims, sends and settles
+// deliveries on its own event loop and its own SQLite connection, so parsing and committing
+// published events on the main thread no longer holds up the answers of endpoints (and the
+// other way round). See threaded-dispatch.ts for the main thread's side.
+import { parentPort, workerData } from 'node:worker_threads';
+import { profiles } from '../catalog/index.js';
+import { EndpointCache } from '../delivery/endpoint-cache.js';
+import { Ingestor } from '../ingest/ingestor.js';
+import { AllowList } from '../net/cidr.js';
+import { SsrfGuard } from '../net/ssrf-guard.js';
+import { createLogger } from '../observability/logger.js';
+import { HeraldMetrics } from '../observability/metrics.js';
+import { instrumentStore } from '../observability/timed-store.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { startDispatching, type Dispatching } from './dispatch.js';
+import { loadSecretBox, sqliteFile } from './open-store.js';
+import type { FromDispatchThread, ToDispatchThread, DispatchThreadData } from './threaded-dispatch.js';
+
+const data = workerData as DispatchThreadData;
+const port = parentPort!;
+const post = (message: FromDispatchThread) => port.postMessage(message);
+
+function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: HeraldMetrics; close(): Promise<void> } {
+  const { config } = data;
+  const logger = createLogger(config).child({ thread: 'dispatch' });
+  const store = new SqliteStore({ file: sqliteFile(config), sealer: loadSecretBox(config), synchronous: config.sqliteSync });
+  const metrics = new HeraldMetrics({ profiles, defaultMetrics: false });
+  const timed = instrumentStore(store, metrics);
+  const clock = Date.now;
+  const cache = new EndpointCache(store, 1_000, clock);
+  const guard = new SsrfGuard({ allow: AllowList.fromString(config.allowedTargets), alwaysAllowHosts: data.ownHosts });
+  let dispatching: Dispatching | undefined;
+  // Herald's own events about endpoints (endpoint.disabled, …) are published from here.
+  const ingestor = new Ingestor({ store: timed, clock, queueLimit: config.ingestQueueLimit, onCommitted: () => dispatching?.dispatcher.notify(), commitsInFlight: 1 });
+  const endpointChanged = (id: string) => {
+    cache.invalidate(id);
+    dispatching?.forget(id);
+    post({ type: 'endpoint-changed', id });
+  };
+  const ctx = { config, store, ingestor, endpointCache: cache, logger, metrics, version: data.version, clock, endpointChanged };
+  dispatching = startDispatching(ctx, timed, guard, data.concurrency);
+  const d = dispatching.dispatcher;
+  metrics.watch({ dispatcher: () => d.status(), ingest: () => ingestor.status() });
+  return { dispatching, cache, metrics, close: () => store.close() };
+}
+
+let running: ReturnType<typeof start>;
+try {
+  running = start();
+  post({ type: 'ready' });
+} catch (err) {
+  post({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+  process.exit(1);
+}
+
+port.on('message', (message: ToDispatchThread) => {
+  const { dispatching, cache } = running;
+  switch (message.type) {
+    case 'notify':
+      dispatching.dispatcher.notify();
+      break;
+    case 'endpoint-changed':
+      cache.invalidate(message.id);
+      dispatching.forget(message.id);
+      break;
+    case 'account-changed':
+      cache.invalidateAccount(message.id);
+      break;
+    case 'metrics':
+      void running.metrics.exported().then((metrics) => post({ type: 'metrics', id: message.id, metrics }));
+      break;
+    case 'stop':
+      void dispatching.stop(message.graceMs).then(async ({ unfinished }) => {
+        await running.close();
+        post({ type: 'stopped', unfinished });
+        port.close();
+      });
+      break;
+  }
+});

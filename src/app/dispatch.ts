@@ -1,0 +1,101 @@
+// The dispatcher and what it sends through (HTTP sender, OAuth tokens, endpoint health hooks),
+// built the same way in the process that serves the API and on the dispatch thread.
+import { hostname } from 'node:os';
+import { OAuth2TokenCache } from '../auth/oauth2.js';
+import { createAuthProvider } from '../auth/provider.js';
+import { createAttempt } from '../delivery/attempt.js';
+import { Dispatcher, type EndpointSchedule } from '../delivery/dispatcher.js';
+import { HttpSender } from '../delivery/http-sender.js';
+import { RateLimiter } from '../delivery/rate-limiter.js';
+import { newId } from '../domain/ids.js';
+import { createGuardedConnector, type SsrfGuard } from '../net/ssrf-guard.js';
+import { createDispatchObserver } from '../observability/dispatch-observer.js';
+import type { Store } from '../store/contract.js';
+import type { AppContext } from './context.js';
+import { createHealthHooks } from './health-hooks.js';
+
+/** What the dispatcher and its health hooks use of the application. */
+export type DispatchContext = Pick<AppContext, 'config' | 'store' | 'ingestor' | 'endpointCache' | 'logger' | 'metrics' | 'version' | 'clock' | 'endpointChanged'>;
+
+export interface Dispatching {
+  readonly dispatcher: Dispatcher;
+  /** Drops what the sending side keeps of an endpoint (its OAuth token). */
+  forget(endpointId: string): void;
+  /** Stops claiming, lets attempts finish within graceMs, writes their outcomes, closes connections. */
+  stop(graceMs: number): Promise<{ unfinished: number }>;
+}
+
+/**
+ * Builds and starts a dispatcher. `store` is the hot path's view of the store (timed for
+ * /metrics); health hooks write through ctx.store.
+ */
+export function startDispatching(ctx: DispatchContext, store: Store, guard: SsrfGuard, concurrency: number): Dispatching {
+  const { config } = ctx;
+  const sender = new HttpSender({ connect: createGuardedConnector(guard, { timeout: 10_000 }), connectionsPerOrigin: config.endpointConcurrency });
+  const oauth = new OAuth2TokenCache(sender.agent, ctx.clock);
+  const dispatcher = buildDispatcher(ctx, store, sender, oauth, concurrency);
+  dispatcher.start();
+  return {
+    dispatcher,
+    forget: (endpointId) => oauth.forget(endpointId),
+    async stop(graceMs) {
+      const result = await dispatcher.stop(graceMs);
+      await sender.close();
+      return result;
+    },
+  };
+}
+
+function buildDispatcher(ctx: DispatchContext, store: Store, sender: HttpSender, oauth: OAuth2TokenCache, concurrency: number): Dispatcher {
+  const { endpointCache, config, logger } = ctx;
+  const limiter = new RateLimiter(ctx.clock);
+  const owner = `${hostname()}:${process.pid}:${newId('w')}`;
+  const hooks = createHealthHooks(ctx);
+  const deliver = createAttempt({
+    sender,
+    endpoint: (id) => endpointCache.peek(id),
+    account: (id) => endpointCache.peekAccount(id),
+    auth: createAuthProvider(oauth),
+    userAgent: `Herald/${ctx.version}`,
+    clock: ctx.clock,
+  });
+  return new Dispatcher(
+    {
+      claim: (limit, exclude) =>
+        store.claim({ owner, limit, leaseMs: config.leaseMs, now: ctx.clock(), excludeEndpoints: exclude, perEndpointLimit: config.endpointConcurrency }),
+      schedules: async (ids) => {
+        const endpoints = await endpointCache.load(ids);
+        const out = new Map<string, EndpointSchedule>();
+        for (const [id, e] of endpoints) {
+          out.set(id, {
+            id,
+            accountId: e.accountId,
+            disabled: e.disabled,
+            rateLimitPerSecond: e.rateLimitPerSecond,
+            accountRateLimitPerSecond: endpointCache.peekAccount(e.accountId)?.rateLimitPerSecond ?? null,
+            ordered: e.ordering === 'per_resource',
+          });
+        }
+        return out;
+      },
+      deliver,
+      settle: (batch) => store.settle(batch, ctx.clock()),
+      nextDueAt: () => store.nextDueAt(),
+      // One process owns the embedded store's limits; PostgreSQL workers share them in the database.
+      reserveRate:
+        store.dialect === 'sqlite'
+          ? (limits) => limiter.reserveAll(limits)
+          : async (limits) => Math.max(...(await Promise.all(limits.map((l) => store.reserveRate(l.key, l.rate, ctx.clock()))))),
+      onGone: hooks.onGone,
+      onExhausted: hooks.onExhausted,
+      onAttemptFailed: hooks.onAttemptFailed,
+      onError: (stage, err) => logger.error({ err, stage }, 'dispatcher error'),
+      observer: createDispatchObserver({
+        metrics: ctx.metrics,
+        logger: logger.child({ component: 'dispatcher' }),
+        profileOf: (id) => endpointCache.peek(id)?.profile,
+      }),
+    },
+    { owner, concurrency, endpointConcurrency: config.endpointConcurrency, leaseMs: config.leaseMs, retrySchedule: config.retrySchedule, clock: ctx.clock },
+  );
+}

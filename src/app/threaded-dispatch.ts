@@ -1,0 +1,208 @@
+// The main thread's side of the dispatch thread (dispatch-thread.ts). `herald serve` on the
+// embedded store runs its dispatcher there: publishing (HTTP parsing, validation, the ingest
+// commit) and delivering (claims, requests, settlements) then use a core each instead of taking
+// turns on one event loop. The two share nothing but the database file, which SQLite's WAL
+// lets both open; what one side changes and the other caches is announced by message.
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import type { ExportedMetrics } from '../observability/metrics.js';
+
+export interface DispatchThreadData {
+  readonly config: Config;
+  /** Hosts the SSRF guard lets through whatever the allow-list says: Herald's own addresses. */
+  readonly ownHosts: readonly string[];
+  readonly concurrency: number;
+  readonly version: string;
+}
+
+export type ToDispatchThread =
+  | { readonly type: 'notify' }
+  | { readonly type: 'endpoint-changed'; readonly id: string }
+  | { readonly type: 'account-changed'; readonly id: string }
+  | { readonly type: 'metrics'; readonly id: number }
+  | { readonly type: 'stop'; readonly graceMs: number };
+
+export type FromDispatchThread =
+  | { readonly type: 'ready' }
+  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'endpoint-changed'; readonly id: string }
+  | { readonly type: 'metrics'; readonly id: number; readonly metrics: ExportedMetrics }
+  | { readonly type: 'stopped'; readonly unfinished: number };
+
+export interface ThreadedDispatchOptions extends DispatchThreadData {
+  readonly logger: Logger;
+  /** Runs before a stopped thread is replaced: hands back the deliveries it had leased. */
+  readonly beforeRestart: () => Promise<unknown>;
+  /** The thread changed an endpoint (disabled it): caches on this side drop it. */
+  readonly onEndpointChanged: (id: string) => void;
+  /** The script the thread runs (tests wrap the real one to make it fail). */
+  readonly script?: URL;
+}
+
+/** A thread that stops sooner than this after its start counts as failing again. */
+const STABLE_MS = 30_000;
+const FIRST_RESTART_DELAY_MS = 250;
+const MAX_RESTART_DELAY_MS = 30_000;
+/** A scrape does not wait longer than this for the thread's metrics. */
+const METRICS_TIMEOUT_MS = 1_000;
+
+/**
+ * Under the test runner this module is TypeScript source, which a worker thread cannot load;
+ * the thread then runs the compiled twin in dist/ (the suite builds dist/ first).
+ */
+function threadScript(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../dist/app/dispatch-thread.js', here) : new URL('./dispatch-thread.js', here);
+}
+
+export class ThreadedDispatch {
+  private worker!: Worker;
+  private live = false;
+  private everLive = false;
+  /** The last thread whose stop was handled. */
+  private gone: Worker | undefined;
+  private stopping = false;
+  private startedAt = 0;
+  private quickStops = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private notifyQueued = false;
+  private nextMetricsId = 1;
+  private readonly metricsWaiting = new Map<number, (metrics: ExportedMetrics) => void>();
+  private readonly onReady = new Set<(err?: Error) => void>();
+  private onStopped: ((unfinished: number) => void) | undefined;
+
+  private constructor(private readonly options: ThreadedDispatchOptions) {}
+
+  /** Starts the thread; rejects when it cannot open the database or build its dispatcher. */
+  static async start(options: ThreadedDispatchOptions): Promise<ThreadedDispatch> {
+    const dispatch = new ThreadedDispatch(options);
+    await dispatch.spawn();
+    return dispatch;
+  }
+
+  /** New work may be due. Calls within one turn of the event loop make one message. */
+  notify(): void {
+    if (this.notifyQueued || !this.live) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      this.send({ type: 'notify' });
+    });
+  }
+
+  endpointChanged(id: string): void {
+    this.send({ type: 'endpoint-changed', id });
+  }
+
+  accountChanged(id: string): void {
+    this.send({ type: 'account-changed', id });
+  }
+
+  /** The thread's metrics for a scrape; none while it restarts or when it does not answer in time. */
+  metrics(): Promise<ExportedMetrics> {
+    if (!this.live) return Promise.resolve([]);
+    const id = this.nextMetricsId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done([]), METRICS_TIMEOUT_MS);
+      const done = (metrics: ExportedMetrics) => {
+        clearTimeout(timer);
+        this.metricsWaiting.delete(id);
+        resolve(metrics);
+      };
+      this.metricsWaiting.set(id, done);
+      this.send({ type: 'metrics', id });
+    });
+  }
+
+  /** Stops claiming, lets attempts finish within graceMs, writes their outcomes and ends the thread. */
+  async stop(graceMs: number): Promise<{ unfinished: number }> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    if (!this.live) return { unfinished: 0 };
+    const worker = this.worker;
+    const unfinished = await new Promise<number>((resolve) => {
+      this.onStopped = resolve;
+      // A thread that does not answer in time is ended anyway: its leases come back on the next start.
+      setTimeout(() => resolve(-1), graceMs + 5_000).unref();
+      this.send({ type: 'stop', graceMs });
+    });
+    this.live = false;
+    await worker.terminate();
+    return { unfinished: Math.max(0, unfinished) };
+  }
+
+  private send(message: ToDispatchThread): void {
+    if (this.live) this.worker.postMessage(message);
+  }
+
+  private spawn(): Promise<void> {
+    const { config, ownHosts, concurrency, version } = this.options;
+    const worker = new Worker(this.options.script ?? threadScript(), { workerData: { config, ownHosts, concurrency, version } satisfies DispatchThreadData });
+    this.worker = worker;
+    this.startedAt = Date.now();
+    worker.on('message', (message: FromDispatchThread) => this.received(message));
+    worker.on('error', (err) => this.stopped(worker, err));
+    worker.on('exit', (code) => this.stopped(worker, new Error(`the dispatch thread stopped (exit code ${code})`)));
+    return new Promise((resolve, reject) => this.onReady.add((err) => (err ? reject(err) : resolve())));
+  }
+
+  private received(message: FromDispatchThread): void {
+    switch (message.type) {
+      case 'ready':
+        this.live = true;
+        this.everLive = true;
+        this.settleReady();
+        break;
+      case 'failed':
+        this.settleReady(new Error(`the dispatch thread could not start: ${message.message}`));
+        break;
+      case 'endpoint-changed':
+        this.options.onEndpointChanged(message.id);
+        break;
+      case 'metrics':
+        this.metricsWaiting.get(message.id)?.(message.metrics);
+        break;
+      case 'stopped':
+        this.onStopped?.(message.unfinished);
+        break;
+    }
+  }
+
+  private settleReady(err?: Error): void {
+    for (const settle of this.onReady) settle(err);
+    this.onReady.clear();
+  }
+
+  /**
+   * The thread stopped on its own (a bug, out of memory): its attempts in flight are lost with
+   * it and retried, as after a crash. A new thread starts after a pause that grows while it
+   * keeps stopping soon after its start.
+   */
+  private stopped(worker: Worker, err: Error): void {
+    // 'error' and 'exit' both report a stop.
+    if (worker !== this.worker || worker === this.gone) return;
+    this.gone = worker;
+    this.live = false;
+    for (const done of [...this.metricsWaiting.values()]) done([]);
+    this.onStopped?.(-1);
+    this.settleReady(err);
+    // The first start failing is the caller's to handle; later stops are retried.
+    if (!this.everLive || this.stopping) return;
+    this.quickStops = Date.now() - this.startedAt < STABLE_MS ? this.quickStops + 1 : 1;
+    const delay = Math.min(MAX_RESTART_DELAY_MS, FIRST_RESTART_DELAY_MS * 2 ** (this.quickStops - 1));
+    this.options.logger.error({ err, restartInMs: delay }, 'the dispatch thread stopped: no deliveries are sent until a new one has started');
+    this.restartTimer = setTimeout(() => void this.restart(), delay);
+    this.restartTimer.unref();
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      await this.options.beforeRestart();
+      await this.spawn();
+    } catch {
+      // The new thread stopped as well: its exit has scheduled the next try.
+    }
+  }
+}

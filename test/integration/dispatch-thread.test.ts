@@ -1,0 +1,110 @@
+// `herald serve` on the embedded store dispatches on a thread of its own (threaded-dispatch.ts):
+// deliveries, logs and metrics come from there, changes made through the API reach it at once,
+// and a thread that stops is replaced.
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ThreadedDispatch } from '../../src/app/threaded-dispatch.js';
+import { loadConfig } from '../../src/config/index.js';
+import { ADMIN_KEY, eventually, startReceiver, startTestHerald, tempDir } from '../helpers.js';
+import { apiCall, spawnHerald, type HeraldProcess } from '../process.js';
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function metricValue(text: string, line: string): number | undefined {
+  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+  return found === undefined ? undefined : Number(found.slice(line.length + 1));
+}
+
+describe('dispatch thread', () => {
+  it('delivers from its own thread in `herald serve`, which logs there and counts in /metrics', async () => {
+    const dir = tempDir();
+    const r = await startReceiver();
+    let proc: HeraldProcess | undefined;
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => r.close(), () => void proc?.child.kill('SIGKILL'));
+    proc = await spawnHerald('serve', { HERALD_DATA_DIR: dir, LOG_LEVEL: 'debug' });
+    const ep = await apiCall(proc.url, 'POST', '/api/v2/endpoints', {
+      url: r.url,
+      event_types: ['asset.created'],
+      auth: { type: 'basic', username: 'dam', password: 'pa55word-xyz' },
+    });
+    expect(ep.status).toBe(201);
+    const batch = await apiCall(proc.url, 'POST', '/api/v2/events/batch', { events: Array.from({ length: 40 }, (_, i) => ({ type: 'asset.created', data: { n: i } })) });
+    expect(batch.status).toBe(202);
+    await r.waitFor(40);
+
+    const attemptLines = await eventually(() => {
+      const lines = proc!.output().split('\n').filter((l) => l.includes('"msg":"delivery attempt"'));
+      return lines.length === 40 ? lines.map((l) => JSON.parse(l) as Record<string, unknown>) : undefined;
+    });
+    for (const line of attemptLines) expect(line).toMatchObject({ thread: 'dispatch', component: 'dispatcher', endpointId: ep.body.id, outcome: 'succeeded' });
+    expect(proc.output()).not.toContain('pa55word-xyz');
+
+    // One scrape: the thread's counters next to the main thread's, process metrics once.
+    const text = await eventually(async () => {
+      const res = await fetch(`${proc!.url}/metrics`, { headers: { 'x-api-key': ADMIN_KEY } });
+      const body = await res.text();
+      return metricValue(body, 'herald_delivery_attempts_total{outcome="succeeded",profile="standard"}') === 40 ? body : undefined;
+    });
+    expect(metricValue(text, 'herald_deliveries_total{outcome="succeeded",profile="standard"}')).toBe(40);
+    expect(metricValue(text, 'herald_events_ingested_total')).toBe(40);
+    expect(metricValue(text, 'herald_in_flight')).toBe(0);
+    expect(text.match(/^herald_process_cpu_user_seconds_total /gm)).toHaveLength(1);
+    expect(text.match(/^# TYPE herald_delivery_attempts_total /gm)).toHaveLength(1);
+  });
+
+  it('sends to an endpoint as changed through the API at once, not when a cache expires', async () => {
+    const h = await startTestHerald();
+    const [a, b] = [await startReceiver(), await startReceiver()];
+    cleanups.push(() => h.close(), () => a.close(), () => b.close());
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: a.url, event_types: ['asset.created'] });
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    await a.waitFor(1);
+    expect((await h.api('PATCH', `/api/v2/endpoints/${ep.body.id}`, { url: `${b.url}/moved` })).status).toBe(200);
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const [moved] = await b.waitFor(1, 5_000);
+    expect(moved!.url).toBe('/moved');
+    expect(a.received).toHaveLength(1);
+  });
+
+  it('replaces a thread that stopped, handing its leases back first', async () => {
+    const h = await startTestHerald({}, { worker: false });
+    const r = await startReceiver();
+    cleanups.push(() => h.close(), () => r.close());
+    const errors: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line) as Record<string, unknown>) });
+    const config = loadConfig({ HERALD_DATA_DIR: h.dataDir, HERALD_ALLOWED_TARGETS: '127.0.0.0/8', HERALD_SQLITE_SYNC: 'normal', LOG_LEVEL: 'silent' });
+    let released = 0;
+    const dispatch = await ThreadedDispatch.start({
+      config,
+      ownHosts: [],
+      concurrency: 8,
+      version: 'test',
+      logger,
+      beforeRestart: async () => void released++,
+      onEndpointChanged: () => {},
+      script: new URL('../fixtures/stopping-dispatch-thread.mjs', import.meta.url),
+    });
+    cleanups.push(() => dispatch.stop(1_000));
+    await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    dispatch.notify();
+    await r.waitFor(1);
+
+    writeFileSync(path.join(h.dataDir, 'stop-dispatch-thread'), '');
+    expect(await dispatch.metrics()).toEqual([]);
+    const [stopped] = await eventually(() => (errors.length > 0 ? errors : undefined));
+    expect(stopped).toMatchObject({ msg: expect.stringContaining('dispatch thread stopped'), restartInMs: 250 });
+
+    // The replacement delivers what is published after the stop.
+    await eventually(async () => ((await dispatch.metrics()).length > 0 ? true : undefined));
+    expect(released).toBe(1);
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    dispatch.notify();
+    await r.waitFor(2);
+  });
+});
