@@ -1,7 +1,7 @@
-// The dispatch thread of `herald serve` on the embedded store: claims, sends and settles
-// deliveries on its own event loop and its own SQLite connection, so parsing and committing
-// published events on the main thread no longer holds up the answers of endpoints (and the
-// other way round). See threaded-dispatch.ts for the main thread's side.
+// The dispatch thread of `herald serve` on the embedded store (HERALD_DISPATCH_THREAD=on):
+// claims, sends and settles deliveries on its own event loop and its own SQLite connection, so
+// parsing and committing published events on the main thread no longer holds up the answers
+// of endpoints (and the other way round). See threaded-dispatch.ts for the main thread's side.
 import { parentPort, workerData } from 'node:worker_threads';
 import { profiles } from '../catalog/index.js';
 import { EndpointCache } from '../delivery/endpoint-cache.js';
@@ -12,6 +12,7 @@ import { createLogger } from '../observability/logger.js';
 import { HeraldMetrics } from '../observability/metrics.js';
 import { instrumentStore } from '../observability/timed-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { WriteLock } from '../store/sqlite/write-lock.js';
 import { startDispatching, type Dispatching } from './dispatch.js';
 import { loadSecretBox, sqliteFile } from './open-store.js';
 import type { FromDispatchThread, ToDispatchThread, DispatchThreadData } from './threaded-dispatch.js';
@@ -23,7 +24,8 @@ const post = (message: FromDispatchThread) => port.postMessage(message);
 function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: HeraldMetrics; close(): Promise<void> } {
   const { config } = data;
   const logger = createLogger(config).child({ thread: 'dispatch' });
-  const store = new SqliteStore({ file: sqliteFile(config), sealer: loadSecretBox(config), synchronous: config.sqliteSync });
+  const writeLock = new WriteLock(data.writeLock);
+  const store = new SqliteStore({ file: sqliteFile(config), sealer: loadSecretBox(config), synchronous: config.sqliteSync, writeLock });
   const metrics = new HeraldMetrics({ profiles, defaultMetrics: false });
   const timed = instrumentStore(store, metrics);
   const clock = Date.now;

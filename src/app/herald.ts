@@ -17,6 +17,7 @@ import { createLogger } from '../observability/logger.js';
 import { HeraldMetrics } from '../observability/metrics.js';
 import { instrumentStore } from '../observability/timed-store.js';
 import type { Store } from '../store/contract.js';
+import { WriteLock } from '../store/sqlite/write-lock.js';
 import { bootstrap } from './bootstrap.js';
 import { startDispatching, type Dispatching } from './dispatch.js';
 import type { AppContext } from './context.js';
@@ -58,7 +59,9 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   const version = packageVersion();
   const clock = options.clock ?? Date.now;
   const metrics = new HeraldMetrics({ profiles });
-  const store = await openStore(config, logger);
+  // SQLite writers of this process (the dispatch thread's connection, too) take turns through it.
+  const writeLock = new WriteLock();
+  const store = await openStore(config, logger, { writeLock });
   // The hot path's view of the store, timed for /metrics. The context keeps the store itself, so
   // whoever replaces one of its methods (tests standing in for a failing disk) reaches the driver.
   const timed = instrumentStore(store, metrics);
@@ -177,6 +180,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
         ownHosts,
         concurrency,
         version,
+        writeLock: writeLock.buffer,
         logger,
         beforeRestart: () => store.releaseLeases({ all: true }),
         onEndpointChanged: (id) => endpointCache.invalidate(id),

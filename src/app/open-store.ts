@@ -7,6 +7,7 @@ import type { Store } from '../store/contract.js';
 import { SchemaMismatchError } from '../store/migrations.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { openThreadedSqliteStore } from '../store/sqlite/threaded-store.js';
+import type { WriteLock } from '../store/sqlite/write-lock.js';
 
 /**
  * The encryption key for credentials at rest, as configured: HERALD_SECRET_KEY, or a key
@@ -57,8 +58,11 @@ export function postgresTarget(url: string): { connectionString: string; schema:
   return { connectionString: parsed.toString(), schema };
 }
 
-/** Opens the configured store. `migrate`: apply migrations (the embedded store always does). */
-export async function openStore(config: Config, logger?: Logger, options: { migrate?: boolean } = {}): Promise<Store> {
+/**
+ * Opens the configured store. `migrate`: apply migrations (the embedded store always does).
+ * `writeLock`: shared with the other threads of this process that open the same SQLite file.
+ */
+export async function openStore(config: Config, logger?: Logger, options: { migrate?: boolean; writeLock?: WriteLock } = {}): Promise<Store> {
   const key = loadSecretKey(config, logger);
   const sealer = secretBoxOf(config, key);
   if (config.databaseUrl?.startsWith('postgres')) {
@@ -83,9 +87,10 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
         file: sqliteFile(config),
         synchronous: config.sqliteSync,
         key,
+        writeLock: options.writeLock?.buffer,
         onFailure: (err, restartInMs) => logger?.error({ err, restartInMs }, 'the SQLite store thread stopped: store calls fail until a new one has opened the database'),
       })
-    : new SqliteStore({ file: sqliteFile(config), sealer, synchronous: config.sqliteSync });
+    : new SqliteStore({ file: sqliteFile(config), sealer, synchronous: config.sqliteSync, writeLock: options.writeLock });
   const state = await store.migrate();
   if (state.current !== state.latest) {
     await store.close();

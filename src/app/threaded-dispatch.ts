@@ -1,8 +1,9 @@
-// The main thread's side of the dispatch thread (dispatch-thread.ts). `herald serve` on the
-// embedded store runs its dispatcher there: publishing (HTTP parsing, validation, the ingest
-// commit) and delivering (claims, requests, settlements) then use a core each instead of taking
-// turns on one event loop. The two share nothing but the database file, which SQLite's WAL
-// lets both open; what one side changes and the other caches is announced by message.
+// The main thread's side of the dispatch thread (dispatch-thread.ts). With
+// HERALD_DISPATCH_THREAD=on, `herald serve` on the embedded store runs its dispatcher there:
+// publishing (HTTP parsing, validation, the ingest commit) and delivering (claims, requests,
+// settlements) then use a core each instead of taking turns on one event loop. The two share
+// the database file, which SQLite's WAL lets both open, and a WriteLock to take turns at
+// writing it; what one side changes and the other caches is announced by message.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -14,6 +15,8 @@ export interface DispatchThreadData {
   readonly ownHosts: readonly string[];
   readonly concurrency: number;
   readonly version: string;
+  /** The memory of the WriteLock the main thread's store takes turns with. */
+  readonly writeLock: SharedArrayBuffer;
 }
 
 export type ToDispatchThread =
@@ -137,8 +140,9 @@ export class ThreadedDispatch {
   }
 
   private spawn(): Promise<void> {
-    const { config, ownHosts, concurrency, version } = this.options;
-    const worker = new Worker(this.options.script ?? threadScript(), { workerData: { config, ownHosts, concurrency, version } satisfies DispatchThreadData });
+    const { config, ownHosts, concurrency, version, writeLock } = this.options;
+    const workerData: DispatchThreadData = { config, ownHosts, concurrency, version, writeLock };
+    const worker = new Worker(this.options.script ?? threadScript(), { workerData });
     this.worker = worker;
     this.startedAt = Date.now();
     worker.on('message', (message: FromDispatchThread) => this.received(message));

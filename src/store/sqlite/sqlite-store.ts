@@ -63,11 +63,14 @@ import {
   toPage,
   toProject,
 } from '../rows.js';
+import type { WriteLock } from './write-lock.js';
 
 export interface SqliteOptions {
   readonly file: string;
   readonly sealer: Sealer;
   readonly synchronous?: 'full' | 'normal';
+  /** Shared with the other threads of this process that write the same file (write-lock.ts). */
+  readonly writeLock?: WriteLock;
 }
 
 type Row = Record<string, unknown>;
@@ -159,7 +162,8 @@ export class SqliteStore implements Store {
     this.syncNormal = this.db.prepare('PRAGMA synchronous = NORMAL');
     this.syncFull = this.db.prepare('PRAGMA synchronous = FULL');
     const tx = this.db.transaction((fn: () => unknown) => fn());
-    this.immediate = <T>(fn: () => T) => tx.immediate(fn) as T;
+    const lock = options.writeLock;
+    this.immediate = lock ? <T>(fn: () => T) => lock.run(() => tx.immediate(fn) as T) : <T>(fn: () => T) => tx.immediate(fn) as T;
   }
 
   /**

@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { SecretBox } from '../../signing/secretbox.js';
 import { SqliteStore } from './sqlite-store.js';
+import { WriteLock } from './write-lock.js';
 import { type StoreCall, type StoreMethod, type StoreReply, type StoreThreadOptions, serializeError } from './thread-protocol.js';
 
 const options = workerData as StoreThreadOptions;
@@ -11,7 +12,8 @@ const port = parentPort!;
 
 function open(): SqliteStore | undefined {
   try {
-    return new SqliteStore({ file: options.file, synchronous: options.synchronous, sealer: new SecretBox(SecretBox.parseKey(options.key)) });
+    const writeLock = options.writeLock && new WriteLock(options.writeLock);
+    return new SqliteStore({ file: options.file, synchronous: options.synchronous, sealer: new SecretBox(SecretBox.parseKey(options.key)), writeLock });
   } catch (err) {
     port.postMessage({ id: 0, error: serializeError(err) } satisfies StoreReply);
     return undefined;

@@ -9,6 +9,8 @@ export interface StoreThreadOptions {
   readonly synchronous: 'full' | 'normal';
   /** The credentials key as configured (hex or base64); the thread seals and opens secrets. */
   readonly key: string;
+  /** The memory of the process's WriteLock for this file, when other threads write it too. */
+  readonly writeLock?: SharedArrayBuffer;
 }
 
 export interface StoreCall {

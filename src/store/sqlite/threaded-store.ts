@@ -131,8 +131,8 @@ class StoreThread {
   }
 
   private spawn(): Worker {
-    const { file, synchronous, key } = this.options;
-    const worker = new Worker(this.options.script ?? threadScript(), { workerData: { file, synchronous, key } satisfies StoreThreadOptions });
+    const { file, synchronous, key, writeLock } = this.options;
+    const worker = new Worker(this.options.script ?? threadScript(), { workerData: { file, synchronous, key, writeLock } satisfies StoreThreadOptions });
     worker.on('message', (reply: StoreReply) => this.answer(reply));
     worker.on('error', (err) => this.stopped(worker, err));
     worker.on('exit', (code) => this.stopped(worker, new Error(`the SQLite store thread stopped (exit code ${code})`)));

@@ -1,0 +1,68 @@
+// The lock two threads of one process take turns with before writing the same SQLite file.
+// The other thread runs the compiled lock (dist/, built by the suite's global setup).
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { WriteLock } from './write-lock.js';
+
+const LOCK_JS = new URL('../../../dist/store/sqlite/write-lock.js', import.meta.url).href;
+
+/** A thread that waits for `go`, then runs the lock once and records when it got in. */
+function contender(lock: WriteLock, signals: Int32Array): Worker {
+  const code = `
+    const { workerData } = require('node:worker_threads');
+    import(workerData.lockJs).then(({ WriteLock }) => {
+      const lock = new WriteLock(workerData.buffer, workerData.patienceMs);
+      const signals = new Int32Array(workerData.signals);
+      Atomics.wait(signals, 0, 0);
+      lock.run(() => { Atomics.store(signals, 1, 1); Atomics.notify(signals, 1); });
+    });`;
+  return new Worker(code, { eval: true, workerData: { lockJs: LOCK_JS, buffer: lock.buffer, signals: signals.buffer, patienceMs: 5_000 } });
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+describe('WriteLock', () => {
+  it('keeps a second thread out until the holder is done, then lets it in at once', async () => {
+    const lock = new WriteLock();
+    const signals = new Int32Array(new SharedArrayBuffer(8));
+    const worker = contender(lock, signals);
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    await new Promise((resolve) => worker.once('online', resolve));
+    let inside = -1;
+    lock.run(() => {
+      // Let the other thread ask for its turn, then hold the lock for a while.
+      Atomics.store(signals, 0, 1);
+      Atomics.notify(signals, 0);
+      sleepSync(200);
+      inside = Atomics.load(signals, 1);
+    });
+    expect(inside).toBe(0);
+    const t = Date.now();
+    expect(Atomics.wait(signals, 1, 0, 5_000)).not.toBe('timed-out');
+    expect(Date.now() - t).toBeLessThan(1_000);
+    await exited;
+  });
+
+  it('passes over a holder that never gives its turn back, after its patience', () => {
+    const lock = new WriteLock(undefined, 100);
+    // A ticket taken and never released: what a thread that died holding the lock leaves.
+    Atomics.add(new Int32Array(lock.buffer), 0, 1);
+    const t = Date.now();
+    expect(lock.run(() => 'written')).toBe('written');
+    expect(Date.now() - t).toBeGreaterThanOrEqual(90);
+    // The turn moved on for good: the next writer gets in at once.
+    const t2 = Date.now();
+    lock.run(() => undefined);
+    expect(Date.now() - t2).toBeLessThan(50);
+  });
+
+  it('gives the turn back when the writer throws', () => {
+    const lock = new WriteLock(undefined, 5_000);
+    expect(() => lock.run(() => { throw new Error('SQLITE_FULL'); })).toThrow('SQLITE_FULL');
+    const t = Date.now();
+    lock.run(() => undefined);
+    expect(Date.now() - t).toBeLessThan(50);
+  });
+});

@@ -1,0 +1,48 @@
+// Turns at writing one SQLite file, for the threads of one process that each hold a connection
+// to it (the main thread and the dispatch thread). SQLite lets one writer in at a time and makes
+// the others poll, sleeping 1, 2, 5, 10 … 100 ms between tries: against a thread committing a
+// thousand single events a second, the dispatch thread's claims waited up to a second. Taking
+// a ticket here first hands the turn over in arrival order, the moment the holder is done.
+//
+// The lock only orders writers; SQLite's own lock still guarantees correctness. So a holder
+// that keeps its turn too long (or died holding it) is passed over, and the waiter falls back
+// to SQLite's busy handling rather than waiting forever.
+
+const NEXT = 0;
+const SERVING = 1;
+
+export class WriteLock {
+  private readonly cells: Int32Array;
+
+  /** `buffer`: the shared memory of a lock created on another thread; a new lock by default. */
+  constructor(
+    readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT),
+    private readonly patienceMs = 5_000,
+  ) {
+    this.cells = new Int32Array(buffer);
+  }
+
+  /** Runs fn as the only writer among the lock's users (blocking this thread until its turn). */
+  run<T>(fn: () => T): T {
+    const ticket = Atomics.add(this.cells, NEXT, 1);
+    this.waitFor(ticket);
+    try {
+      return fn();
+    } finally {
+      Atomics.add(this.cells, SERVING, 1);
+      Atomics.notify(this.cells, SERVING);
+    }
+  }
+
+  private waitFor(ticket: number): void {
+    for (;;) {
+      const serving = Atomics.load(this.cells, SERVING);
+      // Its turn, or past it (a passed-over holder's late release moves the turn on twice).
+      if (((serving - ticket) | 0) >= 0) return;
+      if (Atomics.wait(this.cells, SERVING, serving, this.patienceMs) === 'timed-out') {
+        // The turn did not move for the whole wait: skip the holder (counters wrap together).
+        Atomics.compareExchange(this.cells, SERVING, serving, serving + 1);
+      }
+    }
+  }
+}
