@@ -1,12 +1,13 @@
-// `herald serve` on the embedded store dispatches on a thread of its own (threaded-dispatch.ts):
-// deliveries, logs and metrics come from there, changes made through the API reach it at once,
-// and a thread that stops is replaced.
+// `herald serve` on the embedded store with HERALD_DISPATCH_THREAD=on dispatches on a thread of
+// its own (threaded-dispatch.ts): deliveries, logs and metrics come from there, changes made
+// through the API reach it at once, and a thread that stops is replaced.
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ThreadedDispatch } from '../../src/app/threaded-dispatch.js';
 import { loadConfig } from '../../src/config/index.js';
+import { WriteLock } from '../../src/store/sqlite/write-lock.js';
 import { ADMIN_KEY, eventually, startReceiver, startTestHerald, tempDir } from '../helpers.js';
 import { apiCall, spawnHerald, type HeraldProcess } from '../process.js';
 
@@ -26,7 +27,7 @@ describe('dispatch thread', () => {
     const r = await startReceiver();
     let proc: HeraldProcess | undefined;
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => r.close(), () => void proc?.child.kill('SIGKILL'));
-    proc = await spawnHerald('serve', { HERALD_DATA_DIR: dir, LOG_LEVEL: 'debug' });
+    proc = await spawnHerald('serve', { HERALD_DATA_DIR: dir, LOG_LEVEL: 'debug', HERALD_DISPATCH_THREAD: 'on' });
     const ep = await apiCall(proc.url, 'POST', '/api/v2/endpoints', {
       url: r.url,
       event_types: ['asset.created'],
@@ -58,7 +59,7 @@ describe('dispatch thread', () => {
   });
 
   it('sends to an endpoint as changed through the API at once, not when a cache expires', async () => {
-    const h = await startTestHerald();
+    const h = await startTestHerald({ HERALD_DISPATCH_THREAD: 'on' });
     const [a, b] = [await startReceiver(), await startReceiver()];
     cleanups.push(() => h.close(), () => a.close(), () => b.close());
     const ep = await h.api('POST', '/api/v2/endpoints', { url: a.url, event_types: ['asset.created'] });
@@ -84,6 +85,7 @@ describe('dispatch thread', () => {
       ownHosts: [],
       concurrency: 8,
       version: 'test',
+      writeLock: new WriteLock().buffer,
       logger,
       beforeRestart: async () => void released++,
       onEndpointChanged: () => {},

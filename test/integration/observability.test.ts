@@ -242,8 +242,7 @@ describe('request ids', () => {
 
 describe('attempt log lines', () => {
   it('writes one debug line per attempt with its identifiers and result, and never a credential', async () => {
-    // Lines are read from the logger given to Herald; the dispatch thread logs to stdout.
-    const h = await herald({ HERALD_RETRY_SCHEDULE: '0,0.05', HERALD_DISPATCH_THREAD: 'off' }, { level: 'debug' });
+    const h = await herald({ HERALD_RETRY_SCHEDULE: '0,0.05' }, { level: 'debug' });
     const r = await receiver((_r, i, res) => void res.writeHead(i === 0 ? 503 : 200).end());
     const ep = await h.api('POST', '/api/v2/endpoints', {
       url: r.url,

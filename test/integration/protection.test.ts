@@ -46,8 +46,7 @@ describe('API protection', () => {
   });
 
   it('keeps leases through settle failures and delivers once the store is back', async () => {
-    // The failing disk stands in through the main thread's store, so the dispatcher runs there.
-    const h = await startTestHerald({ HERALD_DISPATCH_THREAD: 'off' });
+    const h = await startTestHerald();
     const r = await startReceiver();
     open.push(h, r);
     await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });

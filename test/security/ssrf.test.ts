@@ -131,8 +131,7 @@ describe('SSRF: checked again at connect time (DNS rebinding)', () => {
   let chaos: ChaosReceiver;
   beforeAll(async () => {
     chaos = await startChaosReceiver();
-    // The test replaces the guard's resolver on the main thread, so the dispatcher runs there too.
-    h = await startTestHerald({ HERALD_ALLOWED_TARGETS: '', HERALD_RETRY_SCHEDULE: '0,0.1,0.1', HERALD_DISPATCH_THREAD: 'off' });
+    h = await startTestHerald({ HERALD_ALLOWED_TARGETS: '', HERALD_RETRY_SCHEDULE: '0,0.1,0.1' });
   });
   afterAll(async () => {
     await h.close();
