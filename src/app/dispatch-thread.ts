@@ -40,7 +40,8 @@ function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: Her
     post({ type: 'endpoint-changed', id });
   };
   const ctx = { config, store, ingestor, endpointCache: cache, logger, metrics, version: data.version, clock, endpointChanged };
-  dispatching = startDispatching(ctx, timed, guard, data.concurrency);
+  // Its claims queue for the write lock behind the main thread's commits: no empty ones.
+  dispatching = startDispatching(ctx, timed, guard, { concurrency: data.concurrency, idleAfterShortClaim: true });
   const d = dispatching.dispatcher;
   metrics.watch({ dispatcher: () => d.status(), ingest: () => ingestor.status() });
   return { dispatching, cache, metrics, close: () => store.close() };

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { OAuth2TokenCache } from '../auth/oauth2.js';
 import { createAuthProvider } from '../auth/provider.js';
 import { createAttempt } from '../delivery/attempt.js';
-import { Dispatcher, type EndpointSchedule } from '../delivery/dispatcher.js';
+import { Dispatcher, type DispatcherOptions, type EndpointSchedule } from '../delivery/dispatcher.js';
 import { HttpSender } from '../delivery/http-sender.js';
 import { RateLimiter } from '../delivery/rate-limiter.js';
 import { newId } from '../domain/ids.js';
@@ -29,11 +29,11 @@ export interface Dispatching {
  * Builds and starts a dispatcher. `store` is the hot path's view of the store (timed for
  * /metrics); health hooks write through ctx.store.
  */
-export function startDispatching(ctx: DispatchContext, store: Store, guard: SsrfGuard, concurrency: number): Dispatching {
+export function startDispatching(ctx: DispatchContext, store: Store, guard: SsrfGuard, options: Pick<DispatcherOptions, 'concurrency' | 'idleAfterShortClaim'>): Dispatching {
   const { config } = ctx;
   const sender = new HttpSender({ connect: createGuardedConnector(guard, { timeout: 10_000 }), connectionsPerOrigin: config.endpointConcurrency });
   const oauth = new OAuth2TokenCache(sender.agent, ctx.clock);
-  const dispatcher = buildDispatcher(ctx, store, sender, oauth, concurrency);
+  const dispatcher = buildDispatcher(ctx, store, sender, oauth, options);
   dispatcher.start();
   return {
     dispatcher,
@@ -46,7 +46,13 @@ export function startDispatching(ctx: DispatchContext, store: Store, guard: Ssrf
   };
 }
 
-function buildDispatcher(ctx: DispatchContext, store: Store, sender: HttpSender, oauth: OAuth2TokenCache, concurrency: number): Dispatcher {
+function buildDispatcher(
+  ctx: DispatchContext,
+  store: Store,
+  sender: HttpSender,
+  oauth: OAuth2TokenCache,
+  { concurrency, idleAfterShortClaim }: Pick<DispatcherOptions, 'concurrency' | 'idleAfterShortClaim'>,
+): Dispatcher {
   const { endpointCache, config, logger } = ctx;
   const limiter = new RateLimiter(ctx.clock);
   const owner = `${hostname()}:${process.pid}:${newId('w')}`;
@@ -96,6 +102,14 @@ function buildDispatcher(ctx: DispatchContext, store: Store, sender: HttpSender,
         profileOf: (id) => endpointCache.peek(id)?.profile,
       }),
     },
-    { owner, concurrency, endpointConcurrency: config.endpointConcurrency, leaseMs: config.leaseMs, retrySchedule: config.retrySchedule, clock: ctx.clock },
+    {
+      owner,
+      concurrency,
+      idleAfterShortClaim,
+      endpointConcurrency: config.endpointConcurrency,
+      leaseMs: config.leaseMs,
+      retrySchedule: config.retrySchedule,
+      clock: ctx.clock,
+    },
   );
 }

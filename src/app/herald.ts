@@ -131,7 +131,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     // The embedded store has a single dispatcher: whatever was leased belonged to a dead process.
     if (store.dialect === 'sqlite') await store.releaseLeases({ all: true });
     else notifier = await listenForWork(config, () => dispatcher()?.notify());
-    if (!onThread) here = startDispatching(context, timed, guard, concurrency);
+    if (!onThread) here = startDispatching(context, timed, guard, { concurrency });
     jobs = startJobs({
       store,
       logger,

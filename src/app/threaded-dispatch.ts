@@ -47,6 +47,13 @@ export interface ThreadedDispatchOptions extends DispatchThreadData {
 const STABLE_MS = 30_000;
 const FIRST_RESTART_DELAY_MS = 250;
 const MAX_RESTART_DELAY_MS = 30_000;
+/**
+ * Commits to announce are gathered this long: each announcement makes the thread claim, a
+ * write that waits for its turn behind the main thread's commits. Claiming on every commit of
+ * 1,000 single events a second kept the thread waiting half the time (p99 180-235 ms); every
+ * 3 ms, p99 15-25 ms.
+ */
+const NOTIFY_GATHER_MS = 3;
 /** A scrape does not wait longer than this for the thread's metrics. */
 const METRICS_TIMEOUT_MS = 1_000;
 
@@ -84,14 +91,14 @@ export class ThreadedDispatch {
     return dispatch;
   }
 
-  /** New work may be due. Calls within one turn of the event loop make one message. */
+  /** New work may be due. Calls within NOTIFY_GATHER_MS make one message. */
   notify(): void {
     if (this.notifyQueued || !this.live) return;
     this.notifyQueued = true;
-    queueMicrotask(() => {
+    setTimeout(() => {
       this.notifyQueued = false;
       this.send({ type: 'notify' });
-    });
+    }, NOTIFY_GATHER_MS);
   }
 
   endpointChanged(id: string): void {

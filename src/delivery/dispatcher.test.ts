@@ -63,6 +63,27 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 describe('Dispatcher', () => {
+  it('with idleAfterShortClaim, claims again only when told of new work after a claim came back short', async () => {
+    const claimsAfterShort = async (idleAfterShortClaim: boolean) => {
+      const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }));
+      const d = dispatcher(h, { concurrency: 10, endpointConcurrency: 10, idleAfterShortClaim });
+      h.queue.push(delivery('first', 'e1'));
+      d.start();
+      await until(() => d.status().succeeded === 1);
+      await new Promise((r) => setTimeout(r, 50));
+      const claims = h.claims.length;
+      h.queue.push(delivery('second', 'e1'));
+      d.notify();
+      await until(() => d.status().succeeded === 2);
+      await d.stop(1000);
+      return claims;
+    };
+    // One claim took the only delivery and nothing more was claimed until the notify.
+    expect(await claimsAfterShort(true)).toBe(1);
+    // Without it, the claim that came back empty is made at once.
+    expect(await claimsAfterShort(false)).toBe(2);
+  });
+
   it('writes settlements in batches, but at once when one frees the next delivery of an ordered chain', async () => {
     const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { chain: { ordered: true } });
     const d = dispatcher(h, { concurrency: 10, endpointConcurrency: 10, settleDelayMs: 60_000, chainSettleDelayMs: 1 });

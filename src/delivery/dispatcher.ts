@@ -76,6 +76,12 @@ export interface DispatcherOptions {
   readonly settleDelayMs?: number;
   /** The wait when a settlement frees the next delivery of an ordered chain (default 5 ms). */
   readonly chainSettleDelayMs?: number;
+  /**
+   * After a claim that came back short (it took all that was due), wait for new work or the
+   * next due time instead of claiming again at once. For claims that queue for a write lock
+   * shared with another thread, where the empty claim cost a turn at it. Default false.
+   */
+  readonly idleAfterShortClaim?: boolean;
   readonly clock?: () => number;
   readonly random?: () => number;
 }
@@ -198,8 +204,9 @@ export class Dispatcher {
       }
       const excluded = this.excludedEndpoints();
       let claimed: ClaimedDelivery[];
+      const want = Math.min(free, this.claimBatch);
       try {
-        claimed = await this.deps.claim(Math.min(free, this.claimBatch), excluded);
+        claimed = await this.deps.claim(want, excluded);
       } catch (err) {
         this.fail('claim', err);
         await this.wait(IDLE_POLL_MS);
@@ -211,6 +218,7 @@ export class Dispatcher {
       }
       this.counters.claimed += claimed.length;
       await this.launchAll(claimed);
+      if (this.options.idleAfterShortClaim && claimed.length < want) await this.idle(excluded.length > 0);
     }
   }
 
