@@ -211,7 +211,13 @@ export class ThreadedDispatch {
     if (this.stopping) return;
     try {
       await this.options.beforeRestart();
+      if (this.stopping) return;
       await this.spawn();
+      // Stopped while the new thread was starting: it must not outlive the stop.
+      if (this.stopping) {
+        this.live = false;
+        await this.worker.terminate();
+      }
     } catch {
       // The new thread stopped as well: its exit has scheduled the next try.
     }
