@@ -1,6 +1,7 @@
 // npm run bench [-- --scenario NAME[,NAME…]] [--quick] [--runs N] [--profile] [--keep]
 // Runs the scenarios of bench/scenarios.mjs against Herald as separate processes, prints a
 // table and the target verdicts, writes bench/results/<date>.json and <date>.svg.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
@@ -270,7 +271,7 @@ function writeDayReport(resultsDir, date, doc, profile) {
     const builds = new Map();
     for (const n of names) {
       const sc = latest[n];
-      const key = `dist/ built ${sc.dist_built ?? '?'}`;
+      const key = `dist/ built ${sc.dist_built ?? '?'}${sc.commit ? ` (checkout ${sc.commit})` : ''}`;
       builds.set(key, [...(builds.get(key) ?? []), `${n} (${sc.quick ? 'quick' : `${sc.runs} run${sc.runs === 1 ? '' : 's'}`}, ${sc.at})`]);
     }
     const md = [
@@ -317,6 +318,7 @@ export async function main() {
     process.stderr.write('bench: warning: src/ is newer than dist/; run `npm run build` to benchmark the current code\n');
   }
   const distBuilt = new Date(newestMtime(path.join(ROOT, 'dist'), '.js')).toISOString();
+  const commit = checkoutCommit();
   snapshotApp();
   const resultsDir = path.join(ROOT, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
@@ -329,7 +331,7 @@ export async function main() {
   const m = machine();
   const mode = opts.quick ? 'quick (1 run, scaled-down counts: indicative only)' : `${opts.runs} run${opts.runs > 1 ? 's' : ''} each, median`;
   process.stdout.write(`Herald benchmark · ${m.nproc} × ${m.cpu} · ${m.memory_gb} GB · Node ${m.node}\n`);
-  process.stdout.write(`scenarios: ${opts.names.join(', ')} · ${mode} · dist/ built ${distBuilt} (snapshot)\n`);
+  process.stdout.write(`scenarios: ${opts.names.join(', ')} · ${mode} · dist/ built ${distBuilt} (snapshot) · checkout ${commit ?? 'unknown'}\n`);
   if (m.nproc !== 2) process.stdout.write(`note: the targets are set for 2 cores; this machine has ${m.nproc}\n`);
   m.loadavg_at_start = loadavg().map((x) => +x.toFixed(2));
   m.cpu_busy_at_start = await cpuBusy(1_000);
@@ -370,9 +372,9 @@ export async function main() {
   doc.quick ??= {};
   for (const name of opts.names) {
     const { timeline, ...rest } = results[name];
-    (opts.quick ? doc.quick : doc.scenarios)[name] = { ...rest, dist_built: distBuilt, timeline };
+    (opts.quick ? doc.quick : doc.scenarios)[name] = { ...rest, dist_built: distBuilt, commit, timeline };
   }
-  doc.last_run = { at: new Date().toISOString(), dist_built: distBuilt, scenarios: opts.names, quick: opts.quick, runs: opts.runs, seconds: (Date.now() - startedAll) / 1000, targets: verdicts.map(({ text, measured, pass }) => ({ text, measured, pass })), table_markdown: table(rows, { markdown: true }), notes };
+  doc.last_run = { at: new Date().toISOString(), dist_built: distBuilt, commit, scenarios: opts.names, quick: opts.quick, runs: opts.runs, seconds: (Date.now() - startedAll) / 1000, targets: verdicts.map(({ text, measured, pass }) => ({ text, measured, pass })), table_markdown: table(rows, { markdown: true }), notes };
   writeFileSync(jsonFile, `${JSON.stringify(doc, null, 2)}\n`);
 
   const svgFile = writeDayReport(resultsDir, date, doc, opts.profile);
@@ -394,4 +396,18 @@ export async function main() {
   process.stdout.write(`done in ${fmt((Date.now() - startedAll) / 1000)} s\n`);
   const failed = opts.names.filter((n) => results[n].status === 'error');
   process.exitCode = failed.length ? 1 : 0;
+}
+
+/**
+ * The commit checked out when the run started, marked when src/ had uncommitted changes
+ * (dist/ is built from src/); null outside a git checkout.
+ */
+function checkoutCommit() {
+  try {
+    const git = (...args) => execFileSync('git', ['-C', ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = git('rev-parse', '--short=12', 'HEAD');
+    return git('status', '--porcelain', '--', 'src') === '' ? head : `${head}+uncommitted`;
+  } catch {
+    return null;
+  }
 }
