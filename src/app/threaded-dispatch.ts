@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { RestartBackoff } from '../domain/restart-backoff.js';
 import type { ExportedMetrics } from '../observability/metrics.js';
 
 export interface DispatchThreadData {
@@ -43,10 +44,6 @@ export interface ThreadedDispatchOptions extends DispatchThreadData {
   readonly script?: URL;
 }
 
-/** A thread that stops sooner than this after its start counts as failing again. */
-const STABLE_MS = 30_000;
-const FIRST_RESTART_DELAY_MS = 250;
-const MAX_RESTART_DELAY_MS = 30_000;
 /**
  * Commits to announce are gathered this long: each announcement makes the thread claim, a
  * write that waits for its turn behind the main thread's commits. Claiming on every commit of
@@ -73,8 +70,7 @@ export class ThreadedDispatch {
   /** The last thread whose stop was handled. */
   private gone: Worker | undefined;
   private stopping = false;
-  private startedAt = 0;
-  private quickStops = 0;
+  private readonly backoff = new RestartBackoff();
   private restartTimer: NodeJS.Timeout | undefined;
   private notifyQueued = false;
   private nextMetricsId = 1;
@@ -151,7 +147,7 @@ export class ThreadedDispatch {
     const workerData: DispatchThreadData = { config, ownHosts, concurrency, version, writeLock };
     const worker = new Worker(this.options.script ?? threadScript(), { workerData });
     this.worker = worker;
-    this.startedAt = Date.now();
+    this.backoff.started();
     worker.on('message', (message: FromDispatchThread) => this.received(message));
     worker.on('error', (err) => this.stopped(worker, err));
     worker.on('exit', (code) => this.stopped(worker, new Error(`the dispatch thread stopped (exit code ${code})`)));
@@ -200,8 +196,7 @@ export class ThreadedDispatch {
     this.settleReady(err);
     // The first start failing is the caller's to handle; later stops are retried.
     if (!this.everLive || this.stopping) return;
-    this.quickStops = Date.now() - this.startedAt < STABLE_MS ? this.quickStops + 1 : 1;
-    const delay = Math.min(MAX_RESTART_DELAY_MS, FIRST_RESTART_DELAY_MS * 2 ** (this.quickStops - 1));
+    const delay = this.backoff.nextDelay();
     this.options.logger.error({ err, restartInMs: delay }, 'the dispatch thread stopped: no deliveries are sent until a new one has started');
     this.restartTimer = setTimeout(() => void this.restart(), delay);
     this.restartTimer.unref();

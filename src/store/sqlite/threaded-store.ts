@@ -5,6 +5,7 @@
 // time, in the order the calls were made (claims excepted: see store-thread.ts). Crossing
 // threads costs CPU on both sides, which pays only where a core would otherwise idle.
 import { Worker } from 'node:worker_threads';
+import { RestartBackoff } from '../../domain/restart-backoff.js';
 import type { Page } from '../../domain/types.js';
 import type { InboxRequest } from '../../inbox/types.js';
 import type { IngestItem, Store } from '../contract.js';
@@ -79,22 +80,15 @@ interface Waiter {
   readonly reject: (err: Error) => void;
 }
 
-/** A thread that stops sooner than this after its start counts as failing again. */
-const STABLE_MS = 30_000;
-const FIRST_RESTART_DELAY_MS = 250;
-const MAX_RESTART_DELAY_MS = 30_000;
-
 class StoreThread {
   readonly ready: Promise<void>;
   private worker: Worker;
-  private startedAt = Date.now();
   private readonly waiting = new Map<number, Waiter>();
   private nextId = 1;
   /** Why calls fail now: the store is closed, or its thread is restarting. */
   private failure: Error | null = null;
   private closing = false;
-  /** Stops in a row, each soon after its start: the pause before the next start grows with them. */
-  private quickStops = 0;
+  private readonly backoff = new RestartBackoff();
   private restartTimer: NodeJS.Timeout | undefined;
   /** The last thread whose stop was handled ('error' and 'exit' both report one). */
   private gone: Worker | undefined;
@@ -141,7 +135,7 @@ class StoreThread {
 
   /** Resolves once the current thread has opened the database (its answer to call id 0). */
   private started(): Promise<void> {
-    this.startedAt = Date.now();
+    this.backoff.started();
     return new Promise<void>((resolve, reject) => this.waiting.set(0, { resolve: () => resolve(), reject }));
   }
 
@@ -166,8 +160,7 @@ class StoreThread {
     for (const waiter of this.waiting.values()) waiter.reject(err);
     this.waiting.clear();
     if (firstStart) return;
-    this.quickStops = Date.now() - this.startedAt < STABLE_MS ? this.quickStops + 1 : 1;
-    const delay = Math.min(MAX_RESTART_DELAY_MS, FIRST_RESTART_DELAY_MS * 2 ** (this.quickStops - 1));
+    const delay = this.backoff.nextDelay();
     this.failure = new Error(`the SQLite store thread stopped and restarts in ${delay} ms: ${err.message}`);
     this.options.onFailure?.(err, delay);
     this.restartTimer = setTimeout(() => this.restart(), delay);
