@@ -21,7 +21,7 @@ const data = workerData as DispatchThreadData;
 const port = parentPort!;
 const post = (message: FromDispatchThread) => port.postMessage(message);
 
-function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: HeraldMetrics; close(): Promise<void> } {
+function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: HeraldMetrics; forget(id: string): void; close(): Promise<void> } {
   const { config } = data;
   const logger = createLogger(config).child({ thread: 'dispatch' });
   const writeLock = new WriteLock(data.writeLock);
@@ -34,9 +34,13 @@ function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: Her
   let dispatching: Dispatching | undefined;
   // Herald's own events about endpoints (endpoint.disabled, …) are published from here.
   const ingestor = new Ingestor({ store: timed, clock, queueLimit: config.ingestQueueLimit, onCommitted: () => dispatching?.dispatcher.notify(), commitsInFlight: 1 });
-  const endpointChanged = (id: string) => {
+  /** What this thread keeps of an endpoint: its cached row and its OAuth token. */
+  const forget = (id: string) => {
     cache.invalidate(id);
     dispatching?.forget(id);
+  };
+  const endpointChanged = (id: string) => {
+    forget(id);
     post({ type: 'endpoint-changed', id });
   };
   const ctx = { config, store, ingestor, endpointCache: cache, logger, metrics, version: data.version, clock, endpointChanged };
@@ -44,7 +48,7 @@ function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: Her
   dispatching = startDispatching(ctx, timed, guard, { concurrency: data.concurrency, idleAfterShortClaim: true });
   const d = dispatching.dispatcher;
   metrics.watch({ dispatcher: () => d.status(), ingest: () => ingestor.status() });
-  return { dispatching, cache, metrics, close: () => store.close() };
+  return { dispatching, cache, metrics, forget, close: () => store.close() };
 }
 
 let running: ReturnType<typeof start>;
@@ -63,8 +67,7 @@ port.on('message', (message: ToDispatchThread) => {
       dispatching.dispatcher.notify();
       break;
     case 'endpoint-changed':
-      cache.invalidate(message.id);
-      dispatching.forget(message.id);
+      running.forget(message.id);
       break;
     case 'account-changed':
       cache.invalidateAccount(message.id);
