@@ -1,7 +1,6 @@
 // The dispatcher loop. It never sees SQL or HTTP: it is handed claim, deliver and settle,
 // and decides only what to take next, when to wait, and what an attempt's result means.
-import type { ClaimedDelivery, Settlement } from '../store/contract.js';
-import type { AttemptInput } from '../store/contract.js';
+import type { AttemptInput, ClaimedDelivery, IngestLease, Settlement } from '../store/contract.js';
 import { nextAttempt } from './retry-policy.js';
 
 /** What one HTTP attempt produced, already classified. */
@@ -86,12 +85,28 @@ export interface DispatcherOptions {
   readonly random?: () => number;
 }
 
+/** Room a dispatcher holds for new deliveries of one ingest commit (Dispatcher.offer). */
+export interface HandoffGrant {
+  /** The lease the deliveries are created under. */
+  readonly lease: IngestLease;
+  /** Deliveries per endpoint the dispatcher takes at most. */
+  readonly counts: ReadonlyMap<string, number>;
+}
+
+/** A dispatcher that takes new deliveries straight from their ingest commit. */
+export interface DeliveryHandoff {
+  offer(wanted: ReadonlyMap<string, number>): HandoffGrant | undefined;
+  adopt(grant: HandoffGrant, deliveries: readonly ClaimedDelivery[]): void;
+}
+
 export interface DispatcherStatus {
   readonly running: boolean;
   readonly inFlight: number;
   readonly endpointsBusy: number;
   readonly waiting: number;
   readonly claimed: number;
+  /** Taken straight from ingest commits (offer/adopt), without a claim. */
+  readonly adopted: number;
   readonly succeeded: number;
   readonly retried: number;
   readonly failed: number;
@@ -134,7 +149,10 @@ export class Dispatcher {
   private settleTimer: NodeJS.Timeout | null = null;
   private settleDueAt = Number.POSITIVE_INFINITY;
   private settling: Promise<void> = Promise.resolve();
-  private counters = { claimed: 0, succeeded: 0, retried: 0, failed: 0 };
+  /** Room promised to ingest commits not yet adopted, per endpoint and in all. */
+  private readonly reserved = new Map<string, number>();
+  private reservedTotal = 0;
+  private counters = { claimed: 0, adopted: 0, succeeded: 0, retried: 0, failed: 0 };
   private lastError: string | null = null;
   private readonly clock: () => number;
   private readonly random: () => number;
@@ -166,6 +184,54 @@ export class Dispatcher {
     const wake = this.wakeUp;
     this.wakeUp = null;
     wake?.();
+  }
+
+  /**
+   * Room for new deliveries of an ingest commit, by the rules a claim follows (free slots, each
+   * endpoint's hold limit, no throttled endpoint), held until adopt(). Taking them from the
+   * commit saves the claim that would otherwise find them: a write transaction and a round trip
+   * between commit and first attempt. Undefined when there is no room (or no dispatcher running).
+   */
+  offer(wanted: ReadonlyMap<string, number>): HandoffGrant | undefined {
+    if (!this.running) return undefined;
+    const now = this.clock();
+    let room = this.freeSlots();
+    const counts = new Map<string, number>();
+    for (const [id, n] of wanted) {
+      if (room <= 0) break;
+      if ((this.throttledUntil.get(id) ?? 0) > now) continue;
+      const take = Math.min(n, room, this.holdLimit(id) - this.held(id));
+      if (take <= 0) continue;
+      counts.set(id, take);
+      this.reserved.set(id, (this.reserved.get(id) ?? 0) + take);
+      this.reservedTotal += take;
+      room -= take;
+    }
+    if (counts.size === 0) return undefined;
+    return { lease: { owner: this.options.owner, until: now + (this.options.leaseMs ?? 60_000) }, counts };
+  }
+
+  /**
+   * The commit of an offer is done: its leased deliveries start as claimed ones would, and the
+   * room they did not use (duplicates, a failed commit: none) is free again.
+   */
+  adopt(grant: HandoffGrant, deliveries: readonly ClaimedDelivery[]): void {
+    const unreserve = () => {
+      for (const [id, n] of grant.counts) {
+        const left = (this.reserved.get(id) ?? 0) - n;
+        if (left > 0) this.reserved.set(id, left);
+        else this.reserved.delete(id);
+        this.reservedTotal -= n;
+      }
+    };
+    if (deliveries.length === 0 || !this.running) {
+      unreserve();
+      for (const d of deliveries) this.release(d, this.clock());
+      return;
+    }
+    this.counters.adopted += deliveries.length;
+    // The room stays promised until the deliveries take it (launchAll first looks up endpoints).
+    void this.launchAll(deliveries, unreserve);
   }
 
   /** Stop claiming, let in-flight attempts finish (bounded), write every settlement. */
@@ -238,7 +304,8 @@ export class Dispatcher {
   private excludedEndpoints(): string[] {
     const now = this.clock();
     const out: string[] = [];
-    for (const [id, load] of this.perEndpoint) if (load.running + load.waiting.length >= this.holdLimit(id)) out.push(id);
+    for (const id of this.perEndpoint.keys()) if (this.held(id) >= this.holdLimit(id)) out.push(id);
+    for (const id of this.reserved.keys()) if (!this.perEndpoint.has(id) && this.held(id) >= this.holdLimit(id)) out.push(id);
     for (const [id, until] of this.throttledUntil) {
       if (until - now > THROTTLE_HORIZON_MS) out.push(id);
       else if (until <= now) this.throttledUntil.delete(id);
@@ -246,16 +313,23 @@ export class Dispatcher {
     return out;
   }
 
-  private async launchAll(claimed: ClaimedDelivery[]): Promise<void> {
+  private async launchAll(claimed: readonly ClaimedDelivery[], beforeLaunch?: () => void): Promise<void> {
     let schedules: Map<string, EndpointSchedule>;
     try {
       schedules = await this.deps.schedules([...new Set(claimed.map((d) => d.endpointId))]);
     } catch (err) {
+      beforeLaunch?.();
       this.fail('endpoints', err);
       for (const d of claimed) this.release(d, this.clock() + 1_000);
       return;
     }
+    beforeLaunch?.();
     for (const d of claimed) {
+      if (!this.running) {
+        // Stopping: whatever has not started goes back to the store.
+        this.release(d, this.clock());
+        continue;
+      }
       const schedule = schedules.get(d.endpointId);
       if (!schedule || schedule.disabled) {
         // Deleted or disabled after the claim: hand it back untried.
@@ -282,6 +356,12 @@ export class Dispatcher {
     const withinLease = Math.floor((this.options.leaseMs ?? 60_000) / (4 * perAttempt));
     const rounds = Math.max(1, Math.min(MAX_ROUNDS, 1 + Math.floor(CLAIM_HORIZON_MS / perAttempt), withinLease));
     return rounds * this.options.endpointConcurrency;
+  }
+
+  /** Deliveries of an endpoint running, waiting, or promised to an ingest commit. */
+  private held(endpointId: string): number {
+    const load = this.perEndpoint.get(endpointId);
+    return (load ? load.running + load.waiting.length : 0) + (this.reserved.get(endpointId) ?? 0);
   }
 
   private notePace(endpointId: string, durationMs: number): void {
@@ -408,7 +488,7 @@ export class Dispatcher {
   }
 
   private freeSlots(): number {
-    return this.options.concurrency - Math.max(this.inFlight, this.waitingTotal);
+    return this.options.concurrency - Math.max(this.inFlight, this.waitingTotal) - this.reservedTotal;
   }
 
   /** The settlement for an attempt's result, and what to do once it is committed. */

@@ -2,6 +2,7 @@
 import { findEventType } from '../catalog/index.js';
 import { newId } from '../domain/ids.js';
 import type { EventInput } from '../domain/types.js';
+import type { DeliveryHandoff } from '../delivery/dispatcher.js';
 import type { IngestItem, IngestOutcome, Store } from '../store/contract.js';
 import { GroupCommitter, type GroupCommitStatus } from './group-commit.js';
 import { EndpointMatcher } from './matcher.js';
@@ -28,8 +29,10 @@ export class IngestOverloadedError extends Error {
 export interface IngestorOptions {
   readonly store: Store;
   readonly clock?: () => number;
-  /** Told after each commit, so an in-process dispatcher wakes at once. */
+  /** Told after each commit that left deliveries pending, so an in-process dispatcher wakes at once. */
   readonly onCommitted?: () => void;
+  /** The dispatcher of this process, if it takes new deliveries straight from the commit. */
+  readonly handoff?: () => DeliveryHandoff | undefined;
   /** Events waiting for a commit beyond which publish refuses new work. */
   readonly queueLimit?: number;
   /** Batches committing at once (more than one only for a store that commits them in order). */
@@ -100,8 +103,51 @@ export class Ingestor {
   }
 
   private async commit(items: IngestItem[]): Promise<IngestOutcome[]> {
-    const out = await this.options.store.ingest(items, this.clock());
-    if (out.some((o) => !o.duplicate && o.deliveries > 0)) this.options.onCommitted?.();
-    return out;
+    const handoff = this.options.handoff?.();
+    const grant = handoff?.offer(handOverable(items));
+    let out: IngestOutcome[];
+    try {
+      out = await this.options.store.ingest(grant ? withLeases(items, grant.counts) : items, this.clock(), grant?.lease);
+    } catch (err) {
+      if (grant) handoff!.adopt(grant, []);
+      throw err;
+    }
+    if (grant) handoff!.adopt(grant, out.flatMap((o) => o.leased ?? []));
+    if (out.some((o) => !o.duplicate && o.deliveries > (o.leased?.length ?? 0))) this.options.onCommitted?.();
+    // The leased deliveries (with their bodies) are the dispatcher's now, not the caller's.
+    return grant ? out.map(({ leased: _leased, ...o }) => o) : out;
   }
+}
+
+/**
+ * Whether a new delivery may go straight to a dispatcher: all but those of an ordered endpoint
+ * for an event with a resource, which wait for their chain's head and only a claim may take.
+ */
+function leasable(item: IngestItem, endpoint: IngestItem['endpoints'][number]): boolean {
+  return !endpoint.ordered || item.event.resource === undefined;
+}
+
+/** Deliveries per endpoint a dispatcher could take from the commit. */
+function handOverable(items: readonly IngestItem[]): Map<string, number> {
+  const wanted = new Map<string, number>();
+  for (const item of items) {
+    for (const e of item.endpoints) if (leasable(item, e)) wanted.set(e.id, (wanted.get(e.id) ?? 0) + 1);
+  }
+  return wanted;
+}
+
+/** The items with up to `counts` deliveries per endpoint marked leased, earliest first. */
+function withLeases(items: readonly IngestItem[], counts: ReadonlyMap<string, number>): IngestItem[] {
+  const left = new Map(counts);
+  return items.map((item) => {
+    let changed = false;
+    const endpoints = item.endpoints.map((e) => {
+      const n = left.get(e.id) ?? 0;
+      if (n <= 0 || !leasable(item, e)) return e;
+      left.set(e.id, n - 1);
+      changed = true;
+      return { ...e, leased: true };
+    });
+    return changed ? { ...item, endpoints } : item;
+  });
 }

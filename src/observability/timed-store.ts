@@ -21,8 +21,8 @@ export function instrumentStore(store: Store, observer: StoreObserver): Store {
       }
     };
   const replaced = new Map<PropertyKey, unknown>([
-    ['ingest', timed('ingest', async (items: Parameters<Store['ingest']>[0], now: number) => {
-      const outcomes = await store.ingest(items, now);
+    ['ingest', timed('ingest', async (...args: Parameters<Store['ingest']>) => {
+      const outcomes = await store.ingest(...args);
       observer.ingested(outcomes);
       return outcomes;
     })],

@@ -38,8 +38,11 @@ export interface IngestItem {
   readonly accountId: string;
   readonly messageId: string;
   readonly event: EventInput;
-  /** Endpoints matched by ingest; one delivery each. */
-  readonly endpoints: readonly { readonly id: string; readonly ordered: boolean }[];
+  /**
+   * Endpoints matched by ingest; one delivery each. A `leased` one is created in flight under
+   * the ingest's lease (see IngestLease) instead of pending.
+   */
+  readonly endpoints: readonly { readonly id: string; readonly ordered: boolean; readonly leased?: boolean }[];
   /** The canonical body, completed with the per-resource sequence once that is known. */
   readonly body: CanonicalBody;
 }
@@ -48,6 +51,18 @@ export interface IngestOutcome {
   readonly id: string;
   readonly deliveries: number;
   readonly duplicate: boolean;
+  /** The deliveries created under the ingest's lease, as a claim would have returned them. */
+  readonly leased?: readonly ClaimedDelivery[];
+}
+
+/**
+ * The ingesting process's dispatcher takes some new deliveries straight from the commit: they
+ * are created in flight under this lease, so no claim has to find them (and a crash before
+ * their attempt only delays them until the lease runs out, like any claimed delivery).
+ */
+export interface IngestLease {
+  readonly owner: string;
+  readonly until: number;
 }
 
 export interface ClaimRequest {
@@ -234,7 +249,7 @@ export interface Store {
   /** Changes whenever any endpoint of the account changes: lets callers cache matchers. */
   endpointsVersion(accountId: string): Promise<number>;
 
-  ingest(items: readonly IngestItem[], now: number): Promise<IngestOutcome[]>;
+  ingest(items: readonly IngestItem[], now: number, lease?: IngestLease): Promise<IngestOutcome[]>;
 
   /**
    * Leases due deliveries, earliest first, taking at most `perEndpointLimit` from each endpoint

@@ -25,6 +25,7 @@ import type {
   EndpointHealth,
   InboxRequestQuery,
   IngestItem,
+  IngestLease,
   IngestOutcome,
   NewApiKey,
   PageRequest,
@@ -245,10 +246,12 @@ ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO N
 RETURNING id`;
 
 const DELIVERIES_SQL = `
-INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at)
-SELECT id, account_id, event_id, endpoint_id, event_type, 'pending', 0, $9, ordered, resource_key, sequence, $9, $9
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::bigint[])
-    AS t(id, account_id, event_id, endpoint_id, event_type, ordered, resource_key, sequence)`;
+INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, ordered, resource_key, sequence,
+                        lease_owner, lease_until, created_at, updated_at)
+SELECT id, account_id, event_id, endpoint_id, event_type, CASE WHEN leased THEN 'in_flight' ELSE 'pending' END, 0, $10, ordered, resource_key, sequence,
+       CASE WHEN leased THEN $11::text END, CASE WHEN leased THEN $12::bigint END, $10, $10
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::bigint[], $9::boolean[])
+    AS t(id, account_id, event_id, endpoint_id, event_type, ordered, resource_key, sequence, leased)`;
 
 const EXISTING_KEYS_SQL = `
 SELECT e.account_id, e.idempotency_key, e.id, (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id) AS n
@@ -583,7 +586,7 @@ export class PostgresStore implements Store {
 
   // ---- ingest -------------------------------------------------------------------------
 
-  async ingest(items: readonly IngestItem[], now: number): Promise<IngestOutcome[]> {
+  async ingest(items: readonly IngestItem[], now: number, lease?: IngestLease): Promise<IngestOutcome[]> {
     if (items.length === 0) return [];
     return this.tx(async (c) => {
       const outcomes: (IngestOutcome | undefined)[] = new Array<IngestOutcome | undefined>(items.length);
@@ -628,9 +631,16 @@ export class PostgresStore implements Store {
         }
 
         const won = fresh.filter((i) => inserted.has(items[i].messageId));
-        const created = await this.insertDeliveries(c, won, sequences, fresh, items, now);
-        for (const i of won) outcomes[i] = { id: items[i].messageId, deliveries: items[i].endpoints.length, duplicate: false };
-        if (created > 0) await this.notify(c);
+        const { created, leased } = await this.insertDeliveries(c, won, sequences, fresh, items, now, lease);
+        let pending = created;
+        for (const i of won) {
+          const outcome: IngestOutcome = { id: items[i].messageId, deliveries: items[i].endpoints.length, duplicate: false };
+          const lent = leased.get(i);
+          outcomes[i] = lent ? { ...outcome, leased: lent } : outcome;
+          pending -= lent?.length ?? 0;
+        }
+        // Leased deliveries are this process's own: other workers need not wake for them.
+        if (pending > 0) await this.notify(c);
       }
 
       for (const [i, first] of follows) {
@@ -723,22 +733,44 @@ export class PostgresStore implements Store {
     fresh: readonly number[],
     items: readonly IngestItem[],
     now: number,
-  ): Promise<number> {
+    lease: IngestLease | undefined,
+  ): Promise<{ created: number; leased: Map<number, ClaimedDelivery[]> }> {
     const position = new Map(fresh.map((i, j) => [i, j]));
-    const cols: unknown[][] = Array.from({ length: 8 }, () => []);
+    const cols: unknown[][] = Array.from({ length: 9 }, () => []);
+    const leased = new Map<number, ClaimedDelivery[]>();
     for (const i of won) {
       const item = items[i];
       const resourceKey = resourceKeyOf(item.event.resource);
       const sequence = sequences[position.get(i)!];
       for (const endpoint of item.endpoints) {
         // Ordering needs something to order by: without a resource a delivery is never ordered.
-        const row = [newId('dlv', now), item.accountId, item.messageId, endpoint.id, item.event.type, endpoint.ordered && resourceKey !== null, resourceKey, sequence];
+        const ordered = endpoint.ordered && resourceKey !== null;
+        // An ordered delivery waits for its chain's head: only a claim may take it.
+        const lent = lease !== undefined && endpoint.leased === true && !ordered;
+        const id = newId('dlv', now);
+        const row = [id, item.accountId, item.messageId, endpoint.id, item.event.type, ordered, resourceKey, sequence, lent];
         row.forEach((v, k) => cols[k].push(v));
+        if (!lent) continue;
+        const list = leased.get(i) ?? [];
+        list.push({
+          id,
+          accountId: item.accountId,
+          eventId: item.messageId,
+          endpointId: endpoint.id,
+          attempts: 0,
+          eventType: item.event.type,
+          body: withSequence(item.body, sequence),
+          sequence,
+          resourceKey,
+          projectId: item.event.projectId ?? null,
+          createdAt: now,
+        });
+        leased.set(i, list);
       }
     }
-    if (cols[0].length === 0) return 0;
-    await this.prepared('herald_insert_deliveries', DELIVERIES_SQL, [...cols, now], c);
-    return cols[0].length;
+    if (cols[0].length === 0) return { created: 0, leased };
+    await this.prepared('herald_insert_deliveries', DELIVERIES_SQL, [...cols, now, lease?.owner ?? null, lease?.until ?? null], c);
+    return { created: cols[0].length, leased };
   }
 
   // ---- queue --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import type {
   EndpointHealth,
   InboxRequestQuery,
   IngestItem,
+  IngestLease,
   IngestOutcome,
   NewApiKey,
   PageRequest,
@@ -410,11 +411,11 @@ export class SqliteStore implements Store {
 
   // ---- ingest -------------------------------------------------------------------------
 
-  async ingest(items: readonly IngestItem[], now: number): Promise<IngestOutcome[]> {
-    return this.immediate(() => items.map((item) => this.ingestOne(item, now)));
+  async ingest(items: readonly IngestItem[], now: number, lease?: IngestLease): Promise<IngestOutcome[]> {
+    return this.immediate(() => items.map((item) => this.ingestOne(item, now, lease)));
   }
 
-  private ingestOne(item: IngestItem, now: number): IngestOutcome {
+  private ingestOne(item: IngestItem, now: number, lease: IngestLease | undefined): IngestOutcome {
     const { event } = item;
     if (event.idempotencyKey !== undefined) {
       const existing = this.get<{ id: string; n: number }>(
@@ -426,6 +427,7 @@ export class SqliteStore implements Store {
     }
     const resourceKey = resourceKeyOf(event.resource);
     const sequence = resourceKey === null ? null : this.nextSequence(item.accountId, resourceKey);
+    const body = withSequence(item.body, sequence);
     this.run(
       'INSERT INTO events (id, account_id, idempotency_key, type, occurred_at, received_at, project_id, resource_key, sequence, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       item.messageId,
@@ -437,26 +439,49 @@ export class SqliteStore implements Store {
       event.projectId ?? null,
       resourceKey,
       sequence,
-      withSequence(item.body, sequence),
+      body,
     );
+    let leased: ClaimedDelivery[] | undefined;
     for (const endpoint of item.endpoints) {
-      const ordered = endpoint.ordered && resourceKey !== null ? 1 : 0;
+      const ordered = endpoint.ordered && resourceKey !== null;
+      // An ordered delivery waits for its chain's head: only a claim may take it.
+      const lent = lease !== undefined && endpoint.leased === true && !ordered;
+      const id = newId('dlv', now);
       this.run(
-        "INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, next_attempt_at, ordered, resource_key, sequence, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
-        newId('dlv', now),
+        'INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, next_attempt_at, ordered, resource_key, sequence, lease_owner, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        id,
         item.accountId,
         item.messageId,
         endpoint.id,
         event.type,
+        lent ? 'in_flight' : 'pending',
         now,
-        ordered,
+        ordered ? 1 : 0,
         resourceKey,
         sequence,
+        lent ? lease.owner : null,
+        lent ? lease.until : null,
         now,
         now,
       );
+      if (lent) {
+        (leased ??= []).push({
+          id,
+          accountId: item.accountId,
+          eventId: item.messageId,
+          endpointId: endpoint.id,
+          attempts: 0,
+          eventType: event.type,
+          body,
+          sequence,
+          resourceKey,
+          projectId: event.projectId ?? null,
+          createdAt: now,
+        });
+      }
     }
-    return { id: item.messageId, deliveries: item.endpoints.length, duplicate: false };
+    const outcome: IngestOutcome = { id: item.messageId, deliveries: item.endpoints.length, duplicate: false };
+    return leased ? { ...outcome, leased } : outcome;
   }
 
   /**

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { RestartBackoff } from '../../domain/restart-backoff.js';
 import type { Page } from '../../domain/types.js';
 import type { InboxRequest } from '../../inbox/types.js';
-import type { IngestItem, Store } from '../contract.js';
+import type { IngestItem, IngestLease, Store } from '../contract.js';
 import { deserializeError, type StoreMethod, type StoreReply, type StoreThreadOptions } from './thread-protocol.js';
 
 const STORE_METHODS = [
@@ -42,7 +42,7 @@ export async function openThreadedSqliteStore(options: ThreadedStoreOptions): Pr
   await thread.ready;
   const store: Record<string, unknown> = { dialect: 'sqlite' };
   for (const method of STORE_METHODS) store[method] = (...args: unknown[]) => thread.call(method, args);
-  store.ingest = (items: readonly IngestItem[], now: number) => thread.call('ingest', [items.map(slim), now]);
+  store.ingest = (items: readonly IngestItem[], now: number, lease?: IngestLease) => thread.call('ingest', [items.map(slim), now, lease]);
   store.close = () => thread.close();
   // Buffers arrive as plain Uint8Arrays: captured bodies are given back their Buffer view.
   store.getInboxRequest = async (...args: unknown[]) => withBuffer((await thread.call('getInboxRequest', args)) as InboxRequest | undefined);
