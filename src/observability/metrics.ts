@@ -129,6 +129,18 @@ export class HeraldMetrics implements StoreObserver {
     stored('herald_leased_deliveries', 'Deliveries claimed by a dispatcher of any process and not yet settled (whole store)', (s) => s.inFlight);
     local('herald_in_flight', "Attempts this process's dispatcher is running now", (s) => s.dispatcher()?.inFlight);
     local('herald_dispatcher_waiting', "Deliveries this process's dispatcher claimed that wait for a free slot of their endpoint", (s) => s.dispatcher()?.waiting);
+    new Counter({
+      name: 'herald_dispatcher_taken_total',
+      help: "Deliveries this process's dispatcher took, by how: a claim of due work, or straight from an ingest commit (handoff)",
+      labelNames: ['from'],
+      registers,
+      collect(this: Counter<'from'>) {
+        this.reset();
+        const status = self.sources?.dispatcher();
+        this.inc({ from: 'claim' }, status?.claimed ?? 0);
+        this.inc({ from: 'ingest' }, status?.adopted ?? 0);
+      },
+    });
     local('herald_ingest_queued_events', 'Events in this process waiting for their group commit', (s) => s.ingest().queuedItems);
   }
 
