@@ -263,6 +263,77 @@ describe('Dispatcher', () => {
   });
 });
 
+describe('Dispatcher handoff from ingest', () => {
+  /** Attempts that run until released, so what the dispatcher holds stays observable. */
+  function blockingHarness() {
+    const release: (() => void)[] = [];
+    const started: string[] = [];
+    const h = harness(async (d) => {
+      started.push(d.id);
+      await new Promise<void>((r) => release.push(r));
+      return { attempt: attempt(200), verdict: 'success' };
+    });
+    return { h, release, started };
+  }
+
+  it('takes new deliveries within its free slots and each endpoint hold limit, and starts them without a claim', async () => {
+    const { h, release, started } = blockingHarness();
+    // 4 slots; an endpoint without a known pace holds one round of its concurrency (2).
+    const d = dispatcher(h);
+    d.start();
+    const first = d.offer(new Map([['e1', 5], ['e2', 1]]));
+    expect(first?.counts).toEqual(new Map([['e1', 2], ['e2', 1]]));
+    expect(first?.lease).toEqual({ owner: 'w1', until: NOW + 60_000 });
+    // What is promised counts as held: e1 is full, one slot is left.
+    const second = d.offer(new Map([['e1', 1], ['e3', 3]]));
+    expect(second?.counts).toEqual(new Map([['e3', 1]]));
+    expect(d.offer(new Map([['e4', 1]]))).toBeUndefined();
+    d.adopt(second!, []);
+
+    d.adopt(first!, [delivery('a1', 'e1'), delivery('a2', 'e1'), delivery('b1', 'e2')]);
+    await until(() => started.length === 3);
+    expect(d.status()).toMatchObject({ adopted: 3, claimed: 0, inFlight: 3 });
+    // A claim made meanwhile leaves out the endpoint that is full.
+    const claimsBefore = h.claims.length;
+    h.queue.push(delivery('c1', 'e1'));
+    d.notify();
+    await until(() => h.claims.length > claimsBefore);
+    expect(h.claims.at(-1)?.exclude).toContain('e1');
+
+    release.splice(0).forEach((r) => r());
+    await until(() => h.settled.length === 3);
+    expect(h.settled.map((s) => [s.deliveryId, s.outcome]).sort()).toEqual([['a1', 'succeeded'], ['a2', 'succeeded'], ['b1', 'succeeded']]);
+    await until(() => started.includes('c1'));
+    release.splice(0).forEach((r) => r());
+    await d.stop(1000);
+  });
+
+  it('frees the room a commit did not use (a duplicate, a failed commit)', async () => {
+    const { h } = blockingHarness();
+    const d = dispatcher(h);
+    d.start();
+    const grant = d.offer(new Map([['e1', 2], ['e2', 2]]));
+    expect(d.offer(new Map([['e3', 1]]))).toBeUndefined();
+    d.adopt(grant!, []);
+    expect(d.offer(new Map([['e3', 1]]))?.counts).toEqual(new Map([['e3', 1]]));
+    await d.stop(10);
+  });
+
+  it('offers nothing once stopped, and hands back untried what it adopts after', async () => {
+    const { h, release, started } = blockingHarness();
+    const d = dispatcher(h);
+    d.start();
+    const grant = d.offer(new Map([['e1', 1]]));
+    await d.stop(1000);
+    expect(d.offer(new Map([['e1', 1]]))).toBeUndefined();
+    d.adopt(grant!, [delivery('late', 'e1')]);
+    await until(() => h.settled.length === 1);
+    expect(h.settled[0]).toMatchObject({ deliveryId: 'late', outcome: 'release', nextAttemptAt: NOW });
+    expect(started).toEqual([]);
+    release.forEach((r) => r());
+  });
+});
+
 describe('Dispatcher observer', () => {
   it('is told each attempt with the outcome its settlement records, and each rate-limit postponement', async () => {
     const seen: string[] = [];

@@ -142,6 +142,21 @@ describe('/metrics', () => {
     expect(retrying.value('herald_delivery_attempts_total', { outcome: 'retry', profile: 'standard' })).toBe(4);
   });
 
+  it('counts deliveries taken straight from their ingest commit apart from those claimed later (retries)', async () => {
+    const h = await herald({ HERALD_RETRY_SCHEDULE: '0,0.05' });
+    const r = await receiver((_req, i, res) => void res.writeHead(i < 5 ? 500 : 200).end());
+    await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
+    expect((await h.api('POST', '/api/v2/events/batch', { events: [1, 2, 3, 4, 5].map(() => ({ type: 'asset.created' })) })).status).toBe(202);
+    await r.waitFor(10);
+    const m = await eventually(async () => {
+      const s = await scrape(h);
+      return s.value('herald_deliveries_total', { outcome: 'succeeded', profile: 'standard' }) === 5 ? s : undefined;
+    });
+    // The dispatcher had room: every new delivery went to it from the commit; each retry was claimed.
+    expect(m.value('herald_dispatcher_taken_total', { from: 'ingest' })).toBe(5);
+    expect(m.value('herald_dispatcher_taken_total', { from: 'claim' })).toBe(5);
+  });
+
   it('counts deliveries postponed by an endpoint rate limit', async () => {
     const h = await herald();
     const r = await receiver();

@@ -54,7 +54,7 @@ export function endpointFixture(accountId: string, over: Partial<Endpoint> = {})
   };
 }
 
-type Target = { readonly id: string; readonly ordered: boolean };
+type Target = IngestItem['endpoints'][number];
 
 /** An ingest item whose body records its message id and sequence, so the stored body is observable. */
 export function ingestItem(accountId: string, endpoints: readonly Target[], event: Partial<EventInput> = {}): IngestItem {
@@ -715,6 +715,43 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const re = await store.claim(claimReq({ owner: 'w3', now: T0 + 1_100 }));
         expect(re.map((d) => d.id)).toEqual([a.id]);
         expect(re[0].attempts).toBe(0);
+      });
+
+      it('creates deliveries marked leased in flight under the ingest lease and returns them as a claim would', async () => {
+        const { account, targets } = await setup(3);
+        const [a, b, c] = targets;
+        const item = ingestItem(account.id, [{ ...a, leased: true }, { ...b, ordered: true, leased: true }, c], { resource: { type: 'asset', id: 'a1' }, projectId: 'prj_1' });
+        const [out] = await store.ingest([item], T0, { owner: 'w1', until: T0 + 1_000 });
+        expect(out).toMatchObject({ id: item.messageId, deliveries: 3, duplicate: false });
+        // b is ordered for a resource: it waits for its chain's head, so only a claim may take it.
+        expect(out.leased).toHaveLength(1);
+        const [lent] = out.leased!;
+        expect(lent).toMatchObject({ accountId: account.id, eventId: item.messageId, endpointId: a.id, attempts: 0, eventType: 'asset.created', sequence: 1, resourceKey: 'asset:a1', projectId: 'prj_1', createdAt: T0 });
+        expect(await store.getDelivery(account.id, lent.id)).toMatchObject({ status: 'in_flight', attempts: 0 });
+        expect(await store.stats(account.id)).toMatchObject({ pending: 2, inFlight: 1 });
+
+        const claimed = await store.claim(claimReq({ owner: 'w2', now: T0 }));
+        expect(claimed.map((d) => d.endpointId).sort()).toEqual([b.id, c.id].sort());
+        // The same delivery a claim would have returned, body (with its sequence) included.
+        const { id: _lentId, endpointId: _lentEndpoint, ...lentRest } = lent;
+        const { id: _claimedId, endpointId: _claimedEndpoint, ...claimedRest } = claimed[0];
+        expect(lentRest).toEqual(claimedRest);
+
+        await store.settle([succeeded(lent, 'w1')], T0 + 10);
+        expect((await store.getDelivery(account.id, lent.id))?.status).toBe('succeeded');
+      });
+
+      it('returns a leased delivery to pending when its lease runs out, and ignores leased marks without a lease', async () => {
+        const { account, targets } = await setup(1);
+        const [first] = await store.ingest([ingestItem(account.id, [{ ...targets[0], leased: true }])], T0, { owner: 'w1', until: T0 + 1_000 });
+        const [lent] = first.leased!;
+        expect(await store.releaseLeases({ expiredBefore: T0 + 1_000 })).toBe(0);
+        expect(await store.releaseLeases({ expiredBefore: T0 + 1_001 })).toBe(1);
+        expect((await store.claim(claimReq({ owner: 'w2', now: T0 + 1_100 }))).map((d) => d.id)).toEqual([lent.id]);
+
+        const [second] = await store.ingest([ingestItem(account.id, [{ ...targets[0], leased: true }])], T0);
+        expect(second.leased).toBeUndefined();
+        expect(await store.stats(account.id)).toMatchObject({ pending: 1, inFlight: 1 });
       });
 
       it('releases the leases of one owner, or all of them', async () => {
