@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { RestartBackoff } from '../domain/restart-backoff.js';
+import { threadScript } from '../domain/thread-script.js';
 import type { ExportedMetrics } from '../observability/metrics.js';
 
 export interface DispatchThreadData {
@@ -53,15 +54,6 @@ export interface ThreadedDispatchOptions extends DispatchThreadData {
 const NOTIFY_GATHER_MS = 3;
 /** A scrape does not wait longer than this for the thread's metrics. */
 const METRICS_TIMEOUT_MS = 1_000;
-
-/**
- * Under the test runner this module is TypeScript source, which a worker thread cannot load;
- * the thread then runs the compiled twin in dist/ (the suite builds dist/ first).
- */
-function threadScript(): URL {
-  const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../../dist/app/dispatch-thread.js', here) : new URL('./dispatch-thread.js', here);
-}
 
 export class ThreadedDispatch {
   private worker!: Worker;
@@ -145,7 +137,7 @@ export class ThreadedDispatch {
   private spawn(): Promise<void> {
     const { config, ownHosts, concurrency, version, writeLock } = this.options;
     const workerData: DispatchThreadData = { config, ownHosts, concurrency, version, writeLock };
-    const worker = new Worker(this.options.script ?? threadScript(), { workerData });
+    const worker = new Worker(this.options.script ?? threadScript(import.meta.url, 'dispatch-thread'), { workerData });
     this.worker = worker;
     this.backoff.started();
     worker.on('message', (message: FromDispatchThread) => this.received(message));

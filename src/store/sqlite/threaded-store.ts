@@ -6,6 +6,7 @@
 // threads costs CPU on both sides, which pays only where a core would otherwise idle.
 import { Worker } from 'node:worker_threads';
 import { RestartBackoff } from '../../domain/restart-backoff.js';
+import { threadScript } from '../../domain/thread-script.js';
 import type { Page } from '../../domain/types.js';
 import type { InboxRequest } from '../../inbox/types.js';
 import type { IngestItem, IngestLease, Store } from '../contract.js';
@@ -65,16 +66,6 @@ function slim(item: IngestItem): IngestItem {
   return { accountId: item.accountId, messageId: item.messageId, endpoints: item.endpoints, body: item.body, event: { type, idempotencyKey, occurredAt, projectId, resource } };
 }
 
-/**
- * Under the test runner this module is TypeScript source, which a worker thread cannot load;
- * the thread then runs the compiled twin in dist/ (the suite builds dist/ first, in
- * test/global-setup.ts).
- */
-function threadScript(): URL {
-  const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../../../dist/store/sqlite/store-thread.js', here) : new URL('./store-thread.js', here);
-}
-
 interface Waiter {
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: Error) => void;
@@ -126,7 +117,7 @@ class StoreThread {
 
   private spawn(): Worker {
     const { file, synchronous, key, writeLock } = this.options;
-    const worker = new Worker(this.options.script ?? threadScript(), { workerData: { file, synchronous, key, writeLock } satisfies StoreThreadOptions });
+    const worker = new Worker(this.options.script ?? threadScript(import.meta.url, 'store-thread'), { workerData: { file, synchronous, key, writeLock } satisfies StoreThreadOptions });
     worker.on('message', (reply: StoreReply) => this.answer(reply));
     worker.on('error', (err) => this.stopped(worker, err));
     worker.on('exit', (code) => this.stopped(worker, new Error(`the SQLite store thread stopped (exit code ${code})`)));
