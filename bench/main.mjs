@@ -17,7 +17,7 @@ const USAGE = `Usage: npm run bench [-- options]
 Options:
   --scenario NAME   run only these scenarios (repeat or comma-separate):
                     ${ORDER.join(', ')}
-                    (throughput also runs limit: its ratio needs both in the same run)
+                    (throughput measures limit again before each of its runs, for its ratio)
   --quick           1 run each and scaled-down counts (a few minutes for everything)
   --runs N          runs per scenario (default 3; --quick: 1); the median is reported
   --profile         run Herald with --cpu-prof; print the top self-time functions
@@ -61,7 +61,6 @@ function parse() {
     }
   }
   if (names.length === 0) names = [...ORDER];
-  if (names.includes('throughput') && !names.includes('limit')) names.unshift('limit');
   names = ORDER.filter((n) => names.includes(n));
   const runs = values.runs === undefined ? (values.quick ? 1 : 3) : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) {
@@ -202,16 +201,6 @@ function medianTimeline(def, runs) {
   return sorted[Math.floor((sorted.length - 1) / 2)].timeline;
 }
 
-function derive(results) {
-  const tp = results.throughput;
-  const lim = results.limit;
-  if (tp?.metrics.dps_1 && lim?.metrics.rps) {
-    const l = lim.metrics.rps.median;
-    const m = tp.metrics.dps_1;
-    tp.metrics.ratio_limit = { median: m.median / l, min: m.min / l, max: m.max / l, values: m.values.map((v) => v / l) };
-  }
-}
-
 function rowsOf(results, names) {
   const rows = [];
   const verdicts = [];
@@ -345,7 +334,6 @@ export async function main() {
     progress.log(`▸ ${name}: ${SCENARIOS[name].title}`);
     results[name] = await runScenario(name, opts, profDir);
   }
-  derive(results);
   const { rows, verdicts, notes } = rowsOf(results, opts.names);
 
   process.stdout.write(`\n${table(rows)}\n\n`);
