@@ -17,7 +17,10 @@ import { startDispatching, type Dispatching } from './dispatch.js';
 import { loadSecretBox, sqliteFile } from './open-store.js';
 import type { FromDispatchThread, ToDispatchThread, DispatchThreadData } from './threaded-dispatch.js';
 
-const data = workerData as DispatchThreadData;
+const data = workerData as DispatchThreadData & { readonly room: SharedArrayBuffer };
+/** (deliveries handed over by the main thread + room now), for the main thread's offers. */
+const room = new Int32Array(data.room);
+let handedOver = 0;
 const port = parentPort!;
 const post = (message: FromDispatchThread) => port.postMessage(message);
 
@@ -45,8 +48,10 @@ function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: Her
   };
   const ctx = { config, store, ingestor, endpointCache: cache, logger, metrics, version: data.version, clock, endpointChanged };
   // Its claims queue for the write lock behind the main thread's commits: no empty ones.
-  dispatching = startDispatching(ctx, timed, guard, { concurrency: data.concurrency, idleAfterShortClaim: true });
+  const showRoom = () => Atomics.store(room, 0, (handedOver + (dispatching?.dispatcher.room() ?? 0)) | 0);
+  dispatching = startDispatching(ctx, timed, guard, { concurrency: data.concurrency, idleAfterShortClaim: true, onRoomChanged: showRoom });
   const d = dispatching.dispatcher;
+  showRoom();
   metrics.watch({ dispatcher: () => d.status(), ingest: () => ingestor.status() });
   return { dispatching, cache, metrics, forget, close: () => store.close() };
 }
@@ -54,7 +59,7 @@ function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: Her
 let running: ReturnType<typeof start>;
 try {
   running = start();
-  post({ type: 'ready' });
+  post({ type: 'ready', owner: running.dispatching.dispatcher.owner });
 } catch (err) {
   post({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
   process.exit(1);
@@ -71,6 +76,10 @@ port.on('message', (message: ToDispatchThread) => {
       break;
     case 'account-changed':
       cache.invalidateAccount(message.id);
+      break;
+    case 'adopt':
+      handedOver = (handedOver + message.deliveries.length) | 0;
+      dispatching.dispatcher.take(message.deliveries);
       break;
     case 'metrics':
       void running.metrics.exported().then((metrics) => post({ type: 'metrics', id: message.id, metrics }));

@@ -29,7 +29,7 @@ export interface Dispatching {
  * Builds and starts a dispatcher. `store` is the hot path's view of the store (timed for
  * /metrics); health hooks write through ctx.store.
  */
-export function startDispatching(ctx: DispatchContext, store: Store, guard: SsrfGuard, options: Pick<DispatcherOptions, 'concurrency' | 'idleAfterShortClaim'>): Dispatching {
+export function startDispatching(ctx: DispatchContext, store: Store, guard: SsrfGuard, options: Pick<DispatcherOptions, 'concurrency' | 'idleAfterShortClaim' | 'onRoomChanged'>): Dispatching {
   const { config } = ctx;
   const sender = new HttpSender({ connect: createGuardedConnector(guard, { timeout: 10_000 }), connectionsPerOrigin: config.endpointConcurrency });
   const oauth = new OAuth2TokenCache(sender.agent, ctx.clock);
@@ -51,7 +51,7 @@ function buildDispatcher(
   store: Store,
   sender: HttpSender,
   oauth: OAuth2TokenCache,
-  { concurrency, idleAfterShortClaim }: Pick<DispatcherOptions, 'concurrency' | 'idleAfterShortClaim'>,
+  { concurrency, idleAfterShortClaim, onRoomChanged }: Pick<DispatcherOptions, 'concurrency' | 'idleAfterShortClaim' | 'onRoomChanged'>,
 ): Dispatcher {
   const { endpointCache, config, logger } = ctx;
   const limiter = new RateLimiter(ctx.clock);
@@ -106,6 +106,7 @@ function buildDispatcher(
       owner,
       concurrency,
       idleAfterShortClaim,
+      onRoomChanged,
       endpointConcurrency: config.endpointConcurrency,
       leaseMs: config.leaseMs,
       retrySchedule: config.retrySchedule,

@@ -81,8 +81,8 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     clock,
     queueLimit: config.ingestQueueLimit,
     onCommitted: () => dispatcher()?.notify(),
-    // A dispatcher on this thread takes new deliveries straight from the commit.
-    handoff: () => here?.dispatcher,
+    // The dispatcher (here or on its thread) takes new deliveries straight from the commit.
+    handoff: () => here?.dispatcher ?? thread,
     // The store's own thread commits in arrival order: the next batch may wait there.
     commitsInFlight: store.dialect === 'sqlite' && config.sqliteThread ? 2 : 1,
   });

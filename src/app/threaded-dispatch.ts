@@ -9,7 +9,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { RestartBackoff } from '../domain/restart-backoff.js';
 import { threadScript } from '../domain/thread-script.js';
+import type { DeliveryHandoff, HandoffGrant } from '../delivery/dispatcher.js';
 import type { ExportedMetrics } from '../observability/metrics.js';
+import type { ClaimedDelivery } from '../store/contract.js';
 
 export interface DispatchThreadData {
   readonly config: Config;
@@ -21,15 +23,25 @@ export interface DispatchThreadData {
   readonly writeLock: SharedArrayBuffer;
 }
 
+/** What the main thread needs besides DispatchThreadData: where the thread shows its room. */
+interface SpawnData extends DispatchThreadData {
+  /**
+   * One Int32 the thread keeps at (deliveries it was handed + its room now), wrapping: the
+   * main thread, having handed over `granted`, may hand over the difference (see offer()).
+   */
+  readonly room: SharedArrayBuffer;
+}
+
 export type ToDispatchThread =
   | { readonly type: 'notify' }
   | { readonly type: 'endpoint-changed'; readonly id: string }
   | { readonly type: 'account-changed'; readonly id: string }
   | { readonly type: 'metrics'; readonly id: number }
+  | { readonly type: 'adopt'; readonly deliveries: readonly ClaimedDelivery[] }
   | { readonly type: 'stop'; readonly graceMs: number };
 
 export type FromDispatchThread =
-  | { readonly type: 'ready' }
+  | { readonly type: 'ready'; readonly owner: string }
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'endpoint-changed'; readonly id: string }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: ExportedMetrics }
@@ -55,8 +67,13 @@ const NOTIFY_GATHER_MS = 3;
 /** A scrape does not wait longer than this for the thread's metrics. */
 const METRICS_TIMEOUT_MS = 1_000;
 
-export class ThreadedDispatch {
+export class ThreadedDispatch implements DeliveryHandoff {
   private worker!: Worker;
+  /** The current thread's dispatcher (lease owner), once it is ready. */
+  private owner: string | undefined;
+  private readonly room = new Int32Array(new SharedArrayBuffer(4));
+  /** Deliveries handed over to the current thread, wrapping like room[0]. */
+  private granted = 0;
   private live = false;
   private everLive = false;
   /** The last thread whose stop was handled. */
@@ -87,6 +104,38 @@ export class ThreadedDispatch {
       this.notifyQueued = false;
       this.send({ type: 'notify' });
     }, NOTIFY_GATHER_MS);
+  }
+
+  /**
+   * Room on the thread for new deliveries of an ingest commit (Dispatcher.offer, with what the
+   * main thread can know without asking: the thread's free slots, at most one round of an
+   * endpoint's concurrency each). The thread holds back what an endpoint cannot take yet and
+   * hands back what exceeds its hold, as it does with claimed deliveries.
+   */
+  offer(wanted: ReadonlyMap<string, number>): HandoffGrant | undefined {
+    if (!this.live || this.owner === undefined) return undefined;
+    let room = (Atomics.load(this.room, 0) - this.granted) | 0;
+    const counts = new Map<string, number>();
+    for (const [id, n] of wanted) {
+      if (room <= 0) break;
+      const take = Math.min(n, room, this.options.config.endpointConcurrency);
+      counts.set(id, take);
+      room -= take;
+      this.granted = (this.granted + take) | 0;
+    }
+    if (counts.size === 0) return undefined;
+    return { lease: { owner: this.owner, until: Date.now() + this.options.config.leaseMs }, counts };
+  }
+
+  /** After the commit: the leased deliveries go to the thread; room they did not use is free again. */
+  adopt(grant: HandoffGrant, deliveries: readonly ClaimedDelivery[]): void {
+    // A thread that replaced the one the grant was for starts from a fresh count (spawn()); the
+    // deliveries leased to the old one come back when the lease reaper finds them expired.
+    if (grant.lease.owner !== this.owner) return;
+    let promised = 0;
+    for (const n of grant.counts.values()) promised += n;
+    this.granted = (this.granted - (promised - deliveries.length)) | 0;
+    if (deliveries.length > 0) this.send({ type: 'adopt', deliveries });
   }
 
   endpointChanged(id: string): void {
@@ -136,7 +185,10 @@ export class ThreadedDispatch {
 
   private spawn(): Promise<void> {
     const { config, ownHosts, concurrency, version, writeLock } = this.options;
-    const workerData: DispatchThreadData = { config, ownHosts, concurrency, version, writeLock };
+    this.owner = undefined;
+    this.granted = 0;
+    Atomics.store(this.room, 0, 0);
+    const workerData: SpawnData = { config, ownHosts, concurrency, version, writeLock, room: this.room.buffer as SharedArrayBuffer };
     const worker = new Worker(this.options.script ?? threadScript(import.meta.url, 'dispatch-thread'), { workerData });
     this.worker = worker;
     this.backoff.started();
@@ -149,6 +201,7 @@ export class ThreadedDispatch {
   private received(message: FromDispatchThread): void {
     switch (message.type) {
       case 'ready':
+        this.owner = message.owner;
         this.live = true;
         this.everLive = true;
         this.settleReady();

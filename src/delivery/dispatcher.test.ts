@@ -319,6 +319,22 @@ describe('Dispatcher handoff from ingest', () => {
     await d.stop(10);
   });
 
+  it('starts deliveries leased to it elsewhere (take) and tells each change of its room', async () => {
+    const { h, release, started } = blockingHarness();
+    const rooms: number[] = [];
+    const d: Dispatcher = dispatcher(h, { onRoomChanged: () => rooms.push(d.room()) });
+    d.start();
+    expect(d.room()).toBe(4);
+    d.take([delivery('t1', 'e1'), delivery('t2', 'e2'), delivery('t3', 'e3')]);
+    await until(() => started.length === 3);
+    expect(d.room()).toBe(1);
+    expect(rooms.at(-1)).toBe(1);
+    release.splice(0).forEach((r) => r());
+    await until(() => rooms.at(-1) === 4);
+    expect(d.status()).toMatchObject({ adopted: 3, succeeded: 3 });
+    await d.stop(10);
+  });
+
   it('offers nothing once stopped, and hands back untried what it adopts after', async () => {
     const { h, release, started } = blockingHarness();
     const d = dispatcher(h);

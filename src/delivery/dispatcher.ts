@@ -81,6 +81,8 @@ export interface DispatcherOptions {
    * shared with another thread, where the empty claim cost a turn at it. Default false.
    */
   readonly idleAfterShortClaim?: boolean;
+  /** Told whenever room() may have changed (an attempt finished, deliveries were taken on). */
+  readonly onRoomChanged?: () => void;
   readonly clock?: () => number;
   readonly random?: () => number;
 }
@@ -173,6 +175,11 @@ export class Dispatcher {
     this.chainSettleDelayMs = Math.min(this.settleDelayMs, options.chainSettleDelayMs ?? 5);
   }
 
+  /** Whose leases this dispatcher holds. */
+  get owner(): string {
+    return this.options.owner;
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;
@@ -224,14 +231,27 @@ export class Dispatcher {
         this.reservedTotal -= n;
       }
     };
+    // The room stays promised until the deliveries take it (launchAll first looks up endpoints).
+    this.take(deliveries, unreserve);
+  }
+
+  /**
+   * Deliveries leased to this dispatcher elsewhere (by an ingest commit on another thread):
+   * they start as claimed ones would. Room is not checked: the caller keeps within room().
+   */
+  take(deliveries: readonly ClaimedDelivery[], beforeLaunch?: () => void): void {
     if (deliveries.length === 0 || !this.running) {
-      unreserve();
+      beforeLaunch?.();
       for (const d of deliveries) this.release(d, this.clock());
       return;
     }
     this.counters.adopted += deliveries.length;
-    // The room stays promised until the deliveries take it (launchAll first looks up endpoints).
-    void this.launchAll(deliveries, unreserve);
+    void this.launchAll(deliveries, beforeLaunch);
+  }
+
+  /** Deliveries it could take on now (what a claim would ask for, promises to commits deducted). */
+  room(): number {
+    return Math.max(0, this.freeSlots());
   }
 
   /** Stop claiming, let in-flight attempts finish (bounded), write every settlement. */
@@ -338,6 +358,7 @@ export class Dispatcher {
       }
       this.launch(d, schedule);
     }
+    this.options.onRoomChanged?.();
   }
 
   /**
@@ -469,6 +490,7 @@ export class Dispatcher {
     const endpointOpened = loadBefore >= holdLimit && loadAfter < holdLimit;
     const slotsOpened = freeBefore < this.claimThreshold && this.freeSlots() >= this.claimThreshold;
     if (endpointOpened || slotsOpened || this.inFlight === 0) this.notify();
+    this.options.onRoomChanged?.();
   }
 
   /**

@@ -22,7 +22,7 @@ function metricValue(text: string, line: string): number | undefined {
 }
 
 describe('dispatch thread', () => {
-  it('delivers from its own thread in `herald serve`, which logs there and counts in /metrics', async () => {
+  it('delivers from its own thread in `herald serve`, handed over by the ingest commit, logging there and counting in /metrics', async () => {
     const dir = tempDir();
     const r = await startReceiver();
     let proc: HeraldProcess | undefined;
@@ -34,13 +34,17 @@ describe('dispatch thread', () => {
       auth: { type: 'basic', username: 'dam', password: 'pa55word-xyz' },
     });
     expect(ep.status).toBe(201);
+    // The API answers before the thread has started (it starts once the API listens): one event
+    // first, delivered once the thread is there.
+    expect((await apiCall(proc.url, 'POST', '/api/v2/events', { type: 'asset.created', data: { n: -1 } })).status).toBe(202);
+    await r.waitFor(1);
     const batch = await apiCall(proc.url, 'POST', '/api/v2/events/batch', { events: Array.from({ length: 40 }, (_, i) => ({ type: 'asset.created', data: { n: i } })) });
     expect(batch.status).toBe(202);
-    await r.waitFor(40);
+    await r.waitFor(41);
 
     const attemptLines = await eventually(() => {
       const lines = proc!.output().split('\n').filter((l) => l.includes('"msg":"delivery attempt"'));
-      return lines.length === 40 ? lines.map((l) => JSON.parse(l) as Record<string, unknown>) : undefined;
+      return lines.length === 41 ? lines.map((l) => JSON.parse(l) as Record<string, unknown>) : undefined;
     });
     for (const line of attemptLines) expect(line).toMatchObject({ thread: 'dispatch', component: 'dispatcher', endpointId: ep.body.id, outcome: 'succeeded' });
     expect(proc.output()).not.toContain('pa55word-xyz');
@@ -49,11 +53,16 @@ describe('dispatch thread', () => {
     const text = await eventually(async () => {
       const res = await fetch(`${proc!.url}/metrics`, { headers: { 'x-api-key': ADMIN_KEY } });
       const body = await res.text();
-      return metricValue(body, 'herald_delivery_attempts_total{outcome="succeeded",profile="standard"}') === 40 ? body : undefined;
+      return metricValue(body, 'herald_delivery_attempts_total{outcome="succeeded",profile="standard"}') === 41 ? body : undefined;
     });
-    expect(metricValue(text, 'herald_deliveries_total{outcome="succeeded",profile="standard"}')).toBe(40);
-    expect(metricValue(text, 'herald_events_ingested_total')).toBe(40);
+    expect(metricValue(text, 'herald_deliveries_total{outcome="succeeded",profile="standard"}')).toBe(41);
+    expect(metricValue(text, 'herald_events_ingested_total')).toBe(41);
     expect(metricValue(text, 'herald_in_flight')).toBe(0);
+    // The thread had room: the batch's commit handed every delivery over (the first event may
+    // have been committed before the thread started, and then claimed).
+    const fromIngest = metricValue(text, 'herald_dispatcher_taken_total{from="ingest"}')!;
+    expect(fromIngest).toBeGreaterThanOrEqual(40);
+    expect(fromIngest + metricValue(text, 'herald_dispatcher_taken_total{from="claim"}')!).toBe(41);
     expect(text.match(/^herald_process_cpu_user_seconds_total /gm)).toHaveLength(1);
     expect(text.match(/^# TYPE herald_delivery_attempts_total /gm)).toHaveLength(1);
   });
