@@ -6,6 +6,8 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ThreadedDispatch } from '../../src/app/threaded-dispatch.js';
+import type { HandoffGrant } from '../../src/delivery/dispatcher.js';
+import { Ingestor } from '../../src/ingest/ingestor.js';
 import { loadConfig } from '../../src/config/index.js';
 import { WriteLock } from '../../src/store/sqlite/write-lock.js';
 import { ADMIN_KEY, eventually, startReceiver, startTestHerald, tempDir } from '../helpers.js';
@@ -117,5 +119,24 @@ describe('dispatch thread', () => {
     await h.api('POST', '/api/v2/events', { type: 'asset.created' });
     dispatch.notify();
     await r.waitFor(2);
+
+    // And takes new deliveries from ingest commits, leased to it (not to the thread it replaced).
+    const ingestor = new Ingestor({ store: h.herald.context.store, handoff: () => dispatch });
+    const offers: (HandoffGrant | undefined)[] = [];
+    const offer = dispatch.offer.bind(dispatch);
+    dispatch.offer = (wanted) => {
+      const grant = offer(wanted);
+      offers.push(grant);
+      return grant;
+    };
+    const [out] = await ingestor.publish(h.herald.context.defaultAccountId, [{ type: 'asset.created' }]);
+    await r.waitFor(3);
+    expect(offers).toHaveLength(1);
+    expect(offers[0]?.counts.size).toBe(1);
+    const delivery = await eventually(async () => {
+      const d = (await h.api('GET', `/api/v2/events/${out.id}`)).body.deliveries?.[0];
+      return d?.status === 'succeeded' ? d : undefined;
+    });
+    expect(delivery.attempts).toBe(1);
   });
 });
