@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node bench/store-cost.mjs [--events N] [--repeat-resources] [--stats]
+// node bench/store-cost.mjs [--events N] [--repeat-resources] [--handoff] [--stats]
 //
 // What the embedded SQLite store costs on its own, without HTTP: the built store (dist/, run
 // `npm run build` first) on a temporary file, driven directly. Whole bench runs move by up to 2×
@@ -10,6 +10,9 @@
 // claimed 256 at a time and settled as succeeded. Prints the store's CPU per delivery for each
 // phase (process.cpuUsage, user + system).
 //
+// --handoff: the deliveries are created leased to the dispatcher by the ingest itself (as when
+// the dispatcher of the same process has room, see Dispatcher.offer): no claim, then settled.
+//
 // --stats: a million synthetic deliveries (3 % pending, 1 % failed, the rest succeeded) over
 // three accounts and ten endpoints; prints how long stats() and queueDepth() take per scope.
 import { randomBytes } from 'node:crypto';
@@ -18,7 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { events: { type: 'string' }, 'repeat-resources': { type: 'boolean' }, stats: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { events: { type: 'string' }, 'repeat-resources': { type: 'boolean' }, handoff: { type: 'boolean' }, stats: { type: 'boolean' } } });
 const root = process.env.ROOT ?? path.resolve(import.meta.dirname, '..');
 const { SqliteStore } = await import(path.join(root, 'dist/store/sqlite/sqlite-store.js'));
 const { SecretBox } = await import(path.join(root, 'dist/signing/secretbox.js'));
@@ -52,33 +55,43 @@ async function deliveryCost(events) {
   await store.createEndpoint(endpoint);
   const tail = JSON.stringify({ actor: { id: 'user-42', first_name: 'Ada', last_name: 'Bench' }, data: { filename: 'IMG_1.jpg', mime_type: 'image/jpeg', size: 2_483_122, folder: '/campaigns/2025/spring' } }).slice(1);
   const cpu = { ingest: 0, claim: 0, settle: 0 };
+  const leased = [];
+  const lease = values.handoff ? { owner: 'cost', until: Date.now() + 60_000 } : undefined;
   for (let i = 0; i < events; i += 500) {
     const items = [];
     for (let j = i; j < Math.min(events, i + 500); j++) {
       const messageId = newId('msg');
       const resource = { type: 'asset', id: `asset-${values['repeat-resources'] ? j % 100 : j}` };
-      items.push({ accountId: account.id, messageId, event: { type: 'asset.created', idempotencyKey: `k-${j}`, resource }, endpoints: [{ id: endpoint.id, ordered: false }], body: { head: `{"id":"${messageId}","type":"asset.created"`, tail } });
+      items.push({ accountId: account.id, messageId, event: { type: 'asset.created', idempotencyKey: `k-${j}`, resource }, endpoints: [{ id: endpoint.id, ordered: false, leased: lease !== undefined }], body: { head: `{"id":"${messageId}","type":"asset.created"`, tail } });
     }
     const t = cpuMicros();
-    await store.ingest(items, Date.now());
+    const out = await store.ingest(items, Date.now(), lease);
     cpu.ingest += cpuMicros() - t;
+    // Handed over deliveries are settled as they come, as a dispatcher would: kept until the
+    // end, their objects would cost the ingest phase garbage collections a dispatcher never has.
+    for (const o of out) for (const d of o.leased ?? []) leased.push(d);
+    while (leased.length > 0) await settle(leased.splice(0, 256));
   }
-  for (let done = 0; done < events; ) {
-    let t = cpuMicros();
+  for (let done = lease ? events : 0; done < events; ) {
+    const t = cpuMicros();
     const claimed = await store.claim({ owner: 'cost', limit: 256, perEndpointLimit: 256, leaseMs: 30_000, now: Date.now() + 1_000, excludeEndpoints: [] });
     cpu.claim += cpuMicros() - t;
     if (claimed.length === 0) throw new Error(`only ${done} of ${events} deliveries could be claimed`);
+    await settle(claimed);
+    done += claimed.length;
+  }
+
+  async function settle(deliveries) {
     const now = Date.now();
-    t = cpuMicros();
+    const t = cpuMicros();
     await store.settle(
-      claimed.map((d) => ({
+      deliveries.map((d) => ({
         deliveryId: d.id, owner: 'cost', endpointId: d.endpointId, accountId: d.accountId, outcome: 'succeeded',
         attempt: { attemptNo: 1, startedAt: now, durationMs: 2, statusCode: 200, errorKind: null, errorMessage: null, requestHeaders: { 'webhook-id': d.eventId }, responseBody: null },
       })),
       now,
     );
     cpu.settle += cpuMicros() - t;
-    done += claimed.length;
   }
   const per = (us) => `${(us / events).toFixed(1)} µs`;
   console.log(`${events.toLocaleString('en')} deliveries, store CPU per delivery: ingest ${per(cpu.ingest)} · claim ${per(cpu.claim)} · settle ${per(cpu.settle)} · total ${per(cpu.ingest + cpu.claim + cpu.settle)}`);
