@@ -315,6 +315,8 @@ export class Dispatcher {
     } catch (err) {
       this.fail('next_due', err);
     }
+    // A stop that came while the store answered found no wait to cut short.
+    if (!this.running) return;
     const untilDue = due === null ? IDLE_POLL_MS : due - this.clock();
     // Due work held back by exclusions frees up on completions (which wake us) or with time.
     const floor = someExcluded ? 20 : 1;
