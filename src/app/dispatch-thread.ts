@@ -15,9 +15,9 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { WriteLock } from '../store/sqlite/write-lock.js';
 import { startDispatching, type Dispatching } from './dispatch.js';
 import { loadSecretBox, sqliteFile } from './open-store.js';
-import type { FromDispatchThread, ToDispatchThread, DispatchThreadData } from './threaded-dispatch.js';
+import type { FromDispatchThread, ToDispatchThread, DispatchThreadWorkerData } from './threaded-dispatch.js';
 
-const data = workerData as DispatchThreadData & { readonly room: SharedArrayBuffer };
+const data = workerData as DispatchThreadWorkerData;
 /** (deliveries handed over by the main thread + room now), for the main thread's offers. */
 const room = new Int32Array(data.room);
 let handedOver = 0;

@@ -23,8 +23,8 @@ export interface DispatchThreadData {
   readonly writeLock: SharedArrayBuffer;
 }
 
-/** What the main thread needs besides DispatchThreadData: where the thread shows its room. */
-interface SpawnData extends DispatchThreadData {
+/** What the thread is started with: DispatchThreadData and where it shows its room. */
+export interface DispatchThreadWorkerData extends DispatchThreadData {
   /**
    * One Int32 the thread keeps at (deliveries it was handed + its room now), wrapping: the
    * main thread, having handed over `granted`, may hand over the difference (see offer()).
@@ -188,7 +188,7 @@ export class ThreadedDispatch implements DeliveryHandoff {
     this.owner = undefined;
     this.granted = 0;
     Atomics.store(this.room, 0, 0);
-    const workerData: SpawnData = { config, ownHosts, concurrency, version, writeLock, room: this.room.buffer as SharedArrayBuffer };
+    const workerData: DispatchThreadWorkerData = { config, ownHosts, concurrency, version, writeLock, room: this.room.buffer as SharedArrayBuffer };
     const worker = new Worker(this.options.script ?? threadScript(import.meta.url, 'dispatch-thread'), { workerData });
     this.worker = worker;
     this.backoff.started();

@@ -19,7 +19,7 @@ import type {
   StoredEvent,
 } from '../domain/types.js';
 import type { CapturedHeaders, Inbox, InboxRequest, SignatureCheck } from '../inbox/types.js';
-import type { Sealer } from './contract.js';
+import type { ClaimedDelivery, IngestItem, IngestLease, Sealer } from './contract.js';
 
 type Num = number | string | bigint | null;
 
@@ -386,4 +386,29 @@ export function toPage<R extends { id: string }, T>(rows: R[], limit: number, ma
 
 export function resourceKeyOf(resource: { type: string; id: string } | undefined): string | null {
   return resource ? `${resource.type}:${resource.id}` : null;
+}
+
+/**
+ * The lease a new delivery is created under, if any: one marked leased by an ingest that has a
+ * lease, unless it is ordered (it waits for its chain's head, and only a claim may take it).
+ */
+export function leaseOf(endpoint: IngestItem['endpoints'][number], ordered: boolean, lease: IngestLease | undefined): IngestLease | undefined {
+  return endpoint.leased === true && !ordered ? lease : undefined;
+}
+
+/** A delivery created leased by the ingest of `item`, as a claim would have returned it. */
+export function leasedDelivery(item: IngestItem, d: { id: string; endpointId: string; body: string; sequence: number | null; resourceKey: string | null; now: number }): ClaimedDelivery {
+  return {
+    id: d.id,
+    accountId: item.accountId,
+    eventId: item.messageId,
+    endpointId: d.endpointId,
+    attempts: 0,
+    eventType: item.event.type,
+    body: d.body,
+    sequence: d.sequence,
+    resourceKey: d.resourceKey,
+    projectId: item.event.projectId ?? null,
+    createdAt: d.now,
+  };
 }

@@ -56,6 +56,8 @@ import {
   inboxToRow,
   num,
   numOrNull,
+  leaseOf,
+  leasedDelivery,
   resourceKeyOf,
   toAccount,
   toApiKey,
@@ -745,26 +747,13 @@ export class PostgresStore implements Store {
       for (const endpoint of item.endpoints) {
         // Ordering needs something to order by: without a resource a delivery is never ordered.
         const ordered = endpoint.ordered && resourceKey !== null;
-        // An ordered delivery waits for its chain's head: only a claim may take it.
-        const lent = lease !== undefined && endpoint.leased === true && !ordered;
+        const lent = leaseOf(endpoint, ordered, lease) !== undefined;
         const id = newId('dlv', now);
         const row = [id, item.accountId, item.messageId, endpoint.id, item.event.type, ordered, resourceKey, sequence, lent];
         row.forEach((v, k) => cols[k].push(v));
         if (!lent) continue;
         const list = leased.get(i) ?? [];
-        list.push({
-          id,
-          accountId: item.accountId,
-          eventId: item.messageId,
-          endpointId: endpoint.id,
-          attempts: 0,
-          eventType: item.event.type,
-          body: withSequence(item.body, sequence),
-          sequence,
-          resourceKey,
-          projectId: item.event.projectId ?? null,
-          createdAt: now,
-        });
+        list.push(leasedDelivery(item, { id, endpointId: endpoint.id, body: withSequence(item.body, sequence), sequence, resourceKey, now }));
         leased.set(i, list);
       }
     }

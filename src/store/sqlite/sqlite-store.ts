@@ -52,6 +52,8 @@ import {
   inboxToRow,
   num,
   numOrNull,
+  leaseOf,
+  leasedDelivery,
   resourceKeyOf,
   toAccount,
   toApiKey,
@@ -444,8 +446,7 @@ export class SqliteStore implements Store {
     let leased: ClaimedDelivery[] | undefined;
     for (const endpoint of item.endpoints) {
       const ordered = endpoint.ordered && resourceKey !== null;
-      // An ordered delivery waits for its chain's head: only a claim may take it.
-      const lent = lease !== undefined && endpoint.leased === true && !ordered;
+      const lent = leaseOf(endpoint, ordered, lease);
       const id = newId('dlv', now);
       this.run(
         'INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, next_attempt_at, ordered, resource_key, sequence, lease_owner, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -459,26 +460,12 @@ export class SqliteStore implements Store {
         ordered ? 1 : 0,
         resourceKey,
         sequence,
-        lent ? lease.owner : null,
-        lent ? lease.until : null,
+        lent?.owner ?? null,
+        lent?.until ?? null,
         now,
         now,
       );
-      if (lent) {
-        (leased ??= []).push({
-          id,
-          accountId: item.accountId,
-          eventId: item.messageId,
-          endpointId: endpoint.id,
-          attempts: 0,
-          eventType: event.type,
-          body,
-          sequence,
-          resourceKey,
-          projectId: event.projectId ?? null,
-          createdAt: now,
-        });
-      }
+      if (lent) (leased ??= []).push(leasedDelivery(item, { id, endpointId: endpoint.id, body, sequence, resourceKey, now }));
     }
     const outcome: IngestOutcome = { id: item.messageId, deliveries: item.endpoints.length, duplicate: false };
     return leased ? { ...outcome, leased } : outcome;
