@@ -29,6 +29,7 @@ export interface HeraldOptions {
   readonly api: boolean;
   readonly worker: boolean;
   readonly concurrency?: number;
+  /** The process's log; the dispatch thread (config.dispatchThread) writes its own to stdout. */
   readonly logger?: Logger;
   /** Where the one-time admin key is printed; stdout by default. */
   readonly announce?: (line: string) => void;

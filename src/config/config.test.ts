@@ -9,6 +9,9 @@ describe('loadConfig', () => {
     expect(c.databaseUrl).toBeUndefined();
     expect(c.retrySchedule).toEqual([0, 5, 300, 1800, 7200, 18000, 36000, 36000]);
     expect(c.allowedTargets).toBe('');
+    expect(c.dispatchThread).toBe(true);
+    expect(loadConfig({ HERALD_DISPATCH_THREAD: 'off' }).dispatchThread).toBe(false);
+    expect(c.sqliteThread).toBe(false);
   });
 
   it.each([

@@ -28,7 +28,7 @@ export interface Config {
   readonly sqliteThread: boolean;
   /**
    * `herald serve` on the embedded store runs its dispatcher on a thread of its own, with its
-   * own connection to the database (default: off).
+   * own connection to the database (default: on).
    */
   readonly dispatchThread: boolean;
   readonly shutdownGraceMs: number;
@@ -169,7 +169,7 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: intVar(env, 'HERALD_LEASE_MS', 60_000, 1_000, 3_600_000),
     sqliteSync: enumVar(env, 'HERALD_SQLITE_SYNC', ['full', 'normal'] as const, 'full'),
     sqliteThread: enumVar(env, 'HERALD_SQLITE_THREAD', ['on', 'off'] as const, 'off') === 'on',
-    dispatchThread: enumVar(env, 'HERALD_DISPATCH_THREAD', ['on', 'off'] as const, 'off') === 'on',
+    dispatchThread: enumVar(env, 'HERALD_DISPATCH_THREAD', ['on', 'off'] as const, 'on') === 'on',
     shutdownGraceMs: intVar(env, 'HERALD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     rotationOverlapMs: intVar(env, 'HERALD_ROTATION_OVERLAP_SECONDS', 86_400, 0, 30 * 86_400) * 1000,
     disableAfterMs: intVar(env, 'HERALD_DISABLE_AFTER_HOURS', 120, 1, 24 * 365) * 3_600_000,

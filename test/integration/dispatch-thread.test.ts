@@ -1,5 +1,5 @@
-// `herald serve` on the embedded store with HERALD_DISPATCH_THREAD=on dispatches on a thread of
-// its own (threaded-dispatch.ts): deliveries, logs and metrics come from there, changes made
+// `herald serve` on the embedded store dispatches on a thread of its own by default
+// (HERALD_DISPATCH_THREAD=on) (threaded-dispatch.ts): deliveries, logs and metrics come from there, changes made
 // through the API reach it at once, and a thread that stops is replaced.
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,7 +29,8 @@ describe('dispatch thread', () => {
     const r = await startReceiver();
     let proc: HeraldProcess | undefined;
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => r.close(), () => void proc?.child.kill('SIGKILL'));
-    proc = await spawnHerald('serve', { HERALD_DATA_DIR: dir, LOG_LEVEL: 'debug', HERALD_DISPATCH_THREAD: 'on' });
+    // Default settings: the thread is what `npm start` runs.
+    proc = await spawnHerald('serve', { HERALD_DATA_DIR: dir, LOG_LEVEL: 'debug' });
     const ep = await apiCall(proc.url, 'POST', '/api/v2/endpoints', {
       url: r.url,
       event_types: ['asset.created'],

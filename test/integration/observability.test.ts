@@ -257,7 +257,9 @@ describe('request ids', () => {
 
 describe('attempt log lines', () => {
   it('writes one debug line per attempt with its identifiers and result, and never a credential', async () => {
-    const h = await herald({ HERALD_RETRY_SCHEDULE: '0,0.05' }, { level: 'debug' });
+    // The dispatcher stays on this thread: a dispatch thread writes its own log to stdout, not to
+    // the captured logger (its lines are checked in dispatch-thread.test.ts).
+    const h = await herald({ HERALD_RETRY_SCHEDULE: '0,0.05', HERALD_DISPATCH_THREAD: 'off' }, { level: 'debug' });
     const r = await receiver((_r, i, res) => void res.writeHead(i === 0 ? 503 : 200).end());
     const ep = await h.api('POST', '/api/v2/endpoints', {
       url: r.url,

@@ -46,7 +46,9 @@ describe('API protection', () => {
   });
 
   it('keeps leases through settle failures and delivers once the store is back', async () => {
-    const h = await startTestHerald();
+    // The failing disk is stood in for by replacing this thread's store method, so the
+    // dispatcher must settle through it: no dispatch thread with its own connection.
+    const h = await startTestHerald({ HERALD_DISPATCH_THREAD: 'off' });
     const r = await startReceiver();
     open.push(h, r);
     await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });

@@ -131,7 +131,9 @@ describe('SSRF: checked again at connect time (DNS rebinding)', () => {
   let chaos: ChaosReceiver;
   beforeAll(async () => {
     chaos = await startChaosReceiver();
-    h = await startTestHerald({ HERALD_ALLOWED_TARGETS: '', HERALD_RETRY_SCHEDULE: '0,0.1,0.1' });
+    // The resolver is replaced on this thread's guard below, so the dispatcher must use it:
+    // no dispatch thread with a guard of its own.
+    h = await startTestHerald({ HERALD_ALLOWED_TARGETS: '', HERALD_RETRY_SCHEDULE: '0,0.1,0.1', HERALD_DISPATCH_THREAD: 'off' });
   });
   afterAll(async () => {
     await h.close();
