@@ -1,6 +1,6 @@
 // `herald serve` on the embedded store dispatches on a thread of its own by default
-// (HERALD_DISPATCH_THREAD=on) (threaded-dispatch.ts): deliveries, logs and metrics come from there, changes made
-// through the API reach it at once, and a thread that stops is replaced.
+// (HERALD_DISPATCH_THREAD=on, threaded-dispatch.ts): deliveries, logs and metrics come from
+// there, changes made through the API reach it at once, and a thread that stops is replaced.
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
