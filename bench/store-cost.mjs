@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node bench/store-cost.mjs [--events N] [--repeat-resources] [--handoff] [--stats]
+// node bench/store-cost.mjs [--events N] [--claim N] [--repeat-resources] [--handoff] [--stats]
 //
 // What the embedded SQLite store costs on its own, without HTTP: the built store (dist/, run
 // `npm run build` first) on a temporary file, driven directly. Whole bench runs move by up to 2×
@@ -7,8 +7,8 @@
 // here first, alternating with the previous build (`ROOT=/path/to/other/checkout`).
 //
 // Default mode: N events (default 40,000) to one endpoint, ingested in batches of 500, then
-// claimed 256 at a time and settled as succeeded. Prints the store's CPU per delivery for each
-// phase (process.cpuUsage, user + system).
+// claimed 256 at a time (--claim N: N at a time) and settled as succeeded, in the same batches.
+// Prints the store's CPU per delivery for each phase (process.cpuUsage, user + system).
 //
 // --handoff: the deliveries are created leased to the dispatcher by the ingest itself (as when
 // the dispatcher of the same process has room, see Dispatcher.offer): no claim, then settled.
@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { events: { type: 'string' }, 'repeat-resources': { type: 'boolean' }, handoff: { type: 'boolean' }, stats: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { events: { type: 'string' }, 'repeat-resources': { type: 'boolean' }, handoff: { type: 'boolean' }, claim: { type: 'string' }, stats: { type: 'boolean' } } });
 const root = process.env.ROOT ?? path.resolve(import.meta.dirname, '..');
 const { SqliteStore } = await import(path.join(root, 'dist/store/sqlite/sqlite-store.js'));
 const { SecretBox } = await import(path.join(root, 'dist/signing/secretbox.js'));
@@ -74,7 +74,7 @@ async function deliveryCost(events) {
   }
   for (let done = lease ? events : 0; done < events; ) {
     const t = cpuMicros();
-    const claimed = await store.claim({ owner: 'cost', limit: 256, perEndpointLimit: 256, leaseMs: 30_000, now: Date.now() + 1_000, excludeEndpoints: [] });
+    const claimed = await store.claim({ owner: 'cost', limit: Number(values.claim ?? 256), perEndpointLimit: Number(values.claim ?? 256), leaseMs: 30_000, now: Date.now() + 1_000, excludeEndpoints: [] });
     cpu.claim += cpuMicros() - t;
     if (claimed.length === 0) throw new Error(`only ${done} of ${events} deliveries could be claimed`);
     await settle(claimed);

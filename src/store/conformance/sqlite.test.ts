@@ -62,3 +62,65 @@ describe('sqlite claim across busy endpoints', () => {
     expect(targets.map((t) => unlimited.filter((d) => d.endpointId === t.id).length)).toEqual([10, 10, 10]);
   });
 });
+
+describe('sqlite durability per write', () => {
+  const T0 = 1_700_000_000_000;
+  let dir: string;
+  const opened: SqliteStore[] = [];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'herald-sync-'));
+  });
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function open(synchronous: 'full' | 'normal') {
+    const store = new SqliteStore({ file: path.join(dir, `${synchronous}.db`), sealer, synchronous });
+    opened.push(store);
+    await store.migrate();
+    return store;
+  }
+
+  // The connection's level, read outside any statement (PRAGMA synchronous: 1 NORMAL, 2 FULL).
+  const level = (store: SqliteStore) => (store['db'] as Database.Database).pragma('synchronous', { simple: true });
+
+  /** The level each write transaction ran at, in order. */
+  function recordLevels(store: SqliteStore): number[] {
+    const seen: number[] = [];
+    const run = store['immediate'];
+    Object.assign(store, { immediate: <T>(fn: () => T): T => (seen.push(level(store) as number), run(fn)) });
+    return seen;
+  }
+
+  it('opens at the configured level', async () => {
+    expect(level(await open('normal'))).toBe(1);
+    expect(level(await open('full'))).toBe(2);
+  });
+
+  it('fsyncs ingests but commits leases and attempt outcomes without waiting for the disk', async () => {
+    const store = await open('full');
+    const account = await store.createAccount({ name: 'Acme' });
+    const endpoint = endpointFixture(account.id);
+    await store.createEndpoint(endpoint);
+    const seen = recordLevels(store);
+    await store.ingest([ingestItem(account.id, [{ id: endpoint.id, ordered: false }])], T0);
+    const [d] = await store.claim({ owner: 'w1', limit: 10, leaseMs: 30_000, now: T0 + 10, excludeEndpoints: [] });
+    await store.settle([{ deliveryId: d!.id, owner: 'w1', endpointId: endpoint.id, outcome: 'release', nextAttemptAt: T0 }], T0 + 20);
+    await store.ingest([ingestItem(account.id, [{ id: endpoint.id, ordered: false }])], T0 + 30);
+    expect(seen).toEqual([2, 1, 1, 2]);
+    expect(level(store)).toBe(2);
+  });
+
+  it('keeps NORMAL throughout when the store is opened with it', async () => {
+    const store = await open('normal');
+    const account = await store.createAccount({ name: 'Acme' });
+    const endpoint = endpointFixture(account.id);
+    await store.createEndpoint(endpoint);
+    const seen = recordLevels(store);
+    await store.ingest([ingestItem(account.id, [{ id: endpoint.id, ordered: false }])], T0);
+    await store.claim({ owner: 'w1', limit: 10, leaseMs: 30_000, now: T0 + 10, excludeEndpoints: [] });
+    expect(seen).toEqual([1, 1]);
+  });
+});

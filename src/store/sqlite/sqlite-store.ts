@@ -141,10 +141,8 @@ export class SqliteStore implements Store {
   private readonly stmts = new Map<string, Database.Statement>();
   private readonly rawStmts = new Map<string, Database.Statement>();
   private readonly durableSync: 'FULL' | 'NORMAL';
-  // Built once: claims, settles and ingests run thousands of times a second, and db.pragma()
-  // and db.transaction() prepare a statement or build a wrapper on each call.
-  private readonly syncNormal: Database.Statement;
-  private readonly syncFull: Database.Statement;
+  // Built once: claims, settles and ingests run thousands of times a second, and
+  // db.transaction() builds a wrapper on each call.
   private readonly immediate: <T>(fn: () => T) => T;
 
   constructor(options: SqliteOptions) {
@@ -162,8 +160,6 @@ export class SqliteStore implements Store {
     // Ephemeral tables (RETURNING, IN lists, sorts) in memory: on a file database SQLite puts them
     // in a temporary file by default, which cost ~23 µs per RETURNING statement (measured).
     this.db.pragma('temp_store = MEMORY');
-    this.syncNormal = this.db.prepare('PRAGMA synchronous = NORMAL');
-    this.syncFull = this.db.prepare('PRAGMA synchronous = FULL');
     const tx = this.db.transaction((fn: () => unknown) => fn());
     const lock = options.writeLock;
     this.immediate = lock ? <T>(fn: () => T) => lock.run(() => tx.immediate(fn) as T) : <T>(fn: () => T) => tx.immediate(fn) as T;
@@ -176,12 +172,21 @@ export class SqliteStore implements Store {
    */
   private soft<T>(fn: () => T): T {
     if (this.durableSync === 'NORMAL') return this.immediate(fn);
-    this.syncNormal.run();
+    this.setSync('NORMAL');
     try {
       return this.immediate(fn);
     } finally {
-      this.syncFull.run();
+      this.setSync('FULL');
     }
+  }
+
+  /**
+   * PRAGMA synchronous takes effect when the statement is compiled, not when it runs: a prepared
+   * one run again changes nothing (and merely preparing it changes the level). exec() compiles
+   * it each time, for about a microsecond.
+   */
+  private setSync(level: 'FULL' | 'NORMAL'): void {
+    this.db.exec(`PRAGMA synchronous = ${level}`);
   }
 
   /**
