@@ -94,6 +94,13 @@ describe('sqlite durability per write', () => {
     return seen;
   }
 
+  async function withEndpoint(store: SqliteStore) {
+    const account = await store.createAccount({ name: 'Acme' });
+    const endpoint = endpointFixture(account.id);
+    await store.createEndpoint(endpoint);
+    return { account, endpoint, seen: recordLevels(store) };
+  }
+
   it('opens at the configured level', async () => {
     expect(level(await open('normal'))).toBe(1);
     expect(level(await open('full'))).toBe(2);
@@ -101,10 +108,7 @@ describe('sqlite durability per write', () => {
 
   it('fsyncs ingests but commits leases and attempt outcomes without waiting for the disk', async () => {
     const store = await open('full');
-    const account = await store.createAccount({ name: 'Acme' });
-    const endpoint = endpointFixture(account.id);
-    await store.createEndpoint(endpoint);
-    const seen = recordLevels(store);
+    const { account, endpoint, seen } = await withEndpoint(store);
     await store.ingest([ingestItem(account.id, [{ id: endpoint.id, ordered: false }])], T0);
     const [d] = await store.claim({ owner: 'w1', limit: 10, leaseMs: 30_000, now: T0 + 10, excludeEndpoints: [] });
     await store.settle([{ deliveryId: d!.id, owner: 'w1', endpointId: endpoint.id, outcome: 'release', nextAttemptAt: T0 }], T0 + 20);
@@ -115,10 +119,7 @@ describe('sqlite durability per write', () => {
 
   it('keeps NORMAL throughout when the store is opened with it', async () => {
     const store = await open('normal');
-    const account = await store.createAccount({ name: 'Acme' });
-    const endpoint = endpointFixture(account.id);
-    await store.createEndpoint(endpoint);
-    const seen = recordLevels(store);
+    const { account, endpoint, seen } = await withEndpoint(store);
     await store.ingest([ingestItem(account.id, [{ id: endpoint.id, ordered: false }])], T0);
     await store.claim({ owner: 'w1', limit: 10, leaseMs: 30_000, now: T0 + 10, excludeEndpoints: [] });
     expect(seen).toEqual([1, 1]);
