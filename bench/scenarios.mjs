@@ -137,6 +137,7 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
     await client.createEndpoints(ports.map((p, i) => ({ url: `http://127.0.0.1:${p}/hooks/${i}`, eventTypes: [EVENT_TYPES[i % EVENT_TYPES.length]] })), 8, ctx.deadline);
     const t0 = now();
     const cpu0 = procs.map((p) => p.cpuMs() ?? 0);
+    const threads0 = api.threadCpuMs();
     let delivered = 0;
     const pub = client
       .publishBatches({
@@ -148,7 +149,9 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
         deadline: ctx.deadline,
         onProgress: (n) => progress.update(`${label}: published ${fmt(n)}/${fmt(total)} · delivered ${fmt(delivered)} · ${fmt((now() - t0) / 1000)} s`),
       })
-      .then((r) => ({ ...r, finishedAt: now() }));
+      // Where the publish ends, the run splits in two phases: how far delivery had come, and
+      // what each of Herald's threads had spent.
+      .then(async (r) => ({ ...r, finishedAt: now(), threads: api.threadCpuMs(), deliveredBy: (await rx.stats()).unique }));
     // Deliveries start while publishing goes on: watch both.
     pub.catch(() => {});
     while (delivered < total) {
@@ -162,6 +165,7 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
     if (published.accepted !== total) throw new Error(`${label}: ${published.accepted}/${total} events accepted`);
     await waitArrivals(rx, total, { deadline: ctx.deadline, heralds: procs, label, t0 });
     const rep = await rx.report(t0);
+    const phases = publishPhases({ t0, published, rep, total, threads: [threads0, published.threads, api.threadCpuMs()], mainTid: api.pid });
     const mem = procs.map((p) => p.memory()?.hwm ?? null);
     // CPU Herald spent per delivery (publishing included): far steadier than rates on a shared machine.
     const cpuMs = procs.reduce((sum, p, i) => sum + ((p.cpuMs() ?? cpu0[i]) - cpu0[i]), 0);
@@ -172,6 +176,7 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
         publish_eps: published.accepted / published.seconds,
         p50_ms: rep.latency?.p50 ?? null,
         p99_ms: rep.latency?.p99 ?? null,
+        ...phases,
         duplicates: rep.duplicates,
         peak_rss_mb: Math.max(...mem.filter((m) => m !== null)) / 2 ** 20,
       },
@@ -182,6 +187,30 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
     await cleanup(() => client?.close(), ...procs.map((p) => () => p.stop()), () => rx.stop());
     if (dataDir) removeTemp(dataDir);
   }
+}
+
+/**
+ * Delivery while the batches are published and after, and the CPU share (of one core) of the
+ * API process's main thread and of its busiest other thread (the dispatch thread on SQLite) in
+ * each phase: whether a phase is held back by a saturated thread or by waiting.
+ */
+function publishPhases({ t0, published, rep, total, threads, mainTid }) {
+  const during = published.finishedAt - t0;
+  const after = rep.last - published.finishedAt;
+  const share = (from, to, pick, ms) => {
+    const used = [...to].map(([tid, cpu]) => [tid, cpu - (from.get(tid) ?? 0)]).filter(([tid]) => pick(tid));
+    return ms > 0 && used.length ? Math.max(...used.map(([, cpu]) => cpu)) / ms : null;
+  };
+  const isMain = (tid) => tid === mainTid;
+  const notMain = (tid) => tid !== mainTid;
+  return {
+    dps_publishing: during > 0 ? published.deliveredBy / (during / 1000) : null,
+    dps_after: after > 0 ? (total - published.deliveredBy) / (after / 1000) : null,
+    main_cpu_publishing: share(threads[0], threads[1], isMain, during),
+    other_cpu_publishing: share(threads[0], threads[1], notMain, during),
+    main_cpu_after: share(threads[1], threads[2], isMain, after),
+    other_cpu_after: share(threads[1], threads[2], notMain, after),
+  };
 }
 
 async function throughput(ctx) {
@@ -201,6 +230,12 @@ async function throughput(ctx) {
       cpu_us_10: ten.metrics.cpu_us,
       publish_eps: one.metrics.publish_eps,
       p99_ms_1: one.metrics.p99_ms,
+      dps_publishing_1: one.metrics.dps_publishing,
+      dps_after_1: one.metrics.dps_after,
+      main_cpu_publishing_1: one.metrics.main_cpu_publishing,
+      other_cpu_publishing_1: one.metrics.other_cpu_publishing,
+      main_cpu_after_1: one.metrics.main_cpu_after,
+      other_cpu_after_1: one.metrics.other_cpu_after,
       duplicates: one.metrics.duplicates + ten.metrics.duplicates,
       peak_rss_mb: Math.max(one.metrics.peak_rss_mb, ten.metrics.peak_rss_mb),
     },
@@ -600,6 +635,12 @@ export const SCENARIOS = {
       ['cpu_us_10', 'Herald CPU per delivery (publish included), 10 endpoints', ' µs'],
       ['publish_eps', 'batch publish, events/s accepted', '/s'],
       ['p99_ms_1', 'publish→arrival p99, 1 endpoint', ' ms'],
+      ['dps_publishing_1', 'deliveries/s while publishing, 1 endpoint', '/s'],
+      ['dps_after_1', 'deliveries/s after the publish, 1 endpoint', '/s'],
+      ['main_cpu_publishing_1', 'main thread CPU while publishing (share of a core)', '%'],
+      ['other_cpu_publishing_1', 'busiest other thread (dispatch) CPU while publishing', '%'],
+      ['main_cpu_after_1', 'main thread CPU after the publish', '%'],
+      ['other_cpu_after_1', 'busiest other thread (dispatch) CPU after the publish', '%'],
       ['duplicates', 'duplicate deliveries', ''],
       ['peak_rss_mb', 'peak RSS of Herald', ' MB'],
     ],

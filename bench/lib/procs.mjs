@@ -1,7 +1,7 @@
 // Child processes of the benchmark: Herald (bin/herald.js) and the receiver. Every child is
 // registered so that it is killed when the harness ends, however it ends (error, Ctrl-C).
 import { fork, spawn } from 'node:child_process';
-import { cpSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -128,6 +128,25 @@ export function cpuMsOf(pid) {
     return null;
   }
 }
+/**
+ * CPU time of each thread of a process (ms by thread id; the main thread's id is the pid), from
+ * /proc/<pid>/task: which thread was busy, where a process total cannot tell. Empty if gone.
+ */
+export function threadCpuMsOf(pid) {
+  const out = new Map();
+  let tids = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const ms = cpuMsOf(`${pid}/task/${tid}`);
+    if (ms !== null) out.set(Number(tid), ms);
+  }
+  return out;
+}
+
 /** Peak resident set size (VmHWM) and current RSS (VmRSS) of a process, in bytes; null if gone. */
 export function memoryOf(pid) {
   try {
@@ -211,6 +230,7 @@ export async function startHerald(o) {
     },
     memory: () => memoryOf(child.pid),
     cpuMs: () => cpuMsOf(child.pid),
+    threadCpuMs: () => threadCpuMsOf(child.pid),
     stop: (graceMs = 15_000) => {
       stopping = true;
       return stopChild(child, graceMs);
