@@ -22,6 +22,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { events: { type: 'string' }, 'repeat-resources': { type: 'boolean' }, handoff: { type: 'boolean' }, claim: { type: 'string' }, stats: { type: 'boolean' } } });
+const claimSize = Number(values.claim ?? 256);
+if (!Number.isInteger(claimSize) || claimSize < 1) throw new Error(`--claim must be a whole number ≥ 1, not ${values.claim}`);
 const root = process.env.ROOT ?? path.resolve(import.meta.dirname, '..');
 const { SqliteStore } = await import(path.join(root, 'dist/store/sqlite/sqlite-store.js'));
 const { SecretBox } = await import(path.join(root, 'dist/signing/secretbox.js'));
@@ -74,7 +76,7 @@ async function deliveryCost(events) {
   }
   for (let done = lease ? events : 0; done < events; ) {
     const t = cpuMicros();
-    const claimed = await store.claim({ owner: 'cost', limit: Number(values.claim ?? 256), perEndpointLimit: Number(values.claim ?? 256), leaseMs: 30_000, now: Date.now() + 1_000, excludeEndpoints: [] });
+    const claimed = await store.claim({ owner: 'cost', limit: claimSize, perEndpointLimit: claimSize, leaseMs: 30_000, now: Date.now() + 1_000, excludeEndpoints: [] });
     cpu.claim += cpuMicros() - t;
     if (claimed.length === 0) throw new Error(`only ${done} of ${events} deliveries could be claimed`);
     await settle(claimed);

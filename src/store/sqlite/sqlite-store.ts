@@ -151,7 +151,7 @@ export class SqliteStore implements Store {
     this.sealer = options.sealer;
     this.db.pragma('journal_mode = WAL');
     this.durableSync = options.synchronous === 'normal' ? 'NORMAL' : 'FULL';
-    this.db.pragma(`synchronous = ${this.durableSync}`);
+    this.setSync(this.durableSync);
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     // Keep the WAL from growing without bound under sustained load.
