@@ -447,12 +447,14 @@ async function healthyRate(ctx, { dead, events, label }) {
     }
     await client.createEndpoints(specs, 8, ctx.deadline);
     const t0 = now();
+    const cpu0 = h.cpuMs() ?? 0;
     const pub = client.publishBatches({ total: events, batchSize: 1000, parallel: 2, runTag: `iso${ctx.run}${dead ? 'd' : 'h'}`, deadline: ctx.deadline });
     pub.catch(() => {});
     await waitArrivals(rx, events * 10, { deadline: ctx.deadline, heralds: [h], label, t0 });
+    const cpuMs = (h.cpuMs() ?? cpu0) - cpu0;
     await pub;
     const rep = await rx.report(t0);
-    return { dead, rate: arrivalRate(rep), hung: rep.hung, duplicates: rep.duplicates };
+    return { dead, rate: arrivalRate(rep), cpuUs: (cpuMs * 1000) / (events * 10), hung: rep.hung, duplicates: rep.duplicates };
   } finally {
     await cleanup(() => client?.close(), () => herald?.h.stop(), () => rx.stop());
     if (herald) removeTemp(herald.dataDir);
@@ -473,8 +475,15 @@ async function isolation(ctx) {
   const alone = mean(of(false).map((h) => h.rate));
   const withDead = mean(of(true).map((h) => h.rate));
   return {
-    metrics: { ratio: alone && withDead !== null ? withDead / alone : null, healthy_alone_dps: alone, healthy_with_dead_dps: withDead, dead_attempts: mean(of(true).map((h) => h.hung)) },
-    info: { events, healthy_deliveries: events * 10, dead_timeout_ms: 1000, duplicates: parts.reduce((sum, h) => sum + h.duplicates, 0), parts: parts.map((h) => ({ dead: h.dead, rate: h.rate })) },
+    metrics: {
+      ratio: alone && withDead !== null ? withDead / alone : null,
+      healthy_alone_dps: alone,
+      healthy_with_dead_dps: withDead,
+      cpu_us_alone: mean(of(false).map((h) => h.cpuUs)),
+      cpu_us_with_dead: mean(of(true).map((h) => h.cpuUs)),
+      dead_attempts: mean(of(true).map((h) => h.hung)),
+    },
+    info: { events, healthy_deliveries: events * 10, dead_timeout_ms: 1000, duplicates: parts.reduce((sum, h) => sum + h.duplicates, 0), parts: parts.map((h) => ({ dead: h.dead, rate: h.rate, cpu_us: h.cpuUs })) },
   };
 }
 
@@ -686,6 +695,8 @@ export const SCENARIOS = {
       ['ratio', 'healthy deliveries/s with ÷ without the dead one', '%'],
       ['healthy_alone_dps', 'healthy deliveries/s, alone', '/s'],
       ['healthy_with_dead_dps', 'healthy deliveries/s, with the dead one', '/s'],
+      ['cpu_us_alone', 'Herald CPU per healthy delivery, alone', ' µs'],
+      ['cpu_us_with_dead', 'Herald CPU per healthy delivery, with the dead one', ' µs'],
       ['dead_attempts', 'attempts that hung on the dead endpoint', ''],
     ],
     timeout: (q) => (q ? 180_000 : 600_000),
