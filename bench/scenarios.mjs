@@ -2,7 +2,7 @@
 // data directory, a receiver process), drives the load over loopback, and returns its figures.
 // Every loop is bounded by a count AND by the run's Deadline; every child is stopped at the end.
 import { randomBytes } from 'node:crypto';
-import { EVENT_TYPES, HeraldClient, makeEvent } from './lib/client.mjs';
+import { dispatchCounters, EVENT_TYPES, HeraldClient, makeEvent } from './lib/client.mjs';
 import { freePort, importApp, removeTemp, runHerald, startHerald, startReceiver, tempDir, waitHealthy } from './lib/procs.mjs';
 import { Deadline, fmt, now, percentile, progress, sleep, TimeoutError } from './lib/util.mjs';
 
@@ -454,7 +454,17 @@ async function healthyRate(ctx, { dead, events, label }) {
     const cpuMs = (h.cpuMs() ?? cpu0) - cpu0;
     await pub;
     const rep = await rx.report(t0);
-    return { dead, rate: arrivalRate(rep), cpuUs: (cpuMs * 1000) / (events * 10), hung: rep.hung, duplicates: rep.duplicates };
+    const counters = dispatchCounters(await client.metricsText());
+    const storeSeconds = Object.values(counters.store).reduce((sum, op) => sum + op.seconds, 0);
+    return {
+      dead,
+      rate: arrivalRate(rep),
+      cpuUs: (cpuMs * 1000) / (events * 10),
+      storeUs: (storeSeconds * 1e6) / (events * 10),
+      counters,
+      hung: rep.hung,
+      duplicates: rep.duplicates,
+    };
   } finally {
     await cleanup(() => client?.close(), () => herald?.h.stop(), () => rx.stop());
     if (herald) removeTemp(herald.dataDir);
@@ -470,20 +480,22 @@ async function isolation(ctx) {
   // run cancels out. The kind that comes twice alternates between runs.
   const [first, middle, last] = ctx.run % 2 === 1 ? [aloneRun, deadRun, aloneRun] : [deadRun, aloneRun, deadRun];
   const parts = [await first(), await middle(), await last()];
-  const of = (dead) => parts.filter((h) => h.dead === dead);
+  const of = (dead) => parts.filter((part) => part.dead === dead);
   const mean = (values) => (values.includes(null) ? null : values.reduce((sum, v) => sum + v, 0) / values.length);
-  const alone = mean(of(false).map((h) => h.rate));
-  const withDead = mean(of(true).map((h) => h.rate));
+  const alone = mean(of(false).map((part) => part.rate));
+  const withDead = mean(of(true).map((part) => part.rate));
   return {
     metrics: {
       ratio: alone && withDead !== null ? withDead / alone : null,
       healthy_alone_dps: alone,
       healthy_with_dead_dps: withDead,
-      cpu_us_alone: mean(of(false).map((h) => h.cpuUs)),
-      cpu_us_with_dead: mean(of(true).map((h) => h.cpuUs)),
-      dead_attempts: mean(of(true).map((h) => h.hung)),
+      cpu_us_alone: mean(of(false).map((part) => part.cpuUs)),
+      cpu_us_with_dead: mean(of(true).map((part) => part.cpuUs)),
+      store_us_alone: mean(of(false).map((part) => part.storeUs)),
+      store_us_with_dead: mean(of(true).map((part) => part.storeUs)),
+      dead_attempts: mean(of(true).map((part) => part.hung)),
     },
-    info: { events, healthy_deliveries: events * 10, dead_timeout_ms: 1000, duplicates: parts.reduce((sum, h) => sum + h.duplicates, 0), parts: parts.map((h) => ({ dead: h.dead, rate: h.rate, cpu_us: h.cpuUs })) },
+    info: { events, healthy_deliveries: events * 10, dead_timeout_ms: 1000, duplicates: parts.reduce((sum, part) => sum + part.duplicates, 0), parts: parts.map((part) => ({ dead: part.dead, rate: part.rate, cpu_us: part.cpuUs, store_us: part.storeUs, ...part.counters })) },
   };
 }
 
@@ -697,6 +709,8 @@ export const SCENARIOS = {
       ['healthy_with_dead_dps', 'healthy deliveries/s, with the dead one', '/s'],
       ['cpu_us_alone', 'Herald CPU per healthy delivery, alone', ' µs'],
       ['cpu_us_with_dead', 'Herald CPU per healthy delivery, with the dead one', ' µs'],
+      ['store_us_alone', 'store time per healthy delivery (ingest, claim, settle), alone', ' µs'],
+      ['store_us_with_dead', 'store time per healthy delivery, with the dead one', ' µs'],
       ['dead_attempts', 'attempts that hung on the dead endpoint', ''],
     ],
     timeout: (q) => (q ? 180_000 : 600_000),

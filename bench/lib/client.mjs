@@ -49,6 +49,14 @@ export class HeraldClient {
     this.throttled = 0;
   }
 
+  /** Herald's Prometheus exposition (GET /metrics), as text. */
+  async metricsText() {
+    const res = await this.pool.request({ method: 'GET', path: '/metrics' });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new HttpError(res.statusCode, text, 'GET /metrics');
+    return text;
+  }
+
   /** One request; 429/503 are retried (bounded) after Retry-After, other non-2xx throw. */
   async call(method, path, body, what = `${method} ${path}`) {
     for (let attempt = 0; ; attempt++) {
@@ -121,4 +129,24 @@ export class HeraldClient {
   async close() {
     await this.pool.close();
   }
+}
+
+/**
+ * What Herald's dispatch did so far, from its /metrics: store calls and their seconds by
+ * operation (ingest, claim, settle, nextDueAt), and deliveries taken by claim and from ingest.
+ */
+export function dispatchCounters(text) {
+  const out = { store: {}, taken: {} };
+  for (const line of text.split('\n')) {
+    let m = /^herald_store_operation_duration_seconds_(count|sum)\{operation="(\w+)"\} (\S+)$/.exec(line);
+    if (m) {
+      const op = (out.store[m[2]] ??= { calls: 0, seconds: 0 });
+      if (m[1] === 'count') op.calls = Number(m[3]);
+      else op.seconds = Number(m[3]);
+      continue;
+    }
+    m = /^herald_dispatcher_taken_total\{from="(\w+)"\} (\S+)$/.exec(line);
+    if (m) out.taken[m[1]] = Number(m[2]);
+  }
+  return out;
 }
