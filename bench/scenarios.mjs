@@ -480,20 +480,23 @@ async function isolation(ctx) {
   // run cancels out. The kind that comes twice alternates between runs.
   const [first, middle, last] = ctx.run % 2 === 1 ? [aloneRun, deadRun, aloneRun] : [deadRun, aloneRun, deadRun];
   const parts = [await first(), await middle(), await last()];
-  const of = (dead) => parts.filter((part) => part.dead === dead);
-  const mean = (values) => (values.includes(null) ? null : values.reduce((sum, v) => sum + v, 0) / values.length);
-  const alone = mean(of(false).map((part) => part.rate));
-  const withDead = mean(of(true).map((part) => part.rate));
+  /** The mean of `key` over the parts with (or without) the dead endpoint; null if any is null. */
+  const meanOf = (dead, key) => {
+    const values = parts.filter((part) => part.dead === dead).map((part) => part[key]);
+    return values.includes(null) ? null : values.reduce((sum, v) => sum + v, 0) / values.length;
+  };
+  const alone = meanOf(false, 'rate');
+  const withDead = meanOf(true, 'rate');
   return {
     metrics: {
       ratio: alone && withDead !== null ? withDead / alone : null,
       healthy_alone_dps: alone,
       healthy_with_dead_dps: withDead,
-      cpu_us_alone: mean(of(false).map((part) => part.cpuUs)),
-      cpu_us_with_dead: mean(of(true).map((part) => part.cpuUs)),
-      store_us_alone: mean(of(false).map((part) => part.storeUs)),
-      store_us_with_dead: mean(of(true).map((part) => part.storeUs)),
-      dead_attempts: mean(of(true).map((part) => part.hung)),
+      cpu_us_alone: meanOf(false, 'cpuUs'),
+      cpu_us_with_dead: meanOf(true, 'cpuUs'),
+      store_us_alone: meanOf(false, 'storeUs'),
+      store_us_with_dead: meanOf(true, 'storeUs'),
+      dead_attempts: meanOf(true, 'hung'),
     },
     info: { events, healthy_deliveries: events * 10, dead_timeout_ms: 1000, duplicates: parts.reduce((sum, part) => sum + part.duplicates, 0), parts: parts.map((part) => ({ dead: part.dead, rate: part.rate, cpu_us: part.cpuUs, store_us: part.storeUs, ...part.counters })) },
   };
