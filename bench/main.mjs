@@ -92,22 +92,32 @@ function machine() {
   return { nproc: cpus().length, cpu: cpuModel, memory_gb: +(totalmem() / 2 ** 30).toFixed(1), free_gb: +(freemem() / 2 ** 30).toFixed(1), node: process.version, platform: `${process.platform} ${process.arch}` };
 }
 
-/** Share of CPU time busy over `ms` (from /proc/stat), before anything of ours runs. */
-async function cpuBusy(ms) {
-  const read = () => {
-    try {
-      const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-      const idle = f[3] + (f[4] ?? 0);
-      return { idle, total: f.reduce((a, b) => a + b, 0) };
-    } catch {
-      return null;
-    }
-  };
-  const a = read();
-  await new Promise((r) => setTimeout(r, ms));
-  const b = read();
+/** Figures every scenario reports besides its own. */
+const COMMON_METRICS = [['host_steal', 'CPU time the host gave other guests (steal)', '%']];
+const metricsOf = (def) => [...def.metrics, ...COMMON_METRICS];
+
+/** The machine's CPU time so far (from /proc/stat): idle, stolen by the host, and in total. */
+function cpuTimes() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { idle: f[3] + (f[4] ?? 0), steal: f[7] ?? 0, total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
+/** Share of the CPU time between two readings that `key` took; null without /proc/stat. */
+function shareOf(key, a, b) {
   if (!a || !b || b.total === a.total) return null;
-  return 1 - (b.idle - a.idle) / (b.total - a.total);
+  return (b[key] - a[key]) / (b.total - a.total);
+}
+
+/** Share of CPU time busy over `ms`, before anything of ours runs. */
+async function cpuBusy(ms) {
+  const a = cpuTimes();
+  await new Promise((r) => setTimeout(r, ms));
+  const idle = shareOf('idle', a, cpuTimes());
+  return idle === null ? null : 1 - idle;
 }
 
 function installSignalHandlers() {
@@ -154,9 +164,13 @@ async function runScenario(name, opts, profDir) {
     const ctx = { quick: opts.quick, run, runs: opts.runs, cpuProfDir: profDir, deadline: new Deadline(def.timeout(opts.quick), label), label };
     const started = Date.now();
     takeUnexpectedExits();
+    const times = cpuTimes();
     try {
       const r = await def.run(ctx);
       progress.clear();
+      // On a virtual machine the host may run other guests on our cores: what it took shows
+      // as steal, and explains figures that move between runs of the same build.
+      r.metrics.host_steal = shareOf('steal', times, cpuTimes()) ?? undefined;
       if (r.status === 'unavailable') {
         status = 'unavailable';
         reason = r.reason;
@@ -170,7 +184,8 @@ async function runScenario(name, opts, profDir) {
         .slice(0, 3)
         .map(([k, l, u]) => `${l} ${formatValue(r.metrics[k], u)}`)
         .join(' · ');
-      progress.log(`  ${label} (${fmt((Date.now() - started) / 1000)} s): ${brief}`);
+      const steal = r.metrics.host_steal === undefined ? '' : ` · host steal ${formatValue(r.metrics.host_steal, '%')}`;
+      progress.log(`  ${label} (${fmt((Date.now() - started) / 1000)} s): ${brief}${steal}`);
     } catch (err) {
       progress.clear();
       error = err instanceof Error ? err.message : String(err);
@@ -185,7 +200,7 @@ async function runScenario(name, opts, profDir) {
     }
   }
   const metrics = {};
-  for (const [key] of def.metrics) {
+  for (const [key] of metricsOf(def)) {
     const values = runs.map((r) => r.metrics[key]).filter((v) => typeof v === 'number' && Number.isFinite(v));
     if (values.length) metrics[key] = { median: median(values), min: Math.min(...values), max: Math.max(...values), values };
   }
@@ -214,7 +229,7 @@ function rowsOf(results, names) {
       notes.push(`${name}: ${r.status === 'unavailable' ? `unavailable: ${r.reason}` : `FAILED: ${r.error}`}`);
     }
     if (r.partial) notes.push(`${name}: incomplete: ${r.partial}; its figures are over what arrived`);
-    for (const [key, label, unit] of def.metrics) {
+    for (const [key, label, unit] of metricsOf(def)) {
       const m = r.metrics[key];
       if (!m) continue;
       const target = TARGETS.find((t) => t.scenario === name && t.metric === key);

@@ -2,7 +2,7 @@
 // data directory, a receiver process), drives the load over loopback, and returns its figures.
 // Every loop is bounded by a count AND by the run's Deadline; every child is stopped at the end.
 import { randomBytes } from 'node:crypto';
-import { dispatchCounters, EVENT_TYPES, HeraldClient, makeEvent } from './lib/client.mjs';
+import { dispatchCounters, EVENT_TYPES, HeraldClient, makeEvent, SLOW_STORE_CALL_SECONDS } from './lib/client.mjs';
 import { freePort, importApp, removeTemp, runHerald, startHerald, startReceiver, tempDir, waitHealthy } from './lib/procs.mjs';
 import { Deadline, fmt, now, percentile, progress, sleep, TimeoutError } from './lib/util.mjs';
 
@@ -376,8 +376,11 @@ async function latency(ctx) {
     const warm = await openLoop(warmSeconds * rate, `lat${ctx.run}-w`, `${ctx.label} warm-up`);
     const warmRep = await rx.report(warm.t0, 1000);
     await rx.reset();
+    const before = dispatchCounters(await client.metricsText());
     const { t0, acks } = await openLoop(total, `lat${ctx.run}`, ctx.label);
     const rep = await rx.report(t0, 1000);
+    const after = dispatchCounters(await client.metricsText());
+    const slow = (...ops) => ops.reduce((sum, op) => sum + (after.store[op]?.slow ?? 0) - (before.store[op]?.slow ?? 0), 0);
     return {
       metrics: {
         p50_ms: rep.latency?.p50 ?? null,
@@ -385,6 +388,8 @@ async function latency(ctx) {
         p999_ms: rep.latency?.p999 ?? null,
         max_ms: rep.latency?.max ?? null,
         ack_p99_ms: percentile(acks, 99),
+        slow_ingests: slow('ingest'),
+        slow_dispatch_calls: slow('claim', 'settle'),
         warmup_p99_ms: warmRep.latency?.p99 ?? null,
         duplicates: rep.duplicates,
       },
@@ -689,6 +694,8 @@ export const SCENARIOS = {
       ['p999_ms', 'publish→arrival p99.9', ' ms'],
       ['max_ms', 'publish→arrival max', ' ms'],
       ['ack_p99_ms', 'publish 202 p99', ' ms'],
+      ['slow_ingests', `ingest commits over ${SLOW_STORE_CALL_SECONDS * 1000} ms`, ''],
+      ['slow_dispatch_calls', `claims and settlements over ${SLOW_STORE_CALL_SECONDS * 1000} ms`, ''],
       ['warmup_p99_ms', 'publish→arrival p99 in the first 3 s (warm-up, not counted above)', ' ms'],
     ],
     timeout: (q) => (q ? 120_000 : 240_000),

@@ -131,22 +131,30 @@ export class HeraldClient {
   }
 }
 
+/** The histogram bucket that store calls over this are counted from (one of Herald's bounds). */
+export const SLOW_STORE_CALL_SECONDS = 0.025;
+
 /**
- * What Herald's dispatch did so far, from its /metrics: store calls and their seconds by
- * operation (ingest, claim, settle, nextDueAt), and deliveries taken by claim and from ingest.
+ * What Herald's dispatch did so far, from its /metrics: store calls, their seconds and the calls
+ * slower than SLOW_STORE_CALL_SECONDS by operation (ingest, claim, settle, nextDueAt), and
+ * deliveries taken by claim and from ingest.
  */
 export function dispatchCounters(text) {
   const out = { store: {}, taken: {} };
+  const fast = {};
   for (const line of text.split('\n')) {
     let m = /^herald_store_operation_duration_seconds_(count|sum)\{operation="(\w+)"\} (\S+)$/.exec(line);
     if (m) {
-      const op = (out.store[m[2]] ??= { calls: 0, seconds: 0 });
+      const op = (out.store[m[2]] ??= { calls: 0, seconds: 0, slow: 0 });
       if (m[1] === 'count') op.calls = Number(m[3]);
       else op.seconds = Number(m[3]);
       continue;
     }
+    m = /^herald_store_operation_duration_seconds_bucket\{le="([^"]+)",operation="(\w+)"\} (\S+)$/.exec(line);
+    if (m && Number(m[1]) === SLOW_STORE_CALL_SECONDS) fast[m[2]] = Number(m[3]);
     m = /^herald_dispatcher_taken_total\{from="(\w+)"\} (\S+)$/.exec(line);
     if (m) out.taken[m[1]] = Number(m[2]);
   }
+  for (const [name, op] of Object.entries(out.store)) op.slow = op.calls - (fast[name] ?? op.calls);
   return out;
 }
