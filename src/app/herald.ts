@@ -190,6 +190,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
       });
       thread = started;
       metrics.include(() => started.metrics());
+      metrics.watchDispatchThread(() => started.health());
     }
   } catch (err) {
     await stop();

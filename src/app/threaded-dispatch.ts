@@ -47,6 +47,11 @@ export type FromDispatchThread =
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: ExportedMetrics }
   | { readonly type: 'stopped'; readonly unfinished: number };
 
+export interface DispatchThreadHealth {
+  readonly up: boolean;
+  readonly stops: number;
+}
+
 export interface ThreadedDispatchOptions extends DispatchThreadData {
   readonly logger: Logger;
   /** Runs before a stopped thread is replaced: hands back the deliveries it had leased. */
@@ -86,6 +91,8 @@ export class ThreadedDispatch implements DeliveryHandoff {
   private readonly metricsWaiting = new Map<number, (metrics: ExportedMetrics) => void>();
   private readonly onReady = new Set<(err?: Error) => void>();
   private onStopped: ((unfinished: number) => void) | undefined;
+  /** Threads that stopped on their own since the start (a stop asked for is not counted). */
+  private unplannedStops = 0;
 
   private constructor(private readonly options: ThreadedDispatchOptions) {}
 
@@ -144,6 +151,11 @@ export class ThreadedDispatch implements DeliveryHandoff {
 
   accountChanged(id: string): void {
     this.send({ type: 'account-changed', id });
+  }
+
+  /** Whether a thread is dispatching now, and how many stopped on their own (for /metrics). */
+  health(): DispatchThreadHealth {
+    return { up: this.live, stops: this.unplannedStops };
   }
 
   /** The thread's metrics for a scrape; none while it restarts or when it does not answer in time. */
@@ -241,6 +253,7 @@ export class ThreadedDispatch implements DeliveryHandoff {
     this.settleReady(err);
     // The first start failing is the caller's to handle; later stops are retried.
     if (!this.everLive || this.stopping) return;
+    this.unplannedStops++;
     const delay = this.backoff.nextDelay();
     this.options.logger.error({ err, restartInMs: delay }, 'the dispatch thread stopped: no deliveries are sent until a new one has started');
     this.restartTimer = setTimeout(() => void this.restart(), delay);

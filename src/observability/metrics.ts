@@ -150,6 +150,31 @@ export class HeraldMetrics implements StoreObserver {
     if (sources.queueDepth) this.queueDepth = cachedFor(this.options.queueDepthTtlMs ?? 5_000, sources.queueDepth, this.options.clock);
   }
 
+  /**
+   * Reports the dispatch thread of a process that runs one: whether it is dispatching, and how
+   * often it stopped on its own (each stop pauses every delivery until its replacement starts).
+   */
+  watchDispatchThread(health: () => { readonly up: boolean; readonly stops: number }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'herald_dispatch_thread_up',
+      help: 'Whether the dispatch thread is running (0 while a stopped one is being replaced)',
+      registers,
+      collect(this: Gauge) {
+        this.set(health().up ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'herald_dispatch_thread_stops_total',
+      help: 'Dispatch threads that stopped on their own (a bug, out of memory) and were replaced',
+      registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(health().stops);
+      },
+    });
+  }
+
   /** Adds another registry's metrics (a thread's) to every scrape: counters and histograms are summed. */
   include(other: () => Promise<ExportedMetrics>): void {
     this.others.push(other);

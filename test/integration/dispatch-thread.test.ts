@@ -9,6 +9,7 @@ import { ThreadedDispatch } from '../../src/app/threaded-dispatch.js';
 import type { HandoffGrant } from '../../src/delivery/dispatcher.js';
 import { Ingestor } from '../../src/ingest/ingestor.js';
 import { loadConfig } from '../../src/config/index.js';
+import { HeraldMetrics } from '../../src/observability/metrics.js';
 import { WriteLock } from '../../src/store/sqlite/write-lock.js';
 import { ADMIN_KEY, eventually, startReceiver, startTestHerald, tempDir } from '../helpers.js';
 import { apiCall, spawnHerald, type HeraldProcess } from '../process.js';
@@ -61,6 +62,8 @@ describe('dispatch thread', () => {
     expect(metricValue(text, 'herald_deliveries_total{outcome="succeeded",profile="standard"}')).toBe(41);
     expect(metricValue(text, 'herald_events_ingested_total')).toBe(41);
     expect(metricValue(text, 'herald_in_flight')).toBe(0);
+    expect(metricValue(text, 'herald_dispatch_thread_up')).toBe(1);
+    expect(metricValue(text, 'herald_dispatch_thread_stops_total')).toBe(0);
     // The thread had room: the batch's commit handed every delivery over (the first event may
     // have been committed before the thread started, and then claimed).
     const fromIngest = metricValue(text, 'herald_dispatcher_taken_total{from="ingest"}')!;
@@ -104,6 +107,13 @@ describe('dispatch thread', () => {
       script: new URL('../fixtures/stopping-dispatch-thread.mjs', import.meta.url),
     });
     cleanups.push(() => dispatch.stop(1_000));
+    const metrics = new HeraldMetrics({ defaultMetrics: false });
+    metrics.watchDispatchThread(() => dispatch.health());
+    const health = async () => {
+      const text = await metrics.render();
+      return { up: metricValue(text, 'herald_dispatch_thread_up'), stops: metricValue(text, 'herald_dispatch_thread_stops_total') };
+    };
+    expect(await health()).toEqual({ up: 1, stops: 0 });
     await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
     await h.api('POST', '/api/v2/events', { type: 'asset.created' });
     dispatch.notify();
@@ -113,10 +123,13 @@ describe('dispatch thread', () => {
     expect(await dispatch.metrics()).toEqual([]);
     const [stopped] = await eventually(() => (errors.length > 0 ? errors : undefined));
     expect(stopped).toMatchObject({ msg: expect.stringContaining('dispatch thread stopped'), restartInMs: 250 });
+    // Down until the replacement starts, 250 ms later.
+    expect(await health()).toEqual({ up: 0, stops: 1 });
 
     // The replacement delivers what is published after the stop.
     await eventually(async () => ((await dispatch.metrics()).length > 0 ? true : undefined));
     expect(released).toBe(1);
+    expect(await health()).toEqual({ up: 1, stops: 1 });
     await h.api('POST', '/api/v2/events', { type: 'asset.created' });
     dispatch.notify();
     await r.waitFor(2);
