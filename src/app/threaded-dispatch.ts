@@ -120,7 +120,9 @@ export class ThreadedDispatch implements DeliveryHandoff {
    * hands back what exceeds its hold, as it does with claimed deliveries.
    */
   offer(wanted: ReadonlyMap<string, number>): HandoffGrant | undefined {
-    if (!this.live || this.owner === undefined) return undefined;
+    // A thread asked to stop takes nothing more: what it took now would stay leased to it
+    // until the next start, where pending work is claimed at once.
+    if (!this.live || this.stopping || this.owner === undefined) return undefined;
     let room = (Atomics.load(this.room, 0) - this.granted) | 0;
     const counts = new Map<string, number>();
     for (const [id, n] of wanted) {

@@ -152,5 +152,14 @@ describe('dispatch thread', () => {
       return d?.status === 'succeeded' ? d : undefined;
     });
     expect(delivery.attempts).toBe(1);
+
+    // Once asked to stop it takes nothing more from ingest: what is committed meanwhile stays
+    // pending for the next start, rather than leased to a thread that is going away.
+    const stopping = dispatch.stop(1_000);
+    const [late] = await ingestor.publish(h.herald.context.defaultAccountId, [{ type: 'asset.created' }]);
+    expect(offers.at(-1)).toBeUndefined();
+    await stopping;
+    const lateDelivery = (await h.api('GET', `/api/v2/events/${late.id}`)).body.deliveries?.[0];
+    expect(lateDelivery).toMatchObject({ status: 'pending', attempts: 0 });
   });
 });
