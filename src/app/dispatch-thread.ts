@@ -4,6 +4,7 @@
 // of endpoints (and the other way round). See threaded-dispatch.ts for the main thread's side.
 import { parentPort, workerData } from 'node:worker_threads';
 import { profiles } from '../catalog/index.js';
+import type { Config } from '../config/index.js';
 import { EndpointCache } from '../delivery/endpoint-cache.js';
 import { Ingestor } from '../ingest/ingestor.js';
 import { AllowList } from '../net/cidr.js';
@@ -26,7 +27,8 @@ const post = (message: FromDispatchThread) => port.postMessage(message);
 
 function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: HeraldMetrics; forget(id: string): void; close(): Promise<void> } {
   const { config } = data;
-  const logger = createLogger(config).child({ thread: 'dispatch' });
+  // Its lines go out through the main thread's logger, wherever that writes.
+  const logger = createLogger({ logLevel: data.logLevel as Config['logLevel'] }, { write: (line: string) => post({ type: 'log', line }) }).child({ thread: 'dispatch' });
   const writeLock = new WriteLock(data.writeLock);
   const store = new SqliteStore({ file: sqliteFile(config), sealer: loadSecretBox(config), synchronous: config.sqliteSync, writeLock });
   const metrics = new HeraldMetrics({ profiles, defaultMetrics: false });

@@ -5,7 +5,7 @@
 // the database file, which SQLite's WAL lets both open, and a WriteLock to take turns at
 // writing it; what one side changes and the other caches is announced by message.
 import { Worker } from 'node:worker_threads';
-import type { Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { RestartBackoff } from '../domain/restart-backoff.js';
 import { threadScript } from '../domain/thread-script.js';
@@ -30,6 +30,8 @@ export interface DispatchThreadWorkerData extends DispatchThreadData {
    * main thread, having handed over `granted`, may hand over the difference (see offer()).
    */
   readonly room: SharedArrayBuffer;
+  /** The level of the logger its lines are forwarded to (the thread leaves out the rest). */
+  readonly logLevel: string;
 }
 
 export type ToDispatchThread =
@@ -45,7 +47,9 @@ export type FromDispatchThread =
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'endpoint-changed'; readonly id: string }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: ExportedMetrics }
-  | { readonly type: 'stopped'; readonly unfinished: number };
+  | { readonly type: 'stopped'; readonly unfinished: number }
+  /** One line of the thread's log, written out as is by the main thread's logger. */
+  | { readonly type: 'log'; readonly line: string };
 
 export interface DispatchThreadHealth {
   readonly up: boolean;
@@ -94,7 +98,12 @@ export class ThreadedDispatch implements DeliveryHandoff {
   /** Threads that stopped on their own since the start (a stop asked for is not counted). */
   private unplannedStops = 0;
 
-  private constructor(private readonly options: ThreadedDispatchOptions) {}
+  /** Where the main thread's logger writes: the thread's lines go there as they are. */
+  private readonly logStream: DestinationStream;
+
+  private constructor(private readonly options: ThreadedDispatchOptions) {
+    this.logStream = (options.logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!;
+  }
 
   /** Starts the thread; rejects when it cannot open the database or build its dispatcher. */
   static async start(options: ThreadedDispatchOptions): Promise<ThreadedDispatch> {
@@ -202,7 +211,7 @@ export class ThreadedDispatch implements DeliveryHandoff {
     this.owner = undefined;
     this.granted = 0;
     Atomics.store(this.room, 0, 0);
-    const workerData: DispatchThreadWorkerData = { config, ownHosts, concurrency, version, writeLock, room: this.room.buffer as SharedArrayBuffer };
+    const workerData: DispatchThreadWorkerData = { config, ownHosts, concurrency, version, writeLock, room: this.room.buffer as SharedArrayBuffer, logLevel: this.options.logger.level };
     const worker = new Worker(this.options.script ?? threadScript(import.meta.url, 'dispatch-thread'), { workerData });
     this.worker = worker;
     this.backoff.started();
@@ -231,6 +240,9 @@ export class ThreadedDispatch implements DeliveryHandoff {
         break;
       case 'stopped':
         this.onStopped?.(message.unfinished);
+        break;
+      case 'log':
+        this.logStream.write(message.line);
         break;
     }
   }

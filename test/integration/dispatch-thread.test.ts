@@ -5,7 +5,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ThreadedDispatch } from '../../src/app/threaded-dispatch.js';
+import { ThreadedDispatch, type ThreadedDispatchOptions } from '../../src/app/threaded-dispatch.js';
 import type { HandoffGrant } from '../../src/delivery/dispatcher.js';
 import { Ingestor } from '../../src/ingest/ingestor.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -22,6 +22,32 @@ afterEach(async () => {
 function metricValue(text: string, line: string): number | undefined {
   const found = text.split('\n').find((l) => l.startsWith(`${line} `));
   return found === undefined ? undefined : Number(found.slice(line.length + 1));
+}
+
+/**
+ * A Herald without a dispatcher of its own and a dispatch thread on its store, logging to
+ * `lines` at `level` (LOG_LEVEL itself is silent: the logger's level is the one that counts).
+ */
+async function heraldWithThread(level: string, extra: Partial<ThreadedDispatchOptions> = {}) {
+  const h = await startTestHerald({}, { worker: false });
+  const r = await startReceiver();
+  cleanups.push(() => h.close(), () => r.close());
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const config = loadConfig({ HERALD_DATA_DIR: h.dataDir, HERALD_ALLOWED_TARGETS: '127.0.0.0/8', HERALD_SQLITE_SYNC: 'normal', LOG_LEVEL: 'silent' });
+  const dispatch = await ThreadedDispatch.start({
+    config,
+    ownHosts: [],
+    concurrency: 8,
+    version: 'test',
+    writeLock: new WriteLock().buffer,
+    logger,
+    beforeRestart: async () => {},
+    onEndpointChanged: () => {},
+    ...extra,
+  });
+  cleanups.push(() => dispatch.stop(1_000));
+  return { h, r, lines, dispatch };
 }
 
 describe('dispatch thread', () => {
@@ -87,26 +113,23 @@ describe('dispatch thread', () => {
     expect(a.received).toHaveLength(1);
   });
 
+  it("writes the thread's log lines through the logger it was given, at that logger's level", async () => {
+    const { h, r, lines, dispatch } = await heraldWithThread('debug');
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], auth: { type: 'basic', username: 'dam', password: 'pa55word-xyz' } });
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    dispatch.notify();
+    await r.waitFor(1);
+    const attempt = await eventually(() => lines.find((l) => l.msg === 'delivery attempt'));
+    expect(attempt).toMatchObject({ thread: 'dispatch', endpointId: ep.body.id, outcome: 'succeeded' });
+    expect(JSON.stringify(lines)).not.toContain('pa55word-xyz');
+  });
+
   it('replaces a thread that stopped, handing its leases back first', async () => {
-    const h = await startTestHerald({}, { worker: false });
-    const r = await startReceiver();
-    cleanups.push(() => h.close(), () => r.close());
-    const errors: Record<string, unknown>[] = [];
-    const logger = pino({ level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line) as Record<string, unknown>) });
-    const config = loadConfig({ HERALD_DATA_DIR: h.dataDir, HERALD_ALLOWED_TARGETS: '127.0.0.0/8', HERALD_SQLITE_SYNC: 'normal', LOG_LEVEL: 'silent' });
     let released = 0;
-    const dispatch = await ThreadedDispatch.start({
-      config,
-      ownHosts: [],
-      concurrency: 8,
-      version: 'test',
-      writeLock: new WriteLock().buffer,
-      logger,
+    const { h, r, lines: errors, dispatch } = await heraldWithThread('error', {
       beforeRestart: async () => void released++,
-      onEndpointChanged: () => {},
       script: new URL('../fixtures/stopping-dispatch-thread.mjs', import.meta.url),
     });
-    cleanups.push(() => dispatch.stop(1_000));
     const metrics = new HeraldMetrics({ defaultMetrics: false });
     metrics.watchDispatchThread(() => dispatch.health());
     const health = async () => {
