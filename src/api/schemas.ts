@@ -144,7 +144,19 @@ export const AccountDeliveryQuery = Type.Object({ endpoint_id: Type.Optional(Typ
 
 export const RecoverBody = Type.Object(
   {
-    since: Type.String({ format: 'date-time' }),
+    since: Type.String({ format: 'date-time', description: 'deliveries created at or after this time' }),
+    until: Type.Optional(Type.String({ format: 'date-time', description: 'and before this time (default: now)' })),
+    event_types: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500, description: 'only these event types: names in any profile, `topic.*` wildcards, `*` (default: every type)' }),
+    ),
+    statuses: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('failed'), Type.Literal('succeeded')]), {
+        minItems: 1,
+        maxItems: 2,
+        uniqueItems: true,
+        description: 'which final statuses to re-queue: `failed` (the default) and `succeeded` to replay what was delivered',
+      }),
+    ),
     dry_run: Type.Optional(Type.Boolean({ description: 'count what would be re-queued (200 {would_requeue}) and change nothing' })),
   },
   { additionalProperties: false },

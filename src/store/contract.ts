@@ -123,6 +123,21 @@ export type Settlement =
 /** A settlement that records an attempt (every outcome but `release`). */
 export type AttemptSettlement = Exclude<Settlement, { outcome: 'release' }>;
 
+/** Final statuses a recover may re-queue: failed ones, and succeeded ones to replay them. */
+export type RecoverableStatus = 'failed' | 'succeeded';
+
+/** Which deliveries of an endpoint a recover re-queues. */
+export interface RecoverScope {
+  /** Created at or after this time. */
+  readonly since: number;
+  /** Created before this time; null: up to now. */
+  readonly until: number | null;
+  /** Canonical event types; null: every type. */
+  readonly eventTypes: readonly string[] | null;
+  /** At least one. */
+  readonly statuses: readonly RecoverableStatus[];
+}
+
 export interface DeliveryQuery extends PageRequest {
   readonly endpointId?: string;
   readonly eventId?: string;
@@ -274,10 +289,10 @@ export interface Store {
   listAttempts(accountId: string, deliveryIds: readonly string[]): Promise<Attempt[]>;
   /** Re-queue one delivery now, unless it is in flight. */
   retryDelivery(accountId: string, id: string, now: number): Promise<Delivery | undefined>;
-  /** Re-queue every failed delivery of an endpoint created since `since`. */
-  recoverEndpoint(accountId: string, endpointId: string, since: number, now: number): Promise<number>;
+  /** Re-queue, due now, every delivery of an endpoint within `scope` (never pending or in-flight ones). */
+  recoverEndpoint(accountId: string, endpointId: string, scope: RecoverScope, now: number): Promise<number>;
   /** How many deliveries recoverEndpoint would re-queue now, changing nothing. */
-  countRecoverable(accountId: string, endpointId: string, since: number): Promise<number>;
+  countRecoverable(accountId: string, endpointId: string, scope: RecoverScope): Promise<number>;
   /**
    * Queue figures and attempt outcomes since `since` (rounded down to its minute) of the given
    * endpoints of the account, in a fixed number of queries; ids of other accounts or unknown

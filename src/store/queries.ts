@@ -2,11 +2,16 @@
 // endpoint health and queue stats from the rows of their queries.
 import { idFloor } from '../domain/ids.js';
 import type { DeliveryStatus } from '../domain/types.js';
-import type { DeliveryQuery, EndpointHealth, QueueStats } from './contract.js';
+import type { DeliveryQuery, EndpointHealth, QueueStats, RecoverScope } from './contract.js';
 import { num } from './rows.js';
 import { toTotals, type TotalsRow } from './rollup.js';
 
 const STATUSES: readonly DeliveryStatus[] = ['pending', 'in_flight', 'succeeded', 'failed'];
+
+/** A recover of the failed deliveries created since a time, whatever their type. */
+export function failedSince(since: number): RecoverScope {
+  return { since, until: null, eventTypes: null, statuses: ['failed'] };
+}
 
 export interface Filters {
   /** `AND ...` clauses with `?` placeholders, in the order of `values`. */

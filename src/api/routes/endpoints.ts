@@ -5,7 +5,7 @@ import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, r
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../domain/types.js';
 import { ingestFailure } from '../ingest-failure.js';
-import { findEventType } from '../../catalog/index.js';
+import { catalog, compileFilter, findEventType, validateFilterPatterns } from '../../catalog/index.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
@@ -15,6 +15,7 @@ import { Type, type Static } from 'typebox';
 import type { AuthInput } from '../schemas.js';
 import { checkDestination } from '../destination.js';
 import { raiseSystemEvent } from '../../app/system-events.js';
+import type { RecoverScope } from '../../store/contract.js';
 
 type HeadersIn = EndpointCreate['headers'];
 
@@ -131,7 +132,8 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       ...admin,
       schema: {
         tags: ['endpoints'],
-        description: 'Re-queue every failed delivery of the endpoint created since `since` (202 {requeued}); with `dry_run` only count them (200 {would_requeue}).',
+        description:
+          'Re-queue the failed deliveries of the endpoint created from `since` (to `until`, of `event_types`), and with `statuses` the succeeded ones too, to replay them (202 {requeued}); with `dry_run` only count them (200 {would_requeue}). Pending and in-flight deliveries are left alone.',
         params: IdParams,
         body: RecoverBody,
       },
@@ -141,9 +143,9 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       const { accountId } = principalOf(req);
       if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
       const body = req.body as Static<typeof RecoverBody>;
-      const since = instantOf(body.since, 'since');
-      if (body.dry_run === true) return reply.status(200).send({ would_requeue: await ctx.store.countRecoverable(accountId, id, since) });
-      const requeued = await ctx.store.recoverEndpoint(accountId, id, since, ctx.clock());
+      const scope = recoverScopeOf(body);
+      if (body.dry_run === true) return reply.status(200).send({ would_requeue: await ctx.store.countRecoverable(accountId, id, scope) });
+      const requeued = await ctx.store.recoverEndpoint(accountId, id, scope, ctx.clock());
       ctx.dispatcher?.notify();
       return reply.status(202).send({ requeued });
     },
@@ -214,4 +216,22 @@ async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<t
   }
   const [delivery] = (await ctx.store.listDeliveries(endpoint.accountId, { eventId: out.id, limit: 1 })).items;
   return { message_id: out.id, delivery_id: delivery.id };
+}
+
+/**
+ * A recover's scope from its body. Event type patterns are checked like an endpoint's filter
+ * and expanded to the catalog's canonical names, the names deliveries are stored under.
+ */
+function recoverScopeOf(body: Static<typeof RecoverBody>): RecoverScope {
+  const since = instantOf(body.since, 'since');
+  const until = body.until === undefined ? null : instantOf(body.until, 'until');
+  if (until !== null && until <= since) throw new ApiError(400, 'invalid_request', 'until must be later than since', 'until');
+  let eventTypes: string[] | null = null;
+  if (body.event_types !== undefined && !body.event_types.includes('*')) {
+    const checked = validateFilterPatterns(body.event_types);
+    if (!checked.ok) throw new ApiError(400, 'invalid_request', `event_types has unknown event types: ${checked.invalid.map((p) => JSON.stringify(p)).join(', ')}`, 'event_types');
+    const accepts = compileFilter(body.event_types);
+    eventTypes = catalog.filter((def) => accepts(def.name)).map((def) => def.name);
+  }
+  return { since, until, eventTypes, statuses: body.statuses ?? ['failed'] };
 }

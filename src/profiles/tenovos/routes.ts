@@ -27,6 +27,7 @@ import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecre
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth } from '../../domain/types.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
+import { failedSince } from '../../store/queries.js';
 
 const TAGS = ['tenovos'];
 
@@ -357,7 +358,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       const { id } = req.params as Static<typeof IdParams>;
       await load(accountId, id);
       const since = instantOf((req.body as Static<typeof RecoverBody>).since, 'since');
-      const requeued = await ctx.store.recoverEndpoint(accountId, id, since, ctx.clock());
+      const requeued = await ctx.store.recoverEndpoint(accountId, id, failedSince(since), ctx.clock());
       ctx.dispatcher?.notify();
       return reply.status(202).send({ requeued });
     },

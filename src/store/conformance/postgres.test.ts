@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { INBOX_CHANNEL, PgNotifier } from '../postgres/notify.js';
 import type { PostgresStore } from '../postgres/postgres-store.js';
+import { failedSince } from '../queries.js';
 import { dropTestSchema, TEST_DATABASE_URL, testSchema, type TestSchema } from './pg-harness.js';
 import { conformanceSealer, endpointFixture, ingestItem, runStoreConformance } from './suite.js';
 
@@ -85,7 +86,7 @@ describe('postgres LISTEN/NOTIFY', () => {
       Date.now(),
     );
     woke = s.next();
-    await store.recoverEndpoint(account.id, e.id, 0, Date.now());
+    await store.recoverEndpoint(account.id, e.id, failedSince(0), Date.now());
     await woke;
 
     const [again] = await store.claim({ owner: 'w', limit: 1, leaseMs: 1_000, now: Date.now(), excludeEndpoints: [] });

@@ -7,7 +7,8 @@ import { newId } from '../../domain/ids.js';
 import type { Endpoint, EventInput } from '../../domain/types.js';
 import type { Inbox, InboxRequest } from '../../inbox/types.js';
 import { SecretBox } from '../../signing/secretbox.js';
-import type { AttemptInput, ClaimRequest, DeliveryQuery, IngestItem, QueueStats, Sealer, Settlement, Store } from '../contract.js';
+import type { AttemptInput, ClaimRequest, DeliveryQuery, IngestItem, QueueStats, RecoverScope, Sealer, Settlement, Store } from '../contract.js';
+import { failedSince } from '../queries.js';
 
 export interface ConformanceHandle {
   readonly store: Store;
@@ -1099,24 +1100,54 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
           T0 + 301,
         );
 
-        expect(await store.countRecoverable(other.id, e0.id, T0)).toBe(0);
-        expect(await store.recoverEndpoint(other.id, e0.id, T0, T0 + 400)).toBe(0);
+        expect(await store.countRecoverable(other.id, e0.id, failedSince(T0))).toBe(0);
+        expect(await store.recoverEndpoint(other.id, e0.id, failedSince(T0), T0 + 400)).toBe(0);
         // The count changes nothing and matches what the recover then re-queues.
-        expect(await store.countRecoverable(account.id, e0.id, T0 + 100)).toBe(1);
-        expect(await store.countRecoverable(account.id, e0.id, T0 + 100)).toBe(1);
-        expect(await store.countRecoverable(account.id, e0.id, 0)).toBe(2);
-        expect(await store.recoverEndpoint(account.id, e0.id, T0 + 100, T0 + 400)).toBe(1);
-        expect(await store.countRecoverable(account.id, e0.id, T0 + 100)).toBe(0);
+        expect(await store.countRecoverable(account.id, e0.id, failedSince(T0 + 100))).toBe(1);
+        expect(await store.countRecoverable(account.id, e0.id, failedSince(T0 + 100))).toBe(1);
+        expect(await store.countRecoverable(account.id, e0.id, failedSince(0))).toBe(2);
+        expect(await store.recoverEndpoint(account.id, e0.id, failedSince(T0 + 100), T0 + 400)).toBe(1);
+        expect(await store.countRecoverable(account.id, e0.id, failedSince(T0 + 100))).toBe(0);
         const e0Deliveries = (await store.listDeliveries(account.id, { limit: 10, endpointId: e0.id })).items;
         const byCreated = new Map(e0Deliveries.map((d) => [d.createdAt, d]));
         expect(byCreated.get(T0)).toMatchObject({ status: 'failed' });
         expect(byCreated.get(T0 + 100)).toMatchObject({ status: 'pending', nextAttemptAt: T0 + 400, updatedAt: T0 + 400 });
         expect(byCreated.get(T0 + 200)).toMatchObject({ status: 'pending', nextAttemptAt: T0 + 10_000 });
         expect(await store.stats(account.id, endpoints[1].id)).toMatchObject({ failed: 3, pending: 0 });
-        expect(await store.recoverEndpoint(account.id, e0.id, 0, T0 + 500)).toBe(1);
+        expect(await store.recoverEndpoint(account.id, e0.id, failedSince(0), T0 + 500)).toBe(1);
         expect(await store.stats(account.id, e0.id)).toMatchObject({ failed: 0, pending: 3 });
       });
     });
+
+      it('recoverEndpoint keeps to a time range, event types and the statuses asked for', async () => {
+        const { account, endpoints, targets } = await setup(1);
+        const [e0] = endpoints;
+        await store.ingest([ingestItem(account.id, targets, { type: 'asset.created' })], T0);
+        await store.ingest([ingestItem(account.id, targets, { type: 'asset.deleted' })], T0 + 100);
+        await store.ingest([ingestItem(account.id, targets, { type: 'asset.created' })], T0 + 200);
+        await store.ingest([ingestItem(account.id, targets, { type: 'asset.created' })], T0 + 300);
+        const all = await store.claim(claimReq({ now: T0 + 400 }));
+        expect(all).toHaveLength(4);
+        // The one of T0 + 200 succeeds, the others fail.
+        await store.settle(all.map((d) => (d.createdAt === T0 + 200 ? succeeded(d, 'w1', 1) : failed(d, 'w1'))), T0 + 401);
+        const scope = (over: Partial<RecoverScope>): RecoverScope => ({ ...failedSince(T0), ...over });
+
+        // [since, until): T0 + 300 is left out.
+        expect(await store.countRecoverable(account.id, e0.id, scope({ until: T0 + 300 }))).toBe(2);
+        expect(await store.countRecoverable(account.id, e0.id, scope({ eventTypes: ['asset.created'] }))).toBe(2);
+        expect(await store.countRecoverable(account.id, e0.id, scope({ eventTypes: ['asset.created'], statuses: ['failed', 'succeeded'] }))).toBe(3);
+        expect(await store.countRecoverable(account.id, e0.id, scope({ eventTypes: [], statuses: ['failed', 'succeeded'] }))).toBe(0);
+        expect(await store.countRecoverable(account.id, e0.id, scope({ statuses: ['succeeded'] }))).toBe(1);
+
+        expect(await store.recoverEndpoint(account.id, e0.id, scope({ since: T0 + 100, until: T0 + 300, statuses: ['failed', 'succeeded'] }), T0 + 500)).toBe(2);
+        const byCreated = new Map((await store.listDeliveries(account.id, { limit: 10, endpointId: e0.id })).items.map((d) => [d.createdAt, d]));
+        expect(byCreated.get(T0)).toMatchObject({ status: 'failed' });
+        expect(byCreated.get(T0 + 100)).toMatchObject({ status: 'pending', nextAttemptAt: T0 + 500, attempts: 1 });
+        expect(byCreated.get(T0 + 200)).toMatchObject({ status: 'pending', nextAttemptAt: T0 + 500, attempts: 1 });
+        expect(byCreated.get(T0 + 300)).toMatchObject({ status: 'failed' });
+        // Pending ones are never counted again, whatever the statuses asked for.
+        expect(await store.countRecoverable(account.id, e0.id, scope({ statuses: ['failed', 'succeeded'] }))).toBe(2);
+      });
 
     describe('shared rate limits', () => {
       it('spaces reservations by the rate, allows a burst of 100 ms worth, and keys are independent', async () => {

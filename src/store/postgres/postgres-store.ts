@@ -31,6 +31,7 @@ import type {
   PageRequest,
   QueueDepth,
   QueueStats,
+  RecoverScope,
   SchemaState,
   Sealer,
   Settlement,
@@ -294,6 +295,14 @@ interface ClaimRow {
 
 function keyOf(accountId: string, key: string): string {
   return `${accountId}\u0000${key}`;
+}
+
+/** A recover's deliveries, with recoverParams() as $1–$6. */
+const RECOVER_WHERE = `account_id = $1 AND endpoint_id = $2 AND status = ANY($3::text[]) AND created_at >= $4
+  AND ($5::bigint IS NULL OR created_at < $5) AND ($6::text[] IS NULL OR event_type = ANY($6::text[]))`;
+
+function recoverParams(accountId: string, endpointId: string, scope: RecoverScope): unknown[] {
+  return [accountId, endpointId, scope.statuses, scope.since, scope.until, scope.eventTypes];
 }
 
 export class PostgresStore implements Store {
@@ -951,11 +960,11 @@ export class PostgresStore implements Store {
     return this.getDelivery(accountId, id);
   }
 
-  async recoverEndpoint(accountId: string, endpointId: string, since: number, now: number): Promise<number> {
+  async recoverEndpoint(accountId: string, endpointId: string, scope: RecoverScope, now: number): Promise<number> {
     return this.tx(async (c) => {
       const n = await this.exec(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 WHERE account_id = $2 AND endpoint_id = $3 AND status = 'failed' AND created_at >= $4",
-        [now, accountId, endpointId, since],
+        `UPDATE deliveries SET status = 'pending', next_attempt_at = $7, updated_at = $7 WHERE ${RECOVER_WHERE}`,
+        [...recoverParams(accountId, endpointId, scope), now],
         c,
       );
       if (n > 0) await this.notify(c);
@@ -963,11 +972,8 @@ export class PostgresStore implements Store {
     });
   }
 
-  async countRecoverable(accountId: string, endpointId: string, since: number): Promise<number> {
-    const row = await this.first<{ n: string }>(
-      "SELECT COUNT(*) AS n FROM deliveries WHERE account_id = $1 AND endpoint_id = $2 AND status = 'failed' AND created_at >= $3",
-      [accountId, endpointId, since],
-    );
+  async countRecoverable(accountId: string, endpointId: string, scope: RecoverScope): Promise<number> {
+    const row = await this.first<{ n: string }>(`SELECT COUNT(*) AS n FROM deliveries WHERE ${RECOVER_WHERE}`, recoverParams(accountId, endpointId, scope));
     return num(row?.n ?? 0);
   }
 

@@ -27,6 +27,7 @@ import type {
   PageRequest,
   QueueDepth,
   QueueStats,
+  RecoverScope,
   SchemaState,
   Sealer,
   Settlement,
@@ -133,6 +134,20 @@ type ClaimRow = readonly [
 
 const ENDPOINT_COLUMNS =
   'id, account_id, profile, url, method, description, event_types, project_ids, user_ids, secret, previous_secret, previous_secret_expires_at, headers, auth, rate_limit_per_second, timeout_ms, ordering, disabled, disabled_reason, failing_since, profile_data, created_at, updated_at';
+
+/**
+ * A recover's deliveries. The statuses come from a closed set and are written into the SQL, so a
+ * recover of failed ones alone reads the small index of failed deliveries.
+ */
+function recoverWhere(scope: RecoverScope): string {
+  const statuses = scope.statuses.map((s) => (s === 'failed' ? "'failed'" : "'succeeded'")).join(', ');
+  return `account_id = @account AND endpoint_id = @endpoint AND status IN (${statuses}) AND created_at >= @since
+    AND (@until IS NULL OR created_at < @until) AND (@types IS NULL OR event_type IN (SELECT value FROM json_each(@types)))`;
+}
+
+function recoverParams(accountId: string, endpointId: string, scope: RecoverScope) {
+  return { account: accountId, endpoint: endpointId, since: scope.since, until: scope.until, types: scope.eventTypes && JSON.stringify(scope.eventTypes) };
+}
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
@@ -678,24 +693,15 @@ export class SqliteStore implements Store {
     return this.getDelivery(accountId, id);
   }
 
-  async recoverEndpoint(accountId: string, endpointId: string, since: number, now: number): Promise<number> {
+  async recoverEndpoint(accountId: string, endpointId: string, scope: RecoverScope, now: number): Promise<number> {
     return this.run(
-      "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE account_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ?",
-      now,
-      now,
-      accountId,
-      endpointId,
-      since,
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = @now, updated_at = @now WHERE ${recoverWhere(scope)}`,
+      { now, ...recoverParams(accountId, endpointId, scope) },
     ).changes;
   }
 
-  async countRecoverable(accountId: string, endpointId: string, since: number): Promise<number> {
-    const row = this.get<{ n: number }>(
-      "SELECT COUNT(*) AS n FROM deliveries WHERE account_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ?",
-      accountId,
-      endpointId,
-      since,
-    );
+  async countRecoverable(accountId: string, endpointId: string, scope: RecoverScope): Promise<number> {
+    const row = this.get<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries WHERE ${recoverWhere(scope)}`, recoverParams(accountId, endpointId, scope));
     return num(row?.n ?? 0);
   }
 
