@@ -274,12 +274,25 @@ describe('admin UI', () => {
 
     // Recover: the count comes first; confirming re-queues exactly those.
     await page.fill('#since', '2020-01-01T00:00:00');
-    await page.click('button:has-text("Count failed deliveries")');
+    await page.click('button:has-text("Count deliveries")');
     await expect(page.locator('#recover-result [data-recover-count]').getAttribute('data-recover-count')).resolves.toBe('2');
     expect((await deliveriesOf(id)).filter((d) => d.status === 'failed')).toHaveLength(2);
     await page.click('#recover-result button:has-text("Recover 2")');
     await expect(page.locator('#recover-result [data-recovered]').getAttribute('data-recovered')).resolves.toBe('2');
     await eventually(async () => ((await deliveriesOf(id)).every((d) => d.status === 'succeeded') ? true : undefined));
+
+    // Replay: delivered ones too, of one type only (the test event), counted first again.
+    const beforeReplay = arrivals(path).length;
+    await page.fill('#recover-types', 'asset.metadata.updated');
+    await page.check('#recover-replay');
+    await page.click('button:has-text("Count deliveries")');
+    await expect(page.locator('#recover-result [data-recover-count]').getAttribute('data-recover-count')).resolves.toBe('1');
+    await expect(page.locator('#recover-result .notice p').textContent()).resolves.toContain('failed or delivered delivery since');
+    await page.click('#recover-result button:has-text("Recover 1")');
+    await expect(page.locator('#recover-result [data-recovered]').getAttribute('data-recovered')).resolves.toBe('1');
+    const replayed = await eventually(() => arrivals(path)[beforeReplay]);
+    expect(JSON.parse(replayed.body).type).toBe('asset.metadata.updated');
+    expect(replayed.headers['webhook-id']).toBe(test.headers['webhook-id']);
     await settled(page);
     expect(problems).toEqual([]);
     await context.close();

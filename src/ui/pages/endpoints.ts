@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiCallError } from '../api-client.js';
 import { type EndpointFormValues, type FormError, type FormMode, HEADER_ROWS, readEndpointForm, valuesOf } from '../endpoint-form.js';
-import { enc, field, formOf, hidden, idOf, isHtmx, parseInstant, queryOf, str, type Ui } from '../kit.js';
+import { enc, field, type Form, formOf, hidden, idOf, isHtmx, parseInstant, queryOf, str, type Ui } from '../kit.js';
 import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RotatedDto } from '../models.js';
 
 const HEALTH_HOURS = 24;
@@ -116,16 +116,17 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
 
   pages.post('/endpoints/:id/recover', hidden, async (req, reply) => {
     const form = formOf(req);
-    const since = parseInstant(field(form, 'since'));
-    if (!since) return ui.flash(req, reply, 'Enter the date and time to recover from.', 'error', 422);
+    const scope = recoverScopeOf(form);
+    if (!scope) return ui.flash(req, reply, 'Enter the date and time to recover from (and a valid one to recover until, if any).', 'error', 422);
     const id = idOf(req);
+    const { body, ...shown } = scope;
     if (field(form, 'confirm') !== 'yes') {
-      const { would_requeue: count } = await ui.api(req).post<{ would_requeue: number }>(`/api/v2/endpoints/${enc(id)}/recover`, { since, dry_run: true });
-      if (isHtmx(req)) return ui.fragment(reply, 'partials/recover-preview', { id, since, count });
-      return ui.page(req, reply, 'recover-preview', { title: 'Recover failed deliveries', nav: 'endpoints', id, since, count });
+      const { would_requeue: count } = await ui.api(req).post<{ would_requeue: number }>(`/api/v2/endpoints/${enc(id)}/recover`, { ...body, dry_run: true });
+      if (isHtmx(req)) return ui.fragment(reply, 'partials/recover-preview', { id, count, ...shown });
+      return ui.page(req, reply, 'recover-preview', { title: 'Recover deliveries', nav: 'endpoints', id, count, ...shown });
     }
-    const { requeued } = await ui.api(req).post<{ requeued: number }>(`/api/v2/endpoints/${enc(id)}/recover`, { since });
-    if (isHtmx(req)) return ui.fragment(reply, 'partials/recovered', { recovered: requeued, since });
+    const { requeued } = await ui.api(req).post<{ requeued: number }>(`/api/v2/endpoints/${enc(id)}/recover`, body);
+    if (isHtmx(req)) return ui.fragment(reply, 'partials/recovered', { recovered: requeued, ...shown });
     return reply.redirect(`/logs?endpoint_id=${enc(id)}`, 303);
   });
 
@@ -134,4 +135,24 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
     if (isHtmx(req)) return reply.header('hx-redirect', '/endpoints').status(204).send();
     return reply.redirect('/endpoints', 303);
   });
+}
+
+/**
+ * The recover form: since (required), until, event types (comma or space separated) and whether
+ * delivered ones are replayed too. `body` goes to the API, the rest back into the form.
+ */
+function recoverScopeOf(form: Form) {
+  const since = parseInstant(field(form, 'since'));
+  const untilText = field(form, 'until');
+  const until = parseInstant(untilText);
+  if (!since || (untilText && !until)) return undefined;
+  const eventTypes = field(form, 'event_types').split(/[\s,]+/).filter(Boolean);
+  const replay = field(form, 'replay') === 'yes';
+  const body = {
+    since,
+    ...(until ? { until } : {}),
+    ...(eventTypes.length > 0 ? { event_types: eventTypes } : {}),
+    ...(replay ? { statuses: ['failed', 'succeeded'] } : {}),
+  };
+  return { body, since, until: until ?? '', eventTypes: eventTypes.join(', '), replay };
 }
