@@ -6,19 +6,19 @@ import path from 'node:path';
 import { SqliteStore } from '../sqlite/sqlite-store.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqliteHandle } from './sqlite-harness.js';
+import { failedSince } from '../queries.js';
 import { conformanceSealer, endpointFixture, ingestItem, runStoreConformance } from './suite.js';
 
 const sealer = conformanceSealer();
 
 runStoreConformance('sqlite', () => sqliteHandle(async (file) => new SqliteStore({ file, sealer })));
 
-describe('sqlite claim across busy endpoints', () => {
-  const T0 = 1_700_000_000_000;
+describe('sqlite on a fresh file', () => {
   let dir: string;
   let store: SqliteStore;
 
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'herald-claim-'));
+    dir = await mkdtemp(path.join(os.tmpdir(), 'herald-sqlite-'));
     store = new SqliteStore({ file: path.join(dir, 'herald.db'), sealer });
     await store.migrate();
   });
@@ -27,39 +27,71 @@ describe('sqlite claim across busy endpoints', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function endpoints(n: number) {
-    const account = await store.createAccount({ name: 'Acme' });
-    const list = Array.from({ length: n }, () => endpointFixture(account.id));
-    for (const e of list) await store.createEndpoint(e);
-    return { account, targets: list.map((e) => ({ id: e.id, ordered: false })) };
-  }
+  describe('claim across busy endpoints', () => {
+    const T0 = 1_700_000_000_000;
 
-  const claim = (limit: number, perEndpointLimit: number) =>
-    store.claim({ owner: 'w1', limit, leaseMs: 30_000, now: T0 + 10, excludeEndpoints: [], perEndpointLimit });
+    async function endpoints(n: number) {
+      const account = await store.createAccount({ name: 'Acme' });
+      const list = Array.from({ length: n }, () => endpointFixture(account.id));
+      for (const e of list) await store.createEndpoint(e);
+      return { account, targets: list.map((e) => ({ id: e.id, ordered: false })) };
+    }
 
-  it('gives every endpoint with due work a share before one backlog takes the rest', async () => {
-    const { account, targets } = await endpoints(4);
-    // Endpoint 0's backlog is due first; the three others have one delivery each, due later.
-    await store.ingest(Array.from({ length: 10 }, () => ingestItem(account.id, [targets[0]])), T0);
-    await store.ingest(targets.slice(1).map((t) => ingestItem(account.id, [t])), T0 + 1);
-    const claimed = await claim(8, 8);
-    const per = targets.map((t) => claimed.filter((d) => d.endpointId === t.id).length);
-    expect(per).toEqual([5, 1, 1, 1]);
-    // Earliest first overall, and never twice.
-    expect(claimed.map((d) => d.createdAt)).toEqual([...Array(5).fill(T0), T0 + 1, T0 + 1, T0 + 1]);
-    const again = await claim(100, 100);
-    expect(again).toHaveLength(5);
-    expect(new Set([...claimed, ...again].map((d) => d.id)).size).toBe(13);
+    const claim = (limit: number, perEndpointLimit: number) =>
+      store.claim({ owner: 'w1', limit, leaseMs: 30_000, now: T0 + 10, excludeEndpoints: [], perEndpointLimit });
+
+    it('gives every endpoint with due work a share before one backlog takes the rest', async () => {
+      const { account, targets } = await endpoints(4);
+      // Endpoint 0's backlog is due first; the three others have one delivery each, due later.
+      await store.ingest(Array.from({ length: 10 }, () => ingestItem(account.id, [targets[0]])), T0);
+      await store.ingest(targets.slice(1).map((t) => ingestItem(account.id, [t])), T0 + 1);
+      const claimed = await claim(8, 8);
+      const per = targets.map((t) => claimed.filter((d) => d.endpointId === t.id).length);
+      expect(per).toEqual([5, 1, 1, 1]);
+      // Earliest first overall, and never twice.
+      expect(claimed.map((d) => d.createdAt)).toEqual([...Array(5).fill(T0), T0 + 1, T0 + 1, T0 + 1]);
+      const again = await claim(100, 100);
+      expect(again).toHaveLength(5);
+      expect(new Set([...claimed, ...again].map((d) => d.id)).size).toBe(13);
+    });
+
+    it('fills the limit from the endpoints that have more, within their cap', async () => {
+      const { account, targets } = await endpoints(3);
+      for (const t of targets) await store.ingest(Array.from({ length: 20 }, () => ingestItem(account.id, [t])), T0);
+      const claimed = await claim(10, 3);
+      expect(targets.map((t) => claimed.filter((d) => d.endpointId === t.id).length)).toEqual([3, 3, 3]);
+      const unlimited = await claim(30, 30);
+      expect(unlimited).toHaveLength(30);
+      expect(targets.map((t) => unlimited.filter((d) => d.endpointId === t.id).length)).toEqual([10, 10, 10]);
+    });
   });
 
-  it('fills the limit from the endpoints that have more, within their cap', async () => {
-    const { account, targets } = await endpoints(3);
-    for (const t of targets) await store.ingest(Array.from({ length: 20 }, () => ingestItem(account.id, [t])), T0);
-    const claimed = await claim(10, 3);
-    expect(targets.map((t) => claimed.filter((d) => d.endpointId === t.id).length)).toEqual([3, 3, 3]);
-    const unlimited = await claim(30, 30);
-    expect(unlimited).toHaveLength(30);
-    expect(targets.map((t) => unlimited.filter((d) => d.endpointId === t.id).length)).toEqual([10, 10, 10]);
+  describe('recover of many deliveries', () => {
+    it('re-queues them in chunks, letting the event loop run between them', async () => {
+      const account = await store.createAccount({ name: 'A' });
+      const [e1, e2] = [endpointFixture(account.id), endpointFixture(account.id)];
+      await store.createEndpoint(e1);
+      await store.createEndpoint(e2);
+      // 5,000 failed deliveries of e1 and one of e2, written directly: ingesting and failing them
+      // one by one would take most of the test's time.
+      const db = new Database(path.join(dir, 'herald.db'));
+      db.prepare(
+        `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 5001)
+         INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, attempts, created_at, updated_at)
+         SELECT printf('dlv_%026d', i), @account, 'msg_' || i, CASE WHEN i = 5001 THEN @e2 ELSE @e1 END, 'asset.created', 'failed', 8, i, i FROM c`,
+      ).run({ account: account.id, e1: e1.id, e2: e2.id });
+      db.close();
+
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      const requeued = await store.recoverEndpoint(account.id, e1.id, failedSince(0), 9_000);
+      clearInterval(timer);
+      expect(requeued).toBe(5_000);
+      expect(ticks).toBeGreaterThan(0);
+      expect(await store.stats(account.id, e1.id)).toMatchObject({ pending: 5_000, failed: 0 });
+      expect(await store.stats(account.id, e2.id)).toMatchObject({ pending: 0, failed: 1 });
+      expect(await store.countRecoverable(account.id, e1.id, failedSince(0))).toBe(0);
+    });
   });
 });
 
