@@ -66,32 +66,72 @@ describe('sqlite on a fresh file', () => {
     });
   });
 
-  describe('recover of many deliveries', () => {
-    it('re-queues them in chunks, letting the event loop run between them', async () => {
-      const account = await store.createAccount({ name: 'A' });
-      const [e1, e2] = [endpointFixture(account.id), endpointFixture(account.id)];
-      await store.createEndpoint(e1);
-      await store.createEndpoint(e2);
-      // 5,000 failed deliveries of e1 and one of e2, written directly: ingesting and failing them
-      // one by one would take most of the test's time.
-      const db = new Database(path.join(dir, 'herald.db'));
-      db.prepare(
-        `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 5001)
-         INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, attempts, created_at, updated_at)
-         SELECT printf('dlv_%026d', i), @account, 'msg_' || i, CASE WHEN i = 5001 THEN @e2 ELSE @e1 END, 'asset.created', 'failed', 8, i, i FROM c`,
-      ).run({ account: account.id, e1: e1.id, e2: e2.id });
-      db.close();
+  /**
+   * `n` deliveries of `status` to an endpoint, each with one attempt, written directly:
+   * ingesting and settling them one by one would take most of a test's time.
+   */
+  function insertDeliveries(accountId: string, endpointId: string, n: number, status: 'failed' | 'succeeded') {
+    const db = new Database(path.join(dir, 'herald.db'));
+    db.prepare(
+      `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < @n)
+       INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, attempts, created_at, updated_at)
+       SELECT printf('dlv_%s_%08d', @endpoint, i), @account, 'msg_' || i, @endpoint, 'asset.created', @status, 1, i, i FROM c`,
+    ).run({ n, account: accountId, endpoint: endpointId, status });
+    db.prepare(
+      `INSERT INTO attempts (id, delivery_id, account_id, attempt_no, started_at, duration_ms, status_code, request_headers)
+       SELECT 'atm_' || substr(id, 5), id, account_id, 1, created_at, 1, 500, '{}' FROM deliveries WHERE endpoint_id = ?`,
+    ).run(endpointId);
+    db.close();
+  }
 
-      let ticks = 0;
-      const timer = setInterval(() => ticks++, 1);
-      const requeued = await store.recoverEndpoint(account.id, e1.id, failedSince(0), 9_000);
+  /** Runs `work`, counting the 1 ms timer ticks that got through meanwhile. */
+  async function ticksDuring<T>(work: () => Promise<T>): Promise<{ result: T; ticks: number }> {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      return { result: await work(), ticks };
+    } finally {
       clearInterval(timer);
-      expect(requeued).toBe(5_000);
-      expect(ticks).toBeGreaterThan(0);
-      expect(await store.stats(account.id, e1.id)).toMatchObject({ pending: 5_000, failed: 0 });
-      expect(await store.stats(account.id, e2.id)).toMatchObject({ pending: 0, failed: 1 });
-      expect(await store.countRecoverable(account.id, e1.id, failedSince(0))).toBe(0);
-    });
+    }
+  }
+
+  async function twoEndpoints() {
+    const account = await store.createAccount({ name: 'A' });
+    const [e1, e2] = [endpointFixture(account.id), endpointFixture(account.id)];
+    await store.createEndpoint(e1);
+    await store.createEndpoint(e2);
+    return { account, e1, e2 };
+  }
+
+  it('recovers many deliveries in chunks, letting the event loop run between them', async () => {
+    const { account, e1, e2 } = await twoEndpoints();
+    insertDeliveries(account.id, e1.id, 5_000, 'failed');
+    insertDeliveries(account.id, e2.id, 1, 'failed');
+    const { result, ticks } = await ticksDuring(() => store.recoverEndpoint(account.id, e1.id, failedSince(0), 9_000));
+    expect(result).toBe(5_000);
+    expect(ticks).toBeGreaterThan(0);
+    expect(await store.stats(account.id, e1.id)).toMatchObject({ pending: 5_000, failed: 0 });
+    expect(await store.stats(account.id, e2.id)).toMatchObject({ pending: 0, failed: 1 });
+    expect(await store.countRecoverable(account.id, e1.id, failedSince(0))).toBe(0);
+  });
+
+  it('deletes an endpoint with many deliveries in chunks, letting the event loop run between them', async () => {
+    const { account, e1, e2 } = await twoEndpoints();
+    insertDeliveries(account.id, e1.id, 5_000, 'succeeded');
+    insertDeliveries(account.id, e2.id, 1, 'succeeded');
+    const version = await store.endpointsVersion(account.id);
+    const { result, ticks } = await ticksDuring(() => store.deleteEndpoint(account.id, e1.id));
+    expect(result).toBe(true);
+    expect(ticks).toBeGreaterThan(0);
+    expect(await store.getEndpoint(account.id, e1.id)).toBeUndefined();
+    expect(await store.endpointsVersion(account.id)).toBeGreaterThan(version);
+    const left = (await store.listDeliveries(account.id, { limit: 10 })).items;
+    expect(left.map((d) => d.endpointId)).toEqual([e2.id]);
+    expect(await store.listAttempts(account.id, [left[0]!.id])).toHaveLength(1);
+    const db = new Database(path.join(dir, 'herald.db'), { readonly: true });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM attempts').get()).toEqual({ n: 1 });
+    db.close();
+    expect(await store.deleteEndpoint(account.id, e1.id)).toBe(false);
   });
 });
 
