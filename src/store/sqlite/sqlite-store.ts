@@ -375,10 +375,10 @@ export class SqliteStore implements Store {
   async createEndpoint(e: Endpoint): Promise<void> {
     const row = endpointToRow(e, this.sealer);
     const cols = Object.keys(row);
-    this.db.transaction(() => {
+    this.immediate(() => {
       this.run(`INSERT INTO endpoints (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`, row);
       this.bumpVersion(e.accountId);
-    })();
+    });
   }
 
   async updateEndpoint(e: Endpoint): Promise<void> {
@@ -386,10 +386,10 @@ export class SqliteStore implements Store {
     const sets = Object.keys(row)
       .filter((c) => c !== 'id' && c !== 'account_id' && c !== 'created_at')
       .map((c) => `${c} = @${c}`);
-    this.db.transaction(() => {
+    this.immediate(() => {
       this.run(`UPDATE endpoints SET ${sets.join(', ')} WHERE id = @id AND account_id = @account_id`, row);
       this.bumpVersion(e.accountId);
-    })();
+    });
   }
 
   async getEndpoint(accountId: string, id: string): Promise<Endpoint | undefined> {
@@ -816,7 +816,7 @@ export class SqliteStore implements Store {
   async prune(before: number, limit: number): Promise<{ deliveries: number; events: number }> {
     // Orphans (deliveries of an endpoint deleted while an ingest that matched it was committing)
     // stay pending with their creation time as due time: the oldest pending rows hold them.
-    return this.db.transaction(() => {
+    return this.immediate(() => {
       const ids = JSON.stringify(
         this.all<{ id: string }>(
           `SELECT id FROM (SELECT id FROM deliveries WHERE status = 'succeeded' AND updated_at < ? LIMIT ?)
@@ -845,7 +845,7 @@ export class SqliteStore implements Store {
         limit,
       );
       return { deliveries, events };
-    }).immediate();
+    });
   }
 
   // ---- profiles -----------------------------------------------------------------------
@@ -906,16 +906,16 @@ export class SqliteStore implements Store {
   }
 
   async deleteInbox(accountId: string, id: string): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.immediate(() => {
       // Explicitly rather than by cascade alone: the same statement on both drivers.
       this.run('DELETE FROM inbox_requests WHERE account_id = ? AND inbox_id = ?', accountId, id);
       return this.run('DELETE FROM inboxes WHERE account_id = ? AND id = ?', accountId, id).changes > 0;
-    })();
+    });
   }
 
   async captureInboxRequest(request: InboxRequest, relay: InboxRelay | undefined, now: number): Promise<CaptureOutcome> {
     const values = inboxRequestValues(request).map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
-    return this.db.transaction((): CaptureOutcome => {
+    return this.immediate((): CaptureOutcome => {
       const stored =
         this.run(
           `INSERT INTO inbox_requests (${INBOX_REQUEST_COLUMNS.join(', ')})
@@ -948,7 +948,7 @@ export class SqliteStore implements Store {
         now,
       );
       return { stored, relayed: true };
-    }).immediate();
+    });
   }
 
   async listInboxRequests(accountId: string, inboxId: string, q: InboxRequestQuery): Promise<Page<InboxRequest>> {
