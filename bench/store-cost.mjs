@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node bench/store-cost.mjs [--events N] [--claim N] [--repeat-resources] [--handoff] [--stats]
+// node bench/store-cost.mjs [--events N] [--claim N] [--repeat-resources] [--handoff] [--stats] [--reserve]
 //
 // What the embedded SQLite store costs on its own, without HTTP: the built store (dist/, run
 // `npm run build` first) on a temporary file, driven directly. Whole bench runs move by up to 2×
@@ -13,6 +13,10 @@
 // --handoff: the deliveries are created leased to the dispatcher by the ingest itself (as when
 // the dispatcher of the same process has room, see Dispatcher.offer): no claim, then settled.
 //
+// --reserve: 5,000 rate-limit reservations (reserveRate, as the dispatcher makes one per attempt
+// to a rate-limited endpoint), twice; prints wall and CPU time per reservation. The store runs at
+// its default `synchronous: 'full'` here, as `herald serve` does.
+//
 // --stats: a million synthetic deliveries (3 % pending, 1 % failed, the rest succeeded) over
 // three accounts and ten endpoints; prints how long stats() and queueDepth() take per scope.
 import { randomBytes } from 'node:crypto';
@@ -21,7 +25,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { events: { type: 'string' }, 'repeat-resources': { type: 'boolean' }, handoff: { type: 'boolean' }, claim: { type: 'string' }, stats: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { events: { type: 'string' }, 'repeat-resources': { type: 'boolean' }, handoff: { type: 'boolean' }, claim: { type: 'string' }, stats: { type: 'boolean' }, reserve: { type: 'boolean' } } });
 const claimSize = Number(values.claim ?? 256);
 if (!Number.isInteger(claimSize) || claimSize < 1) throw new Error(`--claim must be a whole number ≥ 1, not ${values.claim}`);
 const root = process.env.ROOT ?? path.resolve(import.meta.dirname, '..');
@@ -30,10 +34,11 @@ const { SecretBox } = await import(path.join(root, 'dist/signing/secretbox.js'))
 const { newId } = await import(path.join(root, 'dist/domain/ids.js'));
 
 const dir = mkdtempSync(path.join(tmpdir(), 'herald-store-cost-'));
-const store = new SqliteStore({ file: path.join(dir, 'herald.db'), sealer: new SecretBox(randomBytes(32)), synchronous: 'normal' });
+const store = new SqliteStore({ file: path.join(dir, 'herald.db'), sealer: new SecretBox(randomBytes(32)), synchronous: values.reserve ? 'full' : 'normal' });
 try {
   await store.migrate();
   if (values.stats) await statsCost();
+  else if (values.reserve) await reserveCost();
   else await deliveryCost(Math.min(1_000_000, Math.max(500, Number(values.events ?? 40_000))));
 } finally {
   await store.close();
@@ -97,6 +102,15 @@ async function deliveryCost(events) {
   }
   const per = (us) => `${(us / events).toFixed(1)} µs`;
   console.log(`${events.toLocaleString('en')} deliveries, store CPU per delivery: ingest ${per(cpu.ingest)} · claim ${per(cpu.claim)} · settle ${per(cpu.settle)} · total ${per(cpu.ingest + cpu.claim + cpu.settle)}`);
+}
+
+async function reserveCost() {
+  for (let round = 0; round < 2; round++) {
+    const started = performance.now();
+    const cpu = cpuMicros();
+    for (let i = 0; i < 5_000; i++) await store.reserveRate('endpoint:cost', 1_000_000, Date.now());
+    console.log(`reserveRate: ${(((performance.now() - started) * 1000) / 5_000).toFixed(1)} µs wall, ${((cpuMicros() - cpu) / 5_000).toFixed(1)} µs CPU per reservation`);
+  }
 }
 
 async function statsCost() {

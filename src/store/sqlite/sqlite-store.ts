@@ -805,11 +805,18 @@ export class SqliteStore implements Store {
     return statsOf(this.get<CountsRow>(statsSql(accountId, endpointId, history), { account: accountId ?? null, endpoint: endpointId ?? null }));
   }
 
+  /**
+   * A soft write: its loss in a power failure only lets a few requests through early. Committed
+   * with an fsync, as it was, each reservation cost 0.7–1 ms of the dispatch thread (and about
+   * 270 µs of CPU), so one rate-limited endpoint held every delivery to about 1,000/s.
+   */
   async reserveRate(key: string, ratePerSecond: number, now: number): Promise<number> {
     const { interval, tolerance } = gcraParams(ratePerSecond);
-    const row = this.get<{ tat: number }>(
-      'INSERT INTO rate_limits (key, tat) VALUES (@key, @now + @interval) ON CONFLICT (key) DO UPDATE SET tat = MAX(tat, @now) + @interval RETURNING tat',
-      { key, now, interval },
+    const row = this.soft(() =>
+      this.get<{ tat: number }>(
+        'INSERT INTO rate_limits (key, tat) VALUES (@key, @now + @interval) ON CONFLICT (key) DO UPDATE SET tat = MAX(tat, @now) + @interval RETURNING tat',
+        { key, now, interval },
+      ),
     );
     return Math.max(0, row!.tat - interval - tolerance - now);
   }
