@@ -807,8 +807,9 @@ export class SqliteStore implements Store {
 
   /**
    * A soft write: its loss in a power failure only lets a few requests through early. Committed
-   * with an fsync, as it was, each reservation cost 0.7–1 ms of the dispatch thread (and about
-   * 270 µs of CPU), so one rate-limited endpoint held every delivery to about 1,000/s.
+   * with an fsync, as it was, each reservation took 0.4–1 ms of the dispatch thread (180–290 µs
+   * of it CPU), so one busy rate-limited endpoint held every delivery to 1,000–2,500/s; soft,
+   * 35–50 µs (`node bench/store-cost.mjs --reserve`).
    */
   async reserveRate(key: string, ratePerSecond: number, now: number): Promise<number> {
     const { interval, tolerance } = gcraParams(ratePerSecond);
