@@ -134,7 +134,8 @@ describe('sqlite on a fresh file', () => {
     expect(await store.deleteEndpoint(account.id, e1.id)).toBe(false);
   });
 
-  it('deletes an inbox with many captured requests in chunks, letting the event loop run between them', async () => {
+  /** Inboxes inb_1 (5,000 captured requests) and inb_2 (one), written directly. */
+  async function twoInboxes(): Promise<{ accountId: string; db: Database.Database }> {
     const account = await store.createAccount({ name: 'A' });
     const db = new Database(path.join(dir, 'herald.db'));
     const inbox = db.prepare("INSERT INTO inboxes (id, account_id, name, token_hash, token, created_at, updated_at) VALUES (?, ?, 'x', ?, 't', 1, 1)");
@@ -145,13 +146,28 @@ describe('sqlite on a fresh file', () => {
        INSERT INTO inbox_requests (id, inbox_id, account_id, method, path, query, headers, body, body_size, received_at)
        SELECT printf('irq_%08d', i), CASE WHEN i = 5001 THEN 'inb_2' ELSE 'inb_1' END, ?, 'POST', '/', '', '{}', randomblob(100), 100, i FROM c`,
     ).run(account.id);
-    const { result, ticks } = await ticksDuring(() => store.deleteInbox(account.id, 'inb_1'));
+    return { accountId: account.id, db };
+  }
+
+  it('purges an inbox of many captured requests in chunks, letting the event loop run between them', async () => {
+    const { accountId, db } = await twoInboxes();
+    const { result, ticks } = await ticksDuring(() => store.purgeInboxRequests(accountId, 'inb_1'));
+    expect(result).toBe(5_000);
+    expect(ticks).toBeGreaterThan(0);
+    expect(db.prepare('SELECT inbox_id, COUNT(*) AS n FROM inbox_requests GROUP BY inbox_id').all()).toEqual([{ inbox_id: 'inb_2', n: 1 }]);
+    expect(db.prepare('SELECT id FROM inboxes ORDER BY id').all()).toEqual([{ id: 'inb_1' }, { id: 'inb_2' }]);
+    db.close();
+  });
+
+  it('deletes an inbox with many captured requests in chunks, letting the event loop run between them', async () => {
+    const { accountId, db } = await twoInboxes();
+    const { result, ticks } = await ticksDuring(() => store.deleteInbox(accountId, 'inb_1'));
     expect(result).toBe(true);
     expect(ticks).toBeGreaterThan(0);
     expect(db.prepare('SELECT inbox_id, COUNT(*) AS n FROM inbox_requests GROUP BY inbox_id').all()).toEqual([{ inbox_id: 'inb_2', n: 1 }]);
     expect(db.prepare('SELECT id FROM inboxes').all()).toEqual([{ id: 'inb_2' }]);
     db.close();
-    expect(await store.deleteInbox(account.id, 'inb_1')).toBe(false);
+    expect(await store.deleteInbox(accountId, 'inb_1')).toBe(false);
   });
 });
 
