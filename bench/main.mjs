@@ -2,6 +2,7 @@
 // Runs the scenarios of bench/scenarios.mjs against Herald as separate processes, prints a
 // table and the target verdicts, writes bench/results/<date>.json and <date>.svg.
 import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
@@ -93,7 +94,28 @@ function machine() {
 }
 
 /** Figures every scenario reports besides its own. */
-const COMMON_METRICS = [['host_steal', 'CPU time the host gave other guests (steal)', '%']];
+const COMMON_METRICS = [
+  ['host_steal', 'CPU time the host gave other guests (steal)', '%'],
+  ['cpu_probe_us', 'CPU time of a fixed probe before the run (HMAC-SHA256 of 1 KiB)', ' µs'],
+];
+
+/**
+ * The CPU time one HMAC-SHA256 of 1 KiB takes, the median of 5 rounds of 2,000: the same work
+ * every time, so it shows how fast the CPU itself runs now (frequency, caches shared with other
+ * guests), which steal does not.
+ */
+function cpuProbe() {
+  const key = Buffer.alloc(32, 7);
+  const data = Buffer.alloc(1024, 1);
+  const rounds = [];
+  for (let r = 0; r < 5; r++) {
+    const before = process.cpuUsage();
+    for (let i = 0; i < 2_000; i++) createHmac('sha256', key).update(data).digest();
+    const used = process.cpuUsage(before);
+    rounds.push((used.user + used.system) / 2_000);
+  }
+  return median(rounds);
+}
 const metricsOf = (def) => [...def.metrics, ...COMMON_METRICS];
 
 /** The machine's CPU time so far (from /proc/stat): idle, stolen by the host, and in total. */
@@ -164,10 +186,12 @@ async function runScenario(name, opts, profDir) {
     const ctx = { quick: opts.quick, run, runs: opts.runs, cpuProfDir: profDir, deadline: new Deadline(def.timeout(opts.quick), label), label };
     const started = Date.now();
     takeUnexpectedExits();
+    const probe = cpuProbe();
     const times = cpuTimes();
     try {
       const r = await def.run(ctx);
       progress.clear();
+      r.metrics.cpu_probe_us = probe;
       // On a virtual machine the host may run other guests on our cores: what it took shows
       // as steal, and explains figures that move between runs of the same build.
       r.metrics.host_steal = shareOf('steal', times, cpuTimes()) ?? undefined;
@@ -184,7 +208,7 @@ async function runScenario(name, opts, profDir) {
         .slice(0, 3)
         .map(([k, l, u]) => `${l} ${formatValue(r.metrics[k], u)}`)
         .join(' · ');
-      const steal = r.metrics.host_steal === undefined ? '' : ` · host steal ${formatValue(r.metrics.host_steal, '%')}`;
+      const steal = `${r.metrics.host_steal === undefined ? '' : ` · host steal ${formatValue(r.metrics.host_steal, '%')}`} · CPU probe ${formatValue(probe, ' µs')}`;
       progress.log(`  ${label} (${fmt((Date.now() - started) / 1000)} s): ${brief}${steal}`);
     } catch (err) {
       progress.clear();
