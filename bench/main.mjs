@@ -98,6 +98,7 @@ const COMMON_METRICS = [
   ['host_steal', 'CPU time the host gave other guests (steal)', '%'],
   ['cpu_probe_us', 'CPU time of a fixed probe before the run (HMAC-SHA256 of 1 KiB)', ' µs'],
 ];
+const metricsOf = (def) => [...def.metrics, ...COMMON_METRICS];
 
 /**
  * The CPU time one HMAC-SHA256 of 1 KiB takes, the median of 5 rounds of 2,000: the same work
@@ -116,7 +117,6 @@ function cpuProbe() {
   }
   return median(rounds);
 }
-const metricsOf = (def) => [...def.metrics, ...COMMON_METRICS];
 
 /** The machine's CPU time so far (from /proc/stat): idle, stolen by the host, and in total. */
 function cpuTimes() {
@@ -208,8 +208,8 @@ async function runScenario(name, opts, profDir) {
         .slice(0, 3)
         .map(([k, l, u]) => `${l} ${formatValue(r.metrics[k], u)}`)
         .join(' · ');
-      const steal = `${r.metrics.host_steal === undefined ? '' : ` · host steal ${formatValue(r.metrics.host_steal, '%')}`} · CPU probe ${formatValue(probe, ' µs')}`;
-      progress.log(`  ${label} (${fmt((Date.now() - started) / 1000)} s): ${brief}${steal}`);
+      const machineState = `${r.metrics.host_steal === undefined ? '' : ` · host steal ${formatValue(r.metrics.host_steal, '%')}`} · CPU probe ${formatValue(probe, ' µs')}`;
+      progress.log(`  ${label} (${fmt((Date.now() - started) / 1000)} s): ${brief}${machineState}`);
     } catch (err) {
       progress.clear();
       error = err instanceof Error ? err.message : String(err);
