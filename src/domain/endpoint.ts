@@ -60,8 +60,14 @@ export function checkUrl(url: string, field = 'url'): void {
 
 export function checkEventTypes(patterns: readonly string[], field = 'event_types'): void {
   if (patterns.length === 0) throw new EndpointInputError(field, `${field} must name at least one event type or wildcard`);
+  const problem = unknownEventTypes(patterns, field);
+  if (problem) throw new EndpointInputError(field, problem);
+}
+
+/** What is wrong with event type patterns (names in any profile, `topic.*`, `*`), if anything. */
+export function unknownEventTypes(patterns: readonly string[], field: string): string | undefined {
   const result = validateFilterPatterns(patterns);
-  if (!result.ok) throw new EndpointInputError(field, `${field} has unknown event types: ${result.invalid.map((p) => JSON.stringify(p)).join(', ')}`);
+  return result.ok ? undefined : `${field} has unknown event types: ${result.invalid.map((p) => JSON.stringify(p)).join(', ')}`;
 }
 
 export function checkHeaders(headers: readonly EndpointHeader[], field = 'headers'): void {

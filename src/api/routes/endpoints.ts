@@ -1,11 +1,11 @@
 // Native endpoints API: /api/v2/endpoints
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../app/context.js';
-import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
+import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret, unknownEventTypes } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../domain/types.js';
 import { ingestFailure } from '../ingest-failure.js';
-import { catalog, compileFilter, findEventType, validateFilterPatterns } from '../../catalog/index.js';
+import { catalog, compileFilter, findEventType } from '../../catalog/index.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
@@ -228,8 +228,8 @@ function recoverScopeOf(body: Static<typeof RecoverBody>): RecoverScope {
   if (until !== null && until <= since) throw new ApiError(400, 'invalid_request', 'until must be later than since', 'until');
   let eventTypes: string[] | null = null;
   if (body.event_types !== undefined && !body.event_types.includes('*')) {
-    const checked = validateFilterPatterns(body.event_types);
-    if (!checked.ok) throw new ApiError(400, 'invalid_request', `event_types has unknown event types: ${checked.invalid.map((p) => JSON.stringify(p)).join(', ')}`, 'event_types');
+    const problem = unknownEventTypes(body.event_types, 'event_types');
+    if (problem) throw new ApiError(400, 'invalid_request', problem, 'event_types');
     const accepts = compileFilter(body.event_types);
     eventTypes = catalog.filter((def) => accepts(def.name)).map((def) => def.name);
   }
