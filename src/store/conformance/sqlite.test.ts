@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SqliteStore } from '../sqlite/sqlite-store.js';
+import { WriteLock } from '../sqlite/write-lock.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqliteHandle } from './sqlite-harness.js';
 import { failedSince } from '../queries.js';
@@ -231,5 +232,60 @@ describe('sqlite durability per write', () => {
     await store.ingest([ingestItem(account.id, [{ id: endpoint.id, ordered: false }])], T0);
     await store.claim({ owner: 'w1', limit: 10, leaseMs: 30_000, now: T0 + 10, excludeEndpoints: [] });
     expect(seen).toEqual([1, 1]);
+  });
+});
+
+describe('sqlite writes and the write lock', () => {
+  /** A lock that counts the turns taken at it. */
+  class CountingLock extends WriteLock {
+    turns = 0;
+    override run<T>(fn: () => T): T {
+      this.turns++;
+      return super.run(fn);
+    }
+  }
+
+  let dir: string;
+  let store: SqliteStore;
+  const lock = new CountingLock();
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'herald-turns-'));
+    store = new SqliteStore({ file: path.join(dir, 'herald.db'), sealer, writeLock: lock });
+    await store.migrate();
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // Outside a turn, a write polls SQLite's busy handler (sleeps of 1–100 ms) while the dispatch
+  // thread holds the file: every write, however rare, waits its turn instead.
+  it('takes a turn for every admin write: accounts, projects, keys, counters, inboxes', async () => {
+    const turnsOf = async (write: () => Promise<unknown>) => {
+      const before = lock.turns;
+      await write();
+      return lock.turns - before;
+    };
+    const account = await store.createAccount({ name: 'A' });
+    const key = { accountId: account.id, name: 'k', role: 'admin' as const, operator: false, hash: 'h1', prefix: 'hk_', source: 'api' as const };
+    const inbox = { id: 'inb_1', accountId: account.id, name: 'in', token: 't', tokenHash: 'th', signingSecret: null, forwardUrl: null, forwardEndpointId: null, createdAt: 1, updatedAt: 1 };
+    const writes: Record<string, () => Promise<unknown>> = {
+      createAccount: () => store.createAccount({ name: 'B' }),
+      updateAccount: () => store.updateAccount({ ...account, name: 'A2' }),
+      createProject: () => store.createProject(account.id, 'p'),
+      createApiKey: () => store.createApiKey(key),
+      deleteApiKey: async () => store.deleteApiKey(account.id, (await store.createApiKey({ ...key, hash: 'h2' })).id),
+      syncEnvKey: () => store.syncEnvKey('h3'),
+      nextCounter: () => store.nextCounter(account.id, 'c'),
+      createInbox: () => store.createInbox(inbox),
+      updateInbox: () => store.updateInbox({ ...inbox, name: 'in2' }),
+    };
+    const untaken: string[] = [];
+    for (const [name, write] of Object.entries(writes)) if ((await turnsOf(write)) === 0) untaken.push(name);
+    expect(untaken).toEqual([]);
+    expect((await store.getAccount(account.id))?.name).toBe('A2');
+    expect((await store.getInbox(account.id, 'inb_1'))?.name).toBe('in2');
+    expect(await store.nextCounter(account.id, 'c')).toBe(2);
   });
 });

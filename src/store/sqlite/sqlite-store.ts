@@ -256,6 +256,11 @@ export class SqliteStore implements Store {
     return this.stmt(sql).run(...params);
   }
 
+  /** One statement as a write transaction of its own, in its turn at the write lock. */
+  private write(sql: string, ...params: unknown[]): Database.RunResult {
+    return this.immediate(() => this.run(sql, ...params));
+  }
+
   async close(): Promise<void> {
     this.stmts.clear();
     this.rawStmts.clear();
@@ -297,7 +302,7 @@ export class SqliteStore implements Store {
       linkBaseUrl: input.linkBaseUrl ?? null,
       createdAt: Date.now(),
     };
-    this.run(
+    this.write(
       'INSERT INTO accounts (id, name, rate_limit_per_second, link_base_url, created_at) VALUES (?, ?, ?, ?, ?)',
       account.id,
       account.name,
@@ -314,7 +319,7 @@ export class SqliteStore implements Store {
   }
 
   async updateAccount(a: Account): Promise<void> {
-    this.run('UPDATE accounts SET name = ?, rate_limit_per_second = ?, link_base_url = ?, endpoints_version = endpoints_version + 1 WHERE id = ?', a.name, a.rateLimitPerSecond, a.linkBaseUrl, a.id);
+    this.write('UPDATE accounts SET name = ?, rate_limit_per_second = ?, link_base_url = ?, endpoints_version = endpoints_version + 1 WHERE id = ?', a.name, a.rateLimitPerSecond, a.linkBaseUrl, a.id);
   }
 
   async listAccounts(page: PageRequest): Promise<Page<Account>> {
@@ -324,7 +329,7 @@ export class SqliteStore implements Store {
 
   async createProject(accountId: string, name: string, id?: string): Promise<Project> {
     const project: Project = { id: id ?? newId('prj'), accountId, name, createdAt: Date.now() };
-    this.run('INSERT INTO projects (id, account_id, name, created_at) VALUES (?, ?, ?, ?)', project.id, accountId, name, project.createdAt);
+    this.write('INSERT INTO projects (id, account_id, name, created_at) VALUES (?, ?, ?, ?)', project.id, accountId, name, project.createdAt);
     return project;
   }
 
@@ -341,7 +346,7 @@ export class SqliteStore implements Store {
   async createApiKey(input: NewApiKey): Promise<ApiKeyRecord> {
     const id = newId('key');
     const createdAt = Date.now();
-    this.run(
+    this.write(
       'INSERT INTO api_keys (id, account_id, name, role, operator, hash, prefix, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       id,
       input.accountId,
@@ -370,11 +375,11 @@ export class SqliteStore implements Store {
   }
 
   async deleteApiKey(accountId: string, id: string): Promise<boolean> {
-    return this.run('DELETE FROM api_keys WHERE account_id = ? AND id = ?', accountId, id).changes > 0;
+    return this.write('DELETE FROM api_keys WHERE account_id = ? AND id = ?', accountId, id).changes > 0;
   }
 
   async syncEnvKey(hash: string): Promise<boolean> {
-    this.run("DELETE FROM api_keys WHERE source = 'env' AND hash <> ?", hash);
+    this.write("DELETE FROM api_keys WHERE source = 'env' AND hash <> ?", hash);
     return this.get('SELECT 1 FROM api_keys WHERE hash = ?', hash) !== undefined;
   }
 
@@ -859,11 +864,11 @@ export class SqliteStore implements Store {
   // ---- profiles -----------------------------------------------------------------------
 
   async nextCounter(accountId: string, name: string): Promise<number> {
-    const row = this.get<{ value: number }>(
+    const row = this.immediate(() => this.get<{ value: number }>(
       'INSERT INTO counters (account_id, name, value) VALUES (?, ?, 1) ON CONFLICT (account_id, name) DO UPDATE SET value = value + 1 RETURNING value',
       accountId,
       name,
-    );
+    ));
     return num(row!.value);
   }
 
@@ -886,12 +891,12 @@ export class SqliteStore implements Store {
   async createInbox(inbox: Inbox): Promise<void> {
     const row = inboxToRow(inbox, this.sealer);
     const cols = Object.keys(row);
-    this.run(`INSERT INTO inboxes (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`, row);
+    this.write(`INSERT INTO inboxes (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`, row);
   }
 
   async updateInbox(inbox: Inbox): Promise<void> {
     const row = inboxToRow(inbox, this.sealer);
-    this.run(
+    this.write(
       `UPDATE inboxes SET name = @name, signing_secret = @signing_secret, forward_url = @forward_url, forward_endpoint_id = @forward_endpoint_id, updated_at = @updated_at
         WHERE id = @id AND account_id = @account_id`,
       row,
