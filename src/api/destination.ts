@@ -25,9 +25,11 @@ export async function checkDestination(ctx: AppContext, url: string, accountId: 
   } catch (err) {
     const kind = (err as { kind?: string }).kind;
     // A name that does not resolve yet is accepted: it cannot reach anything now, and the
-    // connect-time check guards whatever it resolves to later.
-    if (kind === 'dns') return;
-    if (kind === 'ssrf_blocked' && ownHost) {
+    // connect-time check guards whatever it resolves to later. Not on Herald's own host: connect
+    // time lets every URL there through (its inboxes), so one that cannot be checked now
+    // (`localhost.`, which this resolver may not know and another may) is refused.
+    if (kind === 'dns' && !ownHost) return;
+    if ((kind === 'ssrf_blocked' || kind === 'dns') && ownHost) {
       throw new ApiError(422, kind, `${field}: ${(err as Error).message}; on Herald's own address only this account's inbox URLs (/in/<token>) are allowed`, field);
     }
     if (kind === 'ssrf_blocked' || kind === 'invalid_url') throw new ApiError(422, kind, `${field}: ${(err as Error).message}`, field);
