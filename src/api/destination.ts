@@ -1,4 +1,5 @@
 import type { AppContext } from '../app/context.js';
+import type { Endpoint } from '../domain/types.js';
 import { ApiError } from './middleware/errors.js';
 
 /**
@@ -48,4 +49,18 @@ function ownHostUrl(ctx: AppContext, url: string): URL | undefined {
   if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username !== '' || parsed.password !== '') return undefined;
   const port = parsed.port !== '' ? Number(parsed.port) : parsed.protocol === 'https:' ? 443 : 80;
   return ctx.guard.isAlwaysAllowed(parsed.hostname, port) ? parsed : undefined;
+}
+
+/**
+ * An endpoint's destinations through checkDestination: its URL and, with OAuth, the token URL
+ * Herald posts its client credentials to. Only what is new or changed since `before`.
+ */
+export async function checkEndpointDestinations(ctx: AppContext, endpoint: Endpoint, accountId: string, before?: Endpoint): Promise<void> {
+  if (endpoint.url !== before?.url) await checkDestination(ctx, endpoint.url, accountId);
+  const tokenUrl = tokenUrlOf(endpoint);
+  if (tokenUrl !== undefined && tokenUrl !== (before && tokenUrlOf(before))) await checkDestination(ctx, tokenUrl, accountId, 'auth.token_url');
+}
+
+function tokenUrlOf(endpoint: Endpoint): string | undefined {
+  return endpoint.auth.type === 'oauth2_client_credentials' ? endpoint.auth.tokenUrl : undefined;
 }

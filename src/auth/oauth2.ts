@@ -61,7 +61,9 @@ export class OAuth2TokenCache implements TokenSource {
         signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
       });
     } catch (err) {
-      throw new DeliveryError('oauth', `token request to ${new URL(auth.tokenUrl).host} failed: ${(err as Error).message}`, { cause: err });
+      // A token URL at a forbidden address is policy, like an endpoint URL there: retrying cannot help.
+      const retryable = !blockedBySsrfGuard(err);
+      throw new DeliveryError('oauth', `token request to ${new URL(auth.tokenUrl).host} failed: ${(err as Error).message}`, { cause: err, retryable });
     }
     const text = await readSmall(res.body);
     if (res.statusCode < 200 || res.statusCode > 299) {
@@ -101,4 +103,12 @@ function oauthError(text: string): string {
   } catch {
     return '';
   }
+}
+
+/** The SSRF guard refused the connection (its error, or one that wraps it). */
+function blockedBySsrfGuard(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ((e as { kind?: unknown }).kind === 'ssrf_blocked') return true;
+  }
+  return false;
 }

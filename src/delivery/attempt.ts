@@ -8,7 +8,7 @@ import { decodeSecret, hmacHex, signatureHeader } from '../signing/standard-webh
 import { mask } from '../signing/secretbox.js';
 import type { AttemptInput, ClaimedDelivery } from '../store/contract.js';
 import type { AttemptResult } from './dispatcher.js';
-import { classifyError, classifyStatus, RETRYABLE_KINDS } from './errors.js';
+import { classifyError, classifyStatus, DeliveryError, RETRYABLE_KINDS } from './errors.js';
 import { type HttpSender, MAX_RESPONSE_LOGGED } from './http-sender.js';
 
 export interface AuthProvider {
@@ -88,7 +88,8 @@ export function createAttempt(deps: AttemptDeps): (d: ClaimedDelivery) => Promis
       const { kind, message } = classifyError(err);
       const attempt = record(d, startedAt, clock(), logHeaders(), { statusCode: null, errorKind: kind, errorMessage: message, responseBody: null });
       // A blocked or malformed destination stays so on every retry: fail it now (it stays replayable).
-      return { attempt, verdict: RETRYABLE_KINDS[kind] ? 'retry' : 'fail' };
+      const retryable = err instanceof DeliveryError ? err.retryable : RETRYABLE_KINDS[kind];
+      return { attempt, verdict: retryable ? 'retry' : 'fail' };
     }
   };
 }

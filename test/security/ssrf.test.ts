@@ -92,6 +92,16 @@ describe('SSRF: destinations refused when HERALD_ALLOWED_TARGETS is empty', () =
     const oauth = await h.api('PUT', `/webhooks/endpoint/oauth/${tenovos.body.id}`, { clientId: 'c', clientSecret: 's', tokenUrl: 'http://169.254.169.254/token' });
     expect(oauth.status).toBe(422);
     expect(oauth.body.field).toBe('tokenUrl');
+    // The native API checks a token URL as well, on create and on change.
+    const oauth2 = (token_url: string) => ({ type: 'oauth2_client_credentials', token_url, client_id: 'c', client_secret: 's' });
+    for (const token of ['http://169.254.169.254/latest/meta-data/iam', 'http://127.0.0.1:22/', 'http://[::ffff:10.0.0.1]/token']) {
+      const created = await h.api('POST', '/api/v2/endpoints', { url: 'http://93.184.215.14/o', event_types: ['asset.*'], auth: oauth2(token) });
+      expect(created.status, token).toBe(422);
+      expect(created.body.field).toBe('auth.token_url');
+      const changed = await h.api('PATCH', `/api/v2/endpoints/${ep.body.id}`, { auth: oauth2(token) });
+      expect(changed.status, token).toBe(422);
+      expect(changed.body.field).toBe('auth.token_url');
+    }
     const native = await h.api('PATCH', `/webhooks/endpoint/${tenovos.body.id}`, { url: 'http://2130706433/' });
     expect(native.status).toBe(422);
     expect((await h.api('GET', `/api/v2/endpoints/${ep.body.id}`)).body.url).toBe('http://93.184.215.14/hooks');
@@ -157,6 +167,31 @@ describe('SSRF: checked again at connect time (DNS rebinding)', () => {
     // Blocked is policy, not bad luck: failed at the first attempt, without retries.
     expect(failed.attempts).toBe(1);
     expect(failed.attempt_log[0]).toMatchObject({ status_code: null, error_kind: 'ssrf_blocked' });
+    expect(chaos.requests).toHaveLength(0);
+  });
+
+  it('an OAuth token URL that rebinds to 127.0.0.1 is never connected to, and fails the delivery without retries', async () => {
+    let rebound = false;
+    const resolve: Resolver = async (host) => {
+      // The endpoint's own host stays public and is never reached: the token comes first.
+      if (host === 'hooks.herald.test') return [{ address: '93.184.215.14', family: 4 }];
+      if (host === 'token.herald.test') return [{ address: rebound ? '127.0.0.1' : '93.184.215.14', family: 4 }];
+      throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
+    };
+    (h.herald.context.guard as unknown as { resolve: Resolver }).resolve = resolve;
+    const port = new URL(chaos.url).port;
+    const ep = await h.api('POST', '/api/v2/endpoints', {
+      url: 'http://hooks.herald.test/hooks',
+      event_types: ['asset.*'],
+      auth: { type: 'oauth2_client_credentials', token_url: `http://token.herald.test:${port}/ok/token`, client_id: 'c', client_secret: 's' },
+    });
+    expect(ep.status, JSON.stringify(ep.body)).toBe(201);
+    rebound = true;
+    expect((await h.api('POST', '/api/v2/events', { type: 'asset.created' })).status).toBe(202);
+    const failed = await eventually(async () => (await h.api('GET', `/api/v2/endpoints/${ep.body.id}/deliveries?status=failed`)).body.data[0], 10_000);
+    expect(failed.attempts).toBe(1);
+    expect(failed.attempt_log[0]).toMatchObject({ status_code: null, error_kind: 'oauth' });
+    expect(JSON.stringify(failed.attempt_log[0])).toMatch(/127\.0\.0\.1/);
     expect(chaos.requests).toHaveLength(0);
   });
 });

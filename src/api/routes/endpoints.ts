@@ -13,7 +13,7 @@ import { EndpointCreate, EndpointPatch, EndpointView, IdParams, PageQuery, Recov
 import { endpointView, iso } from '../views.js';
 import { Type, type Static } from 'typebox';
 import type { AuthInput } from '../schemas.js';
-import { checkDestination } from '../destination.js';
+import { checkEndpointDestinations } from '../destination.js';
 import { raiseSystemEvent } from '../../app/system-events.js';
 import type { RecoverScope } from '../../store/contract.js';
 
@@ -69,7 +69,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     } catch (err) {
       asApiError(err);
     }
-    await checkDestination(ctx, endpoint.url, accountId);
+    await checkEndpointDestinations(ctx, endpoint, accountId);
     await ctx.store.createEndpoint(endpoint);
     return reply.status(201).send({ ...endpointView(endpoint), secret });
   });
@@ -98,7 +98,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     } catch (err) {
       asApiError(err);
     }
-    if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId);
+    await checkEndpointDestinations(ctx, updated, accountId, existing);
     await ctx.store.updateEndpoint(updated);
     ctx.endpointChanged(id);
     if (existing.disabled !== updated.disabled) {
