@@ -3,7 +3,7 @@
 // activity, recover's dry run, test sends and revealing the signing secret.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verify } from '../../src/signing/verify.js';
-import { eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+import { ADMIN_KEY, eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
 
 interface Delivery {
   id: string;
@@ -254,11 +254,23 @@ describe('test sends and the signing secret', () => {
     expect(target.received).toHaveLength(2);
   });
 
-  it('refuses an unknown type (422 naming event_type), a disabled endpoint (409) and non-admin keys (403)', async () => {
+  it('refuses an unknown type (422 naming event_type), data past the event limits (400, 413), a disabled endpoint (409) and non-admin keys (403)', async () => {
     const unknown = await h.api('POST', `/api/v2/endpoints/${targetId}/test`, { event_type: 'asset.exploded' });
     expect([unknown.status, unknown.body.field]).toEqual([422, 'event_type']);
     const extra = await h.api('POST', `/api/v2/endpoints/${targetId}/test`, { event_type: 'asset.created', resource: {} });
     expect([extra.status, extra.body.field]).toEqual([400, 'resource']);
+    // The limits of every published event: 64 levels of nesting and 256 KiB.
+    // Sent as text: the test's own JSON.stringify would overflow its stack on the deeper one.
+    for (const depth of [100, 5_000]) {
+      const res = await fetch(`${h.url}/api/v2/endpoints/${targetId}/test`, {
+        method: 'POST',
+        headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' },
+        body: `{"data":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
+      });
+      expect([res.status, (await res.json()).field], `depth ${depth}`).toEqual([400, 'data']);
+    }
+    const large = await h.api('POST', `/api/v2/endpoints/${targetId}/test`, { data: { blob: 'x'.repeat(300 * 1024) } });
+    expect([large.status, large.body.error]).toEqual([413, 'event_too_large']);
     const off = await h.api('POST', '/api/v2/endpoints', { url: target.url, event_types: ['asset.created'], disabled: true });
     expect((await h.api('POST', `/api/v2/endpoints/${off.body.id}/test`, {})).status).toBe(409);
     const viewer = (await h.api('POST', '/api/v2/api-keys', { name: 'viewer', role: 'viewer' })).body.key as string;

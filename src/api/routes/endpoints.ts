@@ -14,6 +14,7 @@ import { endpointView, iso } from '../views.js';
 import { Type, type Static } from 'typebox';
 import type { AuthInput } from '../schemas.js';
 import { checkEndpointDestinations } from '../destination.js';
+import { checkEventLimits } from '../event-limits.js';
 import { raiseSystemEvent } from '../../app/system-events.js';
 import type { RecoverScope } from '../../store/contract.js';
 
@@ -204,6 +205,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
 const TEST_EVENT_TYPE = 'asset.created';
 
 async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<typeof TestSendBody>): Promise<{ message_id: string; delivery_id: string }> {
+  checkEventLimits(body, 'body');
   const type = body.event_type ?? TEST_EVENT_TYPE;
   // A resource of the event's own topic, so every profile renders the payload it would for real.
   const topic = findEventType(type)?.name.split('.')[0] ?? 'test';

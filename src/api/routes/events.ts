@@ -3,44 +3,19 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import type { EventInput } from '../../domain/types.js';
+import { checkEventLimits } from '../event-limits.js';
 import { ingestFailure } from '../ingest-failure.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
-import { ApiError, instantOf, notFound } from '../middleware/errors.js';
+import { instantOf, notFound } from '../middleware/errors.js';
 import { EventBatchIn, EventIn, IdParams } from '../schemas.js';
 import { eventView } from '../views.js';
 
-/** Events are limited to 256 KiB each, serialised. */
-export const MAX_EVENT_BYTES = 256 * 1024;
-
-/** Events nest objects and arrays at most this deep: every reader downstream may recurse. */
-export const MAX_EVENT_DEPTH = 64;
-
-/** How deep objects and arrays nest in `value` (a scalar is 0), counted without recursion; stops past `limit`. */
-function nestingDepth(value: unknown, limit: number): number {
-  let max = 0;
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    max = Math.max(max, d + 1);
-    if (max > limit) return max;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
-  }
-  return max;
-}
-
 function toInput(e: EventIn, field: string): EventInput {
-  const fieldOf = (name: string) => (field === 'body' ? name : `${field}.${name}`);
-  for (const [name, value] of Object.entries(e)) {
-    if (nestingDepth(value, MAX_EVENT_DEPTH) > MAX_EVENT_DEPTH) {
-      throw new ApiError(400, 'invalid_request', `${fieldOf(name)} is nested deeper than ${MAX_EVENT_DEPTH} levels`, fieldOf(name));
-    }
-  }
-  if (JSON.stringify(e).length > MAX_EVENT_BYTES) throw new ApiError(413, 'event_too_large', `${field} is larger than 256 KiB`, field);
+  checkEventLimits(e, field);
   return {
     idempotencyKey: e.id,
     type: e.type,
-    occurredAt: e.occurred_at === undefined ? undefined : instantOf(e.occurred_at, fieldOf('occurred_at')),
+    occurredAt: e.occurred_at === undefined ? undefined : instantOf(e.occurred_at, field === 'body' ? 'occurred_at' : `${field}.occurred_at`),
     projectId: e.project_id,
     resource: e.resource,
     actor: e.actor,
