@@ -245,6 +245,14 @@ describe('deliveries to Media Pocket webhooks', () => {
     const [, second] = await ok.waitFor(2);
     expect(second.headers['x-hidden']).toBe('hidden-value-1234567890');
     expect(second.headers['x-signature']).toBe(createHmac('sha256', 'hmac-key-abcdefghijklmnop').update(second.body).digest('hex'));
+
+    // A hidden header turned plain without its value would show the kept secret: refused.
+    const unhidden = await h.api('PATCH', `/api/v2/admin/webhooks/${webhook.id}`, { webhook_headers: [{ key: 'X-Hidden', type: 'plain' }] });
+    expect(unhidden.status).toBe(422);
+    expect(JSON.stringify(unhidden.body)).not.toContain('hidden-value-1234567890');
+    expect(JSON.stringify((await h.api('GET', `/api/v2/admin/webhooks/${webhook.id}`)).body)).not.toContain('hidden-value-1234567890');
+    const replaced = await h.api('PATCH', `/api/v2/admin/webhooks/${webhook.id}`, { webhook_headers: [{ key: 'X-Hidden', value: 'now-public', type: 'plain' }] });
+    expect(replaced.body.webhook.webhook_headers).toEqual([{ key: 'X-Hidden', value: 'now-public', type: 'plain' }]);
   });
 
   it('restrict to webhook_users and project_id', async () => {
