@@ -82,7 +82,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     logRequests: logger.isLevelEnabled('debug'),
     bodyLimit: BODY_LIMIT,
     trustProxy: false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, discriminator: true } },
   });
   await app.register(swagger, {
     openapi: {

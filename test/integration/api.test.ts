@@ -82,6 +82,40 @@ describe('endpoints API', () => {
   });
 });
 
+describe('endpoint input errors', () => {
+  const base = { url: 'http://127.0.0.1:9/hook', event_types: ['asset.*'] };
+  const fieldAndMessage = async (body: unknown) => {
+    const res = await h.api('POST', '/api/v2/endpoints', body);
+    return [res.status, res.body.field, res.body.message];
+  };
+
+  it('names the field of the auth variant the client chose', async () => {
+    expect(await fieldAndMessage({ ...base, auth: { type: 'basic', username: 'u' } })).toEqual([400, 'auth.password', 'body field "auth.password" is required']);
+    expect(await fieldAndMessage({ ...base, auth: { type: 'basic', username: '', password: 'p' } })).toEqual([400, 'auth.username', expect.stringContaining('auth.username')]);
+    expect(await fieldAndMessage({ ...base, auth: { type: 'oauth2_client_credentials', token_url: 'http://127.0.0.1:9/t', client_id: 'c' } })).toEqual([
+      400,
+      'auth.client_secret',
+      'body field "auth.client_secret" is required',
+    ]);
+    expect(await fieldAndMessage({ ...base, auth: { type: 'kerberos' } })).toEqual([400, 'auth.type', 'body field "auth.type" must be one of the known types']);
+    expect(await fieldAndMessage({ ...base, auth: { type: 'none', username: 'u' } })).toEqual([400, 'auth.username', 'body field "auth.username" is not allowed']);
+    expect(await fieldAndMessage({ ...base, auth: {} })).toEqual([400, 'auth.type', 'body field "auth.type" is required']);
+  });
+
+  it('names the bad entry of the header form sent, and caps both forms at 50 headers', async () => {
+    expect(await fieldAndMessage({ ...base, headers: [{ name: 'x-a', value: 'y', type: 'zzz' }] })).toEqual([400, 'headers[0].type', expect.stringContaining('headers[0].type')]);
+    expect(await fieldAndMessage({ ...base, headers: [{ name: 'x-a' }] })).toEqual([400, 'headers[0].value', 'body field "headers[0].value" is required']);
+    const many = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`x-h${i}`, 'v']));
+    expect((await fieldAndMessage({ ...base, headers: many })).slice(0, 2)).toEqual([400, 'headers']);
+    expect((await fieldAndMessage({ ...base, headers: Object.entries(many).map(([name, value]) => ({ name, value })) })).slice(0, 2)).toEqual([400, 'headers']);
+    const fifty = Object.fromEntries(Object.entries(many).slice(0, 50));
+    const ok = await h.api('POST', '/api/v2/endpoints', { ...base, headers: fifty, auth: { type: 'basic', username: 'u', password: 'p' } });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    expect(ok.body.headers).toHaveLength(50);
+    expect(ok.body.auth).toMatchObject({ type: 'basic', username: 'u' });
+  });
+});
+
 describe('ingest API', () => {
   it('answers 422 naming the index for an unknown type in a batch', async () => {
     const res = await h.api('POST', '/api/v2/events/batch', { events: [{ type: 'asset.created' }, { type: 'nope.nope' }] });

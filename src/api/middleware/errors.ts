@@ -31,6 +31,7 @@ export function instantOf(value: string, field: string): number {
 
 interface ValidationIssue {
   instancePath?: string;
+  keyword?: string;
   message?: string;
   params?: Record<string, unknown>;
 }
@@ -44,7 +45,9 @@ function fieldOf(issue: ValidationIssue): string | undefined {
     .join('');
   const missing = issue.params?.missingProperty;
   const extra = issue.params?.additionalProperty;
-  const leaf = typeof missing === 'string' ? missing : typeof extra === 'string' ? extra : undefined;
+  // A discriminated union (auth) whose `type` names no variant: the tag is the field.
+  const tag = issue.keyword === 'discriminator' ? issue.params?.tag : undefined;
+  const leaf = typeof missing === 'string' ? missing : typeof extra === 'string' ? extra : typeof tag === 'string' ? tag : undefined;
   // An empty property name ("") is still a field the client sent.
   if (leaf !== undefined) return path ? `${path}.${leaf}` : leaf;
   return path || undefined;
@@ -54,6 +57,7 @@ function describe(issue: ValidationIssue, context: string): string {
   const field = fieldOf(issue);
   if (typeof issue.params?.additionalProperty === 'string') return `${context} field "${field}" is not allowed`;
   if (typeof issue.params?.missingProperty === 'string') return `${context} field "${field}" is required`;
+  if (issue.keyword === 'discriminator') return `${context} field "${field}" must be one of the known types`;
   return field ? `${context} field "${field}" ${issue.message ?? 'is invalid'}` : `${context} ${issue.message ?? 'is invalid'}`;
 }
 
