@@ -17,7 +17,7 @@ export function loadSecretKey(config: Config, logger?: Logger): string {
   if (config.secretKey) return config.secretKey;
   const file = path.join(config.dataDir, 'secret.key');
   if (!existsSync(file)) {
-    mkdirSync(config.dataDir, { recursive: true });
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(file, `${SecretBox.generateKey()}\n`, { mode: 0o600, flag: 'wx' });
     logger?.info({ file }, 'generated the encryption key for credentials at rest; back it up with the database');
   }

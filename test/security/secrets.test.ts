@@ -4,7 +4,7 @@
 // then the raw database files, the log output and every read API are searched for each secret
 // and its encoded forms. API keys are stored as hashes only.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, eventually, startReceiver, tempDir, type Receiver } from '../helpers.js';
@@ -259,6 +259,12 @@ describe('credentials are used but never stored, logged or shown in clear', () =
     earlierLogs.push(proc!.output());
     proc = await spawnHerald('serve', { HERALD_DATA_DIR: dir, LOG_LEVEL: 'debug', HERALD_RETRY_SCHEDULE: '0,0.2,0.2' });
   }, 30_000);
+
+  it('the database, its WAL and the key are readable by their owner only', () => {
+    const modes = Object.fromEntries(readdirSync(dir).map((f) => [f, (statSync(path.join(dir, f)).mode & 0o777).toString(8)]));
+    expect(Object.keys(modes)).toEqual(expect.arrayContaining(['herald.db', 'herald.db-wal', 'secret.key']));
+    expect(Object.entries(modes).filter(([, mode]) => mode !== '600')).toEqual([]);
+  });
 
   it('no secret is in the log output at debug level', async () => {
     // Exercise the error paths too: a bad key, a refused create, a delivery failure were logged above.

@@ -2,7 +2,7 @@
 // surface exists so the same contract fits PostgreSQL. One connection, one writer: every
 // write batch is one transaction, so a batch costs one commit (and one fsync).
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { newId } from '../../domain/ids.js';
 import { withSequence } from '../../domain/canonical-body.js';
@@ -145,6 +145,19 @@ function recoverWhere(scope: RecoverScope): string {
     AND (@until IS NULL OR created_at < @until) AND (@types IS NULL OR event_type IN (SELECT value FROM json_each(@types)))`;
 }
 
+/**
+ * A new database file is created readable by its owner only: it holds captured inbox requests in
+ * clear. SQLite gives its -wal and -shm files the database file's permissions.
+ */
+function createPrivately(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
 /** Rows a long write (recover, deleting an endpoint or inbox) changes per transaction: 10–20 ms of work on 2 vCPUs. */
 const CHUNK_ROWS = 2_000;
 
@@ -167,7 +180,7 @@ export class SqliteStore implements Store {
   private readonly immediate: <T>(fn: () => T) => T;
 
   constructor(options: SqliteOptions) {
-    if (options.file !== ':memory:') mkdirSync(path.dirname(options.file), { recursive: true });
+    if (options.file !== ':memory:') createPrivately(options.file);
     this.db = new Database(options.file);
     this.sealer = options.sealer;
     this.db.pragma('journal_mode = WAL');
