@@ -161,7 +161,11 @@ const deliveryFilters = {
 
 export const DeliveryQuery = Type.Object(deliveryFilters);
 
-export const AccountDeliveryQuery = Type.Object({ endpoint_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })), ...deliveryFilters });
+export const AccountDeliveryQuery = Type.Object({
+  endpoint_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  event_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'one event\'s deliveries, by its message id' })),
+  ...deliveryFilters,
+});
 
 export const RecoverBody = Type.Object(
   {

@@ -116,6 +116,27 @@ describe('endpoint input errors', () => {
   });
 });
 
+describe('an event and its deliveries', () => {
+  it('lists the first 250 with the event and continues at /deliveries?event_id= with its cursor', async () => {
+    for (let i = 0; i < 251; i++) {
+      const res = await h.api('POST', '/api/v2/endpoints', { url: `http://127.0.0.1:9/many/${i}`, event_types: ['user.avatar.removed'] });
+      expect(res.status).toBe(201);
+    }
+    const published = await h.api('POST', '/api/v2/events', { id: 'many-1', type: 'user.avatar.removed' });
+    expect(published.body.deliveries).toBe(251);
+    const event = await h.api('GET', '/api/v2/events/many-1');
+    expect(event.body.deliveries).toHaveLength(250);
+    expect(event.body.deliveries_next_cursor).toEqual(expect.any(String));
+    const rest = await h.api('GET', `/api/v2/deliveries?event_id=${published.body.id}&cursor=${event.body.deliveries_next_cursor}`);
+    expect(rest.status).toBe(200);
+    expect(rest.body.next_cursor).toBeNull();
+    const ids = new Set([...event.body.deliveries, ...rest.body.data].map((d: { id: string }) => d.id));
+    expect(ids.size).toBe(251);
+    const one = await h.api('GET', `/api/v2/deliveries?event_id=${published.body.id}&limit=250`);
+    expect(one.body.data.every((d: { event_id: string }) => d.event_id === published.body.id)).toBe(true);
+  });
+});
+
 describe('ingest API', () => {
   it('answers 422 naming the index for an unknown type in a batch', async () => {
     const res = await h.api('POST', '/api/v2/events/batch', { events: [{ type: 'asset.created' }, { type: 'nope.nope' }] });

@@ -41,7 +41,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
     {
       schema: {
         tags: ['deliveries'],
-        description: 'The delivery log of the whole account, newest first, each delivery with its attempts; filters combine. An endpoint_id of another account answers 404.',
+        description: 'The delivery log of the whole account, newest first, each delivery with its attempts; filters combine (event_id: one event\'s deliveries, by its message id). An endpoint_id of another account answers 404.',
         querystring: AccountDeliveryQuery,
       },
     },
@@ -49,7 +49,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
       const q = req.query as Static<typeof AccountDeliveryQuery>;
       const { accountId } = principalOf(req);
       if (q.endpoint_id !== undefined && !(await ctx.store.getEndpoint(accountId, q.endpoint_id))) throw notFound('endpoint', q.endpoint_id);
-      return logPage(ctx, accountId, queryOf(q, q.endpoint_id));
+      return logPage(ctx, accountId, { ...queryOf(q, q.endpoint_id), eventId: q.event_id });
     },
   );
 

@@ -10,6 +10,9 @@ import { instantOf, notFound } from '../middleware/errors.js';
 import { EventBatchIn, EventIn, IdParams } from '../schemas.js';
 import { eventView } from '../views.js';
 
+/** Deliveries listed with an event; the rest are a page away (deliveries_next_cursor). */
+const EVENT_DELIVERIES_SHOWN = 250;
+
 function toInput(e: EventIn, field: string): EventInput {
   checkEventLimits(e, field);
   return {
@@ -48,12 +51,16 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
     return reply.status(202).send({ data: out });
   });
 
-  app.get('/api/v2/events/:id', { schema: { tags: ['events'], description: 'An event, by message id or by the id it was published with, and its deliveries.', params: IdParams } }, async (req) => {
+  app.get('/api/v2/events/:id', { schema: { tags: ['events'], description: 'An event, by message id or by the id it was published with, and its first 250 deliveries; deliveries_next_cursor continues them at GET /deliveries?event_id=<message id>&cursor=.', params: IdParams } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const event = await ctx.store.getEvent(accountId, id);
     if (!event) throw notFound('event', id);
-    const deliveries = await ctx.store.listDeliveries(accountId, { eventId: event.id, limit: 250 });
-    return { ...eventView(event), deliveries: deliveries.items.map((d) => ({ id: d.id, endpoint_id: d.endpointId, status: d.status, attempts: d.attempts })) };
+    const deliveries = await ctx.store.listDeliveries(accountId, { eventId: event.id, limit: EVENT_DELIVERIES_SHOWN });
+    return {
+      ...eventView(event),
+      deliveries: deliveries.items.map((d) => ({ id: d.id, endpoint_id: d.endpointId, status: d.status, attempts: d.attempts })),
+      deliveries_next_cursor: deliveries.nextCursor,
+    };
   });
 }
