@@ -16,6 +16,24 @@ describe('authentication', () => {
     expect(bearer.status).toBe(200);
   });
 
+  it('answers a key without the role 403 before looking at the body', async () => {
+    const viewer = (await h.api('POST', '/api/v2/api-keys', { name: 'viewer', role: 'viewer' })).body.key as string;
+    const writes: [string, string, unknown][] = [
+      ['POST', '/api/v2/endpoints', {}],
+      ['PATCH', '/api/v2/endpoints/ep_nope', { url: 5 }],
+      ['POST', '/api/v2/endpoints/ep_nope/recover', {}],
+      ['POST', '/api/v2/endpoints/ep_nope/test', { event_type: [] }],
+      ['POST', '/api/v2/events', {}],
+      ['POST', '/api/v2/events/batch', { events: 'x' }],
+      ['POST', '/api/v2/inboxes', { name: [] }],
+      ['POST', '/api/v2/deliveries/dlv_nope/retry', undefined],
+    ];
+    for (const [method, route, body] of writes) {
+      const res = await h.api(method, route, body, viewer);
+      expect([res.status, res.body.error], `${method} ${route}`).toEqual([403, 'forbidden']);
+    }
+  });
+
   it('serves health without a key', async () => {
     expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${h.url}/readyz`)).status).toBe(200);
@@ -79,6 +97,11 @@ describe('endpoints API', () => {
     expect((await h.api('GET', '/api/v2/endpoints/ep_nope')).status).toBe(404);
     expect((await h.api('PATCH', '/api/v2/endpoints/ep_nope', { description: 'x' })).status).toBe(404);
     expect((await h.api('DELETE', '/api/v2/endpoints/ep_nope')).status).toBe(404);
+    // Past the router's limits, in the API's own error shape.
+    const long = await h.api('GET', `/api/v2/endpoints/ep_${'x'.repeat(100)}`);
+    expect([long.status, long.body]).toEqual([414, { error: 'invalid_request', message: 'a path segment (an id) is longer than 100 characters' }]);
+    const bad = await h.api('GET', '/api/v2/endpoints/%E0%A4%A');
+    expect([bad.status, bad.body.error]).toEqual([400, 'invalid_request']);
   });
 });
 
@@ -151,6 +174,22 @@ describe('ingest API', () => {
     expect((await h.api('POST', '/api/v2/events/batch', { events: [] })).status).toBe(400);
     const tooMany = await h.api('POST', '/api/v2/events/batch', { events: Array.from({ length: 1001 }, () => ({ type: 'asset.created' })) });
     expect(tooMany.status).toBe(400);
+  });
+
+  it('reads an empty JSON body as none, and names a refused key or an encoding it cannot read', async () => {
+    const raw = (route: string, body: string, headers: Record<string, string> = {}) =>
+      fetch(`${h.url}${route}`, { method: 'POST', headers: { 'x-api-key': 'test-admin-key-0123456789', 'content-type': 'application/json', ...headers }, body });
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: 'http://127.0.0.1:9/empty', event_types: ['asset.*'] });
+    // Optional bodies: nothing sent with the content-type a client library adds anyway.
+    expect((await raw(`/api/v2/endpoints/${ep.body.id}/secret/rotate`, '')).status).toBe(200);
+    expect((await raw(`/api/v2/endpoints/${ep.body.id}/test`, '')).status).toBe(202);
+    const required = await raw('/api/v2/events', '');
+    expect(required.status).toBe(400);
+    expect((await required.json()).message).toMatch(/body/);
+    const proto = await raw('/api/v2/events', '{"type":"asset.created","data":{"__proto__":{"x":1}}}');
+    expect([proto.status, (await proto.json()).message]).toEqual([400, 'body has a key that is refused: __proto__, or constructor.prototype']);
+    const gzip = await raw('/api/v2/events', '\u001f\u008b', { 'content-encoding': 'gzip' });
+    expect([gzip.status, (await gzip.json()).error]).toEqual([415, 'unsupported_media_type']);
   });
 
   it('rejects a body over 1 MiB with 413', async () => {

@@ -85,7 +85,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
   app.post(
     '/api/v2/deliveries/:id/retry',
     {
-      preHandler: requireRole('admin'),
+      preValidation: requireRole('admin'),
       schema: {
         tags: ['deliveries'],
         description: 'Queues the delivery for another attempt now, succeeded and failed ones too, and answers 202 with it; 409 while an attempt is running. Admin keys only.',

@@ -1,5 +1,5 @@
 // Native endpoints API: /api/v2/endpoints
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app/context.js';
 import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret, unknownEventTypes } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
@@ -58,7 +58,7 @@ export function asApiError(err: unknown): never {
 }
 
 export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const admin = { preHandler: requireRole('admin') };
+  const admin = { preValidation: requireRole('admin') };
 
   app.post('/api/v2/endpoints', { ...admin, schema: { tags: ['endpoints'], description: 'Subscribes a URL to event types (exact names or topic.* wildcards); answers 201 with the endpoint and its signing secret, shown this once. Admin keys only.', body: EndpointCreate } }, async (req, reply) => {
     const { accountId } = principalOf(req);
@@ -155,11 +155,13 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
   app.post(
     '/api/v2/endpoints/:id/test',
     {
-      ...admin,
-      // The body is optional: without one, the defaults.
-      preValidation: async (req) => {
-        req.body ??= {};
-      },
+      // The role first; then the body is optional: without one, the defaults.
+      preValidation: [
+        admin.preValidation,
+        async (req: FastifyRequest) => {
+          req.body ??= {};
+        },
+      ],
       schema: {
         tags: ['endpoints'],
         description: `Send a test event to this endpoint only, whatever its event filter, through the normal queue (signed, retried, logged). Default type ${TEST_EVENT_TYPE}. 409 when the endpoint is disabled.`,

@@ -37,7 +37,7 @@ async function publish(ctx: AppContext, accountId: string, events: EventInput[],
 }
 
 export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const publisher = { preHandler: requireRole('publisher') };
+  const publisher = { preValidation: requireRole('publisher') };
 
   app.post('/api/v2/events', { ...publisher, schema: { tags: ['events'], description: 'Publishes one event; 202 once it and its deliveries are committed. The same id again returns the first message and creates nothing.', body: EventIn } }, async (req, reply) => {
     const [out] = await publish(ctx, principalOf(req).accountId, [toInput(req.body as EventIn, 'body')], () => '');

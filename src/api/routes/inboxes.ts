@@ -118,7 +118,7 @@ async function inboxOf(ctx: AppContext, req: FastifyRequest, id: string): Promis
 // ---- keyed routes ---------------------------------------------------------------------------
 
 export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const admin = { preHandler: requireRole('admin') };
+  const admin = { preValidation: requireRole('admin') };
   const tags = ['inboxes'];
 
   app.post('/api/v2/inboxes', { ...admin, schema: { tags, description: 'Creates a hosted inbox: a URL that records every request sent to it, optionally forwarding them to an endpoint. Admin keys only.', body: InboxCreate, response: { 201: InboxView } } }, async (req, reply) => {
