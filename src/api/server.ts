@@ -7,7 +7,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import type { Logger } from 'pino';
 import type { AppContext } from '../app/context.js';
 import { authenticate } from './middleware/auth.js';
-import { registerErrorHandler } from './middleware/errors.js';
+import { frameworkError, registerErrorHandler } from './middleware/errors.js';
+import { registerJsonBodyParser } from './middleware/json-body.js';
 import { ApiRateLimiter, limitRequests } from './middleware/rate-limit.js';
 import { genReqId, registerRequestIds } from './middleware/request-id.js';
 import { registerDeliveryRoutes } from './routes/deliveries.js';
@@ -61,6 +62,7 @@ function baseServer(logger: Logger, options: { logRequests: boolean } & Pick<Fas
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     clientErrorHandler,
+    frameworkErrors: frameworkError,
     genReqId,
   });
   registerRequestIds(app, { logRequests });
@@ -84,6 +86,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, discriminator: true } },
   });
+  registerJsonBodyParser(app);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Herald', version: ctx.version, description: `Webhook platform for digital asset management systems.\n\n${ACCOUNT_HEADER_DOC}` },

@@ -1,6 +1,6 @@
 // One error shape for the native API: {error, message, field?}. Unknown throwables become a
 // 500 without details: no stack trace or internal message ever reaches a client.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export class ApiError extends Error {
   constructor(
@@ -79,6 +79,23 @@ export function registerErrorHandler(app: FastifyInstance): void {
     return reply.status(500).send({ error: 'internal', message: 'internal error; the request was logged' });
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+}
+
+/**
+ * Errors the router meets before any route runs (a path segment past the length limit, a path
+ * that does not decode), in the API's own error shape instead of Fastify's.
+ */
+export function frameworkError(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void reply.status(414).send({ error: 'invalid_request', message: 'a path segment (an id) is longer than 100 characters' });
+    return;
+  }
+  if (err.code === 'FST_ERR_BAD_URL') {
+    void reply.status(400).send({ error: 'invalid_request', message: 'the path is not a valid URL: it does not decode' });
+    return;
+  }
+  const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  void reply.status(status).send({ error: 'invalid_request', message: safeClientMessage(err, status) });
 }
 
 function clientErrorCode(err: FastifyError): string {
