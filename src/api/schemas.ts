@@ -152,7 +152,7 @@ export const Accepted = Type.Object({ id: Type.String(), deliveries: Type.Intege
 
 const deliveryFilters = {
   status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('in_flight'), Type.Literal('succeeded'), Type.Literal('failed')])),
-  event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'canonical event type name (any profile\'s name is accepted too)' })),
+  event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'an event type in any profile\'s name, a topic.* wildcard, or * (every type)' })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'created at or after this time' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'created before this time' })),
   cursor: Type.Optional(Type.String({ maxLength: 100 })),

@@ -1,6 +1,6 @@
 // Building and changing endpoints: defaults, limits and the rules a schema cannot express.
 // Pure: the caller supplies ids, secrets and time.
-import { validateFilterPatterns } from '../catalog/index.js';
+import { catalog, compileFilter, validateFilterPatterns } from '../catalog/index.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, HttpMethod, Ordering, ProfileName } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -68,6 +68,17 @@ export function checkEventTypes(patterns: readonly string[], field = 'event_type
 export function unknownEventTypes(patterns: readonly string[], field: string): string | undefined {
   const result = validateFilterPatterns(patterns);
   return result.ok ? undefined : `${field} has unknown event types: ${result.invalid.map((p) => JSON.stringify(p)).join(', ')}`;
+}
+
+/**
+ * The catalog's canonical names (the names deliveries are stored under) that `patterns` select:
+ * names in any profile and `topic.*` wildcards, checked first with unknownEventTypes. Null for
+ * `*`, every type.
+ */
+export function eventTypesSelected(patterns: readonly string[]): string[] | null {
+  if (patterns.includes('*')) return null;
+  const accepts = compileFilter(patterns);
+  return catalog.filter((def) => accepts(def.name)).map((def) => def.name);
 }
 
 export function checkHeaders(headers: readonly EndpointHeader[], field = 'headers'): void {

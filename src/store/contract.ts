@@ -142,8 +142,8 @@ export interface DeliveryQuery extends PageRequest {
   readonly endpointId?: string;
   readonly eventId?: string;
   readonly status?: DeliveryStatus;
-  /** Canonical event type name. */
-  readonly eventType?: string;
+  /** Canonical event type names, any of them (an empty list matches nothing). */
+  readonly eventTypes?: readonly string[];
   /** Created at or after this time (ms). */
   readonly since?: number;
   /** Created before this time (ms). */

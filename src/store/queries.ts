@@ -35,7 +35,14 @@ export function deliveryFilters(q: DeliveryQuery): Filters {
     if (!STATUSES.includes(q.status)) throw new Error(`unknown delivery status ${JSON.stringify(q.status)}`);
     clauses.push(`status = '${q.status}'`);
   }
-  if (q.eventType !== undefined) add('event_type = ?', q.eventType);
+  if (q.eventTypes !== undefined) {
+    if (q.eventTypes.length === 0) clauses.push('0 = 1');
+    else if (q.eventTypes.length === 1) add('event_type = ?', q.eventTypes[0]);
+    else {
+      clauses.push(`event_type IN (${q.eventTypes.map(() => '?').join(', ')})`);
+      values.push(...q.eventTypes);
+    }
+  }
   if (q.since !== undefined) {
     add('created_at >= ?', q.since);
     add('id >= ?', idFloor('dlv', q.since));

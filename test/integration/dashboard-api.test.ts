@@ -87,6 +87,10 @@ describe('one endpoint answering 200, one answering 500 until its retries run ou
     expect(await ids(`/api/v2/endpoints/${okId}/deliveries?event_type=asset.created&until=${between}`)).toEqual(['ok asset.created succeeded', 'ok asset.created succeeded']);
     expect(await ids(`/api/v2/endpoints/${okId}/deliveries?since=${between}`)).toEqual(['ok asset.deleted succeeded']);
     expect(await ids('/api/v2/deliveries?event_type=collection.created')).toEqual([]);
+    // Wildcards, as in an endpoint's filter.
+    expect(await ids('/api/v2/deliveries?event_type=asset.*')).toHaveLength(6);
+    expect(await ids(`/api/v2/deliveries?event_type=*&endpoint_id=${badId}`)).toHaveLength(3);
+    expect(await ids('/api/v2/deliveries?event_type=collection.*')).toEqual([]);
   });
 
   it('answers 400 naming the field for bad filters, and 404 for an unknown endpoint', async () => {
@@ -96,6 +100,8 @@ describe('one endpoint answering 200, one answering 500 until its retries run ou
       ['until=2026-13-01T00:00:00Z', 'until'],
       ['limit=0', 'limit'],
       ['limit=251', 'limit'],
+      ['event_type=asset.exploded', 'event_type'],
+      ['event_type=nope.*', 'event_type'],
     ]) {
       const res = await h.api('GET', `/api/v2/deliveries?${query}`);
       expect([res.status, res.body.field]).toEqual([400, field]);

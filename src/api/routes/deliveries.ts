@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
-import { findEventType } from '../../catalog/index.js';
+import { eventTypesSelected, unknownEventTypes } from '../../domain/endpoint.js';
 import type { DeliveryQuery as DeliveryQueryIn } from '../../store/contract.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
 import { AccountDeliveryQuery, DeliveryQuery, IdParams } from '../schemas.js';
@@ -12,12 +12,23 @@ import { deliveryView } from '../views.js';
 
 type Filters = Static<typeof DeliveryQuery>;
 
-/** The store query of the log filters; a profile's event name is read as its canonical name. */
+/**
+ * The event types an `event_type` filter selects, like an endpoint's filter: a name in any
+ * profile, `topic.*` or `*` (no filter). An unknown name is a 400, not an empty log.
+ */
+function eventTypesOf(pattern: string | undefined): string[] | undefined {
+  if (pattern === undefined) return undefined;
+  const problem = unknownEventTypes([pattern], 'event_type');
+  if (problem) throw new ApiError(400, 'invalid_request', problem, 'event_type');
+  return eventTypesSelected([pattern]) ?? undefined;
+}
+
+/** The store query of the log filters. */
 function queryOf(q: Filters, endpointId: string | undefined): DeliveryQueryIn {
   return {
     endpointId,
     status: q.status,
-    eventType: q.event_type === undefined ? undefined : (findEventType(q.event_type)?.name ?? q.event_type),
+    eventTypes: eventTypesOf(q.event_type),
     since: q.since === undefined ? undefined : instantOf(q.since, 'since'),
     until: q.until === undefined ? undefined : instantOf(q.until, 'until'),
     cursor: q.cursor,

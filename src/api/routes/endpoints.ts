@@ -1,11 +1,11 @@
 // Native endpoints API: /api/v2/endpoints
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app/context.js';
-import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret, unknownEventTypes } from '../../domain/endpoint.js';
+import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret, eventTypesSelected, unknownEventTypes } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../domain/types.js';
 import { ingestFailure } from '../ingest-failure.js';
-import { catalog, compileFilter, findEventType } from '../../catalog/index.js';
+import { findEventType } from '../../catalog/index.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
@@ -231,11 +231,10 @@ function recoverScopeOf(body: Static<typeof RecoverBody>): RecoverScope {
   const until = body.until === undefined ? null : instantOf(body.until, 'until');
   if (until !== null && until <= since) throw new ApiError(400, 'invalid_request', 'until must be later than since', 'until');
   let eventTypes: string[] | null = null;
-  if (body.event_types !== undefined && !body.event_types.includes('*')) {
+  if (body.event_types !== undefined) {
     const problem = unknownEventTypes(body.event_types, 'event_types');
     if (problem) throw new ApiError(400, 'invalid_request', problem, 'event_types');
-    const accepts = compileFilter(body.event_types);
-    eventTypes = catalog.filter((def) => accepts(def.name)).map((def) => def.name);
+    eventTypes = eventTypesSelected(body.event_types);
   }
   return { since, until, eventTypes, statuses: body.statuses ?? ['failed'] };
 }

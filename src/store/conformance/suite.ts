@@ -1361,7 +1361,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         await store.ingest([ingestItem(other.account.id, other.targets, { type: 'asset.created' })], T0 + 1_000);
         const list = async (q: Omit<DeliveryQuery, 'limit'>) => (await store.listDeliveries(account.id, { limit: 50, ...q })).items.map((d) => [d.createdAt, d.eventType]);
 
-        expect(await list({ eventType: 'asset.deleted' })).toEqual([
+        expect(await list({ eventTypes: ['asset.deleted'] })).toEqual([
           [T0 + 1_000, 'asset.deleted'],
           [T0 + 1_000, 'asset.deleted'],
         ]);
@@ -1375,12 +1375,19 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
           [T0, 'asset.created'],
           [T0, 'asset.created'],
         ]);
-        expect(await list({ since: T0 + 1, until: T0 + 2_001, eventType: 'asset.created', endpointId: endpoints[0].id })).toEqual([[T0 + 2_000, 'asset.created']]);
+        expect(await list({ since: T0 + 1, until: T0 + 2_001, eventTypes: ['asset.created'], endpointId: endpoints[0].id })).toEqual([[T0 + 2_000, 'asset.created']]);
         expect(await list({ since: T0 + 2_001 })).toEqual([]);
-        expect(await list({ eventType: 'asset.updated' })).toEqual([]);
+        expect(await list({ eventTypes: ['asset.updated'] })).toEqual([]);
+        expect(await list({ eventTypes: [] })).toEqual([]);
+        // Several types: any of them.
+        expect(await list({ eventTypes: ['asset.deleted', 'asset.created'], endpointId: endpoints[0].id })).toEqual([
+          [T0 + 2_000, 'asset.created'],
+          [T0 + 1_000, 'asset.deleted'],
+          [T0, 'asset.created'],
+        ]);
         // Filters and paging together: two pages of one, newest first.
-        const first = await store.listDeliveries(account.id, { limit: 1, eventType: 'asset.created', endpointId: endpoints[1].id });
-        const second = await store.listDeliveries(account.id, { limit: 1, eventType: 'asset.created', endpointId: endpoints[1].id, cursor: first.nextCursor! });
+        const first = await store.listDeliveries(account.id, { limit: 1, eventTypes: ['asset.created'], endpointId: endpoints[1].id });
+        const second = await store.listDeliveries(account.id, { limit: 1, eventTypes: ['asset.created'], endpointId: endpoints[1].id, cursor: first.nextCursor! });
         expect([...first.items, ...second.items].map((d) => d.createdAt)).toEqual([T0 + 2_000, T0]);
         expect(second.nextCursor).toBeNull();
       });
