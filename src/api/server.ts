@@ -9,6 +9,7 @@ import type { AppContext } from '../app/context.js';
 import { authenticate } from './middleware/auth.js';
 import { frameworkError, registerErrorHandler } from './middleware/errors.js';
 import { registerJsonBodyParser } from './middleware/json-body.js';
+import { registerValidation } from './validation.js';
 import { ApiRateLimiter, limitRequests } from './middleware/rate-limit.js';
 import { genReqId, registerRequestIds } from './middleware/request-id.js';
 import { registerDeliveryRoutes } from './routes/deliveries.js';
@@ -55,7 +56,7 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
  * handling and error handler. Per-request access logs stay off: at thousands of requests a
  * second they would drown the delivery logs.
  */
-function baseServer(logger: Logger, options: { logRequests: boolean } & Pick<FastifyServerOptions, 'bodyLimit' | 'trustProxy' | 'ajv'> = { logRequests: false }): FastifyInstance {
+function baseServer(logger: Logger, options: { logRequests: boolean } & Pick<FastifyServerOptions, 'bodyLimit' | 'trustProxy'> = { logRequests: false }): FastifyInstance {
   const { logRequests, ...fastifyOptions } = options;
   const app = Fastify({
     ...fastifyOptions,
@@ -84,9 +85,9 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     logRequests: logger.isLevelEnabled('debug'),
     bodyLimit: BODY_LIMIT,
     trustProxy: false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, discriminator: true } },
   });
   registerJsonBodyParser(app);
+  registerValidation(app);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Herald', version: ctx.version, description: `Webhook platform for digital asset management systems.\n\n${ACCOUNT_HEADER_DOC}` },

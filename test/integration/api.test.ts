@@ -125,6 +125,18 @@ describe('endpoint input errors', () => {
     expect(await fieldAndMessage({ ...base, auth: {} })).toEqual([400, 'auth.type', 'body field "auth.type" is required']);
   });
 
+  it('refuses a wrong type in a body instead of converting it, and still reads query strings as numbers', async () => {
+    expect((await fieldAndMessage({ ...base, rate_limit_per_second: true })).slice(0, 2)).toEqual([400, 'rate_limit_per_second']);
+    expect((await fieldAndMessage({ ...base, event_types: 'asset.*' })).slice(0, 2)).toEqual([400, 'event_types']);
+    expect((await fieldAndMessage({ ...base, timeout_ms: '5000' })).slice(0, 2)).toEqual([400, 'timeout_ms']);
+    const listed = await h.api('POST', '/api/v2/events', { type: ['asset.created'] });
+    expect([listed.status, listed.body.field]).toEqual([400, 'type']);
+    const resource = await h.api('POST', '/api/v2/events', { type: 'asset.created', resource: { type: 'asset', id: 5 } });
+    expect([resource.status, resource.body.field]).toEqual([400, 'resource.id']);
+    const page = await h.api('GET', '/api/v2/endpoints?limit=1');
+    expect([page.status, page.body.data.length]).toEqual([200, 1]);
+  });
+
   it('names the bad entry of the header form sent, and caps both forms at 50 headers', async () => {
     expect(await fieldAndMessage({ ...base, headers: [{ name: 'x-a', value: 'y', type: 'zzz' }] })).toEqual([400, 'headers[0].type', expect.stringContaining('headers[0].type')]);
     expect(await fieldAndMessage({ ...base, headers: [{ name: 'x-a' }] })).toEqual([400, 'headers[0].value', 'body field "headers[0].value" is required']);
