@@ -58,8 +58,8 @@ export const AuthInput = Type.Unsafe<Static<typeof AuthVariants>>({
 });
 
 /**
- * `type: [integer, null]` rather than anyOf: with Fastify's type coercion an anyOf would turn
- * an invalid 0 into null (unlimited) instead of rejecting it.
+ * `type: [integer, null]` rather than anyOf: where types are coerced (query strings), an anyOf
+ * would turn an invalid 0 into null (unlimited) instead of rejecting it.
  */
 export const NullableRate = Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 1, maximum: 100_000, description: 'messages per second; null: unlimited' });
 
