@@ -94,6 +94,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     onRelayed: () => dispatcher()?.notify(),
     // Captures made by other API processes reach this one's streams through LISTEN/NOTIFY.
     listen: store.dialect === 'postgres' ? (onPayload) => listenForInboxes(config, onPayload) : undefined,
+    maxRequests: config.inboxMaxRequests,
   });
 
   const context: AppContext = {

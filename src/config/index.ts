@@ -46,6 +46,8 @@ export interface Config {
   readonly inboxRetentionMs: number;
   /** Captures per second one inbox accepts (429 beyond); 0 turns the limit off. */
   readonly inboxRateLimit: number;
+  /** Captured requests kept per inbox (the oldest go first); 0: no cap. */
+  readonly inboxMaxRequests: number;
   /**
    * The public base URL of this Herald (`https://herald.example.com`), used for inbox URLs and
    * exempt from the SSRF guard as an own-inbox host; undefined = the address a request came to.
@@ -178,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
     ingestQueueLimit: intVar(env, 'HERALD_INGEST_QUEUE_LIMIT', 100_000, 1_000, 10_000_000),
     inboxRetentionMs: intVar(env, 'HERALD_INBOX_RETENTION_HOURS', 72, 1, 24 * 3650) * 3_600_000,
     inboxRateLimit: intVar(env, 'HERALD_INBOX_RATE_LIMIT', 100, 0, 1_000_000),
+    inboxMaxRequests: intVar(env, 'HERALD_INBOX_MAX_REQUESTS', 10_000, 0, 10_000_000),
     publicUrl: publicUrlVar(env),
     metricsPort: env.HERALD_METRICS_PORT?.trim() ? intVar(env, 'HERALD_METRICS_PORT', 0, 0, 65535) : undefined,
   };

@@ -30,7 +30,16 @@ export interface InboxServiceOptions {
   readonly onRelayed?: () => void;
   /** Cross-process announcements (PostgreSQL); omitted for the embedded store. */
   readonly listen?: InboxChannelListener;
+  /** Captured requests kept per inbox, the oldest deleted beyond; omitted or 0: no cap. */
+  readonly maxRequests?: number;
 }
+
+/**
+ * An inbox is trimmed to its cap once per this many captures in a process (and at its first
+ * capture there), so the cap costs one indexed lookup per hundred captures, not per capture.
+ * Between trims an inbox may hold up to this many more than its cap.
+ */
+export const TRIM_EVERY = 100;
 
 export interface CaptureInput {
   readonly method: string;
@@ -50,6 +59,8 @@ export class InboxService {
   private channel: Promise<{ close(): Promise<void> }> | undefined;
   /** Account of each inbox streamed here (the store is scoped by account). */
   private readonly accounts = new Map<string, string>();
+  /** Captures per inbox since its last trim in this process. */
+  private readonly sinceTrim = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly o: InboxServiceOptions) {
@@ -115,7 +126,26 @@ export class InboxService {
     const stored = relay && !outcome.relayed ? { ...request, relayMessageId: null } : request;
     if (outcome.relayed) this.o.onRelayed?.();
     this.hub.publish(stored);
+    await this.trimIfDue(inbox);
     return stored;
+  }
+
+  /** Keeps the inbox within maxRequests (see TRIM_EVERY); a failure only delays the next trim. */
+  private async trimIfDue(inbox: Inbox): Promise<void> {
+    const max = this.o.maxRequests ?? 0;
+    if (max <= 0) return;
+    const count = this.sinceTrim.get(inbox.id) ?? TRIM_EVERY;
+    if (count < TRIM_EVERY) {
+      this.sinceTrim.set(inbox.id, count + 1);
+      return;
+    }
+    this.sinceTrim.set(inbox.id, 1);
+    try {
+      const removed = await this.o.store.trimInboxRequests(inbox.accountId, inbox.id, max);
+      if (removed > 0) this.o.logger.debug({ inboxId: inbox.id, removed, kept: max }, 'trimmed an inbox to its newest captured requests');
+    } catch (err) {
+      this.o.logger.warn({ err, inboxId: inbox.id }, 'could not trim an inbox to its cap; retried at a later capture');
+    }
   }
 
   /**

@@ -347,6 +347,8 @@ export interface Store {
   getInboxRequest(accountId: string, inboxId: string, id: string): Promise<InboxRequest | undefined>;
   /** Deletes every captured request of the inbox; returns how many. */
   purgeInboxRequests(accountId: string, inboxId: string): Promise<number>;
+  /** Deletes all but the newest `keep` captured requests of the inbox; returns how many. */
+  trimInboxRequests(accountId: string, inboxId: string, keep: number): Promise<number>;
   /** Retention, one bounded batch: captured requests received before `before`. */
   pruneInboxRequests(before: number, limit: number): Promise<number>;
 }

@@ -426,4 +426,26 @@ describe('capture limits', () => {
       await limited.close();
     }
   });
+
+  it('keeps the newest HERALD_INBOX_MAX_REQUESTS captures of an inbox, trimming once per 100 captures', async () => {
+    const capped = await startTestHerald({ HERALD_INBOX_MAX_REQUESTS: '3', HERALD_INBOX_RATE_LIMIT: '0' }, { worker: false });
+    try {
+      const make = async () => (await capped.api('POST', '/api/v2/inboxes', { name: 'capped' })).body as { id: string; url: string };
+      const [busy, calm] = [await make(), await make()];
+      const send = async (url: string, n: number) => {
+        for (let i = 0; i < n; i++) expect((await fetch(url, { method: 'POST', body: `n=${n} i=${i}`, headers: { 'content-type': 'text/plain' } })).status).toBe(200);
+      };
+      const bodies = async (id: string) => ((await capped.api('GET', `/api/v2/inboxes/${id}/requests?limit=250`)).body.data as { body: string }[]).map((r) => r.body);
+      // The first capture trims at once (nothing to trim yet); the next 99 only count.
+      await send(busy.url, 100);
+      expect(await bodies(busy.id)).toHaveLength(100);
+      await send(calm.url, 2);
+      // The 101st is due: it and the two before it are what stays.
+      await send(busy.url, 1);
+      expect(await bodies(busy.id)).toEqual(['n=1 i=0', 'n=100 i=99', 'n=100 i=98']);
+      expect(await bodies(calm.id)).toHaveLength(2);
+    } finally {
+      await capped.close();
+    }
+  });
 });

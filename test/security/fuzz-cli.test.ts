@@ -164,6 +164,7 @@ const VARIABLES = [
   'HERALD_INGEST_QUEUE_LIMIT',
   'HERALD_INBOX_RETENTION_HOURS',
   'HERALD_INBOX_RATE_LIMIT',
+  'HERALD_INBOX_MAX_REQUESTS',
   'HERALD_PUBLIC_URL',
   'HERALD_URL',
   'HERALD_API_KEY',
@@ -227,7 +228,7 @@ const envValue = fc.oneof(
 const envArb = fc.dictionary(fc.constantFrom(...VARIABLES), envValue, { maxKeys: 6 });
 
 function configProblem(env: Record<string, string>, config: Config): string | undefined {
-  const ints: (keyof Config)[] = ['port', 'concurrency', 'endpointConcurrency', 'leaseMs', 'shutdownGraceMs', 'rotationOverlapMs', 'disableAfterMs', 'retentionMs', 'apiRateLimit', 'ingestQueueLimit', 'inboxRetentionMs', 'inboxRateLimit'];
+  const ints: (keyof Config)[] = ['port', 'concurrency', 'endpointConcurrency', 'leaseMs', 'shutdownGraceMs', 'rotationOverlapMs', 'disableAfterMs', 'retentionMs', 'apiRateLimit', 'ingestQueueLimit', 'inboxRetentionMs', 'inboxRateLimit', 'inboxMaxRequests'];
   for (const k of ints) if (!Number.isSafeInteger(config[k]) || (config[k] as number) < 0) return `${k} = ${String(config[k])} from ${JSON.stringify(env)}`;
   if (config.port > 65535) return `port ${config.port}`;
   if (config.retrySchedule.length === 0 || config.retrySchedule.some((d) => !Number.isFinite(d) || d < 0)) return `retry schedule ${JSON.stringify(config.retrySchedule)}`;

@@ -1579,6 +1579,28 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.nextDueAt()).toBeNull();
       });
 
+      it('trims an inbox to its newest captured requests, leaving other inboxes and accounts alone', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        const inbox = inboxFixture(a.id);
+        const other = inboxFixture(a.id);
+        await store.createInbox(inbox);
+        await store.createInbox(other);
+        const captured: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          const r = capture(inbox);
+          captured.push(r.id);
+          await store.captureInboxRequest(r, undefined, T0);
+        }
+        await store.captureInboxRequest(capture(other), undefined, T0);
+        expect(await store.trimInboxRequests(b.id, inbox.id, 1)).toBe(0);
+        expect(await store.trimInboxRequests(a.id, inbox.id, 5)).toBe(0);
+        expect(await store.trimInboxRequests(a.id, inbox.id, 2)).toBe(3);
+        expect((await store.listInboxRequests(a.id, inbox.id, { limit: 10 })).items.map((r) => r.id)).toEqual(captured.slice(3).reverse());
+        expect((await store.listInboxRequests(a.id, other.id, { limit: 10 })).items).toHaveLength(1);
+        expect(await store.trimInboxRequests(a.id, inbox.id, 2)).toBe(0);
+      });
+
       it('purges one inbox, and deleteInbox removes the inbox with its requests and nothing else', async () => {
         const a = await store.createAccount({ name: 'A' });
         const inbox = inboxFixture(a.id);

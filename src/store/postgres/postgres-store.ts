@@ -1164,6 +1164,14 @@ export class PostgresStore implements Store {
     return this.exec('DELETE FROM inbox_requests WHERE account_id = $1 AND inbox_id = $2', [accountId, inboxId]);
   }
 
+  async trimInboxRequests(accountId: string, inboxId: string, keep: number): Promise<number> {
+    return this.exec(
+      `DELETE FROM inbox_requests WHERE inbox_id = $1 AND account_id = $2
+          AND id < (SELECT id FROM inbox_requests WHERE inbox_id = $1 AND account_id = $2 ORDER BY id DESC OFFSET $3 LIMIT 1)`,
+      [inboxId, accountId, keep - 1],
+    );
+  }
+
   async pruneInboxRequests(before: number, limit: number): Promise<number> {
     return this.exec(
       'DELETE FROM inbox_requests WHERE id IN (SELECT id FROM inbox_requests WHERE received_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)',

@@ -1010,6 +1010,17 @@ export class SqliteStore implements Store {
     return this.inChunks((limit) => this.run(DELETE_CAPTURES_SQL, accountId, inboxId, limit).changes);
   }
 
+  /** In chunks (inChunks), like a purge: an inbox's first trim may find it far over. */
+  async trimInboxRequests(accountId: string, inboxId: string, keep: number): Promise<number> {
+    const oldestKept = this.get<{ id: string }>('SELECT id FROM inbox_requests WHERE inbox_id = ? AND account_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?', inboxId, accountId, keep - 1);
+    if (!oldestKept) return 0;
+    return this.inChunks(
+      (limit) =>
+        this.run('DELETE FROM inbox_requests WHERE id IN (SELECT id FROM inbox_requests WHERE inbox_id = ? AND account_id = ? AND id < ? LIMIT ?)', inboxId, accountId, oldestKept.id, limit)
+          .changes,
+    );
+  }
+
   async pruneInboxRequests(before: number, limit: number): Promise<number> {
     return this.immediate(() => this.run('DELETE FROM inbox_requests WHERE id IN (SELECT id FROM inbox_requests WHERE received_at < ? LIMIT ?)', before, limit).changes);
   }

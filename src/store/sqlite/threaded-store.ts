@@ -19,7 +19,7 @@ const STORE_METHODS = [
   'claim', 'settle', 'releaseLeases', 'nextDueAt', 'getEvent', 'getDelivery', 'listDeliveries', 'listAttempts', 'retryDelivery',
   'recoverEndpoint', 'countRecoverable', 'endpointHealth', 'activity', 'stats', 'queueDepth', 'nextCounter', 'listEndpointAttempts', 'reserveRate', 'prune',
   'createInbox', 'updateInbox', 'getInbox', 'findInboxByTokenHash', 'listInboxes', 'deleteInbox', 'captureInboxRequest', 'listInboxRequests',
-  'getInboxRequest', 'purgeInboxRequests', 'pruneInboxRequests',
+  'getInboxRequest', 'purgeInboxRequests', 'trimInboxRequests', 'pruneInboxRequests',
 ] as const satisfies readonly StoreMethod[];
 
 // A Store method added to the contract but not listed above fails to compile here.
