@@ -27,6 +27,26 @@ describe('endpoint form', () => {
     expect(r.ok && r.body.event_types).toEqual(['*']);
   });
 
+  it('takes an empty basic password as given, but not one a form shown again dropped', () => {
+    const basic: [string, string][] = [...base, ['auth_type', 'basic'], ['basic_username', 'api-token'], ['basic_password', '']];
+    const chosen = readEndpointForm(form(basic), 'create');
+    expect(chosen.ok && chosen.body.auth).toEqual({ type: 'basic', username: 'api-token', password: '' });
+    const dropped = readEndpointForm(form([...basic, ['basic_password_cleared', '1']]), 'create');
+    expect(dropped.ok ? 'ok' : dropped.error.field).toBe('basic_password');
+    const entered = readEndpointForm(form([...basic.slice(0, -1), ['basic_password', 'pw'], ['basic_password_cleared', '1']]), 'edit');
+    expect(entered.ok && entered.body.auth).toEqual({ type: 'basic', username: 'api-token', password: 'pw' });
+  });
+
+  it('refuses header rows an edit would not save, unless the headers are to be replaced', () => {
+    const rows: [string, string][] = [['header_name', 'X-New'], ['header_value', 'v'], ['header_type', 'plain']];
+    const unticked = readEndpointForm(form([...base, ...rows]), 'edit');
+    expect(unticked.ok ? 'ok' : unticked.error.field).toBe('replace_headers');
+    const ticked = readEndpointForm(form([...base, ...rows, ['replace_headers', 'on']]), 'edit');
+    expect(ticked.ok && ticked.body.headers).toEqual([{ name: 'X-New', value: 'v', type: 'plain' }]);
+    const untouched = readEndpointForm(form(base), 'edit');
+    expect(untouched.ok && 'headers' in untouched.body).toBe(false);
+  });
+
   it('names the field of the first problem', () => {
     const cases: [[string, string][], string][] = [
       [[['event_types', 'a.b']], 'url'],

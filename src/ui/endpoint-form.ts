@@ -31,6 +31,12 @@ export interface EndpointFormValues {
   readonly ordering: string;
 }
 
+/**
+ * A form shown again after an error never carries a password back; it marks that it dropped one
+ * (`basic_password_cleared`), so an empty password then is a mistake, not a choice.
+ */
+export const PASSWORD_AGAIN = 'Enter the basic authentication password again: a form shown with an error does not keep it.';
+
 /** Empty header rows offered by the form (no script needed to add rows). */
 export const HEADER_ROWS = 3;
 
@@ -95,7 +101,10 @@ function authBody(v: EndpointFormValues, form: Form): Record<string, unknown> | 
       return { type: 'none' };
     case 'basic': {
       if (!v.basicUsername) return { field: 'basic_username', message: 'Enter the user name for basic authentication.' };
-      return { type: 'basic', username: v.basicUsername, password: form.get('basic_password')?.[0] ?? '' };
+      const password = form.get('basic_password')?.[0] ?? '';
+      // An empty password is valid (a token as the user name), but not one the form dropped.
+      if (!password && field(form, 'basic_password_cleared') === '1') return { field: 'basic_password', message: PASSWORD_AGAIN };
+      return { type: 'basic', username: v.basicUsername, password };
     }
     case 'oauth2_client_credentials': {
       const secret = form.get('oauth_client_secret')?.[0] ?? '';
@@ -108,7 +117,10 @@ function authBody(v: EndpointFormValues, form: Form): Record<string, unknown> | 
 }
 
 function headersBody(v: EndpointFormValues, mode: FormMode): Record<string, unknown>[] | FormError | undefined {
-  if (mode === 'edit' && !v.replaceHeaders) return undefined;
+  if (mode === 'edit' && !v.replaceHeaders) {
+    if (v.headers.length > 0) return { field: 'replace_headers', message: 'Tick "Replace the custom headers" to save the headers entered (they replace all current ones), or clear the rows.' };
+    return undefined;
+  }
   const unnamed = v.headers.find((h) => !h.name);
   if (unnamed) return { field: 'header_name', message: 'Every custom header needs a name.' };
   if (mode === 'create' && v.headers.length === 0) return undefined;

@@ -166,17 +166,25 @@ describe('admin UI', () => {
   });
 
   it('edits an endpoint, keeping its credentials unless replaced', async () => {
-    const { id } = await createEndpointViaApi({ url: `${receiver.url}/hooks/edit`, event_types: ['asset.created'], auth: { type: 'basic', username: 'u', password: 'keep-me-0003' } });
+    // Besides a catalog name: a Media Pocket name and a narrower wildcard, which the picker has no box for.
+    const { id } = await createEndpointViaApi({
+      url: `${receiver.url}/hooks/edit`,
+      event_types: ['asset.created', 'ASSET_REMOVED', 'asset.comment.*'],
+      auth: { type: 'basic', username: 'u', password: 'keep-me-0003' },
+    });
     const { context, page, problems } = await signedIn();
     await page.goto(`${herald.url}/endpoints/${id}/edit`);
     await expect(page.locator('input[name=auth_type][value=keep]').isChecked()).resolves.toBe(true);
+    await expect(page.locator('input[name=event_types][value="ASSET_REMOVED"]').isChecked()).resolves.toBe(true);
+    await expect(page.locator('input[name=event_types][value="asset.comment.*"]').isChecked()).resolves.toBe(true);
     await page.fill('#description', 'edited in the UI');
     await page.fill('#timeout_ms', '5000');
     await page.check('input[name=event_types][value="asset.deleted"]');
     await Promise.all([page.waitForURL(`${herald.url}/endpoints/${id}?saved=1`), page.click('form.endpoint-form button[type=submit]')]);
     await expect(page.locator('.notice.success').textContent()).resolves.toBe('Changes saved.');
     const stored = (await herald.api('GET', `/api/v2/endpoints/${id}`)).body;
-    expect(stored).toMatchObject({ description: 'edited in the UI', timeout_ms: 5000, event_types: ['asset.created', 'asset.deleted'], auth: { type: 'basic', username: 'u' } });
+    expect(stored).toMatchObject({ description: 'edited in the UI', timeout_ms: 5000, auth: { type: 'basic', username: 'u' } });
+    expect([...stored.event_types].sort()).toEqual(['ASSET_REMOVED', 'asset.comment.*', 'asset.created', 'asset.deleted']);
 
     await publish('asset.deleted', 'a-edit-1');
     await eventually(() => arrivals('/hooks/edit')[0]);
