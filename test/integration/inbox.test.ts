@@ -367,6 +367,14 @@ describe('forwarding', () => {
 
     const again = await call('PATCH', `/api/v2/inboxes/${inbox.id}`, { forward_url: `${target.url}/again` });
     expect(again.body.forward_secret).toMatch(/^whsec_/);
+    // The relay endpoint is the inbox's: the endpoints API may pause it, not change or delete it.
+    const relay = `/api/v2/endpoints/${again.body.forward_endpoint_id}`;
+    for (const [method, body] of [['PATCH', { event_types: ['*'] }], ['PATCH', { url: `${target.url}/elsewhere` }], ['DELETE', undefined]] as const) {
+      const res = await call(method, relay, body);
+      expect([res.status, res.body?.error], `${method} ${JSON.stringify(body)}`).toEqual([409, 'managed_by_inbox']);
+    }
+    expect((await call('PATCH', relay, { disabled: true })).body).toMatchObject({ disabled: true, event_types: [] });
+    expect((await call('PATCH', relay, { disabled: false })).status).toBe(200);
     expect((await call('DELETE', `/api/v2/inboxes/${inbox.id}`)).status).toBe(204);
     expect((await call('GET', `/api/v2/endpoints/${again.body.forward_endpoint_id}`)).status).toBe(404);
   });

@@ -93,6 +93,8 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
     if (!existing) throw notFound('endpoint', id);
+    // Pausing a relay (disabled) is fine; its destination and filter are the inbox's.
+    if (Object.keys(req.body as EndpointPatch).some((k) => k !== 'disabled')) refuseRelay(existing);
     let updated;
     try {
       updated = patchEndpoint(existing, inputOf(req.body as EndpointPatch), ctx.clock());
@@ -110,7 +112,10 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
 
   app.delete('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Deletes an endpoint; its pending deliveries are not sent. Admin keys only.', params: IdParams } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
-    if (!(await ctx.store.deleteEndpoint(principalOf(req).accountId, id))) throw notFound('endpoint', id);
+    const { accountId } = principalOf(req);
+    const existing = await ctx.store.getEndpoint(accountId, id);
+    if (existing) refuseRelay(existing);
+    if (!(await ctx.store.deleteEndpoint(accountId, id))) throw notFound('endpoint', id);
     ctx.endpointChanged(id);
     return reply.status(204).send();
   });
@@ -201,6 +206,13 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       return reply.header('cache-control', 'no-store').send({ secret: endpoint.secret, previous_secret_expires_at: iso(expires) });
     },
   );
+}
+
+/** An inbox's relay endpoint is its inbox's to change and delete (forward_url), not the API's. */
+function refuseRelay(endpoint: Endpoint): void {
+  if (endpoint.profile === 'inbox') {
+    throw new ApiError(409, 'managed_by_inbox', "this endpoint relays an inbox's captures; change or remove it through the inbox's forward_url");
+  }
 }
 
 /** The event type of a test send when none is given: the most common DAM event. */
