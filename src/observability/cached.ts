@@ -17,3 +17,12 @@ export function cachedFor<T>(ttlMs: number, load: () => Promise<T>, clock: () =>
     return promise;
   };
 }
+
+/** `promise`, or a rejection once `ms` have passed without it settling. */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}

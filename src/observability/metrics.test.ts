@@ -46,6 +46,17 @@ describe('HeraldMetrics', () => {
     expect(text).toContain('herald_ingest_queued_events 2');
   });
 
+  it('still answers when the store hangs, keeping the last values', async () => {
+    let hang = false;
+    const m = new HeraldMetrics({ queueDepthTtlMs: 0, queueDepthWaitMs: 50 });
+    m.watch({ queueDepth: () => (hang ? new Promise<never>(() => undefined) : Promise.resolve(DEPTH)), dispatcher: () => undefined, ingest: () => ({ queuedItems: 2, flushing: false, batches: 0, lastBatchSize: 0 }) });
+    expect(await m.render()).toContain('herald_queue_depth 4');
+    hang = true;
+    const text = await m.render();
+    expect(text).toContain('herald_queue_depth 4');
+    expect(text).toContain('herald_ingest_queued_events 2');
+  });
+
   it('names every metric herald_*, and two instances do not share values', async () => {
     const a = new HeraldMetrics();
     const b = new HeraldMetrics();

@@ -6,7 +6,7 @@ import type { AttemptOutcome, DispatcherStatus } from '../delivery/dispatcher.js
 import type { GroupCommitStatus } from '../ingest/group-commit.js';
 import type { IngestOutcome, QueueDepth } from '../store/contract.js';
 import { ATTEMPT_OUTCOMES, AttemptTally } from './attempt-tally.js';
-import { cachedFor } from './cached.js';
+import { cachedFor, within } from './cached.js';
 import { TallyHistogram } from './tally-histogram.js';
 import type { StoreObserver, TimedOperation } from './timed-store.js';
 
@@ -30,6 +30,8 @@ export interface HeraldMetricsOptions {
   readonly profiles?: readonly string[];
   /** How long one store.queueDepth() answer serves scrapes (default 5 s). */
   readonly queueDepthTtlMs?: number;
+  /** How long a scrape waits for the store's answer before it keeps the last values (default 2 s). */
+  readonly queueDepthWaitMs?: number;
   readonly clock?: () => number;
   /** Process-wide metrics (CPU, memory, event loop); off for a thread's registry. Default on. */
   readonly defaultMetrics?: boolean;
@@ -108,9 +110,10 @@ export class HeraldMetrics implements StoreObserver {
         collect: async function (this: Gauge) {
           if (!self.queueDepth) return;
           try {
-            this.set(read(await self.queueDepth()));
+            this.set(read(await within(self.queueDepth(), self.options.queueDepthWaitMs ?? 2_000)));
           } catch {
-            // The last value stays; an unreachable store is what /readyz reports.
+            // The last value stays, and the scrape answers with every other metric: a store that
+            // fails or hangs is what /readyz reports.
           }
         },
       });
