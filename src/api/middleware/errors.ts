@@ -1,6 +1,7 @@
 // One error shape for the native API: {error, message, field?}. Unknown throwables become a
 // 500 without details: no stack trace or internal message ever reaches a client.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { storeUnavailable } from '../../store/unavailable.js';
 
 export class ApiError extends Error {
   constructor(
@@ -74,6 +75,10 @@ export function registerErrorHandler(app: FastifyInstance): void {
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
     if (status >= 400 && status < 500) {
       return reply.status(status).send({ error: clientErrorCode(err), message: safeClientMessage(err, status) });
+    }
+    if (storeUnavailable(err)) {
+      req.log.error({ err }, 'request failed: the store cannot be reached');
+      return reply.status(503).header('retry-after', '5').send({ error: 'store_unavailable', message: 'the store cannot be reached; retry shortly' });
     }
     req.log.error({ err }, 'request failed');
     return reply.status(500).send({ error: 'internal', message: 'internal error; the request was logged' });

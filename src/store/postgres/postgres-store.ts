@@ -324,6 +324,13 @@ export class PostgresStore implements Store {
       // Set at connection start, so every pooled connection (and every reconnect) has it.
       options: searchPathOption(options.schema),
       application_name: 'herald',
+      // A database that stops answering must not hold requests forever: waiting for a connection
+      // (new, or a free one of the pool) fails after 10 s, and any query after 5 minutes, long
+      // enough for a recover or delete over millions of rows (one statement each here). The API
+      // answers both with 503 (store/unavailable.ts).
+      connectionTimeoutMillis: 10_000,
+      query_timeout: 300_000,
+      keepAlive: true,
     });
     // An idle pooled connection that dies (server restart, network) is reported here and
     // discarded by the pool; the next query opens a new one. Without a listener the 'error'

@@ -1,0 +1,25 @@
+// Whether a store error means the store could not be reached or could not answer now: a 503
+// with Retry-After for the client, not a 500. Either driver, and errors wrapping such an error.
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** pg and pg-pool say these in words only. */
+const PG_MESSAGES = [/timeout exceeded when trying to connect/i, /connection terminated/i, /query read timeout/i, /cannot use a pool after calling end/i];
+
+function unavailableCode(code: string): boolean {
+  if (NETWORK_CODES.has(code)) return true;
+  // PostgreSQL SQLSTATE: connection exceptions (08…), shutting down or starting (57P01–57P03),
+  // out of connections or resources (53…).
+  if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code) || /^53[0-9A-Z]{3}$/.test(code)) return true;
+  // SQLite: locked past the busy timeout, disk full, I/O error, cannot open the file.
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN';
+}
+
+export function storeUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && unavailableCode(code)) return true;
+    if (PG_MESSAGES.some((m) => m.test(e instanceof Error ? e.message : ''))) return true;
+  }
+  return false;
+}
