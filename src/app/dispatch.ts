@@ -40,7 +40,8 @@ export function startDispatching(ctx: DispatchContext, store: Store, guard: Ssrf
     forget: (endpointId) => oauth.forget(endpointId),
     async stop(graceMs) {
       const result = await dispatcher.stop(graceMs);
-      await sender.close();
+      // Past the grace, what still runs was handed back: abort it rather than wait for it.
+      await sender.close(result.unfinished > 0);
       return result;
     },
   };

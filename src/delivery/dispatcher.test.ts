@@ -263,6 +263,25 @@ describe('Dispatcher', () => {
   });
 });
 
+describe('Dispatcher stop past its grace', () => {
+  it('hands back the attempts still running and writes nothing they answer later', async () => {
+    let answer: (() => void) | undefined;
+    const h = harness(async () => {
+      await new Promise<void>((r) => (answer = r));
+      return { attempt: attempt(200), verdict: 'success' };
+    });
+    h.queue.push(delivery('slow', 'e1'));
+    const d = dispatcher(h, { clock: Date.now });
+    d.start();
+    await until(() => d.status().inFlight === 1);
+    expect(await d.stop(30)).toEqual({ unfinished: 1 });
+    expect(h.settled).toMatchObject([{ deliveryId: 'slow', owner: 'w1', outcome: 'release' }]);
+    answer!();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(h.settled).toHaveLength(1);
+  });
+});
+
 describe('Dispatcher handoff from ingest', () => {
   /** Attempts that run until released, so what the dispatcher holds stays observable. */
   function blockingHarness() {

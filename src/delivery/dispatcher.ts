@@ -138,6 +138,10 @@ export class Dispatcher {
   private loopDone: Promise<void> = Promise.resolve();
   /** Attempts running now. */
   private inFlight = 0;
+  /** The deliveries whose attempts are running, by id: stop() hands back those it gives up on. */
+  private readonly attempting = new Map<string, ClaimedDelivery>();
+  /** Deliveries stop() handed back while their attempts ran: what those answer is not written. */
+  private readonly givenUp = new Set<string>();
   /** Claimed deliveries waiting for a slot of their endpoint. */
   private waitingTotal = 0;
   private readonly perEndpoint = new Map<string, EndpointLoad>();
@@ -254,7 +258,12 @@ export class Dispatcher {
     return Math.max(0, this.freeSlots());
   }
 
-  /** Stop claiming, let in-flight attempts finish (bounded), write every settlement. */
+  /**
+   * Stop claiming, let in-flight attempts finish (bounded), write every settlement. Attempts still
+   * running after the grace are handed back to the store (their leases released, so any worker
+   * sends them again at once), and whatever they answer later is not written: the store may be
+   * closed by then, and the deliveries are no longer this dispatcher's.
+   */
   async stop(graceMs: number): Promise<{ unfinished: number }> {
     this.running = false;
     this.notify();
@@ -262,8 +271,13 @@ export class Dispatcher {
     this.releaseWaiting();
     const deadline = this.clock() + graceMs;
     while (this.inFlight > 0 && this.clock() < deadline) await this.wait(Math.min(50, deadline - this.clock()));
+    const unfinished = this.inFlight;
+    for (const d of this.attempting.values()) {
+      this.release(d, this.clock());
+      this.givenUp.add(d.id);
+    }
     await this.flushSettlements();
-    return { unfinished: this.inFlight };
+    return { unfinished };
   }
 
   status(): DispatcherStatus {
@@ -415,6 +429,7 @@ export class Dispatcher {
 
   private begin(d: ClaimedDelivery, schedule: EndpointSchedule, load: EndpointLoad): void {
     this.inFlight++;
+    this.attempting.set(d.id, d);
     load.running++;
     const run = (delay: number) => {
       if (delay > 0) setTimeout(() => void this.attempt(d, schedule, load), delay);
@@ -480,6 +495,7 @@ export class Dispatcher {
     const holdLimit = this.holdLimit(d.endpointId);
     const loadBefore = load.running + load.waiting.length;
     this.inFlight--;
+    this.attempting.delete(d.id);
     load.running--;
     const next = this.running ? this.nextWaiting(load) : undefined;
     if (next) {
@@ -556,6 +572,7 @@ export class Dispatcher {
   }
 
   private enqueueSettlement(s: Settlement, after?: () => void, delayMs = this.settleDelayMs): void {
+    if (this.givenUp.has(s.deliveryId)) return;
     this.settleQueue.push(s);
     if (after) this.afterSettle.push(after);
     if (this.settleQueue.length >= this.claimBatch) {

@@ -62,8 +62,9 @@ export class HttpSender {
     });
   }
 
-  async close(): Promise<void> {
-    await this.agent.close();
+  /** Closes its connections once their requests are done; `abort`: at once, failing those still running. */
+  async close(abort = false): Promise<void> {
+    await (abort ? this.agent.destroy() : this.agent.close());
   }
 
   private target(url: string): { origin: string; path: string } {

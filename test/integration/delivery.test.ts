@@ -1,5 +1,9 @@
+import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+import { eventually, startReceiver, startTestHerald, tempDir, type Receiver, type TestHerald } from '../helpers.js';
 
 const open: { close(): Promise<void> }[] = [];
 async function herald(env: Record<string, string> = {}): Promise<TestHerald> {
@@ -131,6 +135,28 @@ describe('retries and failure', () => {
     const failed = await eventually(async () => (await h.api('GET', `/api/v2/endpoints/${ep.body.id}/deliveries?status=failed`)).body.data[0]);
     expect(failed.last_status_code).toBe(302);
     expect(target.received).toHaveLength(0);
+  });
+});
+
+describe('shutdown', () => {
+  it('stops after HERALD_SHUTDOWN_GRACE_MS with an attempt still running, and hands its delivery back', async () => {
+    const hanging: ServerResponse[] = [];
+    const r = await receiver((_req, _i, res) => void hanging.push(res));
+    const dataDir = tempDir();
+    const h = await startTestHerald({ HERALD_SHUTDOWN_GRACE_MS: '200' }, { dataDir });
+    await h.api('POST', '/api/v2/endpoints', { url: `${r.url}/slow`, event_types: ['asset.*'] });
+    const published = await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    await r.waitFor(1);
+    // The receiver never answers: the stop must not wait for it past the grace.
+    await h.close();
+    const db = new Database(path.join(dataDir, 'herald.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT status, lease_owner, attempts FROM deliveries WHERE event_id = ?').all(published.body.id)).toEqual([{ status: 'pending', lease_owner: null, attempts: 0 }]);
+    } finally {
+      db.close();
+      for (const res of hanging) res.destroy();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
