@@ -193,6 +193,18 @@ describe('admin UI', () => {
     await context.close();
   });
 
+  it('shows a filter the API refused beside the filters, kept, with and without htmx', async () => {
+    const get = (headers: Record<string, string> = {}) =>
+      fetch(`${herald.url}/logs?event_type=bogus.type`, { headers: { cookie: `herald_key=${encodeURIComponent(ADMIN_KEY)}`, ...headers } });
+    for (const res of [await get(), await get({ 'hx-request': 'true' })]) {
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      const list = html.slice(html.indexOf('<section id="deliveries"'));
+      expect(list).toMatch(/<p class="notice error" role="alert">event_type has unknown event types: &quot;bogus.type&quot;<\/p>/);
+      expect(html).toContain('value="bogus.type"');
+    }
+  });
+
   it('shows a delivery in Logs with its attempts, filters them, forces a failure and retries it', async () => {
     const path = '/hooks/logs';
     const { id } = await createEndpointViaApi({ url: `${receiver.url}${path}`, event_types: ['asset.*'], description: 'logs receiver' });

@@ -2,6 +2,7 @@
 // delivery opens its attempts and can be retried.
 import type { FastifyInstance } from 'fastify';
 import { enc, hidden, idOf, isHtmx, localInputValue, parseInstant, queryOf, str, type Ui } from '../kit.js';
+import { ApiCallError } from '../api-client.js';
 import { type CatalogDto, DELIVERY_STATUSES, type DeliveryDto, type EndpointDto, isDeliveryStatus, type ListDto } from '../models.js';
 
 /** Enough endpoints for the filter's pick list; more are reached by their page's Logs link. */
@@ -31,15 +32,29 @@ function queryString(f: LogFilter, cursor?: string): string {
   return new URLSearchParams(entries).toString();
 }
 
+/**
+ * The page of deliveries, or the API's word on a filter it refused (an unknown event type): shown
+ * in place of the list, with the filters kept, so the person can correct them.
+ */
+async function filtered(page: Promise<ListDto<DeliveryDto>>): Promise<{ list: ListDto<DeliveryDto>; error?: string }> {
+  try {
+    return { list: await page };
+  } catch (err) {
+    if (!(err instanceof ApiCallError) || err.status !== 400) throw err;
+    return { list: { data: [], next_cursor: null }, error: err.message };
+  }
+}
+
 export function registerLogPages(pages: FastifyInstance, ui: Ui): void {
   pages.get('/logs', hidden, async (req, reply) => {
     const filter = filterOf(queryOf(req));
     const api = ui.api(req);
-    const [deliveries, endpoints, catalog] = await Promise.all([
-      api.get<ListDto<DeliveryDto>>('/api/v2/deliveries', { ...filter, cursor: str(queryOf(req).cursor) }),
+    const [found, endpoints, catalog] = await Promise.all([
+      filtered(api.get<ListDto<DeliveryDto>>('/api/v2/deliveries', { ...filter, cursor: str(queryOf(req).cursor) })),
       api.get<ListDto<EndpointDto>>('/api/v2/endpoints', { limit: String(ENDPOINT_CHOICES) }),
       api.get<CatalogDto>('/api/v2/event-types'),
     ]);
+    const deliveries = found.list;
     const urls = new Map(endpoints.data.map((e) => [e.id, e.url]));
     return ui.page(req, reply, 'logs', {
       title: 'Delivery logs',
@@ -50,6 +65,7 @@ export function registerLogPages(pages: FastifyInstance, ui: Ui): void {
       types: catalog.topics.flatMap((t) => t.event_types.map((e) => e.name)),
       statuses: DELIVERY_STATUSES,
       filter,
+      filterError: found.error,
       inputs: { since: localInputValue(filter.since), until: localInputValue(filter.until) },
       nextQuery: deliveries.next_cursor ? queryString(filter, deliveries.next_cursor) : '',
     });
