@@ -119,8 +119,14 @@ describe('admin UI', () => {
     const secret = (await page.locator('#new-secret').textContent())!;
     expect(secret).toMatch(/^whsec_/);
 
-    const list = (await herald.api('GET', '/api/v2/endpoints')).body.data as { id: string; url: string }[];
+    // Reloading the result sends the form again: it leads to the endpoint, and creates no other.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.reload();
+    await expect(page.locator('.notice').first().textContent()).resolves.toContain('sending it again created nothing');
+    const list = (await herald.api('GET', '/api/v2/endpoints?limit=250')).body.data as { id: string; url: string }[];
+    expect(list.filter((e) => e.url.endsWith(path))).toHaveLength(1);
     const id = list.find((e) => e.url.endsWith(path))!.id;
+    expect(page.url()).toBe(`${herald.url}/endpoints/${id}?created=1`);
     const stored = (await herald.api('GET', `/api/v2/endpoints/${id}`)).body;
     expect([...stored.event_types].sort()).toEqual(['asset.approved', 'asset.created']);
     expect(stored).toMatchObject({ rate_limit_per_second: 50, ordering: 'per_resource', auth: { type: 'basic', username: 'dam' } });

@@ -2,6 +2,7 @@
 // test send, enable/disable, recover (counted first) and delete.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiCallError } from '../api-client.js';
+import { SubmittedForms } from '../submitted-forms.js';
 import { type EndpointFormValues, type FormError, type FormMode, HEADER_ROWS, readEndpointForm, valuesOf } from '../endpoint-form.js';
 import { enc, field, type Form, formOf, hidden, idOf, isHtmx, parseInstant, queryOf, str, type Ui } from '../kit.js';
 import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RotatedDto } from '../models.js';
@@ -24,11 +25,15 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
     return new Map(stats.data.map((s) => [s.endpoint_id, s]));
   }
 
+  const submitted = new SubmittedForms();
+
   async function formPage(req: FastifyRequest, reply: FastifyReply, view: FormView, status = 200) {
     const catalog = await get<CatalogDto>(req, '/api/v2/event-types');
     const title = view.mode === 'create' ? 'New endpoint' : `Edit ${view.endpoint!.description || view.endpoint!.url}`;
     const action = view.mode === 'create' ? '/endpoints' : `/endpoints/${enc(view.endpoint!.id)}/edit`;
-    return ui.page(req, reply, 'endpoint-form', { title, nav: 'endpoints', catalog: catalog.topics, headerRows: HEADER_ROWS, action, ...view }, status);
+    // A form shown again after an error keeps its id: it has created nothing yet.
+    const formId = view.mode === 'create' ? field(formOf(req), 'form_id') || submitted.newId() : '';
+    return ui.page(req, reply, 'endpoint-form', { title, nav: 'endpoints', catalog: catalog.topics, headerRows: HEADER_ROWS, action, formId, ...view }, status);
   }
 
   /** Saves a form through the API; a refusal shows the form again with the API's message. */
@@ -41,7 +46,11 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
         await ui.api(req).patch(`/api/v2/endpoints/${enc(endpoint!.id)}`, reading.body);
         return reply.redirect(`/endpoints/${enc(endpoint!.id)}?saved=1`, 303);
       }
+      const formId = field(formOf(req), 'form_id');
+      const before = submitted.createdBy(formId);
+      if (before) return reply.redirect(`/endpoints/${enc(before)}?created=1`, 303);
       const created = await ui.api(req).post<EndpointDto & { secret: string }>('/api/v2/endpoints', reading.body);
+      submitted.remember(formId, created.id);
       return ui.page(req, reply, 'endpoint-created', { title: 'Endpoint created', nav: 'endpoints', endpoint: created, secret: created.secret }, 201);
     } catch (err) {
       if (err instanceof ApiCallError && (err.status === 400 || err.status === 422)) return again({ field: err.field ?? '', message: err.message });
@@ -79,6 +88,7 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
       catalog: catalog.topics,
       rotated: extra.rotated ?? null,
       saved: queryOf(req).saved === '1',
+      createdAgain: queryOf(req).created === '1',
     });
   }
 
