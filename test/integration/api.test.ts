@@ -103,6 +103,18 @@ describe('endpoints API', () => {
     const bad = await h.api('GET', '/api/v2/endpoints/%E0%A4%A');
     expect([bad.status, bad.body.error]).toEqual([400, 'invalid_request']);
   });
+
+  it('answers a browser outside the API with a page, not JSON', async () => {
+    const html = { accept: 'text/html,application/xhtml+xml' };
+    const missing = await fetch(`${h.url}/nonexistent-page`, { headers: html });
+    expect([missing.status, missing.headers.get('content-type')]).toEqual([404, 'text/html; charset=utf-8']);
+    expect(await missing.text()).toContain('No page at this address.');
+    const long = await fetch(`${h.url}/endpoints/${'x'.repeat(120)}`, { headers: html });
+    expect([long.status, long.headers.get('content-type')]).toEqual([414, 'text/html; charset=utf-8']);
+    // The API and clients that ask for JSON keep the JSON answer.
+    expect((await (await fetch(`${h.url}/nonexistent-page`)).json()).error).toBe('not_found');
+    expect((await (await fetch(`${h.url}/api/v2/nope`, { headers: html })).json()).error).toBe('not_found');
+  });
 });
 
 describe('endpoint input errors', () => {

@@ -83,14 +83,21 @@ export function registerErrorHandler(app: FastifyInstance): void {
     req.log.error({ err }, 'request failed');
     return reply.status(500).send({ error: 'internal', message: 'internal error; the request was logged' });
   });
-  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+  app.setNotFoundHandler((req, reply) => {
+    if (wantsPage(req)) return plainPage(reply, 404, 'No page at this address.');
+    return reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
 }
 
 /**
  * Errors the router meets before any route runs (a path segment past the length limit, a path
  * that does not decode), in the API's own error shape instead of Fastify's.
  */
-export function frameworkError(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+export function frameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  if (wantsPage(req)) {
+    void plainPage(reply, err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400, 'This address is not one the admin UI knows.');
+    return;
+  }
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
     void reply.status(414).send({ error: 'invalid_request', message: 'a path segment (an id) is longer than 100 characters' });
     return;
@@ -101,6 +108,16 @@ export function frameworkError(err: FastifyError, _req: FastifyRequest, reply: F
   }
   const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
   void reply.status(status).send({ error: 'invalid_request', message: safeClientMessage(err, status) });
+}
+
+/** A browser asking for a page outside the API: it gets a page, not the API's JSON. */
+function wantsPage(req: FastifyRequest): boolean {
+  return !req.url.startsWith('/api/') && (req.headers.accept ?? '').includes('text/html');
+}
+
+function plainPage(reply: FastifyReply, status: number, message: string): FastifyReply {
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Herald: ${status}</title></head><body><p>${message}</p><p><a href="/">Herald admin</a></p></body></html>`;
+  return reply.status(status).type('text/html; charset=utf-8').send(html);
 }
 
 function clientErrorCode(err: FastifyError): string {
