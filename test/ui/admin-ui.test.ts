@@ -252,6 +252,8 @@ describe('admin UI', () => {
     failing.delete(path);
     await page.locator('article.delivery form.retry button').click();
     await page.locator('article.delivery .notice.success').waitFor();
+    // The card that replaced the old one still links to its endpoint.
+    await expect(page.locator(`article.delivery a.url[href="/endpoints/${id}"]`).count()).resolves.toBe(1);
     await eventually(async () => ((await deliveriesOf(id)).every((d) => d.status === 'succeeded') ? true : undefined));
     await page.goto(`${herald.url}/logs?endpoint_id=${id}&event_type=asset.deleted`);
     await expect(page.locator('article.delivery').getAttribute('data-status')).resolves.toBe('succeeded');

@@ -78,7 +78,11 @@ export function registerLogPages(pages: FastifyInstance, ui: Ui): void {
     const id = idOf(req);
     const queued = await ui.api(req).post<DeliveryDto>(`/api/v2/deliveries/${enc(id)}/retry`);
     if (!isHtmx(req)) return reply.redirect(`/logs?endpoint_id=${enc(queued.endpoint_id)}`, 303);
-    const delivery = await ui.api(req).get<DeliveryDto>(`/api/v2/deliveries/${enc(id)}`);
-    return ui.fragment(reply, 'partials/delivery', { d: delivery, url: '', retried: true });
+    const [delivery, endpoint] = await Promise.all([
+      ui.api(req).get<DeliveryDto>(`/api/v2/deliveries/${enc(id)}`),
+      ui.api(req).get<EndpointDto>(`/api/v2/endpoints/${enc(queued.endpoint_id)}`),
+    ]);
+    // The card replaces the one in the list: the same endpoint link, its state after the retry.
+    return ui.fragment(reply, 'partials/delivery', { d: delivery, url: endpoint.url, retried: true });
   });
 }
