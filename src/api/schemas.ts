@@ -71,7 +71,7 @@ const HeaderList = Type.Array(HeaderEntry, { maxItems: MAX_HEADERS });
  * Custom headers as `{name: value}` or as a list of entries with a type. Told apart by their JSON
  * type (if/then/else) rather than a union, so a 400 names the bad entry of the form sent.
  */
-const Headers = Type.Unsafe<Static<typeof HeaderMap> | Static<typeof HeaderList>>({ if: { type: 'array' }, then: HeaderList, else: HeaderMap });
+const EndpointHeaders = Type.Unsafe<Static<typeof HeaderMap> | Static<typeof HeaderList>>({ if: { type: 'array' }, then: HeaderList, else: HeaderMap });
 
 const EventTypeList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500 });
 const IdList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 1000 });
@@ -79,7 +79,7 @@ const IdList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxIt
 const endpointFields = {
   description: Type.Optional(Type.String({ maxLength: 1000 })),
   method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('PUT')])),
-  headers: Type.Optional(Headers),
+  headers: Type.Optional(EndpointHeaders),
   auth: Type.Optional(AuthInput),
   rate_limit_per_second: Type.Optional(NullableRate),
   timeout_ms: Type.Optional(Type.Integer({ minimum: 1000, maximum: 30_000 })),
