@@ -82,7 +82,7 @@ const endpointFields = {
   headers: Type.Optional(EndpointHeaders),
   auth: Type.Optional(AuthInput),
   rate_limit_per_second: Type.Optional(NullableRate),
-  timeout_ms: Type.Optional(Type.Integer({ minimum: 1000, maximum: 30_000 })),
+  timeout_ms: Type.Optional(Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 1000, maximum: 30_000, description: 'ms to wait for an answer; null: the default (30,000)' })),
   ordering: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('per_resource')])),
   disabled: Type.Optional(Type.Boolean()),
   project_ids: Type.Optional(IdList),

@@ -39,7 +39,8 @@ export interface EndpointInput {
   readonly headers?: readonly EndpointHeader[];
   readonly auth?: EndpointAuth;
   readonly rateLimitPerSecond?: number | null;
-  readonly timeoutMs?: number;
+  /** null: back to the default. */
+  readonly timeoutMs?: number | null;
   readonly ordering?: Ordering;
   readonly disabled?: boolean;
   readonly projectIds?: readonly string[];
@@ -99,7 +100,7 @@ function checkInput(input: EndpointInput): void {
   if (input.url !== undefined) checkUrl(input.url);
   if (input.eventTypes !== undefined) checkEventTypes(input.eventTypes);
   if (input.headers !== undefined) checkHeaders(input.headers);
-  if (input.timeoutMs !== undefined) checkTimeout(input.timeoutMs);
+  if (input.timeoutMs !== undefined && input.timeoutMs !== null) checkTimeout(input.timeoutMs);
   if (input.auth?.type === 'oauth2_client_credentials') checkUrl(input.auth.tokenUrl, 'auth.token_url');
 }
 
@@ -150,7 +151,7 @@ export function patchEndpoint(e: Endpoint, patch: EndpointInput, now: number): E
     headers: patch.headers ? [...patch.headers] : e.headers,
     auth: defined(patch.auth, e.auth),
     rateLimitPerSecond: defined(patch.rateLimitPerSecond, e.rateLimitPerSecond),
-    timeoutMs: defined(patch.timeoutMs, e.timeoutMs),
+    timeoutMs: patch.timeoutMs === null ? DEFAULT_TIMEOUT_MS : defined(patch.timeoutMs, e.timeoutMs),
     ordering: defined(patch.ordering, e.ordering),
     disabled,
     // Re-enabling clears the reason and the failure streak, so health starts afresh.

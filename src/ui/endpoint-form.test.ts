@@ -47,6 +47,13 @@ describe('endpoint form', () => {
     expect(untouched.ok && 'headers' in untouched.body).toBe(false);
   });
 
+  it('sends an emptied timeout in an edit as null (the default), and leaves it out of a create', () => {
+    const edit = readEndpointForm(form([...base, ['timeout_ms', '']]), 'edit');
+    expect(edit.ok && edit.body.timeout_ms).toBeNull();
+    const create = readEndpointForm(form([...base, ['timeout_ms', '']]), 'create');
+    expect(create.ok && 'timeout_ms' in create.body).toBe(false);
+  });
+
   it('names the field of the first problem', () => {
     const cases: [[string, string][], string][] = [
       [[['event_types', 'a.b']], 'url'],

@@ -162,7 +162,8 @@ export function readEndpointForm(form: Form, mode: FormMode): FormReading {
     rate_limit_per_second: rate,
     ordering: v.ordering,
   };
-  if (timeout !== null) body.timeout_ms = timeout;
+  // An emptied timeout in an edit goes back to the default (null); a new endpoint gets it anyway.
+  if (timeout !== null || mode === 'edit') body.timeout_ms = timeout;
   if (auth) body.auth = auth;
   if (headers) body.headers = headers;
   return { ok: true, body, values: v };

@@ -149,6 +149,14 @@ describe('endpoint input errors', () => {
     expect([page.status, page.body.data.length]).toEqual([200, 1]);
   });
 
+  it('sets a timeout back to the default with null', async () => {
+    const ep = await h.api('POST', '/api/v2/endpoints', { ...base, timeout_ms: 5_000 });
+    expect(ep.body.timeout_ms).toBe(5_000);
+    const reset = await h.api('PATCH', `/api/v2/endpoints/${ep.body.id}`, { timeout_ms: null });
+    expect([reset.status, reset.body.timeout_ms]).toEqual([200, 30_000]);
+    expect((await fieldAndMessage({ ...base, timeout_ms: 999 })).slice(0, 2)).toEqual([400, 'timeout_ms']);
+  });
+
   it('names the bad entry of the header form sent, and caps both forms at 50 headers', async () => {
     expect(await fieldAndMessage({ ...base, headers: [{ name: 'x-a', value: 'y', type: 'zzz' }] })).toEqual([400, 'headers[0].type', expect.stringContaining('headers[0].type')]);
     expect(await fieldAndMessage({ ...base, headers: [{ name: 'x-a' }] })).toEqual([400, 'headers[0].value', 'body field "headers[0].value" is required']);
