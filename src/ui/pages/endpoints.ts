@@ -46,11 +46,12 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
         await ui.api(req).patch(`/api/v2/endpoints/${enc(endpoint!.id)}`, reading.body);
         return reply.redirect(`/endpoints/${enc(endpoint!.id)}?saved=1`, 303);
       }
-      const formId = field(formOf(req), 'form_id');
-      const before = submitted.createdBy(formId);
-      if (before) return reply.redirect(`/endpoints/${enc(before)}?created=1`, 303);
-      const created = await ui.api(req).post<EndpointDto & { secret: string }>('/api/v2/endpoints', reading.body);
-      submitted.remember(formId, created.id);
+      let created: (EndpointDto & { secret: string }) | undefined;
+      const sent = await submitted.once(field(formOf(req), 'form_id'), async () => {
+        created = await ui.api(req).post<EndpointDto & { secret: string }>('/api/v2/endpoints', reading.body);
+        return created.id;
+      });
+      if (!sent.first || !created) return reply.redirect(`/endpoints/${enc(sent.id)}?created=1`, 303);
       return ui.page(req, reply, 'endpoint-created', { title: 'Endpoint created', nav: 'endpoints', endpoint: created, secret: created.secret }, 201);
     } catch (err) {
       if (err instanceof ApiCallError && (err.status === 400 || err.status === 422)) return again({ field: err.field ?? '', message: err.message });
