@@ -680,9 +680,9 @@ export class SqliteStore implements Store {
 
   async releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number> {
     const base = "UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL WHERE status = 'in_flight'";
-    if ('all' in filter) return this.immediate(() => this.run(base).changes);
-    if ('owner' in filter) return this.immediate(() => this.run(`${base} AND lease_owner = ?`, filter.owner).changes);
-    return this.immediate(() => this.run(`${base} AND lease_until < ?`, filter.expiredBefore).changes);
+    if ('all' in filter) return this.write(base).changes;
+    if ('owner' in filter) return this.write(`${base} AND lease_owner = ?`, filter.owner).changes;
+    return this.write(`${base} AND lease_until < ?`, filter.expiredBefore).changes;
   }
 
   async nextDueAt(): Promise<number | null> {
@@ -739,9 +739,7 @@ export class SqliteStore implements Store {
   }
 
   async retryDelivery(accountId: string, id: string, now: number): Promise<Delivery | undefined> {
-    this.immediate(() =>
-      this.run("UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE account_id = ? AND id = ? AND status <> 'in_flight'", now, now, accountId, id),
-    );
+    this.write("UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE account_id = ? AND id = ? AND status <> 'in_flight'", now, now, accountId, id);
     return this.getDelivery(accountId, id);
   }
 
@@ -1022,7 +1020,7 @@ export class SqliteStore implements Store {
   }
 
   async pruneInboxRequests(before: number, limit: number): Promise<number> {
-    return this.immediate(() => this.run('DELETE FROM inbox_requests WHERE id IN (SELECT id FROM inbox_requests WHERE received_at < ? LIMIT ?)', before, limit).changes);
+    return this.write('DELETE FROM inbox_requests WHERE id IN (SELECT id FROM inbox_requests WHERE received_at < ? LIMIT ?)', before, limit).changes;
   }
 }
 
