@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
-import { eventTypesSelected, unknownEventTypes } from '../../domain/endpoint.js';
+import { selectedEventTypes } from '../event-type-filter.js';
 import type { DeliveryQuery as DeliveryQueryIn } from '../../store/contract.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
 import { AccountDeliveryQuery, DeliveryQuery, IdParams } from '../schemas.js';
@@ -12,23 +12,12 @@ import { deliveryView } from '../views.js';
 
 type Filters = Static<typeof DeliveryQuery>;
 
-/**
- * The event types an `event_type` filter selects, like an endpoint's filter: a name in any
- * profile, `topic.*` or `*` (no filter). An unknown name is a 400, not an empty log.
- */
-function eventTypesOf(pattern: string | undefined): string[] | undefined {
-  if (pattern === undefined) return undefined;
-  const problem = unknownEventTypes([pattern], 'event_type');
-  if (problem) throw new ApiError(400, 'invalid_request', problem, 'event_type');
-  return eventTypesSelected([pattern]) ?? undefined;
-}
-
-/** The store query of the log filters. */
+/** The store query of the log filters; an unknown event type is a 400, not an empty log. */
 function queryOf(q: Filters, endpointId: string | undefined): DeliveryQueryIn {
   return {
     endpointId,
     status: q.status,
-    eventTypes: eventTypesOf(q.event_type),
+    eventTypes: q.event_type === undefined ? undefined : (selectedEventTypes([q.event_type], 'event_type') ?? undefined),
     since: q.since === undefined ? undefined : instantOf(q.since, 'since'),
     until: q.until === undefined ? undefined : instantOf(q.until, 'until'),
     cursor: q.cursor,

@@ -1,7 +1,7 @@
 // Native endpoints API: /api/v2/endpoints
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app/context.js';
-import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret, eventTypesSelected, unknownEventTypes } from '../../domain/endpoint.js';
+import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../domain/types.js';
 import { ingestFailure } from '../ingest-failure.js';
@@ -15,6 +15,7 @@ import { Type, type Static } from 'typebox';
 import type { AuthInput } from '../schemas.js';
 import { checkEndpointDestinations } from '../destination.js';
 import { checkEventLimits } from '../event-limits.js';
+import { selectedEventTypes } from '../event-type-filter.js';
 import { raiseSystemEvent } from '../../app/system-events.js';
 import type { RecoverScope } from '../../store/contract.js';
 
@@ -242,11 +243,6 @@ function recoverScopeOf(body: Static<typeof RecoverBody>): RecoverScope {
   const since = instantOf(body.since, 'since');
   const until = body.until === undefined ? null : instantOf(body.until, 'until');
   if (until !== null && until <= since) throw new ApiError(400, 'invalid_request', 'until must be later than since', 'until');
-  let eventTypes: string[] | null = null;
-  if (body.event_types !== undefined) {
-    const problem = unknownEventTypes(body.event_types, 'event_types');
-    if (problem) throw new ApiError(400, 'invalid_request', problem, 'event_types');
-    eventTypes = eventTypesSelected(body.event_types);
-  }
+  const eventTypes = body.event_types === undefined ? null : selectedEventTypes(body.event_types, 'event_types');
   return { since, until, eventTypes, statuses: body.statuses ?? ['failed'] };
 }
