@@ -21,15 +21,19 @@ function nestingDepth(value: unknown, limit: number): number {
   return max;
 }
 
+/** The name of member `name` of an event at `field` of the request body ('body': the body itself). */
+export function eventField(field: string, name: string): string {
+  return field === 'body' ? name : `${field}.${name}`;
+}
+
 /**
  * 400 naming the first member of `event` nested too deep, or 413 when it is too large.
  * `field` is where the event sits in the request body ('body' for the body itself).
  */
 export function checkEventLimits(event: Readonly<Record<string, unknown>>, field: string): void {
-  const fieldOf = (name: string) => (field === 'body' ? name : `${field}.${name}`);
   for (const [name, value] of Object.entries(event)) {
     if (nestingDepth(value, MAX_EVENT_DEPTH) > MAX_EVENT_DEPTH) {
-      throw new ApiError(400, 'invalid_request', `${fieldOf(name)} is nested deeper than ${MAX_EVENT_DEPTH} levels`, fieldOf(name));
+      throw new ApiError(400, 'invalid_request', `${eventField(field, name)} is nested deeper than ${MAX_EVENT_DEPTH} levels`, eventField(field, name));
     }
   }
   if (JSON.stringify(event).length > MAX_EVENT_BYTES) throw new ApiError(413, 'event_too_large', `${field} is larger than 256 KiB`, field);

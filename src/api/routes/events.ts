@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import type { EventInput } from '../../domain/types.js';
-import { checkEventLimits } from '../event-limits.js';
+import { checkEventLimits, eventField } from '../event-limits.js';
 import { ingestFailure } from '../ingest-failure.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { instantOf, notFound } from '../middleware/errors.js';
@@ -18,7 +18,7 @@ function toInput(e: EventIn, field: string): EventInput {
   return {
     idempotencyKey: e.id,
     type: e.type,
-    occurredAt: e.occurred_at === undefined ? undefined : instantOf(e.occurred_at, field === 'body' ? 'occurred_at' : `${field}.occurred_at`),
+    occurredAt: e.occurred_at === undefined ? undefined : instantOf(e.occurred_at, eventField(field, 'occurred_at')),
     projectId: e.project_id,
     resource: e.resource,
     actor: e.actor,
