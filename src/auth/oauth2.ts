@@ -1,7 +1,7 @@
 // OAuth2 client credentials (RFC 6749 §4.4): a token per endpoint, cached until shortly
 // before it expires, refreshed on demand when the endpoint answers 401.
 import { request, type Dispatcher } from 'undici';
-import { DeliveryError } from '../delivery/errors.js';
+import { classifyError, DeliveryError } from '../delivery/errors.js';
 import type { Endpoint } from '../domain/types.js';
 import type { TokenSource } from './provider.js';
 
@@ -62,7 +62,7 @@ export class OAuth2TokenCache implements TokenSource {
       });
     } catch (err) {
       // A token URL at a forbidden address is policy, like an endpoint URL there: retrying cannot help.
-      const retryable = !blockedBySsrfGuard(err);
+      const retryable = classifyError(err).kind !== 'ssrf_blocked';
       throw new DeliveryError('oauth', `token request to ${new URL(auth.tokenUrl).host} failed: ${(err as Error).message}`, { cause: err, retryable });
     }
     const text = await readSmall(res.body);
@@ -103,12 +103,4 @@ function oauthError(text: string): string {
   } catch {
     return '';
   }
-}
-
-/** The SSRF guard refused the connection (its error, or one that wraps it). */
-function blockedBySsrfGuard(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if ((e as { kind?: unknown }).kind === 'ssrf_blocked') return true;
-  }
-  return false;
 }
