@@ -24,6 +24,7 @@ const ROUTES: readonly [method: string, path: string, tag: string, body: boolean
   ['get', '/api/v2/projects/{id}', 'projects', false],
   ['post', '/api/v2/api-keys', 'api-keys', true],
   ['get', '/api/v2/api-keys', 'api-keys', false],
+  ['get', '/api/v2/api-keys/current', 'api-keys', false],
   ['delete', '/api/v2/api-keys/{id}', 'api-keys', false],
   ['post', '/webhooks/endpoint', 'tenovos', true],
   ['get', '/webhooks/endpoint', 'tenovos', false],

@@ -117,6 +117,21 @@ describe('API keys', () => {
     expect((await call('DELETE', `/api/v2/api-keys/${created.body.id}`, undefined, a.key)).status).toBe(404);
   });
 
+  it('tell any key what it is: id, role, account, and whether it is the operator key', async () => {
+    const a = await newTenant('Current A');
+    const viewer = await call('POST', '/api/v2/api-keys', { name: 'dashboards', role: 'viewer' }, a.key);
+    expect(await call('GET', '/api/v2/api-keys/current', undefined, viewer.body.key)).toEqual({
+      status: 200,
+      body: { id: viewer.body.id, account_id: a.id, role: 'viewer', operator: false },
+    });
+    expect((await call('GET', '/api/v2/api-keys/current', undefined, a.key)).body).toMatchObject({ account_id: a.id, role: 'admin', operator: false });
+    const operator = await call('GET', '/api/v2/api-keys/current');
+    expect(operator.body).toMatchObject({ account_id: DEFAULT_ACCOUNT_ID, role: 'admin', operator: true });
+    // Acting on another account, the operator is told the account it acts on.
+    expect((await call('GET', '/api/v2/api-keys/current', undefined, ADMIN_KEY, { 'x-herald-account': a.id })).body).toMatchObject({ account_id: a.id, operator: true });
+    expect((await call('GET', '/api/v2/api-keys/current', undefined, 'hk_not_a_key_of_anyone')).status).toBe(401);
+  });
+
   it('the operator key cannot be deleted through the API', async () => {
     const keys = await call('GET', '/api/v2/api-keys');
     const operator = keys.body.data.find((k: { operator: boolean }) => k.operator);

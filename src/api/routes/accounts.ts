@@ -103,6 +103,12 @@ const ApiKeyView = Type.Object({
   prefix: Type.String({ description: 'The first characters of the key, to recognise it.' }),
   created_at: Type.String(),
 });
+const CurrentKeyView = Type.Object({
+  id: Type.String(),
+  account_id: Type.String({ description: 'The account the request acts on (for an operator key, the one named in X-Herald-Account if any).' }),
+  role: Role,
+  operator: Type.Boolean(),
+});
 const ApiKeyCreated = Type.Object({ ...ApiKeyView.properties, key: Type.String({ description: 'The key itself. Shown once: only its hash is stored.' }) });
 
 const list = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
@@ -260,6 +266,23 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
       const { key, prefix } = generateApiKey();
       const record = await ctx.store.createApiKey({ accountId, name: body.name, role: body.role, operator: false, hash: hashKey(key), prefix, source: 'api' });
       return reply.status(201).send({ ...apiKeyView(record), key });
+    },
+  );
+
+  // Any role may ask what it may do, so a client (the admin UI) offers only what will work.
+  app.get(
+    '/api/v2/api-keys/current',
+    {
+      schema: {
+        tags: ['api-keys'],
+        summary: 'The key this request is sent with',
+        description: 'Its id, role and account, for any role: what the key may do, without trying it.',
+        response: { 200: CurrentKeyView },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      return { id: p.keyId, account_id: p.accountId, role: p.role, operator: p.operator };
     },
   );
 
