@@ -11,6 +11,7 @@ import { Eta } from 'eta';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app/context.js';
 import { ApiCallError, HeraldApi, loopbackBase } from './api-client.js';
+import { type KeyRole, KeyRoles } from './key-roles.js';
 import { field, type Form, formOf, hidden, isHtmx, queryOf, type Ui } from './kit.js';
 import { formatRate, formatTime, prettyJson, responsePreview } from './models.js';
 import { registerActivityPages } from './pages/activity.js';
@@ -25,6 +26,18 @@ export const UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
 
 const FORM_BODY_LIMIT = 64 * 1024;
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The signed-in key's role (signed-in pages only). */
+    uiRole?: KeyRole;
+  }
+}
+
+/** What templates are told of the signed-in key: `admin` gates every form that changes something. */
+function roleData(req: FastifyRequest): { role: KeyRole | undefined; admin: boolean } {
+  return { role: req.uiRole, admin: req.uiRole === 'admin' };
+}
+
 /** Helpers every template may call. */
 const helpers = { time: formatTime, preview: responsePreview, rate: formatRate, json: prettyJson };
 
@@ -34,6 +47,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
   let base: string | undefined;
   /** The API of this very server, reached over loopback; known once the server listens. */
   const apiFor = (key: string) => new HeraldApi((base ??= loopbackBase(app.server.address())), key);
+  const roles = new KeyRoles(async (key) => (await apiFor(key).get<{ role: KeyRole }>('/api/v2/api-keys/current')).role);
 
   await app.register(async (ui) => {
     await ui.register(fastifyView, {
@@ -85,12 +99,12 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
     });
 
     async function page(req: FastifyRequest, reply: FastifyReply, template: string, data: Record<string, unknown>, status = 200) {
-      const html = await reply.viewAsync(template, { signedIn: sessionKey(req) !== undefined, nav: '', ...data });
+      const html = await reply.viewAsync(template, { signedIn: sessionKey(req) !== undefined, nav: '', ...roleData(req), ...data });
       return reply.status(status).type('text/html; charset=utf-8').send(html);
     }
 
     async function fragment(reply: FastifyReply, template: string, data: Record<string, unknown>, status = 200) {
-      const html = await reply.viewAsync(template, data);
+      const html = await reply.viewAsync(template, { ...roleData(reply.request), ...data });
       return reply.status(status).type('text/html; charset=utf-8').send(html);
     }
 
@@ -145,7 +159,9 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
 
     await ui.register(async (pages) => {
       pages.addHook('preHandler', async (req, reply) => {
-        if (!sessionKey(req)) return toLogin(req, reply, false);
+        const key = sessionKey(req);
+        if (!key) return toLogin(req, reply, false);
+        req.uiRole = await roles.roleOf(key);
       });
       const kit: Ui = { api: (req) => apiFor(sessionKey(req)!), page, fragment, flash };
       registerEndpointPages(pages, kit);

@@ -1,7 +1,7 @@
 // What every admin UI page handler needs: reading forms and queries, rendering a page or an
 // htmx fragment, and the public API client of the signed-in user.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { HeraldApi } from './api-client.js';
+import { ApiCallError, type HeraldApi } from './api-client.js';
 
 export type Form = Map<string, string[]>;
 
@@ -15,6 +15,11 @@ export interface Ui {
   fragment(reply: FastifyReply, template: string, data: Record<string, unknown>, status?: number): Promise<FastifyReply>;
   /** A one-line message in the page's alert area (htmx) or an error page (plain form post). */
   flash(req: FastifyRequest, reply: FastifyReply, message: string, kind: 'error' | 'success', status?: number): Promise<FastifyReply>;
+}
+
+/** Pages that only lead to a change (the endpoint forms) say at once when the key may not make it. */
+export function requireAdmin(req: FastifyRequest): void {
+  if (req.uiRole !== 'admin') throw new ApiCallError(403, 'forbidden', `this needs a key with the admin role; yours is a ${req.uiRole ?? 'viewer'} key`);
 }
 
 export function isHtmx(req: FastifyRequest): boolean {

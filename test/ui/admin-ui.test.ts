@@ -413,6 +413,37 @@ describe('admin UI', () => {
     await context.close();
   });
 
+  it('offers a viewer or publisher key only what it may do: reading, with no form that would be refused', async () => {
+    const { id } = await createEndpointViaApi({ url: `${receiver.url}/hooks/read-only`, event_types: ['asset.created'] });
+    await publish('asset.created', 'read-only-1');
+    await eventually(async () => ((await deliveriesOf(id))[0]?.status === 'succeeded' ? true : undefined));
+    const html = async (key: string, path: string) => {
+      const res = await fetch(`${herald.url}${path}`, { headers: { cookie: `herald_key=${encodeURIComponent(key)}` }, redirect: 'manual' });
+      return { status: res.status, body: await res.text() };
+    };
+    const actions = [/href="\/endpoints\/new"/, /\/edit"/, /\/toggle"/, /\/test"/, /\/rotate"/, /\/reveal"/, /\/recover"/, /\/delete"/, /\/retry"/, /action="\/inboxes"/];
+
+    for (const role of ['viewer', 'publisher']) {
+      const key = (await herald.api('POST', '/api/v2/api-keys', { name: `ui ${role}`, role })).body.key as string;
+      for (const path of ['/endpoints', `/endpoints/${id}`, `/logs?endpoint_id=${id}`, '/inboxes']) {
+        const page = await html(key, path);
+        expect(page.status, path).toBe(200);
+        expect(page.body).toContain(`Signed in with a ${role} key`);
+        for (const action of actions) expect(page.body, `${role} ${path}`).not.toMatch(action);
+      }
+      expect((await html(key, `/logs?endpoint_id=${id}`)).body).toContain('class="card delivery"');
+      const form = await html(key, '/endpoints/new');
+      expect(form.status).toBe(403);
+      expect(form.body).toContain(`needs a key with the admin role; yours is a ${role} key`);
+    }
+
+    // The admin key sees every action and no notice.
+    const admin = await html(ADMIN_KEY, `/endpoints/${id}`);
+    expect(admin.body).not.toContain('Signed in with a');
+    for (const action of actions.slice(1, 8)) expect(admin.body).toMatch(action);
+    expect((await html(ADMIN_KEY, `/logs?endpoint_id=${id}`)).body).toMatch(/\/retry"/);
+  });
+
   it('refuses cross-site form posts even with the session cookie', async () => {
     const { context } = await signedIn();
     const cookie = await cookieHeader(context);

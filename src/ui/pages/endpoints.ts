@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiCallError } from '../api-client.js';
 import { SubmittedForms } from '../submitted-forms.js';
 import { type EndpointFormValues, type FormError, type FormMode, HEADER_ROWS, readEndpointForm, valuesOf } from '../endpoint-form.js';
-import { enc, field, type Form, formOf, hidden, idOf, isHtmx, parseInstant, queryOf, str, type Ui } from '../kit.js';
+import { enc, field, type Form, formOf, hidden, idOf, isHtmx, parseInstant, queryOf, requireAdmin, str, type Ui } from '../kit.js';
 import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RotatedDto } from '../models.js';
 
 const HEALTH_HOURS = 24;
@@ -28,6 +28,7 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
   const submitted = new SubmittedForms();
 
   async function formPage(req: FastifyRequest, reply: FastifyReply, view: FormView, status = 200) {
+    requireAdmin(req);
     const catalog = await get<CatalogDto>(req, '/api/v2/event-types');
     const title = view.mode === 'create' ? 'New endpoint' : `Edit ${view.endpoint!.description || view.endpoint!.url}`;
     const action = view.mode === 'create' ? '/endpoints' : `/endpoints/${enc(view.endpoint!.id)}/edit`;
