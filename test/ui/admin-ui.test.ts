@@ -388,6 +388,56 @@ describe('admin UI', () => {
     await context.close();
   });
 
+  it('creates an inbox that forwards and verifies, shows the forward secret once, changes its settings and deletes it', async () => {
+    const { context, page, problems } = await signedIn();
+    await page.goto(`${herald.url}/inboxes`);
+    const inboxCount = async () => (await herald.api('GET', '/api/v2/inboxes?limit=250')).body.data.length as number;
+    const before = await inboxCount();
+    const secret = `whsec_${Buffer.from('inbox signing secret 0123456789').toString('base64')}`;
+
+    // A refused forward URL is named, and what was typed is kept.
+    await page.fill('#inbox-name', 'Forwarding inbox');
+    await page.fill('#inbox-forward', 'ftp://files.example');
+    await page.click('#create button[type=submit]');
+    await expect(page.locator('#inbox-error').textContent()).resolves.toContain('forward_url');
+    await expect(page.inputValue('#inbox-name')).resolves.toBe('Forwarding inbox');
+    expect(problems.splice(0)).toEqual([expect.stringContaining('status of 422')]);
+
+    await page.fill('#inbox-forward', `${receiver.url}/hooks/forwarded`);
+    await page.fill('#inbox-secret', secret);
+    await page.click('#create button[type=submit]');
+    const shown = (await page.locator('#forward-secret code.secret').textContent())!;
+    expect(shown).toMatch(/^whsec_/);
+    const id = (await page.locator('section#inbox-requests').getAttribute('data-stream'))!.split('/')[2]!;
+    const inbox = (await herald.api('GET', `/api/v2/inboxes/${id}`)).body;
+    expect(inbox).toMatchObject({ name: 'Forwarding inbox', forward_url: `${receiver.url}/hooks/forwarded`, signing_secret_hint: expect.any(String) });
+    expect(await page.locator('a', { hasText: 'forwarding log' }).getAttribute('href')).toBe(`/logs?endpoint_id=${inbox.forward_endpoint_id}`);
+    // Sending the form again (a reload of this page) creates nothing more, and the secret is not shown again.
+    await page.reload();
+    await expect(page.locator('#forward-secret').count()).resolves.toBe(0);
+    expect(await inboxCount()).toBe(before + 1);
+
+    // A capture is forwarded, signed with the secret shown.
+    await fetch(`${inbox.url}/asset`, { method: 'POST', body: '{"forward":"me"}' });
+    const forwarded = await eventually(() => arrivals('/hooks/forwarded')[0]);
+    expect(forwarded.headers['webhook-signature']).toMatch(/^v1,/);
+    expect(shown).toBe((await herald.api('GET', `/api/v2/endpoints/${inbox.forward_endpoint_id}/secret`)).body.secret);
+
+    // Rename, stop forwarding and stop verifying.
+    await page.fill('#inbox-name', 'Renamed inbox');
+    await page.fill('#inbox-forward', '');
+    await page.check('input[name=clear_signing_secret]');
+    await Promise.all([page.waitForURL(/saved=1$/), page.click('#settings button[type=submit]')]);
+    await expect(page.locator('h1').textContent()).resolves.toBe('Renamed inbox');
+    expect((await herald.api('GET', `/api/v2/inboxes/${id}`)).body).toMatchObject({ name: 'Renamed inbox', forward_url: null, forward_endpoint_id: null, signing_secret_hint: null });
+
+    page.once('dialog', (d) => void d.accept());
+    await Promise.all([page.waitForURL(`${herald.url}/inboxes`), page.click('button.danger:has-text("Delete inbox")')]);
+    expect((await herald.api('GET', `/api/v2/inboxes/${id}`)).status).toBe(404);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   it('shows values from the API escaped, never as markup', async () => {
     const { id } = await createEndpointViaApi({
       url: `${receiver.url}/hooks/escape`,

@@ -1,43 +1,132 @@
 // Connect inboxes: the list, a create form, and an inbox page that shows captured requests as
-// they arrive (the browser listens to this UI's relay of the API's event stream).
+// they arrive (the browser listens to this UI's relay of the API's event stream), with the
+// inbox's settings (name, forward URL, signing secret) and its deletion.
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiCallError } from '../api-client.js';
-import { enc, field, formOf, hidden, idOf, queryOf, str, type Ui } from '../kit.js';
+import { enc, field, formOf, hidden, idOf, isHtmx, queryOf, str, type Ui } from '../kit.js';
 import type { InboxDto, InboxRequestDto, ListDto } from '../models.js';
+import { SubmittedForms } from '../submitted-forms.js';
 
 const RECENT = 50;
 
+/** An inbox as the API answers a change that created its relay endpoint. */
+type InboxChanged = InboxDto & { readonly forward_secret?: string };
+
+interface InboxFormValues {
+  readonly name: string;
+  readonly forwardUrl: string;
+  readonly signingSecret: string;
+}
+
+/** The create form's fields as the API takes them: empty optional fields are left out. */
+function createBody(v: InboxFormValues): Record<string, string> {
+  return { name: v.name, ...(v.forwardUrl ? { forward_url: v.forwardUrl } : {}), ...(v.signingSecret ? { signing_secret: v.signingSecret } : {}) };
+}
+
+/**
+ * The settings form's change: an emptied forward URL stops forwarding, an empty signing secret
+ * keeps the current one (it is never shown again) unless "stop verifying" is ticked.
+ */
+function patchBody(v: InboxFormValues, inbox: InboxDto, clearSecret: boolean): Record<string, string | null> {
+  const body: Record<string, string | null> = {};
+  if (v.name !== inbox.name) body.name = v.name;
+  if (v.forwardUrl !== (inbox.forward_url ?? '')) body.forward_url = v.forwardUrl || null;
+  if (clearSecret) body.signing_secret = null;
+  else if (v.signingSecret) body.signing_secret = v.signingSecret;
+  return body;
+}
+
+function valuesOf(req: FastifyRequest): InboxFormValues {
+  const form = formOf(req);
+  return { name: field(form, 'name'), forwardUrl: field(form, 'forward_url'), signingSecret: field(form, 'signing_secret') };
+}
+
+/** A refusal the form can show beside its fields; anything else goes to the error page. */
+function formError(err: unknown): string | undefined {
+  return err instanceof ApiCallError && (err.status === 400 || err.status === 422) ? err.message : undefined;
+}
+
 export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
-  pages.get('/inboxes', hidden, async (req, reply) => {
+  const submitted = new SubmittedForms();
+
+  async function listPage(req: FastifyRequest, reply: FastifyReply, form: { values: InboxFormValues; error: string }, status = 200) {
     const list = await ui.api(req).get<ListDto<InboxDto>>('/api/v2/inboxes', { cursor: str(queryOf(req).cursor) });
-    return ui.page(req, reply, 'inboxes', { title: 'Inboxes', nav: 'inboxes', inboxes: list.data, nextCursor: list.next_cursor, error: '', name: '' });
-  });
+    // A form shown again after an error keeps its id: it has created nothing yet.
+    const formId = field(formOf(req), 'form_id') || submitted.newId();
+    return ui.page(req, reply, 'inboxes', { title: 'Inboxes', nav: 'inboxes', inboxes: list.data, nextCursor: list.next_cursor, formId, ...form }, status);
+  }
 
-  pages.post('/inboxes', hidden, async (req, reply) => {
-    const name = field(formOf(req), 'name');
-    const again = async (error: string) => {
-      const list = await ui.api(req).get<ListDto<InboxDto>>('/api/v2/inboxes');
-      return ui.page(req, reply, 'inboxes', { title: 'Inboxes', nav: 'inboxes', inboxes: list.data, nextCursor: list.next_cursor, error, name }, 422);
-    };
-    if (!name) return again('Enter a name for the inbox.');
-    try {
-      const inbox = await ui.api(req).post<InboxDto>('/api/v2/inboxes', { name });
-      return reply.redirect(`/inboxes/${enc(inbox.id)}`, 303);
-    } catch (err) {
-      if (err instanceof ApiCallError && (err.status === 400 || err.status === 422)) return again(err.message);
-      throw err;
-    }
-  });
-
-  pages.get('/inboxes/:id', hidden, async (req, reply) => {
-    const id = idOf(req);
+  async function inboxPage(req: FastifyRequest, reply: FastifyReply, id: string, extra: { forwardSecret?: string; saved?: boolean; error?: string; values?: InboxFormValues } = {}, status = 200) {
     const [inbox, requests] = await Promise.all([
       ui.api(req).get<InboxDto>(`/api/v2/inboxes/${enc(id)}`),
       ui.api(req).get<ListDto<InboxRequestDto>>(`/api/v2/inboxes/${enc(id)}/requests`, { limit: String(RECENT) }),
     ]);
-    return ui.page(req, reply, 'inbox', { title: inbox.name, nav: 'inboxes', inbox, requests: requests.data, newest: requests.data[0]?.id ?? '' });
+    const values = extra.values ?? { name: inbox.name, forwardUrl: inbox.forward_url ?? '', signingSecret: '' };
+    return ui.page(
+      req,
+      reply,
+      'inbox',
+      {
+        title: inbox.name,
+        nav: 'inboxes',
+        inbox,
+        requests: requests.data,
+        newest: requests.data[0]?.id ?? '',
+        values,
+        forwardSecret: extra.forwardSecret ?? '',
+        saved: extra.saved ?? queryOf(req).saved === '1',
+        error: extra.error ?? '',
+      },
+      status,
+    );
+  }
+
+  const emptyForm = { values: { name: '', forwardUrl: '', signingSecret: '' }, error: '' };
+  pages.get('/inboxes', hidden, async (req, reply) => listPage(req, reply, emptyForm));
+
+  pages.post('/inboxes', hidden, async (req, reply) => {
+    const values = valuesOf(req);
+    if (!values.name) return listPage(req, reply, { values, error: 'Enter a name for the inbox.' }, 422);
+    let created: InboxChanged | undefined;
+    try {
+      const sent = await submitted.once(field(formOf(req), 'form_id'), async () => {
+        created = await ui.api(req).post<InboxChanged>('/api/v2/inboxes', createBody(values));
+        return created.id;
+      });
+      // The relay's secret is shown this once, on the page the creation answers with.
+      if (sent.first && created?.forward_secret) return inboxPage(req, reply, created.id, { forwardSecret: created.forward_secret }, 201);
+      return reply.redirect(`/inboxes/${enc(sent.id)}`, 303);
+    } catch (err) {
+      const message = formError(err);
+      if (message) return listPage(req, reply, { values, error: message }, 422);
+      throw err;
+    }
+  });
+
+  pages.get('/inboxes/:id', hidden, async (req, reply) => inboxPage(req, reply, idOf(req)));
+
+  pages.post('/inboxes/:id/edit', hidden, async (req, reply) => {
+    const values = valuesOf(req);
+    const inbox = await ui.api(req).get<InboxDto>(`/api/v2/inboxes/${enc(idOf(req))}`);
+    if (!values.name) return inboxPage(req, reply, inbox.id, { values, error: 'Enter a name for the inbox.' }, 422);
+    const body = patchBody(values, inbox, field(formOf(req), 'clear_signing_secret') === 'yes');
+    try {
+      const changed = await ui.api(req).patch<InboxChanged>(`/api/v2/inboxes/${enc(inbox.id)}`, body);
+      if (changed.forward_secret) return inboxPage(req, reply, inbox.id, { forwardSecret: changed.forward_secret, saved: true });
+      return reply.redirect(`/inboxes/${enc(inbox.id)}?saved=1`, 303);
+    } catch (err) {
+      const message = formError(err);
+      if (message) return inboxPage(req, reply, inbox.id, { values, error: message }, 422);
+      throw err;
+    }
+  });
+
+  pages.post('/inboxes/:id/delete', hidden, async (req, reply) => {
+    await ui.api(req).delete(`/api/v2/inboxes/${enc(idOf(req))}`);
+    if (isHtmx(req)) return reply.header('hx-redirect', '/inboxes').status(204).send();
+    return reply.redirect('/inboxes', 303);
   });
 
   // The browser's EventSource cannot send the API key, so the UI relays the stream with it.
