@@ -7,7 +7,7 @@ import type { EventTypeDef, ProfileNames, TopicDef } from './types.js';
 
 export type { EventTypeDef, ProfileNames, TopicDef } from './types.js';
 export { topics, mediaPocketTriggerEvents };
-export { canonicalNameFromMediaPocket } from './naming.js';
+export { canonicalNameFromMediaPocket, subjectOf } from './naming.js';
 
 /** Payload/naming style of an endpoint. `standard` uses canonical names. */
 export type Profile = 'standard' | 'tenovos' | 'mediapocket' | 'cmp';

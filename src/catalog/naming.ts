@@ -96,6 +96,18 @@ export function canonicalNameFromMediaPocket(mediaPocketName: string): string {
   return joinSegments(rest.slice(0, n).join('_'), rest.slice(n).join('_'), action);
 }
 
+/** Sections whose events are about their second segment: `metadata.template.created` → `template`. */
+const SECTIONS_OF_OBJECTS: ReadonlySet<string> = new Set(['metadata', 'rm', 'security']);
+
+/**
+ * The kind of object an event is about: the resource type a publisher sends with it (an
+ * `asset.renditions.created` is about an asset, a `metadata.template.created` about a template).
+ */
+export function subjectOf(name: string): string {
+  const parts = name.split('.');
+  return parts.length >= 3 && SECTIONS_OF_OBJECTS.has(parts[0]!) ? parts[1]! : parts[0]!;
+}
+
 /** Topic id of a canonical name: its first dot segment (the same rule for every entry). */
 export function topicOfName(name: string): string {
   const dot = name.indexOf('.');

@@ -4,7 +4,8 @@
 import { withSequence } from '../domain/canonical-body.js';
 import { buildEndpoint } from '../domain/endpoint.js';
 import type { Account, EventInput, ProfileName } from '../domain/types.js';
-import { type EventTypeDef, nameInProfile, type Profile, profiles } from '../catalog/index.js';
+import { type EventTypeDef, nameInProfile, type Profile, profiles, subjectOf } from '../catalog/index.js';
+import { topicOfName } from '../catalog/naming.js';
 import { renderCanonical } from '../ingest/render.js';
 import type { ClaimedDelivery } from '../store/contract.js';
 import type { CanonicalEvent } from './types.js';
@@ -21,19 +22,36 @@ const sampleAccount: Account = {
   createdAt: SAMPLE_TIME,
 };
 
-/** The object an event is about: `metadata.template.created` is about a template. */
-function resourceTypeOf(def: EventTypeDef): string {
-  const parts = def.name.split('.');
-  return parts.length >= 3 ? parts[parts.length - 2] : parts[0];
-}
+/** What Herald's own events carry (app/system-events.ts and its callers), by their subject. */
+const SYSTEM_SAMPLES: Readonly<Record<string, Pick<EventInput, 'resource' | 'data'>>> = {
+  message: {
+    resource: { type: 'message', id: 'msg_2a7Hx0failed' },
+    data: {
+      message_id: 'msg_2a7Hx0failed',
+      delivery_id: 'dlv_2a7Hx0failed',
+      endpoint_id: 'ep_2a7Hx0receiver',
+      event_type: 'asset.created',
+      attempts: 8,
+      last_status_code: 503,
+      last_error_kind: 'http_status',
+    },
+  },
+  endpoint: {
+    resource: { type: 'endpoint', id: 'ep_2a7Hx0receiver' },
+    data: { endpoint_id: 'ep_2a7Hx0receiver', url: 'https://receiver.example.com/webhooks', reason: 'every attempt failed for 5 days (since 2026-01-10T09:30:00.000Z)' },
+  },
+};
 
+/** Herald's own events have no actor or project; a DAM's carry both. */
 function sampleEvent(def: EventTypeDef): EventInput {
-  const type = resourceTypeOf(def);
+  const system = SYSTEM_SAMPLES[topicOfName(def.name)];
+  if (system) return { type: def.name, occurredAt: SAMPLE_TIME, ...system };
+  const subject = subjectOf(def.name);
   return {
     type: def.name,
     occurredAt: SAMPLE_TIME,
     projectId: 'prj_marketing',
-    resource: { type, id: `${type}_01HZX4`, name: `Spring campaign ${type}` },
+    resource: { type: subject, id: `${subject}_01HZX4`, name: `Spring campaign ${subject}` },
     actor: { id: 'usr_42', name: 'Ada Lovelace', email: 'ada@example.com' },
     data: { title: 'Spring campaign hero image' },
   };

@@ -255,9 +255,15 @@ describe('test sends and the signing secret', () => {
     expect(custom.status).toBe(202);
     const [, second] = await target.waitFor(2);
     expect(JSON.parse(second.body)).toMatchObject({ type: 'asset.deleted', data: { filename: 'logo.png' } });
+    // The test resource is of the kind the type is about, as a publisher would send it.
+    for (const [n, type, subject] of [[3, 'rm.project.created', 'project'], [4, 'asset.renditions.created', 'asset']] as const) {
+      expect((await h.api('POST', `/api/v2/endpoints/${targetId}/test`, { event_type: type })).status).toBe(202);
+      const got = (await target.waitFor(n))[n - 1];
+      expect(JSON.parse(got.body)).toMatchObject({ type, resource: { type: subject, id: 'herald-test' } });
+    }
     await pause(200);
     expect(bystander.received).toHaveLength(0);
-    expect(target.received).toHaveLength(2);
+    expect(target.received).toHaveLength(4);
   });
 
   it('refuses an unknown type (422 naming event_type), data past the event limits (400, 413), a disabled endpoint (409) and non-admin keys (403)', async () => {

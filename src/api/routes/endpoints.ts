@@ -5,7 +5,7 @@ import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, r
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../domain/types.js';
 import { ingestFailure } from '../ingest-failure.js';
-import { findEventType } from '../../catalog/index.js';
+import { findEventType, subjectOf } from '../../catalog/index.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
@@ -223,8 +223,8 @@ async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<t
   checkEventLimits(body, 'body');
   const type = body.event_type ?? TEST_EVENT_TYPE;
   // A resource of the event's own topic, so every profile renders the payload it would for real.
-  const topic = findEventType(type)?.name.split('.')[0] ?? 'test';
-  const event: EventInput = { type, resource: { type: topic, id: 'herald-test' }, data: body.data ?? { test: true } };
+  const subject = subjectOf(findEventType(type)?.name ?? 'test');
+  const event: EventInput = { type, resource: { type: subject, id: 'herald-test' }, data: body.data ?? { test: true } };
   let out;
   try {
     out = await ctx.ingestor.publishTo(endpoint.accountId, event, [{ id: endpoint.id, ordered: endpoint.ordering === 'per_resource' }]);

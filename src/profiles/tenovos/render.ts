@@ -19,17 +19,13 @@
 //   version          for `version.created`: always carries `latest` (default true) and
 //                    `versionNumber` (default null)
 //   changes          the canonical `changes`, only when present
+import { subjectOf } from '../../catalog/index.js';
 import type { CanonicalEvent, ProfileRenderer } from '../types.js';
 import { camelKey, camelKeys, eventName, isRecord, personName, str, type Json } from '../shared.js';
 
-/** Sections whose events are about their second segment: `metadata.template.created` → `template`. */
-const SECTIONS_OF_OBJECTS: ReadonlySet<string> = new Set(['metadata', 'rm', 'security']);
-
 /** The payload key of the object an event is about. */
 export function topicKey(type: string): string {
-  const parts = type.split('.');
-  const key = parts.length >= 3 && SECTIONS_OF_OBJECTS.has(parts[0]) ? parts[1] : parts[0];
-  return camelKey(key);
+  return camelKey(subjectOf(type));
 }
 
 function user(actor: CanonicalEvent['actor']): Json {
