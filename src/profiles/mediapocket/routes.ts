@@ -121,11 +121,16 @@ const PARAM_OF: Readonly<Record<string, keyof WebhookParams>> = { url: 'http_url
 function mediaPocketInputError(err: unknown, params: WebhookParams): never {
   if (err instanceof EndpointInputError) {
     const param = PARAM_OF[err.field] ?? err.field;
-    const detail = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message.startsWith(err.field) ? err.message.slice(err.field.length).trim() : err.message;
-    throw invalidParam(param, (params as Record<string, unknown>)[param], detail);
+    throw invalidParam(param, (params as Record<string, unknown>)[param], withoutField(err.message, err.field));
   }
-  if (err instanceof ApiError && err.field === 'url') throw invalidParam('http_url', params.http_url, err.message);
+  if (err instanceof ApiError && err.field === 'url') throw invalidParam('http_url', params.http_url, withoutField(err.message, 'url'));
   throw err;
+}
+
+/** The core's message names its own field (`url: …`); Media Pocket's names the param instead. */
+function withoutField(message: string, field: string): string {
+  if (message.startsWith(`${field}: `)) return message.slice(field.length + 2);
+  return message.startsWith(field) ? message.slice(field.length).trim() : message;
 }
 
 /**
