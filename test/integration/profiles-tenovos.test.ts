@@ -122,6 +122,19 @@ describe('Seed 002: PUT /webhooks/endpoint/oauth/{endpointId}', () => {
     expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body.oauth.scope).toBe('read write');
   });
 
+  it("answers at Tenovos' own base path too, with the same keys and roles, documented once", async () => {
+    const { id } = (await h.api('POST', '/content-store-v1/webhooks/endpoint', [sub()])).body;
+    expect((await h.api('PUT', `/content-store-v1/webhooks/endpoint/oauth/${id}`, { clientId: 'c', tokenUrl: 'https://a.example/t', clientSecret: 's' })).status).toBe(204);
+    expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body.oauth).toMatchObject({ clientId: 'c' });
+    expect((await h.api('GET', `/content-store-v1/webhooks/endpoint/${id}`)).body).toMatchObject({ id, oauth: { clientId: 'c' } });
+    expect((await fetch(`${h.url}/content-store-v1/webhooks/endpoint`)).status).toBe(401);
+    const viewer = (await h.api('POST', '/api/v2/api-keys', { name: 'tenovos viewer', role: 'viewer' })).body.key as string;
+    expect((await h.api('DELETE', `/content-store-v1/webhooks/endpoint/${id}`, undefined, viewer)).status).toBe(403);
+    const doc = (await h.api('GET', '/openapi.json')).body as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/content-store-v1'))).toEqual([]);
+    expect(doc.paths['/webhooks/endpoint/oauth/{endpointId}']).toBeDefined();
+  });
+
   it('answers 404 for an unknown endpoint, 400 for a missing field, 422 for a bad or private token URL', async () => {
     const { id } = (await h.api('POST', '/webhooks/endpoint', [sub()])).body;
     const body = { clientId: 'c', tokenUrl: 'https://a.example/t', clientSecret: 's' };

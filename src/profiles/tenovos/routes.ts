@@ -148,6 +148,9 @@ export function oauthAuth(body: Static<typeof OAuthBody>): EndpointAuth {
   };
 }
 
+/** Tenovos' own base path; its routes answer under it as well as at the root. */
+export const TENOVOS_BASE_PATH = '/content-store-v1';
+
 export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): void {
   const admin = { preValidation: requireRole('admin') };
 
