@@ -95,9 +95,10 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
         securitySchemes: {
           ApiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
           Bearer: { type: 'http', scheme: 'bearer' },
+          Basic: { type: 'http', scheme: 'basic', description: 'the API key as the password (or as the user name with an empty password)' },
         },
       },
-      security: [{ ApiKey: [] }, { Bearer: [] }],
+      security: [{ ApiKey: [] }, { Bearer: [] }, { Basic: [] }],
     },
   });
 

@@ -8,12 +8,18 @@ beforeAll(async () => {
 afterAll(async () => h.close());
 
 describe('authentication', () => {
-  it('answers 401 without a key or with a wrong one, and accepts X-API-Key and Bearer', async () => {
+  it('answers 401 without a key or with a wrong one, and accepts X-API-Key, Bearer and Basic', async () => {
     const none = await fetch(`${h.url}/api/v2/endpoints`);
     expect(none.status).toBe(401);
     expect((await h.api('GET', '/api/v2/endpoints', undefined, 'wrong-key-wrong-key')).status).toBe(401);
     const bearer = await fetch(`${h.url}/api/v2/endpoints`, { headers: { authorization: 'Bearer test-admin-key-0123456789' } });
     expect(bearer.status).toBe(200);
+    const basic = (credentials: string) => fetch(`${h.url}/api/v2/endpoints`, { headers: { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` } });
+    expect((await basic('anyone:test-admin-key-0123456789')).status).toBe(200);
+    expect((await basic('test-admin-key-0123456789:')).status).toBe(200);
+    expect((await basic('test-admin-key-0123456789:wrong-key-wrong-key')).status).toBe(401);
+    expect((await basic(':')).status).toBe(401);
+    expect((await basic('no colon')).status).toBe(401);
   });
 
   it('answers a key without the role 403 before looking at the body', async () => {

@@ -62,15 +62,29 @@ function presentedKey(req: FastifyRequest): string | undefined {
   const header = req.headers['x-api-key'];
   if (typeof header === 'string' && header.length > 0) return header;
   const auth = req.headers.authorization;
-  if (typeof auth === 'string' && /^Bearer\s+\S/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim();
+  if (typeof auth !== 'string') return undefined;
+  if (/^Bearer\s+\S/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim();
+  if (/^Basic\s+\S/i.test(auth)) return basicKey(auth.replace(/^Basic\s+/i, '').trim());
   return undefined;
+}
+
+/**
+ * HTTP Basic, as Tenovos' API also takes it (seed 000): the key is the password, or the user
+ * name when the password is empty (`curl -u $KEY:`).
+ */
+function basicKey(credentials: string): string | undefined {
+  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  const key = decoded.slice(colon + 1) || decoded.slice(0, colon);
+  return key.length > 0 ? key : undefined;
 }
 
 /** onRequest hook: every /api route needs a valid key. */
 export function authenticate(auth: KeyAuthenticator) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const key = presentedKey(req);
-    if (!key) throw new ApiError(401, 'unauthorized', 'an API key is required: send it as X-API-Key or Authorization: Bearer');
+    if (!key) throw new ApiError(401, 'unauthorized', 'an API key is required: send it as X-API-Key, Authorization: Bearer, or the Basic password');
     if (key.length > 512) throw new ApiError(401, 'unauthorized', 'invalid API key');
     const principal = await auth.authenticate(key);
     if (!principal) throw new ApiError(401, 'unauthorized', 'invalid API key');
