@@ -289,10 +289,16 @@ describe('admin UI', () => {
     // Reveal shows the current secret; rotation shows a new one once.
     await page.click('button:has-text("Reveal secret")');
     await expect(page.locator('#revealed-secret').textContent()).resolves.toBe(secret);
+    const hint = await page.locator('#secret-hint').textContent();
     await page.click('button:has-text("Rotate secret")');
     const rotated = await page.locator('#secret-panel #new-secret').textContent();
     expect(rotated).toMatch(/^whsec_/);
     expect(rotated).not.toBe(secret);
+    // The page's hint and settings follow the rotation without a reload.
+    const newHint = (await herald.api('GET', `/api/v2/endpoints/${id}`)).body.secret_hint as string;
+    expect(newHint).not.toBe(hint);
+    await expect(page.locator('#secret-hint').textContent()).resolves.toBe(newHint);
+    await expect(page.locator('#settings dd', { hasText: newHint }).count()).resolves.toBe(1);
 
     await page.click('#endpoint-status button');
     await page.locator('#endpoint-status .badge', { hasText: 'Disabled' }).waitFor();

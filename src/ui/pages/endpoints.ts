@@ -103,7 +103,11 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
 
   pages.post('/endpoints/:id/rotate', hidden, async (req, reply) => {
     const rotated = await ui.api(req).post<RotatedDto>(`/api/v2/endpoints/${enc(idOf(req))}/secret/rotate`);
-    if (isHtmx(req)) return ui.fragment(reply, 'partials/secret', { rotated });
+    if (isHtmx(req)) {
+      // The page's secret hint and settings change with it (swapped out of band).
+      const endpoint = await endpointOf(req);
+      return ui.fragment(reply, 'partials/secret', { rotated, endpoint, settings: endpointSettings(endpoint) });
+    }
     return endpointPage(req, reply, { rotated });
   });
 
