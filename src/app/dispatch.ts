@@ -60,7 +60,11 @@ function buildDispatcher(
   const hooks = createHealthHooks(ctx);
   const deliver = createAttempt({
     sender,
-    endpoint: (id) => endpointCache.peek(id),
+    // An endpoint changed through the API is dropped from the cache; its waiting deliveries load it again.
+    endpoint: (id) => {
+      const endpoint = endpointCache.peek(id);
+      return endpoint && endpointCache.peekAccount(endpoint.accountId) ? endpoint : endpointCache.load([id]).then((found) => found.get(id));
+    },
     account: (id) => endpointCache.peekAccount(id),
     auth: createAuthProvider(oauth),
     userAgent: `Herald/${ctx.version}`,

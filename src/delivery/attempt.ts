@@ -18,7 +18,11 @@ export interface AuthProvider {
 
 export interface AttemptDeps {
   readonly sender: Pick<HttpSender, 'send'>;
-  readonly endpoint: (id: string) => Endpoint | undefined;
+  /**
+   * The endpoint as it is now: from a cache, or (a promise) loaded again after a change through
+   * the API dropped it. Undefined once deleted.
+   */
+  readonly endpoint: (id: string) => Endpoint | undefined | Promise<Endpoint | undefined>;
   readonly account: (id: string) => Account | undefined;
   readonly auth: AuthProvider;
   readonly userAgent: string;
@@ -28,9 +32,12 @@ export interface AttemptDeps {
 export function createAttempt(deps: AttemptDeps): (d: ClaimedDelivery) => Promise<AttemptResult> {
   const clock = deps.clock ?? Date.now;
   return async (d) => {
-    const endpoint = deps.endpoint(d.endpointId);
+    let found = deps.endpoint(d.endpointId);
+    if (found instanceof Promise) found = await found;
+    // Deleted or disabled while the delivery waited for its turn: back to the store untried.
+    if (!found || found.disabled) return { verdict: 'release' };
+    const endpoint = found;
     const startedAt = clock();
-    if (!endpoint) return internalFailure(d, startedAt, 'endpoint not loaded');
     let canonical: CanonicalEvent | undefined;
     const renderer = rendererFor(endpoint.profile);
     const rendered = renderer.render({
@@ -123,12 +130,5 @@ function record(
     requestHeaders,
     ...result,
     responseBody: result.responseBody === null ? null : result.responseBody.slice(0, MAX_RESPONSE_LOGGED),
-  };
-}
-
-function internalFailure(d: ClaimedDelivery, at: number, message: string): AttemptResult {
-  return {
-    attempt: record(d, at, at, {}, { statusCode: null, errorKind: 'internal', errorMessage: message, responseBody: null }),
-    verdict: 'retry',
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ClaimedDelivery, Settlement } from '../store/contract.js';
-import { Dispatcher, type AttemptResult, type DispatcherDeps, type EndpointSchedule } from './dispatcher.js';
+import { Dispatcher, type AttemptMade, type AttemptResult, type DispatcherDeps, type EndpointSchedule } from './dispatcher.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -8,7 +8,7 @@ function delivery(id: string, endpointId: string, attempts = 0): ClaimedDelivery
   return { id, accountId: 'acc', eventId: `msg_${id}`, endpointId, attempts, eventType: 'asset.created', body: '{}', sequence: null, resourceKey: null, projectId: null, createdAt: NOW };
 }
 
-function attempt(status: number | null): AttemptResult['attempt'] {
+function attempt(status: number | null): AttemptMade['attempt'] {
   return { attemptNo: 1, startedAt: NOW, durationMs: 1, statusCode: status, errorKind: status === 200 ? null : 'http_status', errorMessage: null, requestHeaders: {}, responseBody: null };
 }
 
@@ -227,6 +227,58 @@ describe('Dispatcher', () => {
     await d.stop(1000);
     expect(tried).toEqual([]);
     expect(h.settled.map((s) => s.outcome)).toEqual(['release', 'release']);
+  });
+
+  it('hands back untried a delivery whose endpoint went away while it waited (deliver answers release)', async () => {
+    const h = harness(async (d) => (d.id === 'paused' ? { verdict: 'release' } : { attempt: attempt(200), verdict: 'success' }));
+    h.queue.push(delivery('paused', 'e1'), delivery('ok', 'e2'));
+    const d = dispatcher(h);
+    d.start();
+    await until(() => h.settled.length === 2);
+    await d.stop(1000);
+    expect(h.settled.find((s) => s.deliveryId === 'paused')).toMatchObject({ outcome: 'release', nextAttemptAt: NOW });
+    expect(h.settled.find((s) => s.deliveryId === 'paused')).not.toHaveProperty('attempt');
+    expect(d.status()).toMatchObject({ succeeded: 1, retried: 0, failed: 0 });
+  });
+
+  it("claims a chain's next delivery as soon as the settlement that frees it is written, not at the next idle poll", async () => {
+    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { chain: { ordered: true } });
+    const link = (n: number) => ({ ...delivery(`link${n}`, 'chain'), resourceKey: 'asset:a1', sequence: n });
+    // The store holds link 2 back until link 1's outcome is written, as BLOCKED_BY_HEAD does.
+    const claim = h.deps.claim;
+    let blocked = true;
+    h.deps.claim = async (limit, exclude) => {
+      if (blocked && h.settled.some((s) => s.deliveryId === 'link1')) {
+        blocked = false;
+        h.queue.push(link(2));
+      }
+      return claim(limit, exclude);
+    };
+    h.queue.push(link(1));
+    // An idle poll of a minute: without the wake, link 2 would wait that long.
+    const d = dispatcher(h, { concurrency: 10, endpointConcurrency: 10, chainSettleDelayMs: 1, idlePollMs: 60_000 });
+    d.start();
+    await until(() => d.status().succeeded === 2);
+    await d.stop(1000);
+  });
+
+  it('holds rate-limit slots only a quarter of a lease ahead: the rest go back to the store, due when those slots are used', async () => {
+    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { slow: { rateLimitPerSecond: 25 } });
+    let reserved = 0;
+    // 25/s: each slot 40 ms after the one before.
+    h.deps.reserveRate = () => 40 * reserved++;
+    for (let i = 0; i < 10; i++) h.queue.push(delivery(`m${i}`, 'slow'));
+    // A 400 ms lease: slots may be held up to 100 ms ahead.
+    const d = dispatcher(h, { concurrency: 20, endpointConcurrency: 10, leaseMs: 400 });
+    d.start();
+    await until(() => h.settled.length === 10);
+    await d.stop(1000);
+    // Slots at 0, 40, 80 and 120 ms were taken; then the next free one lay 120 ms ahead.
+    expect(reserved).toBe(4);
+    expect(h.settled.filter((s) => s.outcome === 'succeeded')).toHaveLength(4);
+    const released = h.settled.filter((s) => s.outcome === 'release');
+    expect(released).toHaveLength(6);
+    for (const r of released) expect(r).toMatchObject({ nextAttemptAt: NOW + 120 });
   });
 
   it('keeps settlements that failed to write and writes them on the next flush', async () => {

@@ -4,12 +4,18 @@ import type { AttemptInput, ClaimedDelivery, IngestLease, Settlement } from '../
 import { nextAttempt } from './retry-policy.js';
 
 /** What one HTTP attempt produced, already classified. */
-export interface AttemptResult {
+export interface AttemptMade {
   readonly attempt: AttemptInput;
   /** retry: per the schedule; fail: never worth retrying (e.g. SSRF-blocked); gone: 410. */
   readonly verdict: 'success' | 'retry' | 'fail' | 'gone';
   readonly retryAfterMs?: number;
 }
+
+/**
+ * An attempt, or none: `release` hands the delivery back untried (its endpoint was disabled or
+ * deleted while it waited), so it costs no attempt and keeps its place.
+ */
+export type AttemptResult = AttemptMade | { readonly verdict: 'release' };
 
 /** What an attempt's settlement records: every outcome except handing a delivery back untried. */
 export type AttemptSettlement = Exclude<Settlement, { readonly outcome: 'release' }>;
@@ -21,7 +27,7 @@ export type AttemptOutcome = AttemptSettlement['outcome'];
  */
 export interface DispatchObserver {
   /** An attempt finished; `outcome` is what its settlement records (failed: final). */
-  attempted(delivery: ClaimedDelivery, result: AttemptResult, outcome: AttemptOutcome): void;
+  attempted(delivery: ClaimedDelivery, result: AttemptMade, outcome: AttemptOutcome): void;
   /** A delivery waits `delayMs` for a rate-limit slot of its endpoint or account. */
   throttled(endpointId: string, delayMs: number): void;
 }
@@ -83,6 +89,8 @@ export interface DispatcherOptions {
   readonly idleAfterShortClaim?: boolean;
   /** Told whenever room() may have changed (an attempt finished, deliveries were taken on). */
   readonly onRoomChanged?: () => void;
+  /** Longest idle wait when nothing is known to be due (default 1 s). */
+  readonly idlePollMs?: number;
   readonly clock?: () => number;
   readonly random?: () => number;
 }
@@ -124,7 +132,9 @@ interface EndpointLoad {
 
 /** A throttled endpoint is not claimed for while its next free slot is further than this. */
 const THROTTLE_HORIZON_MS = 500;
-const IDLE_POLL_MS = 1_000;
+/** A delivery holds its lease while it waits for a rate-limit slot at most this long (and a quarter of the lease). */
+const MAX_SLOT_HOLD_MS = 10_000;
+const MAX_SLOT_KEYS = 10_000;
 /** At most this many rounds of an endpoint's concurrency are held claimed (running + waiting). */
 const MAX_ROUNDS = 4;
 /** How long a claim may take to come back (it can wait behind an ingest commit and its fsync). */
@@ -146,6 +156,8 @@ export class Dispatcher {
   private waitingTotal = 0;
   private readonly perEndpoint = new Map<string, EndpointLoad>();
   private readonly throttledUntil = new Map<string, number>();
+  /** The latest rate-limit slot reserved so far, per rate-limit key (`endpoint:…`, `account:…`). */
+  private readonly slotsUntil = new Map<string, number>();
   /** Average attempt time per endpoint (ms): how far ahead its work may be claimed. */
   private readonly paceMs = new Map<string, number>();
   private wakeUp: (() => void) | null = null;
@@ -166,6 +178,8 @@ export class Dispatcher {
   private readonly claimThreshold: number;
   private readonly settleDelayMs: number;
   private readonly chainSettleDelayMs: number;
+  private readonly idlePollMs: number;
+  private readonly slotHoldMs: number;
 
   constructor(
     private readonly deps: DispatcherDeps,
@@ -177,6 +191,8 @@ export class Dispatcher {
     this.claimThreshold = Math.max(1, Math.min(this.claimBatch, Math.floor(options.concurrency / 4)));
     this.settleDelayMs = options.settleDelayMs ?? 20;
     this.chainSettleDelayMs = Math.min(this.settleDelayMs, options.chainSettleDelayMs ?? 5);
+    this.idlePollMs = options.idlePollMs ?? 1_000;
+    this.slotHoldMs = Math.min(MAX_SLOT_HOLD_MS, (options.leaseMs ?? 60_000) / 4);
   }
 
   /** Whose leases this dispatcher holds. */
@@ -299,7 +315,7 @@ export class Dispatcher {
       // Claim in batches: a claim per finished attempt would spend the store's time on tiny
       // transactions. An idle dispatcher claims at once, a busy one once a share is free.
       if (free <= 0 || (this.inFlight > 0 && free < this.claimThreshold)) {
-        await this.wait(IDLE_POLL_MS);
+        await this.wait(this.idlePollMs);
         continue;
       }
       const excluded = this.excludedEndpoints();
@@ -309,7 +325,7 @@ export class Dispatcher {
         claimed = await this.deps.claim(want, excluded);
       } catch (err) {
         this.fail('claim', err);
-        await this.wait(IDLE_POLL_MS);
+        await this.wait(this.idlePollMs);
         continue;
       }
       if (claimed.length === 0) {
@@ -331,10 +347,10 @@ export class Dispatcher {
     }
     // A stop that came while the store answered found no wait to cut short.
     if (!this.running) return;
-    const untilDue = due === null ? IDLE_POLL_MS : due - this.clock();
+    const untilDue = due === null ? this.idlePollMs : due - this.clock();
     // Due work held back by exclusions frees up on completions (which wake us) or with time.
     const floor = someExcluded ? 20 : 1;
-    await this.wait(Math.min(IDLE_POLL_MS, Math.max(floor, untilDue)));
+    await this.wait(Math.min(this.idlePollMs, Math.max(floor, untilDue)));
   }
 
   private excludedEndpoints(): string[] {
@@ -419,6 +435,7 @@ export class Dispatcher {
     }
     if (load.running < this.options.endpointConcurrency) {
       this.begin(d, schedule, load);
+      if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
     } else if (load.running + load.waiting.length < this.holdLimit(d.endpointId) + this.options.endpointConcurrency) {
       this.waitingTotal++;
       load.waiting.push({ d, schedule, claimedAt: this.clock() });
@@ -428,23 +445,56 @@ export class Dispatcher {
   }
 
   private begin(d: ClaimedDelivery, schedule: EndpointSchedule, load: EndpointLoad): void {
+    // Slots already reserved reach too far ahead to hold this one's lease until its own: it goes
+    // back to the store, due when they are used up, with those waiting behind it.
+    const slotsUntil = this.slotsReservedUntil(schedule);
+    if (slotsUntil - this.clock() > this.slotHoldMs) {
+      this.throttledUntil.set(d.endpointId, slotsUntil);
+      this.release(d, slotsUntil);
+      for (const { d: waiting } of load.waiting.splice(0)) {
+        this.waitingTotal--;
+        this.release(waiting, slotsUntil);
+      }
+      return;
+    }
     this.inFlight++;
     this.attempting.set(d.id, d);
     load.running++;
+    const reservedAt = this.clock();
     const run = (delay: number) => {
       if (delay > 0) setTimeout(() => void this.attempt(d, schedule, load), delay);
       else void this.attempt(d, schedule, load);
     };
-    const reservedAt = this.clock();
     const delay = this.reserve(schedule);
     if (typeof delay === 'number') return run(delay);
     // The slot is at reservedAt + delay: time spent waiting for the answer counts against it,
     // or late answers would bunch sends together and exceed the limit over a window.
-    delay.then((ms) => run(reservedAt + ms - this.clock()), (err: unknown) => {
+    delay.then((ms) => {
+      // A limit shared with other workers may give a slot beyond what this one reserved ahead
+      // (they took the ones before it): hand the delivery back until then rather than outlive its lease.
+      if (ms > Math.max((this.options.leaseMs ?? 60_000) / 2, this.slotHoldMs + 1_000)) return this.finish(d, load, reservedAt + ms);
+      run(reservedAt + ms - this.clock());
+    }, (err: unknown) => {
       // No slot could be reserved (store unavailable): try again shortly rather than exceed the limit.
       this.fail('rate_limit', err);
       this.finish(d, load, this.clock() + 1_000);
     });
+  }
+
+  /** When the last slot reserved under any of the endpoint's rate limits comes (0: none ahead). */
+  private slotsReservedUntil(s: EndpointSchedule): number {
+    let until = 0;
+    if (s.rateLimitPerSecond) until = this.slotsUntil.get(`endpoint:${s.id}`) ?? 0;
+    if (s.accountRateLimitPerSecond) until = Math.max(until, this.slotsUntil.get(`account:${s.accountId}`) ?? 0);
+    return until;
+  }
+
+  private noteSlot(keys: readonly string[], at: number): void {
+    if (this.slotsUntil.size >= MAX_SLOT_KEYS) {
+      const now = this.clock();
+      for (const [key, until] of this.slotsUntil) if (until <= now) this.slotsUntil.delete(key);
+    }
+    for (const key of keys) if (at > (this.slotsUntil.get(key) ?? 0)) this.slotsUntil.set(key, at);
   }
 
   private releaseWaiting(): void {
@@ -462,6 +512,7 @@ export class Dispatcher {
     if (s.accountRateLimitPerSecond) limits.push({ key: `account:${s.accountId}`, rate: s.accountRateLimitPerSecond });
     if (limits.length === 0) return 0;
     const note = (delay: number) => {
+      this.noteSlot(limits.map((l) => l.key), this.clock() + delay);
       if (delay > 0) {
         this.throttledUntil.set(s.id, this.clock() + delay);
         this.observeThrottle(s.id, delay);
@@ -475,10 +526,17 @@ export class Dispatcher {
   private async attempt(d: ClaimedDelivery, schedule: EndpointSchedule, load: EndpointLoad): Promise<void> {
     try {
       const result = await this.deps.deliver(d);
+      if (result.verdict === 'release') return this.finish(d, load, this.clock());
       this.notePace(d.endpointId, result.attempt.durationMs);
       const { settlement, after } = this.settlementFor(d, result);
       const chained = schedule.ordered && d.resourceKey !== null;
-      this.enqueueSettlement(settlement, after, chained ? this.chainSettleDelayMs : this.settleDelayMs);
+      if (chained) {
+        // The chain's next delivery can be claimed only once this settlement is written.
+        this.enqueueSettlement(settlement, () => {
+          after?.();
+          this.notify();
+        }, this.chainSettleDelayMs);
+      } else this.enqueueSettlement(settlement, after, this.settleDelayMs);
       this.observeAttempt(d, result, settlement.outcome);
       this.finish(d, load);
     } catch (err) {
@@ -498,9 +556,8 @@ export class Dispatcher {
     this.attempting.delete(d.id);
     load.running--;
     const next = this.running ? this.nextWaiting(load) : undefined;
-    if (next) {
-      this.begin(next.d, next.schedule, load);
-    } else if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
+    if (next) this.begin(next.d, next.schedule, load);
+    if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
     // Wake the loop only when a claim could now take more: the endpoint dropped out of the
     // excluded set, or enough slots came free. Waking on every completion would run a claim
     // per delivery.
@@ -532,7 +589,7 @@ export class Dispatcher {
   }
 
   /** The settlement for an attempt's result, and what to do once it is committed. */
-  private settlementFor(d: ClaimedDelivery, result: AttemptResult): { settlement: AttemptSettlement; after?: () => void } {
+  private settlementFor(d: ClaimedDelivery, result: AttemptMade): { settlement: AttemptSettlement; after?: () => void } {
     const base = { deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, accountId: d.accountId, attempt: result.attempt };
     if (result.verdict === 'success') {
       this.counters.succeeded++;
@@ -621,7 +678,7 @@ export class Dispatcher {
 
   // Observers run inside attempt()'s try: a throw reaching its catch would release an
   // already-settled delivery, so it is reported here instead.
-  private observeAttempt(d: ClaimedDelivery, result: AttemptResult, outcome: AttemptOutcome): void {
+  private observeAttempt(d: ClaimedDelivery, result: AttemptMade, outcome: AttemptOutcome): void {
     try {
       this.deps.observer?.attempted(d, result, outcome);
     } catch (err) {

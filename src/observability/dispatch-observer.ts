@@ -1,6 +1,6 @@
 // What the dispatcher reports, turned into metrics and one debug line per attempt.
 import type { Logger } from 'pino';
-import type { AttemptOutcome, AttemptResult, DispatchObserver } from '../delivery/dispatcher.js';
+import type { AttemptMade, AttemptOutcome, DispatchObserver } from '../delivery/dispatcher.js';
 import type { ClaimedDelivery } from '../store/contract.js';
 import type { HeraldMetrics } from './metrics.js';
 
@@ -43,7 +43,7 @@ export interface AttemptLogFields {
  * headers, bodies, the URL and the error message (which may quote the URL) stay out: they can
  * carry credentials, and the attempt record in the store keeps them masked.
  */
-export function attemptLogFields(d: ClaimedDelivery, result: AttemptResult, outcome: AttemptOutcome): AttemptLogFields {
+export function attemptLogFields(d: ClaimedDelivery, result: AttemptMade, outcome: AttemptOutcome): AttemptLogFields {
   const a = result.attempt;
   return {
     deliveryId: d.id,

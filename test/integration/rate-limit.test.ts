@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+import { eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
 
 const open: { close(): Promise<void> }[] = [];
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 afterEach(async () => {
   while (open.length) await open.pop()!.close();
 });
@@ -44,4 +45,33 @@ describe('rate limits', () => {
     expect(new Set(limited.received.map((r) => JSON.parse(r.body).data.n)).size).toBe(COUNT);
     expect(span).toBeGreaterThan(((COUNT - RATE) / RATE) * 1000 * 0.95);
   }, 60_000);
+
+  it('keeps queued deliveries through changes to their endpoint: an edit costs none an attempt, a pause hands them back untried', async () => {
+    const h = await startTestHerald();
+    const receiver = await startReceiver();
+    open.push(h, receiver);
+    const COUNT = 40;
+    const ep = (await h.api('POST', '/api/v2/endpoints', { url: receiver.url, event_types: ['asset.created'], rate_limit_per_second: 10 })).body;
+    await h.api('POST', '/api/v2/events/batch', { events: Array.from({ length: COUNT }, (_, k) => ({ type: 'asset.created', data: { n: k } })) });
+    await receiver.waitFor(5, 5_000);
+    expect((await h.api('PATCH', `/api/v2/endpoints/${ep.id}`, { description: 'renamed while its deliveries wait' })).status).toBe(200);
+    await receiver.waitFor(15, 5_000);
+    expect((await h.api('PATCH', `/api/v2/endpoints/${ep.id}`, { disabled: true })).status).toBe(200);
+    await pause(300);
+    const whilePaused = receiver.received.length;
+    await pause(1_000);
+    expect(receiver.received.length).toBe(whilePaused);
+    expect(whilePaused).toBeLessThan(COUNT);
+    expect((await h.api('PATCH', `/api/v2/endpoints/${ep.id}`, { disabled: false })).status).toBe(200);
+    await receiver.waitFor(COUNT, 15_000);
+
+    const deliveries = await eventually(async () => {
+      const page = (await h.api('GET', `/api/v2/endpoints/${ep.id}/deliveries?limit=250`)).body.data as { status: string; attempts: number; attempt_log: { error_kind: string | null }[] }[];
+      return page.length === COUNT && page.every((d) => d.status === 'succeeded') ? page : undefined;
+    });
+    // One attempt each: none was spent on the edit or the pause.
+    expect(deliveries.map((d) => d.attempts)).toEqual(Array(COUNT).fill(1));
+    expect(deliveries.flatMap((d) => d.attempt_log.map((a) => a.error_kind)).filter((k) => k !== null)).toEqual([]);
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(COUNT);
+  });
 });
