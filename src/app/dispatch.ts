@@ -31,7 +31,7 @@ export interface Dispatching {
  */
 export function startDispatching(ctx: DispatchContext, store: Store, guard: SsrfGuard, options: Pick<DispatcherOptions, 'concurrency' | 'idleAfterShortClaim' | 'onRoomChanged'>): Dispatching {
   const { config } = ctx;
-  const sender = new HttpSender({ connect: createGuardedConnector(guard, { timeout: 10_000 }), connectionsPerOrigin: config.endpointConcurrency });
+  const sender = new HttpSender({ connect: createGuardedConnector(guard, { timeout: 10_000 }) });
   const oauth = new OAuth2TokenCache(sender.agent, ctx.clock);
   const dispatcher = buildDispatcher(ctx, store, sender, oauth, options);
   dispatcher.start();

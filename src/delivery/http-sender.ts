@@ -27,6 +27,11 @@ export interface HttpAnswer {
 export interface HttpSenderOptions {
   /** undici connector options or a custom connector (the SSRF guard pins addresses here). */
   readonly connect?: Agent.Options['connect'];
+  /**
+   * Connections per origin; unlimited by default. Herald's dispatcher bounds requests per
+   * endpoint, and several endpoints may share an origin (one receiving host, many paths): a cap
+   * per origin would let one hung endpoint hold every connection and starve the others.
+   */
   readonly connectionsPerOrigin?: number;
 }
 
@@ -40,7 +45,7 @@ export class HttpSender {
   constructor(options: HttpSenderOptions = {}) {
     this.agent = new Agent({
       connect: options.connect,
-      connections: options.connectionsPerOrigin ?? 64,
+      connections: options.connectionsPerOrigin ?? null,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
       pipelining: 1,

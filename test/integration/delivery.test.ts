@@ -224,4 +224,22 @@ describe('fan-out and filters', () => {
     release();
     await slow.waitFor(200, 20_000);
   });
+
+  it('does not let a slow endpoint delay a fast one on the same host', async () => {
+    const h = await herald({ HERALD_ENDPOINT_CONCURRENCY: '4' });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const host = await receiver(async (req, _i, res) => {
+      if (req.url === '/slow') await gate;
+      res.writeHead(200).end();
+    });
+    await h.api('POST', '/api/v2/endpoints', { url: `${host.url}/slow`, event_types: ['asset.created'], timeout_ms: 30_000 });
+    await h.api('POST', '/api/v2/endpoints', { url: `${host.url}/fast`, event_types: ['asset.created'], timeout_ms: 2_000 });
+    await h.api('POST', '/api/v2/events/batch', { events: Array.from({ length: 40 }, (_, i) => ({ type: 'asset.created', data: { i } })) });
+    // The slow endpoint's 4 requests hang; the fast one's go over connections of their own.
+    await eventually(() => (host.received.filter((r) => r.url === '/fast').length === 40 ? true : undefined), 10_000);
+    expect(host.received.filter((r) => r.url === '/slow')).toHaveLength(4);
+    release();
+    await eventually(() => (host.received.filter((r) => r.url === '/slow').length === 40 ? true : undefined), 20_000);
+  });
 });
