@@ -1055,6 +1055,26 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(got.filter((d) => d.endpointId === ordered.id).map((d) => d.sequence)).toEqual([1]);
       });
 
+      it('sends a replay outside the order: a retried or recovered old delivery neither waits for nor holds back newer ones', async () => {
+        const { account, targets } = await setup(1, 'per_resource');
+        await store.ingest([ingestItem(account.id, targets, asset('1'))], T0);
+        const [first] = await store.claim(claimReq());
+        await store.settle([succeeded(first, 'w1')], T0 + 1);
+        // Event 1 is replayed (and keeps failing, so it stays pending), then event 2 arrives.
+        await store.retryDelivery(account.id, first.id, T0 + 2);
+        const [replay] = await store.claim(claimReq({ now: T0 + 3 }));
+        expect(replay.id).toBe(first.id);
+        await store.settle([retry(replay, 'w1', T0 + 60_000)], T0 + 4);
+        await store.ingest([ingestItem(account.id, targets, asset('1'))], T0 + 5);
+        const [second] = await store.claim(claimReq({ now: T0 + 6 }));
+        expect(second?.sequence).toBe(2);
+        await store.settle([failed(second, 'w1')], T0 + 7);
+        // The same through recover: event 2 (failed) goes again while event 1 is still pending.
+        expect(await store.recoverEndpoint(account.id, targets[0].id, failedSince(T0), T0 + 8)).toBe(1);
+        const [recovered] = await store.claim(claimReq({ now: T0 + 9 }));
+        expect(recovered?.id).toBe(second.id);
+      });
+
       it('does not order deliveries of events without a resource', async () => {
         const { account, targets } = await setup(1, 'per_resource');
         await store.ingest([ingestItem(account.id, targets), ingestItem(account.id, targets)], T0);

@@ -956,7 +956,7 @@ export class PostgresStore implements Store {
     // One statement (one implicit transaction): the re-queue and its NOTIFY commit together.
     const row = await this.first<DeliveryRow>(
       `WITH u AS (
-         UPDATE deliveries SET status = 'pending', next_attempt_at = $3, updated_at = $3
+         UPDATE deliveries SET status = 'pending', ordered = FALSE, next_attempt_at = $3, updated_at = $3
           WHERE account_id = $1 AND id = $2 AND status <> 'in_flight'
          RETURNING *
        )
@@ -970,7 +970,8 @@ export class PostgresStore implements Store {
   async recoverEndpoint(accountId: string, endpointId: string, scope: RecoverScope, now: number): Promise<number> {
     return this.tx(async (c) => {
       const n = await this.exec(
-        `UPDATE deliveries SET status = 'pending', next_attempt_at = $7, updated_at = $7 WHERE ${RECOVER_WHERE}`,
+        // Replays go out as asked, outside their resources' order (as retryDelivery).
+        `UPDATE deliveries SET status = 'pending', ordered = FALSE, next_attempt_at = $7, updated_at = $7 WHERE ${RECOVER_WHERE}`,
         [...recoverParams(accountId, endpointId, scope), now],
         c,
       );

@@ -739,7 +739,8 @@ export class SqliteStore implements Store {
   }
 
   async retryDelivery(accountId: string, id: string, now: number): Promise<Delivery | undefined> {
-    this.write("UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE account_id = ? AND id = ? AND status <> 'in_flight'", now, now, accountId, id);
+    // A replay goes out as asked, outside its resource's order: it neither waits for nor holds back newer events.
+    this.write("UPDATE deliveries SET status = 'pending', ordered = 0, next_attempt_at = ?, updated_at = ? WHERE account_id = ? AND id = ? AND status <> 'in_flight'", now, now, accountId, id);
     return this.getDelivery(accountId, id);
   }
 
@@ -755,7 +756,7 @@ export class SqliteStore implements Store {
       if (ids.length === 0) return 0;
       after = ids[ids.length - 1]![0];
       const json = JSON.stringify(ids.map((r) => r[0]));
-      return this.run("UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))", now, now, json).changes;
+      return this.run("UPDATE deliveries SET status = 'pending', ordered = 0, next_attempt_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))", now, now, json).changes;
     });
   }
 
