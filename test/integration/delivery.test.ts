@@ -225,6 +225,20 @@ describe('fan-out and filters', () => {
     await slow.waitFor(200, 20_000);
   });
 
+  it('queues nothing for a disabled endpoint: events published meanwhile are not sent after it is enabled', async () => {
+    const h = await herald();
+    const r = await receiver();
+    const ep = (await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], disabled: true })).body;
+    const during = await h.api('POST', '/api/v2/events', { type: 'asset.created', data: { when: 'disabled' } });
+    expect(during.body.deliveries).toBe(0);
+    await h.api('PATCH', `/api/v2/endpoints/${ep.id}`, { disabled: false });
+    const after = await h.api('POST', '/api/v2/events', { type: 'asset.created', data: { when: 'enabled' } });
+    expect(after.body.deliveries).toBe(1);
+    const [got] = await r.waitFor(1);
+    expect(JSON.parse(got.body).data).toEqual({ when: 'enabled' });
+    expect((await h.api('GET', `/api/v2/endpoints/${ep.id}/deliveries`)).body.data).toHaveLength(1);
+  });
+
   it('does not let a slow endpoint delay a fast one on the same host', async () => {
     const h = await herald({ HERALD_ENDPOINT_CONCURRENCY: '4' });
     let release!: () => void;
