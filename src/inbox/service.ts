@@ -191,8 +191,7 @@ export class InboxService {
     for (const [inboxId, lastId] of this.hub.watched()) {
       const accountId = this.accounts.get(inboxId);
       if (lastId === undefined || accountId === undefined) continue;
-      const page = await this.o.store.listInboxRequests(accountId, inboxId, { after: lastId, limit: 100 });
-      for (const r of page.items) this.hub.publish(r);
+      await capturedAfter(this.o.store, accountId, inboxId, lastId, (r) => this.hub.publish(r));
     }
   }
 
@@ -203,6 +202,27 @@ export class InboxService {
     const channel = this.channel;
     this.channel = undefined;
     if (channel) await (await channel.catch(() => undefined))?.close();
+  }
+}
+
+const CATCH_UP_PAGE = 100;
+
+/**
+ * Every request an inbox captured after `after`, oldest first, a page at a time: what a stream
+ * missed, however much it is (the inbox's cap bounds it).
+ */
+export async function capturedAfter(
+  store: Pick<Store, 'listInboxRequests'>,
+  accountId: string,
+  inboxId: string,
+  after: string,
+  each: (r: InboxRequest) => void,
+): Promise<void> {
+  for (let last = after; ; ) {
+    const page = await store.listInboxRequests(accountId, inboxId, { after: last, limit: CATCH_UP_PAGE });
+    for (const r of page.items) each(r);
+    if (page.nextCursor === null || page.items.length === 0) return;
+    last = page.items.at(-1)!.id;
   }
 }
 

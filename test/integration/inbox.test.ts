@@ -224,6 +224,27 @@ describe('inbox stream (Server-Sent Events)', () => {
     again.close();
   });
 
+  it('replays everything a reconnecting client missed, in pages, not only the first hundred', async () => {
+    const inbox = await newInbox();
+    const first = await fetch(inbox.url, { method: 'POST', body: 'seen' });
+    expect(first.status).toBe(200);
+    const seen = (await call('GET', `/api/v2/inboxes/${inbox.id}/requests`)).body.data[0].id as string;
+    // 250 captures while disconnected, within the inbox's burst (200) and rate (100/s).
+    for (let i = 0; i < 250; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => fetch(inbox.url, { method: 'POST', body: `missed-${i + k}` })));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const again = await openStream(`${h.url}/api/v2/inboxes/${inbox.id}/stream`, ADMIN_KEY, { 'last-event-id': seen });
+    const events = await again.next(250);
+    again.close();
+    const bodies = events.map((e) => JSON.parse(e.data).body as string);
+    expect(bodies).toHaveLength(250);
+    expect(new Set(bodies).size).toBe(250);
+    expect(bodies.every((b) => b.startsWith('missed-'))).toBe(true);
+    // Oldest first: ids ascend.
+    expect(events.map((e) => e.id)).toEqual([...events.map((e) => e.id!)].sort());
+  });
+
   it('ends the stream when the inbox is deleted, and the URL then answers 404', async () => {
     const inbox = await newInbox();
     const stream = await openStream(`${h.url}/api/v2/inboxes/${inbox.id}/stream`, ADMIN_KEY);

@@ -6,7 +6,7 @@ import type { AppContext } from '../../app/context.js';
 import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint } from '../../domain/types.js';
-import { type CaptureInput, MAX_CAPTURE_BYTES } from '../../inbox/service.js';
+import { capturedAfter, type CaptureInput, MAX_CAPTURE_BYTES } from '../../inbox/service.js';
 import { openEventStream } from '../../inbox/sse.js';
 import { generateInboxToken, hashInboxToken, inboxPathToken } from '../../inbox/token.js';
 import type { CapturedHeaders, Inbox, InboxRequest } from '../../inbox/types.js';
@@ -254,7 +254,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
         querystring: StreamQuery,
         description:
           'Server-Sent Events: one `event: request` (id = request id, data = the captured request as JSON) per capture, a comment every 15 s. ' +
-          'A reconnecting client sending Last-Event-ID (or ?after=) first receives what it missed (up to 100).',
+          'A reconnecting client sending Last-Event-ID (or ?after=) first receives everything it missed, oldest first.',
       },
     },
     async (req, reply) => {
@@ -294,8 +294,7 @@ async function streamInbox(ctx: AppContext, inbox: Inbox, after: string | undefi
   stream = openEventStream(reply.raw, { onClose: unsubscribe });
   try {
     if (after !== undefined) {
-      const missed = await ctx.store.listInboxRequests(inbox.accountId, inbox.id, { after, limit: 100 });
-      for (const r of missed.items) send(r);
+      await capturedAfter(ctx.store, inbox.accountId, inbox.id, after, send);
     }
   } catch (err) {
     ctx.logger.warn({ err, inboxId: inbox.id }, 'could not replay missed inbox requests');
