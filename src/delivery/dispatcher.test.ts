@@ -281,6 +281,21 @@ describe('Dispatcher', () => {
     for (const r of released) expect(r).toMatchObject({ nextAttemptAt: NOW + 120 });
   });
 
+  it('with a limit shared through the store (reservations answered later), still reserves only a quarter of a lease ahead', async () => {
+    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { slow: { rateLimitPerSecond: 25 } });
+    let reserved = 0;
+    h.deps.reserveRate = async () => 40 * reserved++;
+    for (let i = 0; i < 10; i++) h.queue.push(delivery(`m${i}`, 'slow'));
+    const d = dispatcher(h, { concurrency: 20, endpointConcurrency: 10, leaseMs: 400 });
+    d.start();
+    await until(() => h.settled.length === 10);
+    await d.stop(1000);
+    // Deliveries begun before the store answered counted the slots asked for: 3 reserved, none wasted.
+    expect(reserved).toBe(3);
+    expect(h.settled.filter((s) => s.outcome === 'succeeded')).toHaveLength(3);
+    expect(h.settled.filter((s) => s.outcome === 'release')).toHaveLength(7);
+  });
+
   it('keeps settlements that failed to write and writes them on the next flush', async () => {
     const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }));
     let failures = 1;

@@ -467,6 +467,9 @@ export class Dispatcher {
     };
     const delay = this.reserve(schedule);
     if (typeof delay === 'number') return run(delay);
+    // Until the store answers, count the slot as one interval after the last: deliveries begun
+    // meanwhile must not all pass the check above and reserve far ahead together.
+    this.expectSlot(schedule, reservedAt);
     // The slot is at reservedAt + delay: time spent waiting for the answer counts against it,
     // or late answers would bunch sends together and exceed the limit over a window.
     delay.then((ms) => {
@@ -487,6 +490,12 @@ export class Dispatcher {
     if (s.rateLimitPerSecond) until = this.slotsUntil.get(`endpoint:${s.id}`) ?? 0;
     if (s.accountRateLimitPerSecond) until = Math.max(until, this.slotsUntil.get(`account:${s.accountId}`) ?? 0);
     return until;
+  }
+
+  private expectSlot(s: EndpointSchedule, now: number): void {
+    const after = (key: string, rate: number) => this.noteSlot([key], Math.max(this.slotsUntil.get(key) ?? 0, now) + 1000 / rate);
+    if (s.rateLimitPerSecond) after(`endpoint:${s.id}`, s.rateLimitPerSecond);
+    if (s.accountRateLimitPerSecond) after(`account:${s.accountId}`, s.accountRateLimitPerSecond);
   }
 
   private noteSlot(keys: readonly string[], at: number): void {
