@@ -9,29 +9,40 @@ export class ApiFailure extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The request field Herald named, if any. */
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'ApiFailure';
   }
 }
 
-/** Herald could not be reached at all. */
+/** Herald could not be reached at all, or did not answer in time. */
 export class ConnectionFailure extends Error {
   constructor(url: string, cause: unknown) {
     const detail = (cause as { cause?: { code?: string; message?: string } })?.cause;
-    super(`cannot reach Herald at ${url}: ${detail?.code ?? detail?.message ?? (cause as Error)?.message ?? String(cause)}`);
+    const code = detail?.code ?? detail?.message ?? (cause as Error)?.message ?? String(cause);
+    super(`cannot reach Herald at ${url}: ${TIMEOUT_CODES.has(code) ? `no answer within ${ANSWER_TIMEOUT_MS / 1000} s (${code})` : code}`);
     this.name = 'ConnectionFailure';
   }
 }
 
+/** A server answers every API call within this, its headers at least. */
+const ANSWER_TIMEOUT_MS = 30_000;
+/** Herald's event streams send a heartbeat every 15 s: silence this long means the stream is dead. */
+const STREAM_SILENCE_MS = 45_000;
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
 export interface ClientFlags {
   readonly url?: string;
   readonly key?: string;
+  /** The flag `url` came from, for messages (default --url). */
+  readonly urlFlag?: string;
 }
 
 export class HeraldClient {
   /** Its own connection pool, closed when the command ends so the process exits promptly. */
-  private readonly agent = new Agent({ keepAliveTimeout: 2_000 });
+  private readonly agent = new Agent({ keepAliveTimeout: 2_000, headersTimeout: ANSWER_TIMEOUT_MS, bodyTimeout: STREAM_SILENCE_MS, connectTimeout: 10_000 });
 
   constructor(
     readonly baseUrl: string,
@@ -41,13 +52,18 @@ export class HeraldClient {
   /** From --url/--key, else HERALD_URL/HERALD_API_KEY; a missing key is a usage error. */
   static from(flags: ClientFlags, usage: string): HeraldClient {
     const env = loadClientConfig();
+    const source = flags.url !== undefined ? (flags.urlFlag ?? '--url') : 'HERALD_URL';
     const url = (flags.url ?? env.url).replace(/\/+$/, '');
+    let parsed: URL;
     try {
-      const parsed = new URL(url);
+      parsed = new URL(url);
       if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error();
     } catch {
-      throw new UsageError(`--url must be an http(s) URL, got "${url}"`, usage);
+      throw new UsageError(`${source} must be an http(s) URL, got "${url}"`, usage);
     }
+    // The key goes in its own header; a password in the URL would only end up in messages.
+    if (parsed.username || parsed.password) throw new UsageError(`${source} must not carry a user name or password: give the API key with --key or HERALD_API_KEY`, usage);
+    if (parsed.search || parsed.hash) throw new UsageError(`${source} must be Herald's base address, without a query or fragment`, usage);
     const key = flags.key ?? env.apiKey;
     if (!key) throw new UsageError('no API key: set HERALD_API_KEY or pass --key', usage);
     return new HeraldClient(url, key);
@@ -71,7 +87,12 @@ export class HeraldClient {
   /** JSON in, JSON out; an error answer becomes an ApiFailure with Herald's message. */
   async request<T = any>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.fetch(path, { method, body });
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new ConnectionFailure(this.baseUrl, err);
+    }
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -80,7 +101,11 @@ export class HeraldClient {
     }
     if (!res.ok) {
       const err = (parsed ?? {}) as { error?: string; message?: string; field?: string };
-      throw new ApiFailure(res.status, err.error ?? 'http_error', `${res.status} ${err.message ?? (text.slice(0, 200) || res.statusText)}`);
+      throw new ApiFailure(res.status, err.error ?? 'http_error', `${res.status} ${err.message ?? (text.slice(0, 200) || res.statusText)}`, err.field);
+    }
+    // Every answer of Herald's API but a 204 is a JSON value: anything else is another server.
+    if (res.status !== 204 && (parsed === undefined || parsed === null || typeof parsed !== 'object')) {
+      throw new ApiFailure(res.status, 'not_herald', `${this.baseUrl} answered ${res.status} without Herald's JSON: is it Herald's address?`);
     }
     return parsed as T;
   }

@@ -52,6 +52,18 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
   return command.run(rest, io);
 }
 
+/** The API fields the client commands fill, by the flag or operand they come from. */
+const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
+  type: 'the event type',
+  id: '--id',
+  data: '--data or --file',
+  resource: '--resource',
+  url: '--url',
+  event_types: '--events',
+  description: '--description',
+  forward_url: '--forward-to',
+};
+
 export async function main(argv: string[], io: Io = processIo): Promise<void> {
   try {
     process.exitCode = await run(argv, io);
@@ -64,6 +76,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<void> {
     }
     if (err instanceof ConfigError || err instanceof SchemaMismatchError) {
       io.err(`herald: ${err.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    if (err instanceof ApiFailure && (err.status === 400 || err.status === 422)) {
+      // Herald refused a value given on the command line: bad arguments, named as typed.
+      const given = err.field === undefined ? undefined : FLAG_OF_FIELD[err.field.split(/[.[]/)[0]];
+      io.err(`herald: ${err.message}${given ? ` (check ${given})` : ''}`);
       process.exitCode = 2;
       return;
     }

@@ -58,13 +58,16 @@ describe('herald endpoints', () => {
     await runCli(['endpoints', 'delete', JSON.parse(createdJson.stdout).id], env);
   });
 
-  it('reports API errors with Herald\'s message and exit code 1', async () => {
+  it("reports API errors with Herald's message: exit 2 for a value it refused, naming the flag, else 1", async () => {
     const missing = await runCli(['endpoints', 'delete', 'ep_missing'], env);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/herald: 404 endpoint "ep_missing" not found/);
     const bad = await runCli(['endpoints', 'create', '--url', 'https://example.com/x', '--events', 'no.such.event'], env);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/422 .*no\.such\.event/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/422 .*no\.such\.event.*\(check --events\)/);
+    const unknownType = await runCli(['send', 'asset.bogus'], env);
+    expect(unknownType.code).toBe(2);
+    expect(unknownType.stderr).toContain('(check the event type)');
     const wrongKey = await runCli(['endpoints', '--key', 'wrong-key-wrong-key'], env);
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.stderr).toMatch(/401/);
@@ -170,6 +173,32 @@ describe('help and bad arguments', () => {
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(message);
     expect(res.stderr).toMatch(/Usage: herald/);
+  });
+
+  it('refuses an address with credentials or a query without echoing them, naming where it came from', async () => {
+    const withPassword = await runCli(['endpoints', '--url', `http://admin:s3cretpw@127.0.0.1:1`], env);
+    expect(withPassword.code).toBe(2);
+    expect(withPassword.stderr).toContain('--url must not carry a user name or password');
+    expect(withPassword.stderr).not.toContain('s3cretpw');
+    expect((await runCli(['endpoints'], { ...env, HERALD_URL: 'localhost:8080' })).stderr).toContain('HERALD_URL must be an http(s) URL');
+    const server = await runCli(['endpoints', 'create', '--url', 'https://example.com/x', '--events', '*', '--server', 'notaurl'], env);
+    expect([server.code, server.stderr.split('\n')[0]]).toEqual([2, 'herald: --server must be an http(s) URL, got "notaurl"']);
+    expect((await runCli(['endpoints', '--url', `${h.url}?x=1`], env)).code).toBe(2);
+  });
+
+  it('tells a server that is not Herald apart instead of crashing or claiming success', async () => {
+    const other = await startReceiver((_r, _i, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>not herald</html>'));
+    try {
+      const otherEnv = { HERALD_URL: other.url, HERALD_API_KEY: ADMIN_KEY };
+      for (const args of [['endpoints'], ['endpoints', 'delete', 'ep_x'], ['send', 'asset.created']]) {
+        const res = await runCli(args, otherEnv);
+        expect(res.code, args.join(' ')).toBe(1);
+        expect(res.stderr).toContain(`${other.url} answered 200 without Herald's JSON`);
+        expect(res.stdout).toBe('');
+      }
+    } finally {
+      await other.close();
+    }
   });
 
   it('a client command without a key says how to give one (exit 2); an unreachable Herald exits 1', async () => {

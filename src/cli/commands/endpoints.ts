@@ -59,7 +59,7 @@ async function create(args: readonly string[], io: Io): Promise<number> {
   const url = urlFlag(values.url, '--url', usage);
   const events = values.events.split(',').map((e) => e.trim()).filter(Boolean);
   if (events.length === 0) throw new UsageError('--events must name at least one event type or wildcard', usage);
-  const client = HeraldClient.from({ url: values.server, key: values.key }, usage);
+  const client = HeraldClient.from({ url: values.server, key: values.key, urlFlag: '--server' }, usage);
   try {
     const created = await client.request<EndpointView & { secret: string }>('POST', '/api/v2/endpoints', {
       url,
