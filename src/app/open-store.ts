@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config/index.js';
 import { SecretBox } from '../signing/secretbox.js';
-import type { Store } from '../store/contract.js';
+import type { Sealer, Store } from '../store/contract.js';
 import { SchemaMismatchError } from '../store/migrations.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { openThreadedSqliteStore } from '../store/sqlite/threaded-store.js';
@@ -39,6 +39,16 @@ function secretBoxOf(config: Config, key: string): SecretBox {
   }
 }
 
+/** The sealer of a store opened only to migrate its schema. */
+const NO_CREDENTIALS: Sealer = {
+  seal: () => {
+    throw new Error('this store was opened to migrate only: it seals no credentials');
+  },
+  open: () => {
+    throw new Error('this store was opened to migrate only: it opens no credentials');
+  },
+};
+
 export function sqliteFile(config: Config): string {
   if (config.databaseUrl?.startsWith('sqlite:')) return path.resolve(config.databaseUrl.slice('sqlite:'.length));
   return path.join(config.dataDir, 'herald.db');
@@ -63,10 +73,10 @@ export function postgresTarget(url: string): { connectionString: string; schema:
  * `writeLock`: shared with the other threads of this process that open the same SQLite file.
  */
 export async function openStore(config: Config, logger?: Logger, options: { migrate?: boolean; writeLock?: WriteLock } = {}): Promise<Store> {
-  const key = loadSecretKey(config, logger);
-  const sealer = secretBoxOf(config, key);
   if (config.databaseUrl?.startsWith('postgres')) {
-    if (!config.secretKey) {
+    // Migrating reads no credentials: it needs no key, and must not leave one in a local directory.
+    const sealer = options.migrate && !config.secretKey ? NO_CREDENTIALS : secretBoxOf(config, loadSecretKey(config, logger));
+    if (!options.migrate && !config.secretKey) {
       logger?.warn('DATABASE_URL is PostgreSQL but HERALD_SECRET_KEY is unset: every Herald process must share one key to read the credentials the others stored');
     }
     const { PostgresStore } = await import('../store/postgres/postgres-store.js');
@@ -82,6 +92,8 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
     }
     return store;
   }
+  const key = loadSecretKey(config, logger);
+  const sealer = secretBoxOf(config, key);
   const store = config.sqliteThread
     ? await openThreadedSqliteStore({
         file: sqliteFile(config),

@@ -1,6 +1,7 @@
 // Scale-out on PostgreSQL: separate API and worker processes sharing one database.
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TEST_DATABASE_URL } from '../../src/store/conformance/pg-harness.js';
@@ -59,6 +60,12 @@ describe('PostgreSQL processes', () => {
     expect(migrate.output()).toMatch(/schema at version \d+/);
     const again = await spawn('api');
     expect((await fetch(`${again.url}/healthz`)).status).toBe(200);
+    // Migrating reads no credentials: without HERALD_SECRET_KEY it leaves no key file behind.
+    const bare = tempDir();
+    const keyless = await spawn('migrate', { HERALD_SECRET_KEY: '', HERALD_DATA_DIR: bare });
+    expect((await keyless.exited).code).toBe(0);
+    expect(existsSync(path.join(bare, 'secret.key'))).toBe(false);
+    rmSync(bare, { recursive: true, force: true });
   });
 
   it('delivers every event with one API and two workers, one of them killed mid-run', async () => {
