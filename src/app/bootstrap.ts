@@ -5,7 +5,11 @@ import type { Store } from '../store/contract.js';
 
 export const DEFAULT_ACCOUNT_ID = 'acc_default';
 
-export async function bootstrap(store: Store, config: Config, announce: (line: string) => void): Promise<{ defaultAccountId: string }> {
+/**
+ * `servesApi`: only a process that serves the API generates (and prints) a missing admin key; a
+ * worker's output is often a log nobody reads, and the key would be shown there only.
+ */
+export async function bootstrap(store: Store, config: Config, announce: (line: string) => void, servesApi = true): Promise<{ defaultAccountId: string }> {
   if (!(await store.getAccount(DEFAULT_ACCOUNT_ID))) {
     try {
       await store.createAccount({ id: DEFAULT_ACCOUNT_ID, name: 'Default account' });
@@ -19,7 +23,7 @@ export async function bootstrap(store: Store, config: Config, announce: (line: s
     if (!(await store.syncEnvKey(hash))) {
       await store.createApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: 'HERALD_ADMIN_KEY', role: 'admin', operator: true, hash, prefix: config.adminKey.slice(0, 4), source: 'env' });
     }
-  } else if ((await store.countOperatorKeys()) === 0) {
+  } else if (servesApi && (await store.countOperatorKeys()) === 0) {
     const { key, prefix } = generateApiKey();
     await store.createApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: 'generated admin key', role: 'admin', operator: true, hash: hashKey(key), prefix, source: 'generated' });
     announce(`Herald admin API key (shown once, stored hashed; set HERALD_ADMIN_KEY to choose your own): ${key}`);

@@ -66,7 +66,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   // The hot path's view of the store, timed for /metrics. The context keeps the store itself, so
   // whoever replaces one of its methods (tests standing in for a failing disk) reaches the driver.
   const timed = instrumentStore(store, metrics);
-  const { defaultAccountId } = await bootstrap(store, config, options.announce ?? ((line) => process.stdout.write(`${line}\n`)));
+  const { defaultAccountId } = await bootstrap(store, config, options.announce ?? ((line) => process.stdout.write(`${line}\n`)), options.api);
 
   // Own Connect inboxes are always reachable: HERALD_PUBLIC_URL now, the listening address below.
   const ownPublicHost = publicUrlHost(config.publicUrl);
