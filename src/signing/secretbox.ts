@@ -70,7 +70,7 @@ export class SecretBox {
     throw new SecretBoxError(
       'invalid_key',
       `secret key must be 64 hex characters or base64 of ${KEY_BYTES} bytes ` +
-        `(got ${trimmed.length} characters); generate one with SecretBox.generateKey()`,
+        `(got ${trimmed.length} characters); generate one with \`openssl rand -hex 32\``,
     );
   }
 

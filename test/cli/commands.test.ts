@@ -107,6 +107,22 @@ describe('herald send, deliveries, retry', () => {
     expect(JSON.parse(retriedJson.stdout)).toMatchObject({ id: failed.id });
   });
 
+  it("prints a next-page hint that keeps the listing's filters", async () => {
+    const created = JSON.parse((await runCli(['endpoints', 'create', '--url', `${receiver.url}/pages`, '--events', 'user.created', '--json'], env)).stdout);
+    // A type no other endpoint here takes: each message's only (first) attempt fails.
+    for (let i = 0; i < 2; i++) expect((await runCli(['send', 'user.created'], env)).code).toBe(0);
+    await eventually(async () => (JSON.parse((await runCli(['deliveries', created.id, '--status', 'failed', '--json'], env)).stdout).data.length >= 2 ? true : undefined));
+    const page = await runCli(['deliveries', created.id, '--status', 'failed', '--limit', '1'], env);
+    const hint = /^more: (.+)$/m.exec(page.stdout)![1];
+    expect(hint).toMatch(new RegExp(`^herald deliveries ${created.id} --status failed --limit 1 --cursor dlv_\\w+$`));
+    const next = await runCli([...hint.split(' ').slice(1)], env);
+    expect(next.stdout).toMatch(/\bfailed\b/);
+    expect(next.stdout.split('\n').filter((l) => l.startsWith('dlv_'))).toHaveLength(1);
+    await runCli(['endpoints', 'create', '--url', `${receiver.url}/pages-2`, '--events', 'user.deleted'], env);
+    const endpoints = (await runCli(['endpoints', '--limit', '1'], env)).stdout;
+    expect(endpoints, endpoints).toMatch(/^more: herald endpoints --limit 1 --cursor ep_\w+$/m);
+  });
+
   it('send takes --file (or - for stdin), --id for idempotency, and --json', async () => {
     const file = path.join(dir, 'data.json');
     writeFileSync(file, JSON.stringify({ filename: 'from-file.png' }));

@@ -60,7 +60,9 @@ export const deliveries: Command = {
           page.data.map((d) => [d.id, d.event_id, d.status, d.attempts, d.last_status_code ?? d.last_error?.split(':')[0], d.created_at]),
         ),
       );
-      if (page.next_cursor) io.out(`more: herald deliveries ${positionals[0]} --cursor ${page.next_cursor}`);
+      // The next page is the same query further on: the hint keeps the filters given.
+      const kept = [values.status && `--status ${values.status}`, values.limit && `--limit ${limit}`].filter(Boolean).join(' ');
+      if (page.next_cursor) io.out(`more: herald deliveries ${positionals[0]} ${kept ? `${kept} ` : ''}--cursor ${page.next_cursor}`);
       return 0;
     } finally {
       await client.close();

@@ -10,7 +10,7 @@ const usage = `Usage: herald endpoints [list] [--limit N] [--cursor C] [options]
 
   list               the account's endpoints, newest first (the default)
   create             subscribe URL to TYPES (comma-separated names or wildcards, e.g. asset.*);
-                     prints the endpoint id and its signing secret (shown once); here --url
+                     prints the endpoint id and its signing secret; here --url
                      is the endpoint's URL, so Herald's address is --server (or $HERALD_URL)
   delete             remove an endpoint with its deliveries
 
@@ -43,7 +43,7 @@ async function list(args: readonly string[], io: Io): Promise<number> {
       return 0;
     }
     io.out(table(['ID', 'URL', 'EVENTS', 'PROFILE', 'STATUS'], page.data.map((e) => [e.id, e.url, e.event_types.join(','), e.profile, e.disabled ? 'disabled' : 'enabled'])));
-    if (page.next_cursor) io.out(`more: herald endpoints --cursor ${page.next_cursor}`);
+    if (page.next_cursor) io.out(`more: herald endpoints ${values.limit ? `--limit ${limit} ` : ''}--cursor ${page.next_cursor}`);
     return 0;
   } finally {
     await client.close();
@@ -67,7 +67,7 @@ async function create(args: readonly string[], io: Io): Promise<number> {
       ...(values.description !== undefined ? { description: values.description } : {}),
     });
     if (values.json) io.out(json(created));
-    else io.out(`created ${created.id}\nsecret  ${created.secret}  (shown once: it signs every delivery)`);
+    else io.out(`created ${created.id}\nsecret  ${created.secret}  (it signs every delivery; an admin key reads it again at GET /api/v2/endpoints/${created.id}/secret)`);
     return 0;
   } finally {
     await client.close();
