@@ -16,13 +16,20 @@ import type { WriteLock } from '../store/sqlite/write-lock.js';
 export function loadSecretKey(config: Config, logger?: Logger): string {
   if (config.secretKey) return config.secretKey;
   const file = path.join(config.dataDir, 'secret.key');
-  if (!existsSync(file)) {
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    writeFileSync(file, `${SecretBox.generateKey()}\n`, { mode: 0o600, flag: 'wx' });
-    logger?.info({ file }, 'generated the encryption key for credentials at rest; back it up with the database');
+  try {
+    if (!existsSync(file)) {
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      writeFileSync(file, `${SecretBox.generateKey()}\n`, { mode: 0o600, flag: 'wx' });
+      logger?.info({ file }, 'generated the encryption key for credentials at rest; back it up with the database');
+    }
+    chmodSync(file, 0o600);
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    // Not a directory, not writable, full: the setting is what the operator can change.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) throw err;
+    throw new ConfigError('HERALD_DATA_DIR', `cannot keep the encryption key in ${config.dataDir} (${code}): ${(err as Error).message}`);
   }
-  chmodSync(file, 0o600);
-  return readFileSync(file, 'utf8').trim();
 }
 
 export function loadSecretBox(config: Config, logger?: Logger): SecretBox {

@@ -217,6 +217,15 @@ describe('help and bad arguments', () => {
     }
   });
 
+  it('a data directory Herald cannot use stops it with exit 2, naming HERALD_DATA_DIR', async () => {
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    const res = await runCli(['migrate'], { HERALD_DATA_DIR: path.join(file, 'sub'), DATABASE_URL: '' });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^herald: HERALD_DATA_DIR: cannot keep the encryption key in .*a-file\/sub \(ENOTDIR\)/);
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('a client command without a key says how to give one (exit 2); an unreachable Herald exits 1', async () => {
     const noKey = await runCli(['endpoints'], { HERALD_URL: h.url });
     expect(noKey.code).toBe(2);
