@@ -70,7 +70,9 @@ class ListenSession {
   private readonly stop = new AbortController();
   private readonly local = new Agent({ keepAliveTimeout: 2_000 });
   private readonly created: Created = {};
+  /** Deliveries the local URL answered (any status), and those that never reached it. */
   private forwarded = 0;
+  private unreached = 0;
 
   constructor(
     private readonly client: HeraldClient,
@@ -180,7 +182,8 @@ class ListenSession {
       const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
       error = e.code ?? e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
     }
-    this.forwarded++;
+    if (error === undefined) this.forwarded++;
+    else this.unreached++;
     const latencyMs = Math.round(performance.now() - started);
     const webhookId = first(r.headers['webhook-id']) ?? '-';
     const eventType = eventTypeOf(body, first(r.headers['content-type']));
@@ -253,8 +256,11 @@ class ListenSession {
       else if (outcome !== 'gone') this.io.err(`herald: could not remove the temporary ${kind} (${outcome.message}); delete it by hand`);
     }
     if (!endpoint && !inbox) return;
-    if (this.json) this.io.out(JSON.stringify({ event: 'stopped', forwarded: this.forwarded, removed }));
-    else this.io.out(`Stopped after ${this.forwarded} deliveries; removed ${removed.join(' and ') || 'nothing'}.`);
+    if (this.json) this.io.out(JSON.stringify({ event: 'stopped', forwarded: this.forwarded, unreached: this.unreached, removed }));
+    else {
+      const missed = this.unreached > 0 ? ` (${this.unreached} more did not reach ${this.forwardTo})` : '';
+      this.io.out(`Stopped after ${this.forwarded} deliveries${missed}; removed ${removed.join(' and ') || 'nothing'}.`);
+    }
   }
 }
 
