@@ -7,12 +7,22 @@
 // HERALD_WEBHOOK_SECRET is the endpoint's secret (shown when the endpoint is created or its
 // secret rotated); give several, comma-separated, while you switch secrets.
 import { createServer } from 'node:http';
-import { verify, WebhookVerificationError } from 'herald/verify';
+import { InvalidSecretError, verify, WebhookVerificationError } from 'herald/verify';
 
 const secrets = (process.env.HERALD_WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 if (secrets.length === 0) {
   console.error('set HERALD_WEBHOOK_SECRET to the endpoint secret (whsec_...)');
   process.exit(2);
+}
+// A mistyped secret would reject every delivery: check it now, on a request signed with nothing.
+try {
+  const now = String(Math.floor(Date.now() / 1000));
+  verify({ headers: { 'webhook-id': 'msg_check', 'webhook-timestamp': now, 'webhook-signature': 'v1,AAAA' }, body: '', secret: secrets });
+} catch (err) {
+  if (err instanceof InvalidSecretError) {
+    console.error(`HERALD_WEBHOOK_SECRET is not a webhook secret: ${err.message}`);
+    process.exit(2);
+  }
 }
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';

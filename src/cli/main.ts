@@ -1,5 +1,6 @@
 // herald <command>: thin commands over app/ (server commands) and over the HTTP API (client
 // commands). One file per command under commands/.
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/index.js';
 import { SchemaMismatchError } from '../store/migrations.js';
 import { UsageError } from './args.js';
@@ -32,6 +33,7 @@ ${list(CLIENT)}
 
 Options:
   -h, --help     help for a command (herald <command> --help)
+  --version      print Herald's version
 
 Exit codes: 0 success, 1 failure, 2 bad arguments or configuration.
 Server configuration comes from the environment: PORT, HERALD_DATA_DIR, DATABASE_URL,
@@ -39,9 +41,15 @@ HERALD_ADMIN_KEY, HERALD_ALLOWED_TARGETS, HERALD_RETRY_SCHEDULE, HERALD_SECRET_K
 
 export async function run(argv: readonly string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v') {
+    io.out((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version);
+    return 0;
+  }
   if (!name || name === '-h' || name === '--help' || name === 'help') {
-    if (name === 'help' && rest[0] && COMMANDS.has(rest[0])) {
-      io.out(COMMANDS.get(rest[0])!.usage);
+    if (name === 'help' && rest[0]) {
+      const command = COMMANDS.get(rest[0]);
+      if (!command) throw new UsageError(`unknown command "${rest[0]}"`, USAGE);
+      io.out(command.usage);
       return 0;
     }
     (name ? io.out : io.err)(USAGE);

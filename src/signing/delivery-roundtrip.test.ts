@@ -125,4 +125,16 @@ describe('examples/receiver.mjs', () => {
     expect(await forged.json()).toEqual({ error: 'invalid_signature' });
     await h.api('DELETE', `/api/v2/endpoints/${endpoint.body.id}`);
   });
+
+  it('refuses to start with a secret that is not one (exit 2), instead of rejecting every delivery', async () => {
+    const bad = spawn(process.execPath, [fileURLToPath(new URL('../../examples/receiver.mjs', import.meta.url))], {
+      env: { ...process.env, PORT: String(await freePort()), HERALD_WEBHOOK_SECRET: 'whsec_not base64!' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    bad.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => bad.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(err).toContain('HERALD_WEBHOOK_SECRET is not a webhook secret');
+  });
 });

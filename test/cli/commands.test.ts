@@ -1,6 +1,6 @@
 // The client commands of the CLI, run as child processes against a live Herald: send, endpoints,
 // deliveries, retry, --json, --help on every command, and exit code 2 for bad arguments.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +161,10 @@ describe('help and bad arguments', () => {
     const bare = await runCli([]);
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/^Usage: herald/);
+    expect(await runCli(['help', 'send'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: herald send/) });
+    expect(await runCli(['help', 'bogus'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "bogus"') });
+    const version = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version as string;
+    expect(await runCli(['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
   });
 
   it.each([
