@@ -14,7 +14,10 @@ const failing = new Set<string>();
 beforeAll(async () => {
   [herald, receiver, browser] = await Promise.all([
     startTestHerald({ HERALD_RETRY_SCHEDULE: '0,0.05' }),
-    startReceiver((r, _i, res) => void (failing.has(r.url) ? res.writeHead(500).end('receiver down') : res.writeHead(200).end('ok'))),
+    startReceiver((r, _i, res) => {
+      if (r.url === '/hooks/retry-later') return void res.writeHead(503, { 'retry-after': '3600' }).end('come back in an hour');
+      return void (failing.has(r.url) ? res.writeHead(500).end('receiver down') : res.writeHead(200).end('ok'));
+    }),
     launchBrowser(),
   ]);
 });
@@ -365,6 +368,18 @@ describe('admin UI', () => {
     await expect(page.locator('#latency-chart path.line-avg').count()).resolves.toBe(1);
     await publish('asset.created', 'a-activity-2');
     await page.waitForFunction((n) => Number(document.querySelector('[data-total=succeeded]')?.textContent) > n, total, { timeout: 20_000 });
+
+    // A delivery told to come back in an hour waits in the retry queue, not in the queue.
+    const later = await createEndpointViaApi({ url: `${receiver.url}/hooks/retry-later`, event_types: ['storyboard.purged'] });
+    expect((await herald.api('POST', '/api/v2/events', { type: 'storyboard.purged', resource: { type: 'storyboard', id: 'sb-activity' } })).status).toBe(202);
+    await eventually(async () => ((await deliveriesOf(later.id))[0]?.attempts === 1 ? true : undefined));
+    // Other deliveries may still be settling: compare once the page and the API agree.
+    await eventually(async () => {
+      await page.reload();
+      const stats = (await herald.api('GET', '/api/v2/stats')).body.deliveries;
+      const shown = [await page.locator('[data-stat=queue]').textContent(), await page.locator('[data-stat=retrying]').textContent()];
+      return stats.retrying > 0 && shown[0] === String(stats.pending - stats.retrying) && shown[1] === String(stats.retrying) ? true : undefined;
+    });
     expect(problems).toEqual([]);
     await context.close();
   });
