@@ -132,6 +132,8 @@ describe('herald send, deliveries, retry', () => {
     expect(out).toMatchObject({ id: expect.stringMatching(/^msg_/), duplicate: false });
     const again = JSON.parse((await runCli(['send', 'asset.created', '--data', '{}', '--id', 'cli-evt-1', '--json'], env)).stdout);
     expect(again).toMatchObject({ id: out.id, duplicate: true });
+    const plain = await runCli(['send', 'asset.created', '--id', 'cli-evt-1'], env);
+    expect(plain).toMatchObject({ code: 0, stdout: `${out.id}\n`, stderr: 'herald: an event with --id cli-evt-1 was already published; this sent nothing new\n' });
     const event = await h.api('GET', `/api/v2/events/${out.id}`);
     expect(event.body.payload.data).toEqual({ filename: 'from-file.png' });
 

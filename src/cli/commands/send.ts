@@ -72,7 +72,11 @@ export const send: Command = {
     try {
       const out = await client.request<{ id: string; deliveries: number; duplicate: boolean }>('POST', '/api/v2/events', event);
       if (values.json) io.out(json(out));
-      else io.out(out.id);
+      else {
+        io.out(out.id);
+        // stdout stays the id alone, for scripts; the note is for the person at the terminal.
+        if (out.duplicate) io.err(`herald: an event with --id ${values.id} was already published; this sent nothing new`);
+      }
       return 0;
     } finally {
       await client.close();
