@@ -78,7 +78,10 @@ describe('herald listen', () => {
     expect(secretLine).toMatch(/whsec_/);
     const sent = await h.api('POST', '/api/v2/events', { type: 'user.created', resource: { type: 'user', id: 'u1' } });
     const line = await cli.waitForLine((l) => l.includes(sent.body.id));
-    expect(line).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}  user\\.created  ${sent.body.id}  error: ECONNREFUSED  \\d+ ms$`));
+    expect(line).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}  user\\.created  ${sent.body.id}  error: ECONNREFUSED  \\d+ ms  \\(again: herald retry dlv_\\w+\\)$`));
+    // The hint names the delivery that brought this message, so retrying it forwards it again.
+    const deliveryId = /herald retry (dlv_\w+)/.exec(line)![1];
+    expect((await h.api('GET', `/api/v2/deliveries/${deliveryId}`)).body).toMatchObject({ event_id: sent.body.id });
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
     // The one delivery never reached the local service: it is not counted as forwarded.

@@ -188,10 +188,28 @@ class ListenSession {
     const webhookId = first(r.headers['webhook-id']) ?? '-';
     const eventType = eventTypeOf(body, first(r.headers['content-type']));
     const time = new Date().toISOString();
+    // A forward that never reached the local URL can be had again: Herald re-sends its delivery.
+    const deliveryId = error === undefined ? undefined : await this.deliveryOf(webhookId);
     if (this.json) {
-      this.io.out(JSON.stringify({ event: 'delivery', time, event_type: eventType, webhook_id: webhookId, status: status ?? null, latency_ms: latencyMs, request_id: r.id, ...(error ? { error } : {}) }));
+      this.io.out(
+        JSON.stringify({ event: 'delivery', time, event_type: eventType, webhook_id: webhookId, status: status ?? null, latency_ms: latencyMs, request_id: r.id, ...(error ? { error } : {}), ...(deliveryId ? { delivery_id: deliveryId } : {}) }),
+      );
     } else {
-      this.io.out([time.slice(11, 23), eventType, webhookId, status ?? `error: ${error}`, `${latencyMs} ms`].join('  '));
+      const again = deliveryId ? `  (again: herald retry ${deliveryId})` : '';
+      this.io.out([time.slice(11, 23), eventType, webhookId, status ?? `error: ${error}`, `${latencyMs} ms`].join('  ') + again);
+    }
+  }
+
+  /** The delivery to this listen's endpoint that brought message `webhookId`; undefined when not found. */
+  private async deliveryOf(webhookId: string): Promise<string | undefined> {
+    const endpoint = this.created.endpoint;
+    if (!endpoint || webhookId === '-') return undefined;
+    const query = new URLSearchParams({ endpoint_id: endpoint.id, event_id: webhookId, limit: '1' });
+    try {
+      const page = await this.client.request<{ data: { id: string }[] }>('GET', `/api/v2/deliveries?${query}`);
+      return page.data[0]?.id;
+    } catch {
+      return undefined;
     }
   }
 
