@@ -19,16 +19,18 @@ export class ApiFailure extends Error {
 
 /** Herald could not be reached at all, or did not answer in time. */
 export class ConnectionFailure extends Error {
-  constructor(url: string, cause: unknown) {
+  constructor(url: string, cause: unknown, answerTimeoutMs = ANSWER_TIMEOUT_MS) {
     const detail = (cause as { cause?: { code?: string; message?: string } })?.cause;
     const code = detail?.code ?? detail?.message ?? (cause as Error)?.message ?? String(cause);
-    super(`cannot reach Herald at ${url}: ${TIMEOUT_CODES.has(code) ? `no answer within ${ANSWER_TIMEOUT_MS / 1000} s (${code})` : code}`);
+    super(`cannot reach Herald at ${url}: ${TIMEOUT_CODES.has(code) ? `no answer within ${answerTimeoutMs / 1000} s (${code})` : code}`);
     this.name = 'ConnectionFailure';
   }
 }
 
-/** A server answers every API call within this, its headers at least. */
+/** A server answers an API call within this, its headers at least (a long deletion: see LONG_ANSWER_MS). */
 const ANSWER_TIMEOUT_MS = 30_000;
+/** Deleting an endpoint with its whole history answers when it is done: minutes for millions of deliveries. */
+export const LONG_ANSWER_MS = 600_000;
 /** Herald's event streams send a heartbeat every 15 s: silence this long means the stream is dead. */
 const STREAM_SILENCE_MS = 45_000;
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -42,15 +44,18 @@ export interface ClientFlags {
 
 export class HeraldClient {
   /** Its own connection pool, closed when the command ends so the process exits promptly. */
-  private readonly agent = new Agent({ keepAliveTimeout: 2_000, headersTimeout: ANSWER_TIMEOUT_MS, bodyTimeout: STREAM_SILENCE_MS, connectTimeout: 10_000 });
+  private readonly agent: Agent;
 
   constructor(
     readonly baseUrl: string,
     private readonly key: string,
-  ) {}
+    private readonly answerTimeoutMs = ANSWER_TIMEOUT_MS,
+  ) {
+    this.agent = new Agent({ keepAliveTimeout: 2_000, headersTimeout: answerTimeoutMs, bodyTimeout: STREAM_SILENCE_MS, connectTimeout: 10_000 });
+  }
 
   /** From --url/--key, else HERALD_URL/HERALD_API_KEY; a missing key is a usage error. */
-  static from(flags: ClientFlags, usage: string): HeraldClient {
+  static from(flags: ClientFlags, usage: string, answerTimeoutMs = ANSWER_TIMEOUT_MS): HeraldClient {
     const env = loadClientConfig();
     const source = flags.url !== undefined ? (flags.urlFlag ?? '--url') : 'HERALD_URL';
     const url = (flags.url ?? env.url).replace(/\/+$/, '');
@@ -66,7 +71,7 @@ export class HeraldClient {
     if (parsed.search || parsed.hash) throw new UsageError(`${source} must be Herald's base address, without a query or fragment`, usage);
     const key = flags.key ?? env.apiKey;
     if (!key) throw new UsageError('no API key: set HERALD_API_KEY or pass --key', usage);
-    return new HeraldClient(url, key);
+    return new HeraldClient(url, key, answerTimeoutMs);
   }
 
   private async fetch(path: string, init: { method: string; body?: unknown; headers?: Record<string, string>; signal?: AbortSignal }): Promise<Response> {
@@ -80,7 +85,7 @@ export class HeraldClient {
       });
     } catch (err) {
       if ((err as Error).name === 'AbortError') throw err;
-      throw new ConnectionFailure(this.baseUrl, err);
+      throw new ConnectionFailure(this.baseUrl, err, this.answerTimeoutMs);
     }
   }
 
@@ -91,7 +96,7 @@ export class HeraldClient {
     try {
       text = await res.text();
     } catch (err) {
-      throw new ConnectionFailure(this.baseUrl, err);
+      throw new ConnectionFailure(this.baseUrl, err, this.answerTimeoutMs);
     }
     let parsed: unknown;
     try {
