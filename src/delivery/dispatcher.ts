@@ -143,6 +143,19 @@ const CLAIM_HORIZON_MS = 100;
 const PACE_WEIGHT = 0.2;
 const MAX_PACED_ENDPOINTS = 10_000;
 
+interface RateLimitKey {
+  readonly key: string;
+  readonly rate: number;
+}
+
+/** The rate limits a delivery to this endpoint goes out under: its own and its account's. */
+function rateLimitsOf(s: EndpointSchedule): RateLimitKey[] {
+  const limits: RateLimitKey[] = [];
+  if (s.rateLimitPerSecond) limits.push({ key: `endpoint:${s.id}`, rate: s.rateLimitPerSecond });
+  if (s.accountRateLimitPerSecond) limits.push({ key: `account:${s.accountId}`, rate: s.accountRateLimitPerSecond });
+  return limits;
+}
+
 export class Dispatcher {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -447,7 +460,8 @@ export class Dispatcher {
   private begin(d: ClaimedDelivery, schedule: EndpointSchedule, load: EndpointLoad): void {
     // Slots already reserved reach too far ahead to hold this one's lease until its own: it goes
     // back to the store, due when they are used up, with those waiting behind it.
-    const slotsUntil = this.slotsReservedUntil(schedule);
+    const limits = rateLimitsOf(schedule);
+    const slotsUntil = this.slotsReservedUntil(limits);
     if (slotsUntil - this.clock() > this.slotHoldMs) {
       this.throttledUntil.set(d.endpointId, slotsUntil);
       this.release(d, slotsUntil);
@@ -465,11 +479,11 @@ export class Dispatcher {
       if (delay > 0) setTimeout(() => void this.attempt(d, schedule, load), delay);
       else void this.attempt(d, schedule, load);
     };
-    const delay = this.reserve(schedule);
+    const delay = this.reserve(schedule, limits);
     if (typeof delay === 'number') return run(delay);
     // Until the store answers, count the slot as one interval after the last: deliveries begun
     // meanwhile must not all pass the check above and reserve far ahead together.
-    this.expectSlot(schedule, reservedAt);
+    this.expectSlot(limits, reservedAt);
     // The slot is at reservedAt + delay: time spent waiting for the answer counts against it,
     // or late answers would bunch sends together and exceed the limit over a window.
     delay.then((ms) => {
@@ -484,18 +498,15 @@ export class Dispatcher {
     });
   }
 
-  /** When the last slot reserved under any of the endpoint's rate limits comes (0: none ahead). */
-  private slotsReservedUntil(s: EndpointSchedule): number {
+  /** When the last slot reserved under any of these rate limits comes (0: none ahead). */
+  private slotsReservedUntil(limits: readonly RateLimitKey[]): number {
     let until = 0;
-    if (s.rateLimitPerSecond) until = this.slotsUntil.get(`endpoint:${s.id}`) ?? 0;
-    if (s.accountRateLimitPerSecond) until = Math.max(until, this.slotsUntil.get(`account:${s.accountId}`) ?? 0);
+    for (const { key } of limits) until = Math.max(until, this.slotsUntil.get(key) ?? 0);
     return until;
   }
 
-  private expectSlot(s: EndpointSchedule, now: number): void {
-    const after = (key: string, rate: number) => this.noteSlot([key], Math.max(this.slotsUntil.get(key) ?? 0, now) + 1000 / rate);
-    if (s.rateLimitPerSecond) after(`endpoint:${s.id}`, s.rateLimitPerSecond);
-    if (s.accountRateLimitPerSecond) after(`account:${s.accountId}`, s.accountRateLimitPerSecond);
+  private expectSlot(limits: readonly RateLimitKey[], now: number): void {
+    for (const { key, rate } of limits) this.noteSlot([key], Math.max(this.slotsUntil.get(key) ?? 0, now) + 1000 / rate);
   }
 
   private noteSlot(keys: readonly string[], at: number): void {
@@ -515,10 +526,7 @@ export class Dispatcher {
     }
   }
 
-  private reserve(s: EndpointSchedule): number | Promise<number> {
-    const limits: { key: string; rate: number }[] = [];
-    if (s.rateLimitPerSecond) limits.push({ key: `endpoint:${s.id}`, rate: s.rateLimitPerSecond });
-    if (s.accountRateLimitPerSecond) limits.push({ key: `account:${s.accountId}`, rate: s.accountRateLimitPerSecond });
+  private reserve(s: EndpointSchedule, limits: readonly RateLimitKey[]): number | Promise<number> {
     if (limits.length === 0) return 0;
     const note = (delay: number) => {
       this.noteSlot(limits.map((l) => l.key), this.clock() + delay);
