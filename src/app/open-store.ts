@@ -82,7 +82,7 @@ export function postgresTarget(url: string): { connectionString: string; schema:
 export async function openStore(config: Config, logger?: Logger, options: { migrate?: boolean; writeLock?: WriteLock } = {}): Promise<Store> {
   if (config.databaseUrl?.startsWith('postgres')) {
     // Migrating reads no credentials: it needs no key, and must not leave one in a local directory.
-    const sealer = options.migrate && !config.secretKey ? NO_CREDENTIALS : secretBoxOf(config, loadSecretKey(config, logger));
+    const sealer = options.migrate && !config.secretKey ? NO_CREDENTIALS : loadSecretBox(config, logger);
     if (!options.migrate && !config.secretKey) {
       logger?.warn('DATABASE_URL is PostgreSQL but HERALD_SECRET_KEY is unset: every Herald process must share one key to read the credentials the others stored');
     }
