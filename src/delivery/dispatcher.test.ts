@@ -262,38 +262,38 @@ describe('Dispatcher', () => {
     await d.stop(1000);
   });
 
-  it('holds rate-limit slots only a quarter of a lease ahead: the rest go back to the store, due when those slots are used', async () => {
+  /**
+   * Ten deliveries to an endpoint limited to 25/s (each slot 40 ms after the one before) under a
+   * 400 ms lease (slots may be held up to 100 ms ahead); `answer` hands each reservation's delay back.
+   */
+  async function throttledRun(answer: (delayMs: number) => number | Promise<number>): Promise<{ settled: Settlement[]; reserved: number }> {
     const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { slow: { rateLimitPerSecond: 25 } });
     let reserved = 0;
-    // 25/s: each slot 40 ms after the one before.
-    h.deps.reserveRate = () => 40 * reserved++;
+    h.deps.reserveRate = () => answer(40 * reserved++);
     for (let i = 0; i < 10; i++) h.queue.push(delivery(`m${i}`, 'slow'));
-    // A 400 ms lease: slots may be held up to 100 ms ahead.
     const d = dispatcher(h, { concurrency: 20, endpointConcurrency: 10, leaseMs: 400 });
     d.start();
     await until(() => h.settled.length === 10);
     await d.stop(1000);
+    return { settled: h.settled, reserved };
+  }
+
+  it('holds rate-limit slots only a quarter of a lease ahead: the rest go back to the store, due when those slots are used', async () => {
+    const { settled, reserved } = await throttledRun((delayMs) => delayMs);
     // Slots at 0, 40, 80 and 120 ms were taken; then the next free one lay 120 ms ahead.
     expect(reserved).toBe(4);
-    expect(h.settled.filter((s) => s.outcome === 'succeeded')).toHaveLength(4);
-    const released = h.settled.filter((s) => s.outcome === 'release');
+    expect(settled.filter((s) => s.outcome === 'succeeded')).toHaveLength(4);
+    const released = settled.filter((s) => s.outcome === 'release');
     expect(released).toHaveLength(6);
     for (const r of released) expect(r).toMatchObject({ nextAttemptAt: NOW + 120 });
   });
 
   it('with a limit shared through the store (reservations answered later), still reserves only a quarter of a lease ahead', async () => {
-    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { slow: { rateLimitPerSecond: 25 } });
-    let reserved = 0;
-    h.deps.reserveRate = async () => 40 * reserved++;
-    for (let i = 0; i < 10; i++) h.queue.push(delivery(`m${i}`, 'slow'));
-    const d = dispatcher(h, { concurrency: 20, endpointConcurrency: 10, leaseMs: 400 });
-    d.start();
-    await until(() => h.settled.length === 10);
-    await d.stop(1000);
+    const { settled, reserved } = await throttledRun(async (delayMs) => delayMs);
     // Deliveries begun before the store answered counted the slots asked for: 3 reserved, none wasted.
     expect(reserved).toBe(3);
-    expect(h.settled.filter((s) => s.outcome === 'succeeded')).toHaveLength(3);
-    expect(h.settled.filter((s) => s.outcome === 'release')).toHaveLength(7);
+    expect(settled.filter((s) => s.outcome === 'succeeded')).toHaveLength(3);
+    expect(settled.filter((s) => s.outcome === 'release')).toHaveLength(7);
   });
 
   it('keeps settlements that failed to write and writes them on the next flush', async () => {
