@@ -17,6 +17,11 @@ export interface Ui {
   flash(req: FastifyRequest, reply: FastifyReply, message: string, kind: 'error' | 'success', status?: number): Promise<FastifyReply>;
 }
 
+/** The API's refusal of a form's values (400, 422), to show beside the form; undefined for any other error. */
+export function formRefusal(err: unknown): { readonly field: string; readonly message: string } | undefined {
+  return err instanceof ApiCallError && (err.status === 400 || err.status === 422) ? { field: err.field ?? '', message: err.message } : undefined;
+}
+
 /** Pages that only lead to a change (the endpoint forms) say at once when the key may not make it. */
 export function requireAdmin(req: FastifyRequest): void {
   if (req.uiRole !== 'admin') throw new ApiCallError(403, 'forbidden', `this needs a key with the admin role; yours is a ${req.uiRole ?? 'viewer'} key`);

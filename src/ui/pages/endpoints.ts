@@ -1,10 +1,9 @@
 // Endpoints: the list with health, create and edit forms, the endpoint page with its secret,
 // test send, enable/disable, recover (counted first) and delete.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiCallError } from '../api-client.js';
 import { SubmittedForms } from '../submitted-forms.js';
 import { type EndpointFormValues, type FormError, type FormMode, HEADER_ROWS, readEndpointForm, valuesOf } from '../endpoint-form.js';
-import { enc, field, type Form, formOf, hidden, idOf, isHtmx, parseInstant, queryOf, requireAdmin, str, type Ui } from '../kit.js';
+import { enc, field, type Form, formOf, formRefusal, hidden, idOf, isHtmx, parseInstant, queryOf, requireAdmin, str, type Ui } from '../kit.js';
 import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RotatedDto } from '../models.js';
 
 const HEALTH_HOURS = 24;
@@ -55,7 +54,8 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
       if (!sent.first || !created) return reply.redirect(`/endpoints/${enc(sent.id)}?created=1`, 303);
       return ui.page(req, reply, 'endpoint-created', { title: 'Endpoint created', nav: 'endpoints', endpoint: created, secret: created.secret }, 201);
     } catch (err) {
-      if (err instanceof ApiCallError && (err.status === 400 || err.status === 422)) return again({ field: err.field ?? '', message: err.message });
+      const refusal = formRefusal(err);
+      if (refusal) return again(refusal);
       throw err;
     }
   }

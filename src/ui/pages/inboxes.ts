@@ -4,8 +4,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiCallError } from '../api-client.js';
-import { enc, field, formOf, hidden, idOf, isHtmx, queryOf, str, type Ui } from '../kit.js';
+import { enc, field, formOf, formRefusal, hidden, idOf, isHtmx, queryOf, str, type Ui } from '../kit.js';
 import type { InboxDto, InboxRequestDto, ListDto } from '../models.js';
 import { SubmittedForms } from '../submitted-forms.js';
 
@@ -41,11 +40,6 @@ function patchBody(v: InboxFormValues, inbox: InboxDto, clearSecret: boolean): R
 function valuesOf(req: FastifyRequest): InboxFormValues {
   const form = formOf(req);
   return { name: field(form, 'name'), forwardUrl: field(form, 'forward_url'), signingSecret: field(form, 'signing_secret') };
-}
-
-/** A refusal the form can show beside its fields; anything else goes to the error page. */
-function formError(err: unknown): string | undefined {
-  return err instanceof ApiCallError && (err.status === 400 || err.status === 422) ? err.message : undefined;
 }
 
 export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
@@ -99,7 +93,7 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
       if (sent.first && created?.forward_secret) return inboxPage(req, reply, created.id, { forwardSecret: created.forward_secret }, 201);
       return reply.redirect(`/inboxes/${enc(sent.id)}`, 303);
     } catch (err) {
-      const message = formError(err);
+      const message = formRefusal(err)?.message;
       if (message) return listPage(req, reply, { values, error: message }, 422);
       throw err;
     }
@@ -117,7 +111,7 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
       if (changed.forward_secret) return inboxPage(req, reply, inbox.id, { forwardSecret: changed.forward_secret, saved: true });
       return reply.redirect(`/inboxes/${enc(inbox.id)}?saved=1`, 303);
     } catch (err) {
-      const message = formError(err);
+      const message = formRefusal(err)?.message;
       if (message) return inboxPage(req, reply, inbox.id, { values, error: message }, 422);
       throw err;
     }
