@@ -1,7 +1,7 @@
 // The limits every event must keep, whichever route publishes it (events, batches, test sends).
 import { ApiError } from './middleware/errors.js';
 
-/** Events are limited to 256 KiB each, serialised. */
+/** Events are limited to 256 KiB each, serialised as UTF-8 (as they go out). */
 export const MAX_EVENT_BYTES = 256 * 1024;
 
 /** Events nest objects and arrays at most this deep: every reader downstream may recurse. */
@@ -36,5 +36,5 @@ export function checkEventLimits(event: Readonly<Record<string, unknown>>, field
       throw new ApiError(400, 'invalid_request', `${eventField(field, name)} is nested deeper than ${MAX_EVENT_DEPTH} levels`, eventField(field, name));
     }
   }
-  if (JSON.stringify(event).length > MAX_EVENT_BYTES) throw new ApiError(413, 'event_too_large', `${field} is larger than 256 KiB`, field);
+  if (Buffer.byteLength(JSON.stringify(event)) > MAX_EVENT_BYTES) throw new ApiError(413, 'event_too_large', `${field} is larger than 256 KiB`, field);
 }

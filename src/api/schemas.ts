@@ -4,6 +4,12 @@ import { Type, type Static } from 'typebox';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 
+/** The longest an event's own id may be (EventIn.id), and so the longest id a path may carry. */
+export const MAX_PATH_ID_LENGTH = 200;
+
+/** An event is looked up by its message id or by the id it was published with. */
+export const EventIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: MAX_PATH_ID_LENGTH }) });
+
 export const PageQuery = Type.Object({
   cursor: Type.Optional(Type.String({ maxLength: 100 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
@@ -131,7 +137,7 @@ const Actor = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) },
 
 export const EventIn = Type.Object(
   {
-    id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_PATH_ID_LENGTH })),
     type: Type.String({ minLength: 1, maxLength: 200 }),
     occurred_at: Type.Optional(Type.String({ format: 'date-time' })),
     project_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),

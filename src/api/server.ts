@@ -9,6 +9,7 @@ import type { AppContext } from '../app/context.js';
 import { authenticate } from './middleware/auth.js';
 import { frameworkError, registerErrorHandler } from './middleware/errors.js';
 import { registerJsonBodyParser } from './middleware/json-body.js';
+import { MAX_PATH_ID_LENGTH } from './schemas.js';
 import { registerValidation } from './validation.js';
 import { ApiRateLimiter, limitRequests } from './middleware/rate-limit.js';
 import { genReqId, registerRequestIds } from './middleware/request-id.js';
@@ -65,6 +66,7 @@ function baseServer(logger: Logger, options: { logRequests: boolean } & Pick<Fas
     clientErrorHandler,
     frameworkErrors: frameworkError,
     genReqId,
+    routerOptions: { maxParamLength: MAX_PATH_ID_LENGTH },
   });
   registerRequestIds(app, { logRequests });
   registerErrorHandler(app);

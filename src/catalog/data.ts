@@ -316,6 +316,9 @@ const HERALD: readonly (readonly [name: string, description: string])[] = [
   ['endpoint.enabled', 'A disabled endpoint was enabled again.'],
 ];
 
+/** Names of the events only Herald raises: nobody may publish them, so receivers can trust them. */
+export const heraldEventNames: ReadonlySet<string> = new Set(HERALD.map(([name]) => name));
+
 // ---------------------------------------------------------------------------------------------
 
 interface Draft {

@@ -2,7 +2,7 @@
 // GET /api/v2/event-types, and compiled subscription filters. Pure and synchronous; all indexes
 // are built once at import.
 
-import { eventTypes, mediaPocketTriggerEvents, topics } from './data.js';
+import { eventTypes, heraldEventNames, mediaPocketTriggerEvents, topics } from './data.js';
 import type { EventTypeDef, ProfileNames, TopicDef } from './types.js';
 
 export type { EventTypeDef, ProfileNames, TopicDef } from './types.js';
@@ -50,6 +50,12 @@ export function findEventType(name: string): EventTypeDef | undefined {
 /** True when `name` is a canonical name or any profile's name of a catalog entry. */
 export function isKnownEventType(name: string): boolean {
   return byAnyName.has(name);
+}
+
+/** True for the events Herald raises itself (endpoint.disabled, message.attempt.exhausted, …). */
+export function isHeraldEvent(name: string): boolean {
+  const def = byAnyName.get(name);
+  return def !== undefined && heraldEventNames.has(def.name);
 }
 
 /**

@@ -104,8 +104,8 @@ describe('endpoints API', () => {
     expect((await h.api('PATCH', '/api/v2/endpoints/ep_nope', { description: 'x' })).status).toBe(404);
     expect((await h.api('DELETE', '/api/v2/endpoints/ep_nope')).status).toBe(404);
     // Past the router's limits, in the API's own error shape.
-    const long = await h.api('GET', `/api/v2/endpoints/ep_${'x'.repeat(100)}`);
-    expect([long.status, long.body]).toEqual([414, { error: 'invalid_request', message: 'a path segment (an id) is longer than 100 characters' }]);
+    const long = await h.api('GET', `/api/v2/endpoints/ep_${'x'.repeat(200)}`);
+    expect([long.status, long.body]).toEqual([414, { error: 'invalid_request', message: 'a path segment (an id) is longer than 200 characters' }]);
     const bad = await h.api('GET', '/api/v2/endpoints/%E0%A4%A');
     expect([bad.status, bad.body.error]).toEqual([400, 'invalid_request']);
   });
@@ -115,7 +115,7 @@ describe('endpoints API', () => {
     const missing = await fetch(`${h.url}/nonexistent-page`, { headers: html });
     expect([missing.status, missing.headers.get('content-type')]).toEqual([404, 'text/html; charset=utf-8']);
     expect(await missing.text()).toContain('No page at this address.');
-    const long = await fetch(`${h.url}/endpoints/${'x'.repeat(120)}`, { headers: html });
+    const long = await fetch(`${h.url}/endpoints/${'x'.repeat(220)}`, { headers: html });
     expect([long.status, long.headers.get('content-type')]).toEqual([414, 'text/html; charset=utf-8']);
     // The API and clients that ask for JSON keep the JSON answer.
     expect((await (await fetch(`${h.url}/nonexistent-page`)).json()).error).toBe('not_found');
@@ -228,6 +228,39 @@ describe('ingest API', () => {
     expect([proto.status, (await proto.json()).message]).toEqual([400, 'body has a key that is refused: __proto__, or constructor.prototype']);
     const gzip = await raw('/api/v2/events', '\u001f\u008b', { 'content-encoding': 'gzip' });
     expect([gzip.status, (await gzip.json()).error]).toEqual([415, 'unsupported_media_type']);
+  });
+
+  it("refuses Herald's own event types and ids posing as message ids, naming the field", async () => {
+    const own = await h.api('POST', '/api/v2/events', { type: 'endpoint.disabled', data: { endpoint_id: 'ep_x' } });
+    expect([own.status, own.body.error, own.body.field]).toEqual([422, 'reserved_event_type', 'type']);
+    const inBatch = await h.api('POST', '/api/v2/events/batch', { events: [{ type: 'asset.created' }, { type: 'message.attempt.exhausted' }] });
+    expect([inBatch.status, inBatch.body.field]).toEqual([422, 'events[1].type']);
+    const other = await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const posing = await h.api('POST', '/api/v2/events', { id: other.body.id, type: 'asset.deleted' });
+    expect([posing.status, posing.body.field]).toEqual([400, 'id']);
+    expect((await h.api('GET', `/api/v2/events/${other.body.id}`)).body.type).toBe('asset.created');
+  });
+
+  it('refuses two events with the same id in one batch instead of dropping one', async () => {
+    const res = await h.api('POST', '/api/v2/events/batch', { events: [{ id: 'twice', type: 'asset.created' }, { type: 'asset.created' }, { id: 'twice', type: 'asset.deleted' }] });
+    expect([res.status, res.body.field]).toEqual([400, 'events[2].id']);
+    expect(res.body.message).toBe('events[2].id repeats events[0].id in the same batch');
+    expect((await h.api('GET', '/api/v2/events/twice')).status).toBe(404);
+  });
+
+  it('finds an event by an id as long as publishing allows', async () => {
+    const id = `k${'x'.repeat(199)}`;
+    expect((await h.api('POST', '/api/v2/events', { id, type: 'asset.created' })).status).toBe(202);
+    const found = await h.api('GET', `/api/v2/events/${id}`);
+    expect([found.status, found.body.type]).toEqual([200, 'asset.created']);
+    expect((await h.api('POST', '/api/v2/events', { id: `${id}y`, type: 'asset.created' })).body.field).toBe('id');
+  });
+
+  it('counts the 256 KiB event limit in bytes as delivered, not in characters', async () => {
+    // 100,000 three-byte characters: 293 KiB as UTF-8, under 256 Ki characters.
+    const res = await h.api('POST', '/api/v2/events', { type: 'asset.created', data: { title: 'ロ'.repeat(100_000) } });
+    expect([res.status, res.body.error]).toEqual([413, 'event_too_large']);
+    expect((await h.api('POST', '/api/v2/events', { type: 'asset.created', data: { title: 'ロ'.repeat(80_000) } })).status).toBe(202);
   });
 
   it('rejects a body over 1 MiB with 413', async () => {

@@ -2,6 +2,7 @@
 // 500 without details: no stack trace or internal message ever reaches a client.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { storeUnavailable } from '../../store/unavailable.js';
+import { MAX_PATH_ID_LENGTH } from '../schemas.js';
 
 export class ApiError extends Error {
   constructor(
@@ -99,7 +100,7 @@ export function frameworkError(err: FastifyError, req: FastifyRequest, reply: Fa
     return;
   }
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    void reply.status(414).send({ error: 'invalid_request', message: 'a path segment (an id) is longer than 100 characters' });
+    void reply.status(414).send({ error: 'invalid_request', message: `a path segment (an id) is longer than ${MAX_PATH_ID_LENGTH} characters` });
     return;
   }
   if (err.code === 'FST_ERR_BAD_URL') {

@@ -2,19 +2,47 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
+import { isHeraldEvent } from '../../catalog/index.js';
 import type { EventInput } from '../../domain/types.js';
 import { checkEventLimits, eventField } from '../event-limits.js';
 import { ingestFailure } from '../ingest-failure.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
-import { instantOf, notFound } from '../middleware/errors.js';
-import { EventBatchIn, EventIn, IdParams } from '../schemas.js';
+import { ApiError, instantOf, notFound } from '../middleware/errors.js';
+import { EventBatchIn, EventIdParams, EventIn } from '../schemas.js';
 import { eventView } from '../views.js';
 
 /** Deliveries listed with an event; the rest are a page away (deliveries_next_cursor). */
 const EVENT_DELIVERIES_SHOWN = 250;
 
+/** A message id's shape (msg_ and 26 base32 characters): GET /events/:id reads such an id as one. */
+const MESSAGE_ID = /^msg_[0-9a-z]{26}$/;
+
+/** 400/422 for what no publisher may send: Herald's own event types, ids that pose as message ids. */
+function checkPublishable(e: EventIn, field: string): void {
+  if (isHeraldEvent(e.type)) {
+    const at = eventField(field, 'type');
+    throw new ApiError(422, 'reserved_event_type', `${at}: ${e.type} is raised by Herald itself and cannot be published`, at);
+  }
+  if (e.id !== undefined && MESSAGE_ID.test(e.id)) {
+    const at = eventField(field, 'id');
+    throw new ApiError(400, 'invalid_request', `${at} has the form of a Herald message id (msg_…); choose another`, at);
+  }
+}
+
+/** 400 naming the second of two events in one batch with the same id: one of them would be dropped. */
+function checkDistinctIds(events: readonly EventIn[]): void {
+  const seen = new Map<string, number>();
+  events.forEach((e, i) => {
+    if (e.id === undefined) return;
+    const first = seen.get(e.id);
+    if (first !== undefined) throw new ApiError(400, 'invalid_request', `events[${i}].id repeats events[${first}].id in the same batch`, `events[${i}].id`);
+    seen.set(e.id, i);
+  });
+}
+
 function toInput(e: EventIn, field: string): EventInput {
   checkEventLimits(e, field);
+  checkPublishable(e, field);
   return {
     idempotencyKey: e.id,
     type: e.type,
@@ -46,13 +74,14 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
 
   app.post('/api/v2/events/batch', { ...publisher, schema: { tags: ['events'], description: 'Publishes up to 1,000 events in one commit; 202 with one result per event, in order.', body: EventBatchIn } }, async (req, reply) => {
     const { events } = req.body as EventBatchIn;
+    checkDistinctIds(events);
     const inputs = events.map((e, i) => toInput(e, `events[${i}]`));
     const out = await publish(ctx, principalOf(req).accountId, inputs, (i) => `events[${i}].`);
     return reply.status(202).send({ data: out });
   });
 
-  app.get('/api/v2/events/:id', { schema: { tags: ['events'], description: 'An event, by message id or by the id it was published with, and its first 250 deliveries; deliveries_next_cursor continues them at GET /deliveries?event_id=<message id>&cursor=.', params: IdParams } }, async (req) => {
-    const { id } = req.params as Static<typeof IdParams>;
+  app.get('/api/v2/events/:id', { schema: { tags: ['events'], description: 'An event, by message id or by the id it was published with, and its first 250 deliveries; deliveries_next_cursor continues them at GET /deliveries?event_id=<message id>&cursor=.', params: EventIdParams } }, async (req) => {
+    const { id } = req.params as Static<typeof EventIdParams>;
     const { accountId } = principalOf(req);
     const event = await ctx.store.getEvent(accountId, id);
     if (!event) throw notFound('event', id);
