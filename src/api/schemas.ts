@@ -10,8 +10,14 @@ export const MAX_PATH_ID_LENGTH = 200;
 /** An event is looked up by its message id or by the id it was published with. */
 export const EventIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: MAX_PATH_ID_LENGTH }) });
 
+/** Ids, and so cursors, are a prefix and base32 characters: anything else was never a next_cursor. */
+export const CURSOR_PATTERN = '^[a-z]+_[0-9a-z_]+$';
+
+/** A page's position: the next_cursor of the page before. */
+export const Cursor = Type.String({ maxLength: 100, pattern: CURSOR_PATTERN, description: 'next_cursor of the previous page' });
+
 export const PageQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ maxLength: 100 })),
+  cursor: Type.Optional(Cursor),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
 });
 
@@ -161,7 +167,7 @@ const deliveryFilters = {
   event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'an event type in any profile\'s name, a topic.* wildcard, or * (every type)' })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'created at or after this time' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'created before this time' })),
-  cursor: Type.Optional(Type.String({ maxLength: 100 })),
+  cursor: Type.Optional(Cursor),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
 };
 

@@ -99,6 +99,16 @@ describe('endpoints API', () => {
     expect(res.body.message).toContain(field);
   });
 
+  it('refuses a cursor no page ever returned, naming it, instead of answering an empty last page', async () => {
+    for (const cursor of ['', 'a', '%00', 'ep_%20x']) {
+      for (const route of ['/api/v2/endpoints', '/api/v2/deliveries', '/api/v2/inboxes']) {
+        const res = await h.api('GET', `${route}?cursor=${cursor}`);
+        expect([res.status, res.body.field, res.body.message]).toEqual([400, 'cursor', 'querystring field "cursor" is not a cursor: pass the one the previous page returned']);
+      }
+    }
+    expect((await h.api('GET', '/api/v2/endpoints?cursor=ep_zzzzzzzzzzzzzzzzzzzzzzzzzz')).status).toBe(200);
+  });
+
   it('answers 404 for an unknown endpoint id', async () => {
     expect((await h.api('GET', '/api/v2/endpoints/ep_nope')).status).toBe(404);
     expect((await h.api('PATCH', '/api/v2/endpoints/ep_nope', { description: 'x' })).status).toBe(404);

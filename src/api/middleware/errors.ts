@@ -2,7 +2,7 @@
 // 500 without details: no stack trace or internal message ever reaches a client.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { storeUnavailable } from '../../store/unavailable.js';
-import { MAX_PATH_ID_LENGTH } from '../schemas.js';
+import { CURSOR_PATTERN, MAX_PATH_ID_LENGTH } from '../schemas.js';
 
 export class ApiError extends Error {
   constructor(
@@ -60,6 +60,7 @@ function describe(issue: ValidationIssue, context: string): string {
   if (typeof issue.params?.additionalProperty === 'string') return `${context} field "${field}" is not allowed`;
   if (typeof issue.params?.missingProperty === 'string') return `${context} field "${field}" is required`;
   if (issue.keyword === 'discriminator') return `${context} field "${field}" must be one of the known types`;
+  if (issue.keyword === 'pattern' && issue.params?.pattern === CURSOR_PATTERN) return `${context} field "${field}" is not a cursor: pass the one the previous page returned`;
   return field ? `${context} field "${field}" ${issue.message ?? 'is invalid'}` : `${context} ${issue.message ?? 'is invalid'}`;
 }
 

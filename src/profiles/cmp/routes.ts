@@ -17,6 +17,7 @@ import { Type, type Static } from 'typebox';
 import { checkDestination } from '../../api/destination.js';
 import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError, notFound } from '../../api/middleware/errors.js';
+import { Cursor } from '../../api/schemas.js';
 import { iso } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
 import { catalog } from '../../catalog/index.js';
@@ -62,7 +63,7 @@ const Subscription = Type.Object({
 });
 const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 100 })),
+  cursor: Type.Optional(Cursor),
 });
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 

@@ -21,6 +21,7 @@ import { Type, type Static } from 'typebox';
 import { checkDestination } from '../../api/destination.js';
 import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError } from '../../api/middleware/errors.js';
+import { Cursor } from '../../api/schemas.js';
 import { iso } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
 import { buildEndpoint, EndpointInputError, patchEndpoint, type EndpointInput } from '../../domain/endpoint.js';
@@ -70,7 +71,7 @@ const ErrorBody = Type.Object({ error: Type.String() });
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100, description: 'The numeric webhook id' }) });
 const LogQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 100 })),
+  cursor: Type.Optional(Cursor),
 });
 const LogEntry = Type.Object({
   id: Type.String(),

@@ -21,6 +21,7 @@ import { Type, type Static } from 'typebox';
 import { checkDestination } from '../../api/destination.js';
 import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../../api/middleware/errors.js';
+import { Cursor } from '../../api/schemas.js';
 import { iso } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
 import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
@@ -96,7 +97,7 @@ const EndpointView = Type.Object({
 });
 const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
-  iterator: Type.Optional(Type.String({ maxLength: 100 })),
+  iterator: Type.Optional(Cursor),
 });
 const ListView = Type.Object({ data: Type.Array(EndpointView), iterator: Type.Union([Type.String(), Type.Null()]), done: Type.Boolean() });
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
