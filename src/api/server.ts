@@ -9,6 +9,7 @@ import type { AppContext } from '../app/context.js';
 import { authenticate } from './middleware/auth.js';
 import { frameworkError, registerErrorHandler } from './middleware/errors.js';
 import { registerJsonBodyParser } from './middleware/json-body.js';
+import { documentRoute } from './openapi.js';
 import { MAX_PATH_ID_LENGTH } from './schemas.js';
 import { registerValidation } from './validation.js';
 import { ApiRateLimiter, limitRequests } from './middleware/rate-limit.js';
@@ -102,6 +103,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       },
       security: [{ ApiKey: [] }, { Bearer: [] }, { Basic: [] }],
     },
+    transform: documentRoute,
   });
 
   registerHealthRoutes(app, ctx);

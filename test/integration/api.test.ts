@@ -298,6 +298,8 @@ describe('docs page', () => {
     const html = await res.text();
     const doc = await (await fetch(`${h.url}/openapi.json`)).json();
     for (const path of Object.keys(doc.paths)) expect(html).toContain(`<code>${path}</code>`);
+    // Each route's description, as the native routes give one.
+    expect(html).toContain('<p>Subscribes a URL to event types');
   });
 });
 

@@ -10,6 +10,7 @@ import type { AppContext } from '../../app/context.js';
 import type { Account, ApiKeyRecord, Project } from '../../domain/types.js';
 import { generateApiKey, hashKey, principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, notFound } from '../middleware/errors.js';
+import { answers } from '../openapi.js';
 import { IdParams, PageQuery } from '../schemas.js';
 import { iso } from '../views.js';
 
@@ -213,7 +214,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.post(
     '/api/v2/projects',
-    { ...admin, schema: { tags: ['projects'], summary: 'Create a project', body: ProjectCreate, response: { 201: ProjectView } } },
+    { ...admin, schema: { tags: ['projects'], summary: 'Create a project', body: ProjectCreate, response: { 201: ProjectView, ...answers({ 409: 'a project with this id exists' }) } } },
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const body = req.body as Static<typeof ProjectCreate>;
@@ -305,6 +306,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
         summary: 'Delete an API key',
         description: 'The key stops working at once in this process (within seconds in others). Operator keys are managed by HERALD_ADMIN_KEY and cannot be deleted here.',
         params: IdParams,
+        response: answers({ 204: 'deleted', 409: 'an operator key (HERALD_ADMIN_KEY)' }),
       },
     },
     async (req, reply) => {

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
+import { answers } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { selectedEventTypes } from '../event-type-filter.js';
 import type { DeliveryQuery as DeliveryQueryIn } from '../../store/contract.js';
@@ -90,6 +91,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
         tags: ['deliveries'],
         description: 'Queues the delivery for another attempt now, succeeded and failed ones too, and answers 202 with it; 409 while an attempt is running. Admin keys only.',
         params: IdParams,
+        response: answers({ 202: 'the delivery, queued', 409: 'an attempt of it is running right now' }),
       },
     },
     async (req, reply) => {

@@ -17,7 +17,7 @@ function operationHtml(method: string, path: string, op: Operation): string {
   const body = op.requestBody?.content?.['application/json']?.schema;
   const responses = Object.entries(op.responses ?? {}).map(([code, r]) => `<li><code>${escape(code)}</code> ${escape(r.description ?? '')}</li>`).join('');
   return `<section><h3><span class="m">${method.toUpperCase()}</span> <code>${escape(path)}</code></h3>
-${op.summary ? `<p>${escape(op.summary)}</p>` : ''}${params ? `<h4>Parameters</h4><ul>${params}</ul>` : ''}
+${[op.summary, op.description].map((text) => (text ? `<p>${escape(text)}</p>` : '')).join('')}${params ? `<h4>Parameters</h4><ul>${params}</ul>` : ''}
 ${body ? `<h4>Request body</h4><pre>${escape(JSON.stringify(body, null, 2))}</pre>` : ''}${responses ? `<h4>Responses</h4><ul>${responses}</ul>` : ''}</section>`;
 }
 

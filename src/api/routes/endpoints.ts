@@ -7,6 +7,7 @@ import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../d
 import { ingestFailure } from '../ingest-failure.js';
 import { findEventType, subjectOf } from '../../catalog/index.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
+import { answers } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
 import { EndpointCreate, EndpointPatch, EndpointView, IdParams, PageQuery, RecoverBody, TestSendBody } from '../schemas.js';
@@ -61,7 +62,7 @@ export function asApiError(err: unknown): never {
 export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): void {
   const admin = { preValidation: requireRole('admin') };
 
-  app.post('/api/v2/endpoints', { ...admin, schema: { tags: ['endpoints'], description: 'Subscribes a URL to event types (exact names or topic.* wildcards); answers 201 with the endpoint and its signing secret, shown this once. Admin keys only.', body: EndpointCreate } }, async (req, reply) => {
+  app.post('/api/v2/endpoints', { ...admin, schema: { tags: ['endpoints'], description: 'Subscribes a URL to event types (exact names or topic.* wildcards); answers 201 with the endpoint and its signing secret, shown this once. Admin keys only.', body: EndpointCreate, response: answers({ 201: 'the endpoint, with its signing secret (shown this once)', 422: DESTINATION_REFUSED }) } }, async (req, reply) => {
     const { accountId } = principalOf(req);
     const body = req.body as EndpointCreate;
     const secret = generateSecret();
@@ -89,7 +90,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return endpointView(endpoint);
   });
 
-  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out are kept. Admin keys only.', params: IdParams, body: EndpointPatch } }, async (req) => {
+  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out are kept. Admin keys only.', params: IdParams, body: EndpointPatch, response: answers({ 200: 'the endpoint (credentials masked)', 409: INBOX_RELAY, 422: DESTINATION_REFUSED }) } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
@@ -111,7 +112,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return endpointView(updated);
   });
 
-  app.delete('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Deletes an endpoint; its pending deliveries are not sent. Admin keys only.', params: IdParams } }, async (req, reply) => {
+  app.delete('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Deletes an endpoint; its pending deliveries are not sent. Admin keys only.', params: IdParams, response: answers({ 204: 'deleted, with its deliveries and their attempts', 409: INBOX_RELAY }) } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
@@ -143,6 +144,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
           'Re-queue the failed deliveries of the endpoint created from `since` (to `until`, of `event_types`), and with `statuses` the succeeded ones too, to replay them (202 {requeued}); with `dry_run` only count them (200 {would_requeue}). Pending and in-flight deliveries are left alone.',
         params: IdParams,
         body: RecoverBody,
+        response: answers({ 200: 'dry_run: {would_requeue}, nothing changed', 202: '{requeued}: how many deliveries were queued again' }),
       },
     },
     async (req, reply) => {
@@ -208,6 +210,9 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     },
   );
 }
+
+const DESTINATION_REFUSED = 'the URL (or OAuth token_url) is refused: not http(s), or a private address (SSRF guard)';
+const INBOX_RELAY = "the endpoint relays an inbox's captures: change it through the inbox";
 
 /** An inbox's relay endpoint is its inbox's to change and delete (forward_url), not the API's. */
 function refuseRelay(endpoint: Endpoint): void {

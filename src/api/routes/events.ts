@@ -6,6 +6,7 @@ import { isHeraldEvent } from '../../catalog/index.js';
 import type { EventInput } from '../../domain/types.js';
 import { checkEventLimits, eventField } from '../event-limits.js';
 import { ingestFailure } from '../ingest-failure.js';
+import { answers } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
 import { EventBatchIn, EventIdParams, EventIn } from '../schemas.js';
@@ -13,6 +14,9 @@ import { eventView } from '../views.js';
 
 /** Deliveries listed with an event; the rest are a page away (deliveries_next_cursor). */
 const EVENT_DELIVERIES_SHOWN = 250;
+
+const PUBLISHED = '{id, deliveries, duplicate}: the message id, how many deliveries it made, and whether the id was published before';
+const UNPUBLISHABLE = "an event type not in the catalog, or one only Herald raises; `field` names it";
 
 /** A message id's shape (msg_ and 26 base32 characters): GET /events/:id reads such an id as one. */
 const MESSAGE_ID = /^msg_[0-9a-z]{26}$/;
@@ -67,12 +71,12 @@ async function publish(ctx: AppContext, accountId: string, events: EventInput[],
 export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void {
   const publisher = { preValidation: requireRole('publisher') };
 
-  app.post('/api/v2/events', { ...publisher, schema: { tags: ['events'], description: 'Publishes one event; 202 once it and its deliveries are committed. The same id again returns the first message and creates nothing.', body: EventIn } }, async (req, reply) => {
+  app.post('/api/v2/events', { ...publisher, schema: { tags: ['events'], description: 'Publishes one event; 202 once it and its deliveries are committed. The same id again returns the first message and creates nothing.', body: EventIn, response: answers({ 202: PUBLISHED, 422: UNPUBLISHABLE }) } }, async (req, reply) => {
     const [out] = await publish(ctx, principalOf(req).accountId, [toInput(req.body as EventIn, 'body')], () => '');
     return reply.status(202).send(out);
   });
 
-  app.post('/api/v2/events/batch', { ...publisher, schema: { tags: ['events'], description: 'Publishes up to 1,000 events in one commit; 202 with one result per event, in order.', body: EventBatchIn } }, async (req, reply) => {
+  app.post('/api/v2/events/batch', { ...publisher, schema: { tags: ['events'], description: 'Publishes up to 1,000 events in one commit; 202 with one result per event, in order.', body: EventBatchIn, response: answers({ 202: `{data}: per event, in order, ${PUBLISHED}`, 422: UNPUBLISHABLE }) } }, async (req, reply) => {
     const { events } = req.body as EventBatchIn;
     checkDistinctIds(events);
     const inputs = events.map((e, i) => toInput(e, `events[${i}]`));

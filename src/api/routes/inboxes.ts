@@ -13,6 +13,7 @@ import type { CapturedHeaders, Inbox, InboxRequest } from '../../inbox/types.js'
 import { inboxRequestView, inboxView } from '../../inbox/views.js';
 import { decodeSecret, generateSecret } from '../../signing/standard-webhooks.js';
 import { checkDestination } from '../destination.js';
+import { answers } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, notFound } from '../middleware/errors.js';
 import { ApiRateLimiter } from '../middleware/rate-limit.js';
@@ -209,7 +210,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return { ...inboxView(updated, baseUrlOf(ctx, req)), ...(created ? { forward_secret: created.secret } : {}) };
   });
 
-  app.delete('/api/v2/inboxes/:id', { ...admin, schema: { tags, description: 'Deletes an inbox and the requests it recorded. Admin keys only.', params: IdParams } }, async (req, reply) => {
+  app.delete('/api/v2/inboxes/:id', { ...admin, schema: { tags, description: 'Deletes an inbox and the requests it recorded. Admin keys only.', params: IdParams, response: answers({ 204: 'deleted' }) } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const inbox = await inboxOf(ctx, req, id);
@@ -239,7 +240,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return inboxRequestView(r);
   });
 
-  app.delete('/api/v2/inboxes/:id/requests', { ...admin, schema: { tags, description: 'Deletes every request an inbox recorded. Admin keys only.', params: IdParams } }, async (req) => {
+  app.delete('/api/v2/inboxes/:id/requests', { ...admin, schema: { tags, description: 'Deletes every request an inbox recorded. Admin keys only.', params: IdParams, response: answers({ 200: '{purged}: how many were deleted' }) } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const inbox = await inboxOf(ctx, req, id);
     return { purged: await ctx.store.purgeInboxRequests(inbox.accountId, id) };
