@@ -1,9 +1,12 @@
 // /openapi.json against the OpenAPI 3.0 schema, and the statuses the API really answers against
 // those the document declares for each route.
 import { createRequire } from 'node:module';
-import Ajv from 'ajv-draft-04';
+import ajvDraft04 from 'ajv-draft-04';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHerald, type TestHerald } from '../helpers.js';
+
+// CommonJS: under NodeNext its types see the class as the module's `default`, while Node hands over module.exports.
+const Ajv = ajvDraft04 as unknown as typeof ajvDraft04.default;
 
 interface Operation {
   responses: Record<string, { description: string; content?: Record<string, { schema?: Record<string, unknown> }> }>;
