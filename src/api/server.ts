@@ -41,13 +41,14 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const responded = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
   if (socket.writable && !responded) {
-    const [status, message] =
+    const [status, error, message] =
       err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Client Timeout']
+        ? [408, 'timeout', 'the request did not arrive in time']
         : err.code === 'HPE_HEADER_OVERFLOW'
-          ? [431, 'Exceeded maximum allowed HTTP header size']
-          : [400, 'Client Error: the request is not valid HTTP'];
-    const body = JSON.stringify({ error: STATUS_CODES[status], message, statusCode: status });
+          ? [431, 'headers_too_large', 'the request headers are larger than the server accepts']
+          : [400, 'invalid_request', 'the request is not valid HTTP'];
+    // The API's error shape, though no route was reached.
+    const body = JSON.stringify({ error, message, field: null });
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroy(err);

@@ -83,7 +83,12 @@ export function eventTypesSelected(patterns: readonly string[]): string[] | null
 }
 
 export function checkHeaders(headers: readonly EndpointHeader[], field = 'headers'): void {
+  // Header names ignore case: of two spellings, only one could be sent.
+  const seen = new Map<string, string>();
   for (const h of headers) {
+    const first = seen.get(h.name.toLowerCase());
+    if (first !== undefined) throw new EndpointInputError(field, `${field}: "${h.name.slice(0, 100)}" repeats the header "${first}" (header names ignore case)`);
+    seen.set(h.name.toLowerCase(), h.name);
     if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(h.name)) throw new EndpointInputError(field, `${field}: "${h.name.slice(0, 100)}" is not a valid header name`);
     if (RESERVED_HEADERS.has(h.name.toLowerCase())) throw new EndpointInputError(field, `${field}: "${h.name}" is set by Herald and cannot be overridden`);
     if (/[\r\n\0]/.test(h.value)) throw new EndpointInputError(field, `${field}: the value of "${h.name}" contains a line break`);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHerald, type TestHerald } from '../helpers.js';
 
@@ -115,7 +116,7 @@ describe('endpoints API', () => {
     expect((await h.api('DELETE', '/api/v2/endpoints/ep_nope')).status).toBe(404);
     // Past the router's limits, in the API's own error shape.
     const long = await h.api('GET', `/api/v2/endpoints/ep_${'x'.repeat(200)}`);
-    expect([long.status, long.body]).toEqual([414, { error: 'invalid_request', message: 'a path segment (an id) is longer than 200 characters' }]);
+    expect([long.status, long.body]).toEqual([414, { error: 'invalid_request', message: 'a path segment (an id) is longer than 200 characters', field: null }]);
     const bad = await h.api('GET', '/api/v2/endpoints/%E0%A4%A');
     expect([bad.status, bad.body.error]).toEqual([400, 'invalid_request']);
   });
@@ -184,6 +185,11 @@ describe('endpoint input errors', () => {
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
     expect(ok.body.headers).toHaveLength(50);
     expect(ok.body.auth).toMatchObject({ type: 'basic', username: 'u' });
+  });
+
+  it('refuses two headers whose names differ only in case: one would silently replace the other', async () => {
+    const res = await h.api('POST', '/api/v2/endpoints', { ...base, headers: [{ name: 'X-Sig', value: 'k', type: 'hmac' }, { name: 'x-sig', value: 'v' }] });
+    expect([res.status, res.body.field, res.body.message]).toEqual([422, 'headers', 'headers: "x-sig" repeats the header "X-Sig" (header names ignore case)']);
   });
 });
 
@@ -271,6 +277,27 @@ describe('ingest API', () => {
     const res = await h.api('POST', '/api/v2/events', { type: 'asset.created', data: { title: 'ロ'.repeat(100_000) } });
     expect([res.status, res.body.error]).toEqual([413, 'event_too_large']);
     expect((await h.api('POST', '/api/v2/events', { type: 'asset.created', data: { title: 'ロ'.repeat(80_000) } })).status).toBe(202);
+  });
+
+  it('answers every error in one shape, field included (null when no field is at fault)', async () => {
+    const post = (body: string, contentType: string) =>
+      fetch(`${h.url}/api/v2/events`, { method: 'POST', headers: { 'x-api-key': 'test-admin-key-0123456789', 'content-type': contentType }, body });
+    const plain = await post('{"type":"asset.created"}', 'text/plain');
+    expect([plain.status, await plain.json()]).toEqual([415, { error: 'unsupported_media_type', message: 'content-type "text/plain" is not supported; send application/json', field: null }]);
+    expect((await h.api('GET', '/api/v2/nope')).body).toEqual({ error: 'not_found', message: 'no route GET /api/v2/nope', field: null });
+    expect((await h.api('GET', '/api/v2/endpoints/ep_none')).body).toEqual({ error: 'not_found', message: 'endpoint "ep_none" not found', field: null });
+    const range = await h.api('GET', '/api/v2/deliveries?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z');
+    expect([range.status, range.body]).toEqual([400, { error: 'invalid_request', message: 'until must be later than since', field: 'until' }]);
+    // Not even HTTP: no route was reached, and the answer still has the API's shape.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(h.url).port), '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid_request', message: 'the request is not valid HTTP', field: null });
   });
 
   it('rejects a body over 1 MiB with 413', async () => {

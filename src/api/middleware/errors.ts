@@ -1,4 +1,4 @@
-// One error shape for the native API: {error, message, field?}. Unknown throwables become a
+// One error shape for the native API: {error, message, field} (field: the request field at fault, or null). Unknown throwables become a
 // 500 without details: no stack trace or internal message ever reaches a client.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { storeUnavailable } from '../../store/unavailable.js';
@@ -29,6 +29,11 @@ export function instantOf(value: string, field: string): number {
   const ms = Date.parse(value);
   if (!Number.isFinite(ms)) throw new ApiError(400, 'invalid_request', `${field} is not a date-time Herald can represent: ${JSON.stringify(value)}`, field);
   return ms;
+}
+
+/** 400 naming `until` when a time range ends where or before it starts (it would select nothing). */
+export function checkRange(since: number | null | undefined, until: number | null | undefined): void {
+  if (since != null && until != null && until <= since) throw new ApiError(400, 'invalid_request', 'until must be later than since', 'until');
 }
 
 interface ValidationIssue {
@@ -68,7 +73,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { validation?: ValidationIssue[]; validationContext?: string }, req, reply) => {
     if (err instanceof ApiError) {
       if (err.headers) void reply.headers(err.headers);
-      return reply.status(err.statusCode).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
+      return reply.status(err.statusCode).send({ error: err.code, message: err.message, field: err.field ?? null });
     }
     if (err.validation && err.validation.length > 0) {
       const issue = err.validation[0];
@@ -76,18 +81,18 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
     if (status >= 400 && status < 500) {
-      return reply.status(status).send({ error: clientErrorCode(err), message: safeClientMessage(err, status) });
+      return reply.status(status).send({ error: clientErrorCode(err), message: safeClientMessage(err, status, req.headers['content-type']), field: null });
     }
     if (storeUnavailable(err)) {
       req.log.error({ err }, 'request failed: the store cannot be reached');
-      return reply.status(503).header('retry-after', '5').send({ error: 'store_unavailable', message: 'the store cannot be reached; retry shortly' });
+      return reply.status(503).header('retry-after', '5').send({ error: 'store_unavailable', message: 'the store cannot be reached; retry shortly', field: null });
     }
     req.log.error({ err }, 'request failed');
-    return reply.status(500).send({ error: 'internal', message: 'internal error; the request was logged' });
+    return reply.status(500).send({ error: 'internal', message: 'internal error; the request was logged', field: null });
   });
   app.setNotFoundHandler((req, reply) => {
     if (wantsPage(req)) return plainPage(reply, 404, 'No page at this address.');
-    return reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+    return reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, field: null });
   });
 }
 
@@ -101,15 +106,15 @@ export function frameworkError(err: FastifyError, req: FastifyRequest, reply: Fa
     return;
   }
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    void reply.status(414).send({ error: 'invalid_request', message: `a path segment (an id) is longer than ${MAX_PATH_ID_LENGTH} characters` });
+    void reply.status(414).send({ error: 'invalid_request', message: `a path segment (an id) is longer than ${MAX_PATH_ID_LENGTH} characters`, field: null });
     return;
   }
   if (err.code === 'FST_ERR_BAD_URL') {
-    void reply.status(400).send({ error: 'invalid_request', message: 'the path is not a valid URL: it does not decode' });
+    void reply.status(400).send({ error: 'invalid_request', message: 'the path is not a valid URL: it does not decode', field: null });
     return;
   }
   const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
-  void reply.status(status).send({ error: 'invalid_request', message: safeClientMessage(err, status) });
+  void reply.status(status).send({ error: 'invalid_request', message: safeClientMessage(err, status), field: null });
 }
 
 /** A browser asking for a page outside the API: it gets a page, not the API's JSON. */
@@ -129,8 +134,9 @@ function clientErrorCode(err: FastifyError): string {
 }
 
 /** Fastify's own 4xx messages are safe (they name the problem); keep them short. */
-function safeClientMessage(err: FastifyError, status: number): string {
+function safeClientMessage(err: FastifyError, status: number, contentType?: string): string {
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'request body is too large';
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return `content-type ${JSON.stringify((contentType ?? '').slice(0, 100))} is not supported; send application/json`;
   if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return 'body must not be empty when content-type is application/json';
   if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) return 'body is not valid JSON';
   return (err.message || `request failed with ${status}`).slice(0, 200);

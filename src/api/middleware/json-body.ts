@@ -2,13 +2,14 @@
 // - an empty body is no body, so a route whose body is optional (a test send, a rotation) works
 //   with the content-type a client library adds by habit; a route that needs one says so (400);
 // - a compressed body is refused with 415 naming the encoding, rather than failing as bad JSON;
-// - valid JSON refused for a `__proto__` or `constructor.prototype` key says so.
+// - valid JSON refused for a `__proto__` or `constructor.prototype` key says so;
+// - text/plain is not read at all (415): as a string it would only fail later as "not an object".
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from './errors.js';
 
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const encoding = req.headers['content-encoding']?.trim().toLowerCase();
     if (encoding && encoding !== 'identity') {

@@ -6,7 +6,7 @@ import { answers } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { selectedEventTypes } from '../event-type-filter.js';
 import type { DeliveryQuery as DeliveryQueryIn } from '../../store/contract.js';
-import { ApiError, instantOf, notFound } from '../middleware/errors.js';
+import { ApiError, checkRange, instantOf, notFound } from '../middleware/errors.js';
 import { AccountDeliveryQuery, DeliveryQuery, IdParams } from '../schemas.js';
 import { registerStatsRoutes } from './stats.js';
 import { deliveryView } from '../views.js';
@@ -15,12 +15,15 @@ type Filters = Static<typeof DeliveryQuery>;
 
 /** The store query of the log filters; an unknown event type is a 400, not an empty log. */
 function queryOf(q: Filters, endpointId: string | undefined): DeliveryQueryIn {
+  const since = q.since === undefined ? undefined : instantOf(q.since, 'since');
+  const until = q.until === undefined ? undefined : instantOf(q.until, 'until');
+  checkRange(since, until);
   return {
     endpointId,
     status: q.status,
     eventTypes: q.event_type === undefined ? undefined : (selectedEventTypes([q.event_type], 'event_type') ?? undefined),
-    since: q.since === undefined ? undefined : instantOf(q.since, 'since'),
-    until: q.until === undefined ? undefined : instantOf(q.until, 'until'),
+    since,
+    until,
     cursor: q.cursor,
     limit: q.limit ?? 50,
   };

@@ -9,7 +9,7 @@ import { findEventType, subjectOf } from '../../catalog/index.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { answers } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
-import { ApiError, instantOf, notFound } from '../middleware/errors.js';
+import { ApiError, checkRange, instantOf, notFound } from '../middleware/errors.js';
 import { EndpointCreate, EndpointPatch, EndpointView, IdParams, PageQuery, RecoverBody, TestSendBody } from '../schemas.js';
 import { endpointView, iso } from '../views.js';
 import { Type, type Static } from 'typebox';
@@ -247,7 +247,7 @@ async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<t
 function recoverScopeOf(body: Static<typeof RecoverBody>): RecoverScope {
   const since = instantOf(body.since, 'since');
   const until = body.until === undefined ? null : instantOf(body.until, 'until');
-  if (until !== null && until <= since) throw new ApiError(400, 'invalid_request', 'until must be later than since', 'until');
+  checkRange(since, until);
   const eventTypes = body.event_types === undefined ? null : selectedEventTypes(body.event_types, 'event_types');
   return { since, until, eventTypes, statuses: body.statuses ?? ['failed'] };
 }
