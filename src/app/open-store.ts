@@ -93,6 +93,7 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
       if (options.migrate) await store.migrate();
       const state = await store.schemaState();
       if (state.current !== state.latest) throw new SchemaMismatchError(state.current, state.latest);
+      if (sealer !== NO_CREDENTIALS) await checkKeyOpens(store, config);
     } catch (err) {
       await store.close();
       throw err;
@@ -110,10 +111,23 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
         onFailure: (err, restartInMs) => logger?.error({ err, restartInMs }, 'the SQLite store thread stopped: store calls fail until a new one has opened the database'),
       })
     : new SqliteStore({ file: sqliteFile(config), sealer, synchronous: config.sqliteSync, writeLock: options.writeLock });
-  const state = await store.migrate();
-  if (state.current !== state.latest) {
+  try {
+    const state = await store.migrate();
+    if (state.current !== state.latest) throw new SchemaMismatchError(state.current, state.latest);
+    await checkKeyOpens(store, config);
+  } catch (err) {
     await store.close();
-    throw new SchemaMismatchError(state.current, state.latest);
+    throw err;
   }
   return store;
+}
+
+/**
+ * Refuses a key that does not open the credentials already stored: with it, every delivery and
+ * every endpoint read would fail, while the process looked healthy.
+ */
+async function checkKeyOpens(store: Store, config: Config): Promise<void> {
+  if (await store.opensCredentials()) return;
+  const which = config.secretKey ? 'this key' : `unset, and the key in ${path.join(config.dataDir, 'secret.key')}`;
+  throw new ConfigError('HERALD_SECRET_KEY', `${which} does not open the credentials stored in the database: it is not the key they were sealed with`);
 }

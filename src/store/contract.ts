@@ -234,6 +234,8 @@ export interface Store {
 
   migrate(): Promise<SchemaState>;
   schemaState(): Promise<SchemaState>;
+  /** Whether the sealer opens the credentials already stored (one is tried); true while none are. */
+  opensCredentials(): Promise<boolean>;
 
   createAccount(input: { name: string; rateLimitPerSecond?: number | null; linkBaseUrl?: string | null; id?: string }): Promise<Account>;
   getAccount(id: string): Promise<Account | undefined>;

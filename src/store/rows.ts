@@ -111,6 +111,20 @@ export interface EndpointRow {
   updated_at: Num;
 }
 
+/** One sealed credential, if any is stored: an endpoint's signing secret or an inbox's token. */
+export const ONE_SEALED_SQL = 'SELECT secret AS sealed FROM endpoints UNION ALL SELECT token FROM inboxes LIMIT 1';
+
+/** Whether `sealer` opens `sealed` (a wrong key fails its authentication). */
+export function opens(sealer: Sealer, sealed: string | undefined): boolean {
+  if (sealed === undefined) return true;
+  try {
+    sealer.open(sealed);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function endpointToRow(e: Endpoint, sealer: Sealer): EndpointRow {
   return {
     id: e.id,

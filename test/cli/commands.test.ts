@@ -232,6 +232,21 @@ describe('help and bad arguments', () => {
     expect(res.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('a key that does not open the stored credentials stops Herald with exit 2, naming HERALD_SECRET_KEY', async () => {
+    const data = path.join(dir, 'sealed');
+    const first = await startTestHerald({}, { dataDir: data, worker: false });
+    await first.api('POST', '/api/v2/endpoints', { url: 'http://127.0.0.1:9/sealed', event_types: ['*'] });
+    await first.close();
+    const wrong = await runCli(['migrate'], { HERALD_DATA_DIR: data, DATABASE_URL: '', HERALD_SECRET_KEY: '00'.repeat(32) });
+    expect([wrong.code, wrong.stderr.trim()]).toEqual([
+      2,
+      'herald: HERALD_SECRET_KEY: this key does not open the credentials stored in the database: it is not the key they were sealed with',
+    ]);
+    writeFileSync(path.join(data, 'secret.key'), `${'11'.repeat(32)}\n`);
+    const replaced = await runCli(['migrate'], { HERALD_DATA_DIR: data, DATABASE_URL: '', HERALD_SECRET_KEY: '' });
+    expect([replaced.code, replaced.stderr]).toEqual([2, expect.stringContaining(`HERALD_SECRET_KEY: unset, and the key in ${path.join(data, 'secret.key')} does not open`)]);
+  });
+
   it('a client command without a key says how to give one (exit 2); an unreachable Herald exits 1', async () => {
     const noKey = await runCli(['endpoints'], { HERALD_URL: h.url });
     expect(noKey.code).toBe(2);

@@ -57,6 +57,8 @@ import {
   inboxToRow,
   num,
   numOrNull,
+  ONE_SEALED_SQL,
+  opens,
   leaseOf,
   leasedDelivery,
   resourceKeyOf,
@@ -398,6 +400,10 @@ export class PostgresStore implements Store {
     if (!present?.t) return { current: 0, latest };
     const row = await this.first<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
     return { current: row?.v ?? 0, latest };
+  }
+
+  async opensCredentials(): Promise<boolean> {
+    return opens(this.sealer, (await this.first<{ sealed: string }>(ONE_SEALED_SQL))?.sealed);
   }
 
   async migrate(): Promise<SchemaState> {

@@ -53,6 +53,8 @@ import {
   inboxToRow,
   num,
   numOrNull,
+  ONE_SEALED_SQL,
+  opens,
   leaseOf,
   leasedDelivery,
   resourceKeyOf,
@@ -291,6 +293,10 @@ export class SqliteStore implements Store {
   async schemaState(): Promise<SchemaState> {
     const migrations = loadMigrations('sqlite');
     return { current: this.currentVersion(), latest: migrations.at(-1)?.version ?? 0 };
+  }
+
+  async opensCredentials(): Promise<boolean> {
+    return opens(this.sealer, this.get<{ sealed: string }>(ONE_SEALED_SQL)?.sealed);
   }
 
   async migrate(): Promise<SchemaState> {

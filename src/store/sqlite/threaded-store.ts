@@ -13,7 +13,7 @@ import type { IngestItem, IngestLease, Store } from '../contract.js';
 import { deserializeError, type StoreMethod, type StoreReply, type StoreThreadOptions } from './thread-protocol.js';
 
 const STORE_METHODS = [
-  'close', 'migrate', 'schemaState', 'createAccount', 'getAccount', 'updateAccount', 'listAccounts', 'createProject', 'getProject',
+  'close', 'migrate', 'schemaState', 'opensCredentials', 'createAccount', 'getAccount', 'updateAccount', 'listAccounts', 'createProject', 'getProject',
   'listProjects', 'createApiKey', 'findApiKeyByHash', 'listApiKeys', 'deleteApiKey', 'syncEnvKey', 'countOperatorKeys', 'createEndpoint',
   'updateEndpoint', 'getEndpoint', 'getEndpointsByIds', 'listEndpoints', 'activeEndpoints', 'deleteEndpoint', 'endpointsVersion', 'ingest',
   'claim', 'settle', 'releaseLeases', 'nextDueAt', 'getEvent', 'getDelivery', 'listDeliveries', 'listAttempts', 'retryDelivery',
