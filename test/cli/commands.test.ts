@@ -232,6 +232,15 @@ describe('help and bad arguments', () => {
     expect(res.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('migrates a new SQLite database from several processes at once, every one succeeding', async () => {
+    for (let round = 0; round < 3; round++) {
+      const data = path.join(dir, `together-${round}`);
+      const env = { HERALD_DATA_DIR: data, DATABASE_URL: '', HERALD_SECRET_KEY: '22'.repeat(32) };
+      const runs = await Promise.all(Array.from({ length: 4 }, () => runCli(['migrate'], env)));
+      expect(runs.map((r) => [r.code, r.stderr])).toEqual(runs.map(() => [0, '']));
+    }
+  });
+
   it('a key that does not open the stored credentials stops Herald with exit 2, naming HERALD_SECRET_KEY', async () => {
     const data = path.join(dir, 'sealed');
     const first = await startTestHerald({}, { dataDir: data, worker: false });

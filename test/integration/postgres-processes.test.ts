@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TEST_DATABASE_URL } from '../../src/store/conformance/pg-harness.js';
 import { eventually, startReceiver, tempDir, type Receiver } from '../helpers.js';
+import { runCli } from '../cli/cli-support.js';
 import { apiCall, freePort, spawnHerald, type HeraldProcess } from '../process.js';
 
 const schema = `herald_procs_${randomBytes(5).toString('hex')}`;
@@ -66,6 +67,26 @@ describe('PostgreSQL processes', () => {
     expect((await keyless.exited).code).toBe(0);
     expect(existsSync(path.join(bare, 'secret.key'))).toBe(false);
     rmSync(bare, { recursive: true, force: true });
+  });
+
+  it('migrates a schema that does not exist yet from several processes at once, every one succeeding', async () => {
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      for (let round = 0; round < 3; round++) {
+        const fresh = `${schema}_m${round}`;
+        const target = new URL(TEST_DATABASE_URL);
+        target.searchParams.set('schema', fresh);
+        try {
+          const runs = await Promise.all(Array.from({ length: 4 }, () => runCli(['migrate'], { ...ENV, DATABASE_URL: target.toString() })));
+          expect(runs.map((r) => [r.code, r.stderr])).toEqual(runs.map(() => [0, '']));
+        } finally {
+          await client.query(`DROP SCHEMA IF EXISTS ${fresh} CASCADE`);
+        }
+      }
+    } finally {
+      await client.end();
+    }
   });
 
   it('delivers every event with one API and two workers, one of them killed mid-run', async () => {

@@ -409,11 +409,12 @@ export class PostgresStore implements Store {
   async migrate(): Promise<SchemaState> {
     const migrations = loadMigrations('postgres');
     await this.tx(async (c) => {
-      // A named schema that does not exist yet is created (its name is a checked identifier).
-      if (this.schema !== undefined) await c.query(`CREATE SCHEMA IF NOT EXISTS ${checkSchemaName(this.schema)}`);
       // Several processes may start at once with --migrate: one applies, the others wait and
       // then find nothing left to do. DDL is transactional, so a failed migration leaves no trace.
-      await c.query("SELECT pg_advisory_xact_lock(hashtext('herald_migrate:' || coalesce(current_schema(), '')))");
+      // The lock names the schema as configured: it may not exist yet, and creating it races too.
+      await c.query("SELECT pg_advisory_xact_lock(hashtext('herald_migrate:' || coalesce($1::text, current_schema()::text, '')))", [this.schema ?? null]);
+      // A named schema that does not exist yet is created (its name is a checked identifier).
+      if (this.schema !== undefined) await c.query(`CREATE SCHEMA IF NOT EXISTS ${checkSchemaName(this.schema)}`);
       await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
       const row = await this.first<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations', [], c);
       const current = row?.v ?? 0;

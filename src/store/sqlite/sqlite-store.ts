@@ -300,10 +300,11 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<SchemaState> {
-    const current = this.currentVersion();
     for (const m of loadMigrations('sqlite')) {
-      if (m.version <= current) continue;
+      // The version is read under the write lock: another process migrating the same file at
+      // the same time may have applied this one meanwhile.
       this.db.transaction(() => {
+        if (m.version <= this.currentVersion()) return;
         this.db.exec(m.sql);
         this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
       }).immediate();
