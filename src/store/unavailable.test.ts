@@ -15,12 +15,15 @@ describe('storeUnavailable', () => {
       coded('57P01', 'terminating connection due to administrator command'),
       coded('08006'),
       coded('53300', 'sorry, too many clients already'),
+      coded('3D000', 'database "herald" does not exist'),
+      coded('57P04', 'database dropped'),
+      coded('55000', 'database "herald" is not currently accepting connections'),
       coded('SQLITE_BUSY', 'database is locked'),
       coded('SQLITE_IOERR_WRITE'),
       new Error('commit failed', { cause: coded('SQLITE_FULL') }),
     ];
     for (const err of unavailable) expect(storeUnavailable(err), err.message).toBe(true);
-    const failures = [new Error('boom'), coded('23505', 'duplicate key'), coded('SQLITE_CONSTRAINT'), new RangeError('Maximum call stack size exceeded'), 'ECONNREFUSED', undefined];
+    const failures = [new Error('boom'), coded('23505', 'duplicate key'), coded('55000', 'cannot execute this in a read-only transaction'), coded('SQLITE_CONSTRAINT'), new RangeError('Maximum call stack size exceeded'), 'ECONNREFUSED', undefined];
     for (const err of failures) expect(storeUnavailable(err), String(err)).toBe(false);
   });
 

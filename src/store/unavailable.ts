@@ -4,13 +4,20 @@
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** pg and pg-pool say these in words only. */
-const PG_MESSAGES = [/timeout exceeded when trying to connect/i, /connection terminated/i, /query read timeout/i, /cannot use a pool after calling end/i];
+const PG_MESSAGES = [
+  /timeout exceeded when trying to connect/i,
+  /connection terminated/i,
+  /query read timeout/i,
+  /cannot use a pool after calling end/i,
+  // SQLSTATE 55000 says this for a database closed to connections (ALLOW_CONNECTIONS false); 55000 alone is broader.
+  /is not currently accepting connections/i,
+];
 
 function unavailableCode(code: string): boolean {
   if (NETWORK_CODES.has(code)) return true;
   // PostgreSQL SQLSTATE: connection exceptions (08…), shutting down or starting (57P01–57P03),
-  // out of connections or resources (53…).
-  if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code) || /^53[0-9A-Z]{3}$/.test(code)) return true;
+  // the database dropped or missing (57P04, 3D000), out of connections or resources (53…).
+  if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-4]$/.test(code) || code === '3D000' || /^53[0-9A-Z]{3}$/.test(code)) return true;
   // SQLite: locked past the busy timeout, disk full, I/O error, cannot open the file.
   return code === 'SQLITE_BUSY' || code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN';
 }
