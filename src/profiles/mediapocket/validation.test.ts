@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mediaPocketTriggerEvents } from '../../catalog/index.js';
-import { MediaPocketError, rubyInspect, validateWebhookParams } from './validation.js';
+import { invalidParam, MediaPocketError, rubyInspect, validateWebhookParams } from './validation.js';
 
 const valid = { name: 'Sample Webhook', http_url: 'https://example.website.com', http_method: 'POST', trigger_events: ['ASSET_ADDED'] };
 
@@ -47,6 +47,16 @@ describe('Media Pocket parameter validation (Apipie style)', () => {
     const { error } = errorOf({ ...valid, webhook_headers: [{ key: 'X-Token', value: 's3cret', type: 'secret' }] });
     expect(error).toContain('[FILTERED]');
     expect(error).not.toContain('s3cret');
+  });
+
+  it('never echoes header values sent in another shape, nor a password in http_url', () => {
+    for (const headers of [{ 'X-Token': 's3cret' }, [['X-Token', 's3cret']], 's3cret']) {
+      const { error } = errorOf({ ...valid, webhook_headers: headers });
+      expect(error).toMatch(/^Invalid parameter 'webhook_headers' value .*\[FILTERED\]/);
+      expect(error).not.toContain('s3cret');
+    }
+    const url = invalidParam('http_url', 'http://user:s3cret@10.0.0.1/hook', 'is refused').message;
+    expect(url).toBe(`Invalid parameter 'http_url' value "http://user:[FILTERED]@10.0.0.1/hook": is refused`);
   });
 
   it("accepts Rails' wrapped form", () => {

@@ -42,14 +42,31 @@ function shown(value: unknown): string {
   return text.length > MAX_INSPECT ? `${text.slice(0, MAX_INSPECT)}...` : text;
 }
 
-/** Header values are credentials: never echoed back in an error (Rails' [FILTERED]). */
+const FILTERED = '[FILTERED]';
+
+/**
+ * Header values are credentials: never echoed back in an error (Rails' [FILTERED]), whatever
+ * shape the list came in: entries' values, a map's values, bare strings in nested lists.
+ */
 function filterHeaders(value: unknown): unknown {
-  if (!Array.isArray(value)) return value;
-  return value.map((h) => (isRecord(h) && 'value' in h ? { ...h, value: '[FILTERED]' } : h));
+  if (Array.isArray(value)) return value.map((h) => (isRecord(h) && 'value' in h ? { ...h, value: FILTERED } : filterHeaders(h)));
+  if (isRecord(value)) return Object.fromEntries(Object.keys(value).map((key) => [key, FILTERED]));
+  return typeof value === 'string' ? FILTERED : value;
+}
+
+/** A URL's password is a credential too: the rest of the URL is shown. */
+function filterUrl(value: unknown): unknown {
+  return typeof value === 'string' ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#@]*@/i, `$1:${FILTERED}@`) : value;
+}
+
+/** What an error may echo of a param's value. */
+function echoable(name: string, value: unknown): unknown {
+  if (name === 'webhook_headers' || name === 'value') return filterHeaders(value);
+  return name === 'http_url' ? filterUrl(value) : value;
 }
 
 export function invalidParam(name: string, value: unknown, description: string): MediaPocketError {
-  const v = name === 'webhook_headers' ? filterHeaders(value) : value;
+  const v = echoable(name, value);
   return new MediaPocketError(422, `Invalid parameter '${name}' value ${shown(v)}: ${description}`);
 }
 
