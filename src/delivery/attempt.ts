@@ -64,9 +64,12 @@ export function createAttempt(deps: AttemptDeps): (d: ClaimedDelivery) => Promis
     headers['webhook-timestamp'] = String(timestamp);
     headers['webhook-signature'] = signatureHeader(signingKeys(endpoint, startedAt), d.eventId, timestamp, payload);
 
+    // The log shows that credentials went out (masked), as sent with the last request.
+    let authSent: Record<string, string> = {};
     const send = async (refresh: boolean) => {
       const authHeaders = await deps.auth.headers(endpoint, { refresh });
-      for (const name of Object.keys(authHeaders)) masked.add(name.toLowerCase());
+      authSent = Object.fromEntries(Object.entries(authHeaders).map(([name, value]) => [name.toLowerCase(), value]));
+      for (const name of Object.keys(authSent)) masked.add(name);
       return deps.sender.send({
         url: endpoint.url,
         method: endpoint.method,
@@ -76,7 +79,7 @@ export function createAttempt(deps: AttemptDeps): (d: ClaimedDelivery) => Promis
       });
     };
 
-    const logHeaders = () => maskHeaders({ ...headers }, masked);
+    const logHeaders = () => maskHeaders({ ...headers, ...authSent }, masked);
     try {
       let answer = await send(false);
       // An expired or revoked OAuth token: refresh once and try again within this attempt.
@@ -111,9 +114,17 @@ function signingKeys(endpoint: Endpoint, now: number): Buffer[] {
 }
 
 function maskHeaders(headers: Record<string, string>, masked: ReadonlySet<string>): Record<string, string> {
-  for (const name of masked) if (headers[name] !== undefined) headers[name] = mask(headers[name]);
-  for (const name of Object.keys(headers)) if (name === 'authorization' || name === 'proxy-authorization') headers[name] = mask(headers[name]);
+  for (const name of Object.keys(headers)) {
+    if (name === 'authorization' || name === 'proxy-authorization') headers[name] = maskCredentials(headers[name]);
+    else if (masked.has(name)) headers[name] = mask(headers[name]);
+  }
   return headers;
+}
+
+/** `Basic ****`: the scheme tells how the endpoint was authenticated; nothing of the credentials shows. */
+function maskCredentials(value: string): string {
+  const scheme = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*) /.exec(value)?.[1];
+  return scheme ? `${scheme} ****` : '****';
 }
 
 function record(

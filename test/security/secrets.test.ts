@@ -237,6 +237,13 @@ describe('credentials are used but never stored, logged or shown in clear', () =
     expect(tokenBodies).toContain(encodeURIComponent(OAUTH_SECRET_TENOVOS));
   });
 
+  it("attempt logs show that credentials went out, with the scheme and nothing of their value", async () => {
+    const headersOf = async (id: string) => (await call('GET', `/api/v2/endpoints/${id}/deliveries?limit=1`)).body.data[0].attempt_log[0].request_headers;
+    expect((await headersOf(ids.basic)).authorization).toBe('Basic ****');
+    expect((await headersOf(ids.oauth)).authorization).toBe('Bearer ****');
+    expect((await headersOf(ids.tenovos)).authorization).toBe('Bearer ****');
+  });
+
   it('no secret is in the database files, while running (WAL) or after a clean stop', async () => {
     const running = databaseFiles();
     expect(running.map((f) => f.name)).toEqual(expect.arrayContaining(['herald.db']));
