@@ -92,6 +92,10 @@ export class ThreadedDispatch implements DeliveryHandoff {
   private restartTimer: NodeJS.Timeout | undefined;
   private notifyQueued = false;
   private nextMetricsId = 1;
+  /** What the current thread reported last: a scrape it does not answer in time shows this. */
+  private latestMetrics: ExportedMetrics = [];
+  /** The counters and histograms of threads that stopped, as each last reported them. */
+  private readonly retiredMetrics: ExportedMetrics[] = [];
   private readonly metricsWaiting = new Map<number, (metrics: ExportedMetrics) => void>();
   private readonly onReady = new Set<(err?: Error) => void>();
   private onStopped: ((unfinished: number) => void) | undefined;
@@ -169,12 +173,22 @@ export class ThreadedDispatch implements DeliveryHandoff {
     return { up: this.live, stops: this.unplannedStops };
   }
 
-  /** The thread's metrics for a scrape; none while it restarts or when it does not answer in time. */
-  metrics(): Promise<ExportedMetrics> {
-    if (!this.live) return Promise.resolve([]);
+  /**
+   * The metrics of every thread this process ran, for a scrape: the current one's, and the
+   * counters of those that stopped, so no counter goes down when a thread is replaced. (What a
+   * thread counted after its last report is lost with it.)
+   */
+  async metrics(): Promise<ExportedMetrics[]> {
+    // Asked first: a thread that stops meanwhile is retired before the list is made.
+    const current = this.live ? await this.currentMetrics() : [];
+    return [...this.retiredMetrics, current];
+  }
+
+  /** The current thread's metrics, or what it reported last when it does not answer in time. */
+  private currentMetrics(): Promise<ExportedMetrics> {
     const id = this.nextMetricsId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => done([]), METRICS_TIMEOUT_MS);
+      const timer = setTimeout(() => done(this.latestMetrics), METRICS_TIMEOUT_MS);
       const done = (metrics: ExportedMetrics) => {
         clearTimeout(timer);
         this.metricsWaiting.delete(id);
@@ -236,6 +250,7 @@ export class ThreadedDispatch implements DeliveryHandoff {
         this.options.onEndpointChanged(message.id);
         break;
       case 'metrics':
+        this.latestMetrics = message.metrics;
         this.metricsWaiting.get(message.id)?.(message.metrics);
         break;
       case 'stopped':
@@ -262,6 +277,7 @@ export class ThreadedDispatch implements DeliveryHandoff {
     if (worker !== this.worker || worker === this.gone) return;
     this.gone = worker;
     this.live = false;
+    this.retire();
     for (const done of [...this.metricsWaiting.values()]) done([]);
     this.onStopped?.(-1);
     this.settleReady(err);
@@ -272,6 +288,13 @@ export class ThreadedDispatch implements DeliveryHandoff {
     this.options.logger.error({ err, restartInMs: delay }, 'the dispatch thread stopped: no deliveries are sent until a new one has started');
     this.restartTimer = setTimeout(() => void this.restart(), delay);
     this.restartTimer.unref();
+  }
+
+  /** Keeps the stopped thread's counters and histograms; its gauges said what it held, now nothing. */
+  private retire(): void {
+    const cumulative = this.latestMetrics.filter((m) => String(m.type) === 'counter' || String(m.type) === 'histogram');
+    if (cumulative.length > 0) this.retiredMetrics.push(cumulative);
+    this.latestMetrics = [];
   }
 
   private async restart(): Promise<void> {

@@ -49,7 +49,7 @@ export class HeraldMetrics implements StoreObserver {
   private readonly deliveriesEnqueued: Counter;
   private sources: MetricsSources | undefined;
   private queueDepth: (() => Promise<QueueDepth>) | undefined;
-  private readonly others: (() => Promise<ExportedMetrics>)[] = [];
+  private readonly others: (() => Promise<ExportedMetrics[]>)[] = [];
 
   constructor(private readonly options: HeraldMetricsOptions = {}) {
     const registers = [this.registry];
@@ -178,8 +178,8 @@ export class HeraldMetrics implements StoreObserver {
     });
   }
 
-  /** Adds another registry's metrics (a thread's) to every scrape: counters and histograms are summed. */
-  include(other: () => Promise<ExportedMetrics>): void {
+  /** Adds other registries' metrics (threads') to every scrape: counters and histograms are summed. */
+  include(other: () => Promise<ExportedMetrics[]>): void {
     this.others.push(other);
   }
 
@@ -220,7 +220,7 @@ export class HeraldMetrics implements StoreObserver {
   /** The Prometheus text exposition of every metric. */
   async render(): Promise<string> {
     if (this.others.length === 0) return this.registry.metrics();
-    const all = await Promise.all([this.exported(), ...this.others.map((other) => other())]);
-    return AggregatorRegistry.aggregate(all).metrics();
+    const [own, ...others] = await Promise.all([this.exported(), ...this.others.map((other) => other())]);
+    return AggregatorRegistry.aggregate([own, ...others.flat(1)]).metrics();
   }
 }

@@ -132,30 +132,38 @@ describe('dispatch thread', () => {
     });
     const metrics = new HeraldMetrics({ defaultMetrics: false });
     metrics.watchDispatchThread(() => dispatch.health());
+    metrics.include(() => dispatch.metrics());
     const health = async () => {
       const text = await metrics.render();
-      return { up: metricValue(text, 'herald_dispatch_thread_up'), stops: metricValue(text, 'herald_dispatch_thread_stops_total') };
+      return {
+        up: metricValue(text, 'herald_dispatch_thread_up'),
+        stops: metricValue(text, 'herald_dispatch_thread_stops_total'),
+        sent: metricValue(text, 'herald_delivery_attempts_total{outcome="succeeded",profile="standard"}') ?? 0,
+      };
     };
-    expect(await health()).toEqual({ up: 1, stops: 0 });
+    expect(await health()).toEqual({ up: 1, stops: 0, sent: 0 });
     await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
     await h.api('POST', '/api/v2/events', { type: 'asset.created' });
     dispatch.notify();
     await r.waitFor(1);
+    await eventually(async () => ((await health()).sent === 1 ? true : undefined));
 
+    // The scrape that makes the thread stop still counts what it had sent.
     writeFileSync(path.join(h.dataDir, 'stop-dispatch-thread'), '');
-    expect(await dispatch.metrics()).toEqual([]);
+    expect((await health()).sent).toBe(1);
     const [stopped] = await eventually(() => (errors.length > 0 ? errors : undefined));
     expect(stopped).toMatchObject({ msg: expect.stringContaining('dispatch thread stopped'), restartInMs: 250 });
-    // Down until the replacement starts, 250 ms later.
-    expect(await health()).toEqual({ up: 0, stops: 1 });
+    // Down until the replacement starts, 250 ms later; its counters are not lost with it.
+    expect(await health()).toEqual({ up: 0, stops: 1, sent: 1 });
 
-    // The replacement delivers what is published after the stop.
-    await eventually(async () => ((await dispatch.metrics()).length > 0 ? true : undefined));
+    // The replacement delivers what is published after the stop, counted on top.
+    await eventually(async () => ((await health()).up === 1 ? true : undefined));
     expect(released).toBe(1);
-    expect(await health()).toEqual({ up: 1, stops: 1 });
     await h.api('POST', '/api/v2/events', { type: 'asset.created' });
     dispatch.notify();
     await r.waitFor(2);
+    await eventually(async () => ((await health()).sent === 2 ? true : undefined));
+    expect(await health()).toEqual({ up: 1, stops: 1, sent: 2 });
 
     // And takes new deliveries from ingest commits, leased to it (not to the thread it replaced).
     const ingestor = new Ingestor({ store: h.herald.context.store, handoff: () => dispatch });
