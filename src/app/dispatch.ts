@@ -92,6 +92,7 @@ function buildDispatcher(
       deliver,
       settle: (batch) => store.settle(batch, ctx.clock()),
       nextDueAt: () => store.nextDueAt(),
+      extendLeases: (ids, until) => store.extendLeases(owner, ids, until),
       // One process owns the embedded store's limits; PostgreSQL workers share them in the database.
       reserveRate:
         store.dialect === 'sqlite'

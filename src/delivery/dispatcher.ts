@@ -55,6 +55,8 @@ export interface DispatcherDeps {
    * for one process; a promise when the limit is shared by several workers through the store.
    */
   reserveRate(limits: readonly { key: string; rate: number }[]): number | Promise<number>;
+  /** Keeps the leases of attempts still running until `until` (the store's extendLeases). */
+  extendLeases?(ids: readonly string[], until: number): Promise<unknown>;
   /** 410 Gone: the receiver asked never to be called again. */
   onGone?(delivery: ClaimedDelivery): void;
   /** The last scheduled attempt failed. */
@@ -130,6 +132,8 @@ interface EndpointLoad {
   readonly waiting: { readonly d: ClaimedDelivery; readonly schedule: EndpointSchedule; readonly claimedAt: number }[];
 }
 
+/** Leases of running attempts are renewed this many times per lease: a late renewal still lands in time. */
+const LEASE_RENEWALS = 3;
 /** A throttled endpoint is not claimed for while its next free slot is further than this. */
 const THROTTLE_HORIZON_MS = 500;
 /** A delivery holds its lease while it waits for a rate-limit slot at most this long (and a quarter of the lease). */
@@ -178,6 +182,8 @@ export class Dispatcher {
   /** Hooks that must see the settlement committed first (e.g. raising an exhausted event). */
   private afterSettle: (() => void)[] = [];
   private settleTimer: NodeJS.Timeout | null = null;
+  /** Renews the leases of running attempts, a few times per lease. */
+  private leaseTimer: NodeJS.Timeout | null = null;
   private settleDueAt = Number.POSITIVE_INFINITY;
   private settling: Promise<void> = Promise.resolve();
   /** Room promised to ingest commits not yet adopted, per endpoint and in all. */
@@ -193,6 +199,7 @@ export class Dispatcher {
   private readonly chainSettleDelayMs: number;
   private readonly idlePollMs: number;
   private readonly slotHoldMs: number;
+  private readonly leaseMs: number;
 
   constructor(
     private readonly deps: DispatcherDeps,
@@ -205,7 +212,8 @@ export class Dispatcher {
     this.settleDelayMs = options.settleDelayMs ?? 20;
     this.chainSettleDelayMs = Math.min(this.settleDelayMs, options.chainSettleDelayMs ?? 5);
     this.idlePollMs = options.idlePollMs ?? 1_000;
-    this.slotHoldMs = Math.min(MAX_SLOT_HOLD_MS, (options.leaseMs ?? 60_000) / 4);
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.slotHoldMs = Math.min(MAX_SLOT_HOLD_MS, this.leaseMs / 4);
   }
 
   /** Whose leases this dispatcher holds. */
@@ -217,6 +225,20 @@ export class Dispatcher {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.loop();
+    if (this.deps.extendLeases) {
+      this.leaseTimer = setInterval(() => this.renewLeases(), Math.max(100, this.leaseMs / LEASE_RENEWALS));
+      this.leaseTimer.unref();
+    }
+  }
+
+  /**
+   * An attempt may run longer than a lease (a 30 s timeout, a wait for a rate-limit slot, a
+   * short HERALD_LEASE_MS): its lease is pushed on while it runs, or the lease reclaim would
+   * hand the delivery to another worker, or back to this one, and it would go out twice.
+   */
+  private renewLeases(): void {
+    if (this.attempting.size === 0) return;
+    this.deps.extendLeases?.([...this.attempting.keys()], this.clock() + this.leaseMs).catch((err: unknown) => this.fail('lease', err));
   }
 
   /** New work may be due: skip the rest of the idle wait. */
@@ -248,7 +270,7 @@ export class Dispatcher {
       room -= take;
     }
     if (counts.size === 0) return undefined;
-    return { lease: { owner: this.options.owner, until: now + (this.options.leaseMs ?? 60_000) }, counts };
+    return { lease: { owner: this.options.owner, until: now + this.leaseMs }, counts };
   }
 
   /**
@@ -301,6 +323,7 @@ export class Dispatcher {
     const deadline = this.clock() + graceMs;
     while (this.inFlight > 0 && this.clock() < deadline) await this.wait(Math.min(50, deadline - this.clock()));
     const unfinished = this.inFlight;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
     for (const d of this.attempting.values()) {
       this.release(d, this.clock());
       this.givenUp.add(d.id);
@@ -419,7 +442,7 @@ export class Dispatcher {
     const pace = this.paceMs.get(endpointId);
     if (pace === undefined) return this.options.endpointConcurrency;
     const perAttempt = Math.max(1, pace);
-    const withinLease = Math.floor((this.options.leaseMs ?? 60_000) / (4 * perAttempt));
+    const withinLease = Math.floor(this.leaseMs / (4 * perAttempt));
     const rounds = Math.max(1, Math.min(MAX_ROUNDS, 1 + Math.floor(CLAIM_HORIZON_MS / perAttempt), withinLease));
     return rounds * this.options.endpointConcurrency;
   }
@@ -489,7 +512,7 @@ export class Dispatcher {
     delay.then((ms) => {
       // A limit shared with other workers may give a slot beyond what this one reserved ahead
       // (they took the ones before it): hand the delivery back until then rather than outlive its lease.
-      if (ms > Math.max((this.options.leaseMs ?? 60_000) / 2, this.slotHoldMs + 1_000)) return this.finish(d, load, reservedAt + ms);
+      if (ms > Math.max(this.leaseMs / 2, this.slotHoldMs + 1_000)) return this.finish(d, load, reservedAt + ms);
       run(reservedAt + ms - this.clock());
     }, (err: unknown) => {
       // No slot could be reserved (store unavailable): try again shortly rather than exceed the limit.
@@ -592,7 +615,7 @@ export class Dispatcher {
    * those go back to the store untried.
    */
   private nextWaiting(load: EndpointLoad): EndpointLoad['waiting'][number] | undefined {
-    const oldest = this.clock() - (this.options.leaseMs ?? 60_000) / 2;
+    const oldest = this.clock() - this.leaseMs / 2;
     for (let next = load.waiting.shift(); next; next = load.waiting.shift()) {
       this.waitingTotal--;
       if (next.claimedAt >= oldest) return next;

@@ -276,6 +276,11 @@ export interface Store {
    */
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   settle(settlements: readonly Settlement[], now: number): Promise<void>;
+  /**
+   * Pushes to `until` the leases `owner` holds on those of `ids` still in flight: attempts
+   * running longer than a lease stay theirs instead of going out again elsewhere. How many.
+   */
+  extendLeases(owner: string, ids: readonly string[], until: number): Promise<number>;
   /** Return leased deliveries to pending: expired ones, or all of one owner. */
   releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number>;
   /**

@@ -138,6 +138,26 @@ describe('retries and failure', () => {
   });
 });
 
+describe('leases', () => {
+  it('keeps the lease of an attempt running longer than HERALD_LEASE_MS: each delivery goes out once', async () => {
+    // Leases of 1 s, reclaimed every second; each answer takes 3.5 s.
+    const h = await herald({ HERALD_LEASE_MS: '1000' });
+    const r = await receiver((_req, _i, res) => void setTimeout(() => res.writeHead(200).end('ok'), 3_500));
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
+    const events = Array.from({ length: 8 }, (_, i) => ({ type: 'asset.created', data: { i } }));
+    expect((await h.api('POST', '/api/v2/events/batch', { events })).status).toBe(202);
+    const done = await eventually(async () => {
+      const res = await h.api('GET', `/api/v2/endpoints/${ep.body.id}/deliveries?status=succeeded`);
+      return res.body.data.length === 8 ? res.body.data : undefined;
+    }, 15_000);
+    // Time for any second send the reclaim would have made to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(r.received).toHaveLength(8);
+    expect(new Set(r.received.map((x) => x.headers['webhook-id'])).size).toBe(8);
+    expect(done.map((d: { attempts: number }) => d.attempts)).toEqual(Array(8).fill(1));
+  });
+});
+
 describe('shutdown', () => {
   it('stops after HERALD_SHUTDOWN_GRACE_MS with an attempt still running, and hands its delivery back', async () => {
     const hanging: ServerResponse[] = [];

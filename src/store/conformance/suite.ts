@@ -755,6 +755,22 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.stats(account.id)).toMatchObject({ pending: 1, inFlight: 1 });
       });
 
+      it("extends the leases its owner holds on deliveries still in flight, and no one else's", async () => {
+        const { account, targets } = await setup(3);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const [a, b] = await store.claim(claimReq({ owner: 'w1', limit: 2, now: T0, leaseMs: 1_000 }));
+        const [c] = await store.claim(claimReq({ owner: 'w2', limit: 1, now: T0, leaseMs: 1_000 }));
+        await store.settle([succeeded(b, 'w1')], T0 + 10);
+        // b is settled and c is w2's: only a's lease moves.
+        expect(await store.extendLeases('w1', [a.id, b.id, c.id, 'dlv_unknown'], T0 + 5_000)).toBe(1);
+        expect(await store.extendLeases('w1', [], T0 + 5_000)).toBe(0);
+        expect(await store.releaseLeases({ expiredBefore: T0 + 2_000 })).toBe(1);
+        expect((await store.getDelivery(account.id, a.id))?.status).toBe('in_flight');
+        expect((await store.getDelivery(account.id, c.id))?.status).toBe('pending');
+        expect(await store.releaseLeases({ expiredBefore: T0 + 5_001 })).toBe(1);
+        expect((await store.getDelivery(account.id, a.id))?.status).toBe('pending');
+      });
+
       it('releases the leases of one owner, or all of them', async () => {
         const { account, targets } = await setup(3);
         await store.ingest([ingestItem(account.id, targets)], T0);

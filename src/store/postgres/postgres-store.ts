@@ -904,6 +904,11 @@ export class PostgresStore implements Store {
     });
   }
 
+  async extendLeases(owner: string, ids: readonly string[], until: number): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.exec("UPDATE deliveries SET lease_until = $3 WHERE id = ANY($2::text[]) AND lease_owner = $1 AND status = 'in_flight'", [owner, ids, until]);
+  }
+
   async releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number> {
     const base = "UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL WHERE status = 'in_flight'";
     return this.tx(async (c) => {

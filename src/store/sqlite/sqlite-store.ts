@@ -685,6 +685,16 @@ export class SqliteStore implements Store {
     return true;
   }
 
+  async extendLeases(owner: string, ids: readonly string[], until: number): Promise<number> {
+    if (ids.length === 0) return 0;
+    // Committed soft, as reservations: a crash loses the lease anyway.
+    return this.soft(
+      () =>
+        this.run("UPDATE deliveries SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND status = 'in_flight'", until, JSON.stringify(ids), owner)
+          .changes,
+    );
+  }
+
   async releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number> {
     const base = "UPDATE deliveries SET status = 'pending', lease_owner = NULL, lease_until = NULL WHERE status = 'in_flight'";
     if ('all' in filter) return this.write(base).changes;
