@@ -98,8 +98,7 @@ function buildDispatcher(
         store.dialect === 'sqlite'
           ? (limits) => limiter.reserveAll(limits)
           : async (limits) => Math.max(...(await Promise.all(limits.map((l) => store.reserveRate(l.key, l.rate, ctx.clock()))))),
-      onGone: hooks.onGone,
-      onExhausted: hooks.onExhausted,
+      onNotices: () => void hooks.processNotices().catch((err: unknown) => logger.error({ err }, 'could not carry out notices: the next sweep tries again')),
       onAttemptFailed: hooks.onAttemptFailed,
       onError: (stage, err) => logger.error({ err, stage }, 'dispatcher error'),
       observer: createDispatchObserver({

@@ -1,28 +1,102 @@
 // What the dispatcher's verdicts do to endpoints and which events Herald raises about them.
 import { disableEndpoint } from '../domain/endpoint.js';
-import type { AttemptInput, ClaimedDelivery } from '../store/contract.js';
+import type { Endpoint } from '../domain/types.js';
+import type { ClaimedDelivery, Notice } from '../store/contract.js';
 import type { AppContext } from './context.js';
-import { raiseSystemEvent } from './system-events.js';
+import { publishSystemEvent, raiseSystemEvent } from './system-events.js';
 
 /** Herald's own events are never reported about themselves, so failures cannot feed a loop. */
 const isSystemEvent = (type: string) => type.startsWith('message.') || type.startsWith('endpoint.');
 
-export function createHealthHooks(ctx: Pick<AppContext, 'store' | 'ingestor' | 'endpointCache' | 'logger' | 'config' | 'clock' | 'endpointChanged'>) {
+const GONE_REASON = 'endpoint answered 410 Gone';
+/** Notices carried out per store read. */
+const NOTICE_BATCH = 100;
 
-  async function disable(endpointId: string, accountId: string, reason: string): Promise<void> {
+type HookContext = Pick<AppContext, 'store' | 'ingestor' | 'endpointCache' | 'logger' | 'config' | 'clock' | 'endpointChanged'>;
+
+export function createHealthHooks(ctx: HookContext) {
+  /** Disables an enabled endpoint; the disabled endpoint, or undefined when it is gone. */
+  async function disabled(endpointId: string, accountId: string, reason: string): Promise<{ endpoint: Endpoint; now: boolean } | undefined> {
     const endpoint = await ctx.store.getEndpoint(accountId, endpointId);
-    if (!endpoint || endpoint.disabled) return;
-    await ctx.store.updateEndpoint(disableEndpoint(endpoint, reason, ctx.clock()));
+    if (!endpoint || endpoint.disabled) return endpoint && { endpoint, now: false };
+    const updated = disableEndpoint(endpoint, reason, ctx.clock());
+    await ctx.store.updateEndpoint(updated);
     ctx.endpointChanged(endpointId);
     ctx.logger.warn({ endpointId, reason }, 'endpoint disabled');
-    await raiseSystemEvent(ctx, accountId, 'endpoint.disabled', { endpoint_id: endpointId, url: endpoint.url, reason });
+    return { endpoint: updated, now: true };
+  }
+
+  async function disable(endpointId: string, accountId: string, reason: string): Promise<void> {
+    const out = await disabled(endpointId, accountId, reason);
+    if (out?.now) await raiseSystemEvent(ctx, accountId, 'endpoint.disabled', { endpoint_id: endpointId, url: out.endpoint.url, reason });
+  }
+
+  /**
+   * One notice. Each event is keyed by what it reports, so carrying a notice out again (after a
+   * crash, or by two workers at once) raises it once: a 410 by the disabling it caused (every
+   * delivery that met the same 410 reports that one), an exhausted delivery by its attempts.
+   */
+  async function carryOut(n: Notice): Promise<void> {
+    if (n.kind === 'gone') {
+      const out = await disabled(n.endpointId, n.accountId, GONE_REASON);
+      if (!out || out.endpoint.disabledReason !== GONE_REASON) return;
+      const { endpoint } = out;
+      const data = { endpoint_id: endpoint.id, url: endpoint.url, reason: GONE_REASON };
+      await publishSystemEvent(ctx, n.accountId, 'endpoint.disabled', data, `herald:disabled:${endpoint.id}:${endpoint.updatedAt}`);
+      return;
+    }
+    if (isSystemEvent(n.eventType)) return;
+    const data = {
+      message_id: n.eventId,
+      delivery_id: n.deliveryId,
+      endpoint_id: n.endpointId,
+      event_type: n.eventType,
+      attempts: n.attempts,
+      last_status_code: n.lastStatusCode,
+      last_error_kind: n.lastErrorKind,
+    };
+    await publishSystemEvent(ctx, n.accountId, 'message.attempt.exhausted', data, `herald:exhausted:${n.deliveryId}:${n.attempts}`);
+  }
+
+  let running: Promise<number> | undefined;
+  let again = false;
+
+  /** Carries out every pending notice, then clears them; how many. One sweep at a time. */
+  async function sweep(): Promise<number> {
+    let done = 0;
+    for (;;) {
+      const notices = await ctx.store.pendingNotices(NOTICE_BATCH);
+      for (const n of notices) await carryOut(n);
+      await ctx.store.clearNotices(notices.map((n) => n.deliveryId));
+      done += notices.length;
+      if (notices.length < NOTICE_BATCH) return done;
+    }
+  }
+
+  /**
+   * Carries out pending notices; a call while a sweep runs makes it sweep once more. A failure
+   * leaves them pending for the next call (the jobs sweep every few seconds).
+   */
+  function processNotices(): Promise<number> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    const run = async (): Promise<number> => {
+      let done = 0;
+      do {
+        again = false;
+        done += await sweep();
+      } while (again);
+      return done;
+    };
+    running = run().finally(() => (running = undefined));
+    return running;
   }
 
   return {
     disable,
-    onGone(d: ClaimedDelivery): void {
-      void disable(d.endpointId, d.accountId, 'endpoint answered 410 Gone').catch((err: unknown) => ctx.logger.error({ err }, 'could not disable endpoint'));
-    },
+    processNotices,
     /** Failing every attempt for HERALD_DISABLE_AFTER_HOURS (5 days by default) disables the endpoint. */
     onAttemptFailed(d: ClaimedDelivery): void {
       const since = ctx.endpointCache.peek(d.endpointId)?.failingSince;
@@ -31,18 +105,6 @@ export function createHealthHooks(ctx: Pick<AppContext, 'store' | 'ingestor' | '
       void disable(d.endpointId, d.accountId, `every attempt failed for ${days} days (since ${new Date(since).toISOString()})`).catch((err: unknown) =>
         ctx.logger.error({ err }, 'could not disable endpoint'),
       );
-    },
-    onExhausted(d: ClaimedDelivery, attempt: AttemptInput): void {
-      if (isSystemEvent(d.eventType)) return;
-      void raiseSystemEvent(ctx, d.accountId, 'message.attempt.exhausted', {
-        message_id: d.eventId,
-        delivery_id: d.id,
-        endpoint_id: d.endpointId,
-        event_type: d.eventType,
-        attempts: attempt.attemptNo,
-        last_status_code: attempt.statusCode,
-        last_error_kind: attempt.errorKind,
-      });
     },
   };
 }

@@ -21,6 +21,7 @@ import { WriteLock } from '../store/sqlite/write-lock.js';
 import { bootstrap } from './bootstrap.js';
 import { startDispatching, type Dispatching } from './dispatch.js';
 import type { AppContext } from './context.js';
+import { createHealthHooks } from './health-hooks.js';
 import { startJobs, type Jobs } from './jobs.js';
 import { openStore, postgresTarget } from './open-store.js';
 import { ThreadedDispatch } from './threaded-dispatch.js';
@@ -144,6 +145,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
       retentionMs: config.retentionMs,
       inboxRetentionMs: config.inboxRetentionMs,
       onReleased: () => dispatcher()?.notify(),
+      processNotices: createHealthHooks(context).processNotices,
     });
   }
 

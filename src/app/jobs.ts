@@ -1,5 +1,6 @@
 // Background upkeep of a worker process: reclaiming expired leases (a crashed worker's
-// deliveries) and pruning delivered work past its retention. Each runs on its own timer,
+// deliveries), carrying out notices a crash left pending, and pruning delivered work past its
+// retention. Each runs on its own timer,
 // in bounded batches, and a failure only delays the next round.
 import type { Logger } from 'pino';
 import type { Store } from '../store/contract.js';
@@ -16,6 +17,8 @@ export interface JobsOptions {
   readonly pruneBatch?: number;
   /** Wakes the dispatcher when leases come back. */
   readonly onReleased?: () => void;
+  /** Carries out pending notices (health hooks): at start, then as often as leases are reaped. */
+  readonly processNotices?: () => Promise<number>;
 }
 
 export interface Jobs {
@@ -82,7 +85,14 @@ export function startJobs(o: JobsOptions): Jobs {
     return timer;
   };
 
-  const timers = [every(Math.max(1_000, Math.floor(o.leaseMs / 2)), reapOnce, 'lease-reaper'), every(o.pruneEveryMs ?? 60_000, pruneOnce, 'retention')];
+  const upkeepMs = Math.max(1_000, Math.floor(o.leaseMs / 2));
+  const timers = [every(upkeepMs, reapOnce, 'lease-reaper'), every(o.pruneEveryMs ?? 60_000, pruneOnce, 'retention')];
+  const { processNotices } = o;
+  if (processNotices) {
+    timers.push(every(upkeepMs, processNotices, 'notices'));
+    // What a crash left pending goes out now, not a round later.
+    processNotices().catch((err: unknown) => o.logger.error({ err, job: 'notices' }, 'background job failed'));
+  }
   if (o.inboxRetentionMs !== undefined) timers.push(every(o.pruneEveryMs ?? 60_000, pruneInboxesOnce, 'inbox-retention'));
   return {
     pruneOnce,

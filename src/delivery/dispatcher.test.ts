@@ -47,8 +47,8 @@ function harness(results: (d: ClaimedDelivery) => Promise<AttemptResult>, schedu
       return null;
     },
     reserveRate: () => 0,
-    onGone: (d) => h.events.push(`gone:${d.id}:${h.settled.some((s) => s.deliveryId === d.id)}`),
-    onExhausted: (d) => h.events.push(`exhausted:${d.id}:${h.settled.some((s) => s.deliveryId === d.id)}`),
+    // What was written when notices were to be carried out.
+    onNotices: () => h.events.push(`notices:${h.settled.filter((s) => s.outcome === 'failed' && s.notice).map((s) => s.deliveryId).sort().join(',')}`),
   };
   return h;
 }
@@ -119,12 +119,13 @@ describe('Dispatcher', () => {
     const by = (id: string) => h.settled.find((s) => s.deliveryId === id)!;
     expect(by('ok').outcome).toBe('succeeded');
     expect(by('again')).toMatchObject({ outcome: 'retry', nextAttemptAt: NOW + 5_000 });
-    expect(by('blocked').outcome).toBe('failed');
-    expect(by('gone').outcome).toBe('failed');
-    expect(by('last').outcome).toBe('failed');
+    expect(by('blocked')).toMatchObject({ outcome: 'failed', notice: 'exhausted' });
+    expect(by('gone')).toMatchObject({ outcome: 'failed', notice: 'gone' });
+    expect(by('last')).toMatchObject({ outcome: 'failed', notice: 'exhausted' });
     expect(by('later')).toMatchObject({ outcome: 'retry', nextAttemptAt: NOW + 600_000 });
-    // Hooks run only once the settlement is written.
-    expect(h.events.sort()).toEqual(['exhausted:blocked:true', 'exhausted:last:true', 'gone:gone:true']);
+    expect([by('ok'), by('again')].every((x) => !('notice' in x))).toBe(true);
+    // Notices are carried out only once the settlements that record them are written.
+    expect(h.events.at(-1)).toBe('notices:blocked,gone,last');
     expect(d.status()).toMatchObject({ succeeded: 1, retried: 2, failed: 3, inFlight: 0 });
   });
 

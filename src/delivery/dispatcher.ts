@@ -57,10 +57,11 @@ export interface DispatcherDeps {
   reserveRate(limits: readonly { key: string; rate: number }[]): number | Promise<number>;
   /** Keeps the leases of attempts still running until `until` (the store's extendLeases). */
   extendLeases?(ids: readonly string[], until: number): Promise<unknown>;
-  /** 410 Gone: the receiver asked never to be called again. */
-  onGone?(delivery: ClaimedDelivery): void;
-  /** The last scheduled attempt failed. */
-  onExhausted?(delivery: ClaimedDelivery, attempt: AttemptInput): void;
+  /**
+   * Settlements with notices were written (a 410, an exhausted delivery): carry them out. They
+   * are kept with the deliveries until carried out, so a crash in between loses none.
+   */
+  onNotices?(): void;
   /** Any attempt that did not succeed, once settled: endpoint health watches these. */
   onAttemptFailed?(delivery: ClaimedDelivery): void;
   onError?(stage: string, err: unknown): void;
@@ -637,7 +638,7 @@ export class Dispatcher {
     }
     if (result.verdict === 'gone') {
       this.counters.failed++;
-      return { settlement: { ...base, outcome: 'failed' }, after: () => this.deps.onGone?.(d) };
+      return { settlement: { ...base, outcome: 'failed', notice: 'gone' }, after: () => this.deps.onNotices?.() };
     }
     const next: { action: 'retry'; at: number } | { action: 'give_up' } =
       result.verdict === 'fail'
@@ -656,10 +657,10 @@ export class Dispatcher {
     }
     this.counters.failed++;
     return {
-      settlement: { ...base, outcome: 'failed' },
+      settlement: { ...base, outcome: 'failed', notice: 'exhausted' },
       after: () => {
         failedAttempt();
-        this.deps.onExhausted?.(d, result.attempt);
+        this.deps.onNotices?.();
       },
     };
   }

@@ -112,11 +112,32 @@ interface AttemptOf {
   readonly attempt: AttemptInput;
 }
 
+/**
+ * What a final failure still owes, recorded with it: `exhausted`, Herald's
+ * message.attempt.exhausted event; `gone` (a 410), disabling the endpoint and its
+ * endpoint.disabled event.
+ */
+export type NoticeKind = 'exhausted' | 'gone';
+
+/** A failed delivery whose notice is still to be carried out. */
+export interface Notice {
+  readonly kind: NoticeKind;
+  readonly deliveryId: string;
+  readonly accountId: string;
+  readonly eventId: string;
+  readonly endpointId: string;
+  readonly eventType: string;
+  readonly attempts: number;
+  readonly lastStatusCode: number | null;
+  /** The last attempt's error kind (timeout, connect, http_status, …), null when it had none. */
+  readonly lastErrorKind: string | null;
+}
+
 /** What became of one claimed delivery. Settled in batches, in one transaction. */
 export type Settlement =
   | (AttemptOf & { readonly outcome: 'succeeded' })
   | (AttemptOf & { readonly outcome: 'retry'; readonly nextAttemptAt: number })
-  | (AttemptOf & { readonly outcome: 'failed' })
+  | (AttemptOf & { readonly outcome: 'failed'; readonly notice?: NoticeKind })
   /** Hand a claimed delivery back untried (e.g. its endpoint was disabled meanwhile). */
   | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly outcome: 'release'; readonly nextAttemptAt: number };
 
@@ -281,6 +302,10 @@ export interface Store {
    * running longer than a lease stay theirs instead of going out again elsewhere. How many.
    */
   extendLeases(owner: string, ids: readonly string[], until: number): Promise<number>;
+  /** Failed deliveries whose notice is still to be carried out, oldest first. */
+  pendingNotices(limit: number): Promise<Notice[]>;
+  /** The notices of these deliveries were carried out. */
+  clearNotices(deliveryIds: readonly string[]): Promise<void>;
   /** Return leased deliveries to pending: expired ones, or all of one owner. */
   releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number>;
   /**

@@ -19,7 +19,7 @@ import type {
   StoredEvent,
 } from '../domain/types.js';
 import type { CapturedHeaders, Inbox, InboxRequest, SignatureCheck } from '../inbox/types.js';
-import type { ClaimedDelivery, IngestItem, IngestLease, Sealer } from './contract.js';
+import type { ClaimedDelivery, IngestItem, IngestLease, Notice, Sealer } from './contract.js';
 
 type Num = number | string | bigint | null;
 
@@ -109,6 +109,37 @@ export interface EndpointRow {
   profile_data: string;
   created_at: Num;
   updated_at: Num;
+}
+
+/** Pending notices, oldest first (ids sort by creation). */
+export const PENDING_NOTICES_SQL =
+  'SELECT id, account_id, event_id, endpoint_id, event_type, attempts, last_status_code, last_error, notice FROM deliveries WHERE notice IS NOT NULL ORDER BY id LIMIT';
+
+export interface NoticeRow {
+  readonly id: string;
+  readonly account_id: string;
+  readonly event_id: string;
+  readonly endpoint_id: string;
+  readonly event_type: string;
+  readonly attempts: number | string;
+  readonly last_status_code: number | null;
+  readonly last_error: string | null;
+  readonly notice: string;
+}
+
+export function toNotice(r: NoticeRow): Notice {
+  return {
+    kind: r.notice === 'gone' ? 'gone' : 'exhausted',
+    deliveryId: r.id,
+    accountId: r.account_id,
+    eventId: r.event_id,
+    endpointId: r.endpoint_id,
+    eventType: r.event_type,
+    attempts: num(r.attempts),
+    lastStatusCode: r.last_status_code,
+    // last_error is "kind: message".
+    lastErrorKind: r.last_error === null ? null : r.last_error.split(':', 1)[0],
+  };
 }
 
 /** One sealed credential, if any is stored: an endpoint's signing secret or an inbox's token. */

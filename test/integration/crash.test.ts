@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startReceiver, tempDir, eventually, type Receiver } from '../helpers.js';
+import type { Settlement } from '../../src/store/contract.js';
+import { startReceiver, startTestHerald, tempDir, eventually, type Receiver } from '../helpers.js';
 import { apiCall, freePort, spawnHerald, type HeraldProcess } from '../process.js';
 
 let receiver: Receiver | undefined;
@@ -79,5 +80,48 @@ describe('crash safety', () => {
     const stats = await apiCall(proc.url, 'GET', '/api/v2/stats');
     expect(stats.body.deliveries).toMatchObject({ succeeded: 10, pending: 0, in_flight: 0 });
     expect(receiver.received).toHaveLength(10);
+  });
+});
+
+describe("what a final failure owes, after a crash", () => {
+  it('raises the events and disables the 410 endpoint when the process died before it could, each once', async () => {
+    dir = tempDir();
+    receiver = await startReceiver();
+    // The process that failed the deliveries: its store writes the settlements as its dispatcher
+    // would, and it stops before carrying out what they owe.
+    const before = await startTestHerald({}, { dataDir: dir, worker: false });
+    const dead = await before.api('POST', '/api/v2/endpoints', { url: 'http://127.0.0.1:9/dead', event_types: ['asset.*'] });
+    const gone = await before.api('POST', '/api/v2/endpoints', { url: 'http://127.0.0.1:9/gone', event_types: ['asset.*'] });
+    await before.api('POST', '/api/v2/endpoints', { url: receiver.url, event_types: ['message.attempt.exhausted', 'endpoint.disabled'] });
+    await before.api('POST', '/api/v2/events/batch', { events: [{ type: 'asset.created' }, { type: 'asset.deleted' }] });
+    const { store } = before.herald.context;
+    const now = Date.now();
+    const claimed = await store.claim({ owner: 'crashed', limit: 10, leaseMs: 60_000, now, excludeEndpoints: [], perEndpointLimit: 10 });
+    expect(claimed).toHaveLength(4);
+    const settlements = claimed.map((d): Settlement => {
+      const status = d.endpointId === gone.body.id ? 410 : 500;
+      const attempt = { attemptNo: 1, startedAt: now, durationMs: 5, statusCode: status, errorKind: 'http_status' as const, errorMessage: `endpoint answered ${status}`, requestHeaders: {}, responseBody: null };
+      return { deliveryId: d.id, owner: 'crashed', endpointId: d.endpointId, accountId: d.accountId, attempt, outcome: 'failed', notice: status === 410 ? 'gone' : 'exhausted' };
+    });
+    await store.settle(settlements, now);
+    await before.close();
+
+    const after = await startTestHerald({}, { dataDir: dir });
+    try {
+      // Two exhausted deliveries, and one disabling for the two that met the same 410.
+      await receiver.waitFor(3);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const raised = receiver.received.map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> });
+      expect(raised.map((e) => e.type).sort()).toEqual(['endpoint.disabled', 'message.attempt.exhausted', 'message.attempt.exhausted']);
+      expect(raised.filter((e) => e.type === 'message.attempt.exhausted').map((e) => e.data)).toEqual([
+        expect.objectContaining({ endpoint_id: dead.body.id, attempts: 1, last_status_code: 500, last_error_kind: 'http_status' }),
+        expect.objectContaining({ endpoint_id: dead.body.id, attempts: 1, last_status_code: 500, last_error_kind: 'http_status' }),
+      ]);
+      const endpoint = await after.api('GET', `/api/v2/endpoints/${gone.body.id}`);
+      expect(endpoint.body).toMatchObject({ disabled: true, disabled_reason: 'endpoint answered 410 Gone' });
+      expect(await after.herald.context.store.pendingNotices(10)).toEqual([]);
+    } finally {
+      await after.close();
+    }
   });
 });

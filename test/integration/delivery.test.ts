@@ -214,11 +214,13 @@ describe('fan-out and filters', () => {
     await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
     const first = await h.api('POST', '/api/v2/events', { id: 'dam-evt-1', type: 'asset.created', data: {} });
     const again = await h.api('POST', '/api/v2/events', { id: 'dam-evt-1', type: 'asset.created', data: {} });
-    const batch = await h.api('POST', '/api/v2/events/batch', { events: [{ id: 'dam-evt-1', type: 'asset.created' }, { id: 'dam-evt-2', type: 'asset.created' }, { id: 'dam-evt-2', type: 'asset.created' }] });
+    const batch = await h.api('POST', '/api/v2/events/batch', { events: [{ id: 'dam-evt-1', type: 'asset.created' }, { id: 'dam-evt-2', type: 'asset.created' }] });
+    const batchAgain = await h.api('POST', '/api/v2/events/batch', { events: [{ id: 'dam-evt-2', type: 'asset.created' }] });
     expect(first.body).toMatchObject({ deliveries: 1, duplicate: false });
     expect(again.body).toEqual({ id: first.body.id, deliveries: 1, duplicate: true });
     expect(batch.body.data[0]).toMatchObject({ id: first.body.id, duplicate: true });
-    expect(batch.body.data[2]).toMatchObject({ id: batch.body.data[1].id, duplicate: true });
+    expect(batch.body.data[1]).toMatchObject({ deliveries: 1, duplicate: false });
+    expect(batchAgain.body.data[0]).toMatchObject({ id: batch.body.data[1].id, duplicate: true });
     await r.waitFor(2);
     await new Promise((res) => setTimeout(res, 200));
     expect(r.received).toHaveLength(2);

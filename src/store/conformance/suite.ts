@@ -102,7 +102,7 @@ const retry = (d: { id: string; endpointId: string; accountId: string }, owner: 
   nextAttemptAt,
 });
 
-const failed = (d: { id: string; endpointId: string; accountId: string }, owner: string, no = 1): Settlement => ({
+const failed = (d: { id: string; endpointId: string; accountId: string }, owner: string, no = 1): Extract<Settlement, { outcome: 'failed' }> => ({
   deliveryId: d.id,
   owner,
   endpointId: d.endpointId,
@@ -753,6 +753,32 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const [second] = await store.ingest([ingestItem(account.id, [{ ...targets[0], leased: true }])], T0);
         expect(second.leased).toBeUndefined();
         expect(await store.stats(account.id)).toMatchObject({ pending: 1, inFlight: 1 });
+      });
+
+      it('keeps the notice of a final failure with it until cleared, and none for a settlement that did not apply', async () => {
+        const { account, targets } = await setup(3);
+        const [out] = await store.ingest([ingestItem(account.id, targets, { type: 'asset.deleted' })], T0);
+        const [a, b, c] = await store.claim(claimReq({ owner: 'w1', limit: 3, now: T0 }));
+        await store.settle(
+          [
+            { ...failed(a, 'w1', 1), notice: 'exhausted' },
+            { ...failed(b, 'w1', 1), attempt: attempt(1, { statusCode: 410, errorKind: 'http_status', errorMessage: 'gone' }), notice: 'gone' },
+            // Another worker's settlement: not applied, so it owes nothing.
+            { ...failed(c, 'w2', 1), notice: 'exhausted' },
+          ],
+          T0 + 10,
+        );
+        const notices = await store.pendingNotices(10);
+        expect(notices.sort((x, y) => x.kind.localeCompare(y.kind))).toEqual([
+          { kind: 'exhausted', deliveryId: a.id, accountId: account.id, eventId: out.id, endpointId: a.endpointId, eventType: 'asset.deleted', attempts: 1, lastStatusCode: null, lastErrorKind: 'connect' },
+          { kind: 'gone', deliveryId: b.id, accountId: account.id, eventId: out.id, endpointId: b.endpointId, eventType: 'asset.deleted', attempts: 1, lastStatusCode: 410, lastErrorKind: 'http_status' },
+        ]);
+        expect(await store.pendingNotices(1)).toHaveLength(1);
+        await store.clearNotices([a.id]);
+        expect((await store.pendingNotices(10)).map((n) => n.deliveryId)).toEqual([b.id]);
+        await store.clearNotices([b.id]);
+        expect(await store.pendingNotices(10)).toEqual([]);
+        expect((await store.getDelivery(account.id, a.id))?.status).toBe('failed');
       });
 
       it("extends the leases its owner holds on deliveries still in flight, and no one else's", async () => {

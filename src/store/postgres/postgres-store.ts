@@ -28,6 +28,7 @@ import type {
   IngestLease,
   IngestOutcome,
   NewApiKey,
+  Notice,
   PageRequest,
   QueueDepth,
   QueueStats,
@@ -57,8 +58,11 @@ import {
   inboxToRow,
   num,
   numOrNull,
+  type NoticeRow,
   ONE_SEALED_SQL,
   opens,
+  PENDING_NOTICES_SQL,
+  toNotice,
   leaseOf,
   leasedDelivery,
   resourceKeyOf,
@@ -160,13 +164,13 @@ SELECT c.id, c.account_id, c.event_id, c.endpoint_id, c.attempts, c.resource_key
 const SETTLE_SQL = `
 WITH s AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::text[],
-                       $7::text[], $8::int[], $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[])
+                       $7::text[], $8::int[], $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[], $16::text[])
     AS s(id, owner, status, next_at, status_code, last_error,
-         attempt_id, attempt_no, started_at, duration_ms, error_kind, error_message, request_headers, response_body)
+         attempt_id, attempt_no, started_at, duration_ms, error_kind, error_message, request_headers, response_body, notice)
 ), upd AS (
   UPDATE deliveries d
      SET status = s.status, attempts = d.attempts + 1, next_attempt_at = s.next_at, lease_owner = NULL, lease_until = NULL,
-         last_status_code = s.status_code, last_error = s.last_error, updated_at = $15
+         last_status_code = s.status_code, last_error = s.last_error, notice = s.notice, updated_at = $15
     FROM s
    WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight'
   RETURNING d.id, d.account_id, d.endpoint_id, d.status
@@ -844,6 +848,7 @@ export class PostgresStore implements Store {
           a.map((x) => JSON.stringify(x.requestHeaders)),
           a.map((x) => x.responseBody),
           now,
+          done.map((s) => (s.outcome === 'failed' && s.notice) || null),
         ],
         c,
       );
@@ -902,6 +907,14 @@ export class PostgresStore implements Store {
       );
       return { deliveries, events };
     });
+  }
+
+  async pendingNotices(limit: number): Promise<Notice[]> {
+    return (await this.rows<NoticeRow>(`${PENDING_NOTICES_SQL} $1`, [limit])).map(toNotice);
+  }
+
+  async clearNotices(deliveryIds: readonly string[]): Promise<void> {
+    if (deliveryIds.length > 0) await this.exec('UPDATE deliveries SET notice = NULL WHERE id = ANY($1::text[])', [deliveryIds]);
   }
 
   async extendLeases(owner: string, ids: readonly string[], until: number): Promise<number> {

@@ -24,6 +24,7 @@ import type {
   IngestLease,
   IngestOutcome,
   NewApiKey,
+  Notice,
   PageRequest,
   QueueDepth,
   QueueStats,
@@ -53,8 +54,11 @@ import {
   inboxToRow,
   num,
   numOrNull,
+  type NoticeRow,
   ONE_SEALED_SQL,
   opens,
+  PENDING_NOTICES_SQL,
+  toNotice,
   leaseOf,
   leasedDelivery,
   resourceKeyOf,
@@ -654,12 +658,13 @@ export class SqliteStore implements Store {
     const error = a.errorKind === null ? null : `${a.errorKind}: ${a.errorMessage ?? ''}`.slice(0, 500);
     const applied = this.run(
       `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
-              last_status_code = ?, last_error = ?, updated_at = ?
+              last_status_code = ?, last_error = ?, notice = ?, updated_at = ?
         WHERE id = ? AND lease_owner = ? AND status = 'in_flight'`,
       status,
       next,
       a.statusCode,
       error,
+      (s.outcome === 'failed' && s.notice) || null,
       now,
       s.deliveryId,
       s.owner,
@@ -683,6 +688,14 @@ export class SqliteStore implements Store {
       a.responseBody,
     );
     return true;
+  }
+
+  async pendingNotices(limit: number): Promise<Notice[]> {
+    return this.all<NoticeRow>(`${PENDING_NOTICES_SQL} ?`, limit).map(toNotice);
+  }
+
+  async clearNotices(deliveryIds: readonly string[]): Promise<void> {
+    if (deliveryIds.length > 0) this.write('UPDATE deliveries SET notice = NULL WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify(deliveryIds));
   }
 
   async extendLeases(owner: string, ids: readonly string[], until: number): Promise<number> {

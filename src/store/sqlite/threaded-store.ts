@@ -16,7 +16,7 @@ const STORE_METHODS = [
   'close', 'migrate', 'schemaState', 'opensCredentials', 'createAccount', 'getAccount', 'updateAccount', 'listAccounts', 'createProject', 'getProject',
   'listProjects', 'createApiKey', 'findApiKeyByHash', 'listApiKeys', 'deleteApiKey', 'syncEnvKey', 'countOperatorKeys', 'createEndpoint',
   'updateEndpoint', 'getEndpoint', 'getEndpointsByIds', 'listEndpoints', 'activeEndpoints', 'deleteEndpoint', 'endpointsVersion', 'ingest',
-  'claim', 'settle', 'extendLeases', 'releaseLeases', 'nextDueAt', 'getEvent', 'getDelivery', 'listDeliveries', 'listAttempts', 'retryDelivery',
+  'claim', 'settle', 'pendingNotices', 'clearNotices', 'extendLeases', 'releaseLeases', 'nextDueAt', 'getEvent', 'getDelivery', 'listDeliveries', 'listAttempts', 'retryDelivery',
   'recoverEndpoint', 'countRecoverable', 'endpointHealth', 'activity', 'stats', 'queueDepth', 'nextCounter', 'listEndpointAttempts', 'reserveRate', 'prune',
   'createInbox', 'updateInbox', 'getInbox', 'findInboxByTokenHash', 'listInboxes', 'deleteInbox', 'captureInboxRequest', 'listInboxRequests',
   'getInboxRequest', 'purgeInboxRequests', 'trimInboxRequests', 'pruneInboxRequests',
