@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { KeyAuthenticator } from '../api/middleware/auth.js';
 import { buildProbeServer, buildServer } from '../api/server.js';
 import { profiles } from '../catalog/index.js';
-import type { Config } from '../config/index.js';
+import { ConfigError, type Config } from '../config/index.js';
 import { EndpointCache } from '../delivery/endpoint-cache.js';
 import { listeningHosts, publicUrlHost } from '../inbox/own-hosts.js';
 import { InboxService } from '../inbox/service.js';
@@ -165,7 +165,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   try {
     if (options.api) {
       server = await buildServer(context);
-      url = await server.listen({ port: config.port, host: config.host });
+      url = await listenOn(server, config.port, config.host, 'PORT');
       const address = server.server.address();
       if (address !== null && typeof address === 'object') {
         for (const host of listeningHosts(config.host, address.port)) {
@@ -176,7 +176,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
       logger.info({ url, version, store: store.dialect }, 'Herald API listening');
     } else if (config.metricsPort !== undefined) {
       server = buildProbeServer(context);
-      url = await server.listen({ port: config.metricsPort, host: config.host });
+      url = await listenOn(server, config.metricsPort, config.host, 'HERALD_METRICS_PORT');
       logger.info({ url, version, store: store.dialect }, 'Herald probes (/metrics, /healthz, /readyz) listening');
     }
     if (onThread) {
@@ -221,3 +221,15 @@ async function listenForInboxes(config: Config, onPayload: (payload?: string) =>
 }
 
 export type { Store };
+
+/** Listens, or names the setting to change: a port taken or not allowed, an address this host lacks. */
+async function listenOn(server: FastifyInstance, port: number, host: string, portVariable: string): Promise<string> {
+  try {
+    return await server.listen({ port, host });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') throw new ConfigError(portVariable, `cannot listen on port ${port} (${code})`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw new ConfigError('HOST', `cannot listen on ${host} (${code})`);
+    throw err;
+  }
+}

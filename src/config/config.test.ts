@@ -22,6 +22,12 @@ describe('loadConfig', () => {
     ['HERALD_ALLOWED_TARGETS', '127.0.0.0/8,banana'],
     ['HERALD_ALLOWED_TARGETS', '10.0.0.0/99'],
     ['DATABASE_URL', 'mysql://x'],
+    ['DATABASE_URL', 'postgres://postgres@127.0.0.1:99999/x'],
+    ['DATABASE_URL', 'postgres://[bad'],
+    ['DATABASE_URL', 'sqlite:'],
+    ['HOST', 'not a host!'],
+    ['HOST', '999.1.1.1'],
+    ['HOST', '-bad.example'],
     ['HERALD_ADMIN_KEY', 'short'],
     ['LOG_LEVEL', 'loud'],
     ['HERALD_SQLITE_SYNC', 'sometimes'],
@@ -33,6 +39,12 @@ describe('loadConfig', () => {
   ])('fails at start naming %s for %j', (variable, value) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^${variable}:`));
+  });
+
+  it('accepts addresses and host names for HOST, and never echoes a database password', () => {
+    for (const host of ['0.0.0.0', '127.0.0.1', '::', '::1', 'localhost', 'herald.internal', 'host-1.example.com']) expect(loadConfig({ HOST: host }).host).toBe(host);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:s3cretpw@[bad/x' })).toThrow(/^DATABASE_URL: is not a valid URL/);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:s3cretpw@[bad/x' })).not.toThrow(/s3cretpw/);
   });
 
   it('serves worker probes only when HERALD_METRICS_PORT is set', () => {

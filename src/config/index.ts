@@ -1,4 +1,5 @@
 // The only module that reads process.env. Everything else receives a typed Config.
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseRetrySchedule } from '../delivery/retry-policy.js';
 import { parseCidrList } from '../net/cidr.js';
@@ -107,6 +108,34 @@ function databaseUrlVar(env: Env): string | undefined {
   if (!/^postgres(ql)?:\/\//.test(raw) && !/^sqlite:/.test(raw)) {
     throw new ConfigError('DATABASE_URL', 'expected postgres://… or sqlite:<path>, or leave unset for SQLite in HERALD_DATA_DIR');
   }
+  if (raw.startsWith('sqlite:')) {
+    if (raw.slice('sqlite:'.length).trim() === '') throw new ConfigError('DATABASE_URL', 'sqlite: needs the path of the database file, e.g. sqlite:/var/lib/herald/herald.db');
+    return raw;
+  }
+  checkPostgresUrl(raw);
+  return raw;
+}
+
+/** A URL pg cannot parse (a port out of range, a broken host), said at start without echoing the password. */
+function checkPostgresUrl(raw: string): void {
+  try {
+    new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a valid URL (postgres://user:password@host:5432/database)');
+  }
+  // Host and user may come from PGHOST and PGUSER, as libpq's do: only the syntax is checked.
+}
+
+/** An IP address or a host name: Node would only fail to resolve anything else once it listens. */
+function hostVar(env: Env): string {
+  const raw = env.HOST?.trim() || '0.0.0.0';
+  if (isIP(raw) !== 0 || raw === 'localhost') return raw;
+  const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+  const labels = raw.split('.');
+  // All-numeric labels would be an IPv4 address, and that one is not (999.1.1.1).
+  if (raw.length > 253 || !labels.every((l) => label.test(l)) || labels.every((l) => /^\d+$/.test(l))) {
+    throw new ConfigError('HOST', `expected an IP address or a host name, got ${JSON.stringify(raw.slice(0, 100))}`);
+  }
   return raw;
 }
 
@@ -158,7 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   return {
     port: intVar(env, 'PORT', 8080, 0, 65535),
-    host: env.HOST?.trim() || '0.0.0.0',
+    host: hostVar(env),
     dataDir: path.resolve(env.HERALD_DATA_DIR?.trim() || './data'),
     databaseUrl: databaseUrlVar(env),
     adminKey,

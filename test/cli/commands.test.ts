@@ -232,6 +232,21 @@ describe('help and bad arguments', () => {
     expect(res.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('a port taken or an address this host lacks stops serve with exit 2, naming PORT or HOST', async () => {
+    const taken = await startReceiver();
+    try {
+      const data = path.join(dir, 'listen');
+      const env = { HERALD_DATA_DIR: data, DATABASE_URL: '', HERALD_ADMIN_KEY: ADMIN_KEY, HOST: '127.0.0.1' };
+      const port = new URL(taken.url).port;
+      const inUse = await runCli(['serve'], { ...env, PORT: port });
+      expect([inUse.code, inUse.stderr.trim()]).toEqual([2, `herald: PORT: cannot listen on port ${port} (EADDRINUSE)`]);
+      const elsewhere = await runCli(['serve'], { ...env, PORT: '0', HOST: '192.0.2.1' });
+      expect([elsewhere.code, elsewhere.stderr.trim()]).toEqual([2, 'herald: HOST: cannot listen on 192.0.2.1 (EADDRNOTAVAIL)']);
+    } finally {
+      await taken.close();
+    }
+  });
+
   it('migrates a new SQLite database from several processes at once, every one succeeding', async () => {
     for (let round = 0; round < 3; round++) {
       const data = path.join(dir, `together-${round}`);
