@@ -75,7 +75,8 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
       if (req.method === 'GET' || req.method === 'HEAD') return;
       const reason = crossSiteReason(req);
       if (reason) {
-        ctx.logger.warn({ url: req.url, reason }, 'admin UI refused a cross-site request');
+        // The request's own logger: the line carries its reqId, as every line written for a request does.
+        req.log.warn({ path: req.url.split('?')[0], reason }, 'admin UI refused a cross-site request');
         return reply.status(403).type('text/plain; charset=utf-8').send(`Forbidden: cross-site request refused (${reason}).`);
       }
     });

@@ -212,6 +212,16 @@ describe('/healthz and /readyz', () => {
 });
 
 describe('request ids', () => {
+  it("logs the admin UI's refusal of a cross-site request under the request's id, without its query", async () => {
+    const h = await herald();
+    const res = await fetch(`${h.url}/logout?token=abc`, { method: 'POST', headers: { 'x-request-id': 'csrf-1', origin: 'http://evil.example' } });
+    expect(res.status).toBe(403);
+    const line = await eventually(() => h.logs.lines.find((l) => l.msg === 'admin UI refused a cross-site request'));
+    expect(line).toMatchObject({ reqId: 'csrf-1', path: '/logout' });
+    expect(JSON.stringify(line)).not.toContain('token=abc');
+  });
+
+
   it('echoes a safe x-request-id, replaces an unsafe one, and logs under the id it answered with', async () => {
     const h = await herald({}, { level: 'debug' });
     const get = (route: string, id?: string) => fetch(`${h.url}${route}`, { headers: id === undefined ? {} : { 'x-request-id': id } });
