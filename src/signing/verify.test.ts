@@ -219,10 +219,10 @@ describe('Webhook (standardwebhooks drop-in)', () => {
 
   it('supports the raw secret format of the library', () => {
     const date = new Date();
-    const raw = 'a raw shared key';
-    expect(new Webhook(raw, { format: 'raw' }).sign('msg', date, '{}')).toBe(
-      new StandardWebhook(raw, { format: 'raw' }).sign('msg', date, '{}'),
-    );
+    // Characters past Latin-1 and outside the BMP are read as the library reads them.
+    for (const raw of ['a raw shared key', 'clé secrète', 'ключ🔑 key', '🔑']) {
+      expect(new Webhook(raw, { format: 'raw' }).sign('msg', date, '{}'), raw).toBe(new StandardWebhook(raw, { format: 'raw' }).sign('msg', date, '{}'));
+    }
   });
 
   it('throws typed errors and honours injected time and tolerance', () => {

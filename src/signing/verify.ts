@@ -319,7 +319,10 @@ function decodeSecretInput(secret: string | Uint8Array): Buffer {
   return decodeSecret(secret);
 }
 
-/** Like `standardwebhooks`: a raw string key is taken one byte per character. */
+/**
+ * Exactly as `standardwebhooks` reads a raw string key: one byte per character, by code point
+ * (a character outside the BMP gives one byte, of its first UTF-16 unit), each cut to 8 bits.
+ */
 function rawKey(secret: string | Uint8Array): Buffer {
-  return typeof secret === 'string' ? Buffer.from(secret, 'latin1') : Buffer.from(secret);
+  return typeof secret === 'string' ? Buffer.from(Array.from(secret, (c) => c.charCodeAt(0) & 0xff)) : Buffer.from(secret);
 }
