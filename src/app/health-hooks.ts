@@ -3,7 +3,7 @@ import { disableEndpoint } from '../domain/endpoint.js';
 import type { Endpoint } from '../domain/types.js';
 import type { ClaimedDelivery, Notice } from '../store/contract.js';
 import type { AppContext } from './context.js';
-import { publishSystemEvent, raiseSystemEvent } from './system-events.js';
+import { publishSystemEvents, raiseSystemEvent, type SystemEvent } from './system-events.js';
 
 /** Herald's own events are never reported about themselves, so failures cannot feed a loop. */
 const isSystemEvent = (type: string) => type.startsWith('message.') || type.startsWith('endpoint.');
@@ -32,30 +32,37 @@ export function createHealthHooks(ctx: HookContext) {
   }
 
   /**
-   * One notice. Each event is keyed by what it reports, so carrying a notice out again (after a
-   * crash, or by two workers at once) raises it once: a 410 by the disabling it caused (every
-   * delivery that met the same 410 reports that one), an exhausted delivery by its attempts.
+   * A 410's notice: the endpoint disabled, and endpoint.disabled raised, keyed by the disabling
+   * (every delivery that met the same 410 reports that one, so it is raised once).
    */
-  async function carryOut(n: Notice): Promise<void> {
-    if (n.kind === 'gone') {
-      const out = await disabled(n.endpointId, n.accountId, GONE_REASON);
-      if (!out || out.endpoint.disabledReason !== GONE_REASON) return;
-      const { endpoint } = out;
-      const data = { endpoint_id: endpoint.id, url: endpoint.url, reason: GONE_REASON };
-      await publishSystemEvent(ctx, n.accountId, 'endpoint.disabled', data, `herald:disabled:${endpoint.id}:${endpoint.updatedAt}`);
-      return;
+  async function carryOutGone(n: Notice): Promise<void> {
+    const out = await disabled(n.endpointId, n.accountId, GONE_REASON);
+    if (!out || out.endpoint.disabledReason !== GONE_REASON) return;
+    const { endpoint } = out;
+    await publishSystemEvents(ctx, n.accountId, [
+      { type: 'endpoint.disabled', data: { endpoint_id: endpoint.id, url: endpoint.url, reason: GONE_REASON }, idempotencyKey: `herald:disabled:${endpoint.id}:${endpoint.updatedAt}` },
+    ]);
+  }
+
+  /** Exhausted deliveries' events, one commit per account, each keyed by its delivery and attempts. */
+  async function raiseExhausted(notices: readonly Notice[]): Promise<void> {
+    const byAccount = new Map<string, SystemEvent[]>();
+    for (const n of notices) {
+      if (n.kind !== 'exhausted' || isSystemEvent(n.eventType)) continue;
+      const data = {
+        message_id: n.eventId,
+        delivery_id: n.deliveryId,
+        endpoint_id: n.endpointId,
+        event_type: n.eventType,
+        attempts: n.attempts,
+        last_status_code: n.lastStatusCode,
+        last_error_kind: n.lastErrorKind,
+      };
+      const events = byAccount.get(n.accountId) ?? [];
+      events.push({ type: 'message.attempt.exhausted', data, idempotencyKey: `herald:exhausted:${n.deliveryId}:${n.attempts}` });
+      byAccount.set(n.accountId, events);
     }
-    if (isSystemEvent(n.eventType)) return;
-    const data = {
-      message_id: n.eventId,
-      delivery_id: n.deliveryId,
-      endpoint_id: n.endpointId,
-      event_type: n.eventType,
-      attempts: n.attempts,
-      last_status_code: n.lastStatusCode,
-      last_error_kind: n.lastErrorKind,
-    };
-    await publishSystemEvent(ctx, n.accountId, 'message.attempt.exhausted', data, `herald:exhausted:${n.deliveryId}:${n.attempts}`);
+    for (const [accountId, events] of byAccount) await publishSystemEvents(ctx, accountId, events);
   }
 
   let running: Promise<number> | undefined;
@@ -66,7 +73,8 @@ export function createHealthHooks(ctx: HookContext) {
     let done = 0;
     for (;;) {
       const notices = await ctx.store.pendingNotices(NOTICE_BATCH);
-      for (const n of notices) await carryOut(n);
+      for (const n of notices) if (n.kind === 'gone') await carryOutGone(n);
+      await raiseExhausted(notices);
       await ctx.store.clearNotices(notices.map((n) => n.deliveryId));
       done += notices.length;
       if (notices.length < NOTICE_BATCH) return done;
