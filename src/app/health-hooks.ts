@@ -1,5 +1,4 @@
 // What the dispatcher's verdicts do to endpoints and which events Herald raises about them.
-import { disableEndpoint } from '../domain/endpoint.js';
 import type { Endpoint } from '../domain/types.js';
 import type { ClaimedDelivery, Notice } from '../store/contract.js';
 import type { AppContext } from './context.js';
@@ -15,25 +14,28 @@ const NOTICE_BATCH = 100;
 type HookContext = Pick<AppContext, 'store' | 'ingestor' | 'endpointCache' | 'logger' | 'config' | 'clock' | 'endpointChanged'>;
 
 export function createHealthHooks(ctx: HookContext) {
-  /** Disables an enabled endpoint; the disabled endpoint, or undefined when it is gone. */
-  async function disabled(endpointId: string, accountId: string, reason: string): Promise<{ endpoint: Endpoint; now: boolean } | undefined> {
-    const endpoint = await ctx.store.getEndpoint(accountId, endpointId);
-    if (!endpoint || endpoint.disabled) return endpoint && { endpoint, now: false };
-    const updated = disableEndpoint(endpoint, reason, ctx.clock());
-    await ctx.store.updateEndpoint(updated);
-    ctx.endpointChanged(endpointId);
-    ctx.logger.warn({ endpointId, reason }, 'endpoint disabled');
-    return { endpoint: updated, now: true };
+  /**
+   * Disables the endpoint unless it already is: the endpoint as stored, and whether this call
+   * disabled it (of two workers, one does); undefined when it was deleted.
+   */
+  async function disabled(endpointId: string, accountId: string, reason: string): Promise<{ endpoint: Endpoint; disabledNow: boolean } | undefined> {
+    const out = await ctx.store.disableEndpoint(accountId, endpointId, reason, ctx.clock());
+    if (out?.disabledNow) {
+      ctx.endpointChanged(endpointId);
+      ctx.logger.warn({ endpointId, reason }, 'endpoint disabled');
+    }
+    return out;
   }
 
   async function disable(endpointId: string, accountId: string, reason: string): Promise<void> {
     const out = await disabled(endpointId, accountId, reason);
-    if (out?.now) await raiseSystemEvent(ctx, accountId, 'endpoint.disabled', { endpoint_id: endpointId, url: out.endpoint.url, reason });
+    if (out?.disabledNow) await raiseSystemEvent(ctx, accountId, 'endpoint.disabled', { endpoint_id: endpointId, url: out.endpoint.url, reason });
   }
 
   /**
    * A 410's notice: the endpoint disabled, and endpoint.disabled raised, keyed by the disabling
-   * (every delivery that met the same 410 reports that one, so it is raised once).
+   * as stored (every delivery that met the same 410, in any worker, reports that one: it is
+   * raised once).
    */
   async function carryOutGone(n: Notice): Promise<void> {
     const out = await disabled(n.endpointId, n.accountId, GONE_REASON);

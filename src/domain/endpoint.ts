@@ -170,7 +170,3 @@ export function patchEndpoint(e: Endpoint, patch: EndpointInput, now: number): E
 export function rotateSecret(e: Endpoint, newSecret: string, now: number, overlapMs: number = DEFAULT_ROTATION_OVERLAP_MS): Endpoint {
   return { ...e, secret: newSecret, previousSecret: e.secret, previousSecretExpiresAt: now + overlapMs, updatedAt: now };
 }
-
-export function disableEndpoint(e: Endpoint, reason: string, now: number): Endpoint {
-  return { ...e, disabled: true, disabledReason: reason, updatedAt: now };
-}

@@ -277,6 +277,12 @@ export interface Store {
 
   createEndpoint(endpoint: Endpoint): Promise<void>;
   updateEndpoint(endpoint: Endpoint): Promise<void>;
+  /**
+   * Disables the endpoint unless it already is, in one statement, so two workers cannot both
+   * do it. The endpoint as stored afterwards, and whether this call disabled it; undefined when
+   * there is no such endpoint.
+   */
+  disableEndpoint(accountId: string, id: string, reason: string, now: number): Promise<{ endpoint: Endpoint; disabledNow: boolean } | undefined>;
   getEndpoint(accountId: string, id: string): Promise<Endpoint | undefined>;
   /** Unscoped: for the dispatcher, which acts for every account. */
   getEndpointsByIds(ids: readonly string[]): Promise<Endpoint[]>;

@@ -755,6 +755,19 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.stats(account.id)).toMatchObject({ pending: 1, inFlight: 1 });
       });
 
+      it('disables an endpoint once: a second call finds it disabled and changes nothing', async () => {
+        const { account, targets } = await setup(1);
+        const before = await store.endpointsVersion(account.id);
+        const first = await store.disableEndpoint(account.id, targets[0].id, 'endpoint answered 410 Gone', T0 + 5);
+        expect(first).toMatchObject({ disabledNow: true, endpoint: { id: targets[0].id, disabled: true, disabledReason: 'endpoint answered 410 Gone', updatedAt: T0 + 5 } });
+        const second = await store.disableEndpoint(account.id, targets[0].id, 'another reason', T0 + 9);
+        expect(second).toMatchObject({ disabledNow: false, endpoint: { disabledReason: 'endpoint answered 410 Gone', updatedAt: T0 + 5 } });
+        expect(await store.endpointsVersion(account.id)).toBe(before + 1);
+        expect(await store.disableEndpoint(account.id, 'ep_missing', 'x', T0)).toBeUndefined();
+        const other = await store.createAccount({ name: 'other' });
+        expect(await store.disableEndpoint(other.id, targets[0].id, 'x', T0)).toBeUndefined();
+      });
+
       it('keeps the notice of a final failure with it until cleared, and none for a settlement that did not apply', async () => {
         const { account, targets } = await setup(3);
         const [out] = await store.ingest([ingestItem(account.id, targets, { type: 'asset.deleted' })], T0);

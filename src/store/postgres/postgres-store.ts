@@ -564,6 +564,19 @@ export class PostgresStore implements Store {
     );
   }
 
+  async disableEndpoint(accountId: string, id: string, reason: string, now: number): Promise<{ endpoint: Endpoint; disabledNow: boolean } | undefined> {
+    const disabledNow =
+      (await this.exec(
+        `WITH upd AS (
+           UPDATE endpoints SET disabled = TRUE, disabled_reason = $3, updated_at = $4 WHERE account_id = $1 AND id = $2 AND NOT disabled RETURNING account_id
+         )
+         UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM upd)`,
+        [accountId, id, reason, now],
+      )) > 0;
+    const endpoint = await this.getEndpoint(accountId, id);
+    return endpoint && { endpoint, disabledNow };
+  }
+
   async getEndpoint(accountId: string, id: string): Promise<Endpoint | undefined> {
     const row = await this.first<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM endpoints WHERE account_id = $1 AND id = $2`, [accountId, id]);
     return row && toEndpoint(row, this.sealer);

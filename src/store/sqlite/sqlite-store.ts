@@ -437,6 +437,16 @@ export class SqliteStore implements Store {
     });
   }
 
+  async disableEndpoint(accountId: string, id: string, reason: string, now: number): Promise<{ endpoint: Endpoint; disabledNow: boolean } | undefined> {
+    const disabledNow = this.immediate(() => {
+      const changed = this.run('UPDATE endpoints SET disabled = 1, disabled_reason = ?, updated_at = ? WHERE account_id = ? AND id = ? AND disabled = 0', reason, now, accountId, id).changes > 0;
+      if (changed) this.bumpVersion(accountId);
+      return changed;
+    });
+    const endpoint = await this.getEndpoint(accountId, id);
+    return endpoint && { endpoint, disabledNow };
+  }
+
   async getEndpoint(accountId: string, id: string): Promise<Endpoint | undefined> {
     const row = this.get<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM endpoints WHERE account_id = ? AND id = ?`, accountId, id);
     return row && toEndpoint(row, this.sealer);
