@@ -21,6 +21,14 @@ export const PageQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
 });
 
+/** The ids a DAM gives its projects (ProjectCreate.id), and so the cursors of their pages. */
+export const PROJECT_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]*$';
+
+export const ProjectPageQuery = Type.Object({
+  cursor: Type.Optional(Type.String({ maxLength: 100, pattern: PROJECT_ID_PATTERN, description: 'next_cursor of the previous page' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
+});
+
 export const ErrorBody = Type.Object({
   error: Type.String(),
   message: Type.String(),

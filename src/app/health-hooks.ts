@@ -77,7 +77,7 @@ export function createHealthHooks(ctx: HookContext) {
       const notices = await ctx.store.pendingNotices(NOTICE_BATCH);
       for (const n of notices) if (n.kind === 'gone') await carryOutGone(n);
       await raiseExhausted(notices);
-      await ctx.store.clearNotices(notices.map((n) => n.deliveryId));
+      await ctx.store.clearNotices(notices);
       done += notices.length;
       if (notices.length < NOTICE_BATCH) return done;
     }

@@ -127,16 +127,20 @@ export interface Notice {
   readonly eventId: string;
   readonly endpointId: string;
   readonly eventType: string;
+  /** Attempts made when it failed, and the failed attempt's status code. */
   readonly attempts: number;
   readonly lastStatusCode: number | null;
-  /** The last attempt's error kind (timeout, connect, http_status, …), null when it had none. */
+  /** The failed attempt's error kind (timeout, connect, http_status, …), null when it had none. */
   readonly lastErrorKind: string | null;
+  /** The notice as the delivery holds it: clearNotices clears it only while it still does. */
+  readonly recorded: string;
 }
 
 /** What became of one claimed delivery. Settled in batches, in one transaction. */
 export type Settlement =
   | (AttemptOf & { readonly outcome: 'succeeded' })
   | (AttemptOf & { readonly outcome: 'retry'; readonly nextAttemptAt: number })
+  /** `notice`: what the failure owes; a delivery replayed before its notice was carried out keeps the old one unless this replaces it. */
   | (AttemptOf & { readonly outcome: 'failed'; readonly notice?: NoticeKind })
   /** Hand a claimed delivery back untried (e.g. its endpoint was disabled meanwhile). */
   | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly outcome: 'release'; readonly nextAttemptAt: number };
@@ -308,10 +312,13 @@ export interface Store {
    * running longer than a lease stay theirs instead of going out again elsewhere. How many.
    */
   extendLeases(owner: string, ids: readonly string[], until: number): Promise<number>;
-  /** Failed deliveries whose notice is still to be carried out, oldest first. */
+  /** Failed deliveries whose notice is still to be carried out, oldest first, as each failure left it. */
   pendingNotices(limit: number): Promise<Notice[]>;
-  /** The notices of these deliveries were carried out. */
-  clearNotices(deliveryIds: readonly string[]): Promise<void>;
+  /**
+   * These notices were carried out. Each is cleared only while its delivery still holds it as
+   * read: one written meanwhile, by a replay failing again, stays.
+   */
+  clearNotices(notices: readonly Notice[]): Promise<void>;
   /** Return leased deliveries to pending: expired ones, or all of one owner. */
   releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number>;
   /**

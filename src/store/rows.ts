@@ -19,7 +19,7 @@ import type {
   StoredEvent,
 } from '../domain/types.js';
 import type { CapturedHeaders, Inbox, InboxRequest, SignatureCheck } from '../inbox/types.js';
-import type { ClaimedDelivery, IngestItem, IngestLease, Notice, Sealer } from './contract.js';
+import type { ClaimedDelivery, IngestItem, IngestLease, Notice, NoticeKind, Sealer, Settlement } from './contract.js';
 
 type Num = number | string | bigint | null;
 
@@ -112,8 +112,7 @@ export interface EndpointRow {
 }
 
 /** Pending notices, oldest first (ids sort by creation). */
-export const PENDING_NOTICES_SQL =
-  'SELECT id, account_id, event_id, endpoint_id, event_type, attempts, last_status_code, last_error, notice FROM deliveries WHERE notice IS NOT NULL ORDER BY id LIMIT';
+export const PENDING_NOTICES_SQL = 'SELECT id, account_id, event_id, endpoint_id, event_type, notice FROM deliveries WHERE notice IS NOT NULL ORDER BY id LIMIT';
 
 export interface NoticeRow {
   readonly id: string;
@@ -121,24 +120,39 @@ export interface NoticeRow {
   readonly event_id: string;
   readonly endpoint_id: string;
   readonly event_type: string;
-  readonly attempts: number | string;
-  readonly last_status_code: number | null;
-  readonly last_error: string | null;
   readonly notice: string;
 }
 
+interface RecordedNotice {
+  readonly kind: NoticeKind;
+  readonly attempts: number;
+  readonly status: number | null;
+  readonly error: string | null;
+}
+
+/**
+ * What a failed settlement owes, as the delivery keeps it: the failed attempt's facts are kept
+ * with it, since a replay may change the delivery's own before the notice is carried out.
+ */
+export function recordedNotice(s: Settlement): string | null {
+  if (s.outcome !== 'failed' || !s.notice) return null;
+  const recorded: RecordedNotice = { kind: s.notice, attempts: s.attempt.attemptNo, status: s.attempt.statusCode, error: s.attempt.errorKind };
+  return JSON.stringify(recorded);
+}
+
 export function toNotice(r: NoticeRow): Notice {
+  const recorded = JSON.parse(r.notice) as RecordedNotice;
   return {
-    kind: r.notice === 'gone' ? 'gone' : 'exhausted',
+    kind: recorded.kind,
     deliveryId: r.id,
     accountId: r.account_id,
     eventId: r.event_id,
     endpointId: r.endpoint_id,
     eventType: r.event_type,
-    attempts: num(r.attempts),
-    lastStatusCode: r.last_status_code,
-    // last_error is "kind: message".
-    lastErrorKind: r.last_error === null ? null : r.last_error.split(':', 1)[0],
+    attempts: recorded.attempts,
+    lastStatusCode: recorded.status,
+    lastErrorKind: recorded.error,
+    recorded: r.notice,
   };
 }
 

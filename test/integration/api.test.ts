@@ -255,6 +255,23 @@ describe('ingest API', () => {
     const posing = await h.api('POST', '/api/v2/events', { id: other.body.id, type: 'asset.deleted' });
     expect([posing.status, posing.body.field]).toEqual([400, 'id']);
     expect((await h.api('GET', `/api/v2/events/${other.body.id}`)).body.type).toBe('asset.created');
+    // Herald's own events are published under herald: ids; taking one first would suppress them.
+    const taken = await h.api('POST', '/api/v2/events/batch', { events: [{ id: 'herald:exhausted:dlv_x:1', type: 'asset.created' }] });
+    expect([taken.status, taken.body.field]).toEqual([400, 'events[0].id']);
+  });
+
+  it('pages projects by their own ids, which are cursors too', async () => {
+    for (const id of ['Alpha-1', 'beta.2', 'gamma:3']) expect((await h.api('POST', '/api/v2/projects', { id, name: id })).status).toBe(201);
+    const seen: string[] = [];
+    let cursor: string | null = '';
+    for (let page = 0; page < 10 && cursor !== null; page++) {
+      const res = await h.api('GET', `/api/v2/projects?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(res.status).toBe(200);
+      seen.push(...res.body.data.map((p: { id: string }) => p.id));
+      cursor = res.body.next_cursor;
+    }
+    expect(seen).toEqual(expect.arrayContaining(['Alpha-1', 'beta.2', 'gamma:3']));
+    expect((await h.api('GET', '/api/v2/projects?cursor=%20x')).body.field).toBe('cursor');
   });
 
   it('refuses two events with the same id in one batch instead of dropping one', async () => {

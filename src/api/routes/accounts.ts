@@ -11,7 +11,7 @@ import type { Account, ApiKeyRecord, Project } from '../../domain/types.js';
 import { generateApiKey, hashKey, principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, notFound } from '../middleware/errors.js';
 import { answers } from '../openapi.js';
-import { IdParams, PageQuery } from '../schemas.js';
+import { IdParams, PageQuery, PROJECT_ID_PATTERN, ProjectPageQuery } from '../schemas.js';
 import { iso } from '../views.js';
 
 export const ACCOUNT_HEADER = 'x-herald-account';
@@ -84,7 +84,7 @@ const ProjectCreate = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 100,
-        pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$',
+        pattern: PROJECT_ID_PATTERN,
         description: "The DAM's own project id (events carry it as project_id); generated when omitted.",
       }),
     ),
@@ -228,9 +228,9 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.get(
     '/api/v2/projects',
-    { schema: { tags: ['projects'], summary: 'List projects', querystring: PageQuery, response: { 200: list(ProjectView) } } },
+    { schema: { tags: ['projects'], summary: 'List projects', querystring: ProjectPageQuery, response: { 200: list(ProjectView) } } },
     async (req) => {
-      const q = req.query as Static<typeof PageQuery>;
+      const q = req.query as Static<typeof ProjectPageQuery>;
       const page = await ctx.store.listProjects(principalOf(req).accountId, { cursor: q.cursor, limit: q.limit ?? 50 });
       return { data: page.items.map(projectView), next_cursor: page.nextCursor };
     },

@@ -20,8 +20,10 @@ const UNPUBLISHABLE = "an event type not in the catalog, or one only Herald rais
 
 /** A message id's shape (msg_ and 26 base32 characters): GET /events/:id reads such an id as one. */
 const MESSAGE_ID = /^msg_[0-9a-z]{26}$/;
+/** Herald's own events are published under ids of this prefix; taking one would suppress them. */
+const HERALD_ID_PREFIX = 'herald:';
 
-/** 400/422 for what no publisher may send: Herald's own event types, ids that pose as message ids. */
+/** 400/422 for what no publisher may send: Herald's own event types, and ids that pose as message ids or as Herald's own. */
 function checkPublishable(e: EventIn, field: string): void {
   if (isHeraldEvent(e.type)) {
     const at = eventField(field, 'type');
@@ -30,6 +32,10 @@ function checkPublishable(e: EventIn, field: string): void {
   if (e.id !== undefined && MESSAGE_ID.test(e.id)) {
     const at = eventField(field, 'id');
     throw new ApiError(400, 'invalid_request', `${at} has the form of a Herald message id (msg_…); choose another`, at);
+  }
+  if (e.id?.startsWith(HERALD_ID_PREFIX)) {
+    const at = eventField(field, 'id');
+    throw new ApiError(400, 'invalid_request', `${at}: ids starting with ${HERALD_ID_PREFIX} are Herald's own; choose another`, at);
   }
 }
 

@@ -783,15 +783,37 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         );
         const notices = await store.pendingNotices(10);
         expect(notices.sort((x, y) => x.kind.localeCompare(y.kind))).toEqual([
-          { kind: 'exhausted', deliveryId: a.id, accountId: account.id, eventId: out.id, endpointId: a.endpointId, eventType: 'asset.deleted', attempts: 1, lastStatusCode: null, lastErrorKind: 'connect' },
-          { kind: 'gone', deliveryId: b.id, accountId: account.id, eventId: out.id, endpointId: b.endpointId, eventType: 'asset.deleted', attempts: 1, lastStatusCode: 410, lastErrorKind: 'http_status' },
+          { kind: 'exhausted', deliveryId: a.id, accountId: account.id, eventId: out.id, endpointId: a.endpointId, eventType: 'asset.deleted', attempts: 1, lastStatusCode: null, lastErrorKind: 'connect', recorded: expect.any(String) },
+          { kind: 'gone', deliveryId: b.id, accountId: account.id, eventId: out.id, endpointId: b.endpointId, eventType: 'asset.deleted', attempts: 1, lastStatusCode: 410, lastErrorKind: 'http_status', recorded: expect.any(String) },
         ]);
         expect(await store.pendingNotices(1)).toHaveLength(1);
-        await store.clearNotices([a.id]);
+        const [ofA, ofB] = notices;
+        await store.clearNotices([ofA]);
         expect((await store.pendingNotices(10)).map((n) => n.deliveryId)).toEqual([b.id]);
-        await store.clearNotices([b.id]);
+        await store.clearNotices([ofB]);
         expect(await store.pendingNotices(10)).toEqual([]);
         expect((await store.getDelivery(account.id, a.id))?.status).toBe('failed');
+      });
+
+      it('keeps a notice written while an older one was being carried out, and one a replay has not yet answered', async () => {
+        const { account, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        const [d] = await store.claim(claimReq({ owner: 'w1', now: T0 }));
+        await store.settle([{ ...failed(d, 'w1', 1), notice: 'exhausted' }], T0 + 10);
+        const [first] = await store.pendingNotices(10);
+        // Replayed before the notice was carried out: a success keeps what the failure owed.
+        await store.retryDelivery(account.id, d.id, T0 + 20);
+        const [again] = await store.claim(claimReq({ owner: 'w1', now: T0 + 30 }));
+        await store.settle([succeeded(again, 'w1', 2)], T0 + 40);
+        expect(await store.pendingNotices(10)).toEqual([first]);
+        // Replayed and failed again meanwhile: clearing the first leaves the second.
+        await store.retryDelivery(account.id, d.id, T0 + 50);
+        const [third] = await store.claim(claimReq({ owner: 'w1', now: T0 + 60 }));
+        await store.settle([{ ...failed(third, 'w1', 3), notice: 'exhausted' }], T0 + 70);
+        await store.clearNotices([first]);
+        const [left] = await store.pendingNotices(10);
+        expect(left).toEqual({ ...first, attempts: 3, recorded: left.recorded });
+        expect(left.recorded).not.toBe(first.recorded);
       });
 
       it("extends the leases its owner holds on deliveries still in flight, and no one else's", async () => {

@@ -62,6 +62,7 @@ import {
   ONE_SEALED_SQL,
   opens,
   PENDING_NOTICES_SQL,
+  recordedNotice,
   toNotice,
   leaseOf,
   leasedDelivery,
@@ -170,7 +171,7 @@ WITH s AS (
 ), upd AS (
   UPDATE deliveries d
      SET status = s.status, attempts = d.attempts + 1, next_attempt_at = s.next_at, lease_owner = NULL, lease_until = NULL,
-         last_status_code = s.status_code, last_error = s.last_error, notice = s.notice, updated_at = $15
+         last_status_code = s.status_code, last_error = s.last_error, notice = COALESCE(s.notice, d.notice), updated_at = $15
     FROM s
    WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight'
   RETURNING d.id, d.account_id, d.endpoint_id, d.status
@@ -861,7 +862,7 @@ export class PostgresStore implements Store {
           a.map((x) => JSON.stringify(x.requestHeaders)),
           a.map((x) => x.responseBody),
           now,
-          done.map((s) => (s.outcome === 'failed' && s.notice) || null),
+          done.map(recordedNotice),
         ],
         c,
       );
@@ -926,8 +927,14 @@ export class PostgresStore implements Store {
     return (await this.rows<NoticeRow>(`${PENDING_NOTICES_SQL} $1`, [limit])).map(toNotice);
   }
 
-  async clearNotices(deliveryIds: readonly string[]): Promise<void> {
-    if (deliveryIds.length > 0) await this.exec('UPDATE deliveries SET notice = NULL WHERE id = ANY($1::text[])', [deliveryIds]);
+  async clearNotices(notices: readonly Notice[]): Promise<void> {
+    if (notices.length === 0) return;
+    await this.exec(
+      `UPDATE deliveries d SET notice = NULL
+         FROM unnest($1::text[], $2::text[]) AS n(id, recorded)
+        WHERE d.id = n.id AND d.notice = n.recorded`,
+      [notices.map((n) => n.deliveryId), notices.map((n) => n.recorded)],
+    );
   }
 
   async extendLeases(owner: string, ids: readonly string[], until: number): Promise<number> {

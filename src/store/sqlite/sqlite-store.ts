@@ -58,6 +58,7 @@ import {
   ONE_SEALED_SQL,
   opens,
   PENDING_NOTICES_SQL,
+  recordedNotice,
   toNotice,
   leaseOf,
   leasedDelivery,
@@ -668,13 +669,13 @@ export class SqliteStore implements Store {
     const error = a.errorKind === null ? null : `${a.errorKind}: ${a.errorMessage ?? ''}`.slice(0, 500);
     const applied = this.run(
       `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
-              last_status_code = ?, last_error = ?, notice = ?, updated_at = ?
+              last_status_code = ?, last_error = ?, notice = COALESCE(?, notice), updated_at = ?
         WHERE id = ? AND lease_owner = ? AND status = 'in_flight'`,
       status,
       next,
       a.statusCode,
       error,
-      (s.outcome === 'failed' && s.notice) || null,
+      recordedNotice(s),
       now,
       s.deliveryId,
       s.owner,
@@ -704,8 +705,11 @@ export class SqliteStore implements Store {
     return this.all<NoticeRow>(`${PENDING_NOTICES_SQL} ?`, limit).map(toNotice);
   }
 
-  async clearNotices(deliveryIds: readonly string[]): Promise<void> {
-    if (deliveryIds.length > 0) this.write('UPDATE deliveries SET notice = NULL WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify(deliveryIds));
+  async clearNotices(notices: readonly Notice[]): Promise<void> {
+    if (notices.length === 0) return;
+    this.immediate(() => {
+      for (const n of notices) this.run('UPDATE deliveries SET notice = NULL WHERE id = ? AND notice = ?', n.deliveryId, n.recorded);
+    });
   }
 
   async extendLeases(owner: string, ids: readonly string[], until: number): Promise<number> {
