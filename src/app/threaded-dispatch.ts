@@ -10,7 +10,7 @@ import type { Config } from '../config/index.js';
 import { RestartBackoff } from '../domain/restart-backoff.js';
 import { threadScript } from '../domain/thread-script.js';
 import type { DeliveryHandoff, HandoffGrant } from '../delivery/dispatcher.js';
-import type { ExportedMetrics } from '../observability/metrics.js';
+import { sumMetrics, type ExportedMetrics } from '../observability/metrics.js';
 import type { ClaimedDelivery } from '../store/contract.js';
 
 export interface DispatchThreadData {
@@ -94,8 +94,9 @@ export class ThreadedDispatch implements DeliveryHandoff {
   private nextMetricsId = 1;
   /** What the current thread reported last: a scrape it does not answer in time shows this. */
   private latestMetrics: ExportedMetrics = [];
-  /** The counters and histograms of threads that stopped, as each last reported them. */
-  private readonly retiredMetrics: ExportedMetrics[] = [];
+  /** The counters and histograms of the threads that stopped, as they last reported them, summed. */
+  private retiredMetrics: ExportedMetrics = [];
+  private retiring: Promise<void> = Promise.resolve();
   private readonly metricsWaiting = new Map<number, (metrics: ExportedMetrics) => void>();
   private readonly onReady = new Set<(err?: Error) => void>();
   private onStopped: ((unfinished: number) => void) | undefined;
@@ -181,7 +182,8 @@ export class ThreadedDispatch implements DeliveryHandoff {
   async metrics(): Promise<ExportedMetrics[]> {
     // Asked first: a thread that stops meanwhile is retired before the list is made.
     const current = this.live ? await this.currentMetrics() : [];
-    return [...this.retiredMetrics, current];
+    await this.retiring;
+    return [this.retiredMetrics, current];
   }
 
   /** The current thread's metrics, or what it reported last when it does not answer in time. */
@@ -293,8 +295,12 @@ export class ThreadedDispatch implements DeliveryHandoff {
   /** Keeps the stopped thread's counters and histograms; its gauges said what it held, now nothing. */
   private retire(): void {
     const cumulative = this.latestMetrics.filter((m) => String(m.type) === 'counter' || String(m.type) === 'histogram');
-    if (cumulative.length > 0) this.retiredMetrics.push(cumulative);
     this.latestMetrics = [];
+    if (cumulative.length === 0) return;
+    // Summed at once: a thread that keeps stopping must not make every scrape longer.
+    this.retiring = this.retiring.then(async () => {
+      this.retiredMetrics = await sumMetrics([this.retiredMetrics, cumulative]);
+    });
   }
 
   private async restart(): Promise<void> {

@@ -126,14 +126,13 @@ function checkPostgresUrl(raw: string): void {
   // Host and user may come from PGHOST and PGUSER, as libpq's do: only the syntax is checked.
 }
 
-/** An IP address or a host name: Node would only fail to resolve anything else once it listens. */
+/**
+ * An address or a name to listen on. Only what no host name or address can hold is refused here
+ * (spaces, punctuation); a name that does not resolve is named when Herald listens.
+ */
 function hostVar(env: Env): string {
   const raw = env.HOST?.trim() || '0.0.0.0';
-  if (isIP(raw) !== 0 || raw === 'localhost') return raw;
-  const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
-  const labels = raw.split('.');
-  // All-numeric labels would be an IPv4 address, and that one is not (999.1.1.1).
-  if (raw.length > 253 || !labels.every((l) => label.test(l)) || labels.every((l) => /^\d+$/.test(l))) {
+  if (isIP(raw) === 0 && !/^[A-Za-z0-9._:%-]{1,253}$/.test(raw)) {
     throw new ConfigError('HOST', `expected an IP address or a host name, got ${JSON.stringify(raw.slice(0, 100))}`);
   }
   return raw;

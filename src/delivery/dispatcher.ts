@@ -329,6 +329,8 @@ export class Dispatcher {
       this.release(d, this.clock());
       this.givenUp.add(d.id);
     }
+    // Handed back: no longer this dispatcher's to renew, should it start again.
+    this.attempting.clear();
     await this.flushSettlements();
     return { unfinished };
   }

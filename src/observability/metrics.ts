@@ -40,6 +40,11 @@ export interface HeraldMetricsOptions {
 /** The JSON form of a registry's metrics, as another thread sends it. */
 export type ExportedMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
+/** Several registries' metrics summed into one set (counters and histograms add up). */
+export async function sumMetrics(sets: readonly ExportedMetrics[]): Promise<ExportedMetrics> {
+  return (await AggregatorRegistry.aggregate([...sets]).getMetricsAsJSON()) as ExportedMetrics;
+}
+
 export class HeraldMetrics implements StoreObserver {
   readonly registry = new Registry();
   private readonly attempts: AttemptTally;

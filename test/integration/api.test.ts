@@ -237,6 +237,8 @@ describe('ingest API', () => {
     // Optional bodies: nothing sent with the content-type a client library adds anyway.
     expect((await raw(`/api/v2/endpoints/${ep.body.id}/secret/rotate`, '')).status).toBe(200);
     expect((await raw(`/api/v2/endpoints/${ep.body.id}/test`, '')).status).toBe(202);
+    // fetch() labels `body: ''` text/plain: still no body.
+    expect((await raw(`/api/v2/endpoints/${ep.body.id}/secret/rotate`, '', { 'content-type': 'text/plain;charset=UTF-8' })).status).toBe(200);
     const required = await raw('/api/v2/events', '');
     expect(required.status).toBe(400);
     expect((await required.json()).message).toMatch(/body/);

@@ -3,13 +3,21 @@
 //   with the content-type a client library adds by habit; a route that needs one says so (400);
 // - a compressed body is refused with 415 naming the encoding, rather than failing as bad JSON;
 // - valid JSON refused for a `__proto__` or `constructor.prototype` key says so;
-// - text/plain is not read at all (415): as a string it would only fail later as "not an object".
+// - a text/plain body is a 415 (as a string it would only fail later as "not an object"), but an
+//   empty one is no body, as fetch() labels a request with `body: ''`.
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from './errors.js';
 
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (req, body, done) => {
+    if ((typeof body === 'string' ? body : body.toString('utf8')) === '') {
+      done(null, undefined);
+      return;
+    }
+    done(new ApiError(415, 'unsupported_media_type', `content-type ${JSON.stringify(String(req.headers['content-type']).slice(0, 100))} is not supported; send application/json`), undefined);
+  });
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const encoding = req.headers['content-encoding']?.trim().toLowerCase();
     if (encoding && encoding !== 'identity') {
