@@ -1,11 +1,10 @@
 // What the dispatcher's verdicts do to endpoints and which events Herald raises about them.
+import { isHeraldEvent } from '../catalog/index.js';
 import type { Endpoint } from '../domain/types.js';
 import type { ClaimedDelivery, Notice } from '../store/contract.js';
 import type { AppContext } from './context.js';
 import { publishSystemEvents, raiseSystemEvent, type SystemEvent } from './system-events.js';
 
-/** Herald's own events are never reported about themselves, so failures cannot feed a loop. */
-const isSystemEvent = (type: string) => type.startsWith('message.') || type.startsWith('endpoint.');
 
 const GONE_REASON = 'endpoint answered 410 Gone';
 /** Notices carried out per store read. */
@@ -50,7 +49,8 @@ export function createHealthHooks(ctx: HookContext) {
   async function raiseExhausted(notices: readonly Notice[]): Promise<void> {
     const byAccount = new Map<string, SystemEvent[]>();
     for (const n of notices) {
-      if (n.kind !== 'exhausted' || isSystemEvent(n.eventType)) continue;
+      // Herald's own events are never reported about themselves, so failures cannot feed a loop.
+      if (n.kind !== 'exhausted' || isHeraldEvent(n.eventType)) continue;
       const data = {
         message_id: n.eventId,
         delivery_id: n.deliveryId,
