@@ -31,6 +31,11 @@ export function instantOf(value: string, field: string): number {
   return ms;
 }
 
+/** What a 415 says of a content-type the API does not read. */
+export function unsupportedContentType(contentType: string | undefined): string {
+  return `content-type ${JSON.stringify((contentType ?? '').slice(0, 100))} is not supported; send application/json`;
+}
+
 /** 400 naming `until` when a time range ends where or before it starts (it would select nothing). */
 export function checkRange(since: number | null | undefined, until: number | null | undefined): void {
   if (since != null && until != null && until <= since) throw new ApiError(400, 'invalid_request', 'until must be later than since', 'until');
@@ -136,7 +141,7 @@ function clientErrorCode(err: FastifyError): string {
 /** Fastify's own 4xx messages are safe (they name the problem); keep them short. */
 function safeClientMessage(err: FastifyError, status: number, contentType?: string): string {
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'request body is too large';
-  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return `content-type ${JSON.stringify((contentType ?? '').slice(0, 100))} is not supported; send application/json`;
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedContentType(contentType);
   if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return 'body must not be empty when content-type is application/json';
   if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) return 'body is not valid JSON';
   return (err.message || `request failed with ${status}`).slice(0, 200);

@@ -6,7 +6,7 @@
 // - a text/plain body is a 415 (as a string it would only fail later as "not an object"), but an
 //   empty one is no body, as fetch() labels a request with `body: ''`.
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from './errors.js';
+import { ApiError, unsupportedContentType } from './errors.js';
 
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
@@ -16,7 +16,7 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
       done(null, undefined);
       return;
     }
-    done(new ApiError(415, 'unsupported_media_type', `content-type ${JSON.stringify(String(req.headers['content-type']).slice(0, 100))} is not supported; send application/json`), undefined);
+    done(new ApiError(415, 'unsupported_media_type', unsupportedContentType(req.headers['content-type'])), undefined);
   });
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const encoding = req.headers['content-encoding']?.trim().toLowerCase();
