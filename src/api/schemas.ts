@@ -13,21 +13,21 @@ export const EventIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLe
 /** Ids, and so cursors, are a prefix and base32 characters: anything else was never a next_cursor. */
 export const CURSOR_PATTERN = '^[a-z]+_[0-9a-z_]+$';
 
-/** A page's position: the next_cursor of the page before. */
-export const Cursor = Type.String({ maxLength: 100, pattern: CURSOR_PATTERN, description: 'next_cursor of the previous page' });
+/** A page's position: the next_cursor of the page before, which looks as the listed ids do. */
+const cursorMatching = (pattern: string) => Type.String({ maxLength: 100, pattern, description: 'next_cursor of the previous page' });
 
-export const PageQuery = Type.Object({
-  cursor: Type.Optional(Cursor),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
-});
+export const Cursor = cursorMatching(CURSOR_PATTERN);
+
+const PageLimit = Type.Integer({ minimum: 1, maximum: 250, default: 50 });
+
+const pageQuery = (cursor: typeof Cursor) => Type.Object({ cursor: Type.Optional(cursor), limit: Type.Optional(PageLimit) });
+
+export const PageQuery = pageQuery(Cursor);
 
 /** The ids a DAM gives its projects (ProjectCreate.id), and so the cursors of their pages. */
 export const PROJECT_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]*$';
 
-export const ProjectPageQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ maxLength: 100, pattern: PROJECT_ID_PATTERN, description: 'next_cursor of the previous page' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
-});
+export const ProjectPageQuery = pageQuery(cursorMatching(PROJECT_ID_PATTERN));
 
 export const ErrorBody = Type.Object({
   error: Type.String(),
@@ -176,7 +176,7 @@ const deliveryFilters = {
   since: Type.Optional(Type.String({ format: 'date-time', description: 'created at or after this time' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'created before this time' })),
   cursor: Type.Optional(Cursor),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
+  limit: Type.Optional(PageLimit),
 };
 
 export const DeliveryQuery = Type.Object(deliveryFilters);
