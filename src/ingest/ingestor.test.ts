@@ -89,4 +89,28 @@ describe('Ingestor', () => {
     const results = await Promise.allSettled([ingestor.publish('acc', events(1)), ingestor.publish('acc', events(1))]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });
+
+  it('matches a batch to the endpoints of each account once, as they are at the commit', async () => {
+    const versionReads: string[] = [];
+    let version = 1;
+    const endpoint = (id: string, eventTypes: string[]) => ({ id, ordering: 'none', eventTypes, projectIds: [], userIds: [] });
+    const byAccount: Record<string, ReturnType<typeof endpoint>[]> = { a: [endpoint('ep_a', ['asset.created'])], b: [endpoint('ep_b', ['asset.deleted'])] };
+    const store = {
+      endpointsVersion: async (account: string) => {
+        versionReads.push(account);
+        return version;
+      },
+      activeEndpoints: async (account: string) => byAccount[account],
+      ingest: async (items: readonly IngestItem[]) => items.map((i) => ({ id: i.messageId, deliveries: i.endpoints.length, duplicate: false, to: i.endpoints.map((e) => e.id) })),
+    } as unknown as Store;
+    const ingestor = new Ingestor({ store });
+    const published = [ingestor.publish('a', events(2)), ingestor.publish('a', events(1)), ingestor.publish('b', [{ type: 'asset.deleted' }, { type: 'asset.created' }])];
+    // An endpoint created after the publish call but before its commit gets the events.
+    byAccount.a = [...byAccount.a, endpoint('ep_a2', ['asset.*'])];
+    version = 2;
+    const [a1, a2, b] = await Promise.all(published);
+    expect(versionReads.sort()).toEqual(['a', 'b']);
+    expect([...a1, ...a2].map((o) => o.deliveries)).toEqual([2, 2, 2]);
+    expect(b.map((o) => (o as unknown as { to: string[] }).to)).toEqual([['ep_b'], []]);
+  });
 });

@@ -39,9 +39,16 @@ export interface IngestorOptions {
   readonly commitsInFlight?: number;
 }
 
+/**
+ * An event waiting for its commit. Published events are matched to endpoints at the commit
+ * (`endpoints: null`), once per account for the whole batch: the account's endpoints version is
+ * read once per commit instead of once per request. A test send names its endpoints.
+ */
+type QueuedItem = Omit<IngestItem, 'endpoints'> & { readonly endpoints: IngestItem['endpoints'] | null };
+
 export class Ingestor {
   private readonly matcher: EndpointMatcher;
-  private readonly committer: GroupCommitter<IngestItem, IngestOutcome>;
+  private readonly committer: GroupCommitter<QueuedItem, IngestOutcome>;
   private readonly clock: () => number;
 
   constructor(private readonly options: IngestorOptions) {
@@ -63,10 +70,8 @@ export class Ingestor {
   async publish(accountId: string, events: readonly EventInput[]): Promise<IngestOutcome[]> {
     const types = Ingestor.canonicalTypes(events);
     this.admit(events.length);
-    const match = await this.matcher.forAccount(accountId);
     const now = this.clock();
-    const items = events.map((event, i) => this.item(accountId, event, types[i], now, match(types[i], event)));
-    return this.committer.submit(items);
+    return this.committer.submit(events.map((event, i) => this.item(accountId, event, types[i], now, null)));
   }
 
   /**
@@ -90,7 +95,7 @@ export class Ingestor {
     return this.committer.status();
   }
 
-  private item(accountId: string, event: EventInput, type: string, now: number, endpoints: IngestItem['endpoints']): IngestItem {
+  private item(accountId: string, event: EventInput, type: string, now: number, endpoints: QueuedItem['endpoints']): QueuedItem {
     const messageId = newId('msg', now);
     const occurredAt = event.occurredAt ?? now;
     return {
@@ -102,7 +107,8 @@ export class Ingestor {
     };
   }
 
-  private async commit(items: IngestItem[]): Promise<IngestOutcome[]> {
+  private async commit(queued: QueuedItem[]): Promise<IngestOutcome[]> {
+    const items = await this.matched(queued);
     const handoff = this.options.handoff?.();
     const grant = handoff?.offer(handOverable(items));
     let out: IngestOutcome[];
@@ -116,6 +122,15 @@ export class Ingestor {
     if (out.some((o) => !o.duplicate && o.deliveries > (o.leased?.length ?? 0))) this.options.onCommitted?.();
     // The leased deliveries (with their bodies) are the dispatcher's now, not the caller's.
     return grant ? out.map(({ leased: _leased, ...o }) => o) : out;
+  }
+
+  /** The batch's published events matched to their account's endpoints as they are now. */
+  private async matched(queued: readonly QueuedItem[]): Promise<IngestItem[]> {
+    const matchers = new Map<string, Awaited<ReturnType<EndpointMatcher['forAccount']>>>();
+    for (const item of queued) {
+      if (item.endpoints === null && !matchers.has(item.accountId)) matchers.set(item.accountId, await this.matcher.forAccount(item.accountId));
+    }
+    return queued.map((item) => ({ ...item, endpoints: item.endpoints ?? matchers.get(item.accountId)!(item.event.type, item.event) }));
   }
 }
 
