@@ -18,7 +18,7 @@ import { HeraldMetrics } from '../observability/metrics.js';
 import { instrumentStore } from '../observability/timed-store.js';
 import type { Store } from '../store/contract.js';
 import { WriteLock } from '../store/sqlite/write-lock.js';
-import { bootstrap } from './bootstrap.js';
+import { adminKeyAnnouncement, bootstrap } from './bootstrap.js';
 import { startDispatching, type Dispatching } from './dispatch.js';
 import type { AppContext } from './context.js';
 import { createHealthHooks } from './health-hooks.js';
@@ -67,7 +67,9 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
   // The hot path's view of the store, timed for /metrics. The context keeps the store itself, so
   // whoever replaces one of its methods (tests standing in for a failing disk) reaches the driver.
   const timed = instrumentStore(store, metrics);
-  const { defaultAccountId } = await bootstrap(store, config, options.announce ?? ((line) => process.stdout.write(`${line}\n`)), options.api);
+  const { defaultAccountId, generatedKey } = await bootstrap(store, config, options.api);
+  const announce = options.announce ?? ((line) => process.stdout.write(`${line}\n`));
+  let listening = false;
 
   // Own Connect inboxes are always reachable: HERALD_PUBLIC_URL now, the listening address below.
   const ownPublicHost = publicUrlHost(config.publicUrl);
@@ -174,6 +176,8 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
         }
       }
       logger.info({ url, version, store: store.dialect }, 'Herald API listening');
+      listening = true;
+      if (generatedKey) announce(adminKeyAnnouncement(generatedKey.key));
     } else if (config.metricsPort !== undefined) {
       server = buildProbeServer(context);
       url = await listenOn(server, config.metricsPort, config.host, 'HERALD_METRICS_PORT');
@@ -196,6 +200,10 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
       metrics.watchDispatchThread(() => started.health());
     }
   } catch (err) {
+    // Nobody saw the generated key: the next start generates and shows another.
+    if (generatedKey && !listening) {
+      await store.deleteApiKey(defaultAccountId, generatedKey.id).catch((e: unknown) => logger.warn({ err: e }, 'could not withdraw the generated admin key'));
+    }
     await stop();
     throw err;
   }

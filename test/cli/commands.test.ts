@@ -3,6 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
 import { freePort } from '../process.js';
@@ -242,6 +243,24 @@ describe('help and bad arguments', () => {
       expect([inUse.code, inUse.stderr.trim()]).toEqual([2, `herald: PORT: cannot listen on port ${port} (EADDRINUSE)`]);
       const elsewhere = await runCli(['serve'], { ...env, PORT: '0', HOST: '192.0.2.1' });
       expect([elsewhere.code, elsewhere.stderr.trim()]).toEqual([2, 'herald: HOST: cannot listen on 192.0.2.1 (EADDRNOTAVAIL)']);
+    } finally {
+      await taken.close();
+    }
+  });
+
+  it('a first start that cannot listen shows no admin key and keeps none: the next start generates one', async () => {
+    const taken = await startReceiver();
+    try {
+      const data = path.join(dir, 'first-start');
+      const failed = await runCli(['serve'], { HERALD_DATA_DIR: data, DATABASE_URL: '', HERALD_ADMIN_KEY: '', HOST: '127.0.0.1', PORT: new URL(taken.url).port });
+      expect(failed.code).toBe(2);
+      expect(failed.stdout).not.toContain('admin API key');
+      const db = new Database(path.join(data, 'herald.db'), { readonly: true });
+      try {
+        expect(db.prepare('SELECT COUNT(*) AS n FROM api_keys').get()).toEqual({ n: 0 });
+      } finally {
+        db.close();
+      }
     } finally {
       await taken.close();
     }
