@@ -6,6 +6,8 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { AppContext } from '../app/context.js';
+import type { Config } from '../config/index.js';
+import { newId } from '../domain/ids.js';
 import { authenticate } from './middleware/auth.js';
 import { frameworkError, registerErrorHandler } from './middleware/errors.js';
 import { registerJsonBodyParser } from './middleware/json-body.js';
@@ -49,7 +51,8 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
           : [400, 'invalid_request', 'the request is not valid HTTP'];
     // The API's error shape, though no route was reached.
     const body = JSON.stringify({ error, message, field: null });
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status]}`, `Content-Length: ${Buffer.byteLength(body)}`, 'Content-Type: application/json', `X-Request-Id: ${newId('req')}`, 'Connection: close'];
+    socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
   }
   socket.destroy(err);
 }
@@ -59,10 +62,16 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
  * handling and error handler. Per-request access logs stay off: at thousands of requests a
  * second they would drown the delivery logs.
  */
-function baseServer(logger: Logger, options: { logRequests: boolean } & Pick<FastifyServerOptions, 'bodyLimit' | 'trustProxy'> = { logRequests: false }): FastifyInstance {
+function baseServer(logger: Logger, config: Pick<Config, 'requestTimeoutMs'>, options: { logRequests: boolean } & Pick<FastifyServerOptions, 'bodyLimit' | 'trustProxy'> = { logRequests: false }): FastifyInstance {
   const { logRequests, ...fastifyOptions } = options;
   const app = Fastify({
     ...fastifyOptions,
+    // A request that never finishes arriving (a body announced and not sent) would otherwise hold
+    // its connection for as long as the client likes: no key is needed to open many.
+    // Node reads it when the server is made (Fastify sets it only afterwards, which Node 20 ignores).
+    requestTimeout: config.requestTimeoutMs,
+    // Node would answer a request without Host itself, with an empty body: registerRequestIds does, in the API's shape.
+    http: { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.min(5_000, Math.max(250, config.requestTimeoutMs / 4)), requireHostHeader: false },
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     clientErrorHandler,
@@ -77,7 +86,7 @@ function baseServer(logger: Logger, options: { logRequests: boolean } & Pick<Fas
 
 /** What a process without the API serves: health, readiness and its own metrics, nothing else. */
 export function buildProbeServer(ctx: AppContext): FastifyInstance {
-  const app = baseServer(ctx.logger.child({ component: 'probes' }));
+  const app = baseServer(ctx.logger.child({ component: 'probes' }), ctx.config);
   registerHealthRoutes(app, ctx);
   registerMetricsRoute(app, ctx);
   return app;
@@ -85,7 +94,7 @@ export function buildProbeServer(ctx: AppContext): FastifyInstance {
 
 export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   const logger = ctx.logger.child({ component: 'api' });
-  const app = baseServer(logger, {
+  const app = baseServer(logger, ctx.config, {
     logRequests: logger.isLevelEnabled('debug'),
     bodyLimit: BODY_LIMIT,
     trustProxy: false,

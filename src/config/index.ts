@@ -41,6 +41,8 @@ export interface Config {
   readonly retentionMs: number;
   /** API requests per second per key; 0 turns the limit off. */
   readonly apiRateLimit: number;
+  /** A request whose headers and body have not all arrived within this is answered 408 and closed. */
+  readonly requestTimeoutMs: number;
   /** Events waiting for their commit beyond which ingest answers 503 (back-pressure). */
   readonly ingestQueueLimit: number;
   /** Requests captured by Connect inboxes are pruned after this. */
@@ -205,6 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
     disableAfterMs: intVar(env, 'HERALD_DISABLE_AFTER_HOURS', 120, 1, 24 * 365) * 3_600_000,
     retentionMs: intVar(env, 'HERALD_RETENTION_DAYS', 30, 1, 3650) * 86_400_000,
     apiRateLimit: intVar(env, 'HERALD_API_RATE_LIMIT', 20_000, 0, 1_000_000),
+    requestTimeoutMs: intVar(env, 'HERALD_REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
     ingestQueueLimit: intVar(env, 'HERALD_INGEST_QUEUE_LIMIT', 100_000, 1_000, 10_000_000),
     inboxRetentionMs: intVar(env, 'HERALD_INBOX_RETENTION_HOURS', 72, 1, 24 * 3650) * 3_600_000,
     inboxRateLimit: intVar(env, 'HERALD_INBOX_RATE_LIMIT', 100, 0, 1_000_000),

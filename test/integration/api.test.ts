@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHerald, type TestHerald } from '../helpers.js';
+import { ADMIN_KEY, startTestHerald, type TestHerald } from '../helpers.js';
 
 let h: TestHerald;
 beforeAll(async () => {
@@ -316,7 +316,19 @@ describe('ingest API', () => {
       socket.on('error', reject);
     });
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toMatch(/\r\nX-Request-Id: req_\w+\r\n/);
     expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid_request', message: 'the request is not valid HTTP', field: null });
+    // HTTP/1.1 without Host: refused in the same shape, with a request id (Node's own refusal had an empty body).
+    const hostless = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(h.url).port), '127.0.0.1', () => socket.write(`GET /api/v2/event-types HTTP/1.1\r\nx-api-key: ${ADMIN_KEY}\r\nConnection: close\r\n\r\n`));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(hostless).toMatch(/^HTTP\/1\.1 400 /);
+    expect(hostless).toMatch(/\r\nx-request-id: req_\w+\r\n/i);
+    expect(JSON.parse(hostless.slice(hostless.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid_request', message: 'the request has no Host header', field: 'host' });
   });
 
   it('rejects a body over 1 MiB with 413', async () => {
@@ -361,5 +373,37 @@ describe('metrics', () => {
     expect(gauge('herald_queue_depth') + gauge('herald_retry_queue_depth') + gauge('herald_leased_deliveries')).toBeGreaterThanOrEqual(1);
     expect(gauge('herald_events_ingested_total')).toBeGreaterThanOrEqual(1);
     expect(text).toContain('herald_process_resident_memory_bytes');
+  });
+});
+
+describe('a request that never finishes arriving', () => {
+  let slow: TestHerald;
+  beforeAll(async () => {
+    slow = await startTestHerald({ HERALD_REQUEST_TIMEOUT_MS: '1000' }, { worker: false });
+  });
+  afterAll(async () => {
+    await slow.close();
+  });
+
+  it('is answered 408 and closed after HERALD_REQUEST_TIMEOUT_MS, without a key too', async () => {
+    // A body announced and never sent: before, the connection stayed open for as long as the client kept it.
+    const answers = await Promise.all(
+      [`/api/v2/events HTTP/1.1\r\nx-api-key: ${ADMIN_KEY}`, '/nope HTTP/1.1'].map(
+        (target) =>
+          new Promise<string>((resolve, reject) => {
+            const socket = connect(Number(new URL(slow.url).port), '127.0.0.1', () =>
+              socket.write(`POST ${target}\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{`),
+            );
+            let text = '';
+            socket.on('data', (chunk) => (text += chunk));
+            socket.on('close', () => resolve(text));
+            socket.on('error', reject);
+          }),
+      ),
+    );
+    for (const raw of answers) {
+      expect(raw).toMatch(/^HTTP\/1\.1 408 /);
+      expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'timeout', message: 'the request did not arrive in time', field: null });
+    }
   });
 });
