@@ -2,6 +2,17 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startTestHerald, type TestHerald } from '../helpers.js';
 
+/** Sends `request` as it is over a new connection and returns everything answered until the server closes it. */
+function rawExchange(url: string, request: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
 let h: TestHerald;
 beforeAll(async () => {
   h = await startTestHerald({}, { worker: false });
@@ -308,24 +319,12 @@ describe('ingest API', () => {
     const range = await h.api('GET', '/api/v2/deliveries?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z');
     expect([range.status, range.body]).toEqual([400, { error: 'invalid_request', message: 'until must be later than since', field: 'until' }]);
     // Not even HTTP: no route was reached, and the answer still has the API's shape.
-    const raw = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(new URL(h.url).port), '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
-      let text = '';
-      socket.on('data', (chunk) => (text += chunk));
-      socket.on('close', () => resolve(text));
-      socket.on('error', reject);
-    });
+    const raw = await rawExchange(h.url, 'NOT HTTP AT ALL\r\n\r\n');
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
     expect(raw).toMatch(/\r\nX-Request-Id: req_\w+\r\n/);
     expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid_request', message: 'the request is not valid HTTP', field: null });
     // HTTP/1.1 without Host: refused in the same shape, with a request id (Node's own refusal had an empty body).
-    const hostless = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(new URL(h.url).port), '127.0.0.1', () => socket.write(`GET /api/v2/event-types HTTP/1.1\r\nx-api-key: ${ADMIN_KEY}\r\nConnection: close\r\n\r\n`));
-      let text = '';
-      socket.on('data', (chunk) => (text += chunk));
-      socket.on('close', () => resolve(text));
-      socket.on('error', reject);
-    });
+    const hostless = await rawExchange(h.url, `GET /api/v2/event-types HTTP/1.1\r\nx-api-key: ${ADMIN_KEY}\r\nConnection: close\r\n\r\n`);
     expect(hostless).toMatch(/^HTTP\/1\.1 400 /);
     expect(hostless).toMatch(/\r\nx-request-id: req_\w+\r\n/i);
     expect(JSON.parse(hostless.slice(hostless.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid_request', message: 'the request has no Host header', field: 'host' });
@@ -388,17 +387,8 @@ describe('a request that never finishes arriving', () => {
   it('is answered 408 and closed after HERALD_REQUEST_TIMEOUT_MS, without a key too', async () => {
     // A body announced and never sent: before, the connection stayed open for as long as the client kept it.
     const answers = await Promise.all(
-      [`/api/v2/events HTTP/1.1\r\nx-api-key: ${ADMIN_KEY}`, '/nope HTTP/1.1'].map(
-        (target) =>
-          new Promise<string>((resolve, reject) => {
-            const socket = connect(Number(new URL(slow.url).port), '127.0.0.1', () =>
-              socket.write(`POST ${target}\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{`),
-            );
-            let text = '';
-            socket.on('data', (chunk) => (text += chunk));
-            socket.on('close', () => resolve(text));
-            socket.on('error', reject);
-          }),
+      [`/api/v2/events HTTP/1.1\r\nx-api-key: ${ADMIN_KEY}`, '/nope HTTP/1.1'].map((target) =>
+        rawExchange(slow.url, `POST ${target}\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{`),
       ),
     );
     for (const raw of answers) {
