@@ -255,6 +255,22 @@ describe('inbox stream (Server-Sent Events)', () => {
     expect((await call('GET', `/api/v2/inboxes/${inbox.id}`)).status).toBe(404);
   });
 
+  it('ends a stream within seconds once the key it was opened with is deleted', async () => {
+    const inbox = await newInbox();
+    const viewer = await call('POST', '/api/v2/api-keys', { name: 'stream viewer', role: 'viewer' });
+    const stream = await openStream(`${h.url}/api/v2/inboxes/${inbox.id}/stream`, viewer.body.key);
+    expect(stream.status).toBe(200);
+    expect((await call('DELETE', `/api/v2/api-keys/${viewer.body.id}`)).status).toBe(204);
+    await stream.ended;
+    expect(stream.events.map((e) => e.event)).toEqual(['unauthorized']);
+  });
+
+  it('answers HEAD on a stream at once (404) instead of opening a stream that never starts', async () => {
+    const inbox = await newInbox();
+    const res = await fetch(`${h.url}/api/v2/inboxes/${inbox.id}/stream`, { method: 'HEAD', headers: { 'x-api-key': ADMIN_KEY }, signal: AbortSignal.timeout(5_000) });
+    expect(res.status).toBe(404);
+  });
+
   it('refuses streams without a key', async () => {
     const inbox = await newInbox();
     const res = await fetch(`${h.url}/api/v2/inboxes/${inbox.id}/stream`);

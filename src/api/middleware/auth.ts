@@ -58,7 +58,7 @@ export class KeyAuthenticator {
   }
 }
 
-function presentedKey(req: FastifyRequest): string | undefined {
+export function presentedKey(req: FastifyRequest): string | undefined {
   const header = req.headers['x-api-key'];
   if (typeof header === 'string' && header.length > 0) return header;
   const auth = req.headers.authorization;

@@ -14,7 +14,7 @@ import { inboxRequestView, inboxView } from '../../inbox/views.js';
 import { decodeSecret, generateSecret } from '../../signing/standard-webhooks.js';
 import { checkDestination } from '../destination.js';
 import { answers } from '../openapi.js';
-import { principalOf, requireRole } from '../middleware/auth.js';
+import { presentedKey, principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, notFound } from '../middleware/errors.js';
 import { ApiRateLimiter } from '../middleware/rate-limit.js';
 import { IdParams, PageQuery } from '../schemas.js';
@@ -249,6 +249,8 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
   app.get(
     '/api/v2/inboxes/:id/stream',
     {
+      // A HEAD would open the stream and never send its head (Node drops writes to a HEAD answer).
+      exposeHeadRoute: false,
       schema: {
         tags,
         params: IdParams,
@@ -263,7 +265,9 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
       const inbox = await inboxOf(ctx, req, id);
       const lastEventId = req.headers['last-event-id'];
       const after = (req.query as Static<typeof StreamQuery>).after ?? (typeof lastEventId === 'string' && lastEventId.length <= 100 ? lastEventId : undefined);
-      await streamInbox(ctx, inbox, after, reply);
+      const key = presentedKey(req)!;
+      const { keyId } = principalOf(req);
+      await streamInbox(ctx, inbox, after, reply, async () => (await ctx.keys.authenticate(key))?.keyId === keyId);
     },
   );
 }
@@ -271,8 +275,14 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
 /** How many sent ids a stream remembers: a capture is announced at most twice (locally and by NOTIFY), moments apart. */
 const STREAM_DEDUP_WINDOW = 1_000;
 
+/**
+ * How often an open stream checks that the key it was opened with still works: a deleted key
+ * ends its streams within this (and the key cache's few seconds), in any process.
+ */
+const KEY_RECHECK_MS = 5_000;
+
 /** Streams an inbox: subscribe first (buffering), then the head, the catch-up, the buffer, live. */
-async function streamInbox(ctx: AppContext, inbox: Inbox, after: string | undefined, reply: FastifyReply): Promise<void> {
+async function streamInbox(ctx: AppContext, inbox: Inbox, after: string | undefined, reply: FastifyReply, keyWorks: () => Promise<boolean>): Promise<void> {
   let stream: ReturnType<typeof openEventStream> | undefined;
   let buffered: InboxRequest[] | undefined = [];
   // Deduplicated by id, not by "newer than the last one sent": another process's capture,
@@ -292,7 +302,23 @@ async function streamInbox(ctx: AppContext, inbox: Inbox, after: string | undefi
     },
   });
   reply.hijack();
-  stream = openEventStream(reply.raw, { onClose: unsubscribe });
+  const recheck = setInterval(() => {
+    keyWorks().then(
+      (works) => {
+        if (works || !stream) return;
+        stream.send('unauthorized', { inbox_id: inbox.id });
+        stream.close();
+      },
+      (err: unknown) => ctx.logger.warn({ err, inboxId: inbox.id }, 'could not check the key of an inbox stream'),
+    );
+  }, KEY_RECHECK_MS);
+  recheck.unref();
+  stream = openEventStream(reply.raw, {
+    onClose: () => {
+      clearInterval(recheck);
+      unsubscribe();
+    },
+  });
   try {
     if (after !== undefined) {
       await capturedAfter(ctx.store, inbox.accountId, inbox.id, after, send);

@@ -124,7 +124,8 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
   });
 
   // The browser's EventSource cannot send the API key, so the UI relays the stream with it.
-  pages.get('/inboxes/:id/stream', hidden, async (req, reply) => {
+  // No HEAD: it would open the upstream stream and never answer.
+  pages.get('/inboxes/:id/stream', { ...hidden, exposeHeadRoute: false }, async (req, reply) => {
     const abort = new AbortController();
     const after = str(queryOf(req).after);
     const lastEventId = req.headers['last-event-id'];
