@@ -271,6 +271,14 @@ describe('ingest API', () => {
     // Herald's own events are published under herald: ids; taking one first would suppress them.
     const taken = await h.api('POST', '/api/v2/events/batch', { events: [{ id: 'herald:exhausted:dlv_x:1', type: 'asset.created' }] });
     expect([taken.status, taken.body.field]).toEqual([400, 'events[0].id']);
+    // A test send may use them, to try a receiver's handler, but only with the test data.
+    const ep = await h.api('POST', '/api/v2/endpoints', { url: 'http://127.0.0.1:9/own-types', event_types: ['*'] });
+    const forged = await h.api('POST', `/api/v2/endpoints/${ep.body.id}/test`, { event_type: 'endpoint.disabled', data: { endpoint_id: 'ep_victim' } });
+    expect([forged.status, forged.body.error, forged.body.field]).toEqual([422, 'reserved_event_type', 'data']);
+    const trial = await h.api('POST', `/api/v2/endpoints/${ep.body.id}/test`, { event_type: 'endpoint.disabled' });
+    expect(trial.status).toBe(202);
+    const sent = await h.api('GET', `/api/v2/events/${trial.body.message_id}`);
+    expect([sent.body.payload.data, sent.body.payload.resource]).toEqual([{ test: true }, { type: 'endpoint', id: 'herald-test' }]);
   });
 
   it('pages projects by their own ids, which are cursors too', async () => {

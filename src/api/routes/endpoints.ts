@@ -5,7 +5,7 @@ import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, r
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../domain/types.js';
 import { ingestFailure } from '../ingest-failure.js';
-import { findEventType, subjectOf } from '../../catalog/index.js';
+import { findEventType, isHeraldEvent, subjectOf } from '../../catalog/index.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { answers } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
@@ -227,6 +227,10 @@ const TEST_EVENT_TYPE = 'asset.created';
 async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<typeof TestSendBody>): Promise<{ message_id: string; delivery_id: string }> {
   checkEventLimits(body, 'body');
   const type = body.event_type ?? TEST_EVENT_TYPE;
+  // Receivers may trust Herald's own types: a test of one carries the test data, nothing chosen.
+  if (isHeraldEvent(type) && body.data !== undefined) {
+    throw new ApiError(422, 'reserved_event_type', `data: a test of ${type}, raised by Herald itself, carries no data of your own`, 'data');
+  }
   // A resource of the event's own topic, so every profile renders the payload it would for real.
   const subject = subjectOf(findEventType(type)?.name ?? 'test');
   const event: EventInput = { type, resource: { type: subject, id: 'herald-test' }, data: body.data ?? { test: true } };
