@@ -338,6 +338,17 @@ describe('ingest API', () => {
     expect(JSON.parse(hostless.slice(hostless.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid_request', message: 'the request has no Host header', field: 'host' });
   });
 
+  it("answers the profiles' paths in JSON even to a browser, which gets HTML pages only from the admin UI's", async () => {
+    for (const path of ['/webhooks/endpoint/%ff', '/cmp/v3/nope', `/cmp/v3/webhooks/${'a'.repeat(201)}`, '/content-store-v1/webhooks/x/y']) {
+      const res = await fetch(`${h.url}${path}`, { headers: { accept: 'text/html,application/json', 'x-api-key': ADMIN_KEY } });
+      expect([res.status >= 400, res.headers.get('content-type')], path).toEqual([true, expect.stringMatching(/^application\/json/)]);
+      await res.body?.cancel();
+    }
+    const page = await fetch(`${h.url}/no-such-page`, { headers: { accept: 'text/html' } });
+    expect([page.status, page.headers.get('content-type')]).toEqual([404, expect.stringMatching(/^text\/html/)]);
+    await page.body?.cancel();
+  });
+
   it('rejects a body over 1 MiB with 413', async () => {
     const res = await h.api('POST', '/api/v2/events', { type: 'asset.created', data: { blob: 'x'.repeat(1_100_000) } });
     expect(res.status).toBe(413);

@@ -148,6 +148,11 @@ describe('list, get, update, delete', () => {
       expect(missing.status).toBe(404);
       expect(missing.body).toEqual({ error: `Couldn't find Webhook with 'id'=${id}` });
     }
+    // Refused before any route runs (an id too long, a path that does not decode): still Media Pocket's shape.
+    for (const [path, status] of [[`/api/v2/admin/webhooks/${'1'.repeat(201)}`, 414], ['/api/v2/admin/webhooks/%ff', 400], ['/api/v2/admin/webhooks/1/nope', 404]] as const) {
+      const refused = await h.api('GET', path);
+      expect([refused.status, Object.keys(refused.body)], path).toEqual([status, ['error']]);
+    }
   });
 
   it('PUT and PATCH update only the params sent; 404 and 422 as on create', async () => {

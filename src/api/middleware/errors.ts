@@ -97,8 +97,19 @@ export function registerErrorHandler(app: FastifyInstance): void {
   });
   app.setNotFoundHandler((req, reply) => {
     if (wantsPage(req)) return plainPage(reply, 404, 'No page at this address.');
-    return reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, field: null });
+    return answerOutsideRoutes(req, reply, 404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`);
   });
+}
+
+/** Paths an API answers (Herald's, a profile's, inbox captures): never with an HTML page. */
+const API_PREFIXES = ['/api/', '/webhooks/', '/content-store-v1/', '/cmp/', '/in/'];
+/** Media Pocket's API answers every error as `{error}` alone, as Media Pocket does. */
+const MEDIA_POCKET_PREFIX = '/api/v2/admin/webhooks';
+
+/** An error met before any route ran, in the shape of the API the path belongs to. */
+function answerOutsideRoutes(req: FastifyRequest, reply: FastifyReply, status: number, error: string, message: string): FastifyReply {
+  if (req.url.startsWith(MEDIA_POCKET_PREFIX)) return reply.status(status).send({ error: message });
+  return reply.status(status).send({ error, message, field: null });
 }
 
 /**
@@ -111,20 +122,20 @@ export function frameworkError(err: FastifyError, req: FastifyRequest, reply: Fa
     return;
   }
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    void reply.status(414).send({ error: 'invalid_request', message: `a path segment (an id) is longer than ${MAX_PATH_ID_LENGTH} characters`, field: null });
+    void answerOutsideRoutes(req, reply, 414, 'invalid_request', `a path segment (an id) is longer than ${MAX_PATH_ID_LENGTH} characters`);
     return;
   }
   if (err.code === 'FST_ERR_BAD_URL') {
-    void reply.status(400).send({ error: 'invalid_request', message: 'the path is not a valid URL: it does not decode', field: null });
+    void answerOutsideRoutes(req, reply, 400, 'invalid_request', 'the path is not a valid URL: it does not decode');
     return;
   }
   const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
-  void reply.status(status).send({ error: 'invalid_request', message: safeClientMessage(err, status), field: null });
+  void answerOutsideRoutes(req, reply, status, 'invalid_request', safeClientMessage(err, status));
 }
 
 /** A browser asking for a page outside the API: it gets a page, not the API's JSON. */
 function wantsPage(req: FastifyRequest): boolean {
-  return !req.url.startsWith('/api/') && (req.headers.accept ?? '').includes('text/html');
+  return !API_PREFIXES.some((prefix) => req.url.startsWith(prefix)) && (req.headers.accept ?? '').includes('text/html');
 }
 
 function plainPage(reply: FastifyReply, status: number, message: string): FastifyReply {
