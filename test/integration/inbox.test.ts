@@ -130,6 +130,17 @@ describe('inbox capture', () => {
     expect(JSON.stringify(list.body)).not.toContain(inbox.url.split('/in/')[1]);
   });
 
+  it("captures the methods beyond the everyday ones (WebDAV's, a CDN's PURGE, QUERY)", async () => {
+    const inbox = await newInbox();
+    const methods = ['PROPFIND', 'SEARCH', 'LOCK', 'REPORT', 'PURGE', 'QUERY'];
+    for (const method of methods) {
+      const res = await fetch(`${inbox.url}/dav`, { method, headers: { 'content-type': 'application/xml' }, body: `<${method.toLowerCase()}/>` });
+      expect([method, res.status, await res.json()]).toEqual([method, 200, { ok: true }]);
+    }
+    const list = await call('GET', `/api/v2/inboxes/${inbox.id}/requests?limit=10`);
+    expect(list.body.data.map((r: { method: string; body: string }) => `${r.method} ${r.body}`).reverse()).toEqual(methods.map((m) => `${m} <${m.toLowerCase()}/>`));
+  });
+
   it('answers 404 for unknown or malformed tokens', async () => {
     for (const path of ['/in/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '/in/short', '/in/']) {
       const res = await fetch(`${h.url}${path}`, { method: 'POST', body: 'x' });

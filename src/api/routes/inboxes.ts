@@ -1,5 +1,5 @@
 // Connect inboxes: /api/v2/inboxes (keyed, tenant-scoped) and the public capture URL /in/<token>.
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, METHODS } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
@@ -373,6 +373,11 @@ async function readRaw(raw: IncomingMessage, limit: number): Promise<{ body: Buf
 export async function registerInboxCaptureRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   // Open streams would keep the server from closing: end them first.
   app.addHook('preClose', async () => ctx.inboxes.hub.close(undefined, 'shutdown'));
+  // An inbox captures whatever a sender tries, WebDAV's and CDNs' methods (PROPFIND, PURGE) too:
+  // every method Node parses, but CONNECT, which never reaches a route.
+  for (const method of METHODS) {
+    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
+  }
   const limiter = ctx.config.inboxRateLimit > 0 ? new ApiRateLimiter(ctx.config.inboxRateLimit, ctx.config.inboxRateLimit * 2, ctx.clock) : undefined;
 
   const store = async (req: FastifyRequest, reply: FastifyReply, body: { body: Buffer; size: number; truncated: boolean }) => {
