@@ -3,13 +3,13 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { AppContext } from '../app/context.js';
 import type { Config } from '../config/index.js';
 import { newId } from '../domain/ids.js';
 import { authenticate } from './middleware/auth.js';
-import { frameworkError, registerErrorHandler } from './middleware/errors.js';
+import { ApiError, frameworkError, registerErrorHandler } from './middleware/errors.js';
 import { registerJsonBodyParser } from './middleware/json-body.js';
 import { documentRoute } from './openapi.js';
 import { MAX_PATH_ID_LENGTH } from './schemas.js';
@@ -70,7 +70,7 @@ function baseServer(logger: Logger, config: Pick<Config, 'requestTimeoutMs'>, op
     // its connection for as long as the client likes: no key is needed to open many.
     // Node reads it when the server is made (Fastify sets it only afterwards, which Node 20 ignores).
     requestTimeout: config.requestTimeoutMs,
-    // Node would answer a request without Host itself, with an empty body: registerRequestIds does, in the API's shape.
+    // Node would answer a request without Host itself, with an empty body: refuseWithoutHost does, in the API's shape.
     http: { requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.min(5_000, Math.max(250, config.requestTimeoutMs / 4)), requireHostHeader: false },
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -80,8 +80,17 @@ function baseServer(logger: Logger, config: Pick<Config, 'requestTimeoutMs'>, op
     routerOptions: { maxParamLength: MAX_PATH_ID_LENGTH },
   });
   registerRequestIds(app, { logRequests });
+  // After the request id is set: the refusal carries it, in the API's error shape.
+  app.addHook('onRequest', refuseWithoutHost);
   registerErrorHandler(app);
   return app;
+}
+
+/** HTTP/1.1 requires a Host header (RFC 9112 §3.2); Node's own refusal (switched off above) had an empty body. */
+async function refuseWithoutHost(req: FastifyRequest): Promise<void> {
+  if (req.headers.host === undefined && req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor === 1) {
+    throw new ApiError(400, 'invalid_request', 'the request has no Host header', 'host');
+  }
 }
 
 /** What a process without the API serves: health, readiness and its own metrics, nothing else. */

@@ -4,7 +4,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { newId } from '../../domain/ids.js';
-import { ApiError } from './errors.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 const MAX_LENGTH = 128;
@@ -30,8 +29,6 @@ export function registerRequestIds(app: FastifyInstance, options: { logRequests:
   app.addHook('onRequest', (req, reply, done) => {
     // On the raw response, so streams that hijack the reply (inbox live views) carry it too.
     reply.raw.setHeader(REQUEST_ID_HEADER, req.id);
-    // HTTP/1.1 requires it (RFC 9112 §3.2); Node's own refusal would carry neither the id nor the API's error shape.
-    if (req.headers.host === undefined && req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor === 1) return done(new ApiError(400, 'invalid_request', 'the request has no Host header', 'host'));
     done();
   });
   if (!options.logRequests) return;
