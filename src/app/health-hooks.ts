@@ -5,7 +5,6 @@ import type { ClaimedDelivery, Notice } from '../store/contract.js';
 import type { AppContext } from './context.js';
 import { publishSystemEvents, raiseSystemEvent, type SystemEvent } from './system-events.js';
 
-
 const GONE_REASON = 'endpoint answered 410 Gone';
 /** Notices carried out per store read. */
 const NOTICE_BATCH = 100;
