@@ -1,10 +1,11 @@
-// Sends one attempt over a shared undici Agent (keep-alive pools per origin) and reads at
-// most a bounded part of the answer. It never follows redirects.
+// Sends one attempt over a shared undici Agent (an OriginPool of keep-alive connections per
+// origin) and reads at most a bounded part of the answer. It never follows redirects.
 //
 // It dispatches with its own handler instead of undici's request(): an attempt needs the
 // status, the headers and the first 4 KiB of the body, and request()'s Readable stream,
 // abort-signal wiring and async iteration were a tenth of the dispatcher's CPU (profiled).
-import { Agent, type Dispatcher as UndiciDispatcher } from 'undici';
+import { Agent, buildConnector, type Dispatcher as UndiciDispatcher } from 'undici';
+import { OriginPool, type OriginPoolOptions } from './origin-pool.js';
 
 export const MAX_RESPONSE_READ = 64 * 1024;
 export const MAX_RESPONSE_LOGGED = 4 * 1024;
@@ -43,8 +44,11 @@ export class HttpSender {
   private readonly targets = new Map<string, { readonly origin: string; readonly path: string }>();
 
   constructor(options: HttpSenderOptions = {}) {
+    // One connector for every connection: given an object, each Client would build its own.
+    const connect = typeof options.connect === 'function' ? options.connect : buildConnector({ ...options.connect });
     this.agent = new Agent({
-      connect: options.connect,
+      factory: (origin, opts) => new OriginPool(origin, opts as OriginPoolOptions),
+      connect,
       connections: options.connectionsPerOrigin ?? null,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 120_000,
