@@ -267,12 +267,12 @@ describe('Dispatcher', () => {
    * Ten deliveries to an endpoint limited to 25/s (each slot 40 ms after the one before) under a
    * 400 ms lease (slots may be held up to 100 ms ahead); `answer` hands each reservation's delay back.
    */
-  async function throttledRun(answer: (delayMs: number) => number | Promise<number>): Promise<{ settled: Settlement[]; reserved: number }> {
-    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { slow: { rateLimitPerSecond: 25 } });
+  async function throttledRun(answer: (delayMs: number) => number | Promise<number>, rate = 25, leaseMs = 400): Promise<{ settled: Settlement[]; reserved: number }> {
+    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { slow: { rateLimitPerSecond: rate } });
     let reserved = 0;
-    h.deps.reserveRate = () => answer(40 * reserved++);
+    h.deps.reserveRate = () => answer((1000 / rate) * reserved++);
     for (let i = 0; i < 10; i++) h.queue.push(delivery(`m${i}`, 'slow'));
-    const d = dispatcher(h, { concurrency: 20, endpointConcurrency: 10, leaseMs: 400 });
+    const d = dispatcher(h, { concurrency: 20, endpointConcurrency: 10, leaseMs });
     d.start();
     await until(() => h.settled.length === 10);
     await d.stop(1000);
@@ -287,6 +287,14 @@ describe('Dispatcher', () => {
     const released = settled.filter((s) => s.outcome === 'release');
     expect(released).toHaveLength(6);
     for (const r of released) expect(r).toMatchObject({ nextAttemptAt: NOW + 120 });
+  });
+
+  it('hands deliveries back at whole milliseconds when slots fall between them (3/s: 333.3 ms apart)', async () => {
+    // PostgreSQL keeps times as bigint and refused a fraction, failing every settlement of the batch.
+    const { settled } = await throttledRun((delayMs) => delayMs, 3, 2_000);
+    const released = settled.filter((s) => s.outcome === 'release');
+    expect(released.length).toBeGreaterThan(0);
+    for (const r of released) expect(r).toMatchObject({ nextAttemptAt: NOW + 667 });
   });
 
   it('with a limit shared through the store (reservations answered later), still reserves only a quarter of a lease ahead', async () => {
@@ -311,6 +319,48 @@ describe('Dispatcher', () => {
     await until(() => h.settled.length === 1);
     await d.stop(1000);
     expect(d.status().lastError).toMatch(/settle: disk full/);
+  });
+
+  it('drops a settlement the store keeps refusing while it writes the others, so one cannot jam the rest', async () => {
+    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }));
+    const settle = h.deps.settle;
+    let calls = 0;
+    h.deps.settle = async (batch) => {
+      calls++;
+      if (batch.some((s) => s.deliveryId === 'poison')) throw new Error('invalid input syntax for type bigint');
+      return settle(batch);
+    };
+    for (const id of ['a', 'poison', 'b', 'c']) h.queue.push(delivery(id, `e-${id}`));
+    const d = dispatcher(h, { settleDelayMs: 50 });
+    d.start();
+    await until(() => h.settled.length === 3);
+    // Later outcomes are written too: nothing is left queued behind the refused one.
+    h.queue.push(delivery('d', 'e-d'));
+    d.notify();
+    await until(() => h.settled.length === 4);
+    await d.stop(1000);
+    expect(h.settled.map((s) => s.deliveryId).sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(d.status().lastError).toMatch(/settlement of poison \(succeeded\) dropped: invalid input syntax/);
+    expect(calls).toBeLessThan(10);
+  });
+
+  it('keeps a whole batch while the store refuses every settlement of it (down), and writes it once back', async () => {
+    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }));
+    const settle = h.deps.settle;
+    let down = true;
+    h.deps.settle = async (batch) => {
+      if (down) throw new Error('connection refused');
+      return settle(batch);
+    };
+    for (const id of ['a', 'b', 'c']) h.queue.push(delivery(id, `e-${id}`));
+    const d = dispatcher(h, { settleDelayMs: 50 });
+    d.start();
+    await until(() => d.status().lastError !== null);
+    await new Promise((r) => setTimeout(r, 300));
+    down = false;
+    await until(() => h.settled.length === 3);
+    await d.stop(1000);
+    expect(h.settled.map((s) => s.deliveryId).sort()).toEqual(['a', 'b', 'c']);
   });
 
   it('waits for in-flight attempts on stop, within the grace period', async () => {

@@ -673,7 +673,7 @@ export class Dispatcher {
 
   private enqueueSettlement(s: Settlement, after?: () => void, delayMs = this.settleDelayMs): void {
     if (this.givenUp.has(s.deliveryId)) return;
-    this.settleQueue.push(s);
+    this.settleQueue.push(inWholeMs(s));
     if (after) this.afterSettle.push(after);
     if (this.settleQueue.length >= this.claimBatch) {
       void this.flushSettlements();
@@ -706,10 +706,15 @@ export class Dispatcher {
           // Retries and releases may now be due before the loop's current idle wait ends.
           if (batch.some((s) => s.outcome === 'retry' || s.outcome === 'release')) this.notify();
         } catch (err) {
+          this.fail('settle', err);
+          if (batch.length > 1 && (await this.settleEach(batch))) {
+            for (const hook of after) hook();
+            this.notify();
+            continue;
+          }
           this.afterSettle = after.concat(this.afterSettle);
           // Keep them: an unsettled delivery stays leased and is retried after the lease expires
           // at worst, but try again first: the store may be briefly unavailable.
-          this.fail('settle', err);
           this.settleQueue = batch.concat(this.settleQueue);
           await this.wait(250);
           if (!this.running && this.inFlight === 0) return;
@@ -717,6 +722,26 @@ export class Dispatcher {
       }
     });
     return this.settling;
+  }
+
+  /**
+   * After a batch failed: writes its settlements one at a time. When some are written, the store
+   * is up and those that still fail are refused for what they hold: they are dropped (reported),
+   * not kept to fail every later batch; their deliveries go out again once their leases expire.
+   * False, and nothing dropped, when none could be written (the store is down).
+   */
+  private async settleEach(batch: readonly Settlement[]): Promise<boolean> {
+    const refused: [Settlement, unknown][] = [];
+    for (const s of batch) {
+      try {
+        await this.deps.settle([s]);
+      } catch (err) {
+        refused.push([s, err]);
+      }
+    }
+    if (refused.length === batch.length) return false;
+    for (const [s, err] of refused) this.fail('settle', new Error(`settlement of ${s.deliveryId} (${s.outcome}) dropped: ${err instanceof Error ? err.message : String(err)}`));
+    return true;
   }
 
   // Observers run inside attempt()'s try: a throw reaching its catch would release an
@@ -761,4 +786,13 @@ export class Dispatcher {
         : done;
     });
   }
+}
+
+/**
+ * Slot times fall between milliseconds (1000 / rate); the stores keep whole ones, and PostgreSQL
+ * refuses a fraction in a bigint, which would fail every settlement of the batch.
+ */
+function inWholeMs(s: Settlement): Settlement {
+  if ((s.outcome !== 'retry' && s.outcome !== 'release') || Number.isInteger(s.nextAttemptAt)) return s;
+  return { ...s, nextAttemptAt: Math.ceil(s.nextAttemptAt) };
 }

@@ -26,6 +26,8 @@ describe('parseRetrySchedule', () => {
     expect(() => parseRetrySchedule('0,5,abc,60')).toThrow('retry schedule entry 3 ("abc")');
     expect(() => parseRetrySchedule('0,-5')).toThrow('entry 2 ("-5")');
     expect(() => parseRetrySchedule('0,5,')).toThrow('entry 3 ("")');
+    expect(() => parseRetrySchedule('0,2592001')).toThrow('entry 2 (2592001) is longer than 2592000 seconds');
+    expect(parseRetrySchedule('0,2592000')).toEqual([0, 2592000]);
     expect(() => parseRetrySchedule('0,,5')).toThrow('entry 2 ("")');
     expect(() => parseRetrySchedule('0,1e3')).toThrow('entry 2 ("1e3")');
     expect(() => parseRetrySchedule('   ')).toThrow('retry schedule is empty');

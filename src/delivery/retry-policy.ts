@@ -39,6 +39,9 @@ export interface NextAttemptInput {
  * (`"0,5,300,1800,7200,18000,36000,36000"`). Whitespace around entries is ignored; decimals are
  * allowed. Throws an Error naming the first bad entry (1-based position and text).
  */
+/** One step of the schedule at most: far beyond any retention, and inside every store's time type. */
+export const MAX_RETRY_STEP_SECONDS = 30 * 24 * 3600;
+
 export function parseRetrySchedule(value: string): number[] {
   if (value.trim() === '') throw new Error('retry schedule is empty: expected comma-separated delays in seconds');
   return value.split(',').map((raw, i) => {
@@ -48,7 +51,11 @@ export function parseRetrySchedule(value: string): number[] {
         `retry schedule entry ${i + 1} ("${entry}") is not a non-negative number of seconds`,
       );
     }
-    return Number(entry);
+    const seconds = Number(entry);
+    if (seconds > MAX_RETRY_STEP_SECONDS) {
+      throw new Error(`retry schedule entry ${i + 1} (${entry}) is longer than ${MAX_RETRY_STEP_SECONDS} seconds (30 days)`);
+    }
+    return seconds;
   });
 }
 
