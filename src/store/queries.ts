@@ -13,6 +13,14 @@ export function failedSince(since: number): RecoverScope {
   return { since, until: null, eventTypes: null, statuses: ['failed'] };
 }
 
+/**
+ * `ordered` for a delivery asked to go again now: a finished one is replayed outside its
+ * resource's order; a pending one (waiting for a retry or for the head of its chain) keeps its
+ * place, or it would overtake the head or free the deliveries behind it. In an UPDATE's SET,
+ * `status` is the value before the update.
+ */
+export const KEEP_ORDER_IF_PENDING = "CASE WHEN status = 'pending' THEN ordered ELSE FALSE END";
+
 export interface Filters {
   /** `AND ...` clauses with `?` placeholders, in the order of `values`. */
   readonly sql: string;

@@ -1152,6 +1152,24 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(recovered?.id).toBe(second.id);
       });
 
+      it('retrying a pending delivery now keeps it in its order: it neither jumps the head nor frees the ones behind it', async () => {
+        const { account, targets } = await setup(1, 'per_resource');
+        const items = [ingestItem(account.id, targets, asset('1')), ingestItem(account.id, targets, asset('1'))];
+        await store.ingest(items, T0);
+        const [head] = await store.claim(claimReq());
+        await store.settle([retry(head, 'w1', T0 + 60_000)], T0 + 1);
+        const [second] = (await store.listDeliveries(account.id, { limit: 1, eventId: items[1].messageId })).items;
+        // The second, asked to go now, still waits for the head.
+        expect(await store.retryDelivery(account.id, second.id, T0 + 10)).toMatchObject({ status: 'pending', nextAttemptAt: T0 + 10 });
+        expect(await store.claim(claimReq({ now: T0 + 11 }))).toEqual([]);
+        // The head, asked to go now, goes alone: the second still waits for its outcome.
+        await store.retryDelivery(account.id, head.id, T0 + 12);
+        const now = await store.claim(claimReq({ now: T0 + 13 }));
+        expect(now.map((d) => d.id)).toEqual([head.id]);
+        await store.settle([succeeded(now[0], 'w1', 2)], T0 + 14);
+        expect((await store.claim(claimReq({ now: T0 + 15 }))).map((d) => d.id)).toEqual([second.id]);
+      });
+
       it('does not order deliveries of events without a resource', async () => {
         const { account, targets } = await setup(1, 'per_resource');
         await store.ingest([ingestItem(account.id, targets), ingestItem(account.id, targets)], T0);

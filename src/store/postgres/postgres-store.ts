@@ -40,7 +40,7 @@ import type {
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
 import { gcraParams } from '../rate.js';
-import { type CountsRow, deliveryFilters, healthOf, numbered, type QueueRow, statsOf } from '../queries.js';
+import { type CountsRow, deliveryFilters, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, statsOf } from '../queries.js';
 import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
@@ -1001,7 +1001,7 @@ export class PostgresStore implements Store {
     // One statement (one implicit transaction): the re-queue and its NOTIFY commit together.
     const row = await this.first<DeliveryRow>(
       `WITH u AS (
-         UPDATE deliveries SET status = 'pending', ordered = FALSE, next_attempt_at = $3, updated_at = $3
+         UPDATE deliveries SET status = 'pending', ordered = ${KEEP_ORDER_IF_PENDING}, next_attempt_at = $3, updated_at = $3
           WHERE account_id = $1 AND id = $2 AND status <> 'in_flight'
          RETURNING *
        )

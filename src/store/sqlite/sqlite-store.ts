@@ -36,7 +36,7 @@ import type {
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
 import { gcraParams } from '../rate.js';
-import { type CountsRow, deliveryFilters, healthOf, type QueueRow, statsOf } from '../queries.js';
+import { type CountsRow, deliveryFilters, healthOf, KEEP_ORDER_IF_PENDING, type QueueRow, statsOf } from '../queries.js';
 import { type MinuteRollup, minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
@@ -783,8 +783,12 @@ export class SqliteStore implements Store {
   }
 
   async retryDelivery(accountId: string, id: string, now: number): Promise<Delivery | undefined> {
-    // A replay goes out as asked, outside its resource's order: it neither waits for nor holds back newer events.
-    this.write("UPDATE deliveries SET status = 'pending', ordered = 0, next_attempt_at = ?, updated_at = ? WHERE account_id = ? AND id = ? AND status <> 'in_flight'", now, now, accountId, id);
+    // A replay of a finished delivery goes out as asked, outside its resource's order: it neither
+    // waits for nor holds back newer events. A pending one keeps its place in the order.
+    this.write(
+      `UPDATE deliveries SET status = 'pending', ordered = ${KEEP_ORDER_IF_PENDING}, next_attempt_at = ?, updated_at = ? WHERE account_id = ? AND id = ? AND status <> 'in_flight'`,
+      now, now, accountId, id,
+    );
     return this.getDelivery(accountId, id);
   }
 
