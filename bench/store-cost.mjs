@@ -108,7 +108,7 @@ async function reserveCost() {
   for (let round = 0; round < 2; round++) {
     const started = performance.now();
     const cpu = cpuMicros();
-    for (let i = 0; i < 5_000; i++) await store.reserveRate('endpoint:cost', 1_000_000, Date.now());
+    for (let i = 0; i < 5_000; i++) await store.reserveRate([{ key: 'endpoint:cost', rate: 1_000_000 }], Date.now());
     console.log(`reserveRate: ${(((performance.now() - started) * 1000) / 5_000).toFixed(1)} µs wall, ${((cpuMicros() - cpu) / 5_000).toFixed(1)} µs CPU per reservation`);
   }
 }

@@ -97,7 +97,7 @@ function buildDispatcher(
       reserveRate:
         store.dialect === 'sqlite'
           ? (limits) => limiter.reserveAll(limits)
-          : async (limits) => Math.max(...(await Promise.all(limits.map((l) => store.reserveRate(l.key, l.rate, ctx.clock()))))),
+          : (limits) => store.reserveRate(limits, ctx.clock()),
       onNotices: () => void hooks.processNotices().catch((err: unknown) => logger.error({ err }, 'could not carry out notices: the next sweep tries again')),
       onAttemptFailed: hooks.onAttemptFailed,
       onError: (stage, err) => logger.error({ err, stage }, 'dispatcher error'),

@@ -110,6 +110,16 @@ export interface RateLimit {
   readonly burst?: number;
 }
 
+/** One limit per key, the strictest rate where a key is listed twice, in key order. */
+export function strictestPerKey<L extends { readonly key: string; readonly rate: number }>(limits: readonly L[]): L[] {
+  const byKey = new Map<string, L>();
+  for (const limit of limits) {
+    const existing = byKey.get(limit.key);
+    if (existing === undefined || limit.rate < existing.rate) byKey.set(limit.key, limit);
+  }
+  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
 export interface RateLimiterOptions {
   /** Keys with nothing scheduled for longer than this are dropped on a sweep. Default 60 s. */
   readonly idleMs?: number;
@@ -156,12 +166,7 @@ export class RateLimiter {
   reserveAll(limits: readonly RateLimit[]): number {
     const now = this.clock();
     this.maybeSweep(now);
-    const byKey = new Map<string, RateLimit>();
-    for (const limit of limits) {
-      const existing = byKey.get(limit.key);
-      if (existing === undefined || limit.rate < existing.rate) byKey.set(limit.key, limit);
-    }
-    const unique = [...byKey.values()];
+    const unique = strictestPerKey(limits);
     const result = reserveMany(
       unique.map((l) => ({ state: this.states.get(l.key), ratePerSec: l.rate, burst: l.burst })),
       now,

@@ -29,7 +29,7 @@ export function instrumentStore(store: Store, observer: StoreObserver): Store {
     ['claim', timed('claim', (request: Parameters<Store['claim']>[0]) => store.claim(request))],
     ['settle', timed('settle', (settlements: Parameters<Store['settle']>[0], now: number) => store.settle(settlements, now))],
     ['nextDueAt', timed('nextDueAt', () => store.nextDueAt())],
-    ['reserveRate', timed('reserveRate', (key: string, rate: number, now: number) => store.reserveRate(key, rate, now))],
+    ['reserveRate', timed('reserveRate', (...args: Parameters<Store['reserveRate']>) => store.reserveRate(...args))],
     ['queueDepth', timed('queueDepth', (accountId?: string, endpointId?: string) => store.queueDepth(accountId, endpointId))],
   ]);
   // Other methods are bound once: drivers use `this`, and a bind per access would allocate.

@@ -47,6 +47,12 @@ export interface IngestItem {
   readonly body: CanonicalBody;
 }
 
+/** A rate limit held in the store: its key (`endpoint:<id>`, `account:<id>`) and messages per second. */
+export interface SharedRateLimit {
+  readonly key: string;
+  readonly rate: number;
+}
+
 export interface IngestOutcome {
   readonly id: string;
   readonly deliveries: number;
@@ -357,10 +363,12 @@ export interface Store {
   listEndpointAttempts(accountId: string, endpointId: string, query: EndpointAttemptQuery): Promise<Page<EndpointAttempt>>;
 
   /**
-   * Reserves one message under a rate limit shared by every worker (GCRA, burst of 100 ms worth):
-   * returns how long to wait before sending it, in ms. Always succeeds; never drops.
+   * Reserves one message under rate limits shared by every worker (GCRA, burst of 100 ms worth),
+   * all of them at once (its endpoint's and its account's): returns how long to wait before
+   * sending it, in ms. The send time is the latest the limits allow, and every key is charged at
+   * that time, atomically. Always succeeds; never drops.
    */
-  reserveRate(key: string, ratePerSecond: number, now: number): Promise<number>;
+  reserveRate(limits: readonly SharedRateLimit[], now: number): Promise<number>;
 
   /**
    * Retention, one bounded batch: succeeded deliveries (and their attempts) last changed before

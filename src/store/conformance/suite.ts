@@ -1267,18 +1267,44 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
     describe('shared rate limits', () => {
       it('spaces reservations by the rate, allows a burst of 100 ms worth, and keys are independent', async () => {
         // 10/s: burst 1, so every reservation after the first waits 100 ms more.
-        expect(await store.reserveRate('endpoint:a', 10, T0)).toBe(0);
-        expect(await store.reserveRate('endpoint:a', 10, T0)).toBeCloseTo(100);
-        expect(await store.reserveRate('endpoint:a', 10, T0)).toBeCloseTo(200);
-        expect(await store.reserveRate('endpoint:b', 10, T0)).toBe(0);
+        expect(await store.reserveRate([{ key: 'endpoint:a', rate: 10 }], T0)).toBe(0);
+        expect(await store.reserveRate([{ key: 'endpoint:a', rate: 10 }], T0)).toBeCloseTo(100);
+        expect(await store.reserveRate([{ key: 'endpoint:a', rate: 10 }], T0)).toBeCloseTo(200);
+        expect(await store.reserveRate([{ key: 'endpoint:b', rate: 10 }], T0)).toBe(0);
         // Idle long enough: no debt, and no credit beyond the burst either.
-        expect(await store.reserveRate('endpoint:a', 10, T0 + 10_000)).toBe(0);
-        expect(await store.reserveRate('endpoint:a', 10, T0 + 10_000)).toBeCloseTo(100);
+        expect(await store.reserveRate([{ key: 'endpoint:a', rate: 10 }], T0 + 10_000)).toBe(0);
+        expect(await store.reserveRate([{ key: 'endpoint:a', rate: 10 }], T0 + 10_000)).toBeCloseTo(100);
         // 100/s: a burst of 10 goes at once, the 11th waits one interval.
         const delays: number[] = [];
-        for (let i = 0; i < 11; i++) delays.push(await store.reserveRate('account:x', 100, T0));
+        for (let i = 0; i < 11; i++) delays.push(await store.reserveRate([{ key: 'account:x', rate: 100 }], T0));
         expect(delays.slice(0, 10).every((d) => d === 0)).toBe(true);
         expect(delays[10]).toBeCloseTo(10);
+      });
+
+      it('reserves under several limits at once: sends at the latest time they allow and charges every key then', async () => {
+        // The account (100/s) is booked 5 s ahead; the endpoint (1/s, burst 1) is free.
+        for (let i = 0; i < 509; i++) await store.reserveRate([{ key: 'account:busy', rate: 100 }], T0);
+        const both = [
+          { key: 'endpoint:slow', rate: 1 },
+          { key: 'account:busy', rate: 100 },
+        ];
+        const first = await store.reserveRate(both, T0);
+        expect(first).toBeCloseTo(5_000);
+        // The endpoint was charged at that send time, not at its own free slot (T0): the next
+        // message to it goes a whole second later, though the account would allow it 10 ms later.
+        const second = await store.reserveRate(both, T0);
+        expect(second).toBeCloseTo(6_000);
+        // A key listed twice counts once, with its strictest rate; no limits, no wait.
+        expect(await store.reserveRate([{ key: 'endpoint:twice', rate: 100 }, { key: 'endpoint:twice', rate: 1 }], T0)).toBe(0);
+        expect(await store.reserveRate([{ key: 'endpoint:twice', rate: 1 }], T0)).toBeCloseTo(1_000);
+        expect(await store.reserveRate([], T0)).toBe(0);
+      });
+
+      it('gives concurrent reservations under several limits a slot each, whatever order they list the keys in', async () => {
+        const one = { key: 'endpoint:c1', rate: 10 };
+        const two = { key: 'account:c1', rate: 10 };
+        const delays = await Promise.all(Array.from({ length: 40 }, (_, i) => store.reserveRate(i % 2 ? [one, two] : [two, one], T0)));
+        expect(delays.map((d) => Math.round(d)).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i * 100));
       });
     });
 

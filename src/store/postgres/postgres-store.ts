@@ -37,9 +37,10 @@ import type {
   Sealer,
   Settlement,
   Store,
+  SharedRateLimit,
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
-import { gcraParams } from '../rate.js';
+import { gcraParams, reserveAcross, strictestPerKey } from '../rate.js';
 import { type CountsRow, deliveryFilters, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, statsOf } from '../queries.js';
 import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
@@ -872,14 +873,33 @@ export class PostgresStore implements Store {
     });
   }
 
-  async reserveRate(key: string, ratePerSecond: number, now: number): Promise<number> {
-    const { interval, tolerance } = gcraParams(ratePerSecond);
-    // One atomic statement: concurrent workers serialise on the row, each getting its own slot.
-    const row = await this.first<{ tat: number }>(
-      'INSERT INTO rate_limits (key, tat) VALUES ($1, $2::float8 + $3::float8) ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, $2::float8) + $3::float8 RETURNING tat',
-      [key, now, interval],
-    );
-    return Math.max(0, Number(row!.tat) - interval - tolerance - now);
+  async reserveRate(limits: readonly SharedRateLimit[], now: number): Promise<number> {
+    const unique = strictestPerKey(limits);
+    if (unique.length === 0) return 0;
+    if (unique.length === 1) {
+      const { key, rate } = unique[0]!;
+      const { interval, tolerance } = gcraParams(rate);
+      // One atomic statement: concurrent workers serialise on the row, each getting its own slot.
+      const row = await this.first<{ tat: number }>(
+        'INSERT INTO rate_limits (key, tat) VALUES ($1, $2::float8 + $3::float8) ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, $2::float8) + $3::float8 RETURNING tat',
+        [key, now, interval],
+      );
+      return Math.max(0, Number(row!.tat) - interval - tolerance - now);
+    }
+    const keys = unique.map((l) => l.key);
+    return this.tx(async (c) => {
+      // The keys' rows are locked in key order (the no-op update locks each as it goes), so two
+      // workers reserving overlapping keys wait for each other instead of deadlocking.
+      const rows = await this.rows<{ key: string; tat: number }>(
+        'INSERT INTO rate_limits (key, tat) SELECT unnest($1::text[]), 0 ON CONFLICT (key) DO UPDATE SET tat = rate_limits.tat RETURNING key, tat',
+        [keys],
+        c,
+      );
+      const stored = new Map(rows.map((r) => [r.key, Number(r.tat)]));
+      const { delayMs, tats } = reserveAcross(unique, (key) => stored.get(key), now);
+      await this.rows('UPDATE rate_limits r SET tat = v.tat FROM unnest($1::text[], $2::float8[]) AS v(key, tat) WHERE r.key = v.key', [keys, tats], c);
+      return delayMs;
+    });
   }
 
   async prune(before: number, limit: number): Promise<{ deliveries: number; events: number }> {

@@ -33,9 +33,10 @@ import type {
   Sealer,
   Settlement,
   Store,
+  SharedRateLimit,
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
-import { gcraParams } from '../rate.js';
+import { gcraParams, reserveAcross, strictestPerKey } from '../rate.js';
 import { type CountsRow, deliveryFilters, healthOf, KEEP_ORDER_IF_PENDING, type QueueRow, statsOf } from '../queries.js';
 import { type MinuteRollup, minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
@@ -875,15 +876,25 @@ export class SqliteStore implements Store {
    * of it CPU), so one busy rate-limited endpoint held every delivery to 1,000–2,500/s; soft,
    * 35–50 µs (`node bench/store-cost.mjs --reserve`).
    */
-  async reserveRate(key: string, ratePerSecond: number, now: number): Promise<number> {
-    const { interval, tolerance } = gcraParams(ratePerSecond);
-    const row = this.soft(() =>
-      this.get<{ tat: number }>(
-        'INSERT INTO rate_limits (key, tat) VALUES (@key, @now + @interval) ON CONFLICT (key) DO UPDATE SET tat = MAX(tat, @now) + @interval RETURNING tat',
-        { key, now, interval },
-      ),
-    );
-    return Math.max(0, row!.tat - interval - tolerance - now);
+  async reserveRate(limits: readonly SharedRateLimit[], now: number): Promise<number> {
+    const unique = strictestPerKey(limits);
+    if (unique.length === 0) return 0;
+    if (unique.length === 1) {
+      const { key, rate } = unique[0]!;
+      const { interval, tolerance } = gcraParams(rate);
+      const row = this.soft(() =>
+        this.get<{ tat: number }>(
+          'INSERT INTO rate_limits (key, tat) VALUES (@key, @now + @interval) ON CONFLICT (key) DO UPDATE SET tat = MAX(tat, @now) + @interval RETURNING tat',
+          { key, now, interval },
+        ),
+      );
+      return Math.max(0, row!.tat - interval - tolerance - now);
+    }
+    return this.soft(() => {
+      const { delayMs, tats } = reserveAcross(unique, (key) => this.get<{ tat: number }>('SELECT tat FROM rate_limits WHERE key = ?', key)?.tat, now);
+      unique.forEach((l, i) => this.run('INSERT INTO rate_limits (key, tat) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET tat = excluded.tat', l.key, tats[i]));
+      return delayMs;
+    });
   }
 
   async prune(before: number, limit: number): Promise<{ deliveries: number; events: number }> {
