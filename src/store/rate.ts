@@ -3,11 +3,25 @@
 import { defaultBurst, reserveMany, strictestPerKey } from '../delivery/rate-limiter.js';
 import type { SharedRateLimit } from './contract.js';
 
-export { strictestPerKey };
-
 export function gcraParams(ratePerSecond: number): { interval: number; tolerance: number } {
   const interval = 1000 / ratePerSecond;
   return { interval, tolerance: (defaultBurst(ratePerSecond) - 1) * interval };
+}
+
+/** A reservation under one key, which a single upsert makes. */
+export interface SingleKey {
+  readonly key: string;
+  readonly interval: number;
+  readonly tolerance: number;
+}
+
+/**
+ * The limits a reservation is made under, one per key (the strictest rate where a key is listed
+ * twice), in key order; `single` when there is just one.
+ */
+export function keysToReserve(limits: readonly SharedRateLimit[]): { readonly keys: SharedRateLimit[]; readonly single: SingleKey | null } {
+  const keys = strictestPerKey(limits);
+  return { keys, single: keys.length === 1 ? { key: keys[0]!.key, ...gcraParams(keys[0]!.rate) } : null };
 }
 
 /**

@@ -40,7 +40,7 @@ import type {
   SharedRateLimit,
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
-import { gcraParams, reserveAcross, strictestPerKey } from '../rate.js';
+import { keysToReserve, reserveAcross } from '../rate.js';
 import { type CountsRow, deliveryFilters, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, statsOf } from '../queries.js';
 import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
@@ -874,11 +874,9 @@ export class PostgresStore implements Store {
   }
 
   async reserveRate(limits: readonly SharedRateLimit[], now: number): Promise<number> {
-    const unique = strictestPerKey(limits);
-    if (unique.length === 0) return 0;
-    if (unique.length === 1) {
-      const { key, rate } = unique[0]!;
-      const { interval, tolerance } = gcraParams(rate);
+    const { keys: unique, single } = keysToReserve(limits);
+    if (single) {
+      const { key, interval, tolerance } = single;
       // One atomic statement: concurrent workers serialise on the row, each getting its own slot.
       const row = await this.first<{ tat: number }>(
         'INSERT INTO rate_limits (key, tat) VALUES ($1, $2::float8 + $3::float8) ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, $2::float8) + $3::float8 RETURNING tat',
@@ -886,6 +884,7 @@ export class PostgresStore implements Store {
       );
       return Math.max(0, Number(row!.tat) - interval - tolerance - now);
     }
+    if (unique.length === 0) return 0;
     const keys = unique.map((l) => l.key);
     return this.tx(async (c) => {
       // The keys' rows are locked in key order (the no-op update locks each as it goes), so two

@@ -36,7 +36,7 @@ import type {
   SharedRateLimit,
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
-import { gcraParams, reserveAcross, strictestPerKey } from '../rate.js';
+import { keysToReserve, reserveAcross } from '../rate.js';
 import { type CountsRow, deliveryFilters, healthOf, KEEP_ORDER_IF_PENDING, type QueueRow, statsOf } from '../queries.js';
 import { type MinuteRollup, minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
@@ -877,11 +877,9 @@ export class SqliteStore implements Store {
    * 35–50 µs (`node bench/store-cost.mjs --reserve`).
    */
   async reserveRate(limits: readonly SharedRateLimit[], now: number): Promise<number> {
-    const unique = strictestPerKey(limits);
-    if (unique.length === 0) return 0;
-    if (unique.length === 1) {
-      const { key, rate } = unique[0]!;
-      const { interval, tolerance } = gcraParams(rate);
+    const { keys: unique, single } = keysToReserve(limits);
+    if (single) {
+      const { key, interval, tolerance } = single;
       const row = this.soft(() =>
         this.get<{ tat: number }>(
           'INSERT INTO rate_limits (key, tat) VALUES (@key, @now + @interval) ON CONFLICT (key) DO UPDATE SET tat = MAX(tat, @now) + @interval RETURNING tat',
@@ -890,6 +888,7 @@ export class SqliteStore implements Store {
       );
       return Math.max(0, row!.tat - interval - tolerance - now);
     }
+    if (unique.length === 0) return 0;
     return this.soft(() => {
       const { delayMs, tats } = reserveAcross(unique, (key) => this.get<{ tat: number }>('SELECT tat FROM rate_limits WHERE key = ?', key)?.tat, now);
       unique.forEach((l, i) => this.run('INSERT INTO rate_limits (key, tat) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET tat = excluded.tat', l.key, tats[i]));
