@@ -60,11 +60,9 @@ function buildDispatcher(
   const hooks = createHealthHooks(ctx);
   const deliver = createAttempt({
     sender,
-    // An endpoint changed through the API is dropped from the cache; its waiting deliveries load it again.
-    endpoint: (id) => {
-      const endpoint = endpointCache.peek(id);
-      return endpoint && endpointCache.peekAccount(endpoint.accountId) ? endpoint : endpointCache.load([id]).then((found) => found.get(id));
-    },
+    // An endpoint changed through this process's API is dropped from the cache at once, and one
+    // changed by another process is read again within the cache's lifetime.
+    endpoint: (id) => endpointCache.current(id),
     account: (id) => endpointCache.peekAccount(id),
     auth: createAuthProvider(oauth),
     userAgent: `Herald/${ctx.version}`,
