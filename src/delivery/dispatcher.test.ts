@@ -363,6 +363,25 @@ describe('Dispatcher', () => {
     expect(h.settled.map((s) => s.deliveryId).sort()).toEqual(['a', 'b', 'c']);
   });
 
+  it("records a throw of deliver() as an internal attempt that follows the schedule to its end, not an untried loop", async () => {
+    const h = harness(async () => {
+      throw new Error('unable to authenticate data');
+    });
+    h.queue.push(delivery('x', 'e1'), delivery('y', 'e2', 2));
+    const errors: string[] = [];
+    h.deps.onError = (stage, err) => errors.push(`${stage}: ${(err as Error).message}`);
+    const d = dispatcher(h);
+    d.start();
+    await until(() => h.settled.length === 2);
+    await d.stop(1000);
+    const by = (id: string) => h.settled.find((s) => s.deliveryId === id);
+    // x had attempts left: retried at its next step (5 s); y had made its last: failed, with the notice.
+    expect(by('x')).toMatchObject({ outcome: 'retry', nextAttemptAt: NOW + 5_000, attempt: { attemptNo: 1, errorKind: 'internal', statusCode: null } });
+    expect(by('y')).toMatchObject({ outcome: 'failed', notice: 'exhausted', attempt: { attemptNo: 3, errorKind: 'internal' } });
+    expect(JSON.stringify(h.settled)).not.toContain('authenticate');
+    expect(errors).toContain('deliver: delivery x: unable to authenticate data');
+  });
+
   it('waits for in-flight attempts on stop, within the grace period', async () => {
     let finished = false;
     const h = harness(async () => {

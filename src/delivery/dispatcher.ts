@@ -567,8 +567,14 @@ export class Dispatcher {
   }
 
   private async attempt(d: ClaimedDelivery, schedule: EndpointSchedule, load: EndpointLoad): Promise<void> {
+    const startedAt = this.clock();
+    let result: AttemptResult;
     try {
-      const result = await this.deps.deliver(d);
+      result = await this.deps.deliver(d);
+    } catch (err) {
+      result = this.internalFailure(d, startedAt, err);
+    }
+    try {
       if (result.verdict === 'release') return this.finish(d, load, this.clock());
       this.notePace(d.endpointId, result.attempt.durationMs);
       const { settlement, after } = this.settlementFor(d, result);
@@ -583,10 +589,33 @@ export class Dispatcher {
       this.observeAttempt(d, result, settlement.outcome);
       this.finish(d, load);
     } catch (err) {
-      // deliver() classifies every expected failure; reaching here is a bug, not the receiver's fault.
-      this.fail('deliver', err);
+      // A bug past the attempt: the delivery goes back untried rather than stay leased.
+      this.fail('dispatch', err);
       this.finish(d, load, this.clock() + 5_000);
     }
+  }
+
+  /**
+   * deliver() classifies every failure of the receiver; a throw is Herald's own (a secret that no
+   * longer opens under the current key, say). It counts as an attempt with an internal error, so
+   * the delivery follows its schedule to the end and fails with a notice, instead of going round
+   * untried forever. The recorded message is generic; the error itself goes to the log.
+   */
+  private internalFailure(d: ClaimedDelivery, startedAt: number, err: unknown): AttemptMade {
+    this.fail('deliver', new Error(`delivery ${d.id}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+    return {
+      verdict: 'retry',
+      attempt: {
+        attemptNo: d.attempts + 1,
+        startedAt,
+        durationMs: Math.max(0, this.clock() - startedAt),
+        statusCode: null,
+        errorKind: 'internal',
+        errorMessage: 'Herald could not prepare this attempt (an internal error; the log has it under this delivery id)',
+        requestHeaders: {},
+        responseBody: null,
+      },
+    };
   }
 
   /** Frees the attempt's slot (handing the delivery back untried when `releaseAt` is given). */
