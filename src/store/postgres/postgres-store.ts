@@ -611,7 +611,9 @@ export class PostgresStore implements Store {
       // Deliveries first (lock order deliveries -> endpoints, as in settle). Locking them waits
       // out any settle in progress and keeps new ones from writing attempts, so the attempts
       // delete below (a fresh snapshot) sees every attempt there will ever be for them.
-      await c.query('SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE account_id = $1 AND endpoint_id = $2 FOR UPDATE) locked', [accountId, id]);
+      // In id order: two deletes of overlapping rows, or a settle sorted the same way, wait for
+      // each other instead of deadlocking.
+      await c.query('SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE account_id = $1 AND endpoint_id = $2 ORDER BY id FOR UPDATE) locked', [accountId, id]);
       await c.query('DELETE FROM attempts WHERE account_id = $1 AND delivery_id IN (SELECT id FROM deliveries WHERE account_id = $1 AND endpoint_id = $2)', [
         accountId,
         id,
