@@ -11,6 +11,7 @@ import { newId } from '../domain/ids.js';
 import { authenticate } from './middleware/auth.js';
 import { ApiError, frameworkError, registerErrorHandler } from './middleware/errors.js';
 import { registerJsonBodyParser } from './middleware/json-body.js';
+import { registerNulRefusal } from './middleware/no-nul.js';
 import { documentRoute } from './openapi.js';
 import { MAX_PATH_ID_LENGTH } from './schemas.js';
 import { registerValidation } from './validation.js';
@@ -109,6 +110,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     trustProxy: false,
   });
   registerJsonBodyParser(app);
+  registerNulRefusal(app);
   registerValidation(app);
   await app.register(swagger, {
     openapi: {

@@ -53,4 +53,27 @@ describe('GroupCommitter', () => {
     g.gates.shift()!();
     expect(await c).toEqual([30]);
   });
+
+  it('after a failed batch, commits its requests one by one: only the one the store refuses fails', async () => {
+    const batches: number[][] = [];
+    const gc = new GroupCommitter<number, number>(async (items) => {
+      batches.push(items);
+      if (items.includes(13)) throw new Error('invalid byte sequence for encoding "UTF8": 0x00');
+      return items.map((i) => i * 10);
+    });
+    const outcomes = await Promise.allSettled([gc.submit([1, 2]), gc.submit([13]), gc.submit([3])]);
+    expect(batches).toEqual([[1, 2, 13, 3], [1, 2], [13], [3]]);
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message))).toEqual([[10, 20], 'invalid byte sequence for encoding "UTF8": 0x00', [30]]);
+  });
+
+  it('when the store fails every request, stops trying after two in a row and fails the rest', async () => {
+    let calls = 0;
+    const gc = new GroupCommitter<number, number>(async () => {
+      calls++;
+      throw new Error('connection refused');
+    });
+    const outcomes = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => gc.submit([i])));
+    expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
+    expect(calls).toBe(3);
+  });
 });

@@ -67,6 +67,31 @@ export class GroupCommitter<I, O> {
     return taken;
   }
 
+  /**
+   * After a failed batch, commits its requests one at a time, so a request the store refuses (a
+   * value it cannot hold) fails alone instead of every request, of any account, that shared its
+   * commit. Two failing in a row mean the store itself is failing: the rest fail without a try.
+   */
+  private async commitEach(batch: readonly Pending<I, O>[]): Promise<void> {
+    let failedInRow = 0;
+    let last: unknown;
+    for (const p of batch) {
+      if (failedInRow >= 2) {
+        p.reject(last);
+        continue;
+      }
+      try {
+        p.resolve(await this.commit([...p.items]));
+        this.batches++;
+        failedInRow = 0;
+      } catch (err) {
+        last = err;
+        failedInRow++;
+        p.reject(err);
+      }
+    }
+  }
+
   private async flush(): Promise<void> {
     if (this.queue.length === 0) return;
     this.inFlight++;
@@ -82,7 +107,8 @@ export class GroupCommitter<I, O> {
         offset += p.items.length;
       }
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      if (batch.length > 1) await this.commitEach(batch);
+      else batch[0]!.reject(err);
     } finally {
       this.inFlight--;
       if (this.queue.length > 0) this.schedule();

@@ -2,6 +2,7 @@
 // refreshes. It holds no data of its own and never touches the store: every page handler calls
 // Herald's public JSON API over HTTP on the loopback address the server listens on, with the
 // API key of the signed-in user (kept in an HttpOnly, SameSite=Strict cookie).
+import { findNul, nulRefused } from '../api/middleware/no-nul.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +62,8 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
     ui.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT }, (_req, body, done) => {
       const form: Form = new Map();
       for (const [k, v] of new URLSearchParams(body as string)) form.set(k, [...(form.get(k) ?? []), v]);
-      done(null, form);
+      const nul = findNul(form, '');
+      done(nul === undefined ? null : nulRefused(nul), form);
     });
 
     ui.addHook('onSend', async (req, reply, payload) => {

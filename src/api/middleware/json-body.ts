@@ -4,9 +4,11 @@
 // - a compressed body is refused with 415 naming the encoding, rather than failing as bad JSON;
 // - valid JSON refused for a `__proto__` or `constructor.prototype` key says so;
 // - a text/plain body is a 415 (as a string it would only fail later as "not an object"), but an
-//   empty one is no body, as fetch() labels a request with `body: ''`.
+//   empty one is no body, as fetch() labels a request with `body: ''`;
+// - a NUL character anywhere in it is a 400 naming the field (no-nul.ts).
 import type { FastifyInstance } from 'fastify';
 import { ApiError, unsupportedContentType } from './errors.js';
+import { checkJsonText } from './no-nul.js';
 
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
@@ -29,7 +31,7 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
       done(null, undefined);
       return;
     }
-    parse(req, text, (err, value) => done(err ? refusedKeyOrSyntax(err, text) : null, value));
+    parse(req, text, (err, value) => done(err ? refusedKeyOrSyntax(err, text) : checkJsonText(text, value), value));
   });
 }
 
