@@ -42,7 +42,11 @@ export const HeaderEntry = Type.Object(
   {
     name: HeaderName,
     value: HeaderValue,
-    type: Type.Optional(Type.Union([Type.Literal('plain'), Type.Literal('hidden'), Type.Literal('hmac')])),
+    type: Type.Optional(
+      Type.Union([Type.Literal('plain'), Type.Literal('hidden'), Type.Literal('hmac')], {
+        description: 'hidden (the default): sent as given, masked in attempt logs; plain: shown in attempt logs; hmac: the value is a key, and the header carries the hex HMAC-SHA256 of the body',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -50,7 +54,12 @@ export const HeaderEntry = Type.Object(
 const AuthVariants = Type.Union([
   Type.Object({ type: Type.Literal('none') }, { additionalProperties: false }),
   Type.Object(
-    { type: Type.Literal('basic'), username: Type.String({ minLength: 1, maxLength: 200 }), password: Type.String({ maxLength: 500 }) },
+    {
+      type: Type.Literal('basic'),
+      // RFC 7617: the user id cannot hold a colon (the receiver splits at the first one).
+      username: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^:]*$' }),
+      password: Type.String({ maxLength: 500 }),
+    },
     { additionalProperties: false },
   ),
   Type.Object(

@@ -92,6 +92,11 @@ export function checkHeaders(headers: readonly EndpointHeader[], field = 'header
     if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(h.name)) throw new EndpointInputError(field, `${field}: "${h.name.slice(0, 100)}" is not a valid header name`);
     if (RESERVED_HEADERS.has(h.name.toLowerCase())) throw new EndpointInputError(field, `${field}: "${h.name}" is set by Herald and cannot be overridden`);
     if (/[\r\n\0]/.test(h.value)) throw new EndpointInputError(field, `${field}: the value of "${h.name}" contains a line break`);
+    // What HTTP lets a header carry (and the sender enforces): otherwise every attempt would fail.
+    // An hmac value is a key, never sent.
+    if (h.type !== 'hmac' && /[^\t\x20-\x7e\x80-\xff]/.test(h.value)) {
+      throw new EndpointInputError(field, `${field}: the value of "${h.name}" has a character a header cannot carry (a control character, or one beyond U+00FF such as a masked value's "…")`);
+    }
   }
 }
 
@@ -107,6 +112,9 @@ function checkInput(input: EndpointInput): void {
   if (input.headers !== undefined) checkHeaders(input.headers);
   if (input.timeoutMs !== undefined && input.timeoutMs !== null) checkTimeout(input.timeoutMs);
   if (input.auth?.type === 'oauth2_client_credentials') checkUrl(input.auth.tokenUrl, 'auth.token_url');
+  if (input.auth?.type === 'basic' && input.auth.username.includes(':')) {
+    throw new EndpointInputError('auth.username', 'auth.username cannot hold a colon (RFC 7617: the receiver splits user and password at the first one)');
+  }
 }
 
 export function buildEndpoint(

@@ -199,6 +199,22 @@ describe('endpoint input errors', () => {
     expect(ok.body.auth).toMatchObject({ type: 'basic', username: 'u' });
   });
 
+  it('refuses a header value no HTTP request can carry, such as a masked value sent back', async () => {
+    for (const value of ['rece…', 'tab\tok but bell\u0007', '€uro']) {
+      const res = await h.api('POST', '/api/v2/endpoints', { ...base, headers: { 'X-Api-Key': value } });
+      expect([res.status, res.body.field], value).toEqual([422, 'headers']);
+      expect(res.body.message).toContain('a character a header cannot carry');
+    }
+    // Tab, Latin-1 and a key for an hmac header (never sent) are fine.
+    const ok = await h.api('POST', '/api/v2/endpoints', { ...base, headers: [{ name: 'X-A', value: 'a\tb é' }, { name: 'X-Sig', value: 'clé…', type: 'hmac' }] });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+  });
+
+  it('refuses a basic-auth user name with a colon, which the receiver would split in the wrong place', async () => {
+    const res = await h.api('POST', '/api/v2/endpoints', { ...base, auth: { type: 'basic', username: 'a:b', password: 'p' } });
+    expect([res.status, res.body.field]).toEqual([400, 'auth.username']);
+  });
+
   it('refuses two headers whose names differ only in case: one would silently replace the other', async () => {
     const res = await h.api('POST', '/api/v2/endpoints', { ...base, headers: [{ name: 'X-Sig', value: 'k', type: 'hmac' }, { name: 'x-sig', value: 'v' }] });
     expect([res.status, res.body.field, res.body.message]).toEqual([422, 'headers', 'headers: "x-sig" repeats the header "X-Sig" (header names ignore case)']);

@@ -210,6 +210,27 @@ describe('endpoint auth', () => {
     expect(d.attempt_log[0].request_headers['x-team']).toBe('media');
   });
 
+  it('keeps a header given without a type hidden in the attempt log, in either form', async () => {
+    const h = await herald();
+    const r = await receiver();
+    const mapForm = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], headers: { 'X-Api-Key': 'map-form-secret-1' } });
+    const listForm = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], headers: [{ name: 'X-Token', value: 'list-form-secret-2' }] });
+    expect(mapForm.body.headers).toMatchObject([{ name: 'X-Api-Key', type: 'hidden' }]);
+    expect(listForm.body.headers).toMatchObject([{ name: 'X-Token', type: 'hidden' }]);
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const sent = await r.waitFor(2);
+    expect(sent.map((q) => q.headers['x-api-key'] ?? q.headers['x-token']).sort()).toEqual(['list-form-secret-2', 'map-form-secret-1']);
+    for (const ep of [mapForm, listForm]) {
+      const [d] = await eventually(async () => {
+        const list = await deliveries(h, ep.body.id, 'succeeded');
+        return list.length ? list : undefined;
+      });
+      const logged = JSON.stringify(d.attempt_log[0].request_headers);
+      expect(logged).not.toContain('map-form-secret-1');
+      expect(logged).not.toContain('list-form-secret-2');
+    }
+  });
+
   describe('OAuth2 client credentials', () => {
     let oauth: OAuth2Server;
     async function startOAuth(): Promise<string> {

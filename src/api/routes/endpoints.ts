@@ -22,10 +22,14 @@ import type { RecoverScope } from '../../store/contract.js';
 
 type HeadersIn = EndpointCreate['headers'];
 
+/**
+ * A header sent without a type is kept hidden: custom headers are how receivers authenticate
+ * (header authentication), so their values stay out of the attempt logs unless `plain` is asked.
+ */
 function headersIn(h: HeadersIn): EndpointHeader[] | undefined {
   if (h === undefined) return undefined;
-  if (Array.isArray(h)) return h.map((e) => ({ name: e.name, value: e.value, type: e.type ?? 'plain' }));
-  return Object.entries(h).map(([name, value]) => ({ name, value, type: 'plain' as const }));
+  if (Array.isArray(h)) return h.map((e) => ({ name: e.name, value: e.value, type: e.type ?? 'hidden' }));
+  return Object.entries(h).map(([name, value]) => ({ name, value, type: 'hidden' as const }));
 }
 
 function authIn(a: Static<typeof AuthInput> | undefined): EndpointAuth | undefined {
