@@ -173,4 +173,27 @@ describe('Tenovos deliveries', () => {
       version: { latest: true, versionNumber: 2 },
     });
   });
+
+  it('count only a 200 as delivered: a 204 is retried, as Tenovos does ("a status 200 OK")', async () => {
+    const noContent = await startReceiver((_r, _i, res) => void res.writeHead(204).end());
+    try {
+      const created = await h.api('POST', '/webhooks/endpoint', [sub({ url: `${noContent.url}/tenovos`, eventTypes: ['collection.created'] })]);
+      const native = await h.api('POST', '/api/v2/endpoints', { url: `${noContent.url}/native`, event_types: ['collection.created'] });
+      await h.api('POST', '/api/v2/events', { type: 'collection.created', resource: { type: 'collection', id: 'c-1' } });
+      await noContent.waitFor(2);
+      const state = async (endpointId: string) => {
+        for (let i = 0; i < 200; i++) {
+          const [d] = (await h.api('GET', `/api/v2/deliveries?endpoint_id=${endpointId}`)).body.data;
+          if (d && d.status !== 'in_flight' && d.attempt_log.length > 0) return [d.status, d.attempt_log[0].status_code];
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        return null;
+      };
+      expect(await state(created.body.id)).toEqual(['pending', 204]);
+      // The native profile takes any 2xx.
+      expect(await state(native.body.id)).toEqual(['succeeded', 204]);
+    } finally {
+      await noContent.close();
+    }
+  });
 });

@@ -104,8 +104,10 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
       if (!existing) throw notFound('delivery', id);
       if (existing.status === 'in_flight') throw new ApiError(409, 'in_flight', `delivery ${id} is being attempted right now`);
       const delivery = await ctx.store.retryDelivery(accountId, id, ctx.clock());
+      // Its endpoint was deleted in the meantime, and the delivery with it.
+      if (!delivery) throw notFound('delivery', id);
       ctx.dispatcher?.notify();
-      return reply.status(202).send(deliveryView(delivery!));
+      return reply.status(202).send(deliveryView(delivery));
     },
   );
 

@@ -245,6 +245,8 @@ async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<t
     throw ingestFailure(ctx, err, () => 'event_type');
   }
   const [delivery] = (await ctx.store.listDeliveries(endpoint.accountId, { eventId: out.id, limit: 1 })).items;
+  // Deleted in the meantime (its deliveries went with it).
+  if (!delivery) throw notFound('endpoint', endpoint.id);
   return { message_id: out.id, delivery_id: delivery.id };
 }
 

@@ -20,6 +20,7 @@
 //                    `versionNumber` (default null)
 //   changes          the canonical `changes`, only when present
 import { subjectOf } from '../../catalog/index.js';
+import { successStatuses } from '../../delivery/errors.js';
 import type { CanonicalEvent, ProfileRenderer } from '../types.js';
 import { camelKey, camelKeys, eventName, isRecord, personName, str, type Json } from '../shared.js';
 
@@ -75,4 +76,6 @@ export function tenovosPayload(ev: CanonicalEvent): Json {
 
 export const tenovosRenderer: ProfileRenderer = {
   render: ({ event }) => ({ body: JSON.stringify(tenovosPayload(event())), headers: {} }),
+  // Tenovos counts a delivery done only on "a status 200 OK" (seed 001); any other answer is retried.
+  isSuccess: successStatuses(200),
 };
