@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Agent } from 'undici';
 import { HttpSender } from './http-sender.js';
+import { OriginPool, type OriginPoolOptions } from './origin-pool.js';
 
 /** A receiver that holds each answer until told, and counts its connections. */
 class Receiver {
@@ -183,5 +185,21 @@ describe('OriginPool (one per origin in HttpSender)', () => {
     expect(await held).toMatchObject({ code: 'UND_ERR_DESTROYED' });
     expect(await queued).toMatchObject({ code: 'UND_ERR_DESTROYED' });
     expect(rx.arrived).not.toContain('/d');
+  });
+
+  it('keeps using one connection when undici refuses a request before sending it (an invalid header)', async () => {
+    let pool: OriginPool | undefined;
+    const agent = new Agent({ factory: (origin, opts) => (pool = new OriginPool(origin, opts as OriginPoolOptions)) });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await expect(agent.request({ origin: rx.url, path: '/bad', method: 'POST', headers: { 'x-bad': 'caf\u20ac' }, body: '{}' })).rejects.toMatchObject({ code: 'UND_ERR_INVALID_ARG' });
+      }
+      const ok = await agent.request({ origin: rx.url, path: '/good', method: 'POST', body: '{}' });
+      await ok.body.text();
+      expect(ok.statusCode).toBe(200);
+      expect(pool?.size).toBe(1);
+    } finally {
+      await agent.close();
+    }
   });
 });

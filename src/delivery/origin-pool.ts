@@ -74,7 +74,7 @@ export class OriginPool extends Dispatcher {
       this.needDrain = true;
       return false;
     }
-    if (conn.client.dispatch(opts, handler)) this.release(conn);
+    this.send(conn, opts, handler);
     return true;
   }
 
@@ -106,6 +106,15 @@ export class OriginPool extends Dispatcher {
       return conn;
     }
     return this.connections.size < this.max ? this.open() : null;
+  }
+
+  /**
+   * Hands a request to a connection. It stays busy until its 'drain', unless it can take more at
+   * once, or never took the request: undici refused it (an invalid header, say) and failed its
+   * handler, and no 'drain' will come.
+   */
+  private send(conn: Connection, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    if (conn.client.dispatch(opts, handler) || conn.client.stats.size === 0) this.release(conn);
   }
 
   private release(conn: Connection): void {
@@ -152,7 +161,7 @@ export class OriginPool extends Dispatcher {
       return;
     }
     const next = this.shift();
-    if (conn.client.dispatch(next.opts, next.handler)) this.release(conn);
+    this.send(conn, next.opts, next.handler);
     if (this.queued === 0) {
       if (this.needDrain) {
         this.needDrain = false;
