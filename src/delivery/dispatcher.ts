@@ -182,6 +182,8 @@ export class Dispatcher {
   private settleQueue: Settlement[] = [];
   /** Hooks that must see the settlement committed first (e.g. raising an exhausted event). */
   private afterSettle: (() => void)[] = [];
+  /** When a failed batch was last written one settlement at a time (see settleEach). */
+  private settledEachAt = Number.NEGATIVE_INFINITY;
   private settleTimer: NodeJS.Timeout | null = null;
   /** Renews the leases of running attempts, a few times per lease. */
   private leaseTimer: NodeJS.Timeout | null = null;
@@ -736,7 +738,7 @@ export class Dispatcher {
           if (batch.some((s) => s.outcome === 'retry' || s.outcome === 'release')) this.notify();
         } catch (err) {
           this.fail('settle', err);
-          if (batch.length > 1 && (await this.settleEach(batch))) {
+          if (batch.length > 1 && this.clock() - this.settledEachAt >= SETTLE_EACH_EVERY_MS && (await this.settleEach(batch))) {
             for (const hook of after) hook();
             this.notify();
             continue;
@@ -760,6 +762,7 @@ export class Dispatcher {
    * False, and nothing dropped, when none could be written (the store is down).
    */
   private async settleEach(batch: readonly Settlement[]): Promise<boolean> {
+    this.settledEachAt = this.clock();
     const refused: [Settlement, unknown][] = [];
     for (const s of batch) {
       try {
@@ -816,6 +819,12 @@ export class Dispatcher {
     });
   }
 }
+
+/**
+ * A failed settle batch is split at most this often: while the store is down every split write
+ * fails too, and a batch of 128 would cost 128 failing calls every 250 ms.
+ */
+const SETTLE_EACH_EVERY_MS = 10_000;
 
 /**
  * Slot times fall between milliseconds (1000 / rate); the stores keep whole ones, and PostgreSQL

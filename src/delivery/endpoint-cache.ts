@@ -43,9 +43,9 @@ export class EndpointCache {
     if (this.fresh(entry, now) && (!entry!.value || this.fresh(this.accounts.get(entry!.value.accountId), now))) return entry!.value;
     let pending = this.loading.get(endpointId);
     if (!pending) {
-      pending = this.load([endpointId]).then(
-        (found) => found.get(endpointId),
-      ).finally(() => this.loading.delete(endpointId));
+      pending = this.load([endpointId])
+        .then((found) => found.get(endpointId))
+        .finally(() => this.loading.delete(endpointId));
       this.loading.set(endpointId, pending);
     }
     return pending;
