@@ -110,14 +110,14 @@ export interface RateLimit {
   readonly burst?: number;
 }
 
-/** One limit per key, the strictest rate where a key is listed twice, in key order. */
+/** One limit per key, the strictest rate where a key is listed twice. */
 export function strictestPerKey<L extends { readonly key: string; readonly rate: number }>(limits: readonly L[]): L[] {
   const byKey = new Map<string, L>();
   for (const limit of limits) {
     const existing = byKey.get(limit.key);
     if (existing === undefined || limit.rate < existing.rate) byKey.set(limit.key, limit);
   }
-  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return [...byKey.values()];
 }
 
 export interface RateLimiterOptions {

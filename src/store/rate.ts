@@ -17,10 +17,11 @@ export interface SingleKey {
 
 /**
  * The limits a reservation is made under, one per key (the strictest rate where a key is listed
- * twice), in key order; `single` when there is just one.
+ * twice), in key order: the order a store locks their rows in, so that two reservations over
+ * the same keys wait for each other instead of deadlocking. `single` when there is just one.
  */
 export function keysToReserve(limits: readonly SharedRateLimit[]): { readonly keys: SharedRateLimit[]; readonly single: SingleKey | null } {
-  const keys = strictestPerKey(limits);
+  const keys = strictestPerKey(limits).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { keys, single: keys.length === 1 ? { key: keys[0]!.key, ...gcraParams(keys[0]!.rate) } : null };
 }
 
