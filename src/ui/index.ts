@@ -123,7 +123,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
 
     function toLogin(req: FastifyRequest, reply: FastifyReply, expired: boolean) {
       const target = expired ? '/?expired=1' : '/';
-      if (expired) void reply.header('set-cookie', clearedSessionCookie(req));
+      if (expired) void reply.header('set-cookie', clearedSessionCookie(req, ctx.config.publicUrl));
       if (isHtmx(req)) return reply.header('hx-redirect', target).status(204).send();
       return reply.redirect(target, 303);
     }
@@ -153,10 +153,10 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
         }
         throw err;
       }
-      return reply.header('set-cookie', sessionCookie(req, key)).redirect('/endpoints', 303);
+      return reply.header('set-cookie', sessionCookie(req, key, ctx.config.publicUrl)).redirect('/endpoints', 303);
     });
 
-    ui.post('/logout', hidden, async (req, reply) => reply.header('set-cookie', clearedSessionCookie(req)).redirect('/', 303));
+    ui.post('/logout', hidden, async (req, reply) => reply.header('set-cookie', clearedSessionCookie(req, ctx.config.publicUrl)).redirect('/', 303));
 
     // ---- signed-in pages --------------------------------------------------------------------
 

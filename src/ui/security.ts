@@ -43,22 +43,42 @@ export function isKeyShaped(key: string): boolean {
   return key.length > 0 && key.length <= MAX_KEY_LENGTH && /^[\x21-\x7e]+$/.test(key);
 }
 
+/**
+ * A Cookie header without the UI's session cookie, or undefined when nothing else is left. The
+ * browser sends that cookie (the signed-in user's API key) with every request to this host,
+ * an inbox URL opened in the same browser included, where it must not be captured.
+ */
+export function withoutSessionCookie(header: string): string | undefined {
+  const kept = header.split(';').filter((part) => {
+    const eq = part.indexOf('=');
+    return (eq < 0 ? part : part.slice(0, eq)).trim() !== COOKIE_NAME;
+  });
+  const rest = kept.join(';').trim();
+  return rest === '' ? undefined : rest;
+}
+
 /** The API key of the signed-in user, or undefined. */
 export function sessionKey(req: FastifyRequest): string | undefined {
   const key = parseCookies(req.headers.cookie).get(COOKIE_NAME);
   return key !== undefined && isKeyShaped(key) ? key : undefined;
 }
 
-function cookieAttributes(req: FastifyRequest): string {
-  return `Path=/; HttpOnly; SameSite=Strict${req.protocol === 'https' ? '; Secure' : ''}`;
+/**
+ * Secure when the request came over TLS, or when Herald's public URL is https: behind a
+ * TLS-terminating proxy the request itself is plain HTTP (proxy headers are not trusted), yet
+ * the cookie must never travel over http:// to that host.
+ */
+function cookieAttributes(req: FastifyRequest, publicUrl: string | undefined): string {
+  const secure = req.protocol === 'https' || publicUrl?.startsWith('https:') === true;
+  return `Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
 }
 
-export function sessionCookie(req: FastifyRequest, key: string): string {
-  return `${COOKIE_NAME}=${encodeURIComponent(key)}; ${cookieAttributes(req)}`;
+export function sessionCookie(req: FastifyRequest, key: string, publicUrl?: string): string {
+  return `${COOKIE_NAME}=${encodeURIComponent(key)}; ${cookieAttributes(req, publicUrl)}`;
 }
 
-export function clearedSessionCookie(req: FastifyRequest): string {
-  return `${COOKIE_NAME}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; ${cookieAttributes(req)}`;
+export function clearedSessionCookie(req: FastifyRequest, publicUrl?: string): string {
+  return `${COOKIE_NAME}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; ${cookieAttributes(req, publicUrl)}`;
 }
 
 /**

@@ -130,6 +130,24 @@ describe('inbox capture', () => {
     expect(JSON.stringify(list.body)).not.toContain(inbox.url.split('/in/')[1]);
   });
 
+  it("never captures the admin UI's session cookie (the signed-in user's API key) sent by a browser that opens the URL", async () => {
+    const inbox = await newInbox();
+    const login = await fetch(`${h.url}/login`, {
+      method: 'POST',
+      headers: { origin: h.url, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key: ADMIN_KEY }),
+      redirect: 'manual',
+    });
+    const session = login.headers.get('set-cookie')?.split(';')[0];
+    expect(session).toBe(`herald_key=${encodeURIComponent(ADMIN_KEY)}`);
+    for (const cookie of [`${session}`, `theme=dark; ${session}; lang=en`]) {
+      expect((await fetch(inbox.url, { headers: { cookie } })).status).toBe(200);
+    }
+    const list = await call('GET', `/api/v2/inboxes/${inbox.id}/requests?limit=10`);
+    expect(list.body.data.map((r: { headers: Record<string, string> }) => r.headers.cookie)).toEqual(['theme=dark; lang=en', undefined]);
+    expect(JSON.stringify(list.body)).not.toContain(ADMIN_KEY);
+  });
+
   it("captures the methods beyond the everyday ones (WebDAV's, a CDN's PURGE, QUERY)", async () => {
     const inbox = await newInbox();
     const methods = ['PROPFIND', 'SEARCH', 'LOCK', 'REPORT', 'PURGE', 'QUERY'];

@@ -409,6 +409,18 @@ describe('admin UI', () => {
     await context.close();
   });
 
+  it("keeps the signed-in user's key out of the captures when the browser opens an inbox URL", async () => {
+    const { context, page } = await signedIn();
+    const inbox = (await herald.api('POST', '/api/v2/inboxes', { name: 'opened in the browser' })).body as { id: string; url: string };
+    await page.goto(`${inbox.url}/opened`);
+    const captures = (await herald.api('GET', `/api/v2/inboxes/${inbox.id}/requests`)).body.data as { path: string; headers: Record<string, string> }[];
+    expect(captures.map((c) => c.path)).toEqual(['/opened']);
+    expect(captures[0].headers['user-agent']).toBeTruthy();
+    expect(JSON.stringify(captures)).not.toContain('herald_key');
+    expect(JSON.stringify(captures)).not.toContain(ADMIN_KEY);
+    await context.close();
+  });
+
   it('creates an inbox that forwards and verifies, shows the forward secret once, changes its settings and deletes it', async () => {
     const { context, page, problems } = await signedIn();
     await page.goto(`${herald.url}/inboxes`);

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { clearedSessionCookie, crossSiteReason, parseCookies, sessionCookie, sessionKey } from '../../src/ui/security.js';
 import { loopbackBase } from '../../src/ui/api-client.js';
+import { ADMIN_KEY, startTestHerald } from '../helpers.js';
 
 const req = (headers: Record<string, string>, protocol = 'http') => ({ headers, protocol }) as unknown as FastifyRequest;
 
@@ -18,7 +19,29 @@ describe('admin UI session cookie', () => {
   it('is HttpOnly and SameSite=Strict on Path=/, Secure over https, and cleared with Max-Age=0', () => {
     expect(sessionCookie(req({}), 'k;1')).toBe('herald_key=k%3B1; Path=/; HttpOnly; SameSite=Strict');
     expect(sessionCookie(req({}, 'https'), 'k')).toContain('; Secure');
+    // Behind a TLS-terminating proxy the request is plain HTTP; the public URL says https.
+    expect(sessionCookie(req({}), 'k', 'https://herald.example')).toContain('; Secure');
+    expect(clearedSessionCookie(req({}), 'https://herald.example')).toContain('; Secure');
+    expect(sessionCookie(req({}), 'k', 'http://herald.example')).not.toContain('Secure');
     expect(clearedSessionCookie(req({}))).toMatch(/^herald_key=; Max-Age=0; .*Path=\/; HttpOnly; SameSite=Strict$/);
+  });
+});
+
+describe('admin UI session cookie behind a TLS-terminating proxy', () => {
+  it('is Secure when HERALD_PUBLIC_URL is https, though the request reaches Herald over http', async () => {
+    const h = await startTestHerald({ HERALD_PUBLIC_URL: 'https://herald.example' });
+    try {
+      const login = await fetch(`${h.url}/login`, {
+        method: 'POST',
+        headers: { origin: h.url, 'x-forwarded-proto': 'https', 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ key: ADMIN_KEY }),
+        redirect: 'manual',
+      });
+      expect(login.status).toBe(303);
+      expect(login.headers.get('set-cookie')).toMatch(/^herald_key=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Secure$/);
+    } finally {
+      await h.close();
+    }
   });
 });
 

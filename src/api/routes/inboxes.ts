@@ -12,6 +12,7 @@ import { generateInboxToken, hashInboxToken, inboxPathToken } from '../../inbox/
 import type { CapturedHeaders, Inbox, InboxRequest } from '../../inbox/types.js';
 import { inboxRequestView, inboxView } from '../../inbox/views.js';
 import { decodeSecret, generateSecret } from '../../signing/standard-webhooks.js';
+import { withoutSessionCookie } from '../../ui/security.js';
 import { checkDestination } from '../destination.js';
 import { answers } from '../openapi.js';
 import { presentedKey, principalOf, requireRole } from '../middleware/auth.js';
@@ -339,9 +340,17 @@ declare module 'fastify' {
   }
 }
 
+/** The request's headers as received, less the admin UI's session cookie (an API key). */
 function capturedHeaders(req: FastifyRequest): CapturedHeaders {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) out[name] = value;
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (name !== 'cookie' || typeof value !== 'string') out[name] = value;
+    else {
+      const rest = withoutSessionCookie(value);
+      if (rest !== undefined) out[name] = rest;
+    }
+  }
   return out;
 }
 
