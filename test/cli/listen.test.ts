@@ -112,4 +112,22 @@ describe('herald listen', () => {
     expect(await cli.exited).toBe(0);
     for (const id of [elsewhere.body.id, running.body.id]) await h.api('DELETE', `/api/v2/inboxes/${id}`);
   });
+
+  it('stops with exit 1 once its API key is deleted, naming the endpoint and inbox it leaves behind', async () => {
+    const key = (await h.api('POST', '/api/v2/api-keys', { name: 'listen key', role: 'admin' })).body;
+    cli = startCli(['listen', '--forward-to', `${local.url}/webhooks`, '--json'], { HERALD_URL: h.url, HERALD_API_KEY: key.key });
+    const ready = JSON.parse(await cli.waitForLine((l) => l.includes('"ready"')));
+    expect((await h.api('DELETE', `/api/v2/api-keys/${key.id}`)).status).toBe(204);
+
+    // The stream rechecks its key every 5 s; a listen that kept reconnecting would never exit.
+    const code = await Promise.race([cli.exited, new Promise((r) => setTimeout(() => r('still running'), 20_000))]);
+    expect(code, cli.stderr()).toBe(1);
+    expect(cli.stderr()).toContain('the API key is no longer accepted');
+    expect(cli.stderr()).toContain(`endpoint ${ready.endpoint_id}, inbox ${ready.inbox_id}`);
+    expect(cli.stderr()).not.toContain('reconnecting');
+    for (const path of [`/api/v2/endpoints/${ready.endpoint_id}`, `/api/v2/inboxes/${ready.inbox_id}`]) {
+      expect((await h.api('GET', path)).status).toBe(200);
+      await h.api('DELETE', path);
+    }
+  }, 40_000);
 });

@@ -47,6 +47,9 @@ interface Created {
   endpoint?: { id: string; secret: string };
 }
 
+/** Herald stopped accepting the API key: no reconnect can succeed, and nothing can be removed. */
+class KeyRejected extends Error {}
+
 export const listen: Command = {
   name: 'listen',
   summary: 'forward deliveries of this Herald to a local URL',
@@ -73,6 +76,7 @@ class ListenSession {
   /** Deliveries the local URL answered (any status), and those that never reached it. */
   private forwarded = 0;
   private unreached = 0;
+  private keyRejected = false;
 
   constructor(
     private readonly client: HeraldClient,
@@ -144,11 +148,16 @@ class ListenSession {
             await this.forward(JSON.parse(message.data) as CapturedView);
           } else if (message.event === 'deleted') {
             throw new Error('the inbox was deleted');
+          } else if (message.event === 'unauthorized') {
+            throw new KeyRejected('the stream ended: unauthorized');
           }
         }
         if (!signal.aborted) this.io.err('herald: the stream ended; reconnecting');
       } catch (err) {
         if (signal.aborted) return;
+        if (err instanceof KeyRejected || (err instanceof ApiFailure && (err.status === 401 || err.status === 403))) {
+          throw this.rejectedKey(err as Error);
+        }
         if ((err instanceof ApiFailure && err.status === 404) || (err as Error).message === 'the inbox was deleted') {
           throw new Error('the temporary inbox was deleted; stopping');
         }
@@ -157,6 +166,17 @@ class ListenSession {
       }
       await sleep(Math.min(5_000, 200 * 2 ** failures), signal);
     }
+  }
+
+  /** The error that ends a listen whose key stopped working; it names what is left behind. */
+  private rejectedKey(cause: Error): Error {
+    this.keyRejected = true;
+    const { endpoint, inbox } = this.created;
+    const left = [endpoint && `endpoint ${endpoint.id}`, inbox && `inbox ${inbox.id}`].filter(Boolean).join(', ');
+    return new Error(
+      `the API key is no longer accepted (${cause.message}); stopping. Left behind, as deleting needs a working key: ${left} ` +
+        `(herald endpoints delete ${endpoint?.id ?? '…'}; DELETE /api/v2/inboxes/${inbox?.id ?? '…'})`,
+    );
   }
 
   private async forward(r: CapturedView): Promise<void> {
@@ -263,6 +283,18 @@ class ListenSession {
 
   private async cleanUp(): Promise<void> {
     const { endpoint, inbox } = this.created;
+    if (!endpoint && !inbox) return;
+    // A rejected key would fail each deletion: the error already names what is left.
+    const removed = this.keyRejected ? [] : await this.removeCreated();
+    if (this.json) this.io.out(JSON.stringify({ event: 'stopped', forwarded: this.forwarded, unreached: this.unreached, removed }));
+    else {
+      const missed = this.unreached > 0 ? ` (${this.unreached} more did not reach ${this.forwardTo})` : '';
+      this.io.out(`Stopped after ${this.forwarded} deliveries${missed}; removed ${removed.join(' and ') || 'nothing'}.`);
+    }
+  }
+
+  private async removeCreated(): Promise<string[]> {
+    const { endpoint, inbox } = this.created;
     const removed: string[] = [];
     for (const [kind, path] of [
       ['endpoint', endpoint && `/api/v2/endpoints/${endpoint.id}`],
@@ -273,12 +305,7 @@ class ListenSession {
       if (outcome === 'removed') removed.push(`${kind} ${path.split('/').pop()}`);
       else if (outcome !== 'gone') this.io.err(`herald: could not remove the temporary ${kind} (${outcome.message}); delete it by hand`);
     }
-    if (!endpoint && !inbox) return;
-    if (this.json) this.io.out(JSON.stringify({ event: 'stopped', forwarded: this.forwarded, unreached: this.unreached, removed }));
-    else {
-      const missed = this.unreached > 0 ? ` (${this.unreached} more did not reach ${this.forwardTo})` : '';
-      this.io.out(`Stopped after ${this.forwarded} deliveries${missed}; removed ${removed.join(' and ') || 'nothing'}.`);
-    }
+    return removed;
   }
 }
 
