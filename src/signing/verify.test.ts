@@ -1,3 +1,5 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { decodeSecret, generateSecret, sign, signatureHeader } from './standard-webhooks.js';
@@ -173,6 +175,21 @@ describe('verify', () => {
     expect(verifyAtNow({ headers }).id).toBe('msg_1');
   });
 
+  it('accepts repeated signature header lines as a Node server and fetch Headers join them (", ")', async () => {
+    const { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': valid } = signedHeaders();
+    const headers = await headersNodeReceives(
+      `POST /hooks HTTP/1.1\r\nHost: 127.0.0.1\r\nwebhook-id: ${id}\r\nwebhook-timestamp: ${timestamp}\r\n` +
+        `webhook-signature: ${valid}\r\nwebhook-signature: v1,bm90IHZhbGlk\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
+    expect(headers['webhook-signature']).toBe(`${valid}, v1,bm90IHZhbGlk`);
+    expect(verifyAtNow({ headers }).id).toBe('msg_1');
+
+    const fetchHeaders = new Headers({ 'webhook-id': id, 'webhook-timestamp': timestamp });
+    fetchHeaders.append('webhook-signature', valid);
+    fetchHeaders.append('webhook-signature', 'v1,bm90IHZhbGlk');
+    expect(verifyAtNow({ headers: fetchHeaders }).id).toBe('msg_1');
+  });
+
   it('rejects an invalid secret with InvalidSecretError', () => {
     expect(() => verifyAtNow({ secret: 'whsec_%%%' })).toThrow(InvalidSecretError);
     expect(() => verifyAtNow({ secret: [] })).toThrow(InvalidSecretError);
@@ -235,3 +252,23 @@ describe('Webhook (standardwebhooks drop-in)', () => {
     expect(() => new Webhook('whsec_')).toThrow(InvalidSecretError);
   });
 });
+
+/** The `req.headers` a real node:http server makes of `raw`, sent byte for byte over a socket. */
+async function headersNodeReceives(raw: string): Promise<IncomingHttpHeaders> {
+  let received: IncomingHttpHeaders | undefined;
+  const server = createServer((req, res) => {
+    received = req.headers;
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.end(raw);
+    socket.resume();
+    await new Promise((resolve, reject) => socket.on('close', resolve).on('error', reject));
+  } finally {
+    server.close();
+  }
+  if (!received) throw new Error('the server received no request');
+  return received;
+}

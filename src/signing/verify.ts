@@ -240,8 +240,11 @@ function anySignatureMatches(
   timestampSec: number,
   body: Buffer,
 ): boolean {
+  // Node's req.headers and fetch Headers join repeated header lines with ", ": the comma
+  // sticks to the entry before it. Base64 never ends with ",", so stripping it is safe.
   const candidates = headers.signatures
     .split(/\s+/)
+    .map((entry) => (entry.endsWith(',') ? entry.slice(0, -1) : entry))
     .filter((entry) => entry.startsWith(V1))
     .map((entry) => Buffer.from(entry.slice(V1.length)));
   if (candidates.length === 0) return false;
