@@ -115,8 +115,15 @@ const ENDPOINT_MUTABLE = ENDPOINT_COLUMNS.split(', ').filter((c) => c !== 'id' &
 //   shows link 2 as the head while link 1 is still unfinished, and two deliveries of one
 //   (endpoint, resource) are never in flight together. (Manual re-queues of old deliveries via
 //   retryDelivery/recoverEndpoint are replays and may run beside a newer one, as in SQLite.)
-// - The CTE is materialised (it locks rows, so PostgreSQL never inlines it), so LIMIT applies
-//   once and the UPDATE touches exactly the rows locked.
+// - Candidates are chosen without locking, then only the chosen rows are locked: a lock inside
+//   the per-endpoint LATERAL would be taken on every row the LATERAL returns, before the outer
+//   LIMIT, i.e. up to $6 rows on every endpoint with due work, starving concurrent claims and
+//   writing WAL for each. The lock step re-checks status and due time under the lock
+//   (EvalPlanQual, as above), so a candidate another claim took meanwhile is passed over.
+//   Candidates are taken with slack (twice the limit) so a claim racing another one over the
+//   same earliest rows still fills its batch from the next ones.
+// - The locking CTE is materialised (it locks rows, so PostgreSQL never inlines it), so LIMIT
+//   applies once and the UPDATE touches exactly the rows locked.
 // - Plan shape is pinned for the generic plan a named statement ends up with (the planner
 //   cannot see LIMIT $3 there and would guess large): `= ANY(ARRAY(...))` and LATERAL ... LIMIT 1
 //   make the UPDATE and the events lookup index probes per claimed row, never a merge join
@@ -129,7 +136,7 @@ const BLOCKED_BY_HEAD = `SELECT 1 FROM deliveries p
 // Endpoint by endpoint (LATERAL over the (endpoint_id, next_attempt_at) index): at most $6 per
 // endpoint, so one endpoint's backlog never crowds out the others nor has to be scanned past.
 const CLAIM_SQL = `
-WITH picked AS (
+WITH candidates AS (
   SELECT x.id
     FROM endpoints e
     CROSS JOIN LATERAL (
@@ -138,11 +145,17 @@ WITH picked AS (
        WHERE q.endpoint_id = e.id AND q.status = 'pending' AND q.next_attempt_at <= $1
          AND (NOT q.ordered OR NOT EXISTS (${BLOCKED_BY_HEAD}))
        ORDER BY q.next_attempt_at
-       LIMIT $6
-       FOR UPDATE OF q SKIP LOCKED) x
+       LIMIT $6) x
    WHERE NOT e.disabled AND e.id <> ALL ($2::text[])
    ORDER BY x.next_attempt_at
+   LIMIT $3 * 2
+), picked AS (
+  SELECT q.id
+    FROM deliveries q
+   WHERE q.id = ANY (ARRAY(SELECT id FROM candidates)) AND q.status = 'pending' AND q.next_attempt_at <= $1
+   ORDER BY q.next_attempt_at
    LIMIT $3
+     FOR UPDATE SKIP LOCKED
 ), claimed AS (
   UPDATE deliveries d
      SET status = 'in_flight', lease_owner = $4, lease_until = $5, updated_at = $1
