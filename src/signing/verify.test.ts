@@ -48,10 +48,30 @@ describe('verify', () => {
     });
   });
 
-  it('accepts the body as string, Buffer or Uint8Array', () => {
+  it('accepts the body as string, Buffer, Uint8Array, another typed array view or ArrayBuffer', async () => {
     const bytes = new TextEncoder().encode(BODY);
-    for (const body of [BODY, Buffer.from(BODY), bytes]) {
+    // What a fetch handler has: `await request.arrayBuffer()`.
+    const arrayBuffer = await new Request('http://localhost/', { method: 'POST', body: BODY }).arrayBuffer();
+    const inLargerBuffer = new Uint8Array(bytes.length + 8);
+    inLargerBuffer.set(bytes, 4);
+    const view = new DataView(inLargerBuffer.buffer, 4, bytes.length);
+    for (const body of [BODY, Buffer.from(BODY), bytes, arrayBuffer, view]) {
       expect(verifyAtNow({ body }).id).toBe('msg_1');
+    }
+    expect(new Webhook(SECRET, { now }).verify(arrayBuffer, signedHeaders())).toEqual(JSON.parse(BODY));
+  });
+
+  it('names the mistake when the body is parsed JSON or missing, or the headers are missing', () => {
+    const raw = /^body must be the raw request body \(string, Buffer, Uint8Array or ArrayBuffer\), not parsed JSON/;
+    // What express.json() leaves in req.body, and a forgotten field; typed as a JavaScript caller sees them.
+    for (const body of [JSON.parse(BODY), undefined, null, 42] as unknown as string[]) {
+      expect(() => verifyAtNow({ body })).toThrow(TypeError);
+      expect(() => verifyAtNow({ body })).toThrow(raw);
+    }
+    expect(() => verifyAtNow({ body: JSON.parse(BODY) as string })).toThrow(/not parsed JSON; got an object$/);
+    for (const headers of [undefined, null, 'webhook-id: msg_1'] as unknown as Record<string, string>[]) {
+      expect(() => verifyAtNow({ headers })).toThrow(TypeError);
+      expect(() => verifyAtNow({ headers })).toThrow(/^headers must be the request's headers \(Node req\.headers or a fetch Headers\)/);
     }
   });
 

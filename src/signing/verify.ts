@@ -36,11 +36,17 @@ const V1 = 'v1,';
 
 export type HeaderBag = Record<string, string | string[] | undefined> | Headers;
 
+/**
+ * The body exactly as received: a string, a Buffer or any other typed array, or the ArrayBuffer
+ * of fetch's `request.arrayBuffer()`. Never parsed JSON.
+ */
+export type RawBody = string | ArrayBuffer | ArrayBufferView;
+
 export interface VerifyOptions {
   /** Node/Fastify `req.headers` or a fetch `Headers`; names are matched case-insensitively. */
   headers: HeaderBag;
   /** The raw body exactly as received. */
-  body: string | Buffer | Uint8Array;
+  body: RawBody;
   /** `whsec_...`; several during a rotation, any one of them may match. */
   secret: string | readonly string[];
   /** Maximum clock distance from now, in seconds, either direction. Default 300. */
@@ -140,12 +146,13 @@ function verifyWithKeys(
   options: Omit<VerifyOptions, 'secret'>,
 ): VerifiedWebhook {
   const tolerance = checkTolerance(options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS);
-  const headers = readSignedHeaders(options.headers);
+  // Caller mistakes first: a wrong argument must not pass for a bad delivery.
+  const body = toBuffer(options.body);
+  const headers = readSignedHeaders(checkHeaders(options.headers));
   const timestampSec = parseTimestamp(headers.timestamp);
   const nowSec = Math.floor((options.now ?? Date.now)() / 1000);
   checkTimestamp(timestampSec, nowSec, tolerance);
 
-  const body = toBuffer(options.body);
   if (!anySignatureMatches(keys, headers, timestampSec, body)) {
     throw new InvalidSignatureError();
   }
@@ -261,11 +268,39 @@ function constantTimeEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** A view over the caller's bytes, not a copy: bodies can be large. */
-function toBuffer(body: string | Uint8Array): Buffer {
+/**
+ * A view over the caller's bytes, not a copy: bodies can be large. Typed `unknown` because
+ * JavaScript callers pass what their framework gave them, often already parsed.
+ */
+function toBuffer(body: unknown): Buffer {
   if (typeof body === 'string') return Buffer.from(body, 'utf8');
   if (Buffer.isBuffer(body)) return body;
-  return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (isArrayBuffer(body)) return Buffer.from(body);
+  throw new TypeError(
+    `body must be the raw request body (string, Buffer, Uint8Array or ArrayBuffer), not parsed JSON; got ${kindOf(body)}`,
+  );
+}
+
+/** By tag rather than instanceof, so an ArrayBuffer from another realm (vm, worker) passes. */
+function isArrayBuffer(value: unknown): value is ArrayBuffer {
+  const tag = Object.prototype.toString.call(value);
+  return tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]';
+}
+
+function checkHeaders(headers: unknown): HeaderBag {
+  if (typeof headers === 'object' && headers !== null && !Array.isArray(headers)) {
+    return headers as HeaderBag;
+  }
+  throw new TypeError(
+    `headers must be the request's headers (Node req.headers or a fetch Headers); got ${kindOf(headers)}`,
+  );
+}
+
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 function parseJson(body: Buffer): unknown {
@@ -300,7 +335,7 @@ export class Webhook {
   }
 
   /** Returns the parsed body (`undefined` if empty) or throws a WebhookVerificationError. */
-  verify(payload: string | Buffer | Uint8Array, headers: HeaderBag): unknown {
+  verify(payload: RawBody, headers: HeaderBag): unknown {
     return verifyWithKeys([this.#key], {
       headers,
       body: payload,
