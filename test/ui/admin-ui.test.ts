@@ -3,7 +3,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
-import { cookieHeader, launchBrowser, signIn } from './browser.js';
+import { cookieHeader, launchBrowser, openPage, signIn } from './browser.js';
 
 let herald: TestHerald;
 let receiver: Receiver;
@@ -418,6 +418,20 @@ describe('admin UI', () => {
     expect(captures[0].headers['user-agent']).toBeTruthy();
     expect(JSON.stringify(captures)).not.toContain('herald_key');
     expect(JSON.stringify(captures)).not.toContain(ADMIN_KEY);
+    await context.close();
+  });
+
+  it("ends an inbox's live view as signed out once its key is deleted, instead of reconnecting", async () => {
+    const key = (await herald.api('POST', '/api/v2/api-keys', { name: 'deleted while watching', role: 'admin' })).body as { id: string; key: string };
+    const inbox = (await herald.api('POST', '/api/v2/inboxes', { name: 'watched' })).body as { id: string };
+    const { context, page } = await openPage(browser);
+    await page.goto(`${herald.url}/`);
+    await page.fill('#key', key.key);
+    await Promise.all([page.waitForURL(`${herald.url}/endpoints`), page.click('button[type=submit].primary')]);
+    await page.goto(`${herald.url}/inboxes/${inbox.id}`);
+    await page.locator('#live-state', { hasText: 'live' }).waitFor();
+    expect((await herald.api('DELETE', `/api/v2/api-keys/${key.id}`)).status).toBe(204);
+    await page.locator('#live-state', { hasText: 'signed out' }).waitFor({ timeout: 20_000 });
     await context.close();
   });
 

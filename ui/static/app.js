@@ -107,10 +107,15 @@
       if (empty) empty.remove();
       list.insertBefore(requestCard(r), list.firstChild);
     });
-    ['deleted', 'shutdown'].forEach(function (name) {
+    var endings = {
+      deleted: 'this inbox was deleted',
+      shutdown: 'the server stopped; reload in a moment',
+      unauthorized: 'signed out: the API key is no longer accepted'
+    };
+    Object.keys(endings).forEach(function (name) {
       source.addEventListener(name, function () {
         source.close();
-        say(name === 'deleted' ? 'this inbox was deleted' : 'the server stopped; reload in a moment');
+        say(endings[name]);
       });
     });
     window.addEventListener('pagehide', function () { source.close(); });
