@@ -60,12 +60,14 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
   return command.run(rest, io);
 }
 
-/** The API fields the client commands fill, by the flag or operand they come from. */
+/** The API fields (body or query) the client commands fill, by the flag or operand they come from. */
 const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   type: 'the event type',
   id: '--id',
   data: '--data or --file',
   resource: '--resource',
+  project_id: '--project',
+  cursor: '--cursor',
   url: '--url',
   event_types: '--events',
   description: '--description',

@@ -69,6 +69,14 @@ describe('herald endpoints', () => {
     const unknownType = await runCli(['send', 'asset.bogus'], env);
     expect(unknownType.code).toBe(2);
     expect(unknownType.stderr).toContain('(check the event type)');
+    const badProject = await runCli(['send', 'asset.created', '--resource', 'asset:a1', '--project', ''], env);
+    expect(badProject.code, badProject.stderr).toBe(2);
+    expect(badProject.stderr).toMatch(/400 .*project_id.*\(check --project\)/);
+    for (const command of [['endpoints'], ['deliveries', 'ep_any']]) {
+      const badCursor = await runCli([...command, '--cursor', 'garbage'], env);
+      expect(badCursor.code, badCursor.stderr).toBe(2);
+      expect(badCursor.stderr).toMatch(/400 .*cursor.*\(check --cursor\)/);
+    }
     const wrongKey = await runCli(['endpoints', '--key', 'wrong-key-wrong-key'], env);
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.stderr).toMatch(/401/);
