@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ClaimedDelivery, IngestItem } from '../contract.js';
+import type { ClaimedDelivery, IngestItem, Settlement } from '../contract.js';
 import type { PostgresStore } from '../postgres/postgres-store.js';
 import { dropTestSchema, TEST_DATABASE_URL, testSchema, type TestSchema } from './pg-harness.js';
 import { conformanceSealer, endpointFixture, ingestItem } from './suite.js';
@@ -35,6 +35,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await admin?.query('DROP TRIGGER IF EXISTS hold_claim ON deliveries');
+  await admin?.query('DROP TRIGGER IF EXISTS abort_once ON attempts');
   await admin?.end();
   await a?.close();
   await b?.close();
@@ -100,4 +101,69 @@ describe('postgres claim locks', () => {
     const ids = new Set([...first, ...other].map((d) => d.id));
     expect(ids.size).toBe(total);
   }, 30_000);
+
+  it('settling 3,000 deliveries in descending id order while their endpoint is deleted ends without error, round after round', async () => {
+    const account = await a.createAccount({ name: 'Delete while settling' });
+    for (let round = 0; round < 5; round++) {
+      const e = endpointFixture(account.id);
+      await a.createEndpoint(e);
+      const now = Date.now();
+      await a.ingest(Array.from({ length: 3_000 }, () => ingestItem(account.id, [{ id: e.id, ordered: false }])), now - 1_000);
+      const claimed = await a.claim({ owner: 'w', limit: 3_000, leaseMs: 60_000, now, excludeEndpoints: [], perEndpointLimit: 3_000 });
+      expect(claimed).toHaveLength(3_000);
+      const descending = claimed.map((d) => d.id).sort().reverse();
+      const settlements = descending.map((id): Settlement => ({
+        deliveryId: id,
+        owner: 'w',
+        endpointId: e.id,
+        accountId: account.id,
+        outcome: 'succeeded',
+        attempt: { attemptNo: 1, startedAt: now, durationMs: 5, statusCode: 200, errorKind: null, errorMessage: null, requestHeaders: {}, responseBody: 'ok' },
+      }));
+
+      const [settled, deleted] = await Promise.allSettled([a.settle(settlements, Date.now()), b.deleteEndpoint(account.id, e.id)]);
+
+      expect(settled, `round ${round}`).toEqual({ status: 'fulfilled', value: undefined });
+      expect(deleted, `round ${round}`).toEqual({ status: 'fulfilled', value: true });
+      expect(await a.getEndpoint(account.id, e.id)).toBeUndefined();
+      // Whichever went first, nothing of the endpoint's is left (a settle after the delete writes no attempt).
+      const left = await admin.query('SELECT count(*)::int AS n FROM attempts WHERE delivery_id = ANY($1::text[])', [descending]);
+      expect(left.rows[0].n).toBe(0);
+    }
+  }, 120_000);
+
+  it('a settle the server aborts as a deadlock is run again and applied', async () => {
+    const account = await a.createAccount({ name: 'Retried settle' });
+    const e = endpointFixture(account.id);
+    await a.createEndpoint(e);
+    const now = Date.now();
+    await a.ingest([ingestItem(account.id, [{ id: e.id, ordered: false }])], now - 1_000);
+    const [d] = await a.claim({ owner: 'w', limit: 1, leaseMs: 60_000, now, excludeEndpoints: [] });
+    // A sequence is not rolled back with the aborted transaction: only the first try fails.
+    await admin.query('CREATE SEQUENCE IF NOT EXISTS abort_once_tries');
+    await admin.query(`
+      CREATE OR REPLACE FUNCTION abort_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('abort_once_tries') = 1 THEN RAISE EXCEPTION 'injected deadlock' USING ERRCODE = '40P01'; END IF;
+        RETURN NEW;
+      END $$`);
+    await admin.query('CREATE TRIGGER abort_once BEFORE INSERT ON attempts FOR EACH ROW EXECUTE FUNCTION abort_once()');
+
+    await a.settle(
+      [
+        {
+          deliveryId: d!.id,
+          owner: 'w',
+          endpointId: e.id,
+          accountId: account.id,
+          outcome: 'succeeded',
+          attempt: { attemptNo: 1, startedAt: now, durationMs: 5, statusCode: 200, errorKind: null, errorMessage: null, requestHeaders: {}, responseBody: 'ok' },
+        },
+      ],
+      Date.now(),
+    );
+
+    expect((await a.getDelivery(account.id, d!.id))?.status).toBe('succeeded');
+    expect((await admin.query("SELECT last_value::int AS n FROM abort_once_tries")).rows[0].n).toBe(2);
+  });
 });

@@ -6,8 +6,11 @@
 // Batches are sent as arrays and expanded with unnest(), so a batch of any size costs a fixed
 // number of round trips. Lock order, to stay deadlock-free across processes:
 //   resource_sequences (sorted) -> events idempotency slots (sorted) -> deliveries
-//   deliveries -> attempt_minutes (sorted) -> endpoints (sorted) -> accounts
-// Nothing takes those in the opposite direction.
+//   deliveries (sorted by id) -> attempt_minutes (sorted) -> endpoints (sorted) -> accounts
+// Nothing takes those in the opposite direction on purpose, but the order of rows within an
+// UPDATE ... FROM is the plan's: a transaction the server still aborts as a deadlock (or a
+// serialization failure) is run again by tx().
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { newId } from '../../domain/ids.js';
 import { withSequence } from '../../domain/canonical-body.js';
@@ -225,6 +228,10 @@ SELECT MIN(x.next_attempt_at) AS t
      LIMIT 1) x
  WHERE NOT e.disabled`;
 
+// A batch with both releases and outcomes is written by two statements: its rows are locked
+// first in one pass, in id order, as deleteEndpoint locks them.
+const LOCK_SETTLED_SQL = 'SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE) locked';
+
 const RELEASE_SQL = `
 UPDATE deliveries d
    SET status = 'pending', next_attempt_at = s.next_at, lease_owner = NULL, lease_until = NULL, updated_at = $4
@@ -314,6 +321,19 @@ interface ClaimRow {
   project_id: string | null;
 }
 
+/** Deadlock detected, serialization failure: the server rolled the transaction back, so running it again is safe. */
+const RETRYABLE_CODES: ReadonlySet<unknown> = new Set(['40P01', '40001']);
+const TX_ATTEMPTS = 4;
+
+function retryable(err: unknown): boolean {
+  return err instanceof Error && RETRYABLE_CODES.has((err as { code?: unknown }).code);
+}
+
+/** Ids are lowercase ASCII, so code-unit order is also the database's ORDER BY id. */
+function byDeliveryId(x: Settlement, y: Settlement): number {
+  return x.deliveryId < y.deliveryId ? -1 : x.deliveryId > y.deliveryId ? 1 : 0;
+}
+
 function keyOf(accountId: string, key: string): string {
   return `${accountId}\u0000${key}`;
 }
@@ -385,7 +405,20 @@ export class PostgresStore implements Store {
     return result.rows as T[];
   }
 
+  /** A transaction, run again (from the start, a few times) when the server aborts it as a deadlock or serialization failure. */
   private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.txOnce(fn);
+      } catch (err) {
+        if (attempt >= TX_ATTEMPTS || !retryable(err)) throw err;
+        // Jittered, so the two sides of a deadlock do not meet again in step.
+        await sleep(Math.random() * 20 * attempt);
+      }
+    }
+  }
+
+  private async txOnce<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -850,10 +883,13 @@ export class PostgresStore implements Store {
     // A delivery settled twice in one batch: the first wins, as it would in sequence (the
     // second finds it no longer in flight). UPDATE ... FROM would pick one arbitrarily.
     const seen = new Set<string>();
-    const unique = settlements.filter((s) => !seen.has(s.deliveryId) && seen.add(s.deliveryId));
+    // In id order, the order deleteEndpoint locks them in: the UPDATEs below lock as they walk
+    // their unnest()ed arrays, and the opposite order deadlocks with a delete.
+    const unique = settlements.filter((s) => !seen.has(s.deliveryId) && seen.add(s.deliveryId)).sort(byDeliveryId);
     const releases = unique.filter((s): s is Release => s.outcome === 'release');
     const done = unique.filter((s): s is Done => s.outcome !== 'release');
     await this.tx(async (c) => {
+      if (releases.length > 0 && done.length > 0) await c.query(LOCK_SETTLED_SQL, [unique.map((s) => s.deliveryId)]);
       if (releases.length > 0) {
         await this.prepared('herald_release', RELEASE_SQL, [releases.map((s) => s.deliveryId), releases.map((s) => s.owner), releases.map((s) => s.nextAttemptAt), now], c);
       }
