@@ -136,13 +136,13 @@ class ListenSession {
     let connected = false;
     while (!signal.aborted) {
       try {
-        const res = await this.client.stream(`/api/v2/inboxes/${inboxId}/stream`, signal, { 'last-event-id': lastId });
+        const body = await this.client.stream(`/api/v2/inboxes/${inboxId}/stream`, signal, { 'last-event-id': lastId });
         failures = 0;
         if (!connected) {
           connected = true;
           onConnected();
         }
-        for await (const message of readSse(res.body as unknown as ReadableStream<Uint8Array>)) {
+        for await (const message of readSse(body)) {
           if (message.event === 'request') {
             lastId = message.id ?? lastId;
             await this.forward(JSON.parse(message.data) as CapturedView);
