@@ -1,4 +1,4 @@
-// Reads a Server-Sent Events stream from a fetch Response (the CLI's `listen`, and tests).
+// Reads a Server-Sent Events stream from a web ReadableStream: a fetch body, or the one HeraldClient.stream returns (the CLI's `listen`, and tests).
 
 export interface SseMessage {
   readonly event: string;
