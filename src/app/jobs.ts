@@ -1,7 +1,8 @@
 // Background upkeep of a worker process: reclaiming expired leases (a crashed worker's
 // deliveries), carrying out notices a crash left pending, and pruning delivered work past its
 // retention. Each runs on its own timer,
-// in bounded batches, and a failure only delays the next round.
+// in bounded batches, and a failure only delays the next round. A retention pass that runs out
+// of time while there is still more to prune is followed by another after a short pause.
 import type { Logger } from 'pino';
 import type { Store } from '../store/contract.js';
 
@@ -22,7 +23,10 @@ export interface JobsOptions {
 }
 
 export interface Jobs {
-  /** One retention pass: batches until a batch comes back short or the time budget is spent. */
+  /**
+   * One retention pass: batches until a batch comes back short or the time budget is spent. In
+   * the latter case the next pass starts after CATCH_UP_PAUSE_MS rather than a period later.
+   */
   pruneOnce(): Promise<{ deliveries: number; events: number }>;
   /** One retention pass over captured inbox requests; returns how many were removed. */
   pruneInboxesOnce(): Promise<number>;
@@ -30,6 +34,9 @@ export interface Jobs {
 }
 
 const PRUNE_BUDGET_MS = 2_000;
+// A backlog larger than one pass (a first start on an old database, a burst of work ageing out
+// together) is worked off at about two thirds of one connection's time, not 2 s a minute.
+const CATCH_UP_PAUSE_MS = 1_000;
 
 export function startJobs(o: JobsOptions): Jobs {
   const batch = o.pruneBatch ?? 1_000;
@@ -43,19 +50,33 @@ export function startJobs(o: JobsOptions): Jobs {
     }
   }
 
+  let catchUp: NodeJS.Timeout | undefined;
+
   async function pruneOnce(): Promise<{ deliveries: number; events: number }> {
+    const { total, behind } = await prunePass();
+    if (total.deliveries + total.events > 0) o.logger.info(total, 'pruned delivered work past retention');
+    if (behind && !stopped) {
+      clearTimeout(catchUp);
+      catchUp = setTimeout(retention, CATCH_UP_PAUSE_MS);
+      catchUp.unref();
+    }
+    return total;
+  }
+
+  /** `behind`: the budget ran out while batches still came back full. */
+  async function prunePass(): Promise<{ total: { deliveries: number; events: number }; behind: boolean }> {
     const total = { deliveries: 0, events: 0 };
     const deadline = Date.now() + PRUNE_BUDGET_MS;
     while (!stopped) {
       const r = await o.store.prune(o.clock() - o.retentionMs, batch);
       total.deliveries += r.deliveries;
       total.events += r.events;
-      if ((r.deliveries < batch && r.events < batch) || Date.now() > deadline) break;
+      if (r.deliveries < batch && r.events < batch) return { total, behind: false };
+      if (Date.now() > deadline) return { total, behind: true };
       // Let deliveries and requests run between batches.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    if (total.deliveries + total.events > 0) o.logger.info(total, 'pruned delivered work past retention');
-    return total;
+    return { total, behind: false };
   }
 
   async function pruneInboxesOnce(): Promise<number> {
@@ -72,33 +93,39 @@ export function startJobs(o: JobsOptions): Jobs {
     return total;
   }
 
-  const every = (ms: number, job: () => Promise<unknown>, name: string) => {
+  /** The job, skipped while a previous run of it is still going; failures are logged. */
+  const single = (job: () => Promise<unknown>, name: string) => {
     let running = false;
-    const timer = setInterval(() => {
+    return () => {
       if (running) return;
       running = true;
       job()
         .catch((err: unknown) => o.logger.error({ err, job: name }, 'background job failed'))
         .finally(() => (running = false));
-    }, ms);
+    };
+  };
+  const every = (ms: number, run: () => void) => {
+    const timer = setInterval(run, ms);
     timer.unref();
     return timer;
   };
 
+  const retention = single(pruneOnce, 'retention');
   const upkeepMs = Math.max(1_000, Math.floor(o.leaseMs / 2));
-  const timers = [every(upkeepMs, reapOnce, 'lease-reaper'), every(o.pruneEveryMs ?? 60_000, pruneOnce, 'retention')];
+  const timers = [every(upkeepMs, single(reapOnce, 'lease-reaper')), every(o.pruneEveryMs ?? 60_000, retention)];
   const { processNotices } = o;
   if (processNotices) {
-    timers.push(every(upkeepMs, processNotices, 'notices'));
+    timers.push(every(upkeepMs, single(processNotices, 'notices')));
     // What a crash left pending goes out now, not a round later.
     processNotices().catch((err: unknown) => o.logger.error({ err, job: 'notices' }, 'background job failed'));
   }
-  if (o.inboxRetentionMs !== undefined) timers.push(every(o.pruneEveryMs ?? 60_000, pruneInboxesOnce, 'inbox-retention'));
+  if (o.inboxRetentionMs !== undefined) timers.push(every(o.pruneEveryMs ?? 60_000, single(pruneInboxesOnce, 'inbox-retention')));
   return {
     pruneOnce,
     pruneInboxesOnce,
     stop() {
       stopped = true;
+      clearTimeout(catchUp);
       for (const t of timers) clearInterval(t);
     },
   };

@@ -228,6 +228,35 @@ SELECT MIN(x.next_attempt_at) AS t
      LIMIT 1) x
  WHERE NOT e.disabled`;
 
+// Events of just-deleted deliveries, if no other delivery still holds them (deliveries_event).
+const PRUNE_EVENTS_OF_SQL = `
+DELETE FROM events WHERE id IN (
+  SELECT ev.id FROM events ev
+   WHERE ev.id = ANY ($1::text[]) AND ev.received_at < $2
+     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = ev.id)
+     FOR UPDATE SKIP LOCKED)`;
+
+// One window of the events sweep (sweepEvents): the next $4 events past the cut-off after
+// ($2, $3) in (received_at, id) order, through events_received, deleting those no delivery
+// holds; returns how many it looked at and where it stopped.
+const SWEEP_EVENTS_SQL = `
+WITH win AS (
+  SELECT id, received_at FROM events
+   WHERE received_at < $1 AND received_at >= $2 AND (received_at > $2 OR id > $3)
+   ORDER BY received_at, id
+   LIMIT $4
+), doomed AS (
+  SELECT ev.id FROM events ev
+   WHERE ev.id = ANY (ARRAY(SELECT w.id FROM win w WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = w.id)))
+     FOR UPDATE SKIP LOCKED
+), del AS (
+  DELETE FROM events WHERE id IN (SELECT id FROM doomed) RETURNING 1
+), last AS (
+  SELECT received_at, id FROM win ORDER BY received_at DESC, id DESC LIMIT 1
+)
+SELECT (SELECT count(*) FROM del) AS deleted, (SELECT count(*) FROM win) AS examined,
+       (SELECT received_at FROM last) AS last_at, (SELECT id FROM last) AS last_id`;
+
 // A batch with both releases and outcomes is written by two statements: its rows are locked
 // first in one pass, in id order, as deleteEndpoint locks them.
 const LOCK_SETTLED_SQL = 'SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE) locked';
@@ -334,6 +363,23 @@ function byDeliveryId(x: Settlement, y: Settlement): number {
   return x.deliveryId < y.deliveryId ? -1 : x.deliveryId > y.deliveryId ? 1 : 0;
 }
 
+/** Where a sweep for events without deliveries goes on from: after this (received_at, id). */
+interface SweepPosition {
+  readonly receivedAt: number;
+  readonly id: string;
+}
+
+interface SweepRow {
+  deleted: string;
+  examined: string;
+  last_at: string | null;
+  last_id: string | null;
+}
+
+const SWEEP_START: SweepPosition = { receivedAt: -1, id: '' };
+/** Windows one prune call may walk: bounds its cost when the oldest events are mostly kept ones. */
+const SWEEP_WINDOWS = 10;
+
 function keyOf(accountId: string, key: string): string {
   return `${accountId}\u0000${key}`;
 }
@@ -353,6 +399,8 @@ export class PostgresStore implements Store {
   private readonly channel: string;
   private readonly inboxChannel: string;
   private readonly schema: string | undefined;
+  /** Where retention's sweep for events without deliveries goes on from (sweepEvents). */
+  private eventSweep: SweepPosition = SWEEP_START;
 
   constructor(options: PostgresOptions) {
     this.sealer = options.sealer;
@@ -953,44 +1001,66 @@ export class PostgresStore implements Store {
   }
 
   async prune(before: number, limit: number): Promise<{ deliveries: number; events: number }> {
-    return this.tx(async (c) => {
-      // SKIP LOCKED: pruning in several workers at once neither waits on nor deadlocks with
-      // the others, nor with a claim or settle holding those rows.
-      const done = await this.rows<{ id: string }>(
-        "SELECT id FROM deliveries WHERE status = 'succeeded' AND updated_at < $1 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-        [before, limit],
-        c,
-      );
-      const orphans = await this.rows<{ id: string }>(
-        // Orphans are left pending forever with their creation time as due time, so they are
-        // among the oldest pending rows: looking there keeps this bounded on a large backlog.
-        `SELECT id FROM deliveries WHERE id IN (
-           SELECT o.id FROM (SELECT id, endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY next_attempt_at LIMIT $1) o
-            WHERE NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = o.endpoint_id))
-         FOR UPDATE SKIP LOCKED`,
-        [limit],
-        c,
-      );
-      const gone = [...done, ...orphans];
+    const { result, sweep } = await this.tx(async (c) => {
+      const gone = await this.prunableDeliveries(c, before, limit);
       const ids = gone.map((r) => r.id);
       await this.exec('DELETE FROM attempts WHERE delivery_id = ANY($1::text[])', [ids], c);
       const deliveries = await this.exec('DELETE FROM deliveries WHERE id = ANY($1::text[])', [ids], c);
-      const events = await this.exec(
-        `DELETE FROM events WHERE id IN (
-           SELECT ev.id FROM events ev
-            WHERE ev.received_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = ev.id)
-            LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-        [before, limit],
-        c,
-      );
+      // Their events go with them: found by id, not by looking for events without deliveries.
+      const events = await this.exec(PRUNE_EVENTS_OF_SQL, [[...new Set(gone.map((r) => r.event_id))], before], c);
+      const swept = events < limit ? await this.sweepEvents(c, before, limit - events) : { deleted: 0, next: this.eventSweep };
       await this.exec(
         `DELETE FROM attempt_minutes WHERE (account_id, endpoint_id, minute) IN (
            SELECT account_id, endpoint_id, minute FROM attempt_minutes WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
         [before - ROLLUP_EXTRA_MS, limit],
         c,
       );
-      return { deliveries, events };
+      return { result: { deliveries, events: events + swept.deleted }, sweep: swept.next };
     });
+    // Only once committed: a rolled-back sweep must look at its window again.
+    this.eventSweep = sweep;
+    return result;
+  }
+
+  /** Old succeeded deliveries, and orphans of deleted endpoints, locked for deletion. */
+  private async prunableDeliveries(c: pg.PoolClient, before: number, limit: number): Promise<{ id: string; event_id: string }[]> {
+    // SKIP LOCKED: pruning in several workers at once neither waits on nor deadlocks with
+    // the others, nor with a claim or settle holding those rows.
+    const done = await this.rows<{ id: string; event_id: string }>(
+      "SELECT id, event_id FROM deliveries WHERE status = 'succeeded' AND updated_at < $1 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+      [before, limit],
+      c,
+    );
+    const orphans = await this.rows<{ id: string; event_id: string }>(
+      // Orphans are left pending forever with their creation time as due time, so they are
+      // among the oldest pending rows: looking there keeps this bounded on a large backlog.
+      `SELECT id, event_id FROM deliveries WHERE id IN (
+         SELECT o.id FROM (SELECT id, endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY next_attempt_at LIMIT $1) o
+          WHERE NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = o.endpoint_id))
+       FOR UPDATE SKIP LOCKED`,
+      [limit],
+      c,
+    );
+    return [...done, ...orphans];
+  }
+
+  /**
+   * Deletes up to `limit` events past the cut-off that have no delivery (none matched, or their
+   * endpoint was deleted), walking events_received in windows from where the last sweep stopped:
+   * events kept for their failed or pending deliveries are passed once per round, not at every
+   * call. A window that reaches the cut-off ends the round; the next starts from the oldest.
+   */
+  private async sweepEvents(c: pg.PoolClient, before: number, limit: number): Promise<{ deleted: number; next: SweepPosition }> {
+    let next = this.eventSweep;
+    let deleted = 0;
+    for (let i = 0; i < SWEEP_WINDOWS && deleted < limit; i++) {
+      const size = limit - deleted;
+      const row = (await this.rows<SweepRow>(SWEEP_EVENTS_SQL, [before, next.receivedAt, next.id, size], c))[0]!;
+      deleted += num(row.deleted);
+      if (num(row.examined) < size || row.last_id === null) return { deleted, next: SWEEP_START };
+      next = { receivedAt: num(row.last_at!), id: row.last_id };
+    }
+    return { deleted, next };
   }
 
   async pendingNotices(limit: number): Promise<Notice[]> {

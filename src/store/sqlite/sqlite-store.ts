@@ -896,39 +896,74 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Where retention's sweep for events without deliveries goes on from: after this (received_at, rowid). */
+  private eventSweep = { receivedAt: -1, rowid: 0 };
+
   async prune(before: number, limit: number): Promise<{ deliveries: number; events: number }> {
     // Orphans (deliveries of an endpoint deleted while an ingest that matched it was committing)
     // stay pending with their creation time as due time: the oldest pending rows hold them.
-    return this.immediate(() => {
-      const ids = JSON.stringify(
-        this.all<{ id: string }>(
-          `SELECT id FROM (SELECT id FROM deliveries WHERE status = 'succeeded' AND updated_at < ? LIMIT ?)
-           UNION ALL
-           SELECT o.id FROM (SELECT id, endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY next_attempt_at LIMIT ?) o
-            WHERE NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = o.endpoint_id)`,
-          before,
-          limit,
-          limit,
-        ).map((r) => r.id),
-      );
-      this.run('DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?))', ids);
-      const deliveries = this.run('DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))', ids).changes;
-      const events = this.run(
-        `DELETE FROM events WHERE id IN (
-           SELECT ev.id FROM events ev
-            WHERE ev.received_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = ev.id)
-            LIMIT ?)`,
+    const { result, sweep } = this.immediate(() => {
+      const gone = this.all<{ id: string; event_id: string }>(
+        `SELECT id, event_id FROM (SELECT id, event_id FROM deliveries WHERE status = 'succeeded' AND updated_at < ? LIMIT ?)
+         UNION ALL
+         SELECT o.id, o.event_id FROM (SELECT id, event_id, endpoint_id FROM deliveries WHERE status = 'pending' ORDER BY next_attempt_at LIMIT ?) o
+          WHERE NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = o.endpoint_id)`,
         before,
         limit,
+        limit,
+      );
+      const ids = JSON.stringify(gone.map((r) => r.id));
+      this.run('DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?))', ids);
+      const deliveries = this.run('DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))', ids).changes;
+      // Their events go with them: found by id, not by looking for events without deliveries.
+      const events = this.run(
+        `DELETE FROM events WHERE id IN (SELECT value FROM json_each(?)) AND received_at < ?
+            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`,
+        JSON.stringify([...new Set(gone.map((r) => r.event_id))]),
+        before,
       ).changes;
+      const swept = events < limit ? this.sweepEvents(before, limit - events) : { deleted: 0, next: this.eventSweep };
       this.run(
         `DELETE FROM attempt_minutes WHERE (account_id, endpoint_id, minute) IN (
            SELECT account_id, endpoint_id, minute FROM attempt_minutes WHERE minute < ? LIMIT ?)`,
         before - ROLLUP_EXTRA_MS,
         limit,
       );
-      return { deliveries, events };
+      return { result: { deliveries, events: events + swept.deleted }, sweep: swept.next };
     });
+    // Only once committed: a rolled-back sweep must look at its window again.
+    this.eventSweep = sweep;
+    return result;
+  }
+
+  /**
+   * Deletes up to `limit` events past the cut-off that no delivery holds, walking events_received
+   * (received_at, rowid) in windows from where the last sweep stopped, so events kept for their
+   * failed or pending deliveries are passed once per round rather than at every call. At most
+   * 10 windows a call; a window that reaches the cut-off ends the round.
+   */
+  private sweepEvents(before: number, limit: number): { deleted: number; next: { receivedAt: number; rowid: number } } {
+    let next = this.eventSweep;
+    let deleted = 0;
+    for (let i = 0; i < 10 && deleted < limit; i++) {
+      const size = limit - deleted;
+      const win = this.all<{ r: number; at: number; id: string; free: number }>(
+        `SELECT rowid AS r, received_at AS at, id, NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id) AS free
+           FROM events WHERE received_at < ? AND received_at >= ? AND (received_at > ? OR rowid > ?)
+          ORDER BY received_at, rowid LIMIT ?`,
+        before,
+        next.receivedAt,
+        next.receivedAt,
+        next.rowid,
+        size,
+      );
+      const free = JSON.stringify(win.filter((w) => w.free).map((w) => w.id));
+      deleted += this.run('DELETE FROM events WHERE id IN (SELECT value FROM json_each(?))', free).changes;
+      const last = win.at(-1);
+      if (win.length < size || last === undefined) return { deleted, next: { receivedAt: -1, rowid: 0 } };
+      next = { receivedAt: num(last.at), rowid: num(last.r) };
+    }
+    return { deleted, next };
   }
 
   // ---- profiles -----------------------------------------------------------------------
