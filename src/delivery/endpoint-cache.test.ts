@@ -52,7 +52,7 @@ describe('EndpointCache', () => {
     const cache = new EndpointCache(store, 1_000, clock);
     expect((await cache.current(endpoint.id))?.url).toBe('https://old.example/hook');
     // Another process disables it and moves it: this cache is not told.
-    await handle.store.updateEndpoint({ ...endpoint, url: 'https://new.example/hook', disabled: true, disabledReason: 'by hand' });
+    await handle.store.updateEndpoint({ ...endpoint, url: 'https://new.example/hook', disabled: true, disabledReason: 'by hand' }, endpoint);
     now += 500;
     const cached = cache.current(endpoint.id);
     expect(cached).not.toBeInstanceOf(Promise);
@@ -77,7 +77,7 @@ describe('EndpointCache', () => {
     const cache = new EndpointCache(handle.store, 1_000, clock);
     const reading = cache.load([endpoint.id]);
     // The API changes it while the read is under way, and drops it from the cache.
-    await handle.store.updateEndpoint({ ...endpoint, url: 'https://new.example/hook' });
+    await handle.store.updateEndpoint({ ...endpoint, url: 'https://new.example/hook' }, endpoint);
     cache.invalidate(endpoint.id);
     await reading;
     expect((await cache.current(endpoint.id))?.url).toBe('https://new.example/hook');

@@ -286,7 +286,12 @@ export interface Store {
   countOperatorKeys(): Promise<number>;
 
   createEndpoint(endpoint: Endpoint): Promise<void>;
-  updateEndpoint(endpoint: Endpoint): Promise<void>;
+  /**
+   * Writes what `endpoint` changes from `before` (the endpoint as read before the change), and
+   * nothing else: a field changed meanwhile by another writer (a worker disabling the endpoint,
+   * its health) keeps that change unless this one changes it too.
+   */
+  updateEndpoint(endpoint: Endpoint, before: Endpoint): Promise<void>;
   /**
    * Disables the endpoint unless it already is, in one statement, so two workers cannot both
    * do it. The endpoint as stored afterwards, and whether this call disabled it; undefined when

@@ -198,6 +198,30 @@ export function endpointToRow(e: Endpoint, sealer: Sealer): EndpointRow {
   };
 }
 
+/** Seals nothing: rows built with it compare credentials by their plaintext. */
+const UNSEALED: Sealer = { seal: (plaintext) => plaintext, open: (sealed) => sealed };
+
+/** Columns an update may write: all but the identity and the creation time. */
+export type EndpointUpdate = Partial<Omit<EndpointRow, 'id' | 'account_id' | 'created_at'>>;
+
+/**
+ * The columns `after` changes from `before`, sealed for storage, and `updated_at`. An update
+ * writes only these: the endpoint was read before a slow step (a DNS check of its URL), and
+ * writing every column back would undo what changed meanwhile (a worker disabling it after a
+ * 410, its health, a secret rotation).
+ */
+export function endpointChanges(before: Endpoint, after: Endpoint, sealer: Sealer): EndpointUpdate {
+  const was = endpointToRow(before, UNSEALED);
+  const now = endpointToRow(after, UNSEALED);
+  const sealed = endpointToRow(after, sealer);
+  const out: Record<string, unknown> = { updated_at: sealed.updated_at };
+  for (const column of Object.keys(now) as (keyof EndpointRow)[]) {
+    if (column === 'id' || column === 'account_id' || column === 'created_at') continue;
+    if (was[column] !== now[column]) out[column] = sealed[column];
+  }
+  return out as EndpointUpdate;
+}
+
 function openJson<T>(value: string, sealer: Sealer): T {
   return JSON.parse(value.startsWith('[') || value.startsWith('{') ? value : sealer.open(value)) as T;
 }

@@ -108,12 +108,13 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       asApiError(err);
     }
     await checkEndpointDestinations(ctx, updated, accountId, existing);
-    await ctx.store.updateEndpoint(updated);
+    await ctx.store.updateEndpoint(updated, existing);
     ctx.endpointChanged(id);
     if (existing.disabled !== updated.disabled) {
       await raiseSystemEvent(ctx, accountId, updated.disabled ? 'endpoint.disabled' : 'endpoint.enabled', { endpoint_id: id, url: updated.url, reason: updated.disabledReason });
     }
-    return endpointView(updated);
+    // As stored: what another writer changed meanwhile (a worker disabling it) was kept.
+    return endpointView((await ctx.store.getEndpoint(accountId, id)) ?? updated);
   });
 
   app.delete('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Deletes an endpoint; its pending deliveries are not sent. Admin keys only.', params: IdParams, response: answers({ 204: 'deleted, with its deliveries and their attempts', 409: INBOX_RELAY }) } }, async (req, reply) => {
@@ -133,7 +134,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     if (!existing) throw notFound('endpoint', id);
     const secret = generateSecret();
     const rotated = rotateSecret(existing, secret, ctx.clock(), ctx.config.rotationOverlapMs);
-    await ctx.store.updateEndpoint(rotated);
+    await ctx.store.updateEndpoint(rotated, existing);
     ctx.endpointChanged(id);
     return { id, secret, previous_secret_expires_at: new Date(rotated.previousSecretExpiresAt!).toISOString() };
   });

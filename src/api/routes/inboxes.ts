@@ -189,7 +189,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
       await checkForwardUrl(ctx, body.forward_url, accountId, existing.token);
       const current = forwardEndpointId === null ? undefined : await ctx.store.getEndpoint(accountId, forwardEndpointId);
       if (current) {
-        await ctx.store.updateEndpoint(patchEndpoint(current, { url: body.forward_url }, ctx.clock()));
+        await ctx.store.updateEndpoint(patchEndpoint(current, { url: body.forward_url }, ctx.clock()), current);
         ctx.endpointChanged(current.id);
       } else {
         created = relayEndpoint(ctx, accountId, id, body.forward_url);

@@ -175,7 +175,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
         cmpError(err);
       }
       if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId, 'callback_url');
-      await ctx.store.updateEndpoint(updated);
+      await ctx.store.updateEndpoint(updated, existing);
       ctx.endpointChanged(updated.id);
       return cmpView(updated);
     },

@@ -303,7 +303,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
     } catch (err) {
       mediaPocketInputError(err, p);
     }
-    await store.updateEndpoint(updated);
+    await store.updateEndpoint(updated, existing);
     ctx.endpointChanged(updated.id);
     return { webhook: await view(updated) };
   };

@@ -161,8 +161,8 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     return endpoint;
   }
 
-  async function save(endpoint: Endpoint): Promise<void> {
-    await ctx.store.updateEndpoint(endpoint);
+  async function save(endpoint: Endpoint, before: Endpoint): Promise<void> {
+    await ctx.store.updateEndpoint(endpoint, before);
     ctx.endpointChanged(endpoint.id);
   }
 
@@ -248,7 +248,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         tenovosError(err);
       }
       if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId);
-      await save(updated);
+      await save(updated, existing);
       return reply.status(204).send();
     },
   );
@@ -295,7 +295,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       } catch (err) {
         tenovosError(err);
       }
-      await save(updated);
+      await save(updated, existing);
       return reply.status(204).send();
     },
   );
@@ -305,7 +305,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     { ...admin, schema: { tags: TAGS, summary: 'Remove OAuth2 from an endpoint (Tenovos)', params: EndpointIdParams, response: { 204: Type.Null() } } },
     async (req, reply) => {
       const existing = await load(principalOf(req).accountId, (req.params as Static<typeof EndpointIdParams>).endpointId);
-      await save(patchEndpoint(existing, { auth: { type: 'none' } }, ctx.clock()));
+      await save(patchEndpoint(existing, { auth: { type: 'none' } }, ctx.clock()), existing);
       return reply.status(204).send();
     },
   );
@@ -339,7 +339,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     },
     async (req, reply) => {
       const existing = await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id);
-      await save(rotateSecret(existing, generateSecret(), ctx.clock(), ctx.config.rotationOverlapMs));
+      await save(rotateSecret(existing, generateSecret(), ctx.clock(), ctx.config.rotationOverlapMs), existing);
       return reply.status(204).send();
     },
   );

@@ -398,7 +398,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         }
 
         // Updates seal too (a fresh secret after rotation, say).
-        await store.updateEndpoint({ ...e, secret: 'whsec_rotated-plaintext-secret', previousSecret: e.secret });
+        await store.updateEndpoint({ ...e, secret: 'whsec_rotated-plaintext-secret', previousSecret: e.secret }, e);
         const after = JSON.stringify(await h.rawRows('endpoints'));
         expect(after).not.toContain('rotated-plaintext-secret');
         expect(after).not.toContain('current-plaintext-secret');
@@ -418,8 +418,27 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
           headers: [{ name: 'X-Sig', value: 'k', type: 'hmac' }],
           updatedAt: e.updatedAt + 5,
         };
-        await store.updateEndpoint(changed);
+        await store.updateEndpoint(changed, e);
         expect(await store.getEndpoint(account.id, e.id)).toEqual(changed);
+      });
+
+      it('writes only what an update changes: a change made meanwhile by another writer is kept', async () => {
+        const { account, endpoints } = await setup(1);
+        const read = endpoints[0];
+        // While an API request holds `read` (its URL's DNS check), a worker disables the endpoint
+        // after a 410 and the secret is rotated.
+        await store.disableEndpoint(account.id, read.id, 'the endpoint answered 410 Gone', read.updatedAt + 1);
+        const rotated = { ...read, secret: 'whsec_rotated-meanwhile', previousSecret: read.secret, previousSecretExpiresAt: read.updatedAt + 86_400_000 };
+        await store.updateEndpoint(rotated, read);
+        await store.updateEndpoint({ ...read, description: 'renamed', updatedAt: read.updatedAt + 2 }, read);
+        expect(await store.getEndpoint(account.id, read.id)).toMatchObject({
+          description: 'renamed',
+          disabled: true,
+          disabledReason: 'the endpoint answered 410 Gone',
+          secret: 'whsec_rotated-meanwhile',
+          previousSecret: read.secret,
+          updatedAt: read.updatedAt + 2,
+        });
       });
 
       it('bumps endpointsVersion on every endpoint write and on updateAccount', async () => {
@@ -429,7 +448,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const e = endpointFixture(a.id);
         await store.createEndpoint(e);
         versions.push(await store.endpointsVersion(a.id));
-        await store.updateEndpoint({ ...e, description: 'x' });
+        await store.updateEndpoint({ ...e, description: 'x' }, e);
         versions.push(await store.endpointsVersion(a.id));
         await store.updateAccount({ ...a, name: 'A2' });
         versions.push(await store.endpointsVersion(a.id));
@@ -450,7 +469,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const theirs = endpointFixture(b.id);
         for (const e of [on, off, theirs]) await store.createEndpoint(e);
         expect(await store.activeEndpoints(a.id)).toEqual([on]);
-        await store.updateEndpoint({ ...off, disabled: false, disabledReason: null });
+        await store.updateEndpoint({ ...off, disabled: false, disabledReason: null }, off);
         expect((await store.activeEndpoints(a.id)).map((e) => e.id).sort()).toEqual([on.id, off.id].sort());
       });
 
@@ -495,7 +514,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         await store.createEndpoint(e);
         expect(await store.getEndpoint(b.id, e.id)).toBeUndefined();
         expect(await store.deleteEndpoint(b.id, e.id)).toBe(false);
-        await store.updateEndpoint({ ...e, accountId: b.id, url: 'https://attacker.example.com' });
+        await store.updateEndpoint({ ...e, accountId: b.id, url: 'https://attacker.example.com' }, { ...e, accountId: b.id });
         expect(await store.getEndpoint(a.id, e.id)).toEqual(e);
         expect((await store.listEndpoints(b.id, { limit: 10 })).items).toEqual([]);
       });
@@ -668,7 +687,8 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const { account, endpoints, targets } = await setup(3);
         await store.ingest([ingestItem(account.id, targets)], T0);
         const [e0, e1, e2] = endpoints;
-        await store.updateEndpoint({ ...e1, disabled: true, disabledReason: 'x' });
+        const e1off = { ...e1, disabled: true, disabledReason: 'x' };
+        await store.updateEndpoint(e1off, e1);
 
         expect(await store.claim(claimReq({ now: T0 - 1 }))).toEqual([]);
         const got = await store.claim(claimReq({ excludeEndpoints: [e0.id] }));
@@ -678,7 +698,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const e0d = await store.claim(claimReq({}));
         expect(e0d.map((d) => d.endpointId)).toEqual([e0.id]);
         // Re-enabled, the held-back delivery becomes claimable.
-        await store.updateEndpoint({ ...e1, disabled: false });
+        await store.updateEndpoint({ ...e1off, disabled: false }, e1off);
         expect((await store.claim(claimReq())).map((d) => d.endpointId)).toEqual([e1.id]);
       });
 
@@ -1373,7 +1393,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         await store.settle([retry(head, 'w1', T0 + 5_000)], T0 + 30);
         // Only the head's retry time can make progress.
         expect(await store.nextDueAt()).toBe(T0 + 5_000);
-        await store.updateEndpoint({ ...off, disabled: false, disabledReason: null });
+        await store.updateEndpoint({ ...off, disabled: false, disabledReason: null }, off);
         expect(await store.nextDueAt()).toBe(T0);
       });
 

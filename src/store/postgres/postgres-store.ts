@@ -56,6 +56,7 @@ import {
   type InboxRequestRow,
   type InboxRow,
   type ProjectRow,
+  endpointChanges,
   endpointToRow,
   INBOX_REQUEST_COLUMNS,
   inboxRequestValues,
@@ -100,7 +101,6 @@ const ENDPOINT_COLUMNS =
   'id, account_id, profile, url, method, description, event_types, project_ids, user_ids, secret, previous_secret, previous_secret_expires_at, headers, auth, rate_limit_per_second, timeout_ms, ordering, disabled, disabled_reason, failing_since, profile_data, created_at, updated_at';
 
 /** Columns updateEndpoint may change: identity, tenant and creation time are fixed. */
-const ENDPOINT_MUTABLE = ENDPOINT_COLUMNS.split(', ').filter((c) => c !== 'id' && c !== 'account_id' && c !== 'created_at');
 
 // Why this claim is safe with many workers (READ COMMITTED, the default):
 // - SKIP LOCKED: a row another claim has locked (and not yet committed) is passed over, never
@@ -647,10 +647,12 @@ export class PostgresStore implements Store {
     );
   }
 
-  async updateEndpoint(e: Endpoint): Promise<void> {
-    const row = this.endpointParams(e);
-    const values = ENDPOINT_MUTABLE.map((c) => row[c]);
-    const sets = ENDPOINT_MUTABLE.map((c, i) => `${c} = $${i + 3}`);
+  async updateEndpoint(e: Endpoint, before: Endpoint): Promise<void> {
+    const changes: Record<string, unknown> = endpointChanges(before, e, this.sealer);
+    if ('disabled' in changes) changes.disabled = Boolean(changes.disabled);
+    const columns = Object.keys(changes);
+    const values = columns.map((c) => changes[c]);
+    const sets = columns.map((c, i) => `${c} = $${i + 3}`);
     await this.exec(
       `WITH upd AS (
          UPDATE endpoints SET ${sets.join(', ')} WHERE id = $1 AND account_id = $2 RETURNING account_id

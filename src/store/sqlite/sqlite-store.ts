@@ -49,6 +49,7 @@ import {
   type InboxRequestRow,
   type InboxRow,
   type ProjectRow,
+  endpointChanges,
   endpointToRow,
   INBOX_REQUEST_COLUMNS,
   inboxRequestValues,
@@ -428,13 +429,11 @@ export class SqliteStore implements Store {
     });
   }
 
-  async updateEndpoint(e: Endpoint): Promise<void> {
-    const row = endpointToRow(e, this.sealer);
-    const sets = Object.keys(row)
-      .filter((c) => c !== 'id' && c !== 'account_id' && c !== 'created_at')
-      .map((c) => `${c} = @${c}`);
+  async updateEndpoint(e: Endpoint, before: Endpoint): Promise<void> {
+    const changes = endpointChanges(before, e, this.sealer);
+    const sets = Object.keys(changes).map((c) => `${c} = @${c}`);
     this.immediate(() => {
-      this.run(`UPDATE endpoints SET ${sets.join(', ')} WHERE id = @id AND account_id = @account_id`, row);
+      this.run(`UPDATE endpoints SET ${sets.join(', ')} WHERE id = @id AND account_id = @account_id`, { ...changes, id: e.id, account_id: e.accountId });
       this.bumpVersion(e.accountId);
     });
   }
