@@ -18,6 +18,8 @@ describe('storeUnavailable', () => {
       coded('3D000', 'database "herald" does not exist'),
       coded('57P04', 'database dropped'),
       coded('55000', 'database "herald" is not currently accepting connections'),
+      coded('40P01', 'deadlock detected'),
+      coded('40001', 'could not serialize access due to concurrent update'),
       coded('SQLITE_BUSY', 'database is locked'),
       coded('SQLITE_IOERR_WRITE'),
       new Error('commit failed', { cause: coded('SQLITE_FULL') }),

@@ -1,4 +1,5 @@
-// Whether a store error means the store could not be reached or could not answer now: a 503
+// Whether a store error means the store could not be reached or could not answer now (down,
+// overloaded, or in contention that passes): a 503
 // with Retry-After for the client, not a 500. Either driver, and errors wrapping such an error.
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -18,6 +19,9 @@ function unavailableCode(code: string): boolean {
   // PostgreSQL SQLSTATE: connection exceptions (08…), shutting down or starting (57P01–57P03),
   // the database dropped or missing (57P04, 3D000), out of connections or resources (53…).
   if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-4]$/.test(code) || code === '3D000' || /^53[0-9A-Z]{3}$/.test(code)) return true;
+  // A deadlock or serialization failure still there after the store's own retries: contention
+  // that passes, so the client should try again too.
+  if (code === '40P01' || code === '40001') return true;
   // SQLite: locked past the busy timeout, disk full, I/O error, cannot open the file.
   return code === 'SQLITE_BUSY' || code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN';
 }
