@@ -1,6 +1,6 @@
 // Whether a store error means the store could not be reached or could not answer now (down,
-// overloaded, or in contention that passes): a 503
-// with Retry-After for the client, not a 500. Either driver, and errors wrapping such an error.
+// overloaded, or in contention that passes): a 503 with Retry-After for the client, not a 500.
+// Either driver, and errors wrapping such an error.
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
