@@ -2,6 +2,7 @@
 // parallel against one database without seeing each other's rows.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { Sealer } from '../contract.js';
 import { PostgresStore } from '../postgres/postgres-store.js';
 
@@ -31,6 +32,38 @@ export function testSchema(sealer: Sealer): Promise<TestSchema> {
 export async function dropTestSchema(pending: Promise<TestSchema> | undefined): Promise<void> {
   const schema = await pending?.catch(() => undefined);
   await schema?.drop();
+}
+
+/** Two stores with pools of their own on one schema: two processes racing in one database. */
+export interface TwoStores {
+  readonly schema: TestSchema;
+  readonly a: PostgresStore;
+  readonly b: PostgresStore;
+}
+
+/**
+ * Registers the hooks of a test file whose tests each need two stores on a schema of the file's
+ * own, emptied before each test; the object returned holds the current test's. Awaited per
+ * test, so an unreachable PostgreSQL fails each test rather than skipping them all.
+ */
+export function twoStoresPerTest(sealer: Sealer, poolSize: number): TwoStores {
+  let ready: Promise<TestSchema>;
+  const current: { schema?: TestSchema; a?: PostgresStore; b?: PostgresStore } = {};
+  beforeAll(() => {
+    ready = testSchema(sealer);
+  });
+  afterAll(() => dropTestSchema(ready));
+  beforeEach(async () => {
+    current.schema = await ready;
+    await current.schema.truncate();
+    current.a = current.schema.open(sealer, poolSize);
+    current.b = current.schema.open(sealer, poolSize);
+  });
+  afterEach(async () => {
+    await current.a?.close();
+    await current.b?.close();
+  });
+  return current as TwoStores;
 }
 
 /** Creates and migrates `herald_test_<random>`; rejects when PostgreSQL is unreachable. */

@@ -2,43 +2,22 @@
 // (separate connections, so separate transactions racing in the server, as with two processes).
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ClaimedDelivery, IngestItem, IngestOutcome } from '../contract.js';
 import type { PostgresStore } from '../postgres/postgres-store.js';
-import { dropTestSchema, TEST_DATABASE_URL, testSchema, type TestSchema } from './pg-harness.js';
+import { TEST_DATABASE_URL, twoStoresPerTest } from './pg-harness.js';
 import { conformanceSealer, endpointFixture, ingestItem } from './suite.js';
 
 const sealer = conformanceSealer();
-let ready: Promise<TestSchema>;
-let schema: TestSchema;
-let a: PostgresStore;
-let b: PostgresStore;
-
-beforeAll(() => {
-  ready = testSchema(sealer);
-});
-afterAll(async () => {
-  await dropTestSchema(ready);
-});
-// Per test, so an unreachable PostgreSQL fails each test rather than skipping them all.
-beforeEach(async () => {
-  schema = await ready;
-  await schema.truncate();
-  a = schema.open(sealer, 4);
-  b = schema.open(sealer, 4);
-});
-afterEach(async () => {
-  await a?.close();
-  await b?.close();
-});
+const stores = twoStoresPerTest(sealer, 4);
 
 describe('postgres store under concurrent workers', () => {
   it('two stores claiming 2,000 deliveries concurrently claim each exactly once and never run two of one (endpoint, resource) at once', async () => {
-    const account = await a.createAccount({ name: 'Load' });
+    const account = await stores.a.createAccount({ name: 'Load' });
     const ordered = endpointFixture(account.id, { ordering: 'per_resource' });
     const free = endpointFixture(account.id);
-    await a.createEndpoint(ordered);
-    await a.createEndpoint(free);
+    await stores.a.createEndpoint(ordered);
+    await stores.a.createEndpoint(free);
     const targets = [
       { id: ordered.id, ordered: true },
       { id: free.id, ordered: false },
@@ -53,11 +32,11 @@ describe('postgres store under concurrent workers', () => {
     const now = Date.now();
     const batches: IngestItem[][] = [];
     for (let i = 0; i < items.length; i += 50) batches.push(items.slice(i, i + 50));
-    await Promise.all(batches.map((batch, i) => (i % 2 === 0 ? a : b).ingest(batch, now)));
-    expect(await a.stats(account.id)).toMatchObject({ pending: 2_000 });
+    await Promise.all(batches.map((batch, i) => (i % 2 === 0 ? stores.a : stores.b).ingest(batch, now)));
+    expect(await stores.a.stats(account.id)).toMatchObject({ pending: 2_000 });
 
     // Sequences per resource are exactly 1..n even though the batches raced.
-    const events = await Promise.all(items.map((it) => a.getEvent(account.id, it.messageId)));
+    const events = await Promise.all(items.map((it) => stores.a.getEvent(account.id, it.messageId)));
     const perResource = new Map<string, number[]>();
     for (const ev of events) {
       if (ev?.resourceKey) perResource.set(ev.resourceKey, [...(perResource.get(ev.resourceKey) ?? []), ev.sequence!]);
@@ -73,7 +52,7 @@ describe('postgres store under concurrent workers', () => {
 
     // Independent of the workers' bookkeeping: sample the table itself for two in-flight
     // deliveries of one (endpoint, resource). Each sample is one consistent snapshot.
-    const monitor = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema.name}` });
+    const monitor = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${stores.schema.name}` });
     await monitor.connect();
     let monitoring = true;
     let samples = 0;
@@ -136,8 +115,8 @@ describe('postgres store under concurrent workers', () => {
 
     try {
       await Promise.all([
-        ...[0, 1, 2, 3].map((i) => worker(a, `a${i}`)),
-        ...[0, 1, 2, 3].map((i) => worker(b, `b${i}`)),
+        ...[0, 1, 2, 3].map((i) => worker(stores.a, `a${i}`)),
+        ...[0, 1, 2, 3].map((i) => worker(stores.b, `b${i}`)),
       ]);
     } finally {
       monitoring = false;
@@ -151,15 +130,15 @@ describe('postgres store under concurrent workers', () => {
     expect(settled).toBe(2_000);
     expect(samples).toBeGreaterThan(10);
     expect(claimCalls).toBeGreaterThan(2_000 / 8);
-    expect(await b.stats(account.id)).toEqual({ pending: 0, inFlight: 0, succeeded: 2_000, failed: 0, retrying: 0 });
+    expect(await stores.b.stats(account.id)).toEqual({ pending: 0, inFlight: 0, succeeded: 2_000, failed: 0, retrying: 0 });
     // Every ordered chain ran to its end.
     for (const [key, seqs] of perResource) expect(lastSequence.get(`${ordered.id}|${key}`)).toBe(seqs.length);
   }, 120_000);
 
   it('two stores ingesting the same idempotency keys at once store each event once and answer the loser with the winner', async () => {
-    const account = await a.createAccount({ name: 'Keys' });
+    const account = await stores.a.createAccount({ name: 'Keys' });
     const e = endpointFixture(account.id, { ordering: 'per_resource' });
-    await a.createEndpoint(e);
+    await stores.a.createEndpoint(e);
     const targets = [{ id: e.id, ordered: true }];
     const keys = Array.from({ length: 300 }, (_, i) => `key-${i}`);
     const make = (key: string, i: number) => ingestItem(account.id, targets, { idempotencyKey: key, resource: { type: 'asset', id: String(i % 7) } });
@@ -167,10 +146,10 @@ describe('postgres store under concurrent workers', () => {
     // Four writers over the same keys in different orders and batch sizes, so batches overlap
     // partially and contend on the unique index and the sequence rows in every combination.
     const plans: { store: PostgresStore; order: string[]; size: number }[] = [
-      { store: a, order: keys, size: 25 },
-      { store: b, order: [...keys].reverse(), size: 40 },
-      { store: a, order: keys.filter((_, i) => i % 2 === 1).concat(keys.filter((_, i) => i % 2 === 0)), size: 30 },
-      { store: b, order: [...keys].sort(() => Math.random() - 0.5), size: 50 },
+      { store: stores.a, order: keys, size: 25 },
+      { store: stores.b, order: [...keys].reverse(), size: 40 },
+      { store: stores.a, order: keys.filter((_, i) => i % 2 === 1).concat(keys.filter((_, i) => i % 2 === 0)), size: 30 },
+      { store: stores.b, order: [...keys].sort(() => Math.random() - 0.5), size: 50 },
     ];
     const results = new Map<string, IngestOutcome[]>();
     await Promise.all(
@@ -190,10 +169,10 @@ describe('postgres store under concurrent workers', () => {
       const winners = outs.filter((o) => !o.duplicate);
       expect(winners, key).toHaveLength(1);
       for (const o of outs) expect(o, key).toEqual({ id: winners[0].id, deliveries: 1, duplicate: o.duplicate });
-      expect((await a.getEvent(account.id, key))?.id).toBe(winners[0].id);
+      expect((await stores.a.getEvent(account.id, key))?.id).toBe(winners[0].id);
     }
-    expect(await a.stats(account.id)).toMatchObject({ pending: keys.length });
-    const events = (await schema.rawRows('events')).filter((ev) => ev.account_id === account.id);
+    expect(await stores.a.stats(account.id)).toMatchObject({ pending: keys.length });
+    const events = (await stores.schema.rawRows('events')).filter((ev) => ev.account_id === account.id);
     expect(events).toHaveLength(keys.length);
 
     // Sequences stay unique per resource; a lost race may leave a gap.

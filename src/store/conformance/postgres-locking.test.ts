@@ -3,43 +3,29 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClaimedDelivery, IngestItem, Settlement } from '../contract.js';
-import type { PostgresStore } from '../postgres/postgres-store.js';
-import { dropTestSchema, TEST_DATABASE_URL, testSchema, type TestSchema } from './pg-harness.js';
+import { TEST_DATABASE_URL, twoStoresPerTest } from './pg-harness.js';
 import { conformanceSealer, endpointFixture, ingestItem } from './suite.js';
 
 const sealer = conformanceSealer();
 // Advisory locks are database-wide: a random key keeps parallel test files apart.
 const HOLD_KEY = randomInt(1, 2 ** 31 - 1);
 const HELD_OWNER = 'held';
-let ready: Promise<TestSchema>;
-let schema: TestSchema;
-let a: PostgresStore;
-let b: PostgresStore;
+const stores = twoStoresPerTest(sealer, 2);
 let admin: pg.Client;
 
-beforeAll(() => {
-  ready = testSchema(sealer);
-});
-afterAll(async () => {
-  await dropTestSchema(ready);
-});
+// Registered after the stores' hooks: opened once the schema is ready, ended before the stores close.
 beforeEach(async () => {
-  schema = await ready;
-  await schema.truncate();
-  admin = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema.name}` });
+  admin = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${stores.schema.name}` });
   await admin.connect();
-  a = schema.open(sealer, 2);
-  b = schema.open(sealer, 2);
 });
 afterEach(async () => {
   await admin?.query('DROP TRIGGER IF EXISTS hold_claim ON deliveries');
   await admin?.query('DROP TRIGGER IF EXISTS abort_once ON attempts');
   await admin?.end();
-  await a?.close();
-  await b?.close();
 });
+
 
 /**
  * A claim is one statement, so to observe it mid-flight a trigger parks the UPDATE of claims by
@@ -66,15 +52,15 @@ async function untilParked(): Promise<void> {
 }
 
 async function dueOnManyEndpoints(endpoints: number, perEndpoint: number): Promise<number> {
-  const account = await a.createAccount({ name: 'Many endpoints' });
+  const account = await stores.a.createAccount({ name: 'Many endpoints' });
   const targets: IngestItem['endpoints'][number][] = [];
   for (let i = 0; i < endpoints; i++) {
     const e = endpointFixture(account.id);
-    await a.createEndpoint(e);
+    await stores.a.createEndpoint(e);
     targets.push({ id: e.id, ordered: false });
   }
   const items = Array.from({ length: perEndpoint }, () => ingestItem(account.id, targets));
-  await a.ingest(items, Date.now() - 1_000);
+  await stores.a.ingest(items, Date.now() - 1_000);
   return endpoints * perEndpoint;
 }
 
@@ -87,10 +73,10 @@ describe('postgres claim locks', () => {
     let held: Promise<ClaimedDelivery[]>;
     let other: ClaimedDelivery[];
     try {
-      held = a.claim({ owner: HELD_OWNER, limit: 10, leaseMs: 60_000, now, excludeEndpoints: [], perEndpointLimit: 4 });
+      held = stores.a.claim({ owner: HELD_OWNER, limit: 10, leaseMs: 60_000, now, excludeEndpoints: [], perEndpointLimit: 4 });
       held.catch(() => undefined);
       await untilParked();
-      other = await b.claim({ owner: 'other', limit: total, leaseMs: 60_000, now, excludeEndpoints: [], perEndpointLimit: 4 });
+      other = await stores.b.claim({ owner: 'other', limit: total, leaseMs: 60_000, now, excludeEndpoints: [], perEndpointLimit: 4 });
     } finally {
       await admin.query('SELECT pg_advisory_unlock($1)', [HOLD_KEY]);
     }
@@ -103,13 +89,13 @@ describe('postgres claim locks', () => {
   }, 30_000);
 
   it('settling 3,000 deliveries in descending id order while their endpoint is deleted ends without error, round after round', async () => {
-    const account = await a.createAccount({ name: 'Delete while settling' });
+    const account = await stores.a.createAccount({ name: 'Delete while settling' });
     for (let round = 0; round < 5; round++) {
       const e = endpointFixture(account.id);
-      await a.createEndpoint(e);
+      await stores.a.createEndpoint(e);
       const now = Date.now();
-      await a.ingest(Array.from({ length: 3_000 }, () => ingestItem(account.id, [{ id: e.id, ordered: false }])), now - 1_000);
-      const claimed = await a.claim({ owner: 'w', limit: 3_000, leaseMs: 60_000, now, excludeEndpoints: [], perEndpointLimit: 3_000 });
+      await stores.a.ingest(Array.from({ length: 3_000 }, () => ingestItem(account.id, [{ id: e.id, ordered: false }])), now - 1_000);
+      const claimed = await stores.a.claim({ owner: 'w', limit: 3_000, leaseMs: 60_000, now, excludeEndpoints: [], perEndpointLimit: 3_000 });
       expect(claimed).toHaveLength(3_000);
       const descending = claimed.map((d) => d.id).sort().reverse();
       const settlements = descending.map((id): Settlement => ({
@@ -121,11 +107,11 @@ describe('postgres claim locks', () => {
         attempt: { attemptNo: 1, startedAt: now, durationMs: 5, statusCode: 200, errorKind: null, errorMessage: null, requestHeaders: {}, responseBody: 'ok' },
       }));
 
-      const [settled, deleted] = await Promise.allSettled([a.settle(settlements, Date.now()), b.deleteEndpoint(account.id, e.id)]);
+      const [settled, deleted] = await Promise.allSettled([stores.a.settle(settlements, Date.now()), stores.b.deleteEndpoint(account.id, e.id)]);
 
       expect(settled, `round ${round}`).toEqual({ status: 'fulfilled', value: undefined });
       expect(deleted, `round ${round}`).toEqual({ status: 'fulfilled', value: true });
-      expect(await a.getEndpoint(account.id, e.id)).toBeUndefined();
+      expect(await stores.a.getEndpoint(account.id, e.id)).toBeUndefined();
       // Whichever went first, nothing of the endpoint's is left (a settle after the delete writes no attempt).
       const left = await admin.query('SELECT count(*)::int AS n FROM attempts WHERE delivery_id = ANY($1::text[])', [descending]);
       expect(left.rows[0].n).toBe(0);
@@ -133,12 +119,12 @@ describe('postgres claim locks', () => {
   }, 120_000);
 
   it('a settle the server aborts as a deadlock is run again and applied', async () => {
-    const account = await a.createAccount({ name: 'Retried settle' });
+    const account = await stores.a.createAccount({ name: 'Retried settle' });
     const e = endpointFixture(account.id);
-    await a.createEndpoint(e);
+    await stores.a.createEndpoint(e);
     const now = Date.now();
-    await a.ingest([ingestItem(account.id, [{ id: e.id, ordered: false }])], now - 1_000);
-    const [d] = await a.claim({ owner: 'w', limit: 1, leaseMs: 60_000, now, excludeEndpoints: [] });
+    await stores.a.ingest([ingestItem(account.id, [{ id: e.id, ordered: false }])], now - 1_000);
+    const [d] = await stores.a.claim({ owner: 'w', limit: 1, leaseMs: 60_000, now, excludeEndpoints: [] });
     // A sequence is not rolled back with the aborted transaction: only the first try fails.
     await admin.query('CREATE SEQUENCE IF NOT EXISTS abort_once_tries');
     await admin.query(`
@@ -149,7 +135,7 @@ describe('postgres claim locks', () => {
       END $$`);
     await admin.query('CREATE TRIGGER abort_once BEFORE INSERT ON attempts FOR EACH ROW EXECUTE FUNCTION abort_once()');
 
-    await a.settle(
+    await stores.a.settle(
       [
         {
           deliveryId: d!.id,
@@ -163,7 +149,7 @@ describe('postgres claim locks', () => {
       Date.now(),
     );
 
-    expect((await a.getDelivery(account.id, d!.id))?.status).toBe('succeeded');
+    expect((await stores.a.getDelivery(account.id, d!.id))?.status).toBe('succeeded');
     expect((await admin.query("SELECT last_value::int AS n FROM abort_once_tries")).rows[0].n).toBe(2);
   });
 });
