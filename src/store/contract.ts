@@ -34,6 +34,23 @@ export interface NewApiKey {
   readonly source: 'env' | 'generated' | 'api';
 }
 
+/** A signed-in admin UI session: the browser holds the token, the store its hash and the key. */
+export interface NewUiSession {
+  /** SHA-256 (hex) of the token in the browser's cookie; the token itself is never stored. */
+  readonly tokenHash: string;
+  readonly apiKeyId: string;
+  /** The signed-in API key, stored sealed. */
+  readonly key: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+export interface UiSession {
+  readonly apiKeyId: string;
+  readonly key: string;
+  readonly expiresAt: number;
+}
+
 export interface IngestItem {
   readonly accountId: string;
   readonly messageId: string;
@@ -284,6 +301,12 @@ export interface Store {
   /** Drops env-sourced keys whose hash differs (the variable changed); returns whether one with `hash` exists. */
   syncEnvKey(hash: string): Promise<boolean>;
   countOperatorKeys(): Promise<number>;
+
+  /** Stores a UI session, and drops every session expired by `session.createdAt`. */
+  createUiSession(session: NewUiSession): Promise<void>;
+  /** The live session of a token hash: undefined when there is none or it expired by `now`. */
+  findUiSession(tokenHash: string, now: number): Promise<UiSession | undefined>;
+  deleteUiSession(tokenHash: string): Promise<void>;
 
   createEndpoint(endpoint: Endpoint): Promise<void>;
   /**

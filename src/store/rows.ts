@@ -19,7 +19,7 @@ import type {
   StoredEvent,
 } from '../domain/types.js';
 import type { CapturedHeaders, Inbox, InboxRequest, SignatureCheck } from '../inbox/types.js';
-import type { ClaimedDelivery, IngestItem, IngestLease, Notice, NoticeKind, Sealer, Settlement } from './contract.js';
+import type { ClaimedDelivery, IngestItem, IngestLease, Notice, NoticeKind, Sealer, Settlement, UiSession } from './contract.js';
 
 type Num = number | string | bigint | null;
 
@@ -494,4 +494,14 @@ export function leasedDelivery(item: IngestItem, d: { id: string; endpointId: st
     projectId: item.event.projectId ?? null,
     createdAt: d.now,
   };
+}
+
+export interface UiSessionRow {
+  api_key_id: string;
+  sealed_key: string;
+  expires_at: number | string;
+}
+
+export function toUiSession(row: UiSessionRow, sealer: Sealer): UiSession {
+  return { apiKeyId: row.api_key_id, key: sealer.open(row.sealed_key), expiresAt: num(row.expires_at) };
 }

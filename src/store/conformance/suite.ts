@@ -343,6 +343,51 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
       });
     });
 
+    describe('admin UI sessions', () => {
+      async function keyOf(name: string) {
+        const a = await store.createAccount({ name });
+        return store.createApiKey({ accountId: a.id, name, role: 'admin', operator: false, hash: `h-${name}`, prefix: 'p', source: 'api' });
+      }
+      const session = (apiKeyId: string, tokenHash: string, createdAt = T0, ttl = 60_000) => ({ tokenHash, apiKeyId, key: `hk_secret_${tokenHash}`, createdAt, expiresAt: createdAt + ttl });
+
+      it('finds a live session with its key, until it expires or is deleted', async () => {
+        const k = await keyOf('A');
+        await store.createUiSession(session(k.id, 't1'));
+        expect(await store.findUiSession('t1', T0 + 59_999)).toEqual({ apiKeyId: k.id, key: 'hk_secret_t1', expiresAt: T0 + 60_000 });
+        expect(await store.findUiSession('t1', T0 + 60_000)).toBeUndefined();
+        expect(await store.findUiSession('t2', T0)).toBeUndefined();
+        await store.deleteUiSession('t1');
+        expect(await store.findUiSession('t1', T0)).toBeUndefined();
+        await store.deleteUiSession('t1');
+      });
+
+      it('keeps the key sealed at rest, and not the token', async () => {
+        const k = await keyOf('A');
+        await store.createUiSession(session(k.id, 'hash-of-token'));
+        const [row] = await h.rawRows('ui_sessions');
+        expect(JSON.stringify(row)).not.toContain('hk_secret_');
+        expect(String(row!.sealed_key)).toMatch(/^v1\./);
+      });
+
+      it('goes with its API key', async () => {
+        const k = await keyOf('A');
+        const other = await keyOf('B');
+        await store.createUiSession(session(k.id, 't1'));
+        await store.createUiSession(session(other.id, 't2'));
+        await store.deleteApiKey(k.accountId, k.id);
+        expect(await store.findUiSession('t1', T0)).toBeUndefined();
+        expect(await store.findUiSession('t2', T0)).toBeDefined();
+      });
+
+      it('drops expired sessions when a new one is created', async () => {
+        const k = await keyOf('A');
+        await store.createUiSession(session(k.id, 'old', T0, 1_000));
+        await store.createUiSession(session(k.id, 'live', T0, 60_000));
+        await store.createUiSession(session(k.id, 'new', T0 + 1_000));
+        expect((await h.rawRows('ui_sessions')).map((r) => r.token_hash).sort()).toEqual(['live', 'new']);
+      });
+    });
+
     describe('endpoints', () => {
       it('round-trips every field, credentials included', async () => {
         const a = await store.createAccount({ name: 'A' });

@@ -31,6 +31,7 @@ import type {
   IngestLease,
   IngestOutcome,
   NewApiKey,
+  NewUiSession,
   Notice,
   PageRequest,
   QueueDepth,
@@ -40,6 +41,7 @@ import type {
   Sealer,
   Settlement,
   Store,
+  UiSession,
   SharedRateLimit,
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
@@ -80,6 +82,8 @@ import {
   toEvent,
   toInbox,
   toInboxRequest,
+  toUiSession,
+  type UiSessionRow,
   toPage,
   toProject,
 } from '../rows.js';
@@ -625,6 +629,27 @@ export class PostgresStore implements Store {
     const row = await this.first<{ n: string }>('SELECT COUNT(*) AS n FROM api_keys WHERE operator');
     return num(row?.n ?? 0);
   }
+  async createUiSession(s: NewUiSession): Promise<void> {
+    // Logins are rare: each one also clears out the sessions that have expired since the last.
+    await this.exec('DELETE FROM ui_sessions WHERE expires_at <= $1', [s.createdAt]);
+    await this.exec('INSERT INTO ui_sessions (token_hash, api_key_id, sealed_key, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+      s.tokenHash,
+      s.apiKeyId,
+      this.sealer.seal(s.key),
+      s.createdAt,
+      s.expiresAt,
+    ]);
+  }
+
+  async findUiSession(tokenHash: string, now: number): Promise<UiSession | undefined> {
+    const row = await this.first<UiSessionRow>('SELECT api_key_id, sealed_key, expires_at FROM ui_sessions WHERE token_hash = $1 AND expires_at > $2', [tokenHash, now]);
+    return row && toUiSession(row, this.sealer);
+  }
+
+  async deleteUiSession(tokenHash: string): Promise<void> {
+    await this.exec('DELETE FROM ui_sessions WHERE token_hash = $1', [tokenHash]);
+  }
+
 
   // ---- endpoints ----------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import type {
   IngestLease,
   IngestOutcome,
   NewApiKey,
+  NewUiSession,
   Notice,
   PageRequest,
   QueueDepth,
@@ -33,6 +34,7 @@ import type {
   Sealer,
   Settlement,
   Store,
+  UiSession,
   SharedRateLimit,
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
@@ -73,6 +75,8 @@ import {
   toEvent,
   toInbox,
   toInboxRequest,
+  toUiSession,
+  type UiSessionRow,
   toPage,
   toProject,
 } from '../rows.js';
@@ -413,6 +417,23 @@ export class SqliteStore implements Store {
   async countOperatorKeys(): Promise<number> {
     return num(this.get<{ n: number }>('SELECT COUNT(*) AS n FROM api_keys WHERE operator = 1')!.n);
   }
+  async createUiSession(s: NewUiSession): Promise<void> {
+    // Logins are rare: each one also clears out the sessions that have expired since the last.
+    this.immediate(() => {
+      this.run('DELETE FROM ui_sessions WHERE expires_at <= ?', s.createdAt);
+      this.run('INSERT INTO ui_sessions (token_hash, api_key_id, sealed_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?)', s.tokenHash, s.apiKeyId, this.sealer.seal(s.key), s.createdAt, s.expiresAt);
+    });
+  }
+
+  async findUiSession(tokenHash: string, now: number): Promise<UiSession | undefined> {
+    const row = this.get<UiSessionRow>('SELECT api_key_id, sealed_key, expires_at FROM ui_sessions WHERE token_hash = ? AND expires_at > ?', tokenHash, now);
+    return row && toUiSession(row, this.sealer);
+  }
+
+  async deleteUiSession(tokenHash: string): Promise<void> {
+    this.write('DELETE FROM ui_sessions WHERE token_hash = ?', tokenHash);
+  }
+
 
   // ---- endpoints ----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import { deserializeError, type StoreMethod, type StoreReply, type StoreThreadOp
 
 const STORE_METHODS = [
   'close', 'migrate', 'schemaState', 'opensCredentials', 'createAccount', 'getAccount', 'updateAccount', 'listAccounts', 'createProject', 'getProject',
-  'listProjects', 'createApiKey', 'findApiKeyByHash', 'listApiKeys', 'deleteApiKey', 'syncEnvKey', 'countOperatorKeys', 'createEndpoint',
+  'listProjects', 'createApiKey', 'findApiKeyByHash', 'listApiKeys', 'deleteApiKey', 'syncEnvKey', 'countOperatorKeys', 'createUiSession', 'findUiSession', 'deleteUiSession', 'createEndpoint',
   'updateEndpoint', 'disableEndpoint', 'getEndpoint', 'getEndpointsByIds', 'listEndpoints', 'activeEndpoints', 'deleteEndpoint', 'endpointsVersion', 'ingest',
   'claim', 'settle', 'pendingNotices', 'clearNotices', 'extendLeases', 'releaseLeases', 'nextDueAt', 'getEvent', 'getDelivery', 'listDeliveries', 'listAttempts', 'retryDelivery',
   'recoverEndpoint', 'countRecoverable', 'endpointHealth', 'activity', 'stats', 'queueDepth', 'nextCounter', 'listEndpointAttempts', 'reserveRate', 'prune',
