@@ -117,3 +117,16 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Signs in to the admin UI with `key` through its login form; the session cookie as a Cookie header. */
+export async function uiSession(url: string, key = ADMIN_KEY): Promise<string> {
+  const res = await fetch(`${url}/login`, {
+    method: 'POST',
+    headers: { origin: url, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ key }),
+    redirect: 'manual',
+  });
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('herald_session='));
+  if (res.status !== 303 || cookie === undefined) throw new Error(`sign-in answered ${res.status} without a session cookie`);
+  return cookie.split(';')[0]!;
+}

@@ -56,6 +56,8 @@ export interface Config {
    * exempt from the SSRF guard as an own-inbox host; undefined = the address a request came to.
    */
   readonly publicUrl: string | undefined;
+  /** How long an admin UI sign-in lasts (HERALD_UI_SESSION_HOURS, default 12). */
+  readonly uiSessionMs: number;
   /**
    * Where a process without the API (`herald worker`) serves /metrics, /healthz and /readyz;
    * undefined = nowhere. API processes serve them on `port`.
@@ -213,6 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
     inboxRateLimit: intVar(env, 'HERALD_INBOX_RATE_LIMIT', 100, 0, 1_000_000),
     inboxMaxRequests: intVar(env, 'HERALD_INBOX_MAX_REQUESTS', 10_000, 0, 10_000_000),
     publicUrl: publicUrlVar(env),
+    uiSessionMs: intVar(env, 'HERALD_UI_SESSION_HOURS', 12, 1, 24 * 30) * 3_600_000,
     metricsPort: env.HERALD_METRICS_PORT?.trim() ? intVar(env, 'HERALD_METRICS_PORT', 0, 0, 65535) : undefined,
   };
 }

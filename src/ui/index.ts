@@ -1,7 +1,8 @@
 // The admin UI: server-rendered pages (eta through @fastify/view) with htmx for partial
 // refreshes. It holds no data of its own and never touches the store: every page handler calls
 // Herald's public JSON API over HTTP on the loopback address the server listens on, with the
-// API key of the signed-in user (kept in an HttpOnly, SameSite=Strict cookie).
+// API key of the signed-in user. Its only state of its own is the sign-in (sessions.ts): the
+// browser holds a random token in an HttpOnly, SameSite=Strict cookie, the store the key.
 import { findNul, nulRefused } from '../api/middleware/no-nul.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,7 +21,8 @@ import { registerCatalogPages } from './pages/catalog.js';
 import { registerEndpointPages } from './pages/endpoints.js';
 import { registerInboxPages } from './pages/inboxes.js';
 import { registerLogPages } from './pages/logs.js';
-import { clearedSessionCookie, crossSiteReason, isKeyShaped, MAX_KEY_LENGTH, SECURITY_HEADERS, sessionCookie, sessionKey } from './security.js';
+import { clearedSessionCookies, crossSiteReason, isKeyShaped, MAX_KEY_LENGTH, SECURITY_HEADERS, sessionCookie, sessionToken } from './security.js';
+import { UiSessions } from './sessions.js';
 
 /** The package's `ui/` folder, from `src/ui/` (tests) and from `dist/ui/` (npm start) alike. */
 export const UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
@@ -48,6 +50,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
   let base: string | undefined;
   /** The API of this very server, reached over loopback; known once the server listens. */
   const apiFor = (key: string) => new HeraldApi((base ??= loopbackBase(app.server.address())), key);
+  const sessions = new UiSessions(ctx.store, ctx.config.uiSessionMs, ctx.clock);
   const roles = new KeyRoles(async (key) => (await apiFor(key).get<{ role: KeyRole }>('/api/v2/api-keys/current')).role);
 
   await app.register(async (ui) => {
@@ -102,7 +105,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
     });
 
     async function page(req: FastifyRequest, reply: FastifyReply, template: string, data: Record<string, unknown>, status = 200) {
-      const html = await reply.viewAsync(template, { signedIn: sessionKey(req) !== undefined, nav: '', ...roleData(req), ...data });
+      const html = await reply.viewAsync(template, { signedIn: (await sessions.keyOf(req)) !== undefined, nav: '', ...roleData(req), ...data });
       return reply.status(status).type('text/html; charset=utf-8').send(html);
     }
 
@@ -121,9 +124,13 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
       return page(req, reply, 'error', { title: status === 404 ? 'Not found' : 'Error', message }, status);
     }
 
-    function toLogin(req: FastifyRequest, reply: FastifyReply, expired: boolean) {
+    /** `expired`: the browser had a session that is over (expired, signed out elsewhere, or its key refused). */
+    async function toLogin(req: FastifyRequest, reply: FastifyReply, expired: boolean) {
       const target = expired ? '/?expired=1' : '/';
-      if (expired) void reply.header('set-cookie', clearedSessionCookie(req, ctx.config.publicUrl));
+      if (expired) {
+        await sessions.end(req);
+        void reply.header('set-cookie', clearedSessionCookies(req, ctx.config.publicUrl));
+      }
       if (isHtmx(req)) return reply.header('hx-redirect', target).status(204).send();
       return reply.redirect(target, 303);
     }
@@ -135,38 +142,45 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
     );
 
     ui.get('/', hidden, async (req, reply) => {
-      if (sessionKey(req)) return reply.redirect('/endpoints', 303);
+      if (await sessions.keyOf(req)) return reply.redirect('/endpoints', 303);
       const expired = queryOf(req).expired === '1';
-      return page(req, reply, 'login', { title: 'Sign in', error: expired ? 'Your session ended: the API key is no longer accepted.' : '' });
+      return page(req, reply, 'login', { title: 'Sign in', error: expired ? 'Your session ended: sign in again.' : '' });
     });
 
     ui.post('/login', hidden, async (req, reply) => {
       const key = field(formOf(req), 'key');
       if (!key || key.length > MAX_KEY_LENGTH) return page(req, reply, 'login', { title: 'Sign in', error: 'Enter an API key.' }, 400);
       if (!isKeyShaped(key)) return page(req, reply, 'login', { title: 'Sign in', error: 'That API key was not accepted.' }, 401);
+      let keyId: string;
       try {
-        // Any cheap keyed read proves the key; the queue figures would cost a scan of the deliveries.
-        await apiFor(key).get('/api/v2/endpoints', { limit: '1' });
+        // Proves the key, and names it: the session goes with the key when it is deleted.
+        keyId = (await apiFor(key).get<{ id: string }>('/api/v2/api-keys/current')).id;
       } catch (err) {
         if (err instanceof ApiCallError && err.status === 401) {
           return page(req, reply, 'login', { title: 'Sign in', error: 'That API key was not accepted.' }, 401);
         }
         throw err;
       }
-      return reply.header('set-cookie', sessionCookie(req, key, ctx.config.publicUrl)).redirect('/endpoints', 303);
+      await sessions.end(req);
+      const token = await sessions.start(keyId, key);
+      const [, legacy] = clearedSessionCookies(req, ctx.config.publicUrl);
+      return reply.header('set-cookie', [sessionCookie(req, token, ctx.config.uiSessionMs, ctx.config.publicUrl), legacy]).redirect('/endpoints', 303);
     });
 
-    ui.post('/logout', hidden, async (req, reply) => reply.header('set-cookie', clearedSessionCookie(req, ctx.config.publicUrl)).redirect('/', 303));
+    ui.post('/logout', hidden, async (req, reply) => {
+      await sessions.end(req);
+      return reply.header('set-cookie', clearedSessionCookies(req, ctx.config.publicUrl)).redirect('/', 303);
+    });
 
     // ---- signed-in pages --------------------------------------------------------------------
 
     await ui.register(async (pages) => {
       pages.addHook('preHandler', async (req, reply) => {
-        const key = sessionKey(req);
-        if (!key) return toLogin(req, reply, false);
+        const key = await sessions.keyOf(req);
+        if (!key) return toLogin(req, reply, sessionToken(req) !== undefined);
         req.uiRole = await roles.roleOf(key);
       });
-      const kit: Ui = { api: (req) => apiFor(sessionKey(req)!), page, fragment, flash };
+      const kit: Ui = { api: (req) => apiFor(req.uiKey!), page, fragment, flash };
       registerEndpointPages(pages, kit);
       registerLogPages(pages, kit);
       registerCatalogPages(pages, kit);

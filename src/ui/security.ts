@@ -1,8 +1,12 @@
 // Session cookie and request checks of the admin UI. No cookie library: the UI sets one cookie
 // and reads one cookie.
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 
-export const COOKIE_NAME = 'herald_key';
+/** The session cookie: a random token naming a session the store keeps (ui_sessions). */
+export const COOKIE_NAME = 'herald_session';
+/** The cookie of earlier versions, which held the API key itself: never read, always removed. */
+export const LEGACY_COOKIE_NAME = 'herald_key';
 
 /** Longest API key accepted from the login form or the cookie (the API refuses longer ones). */
 export const MAX_KEY_LENGTH = 512;
@@ -44,23 +48,34 @@ export function isKeyShaped(key: string): boolean {
 }
 
 /**
- * A Cookie header without the UI's session cookie, or undefined when nothing else is left. The
- * browser sends that cookie (the signed-in user's API key) with every request to this host,
- * an inbox URL opened in the same browser included, where it must not be captured.
+ * A Cookie header without the UI's session cookies, or undefined when nothing else is left. The
+ * browser sends them with every request to this host, an inbox URL opened in the same browser
+ * included, where they must not be captured.
  */
 export function withoutSessionCookie(header: string): string | undefined {
   const kept = header.split(';').filter((part) => {
     const eq = part.indexOf('=');
-    return (eq < 0 ? part : part.slice(0, eq)).trim() !== COOKIE_NAME;
+    const name = (eq < 0 ? part : part.slice(0, eq)).trim();
+    return name !== COOKIE_NAME && name !== LEGACY_COOKIE_NAME;
   });
   const rest = kept.join(';').trim();
   return rest === '' ? undefined : rest;
 }
 
-/** The API key of the signed-in user, or undefined. */
-export function sessionKey(req: FastifyRequest): string | undefined {
-  const key = parseCookies(req.headers.cookie).get(COOKIE_NAME);
-  return key !== undefined && isKeyShaped(key) ? key : undefined;
+/** A new session token (256 random bits, base64url) and the hash the store keeps of it. */
+export function newSessionToken(): { token: string; hash: string } {
+  const token = randomBytes(32).toString('base64url');
+  return { token, hash: tokenHash(token) };
+}
+
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** The session token the browser sent, or undefined when there is none of the right shape. */
+export function sessionToken(req: FastifyRequest): string | undefined {
+  const token = parseCookies(req.headers.cookie).get(COOKIE_NAME);
+  return token !== undefined && /^[A-Za-z0-9_-]{43}$/.test(token) ? token : undefined;
 }
 
 /**
@@ -73,12 +88,15 @@ function cookieAttributes(req: FastifyRequest, publicUrl: string | undefined): s
   return `Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
 }
 
-export function sessionCookie(req: FastifyRequest, key: string, publicUrl?: string): string {
-  return `${COOKIE_NAME}=${encodeURIComponent(key)}; ${cookieAttributes(req, publicUrl)}`;
+/** The session cookie, kept by the browser as long as the session lasts. */
+export function sessionCookie(req: FastifyRequest, token: string, maxAgeMs: number, publicUrl?: string): string {
+  return `${COOKIE_NAME}=${token}; Max-Age=${Math.floor(maxAgeMs / 1000)}; ${cookieAttributes(req, publicUrl)}`;
 }
 
-export function clearedSessionCookie(req: FastifyRequest, publicUrl?: string): string {
-  return `${COOKIE_NAME}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; ${cookieAttributes(req, publicUrl)}`;
+/** Set-Cookie values that remove the session cookie, and the key cookie of earlier versions. */
+export function clearedSessionCookies(req: FastifyRequest, publicUrl?: string): string[] {
+  const gone = `Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; ${cookieAttributes(req, publicUrl)}`;
+  return [`${COOKIE_NAME}=; ${gone}`, `${LEGACY_COOKIE_NAME}=; ${gone}`];
 }
 
 /**

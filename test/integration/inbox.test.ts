@@ -130,7 +130,7 @@ describe('inbox capture', () => {
     expect(JSON.stringify(list.body)).not.toContain(inbox.url.split('/in/')[1]);
   });
 
-  it("never captures the admin UI's session cookie (the signed-in user's API key) sent by a browser that opens the URL", async () => {
+  it("never captures the admin UI's session cookie sent by a browser that opens the URL, nor the key cookie of earlier versions", async () => {
     const inbox = await newInbox();
     const login = await fetch(`${h.url}/login`, {
       method: 'POST',
@@ -138,14 +138,16 @@ describe('inbox capture', () => {
       body: new URLSearchParams({ key: ADMIN_KEY }),
       redirect: 'manual',
     });
-    const session = login.headers.get('set-cookie')?.split(';')[0];
-    expect(session).toBe(`herald_key=${encodeURIComponent(ADMIN_KEY)}`);
-    for (const cookie of [`${session}`, `theme=dark; ${session}; lang=en`]) {
+    const session = login.headers.getSetCookie()[0]!.split(';')[0]!;
+    expect(session).toMatch(/^herald_session=/);
+    const legacy = `herald_key=${encodeURIComponent(ADMIN_KEY)}`;
+    for (const cookie of [session, `theme=dark; ${session}; lang=en`, `${legacy}; a=1`]) {
       expect((await fetch(inbox.url, { headers: { cookie } })).status).toBe(200);
     }
     const list = await call('GET', `/api/v2/inboxes/${inbox.id}/requests?limit=10`);
-    expect(list.body.data.map((r: { headers: Record<string, string> }) => r.headers.cookie)).toEqual(['theme=dark; lang=en', undefined]);
+    expect(list.body.data.map((r: { headers: Record<string, string> }) => r.headers.cookie)).toEqual(['a=1', 'theme=dark; lang=en', undefined]);
     expect(JSON.stringify(list.body)).not.toContain(ADMIN_KEY);
+    expect(JSON.stringify(list.body)).not.toContain(session.split('=')[1]);
   });
 
   it("captures the methods beyond the everyday ones (WebDAV's, a CDN's PURGE, QUERY)", async () => {

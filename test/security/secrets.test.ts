@@ -7,7 +7,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, eventually, startReceiver, tempDir, type Receiver } from '../helpers.js';
+import { ADMIN_KEY, eventually, startReceiver, tempDir, uiSession, type Receiver } from '../helpers.js';
 import { spawnHerald, type HeraldProcess } from '../process.js';
 
 const rand = (prefix: string) => `${prefix}${randomBytes(18).toString('base64url')}`;
@@ -33,6 +33,7 @@ let dir: string;
 const earlierLogs: string[] = [];
 
 /** Secrets by name; filled as Herald hands out signing secrets and API keys. */
+let uiCookie = '';
 const secrets = new Map<string, string>([
   ['basic password', BASIC_PASSWORD],
   ['hidden header value', HIDDEN_HEADER],
@@ -195,6 +196,10 @@ beforeAll(async () => {
   secrets.set('api key (publisher)', key.body.key);
   ids.key = key.body.id;
 
+  // An admin UI sign-in: the store keeps the operator key sealed and only a hash of the token.
+  uiCookie = await uiSession(proc!.url);
+  secrets.set('admin UI session token', uiCookie.slice(uiCookie.indexOf('=') + 1));
+
   for (let i = 0; i < EVENTS; i++) {
     const res = await call('POST', '/api/v2/events', { type: 'asset.created', resource: { type: 'asset', id: `secret-asset-${i}` }, data: { i } }, key.body.key);
     expect(res.status).toBe(202);
@@ -347,8 +352,9 @@ describe('credentials are used but never stored, logged or shown in clear', () =
     }
 
     // The admin UI pages show what the API shows.
+    const cookie = uiCookie;
     for (const page of ['/endpoints', `/endpoints/${a.basic}`, `/endpoints/${a.basic}/logs`, `/endpoints/${a.oauth}`]) {
-      const res = await fetch(proc!.url + page, { headers: { cookie: `herald_key=${encodeURIComponent(ADMIN_KEY)}` } });
+      const res = await fetch(proc!.url + page, { headers: { cookie } });
       expect(res.status, page).toBe(200);
       found.push(...leaks(await res.text()).map((n) => `UI ${page}: ${n}`));
     }

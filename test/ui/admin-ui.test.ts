@@ -2,7 +2,7 @@
 // Herald and a real receiver on 127.0.0.1: every flow a DAM administrator goes through.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+import { ADMIN_KEY, eventually, startReceiver, startTestHerald, uiSession, type Receiver, type TestHerald } from '../helpers.js';
 import { cookieHeader, launchBrowser, openPage, signIn } from './browser.js';
 
 let herald: TestHerald;
@@ -74,17 +74,18 @@ describe('admin UI', () => {
     await page.fill('#key', 'not-a-valid-key-at-all');
     await page.click('button[type=submit].primary');
     await expect(page.locator('.notice.error').textContent()).resolves.toContain('not accepted');
-    expect((await context.cookies()).find((c) => c.name === 'herald_key')).toBeUndefined();
+    expect((await context.cookies()).find((c) => c.name === 'herald_session')).toBeUndefined();
 
     await page.fill('#key', ADMIN_KEY);
     await Promise.all([page.waitForURL(`${herald.url}/endpoints`), page.click('button[type=submit].primary')]);
-    const cookie = (await context.cookies()).find((c) => c.name === 'herald_key');
+    const cookie = (await context.cookies()).find((c) => c.name === 'herald_session');
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    expect(cookie!.value).not.toContain(ADMIN_KEY);
     await expect(page.evaluate(() => document.cookie)).resolves.toBe('');
 
     // Signing out clears it: the pages send the browser back to the login form.
     await Promise.all([page.waitForURL(`${herald.url}/`), page.click('form.logout button')]);
-    expect((await context.cookies()).find((c) => c.name === 'herald_key')).toBeUndefined();
+    expect((await context.cookies()).find((c) => c.name === 'herald_session')).toBeUndefined();
     await page.goto(`${herald.url}/endpoints`);
     expect(page.url()).toBe(`${herald.url}/`);
     await context.close();
@@ -203,8 +204,8 @@ describe('admin UI', () => {
   });
 
   it('shows a filter the API refused beside the filters, kept, with and without htmx', async () => {
-    const get = (headers: Record<string, string> = {}) =>
-      fetch(`${herald.url}/logs?event_type=bogus.type`, { headers: { cookie: `herald_key=${encodeURIComponent(ADMIN_KEY)}`, ...headers } });
+    const cookie = await uiSession(herald.url);
+    const get = (headers: Record<string, string> = {}) => fetch(`${herald.url}/logs?event_type=bogus.type`, { headers: { cookie, ...headers } });
     for (const res of [await get(), await get({ 'hx-request': 'true' })]) {
       expect(res.status).toBe(200);
       const html = await res.text();
@@ -416,7 +417,7 @@ describe('admin UI', () => {
     const captures = (await herald.api('GET', `/api/v2/inboxes/${inbox.id}/requests`)).body.data as { path: string; headers: Record<string, string> }[];
     expect(captures.map((c) => c.path)).toEqual(['/opened']);
     expect(captures[0].headers['user-agent']).toBeTruthy();
-    expect(JSON.stringify(captures)).not.toContain('herald_key');
+    expect(JSON.stringify(captures)).not.toContain('herald_session');
     expect(JSON.stringify(captures)).not.toContain(ADMIN_KEY);
     await context.close();
   });
@@ -515,7 +516,7 @@ describe('admin UI', () => {
     await publish('asset.created', 'read-only-1');
     await eventually(async () => ((await deliveriesOf(id))[0]?.status === 'succeeded' ? true : undefined));
     const html = async (key: string, path: string) => {
-      const res = await fetch(`${herald.url}${path}`, { headers: { cookie: `herald_key=${encodeURIComponent(key)}` }, redirect: 'manual' });
+      const res = await fetch(`${herald.url}${path}`, { headers: { cookie: await uiSession(herald.url, key) }, redirect: 'manual' });
       return { status: res.status, body: await res.text() };
     };
     const actions = [/href="\/endpoints\/new"/, /\/edit"/, /\/toggle"/, /\/test"/, /\/rotate"/, /\/reveal"/, /\/recover"/, /\/delete"/, /\/retry"/, /action="\/inboxes"/];

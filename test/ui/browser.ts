@@ -38,7 +38,7 @@ export async function signIn(browser: Browser, baseUrl: string, viewport?: { wid
 
 /** The session cookie of a signed-in context, as a Cookie header. */
 export async function cookieHeader(context: BrowserContext): Promise<string> {
-  const cookie = (await context.cookies()).find((c) => c.name === 'herald_key');
+  const cookie = (await context.cookies()).find((c) => c.name === 'herald_session');
   expect(cookie).toBeDefined();
-  return `herald_key=${cookie!.value}`;
+  return `herald_session=${cookie!.value}`;
 }
