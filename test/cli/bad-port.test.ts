@@ -1,7 +1,8 @@
 // The CLI against a Herald on a port fetch refuses as a "bad port" (6666, 6000, 10080, …):
 // the client commands and listen's event stream must reach it all the same.
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+import { ADMIN_KEY, startReceiver, startTestHerald, tempDir, type Receiver, type TestHerald } from '../helpers.js';
 import { runCli, startCli } from './cli-support.js';
 
 /** Ports fetch refuses (its "bad ports" list); the first free one is used. */
@@ -9,8 +10,11 @@ const BAD_PORTS = [6666, 6665, 6667, 6668, 6669, 6000, 10080];
 
 let h: TestHerald;
 let local: Receiver;
+/** listen's config directory (its machine id), not the real home's. */
+let config: string;
 
 beforeAll(async () => {
+  config = tempDir('herald-listen-config-');
   local = await startReceiver();
   const taken: string[] = [];
   for (const port of BAD_PORTS) {
@@ -28,12 +32,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
   await local.close();
+  rmSync(config, { recursive: true, force: true });
 });
 
 describe('herald against a Herald on a port fetch refuses', () => {
   it('lists, sends and listens', async () => {
     expect(BAD_PORTS.map((p) => `http://127.0.0.1:${p}`)).toContain(h.url);
-    const env = { HERALD_URL: h.url, HERALD_API_KEY: ADMIN_KEY };
+    const env = { HERALD_URL: h.url, HERALD_API_KEY: ADMIN_KEY, XDG_CONFIG_HOME: config };
     const listed = await runCli(['endpoints'], env);
     expect(listed.code, listed.stderr).toBe(0);
 

@@ -4,14 +4,15 @@
 // one: matched, signed, retried like any), streams the inbox over Server-Sent Events, and replays
 // each captured delivery against the local URL with its original headers and body, so the local
 // service sees exactly what Herald sent (and can verify the signature with the printed secret).
-// Ctrl-C deletes the endpoint and the inbox; a later listen on the same host deletes those of a
-// listen that was killed outright.
+// Ctrl-C deletes the endpoint and the inbox; a later listen on the same machine deletes those of a
+// listen that was killed outright (told by the machine id, see machine-id.ts).
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, parse, UsageError, urlFlag } from '../args.js';
 import { ApiFailure, HeraldClient } from '../client.js';
 import type { Command } from '../command.js';
+import { machineId, machineIdFile, newMachineId } from '../machine-id.js';
 import type { Io } from '../output.js';
 import { readSse } from '../sse.js';
 
@@ -20,8 +21,9 @@ const usage = `Usage: herald listen --forward-to URL [--events TYPES] [options]
 Receives this Herald's deliveries on your machine: creates a temporary inbox and an endpoint
 pointing at it, and forwards every delivery to URL with its original headers and body. Prints
 one line per delivery (time, event type, webhook-id, local status, latency). Ctrl-C removes the
-endpoint and the inbox; if a listen was killed without that, the next one on the same host
-removes what it left.
+endpoint and the inbox; if a listen was killed without that, the next one on the same machine
+removes what it left (machines are told apart by an id kept in
+$XDG_CONFIG_HOME/herald/machine-id, else ~/.config/herald/machine-id).
 
   --forward-to URL   where to send deliveries, e.g. http://localhost:3000/webhooks
   --events TYPES     comma-separated event types or wildcards (default *), e.g. asset.*
@@ -91,8 +93,9 @@ class ListenSession {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      await this.removeLeftovers().catch((err: Error) => this.io.err(`herald: could not look for what earlier listens left (${err.message})`));
-      const name = listenerName(process.pid);
+      const machine = this.machine();
+      await this.removeLeftovers(machine).catch((err: Error) => this.io.err(`herald: could not look for what earlier listens left (${err.message})`));
+      const name = listenerName(process.pid, machine);
       const inbox = await this.client.request<{ id: string; url: string }>('POST', '/api/v2/inboxes', { name });
       this.created.inbox = inbox;
       const endpoint = await this.client.request<{ id: string; secret: string }>('POST', '/api/v2/endpoints', {
@@ -234,29 +237,53 @@ class ListenSession {
   }
 
   /**
-   * A listen killed outright (SIGKILL, a closed terminal) cannot remove its endpoint and inbox:
-   * the endpoint would keep matching events. Its names carry host and pid, so a later listen on
-   * the same host removes those of processes that no longer run.
+   * This machine's id; one for this run only when it cannot be kept (a later listen then cannot
+   * tell what this one leaves from another machine's, and leaves it).
    */
-  private async removeLeftovers(): Promise<void> {
-    const stale = (name: string | null) => {
-      const pid = pidOf(name ?? '');
-      return pid !== undefined && pid !== process.pid && !isRunning(pid);
-    };
-    const endpoints = (await this.listAll<{ id: string; description: string | null }>('/api/v2/endpoints')).filter((e) => stale(e.description));
-    const inboxes = (await this.listAll<{ id: string; name: string }>('/api/v2/inboxes')).filter((i) => stale(i.name));
+  private machine(): string {
+    const file = machineIdFile();
+    try {
+      return machineId(file);
+    } catch (err) {
+      this.io.err(`herald: cannot keep this machine's id in ${file} (${(err as Error).message}); if this listen is killed, the next one will not remove what it leaves`);
+      return newMachineId();
+    }
+  }
+
+  /**
+   * A listen killed outright (SIGKILL, a closed terminal) cannot remove its endpoint and inbox:
+   * the endpoint would keep matching events. Its names carry machine id and pid, so a later listen
+   * on the same machine removes those of processes that no longer run. Names from older versions
+   * carry only a host name, which other machines may share (with pids that run there, not here):
+   * those a listen under this host name left are kept and named, for the user to remove.
+   */
+  private async removeLeftovers(machine: string): Promise<void> {
+    const endpoints = await this.listAll<{ id: string; description: string | null }>('/api/v2/endpoints');
+    const inboxes = await this.listAll<{ id: string; name: string }>('/api/v2/inboxes');
+    const found = [
+      ...endpoints.map((e) => ({ kind: 'endpoint', path: `/api/v2/endpoints/${e.id}`, id: e.id, leftover: leftoverOf(e.description ?? '', machine) })),
+      ...inboxes.map((i) => ({ kind: 'inbox', path: `/api/v2/inboxes/${i.id}`, id: i.id, leftover: leftoverOf(i.name, machine) })),
+    ];
     const removed: string[] = [];
-    for (const [kind, path, id] of [
-      ...endpoints.map((e) => ['endpoint', `/api/v2/endpoints/${e.id}`, e.id] as const),
-      ...inboxes.map((i) => ['inbox', `/api/v2/inboxes/${i.id}`, i.id] as const),
-    ]) {
+    for (const { kind, path, id } of found.filter((f) => f.leftover === 'ours')) {
       const outcome = await this.remove(path);
       if (outcome === 'removed') removed.push(`${kind} ${id}`);
       else if (outcome !== 'gone') this.io.err(`herald: could not remove the ${kind} ${id} left by an earlier listen (${outcome.message})`);
     }
-    if (removed.length === 0) return;
-    if (this.json) this.io.out(JSON.stringify({ event: 'removed_leftovers', removed }));
-    else this.io.out(`Removed what earlier listens on this host left behind when killed: ${removed.join(', ')}.`);
+    const kept = found.filter((f) => f.leftover === 'unsure').map((f) => `${f.kind} ${f.id}`);
+    if (removed.length > 0) {
+      if (this.json) this.io.out(JSON.stringify({ event: 'removed_leftovers', removed }));
+      else this.io.out(`Removed what earlier listens on this machine left behind when killed: ${removed.join(', ')}.`);
+    }
+    if (kept.length > 0) {
+      if (this.json) this.io.out(JSON.stringify({ event: 'kept_leftovers', kept }));
+      else {
+        this.io.out(
+          `Kept what an older herald listen left under this host name, as another machine may share the name: ${kept.join(', ')} ` +
+            '(if yours and not running: herald endpoints delete ENDPOINT_ID; DELETE /api/v2/inboxes/INBOX_ID).',
+        );
+      }
+    }
   }
 
   /** DELETE one resource; one already deleted (404) counts as gone, any other failure is returned. */
@@ -309,17 +336,34 @@ class ListenSession {
   }
 }
 
-/** The name of a listen's inbox and the description of its endpoint. */
-function listenerName(pid: number): string {
-  return `herald listen on ${hostname()} (pid ${pid})`;
+/**
+ * The name of a listen's inbox and the description of its endpoint. The host name is there for
+ * people; the machine id and pid say whose it is. Older versions read no pid from it (they took
+ * `herald listen on HOST (pid N)`), so they leave it alone.
+ */
+function listenerName(pid: number, machine: string): string {
+  return `herald listen on ${hostname()} (pid ${pid}, machine ${machine})`;
 }
 
-/** The pid in a name listenerName() made on this host. */
-function pidOf(name: string): number | undefined {
-  const prefix = `herald listen on ${hostname()} (pid `;
-  if (!name.startsWith(prefix) || !name.endsWith(')')) return undefined;
-  const pid = Number(name.slice(prefix.length, -1));
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+const LISTENER_NAME = /^herald listen on .* \(pid (\d+), machine ([0-9a-f]{32})\)$/;
+/** What versions before the machine id named theirs. */
+const OLD_LISTENER_NAME = /^herald listen on (.*) \(pid (\d+)\)$/;
+
+/**
+ * `ours`: left by a listen on this machine that no longer runs. `unsure`: left by an older
+ * version under this host name with a pid that does not run here, which the old rule removed
+ * though it may be another machine's, running there. Undefined for anything else.
+ */
+function leftoverOf(name: string, machine: string): 'ours' | 'unsure' | undefined {
+  const current = LISTENER_NAME.exec(name);
+  if (current) return current[2] === machine && ended(Number(current[1])) ? 'ours' : undefined;
+  const old = OLD_LISTENER_NAME.exec(name);
+  return old && old[1] === hostname() && ended(Number(old[2])) ? 'unsure' : undefined;
+}
+
+/** A pid that runs on this machine no more (nor is this process's). */
+function ended(pid: number): boolean {
+  return Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isRunning(pid);
 }
 
 function isRunning(pid: number): boolean {
