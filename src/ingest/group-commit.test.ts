@@ -33,6 +33,25 @@ describe('GroupCommitter', () => {
     expect(await c).toEqual([40, 50]);
   });
 
+  it('counts the items of a batch being committed as waiting until its commit settles', async () => {
+    const g = gatedCommit();
+    const gc = new GroupCommitter<number, number>(g.commit);
+    const a = gc.submit([1, 2]);
+    await tick();
+    expect(g.batches).toEqual([[1, 2]]);
+    expect(gc.status()).toMatchObject({ flushing: true, queuedItems: 2 });
+    const b = gc.submit([3]);
+    expect(gc.status().queuedItems).toBe(3);
+    g.gates.shift()!();
+    await a;
+    await tick();
+    expect(gc.status().queuedItems).toBe(1);
+    g.gates.shift()!();
+    await b;
+    await tick();
+    expect(gc.status()).toMatchObject({ flushing: false, queuedItems: 0 });
+  });
+
   it('hands over a second batch before the first is committed when two may be in flight', async () => {
     const g = gatedCommit();
     const gc = new GroupCommitter<number, number>(g.commit, 5_000, 2);
@@ -43,7 +62,7 @@ describe('GroupCommitter', () => {
     const c = gc.submit([3]);
     await tick();
     expect(g.batches).toEqual([[1], [2]]);
-    expect(gc.status()).toMatchObject({ flushing: true, queuedItems: 1 });
+    expect(gc.status()).toMatchObject({ flushing: true, queuedItems: 3 });
     g.gates.shift()!();
     g.gates.shift()!();
     expect(await a).toEqual([10]);

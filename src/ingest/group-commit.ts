@@ -9,6 +9,7 @@ interface Pending<I, O> {
 }
 
 export interface GroupCommitStatus {
+  /** Items not committed yet: queued, or in a batch being committed. */
   readonly queuedItems: number;
   readonly flushing: boolean;
   readonly batches: number;
@@ -17,6 +18,7 @@ export interface GroupCommitStatus {
 
 export class GroupCommitter<I, O> {
   private queue: Pending<I, O>[] = [];
+  /** Counted until their batch's commit has settled: those are still waiting for it too. */
   private queuedItems = 0;
   /** Batches handed to the store and not yet committed. */
   private inFlight = 0;
@@ -63,7 +65,6 @@ export class GroupCommitter<I, O> {
       count += next.items.length;
       taken.push(next);
     }
-    this.queuedItems -= count;
     return taken;
   }
 
@@ -110,6 +111,7 @@ export class GroupCommitter<I, O> {
       if (batch.length > 1) await this.commitEach(batch);
       else batch[0]!.reject(err);
     } finally {
+      this.queuedItems -= items.length;
       this.inFlight--;
       if (this.queue.length > 0) this.schedule();
     }
