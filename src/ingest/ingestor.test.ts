@@ -40,25 +40,21 @@ describe('Ingestor', () => {
     const first = ingestor.publish('acc', events(600));
     await tick();
     await tick();
-    const second = ingestor.publish('acc', events(600));
-    await tick();
     await expect(ingestor.publishTo('acc', events(1)[0], [{ id: 'ep_1', ordered: false }])).rejects.toBeInstanceOf(IngestOverloadedError);
     commits[0].release();
     await first;
-    await tick();
-    commits[1].release();
-    await second;
   });
 
-  it('refuses new events while too many wait for their commit, and recovers once they commit', async () => {
+  it('refuses new events while too many wait for their commit (the batch being committed counts), and recovers once they commit', async () => {
     const { store, commits } = slowStore();
     const ingestor = new Ingestor({ store, queueLimit: 1000 });
     const first = ingestor.publish('acc', events(600));
     await tick();
     await tick(); // the first batch is now committing; the next one queues behind it
-    const second = ingestor.publish('acc', events(600));
+    expect(commits).toHaveLength(1);
+    const second = ingestor.publish('acc', events(300));
     await tick();
-    await expect(ingestor.publish('acc', events(600))).rejects.toBeInstanceOf(IngestOverloadedError);
+    await expect(ingestor.publish('acc', events(101))).rejects.toBeInstanceOf(IngestOverloadedError);
     commits[0].release();
     await first;
     await tick();
@@ -66,13 +62,29 @@ describe('Ingestor', () => {
     await second;
     await expect(
       (async () => {
-        const p = ingestor.publish('acc', events(600));
+        const p = ingestor.publish('acc', events(1000));
         await tick();
         await tick();
         commits[2].release();
         return p;
       })(),
-    ).resolves.toHaveLength(600);
+    ).resolves.toHaveLength(1000);
+  });
+
+  it('stores the time it accepted an event without occurred_at, the one its payload carries', async () => {
+    const { store, commits } = slowStore();
+    let now = 1_700_000_000_000;
+    const ingestor = new Ingestor({ store, clock: () => now });
+    const published = ingestor.publish('acc', [{ type: 'asset.created' }, { type: 'asset.created', occurredAt: 1_600_000_000_000 }]);
+    now += 1_500; // the commit happens later than the publish
+    await tick();
+    await tick();
+    const [accepted, given] = commits[0].items;
+    expect(accepted.event.occurredAt).toBe(1_700_000_000_000);
+    expect(JSON.parse(accepted.body.head + accepted.body.tail).timestamp).toBe(new Date(1_700_000_000_000).toISOString());
+    expect(given.event.occurredAt).toBe(1_600_000_000_000);
+    commits[0].release();
+    await published;
   });
 
   it('rejects an unknown type naming its index, before anything is queued', async () => {

@@ -97,11 +97,13 @@ export class Ingestor {
 
   private item(accountId: string, event: EventInput, type: string, now: number, endpoints: QueuedItem['endpoints']): QueuedItem {
     const messageId = newId('msg', now);
+    // An event published without a time happened when it was accepted: the stored event says
+    // so too, not the later time of its commit.
     const occurredAt = event.occurredAt ?? now;
     return {
       accountId,
       messageId,
-      event: { ...event, type },
+      event: { ...event, type, occurredAt },
       endpoints,
       body: renderCanonical(messageId, type, event, occurredAt),
     };
