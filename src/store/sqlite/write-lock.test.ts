@@ -23,26 +23,30 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** Holds the lock while a thread asks for it: the thread must get in only once it is given back, and then at once. */
+async function expectTurnsWithAnotherThread(lock: WriteLock): Promise<void> {
+  const signals = new Int32Array(new SharedArrayBuffer(8));
+  const worker = contender(lock, signals);
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  await new Promise((resolve) => worker.once('online', resolve));
+  let inside = -1;
+  lock.run(() => {
+    // Let the other thread ask for its turn, then hold the lock for a while.
+    Atomics.store(signals, 0, 1);
+    Atomics.notify(signals, 0);
+    sleepSync(200);
+    inside = Atomics.load(signals, 1);
+  });
+  expect(inside).toBe(0);
+  const t = Date.now();
+  expect(Atomics.wait(signals, 1, 0, 5_000)).not.toBe('timed-out');
+  expect(Date.now() - t).toBeLessThan(1_000);
+  await exited;
+}
+
 describe('WriteLock', () => {
   it('keeps a second thread out until the holder is done, then lets it in at once', async () => {
-    const lock = new WriteLock();
-    const signals = new Int32Array(new SharedArrayBuffer(8));
-    const worker = contender(lock, signals);
-    const exited = new Promise((resolve) => worker.once('exit', resolve));
-    await new Promise((resolve) => worker.once('online', resolve));
-    let inside = -1;
-    lock.run(() => {
-      // Let the other thread ask for its turn, then hold the lock for a while.
-      Atomics.store(signals, 0, 1);
-      Atomics.notify(signals, 0);
-      sleepSync(200);
-      inside = Atomics.load(signals, 1);
-    });
-    expect(inside).toBe(0);
-    const t = Date.now();
-    expect(Atomics.wait(signals, 1, 0, 5_000)).not.toBe('timed-out');
-    expect(Date.now() - t).toBeLessThan(1_000);
-    await exited;
+    await expectTurnsWithAnotherThread(new WriteLock());
   });
 
   it('passes over a holder that never gives its turn back, after its patience', () => {
@@ -56,6 +60,20 @@ describe('WriteLock', () => {
     const t2 = Date.now();
     lock.run(() => undefined);
     expect(Date.now() - t2).toBeLessThan(50);
+  });
+
+  it('still keeps writers apart after passing over a holder that gave its turn back late', async () => {
+    const lock = new WriteLock(undefined, 100);
+    lock.run(() => {
+      // A writer asking while the holder keeps its turn past the patience gets in without it.
+      const t = Date.now();
+      expect(new WriteLock(lock.buffer, 100).run(() => 'written')).toBe('written');
+      expect(Date.now() - t).toBeGreaterThanOrEqual(90);
+    });
+    // The holder gave back a turn it no longer had: that moved nothing.
+    const [next, serving] = new Int32Array(lock.buffer);
+    expect(serving).toBe(next);
+    await expectTurnsWithAnotherThread(lock);
   });
 
   it('gives the turn back when the writer throws', () => {

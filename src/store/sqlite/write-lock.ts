@@ -29,15 +29,16 @@ export class WriteLock {
     try {
       return fn();
     } finally {
-      Atomics.add(this.cells, SERVING, 1);
-      Atomics.notify(this.cells, SERVING);
+      // Hands the turn on only if it is still this ticket's: a holder passed over meanwhile has
+      // no turn left to give, and moving SERVING again would put it ahead of NEXT for good.
+      if (Atomics.compareExchange(this.cells, SERVING, ticket, ticket + 1) === ticket) Atomics.notify(this.cells, SERVING);
     }
   }
 
   private waitFor(ticket: number): void {
     for (;;) {
       const serving = Atomics.load(this.cells, SERVING);
-      // Its turn, or past it (a passed-over holder's late release moves the turn on twice).
+      // Its turn, or past it (this thread was itself passed over before it woke).
       if (((serving - ticket) | 0) >= 0) return;
       if (Atomics.wait(this.cells, SERVING, serving, this.patienceMs) === 'timed-out') {
         // The turn did not move for the whole wait: skip the holder (counters wrap together).
