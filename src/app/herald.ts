@@ -24,6 +24,8 @@ import type { AppContext } from './context.js';
 import { createHealthHooks } from './health-hooks.js';
 import { startJobs, type Jobs } from './jobs.js';
 import { openStore, postgresTarget } from './open-store.js';
+import { DatabaseClock } from './database-clock.js';
+import type { PostgresStore } from '../store/postgres/postgres-store.js';
 import { ThreadedDispatch } from './threaded-dispatch.js';
 
 export interface HeraldOptions {
@@ -59,11 +61,12 @@ export { createLogger };
 export async function startHerald(config: Config, options: HeraldOptions): Promise<RunningHerald> {
   const logger = options.logger ?? createLogger(config);
   const version = packageVersion();
-  const clock = options.clock ?? Date.now;
   const metrics = new HeraldMetrics({ profiles });
   // SQLite writers of this process (the dispatch thread's connection, too) take turns through it.
   const writeLock = new WriteLock();
   const store = await openStore(config, logger, { writeLock });
+  const databaseClock = options.clock ? undefined : await startDatabaseClock(store, logger);
+  const clock = options.clock ?? databaseClock?.now ?? Date.now;
   // The hot path's view of the store, timed for /metrics. The context keeps the store itself, so
   // whoever replaces one of its methods (tests standing in for a failing disk) reaches the driver.
   const timed = instrumentStore(store, metrics);
@@ -162,6 +165,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
       await notifier?.close();
       const result = await (here ?? thread)?.stop(config.shutdownGraceMs);
       if (result && result.unfinished > 0) logger.warn({ unfinished: result.unfinished }, 'stopped with attempts still in flight; they will be retried');
+      databaseClock?.stop();
       await store.close();
     })());
   try {
@@ -208,6 +212,24 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     throw err;
   }
   return { context, server, url, stop };
+}
+
+/**
+ * On PostgreSQL, the database server's clock, which every process sharing the database keeps
+ * (leases, due times and rate-limit slots are compared across hosts); undefined on SQLite,
+ * whose one process has one clock.
+ */
+async function startDatabaseClock(store: Store, logger: Logger): Promise<DatabaseClock | undefined> {
+  if (store.dialect !== 'postgres') return undefined;
+  const pg = store as PostgresStore;
+  const clock = new DatabaseClock(() => pg.serverTime(), logger);
+  try {
+    await clock.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return clock;
 }
 
 /** Other processes' new work wakes this dispatcher at once (PostgreSQL LISTEN/NOTIFY). */

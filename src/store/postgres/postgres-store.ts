@@ -435,6 +435,12 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 
+  /** The database server's clock (epoch ms): the one timeline of every process sharing it (app/database-clock.ts). */
+  async serverTime(): Promise<number> {
+    const row = await this.first<{ t: number }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS t');
+    return row!.t;
+  }
+
   // ---- plumbing -----------------------------------------------------------------------
 
   private async rows<T>(sql: string, params: readonly unknown[] = [], db: Db = this.pool): Promise<T[]> {
