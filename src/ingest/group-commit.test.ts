@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { OutcomeUnknownError } from '../store/sqlite/threaded-store.js';
 import { GroupCommitter } from './group-commit.js';
 
 /** A commit that finishes only when the test says so, recording the batches it was handed. */
@@ -94,5 +95,17 @@ describe('GroupCommitter', () => {
     const outcomes = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => gc.submit([i])));
     expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
     expect(calls).toBe(3);
+  });
+
+  it('does not commit again, request by request, a batch the store may have committed: every caller learns the outcome is unknown', async () => {
+    const stopped = new OutcomeUnknownError(new Error('the SQLite store thread stopped (exit code 7)'));
+    let calls = 0;
+    const gc = new GroupCommitter<number, number>(async () => {
+      calls++;
+      throw stopped;
+    });
+    const outcomes = await Promise.allSettled([gc.submit([1]), gc.submit([2]), gc.submit([3])]);
+    expect(outcomes.map((o) => o.status === 'rejected' && o.reason)).toEqual([stopped, stopped, stopped]);
+    expect(calls).toBe(1);
   });
 });

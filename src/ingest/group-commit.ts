@@ -1,6 +1,7 @@
 // Group commit: requests that arrive while the event loop is busy join one batch, so one
 // transaction (and one fsync) serves many requests. Each caller still waits for the commit
 // of its own items before it answers.
+import { OutcomeUnknownError } from '../store/sqlite/threaded-store.js';
 
 interface Pending<I, O> {
   readonly items: readonly I[];
@@ -108,8 +109,10 @@ export class GroupCommitter<I, O> {
         offset += p.items.length;
       }
     } catch (err) {
-      if (batch.length > 1) await this.commitEach(batch);
-      else batch[0]!.reject(err);
+      // A batch the store may have committed is not committed again request by request: that
+      // would store its events twice. Its callers all learn that the outcome is unknown.
+      if (batch.length > 1 && !(err instanceof OutcomeUnknownError)) await this.commitEach(batch);
+      else for (const p of batch) p.reject(err);
     } finally {
       this.queuedItems -= items.length;
       this.inFlight--;

@@ -5,7 +5,7 @@ import type { AppContext } from '../../app/context.js';
 import { isHeraldEvent } from '../../catalog/index.js';
 import type { EventInput } from '../../domain/types.js';
 import { checkEventLimits, eventField } from '../event-limits.js';
-import { ingestFailure } from '../ingest-failure.js';
+import { ingestFailure, PUBLISH_UNAVAILABLE } from '../ingest-failure.js';
 import { answers } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
@@ -77,12 +77,12 @@ async function publish(ctx: AppContext, accountId: string, events: EventInput[],
 export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void {
   const publisher = { preValidation: requireRole('publisher') };
 
-  app.post('/api/v2/events', { ...publisher, schema: { tags: ['events'], description: 'Publishes one event; 202 once it and its deliveries are committed. The same id again returns the first message and creates nothing.', body: EventIn, response: answers({ 202: PUBLISHED, 422: UNPUBLISHABLE }) } }, async (req, reply) => {
+  app.post('/api/v2/events', { ...publisher, schema: { tags: ['events'], description: 'Publishes one event; 202 once it and its deliveries are committed. The same id again returns the first message and creates nothing.', body: EventIn, response: answers({ 202: PUBLISHED, 422: UNPUBLISHABLE, 503: PUBLISH_UNAVAILABLE }) } }, async (req, reply) => {
     const [out] = await publish(ctx, principalOf(req).accountId, [toInput(req.body as EventIn, 'body')], () => '');
     return reply.status(202).send(out);
   });
 
-  app.post('/api/v2/events/batch', { ...publisher, schema: { tags: ['events'], description: 'Publishes up to 1,000 events in one commit; 202 with one result per event, in order.', body: EventBatchIn, response: answers({ 202: `{data}: per event, in order, ${PUBLISHED}`, 422: UNPUBLISHABLE }) } }, async (req, reply) => {
+  app.post('/api/v2/events/batch', { ...publisher, schema: { tags: ['events'], description: 'Publishes up to 1,000 events in one commit; 202 with one result per event, in order.', body: EventBatchIn, response: answers({ 202: `{data}: per event, in order, ${PUBLISHED}`, 422: UNPUBLISHABLE, 503: PUBLISH_UNAVAILABLE }) } }, async (req, reply) => {
     const { events } = req.body as EventBatchIn;
     checkDistinctIds(events);
     const inputs = events.map((e, i) => toInput(e, `events[${i}]`));

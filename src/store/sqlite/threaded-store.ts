@@ -66,6 +66,17 @@ function slim(item: IngestItem): IngestItem {
   return { accountId: item.accountId, messageId: item.messageId, endpoints: item.endpoints, body: item.body, event: { type, idempotencyKey, occurredAt, projectId, resource } };
 }
 
+/**
+ * A call the thread had been given when it stopped: it may have run and committed before the
+ * thread died, or not at all. Calls made while no thread runs fail with a plain error instead.
+ */
+export class OutcomeUnknownError extends Error {
+  constructor(cause: Error) {
+    super(`${cause.message} while a call was in flight: it may or may not have taken effect`, { cause });
+    this.name = 'OutcomeUnknownError';
+  }
+}
+
 interface Waiter {
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: Error) => void;
@@ -140,15 +151,15 @@ class StoreThread {
   }
 
   /**
-   * Every call the stopped thread held fails (it committed or rolled back, as a crashed process
-   * would), and a new thread opens the database. The first start failing is the caller's to
-   * handle (openThreadedSqliteStore rejects); later ones are retried with growing pauses.
+   * Every call the stopped thread held fails, its outcome unknown (it committed or rolled back,
+   * as a crashed process would), and a new thread opens the database. The first start failing is
+   * the caller's to handle (openThreadedSqliteStore rejects); later ones are retried with growing pauses.
    */
   private stopped(worker: Worker, err: Error): void {
     if (this.closing || worker !== this.worker || worker === this.gone) return;
     this.gone = worker;
     const firstStart = this.waiting.has(0) && this.failure === null;
-    for (const waiter of this.waiting.values()) waiter.reject(err);
+    for (const [id, waiter] of this.waiting) waiter.reject(id === 0 ? err : new OutcomeUnknownError(err));
     this.waiting.clear();
     if (firstStart) return;
     const delay = this.backoff.nextDelay();
