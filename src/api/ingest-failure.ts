@@ -1,12 +1,12 @@
 // The API's answer when publishing failed, for every route that publishes.
 import type { AppContext } from '../app/context.js';
 import { IngestOverloadedError, UnknownEventTypeError } from '../ingest/ingestor.js';
-import { OutcomeUnknownError } from '../store/sqlite/threaded-store.js';
+import { OutcomeUnknownError } from '../store/unavailable.js';
 import { ApiError } from './middleware/errors.js';
 
 /** The 503 answers of a route that publishes, for /openapi.json. */
 export const PUBLISH_UNAVAILABLE =
-  '`overloaded` (ingest is behind) or `store_unavailable` (the store could not commit): nothing was accepted. `outcome_unknown`: the store stopped before confirming the commit, so the events may have been stored; retrying with the same event ids is safe. See Retry-After';
+  '`overloaded` (ingest is behind) or `store_unavailable` (the store could not commit): nothing was accepted. `outcome_unknown`: the commit was sent but never confirmed (the store thread stopped, or the connection to PostgreSQL was lost), so the events may have been stored; retrying with the same event ids is safe. See Retry-After';
 
 /** What the API answers when publishing failed: the event's fault (422) or Herald's (503). */
 export function ingestFailure(ctx: AppContext, err: unknown, typeField: (index: number) => string): ApiError {
@@ -16,11 +16,12 @@ export function ingestFailure(ctx: AppContext, err: unknown, typeField: (index: 
   if (err instanceof IngestOverloadedError) {
     return new ApiError(503, 'overloaded', 'Herald is behind on ingest; retry shortly', undefined, { 'retry-after': '1' });
   }
-  // The store's thread stopped with the commit in its hands: it may have happened. Saying that
-  // nothing was accepted would have a client without ids publish the events twice.
+  // The commit was sent but never confirmed (the store's thread stopped, the connection to
+  // PostgreSQL was lost): it may have happened. Saying that nothing was accepted would have a
+  // client without ids publish the events twice.
   if (err instanceof OutcomeUnknownError) {
     ctx.logger.error({ err }, 'ingest commit outcome unknown');
-    const message = 'the store stopped before confirming the commit: the events may have been stored; retrying with the same event ids is safe (an id already stored publishes nothing new)';
+    const message = 'the commit was sent but never confirmed: the events may have been stored; retrying with the same event ids is safe (an id already stored publishes nothing new)';
     return new ApiError(503, 'outcome_unknown', message, undefined, { 'retry-after': '5' });
   }
   // The store could not commit (disk full, database down): nothing was accepted, so say so.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OutcomeUnknownError } from '../store/sqlite/threaded-store.js';
+import { OutcomeUnknownError } from '../store/unavailable.js';
 import { GroupCommitter } from './group-commit.js';
 
 /** A commit that finishes only when the test says so, recording the batches it was handed. */

@@ -1,7 +1,7 @@
 // Group commit: requests that arrive while the event loop is busy join one batch, so one
 // transaction (and one fsync) serves many requests. Each caller still waits for the commit
 // of its own items before it answers.
-import { OutcomeUnknownError } from '../store/sqlite/threaded-store.js';
+import { OutcomeUnknownError } from '../store/unavailable.js';
 
 interface Pending<I, O> {
   readonly items: readonly I[];

@@ -34,3 +34,27 @@ export function storeUnavailable(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * A write whose commit was sent but never confirmed: the store's thread stopped with the call in
+ * its hands, or the connection was lost during COMMIT. It may or may not have taken effect, so
+ * it must not be answered as "nothing was stored", nor committed again as if it had failed.
+ */
+export class OutcomeUnknownError extends Error {
+  constructor(cause: Error) {
+    super(`${cause.message} while a call was in flight: it may or may not have taken effect`, { cause });
+    this.name = 'OutcomeUnknownError';
+  }
+}
+
+/**
+ * Whether an error of a COMMIT leaves its outcome unknown: the connection failed (a network
+ * error, a connection exception, the server shutting the session down) rather than the server
+ * refusing the commit with an SQL error, after which the transaction is certainly rolled back.
+ */
+export function commitOutcomeUnknown(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return true;
+  return NETWORK_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-3]$/.test(code);
+}

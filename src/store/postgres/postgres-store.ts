@@ -45,6 +45,7 @@ import type {
   SharedRateLimit,
 } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
+import { commitOutcomeUnknown, OutcomeUnknownError } from '../unavailable.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
 import { type CountsRow, deliveryFilters, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, statsOf } from '../queries.js';
 import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
@@ -88,6 +89,15 @@ import {
   toProject,
 } from '../rows.js';
 import { channelName, checkSchemaName, INBOX_CHANNEL, searchPathOption } from './notify.js';
+
+/** COMMIT, whose failure on a lost connection leaves the outcome unknown rather than rolled back. */
+async function commit(client: pg.PoolClient): Promise<void> {
+  try {
+    await client.query('COMMIT');
+  } catch (err) {
+    throw commitOutcomeUnknown(err) ? new OutcomeUnknownError(err as Error) : err;
+  }
+}
 
 export interface PostgresOptions {
   readonly connectionString: string;
@@ -478,11 +488,20 @@ export class PostgresStore implements Store {
 
   private async txOnce<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A connection lost mid-transaction fails the query in progress, then the client also emits
+    // 'error' when its socket closes. The pool listens only while the client is idle, and an
+    // 'error' event nobody listens to would end the process.
+    const lost = (): void => undefined;
+    client.on('error', lost);
+    const release = (err?: Error) => {
+      client.removeListener('error', lost);
+      client.release(err);
+    };
     try {
       await client.query('BEGIN');
       const result = await fn(client);
-      await client.query('COMMIT');
-      client.release();
+      await commit(client);
+      release();
       return result;
     } catch (err) {
       // A connection whose ROLLBACK fails is in an unknown state: destroy it rather than pool it.
@@ -490,7 +509,7 @@ export class PostgresStore implements Store {
         () => undefined,
         (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
       );
-      client.release(rollback);
+      release(rollback);
       throw err;
     }
   }

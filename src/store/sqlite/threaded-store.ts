@@ -11,6 +11,7 @@ import type { Page } from '../../domain/types.js';
 import type { InboxRequest } from '../../inbox/types.js';
 import type { IngestItem, IngestLease, Store } from '../contract.js';
 import { deserializeError, type StoreMethod, type StoreReply, type StoreThreadOptions } from './thread-protocol.js';
+import { OutcomeUnknownError } from '../unavailable.js';
 
 const STORE_METHODS = [
   'close', 'migrate', 'schemaState', 'opensCredentials', 'createAccount', 'getAccount', 'updateAccount', 'listAccounts', 'createProject', 'getProject',
@@ -64,17 +65,6 @@ function withBuffer<T extends InboxRequest | undefined>(request: T): T {
 function slim(item: IngestItem): IngestItem {
   const { type, idempotencyKey, occurredAt, projectId, resource } = item.event;
   return { accountId: item.accountId, messageId: item.messageId, endpoints: item.endpoints, body: item.body, event: { type, idempotencyKey, occurredAt, projectId, resource } };
-}
-
-/**
- * A call the thread had been given when it stopped: it may have run and committed before the
- * thread died, or not at all. Calls made while no thread runs fail with a plain error instead.
- */
-export class OutcomeUnknownError extends Error {
-  constructor(cause: Error) {
-    super(`${cause.message} while a call was in flight: it may or may not have taken effect`, { cause });
-    this.name = 'OutcomeUnknownError';
-  }
 }
 
 interface Waiter {
