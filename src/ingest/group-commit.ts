@@ -109,8 +109,9 @@ export class GroupCommitter<I, O> {
         offset += p.items.length;
       }
     } catch (err) {
-      // A batch the store may have committed is not committed again request by request: that
-      // would store its events twice. Its callers all learn that the outcome is unknown.
+      // A batch the store may have committed is not committed again request by request: a
+      // retry would either fail on what is already stored or be answered as if nothing had
+      // been. Its callers all learn that the outcome is unknown.
       if (batch.length > 1 && !(err instanceof OutcomeUnknownError)) await this.commitEach(batch);
       else for (const p of batch) p.reject(err);
     } finally {
