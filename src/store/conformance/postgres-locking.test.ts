@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClaimedDelivery, IngestItem, Settlement } from '../contract.js';
+import { CLAIM_SQL } from '../postgres/postgres-store.js';
 import { TEST_DATABASE_URL, twoStoresPerTest } from './pg-harness.js';
 import { conformanceSealer, endpointFixture, ingestItem } from './suite.js';
 
@@ -87,6 +88,46 @@ describe('postgres claim locks', () => {
     const ids = new Set([...first, ...other].map((d) => d.id));
     expect(ids.size).toBe(total);
   }, 30_000);
+
+  it('a claim reads its candidates by key, not through every due delivery, while the statistics predate a bulk publish', async () => {
+    const account = await stores.a.createAccount({ name: 'Bulk' });
+    const endpoint = endpointFixture(account.id);
+    await stores.a.createEndpoint(endpoint);
+    await admin.query('ALTER TABLE deliveries SET (autovacuum_enabled = off)');
+    try {
+      // Statistics of an empty table, then a backlog of 20,000 due deliveries published at once.
+      await admin.query('ANALYZE deliveries');
+      await admin.query(
+        `INSERT INTO events (id, account_id, type, occurred_at, received_at, body)
+         SELECT 'msg_bulk_' || i, $1, 'asset.created', i, i, '{}' FROM generate_series(1, 20000) i`,
+        [account.id],
+      );
+      await admin.query(
+        `INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, next_attempt_at, created_at, updated_at)
+         SELECT 'dlv_bulk_' || lpad(i::text, 6, '0'), $1, 'msg_bulk_' || i, $2, 'asset.created', 'pending', i, i, i FROM generate_series(1, 20000) i`,
+        [account.id, endpoint.id],
+      );
+      const now = Date.now();
+      const [{ 'QUERY PLAN': plan }] = (await admin.query(`EXPLAIN (FORMAT JSON) ${CLAIM_SQL}`, [now, [], 32, 'w', now + 60_000, 64])).rows as [{ 'QUERY PLAN': unknown }];
+      const indexes = new Set<string>();
+      const walk = (node: unknown): void => {
+        if (typeof node !== 'object' || node === null) return;
+        const name = (node as Record<string, unknown>)['Index Name'];
+        if (typeof name === 'string') indexes.add(name);
+        for (const value of Object.values(node)) walk(value);
+      };
+      walk(plan);
+      // The per-endpoint due index picks the candidates; the primary key finds them again to lock,
+      // never the index of every due delivery.
+      expect(indexes).toContain('deliveries_endpoint_due');
+      expect(indexes).toContain('deliveries_pkey');
+      expect(indexes).not.toContain('deliveries_due');
+      const claimed = await stores.a.claim({ owner: 'w', limit: 32, leaseMs: 60_000, now, excludeEndpoints: [], perEndpointLimit: 64 });
+      expect(claimed.map((d) => d.id)).toEqual(Array.from({ length: 32 }, (_, i) => `dlv_bulk_${String(i + 1).padStart(6, '0')}`));
+    } finally {
+      await admin.query('ALTER TABLE deliveries RESET (autovacuum_enabled)');
+    }
+  });
 
   it('settling 3,000 deliveries in descending id order while their endpoint is deleted ends without error, round after round', async () => {
     const account = await stores.a.createAccount({ name: 'Delete while settling' });

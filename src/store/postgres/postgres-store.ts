@@ -152,7 +152,9 @@ const BLOCKED_BY_HEAD = `SELECT 1 FROM deliveries p
 
 // Endpoint by endpoint (LATERAL over the (endpoint_id, next_attempt_at) index): at most $6 per
 // endpoint, so one endpoint's backlog never crowds out the others nor has to be scanned past.
-const CLAIM_SQL = `
+// Parameters: now, excluded endpoint ids, limit, owner, lease until, per-endpoint limit.
+// Exported for the test of its plan (postgres-locking.test.ts).
+export const CLAIM_SQL = `
 WITH candidates AS (
   SELECT x.id
     FROM endpoints e
@@ -167,9 +169,13 @@ WITH candidates AS (
    ORDER BY x.next_attempt_at
    LIMIT $3 * 2
 ), picked AS (
+  -- Found by primary key, and only rechecked for status and due time (a concurrent claim may
+  -- have taken a candidate): written so that no index on them can serve. Right after a bulk
+  -- publish the planner's statistics still see few due rows, and it chose to AND the candidates
+  -- with a bitmap of every due delivery (100,000 of them: 6 ms a claim, growing with the backlog).
   SELECT q.id
     FROM deliveries q
-   WHERE q.id = ANY (ARRAY(SELECT id FROM candidates)) AND q.status = 'pending' AND q.next_attempt_at <= $1
+   WHERE q.id = ANY (ARRAY(SELECT id FROM candidates)) AND q.status || '' = 'pending' AND q.next_attempt_at + 0 <= $1
    ORDER BY q.next_attempt_at
    LIMIT $3
      FOR UPDATE SKIP LOCKED
