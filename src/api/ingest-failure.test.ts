@@ -1,7 +1,7 @@
 // What a publish answers when the store's thread (HERALD_SQLITE_THREAD=on) stops: the API's
 // commits go to a thread the test can stop, after it has committed an ingest and before it
 // answers, the way a bug in it would (test/fixtures/stopping-store-thread.mjs).
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, startTestHerald, type TestHerald } from '../../test/helpers.js';
@@ -30,15 +30,18 @@ describe('publishing when the store thread stops', () => {
     thread = store;
     h.herald.context.store.ingest = (...args) => store.ingest(...args);
 
+    const down = path.join(path.dirname(file), 'store-thread-stays-down');
     writeFileSync(path.join(path.dirname(file), 'stop-store-thread-after-commit'), '');
+    writeFileSync(down, '');
     const inFlight = await h.api('POST', '/api/v2/events', { id: 'evt-in-flight', type: 'asset.created' });
     expect([inFlight.status, inFlight.body.error, inFlight.headers.get('retry-after')]).toEqual([503, 'outcome_unknown', '5']);
     expect(inFlight.body.message).toMatch(/may have been stored.*same event ids is safe/);
 
-    // Until a new thread has opened the database (250 ms), a commit reaches none: nothing is stored.
+    // Until a new thread has opened the database, a commit reaches none: nothing is stored.
     const refused = await h.api('POST', '/api/v2/events', { id: 'evt-refused', type: 'asset.created' });
     expect([refused.status, refused.body.error]).toEqual([503, 'store_unavailable']);
     expect(refused.body.message).toMatch(/nothing was accepted/);
+    rmSync(down);
 
     // The first had been stored: sent again with its id, it publishes nothing new. The second had not.
     const retried = await eventually(async () => {

@@ -14,8 +14,11 @@ const PG_MESSAGES = [
   /is not currently accepting connections/i,
 ];
 
+/** The code of the errors of an embedded store whose thread stopped (HERALD_SQLITE_THREAD=on) and is restarting. */
+export const THREAD_DOWN = 'HERALD_STORE_THREAD_DOWN';
+
 function unavailableCode(code: string): boolean {
-  if (NETWORK_CODES.has(code)) return true;
+  if (NETWORK_CODES.has(code) || code === THREAD_DOWN) return true;
   // PostgreSQL SQLSTATE: connection exceptions (08…), shutting down or starting (57P01–57P03),
   // the database dropped or missing (57P04, 3D000), out of connections or resources (53…).
   if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-4]$/.test(code) || code === '3D000' || /^53[0-9A-Z]{3}$/.test(code)) return true;

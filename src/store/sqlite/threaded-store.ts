@@ -11,7 +11,7 @@ import type { Page } from '../../domain/types.js';
 import type { InboxRequest } from '../../inbox/types.js';
 import type { IngestItem, IngestLease, Store } from '../contract.js';
 import { deserializeError, type StoreMethod, type StoreReply, type StoreThreadOptions } from './thread-protocol.js';
-import { OutcomeUnknownError } from '../unavailable.js';
+import { OutcomeUnknownError, THREAD_DOWN } from '../unavailable.js';
 
 const STORE_METHODS = [
   'close', 'migrate', 'schemaState', 'opensCredentials', 'createAccount', 'getAccount', 'updateAccount', 'listAccounts', 'createProject', 'getProject',
@@ -65,6 +65,11 @@ function withBuffer<T extends InboxRequest | undefined>(request: T): T {
 function slim(item: IngestItem): IngestItem {
   const { type, idempotencyKey, occurredAt, projectId, resource } = item.event;
   return { accountId: item.accountId, messageId: item.messageId, endpoints: item.endpoints, body: item.body, event: { type, idempotencyKey, occurredAt, projectId, resource } };
+}
+
+/** A store whose thread is down is unavailable for now: the API answers 503, not 500 (store/unavailable.ts). */
+function threadDown(message: string): Error {
+  return Object.assign(new Error(message), { code: THREAD_DOWN });
 }
 
 interface Waiter {
@@ -121,7 +126,7 @@ class StoreThread {
     const worker = new Worker(this.options.script ?? threadScript(import.meta.url, 'store-thread'), { workerData: { file, synchronous, key, writeLock } satisfies StoreThreadOptions });
     worker.on('message', (reply: StoreReply) => this.answer(reply));
     worker.on('error', (err) => this.stopped(worker, err));
-    worker.on('exit', (code) => this.stopped(worker, new Error(`the SQLite store thread stopped (exit code ${code})`)));
+    worker.on('exit', (code) => this.stopped(worker, threadDown(`the SQLite store thread stopped (exit code ${code})`)));
     return worker;
   }
 
@@ -153,7 +158,7 @@ class StoreThread {
     this.waiting.clear();
     if (firstStart) return;
     const delay = this.backoff.nextDelay();
-    this.failure = new Error(`the SQLite store thread stopped and restarts in ${delay} ms: ${err.message}`);
+    this.failure = threadDown(`the SQLite store thread stopped and restarts in ${delay} ms: ${err.message}`);
     this.options.onFailure?.(err, delay);
     this.restartTimer = setTimeout(() => this.restart(), delay);
     this.restartTimer.unref();
