@@ -17,11 +17,19 @@ const PG_MESSAGES = [
 /** The code of the errors of an embedded store whose thread stopped (HERALD_SQLITE_THREAD=on) and is restarting. */
 export const THREAD_DOWN = 'HERALD_STORE_THREAD_DOWN';
 
+/**
+ * The connection to the server failed: a network error, a PostgreSQL connection exception (08…),
+ * or the server shutting the session down (57P01–57P03).
+ */
+function connectionLostCode(code: string): boolean {
+  return NETWORK_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-3]$/.test(code);
+}
+
 function unavailableCode(code: string): boolean {
-  if (NETWORK_CODES.has(code) || code === THREAD_DOWN) return true;
-  // PostgreSQL SQLSTATE: connection exceptions (08…), shutting down or starting (57P01–57P03),
-  // the database dropped or missing (57P04, 3D000), out of connections or resources (53…).
-  if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-4]$/.test(code) || code === '3D000' || /^53[0-9A-Z]{3}$/.test(code)) return true;
+  if (connectionLostCode(code) || code === THREAD_DOWN) return true;
+  // PostgreSQL SQLSTATE: the database dropped or missing (57P04, 3D000), out of connections or
+  // resources (53…).
+  if (code === '57P04' || code === '3D000' || /^53[0-9A-Z]{3}$/.test(code)) return true;
   // A deadlock or serialization failure still there after the store's own retries: contention
   // that passes, so the client should try again too.
   if (code === '40P01' || code === '40001') return true;
@@ -58,6 +66,5 @@ export class OutcomeUnknownError extends Error {
 export function commitOutcomeUnknown(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return true;
-  return NETWORK_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-3]$/.test(code);
+  return typeof code !== 'string' || connectionLostCode(code);
 }
