@@ -660,6 +660,7 @@ export class PostgresStore implements Store {
     const row = await this.first<{ n: string }>('SELECT COUNT(*) AS n FROM api_keys WHERE operator');
     return num(row?.n ?? 0);
   }
+
   async createUiSession(s: NewUiSession): Promise<void> {
     // Logins are rare: each one also clears out the sessions that have expired since the last.
     await this.exec('DELETE FROM ui_sessions WHERE expires_at <= $1', [s.createdAt]);
@@ -680,7 +681,6 @@ export class PostgresStore implements Store {
   async deleteUiSession(tokenHash: string): Promise<void> {
     await this.exec('DELETE FROM ui_sessions WHERE token_hash = $1', [tokenHash]);
   }
-
 
   // ---- endpoints ----------------------------------------------------------------------
 

@@ -417,6 +417,7 @@ export class SqliteStore implements Store {
   async countOperatorKeys(): Promise<number> {
     return num(this.get<{ n: number }>('SELECT COUNT(*) AS n FROM api_keys WHERE operator = 1')!.n);
   }
+
   async createUiSession(s: NewUiSession): Promise<void> {
     // Logins are rare: each one also clears out the sessions that have expired since the last.
     this.immediate(() => {
@@ -433,7 +434,6 @@ export class SqliteStore implements Store {
   async deleteUiSession(tokenHash: string): Promise<void> {
     this.write('DELETE FROM ui_sessions WHERE token_hash = ?', tokenHash);
   }
-
 
   // ---- endpoints ----------------------------------------------------------------------
 
