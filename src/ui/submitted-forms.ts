@@ -1,12 +1,15 @@
 // A create form is sent once. Reloading the "created" page, or a double click, posts it again;
 // each new-endpoint form carries a random id, and a form id seen before (or still being
-// created) leads to what it created instead of creating it twice.
-import { randomBytes } from 'node:crypto';
+// created) leads to what it created instead of creating it twice. The id is remembered for the
+// signed-in API key that sent it: the same id sent with another key (another account's, say)
+// is another form, and creates its own object rather than leading to the first key's.
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Form ids remembered, the oldest forgotten first: far more than forms open at once. */
 const REMEMBERED = 10_000;
 
 export class SubmittedForms {
+  /** Created ids by sender and form id; the sender's key only as a hash, never kept itself. */
   private readonly created = new Map<string, Promise<string>>();
 
   /** A fresh id for a form about to be shown. */
@@ -15,18 +18,20 @@ export class SubmittedForms {
   }
 
   /**
-   * Runs `create` for the first sending of form `formId` and answers the id it created; a form
-   * sent again gets that id with `first` false, waiting for the first sending if it is still
-   * under way. A failed creation is forgotten, so the form can be corrected and sent again.
+   * Runs `create` for the first sending of form `formId` with the API key `key` and answers the
+   * id it created; the form sent again with that key gets that id with `first` false, waiting
+   * for the first sending if it is still under way. A failed creation is forgotten, so the form
+   * can be corrected and sent again.
    */
-  async once(formId: string, create: () => Promise<string>): Promise<{ readonly id: string; readonly first: boolean }> {
-    const earlier = formId ? this.created.get(formId) : undefined;
+  async once(key: string, formId: string, create: () => Promise<string>): Promise<{ readonly id: string; readonly first: boolean }> {
+    const entry = formId ? `${createHash('sha256').update(key).digest('hex')} ${formId}` : '';
+    const earlier = entry ? this.created.get(entry) : undefined;
     if (earlier) return { id: await earlier, first: false };
     const creating = create();
-    if (formId) {
+    if (entry) {
       if (this.created.size >= REMEMBERED) this.created.delete(this.created.keys().next().value!);
-      this.created.set(formId, creating);
-      creating.catch(() => this.created.delete(formId));
+      this.created.set(entry, creating);
+      creating.catch(() => this.created.delete(entry));
     }
     return { id: await creating, first: true };
   }

@@ -2,7 +2,7 @@
 // account B's admin key cannot list, read, update, delete or replay account A's resources.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ACCOUNT_ID } from '../../src/app/bootstrap.js';
-import { ADMIN_KEY, eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+import { ADMIN_KEY, eventually, startReceiver, startTestHerald, uiSession, type Receiver, type TestHerald } from '../helpers.js';
 
 let h: TestHerald;
 let receiver: Receiver;
@@ -302,5 +302,39 @@ describe("tenant isolation: B's admin key against A's ids", () => {
     expect((await asA(`/api/v2/inboxes/${ids.inbox}`)).body).toMatchObject({ name: 'A inbox' });
     expect((await asA(`/api/v2/inboxes/${ids.inbox}/requests/${ids.inboxRequest}`)).status).toBe(200);
     expect((await asA(`/api/v2/accounts/${a.id}`)).body).toMatchObject({ name: 'Isolation A' });
+  });
+});
+
+describe('admin UI create forms across accounts', () => {
+  /** A create form posted from the UI's own origin with a signed-in session. */
+  const post = (cookie: string, route: string, form: Record<string, string>) =>
+    fetch(h.url + route, { method: 'POST', headers: { cookie, origin: h.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form), redirect: 'manual' });
+  const formIdOf = async (cookie: string, route: string) => {
+    const html = await (await fetch(h.url + route, { headers: { cookie } })).text();
+    return /name="form_id" value="([^"]+)"/.exec(html)![1]!;
+  };
+  const listOf = async (key: string, route: string) => (await call('GET', route, undefined, key)).body.data.map((o: { id: string }) => o.id) as string[];
+
+  it("the same form id sent with another account's key creates that account's own endpoint and inbox", async () => {
+    const [a, b] = [await newTenant('UI forms A'), await newTenant('UI forms B')];
+    const [cookieA, cookieB] = [await uiSession(h.url, a.key), await uiSession(h.url, b.key)];
+
+    const endpointForm = await formIdOf(cookieA, '/endpoints/new');
+    const endpoint = (cookie: string, path: string) => post(cookie, '/endpoints', { form_id: endpointForm, url: `${receiver.url}${path}`, event_types: 'asset.created' });
+    expect((await endpoint(cookieA, '/ui-form-a')).status).toBe(201);
+    expect((await endpoint(cookieB, '/ui-form-b')).status).toBe(201);
+    const [endpointsA, endpointsB] = [await listOf(a.key, '/api/v2/endpoints'), await listOf(b.key, '/api/v2/endpoints')];
+    expect([endpointsA.length, endpointsB.length]).toEqual([1, 1]);
+    // Sent again with the same key, the form still leads to what it created, and creates nothing.
+    const again = await endpoint(cookieB, '/ui-form-b');
+    expect([again.status, again.headers.get('location')]).toEqual([303, `/endpoints/${endpointsB[0]}?created=1`]);
+    expect(await listOf(b.key, '/api/v2/endpoints')).toEqual(endpointsB);
+
+    const inboxForm = await formIdOf(cookieA, '/inboxes');
+    const inbox = async (cookie: string, name: string) => (await post(cookie, '/inboxes', { form_id: inboxForm, name })).headers.get('location');
+    const [inboxA, inboxB] = [await inbox(cookieA, 'UI form A'), await inbox(cookieB, 'UI form B')];
+    expect([inboxA, inboxB]).toEqual([`/inboxes/${(await listOf(a.key, '/api/v2/inboxes'))[0]}`, `/inboxes/${(await listOf(b.key, '/api/v2/inboxes'))[0]}`]);
+    expect(await inbox(cookieB, 'UI form B')).toBe(inboxB);
+    expect((await listOf(b.key, '/api/v2/inboxes')).length).toBe(1);
   });
 });

@@ -47,7 +47,7 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
         return reply.redirect(`/endpoints/${enc(endpoint!.id)}?saved=1`, 303);
       }
       let created: (EndpointDto & { secret: string }) | undefined;
-      const sent = await submitted.once(field(formOf(req), 'form_id'), async () => {
+      const sent = await submitted.once(req.uiKey!, field(formOf(req), 'form_id'), async () => {
         created = await ui.api(req).post<EndpointDto & { secret: string }>('/api/v2/endpoints', reading.body);
         return created.id;
       });

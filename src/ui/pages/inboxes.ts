@@ -85,7 +85,7 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
     if (!values.name) return listPage(req, reply, { values, error: 'Enter a name for the inbox.' }, 422);
     let created: InboxChanged | undefined;
     try {
-      const sent = await submitted.once(field(formOf(req), 'form_id'), async () => {
+      const sent = await submitted.once(req.uiKey!, field(formOf(req), 'form_id'), async () => {
         created = await ui.api(req).post<InboxChanged>('/api/v2/inboxes', createBody(values));
         return created.id;
       });
