@@ -138,7 +138,7 @@ export const EndpointView = Type.Object({
   event_types: Type.Array(Type.String()),
   profile: Type.String(),
   headers: Type.Array(Type.Object({ name: Type.String(), value: Type.String(), type: Type.String() })),
-  auth: Type.Object({ type: Type.String() }, { additionalProperties: true }),
+  auth: Type.Object({ type: Type.String() }, { additionalProperties: true, description: 'password and client_secret as ****, extra_params values masked (names shown)' }),
   rate_limit_per_second: Type.Union([Type.Integer(), Type.Null()]),
   timeout_ms: Type.Integer(),
   ordering: Type.String(),

@@ -5,6 +5,11 @@ import { mask } from '../signing/secretbox.js';
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
+/** Names shown, values masked: for maps of credentials such as OAuth extra params. */
+export function maskedValues(values: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, mask(value)]));
+}
+
 function authView(auth: EndpointAuth): Record<string, unknown> {
   switch (auth.type) {
     case 'none':
@@ -18,7 +23,7 @@ function authView(auth: EndpointAuth): Record<string, unknown> {
         client_id: auth.clientId,
         client_secret: '****',
         ...(auth.scope !== undefined ? { scope: auth.scope } : {}),
-        ...(auth.extraParams ? { extra_params: auth.extraParams } : {}),
+        ...(auth.extraParams ? { extra_params: maskedValues(auth.extraParams) } : {}),
       };
   }
 }

@@ -146,6 +146,31 @@ describe('endpoints API', () => {
   });
 });
 
+describe('OAuth extra params', () => {
+  const ASSERTION = 'long-secret-value-of-a-client-assertion-0123456789';
+  const oauth = (extra: Record<string, string>) => ({ type: 'oauth2_client_credentials', token_url: 'http://127.0.0.1:9/token', client_id: 'c', client_secret: 'client-secret-1', extra_params: extra });
+
+  it('answers their names with masked values only, to admin and viewer keys alike', async () => {
+    const viewer = (await h.api('POST', '/api/v2/api-keys', { name: 'extra params viewer', role: 'viewer' })).body.key as string;
+    const created = await h.api('POST', '/api/v2/endpoints', { url: 'http://127.0.0.1:9/extra', event_types: ['asset.*'], auth: oauth({ client_assertion: ASSERTION, audience: 'dam' }) });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+    const shown = { client_assertion: 'long…', audience: '****' };
+    const patched = await h.api('PATCH', `/api/v2/endpoints/${id}`, { description: 'extra params' });
+    const answers = [created.body, patched.body];
+    for (const key of [ADMIN_KEY, viewer]) {
+      const one = await h.api('GET', `/api/v2/endpoints/${id}`, undefined, key);
+      const list = await h.api('GET', '/api/v2/endpoints?limit=250', undefined, key);
+      expect([one.status, list.status]).toEqual([200, 200]);
+      answers.push(one.body, list.body.data.find((e: { id: string }) => e.id === id));
+    }
+    for (const body of answers) {
+      expect(body.auth).toMatchObject({ type: 'oauth2_client_credentials', client_secret: '****', extra_params: shown });
+      expect(JSON.stringify(body)).not.toContain(ASSERTION.slice(0, 12));
+    }
+  });
+});
+
 describe('endpoint input errors', () => {
   const base = { url: 'http://127.0.0.1:9/hook', event_types: ['asset.*'] };
   const fieldAndMessage = async (body: unknown) => {

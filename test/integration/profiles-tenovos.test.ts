@@ -113,10 +113,11 @@ describe('Seed 002: PUT /webhooks/endpoint/oauth/{endpointId}', () => {
     });
     expect(res.status).toBe(204);
     const got = await h.api('GET', `/webhooks/endpoint/${id}`);
-    expect(got.body.oauth).toEqual({ clientId: 'FbhKdCwuiItoSSRJpKXc6cjhpJFVy7JbB', tokenUrl: 'https://yourauthprovider.com/oauth/token', scope: null, extraParams: { audience: 'http://yourdomain.tenovos.io' } });
+    expect(got.body.oauth).toEqual({ clientId: 'FbhKdCwuiItoSSRJpKXc6cjhpJFVy7JbB', tokenUrl: 'https://yourauthprovider.com/oauth/token', scope: null, extraParams: { audience: 'http…' } });
     const native = await h.api('GET', `/api/v2/endpoints/${id}`);
-    expect(native.body.auth).toMatchObject({ type: 'oauth2_client_credentials', client_secret: '****' });
+    expect(native.body.auth).toMatchObject({ type: 'oauth2_client_credentials', client_secret: '****', extra_params: { audience: 'http…' } });
     expect(JSON.stringify([got.body, native.body])).not.toContain('458Gfd7774Gb1niGYu1JT9xfQobecM0i5UGOp');
+    expect(JSON.stringify([got.body, native.body])).not.toContain('yourdomain');
 
     expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { clientId: 'c', tokenUrl: 'https://a.example/t', clientSecret: 's', scope: ['read', 'write'] })).status).toBe(204);
     expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body.oauth.scope).toBe('read write');

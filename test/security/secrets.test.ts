@@ -19,6 +19,8 @@ const HIDDEN_HEADER = rand('hidden-');
 const HMAC_HEADER_KEY = rand('hmackey-');
 const OAUTH_SECRET_NATIVE = rand('oauth-native-');
 const OAUTH_SECRET_TENOVOS = rand('oauth-tenovos-');
+const OAUTH_EXTRA_NATIVE = rand('oauth-extra-native-');
+const OAUTH_EXTRA_TENOVOS = rand('oauth-extra-tenovos-');
 const ACCESS_TOKEN = rand('access-token-');
 const MP_HIDDEN = rand('mp-hidden-');
 const MP_HMAC = rand('mp-hmac-');
@@ -40,6 +42,8 @@ const secrets = new Map<string, string>([
   ['hmac header key', HMAC_HEADER_KEY],
   ['oauth client secret (native)', OAUTH_SECRET_NATIVE],
   ['oauth client secret (tenovos)', OAUTH_SECRET_TENOVOS],
+  ['oauth extra param (native)', OAUTH_EXTRA_NATIVE],
+  ['oauth extra param (tenovos)', OAUTH_EXTRA_TENOVOS],
   ['oauth access token', ACCESS_TOKEN],
   ['media pocket hidden header', MP_HIDDEN],
   ['media pocket hmac header', MP_HMAC],
@@ -142,7 +146,7 @@ beforeAll(async () => {
   const oauth = await call('POST', '/api/v2/endpoints', {
     url: `${receiver.url}/native-oauth`,
     event_types: ['asset.*'],
-    auth: { type: 'oauth2_client_credentials', token_url: `${receiver.url}/token`, client_id: 'native-client', client_secret: OAUTH_SECRET_NATIVE },
+    auth: { type: 'oauth2_client_credentials', token_url: `${receiver.url}/token`, client_id: 'native-client', client_secret: OAUTH_SECRET_NATIVE, extra_params: { client_assertion: OAUTH_EXTRA_NATIVE } },
   });
   expect(oauth.status).toBe(201);
   ids.oauth = oauth.body.id;
@@ -161,7 +165,7 @@ beforeAll(async () => {
   const tenovos = await call('POST', '/webhooks/endpoint', [{ description: 'tenovos secrets', eventTypes: ['asset.*'], url: `${receiver.url}/tenovos` }]);
   expect(tenovos.status).toBe(200);
   ids.tenovos = tenovos.body.id;
-  const put = await call('PUT', `/webhooks/endpoint/oauth/${ids.tenovos}`, { clientId: 'tenovos-client', tokenUrl: `${receiver.url}/token`, clientSecret: OAUTH_SECRET_TENOVOS, scope: ['read'] });
+  const put = await call('PUT', `/webhooks/endpoint/oauth/${ids.tenovos}`, { clientId: 'tenovos-client', tokenUrl: `${receiver.url}/token`, clientSecret: OAUTH_SECRET_TENOVOS, extraParams: { client_assertion: OAUTH_EXTRA_TENOVOS }, scope: ['read'] });
   expect(put.status).toBe(204);
   const tenovosSecret = await call('GET', `/webhooks/endpoint/${ids.tenovos}/secret`);
   secrets.set('signing secret (tenovos)', tenovosSecret.body.key);
@@ -240,6 +244,8 @@ describe('credentials are used but never stored, logged or shown in clear', () =
     const tokenBodies = at('/token').map((r) => r.body).join('\n');
     expect(tokenBodies).toContain(encodeURIComponent(OAUTH_SECRET_NATIVE));
     expect(tokenBodies).toContain(encodeURIComponent(OAUTH_SECRET_TENOVOS));
+    expect(tokenBodies).toContain(encodeURIComponent(OAUTH_EXTRA_NATIVE));
+    expect(tokenBodies).toContain(encodeURIComponent(OAUTH_EXTRA_TENOVOS));
   });
 
   it("attempt logs show that credentials went out, with the scheme and nothing of their value", async () => {
@@ -341,6 +347,7 @@ describe('credentials are used but never stored, logged or shown in clear', () =
     // Updates answer the saved resource: masked too.
     const writes: [string, string, unknown][] = [
       ['PATCH', `/api/v2/endpoints/${a.basic}`, { description: 'patched' }],
+      ['PATCH', `/api/v2/endpoints/${a.oauth}`, { description: 'patched' }],
       ['PATCH', `/api/v2/admin/webhooks/${mpId}`, { name: 'patched' }],
       ['PATCH', `/cmp/v3/webhooks/${a.cmp}`, { disabled: false }],
       ['PATCH', `/api/v2/inboxes/${a.inbox}`, { name: 'patched' }],
@@ -353,7 +360,7 @@ describe('credentials are used but never stored, logged or shown in clear', () =
 
     // The admin UI pages show what the API shows.
     const cookie = uiCookie;
-    for (const page of ['/endpoints', `/endpoints/${a.basic}`, `/endpoints/${a.basic}/logs`, `/endpoints/${a.oauth}`]) {
+    for (const page of ['/endpoints', `/endpoints/${a.basic}`, `/endpoints/${a.basic}/logs`, `/endpoints/${a.oauth}`, `/endpoints/${a.tenovos}`]) {
       const res = await fetch(proc!.url + page, { headers: { cookie } });
       expect(res.status, page).toBe(200);
       found.push(...leaks(await res.text()).map((n) => `UI ${page}: ${n}`));

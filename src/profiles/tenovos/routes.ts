@@ -22,7 +22,7 @@ import { checkDestination } from '../../api/destination.js';
 import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
-import { iso } from '../../api/views.js';
+import { iso, maskedValues } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
 import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
@@ -88,7 +88,7 @@ const EndpointView = Type.Object({
       clientId: Type.String(),
       tokenUrl: Type.String(),
       scope: Type.Union([Type.String(), Type.Null()]),
-      extraParams: Type.Record(Type.String(), Type.String()),
+      extraParams: Type.Record(Type.String(), Type.String(), { description: 'Values masked (names shown).' }),
     }),
     Type.Null(),
   ]),
@@ -127,7 +127,7 @@ export function tenovosView(e: Endpoint): Static<typeof EndpointView> {
     disabledReason: e.disabledReason,
     oauth:
       e.auth.type === 'oauth2_client_credentials'
-        ? { clientId: e.auth.clientId, tokenUrl: e.auth.tokenUrl, scope: e.auth.scope ?? null, extraParams: { ...(e.auth.extraParams ?? {}) } }
+        ? { clientId: e.auth.clientId, tokenUrl: e.auth.tokenUrl, scope: e.auth.scope ?? null, extraParams: maskedValues(e.auth.extraParams ?? {}) }
         : null,
     createdAt: iso(e.createdAt)!,
     updatedAt: iso(e.updatedAt)!,
@@ -273,7 +273,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       schema: {
         tags: TAGS,
         summary: 'Set OAuth2 client credentials for an endpoint (Tenovos)',
-        description: 'Herald fetches a token from tokenUrl (client credentials grant) and sends it as a Bearer token with every delivery. The client secret is sealed at rest and never returned.',
+        description: 'Herald fetches a token from tokenUrl (client credentials grant) and sends it as a Bearer token with every delivery. The client secret is sealed at rest and never returned; extraParams values are sealed and read back masked.',
         params: EndpointIdParams,
         body: OAuthBody,
         response: { 204: Type.Null() },
