@@ -69,7 +69,12 @@ const AuthVariants = Type.Union([
       client_id: Type.String({ minLength: 1, maxLength: 500 }),
       client_secret: Type.String({ minLength: 1, maxLength: 2000 }),
       scope: Type.Optional(Type.String({ maxLength: 1000 })),
-      extra_params: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 1000 }))),
+      extra_params: Type.Optional(
+        Type.Record(Type.String(), Type.String({ maxLength: 1000 }), {
+          description:
+            'More form fields of the token request (audience, resource, client_assertion...). Kept as secrets: sealed at rest, values masked in answers (names shown). A value sent back masked as shown keeps the one stored under that name; any other masked value is refused (422).',
+        }),
+      ),
     },
     { additionalProperties: false },
   ),

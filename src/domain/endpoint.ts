@@ -1,6 +1,7 @@
 // Building and changing endpoints: defaults, limits and the rules a schema cannot express.
 // Pure: the caller supplies ids, secrets and time.
 import { catalog, compileFilter, validateFilterPatterns } from '../catalog/index.js';
+import { looksMasked, mask } from '../signing/secretbox.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, HttpMethod, Ordering, ProfileName } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -117,6 +118,25 @@ function checkInput(input: EndpointInput): void {
   }
 }
 
+/**
+ * OAuth extra params often carry secrets (client_assertion, API keys), so answers show their
+ * values masked. A value sent back as shown, the mask of the value stored under the same name,
+ * keeps the stored value, so the auth a client read can be sent back; any other masked value is
+ * refused rather than stored in place of a secret.
+ */
+function keepMaskedExtraParams(auth: EndpointAuth, before: EndpointAuth | undefined): EndpointAuth {
+  if (auth.type !== 'oauth2_client_credentials' || auth.extraParams === undefined) return auth;
+  const stored = before?.type === 'oauth2_client_credentials' ? (before.extraParams ?? {}) : {};
+  const params = Object.entries(auth.extraParams).map(([name, value]) => {
+    if (Object.hasOwn(stored, name) && value === mask(stored[name])) return [name, stored[name]] as const;
+    if (looksMasked(value)) {
+      throw new EndpointInputError('auth.extra_params', `auth.extra_params: the value of "${name.slice(0, 100)}" is a masked value; send the value itself (a masked value keeps the stored one only as shown for that name)`);
+    }
+    return [name, value] as const;
+  });
+  return { ...auth, extraParams: Object.fromEntries(params) };
+}
+
 export function buildEndpoint(
   input: EndpointInput & { url: string; eventTypes: readonly string[] },
   ctx: { id: string; accountId: string; profile: ProfileName; secret: string; now: number },
@@ -136,7 +156,7 @@ export function buildEndpoint(
     previousSecret: null,
     previousSecretExpiresAt: null,
     headers: [...(input.headers ?? [])],
-    auth: input.auth ?? { type: 'none' },
+    auth: input.auth ? keepMaskedExtraParams(input.auth, undefined) : { type: 'none' },
     rateLimitPerSecond: input.rateLimitPerSecond ?? null,
     timeoutMs: input.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     ordering: input.ordering ?? 'none',
@@ -162,7 +182,7 @@ export function patchEndpoint(e: Endpoint, patch: EndpointInput, now: number): E
     projectIds: patch.projectIds ? [...patch.projectIds] : e.projectIds,
     userIds: patch.userIds ? [...patch.userIds] : e.userIds,
     headers: patch.headers ? [...patch.headers] : e.headers,
-    auth: defined(patch.auth, e.auth),
+    auth: patch.auth === undefined ? e.auth : keepMaskedExtraParams(patch.auth, e.auth),
     rateLimitPerSecond: defined(patch.rateLimitPerSecond, e.rateLimitPerSecond),
     timeoutMs: patch.timeoutMs === null ? DEFAULT_TIMEOUT_MS : defined(patch.timeoutMs, e.timeoutMs),
     ordering: defined(patch.ordering, e.ordering),

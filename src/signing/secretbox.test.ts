@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { mask, SecretBox, SecretBoxError } from './secretbox.js';
+import { looksMasked, mask, SecretBox, SecretBoxError } from './secretbox.js';
 import { generateSecret } from './standard-webhooks.js';
 
 const box = (): SecretBox => new SecretBox(randomBytes(32));
@@ -134,5 +134,16 @@ describe('mask', () => {
 
   it('does not split a multi-byte character', () => {
     expect(mask('🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑')).toBe('🔑🔑🔑🔑…');
+  });
+});
+
+describe('looksMasked', () => {
+  it('recognises every form mask gives, so a masked value sent back can be told from a secret', () => {
+    for (const value of ['', 'hunter2', 'password', 'long-secret-value-0123456789', generateSecret(), 'whsec_abc', '🔑🔑🔑🔑🔑🔑🔑🔑']) {
+      expect(looksMasked(mask(value)), value).toBe(true);
+    }
+    for (const value of ['', '*', '***', '*****', 'audience', 'https://api.example/', 'whsec_abc', '…not at the end']) {
+      expect(looksMasked(value), value).toBe(false);
+    }
   });
 });

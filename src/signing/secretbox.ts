@@ -165,3 +165,13 @@ export function mask(value: string): string {
   const revealed = Math.min(MAX_REVEALED, Math.floor(secret.length / REVEAL_DIVISOR));
   return `${prefix}${secret.slice(0, revealed).join('')}…`;
 }
+
+/**
+ * Whether `value` has a form mask() gives (`****`, `whsec_****`, or ending in `…`): what a client
+ * sends when it copies a masked value back from an answer instead of the secret.
+ */
+export function looksMasked(value: string): boolean {
+  const prefix = PUBLIC_PREFIXES.find((p) => value.startsWith(p)) ?? '';
+  const rest = value.slice(prefix.length);
+  return rest === '****' || rest.endsWith('…');
+}

@@ -275,6 +275,38 @@ describe('endpoint auth', () => {
       await eventually(async () => ((await deliveries(h, ep.body.id, 'succeeded')).length === 3 ? true : undefined));
     });
 
+    it('keeps an extra param sent back masked as shown, and refuses any other masked value instead of storing it', async () => {
+      const tokenUrl = await startOAuth();
+      const tokenRequests: Record<string, string>[] = [];
+      oauth.service.on('beforeTokenSigning', (_token, req) => void tokenRequests.push({ ...(req.body as Record<string, string>) }));
+      const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+      const r = await receiver();
+      const assertion = 'long-secret-value-of-a-client-assertion-0123456789';
+      const auth = { type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'c', client_secret: 's-1', extra_params: { client_assertion: assertion, audience: 'dam' } };
+      const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], auth });
+      expect(ep.status, JSON.stringify(ep.body)).toBe(201);
+      const route = `/api/v2/endpoints/${ep.body.id}`;
+      const read = (await h.api('GET', route)).body.auth;
+      expect(read.extra_params).toEqual({ client_assertion: 'long…', audience: '****' });
+
+      // What was read, sent back with a new client secret and one more param.
+      const patched = await h.api('PATCH', route, { auth: { ...read, client_secret: 's-2', extra_params: { ...read.extra_params, resource: 'https://dam.example/api' } } });
+      expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+      expect(patched.body.auth.extra_params).toEqual({ client_assertion: 'long…', audience: '****', resource: 'http…' });
+
+      // A masked value that is not the one shown for its name (another value's, or under a new name) is refused.
+      for (const extra of [{ client_assertion: 'abcd…' }, { client_assertion: 'long…', audience: 'long…' }, { client_assertion: 'long…', scope_key: '****' }]) {
+        const refused = await h.api('PATCH', route, { auth: { ...auth, extra_params: extra } });
+        expect([refused.status, refused.body.field], JSON.stringify(extra)).toEqual([422, 'auth.extra_params']);
+      }
+      const created = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], auth: { ...auth, extra_params: { client_assertion: 'long…' } } });
+      expect([created.status, created.body.field]).toEqual([422, 'auth.extra_params']);
+
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      await r.waitFor(1);
+      expect(tokenRequests).toEqual([{ grant_type: 'client_credentials', client_id: 'c', client_secret: 's-2', client_assertion: assertion, audience: 'dam', resource: 'https://dam.example/api' }]);
+    });
+
     it('fetches a new token once the cached one is about to expire', async () => {
       const tokenUrl = await startOAuth();
       let requests = 0;

@@ -123,6 +123,27 @@ describe('Seed 002: PUT /webhooks/endpoint/oauth/{endpointId}', () => {
     expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body.oauth.scope).toBe('read write');
   });
 
+  it('reads extraParams back masked; sent back as read they keep the stored values, other masked values are refused', async () => {
+    const { id } = (await h.api('POST', '/webhooks/endpoint', [sub()])).body;
+    const body = { clientId: 'c', tokenUrl: 'https://a.example/t', clientSecret: 's' };
+    const assertion = 'long-secret-value-of-a-client-assertion-0123456789';
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, extraParams: { client_assertion: assertion, audience: 'dam' } })).status).toBe(204);
+    const viewer = (await h.api('POST', '/api/v2/api-keys', { name: 'tenovos extra viewer', role: 'viewer' })).body.key as string;
+    const read = await h.api('GET', `/webhooks/endpoint/${id}`, undefined, viewer);
+    expect(read.body.oauth.extraParams).toEqual({ client_assertion: 'long…', audience: '****' });
+    const list = await h.api('GET', '/webhooks/endpoint?limit=250');
+    expect(JSON.stringify([read.body, list.body])).not.toContain(assertion.slice(0, 12));
+
+    // Stored as the mask, 'long…' would read back as '****': it reads 'long…', so the secret was kept.
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, clientSecret: 's-2', extraParams: read.body.oauth.extraParams })).status).toBe(204);
+    expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body.oauth.extraParams).toEqual({ client_assertion: 'long…', audience: '****' });
+    for (const extraParams of [{ client_assertion: 'abcd…' }, { other: '****' }]) {
+      const refused = await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, extraParams });
+      expect([refused.status, refused.body.field], JSON.stringify(extraParams)).toEqual([422, 'extraParams']);
+      expect(refused.body.message).toMatch(/^extraParams: the value of "\w+" is a masked value/);
+    }
+  });
+
   it("answers at Tenovos' own base path too, with the same keys and roles, documented once", async () => {
     const { id } = (await h.api('POST', '/content-store-v1/webhooks/endpoint', [sub()])).body;
     expect((await h.api('PUT', `/content-store-v1/webhooks/endpoint/oauth/${id}`, { clientId: 'c', tokenUrl: 'https://a.example/t', clientSecret: 's' })).status).toBe(204);

@@ -66,7 +66,11 @@ const OAuthBody = Type.Object(
     clientId: Type.String({ minLength: 1, maxLength: 500 }),
     tokenUrl: Type.String({ minLength: 1, maxLength: 2048 }),
     clientSecret: Type.String({ minLength: 1, maxLength: 2000 }),
-    extraParams: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean()]))),
+    extraParams: Type.Optional(
+      Type.Record(Type.String(), Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean()]), {
+        description: 'More form fields of the token request. Sealed at rest and masked when read; a value sent back masked as read keeps the stored one, any other masked value is refused (422).',
+      }),
+    ),
     scope: Type.Optional(
       Type.Union([Type.String({ maxLength: 1000 }), Type.Array(Type.String({ maxLength: 200 }), { maxItems: 50 })], {
         description: 'A space-separated string or an array of scopes (joined with spaces; empty entries dropped).',
@@ -105,7 +109,7 @@ const EndpointIdParams = Type.Object({ endpointId: Type.String({ minLength: 1, m
 const RecoverBody = Type.Object({ since: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
 
 /** Core field names → Tenovos field names, for error messages. */
-const FIELD_NAMES: Readonly<Record<string, string>> = { url: 'url', event_types: 'eventTypes', 'auth.token_url': 'tokenUrl' };
+const FIELD_NAMES: Readonly<Record<string, string>> = { url: 'url', event_types: 'eventTypes', 'auth.token_url': 'tokenUrl', 'auth.extra_params': 'extraParams' };
 
 function tenovosError(err: unknown, prefix = ''): never {
   if (err instanceof EndpointInputError) {
