@@ -4,7 +4,7 @@ import type { AppContext } from '../../app/context.js';
 import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../domain/types.js';
-import { ingestFailure, PUBLISH_UNAVAILABLE } from '../ingest-failure.js';
+import { ingestFailure, TEST_SEND_OUTCOME_UNKNOWN, TEST_SEND_UNAVAILABLE } from '../ingest-failure.js';
 import { findEventType, isHeraldEvent, subjectOf } from '../../catalog/index.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { answers } from '../openapi.js';
@@ -180,7 +180,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
         description: `Send a test event to this endpoint only, whatever its event filter, through the normal queue (signed, retried, logged). Default type ${TEST_EVENT_TYPE}. 409 when the endpoint is disabled.`,
         params: IdParams,
         body: TestSendBody,
-        response: { 202: Type.Object({ message_id: Type.String(), delivery_id: Type.String() }), 503: { description: PUBLISH_UNAVAILABLE } },
+        response: { 202: Type.Object({ message_id: Type.String(), delivery_id: Type.String() }), 503: { description: TEST_SEND_UNAVAILABLE } },
       },
     },
     async (req, reply) => {
@@ -243,7 +243,7 @@ async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<t
   try {
     out = await ctx.ingestor.publishTo(endpoint.accountId, event, [{ id: endpoint.id, ordered: endpoint.ordering === 'per_resource' }]);
   } catch (err) {
-    throw ingestFailure(ctx, err, () => 'event_type');
+    throw ingestFailure(ctx, err, () => 'event_type', TEST_SEND_OUTCOME_UNKNOWN);
   }
   const [delivery] = (await ctx.store.listDeliveries(endpoint.accountId, { eventId: out.id, limit: 1 })).items;
   // Deleted in the meantime (its deliveries went with it).
