@@ -1,7 +1,8 @@
 // The retry schedule. Pure: a function of (attempts made, schedule, now, random) with the clock and
 // the randomness passed in, so tests are exact.
 //
-// Schedule semantics (seed 000 / Tenovos): `schedule[i]` is the delay in SECONDS before attempt
+// Schedule semantics (the Tenovos schedule as DESIGN.md lists it; seed 001 only says "a retry
+// schedule with exponential backoff"): `schedule[i]` is the delay in SECONDS before attempt
 // i + 1. `schedule[0]` is normally 0 (the immediate first attempt), so the default
 // `0,5,300,1800,7200,18000,36000,36000` means: attempt 1 at once, attempt 2 five seconds after
 // attempt 1 failed, attempt 3 five minutes after attempt 2 failed, …, attempt 8 ten hours after

@@ -109,6 +109,6 @@ export function cmpPayload(ev: CanonicalEvent, ctx: CmpContext): Json {
 
 export const cmpRenderer: ProfileRenderer = {
   render: ({ event, account }) => ({ body: JSON.stringify(cmpPayload(event(), { account })), headers: {} }),
-  // "Any status other than 200 or 202 is considered a delivery failure."
+  // DESIGN.md, seed 004's row: "200 or 202 is success" (seed 004 itself says nothing about statuses).
   isSuccess: successStatuses(200, 202),
 };
