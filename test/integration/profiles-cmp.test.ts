@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ACCOUNT_ID } from '../../src/app/bootstrap.js';
 import { eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+import { expectToggleEvents } from './toggle-events-support.js';
 
 let h: TestHerald;
 
@@ -52,6 +53,11 @@ describe('CMP subscriptions: /cmp/v3/webhooks', () => {
     const native = await h.api('POST', '/api/v2/endpoints', { url: 'https://example.website.com/n', event_types: ['asset.created'] });
     expect((await h.api('GET', `/cmp/v3/webhooks/${native.body.id}`)).status).toBe(404);
     expect((await h.api('DELETE', `/cmp/v3/webhooks/${native.body.id}`)).status).toBe(404);
+  });
+  it('PATCH disabled raises endpoint.disabled and endpoint.enabled, as the native PATCH does', async () => {
+    const { id, callback_url } = (await h.api('POST', '/cmp/v3/webhooks', { callback_url: 'https://example.website.com/cb', events: ['asset_added'] })).body;
+    await expectToggleEvents(h, id, callback_url, async (disabled) => (await h.api('PATCH', `/cmp/v3/webhooks/${id}`, { disabled })).status, 200);
+    expect((await h.api('GET', `/cmp/v3/webhooks/${id}`)).body.disabled).toBe(false);
   });
 });
 

@@ -3,6 +3,9 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+import { DEFAULT_ACCOUNT_ID } from '../../src/app/bootstrap.js';
+import { mediaPocketEndpointId } from '../../src/profiles/mediapocket/routes.js';
+import { expectToggleEvents } from './toggle-events-support.js';
 
 let h: TestHerald;
 let ok: Receiver;
@@ -165,6 +168,13 @@ describe('list, get, update, delete', () => {
     expect((await h.api('PATCH', `/api/v2/admin/webhooks/${webhook.id}`, { project_id: 'test_id' })).body).toEqual({ error: 'project not found' });
     expect((await h.api('PUT', `/api/v2/admin/webhooks/${webhook.id}`, { http_url: null })).body).toEqual({ error: "Invalid parameter 'http_url' value nil: Must be a String" });
     expect((await h.api('PUT', '/api/v2/admin/webhooks/424242', { name: 'x' })).body).toEqual({ error: "Couldn't find Webhook with 'id'=424242" });
+  });
+
+  it('disabled sent with PUT or PATCH raises endpoint.disabled and endpoint.enabled, as the native PATCH does', async () => {
+    const { webhook } = (await h.api('POST', '/api/v2/admin/webhooks', { name: 'Toggled', http_url: 'https://example.website.com/t', http_method: 'POST', trigger_events: ['ASSET_ADDED'] })).body;
+    const path = `/api/v2/admin/webhooks/${webhook.id}`;
+    await expectToggleEvents(h, mediaPocketEndpointId(DEFAULT_ACCOUNT_ID, webhook.id), webhook.http_url, async (disabled) => (await h.api(disabled ? 'PUT' : 'PATCH', path, { disabled })).status, 200);
+    expect((await h.api('GET', path)).body.webhook.disabled).toBe(false);
   });
 
   it('DELETE answers the webhook as it was, then 404; ids are never reused', async () => {

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
+import { expectToggleEvents } from './toggle-events-support.js';
 
 let h: TestHerald;
 let receiver: Receiver;
@@ -78,6 +79,12 @@ describe('Tenovos subscriptions: PATCH, GET, DELETE', () => {
     expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body).toMatchObject({ description: 'Asset events', eventTypes: ['asset.*'], rateLimit: 50, url: 'https://example.website.com/hooks' });
     expect((await h.api('PATCH', `/webhooks/endpoint/${id}`, { description: 'no' })).status).toBe(400);
     expect((await h.api('PATCH', `/webhooks/endpoint/${id}`, { url: 'ftp://x' })).status).toBe(422);
+  });
+
+  it('PATCH disabled raises endpoint.disabled and endpoint.enabled, as the native PATCH does', async () => {
+    const { id } = (await h.api('POST', '/webhooks/endpoint', [sub()])).body;
+    await expectToggleEvents(h, id, sub().url, async (disabled) => (await h.api('PATCH', `/webhooks/endpoint/${id}`, { disabled })).status, 204);
+    expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body).toMatchObject({ disabled: false, disabledReason: null });
   });
 
   it('lists Tenovos endpoints only, with an iterator', async () => {

@@ -17,7 +17,7 @@ import type { AuthInput } from '../schemas.js';
 import { checkEndpointDestinations } from '../destination.js';
 import { checkEventLimits } from '../event-limits.js';
 import { selectedEventTypes } from '../event-type-filter.js';
-import { raiseSystemEvent } from '../../app/system-events.js';
+import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import type { RecoverScope } from '../../store/contract.js';
 
 type HeadersIn = EndpointCreate['headers'];
@@ -108,11 +108,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       asApiError(err);
     }
     await checkEndpointDestinations(ctx, updated, accountId, existing);
-    await ctx.store.updateEndpoint(updated, existing);
-    ctx.endpointChanged(id);
-    if (existing.disabled !== updated.disabled) {
-      await raiseSystemEvent(ctx, accountId, updated.disabled ? 'endpoint.disabled' : 'endpoint.enabled', { endpoint_id: id, url: updated.url, reason: updated.disabledReason });
-    }
+    await saveEndpointUpdate(ctx, updated, existing);
     // As stored: what another writer changed meanwhile (a worker disabling it) was kept.
     return endpointView((await ctx.store.getEndpoint(accountId, id)) ?? updated);
   });

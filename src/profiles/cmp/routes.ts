@@ -20,6 +20,7 @@ import { ApiError, notFound } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
 import { iso } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
+import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { catalog } from '../../catalog/index.js';
 import { buildEndpoint, EndpointInputError, patchEndpoint } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
@@ -175,8 +176,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
         cmpError(err);
       }
       if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId, 'callback_url');
-      await ctx.store.updateEndpoint(updated, existing);
-      ctx.endpointChanged(updated.id);
+      await saveEndpointUpdate(ctx, updated, existing);
       return cmpView(updated);
     },
   );

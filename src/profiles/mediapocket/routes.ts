@@ -24,6 +24,7 @@ import { ApiError } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
 import { iso } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
+import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { buildEndpoint, EndpointInputError, patchEndpoint, type EndpointInput } from '../../domain/endpoint.js';
 import type { Endpoint, EndpointHeader } from '../../domain/types.js';
 import { mask } from '../../signing/secretbox.js';
@@ -303,8 +304,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
     } catch (err) {
       mediaPocketInputError(err, p);
     }
-    await store.updateEndpoint(updated, existing);
-    ctx.endpointChanged(updated.id);
+    await saveEndpointUpdate(ctx, updated, existing);
     return { webhook: await view(updated) };
   };
   for (const method of ['PUT', 'PATCH'] as const) {

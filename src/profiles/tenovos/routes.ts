@@ -24,6 +24,7 @@ import { ApiError, instantOf, notFound } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
 import { iso, maskedValues } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
+import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth } from '../../domain/types.js';
@@ -165,11 +166,6 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     return endpoint;
   }
 
-  async function save(endpoint: Endpoint, before: Endpoint): Promise<void> {
-    await ctx.store.updateEndpoint(endpoint, before);
-    ctx.endpointChanged(endpoint.id);
-  }
-
   app.post(
     '/webhooks/endpoint',
     {
@@ -252,7 +248,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         tenovosError(err);
       }
       if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId);
-      await save(updated, existing);
+      await saveEndpointUpdate(ctx, updated, existing);
       return reply.status(204).send();
     },
   );
@@ -299,7 +295,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       } catch (err) {
         tenovosError(err);
       }
-      await save(updated, existing);
+      await saveEndpointUpdate(ctx, updated, existing);
       return reply.status(204).send();
     },
   );
@@ -309,7 +305,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     { ...admin, schema: { tags: TAGS, summary: 'Remove OAuth2 from an endpoint (Tenovos)', params: EndpointIdParams, response: { 204: Type.Null() } } },
     async (req, reply) => {
       const existing = await load(principalOf(req).accountId, (req.params as Static<typeof EndpointIdParams>).endpointId);
-      await save(patchEndpoint(existing, { auth: { type: 'none' } }, ctx.clock()), existing);
+      await saveEndpointUpdate(ctx, patchEndpoint(existing, { auth: { type: 'none' } }, ctx.clock()), existing);
       return reply.status(204).send();
     },
   );
@@ -343,7 +339,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     },
     async (req, reply) => {
       const existing = await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id);
-      await save(rotateSecret(existing, generateSecret(), ctx.clock(), ctx.config.rotationOverlapMs), existing);
+      await saveEndpointUpdate(ctx, rotateSecret(existing, generateSecret(), ctx.clock(), ctx.config.rotationOverlapMs), existing);
       return reply.status(204).send();
     },
   );
