@@ -109,6 +109,35 @@ describe('CMP payload details', () => {
     expect(assetType({ type: 'asset' }, {})).toBe('raw_file');
   });
 
+  it('sends only the five CMP types: another given type is not passed through, and the link follows the final type', () => {
+    const doc = event('asset.created', { type: 'asset', id: 'a1', asset_type: 'document' });
+    expect((cmpPayload(doc, { account }).data as { asset: unknown }).asset).toMatchObject({ type: 'raw_file', links: { self: `${CMP_BASE}/v3/raw-files/a1` } });
+    const docImage = event('asset.created', { type: 'asset', id: 'a2', asset_type: 'document', mime_type: 'image/png' });
+    expect((cmpPayload(docImage, { account }).data as { asset: unknown }).asset).toMatchObject({ type: 'image', links: { self: `${CMP_BASE}/v3/images/a2` } });
+    expect(assetType({ type: 'asset', asset_type: 'Raw File' }, {})).toBe('raw_file');
+    expect(assetType({ type: 'asset', asset_type: 'structured-content' }, {})).toBe('structured_content');
+    expect(assetType({ type: 'asset', asset_type: 'IMAGE' }, {})).toBe('image');
+    expect(assetType({ type: 'asset', asset_type: 'photo' }, { asset_type: 'video' })).toBe('video');
+  });
+
+  it('guesses the type from the filename when there is no usable type or MIME type', () => {
+    expect(assetType({ type: 'asset', filename: 'hero.JPG' }, {})).toBe('image');
+    expect(assetType({ type: 'asset' }, { filename: 'teaser.mov' })).toBe('video');
+    expect(assetType({ type: 'asset' }, { file_name: 'banner.webp' })).toBe('image');
+    expect(assetType({ type: 'asset', mime_type: 'application/octet-stream' }, { filename: 'clip.mp4' })).toBe('video');
+    expect(assetType({ type: 'asset', mime_type: 'application/pdf', filename: 'scan.png' }, {})).toBe('raw_file');
+    expect(assetType({ type: 'asset' }, { filename: 'report.pdf' })).toBe('raw_file');
+    expect(assetType({ type: 'asset' }, { filename: 'README' })).toBe('raw_file');
+  });
+
+  it('renders one asset as the same type in asset_added (MIME type) and asset_modified (filename only)', () => {
+    const added = event('asset.created', { type: 'asset', id: 'a1', mime_type: 'image/jpeg', filename: 'hero.jpg' });
+    const modified = event('asset.metadata.updated', { type: 'asset', id: 'a1' }, { data: { filename: 'hero.jpg' }, changes: ['title'] });
+    const assetOf = (ev: CanonicalEvent) => (cmpPayload(ev, { account }).data as { asset: { type: string; links: unknown } }).asset;
+    expect(assetOf(modified)).toMatchObject({ type: 'image', links: { self: `${CMP_BASE}/v3/images/a1` } });
+    expect(assetOf(modified).type).toBe(assetOf(added).type);
+  });
+
   it('links a structured content asset under structured-contents', () => {
     const ev = event('asset.created', { type: 'asset', id: 's1', asset_type: 'structured_content' });
     expect((cmpPayload(ev, { account }).data as { asset: { links: unknown } }).asset.links).toEqual({ self: `${CMP_BASE}/v3/structured-contents/s1` });

@@ -5,9 +5,12 @@
 //   asset.id                    resource.id (data.id without a resource)
 //   asset.owner_organization_id resource.owner_organization_id, else data.owner_organization_id,
 //                               else the Herald account id (the account is the DAM organization)
-//   asset.type                  CMP asset type: resource.asset_type, resource.type when it is a CMP
-//                               type, data.asset_type, data.type when it is a CMP type, else from the
-//                               MIME type (image/*, video/*), else raw_file
+//   asset.type                  always one of the five CMP types: the first of resource.asset_type,
+//                               resource.type, data.asset_type, data.type that is one (case, `-` and
+//                               spaces aside), else from the MIME type (image/*, video/*, other →
+//                               raw_file; octet-stream says nothing), else from the filename's
+//                               extension (resource/data filename or file_name: jpg, png, … → image;
+//                               mp4, mov, … → video), else raw_file. See assetType().
 //   asset.source                asset_added / asset_modified only: {id, type, links: {self}} from
 //                               resource.source or data.source; all null when the event has none
 //   asset.links.self            `${linkBaseUrl}/v3/<images|videos|articles|raw-files|structured-contents>/<id>`
@@ -37,25 +40,48 @@ function collectionOf(type: string): string {
   return COLLECTION_OF[type] ?? `${type.replace(/_/g, '-')}s`;
 }
 
+/** A CMP type as given, in any case and with `-` or spaces for `_` (`Raw File`, `structured-content`). */
 function cmpType(value: unknown): string | undefined {
-  return typeof value === 'string' && CMP_ASSET_TYPES.includes(value) ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const t = value.trim().toLowerCase().replace(/[-\s]+/g, '_');
+  return CMP_ASSET_TYPES.includes(t) ? t : undefined;
 }
 
-function fromMime(value: unknown): string | undefined {
-  const mime = str(value);
-  if (!mime) return undefined;
+/** Generic MIME types that say nothing about the content; the filename decides instead. */
+const UNKNOWN_MIME = new Set(['application/octet-stream', 'binary/octet-stream']);
+
+function fromMime(value: string | undefined): string | undefined {
+  const mime = value?.trim().toLowerCase();
+  if (!mime || UNKNOWN_MIME.has(mime.split(';')[0]!.trim())) return undefined;
   if (mime.startsWith('image/')) return 'image';
   if (mime.startsWith('video/')) return 'video';
   return 'raw_file';
 }
 
+const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'png', 'gif', 'webp', 'svg', 'bmp', 'tif', 'tiff', 'heic', 'heif', 'avif']);
+const VIDEO_EXTENSIONS = new Set(['mp4', 'm4v', 'mov', 'avi', 'mkv', 'webm', 'wmv', 'mpg', 'mpeg', '3gp', 'flv']);
+
+function fromFilename(name: string | undefined): string | undefined {
+  const dot = name?.lastIndexOf('.') ?? -1;
+  if (name === undefined || dot < 0) return undefined;
+  const ext = name.slice(dot + 1).trim().toLowerCase();
+  return IMAGE_EXTENSIONS.has(ext) ? 'image' : VIDEO_EXTENSIONS.has(ext) ? 'video' : undefined;
+}
+
+/**
+ * Always one of CMP_ASSET_TYPES (seed 004: "Value can be article, image, video, raw_file, or
+ * structured_content"): the first of resource.asset_type, resource.type, data.asset_type,
+ * data.type that is a CMP type; else from the MIME type; else from the filename's extension
+ * (common image and video extensions); else raw_file.
+ */
 export function assetType(resource: Json, data: Json): string {
   return (
-    str(resource.asset_type) ??
+    cmpType(resource.asset_type) ??
     cmpType(resource.type) ??
-    str(data.asset_type) ??
+    cmpType(data.asset_type) ??
     cmpType(data.type) ??
-    fromMime(resource.mime_type ?? resource.content_type ?? data.mime_type ?? data.content_type) ??
+    fromMime(str(resource.mime_type) ?? str(resource.content_type) ?? str(data.mime_type) ?? str(data.content_type)) ??
+    fromFilename(str(resource.filename) ?? str(resource.file_name) ?? str(data.filename) ?? str(data.file_name)) ??
     'raw_file'
   );
 }
