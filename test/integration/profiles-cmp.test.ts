@@ -113,3 +113,27 @@ describe('CMP deliveries', () => {
     expect(JSON.parse(req.body)).toEqual({ event_name: 'asset_removed', data: { asset: { id: 'gone-1', owner_organization_id: DEFAULT_ACCOUNT_ID, type: 'video' } } });
   });
 });
+
+describe('CMP payload fields, delivered', () => {
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver((_r, _i, res) => void res.writeHead(200).end());
+  });
+  afterAll(() => receiver.close());
+
+  async function deliveredTo(path: string, events: string[], event: Record<string, unknown>): Promise<{ event_name: string; data: Record<string, unknown> }> {
+    expect((await h.api('POST', '/cmp/v3/webhooks', { callback_url: `${receiver.url}${path}`, events })).status).toBe(201);
+    expect((await h.api('POST', '/api/v2/events', event)).status).toBe(202);
+    const req = await eventually(async () => receiver.received.find((r) => r.url === path));
+    return JSON.parse(req.body);
+  }
+
+  it('asset.type is one of the five CMP types: a publisher type CMP lacks gives way to the filename, and the link follows', async () => {
+    const body = await deliveredTo('/cmp-type', ['asset_added'], {
+      type: 'asset.created',
+      resource: { type: 'asset', id: 'doc-1', asset_type: 'document' },
+      data: { filename: 'logo.PNG' },
+    });
+    expect(body.data.asset).toMatchObject({ id: 'doc-1', type: 'image', links: { self: 'https://api.cmp.optimizely.com/v3/images/doc-1' } });
+  });
+});
