@@ -29,7 +29,7 @@ import { registerUi } from '../ui/index.js';
 import { ACCOUNT_HEADER_DOC, actingAccount, registerAccountRoutes } from './routes/accounts.js';
 import { registerCmpRoutes } from '../profiles/cmp/routes.js';
 import { registerMediaPocketRoutes } from '../profiles/mediapocket/routes.js';
-import { registerTenovosRoutes, TENOVOS_BASE_PATH } from '../profiles/tenovos/routes.js';
+import { registerTenovosRoutes, TENOVOS_BASE_PATHS, TENOVOS_TAG } from '../profiles/tenovos/routes.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -123,6 +123,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
         },
       },
       security: [{ ApiKey: [] }, { Bearer: [] }, { Basic: [] }],
+      tags: [TENOVOS_TAG],
     },
     transform: documentRoute,
   });
@@ -145,15 +146,16 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     registerInboxRoutes(api, ctx);
     registerAccountRoutes(api, ctx);
     registerTenovosRoutes(api, ctx);
-    // Tenovos documents its OAuth route under /content-store-v1 (seed 002), so a client that
-    // keeps that base path and only changes the host finds every Tenovos route there too.
-    await api.register(
-      async (alias) => {
-        alias.addHook('onRoute', (route) => void (route.schema = { ...route.schema, hide: true }));
-        registerTenovosRoutes(alias, ctx);
-      },
-      { prefix: TENOVOS_BASE_PATH },
-    );
+    // Again under each of Tenovos' base paths (/v2, /content-store-v1), left out of the document.
+    for (const prefix of TENOVOS_BASE_PATHS) {
+      await api.register(
+        async (alias) => {
+          alias.addHook('onRoute', (route) => void (route.schema = { ...route.schema, hide: true }));
+          registerTenovosRoutes(alias, ctx);
+        },
+        { prefix },
+      );
+    }
     registerMediaPocketRoutes(api, ctx);
     registerCmpRoutes(api, ctx);
   });

@@ -381,7 +381,7 @@ describe('ingest API', () => {
   });
 
   it("answers the profiles' paths in JSON even to a browser, which gets HTML pages only from the admin UI's", async () => {
-    for (const path of ['/webhooks/endpoint/%ff', '/cmp/v3/nope', `/cmp/v3/webhooks/${'a'.repeat(201)}`, '/content-store-v1/webhooks/x/y']) {
+    for (const path of ['/webhooks/endpoint/%ff', '/cmp/v3/nope', `/cmp/v3/webhooks/${'a'.repeat(201)}`, '/content-store-v1/webhooks/x/y', '/v2/webhooks/x/y']) {
       const res = await fetch(`${h.url}${path}`, { headers: { accept: 'text/html,application/json', 'x-api-key': ADMIN_KEY } });
       expect([res.status >= 400, res.headers.get('content-type')], path).toEqual([true, expect.stringMatching(/^application\/json/)]);
       await res.body?.cancel();

@@ -164,6 +164,20 @@ describe('Seed 002: PUT /webhooks/endpoint/oauth/{endpointId}', () => {
     expect(doc.paths['/webhooks/endpoint/oauth/{endpointId}']).toBeDefined();
   });
 
+  it("answers under /v2, the path of Tenovos' API servers (seed 000): a create and list round trip, documented once", async () => {
+    const created = await h.api('POST', '/v2/webhooks/endpoint', [sub({ description: 'Created under /v2' })]);
+    expect(created.status).toBe(200);
+    const listed = await h.api('GET', '/v2/webhooks/endpoint?limit=250');
+    expect(listed.status).toBe(200);
+    expect(listed.body.data).toContainEqual(expect.objectContaining({ id: created.body.id, description: 'Created under /v2' }));
+    expect((await h.api('GET', `/webhooks/endpoint/${created.body.id}`)).body).toMatchObject({ id: created.body.id, description: 'Created under /v2' });
+    expect((await fetch(`${h.url}/v2/webhooks/endpoint`)).status).toBe(401);
+    const doc = (await h.api('GET', '/openapi.json')).body as { paths: Record<string, unknown>; tags: unknown[] };
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v2/'))).toEqual([]);
+    expect(doc.tags).toContainEqual({ name: 'tenovos', description: expect.stringContaining('under /v2 and /content-store-v1') });
+    expect(await (await fetch(`${h.url}/docs`)).text()).toContain('under /v2 and /content-store-v1');
+  });
+
   it('answers 404 for an unknown endpoint, 400 for a missing field, 422 for a bad or private token URL', async () => {
     const { id } = (await h.api('POST', '/webhooks/endpoint', [sub()])).body;
     const body = { clientId: 'c', tokenUrl: 'https://a.example/t', clientSecret: 's' };

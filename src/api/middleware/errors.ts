@@ -102,7 +102,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
 }
 
 /** Paths an API answers (Herald's, a profile's, inbox captures): never with an HTML page. */
-const API_PREFIXES = ['/api/', '/webhooks/', '/content-store-v1/', '/cmp/', '/in/'];
+const API_PREFIXES = ['/api/', '/webhooks/', '/v2/', '/content-store-v1/', '/cmp/', '/in/'];
 /** Media Pocket's API answers every error as `{error}` alone, as Media Pocket does. */
 const MEDIA_POCKET_PREFIX = '/api/v2/admin/webhooks';
 

@@ -21,7 +21,7 @@ ${[op.summary, op.description].map((text) => (text ? `<p>${escape(text)}</p>` : 
 ${body ? `<h4>Request body</h4><pre>${escape(JSON.stringify(body, null, 2))}</pre>` : ''}${responses ? `<h4>Responses</h4><ul>${responses}</ul>` : ''}</section>`;
 }
 
-export function renderDocs(spec: { info?: { title?: string; version?: string }; paths?: Record<string, Record<string, Operation>> }): string {
+export function renderDocs(spec: { info?: { title?: string; version?: string }; tags?: { name: string; description?: string }[]; paths?: Record<string, Record<string, Operation>> }): string {
   const byTag = new Map<string, string[]>();
   for (const [path, methods] of Object.entries(spec.paths ?? {})) {
     for (const [method, op] of Object.entries(methods)) {
@@ -30,7 +30,13 @@ export function renderDocs(spec: { info?: { title?: string; version?: string }; 
     }
   }
   const toc = [...byTag.keys()].map((t) => `<a href="#${escape(t)}">${escape(t)}</a>`).join(' · ');
-  const sections = [...byTag].map(([tag, ops]) => `<h2 id="${escape(tag)}">${escape(tag)}</h2>${ops.join('\n')}`).join('\n');
+  const about = new Map((spec.tags ?? []).map((t) => [t.name, t.description]));
+  const sections = [...byTag]
+    .map(([tag, ops]) => {
+      const text = about.get(tag);
+      return `<h2 id="${escape(tag)}">${escape(tag)}</h2>${text ? `<p>${escape(text)}</p>` : ''}${ops.join('\n')}`;
+    })
+    .join('\n');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(spec.info?.title ?? 'Herald')} API</title>
 <link rel="stylesheet" href="/docs/docs.css"></head><body><main>
 <h1>${escape(spec.info?.title ?? 'Herald')} API <small>${escape(spec.info?.version ?? '')}</small></h1>

@@ -154,8 +154,19 @@ export function oauthAuth(body: Static<typeof OAuthBody>): EndpointAuth {
   };
 }
 
-/** Tenovos' own base path; its routes answer under it as well as at the root. */
-export const TENOVOS_BASE_PATH = '/content-store-v1';
+/**
+ * Tenovos' own base paths, where its routes answer as well as at the root: `/v2`, the path of its
+ * API servers (`https://api.tenovos.io/v2`, seed 000), and `/content-store-v1`, under which seed
+ * 002 documents the OAuth route. A client that keeps either and only changes the host finds every
+ * Tenovos route there.
+ */
+export const TENOVOS_BASE_PATHS: readonly string[] = ['/v2', '/content-store-v1'];
+
+/** The OpenAPI tag of the Tenovos routes, which are documented once, at the root. */
+export const TENOVOS_TAG = {
+  name: TAGS[0],
+  description: `Tenovos webhooks API (seeds 000–002). Every route also answers under ${TENOVOS_BASE_PATHS.join(' and ')} (Tenovos' base paths), with the same keys and roles; documented once, at the root.`,
+};
 
 export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): void {
   const admin = { preValidation: requireRole('admin') };
