@@ -136,4 +136,13 @@ describe('CMP payload fields, delivered', () => {
     });
     expect(body.data.asset).toMatchObject({ id: 'doc-1', type: 'image', links: { self: 'https://api.cmp.optimizely.com/v3/images/doc-1' } });
   });
+
+  it('asset_modified without changes: attributes_changed names the fields the metadata update set', async () => {
+    const body = await deliveredTo('/cmp-attrs', ['asset_modified'], {
+      type: 'asset.metadata.updated',
+      resource: { type: 'asset', id: 'img-7', asset_type: 'image' },
+      data: { title: 'Spring hero', alt_text: 'A meadow', filename: 'hero.png' },
+    });
+    expect(body).toMatchObject({ event_name: 'asset_modified', data: { asset: { id: 'img-7', type: 'image' }, attributes_changed: ['title', 'alt_text'] } });
+  });
 });

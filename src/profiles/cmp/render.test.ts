@@ -94,6 +94,19 @@ describe('CMP payload details', () => {
     });
   });
 
+  it('attributes_changed: without changes, the fields a metadata update sets, not what describes the asset', () => {
+    const attrs = (ev: CanonicalEvent) => (cmpPayload(ev, { account }).data as { attributes_changed: unknown }).attributes_changed;
+    const update = event('asset.metadata.updated', { type: 'asset', id: 'a1' }, {
+      data: { title: 'New', expires_at: '2027-01-01T00:00:00Z', asset_type: 'image', filename: 'hero.png', owner_organization_id: 'org1', source: { id: 't1', type: 'task' } },
+    });
+    expect(attrs(update)).toEqual(['title', 'expires_at']);
+    // `changes` that name something win over the data's keys
+    expect(attrs(event('asset.metadata.updated', { type: 'asset', id: 'a1' }, { data: { title: 'New', tags: ['x'] }, changes: [{ field: 'tags' }] }))).toEqual(['tags']);
+    // nothing known about what changed
+    expect(attrs(event('asset.metadata.updated', { type: 'asset', id: 'a1', asset_type: 'image' }))).toEqual([]);
+    expect(attrs(event('asset.metadata.updated', { type: 'asset', id: 'a1' }, { data: { asset_type: 'image' }, changes: [] }))).toEqual([]);
+  });
+
   it('without a link base URL uses the links the event published, else the bare path', () => {
     const withLinks = event('asset.renditions.created', { type: 'asset', id: 'a1', asset_type: 'raw_file' }, { links: { self: 'https://dam.example/a1' } });
     expect(cmpPayload(withLinks, { account: { id: 'acc_1', linkBaseUrl: null } }).data).toEqual({

@@ -17,7 +17,10 @@
 //                               (not for asset_removed: the asset is gone)
 //   asset.links.renditions      asset_renditions_created: `${linkBaseUrl}/v3/assets/<id>/renditions`
 //   attributes_changed          asset_modified only: data.attributes_changed, else the names in
-//                               `changes` (strings, or objects' attribute/field/name/path)
+//                               `changes` (strings, or objects' attribute/field/name/path), else the
+//                               keys of `data` that do not describe the asset (id, type, asset_type,
+//                               mime_type, content_type, filename, file_name, owner_organization_id,
+//                               source), else [] (nothing known about what changed)
 // linkBaseUrl is the account's `link_base_url`. Without one, the event's own `links.self` /
 // `links.renditions` are used when published, else the path alone (`/v3/images/<id>`).
 import type { Account } from '../../domain/types.js';
@@ -86,10 +89,20 @@ export function assetType(resource: Json, data: Json): string {
   );
 }
 
+/** `data` keys that describe the asset (read above) rather than name a changed attribute. */
+const DESCRIPTOR_KEYS: ReadonlySet<string> = new Set(['id', 'type', 'asset_type', 'mime_type', 'content_type', 'filename', 'file_name', 'owner_organization_id', 'source', 'attributes_changed']);
+
+/**
+ * data.attributes_changed as is; else the names in `changes` (strings, or objects'
+ * attribute/field/name/path); else the keys of `data` other than DESCRIPTOR_KEYS (a metadata
+ * update's data holds the fields it set: `{title: 'New'}` → ["title"]); else [].
+ */
 function attributesChanged(ev: CanonicalEvent, data: Json): string[] {
   if (Array.isArray(data.attributes_changed)) return data.attributes_changed.filter((a): a is string => typeof a === 'string');
   const names = (ev.changes ?? []).map((c) => (typeof c === 'string' ? c : isRecord(c) ? (str(c.attribute) ?? str(c.field) ?? str(c.name) ?? str(c.path)) : undefined));
-  return [...new Set(names.filter((n): n is string => n !== undefined))];
+  const fromChanges = [...new Set(names.filter((n): n is string => n !== undefined && n.length > 0))];
+  if (fromChanges.length > 0) return fromChanges;
+  return Object.keys(data).filter((k) => !DESCRIPTOR_KEYS.has(k));
 }
 
 export interface CmpContext {
