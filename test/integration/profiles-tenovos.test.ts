@@ -217,6 +217,24 @@ describe('Tenovos deliveries', () => {
     });
   });
 
+  it('carry basic auth and a custom header set with the native PATCH (seed 001: anonymous, basic or header authentication)', async () => {
+    const basic = await startReceiver();
+    try {
+      const { id } = (await h.api('POST', '/webhooks/endpoint', [sub({ url: `${basic.url}/tenovos`, eventTypes: ['storyboard.created'] })])).body;
+      const patched = await h.api('PATCH', `/api/v2/endpoints/${id}`, { auth: { type: 'basic', username: 'tenovos', password: 'pa55-word' }, headers: { 'X-Api-Key': 'header-secret' } });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ profile: 'tenovos', auth: { type: 'basic', username: 'tenovos', password: '****' } });
+      expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body.oauth).toBeNull();
+      await h.api('POST', '/api/v2/events', { type: 'storyboard.created', resource: { type: 'storyboard', id: 'sb-1' } });
+      const [req] = await basic.waitFor(1);
+      expect(req.headers.authorization).toBe(`Basic ${Buffer.from('tenovos:pa55-word').toString('base64')}`);
+      expect(req.headers['x-api-key']).toBe('header-secret');
+      expect(JSON.parse(req.body)).toMatchObject({ eventType: 'storyboard.created', storyboard: { id: 'sb-1' } });
+    } finally {
+      await basic.close();
+    }
+  });
+
   it('count only a 200 as delivered: a 204 is retried, as Tenovos does ("a status 200 OK")', async () => {
     const noContent = await startReceiver((_r, _i, res) => void res.writeHead(204).end());
     try {
