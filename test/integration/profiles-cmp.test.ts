@@ -145,4 +145,13 @@ describe('CMP payload fields, delivered', () => {
     });
     expect(body).toMatchObject({ event_name: 'asset_modified', data: { asset: { id: 'img-7', type: 'image' }, attributes_changed: ['title', 'alt_text'] } });
   });
+
+  it('owner_organization_id is the one the event carries (here in data), else the account id', async () => {
+    const body = await deliveredTo('/cmp-owner', ['asset_removed'], {
+      type: 'asset.deleted',
+      resource: { type: 'asset', id: 'art-3', asset_type: 'article' },
+      data: { owner_organization_id: '5108c3a9becac35915111191' },
+    });
+    expect(body).toEqual({ event_name: 'asset_removed', data: { asset: { id: 'art-3', owner_organization_id: '5108c3a9becac35915111191', type: 'article' } } });
+  });
 });

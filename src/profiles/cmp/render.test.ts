@@ -107,6 +107,15 @@ describe('CMP payload details', () => {
     expect(attrs(event('asset.metadata.updated', { type: 'asset', id: 'a1' }, { data: { asset_type: 'image' }, changes: [] }))).toEqual([]);
   });
 
+  it('owner_organization_id: the published one (resource, then data), else the account id, never a blank', () => {
+    const owner = (ev: CanonicalEvent, ctx: Parameters<typeof cmpPayload>[1] = { account }) =>
+      (cmpPayload(ev, ctx).data as { asset: { owner_organization_id: unknown } }).asset.owner_organization_id;
+    expect(owner(event('asset.deleted', { type: 'asset', id: 'a1', owner_organization_id: 'org_r' }, { data: { owner_organization_id: 'org_d' } }))).toBe('org_r');
+    expect(owner(event('asset.deleted', { type: 'asset', id: 'a1' }, { data: { owner_organization_id: 'org_d' } }))).toBe('org_d');
+    expect(owner(event('asset.deleted', { type: 'asset', id: 'a1', owner_organization_id: '' }, { data: { owner_organization_id: 42 } }))).toBe('acc_1');
+    expect(owner(event('asset.deleted', { type: 'asset', id: 'a1' }), { account: undefined })).toBeNull();
+  });
+
   it('without a link base URL uses the links the event published, else the bare path', () => {
     const withLinks = event('asset.renditions.created', { type: 'asset', id: 'a1', asset_type: 'raw_file' }, { links: { self: 'https://dam.example/a1' } });
     expect(cmpPayload(withLinks, { account: { id: 'acc_1', linkBaseUrl: null } }).data).toEqual({

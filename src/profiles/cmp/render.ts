@@ -4,7 +4,12 @@
 //   event_name                  the CMP name (asset_added, …); the canonical name for events CMP lacks
 //   asset.id                    resource.id (data.id without a resource)
 //   asset.owner_organization_id resource.owner_organization_id, else data.owner_organization_id,
-//                               else the Herald account id (the account is the DAM organization)
+//                               else the Herald account id: the account is the DAM organization
+//                               (DESIGN.md) and seed 004 types the field `string`, where it writes
+//                               "string or null" for fields that may be null (source.*), so a
+//                               receiver may rely on a string; the account id is the same for every
+//                               event of the organization, where "" or null would not identify it.
+//                               null only when the account is unknown.
 //   asset.type                  always one of the five CMP types: the first of resource.asset_type,
 //                               resource.type, data.asset_type, data.type that is one (case, `-` and
 //                               spaces aside), else from the MIME type (image/*, video/*, other →
