@@ -1,7 +1,7 @@
 // How domain records look in API responses: snake_case, ISO times, credentials masked.
 import type { Attempt, Delivery, Endpoint, EndpointAuth, StoredEvent } from '../domain/types.js';
 import type { ActivityMinute, AttemptTotals, EndpointHealth } from '../store/contract.js';
-import { mask } from '../signing/secretbox.js';
+import { FULLY_MASKED, mask } from '../signing/secretbox.js';
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -15,13 +15,13 @@ function authView(auth: EndpointAuth): Record<string, unknown> {
     case 'none':
       return { type: 'none' };
     case 'basic':
-      return { type: 'basic', username: auth.username, password: '****' };
+      return { type: 'basic', username: auth.username, password: FULLY_MASKED };
     case 'oauth2_client_credentials':
       return {
         type: auth.type,
         token_url: auth.tokenUrl,
         client_id: auth.clientId,
-        client_secret: '****',
+        client_secret: FULLY_MASKED,
         ...(auth.scope !== undefined ? { scope: auth.scope } : {}),
         ...(auth.extraParams ? { extra_params: maskedValues(auth.extraParams) } : {}),
       };

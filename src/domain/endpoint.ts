@@ -1,7 +1,7 @@
 // Building and changing endpoints: defaults, limits and the rules a schema cannot express.
 // Pure: the caller supplies ids, secrets and time.
 import { catalog, compileFilter, validateFilterPatterns } from '../catalog/index.js';
-import { looksMasked, mask } from '../signing/secretbox.js';
+import { FULLY_MASKED, looksMasked, mask } from '../signing/secretbox.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, HttpMethod, Ordering, ProfileName } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -119,28 +119,71 @@ function checkInput(input: EndpointInput): void {
 }
 
 /**
- * OAuth extra params often carry secrets (client_assertion, API keys), so answers show their
- * values masked. A value sent back as shown, the mask of the value stored under the same name,
- * keeps the stored value, so the auth a client read can be sent back; any other masked value is
- * refused rather than stored in place of a secret.
+ * What to store for a secret sent in a create or an update. Answers show secrets masked, so a
+ * client that sends back what it read sends the mask: the value answers show for the stored
+ * secret (`shown`) keeps that secret. Any other masked-looking value is refused, naming `field`,
+ * rather than stored in its place (every delivery would then send the mask).
  */
-function keepMaskedExtraParams(auth: EndpointAuth, before: EndpointAuth | undefined): EndpointAuth {
-  if (auth.type !== 'oauth2_client_credentials' || auth.extraParams === undefined) return auth;
-  const stored = before?.type === 'oauth2_client_credentials' ? (before.extraParams ?? {}) : {};
-  const params = Object.entries(auth.extraParams).map(([name, value]) => {
-    if (Object.hasOwn(stored, name) && value === mask(stored[name])) return [name, stored[name]] as const;
-    if (looksMasked(value)) {
-      throw new EndpointInputError('auth.extra_params', `auth.extra_params: the value of "${name.slice(0, 100)}" is a masked value; send the value itself (a masked value keeps the stored one only as shown for that name)`);
+function secretSent(sent: string, stored: string | undefined, shown: (stored: string) => string, field: string, subject: string, hint = ''): string {
+  if (stored !== undefined && sent === shown(stored)) return stored;
+  if (looksMasked(sent)) throw new EndpointInputError(field, `${subject} is a masked value; send the value itself (a masked value keeps the stored one only as answers show it${hint})`);
+  return sent;
+}
+
+/** How answers show a basic password and an OAuth client secret, whatever their length. */
+const fullyMasked = (): string => FULLY_MASKED;
+
+/**
+ * Auth with masked secrets sent back resolved against `before`. OAuth secrets (client secret,
+ * extra params, which often carry a client_assertion) go to the token URL: they are kept only
+ * for the token URL they were given for, or a key could have them sent to a server of its choice.
+ */
+function unmaskedAuth(auth: EndpointAuth, before: EndpointAuth | undefined): EndpointAuth {
+  switch (auth.type) {
+    case 'none':
+      return auth;
+    case 'basic':
+      return { ...auth, password: secretSent(auth.password, before?.type === 'basic' ? before.password : undefined, fullyMasked, 'auth.password', 'auth.password') };
+    case 'oauth2_client_credentials': {
+      const same = before?.type === 'oauth2_client_credentials' && before.tokenUrl === auth.tokenUrl ? before : undefined;
+      const hint = before?.type === 'oauth2_client_credentials' && !same ? ', and OAuth secrets only for the token URL they were given for' : '';
+      const clientSecret = secretSent(auth.clientSecret, same?.clientSecret, fullyMasked, 'auth.client_secret', 'auth.client_secret', hint);
+      if (auth.extraParams === undefined) return { ...auth, clientSecret };
+      const stored = same?.extraParams ?? {};
+      const params = Object.entries(auth.extraParams).map(([name, value]) => {
+        const kept = Object.hasOwn(stored, name) ? stored[name] : undefined;
+        return [name, secretSent(value, kept, mask, 'auth.extra_params', `auth.extra_params: the value of "${name.slice(0, 100)}"`, hint)] as const;
+      });
+      return { ...auth, clientSecret, extraParams: Object.fromEntries(params) };
     }
-    return [name, value] as const;
+  }
+}
+
+/**
+ * Headers with masked values sent back resolved against the stored ones of the same name (names
+ * ignore case). A secret header turned plain needs its value again: kept, it would be shown.
+ */
+function unmaskedHeaders(headers: readonly EndpointHeader[], before: readonly EndpointHeader[]): EndpointHeader[] {
+  return headers.map((h) => {
+    const stored = before.find((b) => b.name.toLowerCase() === h.name.toLowerCase() && (h.type !== 'plain' || b.type === 'plain'));
+    return { ...h, value: secretSent(h.value, stored?.value, mask, 'headers', `headers: the value of "${h.name.slice(0, 100)}"`) };
   });
-  return { ...auth, extraParams: Object.fromEntries(params) };
+}
+
+/** `input` with every secret sent back masked replaced by the stored one (see secretSent). */
+function unmaskedInput<T extends EndpointInput>(input: T, before: Endpoint | undefined): T {
+  return {
+    ...input,
+    ...(input.headers !== undefined ? { headers: unmaskedHeaders(input.headers, before?.headers ?? []) } : {}),
+    ...(input.auth !== undefined ? { auth: unmaskedAuth(input.auth, before?.auth) } : {}),
+  };
 }
 
 export function buildEndpoint(
-  input: EndpointInput & { url: string; eventTypes: readonly string[] },
+  given: EndpointInput & { url: string; eventTypes: readonly string[] },
   ctx: { id: string; accountId: string; profile: ProfileName; secret: string; now: number },
 ): Endpoint {
+  const input = unmaskedInput(given, undefined);
   checkInput(input);
   return {
     id: ctx.id,
@@ -156,7 +199,7 @@ export function buildEndpoint(
     previousSecret: null,
     previousSecretExpiresAt: null,
     headers: [...(input.headers ?? [])],
-    auth: input.auth ? keepMaskedExtraParams(input.auth, undefined) : { type: 'none' },
+    auth: input.auth ?? { type: 'none' },
     rateLimitPerSecond: input.rateLimitPerSecond ?? null,
     timeoutMs: input.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     ordering: input.ordering ?? 'none',
@@ -169,7 +212,8 @@ export function buildEndpoint(
   };
 }
 
-export function patchEndpoint(e: Endpoint, patch: EndpointInput, now: number): Endpoint {
+export function patchEndpoint(e: Endpoint, input: EndpointInput, now: number): Endpoint {
+  const patch = unmaskedInput(input, e);
   checkInput(patch);
   const defined = <T>(value: T | undefined, fallback: T): T => (value === undefined ? fallback : value);
   const disabled = defined(patch.disabled, e.disabled);
@@ -182,7 +226,7 @@ export function patchEndpoint(e: Endpoint, patch: EndpointInput, now: number): E
     projectIds: patch.projectIds ? [...patch.projectIds] : e.projectIds,
     userIds: patch.userIds ? [...patch.userIds] : e.userIds,
     headers: patch.headers ? [...patch.headers] : e.headers,
-    auth: patch.auth === undefined ? e.auth : keepMaskedExtraParams(patch.auth, e.auth),
+    auth: defined(patch.auth, e.auth),
     rateLimitPerSecond: defined(patch.rateLimitPerSecond, e.rateLimitPerSecond),
     timeoutMs: patch.timeoutMs === null ? DEFAULT_TIMEOUT_MS : defined(patch.timeoutMs, e.timeoutMs),
     ordering: defined(patch.ordering, e.ordering),

@@ -150,6 +150,8 @@ const MAX_REVEALED = 4;
 const REVEAL_DIVISOR = 4;
 /** Shorter values are fully masked: a few characters of them would be too large a hint. */
 const MIN_PARTIAL_LENGTH = 8;
+/** The whole of a masked value that shows nothing of the secret. */
+export const FULLY_MASKED = '****';
 /** Prefixes that label a format and carry no key material, so showing them leaks nothing. */
 const PUBLIC_PREFIXES = ['whsec_'] as const;
 
@@ -161,7 +163,7 @@ export function mask(value: string): string {
   const prefix = PUBLIC_PREFIXES.find((p) => value.startsWith(p)) ?? '';
   // Code points, not UTF-16 units, so a masked value never ends in half a character.
   const secret = Array.from(value.slice(prefix.length));
-  if (secret.length < MIN_PARTIAL_LENGTH) return `${prefix}****`;
+  if (secret.length < MIN_PARTIAL_LENGTH) return `${prefix}${FULLY_MASKED}`;
   const revealed = Math.min(MAX_REVEALED, Math.floor(secret.length / REVEAL_DIVISOR));
   return `${prefix}${secret.slice(0, revealed).join('')}…`;
 }
@@ -173,5 +175,5 @@ export function mask(value: string): string {
 export function looksMasked(value: string): boolean {
   const prefix = PUBLIC_PREFIXES.find((p) => value.startsWith(p)) ?? '';
   const rest = value.slice(prefix.length);
-  return rest === '****' || rest.endsWith('…');
+  return rest === FULLY_MASKED || rest.endsWith('…');
 }

@@ -224,14 +224,19 @@ describe('endpoint input errors', () => {
     expect(ok.body.auth).toMatchObject({ type: 'basic', username: 'u' });
   });
 
-  it('refuses a header value no HTTP request can carry, such as a masked value sent back', async () => {
-    for (const value of ['rece…', 'tab\tok but bell\u0007', '€uro']) {
+  it('refuses a header value no HTTP request can carry, and a masked value sent for a new header', async () => {
+    for (const value of ['tab\tok but bell\u0007', '€uro']) {
       const res = await h.api('POST', '/api/v2/endpoints', { ...base, headers: { 'X-Api-Key': value } });
       expect([res.status, res.body.field], value).toEqual([422, 'headers']);
       expect(res.body.message).toContain('a character a header cannot carry');
     }
+    // A masked value has no stored value to stand for here, whatever the header's type.
+    for (const header of [{ name: 'X-Api-Key', value: 'rece…' }, { name: 'X-Api-Key', value: '****' }, { name: 'X-Sig', value: 'clé…', type: 'hmac' }]) {
+      const res = await h.api('POST', '/api/v2/endpoints', { ...base, headers: [header] });
+      expect([res.status, res.body.field, res.body.message], header.value).toEqual([422, 'headers', expect.stringContaining(`the value of "${header.name}" is a masked value`)]);
+    }
     // Tab, Latin-1 and a key for an hmac header (never sent) are fine.
-    const ok = await h.api('POST', '/api/v2/endpoints', { ...base, headers: [{ name: 'X-A', value: 'a\tb é' }, { name: 'X-Sig', value: 'clé…', type: 'hmac' }] });
+    const ok = await h.api('POST', '/api/v2/endpoints', { ...base, headers: [{ name: 'X-A', value: 'a\tb é' }, { name: 'X-Sig', value: 'clé€', type: 'hmac' }] });
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
   });
 

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -180,23 +181,23 @@ describe('restrictions', () => {
 });
 
 describe('endpoint auth', () => {
+  const BASIC_AUTHORIZATION = `Basic ${Buffer.from('dam:pa55word-xyz').toString('base64')}`;
+  /** An endpoint of `url` for asset.created with basic auth dam:pa55word-xyz and `headers`. */
+  const basicEndpoint = (h: TestHerald, url: string, headers: { name: string; value: string; type: string }[]) =>
+    h.api('POST', '/api/v2/endpoints', { url, event_types: ['asset.created'], auth: { type: 'basic', username: 'dam', password: 'pa55word-xyz' }, headers });
+
   it('sends basic auth and custom headers, and masks credentials in the attempt log', async () => {
     const h = await herald();
     const r = await receiver();
-    const ep = await h.api('POST', '/api/v2/endpoints', {
-      url: r.url,
-      event_types: ['asset.created'],
-      auth: { type: 'basic', username: 'dam', password: 'pa55word-xyz' },
-      headers: [
-        { name: 'X-Api-Key', value: 'header-secret-123', type: 'hidden' },
-        { name: 'X-Team', value: 'media', type: 'plain' },
-      ],
-    });
+    const ep = await basicEndpoint(h, r.url, [
+      { name: 'X-Api-Key', value: 'header-secret-123', type: 'hidden' },
+      { name: 'X-Team', value: 'media', type: 'plain' },
+    ]);
     expect(JSON.stringify(ep.body)).not.toContain('pa55word');
     expect(JSON.stringify(ep.body)).not.toContain('header-secret-123');
     await h.api('POST', '/api/v2/events', { type: 'asset.created' });
     const [req] = await r.waitFor(1);
-    expect(req.headers.authorization).toBe(`Basic ${Buffer.from('dam:pa55word-xyz').toString('base64')}`);
+    expect(req.headers.authorization).toBe(BASIC_AUTHORIZATION);
     expect(req.headers['x-api-key']).toBe('header-secret-123');
     expect(req.headers['x-team']).toBe('media');
     const [d] = await eventually(async () => {
@@ -231,6 +232,83 @@ describe('endpoint auth', () => {
     }
   });
 
+  it('keeps a basic password and header values sent back as read, refuses other masked values naming the field, and delivers with the originals', async () => {
+    const h = await herald();
+    const r = await receiver();
+    const ep = await basicEndpoint(h, r.url, [
+      { name: 'X-Api-Key', value: 'header-secret-1234567', type: 'hidden' },
+      { name: 'X-Short', value: 'k1', type: 'hidden' },
+      { name: 'X-Team', value: 'media', type: 'plain' },
+      { name: 'X-Signature', value: 'hmac-key-abcdefghijklmnop', type: 'hmac' },
+    ]);
+    expect(ep.status, JSON.stringify(ep.body)).toBe(201);
+    const route = `/api/v2/endpoints/${ep.body.id}`;
+    const read = (await h.api('GET', route)).body;
+    expect(read.auth).toEqual({ type: 'basic', username: 'dam', password: '****' });
+    expect(read.headers.map((x: { value: string }) => x.value)).toEqual(['head…', '****', '****', 'hmac…']);
+
+    const patched = await h.api('PATCH', route, { auth: read.auth, headers: read.headers });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+
+    const refusals: [Record<string, unknown>, string][] = [
+      [{ auth: { ...read.auth, password: 'pa55…' } }, 'auth.password'],
+      [{ auth: { type: 'oauth2_client_credentials', token_url: 'http://127.0.0.1:9/token', client_id: 'c', client_secret: '****' } }, 'auth.client_secret'],
+      [{ headers: [...read.headers, { name: 'X-New', value: '****' }] }, 'headers'],
+      [{ headers: [{ name: 'X-Api-Key', value: 'abcd…', type: 'hidden' }] }, 'headers'],
+      [{ headers: [{ name: 'X-Signature', value: 'k1ab…', type: 'hmac' }] }, 'headers'],
+      // A secret header turned plain with its mask would show the kept secret.
+      [{ headers: [{ name: 'X-Short', value: '****', type: 'plain' }] }, 'headers'],
+    ];
+    for (const [body, field] of refusals) {
+      const refused = await h.api('PATCH', route, body);
+      expect([refused.status, refused.body.field], JSON.stringify(body)).toEqual([422, field]);
+    }
+    for (const body of [{ auth: { type: 'basic', username: 'dam', password: '****' } }, { headers: { 'X-Api-Key': '****' } }]) {
+      const created = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], ...body });
+      expect([created.status, created.body.field], JSON.stringify(body)).toEqual([422, Object.hasOwn(body, 'auth') ? 'auth.password' : 'headers']);
+    }
+
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const [req] = await r.waitFor(1);
+    expect(req.headers.authorization).toBe(BASIC_AUTHORIZATION);
+    expect([req.headers['x-api-key'], req.headers['x-short'], req.headers['x-team']]).toEqual(['header-secret-1234567', 'k1', 'media']);
+    expect(req.headers['x-signature']).toBe(createHmac('sha256', 'hmac-key-abcdefghijklmnop').update(req.body).digest('hex'));
+  });
+
+  it('Media Pocket webhook_headers and the CMP secret sent back as read keep the stored values; other masked values are refused', async () => {
+    const h = await herald();
+    const r = await receiver();
+    const mp = (
+      await h.api('POST', '/api/v2/admin/webhooks', {
+        name: 'round trip',
+        http_url: `${r.url}/mp`,
+        http_method: 'POST',
+        trigger_events: ['ASSET_ADDED'],
+        webhook_headers: [{ key: 'X-Short', value: 'k1', type: 'hidden' }],
+      })
+    ).body.webhook;
+    const mpRoute = `/api/v2/admin/webhooks/${mp.id}`;
+    const mpRead = (await h.api('GET', mpRoute)).body.webhook.webhook_headers;
+    expect(mpRead).toEqual([{ key: 'X-Short', value: '****', type: 'hidden' }]);
+    expect((await h.api('PUT', mpRoute, { webhook_headers: mpRead })).status).toBe(200);
+    const mpRefused = await h.api('PUT', mpRoute, { webhook_headers: [...mpRead, { key: 'X-New', value: '****', type: 'hidden' }] });
+    expect(mpRefused.status).toBe(422);
+    expect(mpRefused.body.error).toMatch(/^Invalid parameter 'webhook_headers' .*the value of "X-New" is a masked value/);
+
+    const cmp = (await h.api('POST', '/cmp/v3/webhooks', { callback_url: `${r.url}/cmp`, events: ['asset_added'], secret: 'cb-1' })).body;
+    expect(cmp.secret).toBe('****');
+    const cmpRoute = `/cmp/v3/webhooks/${cmp.id}`;
+    expect((await h.api('PATCH', cmpRoute, { secret: cmp.secret })).status).toBe(200);
+    const cmpRefused = await h.api('POST', '/cmp/v3/webhooks', { callback_url: `${r.url}/cmp`, events: ['asset_added'], secret: '****' });
+    expect([cmpRefused.status, cmpRefused.body.field]).toEqual([422, 'secret']);
+
+    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+    const sent = await r.waitFor(2);
+    const at = (path: string) => sent.find((q) => q.url === path)!;
+    expect(at('/mp').headers['x-short']).toBe('k1');
+    expect(at('/cmp').headers['callback-secret']).toBe('cb-1');
+  });
+
   describe('OAuth2 client credentials', () => {
     let oauth: OAuth2Server;
     async function startOAuth(): Promise<string> {
@@ -239,6 +317,13 @@ describe('endpoint auth', () => {
       await oauth.start(0, '127.0.0.1');
       open.push({ close: () => oauth.stop() });
       return `${oauth.issuer.url}/token`;
+    }
+    /** startOAuth, and the form fields of every token request it answers. */
+    async function startRecordingOAuth(): Promise<{ tokenUrl: string; tokenRequests: Record<string, string>[] }> {
+      const tokenUrl = await startOAuth();
+      const tokenRequests: Record<string, string>[] = [];
+      oauth.service.on('beforeTokenSigning', (_token, req) => void tokenRequests.push({ ...(req.body as Record<string, string>) }));
+      return { tokenUrl, tokenRequests };
     }
 
     it('fetches a token with client id, secret, scope and extra params, caches it, and refreshes once on a 401', async () => {
@@ -276,9 +361,7 @@ describe('endpoint auth', () => {
     });
 
     it('keeps an extra param sent back masked as shown, and refuses any other masked value instead of storing it', async () => {
-      const tokenUrl = await startOAuth();
-      const tokenRequests: Record<string, string>[] = [];
-      oauth.service.on('beforeTokenSigning', (_token, req) => void tokenRequests.push({ ...(req.body as Record<string, string>) }));
+      const { tokenUrl, tokenRequests } = await startRecordingOAuth();
       const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
       const r = await receiver();
       const assertion = 'long-secret-value-of-a-client-assertion-0123456789';
@@ -305,6 +388,70 @@ describe('endpoint auth', () => {
       await h.api('POST', '/api/v2/events', { type: 'asset.created' });
       await r.waitFor(1);
       expect(tokenRequests).toEqual([{ grant_type: 'client_credentials', client_id: 'c', client_secret: 's-2', client_assertion: assertion, audience: 'dam', resource: 'https://dam.example/api' }]);
+    });
+
+    it('keeps a client secret sent back as read for the same token URL, refuses it for another or on create, and delivers with the original', async () => {
+      const { tokenUrl, tokenRequests } = await startRecordingOAuth();
+      const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+      const r = await receiver();
+      const assertion = 'long-secret-value-of-a-client-assertion-0123456789';
+      const auth = { type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'c', client_secret: 'oauth-secret-original-1', extra_params: { client_assertion: assertion } };
+      const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], auth });
+      expect(ep.status, JSON.stringify(ep.body)).toBe(201);
+      const route = `/api/v2/endpoints/${ep.body.id}`;
+      const read = (await h.api('GET', route)).body.auth;
+      expect(read).toEqual({ type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'c', client_secret: '****', extra_params: { client_assertion: 'long…' } });
+
+      // The auth block read, sent back as it is and with a scope added.
+      for (const sent of [read, { ...read, scope: 'webhooks:write' }]) {
+        const patched = await h.api('PATCH', route, { description: 'round trip', auth: sent });
+        expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+      }
+
+      // Another masked value, the mask with another token URL (the stored secrets would go there), or on create: refused.
+      const otherTokenUrl = tokenUrl.replace('/token', '/other-token');
+      const refusals: [unknown, string][] = [
+        [{ ...read, client_secret: 'oaut…' }, 'auth.client_secret'],
+        [{ ...read, token_url: otherTokenUrl }, 'auth.client_secret'],
+        [{ ...read, token_url: otherTokenUrl, client_secret: 'new-secret-for-the-other-url' }, 'auth.extra_params'],
+      ];
+      for (const [sent, field] of refusals) {
+        const refused = await h.api('PATCH', route, { auth: sent });
+        expect([refused.status, refused.body.field], JSON.stringify(sent)).toEqual([422, field]);
+        expect(refused.body.message).toMatch(/is a masked value; send the value itself/);
+      }
+      const created = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], auth: { ...auth, client_secret: '****' } });
+      expect([created.status, created.body.field]).toEqual([422, 'auth.client_secret']);
+
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      const [req] = await r.waitFor(1);
+      expect(req.headers.authorization).toMatch(/^Bearer ey/);
+      expect(tokenRequests).toEqual([{ grant_type: 'client_credentials', client_id: 'c', client_secret: 'oauth-secret-original-1', scope: 'webhooks:write', client_assertion: assertion }]);
+      await eventually(async () => ((await deliveries(h, ep.body.id, 'succeeded')).length === 1 ? true : undefined));
+    });
+
+    it('Tenovos PUT oauth: a clientSecret sent back masked keeps the stored one for the same tokenUrl; other masked values are refused naming clientSecret', async () => {
+      const { tokenUrl, tokenRequests } = await startRecordingOAuth();
+      const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+      const r = await receiver();
+      const { id } = (await h.api('POST', '/webhooks/endpoint', [{ description: 'tenovos oauth', eventTypes: ['asset.created'], url: r.url }])).body;
+      const route = `/webhooks/endpoint/oauth/${id}`;
+      const body = { clientId: 'tenovos-client', tokenUrl, clientSecret: 'tenovos-secret-original-1', extraParams: { audience: 'dam' } };
+      expect((await h.api('PUT', route, body)).status).toBe(204);
+      const shown = (await h.api('GET', `/webhooks/endpoint/${id}`)).body.oauth;
+      expect(shown.extraParams).toEqual({ audience: '****' });
+      // What the native answer shows for the secret, with the extra params as Tenovos shows them.
+      const again = await h.api('PUT', route, { ...body, clientSecret: '****', extraParams: shown.extraParams, scope: ['read'] });
+      expect(again.status, JSON.stringify(again.body)).toBe(204);
+      for (const sent of [{ ...body, clientSecret: 'tenovos…' }, { ...body, clientSecret: '****', tokenUrl: tokenUrl.replace('/token', '/other-token') }]) {
+        const refused = await h.api('PUT', route, sent);
+        expect([refused.status, refused.body.field], JSON.stringify(sent)).toEqual([422, 'clientSecret']);
+        expect(refused.body.message).toMatch(/^clientSecret is a masked value/);
+      }
+
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      await r.waitFor(1);
+      expect(tokenRequests).toEqual([{ grant_type: 'client_credentials', client_id: 'tenovos-client', client_secret: 'tenovos-secret-original-1', scope: 'read', audience: 'dam' }]);
     });
 
     it('fetches a new token once the cached one is about to expire', async () => {

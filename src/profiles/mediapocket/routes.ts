@@ -137,14 +137,15 @@ function withoutField(message: string, field: string): string {
 
 /**
  * `webhook_headers` → core headers. hidden and hmac values are secrets: on update, an entry
- * without a value (or with the masked value we showed) keeps the stored value of that key, as
- * long as it stays a secret: turning one plain needs its value again, or it would be shown.
+ * without a value keeps the stored value of that key, as long as it stays a secret: turning one
+ * plain needs its value again, or it would be shown. An entry sent back with the masked value
+ * shown is resolved by the core's rule for every API (patchEndpoint): kept as well.
  */
 function headersIn(list: NonNullable<WebhookParams['webhook_headers']>, existing: readonly EndpointHeader[]): EndpointHeader[] {
   return list.map((h) => {
     const type = h.type ?? 'plain';
     const before = existing.find((e) => e.name.toLowerCase() === h.key.toLowerCase() && e.type !== 'plain');
-    const keep = before && type !== 'plain' && (h.value === undefined || h.value === null || h.value === mask(before.value));
+    const keep = before && type !== 'plain' && (h.value === undefined || h.value === null);
     const value = keep ? before.value : h.value;
     if (typeof value !== 'string') throw invalidParam('value', h.value ?? null, 'Must be a String');
     return { name: h.key, value, type };

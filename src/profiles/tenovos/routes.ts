@@ -110,7 +110,7 @@ const EndpointIdParams = Type.Object({ endpointId: Type.String({ minLength: 1, m
 const RecoverBody = Type.Object({ since: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
 
 /** Core field names → Tenovos field names, for error messages. */
-const FIELD_NAMES: Readonly<Record<string, string>> = { url: 'url', event_types: 'eventTypes', 'auth.token_url': 'tokenUrl', 'auth.extra_params': 'extraParams' };
+const FIELD_NAMES: Readonly<Record<string, string>> = { url: 'url', event_types: 'eventTypes', 'auth.token_url': 'tokenUrl', 'auth.client_secret': 'clientSecret', 'auth.extra_params': 'extraParams' };
 
 function tenovosError(err: unknown, prefix = ''): never {
   if (err instanceof EndpointInputError) {
