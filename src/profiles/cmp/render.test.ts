@@ -116,6 +116,12 @@ describe('CMP payload details', () => {
     expect(owner(event('asset.deleted', { type: 'asset', id: 'a1' }), { account: undefined })).toBeNull();
   });
 
+  it('a new version reaches asset_modified as asset.metadata.updated with changes ["versions"]; version.created has no CMP name', () => {
+    const ev = event('asset.metadata.updated', { type: 'asset', id: 'v1', asset_type: 'video' }, { changes: ['versions'], data: { version_number: 3 } });
+    expect(cmpPayload(ev, { account }).data).toMatchObject({ asset: { type: 'video' }, attributes_changed: ['versions'] });
+    expect(cmpPayload(event('version.created', { type: 'asset', id: 'v1' }), { account }).event_name).toBe('version.created');
+  });
+
   it('without a link base URL uses the links the event published, else the bare path', () => {
     const withLinks = event('asset.renditions.created', { type: 'asset', id: 'a1', asset_type: 'raw_file' }, { links: { self: 'https://dam.example/a1' } });
     expect(cmpPayload(withLinks, { account: { id: 'acc_1', linkBaseUrl: null } }).data).toEqual({
