@@ -177,7 +177,7 @@ export type CmpAssetType = 'article' | 'image' | 'video' | 'raw_file' | 'structu
 export interface CmpAsset {
   readonly id: string | null;
   readonly owner_organization_id: string | null;
-  readonly type: CmpAssetType | (string & {});
+  readonly type: CmpAssetType;
 }
 
 export interface CmpSource {
