@@ -99,6 +99,21 @@ describe('endpoint form', () => {
     expect(replaced.ok && replaced.body).toMatchObject({ auth: { type: 'none' }, headers: [] });
   });
 
+  it('carries an OAuth endpoint\'s extra params over, as the API showed them, when new OAuth settings are entered', () => {
+    const oauth: [string, string][] = [...base, ['auth_type', 'oauth2_client_credentials'], ['oauth_token_url', 'https://t.example/token'], ['oauth_client_id', 'cid'], ['oauth_client_secret', 's2']];
+    const current = { auth: { type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: '****', extra_params: { client_assertion: 'eyJh…', audience: '****' } } } as unknown as EndpointDto;
+    const saved = readEndpointForm(form(oauth), 'edit', current);
+    expect(saved.ok && saved.body.auth).toEqual({ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: 's2', extra_params: { client_assertion: 'eyJh…', audience: '****' } });
+    // Kept only for the token URL they were given for (the API's rule): another one is refused here, naming the field.
+    const moved = readEndpointForm(form([...oauth.filter(([k]) => k !== 'oauth_token_url'), ['oauth_token_url', 'https://other.example/token']]), 'edit', current);
+    expect(moved.ok ? 'ok' : [moved.error.field, moved.error.message]).toEqual(['oauth_token_url', expect.stringContaining('extra params (client_assertion, audience) are kept only for its token URL, https://t.example/token')]);
+    // Without extra params, or from basic auth, there is nothing to carry over.
+    for (const auth of [{ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: '****' }, { type: 'basic', username: 'u', password: '****' }]) {
+      const r = readEndpointForm(form(oauth), 'edit', { auth } as unknown as EndpointDto);
+      expect(r.ok && r.body.auth, auth.type).toEqual({ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: 's2' });
+    }
+  });
+
   it('pre-fills an edit form from the endpoint but never its credentials', () => {
     const e = { url: 'https://x.example', description: 'd', method: 'PUT', event_types: ['asset.*'], rate_limit_per_second: 5, timeout_ms: 4000, ordering: 'per_resource' } as unknown as EndpointDto;
     const v = valuesOf(e);

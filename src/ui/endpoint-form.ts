@@ -1,6 +1,7 @@
 // The endpoint create/edit form: what it shows and how a submitted form becomes an API body.
 // Credentials come back from the API masked, so the edit form never pre-fills them: the user
-// keeps the current authentication and headers, or enters new ones that replace them.
+// keeps the current authentication and headers, or enters new ones that replace them. OAuth extra
+// params have no fields: new OAuth settings carry the current ones over as the API showed them.
 import { type Form, field, fields } from './kit.js';
 import type { EndpointDto } from './models.js';
 
@@ -93,7 +94,29 @@ function readValues(form: Form): EndpointFormValues {
   };
 }
 
-function authBody(v: EndpointFormValues, form: Form): Record<string, unknown> | FormError | undefined {
+/**
+ * The OAuth extra params of `e` as the API answers them (values masked), if it has any. This
+ * form has no fields for them; sent back as shown, they keep the stored values (the API's rule
+ * for masked values), so entering new OAuth settings does not drop them.
+ */
+export function keptExtraParams(e: EndpointDto | undefined): Readonly<Record<string, string>> | undefined {
+  const params = e?.auth.type === 'oauth2_client_credentials' ? e.auth.extra_params : undefined;
+  return typeof params === 'object' && params !== null && Object.keys(params).length > 0 ? (params as Record<string, string>) : undefined;
+}
+
+function oauthBody(v: EndpointFormValues, secret: string, current: EndpointDto | undefined): Record<string, unknown> | FormError {
+  const extra = keptExtraParams(current);
+  // The API keeps them only for the token URL they were given for.
+  if (extra && current!.auth.token_url !== v.oauthTokenUrl) {
+    return {
+      field: 'oauth_token_url',
+      message: `This endpoint's OAuth extra params (${Object.keys(extra).join(', ')}) are kept only for its token URL, ${String(current!.auth.token_url)}, and this form cannot enter them again: keep that token URL, or change it together with the extra params through the API.`,
+    };
+  }
+  return { type: v.auth, token_url: v.oauthTokenUrl, client_id: v.oauthClientId, client_secret: secret, ...(v.oauthScope ? { scope: v.oauthScope } : {}), ...(extra ? { extra_params: extra } : {}) };
+}
+
+function authBody(v: EndpointFormValues, form: Form, current: EndpointDto | undefined): Record<string, unknown> | FormError | undefined {
   switch (v.auth) {
     case 'keep':
       return undefined;
@@ -111,7 +134,7 @@ function authBody(v: EndpointFormValues, form: Form): Record<string, unknown> | 
       if (!v.oauthTokenUrl) return { field: 'oauth_token_url', message: 'Enter the token URL for OAuth 2.0.' };
       if (!v.oauthClientId) return { field: 'oauth_client_id', message: 'Enter the client ID for OAuth 2.0.' };
       if (!secret) return { field: 'oauth_client_secret', message: 'Enter the client secret for OAuth 2.0.' };
-      return { type: v.auth, token_url: v.oauthTokenUrl, client_id: v.oauthClientId, client_secret: secret, ...(v.oauthScope ? { scope: v.oauthScope } : {}) };
+      return oauthBody(v, secret, current);
     }
   }
 }
@@ -139,14 +162,14 @@ function wholeNumber(raw: string, name: string, label: string, min: number, max:
   return n;
 }
 
-/** The API body of a submitted form, or the first problem naming its field. */
-export function readEndpointForm(form: Form, mode: FormMode): FormReading {
+/** The API body of a submitted form (`current`: the endpoint edited), or the first problem naming its field. */
+export function readEndpointForm(form: Form, mode: FormMode, current?: EndpointDto): FormReading {
   const v = readValues(form);
   const fail = (error: FormError): FormReading => ({ ok: false, error, values: v });
   if (!v.url) return fail({ field: 'url', message: 'Enter the URL that receives the webhooks.' });
   const selected = [...v.selected];
   if (selected.length === 0) return fail({ field: 'event_types', message: 'Choose at least one event type or wildcard.' });
-  const auth = authBody(v, form);
+  const auth = authBody(v, form, current);
   if (isError(auth)) return fail(auth);
   const headers = headersBody(v, mode);
   if (isError(headers)) return fail(headers);

@@ -2,7 +2,7 @@
 // test send, enable/disable, recover (counted first) and delete.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SubmittedForms } from '../submitted-forms.js';
-import { type EndpointFormValues, type FormError, type FormMode, HEADER_ROWS, readEndpointForm, valuesOf } from '../endpoint-form.js';
+import { type EndpointFormValues, type FormError, type FormMode, HEADER_ROWS, keptExtraParams, readEndpointForm, valuesOf } from '../endpoint-form.js';
 import { enc, field, type Form, formOf, formRefusal, hidden, idOf, isHtmx, parseInstant, queryOf, requireAdmin, str, type Ui } from '../kit.js';
 import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RotatedDto } from '../models.js';
 
@@ -33,12 +33,13 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
     const action = view.mode === 'create' ? '/endpoints' : `/endpoints/${enc(view.endpoint!.id)}/edit`;
     // A form shown again after an error keeps its id: it has created nothing yet.
     const formId = view.mode === 'create' ? field(formOf(req), 'form_id') || submitted.newId() : '';
-    return ui.page(req, reply, 'endpoint-form', { title, nav: 'endpoints', catalog: catalog.topics, headerRows: HEADER_ROWS, action, formId, ...view }, status);
+    const extraParamNames = Object.keys(keptExtraParams(view.endpoint) ?? {});
+    return ui.page(req, reply, 'endpoint-form', { title, nav: 'endpoints', catalog: catalog.topics, headerRows: HEADER_ROWS, action, formId, extraParamNames, ...view }, status);
   }
 
   /** Saves a form through the API; a refusal shows the form again with the API's message. */
   async function save(req: FastifyRequest, reply: FastifyReply, mode: FormMode, endpoint?: EndpointDto) {
-    const reading = readEndpointForm(formOf(req), mode);
+    const reading = readEndpointForm(formOf(req), mode, endpoint);
     const again = (error: FormError) => formPage(req, reply, { mode, values: reading.values, error, endpoint }, 422);
     if (!reading.ok) return again(reading.error);
     try {
