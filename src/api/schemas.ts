@@ -36,7 +36,11 @@ export const ErrorBody = Type.Object({
 });
 
 const HeaderName = Type.String({ minLength: 1, maxLength: 100 });
-const HeaderValue = Type.String({ maxLength: 4096 });
+const HeaderValue = Type.String({
+  maxLength: 4096,
+  description:
+    'Masked in answers. Sent back as answers show it (the mask of the value stored under that name), it keeps the stored value, unless a secret header turns plain; any other masked value (****, or ending in …) is refused (422).',
+});
 
 export const HeaderEntry = Type.Object(
   {
@@ -58,7 +62,7 @@ const AuthVariants = Type.Union([
       type: Type.Literal('basic'),
       // RFC 7617: the user id cannot hold a colon (the receiver splits at the first one).
       username: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^:]*$' }),
-      password: Type.String({ maxLength: 500 }),
+      password: Type.String({ maxLength: 500, description: 'Answers show ****; **** sent back keeps the stored password, any other masked value is refused (422).' }),
     },
     { additionalProperties: false },
   ),
@@ -67,12 +71,16 @@ const AuthVariants = Type.Union([
       type: Type.Literal('oauth2_client_credentials'),
       token_url: Type.String({ minLength: 1, maxLength: 2048 }),
       client_id: Type.String({ minLength: 1, maxLength: 500 }),
-      client_secret: Type.String({ minLength: 1, maxLength: 2000 }),
+      client_secret: Type.String({
+        minLength: 1,
+        maxLength: 2000,
+        description: 'Answers show ****; **** sent back with the same token_url keeps the stored secret (with another token_url, send it again); any other masked value is refused (422).',
+      }),
       scope: Type.Optional(Type.String({ maxLength: 1000 })),
       extra_params: Type.Optional(
         Type.Record(Type.String(), Type.String({ maxLength: 1000 }), {
           description:
-            'More form fields of the token request (audience, resource, client_assertion...). Kept as secrets: sealed at rest, values masked in answers (names shown). A value sent back masked as shown keeps the one stored under that name; any other masked value is refused (422).',
+            'More form fields of the token request (audience, resource, client_assertion...). Kept as secrets: sealed at rest, values masked in answers (names shown). A value sent back masked as shown, with the same token_url, keeps the one stored under that name; any other masked value is refused (422).',
         }),
       ),
     },
@@ -143,7 +151,7 @@ export const EndpointView = Type.Object({
   event_types: Type.Array(Type.String()),
   profile: Type.String(),
   headers: Type.Array(Type.Object({ name: Type.String(), value: Type.String(), type: Type.String() })),
-  auth: Type.Object({ type: Type.String() }, { additionalProperties: true, description: 'password and client_secret as ****, extra_params values masked (names shown)' }),
+  auth: Type.Object({ type: Type.String() }, { additionalProperties: true, description: 'password and client_secret as ****, extra_params values masked (names shown); sent back as shown, they keep the stored values' }),
   rate_limit_per_second: Type.Union([Type.Integer(), Type.Null()]),
   timeout_ms: Type.Integer(),
   ordering: Type.String(),

@@ -48,7 +48,7 @@ const PatchBody = Type.Object(
   {
     callback_url: Type.Optional(CallbackUrl),
     events: Type.Optional(Events),
-    secret: Type.Optional(Type.Union([Secret, Type.Null()], { description: 'A new secret, or null to send none.' })),
+    secret: Type.Optional(Type.Union([Secret, Type.Null()], { description: 'A new secret, or null to send none. **** (how a secret of under 8 characters is shown) keeps the current one; with no current one to keep it is refused (422).' })),
     disabled: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },

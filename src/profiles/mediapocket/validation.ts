@@ -81,7 +81,7 @@ export const WebhookHeaderIn = Type.Object({
   key: Type.String({ minLength: 1, maxLength: 100, description: 'Header name.' }),
   value: Type.Optional(
     Type.Union([Type.String({ maxLength: 4096 }), Type.Null()], {
-      description: 'Header value (hidden, hmac: the secret). On update, omit it (or send the masked value shown) to keep the stored one.',
+      description: 'Header value (hidden, hmac: the secret). On update, omit it (or send the masked value shown) to keep the stored one; any other masked value (****, or ending in …) is refused.',
     }),
   ),
   type: Type.Optional(HeaderType),

@@ -66,10 +66,10 @@ const OAuthBody = Type.Object(
   {
     clientId: Type.String({ minLength: 1, maxLength: 500 }),
     tokenUrl: Type.String({ minLength: 1, maxLength: 2048 }),
-    clientSecret: Type.String({ minLength: 1, maxLength: 2000 }),
+    clientSecret: Type.String({ minLength: 1, maxLength: 2000, description: 'Never returned. **** (as the native API shows it) with the same tokenUrl keeps the stored secret; any other masked value is refused (422).' }),
     extraParams: Type.Optional(
       Type.Record(Type.String(), Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean()]), {
-        description: 'More form fields of the token request. Sealed at rest and masked when read; a value sent back masked as read keeps the stored one, any other masked value is refused (422).',
+        description: 'More form fields of the token request. Sealed at rest and masked when read; a value sent back masked as read, with the same tokenUrl, keeps the stored one, any other masked value is refused (422).',
       }),
     ),
     scope: Type.Optional(
