@@ -1,6 +1,7 @@
 // Request and response schemas of the native API. The same schemas validate requests and
 // generate /openapi.json.
 import { Type, type Static } from 'typebox';
+import type { TokenEndpointAuthMethod } from '../domain/types.js';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 
@@ -83,6 +84,14 @@ const AuthVariants = Type.Union([
             'More form fields of the token request (audience, resource, client_assertion...). Kept as secrets: sealed at rest, values masked in answers (names shown). A value sent back masked as shown, with the same token_url, keeps the one stored under that name; any other masked value is refused (422).',
         }),
       ),
+      token_endpoint_auth_method: Type.Optional(
+        Type.Unsafe<TokenEndpointAuthMethod>({
+          type: 'string',
+          enum: ['client_secret_post', 'client_secret_basic'],
+          description:
+            'How Herald authenticates to token_url (the names of RFC 7591 and OpenID Connect, as providers such as Okta show them). client_secret_post: client_id and client_secret in the form body. client_secret_basic: `Authorization: Basic base64(urlencode(client_id):urlencode(client_secret))` (RFC 6749 §2.3.1; each form-urlencoded first), neither in the body; for token servers that accept only Basic. Absent: on an endpoint that already has OAuth, the method it has; otherwise client_secret_post. Not a secret: answers show it.',
+        }),
+      ),
     },
     { additionalProperties: false },
   ),
@@ -151,7 +160,10 @@ export const EndpointView = Type.Object({
   event_types: Type.Array(Type.String()),
   profile: Type.String(),
   headers: Type.Array(Type.Object({ name: Type.String(), value: Type.String(), type: Type.String() })),
-  auth: Type.Object({ type: Type.String() }, { additionalProperties: true, description: 'password and client_secret as ****, extra_params values masked (names shown); sent back as shown, they keep the stored values' }),
+  auth: Type.Object(
+    { type: Type.String() },
+    { additionalProperties: true, description: 'password and client_secret as ****, extra_params values masked (names shown); sent back as shown, they keep the stored values. OAuth also shows token_endpoint_auth_method (client_secret_post unless set).' },
+  ),
   rate_limit_per_second: Type.Union([Type.Integer(), Type.Null()]),
   timeout_ms: Type.Integer(),
   ordering: Type.String(),

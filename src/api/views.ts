@@ -1,4 +1,5 @@
 // How domain records look in API responses: snake_case, ISO times, credentials masked.
+import { tokenEndpointAuthMethod } from '../domain/endpoint.js';
 import type { Attempt, Delivery, Endpoint, EndpointAuth, StoredEvent } from '../domain/types.js';
 import type { ActivityMinute, AttemptTotals, EndpointHealth } from '../store/contract.js';
 import { FULLY_MASKED, mask } from '../signing/secretbox.js';
@@ -24,6 +25,7 @@ function authView(auth: EndpointAuth): Record<string, unknown> {
         client_secret: FULLY_MASKED,
         ...(auth.scope !== undefined ? { scope: auth.scope } : {}),
         ...(auth.extraParams ? { extra_params: maskedValues(auth.extraParams) } : {}),
+        token_endpoint_auth_method: tokenEndpointAuthMethod(auth),
       };
   }
 }

@@ -1,14 +1,19 @@
 // OAuth2 client credentials (RFC 6749 §4.4): a token per endpoint, cached until shortly
-// before it expires, refreshed on demand when the endpoint answers 401.
+// before it expires, refreshed on demand when the endpoint answers 401. The client authenticates
+// to the token endpoint as the endpoint's token_endpoint_auth_method says: in the form body
+// (client_secret_post, the default) or with HTTP Basic (client_secret_basic, RFC 6749 §2.3.1).
 import { request, type Dispatcher } from 'undici';
 import { classifyError, DeliveryError } from '../delivery/errors.js';
+import { tokenEndpointAuthMethod } from '../domain/endpoint.js';
 import type { Endpoint } from '../domain/types.js';
-import type { TokenSource } from './provider.js';
+import { basicAuthorization, type TokenSource } from './provider.js';
+
+type OAuth2Auth = Extract<Endpoint['auth'], { type: 'oauth2_client_credentials' }>;
 
 interface CachedToken {
   readonly token: string;
   readonly expiresAt: number;
-  /** Config the token was fetched with: a changed client id/secret invalidates it. */
+  /** Config the token was fetched with: a changed client id/secret or auth method invalidates it. */
   readonly fingerprint: string;
 }
 
@@ -29,7 +34,7 @@ export class OAuth2TokenCache implements TokenSource {
   async token(endpoint: Endpoint, options: { refresh: boolean }): Promise<string> {
     const auth = endpoint.auth;
     if (auth.type !== 'oauth2_client_credentials') throw new DeliveryError('oauth', 'endpoint has no OAuth2 configuration');
-    const fingerprint = `${auth.tokenUrl}\n${auth.clientId}\n${auth.clientSecret}\n${auth.scope ?? ''}\n${JSON.stringify(auth.extraParams ?? {})}`;
+    const fingerprint = `${auth.tokenUrl}\n${tokenEndpointAuthMethod(auth)}\n${auth.clientId}\n${auth.clientSecret}\n${auth.scope ?? ''}\n${JSON.stringify(auth.extraParams ?? {})}`;
     const cached = this.tokens.get(endpoint.id);
     if (!options.refresh && cached && cached.fingerprint === fingerprint && cached.expiresAt - EXPIRY_MARGIN_MS > this.clock()) return cached.token;
     // Concurrent deliveries to one endpoint share a single token request.
@@ -47,16 +52,14 @@ export class OAuth2TokenCache implements TokenSource {
     this.tokens.delete(endpointId);
   }
 
-  private async fetch(auth: Extract<Endpoint['auth'], { type: 'oauth2_client_credentials' }>, fingerprint: string): Promise<CachedToken> {
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: auth.clientId, client_secret: auth.clientSecret });
-    if (auth.scope) form.set('scope', auth.scope);
-    for (const [k, v] of Object.entries(auth.extraParams ?? {})) form.set(k, v);
+  private async fetch(auth: OAuth2Auth, fingerprint: string): Promise<CachedToken> {
+    const { form, headers } = tokenRequest(auth);
     let res;
     try {
       res = await request(auth.tokenUrl, {
         dispatcher: this.dispatcher,
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        headers,
         body: form.toString(),
         signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
       });
@@ -79,6 +82,27 @@ export class OAuth2TokenCache implements TokenSource {
     const lifetime = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_LIFETIME_S;
     return { token: parsed.access_token, expiresAt: this.clock() + lifetime * 1000, fingerprint };
   }
+}
+
+/** The form and headers of a client credentials token request (RFC 6749 §4.4.2). */
+function tokenRequest(auth: OAuth2Auth): { form: URLSearchParams; headers: Record<string, string> } {
+  const form = new URLSearchParams({ grant_type: 'client_credentials' });
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  if (tokenEndpointAuthMethod(auth) === 'client_secret_basic') {
+    // RFC 6749 §2.3.1: each form-urlencoded before they are joined, so a ':' in the id survives.
+    headers.authorization = basicAuthorization(formEncoded(auth.clientId), formEncoded(auth.clientSecret));
+  } else {
+    form.set('client_id', auth.clientId);
+    form.set('client_secret', auth.clientSecret);
+  }
+  if (auth.scope) form.set('scope', auth.scope);
+  for (const [k, v] of Object.entries(auth.extraParams ?? {})) form.set(k, v);
+  return { form, headers };
+}
+
+/** application/x-www-form-urlencoded (RFC 6749 Appendix B): UTF-8, space as '+', '+' as %2B. */
+function formEncoded(value: string): string {
+  return new URLSearchParams([['', value]]).toString().slice(1);
 }
 
 async function readSmall(body: AsyncIterable<Uint8Array> & { destroy(): void }): Promise<string> {

@@ -2,7 +2,7 @@
 // Pure: the caller supplies ids, secrets and time.
 import { catalog, compileFilter, validateFilterPatterns } from '../catalog/index.js';
 import { FULLY_MASKED, looksMasked, mask } from '../signing/secretbox.js';
-import type { Endpoint, EndpointAuth, EndpointHeader, HttpMethod, Ordering, ProfileName } from './types.js';
+import type { Endpoint, EndpointAuth, EndpointHeader, HttpMethod, Ordering, ProfileName, TokenEndpointAuthMethod } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const MIN_TIMEOUT_MS = 1_000;
@@ -47,6 +47,11 @@ export interface EndpointInput {
   readonly projectIds?: readonly string[];
   readonly userIds?: readonly string[];
   readonly profileData?: Readonly<Record<string, unknown>>;
+}
+
+/** How an endpoint's OAuth client authenticates to its token endpoint; client_secret_post unless set. */
+export function tokenEndpointAuthMethod(auth: Extract<EndpointAuth, { type: 'oauth2_client_credentials' }>): TokenEndpointAuthMethod {
+  return auth.tokenEndpointAuthMethod ?? 'client_secret_post';
 }
 
 export function checkUrl(url: string, field = 'url'): void {
@@ -137,6 +142,9 @@ const fullyMasked = (): string => FULLY_MASKED;
  * Auth with masked secrets sent back resolved against `before`. OAuth secrets (client secret,
  * extra params, which often carry a client_assertion) go to the token URL: they are kept only
  * for the token URL they were given for, or a key could have them sent to a server of its choice.
+ * An OAuth config sent without token_endpoint_auth_method keeps the one `before` has (the Tenovos
+ * PUT and the admin UI form do not carry it, so changing a secret there must not reset it); a new
+ * one gets client_secret_post, what Herald always sent before the choice existed.
  */
 function unmaskedAuth(auth: EndpointAuth, before: EndpointAuth | undefined): EndpointAuth {
   switch (auth.type) {
@@ -148,13 +156,14 @@ function unmaskedAuth(auth: EndpointAuth, before: EndpointAuth | undefined): End
       const same = before?.type === 'oauth2_client_credentials' && before.tokenUrl === auth.tokenUrl ? before : undefined;
       const hint = before?.type === 'oauth2_client_credentials' && !same ? ', and OAuth secrets only for the token URL they were given for' : '';
       const clientSecret = secretSent(auth.clientSecret, same?.clientSecret, fullyMasked, 'auth.client_secret', 'auth.client_secret', hint);
-      if (auth.extraParams === undefined) return { ...auth, clientSecret };
+      const method = auth.tokenEndpointAuthMethod ?? (before?.type === 'oauth2_client_credentials' ? tokenEndpointAuthMethod(before) : 'client_secret_post');
+      if (auth.extraParams === undefined) return { ...auth, clientSecret, tokenEndpointAuthMethod: method };
       const stored = same?.extraParams ?? {};
       const params = Object.entries(auth.extraParams).map(([name, value]) => {
         const kept = Object.hasOwn(stored, name) ? stored[name] : undefined;
         return [name, secretSent(value, kept, mask, 'auth.extra_params', `auth.extra_params: the value of "${name.slice(0, 100)}"`, hint)] as const;
       });
-      return { ...auth, clientSecret, extraParams: Object.fromEntries(params) };
+      return { ...auth, clientSecret, extraParams: Object.fromEntries(params), tokenEndpointAuthMethod: method };
     }
   }
 }

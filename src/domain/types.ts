@@ -34,6 +34,13 @@ export interface ApiKeyRecord {
   readonly createdAt: number;
 }
 
+/**
+ * How Herald authenticates itself to an OAuth token endpoint (the names of RFC 7591 §2 and
+ * OpenID Connect): client_secret_basic, an `Authorization: Basic` header (RFC 6749 §2.3.1, which
+ * every token server must accept); client_secret_post, client_id and client_secret in the form.
+ */
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post';
+
 /** Outbound authentication of an endpoint; credentials are sealed at rest. */
 export type EndpointAuth =
   | { readonly type: 'none' }
@@ -45,6 +52,8 @@ export type EndpointAuth =
       readonly clientSecret: string;
       readonly scope?: string;
       readonly extraParams?: Readonly<Record<string, string>>;
+      /** Absent (endpoints stored before it existed): client_secret_post. */
+      readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
     };
 
 /** A custom header; `hmac` carries the hex HMAC-SHA256 of the body keyed by `value`. */

@@ -400,7 +400,7 @@ describe('endpoint auth', () => {
       expect(ep.status, JSON.stringify(ep.body)).toBe(201);
       const route = `/api/v2/endpoints/${ep.body.id}`;
       const read = (await h.api('GET', route)).body.auth;
-      expect(read).toEqual({ type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'c', client_secret: '****', extra_params: { client_assertion: 'long…' } });
+      expect(read).toEqual({ type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'c', client_secret: '****', extra_params: { client_assertion: 'long…' }, token_endpoint_auth_method: 'client_secret_post' });
 
       // The auth block read, sent back as it is and with a scope added.
       for (const sent of [read, { ...read, scope: 'webhooks:write' }]) {
@@ -452,6 +452,126 @@ describe('endpoint auth', () => {
       await h.api('POST', '/api/v2/events', { type: 'asset.created' });
       await r.waitFor(1);
       expect(tokenRequests).toEqual([{ grant_type: 'client_credentials', client_id: 'tenovos-client', client_secret: 'tenovos-secret-original-1', scope: 'read', audience: 'dam' }]);
+    });
+
+    /**
+     * startOAuth as a provider that authenticates clients only with HTTP Basic (Okta's default):
+     * the pair base64-decoded, split at its ':' and each half form-decoded (RFC 6749 §2.3.1) must be
+     * `clientId` and the secret `secret()` names, and the body must not carry the secret; otherwise
+     * 401 invalid_client. Records each request's Authorization header and form fields.
+     */
+    async function startBasicOnlyOAuth(clientId: string, secret: () => string) {
+      const tokenUrl = await startOAuth();
+      const tokenRequests: { authorization: string | undefined; form: Record<string, string> }[] = [];
+      const formDecoded = (v: string) => decodeURIComponent(v.replace(/\+/g, ' '));
+      oauth.service.on('beforeResponse', (response, req) => {
+        const form = { ...(req.body as Record<string, string>) };
+        tokenRequests.push({ authorization: req.headers.authorization, form });
+        const [scheme, encoded] = (req.headers.authorization ?? '').split(' ');
+        const pair = scheme === 'Basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8').split(':') : [];
+        if (pair.length === 2 && formDecoded(pair[0]) === clientId && formDecoded(pair[1]) === secret() && !('client_secret' in form)) return;
+        response.statusCode = 401;
+        response.body = { error: 'invalid_client' };
+      });
+      return { tokenUrl, tokenRequests };
+    }
+
+    it('client_secret_basic: a token server that accepts only Basic gets the id and secret form-urlencoded in the header, and the delivery carries its Bearer token', async () => {
+      const secret = 'sec:ret+wörd ✓';
+      const { tokenUrl, tokenRequests } = await startBasicOnlyOAuth('herald:client', () => secret);
+      const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+      const r = await receiver();
+      const ep = await h.api('POST', '/api/v2/endpoints', {
+        url: r.url,
+        event_types: ['asset.created'],
+        auth: { type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'herald:client', client_secret: secret, scope: 'hooks', token_endpoint_auth_method: 'client_secret_basic' },
+      });
+      expect(ep.status, JSON.stringify(ep.body)).toBe(201);
+      expect(ep.body.auth).toMatchObject({ client_secret: '****', token_endpoint_auth_method: 'client_secret_basic' });
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      const [req] = await r.waitFor(1);
+      expect(req.headers.authorization).toMatch(/^Bearer ey/);
+      // ':' → %3A, '+' → %2B, ' ' → '+', and UTF-8 percent-encoded, each before they are joined and base64-encoded.
+      const pair = 'herald%3Aclient:sec%3Aret%2Bw%C3%B6rd+%E2%9C%93';
+      expect(tokenRequests).toEqual([{ authorization: `Basic ${Buffer.from(pair).toString('base64')}`, form: { grant_type: 'client_credentials', scope: 'hooks' } }]);
+      await eventually(async () => ((await deliveries(h, ep.body.id, 'succeeded')).length === 1 ? true : undefined));
+    });
+
+    it('token_endpoint_auth_method defaults to client_secret_post: answers show it, and the id and secret go in the form body without an Authorization header', async () => {
+      const tokenUrl = await startOAuth();
+      const tokenRequests: { authorization: string | undefined; form: Record<string, string> }[] = [];
+      oauth.service.on('beforeTokenSigning', (_token, req) => void tokenRequests.push({ authorization: req.headers.authorization, form: { ...(req.body as Record<string, string>) } }));
+      const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+      const r = await receiver();
+      const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], auth: { type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'c', client_secret: 's:1+' } });
+      expect(ep.body.auth).toEqual({ type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'c', client_secret: '****', token_endpoint_auth_method: 'client_secret_post' });
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      const [req] = await r.waitFor(1);
+      expect(req.headers.authorization).toMatch(/^Bearer ey/);
+      expect(tokenRequests).toEqual([{ authorization: undefined, form: { grant_type: 'client_credentials', client_id: 'c', client_secret: 's:1+' } }]);
+    });
+
+    it('refuses a token_endpoint_auth_method it does not know with 400 naming the field, on create and on PATCH', async () => {
+      const h = await herald();
+      const auth = { type: 'oauth2_client_credentials', token_url: 'http://127.0.0.1:9/token', client_id: 'c', client_secret: 's' };
+      const ep = await h.api('POST', '/api/v2/endpoints', { url: 'http://127.0.0.1:9/hook', event_types: ['asset.created'], auth });
+      expect(ep.status).toBe(201);
+      for (const bad of ['private_key_jwt', 'basic', 'CLIENT_SECRET_BASIC', '', 1, null]) {
+        const created = await h.api('POST', '/api/v2/endpoints', { url: 'http://127.0.0.1:9/hook', event_types: ['asset.created'], auth: { ...auth, token_endpoint_auth_method: bad } });
+        const patched = await h.api('PATCH', `/api/v2/endpoints/${ep.body.id}`, { auth: { ...auth, client_secret: '****', token_endpoint_auth_method: bad } });
+        for (const res of [created, patched]) {
+          expect([res.status, res.body.field], JSON.stringify(bad)).toEqual([400, 'auth.token_endpoint_auth_method']);
+          if (typeof bad === 'string') expect(res.body.message).toBe('body field "auth.token_endpoint_auth_method" must be one of: client_secret_post, client_secret_basic');
+        }
+      }
+      expect((await h.api('GET', `/api/v2/endpoints/${ep.body.id}`)).body.auth.token_endpoint_auth_method).toBe('client_secret_post');
+    });
+
+    it('client_secret_basic: the auth block read and sent back keeps the secret and the method, a PATCH without the method keeps it, and the delivery authenticates with the original secret', async () => {
+      const { tokenUrl, tokenRequests } = await startBasicOnlyOAuth('c', () => 'basic-secret-original-1');
+      const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+      const r = await receiver();
+      const auth = { type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'c', client_secret: 'basic-secret-original-1', token_endpoint_auth_method: 'client_secret_basic' };
+      const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'], auth });
+      const route = `/api/v2/endpoints/${ep.body.id}`;
+      const read = (await h.api('GET', route)).body.auth;
+      expect(read).toEqual({ type: 'oauth2_client_credentials', token_url: tokenUrl, client_id: 'c', client_secret: '****', token_endpoint_auth_method: 'client_secret_basic' });
+
+      // Sent back as read; then without the method (as the admin UI form and the Tenovos PUT send it), with a scope added.
+      const { token_endpoint_auth_method: _method, ...withoutMethod } = read;
+      for (const sent of [read, { ...withoutMethod, scope: 'webhooks:write' }]) {
+        const patched = await h.api('PATCH', route, { description: 'round trip', auth: sent });
+        expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+        expect(patched.body.auth).toMatchObject({ client_secret: '****', token_endpoint_auth_method: 'client_secret_basic' });
+      }
+
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      const [req] = await r.waitFor(1);
+      expect(req.headers.authorization).toMatch(/^Bearer ey/);
+      expect(tokenRequests).toEqual([{ authorization: `Basic ${Buffer.from('c:basic-secret-original-1').toString('base64')}`, form: { grant_type: 'client_credentials', scope: 'webhooks:write' } }]);
+      await eventually(async () => ((await deliveries(h, ep.body.id, 'succeeded')).length === 1 ? true : undefined));
+    });
+
+    it('Tenovos: client_secret_basic set with the native PATCH stays when the OAuth PUT changes the client secret', async () => {
+      let secret = 'tenovos-secret-1';
+      const { tokenUrl, tokenRequests } = await startBasicOnlyOAuth('tenovos-client', () => secret);
+      const h = await herald({ HERALD_RETRY_SCHEDULE: '0' });
+      const r = await receiver();
+      const { id } = (await h.api('POST', '/webhooks/endpoint', [{ description: 'tenovos basic oauth', eventTypes: ['asset.created'], url: r.url }])).body;
+      const put = (clientSecret: string) => h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { clientId: 'tenovos-client', tokenUrl, clientSecret, scope: ['read'] });
+      expect((await put(secret)).status).toBe(204);
+      const read = (await h.api('GET', `/api/v2/endpoints/${id}`)).body.auth;
+      expect(read.token_endpoint_auth_method).toBe('client_secret_post');
+      const patched = await h.api('PATCH', `/api/v2/endpoints/${id}`, { auth: { ...read, token_endpoint_auth_method: 'client_secret_basic' } });
+      expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+
+      secret = 'tenovos-secret-2';
+      expect((await put(secret)).status).toBe(204);
+      expect((await h.api('GET', `/api/v2/endpoints/${id}`)).body.auth).toMatchObject({ scope: 'read', token_endpoint_auth_method: 'client_secret_basic' });
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      const [req] = await r.waitFor(1);
+      expect(req.headers.authorization).toMatch(/^Bearer ey/);
+      expect(tokenRequests).toEqual([{ authorization: `Basic ${Buffer.from('tenovos-client:tenovos-secret-2').toString('base64')}`, form: { grant_type: 'client_credentials', scope: 'read' } }]);
     });
 
     it('fetches a new token once the cached one is about to expire', async () => {

@@ -70,6 +70,9 @@ function describe(issue: ValidationIssue, context: string): string {
   if (typeof issue.params?.additionalProperty === 'string') return `${context} field "${field}" is not allowed`;
   if (typeof issue.params?.missingProperty === 'string') return `${context} field "${field}" is required`;
   if (issue.keyword === 'discriminator') return `${context} field "${field}" must be one of the known types`;
+  // A short list of allowed values reads better than ajv's "must be equal to one of the allowed values".
+  const allowed = issue.keyword === 'enum' ? issue.params?.allowedValues : undefined;
+  if (Array.isArray(allowed) && allowed.length <= 10) return `${context} field "${field}" must be one of: ${allowed.map(String).join(', ')}`;
   if (issue.keyword === 'pattern' && issue.params?.pattern === CURSOR_PATTERN) return `${context} field "${field}" is not a cursor: pass the one the previous page returned`;
   return field ? `${context} field "${field}" ${issue.message ?? 'is invalid'}` : `${context} ${issue.message ?? 'is invalid'}`;
 }

@@ -35,7 +35,15 @@ function headersIn(h: HeadersIn): EndpointHeader[] | undefined {
 function authIn(a: Static<typeof AuthInput> | undefined): EndpointAuth | undefined {
   if (a === undefined) return undefined;
   if (a.type === 'oauth2_client_credentials') {
-    return { type: a.type, tokenUrl: a.token_url, clientId: a.client_id, clientSecret: a.client_secret, scope: a.scope, extraParams: a.extra_params };
+    return {
+      type: a.type,
+      tokenUrl: a.token_url,
+      clientId: a.client_id,
+      clientSecret: a.client_secret,
+      scope: a.scope,
+      extraParams: a.extra_params,
+      tokenEndpointAuthMethod: a.token_endpoint_auth_method,
+    };
   }
   return a;
 }

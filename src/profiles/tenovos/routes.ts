@@ -284,7 +284,8 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       schema: {
         tags: TAGS,
         summary: 'Set OAuth2 client credentials for an endpoint (Tenovos)',
-        description: 'Herald fetches a token from tokenUrl (client credentials grant) and sends it as a Bearer token with every delivery. The client secret is sealed at rest and never returned; extraParams values are sealed and read back masked.',
+        description:
+          "Herald fetches a token from tokenUrl (client credentials grant) and sends it as a Bearer token with every delivery. The client secret is sealed at rest and never returned; extraParams values are sealed and read back masked. clientId and clientSecret go to tokenUrl in the form body unless the endpoint's auth.token_endpoint_auth_method, set with the native PATCH /api/v2/endpoints/{id}, is client_secret_basic (HTTP Basic, for token servers that take only that); this PUT keeps that setting.",
         params: EndpointIdParams,
         body: OAuthBody,
         response: { 204: Type.Null() },
