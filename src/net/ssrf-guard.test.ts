@@ -80,7 +80,7 @@ describe('SsrfGuard.checkUrl', () => {
     await expect(guard.checkUrl(`https://[${PUBLIC_V6}]/`)).resolves.toBeUndefined();
   });
 
-  it('refuses a name resolving to a private address, naming host, address and class', async () => {
+  it('refuses a name resolving to a private address; the message names host and kind, not the address', async () => {
     const error = await rejection(guard.checkUrl('https://evil.test/hook'));
     expect(error).toBeInstanceOf(SsrfBlockedError);
     const blocked = error as SsrfBlockedError;
@@ -88,15 +88,31 @@ describe('SsrfGuard.checkUrl', () => {
     expect(blocked.host).toBe('evil.test');
     expect(blocked.address).toBe('10.0.0.1');
     expect(blocked.addressClass).toBe('private');
+    // API clients read this message: an internal name's internal address is not theirs to learn.
     expect(blocked.message).toBe(
-      'destination evil.test resolves to 10.0.0.1 (private), which is not allowed; add 10.0.0.1 to HERALD_ALLOWED_TARGETS to permit it',
+      'destination evil.test resolves to a private address, which is not allowed; add that address to HERALD_ALLOWED_TARGETS to permit it',
     );
   });
 
-  it('refuses IP literals with the short message', async () => {
+  it.each([
+    ['http://metadata.test/', 'a link-local address', '169.254.169.254'],
+    ['http://mapped.test/', 'a loopback address', '127.0.0.1'],
+    ['http://mixed.test/', 'a private address', '192.168.1.1'],
+    ['http://localhost/', 'a loopback address', '127.0.0.1'],
+  ])('refuses %s as resolving to %s without naming %s', async (url, kind, address) => {
+    const message = ((await rejection(guard.checkUrl(url))) as Error).message;
+    expect(message).toContain(`resolves to ${kind},`);
+    expect(message).not.toContain(address);
+    expect(message).not.toMatch(/\d+\.\d+\.\d+\.\d+|::/);
+  });
+
+  it('refuses IP literals with the short message, which names the address the client typed', async () => {
     const error = await rejection(guard.checkUrl('http://10.0.0.5/'));
     expect((error as Error).message).toBe(
       'destination 10.0.0.5 (private) is not allowed; add it to HERALD_ALLOWED_TARGETS to permit it',
+    );
+    expect(((await rejection(guard.checkUrl('http://[::1]/'))) as Error).message).toBe(
+      'destination ::1 (loopback) is not allowed; add it to HERALD_ALLOWED_TARGETS to permit it',
     );
   });
 
@@ -295,6 +311,8 @@ describe('undici Agent with the guarded connector (real sockets, 127.0.0.1 only)
     const error = await expectRefused(`http://localhost:${port}/`, agentFor(guard));
     expect(error.host).toBe('localhost');
     expect(error.addressClass).toBe('loopback');
+    expect(error.message).toMatch(/^destination localhost resolves to a loopback address,/);
+    expect(error.message).not.toContain(error.address);
   });
 
   it('connects to localhost when loopback is allowed', async () => {

@@ -58,7 +58,15 @@ export class DnsLookupError extends Error {
   }
 }
 
-/** The destination resolves to an address that is neither public nor in the allow-list. */
+/**
+ * The destination resolves to an address that is neither public nor in the allow-list.
+ *
+ * The message is shown to API clients (the 422 when an endpoint is saved) and stored in attempt
+ * errors any key of the account can read. For a DNS name it names the kind of address but not
+ * the address: otherwise any admin key could map internal names to internal addresses by saving
+ * endpoints. For an IP literal the client typed the address, so the message repeats it. `address`
+ * stays on the error for code that needs it.
+ */
 export class SsrfBlockedError extends Error {
   readonly kind = 'ssrf_blocked';
 
@@ -67,15 +75,23 @@ export class SsrfBlockedError extends Error {
     readonly address: string,
     readonly addressClass: AddressClass,
   ) {
-    super(blockedMessage(host, address, addressClass));
+    super(blockedMessage(host, addressClass));
     this.name = 'SsrfBlockedError';
   }
 }
 
-function blockedMessage(host: string, address: string, cls: AddressClass): string {
-  const hint = 'to HERALD_ALLOWED_TARGETS to permit it';
-  if (host === address) return `destination ${address} (${cls}) is not allowed; add it ${hint}`;
-  return `destination ${host} resolves to ${address} (${cls}), which is not allowed; add ${address} ${hint}`;
+/** `link_local` → `a link-local address`, `unspecified` → `an unspecified address`. */
+function describeClass(cls: AddressClass): string {
+  const name = cls.replace(/_/g, '-');
+  return `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name} address`;
+}
+
+function blockedMessage(host: string, cls: AddressClass): string {
+  const literal = ipLiteral(host);
+  if (literal !== null) {
+    return `destination ${literal} (${cls}) is not allowed; add it to HERALD_ALLOWED_TARGETS to permit it`;
+  }
+  return `destination ${host} resolves to ${describeClass(cls)}, which is not allowed; add that address to HERALD_ALLOWED_TARGETS to permit it`;
 }
 
 /** getaddrinfo, like net.connect itself uses, so /etc/hosts and search domains agree with it. */

@@ -73,6 +73,21 @@ describe('SSRF: destinations refused when HERALD_ALLOWED_TARGETS is empty', () =
     expect(message.length).toBeGreaterThan(10);
   });
 
+  it('a name resolving to loopback is refused naming the kind of address, never the address', async () => {
+    // localhost comes from the system resolver (/etc/hosts): 127.0.0.1, and ::1 where it has one.
+    const oauth2 = { type: 'oauth2_client_credentials', token_url: 'http://localhost:9/token', client_id: 'c', client_secret: 's' };
+    for (const [body, field] of [
+      [{ url: 'http://localhost:8080/hooks', event_types: ['asset.*'] }, 'url'],
+      [{ url: 'http://93.184.215.14/o', event_types: ['asset.*'], auth: oauth2 }, 'auth.token_url'],
+    ] as const) {
+      const res = await h.api('POST', '/api/v2/endpoints', body);
+      expect(res.status, JSON.stringify(res.body)).toBe(422);
+      expect(res.body).toMatchObject({ error: 'ssrf_blocked', field });
+      expect(res.body.message).toContain(`${field}: destination localhost resolves to a loopback address`);
+      expect(JSON.stringify(res.body)).not.toMatch(/127\.0\.0\.1|::1/);
+    }
+  });
+
   it('nothing refused was stored', async () => {
     expect((await h.api('GET', '/api/v2/endpoints?limit=250')).body.data).toEqual([]);
     expect((await h.api('GET', '/api/v2/inboxes')).body.data).toEqual([]);
@@ -167,6 +182,9 @@ describe('SSRF: checked again at connect time (DNS rebinding)', () => {
     // Blocked is policy, not bad luck: failed at the first attempt, without retries.
     expect(failed.attempts).toBe(1);
     expect(failed.attempt_log[0]).toMatchObject({ status_code: null, error_kind: 'ssrf_blocked' });
+    // Any key of the account reads this: it names the kind of address, not the address.
+    expect(failed.attempt_log[0].error_message).toContain('destination rebind.herald.test resolves to a loopback address');
+    expect(JSON.stringify(failed.attempt_log[0])).not.toMatch(/127\.0\.0\.1/);
     expect(chaos.requests).toHaveLength(0);
   });
 
@@ -191,7 +209,8 @@ describe('SSRF: checked again at connect time (DNS rebinding)', () => {
     const failed = await eventually(async () => (await h.api('GET', `/api/v2/endpoints/${ep.body.id}/deliveries?status=failed`)).body.data[0], 10_000);
     expect(failed.attempts).toBe(1);
     expect(failed.attempt_log[0]).toMatchObject({ status_code: null, error_kind: 'oauth' });
-    expect(JSON.stringify(failed.attempt_log[0])).toMatch(/127\.0\.0\.1/);
+    expect(failed.attempt_log[0].error_message).toContain('destination token.herald.test resolves to a loopback address');
+    expect(JSON.stringify(failed.attempt_log[0])).not.toMatch(/127\.0\.0\.1/);
     expect(chaos.requests).toHaveLength(0);
   });
 });
