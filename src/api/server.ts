@@ -139,6 +139,12 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     api.addHook('onRequest', authenticate(ctx.keys));
     if (ctx.config.apiRateLimit > 0) api.addHook('onRequest', limitRequests(new ApiRateLimiter(ctx.config.apiRateLimit, ctx.config.apiRateLimit, ctx.clock)));
     api.addHook('onRequest', actingAccount(ctx));
+    // Answers carry an account's data and, from some routes, secrets (a rotated signing secret,
+    // a new API key): no browser or proxy may keep them.
+    api.addHook('onSend', async (_req, reply, payload) => {
+      reply.header('cache-control', 'no-store');
+      return payload;
+    });
     registerEventTypeRoutes(api);
     registerEndpointRoutes(api, ctx);
     registerEventRoutes(api, ctx);

@@ -88,6 +88,12 @@ describe('endpoints API', () => {
     expect(rotated.body.secret).toMatch(/^whsec_/);
     expect(rotated.body.secret).not.toBe(ep.body.secret);
     const got = await h.api('GET', `/api/v2/endpoints/${ep.body.id}`);
+    // Answers that hand out a secret, and every other answer of the API, are kept by no cache.
+    const key = await h.api('POST', '/api/v2/api-keys', { name: 'no-store', role: 'viewer' });
+    const tenovos = await h.api('GET', '/webhooks/endpoint');
+    const refused = await h.api('GET', '/api/v2/endpoints', undefined, 'wrong-key');
+    expect([tenovos.status, refused.status]).toEqual([200, 401]);
+    for (const res of [ep, rotated, got, key, tenovos, refused]) expect(res.headers.get('cache-control')).toBe('no-store');
     expect(JSON.stringify(got.body)).not.toContain(rotated.body.secret.slice(6));
   });
 

@@ -209,13 +209,13 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
         response: { 200: Type.Object({ secret: Type.String(), previous_secret_expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) }) },
       },
     },
-    async (req, reply) => {
+    async (req) => {
       const { id } = req.params as Static<typeof IdParams>;
       const endpoint = await ctx.store.getEndpoint(principalOf(req).accountId, id);
       if (!endpoint) throw notFound('endpoint', id);
       // Still valid = still signing; an expired previous secret is no longer anyone's concern.
       const expires = endpoint.previousSecretExpiresAt !== null && endpoint.previousSecretExpiresAt > ctx.clock() ? endpoint.previousSecretExpiresAt : null;
-      return reply.header('cache-control', 'no-store').send({ secret: endpoint.secret, previous_secret_expires_at: iso(expires) });
+      return { secret: endpoint.secret, previous_secret_expires_at: iso(expires) };
     },
   );
 }
