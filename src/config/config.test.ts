@@ -59,4 +59,14 @@ describe('loadConfig', () => {
     expect(c.retrySchedule).toEqual([0, 1.5, 10]);
     expect(c.allowedTargets).toBe('127.0.0.0/8, ::1');
   });
+
+  it('refuses a retry schedule whose first entry is not 0: the first attempt is made at once, so that entry would be ignored', () => {
+    for (const value of ['60,300,1800', '0.01,0.01', '5']) {
+      expect(() => loadConfig({ HERALD_RETRY_SCHEDULE: value })).toThrow(ConfigError);
+      expect(() => loadConfig({ HERALD_RETRY_SCHEDULE: value })).toThrow(/^HERALD_RETRY_SCHEDULE: the first entry must be 0, got [\d.]+: the first attempt is made as soon as an event is accepted/);
+    }
+    expect(() => loadConfig({ HERALD_RETRY_SCHEDULE: '60,300,1800,7200' })).toThrow('(e.g. 0,60,300,1800,…)');
+    expect(loadConfig({ HERALD_RETRY_SCHEDULE: '0' }).retrySchedule).toEqual([0]);
+    expect(loadConfig({ HERALD_RETRY_SCHEDULE: ' 0.0 ,60' }).retrySchedule).toEqual([0, 60]);
+  });
 });

@@ -100,6 +100,14 @@ function retryScheduleVar(env: Env): number[] {
   try {
     const schedule = parseRetrySchedule(env.HERALD_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE);
     if (schedule.length > 50) throw new Error('at most 50 attempts');
+    // Entry i is the delay before attempt i + 1, and the first attempt is made as soon as an
+    // event is accepted: a first entry of 60 would be silently ignored, so it is refused.
+    if (schedule[0] !== 0) {
+      const example = `0,${schedule.slice(0, 3).join(',')}${schedule.length > 3 ? ',…' : ''}`;
+      throw new Error(
+        `the first entry must be 0, got ${schedule[0]}: the first attempt is made as soon as an event is accepted, so that entry would be ignored; the entries after it are the delays before each retry (e.g. ${example})`,
+      );
+    }
     return schedule;
   } catch (err) {
     throw new ConfigError('HERALD_RETRY_SCHEDULE', (err as Error).message);

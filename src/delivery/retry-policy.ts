@@ -3,7 +3,9 @@
 //
 // Schedule semantics (the Tenovos schedule as DESIGN.md lists it; seed 001 only says "a retry
 // schedule with exponential backoff"): `schedule[i]` is the delay in SECONDS before attempt
-// i + 1. `schedule[0]` is normally 0 (the immediate first attempt), so the default
+// i + 1. `schedule[0]` is 0: the first attempt is due as soon as an event is accepted and this
+// module never reads it (HERALD_RETRY_SCHEDULE with another first entry is refused at start,
+// src/config/index.ts). So the default
 // `0,5,300,1800,7200,18000,36000,36000` means: attempt 1 at once, attempt 2 five seconds after
 // attempt 1 failed, attempt 3 five minutes after attempt 2 failed, …, attempt 8 ten hours after
 // attempt 7 failed, and after attempt 8 fails the delivery is failed (exhausted). The schedule's

@@ -88,7 +88,7 @@ describe('endpoint form', () => {
       ]),
       'create',
     );
-    expect(r.ok && r.body.auth).toEqual({ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: ' s p ' });
+    expect(r.ok && r.body.auth).toEqual({ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: ' s p ', token_endpoint_auth_method: 'client_secret_post' });
     expect(r.ok && r.body.headers).toEqual([{ name: 'X-A', value: 'one', type: 'hidden' }]);
   });
 
@@ -103,19 +103,31 @@ describe('endpoint form', () => {
     const oauth: [string, string][] = [...base, ['auth_type', 'oauth2_client_credentials'], ['oauth_token_url', 'https://t.example/token'], ['oauth_client_id', 'cid'], ['oauth_client_secret', 's2']];
     const current = { auth: { type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: '****', extra_params: { client_assertion: 'eyJh…', audience: '****' } } } as unknown as EndpointDto;
     const saved = readEndpointForm(form(oauth), 'edit', current);
-    expect(saved.ok && saved.body.auth).toEqual({ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: 's2', extra_params: { client_assertion: 'eyJh…', audience: '****' } });
+    expect(saved.ok && saved.body.auth).toEqual({ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: 's2', token_endpoint_auth_method: 'client_secret_post', extra_params: { client_assertion: 'eyJh…', audience: '****' } });
     // Kept only for the token URL they were given for (the API's rule): another one is refused here, naming the field.
     const moved = readEndpointForm(form([...oauth.filter(([k]) => k !== 'oauth_token_url'), ['oauth_token_url', 'https://other.example/token']]), 'edit', current);
     expect(moved.ok ? 'ok' : [moved.error.field, moved.error.message]).toEqual(['oauth_token_url', expect.stringContaining('extra params (client_assertion, audience) are kept only for its token URL, https://t.example/token')]);
     // Without extra params, or from basic auth, there is nothing to carry over.
     for (const auth of [{ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: '****' }, { type: 'basic', username: 'u', password: '****' }]) {
       const r = readEndpointForm(form(oauth), 'edit', { auth } as unknown as EndpointDto);
-      expect(r.ok && r.body.auth, auth.type).toEqual({ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: 's2' });
+      expect(r.ok && r.body.auth, auth.type).toEqual({ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: 's2', token_endpoint_auth_method: 'client_secret_post' });
     }
   });
 
+  it('sends the chosen client authentication at the token URL, offering an OAuth endpoint\'s current one', () => {
+    const oauth: [string, string][] = [...base, ['auth_type', 'oauth2_client_credentials'], ['oauth_token_url', 'https://t.example/token'], ['oauth_client_id', 'cid'], ['oauth_client_secret', 's']];
+    const basic = readEndpointForm(form([...oauth, ['oauth_token_auth', 'client_secret_basic']]), 'create');
+    expect(basic.ok && basic.body.auth).toMatchObject({ token_endpoint_auth_method: 'client_secret_basic' });
+    const unknown = readEndpointForm(form([...oauth, ['oauth_token_auth', 'private_key_jwt']]), 'create');
+    expect(unknown.ok && unknown.body.auth).toMatchObject({ token_endpoint_auth_method: 'client_secret_post' });
+    const current = (method: string) => ({ auth: { type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: '****', token_endpoint_auth_method: method } }) as unknown as EndpointDto;
+    expect(valuesOf(current('client_secret_basic')).oauthTokenAuth).toBe('client_secret_basic');
+    expect(valuesOf(current('client_secret_post')).oauthTokenAuth).toBe('client_secret_post');
+    expect(valuesOf(undefined).oauthTokenAuth).toBe('client_secret_post');
+  });
+
   it('pre-fills an edit form from the endpoint but never its credentials', () => {
-    const e = { url: 'https://x.example', description: 'd', method: 'PUT', event_types: ['asset.*'], rate_limit_per_second: 5, timeout_ms: 4000, ordering: 'per_resource' } as unknown as EndpointDto;
+    const e = { url: 'https://x.example', description: 'd', method: 'PUT', event_types: ['asset.*'], auth: { type: 'none' }, rate_limit_per_second: 5, timeout_ms: 4000, ordering: 'per_resource' } as unknown as EndpointDto;
     const v = valuesOf(e);
     expect(v).toMatchObject({ url: 'https://x.example', method: 'PUT', auth: 'keep', rateLimit: '5', timeoutMs: '4000', ordering: 'per_resource', headers: [] });
     expect([...v.selected]).toEqual(['asset.*']);

@@ -7,6 +7,8 @@ import type { EndpointDto } from './models.js';
 
 export type FormMode = 'create' | 'edit';
 export type AuthChoice = 'keep' | 'none' | 'basic' | 'oauth2_client_credentials';
+/** How the client authenticates at the token URL: in the form body, or with HTTP Basic. */
+export type TokenAuthChoice = 'client_secret_post' | 'client_secret_basic';
 
 export interface HeaderRow {
   readonly name: string;
@@ -25,6 +27,7 @@ export interface EndpointFormValues {
   readonly oauthTokenUrl: string;
   readonly oauthClientId: string;
   readonly oauthScope: string;
+  readonly oauthTokenAuth: TokenAuthChoice;
   readonly replaceHeaders: boolean;
   readonly headers: readonly HeaderRow[];
   readonly rateLimit: string;
@@ -59,6 +62,8 @@ export function valuesOf(e: EndpointDto | undefined): EndpointFormValues {
     oauthTokenUrl: '',
     oauthClientId: '',
     oauthScope: '',
+    // Not a secret: an OAuth endpoint's method is shown, so new settings keep it unless changed.
+    oauthTokenAuth: e?.auth.type === 'oauth2_client_credentials' && e.auth.token_endpoint_auth_method === 'client_secret_basic' ? 'client_secret_basic' : 'client_secret_post',
     replaceHeaders: false,
     headers: [],
     rateLimit: e?.rate_limit_per_second ? String(e.rate_limit_per_second) : '',
@@ -86,6 +91,7 @@ function readValues(form: Form): EndpointFormValues {
     oauthTokenUrl: field(form, 'oauth_token_url'),
     oauthClientId: field(form, 'oauth_client_id'),
     oauthScope: field(form, 'oauth_scope'),
+    oauthTokenAuth: field(form, 'oauth_token_auth') === 'client_secret_basic' ? 'client_secret_basic' : 'client_secret_post',
     replaceHeaders: field(form, 'replace_headers') === 'on',
     headers: headerRows(form),
     rateLimit: field(form, 'rate_limit_per_second'),
@@ -113,7 +119,15 @@ function oauthBody(v: EndpointFormValues, secret: string, current: EndpointDto |
       message: `This endpoint's OAuth extra params (${Object.keys(extra).join(', ')}) are kept only for its token URL, ${String(current!.auth.token_url)}, and this form cannot enter them again: keep that token URL, or change it together with the extra params through the API.`,
     };
   }
-  return { type: v.auth, token_url: v.oauthTokenUrl, client_id: v.oauthClientId, client_secret: secret, ...(v.oauthScope ? { scope: v.oauthScope } : {}), ...(extra ? { extra_params: extra } : {}) };
+  return {
+    type: v.auth,
+    token_url: v.oauthTokenUrl,
+    client_id: v.oauthClientId,
+    client_secret: secret,
+    token_endpoint_auth_method: v.oauthTokenAuth,
+    ...(v.oauthScope ? { scope: v.oauthScope } : {}),
+    ...(extra ? { extra_params: extra } : {}),
+  };
 }
 
 function authBody(v: EndpointFormValues, form: Form, current: EndpointDto | undefined): Record<string, unknown> | FormError | undefined {

@@ -160,7 +160,7 @@ describe('PostgreSQL processes', () => {
     });
     await (await spawn('migrate')).exited;
     const api = await spawn('api');
-    const patient = { HERALD_RETRY_SCHEDULE: Array.from({ length: 30 }, () => '0.05').join(',') };
+    const patient = { HERALD_RETRY_SCHEDULE: ['0', ...Array.from({ length: 29 }, () => '0.05')].join(',') };
     await spawn('worker', patient);
     await spawn('worker', patient);
     await apiCall(api.url, 'POST', '/api/v2/endpoints', { url: `${receiver.url}/limited`, event_types: ['asset.created'], rate_limit_per_second: 20 });

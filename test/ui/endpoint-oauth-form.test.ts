@@ -84,6 +84,16 @@ describe('admin UI edit form: OAuth extra params', () => {
     expect(tokenRequests).toEqual([{ grant_type: 'client_credentials', client_id: 'c', client_secret: 'second-secret', client_assertion: ASSERTION, audience: 'dam' }]);
   });
 
+  it('saves HTTP Basic as the client authentication at the token URL, and offers it selected when the form is shown again', async () => {
+    const id = await oauthEndpoint('/ui-oauth-basic');
+    const saved = await saveOAuth(id, '/ui-oauth-basic', { oauth_token_auth: 'client_secret_basic' });
+    expect(saved.status).toBe(303);
+    expect((await herald.api('GET', `/api/v2/endpoints/${id}`)).body.auth).toMatchObject({ token_endpoint_auth_method: 'client_secret_basic', extra_params: { client_assertion: 'long…' } });
+    const html = await (await fetch(`${herald.url}/endpoints/${id}/edit`, { headers: { cookie } })).text();
+    expect(html).toMatch(/<option value="client_secret_basic" selected>/);
+    expect(html).not.toMatch(/<option value="client_secret_post" selected>/);
+  });
+
   it('refuses another token URL, which the extra params are not kept for, naming the field and changing nothing', async () => {
     const id = await oauthEndpoint('/ui-oauth-other');
     const before = (await herald.api('GET', `/api/v2/endpoints/${id}`)).body;
