@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A minimal webhook receiver for Herald deliveries: verifies each one with `herald/verify`
-// (Standard Webhooks signature + timestamp) and answers 204.
+// (Standard Webhooks signature + timestamp) and answers 200, which every profile counts as
+// delivered (Tenovos endpoints take only 200, CMP ones 200 or 202: a 204 would be retried).
 //
 //   HERALD_WEBHOOK_SECRET=whsec_... PORT=3000 node examples/receiver.mjs
 //
@@ -60,7 +61,8 @@ const server = createServer((req, res) => {
       const type = p.type ?? p.eventType ?? p.event ?? p.event_name ?? '?';
       console.log(`verified ${type} ${delivery.id}`);
     }
-    res.writeHead(204).end();
+    // 200, not 204: Tenovos endpoints count only 200 as delivered, CMP ones only 200 and 202.
+    res.writeHead(200, { 'content-length': '0' }).end();
   });
 });
 
