@@ -247,6 +247,48 @@ describe('SsrfGuard.lookup (dns.lookup signature)', () => {
   });
 });
 
+describe('lookups under way are shared', () => {
+  /** A resolver whose answers wait until released, counting the lookups it was asked for. */
+  function heldResolver() {
+    const asked: string[] = [];
+    const waiting: (() => void)[] = [];
+    const resolve: Resolver = (hostname) => {
+      asked.push(hostname);
+      return new Promise((done, fail) =>
+        waiting.push(() => (hostname === 'down.test' ? fail(Object.assign(new Error('timed out'), { code: 'EAI_AGAIN' })) : done([v4(PUBLIC_V4)]))),
+      );
+    };
+    return { asked, resolve, release: () => waiting.splice(0).forEach((go) => go()) };
+  }
+
+  it('asks the resolver once for the connections opened to one name meanwhile, and again afterwards', async () => {
+    const r = heldResolver();
+    const guard = guardWith('', r.resolve);
+    const first = Array.from({ length: 64 }, (_, i) => guard.resolveAllowed(i % 2 ? 'slow.test' : 'SLOW.test'));
+    const other = guard.resolveAllowed('other.test');
+    expect(r.asked).toEqual(['SLOW.test', 'other.test']);
+    r.release();
+    for (const addresses of await Promise.all([...first, other])) expect(addresses).toEqual([v4(PUBLIC_V4)]);
+    // Nothing is kept: the next connection resolves, and is checked, again.
+    const again = guard.resolveAllowed('slow.test');
+    expect(r.asked).toEqual(['SLOW.test', 'other.test', 'slow.test']);
+    r.release();
+    await again;
+  });
+
+  it('gives every waiting caller the failure, and does not keep it', async () => {
+    const r = heldResolver();
+    const guard = guardWith('', r.resolve);
+    const failing = [guard.resolveAllowed('down.test'), guard.resolveAllowed('down.test')].map(rejection);
+    r.release();
+    for (const error of await Promise.all(failing)) expect(error).toBeInstanceOf(DnsLookupError);
+    const retried = rejection(guard.resolveAllowed('down.test'));
+    expect(r.asked).toEqual(['down.test', 'down.test']);
+    r.release();
+    expect(await retried).toBeInstanceOf(DnsLookupError);
+  });
+});
+
 describe('undici Agent with the guarded connector (real sockets, 127.0.0.1 only)', () => {
   let server: http.Server;
   let port: number;

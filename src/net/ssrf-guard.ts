@@ -158,6 +158,14 @@ export class SsrfGuard {
   private readonly allow: AllowList;
   private readonly resolve: Resolver;
   private readonly hostRules: HostRule[];
+  /**
+   * Lookups under way, by name. getaddrinfo runs on libuv's four shared threads: a dead
+   * endpoint whose name resolves slowly, opening its 64 connections at once, would otherwise hold
+   * all four for the whole resolver timeout and stall every other endpoint's new connections.
+   * Callers arriving meanwhile share the one lookup; nothing is kept once it is done, so every
+   * later connection resolves (and is checked) again.
+   */
+  private readonly resolving = new Map<string, Promise<readonly ResolvedAddress[]>>();
 
   constructor(options: SsrfGuardOptions) {
     this.allow = options.allow;
@@ -222,7 +230,7 @@ export class SsrfGuard {
     if (literal !== null) return [{ address: literal, family: isIP(literal) }];
     let results: readonly ResolvedAddress[];
     try {
-      results = await this.resolve(host);
+      results = await this.sharedLookup(host);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException | undefined)?.code;
       throw new DnsLookupError(host, code ?? String(error), { cause: error, code });
@@ -232,6 +240,16 @@ export class SsrfGuard {
     const invalid = results.find((r) => isIP(r.address) === 0);
     if (invalid !== undefined) throw new DnsLookupError(host, `resolver returned "${invalid.address}", not an IP address`);
     return results.map((r) => ({ address: r.address, family: isIP(r.address) }));
+  }
+
+  private sharedLookup(host: string): Promise<readonly ResolvedAddress[]> {
+    const key = host.toLowerCase();
+    let pending = this.resolving.get(key);
+    if (pending === undefined) {
+      pending = this.resolve(host).finally(() => this.resolving.delete(key));
+      this.resolving.set(key, pending);
+    }
+    return pending;
   }
 
   /**
