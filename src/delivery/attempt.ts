@@ -116,9 +116,26 @@ function signingKeys(endpoint: Endpoint, now: number): Buffer[] {
 function maskHeaders(headers: Record<string, string>, masked: ReadonlySet<string>): Record<string, string> {
   for (const name of Object.keys(headers)) {
     if (name === 'authorization' || name === 'proxy-authorization') headers[name] = maskCredentials(headers[name]);
+    else if (name === 'webhook-signature') headers[name] = maskSignatures(headers[name]);
     else if (masked.has(name)) headers[name] = mask(headers[name]);
   }
   return headers;
+}
+
+/**
+ * `v1,abcd… v1,efgh…`: which scheme signed and how many secrets (two during a rotation), never
+ * the signatures. A viewer key reads the log, and the event's id and payload: with the
+ * webhook-timestamp beside it, a signature shown whole is a validly signed copy to replay to the
+ * receiver within its tolerance.
+ */
+function maskSignatures(value: string): string {
+  return value
+    .split(' ')
+    .map((sig) => {
+      const comma = sig.indexOf(',');
+      return comma < 0 ? mask(sig) : `${sig.slice(0, comma + 1)}${mask(sig.slice(comma + 1))}`;
+    })
+    .join(' ');
 }
 
 /** `Basic ****`: the scheme tells how the endpoint was authenticated; nothing of the credentials shows. */
@@ -134,12 +151,23 @@ function record(
   requestHeaders: Record<string, string>,
   result: Pick<AttemptInput, 'statusCode' | 'errorKind' | 'errorMessage' | 'responseBody'>,
 ): AttemptInput {
+  for (const [name, value] of Object.entries(requestHeaders)) requestHeaders[name] = storable(value);
   return {
     attemptNo: d.attempts + 1,
     startedAt,
     durationMs: Math.max(0, endedAt - startedAt),
     requestHeaders,
     ...result,
-    responseBody: result.responseBody === null ? null : result.responseBody.slice(0, MAX_RESPONSE_LOGGED),
+    errorMessage: result.errorMessage === null ? null : storable(result.errorMessage),
+    responseBody: result.responseBody === null ? null : storable(result.responseBody.slice(0, MAX_RESPONSE_LOGGED)),
   };
+}
+
+/**
+ * Text from the network (a response body, a token server's error) with NUL characters replaced
+ * by U+FFFD, as the UTF-8 decoding already replaces bytes that are not text. PostgreSQL cannot
+ * keep NUL in text and refused the whole attempt; SQLite kept it. Both now record the same.
+ */
+function storable(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
 }
