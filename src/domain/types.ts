@@ -84,6 +84,7 @@ export interface Endpoint {
   readonly ordering: Ordering;
   readonly disabled: boolean;
   readonly disabledReason: string | null;
+  /** Start of the current run of failed attempts (null: the last one succeeded); a failure after a quiet spell restarts it (Store.settle). */
   readonly failingSince: number | null;
   /** Profile-specific fields (e.g. Media Pocket's numeric id and name). */
   readonly profileData: Readonly<Record<string, unknown>>;

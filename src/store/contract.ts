@@ -168,6 +168,12 @@ export type Settlement =
   /** Hand a claimed delivery back untried (e.g. its endpoint was disabled meanwhile). */
   | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly outcome: 'release'; readonly nextAttemptAt: number };
 
+/**
+ * settle's `failingGapMs` when none is given: what the health rule derives from the default
+ * retry schedule and threshold (failingGapMs in app/health-hooks.ts): 25 hours.
+ */
+export const DEFAULT_FAILING_GAP_MS = 25 * 3_600_000;
+
 /** A settlement that records an attempt (every outcome but `release`). */
 export type AttemptSettlement = Exclude<Settlement, { outcome: 'release' }>;
 
@@ -340,7 +346,15 @@ export interface Store {
    * among the endpoints with due work (the embedded one does) rather than strictly by due time.
    */
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
-  settle(settlements: readonly Settlement[], now: number): Promise<void>;
+  /**
+   * Records the outcomes and keeps each endpoint's `failingSince`, once per endpoint per call:
+   * a success among the endpoint's attempts clears it; failures only set it to `now` when it is
+   * unset, or restart it at `now` when the endpoint's previous attempt (any outcome, from the
+   * attempt rollup) started more than `failingGapMs` before the first of these attempts, or is
+   * not known: a failure after a quiet spell begins a new failing period instead of continuing
+   * the old one. Releases say nothing about health.
+   */
+  settle(settlements: readonly Settlement[], now: number, failingGapMs?: number): Promise<void>;
   /**
    * Pushes to `until` the leases `owner` holds on those of `ids` still in flight: attempts
    * running longer than a lease stay theirs instead of going out again elsewhere. How many.

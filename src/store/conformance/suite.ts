@@ -1048,6 +1048,57 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
       });
     });
 
+    describe('failing_since after a quiet spell', () => {
+      const MIN = 60_000;
+      const HOUR = 60 * MIN;
+      /** The settlement with its attempt started at `startedAt`. */
+      const startedAt = (s: Settlement, at: number): Settlement => (s.outcome === 'release' ? s : { ...s, attempt: { ...s.attempt, startedAt: at } });
+
+      /** An endpoint with `n` due deliveries, and a way to fail (or succeed) the next one with its attempt started at `at`. */
+      async function failing(n: number, over: Partial<Endpoint> = {}) {
+        const account = await store.createAccount({ name: 'Acme' });
+        const endpoint = endpointFixture(account.id, over);
+        await store.createEndpoint(endpoint);
+        const targets = [{ id: endpoint.id, ordered: false }];
+        await store.ingest(Array.from({ length: n }, () => ingestItem(account.id, targets)), T0);
+        const attempt = async (outcome: 'failed' | 'succeeded', at: number, settledAt: number, gapMs?: number) => {
+          const [d] = await store.claim(claimReq({ limit: 1, now: at }));
+          expect(d).toBeDefined();
+          const s = outcome === 'failed' ? failed(d, 'w1') : succeeded(d, 'w1');
+          await store.settle([startedAt(s, at)], settledAt, gapMs);
+        };
+        const failingSince = async () => (await store.getEndpoint(account.id, endpoint.id))!.failingSince;
+        return { attempt, failingSince };
+      }
+
+      it('keeps the start while failures come within the gap, restarts it after a longer quiet spell, and a success clears it', async () => {
+        const gap = HOUR;
+        const { attempt, failingSince } = await failing(5);
+        await attempt('failed', T0 + 10, T0 + 100, gap);
+        expect(await failingSince()).toBe(T0 + 100);
+        // 50 minutes after the previous attempt, then 50 more: 100 minutes past the start in all, one period.
+        await attempt('failed', T0 + 50 * MIN, T0 + 50 * MIN + 100, gap);
+        await attempt('failed', T0 + 100 * MIN, T0 + 100 * MIN + 100, gap);
+        expect(await failingSince()).toBe(T0 + 100);
+        // No attempt for more than the gap: this failure begins a new period, at its settling.
+        const after = T0 + 100 * MIN + gap + MIN;
+        await attempt('failed', after, after + 100, gap);
+        expect(await failingSince()).toBe(after + 100);
+        await attempt('succeeded', after + MIN, after + MIN + 100, gap);
+        expect(await failingSince()).toBeNull();
+      });
+
+      it('restarts a failing_since whose endpoint has no attempt on record, and uses a 25-hour gap by default', async () => {
+        const { attempt, failingSince } = await failing(3, { failingSince: T0 - 10 * 24 * HOUR });
+        await attempt('failed', T0, T0 + 100);
+        expect(await failingSince()).toBe(T0 + 100);
+        await attempt('failed', T0 + 24 * HOUR, T0 + 24 * HOUR + 100);
+        expect(await failingSince()).toBe(T0 + 100);
+        await attempt('failed', T0 + 50 * HOUR, T0 + 50 * HOUR + 100);
+        expect(await failingSince()).toBe(T0 + 50 * HOUR + 100);
+      });
+    });
+
     describe('attempt rollup: endpoint health and activity', () => {
       const MIN = 60_000;
       /** A settlement whose attempt started at `at` and took `ms`. */

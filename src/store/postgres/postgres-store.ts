@@ -44,6 +44,7 @@ import type {
   UiSession,
   SharedRateLimit,
 } from '../contract.js';
+import { DEFAULT_FAILING_GAP_MS } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
 import { commitOutcomeUnknown, OutcomeUnknownError } from '../unavailable.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
@@ -196,7 +197,12 @@ SELECT c.id, c.account_id, c.event_id, c.endpoint_id, c.attempts, c.resource_key
 // change, and attempts are recorded only for those (a worker whose lease expired and was
 // reclaimed must not touch the delivery nor log a second attempt under the same number). The
 // applied rows come back per endpoint, but only where failing_since has to change (a
-// transition, rare), so the common batch needs no second statement. The applied attempts are
+// transition, rare), so the common batch needs no second statement. An endpoint with failures
+// only and a failing period under way is checked for a quiet spell: its previous attempt started
+// more than the gap ($17) before the first of these, or is not in the rollup, and a new failing
+// period begins (two rollup rows read at most: from the cut's minute on, the second is later
+// than the cut). The statement reads the rollup as it was before this batch: its own rows are
+// written by a sub-statement, which the others do not see. The applied attempts are
 // added to the per-minute rollup here too, one row per (endpoint, minute), in key order (lock
 // order across workers): only this statement knows which settlements still held their lease.
 const SETTLE_SQL = `
@@ -230,10 +236,17 @@ WITH s AS (
      latency_sum_ms = m.latency_sum_ms + excluded.latency_sum_ms, latency_max_ms = GREATEST(m.latency_max_ms, excluded.latency_max_ms),
      last_attempt_at = GREATEST(m.last_attempt_at, excluded.last_attempt_at)
 )
-SELECT h.endpoint_id, h.ok
-  FROM (SELECT endpoint_id, bool_or(status = 'succeeded') AS ok FROM upd GROUP BY endpoint_id) h
+SELECT h.endpoint_id, h.ok, h.first_at
+  FROM (SELECT upd.endpoint_id, bool_or(upd.status = 'succeeded') AS ok, min(s.started_at) AS first_at
+          FROM upd JOIN s ON s.id = upd.id GROUP BY upd.endpoint_id) h
   JOIN endpoints e ON e.id = h.endpoint_id
- WHERE (h.ok AND e.failing_since IS NOT NULL) OR (NOT h.ok AND e.failing_since IS NULL)`;
+ WHERE (h.ok AND e.failing_since IS NOT NULL)
+    OR (NOT h.ok AND (e.failing_since IS NULL
+                      OR (e.failing_since < h.first_at AND NOT EXISTS (
+                            SELECT 1 FROM attempt_minutes m
+                             WHERE m.account_id = e.account_id AND m.endpoint_id = e.id
+                               AND m.minute > h.first_at - $17::bigint - 60000
+                               AND m.last_attempt_at >= h.first_at - $17::bigint))))`;
 
 // The claim's conditions without the time bound (see the contract): walks the due index in
 // order and stops at the first delivery a claim could take.
@@ -288,15 +301,16 @@ UPDATE deliveries d
  WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight'`;
 
 // Applies the transitions SETTLE_SQL found, re-checked under the row lock (another worker may
-// have made the same one meanwhile). Rows are locked in id order so two workers settling for
-// the same endpoints cannot deadlock.
+// have made the same one meanwhile: a failing period another worker began at or after this
+// batch's first attempt is this batch's too). Rows are locked in id order so two workers
+// settling for the same endpoints cannot deadlock.
 const HEALTH_SQL = `
 WITH h AS (
-  SELECT * FROM unnest($1::text[], $2::boolean[]) AS h(id, ok)
+  SELECT * FROM unnest($1::text[], $2::boolean[], $4::bigint[]) AS h(id, ok, first_at)
 ), locked AS (
   SELECT e.id, h.ok
     FROM endpoints e JOIN h ON h.id = e.id
-   WHERE (h.ok AND e.failing_since IS NOT NULL) OR (NOT h.ok AND e.failing_since IS NULL)
+   WHERE (h.ok AND e.failing_since IS NOT NULL) OR (NOT h.ok AND (e.failing_since IS NULL OR e.failing_since < h.first_at))
    ORDER BY e.id
    FOR UPDATE OF e
 )
@@ -984,7 +998,7 @@ export class PostgresStore implements Store {
     }));
   }
 
-  async settle(settlements: readonly Settlement[], now: number): Promise<void> {
+  async settle(settlements: readonly Settlement[], now: number, failingGapMs = DEFAULT_FAILING_GAP_MS): Promise<void> {
     if (settlements.length === 0) return;
     // A delivery settled twice in one batch: the first wins, as it would in sequence (the
     // second finds it no longer in flight). UPDATE ... FROM would pick one arbitrarily.
@@ -1001,7 +1015,7 @@ export class PostgresStore implements Store {
       }
       if (done.length === 0) return;
       const a = done.map((s) => s.attempt);
-      const health = await this.prepared<{ endpoint_id: string; ok: boolean }>(
+      const health = await this.prepared<{ endpoint_id: string; ok: boolean; first_at: string }>(
         'herald_settle',
         SETTLE_SQL,
         [
@@ -1021,11 +1035,12 @@ export class PostgresStore implements Store {
           a.map((x) => x.responseBody),
           now,
           done.map(recordedNotice),
+          failingGapMs,
         ],
         c,
       );
       if (health.length > 0) {
-        await this.prepared('herald_health', HEALTH_SQL, [health.map((h) => h.endpoint_id), health.map((h) => h.ok), now], c);
+        await this.prepared('herald_health', HEALTH_SQL, [health.map((h) => h.endpoint_id), health.map((h) => h.ok), now, health.map((h) => h.first_at)], c);
       }
     });
   }

@@ -37,6 +37,7 @@ import type {
   UiSession,
   SharedRateLimit,
 } from '../contract.js';
+import { DEFAULT_FAILING_GAP_MS } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
 import { type CountsRow, deliveryFilters, healthOf, KEEP_ORDER_IF_PENDING, type QueueRow, statsOf } from '../queries.js';
@@ -101,6 +102,21 @@ const BLOCKED_BY_HEAD = `SELECT 1 FROM deliveries p
 const CLAIMABLE_ENDPOINTS_SQL = `SELECT e.id FROM endpoints e
   WHERE e.disabled = 0 AND e.id NOT IN (SELECT value FROM json_each(@exclude))
     AND EXISTS (SELECT 1 FROM deliveries q WHERE q.endpoint_id = e.id AND q.status = 'pending' AND q.next_attempt_at <= @now)`;
+
+/**
+ * A batch of failures only, for one endpoint: failing_since is set when unset, and restarted
+ * when the endpoint's previous attempt started before @cut (this batch's first attempt less the
+ * gap) or is not in the rollup, unless the failing period already began at or after @first.
+ * Looks at two rollup rows at most: from @cut's minute on, the second has a later minute, so
+ * its last attempt is after @cut. Run before the batch's own rows join the rollup.
+ */
+const FAILING_SINCE_SQL = `UPDATE endpoints SET failing_since = @now
+  WHERE id = @id
+    AND (failing_since IS NULL
+         OR (failing_since < @first AND NOT EXISTS (
+               SELECT 1 FROM attempt_minutes m
+                WHERE m.account_id = endpoints.account_id AND m.endpoint_id = endpoints.id
+                  AND m.minute > @cut - 60000 AND m.last_attempt_at >= @cut)))`;
 
 /**
  * Up to @share due deliveries of each listed endpoint, earliest first, through the
@@ -639,22 +655,29 @@ export class SqliteStore implements Store {
     });
   }
 
-  async settle(settlements: readonly Settlement[], now: number): Promise<void> {
+  async settle(settlements: readonly Settlement[], now: number, failingGapMs = DEFAULT_FAILING_GAP_MS): Promise<void> {
     if (settlements.length === 0) return;
     this.soft(() => {
-      const health = new Map<string, boolean>();
+      /** Per endpoint: whether any attempt succeeded, and when the first one started. */
+      const health = new Map<string, { ok: boolean; firstAt: number }>();
       const applied: AttemptSettlement[] = [];
       for (const s of settlements) {
         // Only settlements that applied (the owner still held the lease) count for health and activity.
         if (!this.settleOne(s, now) || s.outcome === 'release') continue;
         applied.push(s);
-        health.set(s.endpointId, health.get(s.endpointId) === true || s.outcome === 'succeeded');
+        const h = health.get(s.endpointId);
+        const ok = s.outcome === 'succeeded';
+        if (h) {
+          h.ok ||= ok;
+          h.firstAt = Math.min(h.firstAt, s.attempt.startedAt);
+        } else health.set(s.endpointId, { ok, firstAt: s.attempt.startedAt });
+      }
+      // Before the rollup takes these attempts in: the failure rule reads the endpoint's previous one there.
+      for (const [endpointId, { ok, firstAt }] of health) {
+        if (ok) this.run('UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', endpointId);
+        else this.run(FAILING_SINCE_SQL, { now, id: endpointId, first: firstAt, cut: firstAt - failingGapMs });
       }
       if (applied.length > 0) this.addToRollup(rollUp(applied));
-      for (const [endpointId, anySuccess] of health) {
-        if (anySuccess) this.run('UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', endpointId);
-        else this.run('UPDATE endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL', now, endpointId);
-      }
     });
   }
 
