@@ -12,7 +12,7 @@ import { createGuardedConnector, type SsrfGuard } from '../net/ssrf-guard.js';
 import { createDispatchObserver } from '../observability/dispatch-observer.js';
 import type { Store } from '../store/contract.js';
 import type { AppContext } from './context.js';
-import { createHealthHooks } from './health-hooks.js';
+import { createHealthHooks, failingGapMs } from './health-hooks.js';
 
 /** What the dispatcher and its health hooks use of the application. */
 export type DispatchContext = Pick<AppContext, 'config' | 'store' | 'ingestor' | 'endpointCache' | 'logger' | 'metrics' | 'version' | 'clock' | 'endpointChanged'>;
@@ -58,6 +58,7 @@ function buildDispatcher(
   const limiter = new RateLimiter(ctx.clock);
   const owner = `${hostname()}:${process.pid}:${newId('w')}`;
   const hooks = createHealthHooks(ctx);
+  const failingGap = failingGapMs(config);
   const deliver = createAttempt({
     sender,
     // An endpoint changed through this process's API is dropped from the cache at once, and one
@@ -88,7 +89,7 @@ function buildDispatcher(
         return out;
       },
       deliver,
-      settle: (batch) => store.settle(batch, ctx.clock()),
+      settle: (batch) => store.settle(batch, ctx.clock(), failingGap),
       nextDueAt: () => store.nextDueAt(),
       extendLeases: (ids, until) => store.extendLeases(owner, ids, until),
       // One process owns the embedded store's limits; PostgreSQL workers share them in the database.

@@ -1,5 +1,7 @@
 // What the dispatcher's verdicts do to endpoints and which events Herald raises about them.
 import { isHeraldEvent } from '../catalog/index.js';
+import type { Config } from '../config/index.js';
+import { longestRetryWaitMs } from '../delivery/retry-policy.js';
 import type { Endpoint } from '../domain/types.js';
 import type { ClaimedDelivery, Notice } from '../store/contract.js';
 import type { AppContext } from './context.js';
@@ -8,6 +10,30 @@ import { publishSystemEvents, raiseSystemEvent, type SystemEvent } from './syste
 const GONE_REASON = 'endpoint answered 410 Gone';
 /** Notices carried out per store read. */
 const NOTICE_BATCH = 100;
+
+const HOUR_MS = 3_600_000;
+/** On top of the retry schedule's longest wait: a claim can run behind schedule (a backlog, a rate limit, a restart). */
+const QUEUE_SLACK_MS = HOUR_MS;
+
+/**
+ * The health rule's quiet spell (settle's `failingGapMs`): a failure more than this long after
+ * the endpoint's previous attempt begins a new failing period instead of continuing the old
+ * one. Long enough that an endpoint retried on schedule keeps its period: the longest wait
+ * between two attempts of one delivery (longest step plus jitter, or a Retry-After up to 24 h)
+ * and an hour of slack; 25 h with the default schedule. Never longer than the threshold: a
+ * spell that long says nothing of the endpoint meanwhile, and one failure after it would
+ * complete the threshold alone.
+ */
+export function failingGapMs(config: Pick<Config, 'retrySchedule' | 'disableAfterMs'>): number {
+  return Math.min(config.disableAfterMs, longestRetryWaitMs(config.retrySchedule) + QUEUE_SLACK_MS);
+}
+
+/** A threshold as configured (whole hours): "5 days" when it is whole days, else "36 hours". */
+export function thresholdText(ms: number): string {
+  const hours = Math.round(ms / HOUR_MS);
+  const [n, unit] = hours % 24 === 0 ? [hours / 24, 'day'] : [hours, 'hour'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
 
 type HookContext = Pick<AppContext, 'store' | 'ingestor' | 'endpointCache' | 'logger' | 'config' | 'clock' | 'endpointChanged'>;
 
@@ -66,6 +92,19 @@ export function createHealthHooks(ctx: HookContext) {
     for (const [accountId, events] of byAccount) await publishSystemEvents(ctx, accountId, events);
   }
 
+  function failingTooLong(e: Endpoint | undefined): e is Endpoint & { failingSince: number } {
+    return e?.failingSince != null && !e.disabled && ctx.clock() - e.failingSince >= ctx.config.disableAfterMs;
+  }
+
+  async function disableIfFailingTooLong(d: ClaimedDelivery): Promise<void> {
+    // Read again, once for the attempts that ask together: meanwhile the entry is gone, and they do not look.
+    ctx.endpointCache.invalidate(d.endpointId);
+    const endpoint = await ctx.endpointCache.current(d.endpointId);
+    if (!failingTooLong(endpoint)) return;
+    const reason = `every attempt failed for ${thresholdText(ctx.config.disableAfterMs)} (since ${new Date(endpoint.failingSince).toISOString()})`;
+    await disable(d.endpointId, d.accountId, reason);
+  }
+
   let running: Promise<number> | undefined;
   let again = false;
 
@@ -106,14 +145,15 @@ export function createHealthHooks(ctx: HookContext) {
   return {
     disable,
     processNotices,
-    /** Failing every attempt for HERALD_DISABLE_AFTER_HOURS (5 days by default) disables the endpoint. */
+    /**
+     * Failing every attempt for HERALD_DISABLE_AFTER_HOURS (5 days by default) disables the
+     * endpoint. Runs once the attempt is settled; the cached row predates that settle, which may
+     * have begun a new failing period (after a quiet spell) or ended it, so the cache only says
+     * whether to look: the stored row decides.
+     */
     onAttemptFailed(d: ClaimedDelivery): void {
-      const since = ctx.endpointCache.peek(d.endpointId)?.failingSince;
-      if (since === null || since === undefined || ctx.clock() - since < ctx.config.disableAfterMs) return;
-      const days = Math.round((ctx.config.disableAfterMs / 86_400_000) * 10) / 10;
-      void disable(d.endpointId, d.accountId, `every attempt failed for ${days} days (since ${new Date(since).toISOString()})`).catch((err: unknown) =>
-        ctx.logger.error({ err }, 'could not disable endpoint'),
-      );
+      if (!failingTooLong(ctx.endpointCache.peek(d.endpointId))) return;
+      void disableIfFailingTooLong(d).catch((err: unknown) => ctx.logger.error({ err }, 'could not disable endpoint'));
     },
   };
 }

@@ -38,6 +38,16 @@ export interface NextAttemptInput {
 }
 
 /**
+ * The longest a delivery waits between two of its attempts on this schedule: its longest step
+ * jittered up, or a receiver's `Retry-After` up to its cap, whichever is longer (the default
+ * schedule: 10 h + 10 % < 24 h, so 24 h).
+ */
+export function longestRetryWaitMs(schedule: readonly number[], jitter = DEFAULT_JITTER): number {
+  const longestStep = Math.max(0, ...schedule.slice(1));
+  return Math.max(Math.round(longestStep * 1000 * (1 + jitter)), MAX_RETRY_AFTER_MS);
+}
+
+/**
  * Parse a comma-separated list of non-negative delays in seconds
  * (`"0,5,300,1800,7200,18000,36000,36000"`). Whitespace around entries is ignored; decimals are
  * allowed. Throws an Error naming the first bad entry (1-based position and text).

@@ -27,7 +27,7 @@ export function instrumentStore(store: Store, observer: StoreObserver): Store {
       return outcomes;
     })],
     ['claim', timed('claim', (request: Parameters<Store['claim']>[0]) => store.claim(request))],
-    ['settle', timed('settle', (settlements: Parameters<Store['settle']>[0], now: number) => store.settle(settlements, now))],
+    ['settle', timed('settle', (...args: Parameters<Store['settle']>) => store.settle(...args))],
     ['nextDueAt', timed('nextDueAt', () => store.nextDueAt())],
     ['reserveRate', timed('reserveRate', (...args: Parameters<Store['reserveRate']>) => store.reserveRate(...args))],
     ['queueDepth', timed('queueDepth', (accountId?: string, endpointId?: string) => store.queueDepth(accountId, endpointId))],

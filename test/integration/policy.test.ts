@@ -59,30 +59,63 @@ describe('backoff signals', () => {
 });
 
 describe('endpoint health', () => {
-  it('disables an endpoint that failed every attempt for 5 days, and re-enabling resumes delivery', async () => {
-    let offset = 0;
-    const h = await herald({ HERALD_RETRY_SCHEDULE: '0' }, () => Date.now() + offset);
-    let up = false;
-    const r = await receiver((_req, _i, res) => void res.writeHead(up ? 200 : 500).end());
-    const ep = await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] });
-    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
-    await eventually(async () => ((await h.api('GET', `/api/v2/endpoints/${ep.body.id}`)).body.failing_since ? true : undefined));
-    offset = 5 * DAY + 60_000;
-    await h.api('POST', '/api/v2/events', { type: 'asset.created' });
-    const disabled = await eventually(async () => {
-      const e = (await h.api('GET', `/api/v2/endpoints/${ep.body.id}`)).body;
-      return e.disabled ? e : undefined;
-    });
-    expect(disabled.disabled_reason).toMatch(/every attempt failed for 5 days/);
+  const HOUR = 3_600_000;
+
+  /** An endpoint whose receiver answers 500 until `up`, on a Herald whose clock runs `offset` ahead. */
+  async function failingEndpoint(env: Record<string, string>) {
+    const state = { offset: 0, up: false };
+    const h = await herald({ HERALD_RETRY_SCHEDULE: '0', ...env }, () => Date.now() + state.offset);
+    const r = await receiver((_req, _i, res) => void res.writeHead(state.up ? 200 : 500).end());
+    const id = (await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] })).body.id as string;
+    const endpoint = async () => (await h.api('GET', `/api/v2/endpoints/${id}`)).body;
+    let failed = 0;
+    /** One event at `offset` from now, failed once (one attempt on this schedule); the endpoint afterwards. */
+    const failAt = async (offset: number) => {
+      state.offset = offset;
+      await h.api('POST', '/api/v2/events', { type: 'asset.created' });
+      failed++;
+      await eventually(async () => ((await deliveries(h, id, 'failed')).length === failed ? true : undefined));
+      // The disabling, if any, follows the settle: give it time to show.
+      await new Promise((r) => setTimeout(r, 300));
+      return endpoint();
+    };
+    return { h, id, state, failAt, endpoint };
+  }
+
+  it('does not count a quiet spell as failing: one failure after it begins a new failing period (1 hour threshold)', async () => {
+    const { failAt } = await failingEndpoint({ HERALD_DISABLE_AFTER_HOURS: '1' });
+    const first = await failAt(0);
+    expect(first.failing_since).not.toBeNull();
+    // Two quiet hours, then one failure: not an hour of failing, and no retry made.
+    const after = await failAt(2 * HOUR);
+    expect(after).toMatchObject({ disabled: false, disabled_reason: null });
+    expect(Date.parse(after.failing_since)).toBeGreaterThan(Date.parse(first.failing_since) + HOUR);
+    // Failures 40 minutes apart are one period: past the hour, the endpoint is disabled.
+    expect((await failAt(2 * HOUR + 40 * 60_000)).disabled).toBe(false);
+    const disabled = await failAt(2 * HOUR + 80 * 60_000);
+    expect(disabled.disabled).toBe(true);
+    expect(disabled.disabled_reason).toBe(`every attempt failed for 1 hour (since ${after.failing_since})`);
+  });
+
+  it('disables an endpoint whose every attempt failed for 5 days, not one that failed once before 5 quiet days, and re-enabling resumes delivery', async () => {
+    const { h, id, state, failAt } = await failingEndpoint({});
+    await failAt(0);
+    const restarted = await failAt(5 * DAY + 60_000);
+    expect(restarted).toMatchObject({ disabled: false, disabled_reason: null });
+    // From then on a failure every 20 hours (under the 25-hour gap): disabled once 5 days have passed.
+    for (let i = 1; i <= 5; i++) expect((await failAt(5 * DAY + 60_000 + i * 20 * HOUR)).disabled).toBe(false);
+    const disabled = await failAt(10 * DAY + 2 * 60_000);
+    expect(disabled.disabled).toBe(true);
+    expect(disabled.disabled_reason).toBe(`every attempt failed for 5 days (since ${restarted.failing_since})`);
 
     // While disabled, new events are not delivered; failed ones stay replayable.
     await h.api('POST', '/api/v2/events', { type: 'asset.created' });
-    up = true;
-    const enabled = await h.api('PATCH', `/api/v2/endpoints/${ep.body.id}`, { disabled: false });
+    state.up = true;
+    const enabled = await h.api('PATCH', `/api/v2/endpoints/${id}`, { disabled: false });
     expect(enabled.body).toMatchObject({ disabled: false, disabled_reason: null, failing_since: null });
-    const rec = await h.api('POST', `/api/v2/endpoints/${ep.body.id}/recover`, { since: new Date(Date.now() - DAY).toISOString() });
-    expect(rec.body.requeued).toBe(2);
-    await eventually(async () => ((await deliveries(h, ep.body.id, 'succeeded')).length === 2 ? true : undefined));
+    const rec = await h.api('POST', `/api/v2/endpoints/${id}/recover`, { since: new Date(Date.now() - DAY).toISOString() });
+    expect(rec.body.requeued).toBe(8);
+    await eventually(async () => ((await deliveries(h, id, 'succeeded')).length === 8 ? true : undefined));
   });
 });
 
