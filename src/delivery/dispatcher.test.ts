@@ -344,6 +344,43 @@ describe('Dispatcher', () => {
     expect(calls).toBeLessThan(10);
   });
 
+  it("writes a settlement refused for its attempt's text with an attempt without it, alone or in a batch refused whole", async () => {
+    // PostgreSQL refused a response body holding NUL: the delivery stayed leased, unrecorded, and
+    // went out again at each lease expiry.
+    const refusing = (h: Harness) => {
+      const settle = h.deps.settle;
+      h.deps.settle = async (batch) => {
+        if (batch.some((s) => s.outcome !== 'release' && s.attempt.responseBody === 'bad')) throw new Error('invalid byte sequence for encoding "UTF8": 0x00');
+        return settle(batch);
+      };
+    };
+    const withBody = (d: ClaimedDelivery, status: number): AttemptMade['attempt'] => ({ ...attempt(status), responseBody: 'bad', requestHeaders: { 'webhook-id': d.eventId } });
+
+    const lone = harness(async (d) => ({ attempt: withBody(d, 200), verdict: 'success' }));
+    refusing(lone);
+    lone.queue.push(delivery('only', 'e1'));
+    const d1 = dispatcher(lone);
+    d1.start();
+    await until(() => lone.settled.length === 1);
+    await d1.stop(1000);
+    expect(lone.settled[0]).toMatchObject({ deliveryId: 'only', outcome: 'succeeded', attempt: { attemptNo: 1, statusCode: 200, errorKind: null, responseBody: null, requestHeaders: {} } });
+    expect((lone.settled[0] as { attempt: AttemptMade['attempt'] }).attempt.errorMessage).toMatch(/could not record the details/);
+    expect(d1.status().lastError).toMatch(/settlement of only \(succeeded\) written without its attempt's details: invalid byte sequence/);
+
+    const all = harness(async (d) => ({ attempt: withBody(d, 500), verdict: 'retry' }));
+    refusing(all);
+    for (const id of ['a', 'b', 'c']) all.queue.push(delivery(id, `e-${id}`));
+    const d2 = dispatcher(all, { settleDelayMs: 50 });
+    d2.start();
+    await until(() => all.settled.length === 3);
+    await d2.stop(1000);
+    expect(all.settled.map((s) => [s.deliveryId, s.outcome, s.outcome === 'release' ? null : s.attempt.responseBody]).sort()).toEqual([
+      ['a', 'retry', null],
+      ['b', 'retry', null],
+      ['c', 'retry', null],
+    ]);
+  });
+
   it('keeps a whole batch while the store refuses every settlement of it (down), and writes it once back', async () => {
     const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }));
     const settle = h.deps.settle;

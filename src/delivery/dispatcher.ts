@@ -738,7 +738,7 @@ export class Dispatcher {
           if (batch.some((s) => s.outcome === 'retry' || s.outcome === 'release')) this.notify();
         } catch (err) {
           this.fail('settle', err);
-          if (batch.length > 1 && this.clock() - this.settledEachAt >= SETTLE_EACH_EVERY_MS && (await this.settleEach(batch))) {
+          if (this.clock() - this.settledEachAt >= SETTLE_EACH_EVERY_MS && (await this.settleEach(batch))) {
             for (const hook of after) hook();
             this.notify();
             continue;
@@ -756,22 +756,40 @@ export class Dispatcher {
   }
 
   /**
-   * After a batch failed: writes its settlements one at a time. When some are written, the store
-   * is up and those that still fail are refused for what they hold: they are dropped (reported),
-   * not kept to fail every later batch; their deliveries go out again once their leases expire.
-   * False, and nothing dropped, when none could be written (the store is down).
+   * After a batch failed: writes its settlements one at a time. One the store refuses alone is
+   * refused for what it holds, most likely its attempt's text (a receiver's answer): it is written
+   * again with an attempt that keeps only what Herald made (status, error kind, timing) and says
+   * why the rest is missing, and the error is reported once. Dropping it instead would leave its
+   * delivery leased, to go out again at each lease expiry with nothing recorded, never exhausted.
+   * When some are written the store is up, and those still refused (a release, or a settlement
+   * refused even so) are dropped (reported), not kept to fail every later batch; their deliveries
+   * go out again once their leases expire. False, and nothing dropped, when none could be written
+   * (the store is down).
    */
   private async settleEach(batch: readonly Settlement[]): Promise<boolean> {
     this.settledEachAt = this.clock();
     const refused: [Settlement, unknown][] = [];
+    let written = 0;
     for (const s of batch) {
       try {
         await this.deps.settle([s]);
+        written++;
+        continue;
       } catch (err) {
-        refused.push([s, err]);
+        if (s.outcome === 'release') {
+          refused.push([s, err]);
+          continue;
+        }
+        try {
+          await this.deps.settle([{ ...s, attempt: withoutDetails(s.attempt) }]);
+          written++;
+          this.fail('settle', new Error(`settlement of ${s.deliveryId} (${s.outcome}) written without its attempt's details: ${err instanceof Error ? err.message : String(err)}`));
+        } catch {
+          refused.push([s, err]);
+        }
       }
     }
-    if (refused.length === batch.length) return false;
+    if (written === 0) return false;
     for (const [s, err] of refused) this.fail('settle', new Error(`settlement of ${s.deliveryId} (${s.outcome}) dropped: ${err instanceof Error ? err.message : String(err)}`));
     return true;
   }
@@ -822,9 +840,20 @@ export class Dispatcher {
 
 /**
  * A failed settle batch is split at most this often: while the store is down every split write
- * fails too, and a batch of 128 would cost 128 failing calls every 250 ms.
+ * fails too (and its retry without details), and a batch of 128 would cost 256 failing calls
+ * every 250 ms. A lone settlement is split too: it may be the one refused for what it holds.
  */
 const SETTLE_EACH_EVERY_MS = 10_000;
+
+/** An attempt as recorded when the store refused it as it was: nothing of the receiver's text. */
+function withoutDetails(attempt: AttemptInput): AttemptInput {
+  return {
+    ...attempt,
+    errorMessage: 'Herald could not record the details of this attempt (the store refused them; the log has it under this delivery id)',
+    requestHeaders: {},
+    responseBody: null,
+  };
+}
 
 /**
  * Slot times fall between milliseconds (1000 / rate); the stores keep whole ones, and PostgreSQL
