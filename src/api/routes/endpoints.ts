@@ -138,8 +138,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     if (!existing) throw notFound('endpoint', id);
     const secret = generateSecret();
     const rotated = rotateSecret(existing, secret, ctx.clock(), ctx.config.rotationOverlapMs);
-    await ctx.store.updateEndpoint(rotated, existing);
-    ctx.endpointChanged(id);
+    await saveEndpointUpdate(ctx, rotated, existing);
     return { id, secret, previous_secret_expires_at: new Date(rotated.previousSecretExpiresAt!).toISOString() };
   });
 

@@ -19,6 +19,7 @@ import { presentedKey, principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, notFound } from '../middleware/errors.js';
 import { ApiRateLimiter } from '../middleware/rate-limit.js';
 import { IdParams, PageQuery } from '../schemas.js';
+import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 
 // ---- schemas --------------------------------------------------------------------------------
 
@@ -189,8 +190,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
       await checkForwardUrl(ctx, body.forward_url, accountId, existing.token);
       const current = forwardEndpointId === null ? undefined : await ctx.store.getEndpoint(accountId, forwardEndpointId);
       if (current) {
-        await ctx.store.updateEndpoint(patchEndpoint(current, { url: body.forward_url }, ctx.clock()), current);
-        ctx.endpointChanged(current.id);
+        await saveEndpointUpdate(ctx, patchEndpoint(current, { url: body.forward_url }, ctx.clock()), current);
       } else {
         created = relayEndpoint(ctx, accountId, id, body.forward_url);
         await ctx.store.createEndpoint(created);
