@@ -3,7 +3,8 @@
 // created) leads to what it created instead of creating it twice. The id is remembered for the
 // signed-in API key that sent it: the same id sent with another key (another account's, say)
 // is another form, and creates its own object rather than leading to the first key's.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hashKey } from '../api/middleware/auth.js';
 
 /** Form ids remembered, the oldest forgotten first: far more than forms open at once. */
 const REMEMBERED = 10_000;
@@ -24,7 +25,7 @@ export class SubmittedForms {
    * can be corrected and sent again.
    */
   async once(key: string, formId: string, create: () => Promise<string>): Promise<{ readonly id: string; readonly first: boolean }> {
-    const entry = formId ? `${createHash('sha256').update(key).digest('hex')} ${formId}` : '';
+    const entry = formId ? `${hashKey(key)} ${formId}` : '';
     const earlier = entry ? this.created.get(entry) : undefined;
     if (earlier) return { id: await earlier, first: false };
     const creating = create();
