@@ -114,6 +114,43 @@ describe('CMP deliveries', () => {
   });
 });
 
+describe('CMP secret sent back as read', () => {
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver((_r, _i, res) => void res.writeHead(200).end());
+  });
+  afterAll(() => receiver.close());
+
+  it('keeps the stored secret when the subscription is sent back with the secret as answers show it (abcd…), and refuses another masked value in CMP\'s format', async () => {
+    const secret = 'round-trip-secret-0001';
+    const created = await h.api('POST', '/cmp/v3/webhooks', { callback_url: `${receiver.url}/cmp-round-trip`, events: ['asset_added'], secret });
+    expect(created.status).toBe(201);
+    const { id } = created.body;
+    const read = (await h.api('GET', `/cmp/v3/webhooks/${id}`)).body;
+    expect(read.secret).toBe('roun…');
+
+    // GET, change the events, send the editable fields back as read.
+    const { callback_url, secret: shown, disabled } = read;
+    const saved = await h.api('PATCH', `/cmp/v3/webhooks/${id}`, { callback_url, events: ['asset_added', 'asset_removed'], secret: shown, disabled });
+    expect(saved.status, JSON.stringify(saved.body)).toBe(200);
+    expect(saved.body).toMatchObject({ events: ['asset_added', 'asset_removed'], secret: 'roun…' });
+
+    for (const other of ['abcd…', 'round…', '****']) {
+      const refused = await h.api('PATCH', `/cmp/v3/webhooks/${id}`, { secret: other });
+      expect(refused.status, other).toBe(422);
+      expect(refused.body, other).toEqual({ error: 'invalid_subscription', message: expect.stringMatching(/^secret is a masked value/), field: 'secret' });
+    }
+    const onCreate = await h.api('POST', '/cmp/v3/webhooks', { callback_url: `${receiver.url}/cmp-masked`, events: ['asset_added'], secret: 'roun…' });
+    expect(onCreate.body).toMatchObject({ error: 'invalid_subscription', field: 'secret' });
+    expect(onCreate.status).toBe(422);
+
+    // Deliveries still carry the secret stored at first.
+    expect((await h.api('POST', '/api/v2/events', { type: 'asset_removed', resource: { type: 'asset', id: 'round-trip-1', asset_type: 'image' } })).status).toBe(202);
+    const req = await eventually(async () => receiver.received.find((r) => r.url === '/cmp-round-trip'));
+    expect(req.headers['callback-secret']).toBe(secret);
+  });
+});
+
 describe('CMP payload fields, delivered', () => {
   let receiver: Receiver;
   beforeAll(async () => {

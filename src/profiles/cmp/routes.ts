@@ -10,8 +10,9 @@
 //   DELETE /cmp/v3/webhooks/:id    → 204
 //
 // The secret is a credential: it is stored as a `hidden` core header named Callback-Secret, so it
-// is sealed at rest, masked in API answers and in attempt logs. Deliveries count as successful on
-// 200 or 202 only (see render.ts).
+// is sealed at rest, masked in API answers and in attempt logs; sent back as answers show it, it
+// keeps the stored secret (the core's masked-value rule). Deliveries count as successful on 200 or
+// 202 only (see render.ts).
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { checkDestination } from '../../api/destination.js';
@@ -36,11 +37,15 @@ export const cmpEventNames: readonly string[] = catalog.flatMap((d) => (d.names.
 
 const CallbackUrl = Type.String({ minLength: 1, maxLength: 2048, description: 'Where events are POSTed.' });
 const Events = Type.Array(Type.Enum([...cmpEventNames]), { minItems: 1, maxItems: cmpEventNames.length, uniqueItems: true, description: 'CMP event names.' });
+// A secret is visible ASCII; a trailing … is let through so that the secret sent back as answers
+// show it (`abcd…` for one of 8 characters or more) reaches the masked-value rule of
+// patchEndpoint, which keeps the stored secret for it and refuses (422) any other masked value.
 const Secret = Type.String({
   minLength: 1,
   maxLength: 32,
-  pattern: '^[\\x21-\\x7e]+$',
-  description: 'Up to 32 visible ASCII characters, sent back in the Callback-Secret header of every delivery.',
+  pattern: '^[\\x21-\\x7e]+…?$',
+  description:
+    'Up to 32 visible ASCII characters, sent back in the Callback-Secret header of every delivery. The secret as answers show it (**** under 8 characters, else its first characters and …) keeps the current one; any other masked value is refused (422).',
 });
 
 const CreateBody = Type.Object({ callback_url: CallbackUrl, events: Events, secret: Type.Optional(Secret) }, { additionalProperties: false });
@@ -48,7 +53,7 @@ const PatchBody = Type.Object(
   {
     callback_url: Type.Optional(CallbackUrl),
     events: Type.Optional(Events),
-    secret: Type.Optional(Type.Union([Secret, Type.Null()], { description: 'A new secret, or null to send none. **** (how a secret of under 8 characters is shown) keeps the current one; with no current one to keep it is refused (422).' })),
+    secret: Type.Optional(Type.Union([Secret, Type.Null()], { description: 'A new secret, or null to send none. The current secret as answers show it (****, or its first characters and …) keeps it; another masked value, or one with no current secret to keep, is refused (422).' })),
     disabled: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
@@ -86,11 +91,14 @@ export function cmpView(e: Endpoint): Static<typeof Subscription> {
 }
 
 const FIELD_NAMES: Readonly<Record<string, string>> = { url: 'callback_url', event_types: 'events', headers: 'secret' };
+/** How the core names the secret in its messages: the header it is stored as. */
+const SECRET_IN_HEADERS = `headers: the value of "${CALLBACK_SECRET_HEADER}"`;
 
 function cmpError(err: unknown): never {
   if (err instanceof EndpointInputError) {
     const field = FIELD_NAMES[err.field] ?? err.field;
-    const message = err.message.startsWith(err.field) ? field + err.message.slice(err.field.length) : err.message;
+    const prefix = err.message.startsWith(SECRET_IN_HEADERS) ? SECRET_IN_HEADERS : err.message.startsWith(err.field) ? err.field : undefined;
+    const message = prefix === undefined ? err.message : field + err.message.slice(prefix.length);
     throw new ApiError(422, 'invalid_subscription', message, field);
   }
   throw err;
