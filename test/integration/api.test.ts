@@ -97,6 +97,15 @@ describe('endpoints API', () => {
     expect(JSON.stringify(got.body)).not.toContain(rotated.body.secret.slice(6));
   });
 
+  it('answers outside any route carry no-store too: an unknown path, one that does not decode, an id too long', async () => {
+    const unknown = await h.api('GET', '/api/v2/nowhere');
+    const undecodable = await h.api('GET', '/api/v2/endpoints/%E0%A4%A');
+    const tooLong = await h.api('GET', `/webhooks/endpoint/${'x'.repeat(300)}`);
+    const mediaPocket = await h.api('GET', '/api/v2/admin/webhooks/1/nowhere');
+    expect([unknown.status, undecodable.status, tooLong.status, mediaPocket.status]).toEqual([404, 400, 414, 404]);
+    for (const res of [unknown, undecodable, tooLong, mediaPocket]) expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
   it.each([
     [{ event_types: ['asset.created'] }, 400, 'url'],
     [{ url: 'http://127.0.0.1/', event_types: [] }, 400, 'event_types'],

@@ -109,8 +109,12 @@ const API_PREFIXES = ['/api/', '/webhooks/', '/v2/', '/content-store-v1/', '/cmp
 /** Media Pocket's API answers every error as `{error}` alone, as Media Pocket does. */
 const MEDIA_POCKET_PREFIX = '/api/v2/admin/webhooks';
 
-/** An error met before any route ran, in the shape of the API the path belongs to. */
+/**
+ * An error met before any route ran, in the shape of the API the path belongs to, and like every
+ * answer of the API kept by no cache (a 404 cached in front of a route deployed later would hide it).
+ */
 function answerOutsideRoutes(req: FastifyRequest, reply: FastifyReply, status: number, error: string, message: string): FastifyReply {
+  void reply.header('cache-control', 'no-store');
   if (req.url.startsWith(MEDIA_POCKET_PREFIX)) return reply.status(status).send({ error: message });
   return reply.status(status).send({ error, message, field: null });
 }
