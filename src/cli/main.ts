@@ -33,7 +33,7 @@ ${list(CLIENT)}
 
 Options:
   -h, --help     help for a command (herald <command> --help)
-  --version      print Herald's version
+  -v, --version  print Herald's version
 
 Exit codes: 0 success, 1 failure, 2 bad arguments or configuration.
 Server configuration comes from the environment: PORT, HERALD_DATA_DIR, DATABASE_URL,

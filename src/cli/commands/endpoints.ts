@@ -9,6 +9,8 @@ const usage = `Usage: herald endpoints [list] [--limit N] [--cursor C] [options]
        herald endpoints delete <endpoint-id> [options]
 
   list               the account's endpoints, newest first (the default)
+    --limit N        1-250 (default 50)
+    --cursor C       the next page, as printed after a full page
   create             subscribe URL to TYPES (comma-separated names or wildcards, e.g. asset.*);
                      prints the endpoint id and its signing secret; here --url
                      is the endpoint's URL, so Herald's address is --server (or $HERALD_URL)

@@ -11,11 +11,12 @@ function serverCommand(name: 'serve' | 'api' | 'worker', summary: string, usage:
     usage,
     async run(args, io) {
       const { values } = parse(args, { help: { type: 'boolean', short: 'h' }, concurrency: { type: 'string' } }, usage);
+      // Before the help: a flag this command does not take is refused however it is asked.
+      if (!withConcurrency && values.concurrency !== undefined) throw new UsageError('--concurrency applies to worker and serve only', usage);
       if (values.help) {
         io.out(usage);
         return 0;
       }
-      if (!withConcurrency && values.concurrency !== undefined) throw new UsageError('--concurrency applies to worker and serve only', usage);
       const concurrency = intFlag(values.concurrency, '--concurrency', 1, 10_000, usage);
       // Loaded on demand: client commands should not pay for the server's start-up.
       const { startHerald } = await import('../../app/herald.js');
@@ -57,6 +58,7 @@ export const worker = serverCommand(
   'dispatcher only',
   `Usage: herald worker [--concurrency N]
 
-Runs only the dispatcher.
+Runs only the dispatcher. It serves no API; with HERALD_METRICS_PORT set it serves /metrics,
+/healthz and /readyz on that port.
   --concurrency N    outbound requests in flight at once (default HERALD_CONCURRENCY or 256)`,
 );
