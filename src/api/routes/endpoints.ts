@@ -131,7 +131,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return reply.status(204).send();
   });
 
-  app.post('/api/v2/endpoints/:id/secret/rotate', { ...admin, schema: { tags: ['endpoints'], description: 'Replaces the signing secret and returns the new one; the previous secret keeps signing alongside it for 24 hours. Admin keys only.', params: IdParams } }, async (req) => {
+  app.post('/api/v2/endpoints/:id/secret/rotate', { ...admin, schema: { tags: ['endpoints'], description: `Replaces the signing secret and returns the new one; the previous secret keeps signing alongside it for ${overlapText(ctx.config.rotationOverlapMs)} (HERALD_ROTATION_OVERLAP_SECONDS), until previous_secret_expires_at. Only one previous secret is kept. Admin keys only.`, params: IdParams } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
@@ -217,6 +217,12 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       return { secret: endpoint.secret, previous_secret_expires_at: iso(expires) };
     },
   );
+}
+
+/** The rotation overlap as /openapi.json states it: `24 hours`, `90 seconds`. */
+function overlapText(ms: number): string {
+  const [amount, unit] = ms > 0 && ms % 3_600_000 === 0 ? [ms / 3_600_000, 'hour'] : [ms / 1000, 'second'];
+  return `${amount} ${unit}${amount === 1 ? '' : 's'}`;
 }
 
 const DESTINATION_REFUSED = 'the URL (or OAuth token_url) is refused: not http(s), or a private address (SSRF guard)';
