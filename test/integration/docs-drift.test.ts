@@ -1,0 +1,207 @@
+// The README against the code it describes: the environment variables the config reads and their
+// defaults, the metrics /metrics exposes, the native API's routes in /openapi.json, and the CLI's
+// commands and flags against their --help. Each side is read from the running code, not from a
+// copied list, so a variable, metric, route or flag added or removed on one side fails here.
+import { readdirSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadClientConfig, loadConfig } from '../../src/config/index.js';
+import { run, USAGE } from '../../src/cli/main.js';
+import { UsageError } from '../../src/cli/args.js';
+import { startTestHerald, type TestHerald } from '../helpers.js';
+
+const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+const README = read('README.md');
+const INBOX_README = read('src/inbox/README.md');
+
+/** The text of a README section, from its heading to the next heading of the same or a higher level. */
+function section(heading: string): string {
+  const start = README.indexOf(`\n${heading}\n`);
+  expect(start, `README has no "${heading}"`).toBeGreaterThanOrEqual(0);
+  const level = heading.indexOf(' ');
+  const rest = README.slice(start + heading.length + 2);
+  const end = rest.search(new RegExp(`\\n#{1,${level}} `));
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+/** The first-column names of a markdown table's rows: `| \`NAME\` | a | b |` → NAME and its cells. */
+function tableRows(text: string, name: RegExp): Map<string, string[]> {
+  const rows = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    const cells = line.split(' | ');
+    const first = /^\| `([^`]+)`$/.exec(cells[0] ?? '');
+    if (first && name.test(first[1]!)) rows.set(first[1]!, cells.slice(1));
+  }
+  return rows;
+}
+
+describe('environment variables', () => {
+  /** The variables a loader reads, found by handing it an environment that records every read. */
+  function variablesRead(load: (env: Record<string, string | undefined>) => unknown): Set<string> {
+    const names = new Set<string>();
+    load(new Proxy({}, { get: (_t, name) => (typeof name === 'string' && names.add(name), undefined) }));
+    return names;
+  }
+  const server = variablesRead(loadConfig);
+  const client = variablesRead(loadClientConfig);
+  const table = tableRows(section('### Configuration'), /^[A-Z][A-Z0-9_]*$/);
+
+  it('the configuration table lists every variable the server reads, and only those', () => {
+    expect(server.size).toBeGreaterThan(20);
+    expect([...table.keys()].sort()).toEqual([...server].sort());
+  });
+
+  it("each default the table gives is the one Herald uses when the variable is unset", () => {
+    const defaults = loadConfig({});
+    let compared = 0;
+    for (const [name, [cell]] of table) {
+      // `unset`, `generated`, `empty`: no value to give.
+      const value = /^`([^`]*)`$/.exec(cell!.trim())?.[1];
+      if (value === undefined) continue;
+      expect(loadConfig({ [name]: value }), `${name} = ${value}`).toEqual(defaults);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(20);
+  });
+
+  it('the client commands read HERALD_URL and HERALD_API_KEY, both in the README and the CLI help', () => {
+    expect([...client].sort()).toEqual(['HERALD_API_KEY', 'HERALD_URL']);
+    for (const name of client) {
+      expect(section('### Command line and receiver SDK')).toContain(`\`${name}\``);
+      expect(USAGE).toContain(name);
+    }
+  });
+
+  it('the variables the CLI help names are the server\'s', () => {
+    const named = USAGE.slice(USAGE.indexOf('Server configuration')).match(/\b[A-Z][A-Z0-9_]{2,}\b/g) ?? [];
+    expect(named.length).toBeGreaterThan(3);
+    for (const name of named) expect(server, name).toContain(name);
+  });
+});
+
+describe('with a running Herald', () => {
+  let h: TestHerald;
+  beforeAll(async () => {
+    // An overlap other than the default, which /openapi.json must state as configured.
+    h = await startTestHerald({ HERALD_ROTATION_OVERLAP_SECONDS: '3600' });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('the metrics table lists every metric /metrics exposes, with its type and labels', async () => {
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    const observability = section('## Observability');
+    const table = tableRows(observability, /^herald_/);
+    const exposed = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    const defaults = [...exposed.keys()].filter((n) => /^herald_(process|nodejs)_/.test(n));
+    expect(defaults.some((n) => n.startsWith('herald_process_')) && defaults.some((n) => n.startsWith('herald_nodejs_'))).toBe(true);
+    expect(observability).toContain('| `herald_process_*`, `herald_nodejs_*` |');
+    const own = [...exposed].filter(([n]) => !defaults.includes(n));
+    expect(own.length).toBeGreaterThan(10);
+    expect(own.map(([n]) => n).sort()).toEqual([...table.keys()].sort());
+    for (const [name, type] of own) {
+      const [documentedType, labels] = table.get(name)!;
+      expect(documentedType!.trim().split(' ')[0], name).toBe(type);
+      // Every label of its samples, and every value but the profile's, is named in the row.
+      for (const sample of text.matchAll(new RegExp(`^${name}(?:_bucket|_sum|_count)?\\{([^}]*)\\}`, 'gm'))) {
+        for (const [, label, value] of sample[1]!.matchAll(/(\w+)="([^"]*)"/g)) {
+          if (label === 'le') continue;
+          expect(labels, `${name} label ${label}`).toContain(`\`${label}\``);
+          if (label !== 'profile') expect(labels, `${name} ${label}="${value}"`).toContain(`\`${value}\``);
+          else expect(observability, `profile ${value}`).toContain(`\`${value}\``);
+        }
+      }
+    }
+  });
+
+  it("every route of the native API is in the README or the inboxes' README, and every route they name exists", async () => {
+    const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const shape = (path: string) =>
+      path
+        .split('/')
+        .map((s) => (/^(\{.+\}|:.+|<.+>|\$\w+|[A-Z_]+)$/.test(s) ? ':' : s))
+        .join('/');
+    const native = (path: string) => path.startsWith('/api/v2/') && !path.startsWith('/api/v2/admin/');
+    const routes = new Set<string>();
+    for (const [path, operations] of Object.entries(spec.paths)) {
+      if (!native(path)) continue;
+      for (const method of Object.keys(operations)) routes.add(`${method.toUpperCase()} ${shape(path)}`);
+    }
+    expect(routes.size).toBeGreaterThan(30);
+
+    // "GET/PATCH/DELETE /endpoints/:id": in the native API's table the prefix /api/v2 is left out.
+    const mention = /\b((?:GET|POST|PUT|PATCH|DELETE)(?:\/(?:GET|POST|PUT|PATCH|DELETE))*) (\/[\w.:{}<>$-]+(?:\/[\w.:{}<>$-]+)*)/g;
+    const nativeTable = section('### Native API (`/api/v2`, key in `X-API-Key`, `Authorization: Bearer`, or as the Basic password)')
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .join('\n');
+    const documented = new Set<string>();
+    for (const [text, prefix] of [[README, ''], [INBOX_README, ''], [nativeTable, '/api/v2']] as const) {
+      for (const [, methods, path] of text.matchAll(mention)) {
+        const full = path!.startsWith('/api/v2/') ? path! : prefix + path!;
+        if (!native(full)) continue;
+        for (const method of methods!.split('/')) documented.add(`${method} ${shape(full)}`);
+      }
+    }
+    expect([...routes].filter((r) => !documented.has(r)), 'routes the docs do not name').toEqual([]);
+    expect([...documented].filter((r) => !routes.has(r)), 'routes the docs name that do not exist').toEqual([]);
+  });
+
+  it('/openapi.json states the rotation overlap as configured', async () => {
+    const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { description: string }>> };
+    expect(spec.paths['/api/v2/endpoints/{id}/secret/rotate']!.post!.description).toContain('for 1 hour (HERALD_ROTATION_OVERLAP_SECONDS)');
+  });
+});
+
+describe('the command line', () => {
+  const commands = [...USAGE.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1]!);
+  /** Every option any command declares, read from the sources: candidates for each command. */
+  const declared = [
+    ...new Set(
+      ['src/cli/args.ts', ...readdirSync(new URL('../../src/cli/commands/', import.meta.url)).map((f) => `src/cli/commands/${f}`)].flatMap((file) =>
+        [...read(file).matchAll(/'?([a-z][a-z-]*)'?: \{ type: '(?:string|boolean)'/g)].map((m) => m[1]!),
+      ),
+    ),
+  ];
+  const quiet = { out: () => {}, err: () => {} };
+  /** The help a command prints. */
+  async function help(argv: string[]): Promise<string> {
+    let text = '';
+    expect(await run([...argv, '--help'], { out: (line) => (text += line), err: () => {} })).toBe(0);
+    return text;
+  }
+  /** Whether the command takes `--flag` (asked alongside --help, so nothing runs). */
+  async function takes(argv: string[], flag: string): Promise<boolean> {
+    try {
+      await run([...argv, '--help', `--${flag}`, 'x'], quiet);
+      return true;
+    } catch (err) {
+      if (err instanceof UsageError) return false;
+      throw err;
+    }
+  }
+
+  it('every command is in the README', () => {
+    expect(commands).toEqual(['serve', 'api', 'worker', 'migrate', 'listen', 'send', 'endpoints', 'deliveries', 'retry']);
+    for (const name of commands) expect(README, name).toContain(`herald ${name}`);
+  });
+
+  it("each command's --help names exactly the flags it takes", async () => {
+    expect(declared).toEqual(expect.arrayContaining(['url', 'key', 'json', 'help', 'concurrency', 'forward-to', 'server', 'status']));
+    const subcommands: Record<string, string[][]> = { endpoints: [['list'], ['create'], ['delete']] };
+    for (const name of commands) {
+      const usage = await help([name]);
+      for (const sub of subcommands[name] ?? [[]]) {
+        const argv = [name, ...sub];
+        // endpoints: the usage line of the subcommand, and the connection flags every one takes.
+        const own = sub.length === 0 ? usage : usage.split('\n').filter((l) => l.includes(`herald endpoints ${sub[0]}`) || (sub[0] === 'list' && l.includes('herald endpoints [list]'))).join('\n');
+        const shown = sub.length === 0 ? usage : `${own}\n${usage.slice(usage.indexOf('Connection'))}`;
+        for (const flag of declared) {
+          // --help is every command's (herald --help says so).
+          if (flag === 'help') continue;
+          expect(await takes(argv, flag), `herald ${argv.join(' ')} --${flag}`).toBe(new RegExp(`--${flag}\\b`).test(shown));
+        }
+      }
+    }
+  });
+});
