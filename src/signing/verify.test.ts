@@ -127,6 +127,16 @@ describe('verify', () => {
     expect(() => verifyAtNow({ toleranceSeconds: -1 })).toThrow(RangeError);
   });
 
+  it('refuses a clock that gives no time instead of skipping the timestamp check', () => {
+    // Signed in 1970: only a tolerance check that never ran would let it through.
+    const headers = signedHeaders({ timestampSec: 1 });
+    for (const broken of [() => Number.NaN, () => Infinity, () => undefined] as unknown as (() => number)[]) {
+      expect(() => verifyAtNow({ headers, now: broken })).toThrow(RangeError);
+      expect(() => verifyAtNow({ headers, now: broken })).toThrow(/^now\(\) must return milliseconds since the epoch/);
+      expect(() => new Webhook(SECRET, { now: broken }).verify(BODY, headers)).toThrow(RangeError);
+    }
+  });
+
   it('passes when only the second of two signatures is valid (rotation)', () => {
     const other = decodeSecret(generateSecret());
     const header = signatureHeader([other, decodeSecret(SECRET)], 'msg_1', NOW_SEC, BODY);

@@ -51,7 +51,7 @@ export interface VerifyOptions {
   secret: string | readonly string[];
   /** Maximum clock distance from now, in seconds, either direction. Default 300. */
   toleranceSeconds?: number;
-  /** Current time in milliseconds since the epoch. Default `Date.now`. */
+  /** Current time in milliseconds since the epoch (a RangeError if not a finite number). Default `Date.now`. */
   now?: () => number;
 }
 
@@ -150,8 +150,7 @@ function verifyWithKeys(
   const body = toBuffer(options.body);
   const headers = readSignedHeaders(checkHeaders(options.headers));
   const timestampSec = parseTimestamp(headers.timestamp);
-  const nowSec = Math.floor((options.now ?? Date.now)() / 1000);
-  checkTimestamp(timestampSec, nowSec, tolerance);
+  checkTimestamp(timestampSec, currentSeconds(options.now ?? Date.now), tolerance);
 
   if (!anySignatureMatches(keys, headers, timestampSec, body)) {
     throw new InvalidSignatureError();
@@ -226,6 +225,18 @@ function parseTimestamp(value: string): number {
     );
   }
   return Number(value);
+}
+
+/**
+ * The injected clock, in whole seconds. Anything but a finite number (NaN, undefined) would make
+ * both tolerance comparisons false and pass every timestamp: a caller mistake, not a bad delivery.
+ */
+function currentSeconds(now: () => number): number {
+  const ms = now();
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new RangeError(`now() must return milliseconds since the epoch, got ${String(ms)}`);
+  }
+  return Math.floor(ms / 1000);
 }
 
 function checkTimestamp(timestampSec: number, nowSec: number, toleranceSeconds: number): void {
