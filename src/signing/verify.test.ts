@@ -137,6 +137,20 @@ describe('verify', () => {
     }
   });
 
+  it('refuses a timestamp no Date can hold as a malformed header, whatever the tolerance', () => {
+    // 15 digits pass the format; as milliseconds they are past the largest Date (year 275760).
+    const headers = signedHeaders({ timestampSec: 999_999_999_999_999 });
+    for (const toleranceSeconds of [undefined, 1e16]) {
+      expect(() => verifyAtNow({ headers, toleranceSeconds })).toThrow(InvalidHeaderError);
+      expect(() => verifyAtNow({ headers, toleranceSeconds })).toThrow(/^webhook-timestamp is out of range$/);
+    }
+    // The latest second a Date holds is still a timestamp, here too far in the future.
+    const latest = signedHeaders({ timestampSec: 8_640_000_000_000 });
+    expect(() => verifyAtNow({ headers: latest })).toThrow(
+      expect.objectContaining({ code: 'timestamp_too_new', timestamp: new Date(8_640_000_000_000_000) }),
+    );
+  });
+
   it('passes when only the second of two signatures is valid (rotation)', () => {
     const other = decodeSecret(generateSecret());
     const header = signatureHeader([other, decodeSecret(SECRET)], 'msg_1', NOW_SEC, BODY);

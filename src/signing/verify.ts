@@ -31,6 +31,9 @@ const DEFAULT_TOLERANCE_SECONDS = 300;
 /** Only whole seconds, as the spec sends them; rejects "1e9", "-5", " 12", "1.5". */
 const TIMESTAMP = /^\d{1,15}$/;
 
+/** The latest second a Date can hold (8.64e15 ms after the epoch). */
+const MAX_DATE_SECONDS = 8_640_000_000_000;
+
 /** The only signature scheme Standard Webhooks defines for symmetric keys. */
 const V1 = 'v1,';
 
@@ -224,7 +227,12 @@ function parseTimestamp(value: string): number {
       'webhook-timestamp must be whole seconds since the epoch',
     );
   }
-  return Number(value);
+  const seconds = Number(value);
+  // Past year 275760 a Date is invalid: the result and the errors carry the time as a Date.
+  if (seconds > MAX_DATE_SECONDS) {
+    throw new InvalidHeaderError('webhook-timestamp', 'webhook-timestamp is out of range');
+  }
+  return seconds;
 }
 
 /**
