@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readEndpointForm, valuesOf } from './endpoint-form.js';
+import { CLIENT_SECRET_AGAIN, readEndpointForm, valuesOf } from './endpoint-form.js';
 import type { Form } from './kit.js';
 import type { EndpointDto } from './models.js';
 
@@ -124,6 +124,51 @@ describe('endpoint form', () => {
     expect(valuesOf(current('client_secret_basic')).oauthTokenAuth).toBe('client_secret_basic');
     expect(valuesOf(current('client_secret_post')).oauthTokenAuth).toBe('client_secret_post');
     expect(valuesOf(undefined).oauthTokenAuth).toBe('client_secret_post');
+  });
+
+  it('pre-fills the settings of an endpoint\'s auth that are not secret, never its password or client secret', () => {
+    const basic = valuesOf({ auth: { type: 'basic', username: 'dam', password: '****' } } as unknown as EndpointDto);
+    expect(basic).toMatchObject({ auth: 'keep', basicUsername: 'dam', oauthTokenUrl: '', oauthClientId: '', oauthScope: '', secretEntered: false });
+    const auth = { type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: '****', scope: 'a b', extra_params: { audience: '****' }, token_endpoint_auth_method: 'client_secret_basic' };
+    const oauth = valuesOf({ auth } as unknown as EndpointDto);
+    expect(oauth).toMatchObject({ basicUsername: '', oauthTokenUrl: 'https://t.example/token', oauthClientId: 'cid', oauthScope: 'a b', oauthTokenAuth: 'client_secret_basic' });
+    expect(JSON.stringify(oauth)).not.toContain('****');
+  });
+
+  it('on edit, sends a secret left empty back as the API showed it (which keeps the stored one), but not for another token URL', () => {
+    const basicCurrent = { auth: { type: 'basic', username: 'dam', password: '****' } } as unknown as EndpointDto;
+    const basic: [string, string][] = [...base, ['auth_type', 'basic'], ['basic_username', 'dam2'], ['basic_password', '']];
+    const keptPassword = readEndpointForm(form(basic), 'edit', basicCurrent);
+    expect(keptPassword.ok && keptPassword.body.auth).toEqual({ type: 'basic', username: 'dam2', password: '****' });
+    const newPassword = readEndpointForm(form([...basic.slice(0, -1), ['basic_password', 'pw']]), 'edit', basicCurrent);
+    expect(newPassword.ok && newPassword.body.auth).toEqual({ type: 'basic', username: 'dam2', password: 'pw' });
+
+    const oauthCurrent = { auth: { type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: '****' } } as unknown as EndpointDto;
+    const oauth: [string, string][] = [...base, ['auth_type', 'oauth2_client_credentials'], ['oauth_token_url', 'https://t.example/token'], ['oauth_client_id', 'cid2'], ['oauth_client_secret', ''], ['oauth_scope', 'x']];
+    const keptSecret = readEndpointForm(form(oauth), 'edit', oauthCurrent);
+    expect(keptSecret.ok && keptSecret.body.auth).toEqual({ type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid2', client_secret: '****', scope: 'x', token_endpoint_auth_method: 'client_secret_post' });
+    const moved = readEndpointForm(form([...oauth.filter(([k]) => k !== 'oauth_token_url'), ['oauth_token_url', 'https://other.example/token']]), 'edit', oauthCurrent);
+    expect(moved.ok ? 'ok' : [moved.error.field, moved.error.message]).toEqual(['oauth_client_secret', expect.stringContaining('kept only for its token URL, https://t.example/token')]);
+    // Nothing to keep: from basic auth, or on create.
+    for (const [mode, current] of [['edit', basicCurrent], ['create', undefined]] as const) {
+      const r = readEndpointForm(form(oauth), mode, current);
+      expect(r.ok ? 'ok' : r.error.field, mode).toBe('oauth_client_secret');
+    }
+  });
+
+  it('asks again for a secret a form shown with an error dropped, rather than keep the current one', () => {
+    const oauthCurrent = { auth: { type: 'oauth2_client_credentials', token_url: 'https://t.example/token', client_id: 'cid', client_secret: '****' } } as unknown as EndpointDto;
+    const oauth: [string, string][] = [...base, ['auth_type', 'oauth2_client_credentials'], ['oauth_token_url', 'https://t.example/token'], ['oauth_client_id', 'cid']];
+    // A secret entered with another mistake: the reading says so, and the form shown again marks it dropped.
+    const entered = readEndpointForm(form([...oauth, ['oauth_client_secret', 'new'], ['timeout_ms', '1']]), 'edit', oauthCurrent);
+    expect(entered.ok ? 'ok' : [entered.error.field, entered.values.secretEntered]).toEqual(['timeout_ms', true]);
+    const dropped = readEndpointForm(form([...oauth, ['oauth_client_secret', ''], ['oauth_client_secret_cleared', '1']]), 'edit', oauthCurrent);
+    expect(dropped.ok ? 'ok' : [dropped.error.field, dropped.error.message, dropped.values.secretEntered]).toEqual(['oauth_client_secret', CLIENT_SECRET_AGAIN, true]);
+    // None entered: nothing is owed, and an empty field keeps the current one again.
+    const none = readEndpointForm(form([...oauth, ['oauth_client_secret', ''], ['timeout_ms', '1']]), 'edit', oauthCurrent);
+    expect(none.ok ? 'ok' : none.values.secretEntered).toBe(false);
+    const basicNone = readEndpointForm(form([...base, ['auth_type', 'basic'], ['basic_username', 'u'], ['basic_password', ''], ['timeout_ms', '1']]), 'create');
+    expect(basicNone.ok ? 'ok' : basicNone.values.secretEntered).toBe(false);
   });
 
   it('pre-fills an edit form from the endpoint but never its credentials', () => {

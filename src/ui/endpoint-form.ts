@@ -1,7 +1,11 @@
 // The endpoint create/edit form: what it shows and how a submitted form becomes an API body.
 // Credentials come back from the API masked, so the edit form never pre-fills them: the user
-// keeps the current authentication and headers, or enters new ones that replace them. OAuth extra
-// params have no fields: new OAuth settings carry the current ones over as the API showed them.
+// keeps the current authentication and headers, or enters new ones that replace them. The
+// settings that are not secret (basic user name, OAuth token URL, client ID, scope, client
+// authentication) are filled in, and a password or client secret left empty keeps the current
+// one: the form sends it back as the API showed it, which the API's rule for masked values
+// resolves to the stored one. OAuth extra params have no fields: new OAuth settings carry the
+// current ones over as the API showed them.
 import { type Form, field, fields } from './kit.js';
 import type { EndpointDto } from './models.js';
 
@@ -28,6 +32,12 @@ export interface EndpointFormValues {
   readonly oauthClientId: string;
   readonly oauthScope: string;
   readonly oauthTokenAuth: TokenAuthChoice;
+  /**
+   * The password or client secret of the chosen authentication was entered (or is still owed
+   * after a form shown again dropped it): a form shown again after an error asks for it again
+   * rather than read an empty field as "keep the current one" (or as an empty password).
+   */
+  readonly secretEntered: boolean;
   readonly replaceHeaders: boolean;
   readonly headers: readonly HeaderRow[];
   readonly rateLimit: string;
@@ -40,6 +50,10 @@ export interface EndpointFormValues {
  * (`basic_password_cleared`), so an empty password then is a mistake, not a choice.
  */
 export const PASSWORD_AGAIN = 'Enter the basic authentication password again: a form shown with an error does not keep it.';
+export const CLIENT_SECRET_AGAIN = 'Enter the OAuth 2.0 client secret again: a form shown with an error does not keep it.';
+
+/** The form field of each authentication's secret; `<field>_cleared` marks one a form shown again dropped. */
+const SECRET_FIELDS: Readonly<Record<string, string>> = { basic: 'basic_password', oauth2_client_credentials: 'oauth_client_secret' };
 
 /** Empty header rows offered by the form (no script needed to add rows). */
 export const HEADER_ROWS = 3;
@@ -51,19 +65,30 @@ export interface FormError {
 
 export type FormReading = { readonly ok: true; readonly body: Record<string, unknown>; readonly values: EndpointFormValues } | { readonly ok: false; readonly error: FormError; readonly values: EndpointFormValues };
 
+/**
+ * A setting of `e`'s auth as the API shows it, if its auth is of `type`: a secret comes masked
+ * (`****`), which sent back keeps the stored secret (the API's rule for masked values).
+ */
+function authShown(e: EndpointDto | undefined, type: string, name: string): string | undefined {
+  const value = e?.auth.type === type ? e.auth[name] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
 export function valuesOf(e: EndpointDto | undefined): EndpointFormValues {
+  const oauth = 'oauth2_client_credentials';
   return {
     url: e?.url ?? '',
     description: e?.description ?? '',
     method: e?.method ?? 'POST',
     selected: new Set(e?.event_types ?? []),
     auth: e ? 'keep' : 'none',
-    basicUsername: '',
-    oauthTokenUrl: '',
-    oauthClientId: '',
-    oauthScope: '',
-    // Not a secret: an OAuth endpoint's method is shown, so new settings keep it unless changed.
-    oauthTokenAuth: e?.auth.type === 'oauth2_client_credentials' && e.auth.token_endpoint_auth_method === 'client_secret_basic' ? 'client_secret_basic' : 'client_secret_post',
+    // Not secrets: shown by the API, so filled in; the password and client secret never are.
+    basicUsername: authShown(e, 'basic', 'username') ?? '',
+    oauthTokenUrl: authShown(e, oauth, 'token_url') ?? '',
+    oauthClientId: authShown(e, oauth, 'client_id') ?? '',
+    oauthScope: authShown(e, oauth, 'scope') ?? '',
+    oauthTokenAuth: authShown(e, oauth, 'token_endpoint_auth_method') === 'client_secret_basic' ? 'client_secret_basic' : 'client_secret_post',
+    secretEntered: false,
     replaceHeaders: false,
     headers: [],
     rateLimit: e?.rate_limit_per_second ? String(e.rate_limit_per_second) : '',
@@ -81,6 +106,7 @@ function headerRows(form: Form): HeaderRow[] {
 
 function readValues(form: Form): EndpointFormValues {
   const auth = field(form, 'auth_type');
+  const secretField = Object.hasOwn(SECRET_FIELDS, auth) ? SECRET_FIELDS[auth] : undefined;
   return {
     url: field(form, 'url'),
     description: field(form, 'description'),
@@ -92,6 +118,7 @@ function readValues(form: Form): EndpointFormValues {
     oauthClientId: field(form, 'oauth_client_id'),
     oauthScope: field(form, 'oauth_scope'),
     oauthTokenAuth: field(form, 'oauth_token_auth') === 'client_secret_basic' ? 'client_secret_basic' : 'client_secret_post',
+    secretEntered: secretField !== undefined && ((form.get(secretField)?.[0] ?? '') !== '' || field(form, `${secretField}_cleared`) === '1'),
     replaceHeaders: field(form, 'replace_headers') === 'on',
     headers: headerRows(form),
     rateLimit: field(form, 'rate_limit_per_second'),
@@ -139,14 +166,22 @@ function authBody(v: EndpointFormValues, form: Form, current: EndpointDto | unde
     case 'basic': {
       if (!v.basicUsername) return { field: 'basic_username', message: 'Enter the user name for basic authentication.' };
       const password = form.get('basic_password')?.[0] ?? '';
-      // An empty password is valid (a token as the user name), but not one the form dropped.
+      // An empty password is the current one on a basic endpoint, else valid as it is (a token as
+      // the user name), but never one the form dropped.
       if (!password && field(form, 'basic_password_cleared') === '1') return { field: 'basic_password', message: PASSWORD_AGAIN };
-      return { type: 'basic', username: v.basicUsername, password };
+      return { type: 'basic', username: v.basicUsername, password: password || (authShown(current, 'basic', 'password') ?? '') };
     }
     case 'oauth2_client_credentials': {
-      const secret = form.get('oauth_client_secret')?.[0] ?? '';
+      const entered = form.get('oauth_client_secret')?.[0] ?? '';
       if (!v.oauthTokenUrl) return { field: 'oauth_token_url', message: 'Enter the token URL for OAuth 2.0.' };
       if (!v.oauthClientId) return { field: 'oauth_client_id', message: 'Enter the client ID for OAuth 2.0.' };
+      if (!entered && field(form, 'oauth_client_secret_cleared') === '1') return { field: 'oauth_client_secret', message: CLIENT_SECRET_AGAIN };
+      const kept = entered ? undefined : authShown(current, 'oauth2_client_credentials', 'client_secret');
+      // The API keeps the client secret only for the token URL it was given for.
+      if (kept !== undefined && current!.auth.token_url !== v.oauthTokenUrl) {
+        return { field: 'oauth_client_secret', message: `Enter the client secret for the new token URL: the current one is kept only for its token URL, ${String(current!.auth.token_url)}.` };
+      }
+      const secret = entered || kept;
       if (!secret) return { field: 'oauth_client_secret', message: 'Enter the client secret for OAuth 2.0.' };
       return oauthBody(v, secret, current);
     }
