@@ -40,7 +40,7 @@ const HeaderName = Type.String({ minLength: 1, maxLength: 100 });
 const HeaderValue = Type.String({
   maxLength: 4096,
   description:
-    'Masked in answers. Sent back as answers show it (the mask of the value stored under that name), it keeps the stored value, unless a secret header turns plain; any other masked value (****, or ending in …) is refused (422).',
+    'Masked in answers. Sent back as answers show it (the mask of the value stored under that name), it keeps the stored value, unless a secret header turns plain; any other masked value (****, or ending in …) is refused (422). A hidden value is kept only while the URL stays on the same origin (scheme, host and port): an update moving it elsewhere must send it again, or is refused (422 naming headers).',
 });
 
 export const HeaderEntry = Type.Object(
@@ -63,7 +63,11 @@ const AuthVariants = Type.Union([
       type: Type.Literal('basic'),
       // RFC 7617: the user id cannot hold a colon (the receiver splits at the first one).
       username: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^:]*$' }),
-      password: Type.String({ maxLength: 500, description: 'Answers show ****; **** sent back keeps the stored password, any other masked value is refused (422).' }),
+      password: Type.String({
+        maxLength: 500,
+        description:
+          'Answers show ****; **** sent back keeps the stored password, any other masked value is refused (422). Kept (left out or sent back) only while the URL stays on the same origin (scheme, host and port): an update moving it elsewhere must send the password again, or is refused (422 naming auth).',
+      }),
     },
     { additionalProperties: false },
   ),

@@ -169,14 +169,60 @@ function unmaskedAuth(auth: EndpointAuth, before: EndpointAuth | undefined): End
 }
 
 /**
- * Headers with masked values sent back resolved against the stored ones of the same name (names
+ * The stored header whose value `h`, sent back masked, stands for: the one of the same name (names
  * ignore case). A secret header turned plain needs its value again: kept, it would be shown.
  */
+function storedHeader(h: EndpointHeader, before: readonly EndpointHeader[]): EndpointHeader | undefined {
+  return before.find((b) => b.name.toLowerCase() === h.name.toLowerCase() && (h.type !== 'plain' || b.type === 'plain'));
+}
+
+/** Headers with masked values sent back resolved against the stored ones (see storedHeader). */
 function unmaskedHeaders(headers: readonly EndpointHeader[], before: readonly EndpointHeader[]): EndpointHeader[] {
   return headers.map((h) => {
-    const stored = before.find((b) => b.name.toLowerCase() === h.name.toLowerCase() && (h.type !== 'plain' || b.type === 'plain'));
+    const stored = storedHeader(h, before);
     return { ...h, value: secretSent(h.value, stored?.value, mask, 'headers', `headers: the value of "${h.name.slice(0, 100)}"`) };
   });
+}
+
+/**
+ * The names of the hidden headers whose stored values `sent` keeps: every one when the headers
+ * are left out, else those sent back masked as answers show them. hmac values are keys that never
+ * leave Herald, and plain ones are shown anyway.
+ */
+function keptSecretHeaders(before: readonly EndpointHeader[], sent: readonly EndpointHeader[] | undefined): string[] {
+  if (sent === undefined) return before.filter((h) => h.type === 'hidden').map((h) => h.name);
+  return sent
+    .filter((h) => {
+      const stored = h.type === 'hidden' ? storedHeader(h, before) : undefined;
+      return stored !== undefined && h.value === mask(stored.value);
+    })
+    .map((h) => h.name);
+}
+
+/**
+ * Credentials sent in clear to the endpoint's URL (a basic password, the values of hidden headers)
+ * are kept only for the origin (scheme, host and port) they were given for, as OAuth secrets are
+ * for their token URL: a key that may change the URL, but never read them (answers mask them),
+ * could otherwise have them sent to a server of its choice. An update of `e` that moves the URL to
+ * another origin and keeps one (leaves it out, or sends it back masked) is refused, naming the
+ * field; a change of path alone stays on the same server. Signing secrets and hmac keys are not
+ * concerned: what is sent is a signature, which does not reveal its key.
+ */
+function checkCredentialsFollowUrl(e: Endpoint, input: EndpointInput): void {
+  if (input.url === undefined) return;
+  const from = new URL(e.url).origin;
+  const to = new URL(input.url).origin;
+  if (from === to) return;
+  const rule = `must be sent again when the URL moves to another origin (${from} → ${to}): a credential sent in clear is kept only for the origin it was given for`;
+  const auth = input.auth;
+  if (e.auth.type === 'basic' && (auth === undefined || (auth.type === 'basic' && auth.password === FULLY_MASKED))) {
+    throw new EndpointInputError('auth', `auth: the basic password ${rule}`);
+  }
+  const kept = keptSecretHeaders(e.headers, input.headers);
+  if (kept.length > 0) {
+    const names = kept.map((name) => `"${name.slice(0, 100)}"`).join(', ');
+    throw new EndpointInputError('headers', `headers: the value${kept.length > 1 ? 's' : ''} of ${names} ${rule}`);
+  }
 }
 
 /** `input` with every secret sent back masked replaced by the stored one (see secretSent). */
@@ -224,6 +270,7 @@ export function buildEndpoint(
 export function patchEndpoint(e: Endpoint, input: EndpointInput, now: number): Endpoint {
   const patch = unmaskedInput(input, e);
   checkInput(patch);
+  checkCredentialsFollowUrl(e, input);
   const defined = <T>(value: T | undefined, fallback: T): T => (value === undefined ? fallback : value);
   const disabled = defined(patch.disabled, e.disabled);
   return {

@@ -1,5 +1,6 @@
 // Small pure helpers shared by the profile renderers and routes.
 import { findEventType, nameInProfile, type Profile } from '../catalog/index.js';
+import { EndpointInputError } from '../domain/endpoint.js';
 
 export type Json = Record<string, unknown>;
 
@@ -9,6 +10,17 @@ export function isRecord(value: unknown): value is Json {
 
 export function str(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/**
+ * patchEndpoint refuses to keep a credential sent in clear (naming `auth` or `headers`) when the
+ * URL moves to another origin. A profile's API without a field for it (`missing`) cannot send it
+ * again: its refusal then says where to, the native PATCH of the same endpoint, which takes it
+ * together with the URL. Any other error is returned as it is.
+ */
+export function credentialElsewhere(err: unknown, endpointId: string, missing: readonly ('auth' | 'headers')[]): unknown {
+  if (!(err instanceof EndpointInputError) || !missing.some((field) => field === err.field)) return err;
+  return new EndpointInputError(err.field, `${err.message}; this API has no field for it: send it with the new URL through PATCH /api/v2/endpoints/${endpointId}`);
 }
 
 /** `first_name` → `firstName`; keys already in camelCase stay as they are. */

@@ -28,6 +28,7 @@ import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointHeader } from '../../domain/types.js';
 import { mask } from '../../signing/secretbox.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
+import { credentialElsewhere } from '../shared.js';
 
 const TAGS = ['cmp'];
 export const CALLBACK_SECRET_HEADER = 'Callback-Secret';
@@ -53,7 +54,7 @@ const PatchBody = Type.Object(
   {
     callback_url: Type.Optional(CallbackUrl),
     events: Type.Optional(Events),
-    secret: Type.Optional(Type.Union([Secret, Type.Null()], { description: 'A new secret, or null to send none. The current secret as answers show it (****, or its first characters and …) keeps it; another masked value, or one with no current secret to keep, is refused (422).' })),
+    secret: Type.Optional(Type.Union([Secret, Type.Null()], { description: 'A new secret, or null to send none. The current secret as answers show it (****, or its first characters and …) keeps it; another masked value, or one with no current secret to keep, is refused (422). A callback_url on another origin (scheme, host and port) needs the secret again: kept, it is refused (422 naming secret).' })),
     disabled: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
@@ -181,7 +182,8 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
           ctx.clock(),
         );
       } catch (err) {
-        cmpError(err);
+        // Basic auth of a CMP subscription can only have been set through the native API.
+        cmpError(credentialElsewhere(err, existing.id, ['auth']));
       }
       if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId, 'callback_url');
       await saveEndpointUpdate(ctx, updated, existing);

@@ -30,7 +30,7 @@ import type { Endpoint, EndpointHeader } from '../../domain/types.js';
 import { mask } from '../../signing/secretbox.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import type { EndpointAttempt } from '../../store/contract.js';
-import { eventName } from '../shared.js';
+import { credentialElsewhere, eventName } from '../shared.js';
 import {
   HeaderType,
   invalidParam,
@@ -138,15 +138,17 @@ function withoutField(message: string, field: string): string {
 /**
  * `webhook_headers` → core headers. hidden and hmac values are secrets: on update, an entry
  * without a value keeps the stored value of that key, as long as it stays a secret: turning one
- * plain needs its value again, or it would be shown. An entry sent back with the masked value
- * shown is resolved by the core's rule for every API (patchEndpoint): kept as well.
+ * plain needs its value again, or it would be shown. Such an entry goes to the core as the masked
+ * value answers show, which the core's rule for every API (patchEndpoint) resolves to the stored
+ * value, as it does for an entry sent back masked: so the core knows the value was kept, not sent,
+ * and refuses to keep a hidden one for an http_url on another origin.
  */
 function headersIn(list: NonNullable<WebhookParams['webhook_headers']>, existing: readonly EndpointHeader[]): EndpointHeader[] {
   return list.map((h) => {
     const type = h.type ?? 'plain';
     const before = existing.find((e) => e.name.toLowerCase() === h.key.toLowerCase() && e.type !== 'plain');
     const keep = before && type !== 'plain' && (h.value === undefined || h.value === null);
-    const value = keep ? before.value : h.value;
+    const value = keep ? mask(before.value) : h.value;
     if (typeof value !== 'string') throw invalidParam('value', h.value ?? null, 'Must be a String');
     return { name: h.key, value, type };
   });
@@ -303,7 +305,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
       updated = patchEndpoint(existing, inputOf(p, existing.headers), ctx.clock());
       if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId);
     } catch (err) {
-      mediaPocketInputError(err, p);
+      mediaPocketInputError(credentialElsewhere(err, existing.id, ['auth']), p);
     }
     await saveEndpointUpdate(ctx, updated, existing);
     return { webhook: await view(updated) };
@@ -317,7 +319,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
       schema: {
         tags: TAGS,
         summary: `Update a webhook (Media Pocket, ${method})`,
-        description: 'Only the params sent change. webhook_headers replaces the list; a hidden or hmac entry without a value (or with the masked value shown) keeps its stored value.',
+        description: 'Only the params sent change. webhook_headers replaces the list; a hidden or hmac entry without a value (or with the masked value shown) keeps its stored value, a hidden one only while http_url stays on the same origin (scheme, host and port): moving it elsewhere needs hidden values again (422 naming webhook_headers).',
         params: IdParams,
         body: WebhookUpdateBody,
         response: { 200: One, ...errors },
