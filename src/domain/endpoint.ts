@@ -142,9 +142,10 @@ const fullyMasked = (): string => FULLY_MASKED;
  * Auth with masked secrets sent back resolved against `before`. OAuth secrets (client secret,
  * extra params, which often carry a client_assertion) go to the token URL: they are kept only
  * for the token URL they were given for, or a key could have them sent to a server of its choice.
- * An OAuth config sent without token_endpoint_auth_method keeps the one `before` has (the Tenovos
- * PUT and the admin UI form do not carry it, so changing a secret there must not reset it); a new
- * one gets client_secret_post, what Herald always sent before the choice existed.
+ * An OAuth config sent without token_endpoint_auth_method keeps the one `before` has (a Tenovos
+ * PUT may leave out its tokenEndpointAuthMethod, as seed 002's body has none, and clients written
+ * before the choice existed do not send it: changing a secret there must not reset it); a new one
+ * gets client_secret_post, what Herald always sent before the choice existed.
  */
 function unmaskedAuth(auth: EndpointAuth, before: EndpointAuth | undefined): EndpointAuth {
   switch (auth.type) {

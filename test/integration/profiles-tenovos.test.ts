@@ -120,7 +120,13 @@ describe('Seed 002: PUT /webhooks/endpoint/oauth/{endpointId}', () => {
     });
     expect(res.status).toBe(204);
     const got = await h.api('GET', `/webhooks/endpoint/${id}`);
-    expect(got.body.oauth).toEqual({ clientId: 'FbhKdCwuiItoSSRJpKXc6cjhpJFVy7JbB', tokenUrl: 'https://yourauthprovider.com/oauth/token', scope: null, extraParams: { audience: 'http…' } });
+    expect(got.body.oauth).toEqual({
+      clientId: 'FbhKdCwuiItoSSRJpKXc6cjhpJFVy7JbB',
+      tokenUrl: 'https://yourauthprovider.com/oauth/token',
+      scope: null,
+      extraParams: { audience: 'http…' },
+      tokenEndpointAuthMethod: 'client_secret_post',
+    });
     const native = await h.api('GET', `/api/v2/endpoints/${id}`);
     expect(native.body.auth).toMatchObject({ type: 'oauth2_client_credentials', client_secret: '****', extra_params: { audience: 'http…' } });
     expect(JSON.stringify([got.body, native.body])).not.toContain('458Gfd7774Gb1niGYu1JT9xfQobecM0i5UGOp');
@@ -149,6 +155,34 @@ describe('Seed 002: PUT /webhooks/endpoint/oauth/{endpointId}', () => {
       expect([refused.status, refused.body.field], JSON.stringify(extraParams)).toEqual([422, 'extraParams']);
       expect(refused.body.message).toMatch(/^extraParams: the value of "\w+" is a masked value/);
     }
+  });
+
+  it('shows how Herald authenticates to tokenUrl (tokenEndpointAuthMethod, the native auth.token_endpoint_auth_method) and takes it; a PUT without it keeps it', async () => {
+    const { id } = (await h.api('POST', '/webhooks/endpoint', [sub()])).body;
+    const body = { clientId: 'c', tokenUrl: 'https://a.example/t', clientSecret: 's' };
+    const methods = async () => {
+      const [tenovos, native] = await Promise.all([h.api('GET', `/webhooks/endpoint/${id}`), h.api('GET', `/api/v2/endpoints/${id}`)]);
+      return [tenovos.body.oauth.tokenEndpointAuthMethod, native.body.auth.token_endpoint_auth_method];
+    };
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, body)).status).toBe(204);
+    expect(await methods()).toEqual(['client_secret_post', 'client_secret_post']);
+
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, tokenEndpointAuthMethod: 'client_secret_basic' })).status).toBe(204);
+    expect(await methods()).toEqual(['client_secret_basic', 'client_secret_basic']);
+    // Sent back as read (the secret as the native API shows it), or without the field: kept.
+    const { oauth } = (await h.api('GET', `/webhooks/endpoint/${id}`)).body;
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { clientId: oauth.clientId, tokenUrl: oauth.tokenUrl, clientSecret: '****', extraParams: oauth.extraParams, tokenEndpointAuthMethod: oauth.tokenEndpointAuthMethod })).status).toBe(204);
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, clientSecret: 's-2' })).status).toBe(204);
+    expect(await methods()).toEqual(['client_secret_basic', 'client_secret_basic']);
+
+    // Set through the native API, it reads the same here.
+    const native = (await h.api('GET', `/api/v2/endpoints/${id}`)).body.auth;
+    expect((await h.api('PATCH', `/api/v2/endpoints/${id}`, { auth: { ...native, token_endpoint_auth_method: 'client_secret_post' } })).status).toBe(200);
+    expect(await methods()).toEqual(['client_secret_post', 'client_secret_post']);
+
+    const refused = await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, tokenEndpointAuthMethod: 'private_key_jwt' });
+    expect(refused).toMatchObject({ status: 400, body: { field: 'tokenEndpointAuthMethod' } });
+    expect(refused.body.message).toContain('client_secret_post, client_secret_basic');
   });
 
   it("answers at Tenovos' own base path too, with the same keys and roles, documented once", async () => {

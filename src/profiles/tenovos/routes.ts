@@ -5,7 +5,7 @@
 //   GET    /webhooks/endpoint/{id}                 → the endpoint
 //   PATCH  /webhooks/endpoint/{id}                 → 204
 //   DELETE /webhooks/endpoint/{id}                 → 204
-//   PUT    /webhooks/endpoint/oauth/{endpointId}   {clientId, tokenUrl, clientSecret, extraParams?, scope?} → 204
+//   PUT    /webhooks/endpoint/oauth/{endpointId}   {clientId, tokenUrl, clientSecret, extraParams?, scope?, tokenEndpointAuthMethod?} → 204
 //   DELETE /webhooks/endpoint/oauth/{endpointId}   → 204 (back to no authentication)
 //   GET    /webhooks/endpoint/{id}/secret          → {key} (the whsec_ signing secret; Svix-style)
 //   POST   /webhooks/endpoint/{id}/secret/rotate   → 204 (the previous secret keeps signing for 24 h)
@@ -25,9 +25,9 @@ import { Cursor } from '../../api/schemas.js';
 import { iso, maskedValues } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
-import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
+import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret, tokenEndpointAuthMethod } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
-import type { Endpoint, EndpointAuth } from '../../domain/types.js';
+import type { Endpoint, EndpointAuth, TokenEndpointAuthMethod } from '../../domain/types.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { failedSince } from '../../store/queries.js';
 
@@ -62,6 +62,12 @@ const PatchBody = Type.Object(
   },
   { additionalProperties: false },
 );
+// How Herald authenticates to tokenUrl: the native auth.token_endpoint_auth_method, camelCased like
+// the other fields of seed 002's body (which has none for it: a Herald extension).
+const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ['client_secret_post', 'client_secret_basic'];
+const TOKEN_AUTH_METHOD_DOC =
+  'How Herald authenticates to tokenUrl (Herald extension; the native auth.token_endpoint_auth_method). client_secret_post: clientId and clientSecret in the form body. client_secret_basic: HTTP Basic (RFC 6749 §2.3.1), for token servers that take only that.';
+const tokenAuthMethod = (description: string) => Type.Unsafe<TokenEndpointAuthMethod>({ type: 'string', enum: [...TOKEN_ENDPOINT_AUTH_METHODS], description });
 const OAuthBody = Type.Object(
   {
     clientId: Type.String({ minLength: 1, maxLength: 500 }),
@@ -77,6 +83,7 @@ const OAuthBody = Type.Object(
         description: 'A space-separated string or an array of scopes (joined with spaces; empty entries dropped).',
       }),
     ),
+    tokenEndpointAuthMethod: Type.Optional(tokenAuthMethod(`${TOKEN_AUTH_METHOD_DOC} Absent: the endpoint's current method (client_secret_post for one without OAuth).`)),
   },
   { additionalProperties: false },
 );
@@ -94,6 +101,7 @@ const EndpointView = Type.Object({
       tokenUrl: Type.String(),
       scope: Type.Union([Type.String(), Type.Null()]),
       extraParams: Type.Record(Type.String(), Type.String(), { description: 'Values masked (names shown).' }),
+      tokenEndpointAuthMethod: tokenAuthMethod(TOKEN_AUTH_METHOD_DOC),
     }),
     Type.Null(),
   ]),
@@ -132,14 +140,23 @@ export function tenovosView(e: Endpoint): Static<typeof EndpointView> {
     disabledReason: e.disabledReason,
     oauth:
       e.auth.type === 'oauth2_client_credentials'
-        ? { clientId: e.auth.clientId, tokenUrl: e.auth.tokenUrl, scope: e.auth.scope ?? null, extraParams: maskedValues(e.auth.extraParams ?? {}) }
+        ? {
+            clientId: e.auth.clientId,
+            tokenUrl: e.auth.tokenUrl,
+            scope: e.auth.scope ?? null,
+            extraParams: maskedValues(e.auth.extraParams ?? {}),
+            tokenEndpointAuthMethod: tokenEndpointAuthMethod(e.auth),
+          }
         : null,
     createdAt: iso(e.createdAt)!,
     updatedAt: iso(e.updatedAt)!,
   };
 }
 
-/** OAuth body → core auth; the scope array of the seed (`["read", "write"]`) becomes "read write". */
+/**
+ * OAuth body → core auth; the scope array of the seed (`["read", "write"]`) becomes "read write".
+ * Without tokenEndpointAuthMethod the core keeps the endpoint's current method.
+ */
 export function oauthAuth(body: Static<typeof OAuthBody>): EndpointAuth {
   const scopes = Array.isArray(body.scope) ? body.scope : body.scope === undefined ? [] : [body.scope];
   const scope = scopes.map((s) => s.trim()).filter((s) => s.length > 0).join(' ');
@@ -151,6 +168,7 @@ export function oauthAuth(body: Static<typeof OAuthBody>): EndpointAuth {
     clientSecret: body.clientSecret,
     ...(scope ? { scope } : {}),
     ...(extra.length > 0 ? { extraParams: Object.fromEntries(extra) } : {}),
+    ...(body.tokenEndpointAuthMethod ? { tokenEndpointAuthMethod: body.tokenEndpointAuthMethod } : {}),
   };
 }
 
@@ -285,7 +303,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         tags: TAGS,
         summary: 'Set OAuth2 client credentials for an endpoint (Tenovos)',
         description:
-          "Herald fetches a token from tokenUrl (client credentials grant) and sends it as a Bearer token with every delivery. The client secret is sealed at rest and never returned; extraParams values are sealed and read back masked. clientId and clientSecret go to tokenUrl in the form body unless the endpoint's auth.token_endpoint_auth_method, set with the native PATCH /api/v2/endpoints/{id}, is client_secret_basic (HTTP Basic, for token servers that take only that); this PUT keeps that setting.",
+          'Herald fetches a token from tokenUrl (client credentials grant) and sends it as a Bearer token with every delivery. The client secret is sealed at rest and never returned; extraParams values are sealed and read back masked. clientId and clientSecret go to tokenUrl in the form body (client_secret_post) or, with tokenEndpointAuthMethod client_secret_basic, with HTTP Basic (for token servers that take only that). tokenEndpointAuthMethod is a Herald extension, the native auth.token_endpoint_auth_method, shown in GET /webhooks/endpoint/{id}: a PUT without it keeps the current method.',
         params: EndpointIdParams,
         body: OAuthBody,
         response: { 204: Type.Null() },
