@@ -102,7 +102,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return endpointView(endpoint);
   });
 
-  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out, or sent back masked as answers show them, are kept (OAuth ones only with the same token_url); any other masked value is refused (422). Admin keys only.', params: IdParams, body: EndpointPatch, response: answers({ 200: 'the endpoint (credentials masked)', 409: INBOX_RELAY, 422: DESTINATION_REFUSED }) } }, async (req) => {
+  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out, or sent back masked as answers show them, are kept (OAuth ones only with the same token_url; a basic password and hidden header values, sent in clear to the URL, only while the url stays on the same origin: scheme, host and port, else 422 naming auth or headers); any other masked value is refused (422). Admin keys only.', params: IdParams, body: EndpointPatch, response: answers({ 200: 'the endpoint (credentials masked)', 409: INBOX_RELAY, 422: DESTINATION_REFUSED }) } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);

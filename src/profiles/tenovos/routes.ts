@@ -30,6 +30,7 @@ import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, TokenEndpointAuthMethod } from '../../domain/types.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { failedSince } from '../../store/queries.js';
+import { credentialElsewhere } from '../shared.js';
 
 const TAGS = ['tenovos'];
 
@@ -261,7 +262,18 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.patch(
     '/webhooks/endpoint/:id',
-    { ...admin, schema: { tags: TAGS, summary: 'Update an endpoint subscription (Tenovos)', params: IdParams, body: PatchBody, response: { 204: Type.Null() } } },
+    {
+      ...admin,
+      schema: {
+        tags: TAGS,
+        summary: 'Update an endpoint subscription (Tenovos)',
+        description:
+          'A url on another origin (scheme, host and port) is refused (422 naming auth or headers) while the endpoint has basic authentication or hidden headers: those are sent in clear to the url, and are kept only for the origin they were given for. Send them again with the new url through PATCH /api/v2/endpoints/{id}.',
+        params: IdParams,
+        body: PatchBody,
+        response: { 204: Type.Null() },
+      },
+    },
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const existing = await load(accountId, (req.params as Static<typeof IdParams>).id);
@@ -274,7 +286,8 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
           ctx.clock(),
         );
       } catch (err) {
-        tenovosError(err);
+        // Basic auth and headers of a Tenovos endpoint are set through the native API.
+        tenovosError(credentialElsewhere(err, existing.id, ['auth', 'headers']));
       }
       if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId);
       await saveEndpointUpdate(ctx, updated, existing);
