@@ -142,6 +142,26 @@ describe('herald listen', () => {
     expect(inboxes.body.data).toEqual([]);
   });
 
+  it('names a local service that does not answer within 30 s a timeout, and one stopped by Ctrl-C mid-request', async () => {
+    const silent = await startReceiver(() => undefined);
+    try {
+      cli = startCli(['listen', '--forward-to', `${silent.url}/hooks`], listenEnv());
+      await cli.waitForLine((l) => l.startsWith('Ready.'));
+      const late = await h.api('POST', '/api/v2/events', { type: 'user.created', resource: { type: 'user', id: 'u-late' } });
+      const line = await cli.waitForLine((l) => l.includes(late.body.id), 45_000);
+      expect(line).toMatch(new RegExp(`^[\\d:.]+  user\\.created  ${late.body.id}  error: timeout \\(no answer within 30 s\\)  3\\d{4} ms  \\(again: herald retry dlv_\\w+\\)$`));
+
+      const cut = await h.api('POST', '/api/v2/events', { type: 'user.created', resource: { type: 'user', id: 'u-cut' } });
+      await silent.waitFor(2);
+      cli.child.kill('SIGINT');
+      expect(await cli.exited).toBe(0);
+      expect(cli.lines.find((l) => l.includes(cut.body.id))).toMatch(/  error: stopped  \d+ ms/);
+      expect(cli.lines.at(-1)).toMatch(/^Stopped after 0 deliveries \(2 more did not reach /);
+    } finally {
+      await silent.close();
+    }
+  }, 60_000);
+
   it('removes what a listen on this machine left when killed outright, told by the machine id it keeps (0600, in a 0700 directory)', async () => {
     const mine = configDir();
     const old = await killedListen(mine);

@@ -20,10 +20,11 @@ const usage = `Usage: herald listen --forward-to URL [--events TYPES] [options]
 
 Receives this Herald's deliveries on your machine: creates a temporary inbox and an endpoint
 pointing at it, and forwards every delivery to URL with its original headers and body. Prints
-one line per delivery (time, event type, webhook-id, local status, latency). Ctrl-C removes the
-endpoint and the inbox; if a listen was killed without that, the next one on the same machine
-removes what it left (machines are told apart by an id kept in
-$XDG_CONFIG_HOME/herald/machine-id, else ~/.config/herald/machine-id).
+one line per delivery (time, event type, webhook-id, local status, latency); a local service
+that does not answer within 30 s has not been reached. Ctrl-C removes the endpoint and the
+inbox; if a listen was killed without that, the next one on the same machine removes what it
+left (machines are told apart by an id kept in $XDG_CONFIG_HOME/herald/machine-id, else
+~/.config/herald/machine-id).
 
   --forward-to URL   where to send deliveries, e.g. http://localhost:3000/webhooks
   --events TYPES     comma-separated event types or wildcards (default *), e.g. asset.*
@@ -188,23 +189,7 @@ class ListenSession {
     for (const [name, value] of Object.entries(r.headers)) if (!HOP_HEADERS.has(name)) headers[name] = value;
     const body = r.body === null ? undefined : Buffer.from(r.body, r.body_encoding === 'base64' ? 'base64' : 'utf8');
     const target = targetUrl(this.forwardTo, r.path, r.query);
-    let status: number | undefined;
-    let error: string | undefined;
-    try {
-      // undici.request rather than fetch: fetch refuses "bad ports" (6000, 6665, …) a local service may use.
-      const res = await request(target, {
-        method: r.method as 'POST',
-        headers,
-        body: r.method === 'GET' || r.method === 'HEAD' ? undefined : body,
-        dispatcher: this.local,
-        signal: AbortSignal.any([AbortSignal.timeout(FORWARD_TIMEOUT_MS), this.stop.signal]),
-      });
-      status = res.statusCode;
-      await res.body.dump().catch(() => undefined);
-    } catch (err) {
-      const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-      error = e.code ?? e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
-    }
+    const { status, error } = await this.sendLocally(target, r.method, headers, body);
     if (error === undefined) this.forwarded++;
     else this.unreached++;
     const latencyMs = Math.round(performance.now() - started);
@@ -219,7 +204,32 @@ class ListenSession {
       );
     } else {
       const again = deliveryId ? `  (again: herald retry ${deliveryId})` : '';
-      this.io.out([time.slice(11, 23), eventType, webhookId, status ?? `error: ${error}`, `${latencyMs} ms`].join('  ') + again);
+      this.io.out([time.slice(11, 23), eventType, webhookId, status ?? `error: ${ERROR_TEXT[error!] ?? error}`, `${latencyMs} ms`].join('  ') + again);
+    }
+  }
+
+  /** One request to the local service: its status, or what kept it from answering (see forwardError). */
+  private async sendLocally(target: string, method: string, headers: Record<string, string | string[]>, body: Buffer | undefined): Promise<{ status?: number; error?: string }> {
+    // A timer of our own, not AbortSignal.timeout: inside AbortSignal.any, Node 20 may collect
+    // that signal before it fires (nodejs/node#57736), and a silent local service held the
+    // listen, and every delivery after it, for good.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new DOMException('no answer in time', 'TimeoutError')), FORWARD_TIMEOUT_MS);
+    try {
+      // undici.request rather than fetch: fetch refuses "bad ports" (6000, 6665, …) a local service may use.
+      const res = await request(target, {
+        method: method as 'POST',
+        headers,
+        body: method === 'GET' || method === 'HEAD' ? undefined : body,
+        dispatcher: this.local,
+        signal: AbortSignal.any([timeout.signal, this.stop.signal]),
+      });
+      await res.body.dump().catch(() => undefined);
+      return { status: res.statusCode };
+    } catch (err) {
+      return { error: forwardError(err) };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -375,6 +385,22 @@ function isRunning(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * What stopped a forward: a network error's code (ECONNREFUSED, …), else `timeout` or `stopped`.
+ * An aborted request fails with the signal's DOMException, whose `code` is a number (23, 20).
+ */
+function forwardError(err: unknown): string {
+  const e = err as { name?: string; code?: unknown; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return 'timeout';
+  if (e.name === 'AbortError') return 'stopped';
+  return (typeof e.code === 'string' ? e.code : undefined) ?? e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+}
+
+/** The readable line's words for the error codes a forward gives itself. */
+const ERROR_TEXT: Record<string, string> = {
+  timeout: `timeout (no answer within ${FORWARD_TIMEOUT_MS / 1000} s)`,
+};
 
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
