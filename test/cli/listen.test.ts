@@ -162,6 +162,25 @@ describe('herald listen', () => {
     }
   }, 60_000);
 
+  it('does not forward a capture whose body was over 1 MiB (kept without it, the sender answered 413), and says so', async () => {
+    const before = local.received.length;
+    cli = startCli(['listen', '--forward-to', `${local.url}/webhooks`, '--json'], listenEnv());
+    const ready = JSON.parse(await cli.waitForLine((l) => l.includes('"ready"')));
+    // What a sender of a body over the inbox's limit gets; the capture has headers and no body.
+    const big = await fetch(ready.inbox_url, { method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': 'msg_big' }, body: `"${'x'.repeat(1024 * 1024)}"` });
+    expect(big.status).toBe(413);
+    const line = JSON.parse(await cli.waitForLine((l) => l.includes('msg_big')));
+    expect(line).toMatchObject({ event: 'delivery', webhook_id: 'msg_big', status: null, error: 'too_large' });
+    expect(line).not.toHaveProperty('delivery_id');
+    // A delivery after it still goes through: the listen goes on.
+    const sent = await h.api('POST', '/api/v2/events', { type: 'user.created', resource: { type: 'user', id: 'u-after' } });
+    await cli.waitForLine((l) => l.includes(sent.body.id));
+    expect(local.received.slice(before).map((r) => r.headers['webhook-id'])).toEqual([sent.body.id]);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    expect(JSON.parse(cli.lines.find((l) => l.includes('"stopped"'))!)).toMatchObject({ forwarded: 1, unreached: 1 });
+  });
+
   it('removes what a listen on this machine left when killed outright, told by the machine id it keeps (0600, in a 0700 directory)', async () => {
     const mine = configDir();
     const old = await killedListen(mine);

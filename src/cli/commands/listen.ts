@@ -21,10 +21,10 @@ const usage = `Usage: herald listen --forward-to URL [--events TYPES] [options]
 Receives this Herald's deliveries on your machine: creates a temporary inbox and an endpoint
 pointing at it, and forwards every delivery to URL with its original headers and body. Prints
 one line per delivery (time, event type, webhook-id, local status, latency); a local service
-that does not answer within 30 s has not been reached. Ctrl-C removes the endpoint and the
-inbox; if a listen was killed without that, the next one on the same machine removes what it
-left (machines are told apart by an id kept in $XDG_CONFIG_HOME/herald/machine-id, else
-~/.config/herald/machine-id).
+that does not answer within 30 s has not been reached, and a body over 1 MiB (which the inbox
+answered 413) is not forwarded. Ctrl-C removes the endpoint and the inbox; if a listen was
+killed without that, the next one on the same machine removes what it left (machines are told
+apart by an id kept in $XDG_CONFIG_HOME/herald/machine-id, else ~/.config/herald/machine-id).
 
   --forward-to URL   where to send deliveries, e.g. http://localhost:3000/webhooks
   --events TYPES     comma-separated event types or wildcards (default *), e.g. asset.*
@@ -43,6 +43,8 @@ interface CapturedView {
   headers: Record<string, string | string[]>;
   body: string | null;
   body_encoding: 'utf8' | 'base64' | null;
+  /** Over the inbox's 1 MiB: kept without its body, and the sender answered 413. */
+  truncated: boolean;
 }
 
 interface Created {
@@ -189,15 +191,18 @@ class ListenSession {
     for (const [name, value] of Object.entries(r.headers)) if (!HOP_HEADERS.has(name)) headers[name] = value;
     const body = r.body === null ? undefined : Buffer.from(r.body, r.body_encoding === 'base64' ? 'base64' : 'utf8');
     const target = targetUrl(this.forwardTo, r.path, r.query);
-    const { status, error } = await this.sendLocally(target, r.method, headers, body);
+    // A capture over the inbox's limit has no body: forwarded, it would only fail the local
+    // service's signature check.
+    const { status, error } = r.truncated ? { status: undefined, error: 'too_large' } : await this.sendLocally(target, r.method, headers, body);
     if (error === undefined) this.forwarded++;
     else this.unreached++;
     const latencyMs = Math.round(performance.now() - started);
     const webhookId = first(r.headers['webhook-id']) ?? '-';
     const eventType = eventTypeOf(body, first(r.headers['content-type']));
     const time = new Date().toISOString();
-    // A forward that never reached the local URL can be had again: Herald re-sends its delivery.
-    const deliveryId = error === undefined ? undefined : await this.deliveryOf(webhookId);
+    // A forward that never reached the local URL can be had again: Herald re-sends its delivery
+    // (not one too large for the inbox: Herald retries it anyway, and it stays too large).
+    const deliveryId = error === undefined || error === 'too_large' ? undefined : await this.deliveryOf(webhookId);
     if (this.json) {
       this.io.out(
         JSON.stringify({ event: 'delivery', time, event_type: eventType, webhook_id: webhookId, status: status ?? null, latency_ms: latencyMs, request_id: r.id, ...(error ? { error } : {}), ...(deliveryId ? { delivery_id: deliveryId } : {}) }),
@@ -400,6 +405,7 @@ function forwardError(err: unknown): string {
 /** The readable line's words for the error codes a forward gives itself. */
 const ERROR_TEXT: Record<string, string> = {
   timeout: `timeout (no answer within ${FORWARD_TIMEOUT_MS / 1000} s)`,
+  too_large: 'body over 1 MiB, not forwarded (the sender was answered 413)',
 };
 
 function first(value: string | string[] | undefined): string | undefined {
