@@ -86,8 +86,17 @@ export interface SystemEventData {
   'endpoint.enabled': { readonly endpoint_id: string; readonly url: string; readonly reason: string | null };
 }
 
-/** The \`data\` of an event: known for Herald's own events, as published otherwise. */
-export type EventData<T extends HeraldEventType> = T extends keyof SystemEventData ? SystemEventData[T] : unknown;
+/**
+ * The \`data\` of a test send (\`POST /api/v2/endpoints/:id/test\`) of one of Herald's own events:
+ * it is about the resource \`herald-test\` and reports nothing, so a receiver tells it apart with
+ * \`'test' in data\` before reading the fields of \`SystemEventData\`.
+ */
+export interface TestEventData {
+  readonly test: true;
+}
+
+/** The \`data\` of an event: known for Herald's own events (or a test send of one), as published otherwise. */
+export type EventData<T extends HeraldEventType> = T extends keyof SystemEventData ? SystemEventData[T] | TestEventData : unknown;
 
 /**
  * Profile \`standard\`: the canonical body, as published (webhook-id = \`id\`). \`D\` overrides the

@@ -14,7 +14,9 @@ import {
   type MediaPocketPayload,
   type PayloadOf,
   type StandardPayload,
+  type SystemEventData,
   type TenovosPayload,
+  type TestEventData,
 } from '../signing/payload-types.js';
 import type { VerifiedWebhook } from '../signing/verify.js';
 import { verify } from '../signing/verify.js';
@@ -77,13 +79,19 @@ describe('generated payload types', () => {
     expectTypeOf<CmpPayload<'asset.metadata.updated'>['event_name']>().toEqualTypeOf<'asset_modified'>();
     expectTypeOf<CmpPayload<'asset.metadata.updated'>['data']['attributes_changed']>().toEqualTypeOf<readonly string[]>();
     expectTypeOf<CmpPayload<'asset.renditions.created'>['data']['asset']['links']['renditions']>().toEqualTypeOf<string>();
-    expectTypeOf<StandardPayload<'message.attempt.exhausted'>['data']['attempts']>().toEqualTypeOf<number>();
+    // Herald's own events carry their data, or the test data when sent from POST /endpoints/:id/test.
+    expectTypeOf<StandardPayload<'endpoint.disabled'>['data']>().toEqualTypeOf<SystemEventData['endpoint.disabled'] | TestEventData>();
+    expectTypeOf<TestEventData>().toEqualTypeOf<{ readonly test: true }>();
+    expectTypeOf<MediaPocketPayload<'message.attempt.exhausted'>['data']>().toEqualTypeOf<SystemEventData['message.attempt.exhausted'] | TestEventData | Record<string, never>>();
+    const attempts = (p: StandardPayload<'message.attempt.exhausted'>) => ('test' in p.data ? undefined : p.data.attempts);
+    expectTypeOf(attempts).returns.toEqualTypeOf<number | undefined>();
+    expectTypeOf<StandardPayload<'asset.created'>['data']>().toEqualTypeOf<unknown>();
     expectTypeOf<PayloadOf<'cmp', 'asset.created'>>().toEqualTypeOf<CmpPayload<'asset.created'>>();
     expectTypeOf<'asset.created'>().toMatchTypeOf<HeraldEventType>();
     expectTypeOf<'no.such.event'>().not.toMatchTypeOf<HeraldEventType>();
 
     // A union narrows on its discriminant.
-    const narrow = (p: StandardPayload) => (p.type === 'message.attempt.exhausted' ? p.data.delivery_id : undefined);
+    const narrow = (p: StandardPayload) => (p.type === 'message.attempt.exhausted' && !('test' in p.data) ? p.data.delivery_id : undefined);
     expectTypeOf(narrow).returns.toEqualTypeOf<string | undefined>();
     expectTypeOf(verify<StandardPayload<'asset.created'>>).returns.toEqualTypeOf<VerifiedWebhook<StandardPayload<'asset.created'>>>();
   });

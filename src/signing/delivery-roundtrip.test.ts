@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startReceiver, startTestHerald, type Received, type Receiver, type TestHerald } from '../../test/helpers.js';
 import { freePort } from '../../test/process.js';
 import { generateSecret } from './standard-webhooks.js';
+import type { StandardPayload, TestEventData } from './payload-types.js';
 import { InvalidSignatureError, TimestampTooOldError, verify, Webhook } from './verify.js';
 
 let h: TestHerald;
@@ -76,6 +77,18 @@ describe('herald/verify with real deliveries', () => {
     // A receiver configured with both (mid switch-over) accepts it too; an unrelated one does not.
     expect(verify({ headers, body: delivery.body, secret: [generateSecret(), previous!] }).id).toBe(headers['webhook-id']);
     expect(() => verify({ headers, body: delivery.body, secret: [generateSecret(), generateSecret()] })).toThrow(InvalidSignatureError);
+  });
+
+  it("a test send of one of Herald's own events verifies with the test data its type declares", async () => {
+    const endpoint = await h.api('POST', '/api/v2/endpoints', { url: `${receiver.url}/system-test`, event_types: ['asset.created'] });
+    const sent = await h.api('POST', `/api/v2/endpoints/${endpoint.body.id}/test`, { event_type: 'endpoint.disabled' });
+    expect(sent.status).toBe(202);
+    const delivery = await eventually(() => receiver.received.find((r) => r.url === '/system-test'));
+    await h.api('DELETE', `/api/v2/endpoints/${endpoint.body.id}`);
+    const { body } = verify<StandardPayload<'endpoint.disabled'>>({ headers: delivery.headers as Record<string, string>, body: delivery.body, secret: endpoint.body.secret });
+    expect(body).toMatchObject({ type: 'endpoint.disabled', resource: { id: 'herald-test' } });
+    const test: TestEventData = { test: true };
+    expect(body.data).toEqual(test);
   });
 
   it('the other way round: Herald verifies what the standardwebhooks library signed (an inbox with that secret)', async () => {
