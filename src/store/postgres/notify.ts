@@ -10,6 +10,17 @@ export const INBOX_CHANNEL = 'herald_inbox';
 const MAX_CHANNEL_BYTES = 63;
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 10_000;
+/** Connecting and LISTENing take a handshake and one statement: a server silent this long is not answering. */
+const CONNECT_TIMEOUT_MS = 5_000;
+/** How often an idle LISTEN connection is checked, with one statement, for still reaching the server. */
+const CHECK_EVERY_MS = 30_000;
+
+export interface NotifierTimings {
+  /** Longest wait for a connection, its LISTEN, or the answer to a check (default 5 s). */
+  readonly connectTimeoutMs?: number;
+  /** Interval of the checks of the connection (default 30 s). */
+  readonly checkEveryMs?: number;
+}
 
 /** search_path values are spliced into connection options, so only plain identifiers pass. */
 export function checkSchemaName(schema: string): string {
@@ -39,6 +50,12 @@ export function searchPathOption(schema?: string): string | undefined {
  * cannot LISTEN: it would be handed to other queries and the subscription would move with it).
  * If the connection drops it reconnects with exponential backoff, and calls `onNotify` once
  * after each reconnect because notifications sent while it was away are lost.
+ *
+ * A connection can also stop working without closing: a server that accepts connections but
+ * does not answer, or a network path that silently drops an idle connection (a firewall or NAT
+ * timing it out). Connecting and LISTENing therefore time out, and the connection is checked
+ * every checkEveryMs with a statement that must be answered within connectTimeoutMs; one that is
+ * not counts as dropped.
  */
 export class PgNotifier {
   private readonly channel: string;
@@ -48,13 +65,19 @@ export class PgNotifier {
   private closed = false;
   private backoffMs = MIN_BACKOFF_MS;
   private retryTimer: NodeJS.Timeout | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
+  private readonly connectTimeoutMs: number;
+  private readonly checkEveryMs: number;
 
   constructor(
     private readonly connectionString: string,
     private readonly schema?: string,
     base?: string,
+    timings: NotifierTimings = {},
   ) {
     this.channel = channelName(schema, base);
+    this.connectTimeoutMs = timings.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.checkEveryMs = timings.checkEveryMs ?? CHECK_EVERY_MS;
   }
 
   /** Resolves once listening; rejects if the first connection fails (bad configuration surfaces at start). */
@@ -74,9 +97,27 @@ export class PgNotifier {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    this.checkTimer = null;
     const client = this.client;
     this.client = null;
-    if (client) await client.end().catch(() => undefined);
+    if (client) await this.end(client);
+  }
+
+  /**
+   * Ends a connection, waiting at most connectTimeoutMs: on a connection that carries nothing
+   * any more, the goodbye is never answered.
+   */
+  private async end(client: pg.Client): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.end().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.connectTimeoutMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   private async connect(): Promise<void> {
@@ -85,6 +126,8 @@ export class PgNotifier {
       options: searchPathOption(this.schema),
       application_name: 'herald-notifier',
       keepAlive: true,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      query_timeout: this.connectTimeoutMs,
     });
     // Attach before connecting: an 'error' event without a listener would crash the process.
     client.on('error', () => this.lost(client));
@@ -96,23 +139,36 @@ export class PgNotifier {
       await client.connect();
       await client.query(`LISTEN "${this.channel}"`);
     } catch (err) {
-      await client.end().catch(() => undefined);
+      await this.end(client);
       throw err;
     }
     if (this.closed) {
       // close() ran while we were connecting.
-      await client.end().catch(() => undefined);
+      await this.end(client);
       return;
     }
     // Only now does the client count: a drop before this point is the caller's failure to handle.
     this.client = client;
     this.backoffMs = MIN_BACKOFF_MS;
+    this.watch(client);
+  }
+
+  /** Checks the connection now and then: one that no longer answers is dropped (and replaced). */
+  private watch(client: pg.Client): void {
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    this.checkTimer = setInterval(() => {
+      if (this.client !== client) return;
+      client.query('SELECT 1').catch(() => this.lost(client));
+    }, this.checkEveryMs);
+    this.checkTimer.unref();
   }
 
   private lost(client: pg.Client): void {
     if (this.client !== client || this.closed) return;
     this.client = null;
-    client.end().catch(() => undefined);
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    this.checkTimer = null;
+    void this.end(client);
     this.scheduleReconnect();
   }
 
