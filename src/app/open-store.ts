@@ -88,7 +88,7 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
     }
     const { PostgresStore } = await import('../store/postgres/postgres-store.js');
     const { connectionString, schema } = postgresTarget(config.databaseUrl);
-    const store = new PostgresStore({ connectionString, sealer, schema });
+    const store = new PostgresStore({ connectionString, sealer, schema, poolSize: config.pgPoolSize, statementTimeoutMs: config.pgStatementTimeoutMs });
     try {
       if (options.migrate) await store.migrate();
       const state = await store.schemaState();

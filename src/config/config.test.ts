@@ -35,6 +35,8 @@ describe('loadConfig', () => {
     ['HERALD_CONCURRENCY', '0'],
     ['HERALD_METRICS_PORT', 'metrics'],
     ['HERALD_METRICS_PORT', '65536'],
+    ['HERALD_PG_POOL_SIZE', '0'],
+    ['HERALD_PG_STATEMENT_TIMEOUT_MS', '5s'],
   ])('fails at start naming %s for %j', (variable, value) => {
     expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^${variable}:`));

@@ -63,6 +63,13 @@ export interface Config {
    * undefined = nowhere. API processes serve them on `port`.
    */
   readonly metricsPort: number | undefined;
+  /** PostgreSQL: connections in each process's pool (its LISTEN connections come on top). */
+  readonly pgPoolSize: number;
+  /**
+   * PostgreSQL: the server cancels a statement running longer than this (statement_timeout), and
+   * the process gives up on an answer a few seconds after; 0 = neither. Migrations run without.
+   */
+  readonly pgStatementTimeoutMs: number;
 }
 
 /** What the client commands of the CLI (send, endpoints, listen, …) need. */
@@ -225,5 +232,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: publicUrlVar(env),
     uiSessionMs: intVar(env, 'HERALD_UI_SESSION_HOURS', 12, 1, 24 * 30) * 3_600_000,
     metricsPort: env.HERALD_METRICS_PORT?.trim() ? intVar(env, 'HERALD_METRICS_PORT', 0, 0, 65535) : undefined,
+    pgPoolSize: intVar(env, 'HERALD_PG_POOL_SIZE', 10, 1, 1_000),
+    pgStatementTimeoutMs: intVar(env, 'HERALD_PG_STATEMENT_TIMEOUT_MS', 300_000, 0, 86_400_000),
   };
 }

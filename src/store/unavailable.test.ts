@@ -20,6 +20,8 @@ describe('storeUnavailable', () => {
       coded('55000', 'database "herald" is not currently accepting connections'),
       coded('40P01', 'deadlock detected'),
       coded('40001', 'could not serialize access due to concurrent update'),
+      coded('57014', 'canceling statement due to statement timeout'),
+      coded('25P03', 'terminating connection due to idle-in-transaction timeout'),
       coded('SQLITE_BUSY', 'database is locked'),
       coded('SQLITE_IOERR_WRITE'),
       new Error('commit failed', { cause: coded('SQLITE_FULL') }),

@@ -30,6 +30,10 @@ function unavailableCode(code: string): boolean {
   // PostgreSQL SQLSTATE: the database dropped or missing (57P04, 3D000), out of connections or
   // resources (53…).
   if (code === '57P04' || code === '3D000' || /^53[0-9A-Z]{3}$/.test(code)) return true;
+  // A statement cancelled (57014: past HERALD_PG_STATEMENT_TIMEOUT_MS, held up by a lock or a
+  // server too busy), a session ended for idling in a transaction (25P03): the store did not
+  // answer in time, as a query read timeout says.
+  if (code === '57014' || code === '25P03') return true;
   // A deadlock or serialization failure still there after the store's own retries: contention
   // that passes, so the client should try again too.
   if (code === '40P01' || code === '40001') return true;

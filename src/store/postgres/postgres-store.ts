@@ -105,7 +105,40 @@ export interface PostgresOptions {
   readonly sealer: Sealer;
   /** search_path for every connection (tests use one schema per file). */
   readonly schema?: string;
+  /** Connections in the pool (default 10). */
   readonly poolSize?: number;
+  /**
+   * The server cancels a statement running longer than this (statement_timeout, default 5
+   * minutes); 0: no limit. See statementLimits.
+   */
+  readonly statementTimeoutMs?: number;
+}
+
+/** The default of PostgresOptions.statementTimeoutMs: long enough for a recover or delete over millions of rows. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 300_000;
+/** How much longer than the server's statement timeout the process waits for an answer. */
+const ANSWER_GRACE_MS = 5_000;
+/**
+ * A session left inside a transaction without a statement this long is ended by the server, its
+ * transaction rolled back and its locks freed. Herald's transactions send their statements one
+ * after another with no wait between them; only a process frozen or cut off mid-transaction
+ * leaves one idle, and its row locks would otherwise hold up every other process until TCP
+ * notices the peer is gone (hours).
+ */
+const IDLE_IN_TRANSACTION_MS = 60_000;
+/** pg's longest query_timeout (a setTimeout delay): what a migration waits for, in effect without limit. */
+const NO_ANSWER_LIMIT_MS = 2_147_483_647;
+
+/**
+ * The pool's time limits. The server cancels a statement past `statementTimeoutMs`, which leaves
+ * the connection usable and stops the work; the process waits a little longer for the answer
+ * (query_timeout) in case the network, not the statement, is what stopped, and then discards
+ * the connection. A client-side limit alone would leave the server running the statement.
+ */
+function statementLimits(statementTimeoutMs: number): Pick<pg.PoolConfig, 'statement_timeout' | 'query_timeout' | 'idle_in_transaction_session_timeout'> {
+  const limits = { idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS };
+  if (statementTimeoutMs <= 0) return limits;
+  return { ...limits, statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + ANSWER_GRACE_MS };
 }
 
 type Db = pg.Pool | pg.PoolClient;
@@ -448,11 +481,10 @@ export class PostgresStore implements Store {
       options: searchPathOption(options.schema),
       application_name: 'herald',
       // A database that stops answering must not hold requests forever: waiting for a connection
-      // (new, or a free one of the pool) fails after 10 s, and any query after 5 minutes, long
-      // enough for a recover or delete over millions of rows (one statement each here). The API
-      // answers both with 503 (store/unavailable.ts).
+      // (new, or a free one of the pool) fails after 10 s, and any statement after
+      // statementTimeoutMs. The API answers both with 503 (store/unavailable.ts).
       connectionTimeoutMillis: 10_000,
-      query_timeout: 300_000,
+      ...statementLimits(options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS),
       keepAlive: true,
     });
     // An idle pooled connection that dies (server restart, network) is reported here and
@@ -558,10 +590,19 @@ export class PostgresStore implements Store {
   async migrate(): Promise<SchemaState> {
     const migrations = loadMigrations('postgres');
     await this.tx(async (c) => {
+      // No time limit: a migration rewriting a large table, or a process waiting for the lock
+      // while another one runs it, may take longer than any statement should. Cut short, it
+      // would roll back and fail again at every start.
+      // (pg reads query_timeout from a query's config too; its types do not list it.)
+      const unlimited = (text: string, values?: unknown[]) => {
+        const query: pg.QueryConfig & { query_timeout: number } = { text, values, query_timeout: NO_ANSWER_LIMIT_MS };
+        return c.query(query);
+      };
+      await unlimited('SET LOCAL statement_timeout = 0');
       // Several processes may start at once with --migrate: one applies, the others wait and
       // then find nothing left to do. DDL is transactional, so a failed migration leaves no trace.
       // The lock names the schema as configured: it may not exist yet, and creating it races too.
-      await c.query("SELECT pg_advisory_xact_lock(hashtext('herald_migrate:' || coalesce($1::text, current_schema()::text, '')))", [this.schema ?? null]);
+      await unlimited("SELECT pg_advisory_xact_lock(hashtext('herald_migrate:' || coalesce($1::text, current_schema()::text, '')))", [this.schema ?? null]);
       // A named schema that does not exist yet is created (its name is a checked identifier).
       if (this.schema !== undefined) await c.query(`CREATE SCHEMA IF NOT EXISTS ${checkSchemaName(this.schema)}`);
       await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
@@ -569,7 +610,7 @@ export class PostgresStore implements Store {
       const current = row?.v ?? 0;
       for (const m of migrations) {
         if (m.version <= current) continue;
-        await c.query(m.sql);
+        await unlimited(m.sql);
         await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
       }
     });
