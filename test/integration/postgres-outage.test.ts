@@ -70,6 +70,65 @@ async function connections(applicationName: string): Promise<number> {
 }
 
 describe('PostgreSQL processes and their database', () => {
+  it('report not ready while the database does not answer, recover on their own, LISTEN again, and lose or settle twice nothing', async () => {
+    const arrived = new Map<string, number>();
+    // While held, answers wait: attempts stay in flight.
+    let held: (() => void)[] | undefined = [];
+    receiver = await startReceiver((req, _i, res) => {
+      const id = req.headers['webhook-id'] as string;
+      arrived.set(id, (arrived.get(id) ?? 0) + 1);
+      const answer = () => void res.writeHead(200).end();
+      if (held) held.push(answer);
+      else answer();
+    });
+    proxy = await startPgProxy();
+    const through = { DATABASE_URL: proxy.urlTo(ENV.DATABASE_URL) };
+    const api = await spawn('api', through);
+    const probes = await freePort();
+    await spawn('worker', { ...through, HERALD_METRICS_PORT: String(probes) });
+    const worker = `http://127.0.0.1:${probes}`;
+    await eventually(async () => ((await status(`${worker}/readyz`)) === 200 ? true : undefined));
+    await eventually(async () => ((await connections('herald-notifier')) === 1 ? true : undefined));
+    await apiCall(api.url, 'POST', '/api/v2/endpoints', { url: receiver.url, event_types: ['asset.*'] });
+    const accepted: string[] = [];
+    const publish = async () => {
+      const res = await apiCall(api.url, 'POST', '/api/v2/events/batch', { events: Array.from({ length: 50 }, (_, i) => ({ type: 'asset.created', data: { i } })) });
+      expect(res.status).toBe(202);
+      accepted.push(...res.body.data.map((o: { id: string }) => o.id));
+    };
+    await publish();
+    await eventually(() => (accepted.every((id) => arrived.has(id)) ? true : undefined));
+
+    // With 50 attempts in flight, every connection drops, and new ones reach a server that
+    // accepts them and never answers. The attempts finish meanwhile: their outcomes wait.
+    proxy.cut('silent');
+    const release = held;
+    held = undefined;
+    for (const answer of release) answer();
+    expect(await Promise.all([status(`${api.url}/readyz`), status(`${worker}/readyz`), status(`${api.url}/healthz`)])).toEqual([503, 503, 200]);
+    proxy.restore();
+
+    // Back without a restart: ready again, and the worker LISTENs again (its reconnection went
+    // to the silent server: only a time limit ends that wait).
+    await eventually(async () => ((await status(`${api.url}/readyz`)) === 200 ? true : undefined));
+    await eventually(async () => ((await status(`${worker}/readyz`)) === 200 ? true : undefined));
+    await eventually(async () => ((await connections('herald-notifier')) === 1 ? true : undefined), 10_000, 100);
+    await publish();
+    // The worker's claim that was waiting for a connection to the silent server waits out its
+    // 10 s (connectionTimeoutMillis) before the next one finds these.
+    await eventually(() => (accepted.every((id) => arrived.has(id)) ? true : undefined), 20_000);
+    // Settled once each, the outcomes of the outage included: every delivery succeeded, with one
+    // attempt recorded; and none was sent twice (their leases outlived the outage).
+    const settled = await eventually(async () => {
+      const { rows } = await db.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM deliveries GROUP BY status');
+      return rows.length === 1 && rows[0]!.status === 'succeeded' ? Number(rows[0]!.n) : undefined;
+    }, 20_000);
+    expect(settled).toBe(accepted.length);
+    const attempts = await db.query<{ n: string; most: number }>('SELECT count(*) AS n, max(attempt_no) AS most FROM attempts');
+    expect(attempts.rows[0]).toEqual({ n: String(accepted.length), most: 1 });
+    expect([...arrived.values()].filter((n) => n > 1)).toEqual([]);
+  });
+
   it('has the server cancel a statement held up past HERALD_PG_STATEMENT_TIMEOUT_MS (503), with no more than HERALD_PG_POOL_SIZE connections', async () => {
     const api = await spawn('api', { HERALD_PG_STATEMENT_TIMEOUT_MS: '1000', HERALD_PG_POOL_SIZE: '2' });
     expect((await apiCall(api.url, 'GET', '/api/v2/endpoints')).status).toBe(200);
