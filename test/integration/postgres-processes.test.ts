@@ -161,8 +161,8 @@ describe('PostgreSQL processes', () => {
     await (await spawn('migrate')).exited;
     const api = await spawn('api');
     const patient = { HERALD_RETRY_SCHEDULE: ['0', ...Array.from({ length: 29 }, () => '0.05')].join(',') };
-    await spawn('worker', patient);
-    await spawn('worker', patient);
+    const probes = [await freePort(), await freePort()];
+    for (const port of probes) await spawn('worker', { ...patient, HERALD_METRICS_PORT: String(port) });
     await apiCall(api.url, 'POST', '/api/v2/endpoints', { url: `${receiver.url}/limited`, event_types: ['asset.created'], rate_limit_per_second: 20 });
     await apiCall(api.url, 'POST', '/api/v2/endpoints', { url: `${receiver.url}/ordered`, event_types: ['asset.metadata.updated'], ordering: 'per_resource' });
     await apiCall(api.url, 'POST', '/api/v2/events/batch', { events: Array.from({ length: 260 }, (_, i) => ({ type: 'asset.created', data: { i } })) });
@@ -175,5 +175,10 @@ describe('PostgreSQL processes', () => {
     expect(peak).toBeLessThanOrEqual(210);
     expect(peak).toBeGreaterThanOrEqual(190);
     for (const seqs of order.values()) expect(seqs).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    // Both workers took part: the limit and the order held across two processes, not within one.
+    for (const port of probes) {
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(Number(/^herald_delivery_attempts_total\{outcome="succeeded",profile="standard"\} (\d+)$/m.exec(metrics)?.[1] ?? 0), `worker on ${port}`).toBeGreaterThan(20);
+    }
   }, 60_000);
 });
