@@ -26,6 +26,18 @@ export function loopbackBase(address: string | AddressInfo | null): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 }
 
+/**
+ * The API URL of `path`. An id taken from the page's address and put through
+ * encodeURIComponent can still be `..` or `.` (or `%2E%2E`), which the URL parser resolves:
+ * `/api/v2/endpoints/..` would ask for `/api/v2/`. No id of the API is a dot segment, so
+ * such a path is not found rather than sent somewhere else.
+ */
+function apiUrl(base: string, path: string): URL {
+  const url = new URL(path, base);
+  if (url.pathname !== path.split('?')[0]) throw new ApiCallError(404, 'not_found', 'no such page');
+  return url;
+}
+
 export class HeraldApi {
   constructor(
     private readonly base: string,
@@ -50,7 +62,7 @@ export class HeraldApi {
 
   /** A streaming GET (Server-Sent Events): the open response, for the caller to relay and abort. */
   async stream(path: string, signal: AbortSignal, headers: Record<string, string> = {}): Promise<Response> {
-    const res = await fetch(new URL(path, this.base), { headers: { 'x-api-key': this.key, accept: 'text/event-stream', ...headers }, redirect: 'error', signal });
+    const res = await fetch(apiUrl(this.base, path), { headers: { 'x-api-key': this.key, accept: 'text/event-stream', ...headers }, redirect: 'error', signal });
     if (!res.ok) {
       await res.body?.cancel();
       throw new ApiCallError(res.status, 'error', `the API answered ${res.status}`);
@@ -59,7 +71,7 @@ export class HeraldApi {
   }
 
   private async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | undefined>): Promise<T> {
-    const url = new URL(path, this.base);
+    const url = apiUrl(this.base, path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, v);
     const res = await fetch(url, {
       method,
