@@ -15,6 +15,19 @@ export interface Ui {
   fragment(reply: FastifyReply, template: string, data: Record<string, unknown>, status?: number): Promise<FastifyReply>;
   /** A one-line message in the page's alert area (htmx) or an error page (plain form post). */
   flash(req: FastifyRequest, reply: FastifyReply, message: string, kind: 'error' | 'success', status?: number): Promise<FastifyReply>;
+  /** Whether the request's sign-in is still live, asked again now (sign-out, expiry, key deleted). */
+  sessionLive(req: FastifyRequest): Promise<boolean>;
+}
+
+/**
+ * The end of an event stream for a browser that is no longer signed in: EventSource cannot
+ * follow a redirect to the sign-in page (it would only fail), so the page's script is told and
+ * stops listening.
+ */
+export const SIGNED_OUT_EVENT = 'event: unauthorized\ndata: {}\n\n';
+
+export function wantsEventStream(req: FastifyRequest): boolean {
+  return (req.headers.accept ?? '').includes('text/event-stream');
 }
 
 /** The API's refusal of a form's values (400, 422), to show beside the form; undefined for any other error. */

@@ -38,6 +38,15 @@ export class UiSessions {
     return req.uiKey ?? undefined;
   }
 
+  /**
+   * Whether the request's session is still live now, asked of the store again (not the
+   * lookup kept for the request): a long-lived response, the inbox stream, checks it while open.
+   */
+  async stillLive(req: FastifyRequest): Promise<boolean> {
+    const token = sessionToken(req);
+    return token !== undefined && (await this.store.findUiSession(tokenHash(token), this.clock())) !== undefined;
+  }
+
   /** Ends the request's session, if it has one. */
   async end(req: FastifyRequest): Promise<void> {
     const token = sessionToken(req);

@@ -29,6 +29,46 @@ function rawRequest(url: string, method: string, path: string, headers: Record<s
   });
 }
 
+/** Reads a stream until it ends, or gives up after `ms` (the text so far, and whether it ended). */
+async function readUntilEnd(res: Response, ms: number): Promise<{ text: string; ended: boolean }> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  const deadline = Date.now() + ms;
+  let text = '';
+  for (;;) {
+    const left = deadline - Date.now();
+    const read = left <= 0 ? 'timeout' : await Promise.race([reader.read(), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), left))]);
+    if (read === 'timeout') {
+      await reader.cancel();
+      return { text, ended: false };
+    }
+    if (read.done) return { text, ended: true };
+    text += decoder.decode(read.value, { stream: true });
+  }
+}
+
+describe('admin UI inbox stream', () => {
+  it('ends an open live view at sign-out, and tells a browser signed out that it is, instead of redirecting it', async () => {
+    const inbox = (await herald.api('POST', '/api/v2/inboxes', { name: 'watched until sign-out' })).body as { id: string; url: string };
+    const cookie = await uiSession(herald.url);
+    const stream = await fetch(`${herald.url}/inboxes/${inbox.id}/stream`, { headers: { cookie, accept: 'text/event-stream' } });
+    expect(stream.status).toBe(200);
+    const out = await fetch(`${herald.url}/logout`, { method: 'POST', headers: { cookie, origin: herald.url }, redirect: 'manual' });
+    expect(out.status).toBe(303);
+    await fetch(`${inbox.url}/after-sign-out`, { method: 'POST', body: 'sent after signing out' });
+    // Within the stream's recheck of the sign-in (5 s) it ends, saying why.
+    const { text, ended } = await readUntilEnd(stream, 8_000);
+    expect(ended).toBe(true);
+    expect(text).toMatch(/event: unauthorized\ndata: \{\}\n\n$/);
+
+    // Opened again with the ended session: the script's EventSource is told, not sent to the sign-in page.
+    const again = await fetch(`${herald.url}/inboxes/${inbox.id}/stream`, { headers: { cookie, accept: 'text/event-stream' }, redirect: 'manual' });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(await again.text()).toBe('event: unauthorized\ndata: {}\n\n');
+  });
+});
+
 describe('admin UI addresses', () => {
   it('answers 404 to an id that is a dot segment, without asking the API for the path it would climb to', async () => {
     const cookie = await uiSession(herald.url);

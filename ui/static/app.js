@@ -110,7 +110,7 @@
     var endings = {
       deleted: 'this inbox was deleted',
       shutdown: 'the server stopped; reload in a moment',
-      unauthorized: 'signed out: the API key is no longer accepted'
+      unauthorized: 'signed out (or the API key was deleted): reload to sign in again'
     };
     Object.keys(endings).forEach(function (name) {
       source.addEventListener(name, function () {

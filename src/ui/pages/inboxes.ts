@@ -4,11 +4,14 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { enc, field, formOf, formRefusal, hidden, idOf, isHtmx, queryOf, str, type Ui } from '../kit.js';
+import { enc, field, formOf, formRefusal, hidden, idOf, isHtmx, queryOf, SIGNED_OUT_EVENT, str, type Ui } from '../kit.js';
 import type { InboxDto, InboxRequestDto, ListDto } from '../models.js';
 import { SubmittedForms } from '../submitted-forms.js';
 
 const RECENT = 50;
+
+/** How often an open inbox stream checks that its sign-in still holds (as the API checks its key). */
+const SESSION_RECHECK_MS = 5_000;
 
 /** An inbox as the API answers a change that created its relay endpoint. */
 type InboxChanged = InboxDto & { readonly forward_secret?: string };
@@ -135,7 +138,25 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     const body = Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>);
-    const stop = () => abort.abort();
+    // The API checks the key; the sign-in is the UI's own to check. A stream left open after
+    // signing out (in another tab), or past the session's end, would go on showing captures.
+    const recheck = setInterval(() => {
+      ui.sessionLive(req).then(
+        (live) => {
+          if (live || reply.raw.writableEnded) return;
+          body.unpipe(reply.raw);
+          // The blank lines end an event the last chunk may have left half written.
+          reply.raw.end(`\n\n${SIGNED_OUT_EVENT}`);
+          stop();
+        },
+        (err: unknown) => req.log.warn({ err }, 'could not check the sign-in of an inbox stream'),
+      );
+    }, SESSION_RECHECK_MS);
+    recheck.unref();
+    const stop = () => {
+      clearInterval(recheck);
+      abort.abort();
+    };
     req.raw.on('close', stop);
     body.on('error', () => reply.raw.end());
     body.pipe(reply.raw);
