@@ -67,6 +67,15 @@ describe('admin UI inbox stream', () => {
     expect(again.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(await again.text()).toBe('event: unauthorized\ndata: {}\n\n');
   });
+
+  it("tells a live view reconnecting to a deleted inbox that it is gone, so it stops trying, instead of answering an error page", async () => {
+    const inbox = (await herald.api('POST', '/api/v2/inboxes', { name: 'deleted while away' })).body as { id: string };
+    expect((await herald.api('DELETE', `/api/v2/inboxes/${inbox.id}`)).status).toBe(204);
+    const res = await fetch(`${herald.url}/inboxes/${inbox.id}/stream`, { headers: { cookie: await uiSession(herald.url), accept: 'text/event-stream' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(await res.text()).toBe('event: deleted\ndata: {}\n\n');
+  });
 });
 
 describe('admin UI addresses', () => {

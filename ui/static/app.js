@@ -90,35 +90,67 @@
     return card;
   }
 
+  // The stream resumes after the newest request shown: EventSource sends Last-Event-ID itself
+  // when it reconnects; a stream opened anew here says `after`. Herald restarting (`shutdown`) or
+  // a stream that failed outright (a proxy's 502 meanwhile) is retried, less often each time;
+  // only a deleted inbox and an ended sign-in stop it.
+  var RETRY_FIRST_MS = 2000;
+  var RETRY_MAX_MS = 30000;
+
   function setupInbox(list) {
     var state = document.getElementById('live-state');
     if (!window.EventSource) return;
     var url = list.getAttribute('data-stream');
     var newest = list.getAttribute('data-newest');
-    var source = new EventSource(newest ? url + '?after=' + encodeURIComponent(newest) : url);
+    var source = null;
+    var retryMs = RETRY_FIRST_MS;
+    var timer = null;
+    var over = false;
     function say(text) { if (state) state.textContent = text; }
-    source.addEventListener('open', function () { say('● live'); });
-    source.addEventListener('error', function () { say(source.readyState === EventSource.CLOSED ? 'disconnected; reload to refresh' : 'reconnecting…'); });
-    source.addEventListener('request', function (e) {
+    function show(e) {
       var r;
       try { r = JSON.parse(e.data); } catch (err) { return; }
+      if (e.lastEventId) newest = e.lastEventId;
       if (list.querySelector('[data-id="' + CSS.escape(r.id) + '"]')) return;
       var empty = document.getElementById('no-requests');
       if (empty) empty.remove();
       list.insertBefore(requestCard(r), list.firstChild);
-    });
-    var endings = {
-      deleted: 'this inbox was deleted',
-      shutdown: 'the server stopped; reload in a moment',
-      unauthorized: 'signed out (or the API key was deleted): reload to sign in again'
-    };
-    Object.keys(endings).forEach(function (name) {
-      source.addEventListener(name, function () {
-        source.close();
-        say(endings[name]);
+    }
+    function stop(text) {
+      over = true;
+      if (source) source.close();
+      say(text);
+    }
+    function retryLater() {
+      if (source) source.close();
+      if (over || timer) return;
+      say('disconnected; trying again in ' + Math.round(retryMs / 1000) + ' s…');
+      timer = setTimeout(function () { timer = null; connect(); }, retryMs);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    }
+    function connect() {
+      if (over) return;
+      var es = new EventSource(newest ? url + '?after=' + encodeURIComponent(newest) : url);
+      source = es;
+      es.addEventListener('open', function () { retryMs = RETRY_FIRST_MS; say('● live'); });
+      es.addEventListener('error', function () {
+        if (es.readyState === EventSource.CLOSED) retryLater();
+        else say('reconnecting…');
       });
+      es.addEventListener('request', show);
+      // The stream ends; EventSource connects again by itself once Herald is back.
+      es.addEventListener('shutdown', function () { say('Herald is restarting; reconnecting…'); });
+      es.addEventListener('deleted', function () { stop('this inbox was deleted'); });
+      es.addEventListener('unauthorized', function () { stop('signed out (or the API key was deleted): reload to sign in again'); });
+    }
+    connect();
+    window.addEventListener('pagehide', function () {
+      clearTimeout(timer);
+      timer = null;
+      if (source) source.close();
     });
-    window.addEventListener('pagehide', function () { source.close(); });
+    // A page restored from the back-forward cache comes back with its stream closed.
+    window.addEventListener('pageshow', function (e) { if (e.persisted && !over) connect(); });
   }
 
   function init() {

@@ -4,6 +4,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiCallError } from '../api-client.js';
 import { enc, field, formOf, formRefusal, hidden, idOf, isHtmx, queryOf, SIGNED_OUT_EVENT, str, type Ui } from '../kit.js';
 import type { InboxDto, InboxRequestDto, ListDto } from '../models.js';
 import { SubmittedForms } from '../submitted-forms.js';
@@ -12,6 +13,8 @@ const RECENT = 50;
 
 /** How often an open inbox stream checks that its sign-in still holds (as the API checks its key). */
 const SESSION_RECHECK_MS = 5_000;
+
+const INBOX_DELETED_EVENT = 'event: deleted\ndata: {}\n\n';
 
 /** An inbox as the API answers a change that created its relay endpoint. */
 type InboxChanged = InboxDto & { readonly forward_secret?: string };
@@ -134,7 +137,15 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
     const lastEventId = req.headers['last-event-id'];
     const resume = typeof lastEventId === 'string' && lastEventId.length <= 100 ? lastEventId : after;
     const query = resume ? `?after=${enc(resume)}` : '';
-    const upstream = await ui.api(req).stream(`/api/v2/inboxes/${enc(idOf(req))}/stream${query}`, abort.signal);
+    let upstream: Response;
+    try {
+      upstream = await ui.api(req).stream(`/api/v2/inboxes/${enc(idOf(req))}/stream${query}`, abort.signal);
+    } catch (err) {
+      // Gone while the page was disconnected: said as the API says it to an open stream, so the
+      // page stops trying instead of retrying an error page.
+      if (err instanceof ApiCallError && err.status === 404) return reply.type('text/event-stream; charset=utf-8').send(INBOX_DELETED_EVENT);
+      throw err;
+    }
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     const body = Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>);
