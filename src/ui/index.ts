@@ -181,7 +181,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
         if (!key) return toLogin(req, reply, sessionToken(req) !== undefined);
         req.uiRole = await roles.roleOf(key);
       });
-      const kit: Ui = { api: (req) => apiFor(req.uiKey!), page, fragment, flash, sessionLive: (req) => sessions.stillLive(req) };
+      const kit: Ui = { api: (req) => apiFor(req.uiKey!), page, fragment, flash, sessionLive: (req) => sessions.stillLive(req), now: ctx.clock };
       registerEndpointPages(pages, kit);
       registerLogPages(pages, kit);
       registerCatalogPages(pages, kit);

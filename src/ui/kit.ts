@@ -17,6 +17,8 @@ export interface Ui {
   flash(req: FastifyRequest, reply: FastifyReply, message: string, kind: 'error' | 'success', status?: number): Promise<FastifyReply>;
   /** Whether the request's sign-in is still live, asked again now (sign-out, expiry, key deleted). */
   sessionLive(req: FastifyRequest): Promise<boolean>;
+  /** Herald's clock, the one its API stamps deliveries with. */
+  now(): number;
 }
 
 /**

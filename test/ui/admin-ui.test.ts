@@ -325,7 +325,7 @@ describe('admin UI', () => {
     await page.check('#recover-replay');
     await page.click('button:has-text("Count deliveries")');
     await expect(page.locator('#recover-result [data-recover-count]').getAttribute('data-recover-count')).resolves.toBe('1');
-    await expect(page.locator('#recover-result .notice p').textContent()).resolves.toContain('failed or delivered delivery since');
+    await expect(page.locator('#recover-result .notice p').textContent()).resolves.toContain('failed or delivered delivery from 2020-01-01 00:00:00 UTC until ');
     await page.click('#recover-result button:has-text("Recover 1")');
     await expect(page.locator('#recover-result [data-recovered]').getAttribute('data-recovered')).resolves.toBe('1');
     const replayed = await eventually(() => arrivals(path)[beforeReplay]);

@@ -133,7 +133,9 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
 
   pages.post('/endpoints/:id/recover', hidden, async (req, reply) => {
     const form = formOf(req);
-    const scope = recoverScopeOf(form);
+    // Counted up to now, and confirmed up to the same time: deliveries failing meanwhile (an
+    // outage still going on) are not sent with the ones counted.
+    const scope = recoverScopeOf(form, field(form, 'confirm') === 'yes' ? undefined : new Date(ui.now()).toISOString());
     if (!scope) return ui.flash(req, reply, 'Enter the date and time to recover from (and a valid one to recover until, if any).', 'error', 422);
     const id = idOf(req);
     const { body, ...shown } = scope;
@@ -155,13 +157,14 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
 }
 
 /**
- * The recover form: since (required), until, event types (comma or space separated) and whether
- * delivered ones are replayed too. `body` goes to the API, the rest back into the form.
+ * The recover form: since (required), until (`now` when left empty), event types (comma or
+ * space separated) and whether delivered ones are replayed too. `body` goes to the API, the
+ * rest back into the form.
  */
-function recoverScopeOf(form: Form) {
+function recoverScopeOf(form: Form, now?: string) {
   const since = parseInstant(field(form, 'since'));
   const untilText = field(form, 'until');
-  const until = parseInstant(untilText);
+  const until = untilText ? parseInstant(untilText) : now;
   if (!since || (untilText && !until)) return undefined;
   const eventTypes = field(form, 'event_types').split(/[\s,]+/).filter(Boolean);
   const replay = field(form, 'replay') === 'yes';
