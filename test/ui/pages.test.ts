@@ -35,6 +35,22 @@ function hiddenInputs(html: string): Record<string, string> {
   return out;
 }
 
+/** A signed-in page's HTML. */
+async function page(path: string): Promise<string> {
+  const res = await fetch(`${herald.url}${path}`, { headers: { cookie } });
+  expect(res.status, path).toBe(200);
+  return res.text();
+}
+
+/** The pager's links of a page, by what they lead to (newest, newer, older), as addresses. */
+function pagerOf(html: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of html.matchAll(/<a href="([^"]+)"[^>]* data-page="(\w+)">/g)) out[m[2]!] = m[1]!.replace(/&amp;/g, '&');
+  return out;
+}
+
+const ids = (html: string, pattern: RegExp) => [...html.matchAll(pattern)].map((m) => m[1]!);
+
 async function failedDeliveries(endpointId: string): Promise<number> {
   return (await herald.api('GET', `/api/v2/endpoints/${endpointId}/deliveries?status=failed`)).body.data.length;
 }
@@ -62,5 +78,54 @@ describe('recover and replay', () => {
     const recovered = await post(`/endpoints/${endpoint.id}/recover`, confirm);
     expect(recovered.status).toBe(200);
     expect(recovered.html).toContain('data-recovered="1"');
+  });
+});
+
+describe('lists a page at a time', () => {
+  it('logs: older, newer and newest pages keep the filters', async () => {
+    const shown = (await herald.api('POST', '/api/v2/endpoints', { url: `${receiver.url}/paged`, event_types: ['asset.approved'] })).body as { id: string };
+    const other = (await herald.api('POST', '/api/v2/endpoints', { url: `${receiver.url}/other`, event_types: ['asset.deleted'] })).body as { id: string };
+    const events = [
+      ...Array.from({ length: 110 }, (_, i) => ({ type: 'asset.approved', resource: { type: 'asset', id: `paged-${i}` } })),
+      ...Array.from({ length: 5 }, (_, i) => ({ type: 'asset.deleted', resource: { type: 'asset', id: `other-${i}` } })),
+    ];
+    expect((await herald.api('POST', '/api/v2/events/batch', { events })).status).toBe(202);
+    await eventually(async () => {
+      const done = await Promise.all([shown, other].map(async (e) => (await herald.api('GET', `/api/v2/deliveries?endpoint_id=${e.id}&status=succeeded&limit=250`)).body.data.length));
+      return done[0] === 110 && done[1] === 5 ? true : undefined;
+    });
+
+    const filter = `endpoint_id=${shown.id}&status=succeeded`;
+    const deliveries = (html: string) => ids(html, /<article class="card delivery" data-id="([^"]+)"/g);
+    const first = await page(`/logs?${filter}`);
+    expect(pagerOf(first)).toEqual({ older: expect.stringContaining(`/logs?${filter}&cursor=`) });
+    const secondUrl = pagerOf(first).older!;
+    const second = await page(secondUrl);
+    expect(pagerOf(second)).toEqual({ newer: `/logs?${filter}`, older: expect.stringMatching(new RegExp(`^/logs\\?${filter}&cursor=\\w+&back=\\w+$`)) });
+    const third = await page(pagerOf(second).older!);
+    // The last page: back one page, or to the newest at once.
+    expect(pagerOf(third)).toEqual({ newest: `/logs?${filter}`, newer: secondUrl });
+    const all = [first, second, third].map(deliveries);
+    expect(all.map((d) => d.length)).toEqual([50, 50, 10]);
+    expect(new Set(all.flat()).size).toBe(110);
+    expect(deliveries(await page(pagerOf(third).newer!))).toEqual(all[1]);
+  });
+
+  it('endpoints and inboxes: the next page leads back, and the inbox page shows older captures, not live', async () => {
+    for (let i = 0; i < 51; i++) expect((await herald.api('POST', '/api/v2/endpoints', { url: `${receiver.url}/many/${i}`, event_types: ['storyboard.purged'] })).status).toBe(201);
+    const first = await page('/endpoints');
+    const second = await page(pagerOf(first).older!);
+    expect(pagerOf(second)).toMatchObject({ newer: '/endpoints' });
+    expect(second).not.toContain('No endpoints yet');
+    expect(ids(second, /<tr class="endpoint-row" data-id="([^"]+)"/g).length).toBeGreaterThan(0);
+
+    const inbox = (await herald.api('POST', '/api/v2/inboxes', { name: 'many captures' })).body as { id: string; url: string };
+    for (let i = 0; i < 51; i++) await fetch(`${inbox.url}/capture-${i}`, { method: 'POST', body: String(i) });
+    const newest = await page(`/inboxes/${inbox.id}`);
+    expect(newest).toContain('data-stream=');
+    const older = await page(pagerOf(newest).older!);
+    expect(ids(older, /<code class="path">([^<]+)<\/code>/g)).toEqual(['/capture-0']);
+    expect(older).not.toContain('data-stream=');
+    expect(pagerOf(older)).toEqual({ newer: `/inboxes/${inbox.id}` });
   });
 });

@@ -99,8 +99,8 @@
 
   function setupInbox(list) {
     var state = document.getElementById('live-state');
-    if (!window.EventSource) return;
     var url = list.getAttribute('data-stream');
+    if (!window.EventSource || !url) return;
     var newest = list.getAttribute('data-newest');
     var source = null;
     var retryMs = RETRY_FIRST_MS;

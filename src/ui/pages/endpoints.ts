@@ -3,7 +3,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SubmittedForms } from '../submitted-forms.js';
 import { type EndpointFormValues, type FormError, type FormMode, HEADER_ROWS, keptExtraParams, readEndpointForm, valuesOf } from '../endpoint-form.js';
-import { enc, field, type Form, formOf, formRefusal, hidden, idOf, isHtmx, parseInstant, queryOf, requireAdmin, str, type Ui } from '../kit.js';
+import { enc, field, type Form, formOf, formRefusal, hidden, idOf, isHtmx, parseInstant, queryOf, requireAdmin, type Ui } from '../kit.js';
+import { pageLinks, positionOf } from '../pager.js';
 import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RotatedDto } from '../models.js';
 
 const HEALTH_HOURS = 24;
@@ -62,9 +63,11 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
   }
 
   pages.get('/endpoints', hidden, async (req, reply) => {
-    const list = await get<ListDto<EndpointDto>>(req, '/api/v2/endpoints', { cursor: str(queryOf(req).cursor) });
+    const at = positionOf(queryOf(req));
+    const list = await get<ListDto<EndpointDto>>(req, '/api/v2/endpoints', { cursor: at.cursor });
     const health = await healthOf(req, list.data.map((e) => e.id));
-    return ui.page(req, reply, 'endpoints', { title: 'Endpoints', nav: 'endpoints', endpoints: list.data, health, hours: HEALTH_HOURS, nextCursor: list.next_cursor });
+    const pager = pageLinks('/endpoints', {}, at, list.next_cursor);
+    return ui.page(req, reply, 'endpoints', { title: 'Endpoints', nav: 'endpoints', endpoints: list.data, health, hours: HEALTH_HOURS, pager, paged: at.cursor !== undefined });
   });
 
   pages.get('/endpoints/new', hidden, async (req, reply) => formPage(req, reply, { mode: 'create', values: valuesOf(undefined), error: null }));

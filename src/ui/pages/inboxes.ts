@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiCallError } from '../api-client.js';
 import { enc, field, formOf, formRefusal, hidden, idOf, isHtmx, queryOf, SIGNED_OUT_EVENT, str, type Ui } from '../kit.js';
 import type { InboxDto, InboxRequestDto, ListDto } from '../models.js';
+import { pageLinks, positionOf } from '../pager.js';
 import { SubmittedForms } from '../submitted-forms.js';
 
 const RECENT = 50;
@@ -52,16 +53,19 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
   const submitted = new SubmittedForms();
 
   async function listPage(req: FastifyRequest, reply: FastifyReply, form: { values: InboxFormValues; error: string }, status = 200) {
-    const list = await ui.api(req).get<ListDto<InboxDto>>('/api/v2/inboxes', { cursor: str(queryOf(req).cursor) });
+    const at = positionOf(queryOf(req));
+    const list = await ui.api(req).get<ListDto<InboxDto>>('/api/v2/inboxes', { cursor: at.cursor });
     // A form shown again after an error keeps its id: it has created nothing yet.
     const formId = field(formOf(req), 'form_id') || submitted.newId();
-    return ui.page(req, reply, 'inboxes', { title: 'Inboxes', nav: 'inboxes', inboxes: list.data, nextCursor: list.next_cursor, formId, ...form }, status);
+    const pager = pageLinks('/inboxes', {}, at, list.next_cursor);
+    return ui.page(req, reply, 'inboxes', { title: 'Inboxes', nav: 'inboxes', inboxes: list.data, pager, paged: at.cursor !== undefined, formId, ...form }, status);
   }
 
   async function inboxPage(req: FastifyRequest, reply: FastifyReply, id: string, extra: { forwardSecret?: string; saved?: boolean; error?: string; values?: InboxFormValues } = {}, status = 200) {
+    const at = positionOf(queryOf(req));
     const [inbox, requests] = await Promise.all([
       ui.api(req).get<InboxDto>(`/api/v2/inboxes/${enc(id)}`),
-      ui.api(req).get<ListDto<InboxRequestDto>>(`/api/v2/inboxes/${enc(id)}/requests`, { limit: String(RECENT) }),
+      ui.api(req).get<ListDto<InboxRequestDto>>(`/api/v2/inboxes/${enc(id)}/requests`, { limit: String(RECENT), cursor: at.cursor }),
     ]);
     const values = extra.values ?? { name: inbox.name, forwardUrl: inbox.forward_url ?? '', signingSecret: '' };
     return ui.page(
@@ -74,6 +78,9 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
         inbox,
         requests: requests.data,
         newest: requests.data[0]?.id ?? '',
+        // Requests arriving live go on top of the newest page only.
+        live: at.cursor === undefined,
+        pager: pageLinks(`/inboxes/${enc(inbox.id)}`, {}, at, requests.next_cursor),
         values,
         forwardSecret: extra.forwardSecret ?? '',
         saved: extra.saved ?? queryOf(req).saved === '1',

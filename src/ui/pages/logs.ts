@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { enc, hidden, idOf, isHtmx, localInputValue, parseInstant, queryOf, str, type Ui } from '../kit.js';
 import { ApiCallError } from '../api-client.js';
+import { pageLinks, positionOf } from '../pager.js';
 import { type CatalogDto, DELIVERY_STATUSES, type DeliveryDto, type EndpointDto, isDeliveryStatus, type ListDto } from '../models.js';
 
 /** Enough endpoints for the filter's pick list; more are reached by their page's Logs link. */
@@ -26,12 +27,6 @@ function filterOf(q: Record<string, unknown>): LogFilter {
   };
 }
 
-/** The filter as a query string, empty values left out. */
-function queryString(f: LogFilter, cursor?: string): string {
-  const entries = Object.entries({ ...f, ...(cursor ? { cursor } : {}) }).filter(([, v]) => v !== '');
-  return new URLSearchParams(entries).toString();
-}
-
 /**
  * The page of deliveries, or the API's word on a filter it refused (an unknown event type): shown
  * in place of the list, with the filters kept, so the person can correct them.
@@ -48,9 +43,10 @@ async function filtered(page: Promise<ListDto<DeliveryDto>>): Promise<{ list: Li
 export function registerLogPages(pages: FastifyInstance, ui: Ui): void {
   pages.get('/logs', hidden, async (req, reply) => {
     const filter = filterOf(queryOf(req));
+    const at = positionOf(queryOf(req));
     const api = ui.api(req);
     const [found, endpoints, catalog] = await Promise.all([
-      filtered(api.get<ListDto<DeliveryDto>>('/api/v2/deliveries', { ...filter, cursor: str(queryOf(req).cursor) })),
+      filtered(api.get<ListDto<DeliveryDto>>('/api/v2/deliveries', { ...filter, cursor: at.cursor })),
       api.get<ListDto<EndpointDto>>('/api/v2/endpoints', { limit: String(ENDPOINT_CHOICES) }),
       api.get<CatalogDto>('/api/v2/event-types'),
     ]);
@@ -67,7 +63,8 @@ export function registerLogPages(pages: FastifyInstance, ui: Ui): void {
       filter,
       filterError: found.error,
       inputs: { since: localInputValue(filter.since), until: localInputValue(filter.until) },
-      nextQuery: deliveries.next_cursor ? queryString(filter, deliveries.next_cursor) : '',
+      pager: pageLinks('/logs', { ...filter }, at, deliveries.next_cursor),
+      paged: at.cursor !== undefined,
     });
   });
 
