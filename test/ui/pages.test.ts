@@ -129,3 +129,19 @@ describe('lists a page at a time', () => {
     expect(pagerOf(older)).toEqual({ newer: `/inboxes/${inbox.id}` });
   });
 });
+
+describe('logs filter', () => {
+  it("keeps an endpoint beyond the pick list's 250 newest chosen, so changing another filter does not drop it", async () => {
+    const old = (await herald.api('POST', '/api/v2/endpoints', { url: `${receiver.url}/oldest-of-many`, description: 'older than the pick list', event_types: ['storyboard.created'] })).body as { id: string };
+    for (let i = 0; i < 250; i++) expect((await herald.api('POST', '/api/v2/endpoints', { url: `${receiver.url}/newer/${i}`, event_types: ['storyboard.purged'] })).status).toBe(201);
+    const html = await page(`/logs?endpoint_id=${old.id}&status=failed`);
+    const picker = html.slice(html.indexOf('<select id="f-endpoint"'), html.indexOf('</select>'));
+    expect(picker).toContain(`<option value="${old.id}" selected>older than the pick list</option>`);
+    expect(picker.match(/<option /g)).toHaveLength(252);
+
+    // An endpoint deleted since (an old link) stays chosen too, and the API's word is shown in place of the list.
+    const unknown = await page('/logs?endpoint_id=ep_unknown&status=failed');
+    expect(unknown).toContain('<option value="ep_unknown" selected>ep_unknown (no such endpoint)</option>');
+    expect(unknown).toMatch(/<p class="notice error" role="alert">[^<]*ep_unknown[^<]*<\/p>/);
+  });
+});

@@ -2,7 +2,7 @@
 // delivery opens its attempts and can be retried.
 import type { FastifyInstance } from 'fastify';
 import { enc, hidden, idOf, isHtmx, localInputValue, parseInstant, queryOf, str, type Ui } from '../kit.js';
-import { ApiCallError } from '../api-client.js';
+import { ApiCallError, type HeraldApi } from '../api-client.js';
 import { pageLinks, positionOf } from '../pager.js';
 import { type CatalogDto, DELIVERY_STATUSES, type DeliveryDto, type EndpointDto, isDeliveryStatus, type ListDto } from '../models.js';
 
@@ -28,16 +28,37 @@ function filterOf(q: Record<string, unknown>): LogFilter {
 }
 
 /**
- * The page of deliveries, or the API's word on a filter it refused (an unknown event type): shown
- * in place of the list, with the filters kept, so the person can correct them.
+ * The page of deliveries, or the API's word on a filter it refused (an unknown event type, an
+ * endpoint deleted since): shown in place of the list, with the filters kept, so the person can
+ * correct them.
  */
 async function filtered(page: Promise<ListDto<DeliveryDto>>): Promise<{ list: ListDto<DeliveryDto>; error?: string }> {
   try {
     return { list: await page };
   } catch (err) {
-    if (!(err instanceof ApiCallError) || err.status !== 400) throw err;
+    if (!(err instanceof ApiCallError) || (err.status !== 400 && err.status !== 404)) throw err;
     return { list: { data: [], next_cursor: null }, error: err.message };
   }
+}
+
+type EndpointChoice = Pick<EndpointDto, 'id' | 'url' | 'description'>;
+
+/**
+ * The endpoints of the filter's pick list: the newest ones, and the one filtered by when it is
+ * not among them (an older endpoint's Logs link). Without it the list would show "All
+ * endpoints", and the next change of another filter would silently drop the endpoint.
+ */
+async function endpointChoices(api: HeraldApi, selected: string): Promise<EndpointChoice[]> {
+  const newest = (await api.get<ListDto<EndpointDto>>('/api/v2/endpoints', { limit: String(ENDPOINT_CHOICES) })).data;
+  if (!selected || newest.some((e) => e.id === selected)) return [...newest];
+  let chosen: EndpointChoice;
+  try {
+    chosen = await api.get<EndpointDto>(`/api/v2/endpoints/${enc(selected)}`);
+  } catch (err) {
+    if (!(err instanceof ApiCallError) || err.status !== 404) throw err;
+    chosen = { id: selected, url: selected, description: `${selected} (no such endpoint)` };
+  }
+  return [chosen, ...newest];
 }
 
 export function registerLogPages(pages: FastifyInstance, ui: Ui): void {
@@ -47,17 +68,17 @@ export function registerLogPages(pages: FastifyInstance, ui: Ui): void {
     const api = ui.api(req);
     const [found, endpoints, catalog] = await Promise.all([
       filtered(api.get<ListDto<DeliveryDto>>('/api/v2/deliveries', { ...filter, cursor: at.cursor })),
-      api.get<ListDto<EndpointDto>>('/api/v2/endpoints', { limit: String(ENDPOINT_CHOICES) }),
+      endpointChoices(api, filter.endpoint_id),
       api.get<CatalogDto>('/api/v2/event-types'),
     ]);
     const deliveries = found.list;
-    const urls = new Map(endpoints.data.map((e) => [e.id, e.url]));
+    const urls = new Map(endpoints.map((e) => [e.id, e.url]));
     return ui.page(req, reply, 'logs', {
       title: 'Delivery logs',
       nav: 'logs',
       deliveries: deliveries.data,
       urls,
-      endpoints: endpoints.data,
+      endpoints,
       types: catalog.topics.flatMap((t) => t.event_types.map((e) => e.name)),
       statuses: DELIVERY_STATUSES,
       filter,
