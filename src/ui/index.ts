@@ -21,7 +21,7 @@ import { registerCatalogPages } from './pages/catalog.js';
 import { registerEndpointPages } from './pages/endpoints.js';
 import { registerInboxPages } from './pages/inboxes.js';
 import { registerLogPages } from './pages/logs.js';
-import { clearedSessionCookies, crossSiteReason, isKeyShaped, MAX_KEY_LENGTH, SECURITY_HEADERS, sessionCookie, sessionToken } from './security.js';
+import { arrivesFromAnotherSite, clearedSessionCookies, crossSiteReason, isKeyShaped, MAX_KEY_LENGTH, pageAddress, SECURITY_HEADERS, sessionCookie, sessionToken } from './security.js';
 import { UiSessions } from './sessions.js';
 
 /** The package's `ui/` folder, from `src/ui/` (tests) and from `dist/ui/` (npm start) alike. */
@@ -124,9 +124,14 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
       return page(req, reply, 'error', { title: status === 404 ? 'Not found' : 'Error', message }, status);
     }
 
-    /** `expired`: the browser had a session that is over (expired, signed out elsewhere, or its key refused). */
+    /**
+     * `expired`: the browser had a session that is over (expired, signed out elsewhere, or its
+     * key refused). A page asked for is where signing in leads back to.
+     */
     async function toLogin(req: FastifyRequest, reply: FastifyReply, expired: boolean) {
-      const target = expired ? '/?expired=1' : '/';
+      const next = req.method === 'GET' && !isHtmx(req) ? pageAddress(req.url) : undefined;
+      const query = new URLSearchParams({ ...(expired ? { expired: '1' } : {}), ...(next && next !== '/endpoints' ? { next } : {}) }).toString();
+      const target = query ? `/?${query}` : '/';
       if (expired) {
         await sessions.end(req);
         void reply.header('set-cookie', clearedSessionCookies(req, ctx.config.publicUrl));
@@ -143,29 +148,30 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
     );
 
     ui.get('/', hidden, async (req, reply) => {
-      if (await sessions.keyOf(req)) return reply.redirect('/endpoints', 303);
+      const next = pageAddress(queryOf(req).next);
+      if (await sessions.keyOf(req)) return reply.redirect(next ?? '/endpoints', 303);
       const expired = queryOf(req).expired === '1';
-      return page(req, reply, 'login', { title: 'Sign in', error: expired ? 'Your session ended: sign in again.' : '' });
+      return page(req, reply, 'login', { title: 'Sign in', next: next ?? '', error: expired ? 'Your session ended: sign in again.' : '' });
     });
 
     ui.post('/login', hidden, async (req, reply) => {
       const key = field(formOf(req), 'key');
-      if (!key || key.length > MAX_KEY_LENGTH) return page(req, reply, 'login', { title: 'Sign in', error: 'Enter an API key.' }, 400);
-      if (!isKeyShaped(key)) return page(req, reply, 'login', { title: 'Sign in', error: 'That API key was not accepted.' }, 401);
+      const next = pageAddress(field(formOf(req), 'next'));
+      const again = (error: string, status: number) => page(req, reply, 'login', { title: 'Sign in', next: next ?? '', error }, status);
+      if (!key || key.length > MAX_KEY_LENGTH) return again('Enter an API key.', 400);
+      if (!isKeyShaped(key)) return again('That API key was not accepted.', 401);
       let keyId: string;
       try {
         // Proves the key, and names it: the session goes with the key when it is deleted.
         keyId = (await apiFor(key).get<{ id: string }>('/api/v2/api-keys/current')).id;
       } catch (err) {
-        if (err instanceof ApiCallError && err.status === 401) {
-          return page(req, reply, 'login', { title: 'Sign in', error: 'That API key was not accepted.' }, 401);
-        }
+        if (err instanceof ApiCallError && err.status === 401) return again('That API key was not accepted.', 401);
         throw err;
       }
       await sessions.end(req);
       const token = await sessions.start(keyId, key);
       const [, legacy] = clearedSessionCookies(req, ctx.config.publicUrl);
-      return reply.header('set-cookie', [sessionCookie(req, token, ctx.config.uiSessionMs, ctx.config.publicUrl), legacy]).redirect('/endpoints', 303);
+      return reply.header('set-cookie', [sessionCookie(req, token, ctx.config.uiSessionMs, ctx.config.publicUrl), legacy]).redirect(next ?? '/endpoints', 303);
     });
 
     ui.post('/logout', hidden, async (req, reply) => {
@@ -178,6 +184,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
     await ui.register(async (pages) => {
       pages.addHook('preHandler', async (req, reply) => {
         const key = await sessions.keyOf(req);
+        if (!key && arrivesFromAnotherSite(req)) return fragment(reply, 'again-from-here', { address: req.url });
         if (!key) return toLogin(req, reply, sessionToken(req) !== undefined);
         req.uiRole = await roles.roleOf(key);
       });

@@ -62,6 +62,32 @@ export function withoutSessionCookie(header: string): string | undefined {
   return rest === '' ? undefined : rest;
 }
 
+/** Pages of the UI a sign-in may lead back to: a path of this origin, never another site's address. */
+const PAGE_ADDRESS = /^\/(?:endpoints|logs|catalog|activity|inboxes)(?=[/?]|$)[^\\\s\x00-\x1f\x7f]*$/;
+
+/** `value` when it is the address of a UI page to return to after signing in, else undefined. */
+export function pageAddress(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length <= 2000 && PAGE_ADDRESS.test(value) ? value : undefined;
+}
+
+/**
+ * A page asked for from another site's link (mail, chat, the DAM): the browser leaves the
+ * SameSite=Strict cookie out of such a navigation, so a signed-in person would be sent to the
+ * sign-in form. Answered instead with a page that loads the same address again from this site,
+ * which carries the cookie. Only a document navigation without the cookie, and only a
+ * cross-site or same-site one: the second load is same-origin, so this happens at most once.
+ */
+export function arrivesFromAnotherSite(req: FastifyRequest): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return (
+    req.method === 'GET' &&
+    (site === 'cross-site' || site === 'same-site') &&
+    req.headers['sec-fetch-dest'] === 'document' &&
+    sessionToken(req) === undefined &&
+    pageAddress(req.url) !== undefined
+  );
+}
+
 /** A new session token (256 random bits, base64url) and the hash the store keeps of it. */
 export function newSessionToken(): { token: string; hash: string } {
   const token = randomBytes(32).toString('base64url');

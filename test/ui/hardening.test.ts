@@ -2,7 +2,7 @@
 // against a real Herald on 127.0.0.1.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHerald, uiSession, type TestHerald } from '../helpers.js';
+import { ADMIN_KEY, startTestHerald, uiSession, type TestHerald } from '../helpers.js';
 
 let herald: TestHerald;
 
@@ -97,5 +97,40 @@ describe('admin UI addresses', () => {
       // The API was never asked for /api/v2/ or a sibling path: it would name it ("no route GET /api/v2/").
       expect(res.body, path).not.toMatch(/no route|\/api\/v2/);
     }
+  });
+});
+
+describe('admin UI links from elsewhere', () => {
+  const fromAnotherSite = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
+
+  it('loads a page linked from another site again from this one, where the browser sends the SameSite=Strict cookie', async () => {
+    const res = await fetch(`${herald.url}/logs?status=failed&event_type=asset.created`, { headers: fromAnotherSite, redirect: 'manual' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const html = await res.text();
+    expect(html).toContain('<meta http-equiv="refresh" content="0; url=/logs?status=failed&amp;event_type=asset.created">');
+    // Loaded again from this site without a cookie: the sign-in, which leads back to the page.
+    const again = await fetch(`${herald.url}/logs?status=failed`, { headers: { ...fromAnotherSite, 'sec-fetch-site': 'same-origin' }, redirect: 'manual' });
+    expect(again.status).toBe(303);
+    expect(again.headers.get('location')).toBe(`/?${new URLSearchParams({ next: '/logs?status=failed' })}`);
+  });
+
+  it('signs in to the page asked for, and never to another site', async () => {
+    const login = await (await fetch(`${herald.url}/?next=${encodeURIComponent('/inboxes?x="1"')}`)).text();
+    expect(login).toContain('<input type="hidden" name="next" value="/inboxes?x=&quot;1&quot;">');
+    const signIn = (next: string) =>
+      fetch(`${herald.url}/login`, {
+        method: 'POST',
+        headers: { origin: herald.url, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ key: ADMIN_KEY, next }),
+        redirect: 'manual',
+      });
+    expect((await signIn('/logs?status=failed')).headers.get('location')).toBe('/logs?status=failed');
+    for (const elsewhere of ['//evil.example/logs', 'https://evil.example/', '/\\evil.example', '/logs\n/x', '/api/v2/api-keys']) {
+      expect((await signIn(elsewhere)).headers.get('location'), elsewhere).toBe('/endpoints');
+    }
+    // Already signed in: straight there.
+    const cookie = await uiSession(herald.url);
+    expect((await fetch(`${herald.url}/?next=%2Factivity`, { headers: { cookie }, redirect: 'manual' })).headers.get('location')).toBe('/activity');
   });
 });
