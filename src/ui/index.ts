@@ -21,7 +21,19 @@ import { registerCatalogPages } from './pages/catalog.js';
 import { registerEndpointPages } from './pages/endpoints.js';
 import { registerInboxPages } from './pages/inboxes.js';
 import { registerLogPages } from './pages/logs.js';
-import { arrivesFromAnotherSite, clearedSessionCookies, crossSiteReason, isKeyShaped, MAX_KEY_LENGTH, pageAddress, SECURITY_HEADERS, sessionCookie, sessionToken } from './security.js';
+import {
+  arrivesFromAnotherSite,
+  clearedSessionCookies,
+  crossSiteReason,
+  HSTS,
+  isKeyShaped,
+  MAX_KEY_LENGTH,
+  overHttps,
+  pageAddress,
+  SECURITY_HEADERS,
+  sessionCookie,
+  sessionToken,
+} from './security.js';
 import { UiSessions } from './sessions.js';
 
 /** The package's `ui/` folder, from `src/ui/` (tests) and from `dist/ui/` (npm start) alike. */
@@ -71,6 +83,8 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
 
     ui.addHook('onSend', async (req, reply, payload) => {
       reply.headers(SECURITY_HEADERS);
+      // Once a browser has seen the UI over https, it never asks for it over http again.
+      if (overHttps(req, ctx.config.publicUrl)) void reply.header('strict-transport-security', HSTS);
       if (!req.url.startsWith('/ui/')) reply.header('cache-control', 'no-store');
       return payload;
     });

@@ -11,13 +11,22 @@ export const LEGACY_COOKIE_NAME = 'herald_key';
 /** Longest API key accepted from the login form or the cookie (the API refuses longer ones). */
 export const MAX_KEY_LENGTH = 512;
 
-/** Headers of every UI response. No inline script or style anywhere, no framing. */
+/**
+ * Headers of every UI response. No inline script or style anywhere, no framing; a page opened
+ * from another site's window keeps no handle on it (which would let that site count its frames
+ * or follow its navigation), and no other site may embed a UI response.
+ */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-security-policy': "default-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'same-origin',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
 });
+
+/** Strict-Transport-Security, for a UI reached over https (see cookieAttributes). */
+export const HSTS = 'max-age=31536000';
 
 /** Every cookie of a Cookie header, first occurrence of a name winning (RFC 6265 §5.4 order). */
 export function parseCookies(header: string | undefined): Map<string, string> {
@@ -105,13 +114,17 @@ export function sessionToken(req: FastifyRequest): string | undefined {
 }
 
 /**
- * Secure when the request came over TLS, or when Herald's public URL is https: behind a
- * TLS-terminating proxy the request itself is plain HTTP (proxy headers are not trusted), yet
- * the cookie must never travel over http:// to that host.
+ * The cookie is Secure when the request came over TLS, or when Herald's public URL is https:
+ * behind a TLS-terminating proxy the request itself is plain HTTP (proxy headers are not
+ * trusted), yet the cookie must never travel over http:// to that host.
  */
 function cookieAttributes(req: FastifyRequest, publicUrl: string | undefined): string {
-  const secure = req.protocol === 'https' || publicUrl?.startsWith('https:') === true;
-  return `Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
+  return `Path=/; HttpOnly; SameSite=Strict${overHttps(req, publicUrl) ? '; Secure' : ''}`;
+}
+
+/** Whether the browser reaches the UI over https: the request came over TLS, or the public URL says so. */
+export function overHttps(req: FastifyRequest, publicUrl: string | undefined): boolean {
+  return req.protocol === 'https' || publicUrl?.startsWith('https:') === true;
 }
 
 /** The session cookie, kept by the browser as long as the session lasts. */

@@ -134,3 +134,29 @@ describe('admin UI links from elsewhere', () => {
     expect((await fetch(`${herald.url}/?next=%2Factivity`, { headers: { cookie }, redirect: 'manual' })).headers.get('location')).toBe('/activity');
   });
 });
+
+describe('admin UI response headers', () => {
+  const isolation = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-resource-policy': 'same-origin', 'x-frame-options': 'DENY' };
+
+  it("keeps other sites' windows and pages away from every answer, and asks for https only once served over it", async () => {
+    const cookie = await uiSession(herald.url);
+    const answers = [
+      await fetch(`${herald.url}/`),
+      await fetch(`${herald.url}/endpoints`, { headers: { cookie } }),
+      await fetch(`${herald.url}/ui/static/app.js`),
+      await fetch(`${herald.url}/logout`, { method: 'POST', headers: { origin: 'https://evil.example' } }),
+    ];
+    for (const res of answers) {
+      expect(Object.fromEntries(Object.keys(isolation).map((h) => [h, res.headers.get(h)])), res.url).toEqual(isolation);
+      expect(res.headers.get('strict-transport-security'), res.url).toBeNull();
+    }
+
+    const behindTls = await startTestHerald({ HERALD_PUBLIC_URL: 'https://herald.example' });
+    try {
+      const res = await fetch(`${behindTls.url}/`);
+      expect(res.headers.get('strict-transport-security')).toBe('max-age=31536000');
+    } finally {
+      await behindTls.close();
+    }
+  });
+});
