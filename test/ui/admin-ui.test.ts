@@ -336,6 +336,31 @@ describe('admin UI', () => {
     await context.close();
   });
 
+  it("says in the alert area what the last action came to: a refusal until the next action, Herald unreachable until a request gets through", async () => {
+    const { id } = await createEndpointViaApi({ url: `${receiver.url}/hooks/alerts`, event_types: ['asset.created'] });
+    expect((await herald.api('PATCH', `/api/v2/endpoints/${id}`, { disabled: true })).status).toBe(200);
+    const { context, page, problems } = await signedIn();
+    await page.goto(`${herald.url}/endpoints/${id}`);
+    await page.click('button:has-text("Send test")');
+    await expect(page.locator('#flash .notice.error').textContent()).resolves.toContain('is disabled');
+    // Enabling is the next action: the refusal of the one before goes.
+    await page.click('#endpoint-status button');
+    await page.locator('#endpoint-status .badge', { hasText: 'Enabled' }).waitFor();
+    await expect(page.locator('#flash').innerHTML()).resolves.toBe('');
+
+    // The connection drops: the action says so instead of nothing happening.
+    await page.route('**/endpoints/*/test', (route) => route.abort('connectionrefused'));
+    await page.click('button:has-text("Send test")');
+    await expect(page.locator('#flash .notice.error').textContent()).resolves.toBe('Herald did not answer; check the connection and try again.');
+    await page.unroute('**/endpoints/*/test');
+    await page.click('button:has-text("Send test")');
+    await page.locator('#test-result .notice.success').waitFor();
+    await expect(page.locator('#flash').innerHTML()).resolves.toBe('');
+    // The browser and htmx log the refusal and the failed send; nothing else goes wrong.
+    expect(problems.filter((p) => !/status of 409|Error Code 409|ERR_CONNECTION_REFUSED|^htmx:(sendError|afterRequest),/.test(p))).toEqual([]);
+    await context.close();
+  });
+
   it('shows the catalog with each profile\'s name and example bodies', async () => {
     const { context, page, problems } = await signedIn();
     await page.click('nav a:has-text("Event catalog")');

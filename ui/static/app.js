@@ -48,6 +48,27 @@
     sync();
   }
 
+  // ---- the alert area: what the last action came to ---------------------------------------
+  // Refusals land in #flash (the server retargets them there). A new action clears what the
+  // one before said; a request that never reached Herald says so, until one gets through.
+  var UNREACHABLE = 'Herald did not answer; check the connection and try again.';
+
+  function setupFlash(flash) {
+    function say(text) {
+      var p = el('p', 'notice error', text);
+      p.setAttribute('data-unreachable', '');
+      flash.replaceChildren(p);
+    }
+    document.body.addEventListener('htmx:beforeRequest', function (e) {
+      if (e.detail.elt && e.detail.elt.tagName === 'FORM') flash.replaceChildren();
+    });
+    document.body.addEventListener('htmx:afterRequest', function (e) {
+      if (e.detail.successful && flash.querySelector('[data-unreachable]')) flash.replaceChildren();
+    });
+    document.body.addEventListener('htmx:sendError', function () { say(UNREACHABLE); });
+    document.body.addEventListener('htmx:timeout', function () { say(UNREACHABLE); });
+  }
+
   // ---- inbox: live requests ----------------------------------------------------------------
   function utc(iso) {
     return iso ? iso.slice(0, 19).replace('T', ' ') + ' UTC' : '';
@@ -156,6 +177,8 @@
   function init() {
     each(document, 'fieldset.event-types', setupPicker);
     each(document, 'form.endpoint-form', setupAuth);
+    var flash = document.getElementById('flash');
+    if (flash) setupFlash(flash);
     var inbox = document.getElementById('inbox-requests');
     if (inbox) setupInbox(inbox);
   }
