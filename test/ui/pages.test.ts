@@ -1,7 +1,7 @@
 // What the admin UI's pages say and do, over plain HTTP against a real Herald and a real
 // receiver on 127.0.0.1: lists a page at a time, filters kept, replays confirmed as counted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startReceiver, startTestHerald, uiSession, type Receiver, type TestHerald } from '../helpers.js';
+import { ADMIN_KEY, eventually, startReceiver, startTestHerald, uiSession, type Receiver, type TestHerald } from '../helpers.js';
 
 let herald: TestHerald;
 let receiver: Receiver;
@@ -143,5 +143,21 @@ describe('logs filter', () => {
     const unknown = await page('/logs?endpoint_id=ep_unknown&status=failed');
     expect(unknown).toContain('<option value="ep_unknown" selected>ep_unknown (no such endpoint)</option>');
     expect(unknown).toMatch(/<p class="notice error" role="alert">[^<]*ep_unknown[^<]*<\/p>/);
+  });
+});
+
+describe('empty states', () => {
+  it('tell a read-only key how inboxes come about, rather than to use a form it is not shown', async () => {
+    const headers = { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' };
+    const account = await (await fetch(`${herald.url}/api/v2/accounts`, { method: 'POST', headers, body: JSON.stringify({ name: 'No inboxes yet' }) })).json();
+    const keyOf = async (role: string) =>
+      (await (await fetch(`${herald.url}/api/v2/api-keys`, { method: 'POST', headers: { ...headers, 'x-herald-account': account.id }, body: JSON.stringify({ name: role, role }) })).json()).key as string;
+    const inboxes = async (role: string) => (await fetch(`${herald.url}/inboxes`, { headers: { cookie: await uiSession(herald.url, await keyOf(role)) } })).text();
+
+    const viewer = await inboxes('viewer');
+    expect(viewer).toContain('No inboxes yet.');
+    expect(viewer).not.toContain('Create one below');
+    expect(viewer).toContain('An admin key creates them.');
+    expect(await inboxes('admin')).toContain('Create one below.');
   });
 });
