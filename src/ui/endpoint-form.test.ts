@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLIENT_SECRET_AGAIN, readEndpointForm, valuesOf } from './endpoint-form.js';
+import { CLIENT_SECRET_AGAIN, formFieldOf, readEndpointForm, valuesOf } from './endpoint-form.js';
 import type { Form } from './kit.js';
 import type { EndpointDto } from './models.js';
 
@@ -20,6 +20,25 @@ describe('endpoint form', () => {
     expect(r).toMatchObject({ ok: true, body: { url: 'https://example.com/hooks', event_types: ['asset.created'], method: 'POST', ordering: 'none', rate_limit_per_second: null } });
     expect(r.ok && 'auth' in r.body).toBe(true);
     expect(r.ok && 'headers' in r.body).toBe(false);
+  });
+
+  it("names the input a refusal is about, whether the form or the API named the field", () => {
+    expect(['auth.username', 'auth.client_id', 'auth.scope', 'auth.token_url', 'headers', 'headers[2].name', 'auth', 'url', 'timeout_ms'].map(formFieldOf)).toEqual([
+      'basic_username',
+      'oauth_client_id',
+      'oauth_scope',
+      'oauth_token_url',
+      'header_name',
+      'header_name',
+      'auth_type',
+      'url',
+      'timeout_ms',
+    ]);
+  });
+
+  it('refuses a basic user name with a colon, which a receiver would split into the password', () => {
+    const r = readEndpointForm(form([...base, ['auth_type', 'basic'], ['basic_username', 'dam:ops'], ['basic_password', 'pw']]), 'create');
+    expect(r).toMatchObject({ ok: false, error: { field: 'basic_username', message: expect.stringContaining('colon') } });
   });
 
   it('collapses a selection holding the wildcard to the wildcard alone', () => {

@@ -63,6 +63,28 @@ export interface FormError {
   readonly message: string;
 }
 
+/** The form's fields for what the API names in a refusal by the path of its body (`auth.username`). */
+const FORM_FIELDS: Readonly<Record<string, string>> = {
+  auth: 'auth_type',
+  'auth.type': 'auth_type',
+  'auth.username': 'basic_username',
+  'auth.password': 'basic_password',
+  'auth.token_url': 'oauth_token_url',
+  'auth.client_id': 'oauth_client_id',
+  'auth.client_secret': 'oauth_client_secret',
+  'auth.scope': 'oauth_scope',
+  'auth.token_endpoint_auth_method': 'oauth_token_auth',
+  headers: 'header_name',
+};
+
+/**
+ * The form field a refusal is about, whether the form named it or the API did by its body's
+ * path (`auth.username`, `headers[1].name`), so the form marks the input it means.
+ */
+export function formFieldOf(field: string): string {
+  return FORM_FIELDS[field] ?? FORM_FIELDS[field.replace(/\[\d+\].*$/, '')] ?? field;
+}
+
 export type FormReading = { readonly ok: true; readonly body: Record<string, unknown>; readonly values: EndpointFormValues } | { readonly ok: false; readonly error: FormError; readonly values: EndpointFormValues };
 
 /**
@@ -165,6 +187,8 @@ function authBody(v: EndpointFormValues, form: Form, current: EndpointDto | unde
       return { type: 'none' };
     case 'basic': {
       if (!v.basicUsername) return { field: 'basic_username', message: 'Enter the user name for basic authentication.' };
+      // Basic credentials are `user:password`: a receiver would read what follows a colon as the password.
+      if (v.basicUsername.includes(':')) return { field: 'basic_username', message: 'The user name for basic authentication cannot contain a colon (:).' };
       const password = form.get('basic_password')?.[0] ?? '';
       // An empty password is the current one on a basic endpoint, else valid as it is (a token as
       // the user name), but never one the form dropped.

@@ -161,3 +161,32 @@ describe('empty states', () => {
     expect(await inboxes('admin')).toContain('Create one below.');
   });
 });
+
+describe('endpoint form refusals', () => {
+  it('mark the input the API named by its body path, beside the message naming the field', async () => {
+    const send = async (extra: Record<string, string>) => {
+      const res = await fetch(`${herald.url}/endpoints`, {
+        method: 'POST',
+        headers: { cookie, origin: herald.url, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ url: `${receiver.url}/refused`, event_types: '*', ...extra }),
+      });
+      expect(res.status).toBe(422);
+      const html = await res.text();
+      const message = html.match(/<p class="notice error" id="form-error" role="alert">([\s\S]*?)<\/p>/)?.[1] ?? '';
+      // The inputs marked, by id; a fieldset by its legend.
+      const marked = [...html.matchAll(/<(?:input|select|fieldset)\b([^>]*)aria-invalid="true"[^>]*>(?:\s*<legend>([^<]+)<\/legend>)?/g)];
+      return { message, invalid: marked.map((m) => /id="([^"]+)"/.exec(m[1]!)?.[1] ?? m[2]) };
+    };
+    const header = await send({ header_name: 'Bad Header', header_value: 'v', header_type: 'plain' });
+    expect(header.message).toContain('not a valid header name');
+    expect(header.invalid).toEqual(['Custom headers']);
+
+    const clientId = await send({ auth_type: 'oauth2_client_credentials', oauth_token_url: 'https://auth.example/token', oauth_client_id: 'c'.repeat(501), oauth_client_secret: 's' });
+    expect(clientId.message).toContain('auth.client_id');
+    expect(clientId.invalid).toEqual(['oauth_client_id']);
+
+    const colon = await send({ auth_type: 'basic', basic_username: 'dam:ops', basic_password: 'pw' });
+    expect(colon.message).toContain('cannot contain a colon');
+    expect(colon.invalid).toEqual(['basic_username']);
+  });
+});

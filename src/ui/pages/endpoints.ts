@@ -2,7 +2,7 @@
 // test send, enable/disable, recover (counted first) and delete.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SubmittedForms } from '../submitted-forms.js';
-import { type EndpointFormValues, type FormError, type FormMode, HEADER_ROWS, keptExtraParams, readEndpointForm, valuesOf } from '../endpoint-form.js';
+import { type EndpointFormValues, type FormError, type FormMode, formFieldOf, HEADER_ROWS, keptExtraParams, readEndpointForm, valuesOf } from '../endpoint-form.js';
 import { enc, field, type Form, formOf, formRefusal, hidden, idOf, isHtmx, parseInstant, queryOf, requireAdmin, type Ui } from '../kit.js';
 import { pageLinks, positionOf } from '../pager.js';
 import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RotatedDto } from '../models.js';
@@ -35,7 +35,8 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
     // A form shown again after an error keeps its id: it has created nothing yet.
     const formId = view.mode === 'create' ? field(formOf(req), 'form_id') || submitted.newId() : '';
     const extraParamNames = Object.keys(keptExtraParams(view.endpoint) ?? {});
-    return ui.page(req, reply, 'endpoint-form', { title, nav: 'endpoints', catalog: catalog.topics, headerRows: HEADER_ROWS, action, formId, extraParamNames, ...view }, status);
+    const invalid = view.error ? formFieldOf(view.error.field) : '';
+    return ui.page(req, reply, 'endpoint-form', { title, nav: 'endpoints', catalog: catalog.topics, headerRows: HEADER_ROWS, action, formId, extraParamNames, invalid, ...view }, status);
   }
 
   /** Saves a form through the API; a refusal shows the form again with the API's message. */
