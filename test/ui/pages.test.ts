@@ -49,6 +49,12 @@ function pagerOf(html: string): Record<string, string> {
   return out;
 }
 
+/** The inputs a page marks invalid, by id; a fieldset by its legend. */
+function markedInputs(html: string): string[] {
+  const marked = [...html.matchAll(/<(?:input|select|fieldset)\b([^>]*)aria-invalid="true"[^>]*>(?:\s*<legend>([^<]+)<\/legend>)?/g)];
+  return marked.map((m) => /id="([^"]+)"/.exec(m[1]!)?.[1] ?? m[2]!);
+}
+
 const ids = (html: string, pattern: RegExp) => [...html.matchAll(pattern)].map((m) => m[1]!);
 
 async function failedDeliveries(endpointId: string): Promise<number> {
@@ -173,9 +179,7 @@ describe('endpoint form refusals', () => {
       expect(res.status).toBe(422);
       const html = await res.text();
       const message = html.match(/<p class="notice error" id="form-error" role="alert">([\s\S]*?)<\/p>/)?.[1] ?? '';
-      // The inputs marked, by id; a fieldset by its legend.
-      const marked = [...html.matchAll(/<(?:input|select|fieldset)\b([^>]*)aria-invalid="true"[^>]*>(?:\s*<legend>([^<]+)<\/legend>)?/g)];
-      return { message, invalid: marked.map((m) => /id="([^"]+)"/.exec(m[1]!)?.[1] ?? m[2]) };
+      return { message, invalid: markedInputs(html) };
     };
     const header = await send({ header_name: 'Bad Header', header_value: 'v', header_type: 'plain' });
     expect(header.message).toContain('not a valid header name');
@@ -188,5 +192,22 @@ describe('endpoint form refusals', () => {
     const colon = await send({ auth_type: 'basic', basic_username: 'dam:ops', basic_password: 'pw' });
     expect(colon.message).toContain('cannot contain a colon');
     expect(colon.invalid).toEqual(['basic_username']);
+  });
+});
+
+describe('inbox form refusals', () => {
+  it('mark the input the refusal is about, not the name whatever it was', async () => {
+    const send = async (path: string, form: Record<string, string>) => {
+      const res = await fetch(`${herald.url}${path}`, { method: 'POST', headers: { cookie, origin: herald.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+      expect(res.status).toBe(422);
+      const html = await res.text();
+      return { message: html.match(/<p class="notice error" id="inbox-error" role="alert">([^<]*)<\/p>/)?.[1] ?? '', invalid: markedInputs(html) };
+    };
+    expect(await send('/inboxes', { name: 'refused', forward_url: 'ftp://files.example' })).toEqual({ message: expect.stringContaining('forward_url'), invalid: ['inbox-forward'] });
+    expect(await send('/inboxes', { name: 'refused', signing_secret: 'not a secret' })).toEqual({ message: expect.stringContaining('signing_secret'), invalid: ['inbox-secret'] });
+    expect(await send('/inboxes', { name: '' })).toEqual({ message: 'Enter a name for the inbox.', invalid: ['inbox-name'] });
+
+    const inbox = (await herald.api('POST', '/api/v2/inboxes', { name: 'edited' })).body as { id: string };
+    expect(await send(`/inboxes/${inbox.id}/edit`, { name: 'edited', forward_url: 'ftp://files.example' })).toEqual({ message: expect.stringContaining('forward_url'), invalid: ['inbox-forward'] });
   });
 });

@@ -20,6 +20,14 @@ const INBOX_DELETED_EVENT = 'event: deleted\ndata: {}\n\n';
 /** An inbox as the API answers a change that created its relay endpoint. */
 type InboxChanged = InboxDto & { readonly forward_secret?: string };
 
+/** What a form was refused for, and the field (its name, as the API's) the message is about. */
+interface Refusal {
+  readonly field: string;
+  readonly message: string;
+}
+
+const NO_NAME: Refusal = { field: 'name', message: 'Enter a name for the inbox.' };
+
 interface InboxFormValues {
   readonly name: string;
   readonly forwardUrl: string;
@@ -52,7 +60,7 @@ function valuesOf(req: FastifyRequest): InboxFormValues {
 export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
   const submitted = new SubmittedForms();
 
-  async function listPage(req: FastifyRequest, reply: FastifyReply, form: { values: InboxFormValues; error: string }, status = 200) {
+  async function listPage(req: FastifyRequest, reply: FastifyReply, form: { values: InboxFormValues; error: Refusal | null }, status = 200) {
     const at = positionOf(queryOf(req));
     const list = await ui.api(req).get<ListDto<InboxDto>>('/api/v2/inboxes', { cursor: at.cursor });
     // A form shown again after an error keeps its id: it has created nothing yet.
@@ -61,7 +69,7 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
     return ui.page(req, reply, 'inboxes', { title: 'Inboxes', nav: 'inboxes', inboxes: list.data, pager, paged: at.cursor !== undefined, formId, ...form }, status);
   }
 
-  async function inboxPage(req: FastifyRequest, reply: FastifyReply, id: string, extra: { forwardSecret?: string; saved?: boolean; error?: string; values?: InboxFormValues } = {}, status = 200) {
+  async function inboxPage(req: FastifyRequest, reply: FastifyReply, id: string, extra: { forwardSecret?: string; saved?: boolean; error?: Refusal; values?: InboxFormValues } = {}, status = 200) {
     const at = positionOf(queryOf(req));
     const [inbox, requests] = await Promise.all([
       ui.api(req).get<InboxDto>(`/api/v2/inboxes/${enc(id)}`),
@@ -84,18 +92,18 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
         values,
         forwardSecret: extra.forwardSecret ?? '',
         saved: extra.saved ?? queryOf(req).saved === '1',
-        error: extra.error ?? '',
+        error: extra.error ?? null,
       },
       status,
     );
   }
 
-  const emptyForm = { values: { name: '', forwardUrl: '', signingSecret: '' }, error: '' };
+  const emptyForm = { values: { name: '', forwardUrl: '', signingSecret: '' }, error: null };
   pages.get('/inboxes', hidden, async (req, reply) => listPage(req, reply, emptyForm));
 
   pages.post('/inboxes', hidden, async (req, reply) => {
     const values = valuesOf(req);
-    if (!values.name) return listPage(req, reply, { values, error: 'Enter a name for the inbox.' }, 422);
+    if (!values.name) return listPage(req, reply, { values, error: NO_NAME }, 422);
     let created: InboxChanged | undefined;
     try {
       const sent = await submitted.once(req.uiKey!, field(formOf(req), 'form_id'), async () => {
@@ -106,8 +114,8 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
       if (sent.first && created?.forward_secret) return inboxPage(req, reply, created.id, { forwardSecret: created.forward_secret }, 201);
       return reply.redirect(`/inboxes/${enc(sent.id)}`, 303);
     } catch (err) {
-      const message = formRefusal(err)?.message;
-      if (message) return listPage(req, reply, { values, error: message }, 422);
+      const refusal = formRefusal(err);
+      if (refusal) return listPage(req, reply, { values, error: refusal }, 422);
       throw err;
     }
   });
@@ -117,15 +125,15 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
   pages.post('/inboxes/:id/edit', hidden, async (req, reply) => {
     const values = valuesOf(req);
     const inbox = await ui.api(req).get<InboxDto>(`/api/v2/inboxes/${enc(idOf(req))}`);
-    if (!values.name) return inboxPage(req, reply, inbox.id, { values, error: 'Enter a name for the inbox.' }, 422);
+    if (!values.name) return inboxPage(req, reply, inbox.id, { values, error: NO_NAME }, 422);
     const body = patchBody(values, inbox, field(formOf(req), 'clear_signing_secret') === 'yes');
     try {
       const changed = await ui.api(req).patch<InboxChanged>(`/api/v2/inboxes/${enc(inbox.id)}`, body);
       if (changed.forward_secret) return inboxPage(req, reply, inbox.id, { forwardSecret: changed.forward_secret, saved: true });
       return reply.redirect(`/inboxes/${enc(inbox.id)}?saved=1`, 303);
     } catch (err) {
-      const message = formRefusal(err)?.message;
-      if (message) return inboxPage(req, reply, inbox.id, { values, error: message }, 422);
+      const refusal = formRefusal(err);
+      if (refusal) return inboxPage(req, reply, inbox.id, { values, error: refusal }, 422);
       throw err;
     }
   });
