@@ -2,17 +2,45 @@
 // address the server listens on, authenticated with the signed-in user's API key.
 import type { AddressInfo } from 'node:net';
 
-/** An answer of the API other than 2xx, with its `{error, message, field}` body when it has one. */
+/**
+ * An answer of the API other than 2xx, with its `{error, message, field}` body when it has one.
+ * `explained`: the body was that shape, so `message` is the API's own words, fit to show; without
+ * one (a proxy's page, an empty answer) it is only the status.
+ */
 export class ApiCallError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly field?: string,
+    readonly explained = true,
   ) {
     super(message);
     this.name = 'ApiCallError';
   }
+}
+
+/**
+ * The API did not answer within the admin UI's wait. `changesState`: the call could have
+ * changed something (not a GET), which may or may not have been done.
+ */
+export class ApiTimeoutError extends Error {
+  constructor(
+    readonly method: string,
+    cause: unknown,
+  ) {
+    super(`the API did not answer a ${method} within ${API_TIMEOUT_MS} ms`, { cause });
+    this.name = 'ApiTimeoutError';
+  }
+
+  get changesState(): boolean {
+    return this.method !== 'GET' && this.method !== 'HEAD';
+  }
+}
+
+/** The wait of AbortSignal.timeout ran out (fetch rejects with it, and so does reading the body). */
+function timedOut(err: unknown): boolean {
+  return err instanceof Error && err.name === 'TimeoutError';
 }
 
 const API_TIMEOUT_MS = 15_000;
@@ -73,14 +101,20 @@ export class HeraldApi {
   private async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | undefined>): Promise<T> {
     const url = apiUrl(this.base, path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, v);
-    const res = await fetch(url, {
-      method,
-      headers: { 'x-api-key': this.key, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      redirect: 'error',
-      signal: AbortSignal.timeout(API_TIMEOUT_MS),
-    });
-    const text = await res.text();
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: { 'x-api-key': this.key, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        redirect: 'error',
+        signal: AbortSignal.timeout(API_TIMEOUT_MS),
+      });
+      text = await res.text();
+    } catch (err) {
+      throw timedOut(err) ? new ApiTimeoutError(method, err) : err;
+    }
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -89,11 +123,13 @@ export class HeraldApi {
     }
     if (!res.ok) {
       const err = (parsed ?? {}) as { error?: unknown; message?: unknown; field?: unknown };
+      const explained = typeof err.error === 'string' && typeof err.message === 'string' && err.message !== '';
       throw new ApiCallError(
         res.status,
         typeof err.error === 'string' ? err.error : 'error',
-        typeof err.message === 'string' ? err.message : `the API answered ${res.status}`,
+        explained ? (err.message as string) : `the API answered ${res.status}`,
         typeof err.field === 'string' ? err.field : undefined,
+        explained,
       );
     }
     return parsed as T;

@@ -12,7 +12,7 @@ import fastifyView from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app/context.js';
-import { ApiCallError, HeraldApi, loopbackBase } from './api-client.js';
+import { ApiCallError, ApiTimeoutError, HeraldApi, loopbackBase } from './api-client.js';
 import { type KeyRole, KeyRoles } from './key-roles.js';
 import { field, type Form, formOf, hidden, isHtmx, queryOf, SIGNED_OUT_EVENT, type Ui, wantsEventStream } from './kit.js';
 import { formatRate, formatTime, prettyJson, responsePreview } from './models.js';
@@ -106,7 +106,13 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
       let message: string;
       if (err instanceof ApiCallError) {
         status = err.status >= 400 && err.status < 500 ? err.status : 502;
-        message = err.status === 403 ? `Your API key may not do this: ${err.message}.` : err.status >= 500 ? 'The API failed to answer; try again.' : err.message;
+        message = err.status === 403 ? `Your API key may not do this: ${err.message}.` : err.status >= 500 ? serverFailure(err) : err.message;
+      } else if (err instanceof ApiTimeoutError) {
+        req.log.warn({ err }, 'admin UI: the API did not answer in time');
+        status = 504;
+        message = err.changesState
+          ? 'Herald did not answer in time, so whether this was done is not known; check before doing it again.'
+          : 'Herald did not answer in time; try again shortly.';
       } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
         status = err.statusCode;
         message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'The form is too large.' : 'The request was not understood.';
@@ -117,6 +123,16 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
       }
       return flash(req, reply, message, 'error', status);
     });
+
+    /**
+     * A 5xx of the API: its own message when it sent one (the store unavailable, retry shortly;
+     * a commit never confirmed, check before sending again), not advice to try again blindly.
+     */
+    function serverFailure(err: ApiCallError): string {
+      if (!err.explained) return 'The API failed to answer; try again.';
+      const said = err.message.endsWith('.') ? err.message : `${err.message}.`;
+      return err.code === 'outcome_unknown' ? `Herald did not confirm this: ${said}` : `Herald could not do this now: ${said}`;
+    }
 
     async function page(req: FastifyRequest, reply: FastifyReply, template: string, data: Record<string, unknown>, status = 200) {
       const html = await reply.viewAsync(template, { signedIn: (await sessions.keyOf(req)) !== undefined, nav: '', ...roleData(req), ...data });
