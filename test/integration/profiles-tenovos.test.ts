@@ -157,6 +157,26 @@ describe('Seed 002: PUT /webhooks/endpoint/oauth/{endpointId}', () => {
     }
   });
 
+  it('takes the oauth object back as GET shows it: scope null is no scope', async () => {
+    const { id } = (await h.api('POST', '/webhooks/endpoint', [sub()])).body;
+    const body = { clientId: 'c', tokenUrl: 'https://a.example/t', clientSecret: 's' };
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, body)).status).toBe(204);
+    const { oauth } = (await h.api('GET', `/webhooks/endpoint/${id}`)).body;
+    expect(oauth.scope).toBeNull();
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...oauth, clientSecret: '****' })).status).toBe(204);
+    expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body.oauth).toEqual(oauth);
+    expect((await h.api('GET', `/api/v2/endpoints/${id}`)).body.auth.scope).toBeUndefined();
+    // null replaces a scope as an absent one does.
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, scope: 'read' })).status).toBe(204);
+    expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body.oauth.scope).toBe('read');
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, scope: null })).status).toBe(204);
+    expect((await h.api('GET', `/webhooks/endpoint/${id}`)).body.oauth.scope).toBeNull();
+    // The other validation holds: neither another type nor a null elsewhere.
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, scope: 5 })).status).toBe(400);
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, scope: [null] })).status).toBe(400);
+    expect((await h.api('PUT', `/webhooks/endpoint/oauth/${id}`, { ...body, clientId: null })).status).toBe(400);
+  });
+
   it('shows how Herald authenticates to tokenUrl (tokenEndpointAuthMethod, the native auth.token_endpoint_auth_method) and takes it; a PUT without it keeps it', async () => {
     const { id } = (await h.api('POST', '/webhooks/endpoint', [sub()])).body;
     const body = { clientId: 'c', tokenUrl: 'https://a.example/t', clientSecret: 's' };

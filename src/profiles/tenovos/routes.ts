@@ -80,8 +80,8 @@ const OAuthBody = Type.Object(
       }),
     ),
     scope: Type.Optional(
-      Type.Union([Type.String({ maxLength: 1000 }), Type.Array(Type.String({ maxLength: 200 }), { maxItems: 50 })], {
-        description: 'A space-separated string or an array of scopes (joined with spaces; empty entries dropped).',
+      Type.Union([Type.String({ maxLength: 1000 }), Type.Array(Type.String({ maxLength: 200 }), { maxItems: 50 }), Type.Null()], {
+        description: 'A space-separated string or an array of scopes (joined with spaces; empty entries dropped). null (as GET /webhooks/endpoint/{id} shows no scope): no scope.',
       }),
     ),
     tokenEndpointAuthMethod: Type.Optional(tokenAuthMethod(`${TOKEN_AUTH_METHOD_DOC} Absent: the endpoint's current method (client_secret_post for one without OAuth).`)),
@@ -155,11 +155,12 @@ export function tenovosView(e: Endpoint): Static<typeof EndpointView> {
 }
 
 /**
- * OAuth body → core auth; the scope array of the seed (`["read", "write"]`) becomes "read write".
+ * OAuth body → core auth; the scope array of the seed (`["read", "write"]`) becomes "read write",
+ * and null (how the GET shows no scope, so an oauth object read and written back) none.
  * Without tokenEndpointAuthMethod the core keeps the endpoint's current method.
  */
 export function oauthAuth(body: Static<typeof OAuthBody>): EndpointAuth {
-  const scopes = Array.isArray(body.scope) ? body.scope : body.scope === undefined ? [] : [body.scope];
+  const scopes = Array.isArray(body.scope) ? body.scope : body.scope === undefined || body.scope === null ? [] : [body.scope];
   const scope = scopes.map((s) => s.trim()).filter((s) => s.length > 0).join(' ');
   const extra = Object.entries(body.extraParams ?? {}).map(([k, v]) => [k, String(v)] as const);
   return {
