@@ -28,8 +28,9 @@ export class ApiTimeoutError extends Error {
   constructor(
     readonly method: string,
     cause: unknown,
+    ms = API_TIMEOUT_MS,
   ) {
-    super(`the API did not answer a ${method} within ${API_TIMEOUT_MS} ms`, { cause });
+    super(`the API did not answer a ${method} within ${ms} ms`, { cause });
     this.name = 'ApiTimeoutError';
   }
 
@@ -70,6 +71,8 @@ export class HeraldApi {
   constructor(
     private readonly base: string,
     private readonly key: string,
+    /** How long a stream waits for the API's response headers (the stream itself is not limited). */
+    private readonly streamConnectMs = API_TIMEOUT_MS,
   ) {}
 
   get<T>(path: string, query?: Record<string, string | undefined>): Promise<T> {
@@ -88,9 +91,29 @@ export class HeraldApi {
     return this.call('DELETE', path);
   }
 
-  /** A streaming GET (Server-Sent Events): the open response, for the caller to relay and abort. */
+  /**
+   * A streaming GET (Server-Sent Events): the open response, for the caller to relay and abort.
+   * Only the wait for the response's headers is bounded (ApiTimeoutError); once they arrive the
+   * stream stays open until the caller aborts it or the API ends it.
+   */
   async stream(path: string, signal: AbortSignal, headers: Record<string, string> = {}): Promise<Response> {
-    const res = await fetch(apiUrl(this.base, path), { headers: { 'x-api-key': this.key, accept: 'text/event-stream', ...headers }, redirect: 'error', signal });
+    const url = apiUrl(this.base, path);
+    // A plain timer and controller rather than AbortSignal.any with AbortSignal.timeout, whose
+    // timeout signal Node 20 can garbage-collect before it fires (nodejs/node#57736). The
+    // controller also carries the caller's abort, for the body as well as the connection.
+    const connection = new AbortController();
+    const follow = () => connection.abort(signal.reason);
+    if (signal.aborted) follow();
+    else signal.addEventListener('abort', follow, { once: true });
+    const timer = setTimeout(() => connection.abort(new DOMException(`no response headers within ${this.streamConnectMs} ms`, 'TimeoutError')), this.streamConnectMs);
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: { 'x-api-key': this.key, accept: 'text/event-stream', ...headers }, redirect: 'error', signal: connection.signal });
+    } catch (err) {
+      throw timedOut(err) && !signal.aborted ? new ApiTimeoutError('GET', err, this.streamConnectMs) : err;
+    } finally {
+      clearTimeout(timer);
+    }
     if (!res.ok) {
       await res.body?.cancel();
       throw new ApiCallError(res.status, 'error', `the API answered ${res.status}`);

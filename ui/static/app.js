@@ -113,7 +113,8 @@
 
   // The stream resumes after the newest request shown: EventSource sends Last-Event-ID itself
   // when it reconnects; a stream opened anew here says `after`. Herald restarting (`shutdown`) or
-  // a stream that failed outright (a proxy's 502 meanwhile) is retried, less often each time;
+  // a stream that failed outright (a proxy's 502 meanwhile) or that Herald did not start in time
+  // (`timeout`) is retried, less often each time;
   // only a deleted inbox and an ended sign-in stop it.
   var RETRY_FIRST_MS = 2000;
   var RETRY_MAX_MS = 30000;
@@ -153,7 +154,8 @@
       if (over) return;
       var es = new EventSource(newest ? url + '?after=' + encodeURIComponent(newest) : url);
       source = es;
-      es.addEventListener('open', function () { retryMs = RETRY_FIRST_MS; say('● live'); });
+      var openedAtMs = retryMs;
+      es.addEventListener('open', function () { openedAtMs = retryMs; retryMs = RETRY_FIRST_MS; say('● live'); });
       es.addEventListener('error', function () {
         if (es.readyState === EventSource.CLOSED) retryLater();
         else say('reconnecting…');
@@ -161,6 +163,9 @@
       es.addEventListener('request', show);
       // The stream ends; EventSource connects again by itself once Herald is back.
       es.addEventListener('shutdown', function () { say('Herald is restarting; reconnecting…'); });
+      // Herald did not start the stream in time: tried again later, as a failed connection is.
+      // The UI answered (open) but the API did not, so the wait keeps growing.
+      es.addEventListener('timeout', function () { retryMs = openedAtMs; retryLater(); });
       es.addEventListener('deleted', function () { stop('this inbox was deleted'); });
       es.addEventListener('unauthorized', function () { stop('signed out (or the API key was deleted): reload to sign in again'); });
     }

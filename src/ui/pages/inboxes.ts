@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiCallError } from '../api-client.js';
+import { ApiCallError, ApiTimeoutError } from '../api-client.js';
 import { enc, field, formOf, formRefusal, hidden, idOf, isHtmx, queryOf, SIGNED_OUT_EVENT, str, type Ui } from '../kit.js';
 import type { InboxDto, InboxRequestDto, ListDto } from '../models.js';
 import { pageLinks, positionOf } from '../pager.js';
@@ -16,6 +16,11 @@ const RECENT = 50;
 const SESSION_RECHECK_MS = 5_000;
 
 const INBOX_DELETED_EVENT = 'event: deleted\ndata: {}\n\n';
+/**
+ * The end of a stream the API did not start answering in time: the page's script retries later
+ * (as after a failed connection), less often each time.
+ */
+const API_TIMEOUT_EVENT = 'event: timeout\ndata: {}\n\n';
 
 /** An inbox as the API answers a change that created its relay endpoint. */
 type InboxChanged = InboxDto & { readonly forward_secret?: string };
@@ -159,6 +164,11 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
       // Gone while the page was disconnected: said as the API says it to an open stream, so the
       // page stops trying instead of retrying an error page.
       if (err instanceof ApiCallError && err.status === 404) return reply.type('text/event-stream; charset=utf-8').send(INBOX_DELETED_EVENT);
+      // A stream cannot show an error page: the page is told, and tries again.
+      if (err instanceof ApiTimeoutError) {
+        req.log.warn({ err }, 'the API did not start an inbox stream in time');
+        return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-store').send(API_TIMEOUT_EVENT);
+      }
       throw err;
     }
     reply.hijack();
