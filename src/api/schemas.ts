@@ -1,6 +1,7 @@
 // Request and response schemas of the native API. The same schemas validate requests and
 // generate /openapi.json.
 import { Type, type Static } from 'typebox';
+import { TOKEN_ENDPOINT_AUTH_METHODS } from '../domain/endpoint.js';
 import type { TokenEndpointAuthMethod } from '../domain/types.js';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
@@ -91,7 +92,7 @@ const AuthVariants = Type.Union([
       token_endpoint_auth_method: Type.Optional(
         Type.Unsafe<TokenEndpointAuthMethod>({
           type: 'string',
-          enum: ['client_secret_post', 'client_secret_basic'],
+          enum: [...TOKEN_ENDPOINT_AUTH_METHODS],
           description:
             'How Herald authenticates to token_url (the names of RFC 7591 and OpenID Connect, as providers such as Okta show them). client_secret_post: client_id and client_secret in the form body. client_secret_basic: `Authorization: Basic base64(urlencode(client_id):urlencode(client_secret))` (RFC 6749 §2.3.1; each form-urlencoded first), neither in the body; for token servers that accept only Basic. Absent: on an endpoint that already has OAuth, the method it has; otherwise client_secret_post. Not a secret: answers show it.',
         }),

@@ -49,6 +49,9 @@ export interface EndpointInput {
   readonly profileData?: Readonly<Record<string, unknown>>;
 }
 
+/** Every way an OAuth client may authenticate to its token endpoint, as every API names them. */
+export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ['client_secret_post', 'client_secret_basic'];
+
 /** How an endpoint's OAuth client authenticates to its token endpoint; client_secret_post unless set. */
 export function tokenEndpointAuthMethod(auth: Extract<EndpointAuth, { type: 'oauth2_client_credentials' }>): TokenEndpointAuthMethod {
   return auth.tokenEndpointAuthMethod ?? 'client_secret_post';

@@ -25,7 +25,7 @@ import { Cursor } from '../../api/schemas.js';
 import { iso, maskedValues } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
-import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret, tokenEndpointAuthMethod } from '../../domain/endpoint.js';
+import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret, TOKEN_ENDPOINT_AUTH_METHODS, tokenEndpointAuthMethod } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, TokenEndpointAuthMethod } from '../../domain/types.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
@@ -65,7 +65,6 @@ const PatchBody = Type.Object(
 );
 // How Herald authenticates to tokenUrl: the native auth.token_endpoint_auth_method, camelCased like
 // the other fields of seed 002's body (which has none for it: a Herald extension).
-const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ['client_secret_post', 'client_secret_basic'];
 const TOKEN_AUTH_METHOD_DOC =
   'How Herald authenticates to tokenUrl (Herald extension; the native auth.token_endpoint_auth_method). client_secret_post: clientId and clientSecret in the form body. client_secret_basic: HTTP Basic (RFC 6749 §2.3.1), for token servers that take only that.';
 const tokenAuthMethod = (description: string) => Type.Unsafe<TokenEndpointAuthMethod>({ type: 'string', enum: [...TOKEN_ENDPOINT_AUTH_METHODS], description });
