@@ -14,7 +14,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { AppContext } from '../app/context.js';
 import { ApiCallError, ApiTimeoutError, HeraldApi, loopbackBase } from './api-client.js';
 import { type KeyRole, KeyRoles } from './key-roles.js';
-import { field, type Form, formOf, hidden, isHtmx, queryOf, SIGNED_OUT_EVENT, type Ui, wantsEventStream } from './kit.js';
+import { field, type Form, formOf, hidden, isHtmx, lastEvent, queryOf, SIGNED_OUT_EVENT, type Ui, wantsEventStream } from './kit.js';
 import { formatRate, formatTime, prettyJson, responsePreview } from './models.js';
 import { registerActivityPages } from './pages/activity.js';
 import { registerCatalogPages } from './pages/catalog.js';
@@ -167,7 +167,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
         void reply.header('set-cookie', clearedSessionCookies(req, ctx.config.publicUrl));
       }
       if (isHtmx(req)) return reply.header('hx-redirect', target).status(204).send();
-      if (wantsEventStream(req)) return reply.status(200).type('text/event-stream; charset=utf-8').send(SIGNED_OUT_EVENT);
+      if (wantsEventStream(req)) return lastEvent(reply, SIGNED_OUT_EVENT);
       return reply.redirect(target, 303);
     }
 

@@ -28,6 +28,14 @@ export interface Ui {
  */
 export const SIGNED_OUT_EVENT = 'event: unauthorized\ndata: {}\n\n';
 
+/**
+ * An event stream of one last event (signed out, inbox deleted, the API not answering in time),
+ * ended at once: what the page's script is told where an error page would only fail EventSource.
+ */
+export function lastEvent(reply: FastifyReply, event: string): FastifyReply {
+  return reply.status(200).type('text/event-stream; charset=utf-8').send(event);
+}
+
 export function wantsEventStream(req: FastifyRequest): boolean {
   return (req.headers.accept ?? '').includes('text/event-stream');
 }

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiCallError, ApiTimeoutError } from '../api-client.js';
-import { enc, field, formOf, formRefusal, hidden, idOf, isHtmx, queryOf, SIGNED_OUT_EVENT, str, type Ui } from '../kit.js';
+import { enc, field, formOf, formRefusal, hidden, idOf, isHtmx, lastEvent, queryOf, SIGNED_OUT_EVENT, str, type Ui } from '../kit.js';
 import type { InboxDto, InboxRequestDto, ListDto } from '../models.js';
 import { pageLinks, positionOf } from '../pager.js';
 import { SubmittedForms } from '../submitted-forms.js';
@@ -163,11 +163,11 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
     } catch (err) {
       // Gone while the page was disconnected: said as the API says it to an open stream, so the
       // page stops trying instead of retrying an error page.
-      if (err instanceof ApiCallError && err.status === 404) return reply.type('text/event-stream; charset=utf-8').send(INBOX_DELETED_EVENT);
+      if (err instanceof ApiCallError && err.status === 404) return lastEvent(reply, INBOX_DELETED_EVENT);
       // A stream cannot show an error page: the page is told, and tries again.
       if (err instanceof ApiTimeoutError) {
         req.log.warn({ err }, 'the API did not start an inbox stream in time');
-        return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-store').send(API_TIMEOUT_EVENT);
+        return lastEvent(reply, API_TIMEOUT_EVENT);
       }
       throw err;
     }
