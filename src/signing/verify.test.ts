@@ -202,6 +202,26 @@ describe('verify', () => {
     expect(verifyAtNow({ headers }).id).toBe('msg_1');
   });
 
+  it('reads numbers in a hand-built headers object as their decimal text, as standardwebhooks does', () => {
+    const { 'webhook-signature': signature } = signedHeaders({ id: '12345' });
+    const headers = { 'webhook-id': 12345, 'webhook-timestamp': NOW_SEC, 'webhook-signature': signature };
+    expect(verifyAtNow({ headers })).toMatchObject({ id: '12345', timestamp: new Date(NOW_MS) });
+    expect(new Webhook(SECRET, { now }).verify(BODY, headers)).toEqual(JSON.parse(BODY));
+  });
+
+  it('names a header whose value no request can carry (a boolean, an object) with a TypeError', () => {
+    const cases: Array<[string, unknown]> = [
+      ['webhook-timestamp', true],
+      ['webhook-id', { id: 'msg_1' }],
+      ['webhook-signature', [signedHeaders()['webhook-signature'], null]],
+    ];
+    for (const [name, value] of cases) {
+      const headers = { ...signedHeaders(), [name]: value } as unknown as VerifyOptions['headers'];
+      expect(() => verifyAtNow({ headers }), name).toThrow(TypeError);
+      expect(() => verifyAtNow({ headers }), name).toThrow(`headers['${name}'] must be a string, a number or an array of them`);
+    }
+  });
+
   it('reads a fetch Headers object', () => {
     expect(verifyAtNow({ headers: new Headers(signedHeaders()) }).id).toBe('msg_1');
   });

@@ -37,7 +37,12 @@ const MAX_DATE_SECONDS = 8_640_000_000_000;
 /** The only signature scheme Standard Webhooks defines for symmetric keys. */
 const V1 = 'v1,';
 
-export type HeaderBag = Record<string, string | string[] | undefined> | Headers;
+/**
+ * Node's `req.headers` (strings, and arrays of them for repeated lines), a fetch `Headers`, or a
+ * plain object built by hand, which may hold numbers (`{'webhook-timestamp': 1733300000}`): they
+ * are read as their decimal text, as the `standardwebhooks` library reads them.
+ */
+export type HeaderBag = Record<string, string | number | readonly (string | number)[] | undefined> | Headers;
 
 /**
  * The body exactly as received: a string, a Buffer or any other typed array, or the ArrayBuffer
@@ -198,17 +203,34 @@ function headerValue(headers: HeaderBag, lowerName: string): string | undefined 
     return headers.get(lowerName) ?? undefined;
   }
   // Node and Fastify already lower-case names, so the direct hit is the common path.
-  const value = Object.hasOwn(headers, lowerName)
+  const value: unknown = Object.hasOwn(headers, lowerName)
     ? headers[lowerName]
     : findIgnoringCase(headers, lowerName);
-  // Space-joining keeps repeated signature headers usable: signatures are space separated.
-  return Array.isArray(value) ? value.join(' ') : value;
+  return headerText(value, lowerName);
+}
+
+/**
+ * A header's value as text: a number as its decimal text, a list (repeated lines) space-joined,
+ * which keeps repeated signature headers usable as signatures are space separated. null counts
+ * as absent. Any other type is a caller mistake (no request carries one), named as such rather
+ * than left to fail somewhere deeper or pass for a bad delivery.
+ */
+function headerText(value: unknown, lowerName: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  const parts: unknown[] = Array.isArray(value) ? value : [value];
+  const wrong = parts.findIndex((part) => typeof part !== 'string' && typeof part !== 'number');
+  if (wrong !== -1) {
+    throw new TypeError(
+      `headers['${lowerName}'] must be a string, a number or an array of them; got ${kindOf(parts[wrong])}`,
+    );
+  }
+  return parts.join(' ');
 }
 
 function findIgnoringCase(
-  headers: Record<string, string | string[] | undefined>,
+  headers: Exclude<HeaderBag, Headers>,
   lowerName: string,
-): string | string[] | undefined {
+): unknown {
   for (const key of Object.keys(headers)) {
     if (key.toLowerCase() === lowerName) return headers[key];
   }
