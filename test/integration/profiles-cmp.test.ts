@@ -151,6 +151,22 @@ describe('CMP secret sent back as read', () => {
   });
 });
 
+describe('CMP secret with the mask character inside', () => {
+  it('is a 422 naming secret, as the native API refuses such a header value, on create and on update', async () => {
+    const body = { callback_url: 'https://example.website.com/cb', events: ['asset_added'] };
+    const { id } = (await h.api('POST', '/cmp/v3/webhooks', { ...body, secret: 'round-trip-secret-0002' })).body;
+    const refusal = { error: 'invalid_subscription', message: expect.stringMatching(/^secret has a character a header cannot carry .*"…"/), field: 'secret' };
+    // A mask with something typed after it, and a … pasted into a secret.
+    for (const secret of ['roun…x', 'ab…cd', '…abcd']) {
+      const created = await h.api('POST', '/cmp/v3/webhooks', { ...body, secret });
+      expect([created.status, created.body], secret).toEqual([422, refusal]);
+      const patched = await h.api('PATCH', `/cmp/v3/webhooks/${id}`, { secret });
+      expect([patched.status, patched.body], secret).toEqual([422, refusal]);
+    }
+    expect((await h.api('GET', `/cmp/v3/webhooks/${id}`)).body.secret).toBe('roun…');
+  });
+});
+
 describe('CMP payload fields, delivered', () => {
   let receiver: Receiver;
   beforeAll(async () => {

@@ -38,15 +38,17 @@ export const cmpEventNames: readonly string[] = catalog.flatMap((d) => (d.names.
 
 const CallbackUrl = Type.String({ minLength: 1, maxLength: 2048, description: 'Where events are POSTed.' });
 const Events = Type.Array(Type.Enum([...cmpEventNames]), { minItems: 1, maxItems: cmpEventNames.length, uniqueItems: true, description: 'CMP event names.' });
-// A secret is visible ASCII; a trailing … is let through so that the secret sent back as answers
-// show it (`abcd…` for one of 8 characters or more) reaches the masked-value rule of
-// patchEndpoint, which keeps the stored secret for it and refuses (422) any other masked value.
+// A secret is visible ASCII; the … of masked values is let through, wherever it is, to the core's
+// rules: the secret sent back as answers show it (`abcd…` for one of 8 characters or more) keeps
+// the stored secret (patchEndpoint's masked-value rule), any other masked value is a 422 naming
+// `secret`, and so is a … elsewhere (no header can carry it), as the native API refuses such a
+// header value; the schema's pattern would have answered a 400 that says only "must match".
 const Secret = Type.String({
   minLength: 1,
   maxLength: 32,
-  pattern: '^[\\x21-\\x7e]+…?$',
+  pattern: '^[\\x21-\\x7e…]+$',
   description:
-    'Up to 32 visible ASCII characters, sent back in the Callback-Secret header of every delivery. The secret as answers show it (**** under 8 characters, else its first characters and …) keeps the current one; any other masked value is refused (422).',
+    'Up to 32 visible ASCII characters, sent back in the Callback-Secret header of every delivery. The secret as answers show it (**** under 8 characters, else its first characters and …) keeps the current one; any other masked value, or a value with … elsewhere (a header cannot carry it), is refused (422 naming secret).',
 });
 
 const CreateBody = Type.Object({ callback_url: CallbackUrl, events: Events, secret: Type.Optional(Secret) }, { additionalProperties: false });
