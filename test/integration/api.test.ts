@@ -439,6 +439,12 @@ describe('docs page', () => {
     // Each route's description, as the native routes give one.
     expect(html).toContain('<p>Subscribes a URL to event types');
   });
+
+  it('may not be framed by another site', async () => {
+    const res = await fetch(`${h.url}/docs`);
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+  });
 });
 
 describe('metrics', () => {

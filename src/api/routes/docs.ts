@@ -52,7 +52,13 @@ export function registerDocsRoutes(app: FastifyInstance): void {
   let html: string | undefined;
   app.get('/docs', { schema: { hide: true } }, async (_req, reply) => {
     html ??= renderDocs(app.swagger() as Parameters<typeof renderDocs>[0]);
-    return reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'").send(html);
+    // Static, but no other site may frame it: the page is served under Herald's own origin.
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', "default-src 'self'; frame-ancestors 'none'")
+      .header('x-frame-options', 'DENY')
+      .header('x-content-type-options', 'nosniff')
+      .send(html);
   });
   app.get('/docs/docs.css', { schema: { hide: true } }, async (_req, reply) => reply.type('text/css').send(CSS));
 }
