@@ -3,6 +3,7 @@
 import { Type, type Static } from 'typebox';
 import { TOKEN_ENDPOINT_AUTH_METHODS } from '../domain/endpoint.js';
 import type { TokenEndpointAuthMethod } from '../domain/types.js';
+import { readOnlyDoc, ReadOnlyCreatedAt, ReadOnlyId, ReadOnlyUpdatedAt } from './read-only.js';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 
@@ -151,8 +152,25 @@ export const EndpointCreate = Type.Object(
 );
 export type EndpointCreate = Static<typeof EndpointCreate>;
 
+/**
+ * What answers show of an endpoint and no PATCH sets, taken so that an endpoint read, changed and
+ * sent back whole is accepted (see api/read-only.ts). failing_since is not checked: deliveries
+ * move it without changing updated_at, so a copy read a moment before could not match it.
+ */
+const endpointReadOnlyFields = {
+  id: ReadOnlyId,
+  profile: Type.Optional(Type.String({ maxLength: 50, ...readOnlyDoc(' An endpoint keeps the profile of the API that created it.') })),
+  secret_hint: Type.Optional(Type.String({ maxLength: 100, ...readOnlyDoc(' POST /api/v2/endpoints/{id}/secret/rotate replaces the secret.') })),
+  disabled_reason: Type.Optional(Type.Union([Type.String(), Type.Null()], readOnlyDoc(' Herald sets it along with disabled.'))),
+  failing_since: Type.Optional(
+    Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'Read-only, kept by Herald from deliveries (which move it without changing updated_at): ignored, whatever is sent.' }),
+  ),
+  created_at: ReadOnlyCreatedAt,
+  updated_at: ReadOnlyUpdatedAt,
+};
+
 export const EndpointPatch = Type.Object(
-  { url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })), event_types: Type.Optional(EventTypeList), ...endpointFields },
+  { url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })), event_types: Type.Optional(EventTypeList), ...endpointFields, ...endpointReadOnlyFields },
   { additionalProperties: false },
 );
 export type EndpointPatch = Static<typeof EndpointPatch>;

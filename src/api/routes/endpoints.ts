@@ -18,6 +18,7 @@ import { checkEndpointDestinations } from '../destination.js';
 import { checkEventLimits } from '../event-limits.js';
 import { selectedEventTypes } from '../event-type-filter.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
+import { recordFields, withoutReadOnly, type ReadOnlyField } from '../read-only.js';
 import type { RecoverScope } from '../../store/contract.js';
 
 type HeadersIn = EndpointCreate['headers'];
@@ -102,16 +103,17 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return endpointView(endpoint);
   });
 
-  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out, or sent back masked as answers show them, are kept (OAuth ones only with the same token_url; a basic password and hidden header values, sent in clear to the URL, only while the url stays on the same origin: scheme, host and port, else 422 naming auth or headers); any other masked value is refused (422). Admin keys only.', params: IdParams, body: EndpointPatch, response: answers({ 200: 'the endpoint (credentials masked)', 409: INBOX_RELAY, 422: DESTINATION_REFUSED }) } }, async (req) => {
+  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out, or sent back masked as answers show them, are kept (OAuth ones only with the same token_url; a basic password and hidden header values, sent in clear to the URL, only while the url stays on the same origin: scheme, host and port, else 422 naming auth or headers); any other masked value is refused (422). The fields answers show that no PATCH sets (id, profile, secret_hint, disabled_reason, created_at, updated_at) may be sent back as read, and are ignored, so an endpoint read, changed and sent back whole is taken; another value is refused (422 naming it: an updated_at other than the current one means the endpoint changed after it was read); failing_since is ignored. Admin keys only.', params: IdParams, body: EndpointPatch, response: answers({ 200: 'the endpoint (credentials masked)', 409: INBOX_RELAY, 422: DESTINATION_REFUSED }) } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
     if (!existing) throw notFound('endpoint', id);
+    const body = editable(req.body as EndpointPatch, existing);
     // Pausing a relay (disabled) is fine; its destination and filter are the inbox's.
-    if (Object.keys(req.body as EndpointPatch).some((k) => k !== 'disabled')) refuseRelay(existing);
+    if (Object.keys(body).some((k) => k !== 'disabled')) refuseRelay(existing);
     let updated;
     try {
-      updated = patchEndpoint(existing, inputOf(req.body as EndpointPatch), ctx.clock());
+      updated = patchEndpoint(existing, inputOf(body), ctx.clock());
     } catch (err) {
       asApiError(err);
     }
@@ -223,6 +225,26 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
 function overlapText(ms: number): string {
   const [amount, unit] = ms > 0 && ms % 3_600_000 === 0 ? [ms / 3_600_000, 'hour'] : [ms / 1000, 'second'];
   return `${amount} ${unit}${amount === 1 ? '' : 's'}`;
+}
+
+/**
+ * A PATCH body without what answers show of `e` and no PATCH sets, sent back as read (422 naming
+ * one sent back changed): an endpoint read, changed and sent back whole is taken.
+ */
+function editable(body: EndpointPatch, e: Endpoint): EndpointPatch {
+  const view = endpointView(e);
+  const readOnly: ReadOnlyField[] = [
+    ...recordFields(e),
+    { name: 'profile', shown: view.profile, note: 'an endpoint keeps the profile of the API that created it' },
+    { name: 'secret_hint', shown: view.secret_hint, note: 'POST /api/v2/endpoints/{id}/secret/rotate replaces the secret' },
+    { name: 'disabled_reason', shown: view.disabled_reason, note: 'Herald sets it along with disabled' },
+    { name: 'failing_since', shown: view.failing_since, live: true },
+  ];
+  try {
+    return withoutReadOnly(body, readOnly);
+  } catch (err) {
+    return asApiError(err);
+  }
 }
 
 const DESTINATION_REFUSED = 'the URL (or OAuth token_url) is refused: not http(s), or a private address (SSRF guard)';

@@ -7,6 +7,7 @@
 //   GET    /cmp/v3/webhooks        → {data: [...], next_cursor}
 //   GET    /cmp/v3/webhooks/:id    → subscription
 //   PATCH  /cmp/v3/webhooks/:id    {callback_url?, events?, secret? (null removes it), disabled?} → 200 subscription
+//                                  (id, created_at, updated_at sent back as read are ignored)
 //   DELETE /cmp/v3/webhooks/:id    → 204
 //
 // The secret is a credential: it is stored as a `hidden` core header named Callback-Secret, so it
@@ -20,6 +21,7 @@ import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError, notFound } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
 import { iso } from '../../api/views.js';
+import { ReadOnlyCreatedAt, ReadOnlyId, ReadOnlyUpdatedAt, recordFields, withoutReadOnly } from '../../api/read-only.js';
 import type { AppContext } from '../../app/context.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { catalog } from '../../catalog/index.js';
@@ -58,6 +60,10 @@ const PatchBody = Type.Object(
     events: Type.Optional(Events),
     secret: Type.Optional(Type.Union([Secret, Type.Null()], { description: 'A new secret, or null to send none. The current secret as answers show it (****, or its first characters and …) keeps it; another masked value, or one with no current secret to keep, is refused (422). A callback_url on another origin (scheme, host and port) needs the secret again: kept, it is refused (422 naming secret).' })),
     disabled: Type.Optional(Type.Boolean()),
+    // Taken so that a subscription read, changed and sent back whole is accepted (api/read-only.ts).
+    id: ReadOnlyId,
+    created_at: ReadOnlyCreatedAt,
+    updated_at: ReadOnlyUpdatedAt,
   },
   { additionalProperties: false },
 );
@@ -166,13 +172,24 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.patch(
     '/cmp/v3/webhooks/:id',
-    { ...admin, schema: { tags: TAGS, summary: 'Update a webhook (CMP)', params: IdParams, body: PatchBody, response: { 200: Subscription } } },
+    {
+      ...admin,
+      schema: {
+        tags: TAGS,
+        summary: 'Update a webhook (CMP)',
+        description:
+          'Changes the fields sent. id, created_at and updated_at, which no PATCH sets, may be sent back as read, and are ignored, so a subscription read, changed and sent back whole is taken; another value is refused (422 naming it).',
+        params: IdParams,
+        body: PatchBody,
+        response: { 200: Subscription },
+      },
+    },
     async (req) => {
       const { accountId } = principalOf(req);
       const existing = await load(accountId, (req.params as Static<typeof IdParams>).id);
-      const body = req.body as Static<typeof PatchBody>;
       let updated: Endpoint;
       try {
+        const body = withoutReadOnly(req.body as Static<typeof PatchBody>, recordFields(existing));
         updated = patchEndpoint(
           existing,
           {

@@ -23,6 +23,7 @@ import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
 import { iso, maskedValues } from '../../api/views.js';
+import { readOnlyDoc, ReadOnlyCreatedAt, recordFields, ReadOnlyId, ReadOnlyUpdatedAt, withoutReadOnly, type ReadOnlyField } from '../../api/read-only.js';
 import type { AppContext } from '../../app/context.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret, TOKEN_ENDPOINT_AUTH_METHODS, tokenEndpointAuthMethod } from '../../domain/endpoint.js';
@@ -53,18 +54,10 @@ const Created = Type.Object({
   id: Type.String({ description: 'Id of the first created endpoint (the only one for a one-element array).' }),
   ids: Type.Array(Type.String(), { description: 'Ids of every created endpoint, in request order.' }),
 });
-const PatchBody = Type.Object(
-  {
-    description: Type.Optional(Description),
-    eventTypes: Type.Optional(EventTypes),
-    url: Type.Optional(Url),
-    rateLimit: Type.Optional(RateLimit),
-    disabled: Type.Optional(Type.Boolean({ description: 'Herald extension: pause or resume deliveries.' })),
-  },
-  { additionalProperties: false },
-);
 // How Herald authenticates to tokenUrl: the native auth.token_endpoint_auth_method, camelCased like
 // the other fields of seed 002's body (which has none for it: a Herald extension).
+/** Where a Tenovos endpoint's OAuth settings change: not in its PATCH. */
+const OAUTH_ROUTES = 'Set with PUT /webhooks/endpoint/oauth/{endpointId}, removed with DELETE there.';
 const TOKEN_AUTH_METHOD_DOC =
   'How Herald authenticates to tokenUrl (Herald extension; the native auth.token_endpoint_auth_method). client_secret_post: clientId and clientSecret in the form body. client_secret_basic: HTTP Basic (RFC 6749 §2.3.1), for token servers that take only that.';
 const tokenAuthMethod = (description: string) => Type.Unsafe<TokenEndpointAuthMethod>({ type: 'string', enum: [...TOKEN_ENDPOINT_AUTH_METHODS], description });
@@ -87,6 +80,13 @@ const OAuthBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const OAuthView = Type.Object({
+  clientId: Type.String(),
+  tokenUrl: Type.String(),
+  scope: Type.Union([Type.String(), Type.Null()]),
+  extraParams: Type.Record(Type.String(), Type.String(), { description: 'Values masked (names shown).' }),
+  tokenEndpointAuthMethod: tokenAuthMethod(TOKEN_AUTH_METHOD_DOC),
+});
 const EndpointView = Type.Object({
   id: Type.String(),
   description: Type.String(),
@@ -95,19 +95,27 @@ const EndpointView = Type.Object({
   rateLimit: Type.Union([Type.Integer(), Type.Null()]),
   disabled: Type.Boolean(),
   disabledReason: Type.Union([Type.String(), Type.Null()]),
-  oauth: Type.Union([
-    Type.Object({
-      clientId: Type.String(),
-      tokenUrl: Type.String(),
-      scope: Type.Union([Type.String(), Type.Null()]),
-      extraParams: Type.Record(Type.String(), Type.String(), { description: 'Values masked (names shown).' }),
-      tokenEndpointAuthMethod: tokenAuthMethod(TOKEN_AUTH_METHOD_DOC),
-    }),
-    Type.Null(),
-  ]),
+  oauth: Type.Union([OAuthView, Type.Null()]),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
+// The fields of the GET that no PATCH sets are taken too, so that an endpoint read, changed and
+// sent back whole is accepted (see api/read-only.ts).
+const PatchBody = Type.Object(
+  {
+    description: Type.Optional(Description),
+    eventTypes: Type.Optional(EventTypes),
+    url: Type.Optional(Url),
+    rateLimit: Type.Optional(RateLimit),
+    disabled: Type.Optional(Type.Boolean({ description: 'Herald extension: pause or resume deliveries.' })),
+    id: ReadOnlyId,
+    disabledReason: Type.Optional(Type.Union([Type.String(), Type.Null()], readOnlyDoc(' Herald sets it along with disabled.'))),
+    oauth: Type.Optional(Type.Union([OAuthView, Type.Null()], readOnlyDoc(` ${OAUTH_ROUTES}`))),
+    createdAt: ReadOnlyCreatedAt,
+    updatedAt: ReadOnlyUpdatedAt,
+  },
+  { additionalProperties: false },
+);
 const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
   iterator: Type.Optional(Cursor),
@@ -151,6 +159,16 @@ export function tenovosView(e: Endpoint): Static<typeof EndpointView> {
     createdAt: iso(e.createdAt)!,
     updatedAt: iso(e.updatedAt)!,
   };
+}
+
+/** What the GET shows of `e` and no PATCH sets: sent back as read, ignored (see api/read-only.ts). */
+function readOnlyFields(e: Endpoint): ReadOnlyField[] {
+  const view = tenovosView(e);
+  return [
+    ...recordFields(e, { id: 'id', createdAt: 'createdAt', updatedAt: 'updatedAt' }),
+    { name: 'disabledReason', shown: view.disabledReason, note: 'Herald sets it along with disabled' },
+    { name: 'oauth', shown: view.oauth, note: OAUTH_ROUTES },
+  ];
 }
 
 /**
@@ -268,7 +286,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         tags: TAGS,
         summary: 'Update an endpoint subscription (Tenovos)',
         description:
-          'A url on another origin (scheme, host and port) is refused (422 naming auth or headers) while the endpoint has basic authentication or hidden headers: those are sent in clear to the url, and are kept only for the origin they were given for. Send them again with the new url through PATCH /api/v2/endpoints/{id}.',
+          'A url on another origin (scheme, host and port) is refused (422 naming auth or headers) while the endpoint has basic authentication or hidden headers: those are sent in clear to the url, and are kept only for the origin they were given for. Send them again with the new url through PATCH /api/v2/endpoints/{id}. The fields of the GET that no PATCH sets (id, disabledReason, oauth, createdAt, updatedAt) may be sent back as read, and are ignored, so an endpoint read, changed and sent back whole is taken; another value is refused (422 naming it).',
         params: IdParams,
         body: PatchBody,
         response: { 204: Type.Null() },
@@ -277,9 +295,9 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const existing = await load(accountId, (req.params as Static<typeof IdParams>).id);
-      const body = req.body as Static<typeof PatchBody>;
       let updated: Endpoint;
       try {
+        const body = withoutReadOnly(req.body as Static<typeof PatchBody>, readOnlyFields(existing));
         updated = patchEndpoint(
           existing,
           { url: body.url, eventTypes: body.eventTypes, description: body.description, rateLimitPerSecond: body.rateLimit, disabled: body.disabled },
