@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { startHerald, type RunningHerald } from '../src/app/herald.js';
+import { type HeraldOptions, startHerald, type RunningHerald } from '../src/app/herald.js';
 import { loadConfig } from '../src/config/index.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
@@ -22,7 +22,7 @@ export interface TestHerald {
   close(): Promise<void>;
 }
 
-export async function startTestHerald(env: Record<string, string> = {}, options: { worker?: boolean; dataDir?: string; clock?: () => number; logger?: Logger } = {}): Promise<TestHerald> {
+export async function startTestHerald(env: Record<string, string> = {}, options: { worker?: boolean; dataDir?: string; clock?: () => number; logger?: Logger; recoverPace?: HeraldOptions['recoverPace'] } = {}): Promise<TestHerald> {
   const dataDir = options.dataDir ?? tempDir();
   const config = loadConfig({
     PORT: '0',
@@ -34,7 +34,7 @@ export async function startTestHerald(env: Record<string, string> = {}, options:
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const herald = await startHerald(config, { api: true, worker: options.worker ?? true, logger: options.logger ?? pino({ level: 'silent' }), announce: () => {}, clock: options.clock });
+  const herald = await startHerald(config, { api: true, worker: options.worker ?? true, logger: options.logger ?? pino({ level: 'silent' }), announce: () => {}, clock: options.clock, recoverPace: options.recoverPace });
   const url = herald.url!;
   return {
     herald,

@@ -7,12 +7,15 @@ import type { Ingestor } from '../ingest/ingestor.js';
 import type { SsrfGuard } from '../net/ssrf-guard.js';
 import type { HeraldMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/contract.js';
+import type { Recoveries } from './recoveries.js';
 
 /** Everything a route or command needs, built once by the composition root. */
 export interface AppContext {
   readonly config: Config;
   readonly store: Store;
   readonly ingestor: Ingestor;
+  /** Recovers (replay many) as operations worked off in chunks. */
+  readonly recoveries: Recoveries;
   readonly guard: SsrfGuard;
   readonly keys: KeyAuthenticator;
   readonly endpointCache: EndpointCache;

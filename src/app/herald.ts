@@ -23,6 +23,7 @@ import { startDispatching, type Dispatching } from './dispatch.js';
 import type { AppContext } from './context.js';
 import { createHealthHooks } from './health-hooks.js';
 import { startJobs, type Jobs } from './jobs.js';
+import { createRecoveries } from './recoveries.js';
 import { openStore, postgresTarget } from './open-store.js';
 import { DatabaseClock } from './database-clock.js';
 import type { PostgresStore } from '../store/postgres/postgres-store.js';
@@ -41,6 +42,8 @@ export interface HeraldOptions {
    * time, so with an injected clock the dispatcher runs on the main thread.
    */
   readonly clock?: () => number;
+  /** Smaller recover chunks and answer waits, so tests see a recover still running with a few rows. */
+  readonly recoverPace?: { readonly chunk: number; readonly answerWithinMs: number };
 }
 
 export interface RunningHerald {
@@ -103,10 +106,12 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     maxRequests: config.inboxMaxRequests,
   });
 
+  const recoveries = createRecoveries({ store, clock, logger, notify: () => dispatcher()?.notify(), ...options.recoverPace });
   const context: AppContext = {
     config,
     store,
     ingestor,
+    recoveries,
     guard,
     keys: new KeyAuthenticator(store),
     endpointCache,
@@ -151,6 +156,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
       inboxRetentionMs: config.inboxRetentionMs,
       onReleased: () => dispatcher()?.notify(),
       processNotices: createHealthHooks(context).processNotices,
+      resumeRecovery: recoveries.resumeOne,
     });
   }
 
@@ -162,6 +168,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
       await server?.close();
       await inboxes.close();
       jobs?.stop();
+      await recoveries.stop();
       await notifier?.close();
       const result = await (here ?? thread)?.stop(config.shutdownGraceMs);
       if (result && result.unfinished > 0) logger.warn({ unfinished: result.unfinished }, 'stopped with attempts still in flight; they will be retried');

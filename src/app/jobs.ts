@@ -1,5 +1,6 @@
 // Background upkeep of a worker process: reclaiming expired leases (a crashed worker's
-// deliveries), carrying out notices a crash left pending, and pruning delivered work past its
+// deliveries), carrying out notices a crash left pending, resuming recovers whose process
+// stopped, and pruning delivered work past its
 // retention. Each runs on its own timer,
 // in bounded batches, and a failure only delays the next round. A retention pass that runs out
 // of time while there is still more to prune is followed by another after a short pause.
@@ -20,6 +21,8 @@ export interface JobsOptions {
   readonly onReleased?: () => void;
   /** Carries out pending notices (health hooks): at start, then as often as leases are reaped. */
   readonly processNotices?: () => Promise<number>;
+  /** Takes over a recover whose runner stopped (its process died) and works it off. */
+  readonly resumeRecovery?: () => Promise<boolean>;
 }
 
 export interface Jobs {
@@ -119,6 +122,7 @@ export function startJobs(o: JobsOptions): Jobs {
     // What a crash left pending goes out now, not a round later.
     processNotices().catch((err: unknown) => o.logger.error({ err, job: 'notices' }, 'background job failed'));
   }
+  if (o.resumeRecovery) timers.push(every(upkeepMs, single(o.resumeRecovery, 'recover-resume')));
   if (o.inboxRetentionMs !== undefined) timers.push(every(o.pruneEveryMs ?? 60_000, single(pruneInboxesOnce, 'inbox-retention')));
   return {
     pruneOnce,

@@ -192,6 +192,42 @@ export interface RecoverScope {
   readonly statuses: readonly RecoverableStatus[];
 }
 
+/**
+ * A recover (replay many) as an operation: its scope fixed when it began, worked off in chunks
+ * by whoever holds its lease, so a large one neither holds the request that asked for it nor
+ * the store's write lock, and a repeat of the request finds it rather than re-queueing again.
+ */
+export interface Recovery {
+  readonly id: string;
+  readonly accountId: string;
+  readonly endpointId: string;
+  readonly idempotencyKey: string | null;
+  /** The request as asked (until left out stays out): a repeat of it joins this one while it runs. */
+  readonly request: string;
+  /** `until` is resolved when it began: what was counted then is what it re-queues. */
+  readonly scope: FixedRecoverScope;
+  readonly status: 'running' | 'done';
+  /** Deliveries in scope when it began. */
+  readonly total: number;
+  /** Re-queued so far. */
+  readonly requeued: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt: number | null;
+}
+
+export type FixedRecoverScope = RecoverScope & { readonly until: number };
+
+/** Who works off a recovery, and until when unless renewed. */
+export interface RecoveryLease {
+  readonly owner: string;
+  readonly until: number;
+}
+
+export interface NewRecovery extends Pick<Recovery, 'id' | 'accountId' | 'endpointId' | 'idempotencyKey' | 'request' | 'scope' | 'total'> {
+  readonly lease: RecoveryLease;
+}
+
 export interface DeliveryQuery extends PageRequest {
   readonly endpointId?: string;
   readonly eventId?: string;
@@ -384,8 +420,29 @@ export interface Store {
   retryDelivery(accountId: string, id: string, now: number): Promise<Delivery | undefined>;
   /** Re-queue, due now, every delivery of an endpoint within `scope` (never pending or in-flight ones). */
   recoverEndpoint(accountId: string, endpointId: string, scope: RecoverScope, now: number): Promise<number>;
-  /** How many deliveries recoverEndpoint would re-queue now, changing nothing. */
+  /**
+   * How many deliveries recoverEndpoint would re-queue now, changing nothing. Counted in steps
+   * that let other work run between them.
+   */
   countRecoverable(accountId: string, endpointId: string, scope: RecoverScope): Promise<number>;
+  /**
+   * Records a new recovery, leased to `input.lease`, unless one answers for it already: the one
+   * of the endpoint with the same idempotency key (any status), or, without a key, a running one
+   * of the endpoint with the same request. `created` says which.
+   */
+  beginRecovery(input: NewRecovery, now: number): Promise<{ recovery: Recovery; created: boolean }>;
+  /** The recovery beginRecovery would answer with instead of recording a new one, if any. */
+  findRecovery(accountId: string, endpointId: string, idempotencyKey: string | null, request: string): Promise<Recovery | undefined>;
+  getRecovery(accountId: string, endpointId: string, id: string): Promise<Recovery | undefined>;
+  /**
+   * Re-queues, due now, the next up to `limit` deliveries of the recovery's scope after its
+   * cursor, and moves the cursor, the count and the lease on in the same transaction; marks it
+   * done when fewer were left. Undefined, changing nothing, unless `lease.owner` still holds it
+   * (another runner took it over) and it is running.
+   */
+  advanceRecovery(id: string, lease: RecoveryLease, limit: number, now: number): Promise<Recovery | undefined>;
+  /** Takes over one running recovery whose lease ran out (its runner stopped), if any. */
+  claimRecovery(lease: RecoveryLease, now: number): Promise<Recovery | undefined>;
   /**
    * Queue figures and attempt outcomes since `since` (rounded down to its minute) of the given
    * endpoints of the account, in a fixed number of queries; ids of other accounts or unknown
@@ -417,7 +474,7 @@ export interface Store {
    * `before`, deliveries whose endpoint is gone, and events older than `before` with no delivery
    * left. Failed deliveries stay: they are replayable. Returns the rows removed. Per-minute
    * attempt rollups are kept ROLLUP_EXTRA_MS longer than `before` (health windows reach back
-   * 7 days whatever the retention).
+   * 7 days whatever the retention). Recoveries finished before `before` go too.
    */
   prune(before: number, limit: number): Promise<{ deliveries: number; events: number }>;
 

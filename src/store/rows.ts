@@ -19,7 +19,7 @@ import type {
   StoredEvent,
 } from '../domain/types.js';
 import type { CapturedHeaders, Inbox, InboxRequest, SignatureCheck } from '../inbox/types.js';
-import type { ClaimedDelivery, IngestItem, IngestLease, Notice, NoticeKind, Sealer, Settlement, UiSession } from './contract.js';
+import type { ClaimedDelivery, IngestItem, IngestLease, Notice, NoticeKind, RecoverableStatus, Recovery, Sealer, Settlement, UiSession } from './contract.js';
 
 type Num = number | string | bigint | null;
 
@@ -504,4 +504,49 @@ export interface UiSessionRow {
 
 export function toUiSession(row: UiSessionRow, sealer: Sealer): UiSession {
   return { apiKeyId: row.api_key_id, key: sealer.open(row.sealed_key), expiresAt: num(row.expires_at) };
+}
+
+export interface RecoveryRow {
+  id: string;
+  account_id: string;
+  endpoint_id: string;
+  idempotency_key: string | null;
+  request: string;
+  since: Num;
+  until: Num;
+  /** JSON text in SQLite, an array in PostgreSQL. */
+  event_types: string | string[] | null;
+  statuses: string | string[];
+  status: string;
+  total: Num;
+  requeued: Num;
+  created_at: Num;
+  updated_at: Num;
+  finished_at: Num;
+}
+
+function listOf(value: string | string[]): string[] {
+  return typeof value === 'string' ? (JSON.parse(value) as string[]) : value;
+}
+
+export function toRecovery(row: RecoveryRow): Recovery {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    endpointId: row.endpoint_id,
+    idempotencyKey: row.idempotency_key,
+    request: row.request,
+    scope: {
+      since: num(row.since),
+      until: num(row.until),
+      eventTypes: row.event_types === null ? null : listOf(row.event_types),
+      statuses: listOf(row.statuses) as RecoverableStatus[],
+    },
+    status: row.status === 'done' ? 'done' : 'running',
+    total: num(row.total),
+    requeued: num(row.requeued),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+    finishedAt: numOrNull(row.finished_at),
+  };
 }

@@ -79,8 +79,8 @@ export class HeraldApi {
     return this.call<T>('GET', path, undefined, query);
   }
 
-  post<T>(path: string, body?: unknown): Promise<T> {
-    return this.call<T>('POST', path, body);
+  post<T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+    return this.call<T>('POST', path, body, undefined, headers);
   }
 
   patch<T>(path: string, body: unknown): Promise<T> {
@@ -121,7 +121,7 @@ export class HeraldApi {
     return res;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | undefined>): Promise<T> {
+  private async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | undefined>, headers?: Record<string, string>): Promise<T> {
     const url = apiUrl(this.base, path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, v);
     let res: Response;
@@ -129,7 +129,7 @@ export class HeraldApi {
     try {
       res = await fetch(url, {
         method,
-        headers: { 'x-api-key': this.key, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { ...headers, 'x-api-key': this.key, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
         redirect: 'error',
         signal: AbortSignal.timeout(API_TIMEOUT_MS),

@@ -127,6 +127,14 @@ export interface CatalogDto {
   }[];
 }
 
+/** A recover as the API reports it (GET /api/v2/endpoints/:id/recoveries/:recovery_id). */
+export interface RecoveryDto {
+  readonly id: string;
+  readonly status: 'running' | 'done';
+  readonly total: number;
+  readonly requeued: number;
+}
+
 export interface RotatedDto {
   readonly id: string;
   readonly secret: string;

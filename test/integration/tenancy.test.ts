@@ -168,6 +168,7 @@ describe("tenant isolation: B's admin key against A's ids", () => {
     ids.inbox = inbox.body.id;
     await fetch(new URL(inbox.body.url, h.url), { method: 'POST', body: 'a-captured' });
     ids.inboxRequest = await eventually(async () => (await asA('GET', `/api/v2/inboxes/${ids.inbox}/requests`)).body.data[0]?.id as string | undefined);
+    ids.recovery = (await asA('POST', `/api/v2/endpoints/${ids.endpoint}/recover`, { since: '2000-01-01T00:00:00Z' })).body.id;
     // B has resources of its own, so numeric Media Pocket ids overlap between the tenants.
     await call('POST', '/api/v2/admin/webhooks', { name: 'B mp', http_url: 'https://example.website.com', http_method: 'POST', trigger_events: ['ASSET_ADDED'] }, b.key);
   });
@@ -186,6 +187,7 @@ describe("tenant isolation: B's admin key against A's ids", () => {
     ['GET', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/stats`],
     ['GET', 'endpoint', (i) => `/api/v2/stats/activity?endpoint_id=${i.endpoint}`],
     ['POST', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/recover`, { since: '2000-01-01T00:00:00Z', dry_run: true }],
+    ['GET', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/recoveries/${i.recovery}`],
     ['POST', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/test`, {}],
     ['GET', 'endpoint', (i) => `/api/v2/endpoints/${i.endpoint}/secret`],
     ['GET', 'event', (i) => `/api/v2/events/${i.event}`],

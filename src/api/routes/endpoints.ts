@@ -20,6 +20,9 @@ import { selectedEventTypes } from '../event-type-filter.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { recordFields, withoutReadOnly, type ReadOnlyField } from '../read-only.js';
 import type { RecoverScope } from '../../store/contract.js';
+import { answerRecover, fixedScope, IDEMPOTENCY_KEY, RecoverHeaders, RecoveryView, recoveryView } from '../recover.js';
+
+const RecoveryParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }), recovery_id: Type.String({ minLength: 1, maxLength: 100 }) });
 
 type HeadersIn = EndpointCreate['headers'];
 
@@ -151,10 +154,11 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       schema: {
         tags: ['endpoints'],
         description:
-          'Re-queue the failed deliveries of the endpoint created from `since` (to `until`, of `event_types`), and with `statuses` the succeeded ones too, to replay them (202 {requeued}); with `dry_run` only count them (200 {would_requeue}). Pending and in-flight deliveries are left alone.',
+          'Re-queue the failed deliveries of the endpoint created from `since` (to `until`, at most now; of `event_types`), and with `statuses` the succeeded ones too, to replay them. Answers 202 with the recovery once it is done or after about 2 s, whichever is first: `status` running or done, `total` counted when it began, `requeued` so far; a running one goes on and `Location` (GET /api/v2/endpoints/{id}/recoveries/{recovery_id}) follows it. A repeat with the same Idempotency-Key, or of the same request while it runs, answers with that recovery (header Idempotent-Replayed) and re-queues nothing again. With `dry_run` only count them (200 {would_requeue, until}: pass that until back to recover exactly those). Pending and in-flight deliveries are left alone.',
         params: IdParams,
+        headers: RecoverHeaders,
         body: RecoverBody,
-        response: answers({ 200: 'dry_run: {would_requeue}, nothing changed', 202: '{requeued}: how many deliveries were queued again' }),
+        response: answers({ 200: 'dry_run: {would_requeue, until}, nothing changed', 202: 'the recovery: running (follow Location) or done', 422: 'Idempotency-Key already used for another recover of this endpoint' }),
       },
     },
     async (req, reply) => {
@@ -163,10 +167,29 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
       const body = req.body as Static<typeof RecoverBody>;
       const scope = recoverScopeOf(body);
-      if (body.dry_run === true) return reply.status(200).send({ would_requeue: await ctx.store.countRecoverable(accountId, id, scope) });
-      const requeued = await ctx.store.recoverEndpoint(accountId, id, scope, ctx.clock());
-      ctx.dispatcher?.notify();
-      return reply.status(202).send({ requeued });
+      if (body.dry_run === true) {
+        const fixed = fixedScope(scope, ctx.clock());
+        return reply.status(200).send({ would_requeue: await ctx.store.countRecoverable(accountId, id, fixed), until: iso(fixed.until) });
+      }
+      return answerRecover(ctx, reply, { accountId, endpointId: id }, scope, (req.headers as Static<typeof RecoverHeaders>)[IDEMPOTENCY_KEY]);
+    },
+  );
+
+  app.get(
+    '/api/v2/endpoints/:id/recoveries/:recovery_id',
+    {
+      schema: {
+        tags: ['endpoints'],
+        description: 'How far a recover of the endpoint has got: `requeued` of `total`, `status` running or done.',
+        params: RecoveryParams,
+        response: { 200: RecoveryView },
+      },
+    },
+    async (req) => {
+      const { id, recovery_id: recoveryId } = req.params as Static<typeof RecoveryParams>;
+      const recovery = await ctx.store.getRecovery(principalOf(req).accountId, id, recoveryId);
+      if (!recovery) throw notFound('recovery', recoveryId);
+      return recoveryView(recovery);
     },
   );
 

@@ -32,6 +32,7 @@ import type { Endpoint, EndpointAuth, TokenEndpointAuthMethod } from '../../doma
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { failedSince } from '../../store/queries.js';
 import { credentialElsewhere } from '../shared.js';
+import { answerRecover, IDEMPOTENCY_KEY, RecoverHeaders, RecoveryView } from '../../api/recover.js';
 
 const TAGS = ['tenovos'];
 
@@ -412,10 +413,12 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       schema: {
         tags: TAGS,
         summary: 'Recover failed messages (Tenovos)',
-        description: 'Re-queues every failed message of the endpoint created since `since`.',
+        description:
+          'Re-queues every failed message of the endpoint created since `since` (up to now). Answers 202 once done or after about 2 s: `requeued` so far of `total`, `status` running or done; a running one goes on and `Location` follows it (GET /api/v2/endpoints/{id}/recoveries/{recovery_id}). A repeat with the same Idempotency-Key, or of the same request while it runs, answers with that recovery and re-queues nothing again.',
         params: IdParams,
+        headers: RecoverHeaders,
         body: RecoverBody,
-        response: { 202: Type.Object({ requeued: Type.Integer() }) },
+        response: { 202: RecoveryView },
       },
     },
     async (req, reply) => {
@@ -423,9 +426,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       const { id } = req.params as Static<typeof IdParams>;
       await load(accountId, id);
       const since = instantOf((req.body as Static<typeof RecoverBody>).since, 'since');
-      const requeued = await ctx.store.recoverEndpoint(accountId, id, failedSince(since), ctx.clock());
-      ctx.dispatcher?.notify();
-      return reply.status(202).send({ requeued });
+      return answerRecover(ctx, reply, { accountId, endpointId: id }, failedSince(since), (req.headers as Static<typeof RecoverHeaders>)[IDEMPOTENCY_KEY]);
     },
   );
 }

@@ -12,7 +12,7 @@
 // serialization failure) is run again by tx().
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { newId } from '../../domain/ids.js';
+import { idFloor, newId } from '../../domain/ids.js';
 import { withSequence } from '../../domain/canonical-body.js';
 import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
 import { INBOX_RELAY_EVENT_TYPE, type Inbox, type InboxRelay, type InboxRequest } from '../../inbox/types.js';
@@ -31,12 +31,15 @@ import type {
   IngestLease,
   IngestOutcome,
   NewApiKey,
+  NewRecovery,
   NewUiSession,
   Notice,
   PageRequest,
   QueueDepth,
   QueueStats,
   RecoverScope,
+  Recovery,
+  RecoveryLease,
   SchemaState,
   Sealer,
   Settlement,
@@ -60,6 +63,7 @@ import {
   type InboxRequestRow,
   type InboxRow,
   type ProjectRow,
+  type RecoveryRow,
   endpointChanges,
   endpointToRow,
   INBOX_REQUEST_COLUMNS,
@@ -88,6 +92,7 @@ import {
   type UiSessionRow,
   toPage,
   toProject,
+  toRecovery,
 } from '../rows.js';
 import { channelName, checkSchemaName, INBOX_CHANNEL, searchPathOption } from './notify.js';
 
@@ -458,6 +463,24 @@ const RECOVER_WHERE = `account_id = $1 AND endpoint_id = $2 AND status = ANY($3:
 function recoverParams(accountId: string, endpointId: string, scope: RecoverScope): unknown[] {
   return [accountId, endpointId, scope.statuses, scope.since, scope.until, scope.eventTypes];
 }
+
+/**
+ * The next chunk of a recovery ($7: cursor, $8: limit, $9: now), re-queued: its count and the
+ * last id passed. SKIP LOCKED: a row locked now is being changed by someone else (a retry of it,
+ * retention deleting it), and waiting for it could end the chunk short and the recovery early.
+ * Replays go out as asked, outside their resources' order (as retryDelivery).
+ */
+const RECOVER_CHUNK_SQL = `WITH picked AS (
+    SELECT id FROM deliveries WHERE ${RECOVER_WHERE} AND id > $7 ORDER BY id LIMIT $8 FOR UPDATE SKIP LOCKED
+  ), u AS (
+    UPDATE deliveries d SET status = 'pending', ordered = FALSE, next_attempt_at = $9, updated_at = $9 FROM picked WHERE d.id = picked.id RETURNING d.id
+  )
+  SELECT COUNT(*) AS n, MAX(id) AS last FROM u`;
+
+/** The recovery a request repeats ($1 account, $2 endpoint, $3 key, $4 request): by its key, or without one the same request still running. */
+const EXISTING_RECOVERY_SQL = `SELECT * FROM recoveries WHERE account_id = $1 AND endpoint_id = $2
+    AND CASE WHEN $3::text IS NULL THEN request = $4 AND status = 'running' ELSE idempotency_key = $3 END
+  ORDER BY id LIMIT 1`;
 
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
@@ -1129,6 +1152,11 @@ export class PostgresStore implements Store {
         [before - ROLLUP_EXTRA_MS, limit],
         c,
       );
+      await this.exec(
+        "DELETE FROM recoveries WHERE id IN (SELECT id FROM recoveries WHERE status = 'done' AND finished_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        [before, limit],
+        c,
+      );
       return { result: { deliveries, events: events + swept.deleted }, sweep: swept.next };
     });
     // Only once committed: a rolled-back sweep must look at its window again.
@@ -1282,6 +1310,63 @@ export class PostgresStore implements Store {
   async countRecoverable(accountId: string, endpointId: string, scope: RecoverScope): Promise<number> {
     const row = await this.first<{ n: string }>(`SELECT COUNT(*) AS n FROM deliveries WHERE ${RECOVER_WHERE}`, recoverParams(accountId, endpointId, scope));
     return num(row?.n ?? 0);
+  }
+
+  async findRecovery(accountId: string, endpointId: string, idempotencyKey: string | null, request: string): Promise<Recovery | undefined> {
+    const row = await this.first<RecoveryRow>(EXISTING_RECOVERY_SQL, [accountId, endpointId, idempotencyKey, request]);
+    return row && toRecovery(row);
+  }
+
+  async beginRecovery(r: NewRecovery, now: number): Promise<{ recovery: Recovery; created: boolean }> {
+    return this.tx(async (c) => {
+      // Two identical requests at once (a client retrying fast) take turns: the second finds the first.
+      await this.rows('SELECT pg_advisory_xact_lock(hashtext($1))', [`recovery:${r.endpointId}`], c);
+      const existing = await this.first<RecoveryRow>(EXISTING_RECOVERY_SQL, [r.accountId, r.endpointId, r.idempotencyKey, r.request], c);
+      if (existing) return { recovery: toRecovery(existing), created: false };
+      const { scope } = r;
+      const row = await this.first<RecoveryRow>(
+        `INSERT INTO recoveries (id, account_id, endpoint_id, idempotency_key, request, since, until, event_types, statuses, status, total, cursor, lease_owner, lease_until, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running', $10, $11, $12, $13, $14, $14) RETURNING *`,
+        [r.id, r.accountId, r.endpointId, r.idempotencyKey, r.request, scope.since, scope.until, scope.eventTypes, scope.statuses, r.total, idFloor('dlv', scope.since), r.lease.owner, r.lease.until, now],
+        c,
+      );
+      return { recovery: toRecovery(row!), created: true };
+    });
+  }
+
+  async getRecovery(accountId: string, endpointId: string, id: string): Promise<Recovery | undefined> {
+    const row = await this.first<RecoveryRow>('SELECT * FROM recoveries WHERE account_id = $1 AND endpoint_id = $2 AND id = $3', [accountId, endpointId, id]);
+    return row && toRecovery(row);
+  }
+
+  /** One transaction: the re-queue, the cursor and the count commit together, and wake the workers. */
+  async advanceRecovery(id: string, lease: RecoveryLease, limit: number, now: number): Promise<Recovery | undefined> {
+    return this.tx(async (c) => {
+      const row = await this.first<RecoveryRow & { cursor: string }>("SELECT * FROM recoveries WHERE id = $1 AND status = 'running' AND lease_owner = $2 FOR UPDATE", [id, lease.owner], c);
+      if (!row) return undefined;
+      const r = toRecovery(row);
+      const chunk = (await this.first<{ n: string; last: string | null }>(RECOVER_CHUNK_SQL, [...recoverParams(r.accountId, r.endpointId, r.scope), row.cursor, limit, now], c))!;
+      const n = num(chunk.n);
+      if (n > 0) await this.notify(c);
+      const done = n < limit;
+      const updated = await this.first<RecoveryRow>(
+        `UPDATE recoveries SET cursor = $2, requeued = requeued + $3, lease_until = $4, updated_at = $5, status = $6, finished_at = $7,
+                lease_owner = CASE WHEN $8 THEN NULL ELSE lease_owner END
+          WHERE id = $1 RETURNING *`,
+        [id, chunk.last ?? row.cursor, n, lease.until, now, done ? 'done' : 'running', done ? now : null, done],
+        c,
+      );
+      return toRecovery(updated!);
+    });
+  }
+
+  async claimRecovery(lease: RecoveryLease, now: number): Promise<Recovery | undefined> {
+    const row = await this.first<RecoveryRow>(
+      `UPDATE recoveries SET lease_owner = $1, lease_until = $2
+        WHERE id = (SELECT id FROM recoveries WHERE status = 'running' AND lease_until < $3 ORDER BY lease_until LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *`,
+      [lease.owner, lease.until, now],
+    );
+    return row && toRecovery(row);
   }
 
   async endpointHealth(accountId: string, endpointIds: readonly string[], since: number): Promise<EndpointHealth[]> {

@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { newId } from '../../domain/ids.js';
+import { idFloor, newId } from '../../domain/ids.js';
 import { withSequence } from '../../domain/canonical-body.js';
 import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
 import { INBOX_RELAY_EVENT_TYPE, type Inbox, type InboxRelay, type InboxRequest } from '../../inbox/types.js';
@@ -24,12 +24,15 @@ import type {
   IngestLease,
   IngestOutcome,
   NewApiKey,
+  NewRecovery,
   NewUiSession,
   Notice,
   PageRequest,
   QueueDepth,
   QueueStats,
   RecoverScope,
+  Recovery,
+  RecoveryLease,
   SchemaState,
   Sealer,
   Settlement,
@@ -52,6 +55,7 @@ import {
   type InboxRequestRow,
   type InboxRow,
   type ProjectRow,
+  type RecoveryRow,
   endpointChanges,
   endpointToRow,
   INBOX_REQUEST_COLUMNS,
@@ -80,6 +84,7 @@ import {
   type UiSessionRow,
   toPage,
   toProject,
+  toRecovery,
 } from '../rows.js';
 import type { WriteLock } from './write-lock.js';
 
@@ -165,13 +170,22 @@ const ENDPOINT_COLUMNS =
   'id, account_id, profile, url, method, description, event_types, project_ids, user_ids, secret, previous_secret, previous_secret_expires_at, headers, auth, rate_limit_per_second, timeout_ms, ordering, disabled, disabled_reason, failing_since, profile_data, created_at, updated_at';
 
 /**
- * A recover's deliveries. The statuses come from a closed set and are written into the SQL, so a
- * recover of failed ones alone reads the small index of failed deliveries.
+ * A recover's deliveries after a cursor (@after), in id order, up to @limit. Only the filters set
+ * are written, so each scope gets the plan its index serves: failed ones alone (the usual
+ * recover) walk the account's index of failed deliveries, which holds the endpoint too, from the
+ * cursor on; with succeeded ones, the endpoint's index. The planner, without statistics, took the
+ * account's (event type, id) index instead and read every delivery of the account, whatever its
+ * status. A first cursor of idFloor(since) skips what was created before.
  */
-function recoverWhere(scope: RecoverScope): string {
-  const statuses = scope.statuses.map((s) => (s === 'failed' ? "'failed'" : "'succeeded'")).join(', ');
-  return `account_id = @account AND endpoint_id = @endpoint AND status IN (${statuses}) AND created_at >= @since
-    AND (@until IS NULL OR created_at < @until) AND (@types IS NULL OR event_type IN (SELECT value FROM json_each(@types)))`;
+function recoverSelect(scope: RecoverScope): string {
+  const failedOnly = scope.statuses.length === 1 && scope.statuses[0] === 'failed';
+  const statuses = failedOnly ? "status = 'failed'" : `status IN (${scope.statuses.map((s) => (s === 'failed' ? "'failed'" : "'succeeded'")).join(', ')})`;
+  const index = failedOnly ? 'deliveries_account_failed' : 'deliveries_endpoint';
+  const until = scope.until === null ? '' : ' AND created_at < @until';
+  const types = scope.eventTypes === null ? '' : ' AND event_type IN (SELECT value FROM json_each(@types))';
+  return `SELECT id FROM deliveries INDEXED BY ${index}
+    WHERE account_id = @account AND endpoint_id = @endpoint AND ${statuses} AND id > @after AND created_at >= @since${until}${types}
+    ORDER BY id LIMIT @limit`;
 }
 
 /**
@@ -193,9 +207,21 @@ const CHUNK_ROWS = 2_000;
 /** Up to ? (-1: all) requests captured by one inbox (account, inbox, limit). */
 const DELETE_CAPTURES_SQL = 'DELETE FROM inbox_requests WHERE id IN (SELECT id FROM inbox_requests WHERE account_id = ? AND inbox_id = ? LIMIT ?)';
 
-function recoverParams(accountId: string, endpointId: string, scope: RecoverScope) {
-  return { account: accountId, endpoint: endpointId, since: scope.since, until: scope.until, types: scope.eventTypes && JSON.stringify(scope.eventTypes) };
+/** The parameters recoverSelect names for `scope`, from `after` on. */
+function recoverParams(accountId: string, endpointId: string, scope: RecoverScope, after: string, limit: number): Record<string, unknown> {
+  return {
+    account: accountId,
+    endpoint: endpointId,
+    since: scope.since,
+    after,
+    limit,
+    ...(scope.until === null ? {} : { until: scope.until }),
+    ...(scope.eventTypes === null ? {} : { types: JSON.stringify(scope.eventTypes) }),
+  };
 }
+
+/** Rows a count reads per step (a few ms of the store's thread). */
+const COUNT_STEP_ROWS = 10_000;
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
@@ -841,20 +867,104 @@ export class SqliteStore implements Store {
    * thread) for 2.3 s, stalling every publish and delivery meanwhile.
    */
   async recoverEndpoint(accountId: string, endpointId: string, scope: RecoverScope, now: number): Promise<number> {
-    const params = recoverParams(accountId, endpointId, scope);
-    let after = '';
+    let after = idFloor('dlv', scope.since);
     return this.inChunks((limit) => {
-      const ids = this.allRaw<[string]>(`SELECT id FROM deliveries WHERE ${recoverWhere(scope)} AND id > @after ORDER BY id LIMIT @limit`, { ...params, after, limit });
-      if (ids.length === 0) return 0;
-      after = ids[ids.length - 1]![0];
-      const json = JSON.stringify(ids.map((r) => r[0]));
-      return this.run("UPDATE deliveries SET status = 'pending', ordered = 0, next_attempt_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))", now, now, json).changes;
+      const ids = this.recoverIds(accountId, endpointId, scope, after, limit);
+      after = ids.at(-1) ?? after;
+      return this.requeue(ids, now);
     });
   }
 
+  private recoverIds(accountId: string, endpointId: string, scope: RecoverScope, after: string, limit: number): string[] {
+    return this.allRaw<[string]>(recoverSelect(scope), recoverParams(accountId, endpointId, scope, after, limit)).map((r) => r[0]);
+  }
+
+  /** Replays go out as asked, outside their resources' order (as retryDelivery). */
+  private requeue(ids: readonly string[], now: number): number {
+    if (ids.length === 0) return 0;
+    return this.run("UPDATE deliveries SET status = 'pending', ordered = 0, next_attempt_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))", now, now, JSON.stringify(ids)).changes;
+  }
+
+  /** In steps of COUNT_STEP_ROWS, yielding between them: 1,000,000 at once held this thread for a second or more. */
   async countRecoverable(accountId: string, endpointId: string, scope: RecoverScope): Promise<number> {
-    const row = this.get<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries WHERE ${recoverWhere(scope)}`, recoverParams(accountId, endpointId, scope));
-    return num(row?.n ?? 0);
+    let after = idFloor('dlv', scope.since);
+    let total = 0;
+    for (;;) {
+      const ids = this.recoverIds(accountId, endpointId, scope, after, COUNT_STEP_ROWS);
+      total += ids.length;
+      if (ids.length < COUNT_STEP_ROWS) return total;
+      after = ids.at(-1)!;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async findRecovery(accountId: string, endpointId: string, idempotencyKey: string | null, request: string): Promise<Recovery | undefined> {
+    const row = this.existingRecovery(accountId, endpointId, idempotencyKey, request);
+    return row && toRecovery(row);
+  }
+
+  /** The recovery a request is a repeat of: by its key, or without one the same request still running. */
+  private existingRecovery(accountId: string, endpointId: string, idempotencyKey: string | null, request: string): RecoveryRow | undefined {
+    if (idempotencyKey !== null) {
+      return this.get<RecoveryRow>('SELECT * FROM recoveries WHERE account_id = ? AND endpoint_id = ? AND idempotency_key = ?', accountId, endpointId, idempotencyKey);
+    }
+    return this.get<RecoveryRow>(
+      "SELECT * FROM recoveries WHERE endpoint_id = ? AND request = ? AND status = 'running' AND account_id = ? ORDER BY id LIMIT 1",
+      endpointId, request, accountId,
+    );
+  }
+
+  async beginRecovery(r: NewRecovery, now: number): Promise<{ recovery: Recovery; created: boolean }> {
+    return this.immediate(() => {
+      const existing = this.existingRecovery(r.accountId, r.endpointId, r.idempotencyKey, r.request);
+      if (existing) return { recovery: toRecovery(existing), created: false };
+      const { scope } = r;
+      const row = this.get<RecoveryRow>(
+        `INSERT INTO recoveries (id, account_id, endpoint_id, idempotency_key, request, since, until, event_types, statuses, status, total, cursor, lease_owner, lease_until, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?) RETURNING *`,
+        r.id, r.accountId, r.endpointId, r.idempotencyKey, r.request, scope.since, scope.until, scope.eventTypes && JSON.stringify(scope.eventTypes),
+        JSON.stringify(scope.statuses), r.total, idFloor('dlv', scope.since), r.lease.owner, r.lease.until, now, now,
+      )!;
+      return { recovery: toRecovery(row), created: true };
+    });
+  }
+
+  async getRecovery(accountId: string, endpointId: string, id: string): Promise<Recovery | undefined> {
+    const row = this.get<RecoveryRow>('SELECT * FROM recoveries WHERE account_id = ? AND endpoint_id = ? AND id = ?', accountId, endpointId, id);
+    return row && toRecovery(row);
+  }
+
+  /**
+   * Soft (see soft()): the re-queue and the cursor commit together, so one lost to a power
+   * failure is lost with its cursor and done again, never skipped. With an fsync per chunk,
+   * 200,000 deliveries took 7 s.
+   */
+  async advanceRecovery(id: string, lease: RecoveryLease, limit: number, now: number): Promise<Recovery | undefined> {
+    return this.soft(() => {
+      const row = this.get<RecoveryRow & { cursor: string }>("SELECT * FROM recoveries WHERE id = ? AND status = 'running' AND lease_owner = ?", id, lease.owner);
+      if (!row) return undefined;
+      const r = toRecovery(row);
+      const ids = this.recoverIds(r.accountId, r.endpointId, r.scope, row.cursor, limit);
+      const done = ids.length < limit;
+      const updated = this.get<RecoveryRow>(
+        `UPDATE recoveries SET cursor = ?, requeued = requeued + ?, lease_until = ?, updated_at = ?, status = ?, finished_at = ?,
+                lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END
+          WHERE id = ? RETURNING *`,
+        ids.at(-1) ?? row.cursor, this.requeue(ids, now), lease.until, now, done ? 'done' : 'running', done ? now : null, done ? 1 : 0, id,
+      )!;
+      return toRecovery(updated);
+    });
+  }
+
+  async claimRecovery(lease: RecoveryLease, now: number): Promise<Recovery | undefined> {
+    const row = this.immediate(() =>
+      this.get<RecoveryRow>(
+        `UPDATE recoveries SET lease_owner = ?, lease_until = ?
+          WHERE id = (SELECT id FROM recoveries WHERE status = 'running' AND lease_until < ? ORDER BY lease_until LIMIT 1) RETURNING *`,
+        lease.owner, lease.until, now,
+      ),
+    );
+    return row && toRecovery(row);
   }
 
   async endpointHealth(accountId: string, endpointIds: readonly string[], since: number): Promise<EndpointHealth[]> {
@@ -972,6 +1082,7 @@ export class SqliteStore implements Store {
         before - ROLLUP_EXTRA_MS,
         limit,
       );
+      this.run("DELETE FROM recoveries WHERE id IN (SELECT id FROM recoveries WHERE status = 'done' AND finished_at < ? LIMIT ?)", before, limit);
       return { result: { deliveries, events: events + swept.deleted }, sweep: swept.next };
     });
     // Only once committed: a rolled-back sweep must look at its window again.

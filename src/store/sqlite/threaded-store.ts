@@ -18,7 +18,7 @@ const STORE_METHODS = [
   'listProjects', 'createApiKey', 'findApiKeyByHash', 'listApiKeys', 'deleteApiKey', 'syncEnvKey', 'countOperatorKeys', 'createUiSession', 'findUiSession', 'deleteUiSession', 'createEndpoint',
   'updateEndpoint', 'disableEndpoint', 'getEndpoint', 'getEndpointsByIds', 'listEndpoints', 'activeEndpoints', 'deleteEndpoint', 'endpointsVersion', 'ingest',
   'claim', 'settle', 'pendingNotices', 'clearNotices', 'extendLeases', 'releaseLeases', 'nextDueAt', 'getEvent', 'getDelivery', 'listDeliveries', 'listAttempts', 'retryDelivery',
-  'recoverEndpoint', 'countRecoverable', 'endpointHealth', 'activity', 'stats', 'queueDepth', 'nextCounter', 'listEndpointAttempts', 'reserveRate', 'prune',
+  'recoverEndpoint', 'countRecoverable', 'beginRecovery', 'findRecovery', 'getRecovery', 'advanceRecovery', 'claimRecovery', 'endpointHealth', 'activity', 'stats', 'queueDepth', 'nextCounter', 'listEndpointAttempts', 'reserveRate', 'prune',
   'createInbox', 'updateInbox', 'getInbox', 'findInboxByTokenHash', 'listInboxes', 'deleteInbox', 'captureInboxRequest', 'listInboxRequests',
   'getInboxRequest', 'purgeInboxRequests', 'trimInboxRequests', 'pruneInboxRequests',
 ] as const satisfies readonly StoreMethod[];

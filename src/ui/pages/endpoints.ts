@@ -1,11 +1,12 @@
 // Endpoints: the list with health, create and edit forms, the endpoint page with its secret,
 // test send, enable/disable, recover (counted first) and delete.
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SubmittedForms } from '../submitted-forms.js';
 import { type EndpointFormValues, type FormError, type FormMode, formFieldOf, HEADER_ROWS, keptExtraParams, readEndpointForm, valuesOf } from '../endpoint-form.js';
 import { enc, field, type Form, formOf, formRefusal, hidden, idOf, isHtmx, parseInstant, queryOf, requireAdmin, type Ui } from '../kit.js';
 import { pageLinks, positionOf } from '../pager.js';
-import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RotatedDto } from '../models.js';
+import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RecoveryDto, type RotatedDto } from '../models.js';
 
 const HEALTH_HOURS = 24;
 
@@ -145,12 +146,24 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
     const { body, ...shown } = scope;
     if (field(form, 'confirm') !== 'yes') {
       const { would_requeue: count } = await ui.api(req).post<{ would_requeue: number }>(`/api/v2/endpoints/${enc(id)}/recover`, { ...body, dry_run: true });
-      if (isHtmx(req)) return ui.fragment(reply, 'partials/recover-preview', { id, count, ...shown });
-      return ui.page(req, reply, 'recover-preview', { title: 'Recover deliveries', nav: 'endpoints', id, count, ...shown });
+      // One key per confirmation shown: a second click, or the form sent again after a timeout,
+      // finds the recover the first began instead of re-queueing again.
+      const view = { id, count, key: randomUUID(), ...shown };
+      if (isHtmx(req)) return ui.fragment(reply, 'partials/recover-preview', view);
+      return ui.page(req, reply, 'recover-preview', { title: 'Recover deliveries', nav: 'endpoints', ...view });
     }
-    const { requeued } = await ui.api(req).post<{ requeued: number }>(`/api/v2/endpoints/${enc(id)}/recover`, body);
-    if (isHtmx(req)) return ui.fragment(reply, 'partials/recovered', { recovered: requeued, ...shown });
+    const key = field(form, 'recover_key');
+    const recovery = await ui.api(req).post<RecoveryDto>(`/api/v2/endpoints/${enc(id)}/recover`, body, key ? { 'idempotency-key': key } : undefined);
+    if (isHtmx(req)) return ui.fragment(reply, 'partials/recovered', { id, recovery });
     return reply.redirect(`/logs?endpoint_id=${enc(id)}`, 303);
+  });
+
+  // How far a recover still running has got: the recovered fragment asks again while it runs.
+  pages.get('/endpoints/:id/recoveries/:recovery', hidden, async (req, reply) => {
+    const id = idOf(req);
+    const { recovery: recoveryId } = req.params as { recovery: string };
+    const recovery = await get<RecoveryDto>(req, `/api/v2/endpoints/${enc(id)}/recoveries/${enc(recoveryId)}`);
+    return ui.fragment(reply, 'partials/recovered', { id, recovery });
   });
 
   pages.post('/endpoints/:id/delete', hidden, async (req, reply) => {
