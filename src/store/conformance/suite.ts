@@ -1380,6 +1380,42 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.countRecoverable(account.id, e0.id, scope({ statuses: ['failed', 'succeeded'] }))).toBe(2);
       });
 
+      it('a recovery re-queues its scope a chunk at a time from its cursor, once, for its lease holder only; a repeat finds it', async () => {
+        const { account, endpoints, targets } = await setup(2);
+        const other = await store.createAccount({ name: 'B' });
+        const [e0, e1] = endpoints;
+        for (let i = 0; i < 5; i++) await store.ingest([ingestItem(account.id, targets)], T0 + i);
+        await store.settle((await store.claim(claimReq({ now: T0 + 10 }))).map((d) => failed(d, 'w1')), T0 + 11);
+        const lease = { owner: 'r1', until: T0 + 1_000 };
+        const input = { id: 'rcv_1', accountId: account.id, endpointId: e0.id, idempotencyKey: null, request: 'q', scope: { ...failedSince(T0), until: T0 + 20 }, total: 5, lease };
+        expect(await store.beginRecovery(input, T0 + 20)).toMatchObject({ created: true, recovery: { id: 'rcv_1', status: 'running', requeued: 0, total: 5 } });
+        // The same request while it runs is answered with it; another account sees nothing of it.
+        expect(await store.beginRecovery({ ...input, id: 'rcv_2' }, T0 + 21)).toMatchObject({ created: false, recovery: { id: 'rcv_1' } });
+        expect(await store.findRecovery(account.id, e0.id, null, 'q')).toMatchObject({ id: 'rcv_1' });
+        expect(await store.findRecovery(other.id, e0.id, null, 'q')).toBeUndefined();
+        expect(await store.getRecovery(other.id, e0.id, 'rcv_1')).toBeUndefined();
+
+        expect(await store.advanceRecovery('rcv_1', { owner: 'r2', until: T0 + 2_000 }, 2, T0 + 30)).toBeUndefined();
+        expect(await store.advanceRecovery('rcv_1', lease, 2, T0 + 30)).toMatchObject({ status: 'running', requeued: 2 });
+        expect(await store.stats(account.id, e0.id)).toMatchObject({ pending: 2, failed: 3 });
+        // Its runner stops; once the lease runs out another takes it over where it stopped.
+        const r2 = { owner: 'r2', until: T0 + 5_000 };
+        expect(await store.claimRecovery(r2, T0 + 500)).toBeUndefined();
+        expect(await store.claimRecovery(r2, T0 + 1_500)).toMatchObject({ id: 'rcv_1', requeued: 2 });
+        expect(await store.advanceRecovery('rcv_1', lease, 2, T0 + 1_600)).toBeUndefined();
+        expect(await store.advanceRecovery('rcv_1', r2, 2, T0 + 1_600)).toMatchObject({ status: 'running', requeued: 4 });
+        expect(await store.advanceRecovery('rcv_1', r2, 2, T0 + 1_700)).toMatchObject({ status: 'done', requeued: 5, finishedAt: T0 + 1_700 });
+        expect(await store.advanceRecovery('rcv_1', r2, 2, T0 + 1_800)).toBeUndefined();
+        expect(await store.stats(account.id, e0.id)).toMatchObject({ pending: 5, failed: 0 });
+        expect(await store.stats(account.id, e1.id)).toMatchObject({ pending: 0, failed: 5 });
+        // Done, the same request begins another; a key finds its recovery whatever its status.
+        expect(await store.findRecovery(account.id, e0.id, null, 'q')).toBeUndefined();
+        const keyed = { ...input, id: 'rcv_3', idempotencyKey: 'k' };
+        expect(await store.beginRecovery(keyed, T0 + 2_000)).toMatchObject({ created: true });
+        expect(await store.advanceRecovery('rcv_3', lease, 2, T0 + 2_000)).toMatchObject({ status: 'done', requeued: 0 });
+        expect(await store.beginRecovery({ ...keyed, id: 'rcv_4', request: 'other' }, T0 + 2_100)).toMatchObject({ created: false, recovery: { id: 'rcv_3', request: 'q' } });
+      });
+
     describe('shared rate limits', () => {
       it('spaces reservations by the rate, allows a burst of 100 ms worth, and keys are independent', async () => {
         // 10/s: burst 1, so every reservation after the first waits 100 ms more.
