@@ -85,6 +85,21 @@ describe('recover and replay', () => {
     expect(recovered.status).toBe(200);
     expect(recovered.html).toContain('data-recovered="1"');
   });
+
+  it('a confirmation sent twice (a second click, or again after a timeout) re-queues once: the second finds the first recover', async () => {
+    const endpoint = (await herald.api('POST', '/api/v2/endpoints', { url: `${receiver.url}/down/twice`, event_types: ['asset.created'] })).body as { id: string };
+    await publishAndFail(endpoint.id, 'asset.created', 'twice-1', 1);
+    const confirm = hiddenInputs((await post(`/endpoints/${endpoint.id}/recover`, { since: '2020-01-01T00:00:00' })).html);
+    expect(confirm.recover_key).toMatch(/^[0-9a-f-]{36}$/);
+    const sent = () => receiver.received.filter((r) => r.url === '/down/twice').length;
+    expect((await post(`/endpoints/${endpoint.id}/recover`, confirm)).html).toContain('data-recovered="1"');
+    // Sent again and failed again before the second confirmation arrives.
+    await eventually(async () => (sent() === 2 && (await failedDeliveries(endpoint.id)) === 1 ? true : undefined));
+    expect((await post(`/endpoints/${endpoint.id}/recover`, confirm)).html).toContain('data-recovered="1"');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sent()).toBe(2);
+    expect(await failedDeliveries(endpoint.id)).toBe(1);
+  });
 });
 
 describe('lists a page at a time', () => {
