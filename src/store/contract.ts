@@ -354,7 +354,9 @@ export interface Store {
   /**
    * Writes what `endpoint` changes from `before` (the endpoint as read before the change), and
    * nothing else: a field changed meanwhile by another writer (a worker disabling the endpoint,
-   * its health) keeps that change unless this one changes it too.
+   * its health) keeps that change unless this one changes it too. A change of `ordering` also
+   * applies to the endpoint's queued deliveries, in the same transaction: switched on, those with
+   * a resource wait in their resource's order; switched off, none waits for another.
    */
   updateEndpoint(endpoint: Endpoint, before: Endpoint): Promise<void>;
   /**

@@ -21,6 +21,20 @@ export function failedSince(since: number): RecoverScope {
  */
 export const KEEP_ORDER_IF_PENDING = "CASE WHEN status = 'pending' THEN ordered ELSE FALSE END";
 
+/**
+ * A delivery is made `ordered` or not by its endpoint's ordering when it is created, so when the
+ * ordering is switched, the endpoint's queued deliveries (with a resource) are made to follow:
+ * switched on, they join their resource's order, or a new event would go out before the older
+ * ones still queued; switched off, every chain is released at once instead of still draining
+ * one delivery at a time behind a head that may wait hours for its next attempt. Each status
+ * is found through its own partial index, never the endpoint's whole history. Parameters:
+ * ordered, endpoint id, endpoint id.
+ */
+export const FOLLOW_ORDERING = `UPDATE deliveries SET ordered = ? WHERE id IN (
+  SELECT id FROM deliveries WHERE endpoint_id = ? AND status = 'pending' AND resource_key IS NOT NULL
+  UNION ALL
+  SELECT id FROM deliveries WHERE status = 'in_flight' AND endpoint_id = ? AND resource_key IS NOT NULL)`;
+
 export interface Filters {
   /** `AND ...` clauses with `?` placeholders, in the order of `values`. */
   readonly sql: string;

@@ -1286,6 +1286,33 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect((await store.claim(claimReq({ now: T0 + 15 }))).map((d) => d.id)).toEqual([second.id]);
       });
 
+      it('switching ordering on puts the deliveries already queued in order: a new event waits behind them', async () => {
+        const { account, endpoints, targets } = await setup(1);
+        // Queued while unordered: sequence 1 in flight, sequence 2 not tried yet.
+        await store.ingest([ingestItem(account.id, targets, asset('1')), ingestItem(account.id, targets, asset('1'))], T0);
+        const first = await store.claim(claimReq({ limit: 1 }));
+        const on = { ...endpoints[0], ordering: 'per_resource' as const };
+        await store.updateEndpoint(on, endpoints[0]);
+        await store.ingest([ingestItem(account.id, [{ id: on.id, ordered: true }], asset('1'))], T0 + 1);
+        // Neither sequence 2 nor the new 3 may go before 1, in flight or waiting for its retry.
+        expect(await store.claim(claimReq({ now: T0 + 2 }))).toEqual([]);
+        await store.settle([retry(first[0], 'w1', T0 + 60_000)], T0 + 2);
+        expect(await store.claim(claimReq({ now: T0 + 3 }))).toEqual([]);
+        const [head] = await store.claim(claimReq({ now: T0 + 60_000 }));
+        expect(head.sequence).toBe(1);
+        await store.settle([succeeded(head, 'w1', 2)], T0 + 60_001);
+        expect((await store.claim(claimReq({ now: T0 + 60_002 }))).map((d) => d.sequence)).toEqual([2]);
+      });
+
+      it('switching ordering off releases the queued deliveries of every chain at once', async () => {
+        const { account, endpoints, targets } = await setup(1, 'per_resource');
+        await store.ingest([1, 2, 3].map(() => ingestItem(account.id, targets, asset('1'))), T0);
+        const [head] = await store.claim(claimReq());
+        await store.settle([retry(head, 'w1', T0 + 60_000)], T0 + 1);
+        await store.updateEndpoint({ ...endpoints[0], ordering: 'none' }, endpoints[0]);
+        expect((await store.claim(claimReq({ now: T0 + 2 }))).map((d) => d.sequence).sort()).toEqual([2, 3]);
+      });
+
       it('does not order deliveries of events without a resource', async () => {
         const { account, targets } = await setup(1, 'per_resource');
         await store.ingest([ingestItem(account.id, targets), ingestItem(account.id, targets)], T0);

@@ -51,7 +51,7 @@ import { DEFAULT_FAILING_GAP_MS } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
 import { commitOutcomeUnknown, OutcomeUnknownError } from '../unavailable.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
-import { type CountsRow, deliveryFilters, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, statsOf } from '../queries.js';
+import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, statsOf } from '../queries.js';
 import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
@@ -787,13 +787,21 @@ export class PostgresStore implements Store {
     const columns = Object.keys(changes);
     const values = columns.map((c) => changes[c]);
     const sets = columns.map((c, i) => `${c} = $${i + 3}`);
-    await this.exec(
-      `WITH upd AS (
-         UPDATE endpoints SET ${sets.join(', ')} WHERE id = $1 AND account_id = $2 RETURNING account_id
-       )
-       UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM upd)`,
-      [e.id, e.accountId, ...values],
-    );
+    const update = (db: Db) =>
+      this.exec(
+        `WITH upd AS (
+           UPDATE endpoints SET ${sets.join(', ')} WHERE id = $1 AND account_id = $2 RETURNING account_id
+         )
+         UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM upd)`,
+        [e.id, e.accountId, ...values],
+        db,
+      );
+    if (e.ordering === before.ordering) return void (await update(this.pool));
+    // Deliveries before the endpoint, the order settle locks them in.
+    await this.tx(async (c) => {
+      await this.exec(numbered(FOLLOW_ORDERING, 1), [e.ordering === 'per_resource', e.id, e.id], c);
+      await update(c);
+    });
   }
 
   async disableEndpoint(accountId: string, id: string, reason: string, now: number): Promise<{ endpoint: Endpoint; disabledNow: boolean } | undefined> {

@@ -43,7 +43,7 @@ import type {
 import { DEFAULT_FAILING_GAP_MS } from '../contract.js';
 import { loadMigrations } from '../migrations.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
-import { type CountsRow, deliveryFilters, healthOf, KEEP_ORDER_IF_PENDING, type QueueRow, statsOf } from '../queries.js';
+import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, type QueueRow, statsOf } from '../queries.js';
 import { type MinuteRollup, minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
@@ -496,6 +496,7 @@ export class SqliteStore implements Store {
     const changes = endpointChanges(before, e, this.sealer);
     const sets = Object.keys(changes).map((c) => `${c} = @${c}`);
     this.immediate(() => {
+      if (e.ordering !== before.ordering) this.run(FOLLOW_ORDERING, e.ordering === 'per_resource' ? 1 : 0, e.id, e.id);
       this.run(`UPDATE endpoints SET ${sets.join(', ')} WHERE id = @id AND account_id = @account_id`, { ...changes, id: e.id, account_id: e.accountId });
       this.bumpVersion(e.accountId);
     });
