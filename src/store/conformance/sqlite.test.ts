@@ -1,8 +1,11 @@
 // The conformance suite against the embedded driver: a fresh database file per test.
 import Database from 'better-sqlite3';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { SqliteStore } from '../sqlite/sqlite-store.js';
 import { WriteLock } from '../sqlite/write-lock.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -287,5 +290,47 @@ describe('sqlite writes and the write lock', () => {
     expect((await store.getAccount(account.id))?.name).toBe('A2');
     expect((await store.getInbox(account.id, 'inb_1'))?.name).toBe('in2');
     expect(await store.nextCounter(account.id, 'c')).toBe(2);
+  });
+});
+
+describe('sqlite opened while another connection writes a new file', () => {
+  // Another process migrating the same new data directory: its connection holds the write
+  // lock of a file not yet in WAL mode, which opening a store must turn into WAL.
+  function holdWrite(file: string, ms: number): Promise<Worker> {
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const Database = require(workerData.driver);
+      const db = new Database(workerData.file);
+      db.exec('BEGIN IMMEDIATE; CREATE TABLE other_process (x)');
+      parentPort.postMessage('holding');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.ms);
+      db.exec('COMMIT');
+      db.close();`;
+    const worker = new Worker(code, { eval: true, workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), file, ms } });
+    return new Promise((resolve, reject) => {
+      worker.once('message', () => resolve(worker));
+      worker.once('error', reject);
+    });
+  }
+
+  it('waits for that write instead of failing with SQLITE_BUSY', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'herald-busy-'));
+    const file = path.join(dir, 'herald.db');
+    try {
+      closeSync(openSync(file, 'wx'));
+      const worker = await holdWrite(file, 300);
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      const store = new SqliteStore({ file, sealer });
+      try {
+        expect((store['db'] as Database.Database).pragma('journal_mode', { simple: true })).toBe('wal');
+        const state = await store.migrate();
+        expect(state.current).toBe(state.latest);
+      } finally {
+        await store.close();
+        await exited;
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -201,6 +201,29 @@ function createPrivately(file: string): void {
   }
 }
 
+/** How long opening a new database waits for another connection's write to it (as busy_timeout). */
+const WAL_SWITCH_PATIENCE_MS = 5_000;
+
+/**
+ * Puts the database in WAL mode. On a new file that means a write, and two connections doing it
+ * at once (processes started together on a new data directory, `herald migrate` among them)
+ * collide: SQLite fails the one whose read lock cannot become a write lock at once with
+ * SQLITE_BUSY, without waiting out busy_timeout (it would deadlock). So it waits here, a little
+ * at a time, for the other connection's write to end.
+ */
+function enterWal(db: Database.Database): void {
+  const deadline = Date.now() + WAL_SWITCH_PATIENCE_MS;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
 /** Rows a long write (recover, deleting an endpoint or inbox) changes per transaction: 10–20 ms of work on 2 vCPUs. */
 const CHUNK_ROWS = 2_000;
 
@@ -238,7 +261,7 @@ export class SqliteStore implements Store {
     if (options.file !== ':memory:') createPrivately(options.file);
     this.db = new Database(options.file);
     this.sealer = options.sealer;
-    this.db.pragma('journal_mode = WAL');
+    enterWal(this.db);
     this.durableSync = options.synchronous === 'normal' ? 'NORMAL' : 'FULL';
     this.setSync(this.durableSync);
     this.db.pragma('busy_timeout = 5000');
