@@ -118,6 +118,40 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
   }
 }
 
+/** `resources` × `each` asset.metadata.updated events, round-robin over assets `<prefix>0`, `<prefix>1`, …. */
+export function eventsOfResources(prefix: string, resources: number, each: number): { type: string; resource: { type: string; id: string } }[] {
+  return Array.from({ length: resources * each }, (_, i) => ({ type: 'asset.metadata.updated', resource: { type: 'asset', id: `${prefix}${i % resources}` } }));
+}
+
+/** The `sequence` of each request received, by the id of its payload's `resource`, in arrival order. */
+export function sequencesByResource(received: readonly Received[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const r of received) {
+    const body = JSON.parse(r.body) as { resource: { id: string }; sequence: number };
+    out.set(body.resource.id, [...(out.get(body.resource.id) ?? []), body.sequence]);
+  }
+  return out;
+}
+
+/**
+ * Waits until `resources` resources have each arrived with sequences 1 to `last`, then the
+ * arrivals of each, to check with arrivedInOrder.
+ */
+export async function allSequences(receiver: Receiver, resources: number, last: number): Promise<Map<string, number[]>> {
+  return eventually(() => {
+    const seen = sequencesByResource(receiver.received);
+    return seen.size === resources && [...seen.values()].every((l) => new Set(l).size === last) ? seen : undefined;
+  }, 30_000);
+}
+
+/**
+ * Whether arrivals of one resource came in order: each the one before again (a delivery sent
+ * twice: at least once allows it) or the next after it, from 1 to `last`, never one skipped ahead.
+ */
+export function arrivedInOrder(sequences: readonly number[], last: number): boolean {
+  return sequences[0] === 1 && sequences.at(-1) === last && sequences.every((s, i) => i === 0 || s === sequences[i - 1] || s === sequences[i - 1] + 1);
+}
+
 /** Signs in to the admin UI with `key` through its login form; the session cookie as a Cookie header. */
 export async function uiSession(url: string, key = ADMIN_KEY): Promise<string> {
   const res = await fetch(`${url}/login`, {

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Settlement } from '../../src/store/contract.js';
-import { startReceiver, startTestHerald, tempDir, eventually, type Receiver } from '../helpers.js';
+import { allSequences, arrivedInOrder, eventsOfResources, startReceiver, startTestHerald, tempDir, eventually, type Receiver } from '../helpers.js';
 import { apiCall, freePort, spawnHerald, type HeraldProcess } from '../process.js';
 
 let receiver: Receiver | undefined;
@@ -56,6 +56,24 @@ describe('crash safety', () => {
     const duplicates = receiver.received.length - delivered.size;
     // Only deliveries in flight at the kill may arrive twice; a dispatcher has at most `concurrency` in flight.
     expect(duplicates).toBeLessThanOrEqual(256);
+  });
+
+  it('keeps each resource in sequence across kill -9 and restart: only what was in flight comes again, in its place', async () => {
+    dir = tempDir();
+    receiver = await startReceiver((_r, _i, res) => void setTimeout(() => res.writeHead(200).end(), 10));
+    const port = await freePort();
+    const env = { HERALD_DATA_DIR: dir, HERALD_LEASE_MS: '2000' };
+    proc = await spawnHerald('serve', env, port);
+    await apiCall(proc.url, 'POST', '/api/v2/endpoints', { url: receiver.url, event_types: ['asset.*'], ordering: 'per_resource' });
+    expect((await apiCall(proc.url, 'POST', '/api/v2/events/batch', { events: eventsOfResources('a', 4, 25) })).status).toBe(202);
+    await receiver.waitFor(20);
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+    expect(receiver.received.length).toBeLessThan(80); // killed mid-sequence
+
+    proc = await spawnHerald('serve', env, port);
+    const arrivals = await allSequences(receiver, 4, 25);
+    for (const [id, seqs] of arrivals) expect(arrivedInOrder(seqs, 25), `${id}: ${seqs.join(',')}`).toBe(true);
   });
 
   it('finishes in-flight attempts on SIGTERM and exits cleanly', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TEST_DATABASE_URL } from '../../src/store/conformance/pg-harness.js';
-import { eventually, startReceiver, tempDir, type Receiver } from '../helpers.js';
+import { allSequences, arrivedInOrder, eventsOfResources, eventually, startReceiver, tempDir, type Receiver } from '../helpers.js';
 import { runCli } from '../cli/cli-support.js';
 import { apiCall, freePort, spawnHerald, type HeraldProcess } from '../process.js';
 
@@ -144,6 +144,22 @@ describe('PostgreSQL processes', () => {
     expect((await fetch(`${probes}/api/v2/stats`)).status).toBe(404);
     expect(await (await fetch(`${api.url}/metrics`)).text()).not.toMatch(/^herald_delivery_attempts_total\{outcome="succeeded",profile="standard"\} [1-9]/m);
   }, 120_000);
+
+  it('keeps per-resource order when a worker is killed mid-sequence: its heads wait for their lease, then go first', async () => {
+    receiver = await startReceiver((_r, _i, res) => void setTimeout(() => res.writeHead(200).end(), 5));
+    await (await spawn('migrate')).exited;
+    const api = await spawn('api');
+    await apiCall(api.url, 'POST', '/api/v2/endpoints', { url: receiver.url, event_types: ['asset.*'], ordering: 'per_resource' });
+    const doomed = await spawn('worker');
+    await spawn('worker');
+    expect((await apiCall(api.url, 'POST', '/api/v2/events/batch', { events: eventsOfResources('k', 8, 25) })).status).toBe(202);
+    await receiver.waitFor(40);
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    expect(receiver.received.length).toBeLessThan(160); // killed mid-sequence
+    const arrivals = await allSequences(receiver, 8, 25);
+    for (const [id, seqs] of arrivals) expect(arrivedInOrder(seqs, 25), `${id}: ${seqs.join(',')}`).toBe(true);
+  }, 60_000);
 
   it('holds rate limits and per-resource order across two workers', async () => {
     const limitedAt: number[] = [];
