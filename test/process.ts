@@ -38,9 +38,14 @@ export interface HeraldProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function spawnHerald(command: string, env: Record<string, string>, port?: number, args: readonly string[] = []): Promise<HeraldProcess> {
+/**
+ * `launcher`: a command Herald's command line is appended to, which runs it (e.g. in a mount
+ * namespace of its own, ending in `exec "$@"`, so the child's pid stays Herald's).
+ */
+export async function spawnHerald(command: string, env: Record<string, string>, port?: number, args: readonly string[] = [], launcher: readonly string[] = []): Promise<HeraldProcess> {
   const p = port ?? (await freePort());
-  const child = spawn(process.execPath, [BIN, command, ...args], {
+  const [file, ...argv] = [...launcher, process.execPath, BIN, command, ...args];
+  const child = spawn(file, argv, {
     env: { ...process.env, PORT: String(p), HOST: '127.0.0.1', HERALD_ADMIN_KEY: ADMIN_KEY, HERALD_ALLOWED_TARGETS: '127.0.0.0/8', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

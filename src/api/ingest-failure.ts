@@ -1,6 +1,7 @@
 // The API's answer when publishing failed, for every route that publishes.
 import type { AppContext } from '../app/context.js';
 import { IngestOverloadedError, UnknownEventTypeError } from '../ingest/ingestor.js';
+import { storeErrorLevel } from '../observability/logger.js';
 import { OutcomeUnknownError } from '../store/unavailable.js';
 import { ApiError } from './middleware/errors.js';
 
@@ -41,6 +42,6 @@ export function ingestFailure(ctx: AppContext, err: unknown, typeField: (index: 
     return new ApiError(503, 'outcome_unknown', `the commit was sent but never confirmed: ${outcomeUnknown}`, undefined, { 'retry-after': '5' });
   }
   // The store could not commit (disk full, database down): nothing was accepted, so say so.
-  ctx.logger.error({ err }, 'ingest commit failed');
+  ctx.logger[storeErrorLevel(err)]({ err }, 'ingest commit failed');
   return new ApiError(503, 'store_unavailable', 'events could not be stored; nothing was accepted, retry shortly', undefined, { 'retry-after': '5' });
 }

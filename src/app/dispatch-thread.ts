@@ -15,7 +15,7 @@ import { instrumentStore } from '../observability/timed-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { WriteLock } from '../store/sqlite/write-lock.js';
 import { startDispatching, type Dispatching } from './dispatch.js';
-import { loadSecretBox, sqliteFile } from './open-store.js';
+import { loadSecretBox, logWrites, sqliteFile } from './open-store.js';
 import type { FromDispatchThread, ToDispatchThread, DispatchThreadWorkerData } from './threaded-dispatch.js';
 
 const data = workerData as DispatchThreadWorkerData;
@@ -30,7 +30,8 @@ function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: Her
   // Its lines go out through the main thread's logger, wherever that writes.
   const logger = createLogger({ logLevel: data.logLevel as Config['logLevel'] }, { write: (line: string) => post({ type: 'log', line }) }).child({ thread: 'dispatch' });
   const writeLock = new WriteLock(data.writeLock);
-  const store = new SqliteStore({ file: sqliteFile(config), sealer: loadSecretBox(config), synchronous: config.sqliteSync, writeLock });
+  const file = sqliteFile(config);
+  const store = new SqliteStore({ file, sealer: loadSecretBox(config), synchronous: config.sqliteSync, writeLock, onWrites: logWrites(logger, file) });
   const metrics = new HeraldMetrics({ profiles, defaultMetrics: false });
   const timed = instrumentStore(store, metrics);
   const clock = Date.now;

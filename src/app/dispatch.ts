@@ -10,6 +10,7 @@ import { RateLimiter } from '../delivery/rate-limiter.js';
 import { newId } from '../domain/ids.js';
 import { createGuardedConnector, type SsrfGuard } from '../net/ssrf-guard.js';
 import { createDispatchObserver } from '../observability/dispatch-observer.js';
+import { storeErrorLevel } from '../observability/logger.js';
 import type { Store } from '../store/contract.js';
 import type { AppContext } from './context.js';
 import { createHealthHooks, failingGapMs } from './health-hooks.js';
@@ -99,7 +100,7 @@ function buildDispatcher(
           : (limits) => store.reserveRate(limits, ctx.clock()),
       onNotices: () => void hooks.processNotices().catch((err: unknown) => logger.error({ err }, 'could not carry out notices: the next sweep tries again')),
       onAttemptFailed: hooks.onAttemptFailed,
-      onError: (stage, err) => logger.error({ err, stage }, 'dispatcher error'),
+      onError: (stage, err) => logger[storeErrorLevel(err)]({ err, stage }, 'dispatcher error'),
       observer: createDispatchObserver({
         metrics: ctx.metrics,
         logger: logger.child({ component: 'dispatcher' }),

@@ -5,6 +5,7 @@
 // in bounded batches, and a failure only delays the next round. A retention pass that runs out
 // of time while there is still more to prune is followed by another after a short pause.
 import type { Logger } from 'pino';
+import { storeErrorLevel } from '../observability/logger.js';
 import type { Store } from '../store/contract.js';
 
 export interface JobsOptions {
@@ -103,7 +104,7 @@ export function startJobs(o: JobsOptions): Jobs {
       if (running) return;
       running = true;
       job()
-        .catch((err: unknown) => o.logger.error({ err, job: name }, 'background job failed'))
+        .catch((err: unknown) => o.logger[storeErrorLevel(err)]({ err, job: name }, 'background job failed'))
         .finally(() => (running = false));
     };
   };

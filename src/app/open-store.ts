@@ -5,7 +5,7 @@ import { ConfigError, type Config } from '../config/index.js';
 import { SecretBox } from '../signing/secretbox.js';
 import type { Sealer, Store } from '../store/contract.js';
 import { SchemaMismatchError } from '../store/migrations.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { SqliteStore, type WritesReport } from '../store/sqlite/sqlite-store.js';
 import { openThreadedSqliteStore } from '../store/sqlite/threaded-store.js';
 import type { WriteLock } from '../store/sqlite/write-lock.js';
 
@@ -102,15 +102,18 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
   }
   const key = loadSecretKey(config, logger);
   const sealer = secretBoxOf(config, key);
+  const file = sqliteFile(config);
+  const onWrites = logWrites(logger, file);
   const store = config.sqliteThread
     ? await openThreadedSqliteStore({
-        file: sqliteFile(config),
+        file,
         synchronous: config.sqliteSync,
         key,
         writeLock: options.writeLock?.buffer,
         onFailure: (err, restartInMs) => logger?.error({ err, restartInMs }, 'the SQLite store thread stopped: store calls fail until a new one has opened the database'),
+        onWrites,
       })
-    : new SqliteStore({ file: sqliteFile(config), sealer, synchronous: config.sqliteSync, writeLock: options.writeLock });
+    : new SqliteStore({ file, sealer, synchronous: config.sqliteSync, writeLock: options.writeLock, onWrites });
   try {
     const state = await store.migrate();
     if (state.current !== state.latest) throw new SchemaMismatchError(state.current, state.latest);
@@ -121,6 +124,24 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
     throw err;
   }
   return store;
+}
+
+/**
+ * The embedded store's write refusals in the log: once when its disk starts refusing writes (full,
+ * read-only, failing), once when it takes them again. The writes refused in between are counted,
+ * not logged one by one: under load they are thousands (see storeErrorLevel).
+ */
+export function logWrites(logger: Logger | undefined, file: string): (report: WritesReport) => void {
+  return (report) => {
+    if (report.state === 'resumed') {
+      logger?.info({ file, failedWrites: report.failedWrites, afterMs: report.afterMs }, 'the store writes again: publishing and delivering resume');
+      return;
+    }
+    logger?.error(
+      { err: report.err, file },
+      "the disk refuses the store's writes: until it takes them again, publishing answers 503 store_unavailable and /readyz store_unwritable, and attempt outcomes wait in memory; free space or repair the disk",
+    );
+  };
 }
 
 /**

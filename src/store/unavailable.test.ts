@@ -1,7 +1,7 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { registerErrorHandler } from '../api/middleware/errors.js';
-import { storeUnavailable } from './unavailable.js';
+import { diskRefusal, storeUnavailable } from './unavailable.js';
 
 const coded = (code: string, message = 'failed') => Object.assign(new Error(message), { code });
 
@@ -24,6 +24,7 @@ describe('storeUnavailable', () => {
       coded('25P03', 'terminating connection due to idle-in-transaction timeout'),
       coded('SQLITE_BUSY', 'database is locked'),
       coded('SQLITE_IOERR_WRITE'),
+      coded('SQLITE_READONLY', 'attempt to write a readonly database'),
       new Error('commit failed', { cause: coded('SQLITE_FULL') }),
     ];
     for (const err of unavailable) expect(storeUnavailable(err), err.message).toBe(true);
@@ -47,6 +48,14 @@ describe('storeUnavailable', () => {
       expect((await fetch(`${base}/bug`)).status).toBe(500);
     } finally {
       await app.close();
+    }
+  });
+
+  it("names the code of a write the disk refused, the store's fault until the disk is seen to", () => {
+    const refused = [coded('SQLITE_FULL'), coded('SQLITE_IOERR_SHMSIZE'), coded('SQLITE_READONLY_DBMOVED'), coded('SQLITE_CANTOPEN'), coded('ENOSPC'), new Error('commit failed', { cause: coded('SQLITE_FULL') })];
+    expect(refused.map(diskRefusal)).toEqual(['SQLITE_FULL', 'SQLITE_IOERR_SHMSIZE', 'SQLITE_READONLY_DBMOVED', 'SQLITE_CANTOPEN', 'ENOSPC', 'SQLITE_FULL']);
+    for (const err of [coded('SQLITE_BUSY', 'database is locked'), coded('SQLITE_CONSTRAINT'), coded('ECONNREFUSED'), coded('53100', 'could not extend file'), new Error('boom'), undefined]) {
+      expect(diskRefusal(err), String(err)).toBeUndefined();
     }
   });
 });

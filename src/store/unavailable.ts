@@ -37,17 +37,44 @@ function unavailableCode(code: string): boolean {
   // A deadlock or serialization failure still there after the store's own retries: contention
   // that passes, so the client should try again too.
   if (code === '40P01' || code === '40001') return true;
-  // SQLite: locked past the busy timeout, disk full, I/O error, cannot open the file.
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN';
+  // SQLite: locked past the busy timeout, or its disk refusing writes.
+  return code === 'SQLITE_BUSY' || diskRefusalCode(code);
+}
+
+/**
+ * SQLite's codes for a write its disk refused: full, failing (I/O error), read-only, or the file
+ * gone (cannot open); and the file system's own, met when the database or its key is created.
+ */
+function diskRefusalCode(code: string): boolean {
+  return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || FS_REFUSALS.has(code);
+}
+
+const FS_REFUSALS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO']);
+
+/** `err` and the errors it wraps, outermost first, each with its code if it has one. */
+function* chainOf(err: unknown): Generator<{ error: Error; code: string | undefined }> {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    yield { error: e, code: typeof code === 'string' ? code : undefined };
+  }
 }
 
 export function storeUnavailable(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && unavailableCode(code)) return true;
-    if (PG_MESSAGES.some((m) => m.test(e instanceof Error ? e.message : ''))) return true;
+  for (const { error, code } of chainOf(err)) {
+    if (code !== undefined && unavailableCode(code)) return true;
+    if (PG_MESSAGES.some((m) => m.test(error.message))) return true;
   }
   return false;
+}
+
+/**
+ * The code of a write the embedded store's disk refused (SQLITE_FULL, SQLITE_IOERR_…,
+ * SQLITE_READONLY…, ENOSPC, …), or undefined for any other error. Such a failure is the disk's,
+ * not the request's: it lasts until space is freed or the disk is repaired.
+ */
+export function diskRefusal(err: unknown): string | undefined {
+  for (const { code } of chainOf(err)) if (code !== undefined && diskRefusalCode(code)) return code;
+  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 // One error shape for the native API: {error, message, field} (field: the request field at fault, or null). Unknown throwables become a
 // 500 without details: no stack trace or internal message ever reaches a client.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { storeErrorLevel } from '../../observability/logger.js';
 import { storeUnavailable } from '../../store/unavailable.js';
 import { CURSOR_PATTERN, MAX_PATH_ID_LENGTH } from '../schemas.js';
 
@@ -92,7 +93,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return reply.status(status).send({ error: clientErrorCode(err), message: safeClientMessage(err, status, req.headers['content-type']), field: null });
     }
     if (storeUnavailable(err)) {
-      req.log.error({ err }, 'request failed: the store cannot be reached');
+      req.log[storeErrorLevel(err)]({ err }, 'request failed: the store cannot be reached');
       return reply.status(503).header('retry-after', '5').send({ error: 'store_unavailable', message: 'the store cannot be reached; retry shortly', field: null });
     }
     req.log.error({ err }, 'request failed');

@@ -20,4 +20,11 @@ describe('checkReadiness', () => {
     expect(await checkReadiness(() => new Promise(() => {}), onError, 20)).toEqual({ status: 'unavailable', reason: 'store_unreachable' });
     expect(errors.map((e) => (e as Error).message)).toEqual(['password authentication failed for user "herald"', 'the store did not answer within 20 ms']);
   });
+
+  it('tells a store whose disk refuses writes (full, read-only, failing) from one it cannot reach', async () => {
+    for (const code of ['SQLITE_FULL', 'SQLITE_IOERR_WRITE', 'SQLITE_READONLY']) {
+      const refused = Object.assign(new Error('database or disk is full'), { code });
+      expect(await checkReadiness(() => Promise.reject(refused), onError)).toEqual({ status: 'unavailable', reason: 'store_unwritable' });
+    }
+  });
 });

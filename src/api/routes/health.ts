@@ -4,13 +4,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../app/context.js';
 import type { SchemaState } from '../../store/contract.js';
+import { diskRefusal } from '../../store/unavailable.js';
 
 /** A probe that waits longer than this reports the store unreachable rather than hanging. */
 const STORE_TIMEOUT_MS = 2_000;
 
 export type Readiness =
   | { readonly status: 'ready'; readonly schema: number }
-  | { readonly status: 'unavailable'; readonly reason: 'store_unreachable' }
+  | { readonly status: 'unavailable'; readonly reason: 'store_unreachable' | 'store_unwritable' }
   | { readonly status: 'unavailable'; readonly reason: 'migrations_pending' | 'schema_newer'; readonly current: number; readonly latest: number };
 
 export async function checkReadiness(schemaState: () => Promise<SchemaState>, onError: (err: unknown) => void, timeoutMs = STORE_TIMEOUT_MS): Promise<Readiness> {
@@ -25,7 +26,8 @@ export async function checkReadiness(schemaState: () => Promise<SchemaState>, on
     ]);
   } catch (err) {
     onError(err);
-    return { status: 'unavailable', reason: 'store_unreachable' };
+    // The embedded store answers, but its disk refuses writes (full, read-only): nothing can be published.
+    return { status: 'unavailable', reason: diskRefusal(err) === undefined ? 'store_unreachable' : 'store_unwritable' };
   } finally {
     clearTimeout(timer);
   }
@@ -39,7 +41,8 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext): voi
   app.get('/readyz', { schema: { hide: true } }, async (req, reply) => {
     const readiness = await checkReadiness(
       () => ctx.store.schemaState(),
-      (err) => req.log.warn({ err }, 'readiness: store unreachable'),
+      // A disk refusing writes is logged by the store, once (logWrites): not at every probe.
+      (err) => (diskRefusal(err) === undefined ? req.log.warn({ err }, 'readiness: store unreachable') : req.log.debug({ err }, 'readiness: store unwritable')),
     );
     return reply.status(readiness.status === 'ready' ? 200 : 503).send(readiness);
   });

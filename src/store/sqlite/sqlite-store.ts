@@ -41,6 +41,7 @@ import type {
   SharedRateLimit,
 } from '../contract.js';
 import { DEFAULT_FAILING_GAP_MS } from '../contract.js';
+import { diskRefusal } from '../unavailable.js';
 import { loadMigrations } from '../migrations.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
 import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, type QueueRow, statsOf } from '../queries.js';
@@ -94,7 +95,17 @@ export interface SqliteOptions {
   readonly synchronous?: 'full' | 'normal';
   /** Shared with the other threads of this process that write the same file (write-lock.ts). */
   readonly writeLock?: WriteLock;
+  /**
+   * Told when the disk starts refusing the store's writes (full, read-only, failing) and when
+   * they go through again: once each way, however many writes fail in between.
+   */
+  readonly onWrites?: (report: WritesReport) => void;
 }
+
+/** `refused`: the first write the disk refused; `resumed`: writes go through again. */
+export type WritesReport =
+  | { readonly state: 'refused'; readonly err: Error }
+  | { readonly state: 'resumed'; readonly failedWrites: number; readonly afterMs: number };
 
 type Row = Record<string, unknown>;
 
@@ -255,7 +266,10 @@ export class SqliteStore implements Store {
   private readonly durableSync: 'FULL' | 'NORMAL';
   // Built once: claims, settles and ingests run thousands of times a second, and
   // db.transaction() builds a wrapper on each call.
-  private readonly immediate: <T>(fn: () => T) => T;
+  private readonly transact: <T>(fn: () => T) => T;
+  private readonly onWrites: SqliteOptions['onWrites'];
+  /** Since when, and how often, the disk has refused writes; undefined while it takes them. */
+  private refusing: { readonly since: number; failedWrites: number } | undefined;
 
   constructor(options: SqliteOptions) {
     if (options.file !== ':memory:') createPrivately(options.file);
@@ -274,7 +288,54 @@ export class SqliteStore implements Store {
     this.db.pragma('temp_store = MEMORY');
     const tx = this.db.transaction((fn: () => unknown) => fn());
     const lock = options.writeLock;
-    this.immediate = lock ? <T>(fn: () => T) => lock.run(() => tx.immediate(fn) as T) : <T>(fn: () => T) => tx.immediate(fn) as T;
+    this.transact = lock ? <T>(fn: () => T) => lock.run(() => tx.immediate(fn) as T) : <T>(fn: () => T) => tx.immediate(fn) as T;
+    this.onWrites = options.onWrites;
+  }
+
+  /** A write transaction, in its turn at the write lock; notes whether the disk took it. */
+  private readonly immediate = <T>(fn: () => T): T => {
+    let result: T;
+    try {
+      result = this.transact(fn);
+    } catch (err) {
+      if (diskRefusal(err) !== undefined) this.refused(err as Error);
+      throw err;
+    }
+    // A transaction that changed nothing commits on a full disk too: only a write shows it is back.
+    if (this.refusing) this.probeWrites();
+    return result;
+  };
+
+  private refused(err: Error): void {
+    if (this.refusing) {
+      this.refusing.failedWrites++;
+      return;
+    }
+    this.refusing = { since: Date.now(), failedWrites: 1 };
+    this.onWrites?.({ state: 'refused', err });
+  }
+
+  /**
+   * A write of one page that changes nothing: the database header's user_version, set to what it
+   * is. It fails as soon as the disk refuses the smallest write. The error, or undefined.
+   */
+  private tryWrite(): unknown {
+    try {
+      this.transact(() => this.db.pragma(`user_version = ${Number(this.db.pragma('user_version', { simple: true }))}`));
+      return undefined;
+    } catch (err) {
+      return err;
+    }
+  }
+
+  /** While the disk refuses writes: whether it takes one now (which ends the refusal). The error, or undefined. */
+  private probeWrites(): unknown {
+    const err = this.tryWrite();
+    if (err !== undefined || !this.refusing) return err;
+    const { since, failedWrites } = this.refusing;
+    this.refusing = undefined;
+    this.onWrites?.({ state: 'resumed', failedWrites, afterMs: Date.now() - since });
+    return undefined;
   }
 
   /**
@@ -366,7 +427,10 @@ export class SqliteStore implements Store {
     return row.v ?? 0;
   }
 
+  /** Readiness asks this: while the disk refuses writes the store is not ready, whatever its schema, so a write is tried first. */
   async schemaState(): Promise<SchemaState> {
+    const refusal = this.refusing && this.probeWrites();
+    if (refusal !== undefined) throw refusal;
     const migrations = loadMigrations('sqlite');
     return { current: this.currentVersion(), latest: migrations.at(-1)?.version ?? 0 };
   }

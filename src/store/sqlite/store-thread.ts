@@ -3,9 +3,9 @@
 // HTTP and sends deliveries. See threaded-store.ts for the other side.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SecretBox } from '../../signing/secretbox.js';
-import { SqliteStore } from './sqlite-store.js';
+import { SqliteStore, type WritesReport } from './sqlite-store.js';
 import { WriteLock } from './write-lock.js';
-import { type StoreCall, type StoreMethod, type StoreReply, type StoreThreadOptions, serializeError } from './thread-protocol.js';
+import { type StoreCall, type StoreMethod, type StoreReply, type StoreThreadOptions, type WritesNotice, serializeError, serializeWrites } from './thread-protocol.js';
 
 const options = workerData as StoreThreadOptions;
 const port = parentPort!;
@@ -13,7 +13,8 @@ const port = parentPort!;
 function open(): SqliteStore | undefined {
   try {
     const writeLock = options.writeLock && new WriteLock(options.writeLock);
-    return new SqliteStore({ file: options.file, synchronous: options.synchronous, sealer: new SecretBox(SecretBox.parseKey(options.key)), writeLock });
+    const onWrites = (report: WritesReport) => port.postMessage({ writes: serializeWrites(report) } satisfies WritesNotice);
+    return new SqliteStore({ file: options.file, synchronous: options.synchronous, sealer: new SecretBox(SecretBox.parseKey(options.key)), writeLock, onWrites });
   } catch (err) {
     port.postMessage({ id: 0, error: serializeError(err) } satisfies StoreReply);
     return undefined;

@@ -1,5 +1,6 @@
 // Messages between the main thread and the embedded store's thread.
 import type { Store } from '../contract.js';
+import type { WritesReport } from './sqlite-store.js';
 
 /** Every Store method that returns a promise: what the thread can be asked to run. */
 export type StoreMethod = { [K in keyof Store]: Store[K] extends (...args: never[]) => Promise<unknown> ? K : never }[keyof Store];
@@ -28,6 +29,15 @@ export interface SerializedError {
 
 /** Id 0 answers the thread's start: `ready`, or why the database could not be opened. */
 export type StoreReply = { readonly id: number; readonly value: unknown } | { readonly id: number; readonly error: SerializedError };
+
+/** The thread's store telling, unasked, that its disk refuses writes or takes them again (SqliteOptions.onWrites). */
+export interface WritesNotice {
+  readonly writes: { readonly state: 'refused'; readonly err: SerializedError } | Extract<WritesReport, { state: 'resumed' }>;
+}
+
+export function serializeWrites(report: WritesReport): WritesNotice['writes'] {
+  return report.state === 'refused' ? { state: 'refused', err: serializeError(report.err) } : report;
+}
 
 /** Errors cross threads without their class; name, message and code are what callers look at. */
 export function serializeError(err: unknown): SerializedError {

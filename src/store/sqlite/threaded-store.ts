@@ -10,7 +10,8 @@ import { threadScript } from '../../domain/thread-script.js';
 import type { Page } from '../../domain/types.js';
 import type { InboxRequest } from '../../inbox/types.js';
 import type { IngestItem, IngestLease, Store } from '../contract.js';
-import { deserializeError, type StoreMethod, type StoreReply, type StoreThreadOptions } from './thread-protocol.js';
+import type { SqliteOptions } from './sqlite-store.js';
+import { deserializeError, type StoreMethod, type StoreReply, type StoreThreadOptions, type WritesNotice } from './thread-protocol.js';
 import { OutcomeUnknownError, THREAD_DOWN } from '../unavailable.js';
 
 const STORE_METHODS = [
@@ -34,6 +35,7 @@ export interface ThreadedStoreOptions extends StoreThreadOptions {
    * the database, which starts at once, then after a growing pause if it keeps stopping.
    */
   readonly onFailure?: (err: Error, restartInMs: number) => void;
+  readonly onWrites?: SqliteOptions['onWrites'];
   /** The script the thread runs (tests wrap the real one to make it fail). */
   readonly script?: URL;
 }
@@ -124,7 +126,7 @@ class StoreThread {
   private spawn(): Worker {
     const { file, synchronous, key, writeLock } = this.options;
     const worker = new Worker(this.options.script ?? threadScript(import.meta.url, 'store-thread'), { workerData: { file, synchronous, key, writeLock } satisfies StoreThreadOptions });
-    worker.on('message', (reply: StoreReply) => this.answer(reply));
+    worker.on('message', (reply: StoreReply | WritesNotice) => ('writes' in reply ? this.writes(reply.writes) : this.answer(reply)));
     worker.on('error', (err) => this.stopped(worker, err));
     worker.on('exit', (code) => this.stopped(worker, threadDown(`the SQLite store thread stopped (exit code ${code})`)));
     return worker;
@@ -134,6 +136,10 @@ class StoreThread {
   private started(): Promise<void> {
     this.backoff.started();
     return new Promise<void>((resolve, reject) => this.waiting.set(0, { resolve: () => resolve(), reject }));
+  }
+
+  private writes(notice: WritesNotice['writes']): void {
+    this.options.onWrites?.(notice.state === 'refused' ? { state: 'refused', err: deserializeError(notice.err) } : notice);
   }
 
   private answer(reply: StoreReply): void {

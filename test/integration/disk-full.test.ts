@@ -1,0 +1,186 @@
+// What `herald serve` does when the disk under its embedded store fills up: a real disk, no
+// stand-in. Herald runs in a mount namespace of its own (unshare -m: the tests run as root) with
+// its data directory on a 64 MiB tmpfs; the disk is filled and freed from inside that namespace
+// (nsenter), and the mount goes away with the process whatever a test leaves behind.
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, eventually, startReceiver, tempDir, type Receiver } from '../helpers.js';
+import { apiCall, spawnHerald, type HeraldProcess } from '../process.js';
+
+let receiver: Receiver | undefined;
+let proc: HeraldProcess | undefined;
+let publishing: Publishing | undefined;
+const dirs: string[] = [];
+afterEach(async () => {
+  await publishing?.stop();
+  proc?.child.kill('SIGKILL');
+  await proc?.exited;
+  await receiver?.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  publishing = proc = receiver = undefined;
+});
+
+function dirForTest(): string {
+  const d = tempDir();
+  dirs.push(d);
+  return d;
+}
+
+/** Herald's command line run with `mount` (a shell command mounting on `$0`) done first, in a mount namespace of its own. */
+function mountedAt(dataDir: string, mount: string): string[] {
+  return ['unshare', '-m', 'sh', '-c', `${mount} && exec "$@"`, dataDir];
+}
+const TMPFS = 'mount -t tmpfs -o size=64m tmpfs "$0"';
+/** Fills the file system of `$0` to the last byte; dd stops at ENOSPC, which is the point. */
+const FILL = 'dd if=/dev/zero of="$0/filler" bs=64k 2>/dev/null; true';
+
+/** A shell command in Herald's mount namespace, `$0` being the data directory. */
+function inHeraldMounts(pid: number, script: string, dataDir: string): void {
+  execFileSync('nsenter', ['-t', String(pid), '-m', 'sh', '-c', script, dataDir], { timeout: 10_000 });
+}
+
+interface Publishing {
+  readonly accepted: Set<string>;
+  /** Every answer other than 202, as received (status 0: no answer, which ends that publisher). */
+  readonly refused: { status: number; retryAfter: string | null; body: unknown }[];
+  stop(): Promise<void>;
+}
+
+type Answer = Publishing['refused'][number];
+
+/** One batch of 20 events published: the answer, or status 0 when none came (the process is gone). */
+async function publishBatch(url: string, events: readonly unknown[]): Promise<Answer> {
+  try {
+    const res = await fetch(`${url}/api/v2/events/batch`, {
+      method: 'POST',
+      headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ events }),
+    });
+    const text = await res.text();
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+  } catch (err) {
+    return { status: 0, retryAfter: null, body: String(err) };
+  }
+}
+
+/** Publishers sending batches of 20 events until stopped (or 60 s at most). */
+function publish(url: string, publishers: number): Publishing {
+  const accepted = new Set<string>();
+  const refused: Answer[] = [];
+  let stopped = false;
+  const deadline = Date.now() + 60_000;
+  let n = 0;
+  const one = async () => {
+    while (!stopped && Date.now() < deadline) {
+      const events = Array.from({ length: 20 }, () => ({ type: 'asset.created', resource: { type: 'asset', id: `a${n % 50}` }, data: { n: n++, note: 'x'.repeat(400) } }));
+      const answer = await publishBatch(url, events);
+      if (answer.status === 202) {
+        for (const out of (answer.body as { data: { id: string }[] }).data) accepted.add(out.id);
+        continue;
+      }
+      refused.push(answer);
+      if (answer.status === 0) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const running = Array.from({ length: publishers }, one);
+  return {
+    accepted,
+    refused,
+    async stop() {
+      stopped = true;
+      await Promise.all(running);
+    },
+  };
+}
+
+async function readiness(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${url}/readyz`);
+  return { status: res.status, body: await res.json() };
+}
+
+/** Herald serving with its data directory mounted by `mount`, an endpoint to a receiver, and four publishers at work. */
+async function underLoad(dataDir: string, mount: string): Promise<{ url: string; pid: number } & Publishing> {
+  receiver = await startReceiver();
+  proc = await spawnHerald('serve', { HERALD_DATA_DIR: dataDir, LOG_LEVEL: 'info' }, undefined, [], mountedAt(dataDir, mount));
+  const { url } = proc;
+  expect((await apiCall(url, 'POST', '/api/v2/endpoints', { url: receiver.url, event_types: ['asset.*'] })).status).toBe(201);
+  publishing = publish(url, 4);
+  const { accepted } = publishing;
+  await eventually(() => (accepted.size >= 400 && receiver!.received.length > 0 ? true : undefined), 20_000);
+  return { url, pid: proc.child.pid!, ...publishing };
+}
+
+/** Waits for publishing to be refused, and for /readyz to say why. */
+async function refusing(url: string, refused: readonly Answer[]): Promise<void> {
+  await eventually(() => (refused.length >= 20 ? true : undefined), 10_000);
+  const notReady = await eventually(async () => {
+    const ready = await readiness(url);
+    return ready.status === 503 ? ready.body : undefined;
+  });
+  expect(notReady).toEqual({ status: 'unavailable', reason: 'store_unwritable' });
+}
+
+/** Every refusal was the README's: 503 store_unavailable with Retry-After, never a 500. */
+function expectOnlyStoreUnavailable(refused: readonly Answer[]): void {
+  expect(refused.length).toBeGreaterThan(0);
+  for (const r of refused) expect(r).toEqual({ status: 503, retryAfter: '5', body: { error: 'store_unavailable', message: expect.any(String), field: null } });
+}
+
+/** Resolves once the receiver has had every accepted event (webhook-id), with the ids it had. */
+function allDelivered(accepted: ReadonlySet<string>): Promise<Set<string>> {
+  return eventually(() => {
+    const ids = new Set(receiver!.received.map((r) => r.headers['webhook-id'] as string));
+    return [...accepted].every((id) => ids.has(id)) ? ids : undefined;
+  }, 30_000);
+}
+
+/**
+ * Herald's error lines are the store's refusal alone, once per connection (the API's and the
+ * dispatch thread's), with a code matching `code`; how many lines said writes resumed.
+ */
+function refusalsLogged(output: string, code: RegExp): { refusals: number; resumed: number } {
+  const lines = output.split('\n').flatMap((l) => {
+    try {
+      return [JSON.parse(l) as { level: number; msg: string; err?: { code?: string } }];
+    } catch {
+      return [];
+    }
+  });
+  const errors = lines.filter((l) => l.level >= 50);
+  expect(errors.length).toBeGreaterThanOrEqual(1);
+  expect(errors.length).toBeLessThanOrEqual(2);
+  for (const line of errors) expect([line.msg.startsWith('the disk refuses the store'), code.test(line.err?.code ?? '')]).toEqual([true, true]);
+  return { refusals: errors.length, resumed: lines.filter((l) => l.msg.startsWith('the store writes again')).length };
+}
+
+describe('a full disk under load', () => {
+  it('refuses publishing with 503 while the disk is full, is not ready, says so once, and delivers everything accepted once space is back', async () => {
+    const dir = dirForTest();
+    const { url, pid, accepted, refused } = await underLoad(dir, TMPFS);
+    inHeraldMounts(pid, FILL, dir);
+    await refusing(url, refused);
+    const acceptedWhileFull = accepted.size;
+
+    inHeraldMounts(pid, 'rm "$0/filler"', dir);
+    await eventually(async () => ((await readiness(url)).status === 200 ? true : undefined));
+    // Publishing goes on by itself, no restart: more is accepted than before the disk filled.
+    await eventually(() => (accepted.size > acceptedWhileFull + 200 ? true : undefined), 10_000);
+    await publishing!.stop();
+
+    expectOnlyStoreUnavailable(refused);
+    expect((await allDelivered(accepted)).size).toBe(accepted.size);
+    // Their outcomes are written a moment after the receiver answered: every one of them succeeded.
+    const settled = await eventually(async () => {
+      const { deliveries } = (await apiCall(url, 'GET', '/api/v2/stats')).body;
+      return deliveries.in_flight === 0 && deliveries.pending === 0 ? deliveries : undefined;
+    });
+    expect(settled).toMatchObject({ succeeded: accepted.size, failed: 0 });
+
+    // Said once when the disk began refusing and once when it took writes again, by each
+    // connection (the API's and the dispatch thread's), however many writes failed between.
+    const log = refusalsLogged(proc!.output(), /^SQLITE_FULL$/);
+    expect(log.resumed).toBe(log.refusals);
+  });
+});
