@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_KEY } from './helpers.js';
 
-const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
 
 /** Every child the tests started: none may outlive the test process, whatever a test forgot. */
 const children = new Set<ChildProcess>();

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config/index.js';
@@ -8,6 +8,7 @@ import { SchemaMismatchError } from '../store/migrations.js';
 import { SqliteStore, type WritesReport } from '../store/sqlite/sqlite-store.js';
 import { openThreadedSqliteStore } from '../store/sqlite/threaded-store.js';
 import type { WriteLock } from '../store/sqlite/write-lock.js';
+import { diskRefusal } from '../store/unavailable.js';
 
 /**
  * The encryption key for credentials at rest, as configured: HERALD_SECRET_KEY, or a key
@@ -19,7 +20,7 @@ export function loadSecretKey(config: Config, logger?: Logger): string {
   try {
     if (!existsSync(file)) {
       mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-      writeFileSync(file, `${SecretBox.generateKey()}\n`, { mode: 0o600, flag: 'wx' });
+      createWhole(file, `${SecretBox.generateKey()}\n`);
       logger?.info({ file }, 'generated the encryption key for credentials at rest; back it up with the database');
     }
     chmodSync(file, 0o600);
@@ -29,6 +30,29 @@ export function loadSecretKey(config: Config, logger?: Logger): string {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === undefined) throw err;
     throw new ConfigError('HERALD_DATA_DIR', `cannot keep the encryption key in ${config.dataDir} (${code}): ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Creates a file readable by its owner only, whole or not at all, and on the disk before it is
+ * used: a write cut short (a full disk) or lost (a crash or disk error before the data reached
+ * the disk) left an empty key, which every later start refused, and the credentials sealed with
+ * it unreadable. Written beside it and flushed, then linked in place, which fails (EEXIST) as an
+ * exclusive create would if the file appeared meanwhile; the directory is flushed with the link.
+ */
+function createWhole(file: string, content: string): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temp, content, { mode: 0o600, flush: true });
+    linkSync(temp, file);
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  const dir = openSync(path.dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
   }
 }
 
@@ -104,18 +128,20 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
   const sealer = secretBoxOf(config, key);
   const file = sqliteFile(config);
   const onWrites = logWrites(logger, file);
-  const store = config.sqliteThread
-    ? await openThreadedSqliteStore({
-        file,
-        synchronous: config.sqliteSync,
-        key,
-        writeLock: options.writeLock?.buffer,
-        onFailure: (err, restartInMs) => logger?.error({ err, restartInMs }, 'the SQLite store thread stopped: store calls fail until a new one has opened the database'),
-        onWrites,
-      })
-    : new SqliteStore({ file, sealer, synchronous: config.sqliteSync, writeLock: options.writeLock, onWrites });
+  const store = await refusedAtStart(config, file, async () =>
+    config.sqliteThread
+      ? openThreadedSqliteStore({
+          file,
+          synchronous: config.sqliteSync,
+          key,
+          writeLock: options.writeLock?.buffer,
+          onFailure: (err, restartInMs) => logger?.error({ err, restartInMs }, 'the SQLite store thread stopped: store calls fail until a new one has opened the database'),
+          onWrites,
+        })
+      : new SqliteStore({ file, sealer, synchronous: config.sqliteSync, writeLock: options.writeLock, onWrites }),
+  );
   try {
-    const state = await store.migrate();
+    const state = await refusedAtStart(config, file, () => store.migrate());
     if (state.current !== state.latest) throw new SchemaMismatchError(state.current, state.latest);
     // Migrating reads no credentials (as on PostgreSQL): a key elsewhere is not its concern.
     if (!options.migrate) await checkKeyOpens(store, config);
@@ -142,6 +168,21 @@ export function logWrites(logger: Logger | undefined, file: string): (report: Wr
       "the disk refuses the store's writes: until it takes them again, publishing answers 503 store_unavailable and /readyz store_unwritable, and attempt outcomes wait in memory; free space or repair the disk",
     );
   };
+}
+
+/**
+ * Opening or migrating the embedded store, with a disk that refuses writes (full, read-only) named
+ * as the setting to see to, so the start fails with what to do rather than SQLite's words alone.
+ */
+async function refusedAtStart<T>(config: Config, file: string, open: () => Promise<T> | T): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    const code = diskRefusal(err);
+    if (code === undefined) throw err;
+    const setting = config.databaseUrl?.startsWith('sqlite:') ? 'DATABASE_URL' : 'HERALD_DATA_DIR';
+    throw new ConfigError(setting, `cannot write the database ${file} (${code}: ${(err as Error).message}); free space on its disk or make it writable`);
+  }
 }
 
 /**

@@ -1,12 +1,15 @@
-// What `herald serve` does when the disk under its embedded store fills up: a real disk, no
-// stand-in. Herald runs in a mount namespace of its own (unshare -m: the tests run as root) with
-// its data directory on a 64 MiB tmpfs; the disk is filled and freed from inside that namespace
+// What `herald serve` does when the disk under its embedded store fills up or fails: real disks,
+// no stand-ins. Herald runs in a mount namespace of its own (unshare -m: the tests run as root)
+// with its data directory on a 64 MiB tmpfs, or on an ext4 image (loop device) that the kernel
+// turns read-only after an error; the disk is filled, freed or failed from inside that namespace
 // (nsenter), and the mount goes away with the process whatever a test leaves behind.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, eventually, startReceiver, tempDir, type Receiver } from '../helpers.js';
-import { apiCall, spawnHerald, type HeraldProcess } from '../process.js';
+import { apiCall, BIN, spawnHerald, type HeraldProcess } from '../process.js';
 
 let receiver: Receiver | undefined;
 let proc: HeraldProcess | undefined;
@@ -182,5 +185,53 @@ describe('a full disk under load', () => {
     // connection (the API's and the dispatch thread's), however many writes failed between.
     const log = refusalsLogged(proc!.output(), /^SQLITE_FULL$/);
     expect(log.resumed).toBe(log.refusals);
+  });
+});
+
+describe('a data directory that turns read-only under load', () => {
+  it('refuses publishing with 503 (not 500), is not ready, says so once, and loses nothing accepted once the disk is repaired', async () => {
+    const dir = dirForTest();
+    const image = path.join(dirForTest(), 'disk.img');
+    execFileSync('truncate', ['-s', '64M', image]);
+    execFileSync('mkfs.ext4', ['-q', '-F', image]);
+    const mountImage = `mount -o loop,errors=remount-ro "${image}" "$0"`;
+    const { url, pid, accepted, refused } = await underLoad(dir, mountImage);
+    // An error on the file system, as a failing disk gives: ext4 remounts it read-only.
+    inHeraldMounts(pid, 'echo 1 > "/sys/fs/ext4/$(basename "$(findmnt -n -o SOURCE "$0")")/trigger_fs_error"', dir);
+    await refusing(url, refused);
+    await publishing!.stop();
+    expectOnlyStoreUnavailable(refused);
+    expect(refusalsLogged(proc!.output(), /^SQLITE_(IOERR|READONLY|CANTOPEN)/).resumed).toBe(0);
+
+    // Repaired (the mount went with the process; fsck exits 1 when it corrected errors), Herald
+    // starts on it again and delivers every event it had accepted.
+    proc!.child.kill('SIGKILL');
+    await proc!.exited;
+    const fsck = spawnSync('e2fsck', ['-f', '-y', image], { timeout: 20_000 });
+    expect(fsck.status === 0 || fsck.status === 1, fsck.stdout.toString()).toBe(true);
+    proc = await spawnHerald('serve', { HERALD_DATA_DIR: dir }, undefined, [], mountedAt(dir, mountImage));
+    await allDelivered(accepted);
+  });
+});
+
+describe('starting on a full disk', () => {
+  it('stops with exit code 2 naming the data directory, and starts once space is freed', async () => {
+    const dir = dirForTest();
+    // One mount namespace for the whole sequence: start on a full disk (no key yet), free it and
+    // migrate, then fill it again and start with the database in place.
+    const script = `mount -t tmpfs -o size=4m tmpfs "$0" || exit 90
+      fill() { ${FILL}; }
+      run() { timeout 20 "${process.execPath}" "${BIN}" "$@"; echo "exit=$?"; }
+      fill; run serve; rm "$0/filler"; run migrate; fill; run serve`;
+    const { stdout, stderr } = await promisify(execFile)('unshare', ['-m', 'sh', '-c', script, dir], {
+      env: { ...process.env, HERALD_DATA_DIR: dir, HERALD_ADMIN_KEY: ADMIN_KEY, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn' },
+      timeout: 60_000,
+    });
+    expect(stdout.match(/exit=\d+/g)).toEqual(['exit=2', 'exit=0', 'exit=2']);
+    const refusals = stderr.split('\n').filter((l) => l.startsWith('herald:'));
+    expect(refusals).toEqual([
+      expect.stringMatching(/^herald: HERALD_DATA_DIR: cannot keep the encryption key in .* \(ENOSPC\)/),
+      expect.stringMatching(new RegExp(`^herald: HERALD_DATA_DIR: cannot write the database ${dir}/herald\\.db \\(SQLITE_[A-Z_]+: .*\\); free space on its disk or make it writable$`)),
+    ]);
   });
 });

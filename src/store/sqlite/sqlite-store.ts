@@ -449,6 +449,10 @@ export class SqliteStore implements Store {
         this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
       }).immediate();
     }
+    // A disk that refuses writes (full, read-only) fails the start here, saying so, rather than
+    // every publish once Herald looks up and running.
+    const refusal = this.tryWrite();
+    if (refusal !== undefined) throw refusal;
     return this.schemaState();
   }
 
