@@ -7,6 +7,7 @@ import {
   catalog,
   compileFilter,
   eventTypesByTopic,
+  filterInProfile,
   findEventType,
   isKnownEventType,
   mediaPocketTriggerEvents,
@@ -266,6 +267,17 @@ describe('filters', () => {
 
   it('keeps unknown exact names so custom event types match', () => {
     expect(compileFilter(['acme.widget.built'])('acme.widget.built')).toBe(true);
+  });
+});
+
+describe('filterInProfile', () => {
+  it('names each pattern as the profile does: exact names translated, wildcards expanded, the rest left out', () => {
+    expect(filterInProfile(['ASSET_ADDED', 'ASSET_EDITED_METADATA'], 'mediapocket')).toEqual(['ASSET_ADDED', 'ASSET_EDITED_METADATA']);
+    expect(filterInProfile(['asset.created', 'asset_removed', 'version.created', 'acme.widget.built'], 'mediapocket')).toEqual(['ASSET_ADDED', 'ASSET_REMOVED']);
+    expect(filterInProfile(['asset.metadata.*', 'ASSET_EDITED_METADATA'], 'mediapocket')).toEqual(['ASSET_EDITED_METADATA']);
+    expect(filterInProfile(['*'], 'cmp')).toEqual(['asset_added', 'asset_removed', 'asset_renditions_created', 'asset_modified']);
+    expect(filterInProfile(['*'], 'mediapocket')).toHaveLength(123);
+    expect(filterInProfile(['user.*', 'collection.created'], 'cmp')).toEqual([]);
   });
 });
 

@@ -82,6 +82,25 @@ export function nameInProfile(def: EventTypeDef, profile: Profile): string | und
   }
 }
 
+/**
+ * A filter as the subscription API of a profile that takes only its own names shows it (Media
+ * Pocket's `trigger_events`, CMP's `events`): a name in any profile as this profile names it, a
+ * wildcard or `*` as this profile's names of the events it selects, in catalog order; an event
+ * this profile has no name for is left out (the API could not take it back). Each name once.
+ */
+export function filterInProfile(patterns: readonly string[], profile: 'mediapocket' | 'cmp'): string[] {
+  const out = new Set<string>();
+  for (const pattern of patterns) {
+    const exact = findEventType(pattern);
+    const accepts = exact ? undefined : compileFilter([pattern]);
+    for (const def of exact ? [exact] : catalog.filter((d) => accepts!(d.name))) {
+      const name = nameInProfile(def, profile);
+      if (name !== undefined) out.add(name);
+    }
+  }
+  return [...out];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Listing
 

@@ -1,5 +1,5 @@
 // Small pure helpers shared by the profile renderers and routes.
-import { findEventType, nameInProfile, type Profile } from '../catalog/index.js';
+import { filterInProfile, findEventType, nameInProfile, type Profile } from '../catalog/index.js';
 import { EndpointInputError } from '../domain/endpoint.js';
 
 export type Json = Record<string, unknown>;
@@ -39,6 +39,19 @@ export function camelKeys(obj: Json): Json {
 export function eventName(canonicalType: string, profile: Profile): string {
   const def = findEventType(canonicalType);
   return (def && nameInProfile(def, profile)) ?? canonicalType;
+}
+
+/**
+ * The event types an update through a profile API that shows filters with filterInProfile
+ * changes to: none (undefined, unchanged) when `sent` names what that API shows for `stored`, in
+ * any order, so a subscription read and sent back whole keeps a filter set through the native
+ * API (a wildcard, an event the profile has no name for) rather than narrowing it.
+ */
+export function eventTypesSent(sent: readonly string[] | undefined, stored: readonly string[], profile: 'mediapocket' | 'cmp'): readonly string[] | undefined {
+  if (sent === undefined) return undefined;
+  const shown = new Set(filterInProfile(stored, profile));
+  const same = new Set(sent);
+  return same.size === shown.size && [...same].every((name) => shown.has(name)) ? undefined : sent;
 }
 
 /** An actor's first and last name from `first_name`/`firstName` (or a `name` split once). */

@@ -54,6 +54,20 @@ describe('CMP subscriptions: /cmp/v3/webhooks', () => {
     expect((await h.api('GET', `/cmp/v3/webhooks/${native.body.id}`)).status).toBe(404);
     expect((await h.api('DELETE', `/cmp/v3/webhooks/${native.body.id}`)).status).toBe(404);
   });
+  it('shows a filter set through the native API in CMP names, and keeps it when the subscription is sent back as read', async () => {
+    const { id } = (await h.api('POST', '/cmp/v3/webhooks', { callback_url: 'https://example.website.com/cb', events: ['asset_added'] })).body;
+    // A Media Pocket name, a wildcard, and events CMP has no name for.
+    const native = ['ASSET_REMOVED', 'asset.*', 'user.created'];
+    expect((await h.api('PATCH', `/api/v2/endpoints/${id}`, { event_types: native })).status).toBe(200);
+    const read = (await h.api('GET', `/cmp/v3/webhooks/${id}`)).body;
+    expect(read.events).toEqual(['asset_removed', 'asset_added', 'asset_renditions_created', 'asset_modified']);
+    const patched = await h.api('PATCH', `/cmp/v3/webhooks/${id}`, { ...read, disabled: true });
+    expect(patched.body).toMatchObject({ disabled: true, events: read.events });
+    expect((await h.api('GET', `/api/v2/endpoints/${id}`)).body.event_types).toEqual(native);
+    await h.api('PATCH', `/cmp/v3/webhooks/${id}`, { events: ['asset_added'] });
+    expect((await h.api('GET', `/api/v2/endpoints/${id}`)).body.event_types).toEqual(['asset_added']);
+  });
+
   it('PATCH disabled raises endpoint.disabled and endpoint.enabled, as the native PATCH does', async () => {
     const { id, callback_url } = (await h.api('POST', '/cmp/v3/webhooks', { callback_url: 'https://example.website.com/cb', events: ['asset_added'] })).body;
     await expectToggleEvents(h, id, callback_url, async (disabled) => (await h.api('PATCH', `/cmp/v3/webhooks/${id}`, { disabled })).status, 200);

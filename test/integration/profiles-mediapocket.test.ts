@@ -170,6 +170,23 @@ describe('list, get, update, delete', () => {
     expect((await h.api('PUT', '/api/v2/admin/webhooks/424242', { name: 'x' })).body).toEqual({ error: "Couldn't find Webhook with 'id'=424242" });
   });
 
+  it('shows a filter set through the native API in Media Pocket names, and keeps it when the webhook is sent back as read', async () => {
+    const { webhook } = (await h.api('POST', '/api/v2/admin/webhooks', { name: 'Native filter', http_url: 'https://example.website.com/n', http_method: 'POST', trigger_events: ['ASSET_ADDED'] })).body;
+    const id = mediaPocketEndpointId(DEFAULT_ACCOUNT_ID, webhook.id);
+    // A canonical name, a wildcard, and an event Media Pocket has no name for.
+    const native = ['asset.deleted', 'collection.*', 'version.created'];
+    expect((await h.api('PATCH', `/api/v2/endpoints/${id}`, { event_types: native })).status).toBe(200);
+    const read = (await h.api('GET', `/api/v2/admin/webhooks/${webhook.id}`)).body.webhook;
+    expect(read.trigger_events).toEqual(['ASSET_REMOVED', 'COLLECTION_CREATED', 'COLLECTION_DELETED', 'ASSET_ADDED_TO_COLLECTION', 'ASSET_REMOVED_FROM_COLLECTION', 'COLLECTION_UPDATED_METADATA', 'COLLECTION_ADDED_FAVORITE', 'COLLECTION_REMOVED_FAVORITE', 'COLLECTION_PUBLIC', 'COLLECTION_PRIVATE']);
+    // Sent back whole, another param changed: the filter stays as set, not narrowed to these names.
+    const put = await h.api('PUT', `/api/v2/admin/webhooks/${webhook.id}`, { ...read, name: 'Renamed' });
+    expect(put.body.webhook).toMatchObject({ name: 'Renamed', trigger_events: read.trigger_events });
+    expect((await h.api('GET', `/api/v2/endpoints/${id}`)).body.event_types).toEqual(native);
+    // Other names replace it.
+    await h.api('PATCH', `/api/v2/admin/webhooks/${webhook.id}`, { trigger_events: ['ASSET_REMOVED'] });
+    expect((await h.api('GET', `/api/v2/endpoints/${id}`)).body.event_types).toEqual(['ASSET_REMOVED']);
+  });
+
   it('disabled sent with PUT or PATCH raises endpoint.disabled and endpoint.enabled, as the native PATCH does', async () => {
     const { webhook } = (await h.api('POST', '/api/v2/admin/webhooks', { name: 'Toggled', http_url: 'https://example.website.com/t', http_method: 'POST', trigger_events: ['ASSET_ADDED'] })).body;
     const path = `/api/v2/admin/webhooks/${webhook.id}`;

@@ -24,13 +24,13 @@ import { iso } from '../../api/views.js';
 import { ReadOnlyCreatedAt, ReadOnlyId, ReadOnlyUpdatedAt, recordFields, withoutReadOnly } from '../../api/read-only.js';
 import type { AppContext } from '../../app/context.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
-import { catalog } from '../../catalog/index.js';
+import { catalog, filterInProfile } from '../../catalog/index.js';
 import { buildEndpoint, EndpointInputError, patchEndpoint } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointHeader } from '../../domain/types.js';
 import { mask } from '../../signing/secretbox.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
-import { credentialElsewhere } from '../shared.js';
+import { credentialElsewhere, eventTypesSent } from '../shared.js';
 
 const TAGS = ['cmp'];
 export const CALLBACK_SECRET_HEADER = 'Callback-Secret';
@@ -70,7 +70,7 @@ const PatchBody = Type.Object(
 const Subscription = Type.Object({
   id: Type.String(),
   callback_url: Type.String(),
-  events: Type.Array(Type.String()),
+  events: Type.Array(Type.String(), { description: 'The filter in CMP names: a wildcard set through the native API as the CMP events it selects; events CMP has no name for are left out.' }),
   secret: Type.Union([Type.String(), Type.Null()], { description: 'Masked; null when none is set.' }),
   disabled: Type.Boolean(),
   created_at: Type.String(),
@@ -91,7 +91,7 @@ export function cmpView(e: Endpoint): Static<typeof Subscription> {
   return {
     id: e.id,
     callback_url: e.url,
-    events: [...e.eventTypes],
+    events: filterInProfile(e.eventTypes, 'cmp'),
     secret: secret ? mask(secret.value) : null,
     disabled: e.disabled,
     created_at: iso(e.createdAt)!,
@@ -178,7 +178,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
         tags: TAGS,
         summary: 'Update a webhook (CMP)',
         description:
-          'Changes the fields sent. id, created_at and updated_at, which no PATCH sets, may be sent back as read, and are ignored, so a subscription read, changed and sent back whole is taken; another value is refused (422 naming it).',
+          'Changes the fields sent. events as the subscription shows them keeps its filter as it was set (through the native API it may hold a wildcard, or events CMP has no name for). id, created_at and updated_at, which no PATCH sets, may be sent back as read, and are ignored, so a subscription read, changed and sent back whole is taken; another value is refused (422 naming it).',
         params: IdParams,
         body: PatchBody,
         response: { 200: Subscription },
@@ -194,7 +194,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
           existing,
           {
             url: body.callback_url,
-            eventTypes: body.events,
+            eventTypes: eventTypesSent(body.events, existing.eventTypes, 'cmp'),
             disabled: body.disabled,
             headers: body.secret === undefined ? undefined : secretHeaders(body.secret),
           },

@@ -25,12 +25,13 @@ import { Cursor } from '../../api/schemas.js';
 import { iso } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
+import { filterInProfile } from '../../catalog/index.js';
 import { buildEndpoint, EndpointInputError, patchEndpoint, type EndpointInput } from '../../domain/endpoint.js';
 import type { Endpoint, EndpointHeader } from '../../domain/types.js';
 import { mask } from '../../signing/secretbox.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import type { EndpointAttempt } from '../../store/contract.js';
-import { credentialElsewhere, eventName } from '../shared.js';
+import { credentialElsewhere, eventName, eventTypesSent } from '../shared.js';
 import {
   HeaderType,
   invalidParam,
@@ -55,7 +56,7 @@ const Webhook = Type.Object({
   name: Type.String(),
   http_url: Type.String(),
   http_method: Type.String(),
-  trigger_events: Type.Array(Type.String()),
+  trigger_events: Type.Array(Type.String(), { description: 'The filter in Media Pocket names: a wildcard set through the native API as the trigger events it selects; events Media Pocket has no name for are left out.' }),
   created_at: Type.String(),
   updated_at: Type.String(),
   disabled: Type.Boolean(),
@@ -209,7 +210,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
       name: e.description,
       http_url: e.url,
       http_method: e.method,
-      trigger_events: [...e.eventTypes],
+      trigger_events: filterInProfile(e.eventTypes, 'mediapocket'),
       created_at: iso(e.createdAt)!,
       updated_at: iso(e.updatedAt)!,
       disabled: e.disabled,
@@ -226,16 +227,16 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
     if (typeof projectId === 'string' && !(await store.getProject(accountId, projectId))) throw new MediaPocketError(404, 'project not found');
   }
 
-  function inputOf(p: WebhookParams, existing: readonly EndpointHeader[]): EndpointInput {
+  function inputOf(p: WebhookParams, existing?: Endpoint): EndpointInput {
     return {
       url: p.http_url,
       method: p.http_method,
       description: p.name,
-      eventTypes: p.trigger_events,
+      eventTypes: existing ? eventTypesSent(p.trigger_events, existing.eventTypes, 'mediapocket') : p.trigger_events,
       projectIds: p.project_id === undefined ? undefined : p.project_id === null ? [] : [p.project_id],
       disabled: p.disabled,
       userIds: p.webhook_users === undefined ? undefined : usersIn(p.webhook_users),
-      headers: p.webhook_headers === undefined ? undefined : headersIn(p.webhook_headers, existing),
+      headers: p.webhook_headers === undefined ? undefined : headersIn(p.webhook_headers, existing?.headers ?? []),
     };
   }
 
@@ -259,7 +260,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
       const now = ctx.clock();
       let draft: Endpoint;
       try {
-        const input = inputOf(p, []);
+        const input = inputOf(p);
         draft = buildEndpoint({ ...input, url: p.http_url!, eventTypes: p.trigger_events! }, { id: 'pending', accountId, profile: 'mediapocket', secret: generateSecret(), now });
         await checkDestination(ctx, draft.url, accountId);
       } catch (err) {
@@ -302,7 +303,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
     await checkProject(accountId, p.project_id);
     let updated: Endpoint;
     try {
-      updated = patchEndpoint(existing, inputOf(p, existing.headers), ctx.clock());
+      updated = patchEndpoint(existing, inputOf(p, existing), ctx.clock());
       if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId);
     } catch (err) {
       mediaPocketInputError(credentialElsewhere(err, existing.id, ['auth']), p);
@@ -319,7 +320,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
       schema: {
         tags: TAGS,
         summary: `Update a webhook (Media Pocket, ${method})`,
-        description: 'Only the params sent change. webhook_headers replaces the list; a hidden or hmac entry without a value (or with the masked value shown) keeps its stored value, a hidden one only while http_url stays on the same origin (scheme, host and port): moving it elsewhere needs hidden values again (422 naming webhook_headers).',
+        description: 'Only the params sent change. trigger_events as the webhook shows them keeps its filter as it was set (through the native API it may hold a wildcard, or events Media Pocket has no name for). webhook_headers replaces the list; a hidden or hmac entry without a value (or with the masked value shown) keeps its stored value, a hidden one only while http_url stays on the same origin (scheme, host and port): moving it elsewhere needs hidden values again (422 naming webhook_headers).',
         params: IdParams,
         body: WebhookUpdateBody,
         response: { 200: One, ...errors },
