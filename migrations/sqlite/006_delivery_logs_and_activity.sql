@@ -26,3 +26,13 @@ CREATE TABLE attempt_minutes (
 -- Account-wide activity, and retention.
 CREATE INDEX attempt_minutes_account ON attempt_minutes(account_id, minute);
 CREATE INDEX attempt_minutes_minute ON attempt_minutes(minute);
+-- Attempts made before this version count in health and activity too, rolled up as settle
+-- counts them: the last attempt of a finished delivery is its outcome, every other one a retry.
+INSERT INTO attempt_minutes (account_id, endpoint_id, minute, succeeded, retried, failed, latency_sum_ms, latency_max_ms, last_attempt_at)
+SELECT a.account_id, d.endpoint_id, a.started_at - a.started_at % 60000,
+       SUM(a.attempt_no = d.attempts AND d.status = 'succeeded'),
+       SUM(NOT (a.attempt_no = d.attempts AND d.status IN ('succeeded', 'failed'))),
+       SUM(a.attempt_no = d.attempts AND d.status = 'failed'),
+       SUM(a.duration_ms), MAX(a.duration_ms), MAX(a.started_at)
+  FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+ GROUP BY a.account_id, d.endpoint_id, a.started_at - a.started_at % 60000;
