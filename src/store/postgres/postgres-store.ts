@@ -622,7 +622,7 @@ export class PostgresStore implements Store {
         return c.query(query);
       };
       await unlimited('SET LOCAL statement_timeout = 0');
-      // Several processes may start at once with --migrate: one applies, the others wait and
+      // Several herald migrate may run at once (deploys racing): one applies, the others wait and
       // then find nothing left to do. DDL is transactional, so a failed migration leaves no trace.
       // The lock names the schema as configured: it may not exist yet, and creating it races too.
       await unlimited("SELECT pg_advisory_xact_lock(hashtext('herald_migrate:' || coalesce($1::text, current_schema()::text, '')))", [this.schema ?? null]);
