@@ -8,7 +8,7 @@ export const MAX_EVENT_BYTES = 256 * 1024;
 export const MAX_EVENT_DEPTH = 64;
 
 /** How deep objects and arrays nest in `value` (a scalar is 0), counted without recursion; stops past `limit`. */
-function nestingDepth(value: unknown, limit: number): number {
+export function nestingDepth(value: unknown, limit: number): number {
   let max = 0;
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {

@@ -130,7 +130,11 @@ const HeaderList = Type.Array(HeaderEntry, { maxItems: MAX_HEADERS });
  */
 const EndpointHeaders = Type.Unsafe<Static<typeof HeaderMap> | Static<typeof HeaderList>>({ if: { type: 'array' }, then: HeaderList, else: HeaderMap });
 
-const EventTypeList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500 });
+const EventTypeList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+  minItems: 1,
+  maxItems: 500,
+  description: "event types to deliver: names in any profile or of the account's custom types, `topic.*` wildcards (any depth: `asset.*` takes `asset.metadata.updated`), `*` for all; exact and case-sensitive, else 422 naming them",
+});
 const IdList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 1000 });
 
 const endpointFields = {
@@ -229,7 +233,7 @@ export const Accepted = Type.Object({ id: Type.String(), deliveries: Type.Intege
 
 const deliveryFilters = {
   status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('in_flight'), Type.Literal('succeeded'), Type.Literal('failed')])),
-  event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'an event type in any profile\'s name, a topic.* wildcard, or * (every type)' })),
+  event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'an event type in any profile\'s name or a custom type of the account, a topic.* wildcard, or * (every type)' })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'created at or after this time' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'created before this time' })),
   cursor: Type.Optional(Cursor),
@@ -249,7 +253,7 @@ export const RecoverBody = Type.Object(
     since: Type.String({ format: 'date-time', description: 'deliveries created at or after this time' }),
     until: Type.Optional(Type.String({ format: 'date-time', description: 'and before this time (default: now)' })),
     event_types: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500, description: 'only these event types: names in any profile, `topic.*` wildcards, `*` (default: every type)' }),
+      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500, description: 'only these event types: names in any profile or of the account\'s custom types, `topic.*` wildcards, `*` (default: every type)' }),
     ),
     statuses: Type.Optional(
       Type.Array(Type.Union([Type.Literal('failed'), Type.Literal('succeeded')]), {
@@ -277,7 +281,7 @@ export const ActivityQuery = Type.Object({ hours: Hours(24, 6), endpoint_id: Typ
 
 export const TestSendBody = Type.Object(
   {
-    event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a catalog event type; default asset.created' })),
+    event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'a catalog event type or one of the account\'s custom types; default asset.created' })),
     data: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'the event\'s data' })),
   },
   { additionalProperties: false },

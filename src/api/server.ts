@@ -145,7 +145,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       reply.header('cache-control', 'no-store');
       return payload;
     });
-    registerEventTypeRoutes(api);
+    registerEventTypeRoutes(api, ctx);
     registerEndpointRoutes(api, ctx);
     registerEventRoutes(api, ctx);
     registerDeliveryRoutes(api, ctx);

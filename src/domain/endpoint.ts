@@ -47,6 +47,8 @@ export interface EndpointInput {
   readonly projectIds?: readonly string[];
   readonly userIds?: readonly string[];
   readonly profileData?: Readonly<Record<string, unknown>>;
+  /** The account's custom event types: `eventTypes` may name them, and wildcards select them. */
+  readonly customEventTypes?: readonly string[];
 }
 
 /** Every way an OAuth client may authenticate to its token endpoint, as every API names them. */
@@ -68,27 +70,33 @@ export function checkUrl(url: string, field = 'url'): void {
   if (parsed.username || parsed.password) throw new EndpointInputError(field, `${field} must not carry credentials; use the endpoint's auth settings`);
 }
 
-export function checkEventTypes(patterns: readonly string[], field = 'event_types'): void {
+/**
+ * Refuses an empty filter, or one with a pattern that names nothing: neither the catalog nor the
+ * account's `custom` types. Patterns in `kept` (the endpoint's filter before an update) are
+ * taken as they are: they were valid when set, and a read-modify-write sends them back even
+ * after the custom types a wildcard of theirs selected were deleted.
+ */
+export function checkEventTypes(patterns: readonly string[], field = 'event_types', custom: readonly string[] = [], kept: readonly string[] = []): void {
   if (patterns.length === 0) throw new EndpointInputError(field, `${field} must name at least one event type or wildcard`);
-  const problem = unknownEventTypes(patterns, field);
+  const problem = unknownEventTypes(patterns.filter((p) => !kept.includes(p)), field, custom);
   if (problem) throw new EndpointInputError(field, problem);
 }
 
-/** What is wrong with event type patterns (names in any profile, `topic.*`, `*`), if anything. */
-export function unknownEventTypes(patterns: readonly string[], field: string): string | undefined {
-  const result = validateFilterPatterns(patterns);
+/** What is wrong with event type patterns (names in any profile or of `custom` types, `topic.*`, `*`), if anything. */
+export function unknownEventTypes(patterns: readonly string[], field: string, custom: readonly string[] = []): string | undefined {
+  const result = validateFilterPatterns(patterns, custom);
   return result.ok ? undefined : `${field} has unknown event types: ${result.invalid.map((p) => JSON.stringify(p)).join(', ')}`;
 }
 
 /**
- * The catalog's canonical names (the names deliveries are stored under) that `patterns` select:
- * names in any profile and `topic.*` wildcards, checked first with unknownEventTypes. Null for
- * `*`, every type.
+ * The names deliveries are stored under (the catalog's canonical names, and those of the
+ * account's `custom` types) that `patterns` select: names in any profile and `topic.*`
+ * wildcards, checked first with unknownEventTypes. Null for `*`, every type.
  */
-export function eventTypesSelected(patterns: readonly string[]): string[] | null {
+export function eventTypesSelected(patterns: readonly string[], custom: readonly string[] = []): string[] | null {
   if (patterns.includes('*')) return null;
   const accepts = compileFilter(patterns);
-  return catalog.filter((def) => accepts(def.name)).map((def) => def.name);
+  return [...catalog.map((def) => def.name), ...custom].filter(accepts);
 }
 
 export function checkHeaders(headers: readonly EndpointHeader[], field = 'headers'): void {
@@ -115,9 +123,9 @@ function checkTimeout(ms: number): void {
   }
 }
 
-function checkInput(input: EndpointInput): void {
+function checkInput(input: EndpointInput, before?: Endpoint): void {
   if (input.url !== undefined) checkUrl(input.url);
-  if (input.eventTypes !== undefined) checkEventTypes(input.eventTypes);
+  if (input.eventTypes !== undefined) checkEventTypes(input.eventTypes, 'event_types', input.customEventTypes, before?.eventTypes);
   if (input.headers !== undefined) checkHeaders(input.headers);
   if (input.timeoutMs !== undefined && input.timeoutMs !== null) checkTimeout(input.timeoutMs);
   if (input.auth?.type === 'oauth2_client_credentials') checkUrl(input.auth.tokenUrl, 'auth.token_url');
@@ -273,7 +281,7 @@ export function buildEndpoint(
 
 export function patchEndpoint(e: Endpoint, input: EndpointInput, now: number): Endpoint {
   const patch = unmaskedInput(input, e);
-  checkInput(patch);
+  checkInput(patch, e);
   checkCredentialsFollowUrl(e, input);
   const defined = <T>(value: T | undefined, fallback: T): T => (value === undefined ? fallback : value);
   const disabled = defined(patch.disabled, e.disabled);

@@ -23,6 +23,22 @@ export interface Project {
   readonly createdAt: number;
 }
 
+/** A JSON Schema, as given: an object. */
+export type JsonSchema = Readonly<Record<string, unknown>>;
+
+/**
+ * An event type an account registers beside the catalog: events of it may be published and
+ * subscribed to like catalog events, and their `data` must match `schema` (null: any data).
+ */
+export interface CustomEventType {
+  readonly accountId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly schema: JsonSchema | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
 export interface ApiKeyRecord {
   readonly id: string;
   readonly accountId: string;

@@ -18,6 +18,8 @@ export class UnknownEventTypeError extends Error {
   }
 }
 
+const NO_CUSTOM_TYPES: ReadonlySet<string> = new Set();
+
 /** Too much is waiting for its commit: the caller should come back later (back-pressure). */
 export class IngestOverloadedError extends Error {
   constructor(readonly queued: number) {
@@ -57,18 +59,21 @@ export class Ingestor {
     this.committer = new GroupCommitter((items) => this.commit(items), undefined, options.commitsInFlight);
   }
 
-  /** Canonical type of a published name (any profile's), or an error naming the index. */
-  static canonicalTypes(events: readonly EventInput[]): string[] {
+  /**
+   * Canonical type of a published name (any profile's, or one of the account's `custom` types,
+   * which are canonical as they are), or an error naming the index.
+   */
+  static canonicalTypes(events: readonly EventInput[], custom: ReadonlySet<string> = NO_CUSTOM_TYPES): string[] {
     return events.map((e, i) => {
-      const def = findEventType(e.type);
-      if (!def) throw new UnknownEventTypeError(i, e.type);
-      return def.name;
+      const name = findEventType(e.type)?.name ?? (custom.has(e.type) ? e.type : undefined);
+      if (name === undefined) throw new UnknownEventTypeError(i, e.type);
+      return name;
     });
   }
 
-  /** Resolves once the events and their deliveries are committed. */
-  async publish(accountId: string, events: readonly EventInput[]): Promise<IngestOutcome[]> {
-    const types = Ingestor.canonicalTypes(events);
+  /** Resolves once the events and their deliveries are committed. `custom`: the account's custom types they may name. */
+  async publish(accountId: string, events: readonly EventInput[], custom?: ReadonlySet<string>): Promise<IngestOutcome[]> {
+    const types = Ingestor.canonicalTypes(events, custom);
     this.admit(events.length);
     const now = this.clock();
     return this.committer.submit(events.map((event, i) => this.item(accountId, event, types[i], now, null)));
@@ -78,8 +83,8 @@ export class Ingestor {
    * One event delivered to exactly these endpoints of the account, whatever their filters (a
    * test send): no matching, otherwise the same durable path as publish.
    */
-  async publishTo(accountId: string, event: EventInput, endpoints: IngestItem['endpoints']): Promise<IngestOutcome> {
-    const [type] = Ingestor.canonicalTypes([event]);
+  async publishTo(accountId: string, event: EventInput, endpoints: IngestItem['endpoints'], custom?: ReadonlySet<string>): Promise<IngestOutcome> {
+    const [type] = Ingestor.canonicalTypes([event], custom);
     this.admit(1);
     const [out] = await this.committer.submit([this.item(accountId, event, type, this.clock(), endpoints)]);
     return out;

@@ -6,6 +6,7 @@ import type {
   ApiKeyRecord,
   Attempt,
   AttemptErrorKind,
+  CustomEventType,
   Delivery,
   DeliveryStatus,
   Endpoint,
@@ -349,6 +350,16 @@ export interface Store {
   /** The live session of a token hash: undefined when there is none or it expired by `now`. */
   findUiSession(tokenHash: string, now: number): Promise<UiSession | undefined>;
   deleteUiSession(tokenHash: string): Promise<void>;
+
+  /** Records a custom event type unless the account has one of that name: whether it did. */
+  createEventType(type: CustomEventType): Promise<boolean>;
+  /** Writes the description, schema and updatedAt of the account's type of that name: whether there is one. */
+  updateEventType(type: CustomEventType): Promise<boolean>;
+  /** The account's custom types of these names; names it has no type of are left out. */
+  getEventTypes(accountId: string, names: readonly string[]): Promise<CustomEventType[]>;
+  /** Every custom type of the account, by name. */
+  listEventTypes(accountId: string): Promise<CustomEventType[]>;
+  deleteEventType(accountId: string, name: string): Promise<boolean>;
 
   createEndpoint(endpoint: Endpoint): Promise<void>;
   /**

@@ -5,6 +5,7 @@ import type {
   ApiKeyRecord,
   Attempt,
   AttemptErrorKind,
+  CustomEventType,
   Delivery,
   DeliveryStatus,
   Endpoint,
@@ -60,6 +61,33 @@ export interface ProjectRow {
 export function toProject(row: ProjectRow): Project {
   return { id: row.id, accountId: row.account_id, name: row.name, createdAt: num(row.created_at) };
 }
+
+export interface EventTypeRow {
+  account_id: string;
+  name: string;
+  description: string;
+  schema: string | null;
+  created_at: Num;
+  updated_at: Num;
+}
+
+export function toEventType(row: EventTypeRow): CustomEventType {
+  return {
+    accountId: row.account_id,
+    name: row.name,
+    description: row.description,
+    schema: row.schema === null ? null : (JSON.parse(row.schema) as CustomEventType['schema']),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+/** The columns of a custom event type, in EVENT_TYPE_COLUMNS order. */
+export function eventTypeValues(t: CustomEventType): unknown[] {
+  return [t.accountId, t.name, t.description, t.schema === null ? null : JSON.stringify(t.schema), t.createdAt, t.updatedAt];
+}
+
+export const EVENT_TYPE_COLUMNS = 'account_id, name, description, schema, created_at, updated_at';
 
 export interface ApiKeyRow {
   id: string;

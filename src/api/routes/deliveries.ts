@@ -4,7 +4,7 @@ import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import { answers } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
-import { selectedEventTypes } from '../event-type-filter.js';
+import { customTypesFor, selectedEventTypes } from '../event-type-filter.js';
 import type { DeliveryQuery as DeliveryQueryIn } from '../../store/contract.js';
 import { ApiError, checkRange, instantOf, notFound } from '../middleware/errors.js';
 import { AccountDeliveryQuery, DeliveryQuery, IdParams } from '../schemas.js';
@@ -14,14 +14,16 @@ import { deliveryView } from '../views.js';
 type Filters = Static<typeof DeliveryQuery>;
 
 /** The store query of the log filters; an unknown event type is a 400, not an empty log. */
-function queryOf(q: Filters, endpointId: string | undefined): DeliveryQueryIn {
+async function queryOf(ctx: AppContext, accountId: string, q: Filters, endpointId: string | undefined): Promise<DeliveryQueryIn> {
   const since = q.since === undefined ? undefined : instantOf(q.since, 'since');
   const until = q.until === undefined ? undefined : instantOf(q.until, 'until');
   checkRange(since, until);
+  const patterns = q.event_type === undefined ? undefined : [q.event_type];
+  const custom = await customTypesFor(ctx.store, accountId, patterns);
   return {
     endpointId,
     status: q.status,
-    eventTypes: q.event_type === undefined ? undefined : (selectedEventTypes([q.event_type], 'event_type') ?? undefined),
+    eventTypes: patterns === undefined ? undefined : (selectedEventTypes(patterns, 'event_type', custom) ?? undefined),
     since,
     until,
     cursor: q.cursor,
@@ -53,7 +55,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
       const q = req.query as Static<typeof AccountDeliveryQuery>;
       const { accountId } = principalOf(req);
       if (q.endpoint_id !== undefined && !(await ctx.store.getEndpoint(accountId, q.endpoint_id))) throw notFound('endpoint', q.endpoint_id);
-      return logPage(ctx, accountId, { ...queryOf(q, q.endpoint_id), eventId: q.event_id });
+      return logPage(ctx, accountId, { ...(await queryOf(ctx, accountId, q, q.endpoint_id)), eventId: q.event_id });
     },
   );
 
@@ -64,7 +66,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
       const { id } = req.params as Static<typeof IdParams>;
       const { accountId } = principalOf(req);
       if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
-      return logPage(ctx, accountId, queryOf(req.query as Filters, id));
+      return logPage(ctx, accountId, await queryOf(ctx, accountId, req.query as Filters, id));
     },
   );
 

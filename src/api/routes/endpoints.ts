@@ -15,8 +15,9 @@ import { endpointView, iso } from '../views.js';
 import { Type, type Static } from 'typebox';
 import type { AuthInput } from '../schemas.js';
 import { checkEndpointDestinations } from '../destination.js';
+import { customTypesOf } from '../custom-events.js';
 import { checkEventLimits } from '../event-limits.js';
-import { selectedEventTypes } from '../event-type-filter.js';
+import { customTypesFor, selectedEventTypes } from '../event-type-filter.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { recordFields, withoutReadOnly, type ReadOnlyField } from '../read-only.js';
 import type { RecoverScope } from '../../store/contract.js';
@@ -84,7 +85,8 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     const secret = generateSecret();
     let endpoint;
     try {
-      endpoint = buildEndpoint({ ...inputOf(body), url: body.url, eventTypes: body.event_types }, { id: newId('ep'), accountId, profile: 'standard', secret, now: ctx.clock() });
+      const customEventTypes = await customTypesFor(ctx.store, accountId, body.event_types);
+      endpoint = buildEndpoint({ ...inputOf(body), url: body.url, eventTypes: body.event_types, customEventTypes }, { id: newId('ep'), accountId, profile: 'standard', secret, now: ctx.clock() });
     } catch (err) {
       asApiError(err);
     }
@@ -114,9 +116,10 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     const body = editable(req.body as EndpointPatch, existing);
     // Pausing a relay (disabled) is fine; its destination and filter are the inbox's.
     if (Object.keys(body).some((k) => k !== 'disabled')) refuseRelay(existing);
+    const customEventTypes = await customTypesFor(ctx.store, accountId, body.event_types);
     let updated;
     try {
-      updated = patchEndpoint(existing, inputOf(body), ctx.clock());
+      updated = patchEndpoint(existing, { ...inputOf(body), customEventTypes }, ctx.clock());
     } catch (err) {
       asApiError(err);
     }
@@ -166,7 +169,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       const { accountId } = principalOf(req);
       if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
       const body = req.body as Static<typeof RecoverBody>;
-      const scope = recoverScopeOf(body);
+      const scope = recoverScopeOf(body, await customTypesFor(ctx.store, accountId, body.event_types));
       if (body.dry_run === true) {
         const fixed = fixedScope(scope, ctx.clock());
         return reply.status(200).send({ would_requeue: await ctx.store.countRecoverable(accountId, id, fixed), until: iso(fixed.until) });
@@ -291,11 +294,12 @@ async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<t
     throw new ApiError(422, 'reserved_event_type', `data: a test of ${type}, raised by Herald itself, carries no data of your own`, 'data');
   }
   // A resource of the event's own topic, so every profile renders the payload it would for real.
-  const subject = subjectOf(findEventType(type)?.name ?? 'test');
+  const subject = subjectOf(findEventType(type)?.name ?? type);
   const event: EventInput = { type, resource: { type: subject, id: 'herald-test' }, data: body.data ?? { test: true } };
+  const custom = await customTypesOf(ctx.store, endpoint.accountId, [event], () => '');
   let out;
   try {
-    out = await ctx.ingestor.publishTo(endpoint.accountId, event, [{ id: endpoint.id, ordered: endpoint.ordering === 'per_resource' }]);
+    out = await ctx.ingestor.publishTo(endpoint.accountId, event, [{ id: endpoint.id, ordered: endpoint.ordering === 'per_resource' }], custom);
   } catch (err) {
     throw ingestFailure(ctx, err, () => 'event_type', TEST_SEND_OUTCOME_UNKNOWN);
   }
@@ -309,10 +313,10 @@ async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<t
  * A recover's scope from its body. Event type patterns are checked like an endpoint's filter
  * and expanded to the catalog's canonical names, the names deliveries are stored under.
  */
-function recoverScopeOf(body: Static<typeof RecoverBody>): RecoverScope {
+function recoverScopeOf(body: Static<typeof RecoverBody>, custom: readonly string[]): RecoverScope {
   const since = instantOf(body.since, 'since');
   const until = body.until === undefined ? null : instantOf(body.until, 'until');
   checkRange(since, until);
-  const eventTypes = body.event_types === undefined ? null : selectedEventTypes(body.event_types, 'event_types');
+  const eventTypes = body.event_types === undefined ? null : selectedEventTypes(body.event_types, 'event_types', custom);
   return { since, until, eventTypes, statuses: body.statuses ?? ['failed'] };
 }

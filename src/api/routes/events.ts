@@ -4,6 +4,7 @@ import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import { isHeraldEvent } from '../../catalog/index.js';
 import type { EventInput } from '../../domain/types.js';
+import { customTypesOf } from '../custom-events.js';
 import { checkEventLimits, eventField } from '../event-limits.js';
 import { ingestFailure, PUBLISH_UNAVAILABLE } from '../ingest-failure.js';
 import { answers } from '../openapi.js';
@@ -16,7 +17,7 @@ import { eventView } from '../views.js';
 const EVENT_DELIVERIES_SHOWN = 250;
 
 const PUBLISHED = '{id, deliveries, duplicate}: the message id, how many deliveries it made, and whether the id was published before';
-const UNPUBLISHABLE = "an event type not in the catalog, or one only Herald raises; `field` names it";
+const UNPUBLISHABLE = "an event type neither in the catalog nor registered by the account (`unknown_event_type`), one only Herald raises (`reserved_event_type`), or data that does not match its custom type's schema (`invalid_event_data`, naming the path at fault: `events[3].data.size`); `field` names it";
 
 /** A message id's shape (msg_ and 26 base32 characters): GET /events/:id reads such an id as one. */
 const MESSAGE_ID = /^msg_[0-9a-z]{26}$/;
@@ -67,8 +68,9 @@ function toInput(e: EventIn, field: string): EventInput {
 }
 
 async function publish(ctx: AppContext, accountId: string, events: EventInput[], prefix: (i: number) => string) {
+  const custom = await customTypesOf(ctx.store, accountId, events, prefix);
   try {
-    return await ctx.ingestor.publish(accountId, events);
+    return await ctx.ingestor.publish(accountId, events, custom);
   } catch (err) {
     throw ingestFailure(ctx, err, (i) => `${prefix(i)}type`);
   }

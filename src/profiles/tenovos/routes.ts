@@ -33,6 +33,7 @@ import { generateSecret } from '../../signing/standard-webhooks.js';
 import { failedSince } from '../../store/queries.js';
 import { credentialElsewhere } from '../shared.js';
 import { answerRecover, IDEMPOTENCY_KEY, RecoverHeaders, RecoveryView } from '../../api/recover.js';
+import { customTypesFor } from '../../api/event-type-filter.js';
 
 const TAGS = ['tenovos'];
 
@@ -233,11 +234,12 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       const items = req.body as Static<typeof CreateBody>;
       const now = ctx.clock();
       const endpoints: Endpoint[] = [];
+      const customEventTypes = await customTypesFor(ctx.store, accountId, items.flatMap((item) => item.eventTypes));
       for (const [i, item] of items.entries()) {
         try {
           endpoints.push(
             buildEndpoint(
-              { url: item.url, eventTypes: item.eventTypes, description: item.description, rateLimitPerSecond: item.rateLimit ?? null },
+              { url: item.url, eventTypes: item.eventTypes, description: item.description, rateLimitPerSecond: item.rateLimit ?? null, customEventTypes },
               { id: newId('ep', now), accountId, profile: 'tenovos', secret: generateSecret(), now },
             ),
           );
@@ -296,12 +298,13 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const existing = await load(accountId, (req.params as Static<typeof IdParams>).id);
+      const customEventTypes = await customTypesFor(ctx.store, accountId, (req.body as Static<typeof PatchBody>).eventTypes);
       let updated: Endpoint;
       try {
         const body = withoutReadOnly(req.body as Static<typeof PatchBody>, readOnlyFields(existing));
         updated = patchEndpoint(
           existing,
-          { url: body.url, eventTypes: body.eventTypes, description: body.description, rateLimitPerSecond: body.rateLimit, disabled: body.disabled },
+          { url: body.url, eventTypes: body.eventTypes, description: body.description, rateLimitPerSecond: body.rateLimit, disabled: body.disabled, customEventTypes },
           ctx.clock(),
         );
       } catch (err) {

@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../domain/ids.js';
-import type { Endpoint, EventInput } from '../../domain/types.js';
+import type { CustomEventType, Endpoint, EventInput } from '../../domain/types.js';
 import type { Inbox, InboxRequest } from '../../inbox/types.js';
 import { SecretBox } from '../../signing/secretbox.js';
 import type { AttemptInput, ClaimRequest, DeliveryQuery, IngestItem, QueueStats, RecoverScope, Sealer, Settlement, Store } from '../contract.js';
@@ -189,6 +189,42 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const all = await store.listAccounts({ limit: 5 });
         expect(all.nextCursor).toBeNull();
         expect(all.items).toHaveLength(5);
+      });
+    });
+
+    describe('custom event types', () => {
+      const type = (accountId: string, name: string, over: Partial<CustomEventType> = {}): CustomEventType => ({
+        accountId,
+        name,
+        description: 'A widget was built.',
+        schema: { type: 'object', required: ['size'], properties: { size: { type: 'integer' } } },
+        createdAt: T0,
+        updatedAt: T0,
+        ...over,
+      });
+
+      it('creates a type once per account name, reads, updates and deletes it, within its account only', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        expect(await store.createEventType(type(a.id, 'acme.widget.built'))).toBe(true);
+        expect(await store.createEventType(type(a.id, 'acme.widget.built', { description: 'again' }))).toBe(false);
+        expect(await store.createEventType(type(b.id, 'acme.widget.built', { schema: null }))).toBe(true);
+        expect(await store.createEventType(type(a.id, 'acme.gadget.sold', { schema: null }))).toBe(true);
+
+        expect(await store.getEventTypes(a.id, ['acme.widget.built', 'acme.missing'])).toEqual([type(a.id, 'acme.widget.built')]);
+        expect(await store.getEventTypes(a.id, [])).toEqual([]);
+        expect((await store.listEventTypes(a.id)).map((t) => t.name)).toEqual(['acme.gadget.sold', 'acme.widget.built']);
+        expect(await store.listEventTypes(b.id)).toEqual([type(b.id, 'acme.widget.built', { schema: null })]);
+
+        const changed = type(a.id, 'acme.widget.built', { description: 'Built.', schema: null, updatedAt: T0 + 5 });
+        expect(await store.updateEventType(changed)).toBe(true);
+        expect(await store.getEventTypes(a.id, ['acme.widget.built'])).toEqual([changed]);
+        expect(await store.updateEventType(type(a.id, 'acme.missing'))).toBe(false);
+
+        expect(await store.deleteEventType(a.id, 'acme.widget.built')).toBe(true);
+        expect(await store.deleteEventType(a.id, 'acme.widget.built')).toBe(false);
+        expect((await store.listEventTypes(a.id)).map((t) => t.name)).toEqual(['acme.gadget.sold']);
+        expect(await store.getEventTypes(b.id, ['acme.widget.built'])).toHaveLength(1);
       });
     });
 

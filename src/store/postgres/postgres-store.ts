@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { idFloor, newId } from '../../domain/ids.js';
 import { withSequence } from '../../domain/canonical-body.js';
-import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
+import type { Account, ApiKeyRecord, Attempt, CustomEventType, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
 import { INBOX_RELAY_EVENT_TYPE, type Inbox, type InboxRelay, type InboxRequest } from '../../inbox/types.js';
 import type {
   ActivityMinute,
@@ -62,6 +62,9 @@ import {
   type EventRow,
   type InboxRequestRow,
   type InboxRow,
+  type EventTypeRow,
+  EVENT_TYPE_COLUMNS,
+  eventTypeValues,
   type ProjectRow,
   type RecoveryRow,
   endpointChanges,
@@ -91,6 +94,7 @@ import {
   toUiSession,
   type UiSessionRow,
   toPage,
+  toEventType,
   toProject,
   toRecovery,
 } from '../rows.js';
@@ -697,6 +701,29 @@ export class PostgresStore implements Store {
       [accountId, page.cursor ?? null, page.limit + 1],
     );
     return toPage(rows, page.limit, toProject);
+  }
+
+  async createEventType(type: CustomEventType): Promise<boolean> {
+    return (await this.exec(`INSERT INTO event_types (${EVENT_TYPE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, eventTypeValues(type))) > 0;
+  }
+
+  async updateEventType(type: CustomEventType): Promise<boolean> {
+    const [accountId, name, description, schema, , updatedAt] = eventTypeValues(type);
+    return (await this.exec('UPDATE event_types SET description = $3, schema = $4, updated_at = $5 WHERE account_id = $1 AND name = $2', [accountId, name, description, schema, updatedAt])) > 0;
+  }
+
+  async getEventTypes(accountId: string, names: readonly string[]): Promise<CustomEventType[]> {
+    if (names.length === 0) return [];
+    const rows = await this.rows<EventTypeRow>('SELECT * FROM event_types WHERE account_id = $1 AND name = ANY($2::text[]) ORDER BY name', [accountId, names]);
+    return rows.map(toEventType);
+  }
+
+  async listEventTypes(accountId: string): Promise<CustomEventType[]> {
+    return (await this.rows<EventTypeRow>('SELECT * FROM event_types WHERE account_id = $1 ORDER BY name', [accountId])).map(toEventType);
+  }
+
+  async deleteEventType(accountId: string, name: string): Promise<boolean> {
+    return (await this.exec('DELETE FROM event_types WHERE account_id = $1 AND name = $2', [accountId, name])) > 0;
   }
 
   async createApiKey(input: NewApiKey): Promise<ApiKeyRecord> {

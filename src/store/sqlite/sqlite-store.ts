@@ -6,7 +6,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { idFloor, newId } from '../../domain/ids.js';
 import { withSequence } from '../../domain/canonical-body.js';
-import type { Account, ApiKeyRecord, Attempt, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
+import type { Account, ApiKeyRecord, Attempt, CustomEventType, Delivery, Endpoint, Page, Project, StoredEvent } from '../../domain/types.js';
 import { INBOX_RELAY_EVENT_TYPE, type Inbox, type InboxRelay, type InboxRequest } from '../../inbox/types.js';
 import type {
   ActivityMinute,
@@ -55,6 +55,9 @@ import {
   type EventRow,
   type InboxRequestRow,
   type InboxRow,
+  type EventTypeRow,
+  EVENT_TYPE_COLUMNS,
+  eventTypeValues,
   type ProjectRow,
   type RecoveryRow,
   endpointChanges,
@@ -84,6 +87,7 @@ import {
   toUiSession,
   type UiSessionRow,
   toPage,
+  toEventType,
   toProject,
   toRecovery,
 } from '../rows.js';
@@ -505,6 +509,28 @@ export class SqliteStore implements Store {
   async listProjects(accountId: string, page: PageRequest): Promise<Page<Project>> {
     const rows = this.all<ProjectRow>('SELECT * FROM projects WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?', accountId, page.cursor ?? '~', page.limit + 1);
     return toPage(rows, page.limit, toProject);
+  }
+
+  async createEventType(type: CustomEventType): Promise<boolean> {
+    return this.write(`INSERT INTO event_types (${EVENT_TYPE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, ...eventTypeValues(type)).changes > 0;
+  }
+
+  async updateEventType(type: CustomEventType): Promise<boolean> {
+    const [accountId, name, description, schema, , updatedAt] = eventTypeValues(type);
+    return this.write('UPDATE event_types SET description = ?, schema = ?, updated_at = ? WHERE account_id = ? AND name = ?', description, schema, updatedAt, accountId, name).changes > 0;
+  }
+
+  async getEventTypes(accountId: string, names: readonly string[]): Promise<CustomEventType[]> {
+    if (names.length === 0) return [];
+    return this.all<EventTypeRow>('SELECT * FROM event_types WHERE account_id = ? AND name IN (SELECT value FROM json_each(?)) ORDER BY name', accountId, JSON.stringify(names)).map(toEventType);
+  }
+
+  async listEventTypes(accountId: string): Promise<CustomEventType[]> {
+    return this.all<EventTypeRow>('SELECT * FROM event_types WHERE account_id = ? ORDER BY name', accountId).map(toEventType);
+  }
+
+  async deleteEventType(accountId: string, name: string): Promise<boolean> {
+    return this.write('DELETE FROM event_types WHERE account_id = ? AND name = ?', accountId, name).changes > 0;
   }
 
   async createApiKey(input: NewApiKey): Promise<ApiKeyRecord> {
