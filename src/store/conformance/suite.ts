@@ -1349,6 +1349,16 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect((await store.claim(claimReq({ now: T0 + 2 }))).map((d) => d.sequence).sort()).toEqual([2, 3]);
       });
 
+      it('holds a disabled endpoint\'s chains where they are: enabled again, the head goes first, alone', async () => {
+        const { account, endpoints, targets } = await setup(1, 'per_resource');
+        await store.ingest([1, 2].map(() => ingestItem(account.id, targets, asset('1'))), T0);
+        const off = { ...endpoints[0], disabled: true, disabledReason: 'by hand' };
+        await store.updateEndpoint(off, endpoints[0]);
+        expect(await store.claim(claimReq())).toEqual([]);
+        await store.updateEndpoint({ ...off, disabled: false, disabledReason: null }, off);
+        expect((await store.claim(claimReq({ now: T0 + 1 }))).map((d) => d.sequence)).toEqual([1]);
+      });
+
       it('does not order deliveries of events without a resource', async () => {
         const { account, targets } = await setup(1, 'per_resource');
         await store.ingest([ingestItem(account.id, targets), ingestItem(account.id, targets)], T0);
