@@ -64,7 +64,7 @@ describe('a PostgreSQL schema left by an older Herald', () => {
       old = await insertOldData(db, 'postgres', `${receiver.url}${route}`);
     });
     await migrateAndExpectAsLeft(cliEnv(url), old);
-    await expectServesOldData({ DATABASE_URL: url }, dataDir, old, receiver, route);
+    await expectServesOldData(cliEnv(url), dataDir, old, receiver, route);
   });
 
   it('at the oldest version, with its data, is migrated once by two herald migrate run at once', async () => {

@@ -2,7 +2,7 @@
 // version, its rows) is migrated by `herald serve` at start and served as if this Herald had
 // written it. A schema newer than this Herald stops it with exit 2.
 import Database from 'better-sqlite3';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli/cli-support.js';
@@ -19,10 +19,11 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A data directory holding a SQLite file filled through plain SQL. */
+/** A data directory as the old Herald left it: the key it generated, a SQLite file filled through plain SQL. */
 async function oldDataDir(fill: (db: OldDatabase) => Promise<void>): Promise<string> {
   const dir = tempDir('herald-upgrade-');
   dirs.push(dir);
+  writeFileSync(path.join(dir, 'secret.key'), `${SECRET_KEY}\n`, { mode: 0o600 });
   const db = new Database(path.join(dir, 'herald.db'));
   try {
     await fill({
@@ -45,7 +46,8 @@ describe('a SQLite database left by an older Herald', () => {
       await migrateTo(db, 'sqlite', version);
       old = await insertOldData(db, 'sqlite', `${receiver.url}${route}`);
     });
-    const env = { DATABASE_URL: '', HERALD_DATA_DIR: dir };
+    // No HERALD_SECRET_KEY: the key is the one the old Herald generated into the directory.
+    const env = { DATABASE_URL: '', HERALD_DATA_DIR: dir, HERALD_SECRET_KEY: '' };
     await migrateAndExpectAsLeft(env, old);
     await expectServesOldData(env, dir, old, receiver, route);
   });
@@ -56,7 +58,7 @@ describe('a SQLite database left by an older Herald', () => {
       await migrateTo(db, 'sqlite', latest);
       await db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [latest + 1, `${latest + 1}_future.sql`, Date.now()]);
     });
-    const env = { HERALD_DATA_DIR: dir, DATABASE_URL: '', HERALD_SECRET_KEY: SECRET_KEY, PORT: '0', HOST: '127.0.0.1' };
+    const env = { HERALD_DATA_DIR: dir, DATABASE_URL: '', HERALD_SECRET_KEY: '', PORT: '0', HOST: '127.0.0.1' };
     const message = `herald: database schema is at version ${latest + 1}, newer than this Herald knows (${latest}): upgrade Herald`;
     for (const command of ['serve', 'migrate']) {
       const res = await runCli([command], env);
@@ -70,7 +72,7 @@ describe('a SQLite database left by an older Herald', () => {
       await migrateTo(db, 'sqlite', 4);
       await db.exec('CREATE TABLE attempt_minutes (made_by_hand INTEGER)');
     });
-    const env = { HERALD_DATA_DIR: dir, DATABASE_URL: '', HERALD_SECRET_KEY: SECRET_KEY };
+    const env = { HERALD_DATA_DIR: dir, DATABASE_URL: '', HERALD_SECRET_KEY: '' };
     const failed = await runCli(['migrate'], env);
     expect([failed.code, failed.stderr.trim()]).toEqual([1, 'herald: table attempt_minutes already exists']);
     const db = new Database(path.join(dir, 'herald.db'));

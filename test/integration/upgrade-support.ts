@@ -27,6 +27,7 @@ export interface OldDatabase {
   columns(table: string): Promise<string[]>;
 }
 
+/** The key credentials were sealed with: HERALD_SECRET_KEY, or the data directory's secret.key. */
 export const SECRET_KEY = '5e'.repeat(32);
 /** The operator key the old Herald generated at its first start (no HERALD_ADMIN_KEY). */
 const OLD_ADMIN_KEY = 'hk_generated-by-the-old-herald-000';
@@ -192,11 +193,11 @@ export async function insertOldData(db: OldDatabase, dialect: Dialect, receiverU
 }
 
 /**
- * Opens the old database as this Herald does at start, migrating it (`herald migrate`, or the
+ * Opens the old database (`env` names it and the key) as this Herald does at start, migrating it (`herald migrate`, or the
  * start of `herald serve` on SQLite), and checks through the store what the old Herald left.
  */
 export async function migrateAndExpectAsLeft(env: Record<string, string>, old: OldData): Promise<void> {
-  const store = await openStore(loadConfig({ ...env, HERALD_SECRET_KEY: SECRET_KEY }), undefined, { migrate: true });
+  const store = await openStore(loadConfig(env), undefined, { migrate: true });
   try {
     await expectAsLeft(store, old);
   } finally {
@@ -211,7 +212,7 @@ export async function migrateAndExpectAsLeft(env: Record<string, string>, old: O
  */
 export async function expectServesOldData(env: Record<string, string>, dataDir: string, old: OldData, receiver: Receiver, path: string): Promise<void> {
   // No HERALD_ADMIN_KEY: the operator key the old Herald generated is the one in use.
-  const h = await startTestHerald({ ...env, HERALD_ADMIN_KEY: '', HERALD_SECRET_KEY: SECRET_KEY, HERALD_LEASE_MS: '2000' }, { dataDir });
+  const h = await startTestHerald({ ...env, HERALD_ADMIN_KEY: '', HERALD_LEASE_MS: '2000' }, { dataDir });
   try {
     expect((await fetch(`${h.url}/readyz`)).status).toBe(200);
     await expectKeysAndCredentials(h, old);
