@@ -431,10 +431,9 @@ export interface Store {
   listAttempts(accountId: string, deliveryIds: readonly string[]): Promise<Attempt[]>;
   /** Re-queue one delivery now, unless it is in flight. */
   retryDelivery(accountId: string, id: string, now: number): Promise<Delivery | undefined>;
-  /** Re-queue, due now, every delivery of an endpoint within `scope` (never pending or in-flight ones). */
-  recoverEndpoint(accountId: string, endpointId: string, scope: RecoverScope, now: number): Promise<number>;
   /**
-   * How many deliveries recoverEndpoint would re-queue now, changing nothing. Counted in steps
+   * How many deliveries of an endpoint within `scope` a recovery would re-queue now (never
+   * pending or in-flight ones), changing nothing. Counted in steps
    * that let other work run between them.
    */
   countRecoverable(accountId: string, endpointId: string, scope: RecoverScope): Promise<number>;

@@ -68,7 +68,7 @@ describe('postgres LISTEN/NOTIFY', () => {
     await schema.truncate();
   });
 
-  it('wakes a listener when ingest, retryDelivery or recoverEndpoint create due work', async () => {
+  it('wakes a listener when ingest, retryDelivery or a recovery\'s chunk create due work', async () => {
     const s = signal();
     notifier = new PgNotifier(TEST_DATABASE_URL, schema.name);
     await notifier.listen(s.notify);
@@ -86,7 +86,10 @@ describe('postgres LISTEN/NOTIFY', () => {
       Date.now(),
     );
     woke = s.next();
-    await store.recoverEndpoint(account.id, e.id, failedSince(0), Date.now());
+    const lease = { owner: 'r', until: Date.now() + 60_000 };
+    const scope = { ...failedSince(0), until: Date.now() };
+    await store.beginRecovery({ id: 'rcv_n', accountId: account.id, endpointId: e.id, idempotencyKey: null, request: 'q', scope, total: 1, lease }, Date.now());
+    await store.advanceRecovery('rcv_n', lease, 10, Date.now());
     await woke;
 
     const [again] = await store.claim({ owner: 'w', limit: 1, leaseMs: 1_000, now: Date.now(), excludeEndpoints: [] });

@@ -174,7 +174,7 @@ const ENDPOINT_COLUMNS =
 //   resource_sequences held until commit, so sequence n+1 commits after n. Hence no snapshot
 //   shows link 2 as the head while link 1 is still unfinished, and two deliveries of one
 //   (endpoint, resource) are never in flight together. (Manual re-queues of old deliveries via
-//   retryDelivery/recoverEndpoint are replays and may run beside a newer one, as in SQLite.)
+//   retryDelivery and recoveries are replays and may run beside a newer one, as in SQLite.)
 // - Candidates are chosen without locking, then only the chosen rows are locked: a lock inside
 //   the per-endpoint LATERAL would be taken on every row the LATERAL returns, before the outer
 //   LIMIT, i.e. up to $6 rows on every endpoint with due work, starving concurrent claims and
@@ -1327,19 +1327,6 @@ export class PostgresStore implements Store {
     );
     if (row) return toDelivery(row);
     return this.getDelivery(accountId, id);
-  }
-
-  async recoverEndpoint(accountId: string, endpointId: string, scope: RecoverScope, now: number): Promise<number> {
-    return this.tx(async (c) => {
-      const n = await this.exec(
-        // Replays go out as asked, outside their resources' order (as retryDelivery).
-        `UPDATE deliveries SET status = 'pending', ordered = FALSE, next_attempt_at = $7, updated_at = $7 WHERE ${RECOVER_WHERE}`,
-        [...recoverParams(accountId, endpointId, scope), now],
-        c,
-      );
-      if (n > 0) await this.notify(c);
-      return n;
-    });
   }
 
   async countRecoverable(accountId: string, endpointId: string, scope: RecoverScope): Promise<number> {

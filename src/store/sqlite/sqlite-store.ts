@@ -980,19 +980,6 @@ export class SqliteStore implements Store {
     return this.getDelivery(accountId, id);
   }
 
-  /**
-   * In chunks (inChunks): one statement over 500,000 deliveries held the write lock (and this
-   * thread) for 2.3 s, stalling every publish and delivery meanwhile.
-   */
-  async recoverEndpoint(accountId: string, endpointId: string, scope: RecoverScope, now: number): Promise<number> {
-    let after = idFloor('dlv', scope.since);
-    return this.inChunks((limit) => {
-      const ids = this.recoverIds(accountId, endpointId, scope, after, limit);
-      after = ids.at(-1) ?? after;
-      return this.requeue(ids, now);
-    });
-  }
-
   private recoverIds(accountId: string, endpointId: string, scope: RecoverScope, after: string, limit: number): string[] {
     return this.allRaw<[string]>(recoverSelect(scope), recoverParams(accountId, endpointId, scope, after, limit)).map((r) => r[0]);
   }

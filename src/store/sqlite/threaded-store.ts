@@ -20,7 +20,7 @@ const STORE_METHODS = [
   'updateEventType', 'getEventTypes', 'listEventTypes', 'deleteEventType', 'createEndpoint',
   'updateEndpoint', 'disableEndpoint', 'getEndpoint', 'getEndpointsByIds', 'listEndpoints', 'activeEndpoints', 'deleteEndpoint', 'endpointsVersion', 'ingest',
   'claim', 'settle', 'pendingNotices', 'clearNotices', 'extendLeases', 'releaseLeases', 'nextDueAt', 'getEvent', 'getDelivery', 'listDeliveries', 'listAttempts', 'retryDelivery',
-  'recoverEndpoint', 'countRecoverable', 'beginRecovery', 'findRecovery', 'getRecovery', 'advanceRecovery', 'claimRecovery', 'endpointHealth', 'activity', 'stats', 'queueDepth', 'nextCounter', 'listEndpointAttempts', 'reserveRate', 'prune',
+  'countRecoverable', 'beginRecovery', 'findRecovery', 'getRecovery', 'advanceRecovery', 'claimRecovery', 'endpointHealth', 'activity', 'stats', 'queueDepth', 'nextCounter', 'listEndpointAttempts', 'reserveRate', 'prune',
   'createInbox', 'updateInbox', 'getInbox', 'findInboxByTokenHash', 'listInboxes', 'deleteInbox', 'captureInboxRequest', 'listInboxRequests',
   'getInboxRequest', 'purgeInboxRequests', 'trimInboxRequests', 'pruneInboxRequests',
 ] as const satisfies readonly StoreMethod[];
