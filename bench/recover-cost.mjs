@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node bench/recover-cost.mjs [--rows N] [--postgres] [--retention]
+// node bench/recover-cost.mjs [--rows N] [--postgres] [--retention | --delete]
 //
 // What a recover over a large backlog costs a running Herald (the built one, dist/: run
 // `npm run build` first), over real HTTP on 127.0.0.1. An endpoint of the default account gets N
@@ -19,6 +19,8 @@
 // in a schema of its own, dropped at the end.
 // --retention: instead, what a first retention pass costs after a start: N events whose
 // deliveries failed (kept, replayable) past the retention, then a pass timed on a fresh process.
+// --delete: instead, what deleting the endpoint costs, each delivery with one attempt logged:
+// how long the DELETE took to answer, and publishes to the other endpoint meanwhile.
 import { randomBytes } from 'node:crypto';
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +30,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { pino } from 'pino';
 
-const { values } = parseArgs({ options: { rows: { type: 'string' }, postgres: { type: 'boolean' }, retention: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { rows: { type: 'string' }, postgres: { type: 'boolean' }, retention: { type: 'boolean' }, delete: { type: 'boolean' } } });
 const rows = Math.min(5_000_000, Math.max(1_000, Number(values.rows ?? 200_000)));
 const root = process.env.ROOT ?? path.resolve(import.meta.dirname, '..');
 const { startHerald } = await import(path.join(root, 'dist/app/herald.js'));
@@ -107,6 +109,7 @@ async function fill(ids, now, ageMs = 6 * DAY, startAt = 0) {
         [a, n, now, ageMs, ep],
       );
     }
+    if (values.delete) await c.query(ATTEMPTS_SQL);
     await c.query('ANALYZE');
     await c.end();
     return;
@@ -124,9 +127,14 @@ async function fill(ids, now, ageMs = 6 * DAY, startAt = 0) {
         SELECT printf('dlv_${tag}%024d', i), @a, printf('msg_${tag}%024d', i), @ep, 'asset.created', 'failed', 8, NULL,
                @now - @age + i * (@age / @n), @now - @age + i * (@age / @n) FROM c`).run(p);
     }
+    if (values.delete) db.prepare(ATTEMPTS_SQL).run();
   })();
   db.close();
 }
+
+/** One logged attempt per delivery, as a failed delivery has at least one. */
+const ATTEMPTS_SQL = `INSERT INTO attempts (id, delivery_id, account_id, attempt_no, started_at, duration_ms, status_code, request_headers, response_body)
+  SELECT 'att_' || substr(id, 5), id, account_id, 1, created_at, 12, 500, '{}', 'upstream failed' FROM deliveries`;
 
 /** Publishes one event every 20 ms until stopped; the latencies of those answered. */
 function publisher(api) {
@@ -227,8 +235,37 @@ async function retentionRun() {
   }
 }
 
+/** Deletes the endpoint holding N deliveries while another endpoint of the account is published to. */
+async function deleteRun() {
+  const ids = await setUp();
+  const now = Date.now();
+  let t = performance.now();
+  await fill(ids, now);
+  console.log(`${values.postgres ? 'postgres' : 'sqlite'}: ${rows} + ${Math.floor(rows / 4)} failed deliveries with an attempt each, written in ${ms(t)} ms`);
+  const { herald, api } = await start();
+  try {
+    const pub = publisher(api);
+    await new Promise((res) => setTimeout(res, 1_000));
+    const rss = peakRss();
+    t = performance.now();
+    const deleted = await api('DELETE', `/api/v2/endpoints/${ids.recovered}`);
+    const answered = ms(t);
+    const peak = rss();
+    await new Promise((res) => setTimeout(res, 500));
+    const lat = await pub.stop();
+    const gone = await api('GET', `/api/v2/endpoints/${ids.recovered}`);
+    console.log(`delete: ${deleted.status} answered in ${answered} ms; GET afterwards ${gone.status}; peak RSS ${peak} MiB`);
+    console.log(`${lat.length} publishes meanwhile: p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms, max ${pct(lat, 100)} ms`);
+    const other = await api('POST', `/api/v2/endpoints/${ids.otherEndpoint}/recover`, { since: new Date(now - 7 * DAY).toISOString(), dry_run: true }, { 'x-api-key': ids.otherKey });
+    console.log(`other account's deliveries afterwards: ${JSON.stringify(other.body)} (expected ${Math.floor(rows / 4)})`);
+  } finally {
+    await herald.stop();
+  }
+}
+
 try {
   if (values.retention) await retentionRun();
+  else if (values.delete) await deleteRun();
   else await recoverRun();
 } finally {
   rmSync(dir, { recursive: true, force: true });
