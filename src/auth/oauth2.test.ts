@@ -52,9 +52,9 @@ function cache(): OAuth2TokenCache {
   return new OAuth2TokenCache(agent);
 }
 
-function endpoint(tokenUrl: string, more: Partial<Extract<EndpointAuth, { type: 'oauth2_client_credentials' }>> = {}): Endpoint {
+function endpoint(tokenUrl: string, more: Partial<Extract<EndpointAuth, { type: 'oauth2_client_credentials' }>> = {}, url = 'https://hooks.example.com/in'): Endpoint {
   const auth: EndpointAuth = { type: 'oauth2_client_credentials', tokenUrl, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, scope: 'hooks', ...more };
-  return { id: 'ep_oauth', auth } as unknown as Endpoint;
+  return { id: 'ep_oauth', url, auth } as unknown as Endpoint;
 }
 
 describe('OAuth2 client authentication at the token endpoint', () => {
@@ -90,5 +90,29 @@ describe('OAuth2 client authentication at the token endpoint', () => {
     await tokens.token(endpoint(tokenUrl, { tokenEndpointAuthMethod: 'client_secret_basic' }), { refresh: false });
     expect(requests).toHaveLength(2);
     expect(requests[1].authorization).toMatch(/^Basic /);
+  });
+
+  it('fetches a new token when the endpoint moves to another origin (scheme, host or port), and keeps it for another path', async () => {
+    const { tokenUrl, requests } = await tokenServer('either');
+    const tokens = cache();
+    const at = (url: string) => tokens.token(endpoint(tokenUrl, {}, url), { refresh: false });
+    const first = await at('https://hooks.example.com/in');
+    expect(await at('https://hooks.example.com/other/path?x=1')).toBe(first);
+    expect(requests).toHaveLength(1);
+    for (const moved of ['http://hooks.example.com/in', 'https://elsewhere.example.com/in', 'https://hooks.example.com:8443/in']) {
+      await at(moved);
+      await at(moved);
+    }
+    expect(requests).toHaveLength(4);
+  });
+
+  it('does not hand a token request started for the old origin to a delivery for the new one', async () => {
+    const { tokenUrl, requests } = await tokenServer('either');
+    const tokens = cache();
+    await Promise.all([
+      tokens.token(endpoint(tokenUrl, {}, 'https://old.example.com/in'), { refresh: false }),
+      tokens.token(endpoint(tokenUrl, {}, 'https://new.example.com/in'), { refresh: false }),
+    ]);
+    expect(requests).toHaveLength(2);
   });
 });

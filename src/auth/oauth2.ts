@@ -13,7 +13,10 @@ type OAuth2Auth = Extract<Endpoint['auth'], { type: 'oauth2_client_credentials' 
 interface CachedToken {
   readonly token: string;
   readonly expiresAt: number;
-  /** Config the token was fetched with: a changed client id/secret or auth method invalidates it. */
+  /**
+   * What the token was fetched for: a changed client id/secret or auth method, or the endpoint
+   * moved to another origin, invalidates it.
+   */
   readonly fingerprint: string;
 }
 
@@ -34,14 +37,16 @@ export class OAuth2TokenCache implements TokenSource {
   async token(endpoint: Endpoint, options: { refresh: boolean }): Promise<string> {
     const auth = endpoint.auth;
     if (auth.type !== 'oauth2_client_credentials') throw new DeliveryError('oauth', 'endpoint has no OAuth2 configuration');
-    const fingerprint = `${auth.tokenUrl}\n${tokenEndpointAuthMethod(auth)}\n${auth.clientId}\n${auth.clientSecret}\n${auth.scope ?? ''}\n${JSON.stringify(auth.extraParams ?? {})}`;
+    const fingerprint = fingerprintOf(endpoint, auth);
     const cached = this.tokens.get(endpoint.id);
     if (!options.refresh && cached && cached.fingerprint === fingerprint && cached.expiresAt - EXPIRY_MARGIN_MS > this.clock()) return cached.token;
-    // Concurrent deliveries to one endpoint share a single token request.
-    let pending = this.inflight.get(endpoint.id);
+    // Concurrent deliveries to one endpoint share a single token request, if for the same config:
+    // one started before the endpoint changed is not for its new origin or client.
+    const key = `${endpoint.id}\n${fingerprint}`;
+    let pending = this.inflight.get(key);
     if (!pending) {
-      pending = this.fetch(auth, fingerprint).finally(() => this.inflight.delete(endpoint.id));
-      this.inflight.set(endpoint.id, pending);
+      pending = this.fetch(auth, fingerprint).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
     }
     const fresh = await pending;
     this.tokens.set(endpoint.id, fresh);
@@ -82,6 +87,17 @@ export class OAuth2TokenCache implements TokenSource {
     const lifetime = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_LIFETIME_S;
     return { token: parsed.access_token, expiresAt: this.clock() + lifetime * 1000, fingerprint };
   }
+}
+
+/**
+ * What a cached token is for. The endpoint's origin (scheme, host, port) is part of it: a token is
+ * issued for a resource server, and one fetched for the old URL's server must not be shown to
+ * another after the URL moves there, whatever process changed it (a worker apart from the API
+ * hears of the change only through its endpoint cache). A path on the same origin keeps it.
+ */
+function fingerprintOf(endpoint: Endpoint, auth: OAuth2Auth): string {
+  const origin = URL.canParse(endpoint.url) ? new URL(endpoint.url).origin : endpoint.url;
+  return [origin, auth.tokenUrl, tokenEndpointAuthMethod(auth), auth.clientId, auth.clientSecret, auth.scope ?? '', JSON.stringify(auth.extraParams ?? {})].join('\n');
 }
 
 /** The form and headers of a client credentials token request (RFC 6749 §4.4.2). */
