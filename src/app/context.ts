@@ -9,6 +9,8 @@ import type { HeraldMetrics } from '../observability/metrics.js';
 import type { Store } from '../store/contract.js';
 import type { Recoveries } from './recoveries.js';
 
+export type DispatcherState = 'running' | 'starting' | 'restarting';
+
 /** Everything a route or command needs, built once by the composition root. */
 export interface AppContext {
   readonly config: Config;
@@ -26,6 +28,12 @@ export interface AppContext {
   readonly version: string;
   /** Present when this process runs a dispatcher (serve, worker), here or on its dispatch thread. */
   readonly dispatcher: { notify(): void } | undefined;
+  /**
+   * Whether this process's dispatcher sends deliveries now (readiness asks): undefined in a
+   * process without one (herald api), `starting` before the dispatch thread has first started,
+   * `restarting` while a thread that stopped is being replaced.
+   */
+  dispatcherState(): DispatcherState | undefined;
   readonly defaultAccountId: string;
   readonly clock: () => number;
   /** Call after changing an endpoint so caches in this process drop it at once. */

@@ -44,6 +44,8 @@ export interface HeraldOptions {
   readonly clock?: () => number;
   /** Smaller recover chunks and answer waits, so tests see a recover still running with a few rows. */
   readonly recoverPace?: { readonly chunk: number; readonly answerWithinMs: number };
+  /** The script the dispatch thread runs (tests wrap the real one to hold its start or stop it). */
+  readonly dispatchThreadScript?: URL;
 }
 
 export interface RunningHerald {
@@ -122,6 +124,9 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
     get dispatcher() {
       return dispatcher();
     },
+    // The dispatch thread starts once the API listens (below): until then, and while a stopped one
+    // is replaced, no delivery goes out, though publishing goes on.
+    dispatcherState: () => (!options.worker ? undefined : here ? 'running' : (thread?.state() ?? 'starting')),
     defaultAccountId,
     clock,
     endpointChanged(id) {
@@ -205,6 +210,7 @@ export async function startHerald(config: Config, options: HeraldOptions): Promi
         logger,
         beforeRestart: () => store.releaseLeases({ all: true }),
         onEndpointChanged: (id) => endpointCache.invalidate(id),
+        script: options.dispatchThreadScript,
       });
       thread = started;
       metrics.include(() => started.metrics());

@@ -169,6 +169,11 @@ export class ThreadedDispatch implements DeliveryHandoff {
     this.send({ type: 'account-changed', id });
   }
 
+  /** A thread is dispatching, or a stopped one is being replaced (for /readyz). */
+  state(): 'running' | 'restarting' {
+    return this.live ? 'running' : 'restarting';
+  }
+
   /** Whether a thread is dispatching now, and how many stopped on their own (for /metrics). */
   health(): DispatchThreadHealth {
     return { up: this.live, stops: this.unplannedStops };

@@ -1,8 +1,9 @@
 // /healthz: the process is up and serving. /readyz: it can do its work, i.e. the store answers
-// and its schema is the one this Herald was built for. Neither needs a key; neither says more
-// than which condition failed (driver errors can name hosts and users: they go to the log).
+// and its schema is the one this Herald was built for, and the dispatcher of a process that runs
+// one is sending. Neither needs a key; neither says more than which condition failed (driver
+// errors can name hosts and users: they go to the log).
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../../app/context.js';
+import type { AppContext, DispatcherState } from '../../app/context.js';
 import type { SchemaState } from '../../store/contract.js';
 import { diskRefusal } from '../../store/unavailable.js';
 
@@ -11,10 +12,19 @@ const STORE_TIMEOUT_MS = 2_000;
 
 export type Readiness =
   | { readonly status: 'ready'; readonly schema: number }
-  | { readonly status: 'unavailable'; readonly reason: 'store_unreachable' | 'store_unwritable' }
+  | { readonly status: 'unavailable'; readonly reason: 'store_unreachable' | 'store_unwritable' | 'dispatcher_starting' | 'dispatcher_restarting' }
   | { readonly status: 'unavailable'; readonly reason: 'migrations_pending' | 'schema_newer'; readonly current: number; readonly latest: number };
 
-export async function checkReadiness(schemaState: () => Promise<SchemaState>, onError: (err: unknown) => void, timeoutMs = STORE_TIMEOUT_MS): Promise<Readiness> {
+/**
+ * `dispatcher`: the state of the process's dispatcher, undefined without one. The store is asked
+ * first: while its disk refuses writes, the probe's write is what notices they go through again.
+ */
+export async function checkReadiness(
+  schemaState: () => Promise<SchemaState>,
+  onError: (err: unknown) => void,
+  timeoutMs = STORE_TIMEOUT_MS,
+  dispatcher: () => DispatcherState | undefined = () => undefined,
+): Promise<Readiness> {
   let state: SchemaState;
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -31,7 +41,12 @@ export async function checkReadiness(schemaState: () => Promise<SchemaState>, on
   } finally {
     clearTimeout(timer);
   }
-  if (state.current === state.latest) return { status: 'ready', schema: state.current };
+  if (state.current === state.latest) {
+    // Events are accepted meanwhile (they are durable), but none goes out until it runs.
+    const running = dispatcher();
+    if (running === 'starting' || running === 'restarting') return { status: 'unavailable', reason: `dispatcher_${running}` };
+    return { status: 'ready', schema: state.current };
+  }
   // A newer schema means a newer Herald migrated the store: this one must not write to it either.
   return { status: 'unavailable', reason: state.current < state.latest ? 'migrations_pending' : 'schema_newer', current: state.current, latest: state.latest };
 }
@@ -43,6 +58,8 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext): voi
       () => ctx.store.schemaState(),
       // A disk refusing writes is logged by the store, once (logWrites): not at every probe.
       (err) => (diskRefusal(err) === undefined ? req.log.warn({ err }, 'readiness: store unreachable') : req.log.debug({ err }, 'readiness: store unwritable')),
+      STORE_TIMEOUT_MS,
+      () => ctx.dispatcherState(),
     );
     return reply.status(readiness.status === 'ready' ? 200 : 503).send(readiness);
   });
