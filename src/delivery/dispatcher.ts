@@ -180,6 +180,8 @@ export class Dispatcher {
   private readonly paceMs = new Map<string, number>();
   private wakeUp: (() => void) | null = null;
   private settleQueue: Settlement[] = [];
+  /** The batch being written now (and, after a failed write, one at a time): still leased to us. */
+  private settlingBatch: readonly Settlement[] = [];
   /** Hooks that must see the settlement committed first (e.g. raising an exhausted event). */
   private afterSettle: (() => void)[] = [];
   /** When a failed batch was last written one settlement at a time (see settleEach). */
@@ -237,11 +239,16 @@ export class Dispatcher {
   /**
    * An attempt may run longer than a lease (a 30 s timeout, a wait for a rate-limit slot, a
    * short HERALD_LEASE_MS): its lease is pushed on while it runs, or the lease reclaim would
-   * hand the delivery to another worker, or back to this one, and it would go out twice.
+   * hand the delivery to another worker, or back to this one, and it would go out twice. So is
+   * the lease of an outcome waiting to be written (batched, or retried while the store is slow
+   * or refuses it): the attempt was made, and a reclaim would send it again.
    */
   private renewLeases(): void {
-    if (this.attempting.size === 0) return;
-    this.deps.extendLeases?.([...this.attempting.keys()], this.clock() + this.leaseMs).catch((err: unknown) => this.fail('lease', err));
+    const ids = new Set(this.attempting.keys());
+    for (const s of this.settlingBatch) ids.add(s.deliveryId);
+    for (const s of this.settleQueue) ids.add(s.deliveryId);
+    if (ids.size === 0) return;
+    this.deps.extendLeases?.([...ids], this.clock() + this.leaseMs).catch((err: unknown) => this.fail('lease', err));
   }
 
   /** New work may be due: skip the rest of the idle wait. */
@@ -731,14 +738,19 @@ export class Dispatcher {
         const after = this.afterSettle;
         this.settleQueue = [];
         this.afterSettle = [];
+        this.settlingBatch = batch;
         try {
           await this.deps.settle(batch);
+          this.settlingBatch = [];
           for (const hook of after) hook();
           // Retries and releases may now be due before the loop's current idle wait ends.
           if (batch.some((s) => s.outcome === 'retry' || s.outcome === 'release')) this.notify();
         } catch (err) {
           this.fail('settle', err);
-          if (this.clock() - this.settledEachAt >= SETTLE_EACH_EVERY_MS && (await this.settleEach(batch))) {
+          const written = this.clock() - this.settledEachAt >= SETTLE_EACH_EVERY_MS && (await this.settleEach(batch));
+          // Written, dropped (its lease runs out and it goes out again) or back in the queue.
+          this.settlingBatch = [];
+          if (written) {
             for (const hook of after) hook();
             this.notify();
             continue;
