@@ -233,7 +233,7 @@ export const Accepted = Type.Object({ id: Type.String(), deliveries: Type.Intege
 
 const deliveryFilters = {
   status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('in_flight'), Type.Literal('succeeded'), Type.Literal('failed')])),
-  event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'an event type in any profile\'s name or a custom type of the account, a topic.* wildcard, or * (every type)' })),
+  event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'an event type in any profile\'s name, a topic.* wildcard, or * (every type); or a custom type\'s name, deleted or never registered too: what was logged under it. A name no type could have is a 400' })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'created at or after this time' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'created before this time' })),
   cursor: Type.Optional(Cursor),

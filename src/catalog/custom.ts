@@ -16,9 +16,14 @@ export const MAX_CUSTOM_NAME_LENGTH = 200;
 /** Herald raises the events of these topics itself; receivers trust that nobody else does. */
 const HERALD_TOPICS: ReadonlySet<string> = new Set(['message', 'endpoint']);
 
+/** True when `name` has the shape of a custom type's name, whether or not it may be one. */
+export function hasCustomNameShape(name: string): boolean {
+  return name.length <= MAX_CUSTOM_NAME_LENGTH && CUSTOM_NAME.test(name);
+}
+
 /** Why `name` cannot be a custom event type's, or undefined when it can. */
 export function customNameProblem(name: string): string | undefined {
-  if (name.length > MAX_CUSTOM_NAME_LENGTH || !CUSTOM_NAME.test(name)) {
+  if (!hasCustomNameShape(name)) {
     return `name must be lower-case words of letters, digits and _ joined by dots, at least two (acme.widget.built), and at most ${MAX_CUSTOM_NAME_LENGTH} characters`;
   }
   const def = findEventType(name);

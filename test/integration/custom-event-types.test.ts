@@ -167,6 +167,30 @@ describe('deleting a custom event type', () => {
   });
 });
 
+describe('the delivery log by a custom type name', () => {
+  it("finds what was logged under a deleted type by its name, an empty list for a name never registered, and a malformed name is a 400 naming event_type", async () => {
+    await register('acme.crank.turned', null);
+    const ep = await endpoint('/crank', ['acme.crank.turned']);
+    expect((await h.api('POST', '/api/v2/events', { type: 'acme.crank.turned' })).status).toBe(202);
+    await eventually(() => (bodiesAt('/crank').length === 1 ? true : undefined));
+    expect((await h.api('PATCH', `/api/v2/endpoints/${ep}`, { event_types: ['asset.created'] })).status).toBe(200);
+    expect((await h.api('DELETE', '/api/v2/event-types/acme.crank.turned')).status).toBe(204);
+
+    const types = (res: { body: { data: { event_type: string }[] } }) => res.body.data.map((d) => d.event_type);
+    for (const route of [`/api/v2/endpoints/${ep}/deliveries?`, `/api/v2/deliveries?endpoint_id=${ep}&`]) {
+      const byType = (name: string) => h.api('GET', `${route}event_type=${encodeURIComponent(name)}`);
+      const logged = await byType('acme.crank.turned');
+      expect([logged.status, types(logged)], route).toEqual([200, ['acme.crank.turned']]);
+      const never = await byType('acme.never.registered');
+      expect([never.status, types(never)], route).toEqual([200, []]);
+      for (const malformed of ['Not A Type', 'acme', 'acme..turned', 'acme.Crank']) {
+        const refused = await byType(malformed);
+        expect([refused.status, refused.body.error, refused.body.field], malformed).toEqual([400, 'invalid_request', 'event_type']);
+      }
+    }
+  });
+});
+
 describe('custom types are the account’s own', () => {
   it('another account neither sees, publishes nor subscribes to them', async () => {
     await register('acme.private.thing', null);

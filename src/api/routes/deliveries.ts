@@ -4,7 +4,7 @@ import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import { answers } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
-import { customTypesFor, selectedEventTypes } from '../event-type-filter.js';
+import { loggedEventTypes } from '../event-type-filter.js';
 import type { DeliveryQuery as DeliveryQueryIn } from '../../store/contract.js';
 import { ApiError, checkRange, instantOf, notFound } from '../middleware/errors.js';
 import { AccountDeliveryQuery, DeliveryQuery, IdParams } from '../schemas.js';
@@ -13,17 +13,18 @@ import { deliveryView } from '../views.js';
 
 type Filters = Static<typeof DeliveryQuery>;
 
-/** The store query of the log filters; an unknown event type is a 400, not an empty log. */
+/**
+ * The store query of the log filters. An event type that no name or wildcard could be is a 400;
+ * the name of a custom type, deleted or never registered, finds what was logged under it.
+ */
 async function queryOf(ctx: AppContext, accountId: string, q: Filters, endpointId: string | undefined): Promise<DeliveryQueryIn> {
   const since = q.since === undefined ? undefined : instantOf(q.since, 'since');
   const until = q.until === undefined ? undefined : instantOf(q.until, 'until');
   checkRange(since, until);
-  const patterns = q.event_type === undefined ? undefined : [q.event_type];
-  const custom = await customTypesFor(ctx.store, accountId, patterns);
   return {
     endpointId,
     status: q.status,
-    eventTypes: patterns === undefined ? undefined : (selectedEventTypes(patterns, 'event_type', custom) ?? undefined),
+    eventTypes: q.event_type === undefined ? undefined : await loggedEventTypes(ctx.store, accountId, q.event_type, 'event_type'),
     since,
     until,
     cursor: q.cursor,
