@@ -31,3 +31,20 @@ export class SchemaMismatchError extends Error {
     this.name = 'SchemaMismatchError';
   }
 }
+
+/**
+ * A migration the database refused, named by version and file, with the database's words and
+ * what stays applied. It keeps the database's code (a full disk, a lost connection) for those
+ * that look at it, across the store's thread too.
+ */
+export class MigrationError extends Error {
+  readonly code: string | undefined;
+
+  constructor(migration: Migration, cause: unknown, left: string) {
+    const words = cause instanceof Error ? cause.message : String(cause);
+    super(`migration ${String(migration.version).padStart(3, '0')} (${migration.name}) failed: ${words}; ${left}`, { cause });
+    this.name = 'MigrationError';
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}

@@ -106,7 +106,11 @@ describe('a PostgreSQL schema left by an older Herald', () => {
       await db.exec('CREATE TABLE attempt_minutes (made_by_hand INTEGER)');
     });
     const failed = await runCli(['migrate'], cliEnv(url));
-    expect([failed.code, failed.stderr.trim()]).toEqual([1, 'herald: relation "attempt_minutes" already exists']);
+    // Named by version and file, with PostgreSQL's words, and what stays applied.
+    expect([failed.code, failed.stderr.trim()]).toEqual([
+      1,
+      'herald: migration 006 (006_delivery_logs_and_activity.sql) failed: relation "attempt_minutes" already exists; this run was rolled back; the schema stays at version 4',
+    ]);
     const schema = `${prefix}_failing`;
     const left = await admin.query<{ v: number; inboxes: string | null; event_type: string | null }>(
       `SELECT (SELECT MAX(version) FROM ${schema}.schema_migrations) AS v, to_regclass('${schema}.inboxes')::text AS inboxes,

@@ -73,8 +73,12 @@ describe('a SQLite database left by an older Herald', () => {
       await db.exec('CREATE TABLE attempt_minutes (made_by_hand INTEGER)');
     });
     const env = { HERALD_DATA_DIR: dir, DATABASE_URL: '', HERALD_SECRET_KEY: '' };
+    // Named by version and file, with SQLite's words: herald migrate, and serve migrating at start.
+    const message = 'herald: migration 006 (006_delivery_logs_and_activity.sql) failed: table attempt_minutes already exists; nothing of it was applied; the schema stays at version 5';
     const failed = await runCli(['migrate'], env);
-    expect([failed.code, failed.stderr.trim()]).toEqual([1, 'herald: table attempt_minutes already exists']);
+    expect([failed.code, failed.stderr.trim()]).toEqual([1, message]);
+    const serve = await runCli(['serve'], { ...env, PORT: '0', HOST: '127.0.0.1' });
+    expect([serve.code, serve.stderr.trim()]).toEqual([1, message]);
     const db = new Database(path.join(dir, 'herald.db'));
     try {
       // Each migration is a transaction of its own: 005 stays applied, nothing of 006 is.

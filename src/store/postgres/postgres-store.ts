@@ -48,7 +48,7 @@ import type {
   SharedRateLimit,
 } from '../contract.js';
 import { DEFAULT_FAILING_GAP_MS } from '../contract.js';
-import { loadMigrations } from '../migrations.js';
+import { loadMigrations, MigrationError, type Migration } from '../migrations.js';
 import { commitOutcomeUnknown, OutcomeUnknownError } from '../unavailable.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
 import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, statsOf } from '../queries.js';
@@ -616,31 +616,43 @@ export class PostgresStore implements Store {
 
   async migrate(): Promise<SchemaState> {
     const migrations = loadMigrations('postgres');
-    await this.tx(async (c) => {
-      // No time limit: a migration rewriting a large table, or a process waiting for the lock
-      // while another one runs it, may take longer than any statement should. Cut short, it
-      // would roll back and fail again at every start.
-      // (pg reads query_timeout from a query's config too; its types do not list it.)
-      const unlimited = (text: string, values?: unknown[]) => {
-        const query: pg.QueryConfig & { query_timeout: number } = { text, values, query_timeout: NO_ANSWER_LIMIT_MS };
-        return c.query(query);
-      };
-      await unlimited('SET LOCAL statement_timeout = 0');
-      // Several herald migrate may run at once (deploys racing): one applies, the others wait and
-      // then find nothing left to do. DDL is transactional, so a failed migration leaves no trace.
-      // The lock names the schema as configured: it may not exist yet, and creating it races too.
-      await unlimited("SELECT pg_advisory_xact_lock(hashtext('herald_migrate:' || coalesce($1::text, current_schema()::text, '')))", [this.schema ?? null]);
-      // A named schema that does not exist yet is created (its name is a checked identifier).
-      if (this.schema !== undefined) await c.query(`CREATE SCHEMA IF NOT EXISTS ${checkSchemaName(this.schema)}`);
-      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
-      const row = await this.first<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations', [], c);
-      const current = row?.v ?? 0;
-      for (const m of migrations) {
-        if (m.version <= current) continue;
-        await unlimited(m.sql);
-        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
-      }
-    });
+    /** The migration being applied, and the version the run started from, to name a failure. */
+    let running: { migration: Migration; from: number } | undefined;
+    try {
+      await this.tx(async (c) => {
+        running = undefined;
+        // No time limit: a migration rewriting a large table, or a process waiting for the lock
+        // while another one runs it, may take longer than any statement should. Cut short, it
+        // would roll back and fail again at every start.
+        // (pg reads query_timeout from a query's config too; its types do not list it.)
+        const unlimited = (text: string, values?: unknown[]) => {
+          const query: pg.QueryConfig & { query_timeout: number } = { text, values, query_timeout: NO_ANSWER_LIMIT_MS };
+          return c.query(query);
+        };
+        await unlimited('SET LOCAL statement_timeout = 0');
+        // Several herald migrate may run at once (deploys racing): one applies, the others wait and
+        // then find nothing left to do. DDL is transactional, so a failed migration leaves no trace.
+        // The lock names the schema as configured: it may not exist yet, and creating it races too.
+        await unlimited("SELECT pg_advisory_xact_lock(hashtext('herald_migrate:' || coalesce($1::text, current_schema()::text, '')))", [this.schema ?? null]);
+        // A named schema that does not exist yet is created (its name is a checked identifier).
+        if (this.schema !== undefined) await c.query(`CREATE SCHEMA IF NOT EXISTS ${checkSchemaName(this.schema)}`);
+        await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+        const row = await this.first<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations', [], c);
+        const current = row?.v ?? 0;
+        for (const m of migrations) {
+          if (m.version <= current) continue;
+          running = { migration: m, from: current };
+          await unlimited(m.sql);
+          await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+        }
+        running = undefined;
+      });
+    } catch (err) {
+      if (running === undefined) throw err;
+      const { migration, from } = running;
+      // The pending migrations run in one transaction: the ones before it in this run go too.
+      throw new MigrationError(migration, err, `this run was rolled back; the schema stays at version ${from}`);
+    }
     return this.schemaState();
   }
 

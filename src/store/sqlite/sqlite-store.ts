@@ -42,7 +42,7 @@ import type {
 } from '../contract.js';
 import { DEFAULT_FAILING_GAP_MS } from '../contract.js';
 import { diskRefusal } from '../unavailable.js';
-import { loadMigrations } from '../migrations.js';
+import { loadMigrations, MigrationError } from '../migrations.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
 import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, type QueueRow, statsOf } from '../queries.js';
 import { type MinuteRollup, minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
@@ -447,11 +447,16 @@ export class SqliteStore implements Store {
     for (const m of loadMigrations('sqlite')) {
       // The version is read under the write lock: another process migrating the same file at
       // the same time may have applied this one meanwhile.
-      this.db.transaction(() => {
-        if (m.version <= this.currentVersion()) return;
-        this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-      }).immediate();
+      try {
+        this.db.transaction(() => {
+          if (m.version <= this.currentVersion()) return;
+          this.db.exec(m.sql);
+          this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+        }).immediate();
+      } catch (err) {
+        // Each migration is a transaction of its own: the ones before it stay applied.
+        throw new MigrationError(m, err, `nothing of it was applied; the schema stays at version ${this.currentVersion()}`);
+      }
     }
     // A disk that refuses writes (full, read-only) fails the start here, saying so, rather than
     // every publish once Herald looks up and running.
