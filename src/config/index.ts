@@ -58,6 +58,8 @@ export interface Config {
   readonly publicUrl: string | undefined;
   /** How long an admin UI sign-in lasts (HERALD_UI_SESSION_HOURS, default 12). */
   readonly uiSessionMs: number;
+  /** Failed admin UI sign-ins an address may make per 15 minutes (HERALD_UI_SIGN_IN_FAILURES, default 10; 0 = no limit). */
+  readonly uiSignInFailures: number;
   /**
    * Where a process without the API (`herald worker`) serves /metrics, /healthz and /readyz;
    * undefined = nowhere. API processes serve them on `port`.
@@ -231,6 +233,7 @@ export function loadConfig(env: Env = process.env): Config {
     inboxMaxRequests: intVar(env, 'HERALD_INBOX_MAX_REQUESTS', 10_000, 0, 10_000_000),
     publicUrl: publicUrlVar(env),
     uiSessionMs: intVar(env, 'HERALD_UI_SESSION_HOURS', 12, 1, 24 * 30) * 3_600_000,
+    uiSignInFailures: intVar(env, 'HERALD_UI_SIGN_IN_FAILURES', 10, 0, 1_000_000),
     metricsPort: env.HERALD_METRICS_PORT?.trim() ? intVar(env, 'HERALD_METRICS_PORT', 0, 0, 65535) : undefined,
     pgPoolSize: intVar(env, 'HERALD_PG_POOL_SIZE', 10, 1, 1_000),
     pgStatementTimeoutMs: intVar(env, 'HERALD_PG_STATEMENT_TIMEOUT_MS', 300_000, 0, 86_400_000),

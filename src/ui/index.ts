@@ -35,6 +35,7 @@ import {
   sessionToken,
 } from './security.js';
 import { UiSessions } from './sessions.js';
+import { SIGN_IN_WINDOW, SignInLimit, type SignInRefusal } from './sign-in-limit.js';
 
 /** The package's `ui/` folder, from `src/ui/` (tests) and from `dist/ui/` (npm start) alike. */
 export const UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
@@ -53,6 +54,13 @@ function roleData(req: FastifyRequest): { role: KeyRole | undefined; admin: bool
   return { role: req.uiRole, admin: req.uiRole === 'admin' };
 }
 
+/** A wait in whole minutes, or seconds under one. */
+function waitText(seconds: number): string {
+  if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
 /** Helpers every template may call. */
 const helpers = { time: formatTime, preview: responsePreview, rate: formatRate, json: prettyJson };
 
@@ -63,6 +71,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
   /** The API of this very server, reached over loopback; known once the server listens. */
   const apiFor = (key: string) => new HeraldApi((base ??= loopbackBase(app.server.address())), key);
   const sessions = new UiSessions(ctx.store, ctx.config.uiSessionMs, ctx.clock);
+  const signIns = new SignInLimit({ failures: ctx.config.uiSignInFailures, ...SIGN_IN_WINDOW }, ctx.clock);
   const roles = new KeyRoles(async (key) => (await apiFor(key).get<{ role: KeyRole }>('/api/v2/api-keys/current')).role);
 
   await app.register(async (ui) => {
@@ -189,20 +198,40 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
       const next = pageAddress(field(formOf(req), 'next'));
       const again = (error: string, status: number) => page(req, reply, 'login', { title: 'Sign in', next: next ?? '', error }, status);
       if (!key || key.length > MAX_KEY_LENGTH) return again('Enter an API key.', 400);
-      if (!isKeyShaped(key)) return again('That API key was not accepted.', 401);
+      // The socket's address: Herald trusts no proxy header, so a forwarded-for cannot pick whose limit is spent.
+      const attempt = signIns.admit(req.ip);
+      if (!attempt.admitted) return tooManySignIns(req, reply, attempt, again);
+      if (!isKeyShaped(key)) {
+        attempt.failed();
+        return again('That API key was not accepted.', 401);
+      }
       let keyId: string;
       try {
         // Proves the key, and names it: the session goes with the key when it is deleted.
         keyId = (await apiFor(key).get<{ id: string }>('/api/v2/api-keys/current')).id;
       } catch (err) {
-        if (err instanceof ApiCallError && err.status === 401) return again('That API key was not accepted.', 401);
+        if (err instanceof ApiCallError && err.status === 401) {
+          attempt.failed();
+          return again('That API key was not accepted.', 401);
+        }
+        attempt.forget();
         throw err;
       }
+      attempt.forget();
       await sessions.end(req);
       const token = await sessions.start(keyId, key);
       const [, legacy] = clearedSessionCookies(req, ctx.config.publicUrl);
       return reply.header('set-cookie', [sessionCookie(req, token, ctx.config.uiSessionMs, ctx.config.publicUrl), legacy]).redirect(next ?? '/endpoints', 303);
     });
+
+    /** 429 for an address past its failed sign-ins; the first refusal of a burst is logged, never the key. */
+    function tooManySignIns(req: FastifyRequest, reply: FastifyReply, refusal: SignInRefusal, again: (error: string, status: number) => Promise<FastifyReply>) {
+      const until = new Date(refusal.until).toISOString();
+      if (refusal.first) req.log.warn({ address: req.ip, failures: refusal.failures, until }, 'admin UI refusing sign-ins from an address after repeated failures');
+      const seconds = Math.max(1, Math.ceil((refusal.until - ctx.clock()) / 1000));
+      void reply.header('retry-after', String(seconds));
+      return again(`Too many failed sign-ins from your address: try again after ${formatTime(until)} (in ${waitText(seconds)}).`, 429);
+    }
 
     ui.post('/logout', hidden, async (req, reply) => {
       await sessions.end(req);
