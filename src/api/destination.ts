@@ -30,8 +30,9 @@ export async function checkDestination(ctx: AppContext, url: string, accountId: 
     // time lets every URL there through (its inboxes), so one that cannot be checked now
     // (`localhost.`, which this resolver may not know and another may) is refused.
     if (kind === 'dns' && !ownHost) return;
+    // Refused by the guard either way: the code is ssrf_blocked, not the lookup's kind.
     if ((kind === 'ssrf_blocked' || kind === 'dns') && ownHost) {
-      throw new ApiError(422, kind, `${field}: ${(err as Error).message}; on Herald's own address only this account's inbox URLs (/in/<token>) are allowed`, field);
+      throw new ApiError(422, 'ssrf_blocked', `${field}: ${(err as Error).message}; on Herald's own address only this account's inbox URLs (/in/<token>) are allowed`, field);
     }
     if (kind === 'ssrf_blocked' || kind === 'invalid_url') throw new ApiError(422, kind, `${field}: ${(err as Error).message}`, field);
     throw err;

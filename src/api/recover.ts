@@ -10,6 +10,8 @@ import { iso } from './views.js';
 
 /** The header a client sends to make its retries of one recover find the first (any string it chooses). */
 export const IDEMPOTENCY_KEY = 'idempotency-key';
+/** The 422 a recover answers for a key already used with another request, as /openapi.json describes it. */
+export const KEY_REUSED = '`idempotency_key_reused`: Idempotency-Key already used for another recover of this endpoint';
 
 export const RecoverHeaders = Type.Object({
   [IDEMPOTENCY_KEY]: Type.Optional(

@@ -12,6 +12,7 @@ import { authenticate } from './middleware/auth.js';
 import { ApiError, frameworkError, registerErrorHandler } from './middleware/errors.js';
 import { registerJsonBodyParser } from './middleware/json-body.js';
 import { registerNulRefusal } from './middleware/no-nul.js';
+import type { ErrorCode } from './error-codes.js';
 import { documentRoute } from './openapi.js';
 import { MAX_PATH_ID_LENGTH } from './schemas.js';
 import { registerValidation } from './validation.js';
@@ -44,7 +45,7 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const responded = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
   if (socket.writable && !responded) {
-    const [status, error, message] =
+    const [status, error, message]: [number, ErrorCode, string] =
       err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'timeout', 'the request did not arrive in time']
         : err.code === 'HPE_HEADER_OVERFLOW'

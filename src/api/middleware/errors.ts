@@ -3,12 +3,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { storeErrorLevel } from '../../observability/logger.js';
 import { storeUnavailable } from '../../store/unavailable.js';
+import type { ErrorCode } from '../error-codes.js';
 import { CURSOR_PATTERN, MAX_PATH_ID_LENGTH } from '../schemas.js';
 
 export class ApiError extends Error {
   constructor(
     readonly statusCode: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly field?: string,
     readonly headers?: Record<string, string>,
@@ -114,7 +115,7 @@ const MEDIA_POCKET_PREFIX = '/api/v2/admin/webhooks';
  * An error met before any route ran, in the shape of the API the path belongs to, and like every
  * answer of the API kept by no cache (a 404 cached in front of a route deployed later would hide it).
  */
-function answerOutsideRoutes(req: FastifyRequest, reply: FastifyReply, status: number, error: string, message: string): FastifyReply {
+function answerOutsideRoutes(req: FastifyRequest, reply: FastifyReply, status: number, error: ErrorCode, message: string): FastifyReply {
   void reply.header('cache-control', 'no-store');
   if (req.url.startsWith(MEDIA_POCKET_PREFIX)) return reply.status(status).send({ error: message });
   return reply.status(status).send({ error, message, field: null });
@@ -151,7 +152,7 @@ function plainPage(reply: FastifyReply, status: number, message: string): Fastif
   return reply.status(status).type('text/html; charset=utf-8').send(html);
 }
 
-function clientErrorCode(err: FastifyError): string {
+function clientErrorCode(err: FastifyError): ErrorCode {
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'payload_too_large';
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'unsupported_media_type';
   return 'invalid_request';

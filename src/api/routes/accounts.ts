@@ -128,6 +128,8 @@ function apiKeyView(k: ApiKeyRecord): Static<typeof ApiKeyView> {
   return { id: k.id, name: k.name, role: k.role, operator: k.operator, prefix: k.prefix, created_at: iso(k.createdAt)! };
 }
 
+const LINK_BASE_REFUSED = '`invalid_account`: link_base_url is not an http(s) URL without credentials, query or fragment';
+
 /** An http(s) URL without credentials, stored without its trailing slash. */
 function linkBase(value: string | null | undefined): string | null | undefined {
   if (value === undefined || value === null) return value;
@@ -152,7 +154,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.post(
     '/api/v2/accounts',
-    { ...operator, schema: { tags: ['accounts'], summary: 'Create an account (operator)', body: AccountCreate, response: { 201: AccountView } } },
+    { ...operator, schema: { tags: ['accounts'], summary: 'Create an account (operator)', body: AccountCreate, response: { 201: AccountView, ...answers({ 422: LINK_BASE_REFUSED }) } } },
     async (req, reply) => {
       const body = req.body as Static<typeof AccountCreate>;
       const account = await ctx.store.createAccount({ name: body.name, rateLimitPerSecond: body.rate_limit_per_second ?? null, linkBaseUrl: linkBase(body.link_base_url) ?? null });
@@ -192,7 +194,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.patch(
     '/api/v2/accounts/:id',
-    { ...operator, schema: { tags: ['accounts'], summary: 'Update an account (operator)', params: IdParams, body: AccountPatch, response: { 200: AccountView } } },
+    { ...operator, schema: { tags: ['accounts'], summary: 'Update an account (operator)', params: IdParams, body: AccountPatch, response: { 200: AccountView, ...answers({ 422: LINK_BASE_REFUSED }) } } },
     async (req) => {
       const { id } = req.params as Static<typeof IdParams>;
       const body = req.body as Static<typeof AccountPatch>;
@@ -214,7 +216,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.post(
     '/api/v2/projects',
-    { ...admin, schema: { tags: ['projects'], summary: 'Create a project', body: ProjectCreate, response: { 201: ProjectView, ...answers({ 409: 'a project with this id exists' }) } } },
+    { ...admin, schema: { tags: ['projects'], summary: 'Create a project', body: ProjectCreate, response: { 201: ProjectView, ...answers({ 409: '`conflict`: a project with this id exists' }) } } },
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const body = req.body as Static<typeof ProjectCreate>;
@@ -306,7 +308,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
         summary: 'Delete an API key',
         description: 'The key stops working at once in this process (within seconds in others). Operator keys are managed by HERALD_ADMIN_KEY and cannot be deleted here.',
         params: IdParams,
-        response: answers({ 204: 'deleted', 409: 'an operator key (HERALD_ADMIN_KEY)' }),
+        response: answers({ 204: 'deleted', 409: '`operator_key`: an operator key (HERALD_ADMIN_KEY)' }),
       },
     },
     async (req, reply) => {

@@ -97,7 +97,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
         tags: ['deliveries'],
         description: 'Queues the delivery for another attempt now, succeeded and failed ones too, and answers 202 with it; 409 while an attempt is running. A pending delivery of a per_resource endpoint keeps its place in its resource\'s order. Admin keys only.',
         params: IdParams,
-        response: answers({ 202: 'the delivery, queued', 409: 'an attempt of it is running right now' }),
+        response: answers({ 202: 'the delivery, queued', 409: '`in_flight`: an attempt of it is running right now' }),
       },
     },
     async (req, reply) => {

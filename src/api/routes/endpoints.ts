@@ -21,7 +21,7 @@ import { customTypesFor, selectedEventTypes } from '../event-type-filter.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { recordFields, withoutReadOnly, type ReadOnlyField } from '../read-only.js';
 import type { RecoverScope } from '../../store/contract.js';
-import { answerRecover, fixedScope, IDEMPOTENCY_KEY, RecoverHeaders, RecoveryView, recoveryView } from '../recover.js';
+import { answerRecover, fixedScope, IDEMPOTENCY_KEY, KEY_REUSED, RecoverHeaders, RecoveryView, recoveryView } from '../recover.js';
 
 const RecoveryParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }), recovery_id: Type.String({ minLength: 1, maxLength: 100 }) });
 
@@ -79,7 +79,7 @@ export function asApiError(err: unknown): never {
 export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): void {
   const admin = { preValidation: requireRole('admin') };
 
-  app.post('/api/v2/endpoints', { ...admin, schema: { tags: ['endpoints'], description: 'Subscribes a URL to event types (exact names or topic.* wildcards); answers 201 with the endpoint and its signing secret, shown this once. Admin keys only.', body: EndpointCreate, response: answers({ 201: 'the endpoint, with its signing secret (shown this once)', 422: DESTINATION_REFUSED }) } }, async (req, reply) => {
+  app.post('/api/v2/endpoints', { ...admin, schema: { tags: ['endpoints'], description: 'Subscribes a URL to event types (exact names or topic.* wildcards); answers 201 with the endpoint and its signing secret, shown this once. Admin keys only.', body: EndpointCreate, response: answers({ 201: 'the endpoint, with its signing secret (shown this once)', 422: ENDPOINT_REFUSED }) } }, async (req, reply) => {
     const { accountId } = principalOf(req);
     const body = req.body as EndpointCreate;
     const secret = generateSecret();
@@ -108,7 +108,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return endpointView(endpoint);
   });
 
-  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out, or sent back masked as answers show them, are kept (OAuth ones only with the same token_url; a basic password and hidden header values, sent in clear to the URL, only while the url stays on the same origin: scheme, host and port, else 422 naming auth or headers); any other masked value is refused (422). The fields answers show that no PATCH sets (id, profile, secret_hint, disabled_reason, created_at, updated_at) may be sent back as read, and are ignored, so an endpoint read, changed and sent back whole is taken; another value is refused (422 naming it: an updated_at other than the current one means the endpoint changed after it was read); failing_since is ignored. Admin keys only.', params: IdParams, body: EndpointPatch, response: answers({ 200: 'the endpoint (credentials masked)', 409: INBOX_RELAY, 422: DESTINATION_REFUSED }) } }, async (req) => {
+  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out, or sent back masked as answers show them, are kept (OAuth ones only with the same token_url; a basic password and hidden header values, sent in clear to the URL, only while the url stays on the same origin: scheme, host and port, else 422 naming auth or headers); any other masked value is refused (422). The fields answers show that no PATCH sets (id, profile, secret_hint, disabled_reason, created_at, updated_at) may be sent back as read, and are ignored, so an endpoint read, changed and sent back whole is taken; another value is refused (422 naming it: an updated_at other than the current one means the endpoint changed after it was read); failing_since is ignored. Admin keys only.', params: IdParams, body: EndpointPatch, response: answers({ 200: 'the endpoint (credentials masked)', 409: INBOX_RELAY, 422: ENDPOINT_REFUSED }) } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
@@ -161,7 +161,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
         params: IdParams,
         headers: RecoverHeaders,
         body: RecoverBody,
-        response: answers({ 200: 'dry_run: {would_requeue, until}, nothing changed', 202: 'the recovery: running (follow Location) or done', 422: 'Idempotency-Key already used for another recover of this endpoint' }),
+        response: answers({ 200: 'dry_run: {would_requeue, until}, nothing changed', 202: 'the recovery: running (follow Location) or done', 422: KEY_REUSED }),
       },
     },
     async (req, reply) => {
@@ -211,7 +211,11 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
         description: `Send a test event to this endpoint only, whatever its event filter, through the normal queue (signed, retried, logged). Default type ${TEST_EVENT_TYPE}. 409 when the endpoint is disabled.`,
         params: IdParams,
         body: TestSendBody,
-        response: { 202: Type.Object({ message_id: Type.String(), delivery_id: Type.String() }), 503: { description: TEST_SEND_UNAVAILABLE } },
+        response: {
+          202: Type.Object({ message_id: Type.String(), delivery_id: Type.String() }),
+          ...answers({ 409: '`endpoint_disabled`: the endpoint is disabled', 422: TEST_SEND_REFUSED }),
+          503: { description: TEST_SEND_UNAVAILABLE },
+        },
       },
     },
     async (req, reply) => {
@@ -273,8 +277,12 @@ function editable(body: EndpointPatch, e: Endpoint): EndpointPatch {
   }
 }
 
-const DESTINATION_REFUSED = 'the URL (or OAuth token_url) is refused: not http(s), or a private address (SSRF guard)';
-const INBOX_RELAY = "the endpoint relays an inbox's captures: change it through the inbox";
+const ENDPOINT_REFUSED =
+  '`invalid_endpoint`: a field breaks a rule (a URL that is not http(s), an unknown event type, a masked value in place of a credential, a credential not sent again for a URL on another origin, a field answers show sent back changed); ' +
+  '`ssrf_blocked` (or `invalid_url`): the URL (or OAuth token_url) is refused by the SSRF guard: a private or loopback address not in HERALD_ALLOWED_TARGETS. `field` names it';
+const INBOX_RELAY = "`managed_by_inbox`: the endpoint relays an inbox's captures: change it through the inbox";
+const TEST_SEND_REFUSED =
+  '`unknown_event_type`: event_type is neither in the catalog nor one of the account\'s custom types; `reserved_event_type`: data given for one of Herald\'s own types; `invalid_event_data`: data does not match the custom type\'s schema. `field` names it';
 
 /** An inbox's relay endpoint is its inbox's to change and delete (forward_url), not the API's. */
 function refuseRelay(endpoint: Endpoint): void {

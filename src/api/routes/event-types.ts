@@ -129,7 +129,7 @@ export function registerEventTypeRoutes(app: FastifyInstance, ctx: AppContext): 
         body: CreateBody,
         response: {
           201: CustomView,
-          ...answers({ 409: 'the account has a custom type of this name', 422: '`invalid_event_type`: a name that is in the catalog, under message. or endpoint., not lower-case dotted, or one too many; `invalid_schema`: a schema Herald cannot run, `field` naming the part at fault' }),
+          ...answers({ 409: '`conflict`: the account has a custom type of this name', 422: '`invalid_event_type`: a name that is in the catalog, under message. or endpoint., not lower-case dotted, or one too many; `invalid_schema`: a schema Herald cannot run, `field` naming the part at fault' }),
         },
       },
     },
@@ -182,7 +182,7 @@ export function registerEventTypeRoutes(app: FastifyInstance, ctx: AppContext): 
         description:
           'Deletes a custom type: publishing it is then refused (422 unknown_event_type); events accepted before are delivered. While an endpoint names the type in its filter, the delete is refused (409 event_type_in_use, naming the endpoints): take it out of their filters first. A wildcard over it does not hold it. Admin keys only.',
         params: NameParams,
-        response: answers({ 204: 'deleted', 409: 'endpoints subscribe to the type by name', 422: 'a catalog type' }),
+        response: answers({ 204: 'deleted', 409: '`event_type_in_use`: endpoints subscribe to the type by name', 422: '`invalid_event_type`: a catalog type' }),
       },
     },
     async (req, reply) => {

@@ -77,6 +77,10 @@ export function baseUrlOf(ctx: AppContext, req: FastifyRequest): string {
   return `${req.protocol}://${safe}`;
 }
 
+const INBOX_REFUSED =
+  '`invalid_inbox`: forward_url is not an http(s) URL or is the inbox itself, or signing_secret is not a Standard Webhooks secret; ' +
+  '`ssrf_blocked` or `invalid_url`: forward_url is refused by the SSRF guard. `field` names it';
+
 function invalid(field: string, message: string): ApiError {
   return new ApiError(422, 'invalid_inbox', message, field);
 }
@@ -124,7 +128,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
   const admin = { preValidation: requireRole('admin') };
   const tags = ['inboxes'];
 
-  app.post('/api/v2/inboxes', { ...admin, schema: { tags, description: 'Creates a hosted inbox: a URL that records every request sent to it, optionally forwarding them to an endpoint. Admin keys only.', body: InboxCreate, response: { 201: InboxView } } }, async (req, reply) => {
+  app.post('/api/v2/inboxes', { ...admin, schema: { tags, description: 'Creates a hosted inbox: a URL that records every request sent to it, optionally forwarding them to an endpoint. Admin keys only.', body: InboxCreate, response: { 201: InboxView, ...answers({ 422: INBOX_REFUSED }) } } }, async (req, reply) => {
     const { accountId } = principalOf(req);
     const body = req.body as InboxCreate;
     checkSigningSecret(body.signing_secret);
@@ -170,7 +174,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return inboxView(await inboxOf(ctx, req, id), baseUrlOf(ctx, req));
   });
 
-  app.patch('/api/v2/inboxes/:id', { ...admin, schema: { tags, description: 'Changes the given fields of an inbox. Admin keys only.', params: IdParams, body: InboxPatch, response: { 200: InboxView } } }, async (req) => {
+  app.patch('/api/v2/inboxes/:id', { ...admin, schema: { tags, description: 'Changes the given fields of an inbox. Admin keys only.', params: IdParams, body: InboxPatch, response: { 200: InboxView, ...answers({ 422: INBOX_REFUSED }) } } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const body = req.body as InboxPatch;

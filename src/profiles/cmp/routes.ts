@@ -17,6 +17,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { checkDestination } from '../../api/destination.js';
+import { answers } from '../../api/openapi.js';
 import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError, notFound } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
@@ -103,6 +104,9 @@ const FIELD_NAMES: Readonly<Record<string, string>> = { url: 'callback_url', eve
 /** How the core names the secret in its messages: the header it is stored as. */
 const SECRET_IN_HEADERS = `headers: the value of "${CALLBACK_SECRET_HEADER}"`;
 
+const CMP_REFUSED =
+  '`invalid_subscription`: a field breaks a rule; `ssrf_blocked` or `invalid_url`: callback_url is refused by the SSRF guard. `field` names it, in CMP\'s names';
+
 function cmpError(err: unknown): never {
   if (err instanceof EndpointInputError) {
     const field = FIELD_NAMES[err.field] ?? err.field;
@@ -128,7 +132,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.post(
     '/cmp/v3/webhooks',
-    { ...admin, schema: { tags: TAGS, summary: 'Register a webhook (CMP)', body: CreateBody, response: { 201: Subscription } } },
+    { ...admin, schema: { tags: TAGS, summary: 'Register a webhook (CMP)', body: CreateBody, response: { 201: Subscription, ...answers({ 422: CMP_REFUSED }) } } },
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const body = req.body as Static<typeof CreateBody>;
@@ -181,7 +185,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
           'Changes the fields sent. events as the subscription shows them keeps its filter as it was set (through the native API it may hold a wildcard, or events CMP has no name for). id, created_at and updated_at, which no PATCH sets, may be sent back as read, and are ignored, so a subscription read, changed and sent back whole is taken; another value is refused (422 naming it).',
         params: IdParams,
         body: PatchBody,
-        response: { 200: Subscription },
+        response: { 200: Subscription, ...answers({ 422: CMP_REFUSED }) },
       },
     },
     async (req) => {

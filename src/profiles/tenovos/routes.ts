@@ -19,6 +19,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { checkDestination } from '../../api/destination.js';
+import { answers } from '../../api/openapi.js';
 import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
@@ -32,7 +33,7 @@ import type { Endpoint, EndpointAuth, TokenEndpointAuthMethod } from '../../doma
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { failedSince } from '../../store/queries.js';
 import { credentialElsewhere } from '../shared.js';
-import { answerRecover, IDEMPOTENCY_KEY, RecoverHeaders, RecoveryView } from '../../api/recover.js';
+import { answerRecover, IDEMPOTENCY_KEY, KEY_REUSED, RecoverHeaders, RecoveryView } from '../../api/recover.js';
 import { customTypesFor } from '../../api/event-type-filter.js';
 
 const TAGS = ['tenovos'];
@@ -130,6 +131,9 @@ const RecoverBody = Type.Object({ since: Type.String({ format: 'date-time' }) },
 /** Core field names → Tenovos field names, for error messages. */
 const FIELD_NAMES: Readonly<Record<string, string>> = { url: 'url', event_types: 'eventTypes', 'auth.token_url': 'tokenUrl', 'auth.client_secret': 'clientSecret', 'auth.extra_params': 'extraParams' };
 
+const TENOVOS_REFUSED =
+  '`invalid_endpoint`: a field breaks a rule; `ssrf_blocked` or `invalid_url`: the url (or tokenUrl) is refused by the SSRF guard. `field` names it, in Tenovos\' names (`[2].url` in a create)';
+
 function tenovosError(err: unknown, prefix = ''): never {
   if (err instanceof EndpointInputError) {
     const field = FIELD_NAMES[err.field] ?? err.field;
@@ -226,7 +230,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         description:
           'An array of 1–50 subscriptions; each becomes its own endpoint. Answers 200 {id, ids}: `id` is the first endpoint\'s id (the seed\'s shape), `ids` all of them in request order. All or nothing.',
         body: CreateBody,
-        response: { 200: Created },
+        response: { 200: Created, ...answers({ 422: TENOVOS_REFUSED }) },
       },
     },
     async (req) => {
@@ -292,7 +296,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
           'A url on another origin (scheme, host and port) is refused (422 naming auth or headers) while the endpoint has basic authentication or hidden headers: those are sent in clear to the url, and are kept only for the origin they were given for. Send them again with the new url through PATCH /api/v2/endpoints/{id}. The fields of the GET that no PATCH sets (id, disabledReason, oauth, createdAt, updatedAt) may be sent back as read, and are ignored, so an endpoint read, changed and sent back whole is taken; another value is refused (422 naming it).',
         params: IdParams,
         body: PatchBody,
-        response: { 204: Type.Null() },
+        response: { 204: Type.Null(), ...answers({ 422: TENOVOS_REFUSED }) },
       },
     },
     async (req, reply) => {
@@ -341,7 +345,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
           'Herald fetches a token from tokenUrl (client credentials grant) and sends it as a Bearer token with every delivery. The client secret is sealed at rest and never returned; extraParams values are sealed and read back masked. clientId and clientSecret go to tokenUrl in the form body (client_secret_post) or, with tokenEndpointAuthMethod client_secret_basic, with HTTP Basic (for token servers that take only that). tokenEndpointAuthMethod is a Herald extension, the native auth.token_endpoint_auth_method, shown in GET /webhooks/endpoint/{id}: a PUT without it keeps the current method.',
         params: EndpointIdParams,
         body: OAuthBody,
-        response: { 204: Type.Null() },
+        response: { 204: Type.Null(), ...answers({ 422: TENOVOS_REFUSED }) },
       },
     },
     async (req, reply) => {
@@ -421,7 +425,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         params: IdParams,
         headers: RecoverHeaders,
         body: RecoverBody,
-        response: { 202: RecoveryView },
+        response: { 202: RecoveryView, ...answers({ 422: KEY_REUSED }) },
       },
     },
     async (req, reply) => {
