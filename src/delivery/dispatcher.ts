@@ -30,6 +30,11 @@ export interface DispatchObserver {
   attempted(delivery: ClaimedDelivery, result: AttemptMade, outcome: AttemptOutcome): void;
   /** A delivery waits `delayMs` for a rate-limit slot of its endpoint or account. */
   throttled(endpointId: string, delayMs: number): void;
+  /**
+   * Settlements the store did not apply: this worker no longer held those deliveries' leases
+   * (they ran out and were claimed again), so their outcomes were dropped.
+   */
+  refused?(deliveryIds: readonly string[]): void;
 }
 
 /** What the dispatcher needs to know of an endpoint to schedule work for it. */
@@ -48,7 +53,8 @@ export interface DispatcherDeps {
   /** Endpoints by id; missing ids were deleted. */
   schedules(ids: readonly string[]): Promise<Map<string, EndpointSchedule>>;
   deliver(delivery: ClaimedDelivery): Promise<AttemptResult>;
-  settle(settlements: readonly Settlement[]): Promise<void>;
+  /** Writes the settlements; may answer the ids of those the store did not apply (lease lost). */
+  settle(settlements: readonly Settlement[]): Promise<readonly string[] | void>;
   nextDueAt(): Promise<number | null>;
   /**
    * Delay (ms) before a message may go out under these rate limits; reserves the slot. In memory
@@ -706,7 +712,7 @@ export class Dispatcher {
   }
 
   private release(d: ClaimedDelivery, at: number): void {
-    this.enqueueSettlement({ deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, outcome: 'release', nextAttemptAt: at });
+    this.enqueueSettlement({ deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, outcome: 'release', nextAttemptAt: at, attempts: d.attempts });
   }
 
   private enqueueSettlement(s: Settlement, after?: () => void, delayMs = this.settleDelayMs): void {
@@ -740,7 +746,7 @@ export class Dispatcher {
         this.afterSettle = [];
         this.settlingBatch = batch;
         try {
-          await this.deps.settle(batch);
+          this.observeRefused(await this.deps.settle(batch));
           this.settlingBatch = [];
           for (const hook of after) hook();
           // Retries and releases may now be due before the loop's current idle wait ends.
@@ -784,7 +790,7 @@ export class Dispatcher {
     let written = 0;
     for (const s of batch) {
       try {
-        await this.deps.settle([s]);
+        this.observeRefused(await this.deps.settle([s]));
         written++;
         continue;
       } catch (err) {
@@ -793,7 +799,7 @@ export class Dispatcher {
           continue;
         }
         try {
-          await this.deps.settle([{ ...s, attempt: withoutDetails(s.attempt) }]);
+          this.observeRefused(await this.deps.settle([{ ...s, attempt: withoutDetails(s.attempt) }]));
           written++;
           this.fail('settle', new Error(`settlement of ${s.deliveryId} (${s.outcome}) written without its attempt's details: ${err instanceof Error ? err.message : String(err)}`));
         } catch {
@@ -811,6 +817,15 @@ export class Dispatcher {
   private observeAttempt(d: ClaimedDelivery, result: AttemptMade, outcome: AttemptOutcome): void {
     try {
       this.deps.observer?.attempted(d, result, outcome);
+    } catch (err) {
+      this.fail('observer', err);
+    }
+  }
+
+  private observeRefused(ids: readonly string[] | void): void {
+    if (!ids || ids.length === 0) return;
+    try {
+      this.deps.observer?.refused?.(ids);
     } catch (err) {
       this.fail('observer', err);
     }

@@ -9,11 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ClaimedDelivery, Settlement, Store } from '../store/contract.js';
+import type { ClaimedDelivery, Store } from '../store/contract.js';
 import { testSchema, type TestSchema } from '../store/conformance/pg-harness.js';
 import { conformanceSealer, endpointFixture, ingestItem } from '../store/conformance/suite.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, type DispatcherDeps } from './dispatcher.js';
 
 const sealer = conformanceSealer();
 const LEASE_MS = 1_000;
@@ -40,7 +40,7 @@ async function receiver(): Promise<Receiver> {
 }
 
 /** A worker: a dispatcher that posts each delivery's id to the receiver, settling through `settle`. */
-function worker(store: Store, owner: string, url: string, settle: (batch: readonly Settlement[]) => Promise<void>): Dispatcher {
+function worker(store: Store, owner: string, url: string, settle: DispatcherDeps['settle']): Dispatcher {
   return new Dispatcher(
     {
       claim: (limit, exclude) => store.claim({ owner, limit, leaseMs: LEASE_MS, now: Date.now(), excludeEndpoints: exclude }),

@@ -22,6 +22,10 @@ export function createDispatchObserver(deps: DispatchObserverDeps): DispatchObse
     throttled() {
       metrics.recordThrottled();
     },
+    refused(ids) {
+      // Expected after a lease ran out (the delivery went out again elsewhere): not an error.
+      for (const deliveryId of ids) logger.debug({ deliveryId }, "settlement not written: this worker no longer held the delivery's lease");
+    },
   };
 }
 

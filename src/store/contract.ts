@@ -166,8 +166,11 @@ export type Settlement =
   | (AttemptOf & { readonly outcome: 'retry'; readonly nextAttemptAt: number })
   /** `notice`: what the failure owes; a delivery replayed before its notice was carried out keeps the old one unless this replaces it. */
   | (AttemptOf & { readonly outcome: 'failed'; readonly notice?: NoticeKind })
-  /** Hand a claimed delivery back untried (e.g. its endpoint was disabled meanwhile). */
-  | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly outcome: 'release'; readonly nextAttemptAt: number };
+  /**
+   * Hand a claimed delivery back untried (e.g. its endpoint was disabled meanwhile). `attempts`:
+   * as the claim returned them, so the release applies only to that claim (see settle).
+   */
+  | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly outcome: 'release'; readonly nextAttemptAt: number; readonly attempts: number };
 
 /**
  * settle's `failingGapMs` when none is given: what the health rule derives from the default
@@ -402,8 +405,14 @@ export interface Store {
    * attempt rollup) started more than `failingGapMs` before the first of these attempts, or is
    * not known: a failure after a quiet spell begins a new failing period instead of continuing
    * the old one. Releases say nothing about health.
+   *
+   * A settlement applies only to the claim it answers: the delivery is in flight, leased to its
+   * owner, and has had no attempt recorded since that claim (attempts = attemptNo - 1, or the
+   * release's `attempts`). A late or repeated one (the lease ran out and another worker, or this
+   * one again, claimed it; or it was settled already) changes nothing, records no attempt and
+   * counts for nothing. Returns the ids of the settlements that did not apply.
    */
-  settle(settlements: readonly Settlement[], now: number, failingGapMs?: number): Promise<void>;
+  settle(settlements: readonly Settlement[], now: number, failingGapMs?: number): Promise<string[]>;
   /**
    * Pushes to `until` the leases `owner` holds on those of `ids` still in flight: attempts
    * running longer than a lease stay theirs instead of going out again elsewhere. How many.

@@ -1007,7 +1007,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const { account, targets } = await setup(1);
         await store.ingest([ingestItem(account.id, targets)], T0);
         const [d] = await store.claim(claimReq());
-        await store.settle([{ deliveryId: d.id, owner: 'w1', endpointId: d.endpointId, outcome: 'release', nextAttemptAt: T0 + 300 }], T0 + 1);
+        await store.settle([{ deliveryId: d.id, owner: 'w1', endpointId: d.endpointId, outcome: 'release', attempts: d.attempts, nextAttemptAt: T0 + 300 }], T0 + 1);
         expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'pending', attempts: 0, nextAttemptAt: T0 + 300 });
         expect(await store.listAttempts(account.id, [d.id])).toEqual([]);
         expect((await store.stats(account.id)).retrying).toBe(0);
@@ -1018,7 +1018,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         await store.ingest([ingestItem(account.id, targets)], T0);
         const [d] = await store.claim(claimReq({ owner: 'w1', leaseMs: 100 }));
         await store.settle([succeeded(d, 'intruder')], T0 + 10);
-        await store.settle([{ deliveryId: d.id, owner: 'intruder', endpointId: d.endpointId, outcome: 'release', nextAttemptAt: T0 }], T0 + 10);
+        await store.settle([{ deliveryId: d.id, owner: 'intruder', endpointId: d.endpointId, outcome: 'release', attempts: d.attempts, nextAttemptAt: T0 }], T0 + 10);
         expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'in_flight', attempts: 0, updatedAt: T0 });
         expect(await store.listAttempts(account.id, [d.id])).toEqual([]);
 
@@ -1037,6 +1037,35 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
       });
 
+      it('applies a settlement only to the claim it answers: a late one of an earlier claim by the same owner records nothing twice', async () => {
+        const { account, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets)], T0);
+        // w1's lease runs out while its outcome waits; the reaper hands it back and w1 claims it again.
+        const [first] = await store.claim(claimReq({ owner: 'w1', leaseMs: 100 }));
+        await store.releaseLeases({ expiredBefore: T0 + 200 });
+        const [second] = await store.claim(claimReq({ owner: 'w1', now: T0 + 200, leaseMs: 100 }));
+        expect(second).toMatchObject({ id: first.id, attempts: 0 });
+        // The first claim's outcome: the delivery's first attempt, recorded.
+        expect(await store.settle([retry(first, 'w1', T0 + 1_000)], T0 + 210)).toEqual([]);
+        // Claimed a third time before the second claim's outcome arrives: that one answers the
+        // second claim, so neither it nor its hand-back touches the third.
+        const [third] = await store.claim(claimReq({ owner: 'w1', now: T0 + 1_000 }));
+        expect(third).toMatchObject({ id: first.id, attempts: 1 });
+        expect(await store.settle([succeeded(second, 'w1', 1)], T0 + 1_010)).toEqual([first.id]);
+        const handBack: Settlement = { deliveryId: second.id, owner: 'w1', endpointId: second.endpointId, outcome: 'release', nextAttemptAt: T0, attempts: second.attempts };
+        expect(await store.settle([handBack], T0 + 1_015)).toEqual([first.id]);
+        expect(await store.getDelivery(account.id, first.id)).toMatchObject({ status: 'in_flight', attempts: 1, lastStatusCode: 503 });
+        expect((await store.listAttempts(account.id, [first.id])).map((a) => a.attemptNo)).toEqual([1]);
+
+        // The third claim's own outcome applies, once.
+        expect(await store.settle([succeeded(third, 'w1', 2)], T0 + 1_020)).toEqual([]);
+        expect(await store.settle([succeeded(third, 'w1', 2), failed(third, 'w1', 2)], T0 + 1_030)).toEqual([first.id, first.id]);
+        expect(await store.getDelivery(account.id, first.id)).toMatchObject({ status: 'succeeded', attempts: 2, lastStatusCode: 200 });
+        expect((await store.listAttempts(account.id, [first.id])).map((a) => a.attemptNo).sort()).toEqual([1, 2]);
+        const [health] = await store.endpointHealth(account.id, [first.endpointId], T0 - 60_000);
+        expect(health.attempts).toMatchObject({ succeeded: 1, retried: 1, failed: 0 });
+      });
+
       it('settles a mixed batch in one call', async () => {
         const { account, targets } = await setup(4);
         await store.ingest([ingestItem(account.id, targets)], T0);
@@ -1047,7 +1076,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
             succeeded(ds[0], 'w1'),
             retry(ds[1], 'w1', T0 + 500),
             failed(ds[2], 'w1'),
-            { deliveryId: ds[3].id, owner: 'w1', endpointId: ds[3].endpointId, outcome: 'release', nextAttemptAt: T0 + 5 },
+            { deliveryId: ds[3].id, owner: 'w1', endpointId: ds[3].endpointId, outcome: 'release', attempts: ds[3].attempts, nextAttemptAt: T0 + 5 },
           ],
           T0 + 1,
         );
@@ -1072,7 +1101,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
 
         // A release says nothing about the endpoint's health.
         const [d3] = await store.claim(claimReq({ limit: 1, now: T0 + 400 }));
-        await store.settle([{ deliveryId: d3.id, owner: 'w1', endpointId, outcome: 'release', nextAttemptAt: T0 + 400 }], T0 + 450);
+        await store.settle([{ deliveryId: d3.id, owner: 'w1', endpointId, outcome: 'release', attempts: d3.attempts, nextAttemptAt: T0 + 400 }], T0 + 450);
         expect(await failingSince()).toBe(T0 + 100);
 
         // One success in a batch of failures clears it.
@@ -1157,7 +1186,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
             at(failed(c, 'w1'), T0 + MIN + 5, 50),
             at(succeeded(x, 'w1'), T0 + MIN + 6, 7),
             at(succeeded(y, 'intruder'), T0 + MIN + 7, 1_000),
-            { deliveryId: z.id, owner: 'w1', endpointId: e1.id, outcome: 'release', nextAttemptAt: T0 },
+            { deliveryId: z.id, owner: 'w1', endpointId: e1.id, outcome: 'release', attempts: z.attempts, nextAttemptAt: T0 },
           ],
           T0 + 2 * MIN,
         );

@@ -258,7 +258,7 @@ WITH s AS (
      SET status = s.status, attempts = d.attempts + 1, next_attempt_at = s.next_at, lease_owner = NULL, lease_until = NULL,
          last_status_code = s.status_code, last_error = s.last_error, notice = COALESCE(s.notice, d.notice), updated_at = $15
     FROM s
-   WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight'
+   WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight' AND d.attempts = s.attempt_no - 1
   RETURNING d.id, d.account_id, d.endpoint_id, d.status
 ), ins AS (
   INSERT INTO attempts (id, delivery_id, account_id, attempt_no, started_at, duration_ms, status_code, error_kind, error_message, request_headers, response_body)
@@ -278,7 +278,7 @@ WITH s AS (
      latency_sum_ms = m.latency_sum_ms + excluded.latency_sum_ms, latency_max_ms = GREATEST(m.latency_max_ms, excluded.latency_max_ms),
      last_attempt_at = GREATEST(m.last_attempt_at, excluded.last_attempt_at)
 )
-SELECT h.endpoint_id, h.ok, h.first_at
+SELECT h.endpoint_id, h.ok, h.first_at, NULL AS refused
   FROM (SELECT upd.endpoint_id, bool_or(upd.status = 'succeeded') AS ok, min(s.started_at) AS first_at
           FROM upd JOIN s ON s.id = upd.id GROUP BY upd.endpoint_id) h
   JOIN endpoints e ON e.id = h.endpoint_id
@@ -288,7 +288,10 @@ SELECT h.endpoint_id, h.ok, h.first_at
                             SELECT 1 FROM attempt_minutes m
                              WHERE m.account_id = e.account_id AND m.endpoint_id = e.id
                                AND m.minute > h.first_at - $17::bigint - 60000
-                               AND m.last_attempt_at >= h.first_at - $17::bigint))))`;
+                               AND m.last_attempt_at >= h.first_at - $17::bigint))))
+UNION ALL
+-- The settlements that did not apply (none, but for a late one): the caller is told which.
+SELECT NULL, NULL, NULL, s.id FROM s WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.id = s.id)`;
 
 // The claim's conditions without the time bound (see the contract): walks the due index in
 // order and stops at the first delivery a claim could take.
@@ -336,11 +339,13 @@ SELECT (SELECT count(*) FROM del) AS deleted, (SELECT count(*) FROM win) AS exam
 // first in one pass, in id order, as deleteEndpoint locks them.
 const LOCK_SETTLED_SQL = 'SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE) locked';
 
+// Only the claim a release answers: leased to its owner with the attempts that claim returned.
 const RELEASE_SQL = `
 UPDATE deliveries d
    SET status = 'pending', next_attempt_at = s.next_at, lease_owner = NULL, lease_until = NULL, updated_at = $4
-  FROM unnest($1::text[], $2::text[], $3::bigint[]) AS s(id, owner, next_at)
- WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight'`;
+  FROM unnest($1::text[], $2::text[], $3::bigint[], $5::int[]) AS s(id, owner, next_at, attempts)
+ WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight' AND d.attempts = s.attempts
+RETURNING d.id`;
 
 // Applies the transitions SETTLE_SQL found, re-checked under the row lock (another worker may
 // have made the same one meanwhile: a failing period another worker began at or after this
@@ -1109,24 +1114,33 @@ export class PostgresStore implements Store {
     }));
   }
 
-  async settle(settlements: readonly Settlement[], now: number, failingGapMs = DEFAULT_FAILING_GAP_MS): Promise<void> {
-    if (settlements.length === 0) return;
+  async settle(settlements: readonly Settlement[], now: number, failingGapMs = DEFAULT_FAILING_GAP_MS): Promise<string[]> {
+    if (settlements.length === 0) return [];
     // A delivery settled twice in one batch: the first wins, as it would in sequence (the
     // second finds it no longer in flight). UPDATE ... FROM would pick one arbitrarily.
     const seen = new Set<string>();
+    const repeated: string[] = [];
     // In id order, the order deleteEndpoint locks them in: the UPDATEs below lock as they walk
     // their unnest()ed arrays, and the opposite order deadlocks with a delete.
-    const unique = settlements.filter((s) => !seen.has(s.deliveryId) && seen.add(s.deliveryId)).sort(byDeliveryId);
+    const unique = settlements.filter((s) => (seen.has(s.deliveryId) ? !repeated.push(s.deliveryId) : seen.add(s.deliveryId))).sort(byDeliveryId);
     const releases = unique.filter((s): s is Release => s.outcome === 'release');
     const done = unique.filter((s): s is Done => s.outcome !== 'release');
-    await this.tx(async (c) => {
+    const refused = await this.tx(async (c) => {
+      const out: string[] = [];
       if (releases.length > 0 && done.length > 0) await c.query(LOCK_SETTLED_SQL, [unique.map((s) => s.deliveryId)]);
       if (releases.length > 0) {
-        await this.prepared('herald_release', RELEASE_SQL, [releases.map((s) => s.deliveryId), releases.map((s) => s.owner), releases.map((s) => s.nextAttemptAt), now], c);
+        const released = await this.prepared<{ id: string }>(
+          'herald_release',
+          RELEASE_SQL,
+          [releases.map((s) => s.deliveryId), releases.map((s) => s.owner), releases.map((s) => s.nextAttemptAt), now, releases.map((s) => s.attempts)],
+          c,
+        );
+        const ids = new Set(released.map((r) => r.id));
+        for (const s of releases) if (!ids.has(s.deliveryId)) out.push(s.deliveryId);
       }
-      if (done.length === 0) return;
+      if (done.length === 0) return out;
       const a = done.map((s) => s.attempt);
-      const health = await this.prepared<{ endpoint_id: string; ok: boolean; first_at: string }>(
+      const rows = await this.prepared<{ endpoint_id: string | null; ok: boolean; first_at: string; refused: string | null }>(
         'herald_settle',
         SETTLE_SQL,
         [
@@ -1150,10 +1164,14 @@ export class PostgresStore implements Store {
         ],
         c,
       );
+      const health = rows.filter((r) => r.refused === null);
+      for (const r of rows) if (r.refused !== null) out.push(r.refused);
       if (health.length > 0) {
         await this.prepared('herald_health', HEALTH_SQL, [health.map((h) => h.endpoint_id), health.map((h) => h.ok), now, health.map((h) => h.first_at)], c);
       }
+      return out;
     });
+    return repeated.concat(refused);
   }
 
   async reserveRate(limits: readonly SharedRateLimit[], now: number): Promise<number> {

@@ -804,15 +804,20 @@ export class SqliteStore implements Store {
     });
   }
 
-  async settle(settlements: readonly Settlement[], now: number, failingGapMs = DEFAULT_FAILING_GAP_MS): Promise<void> {
-    if (settlements.length === 0) return;
-    this.soft(() => {
+  async settle(settlements: readonly Settlement[], now: number, failingGapMs = DEFAULT_FAILING_GAP_MS): Promise<string[]> {
+    if (settlements.length === 0) return [];
+    return this.soft(() => {
       /** Per endpoint: whether any attempt succeeded, and when the first one started. */
       const health = new Map<string, { ok: boolean; firstAt: number }>();
       const applied: AttemptSettlement[] = [];
+      const refused: string[] = [];
       for (const s of settlements) {
         // Only settlements that applied (the owner still held the lease) count for health and activity.
-        if (!this.settleOne(s, now) || s.outcome === 'release') continue;
+        if (!this.settleOne(s, now)) {
+          refused.push(s.deliveryId);
+          continue;
+        }
+        if (s.outcome === 'release') continue;
         applied.push(s);
         const h = health.get(s.endpointId);
         const ok = s.outcome === 'succeeded';
@@ -827,6 +832,7 @@ export class SqliteStore implements Store {
         else this.run(FAILING_SINCE_SQL, { now, id: endpointId, first: firstAt, cut: firstAt - failingGapMs });
       }
       if (applied.length > 0) this.addToRollup(rollUp(applied));
+      return refused;
     });
   }
 
@@ -845,15 +851,20 @@ export class SqliteStore implements Store {
     );
   }
 
-  /** Whether the settlement applied: a worker that lost its lease changes nothing. */
+  /**
+   * Whether the settlement applied: only to the claim it answers (see the contract). A worker
+   * that lost its lease changes nothing, nor does its settlement of an earlier claim of a
+   * delivery it claimed again.
+   */
   private settleOne(s: Settlement, now: number): boolean {
     if (s.outcome === 'release') {
       return this.run(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'in_flight'",
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'in_flight' AND attempts = ?",
         s.nextAttemptAt,
         now,
         s.deliveryId,
         s.owner,
+        s.attempts,
       ).changes > 0;
     }
     const a = s.attempt;
@@ -863,7 +874,7 @@ export class SqliteStore implements Store {
     const applied = this.run(
       `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
               last_status_code = ?, last_error = ?, notice = COALESCE(?, notice), updated_at = ?
-        WHERE id = ? AND lease_owner = ? AND status = 'in_flight'`,
+        WHERE id = ? AND lease_owner = ? AND status = 'in_flight' AND attempts = ?`,
       status,
       next,
       a.statusCode,
@@ -872,6 +883,7 @@ export class SqliteStore implements Store {
       now,
       s.deliveryId,
       s.owner,
+      a.attemptNo - 1,
     ).changes > 0;
     // The attempt belongs to the lease: a stale worker's result would duplicate the attempt
     // number of the worker that now holds the delivery.
