@@ -14,10 +14,18 @@ export class ApiCallError extends Error {
     message: string,
     readonly field?: string,
     readonly explained = true,
+    /** The API's Retry-After (seconds), with a 429 or 503: when trying again makes sense. */
+    readonly retryAfter?: string,
   ) {
     super(message);
     this.name = 'ApiCallError';
   }
+}
+
+/** A Retry-After in seconds, the only form Herald sends; anything else is not passed on. */
+function retryAfterOf(res: Response): string | undefined {
+  const value = res.headers.get('retry-after')?.trim();
+  return value && /^\d{1,9}$/.test(value) ? value : undefined;
 }
 
 /**
@@ -116,7 +124,7 @@ export class HeraldApi {
     }
     if (!res.ok) {
       await res.body?.cancel();
-      throw new ApiCallError(res.status, 'error', `the API answered ${res.status}`);
+      throw new ApiCallError(res.status, 'error', `the API answered ${res.status}`, undefined, true, retryAfterOf(res));
     }
     return res;
   }
@@ -153,6 +161,7 @@ export class HeraldApi {
         explained ? (err.message as string) : `the API answered ${res.status}`,
         typeof err.field === 'string' ? err.field : undefined,
         explained,
+        retryAfterOf(res),
       );
     }
     return parsed as T;

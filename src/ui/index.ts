@@ -54,6 +54,9 @@ function roleData(req: FastifyRequest): { role: KeyRole | undefined; admin: bool
   return { role: req.uiRole, admin: req.uiRole === 'admin' };
 }
 
+/** The heading of an error page, by its status. */
+const ERROR_TITLES: Readonly<Record<number, string>> = { 404: 'Not found', 429: 'Too many requests', 500: 'Server error', 503: 'Unavailable', 504: 'No answer in time' };
+
 /** A wait in whole minutes, or seconds under one. */
 function waitText(seconds: number): string {
   if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
@@ -114,7 +117,10 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
       let status: number;
       let message: string;
       if (err instanceof ApiCallError) {
-        status = err.status >= 400 && err.status < 500 ? err.status : 502;
+        // What the API answered is what is true of this request too: a store unavailable is a
+        // 503 to come back to, not a bad gateway.
+        status = err.status >= 400 && err.status < 600 ? err.status : 502;
+        if (err.retryAfter !== undefined && (status === 429 || status === 503)) void reply.header('retry-after', err.retryAfter);
         message = err.status === 403 ? `Your API key may not do this: ${err.message}.` : err.status >= 500 ? serverFailure(err) : err.message;
       } else if (err instanceof ApiTimeoutError) {
         req.log.warn({ err }, 'admin UI: the API did not answer in time');
@@ -139,8 +145,12 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
      */
     function serverFailure(err: ApiCallError): string {
       if (!err.explained) return 'The API failed to answer; try again.';
+      // A 500 is a fault of Herald's own: the API logged it, and its words are not the user's business.
+      if (err.status === 500) return 'Herald failed to do this; the error was logged.';
       const said = err.message.endsWith('.') ? err.message : `${err.message}.`;
-      return err.code === 'outcome_unknown' ? `Herald did not confirm this: ${said}` : `Herald could not do this now: ${said}`;
+      if (err.code === 'outcome_unknown') return `Herald did not confirm this: ${said}`;
+      const wait = err.status === 503 && err.retryAfter !== undefined ? ` Try again in ${err.retryAfter} s.` : '';
+      return `Herald could not do this now: ${said}${wait}`;
     }
 
     async function page(req: FastifyRequest, reply: FastifyReply, template: string, data: Record<string, unknown>, status = 200) {
@@ -160,7 +170,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
         return fragment(reply, 'partials/flash', { message, kind }, status);
       }
       if (kind === 'success') return page(req, reply, 'message', { title: 'Done', message }, status);
-      return page(req, reply, 'error', { title: status === 404 ? 'Not found' : 'Error', message }, status);
+      return page(req, reply, 'error', { title: ERROR_TITLES[status] ?? 'Error', message }, status);
     }
 
     /**

@@ -1,5 +1,6 @@
 // What the admin UI says when the API behind it fails (5xx) or does not answer in time, over
-// plain HTTP against a real Herald on 127.0.0.1. A 503 the API explains is shown in the API's
+// plain HTTP against a real Herald on 127.0.0.1: the API's status (503 with its Retry-After,
+// 500), never a 502 of the UI's own. A 503 the API explains is shown in the API's
 // own words: after a test send whose commit was never confirmed, "try again" would send a
 // second test event.
 import { rmSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,7 @@ async function viaUi(h: TestHerald, cookie: string, method: string, path: string
     body: method === 'GET' ? undefined : new URLSearchParams(form),
     redirect: 'manual',
   });
-  return { status: res.status, body: await res.text(), retarget: res.headers.get('hx-retarget') };
+  return { status: res.status, body: await res.text(), retarget: res.headers.get('hx-retarget'), retryAfter: res.headers.get('retry-after') };
 }
 
 async function endpointOf(h: TestHerald): Promise<string> {
@@ -72,7 +73,7 @@ describe('admin UI: the API failing', () => {
     expect(refused.body).not.toContain('The API failed to answer');
   });
 
-  it("shows the API's message when the store cannot be reached, on a page as in the alert area", async () => {
+  it("answers 503 with the API's Retry-After and message when the store cannot be reached, on a page as in the alert area, not 502", async () => {
     const h = await start();
     const id = await endpointOf(h);
     const cookie = await uiSession(h.url);
@@ -84,14 +85,32 @@ describe('admin UI: the API failing', () => {
 
     const page = await fetch(`${h.url}/endpoints/${id}`, { headers: { cookie } });
     const html = await page.text();
-    expect(page.status).toBeGreaterThanOrEqual(500);
-    expect(html).toContain('the store cannot be reached; retry shortly');
+    expect([page.status, page.headers.get('retry-after')]).toEqual([503, '5']);
+    expect(html).toContain('<h1>Unavailable</h1>');
+    expect(html).toContain('Herald could not do this now: the store cannot be reached; retry shortly. Try again in 5 s.');
     expect(html).not.toContain('The API failed to answer');
     expect(html).not.toContain('ECONNREFUSED');
 
     const fragment = await viaUi(h, cookie, 'POST', `/endpoints/${id}/test`);
-    expect(fragment.retarget).toBe('#flash');
+    expect([fragment.status, fragment.retryAfter, fragment.retarget]).toEqual([503, '5', '#flash']);
     expect(fragment.body).toContain('the store cannot be reached; retry shortly');
+  });
+
+  it('answers 500 when the API failed on its own, saying it was logged and nothing of what failed', async () => {
+    const h = await start();
+    const id = await endpointOf(h);
+    const cookie = await uiSession(h.url);
+    h.herald.context.store.getEndpoint = async () => {
+      throw new Error('relation "endpoints_secret_column" violates invariant 42');
+    };
+    expect((await h.api('GET', `/api/v2/endpoints/${id}`)).status).toBe(500);
+    const page = await fetch(`${h.url}/endpoints/${id}`, { headers: { cookie } });
+    const html = await page.text();
+    expect([page.status, page.headers.get('retry-after')]).toEqual([500, null]);
+    expect(html).toContain('<h1>Server error</h1>');
+    expect(html).toContain('Herald failed to do this; the error was logged.');
+    expect(html).not.toContain('endpoints_secret_column');
+    expect(html).not.toContain('internal error');
   });
 
   it('says Herald did not answer in time when the API call times out, not an error page of its own; and, for a change, that it may have been done', async () => {
