@@ -1,6 +1,7 @@
 // The README against the code it describes: the environment variables the config reads and their
-// defaults, the metrics /metrics exposes, the native API's routes in /openapi.json, and the CLI's
-// commands and flags against their --help. Each side is read from the running code, not from a
+// defaults, the metrics /metrics exposes, the native API's routes in /openapi.json, the routes the
+// server serves against /openapi.json, and the CLI's commands, flags and defaults against their
+// --help. Each side is read from the running code, not from a
 // copied list, so a variable, metric, route or flag added or removed on one side fails here.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,6 +148,52 @@ describe('with a running Herald', () => {
     expect([...documented].filter((r) => !routes.has(r)), 'routes the docs name that do not exist').toEqual([]);
   });
 
+  /** Every route the server serves, by path (`:param` style), with its methods, read from Fastify's route tree. */
+  function servedRoutes(): Map<string, Set<string>> {
+    const routes = new Map<string, Set<string>>();
+    const parents: string[] = [];
+    for (const line of h.herald.server!.printRoutes({ commonPrefix: false }).split('\n')) {
+      const node = /^([│ ]*)[├└]── (\S+)(?: \(([^)]+)\))?$/.exec(line);
+      if (!node) continue;
+      const depth = node[1]!.length / 4;
+      const path = (parents[depth - 1] ?? '') + node[2]!;
+      parents.length = depth;
+      parents.push(path);
+      if (node[3]) routes.set(path, new Set([...(routes.get(path) ?? []), ...node[3].split(', ')]));
+    }
+    return routes;
+  }
+
+  it('/openapi.json documents every API route the server serves, with its methods, and only those', async () => {
+    const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const documented = new Map(Object.entries(spec.paths).map(([path, ops]) => [path.replace(/\{([^}]+)\}/g, ':$1'), Object.keys(ops).map((m) => m.toUpperCase()).sort()]));
+    const served = servedRoutes();
+    // The API: Herald's own and the profiles'. Tenovos' routes are documented once, at the root;
+    // under its base paths they are the same routes again.
+    const apiPrefixes = ['/api/', '/webhooks/', '/cmp/'];
+    const aliases = ['/v2/webhooks/', '/content-store-v1/webhooks/'];
+    const api = new Map<string, string[]>();
+    for (const [path, methods] of served) {
+      const alias = aliases.find((prefix) => path.startsWith(prefix));
+      const canonical = alias ? path.slice(alias.length - '/webhooks/'.length) : path;
+      if (!alias && !apiPrefixes.some((prefix) => path.startsWith(prefix))) continue;
+      const own = [...methods].filter((m) => m !== 'HEAD').sort();
+      if (alias) expect(own, `${path} is ${canonical} again`).toEqual(documented.get(canonical));
+      else api.set(path, own);
+    }
+    expect(api.size).toBeGreaterThan(40);
+    expect(Object.fromEntries([...api].sort())).toEqual(Object.fromEntries([...documented].sort()));
+
+    // Outside the API: what the README says needs no key, the inbox URLs, and the admin UI.
+    const probes = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs'];
+    for (const path of probes) {
+      expect(served.get(path), path).toContain('GET');
+      expect(README, path).toContain(`GET ${path}\``);
+    }
+    expect(served.has('/in/:token')).toBe(true);
+    expect(README).toContain('/in/<token>');
+  });
+
   it('/openapi.json states the rotation overlap as configured', async () => {
     const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { description: string }>> };
     expect(spec.paths['/api/v2/endpoints/{id}/secret/rotate']!.post!.description).toContain('for 1 hour (HERALD_ROTATION_OVERLAP_SECONDS)');
@@ -184,6 +231,29 @@ describe('the command line', () => {
   it('every command is in the README', () => {
     expect(commands).toEqual(['serve', 'api', 'worker', 'migrate', 'listen', 'send', 'endpoints', 'deliveries', 'retry']);
     for (const name of commands) expect(README, name).toContain(`herald ${name}`);
+  });
+
+  it('every flag the README passes to a command is one that command takes', async () => {
+    let checked = 0;
+    for (const [, command, rest] of README.matchAll(/\bherald (serve|api|worker|migrate|listen|send|endpoints|deliveries|retry)\b([^`#\n]*)/g)) {
+      const sub = /^ (list|create|delete)\b/.exec(rest!)?.[1];
+      const argv = sub ? [command!, sub] : [command!];
+      for (const [, flag] of rest!.matchAll(/(?:^|\s)--([a-z][a-z-]*)/g)) {
+        expect(await takes(argv, flag!), `README: herald ${argv.join(' ')} --${flag}`).toBe(true);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(5);
+  });
+
+  it('the defaults the help gives are the ones Herald uses', async () => {
+    const serve = await help(['serve']);
+    expect(serve).toContain(`(PORT, default ${loadConfig({}).port})`);
+    expect(serve).toContain(`(default HERALD_CONCURRENCY or ${loadConfig({}).concurrency})`);
+    expect(await help(['worker'])).toContain(`(default HERALD_CONCURRENCY or ${loadConfig({}).concurrency})`);
+    const url = loadClientConfig({}).url;
+    for (const name of ['listen', 'send', 'endpoints', 'deliveries', 'retry']) expect(await help([name]), name).toContain(`(default $HERALD_URL or ${url})`);
+    expect(section('### Command line and receiver SDK')).toContain(`\`HERALD_URL\` (default ${url})`);
   });
 
   it("each command's --help names exactly the flags it takes", async () => {
