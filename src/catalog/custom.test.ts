@@ -63,6 +63,16 @@ describe('compileDataSchema', () => {
     expect(refusal({ type: 'object', properties: { pattern: { type: 'string' } } })).toBeUndefined();
   });
 
+  it('uniqueItems without maxItems: names the item that repeats an earlier one, equal as JSON Schema says', () => {
+    const unique = compileDataSchema({ type: 'object', properties: { parts: { type: 'array', uniqueItems: true }, tags: { type: 'array', uniqueItems: true, items: { type: 'string' } } } });
+    expect(unique({ parts: [{ a: 1, b: [1, 2] }, { b: [1, 2], a: 1.0 }] })).toEqual({ path: 'data.parts[1]', message: 'data.parts[1] must not repeat item 0' });
+    expect(unique({ parts: [1, '1', [1], { a: 1 }, { a: 1, b: null }, [1, 2], [2, 1], null, true, 0, -0] })).toEqual({ path: 'data.parts[10]', message: 'data.parts[10] must not repeat item 9' });
+    expect(unique({ tags: ['a', 'b', 'c', 'b'] })).toEqual({ path: 'data.tags[3]', message: 'data.tags[3] must not repeat item 1' });
+    // A member named __proto__ is a member: these differ.
+    expect(unique({ parts: JSON.parse('[{"__proto__": 1}, {"__proto__": 2}, {}]') })).toBeUndefined();
+    expect(compileDataSchema({ type: 'array', uniqueItems: false })([1, 1])).toBeUndefined();
+  });
+
   it('keeps the $id of one schema from meeting another', () => {
     const schema = { $id: 'https://acme.example/widget', type: 'object' };
     compileDataSchema(schema);

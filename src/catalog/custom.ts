@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import formats from 'ajv-formats';
 import type { JsonSchema } from '../domain/types.js';
 import { findEventType, topics } from './index.js';
+import { validateUniqueItems } from './unique-items.js';
 
 // ajv-formats is CommonJS: under NodeNext its types see the plugin as the module's `default`,
 // while Node hands over module.exports, the plugin itself.
@@ -58,6 +59,9 @@ function newAjv(): Ajv {
   // keywords (a typo would otherwise validate nothing), but not the looser typing rules.
   const ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, addUsedSchema: false, logger: false });
   addFormats(ajv, { mode: 'fast' });
+  // Ajv's own compares every pair of items: seconds of a shared process for one large array.
+  ajv.removeKeyword('uniqueItems');
+  ajv.addKeyword({ keyword: 'uniqueItems', type: 'array', schemaType: 'boolean', errors: true, validate: validateUniqueItems });
   for (const [keyword, message] of Object.entries(REFUSED_KEYWORDS)) {
     ajv.removeKeyword(keyword);
     ajv.addKeyword({

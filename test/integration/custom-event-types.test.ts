@@ -116,6 +116,13 @@ describe('publishing and delivering custom events', () => {
     expect((await h.api('GET', '/api/v2/events/widget-ok')).status).toBe(404);
   });
 
+  it('refuses an event repeating an item of a uniqueItems array, naming the repeat (objects alike whatever their members\' order)', async () => {
+    await register('acme.kit.packed', { type: 'object', properties: { parts: { type: 'array', uniqueItems: true } } });
+    const repeat = await h.api('POST', '/api/v2/events', { type: 'acme.kit.packed', data: { parts: [{ sku: 'a', n: 1 }, { sku: 'b' }, { n: 1, sku: 'a' }] } });
+    expect([repeat.status, repeat.body]).toEqual([422, { error: 'invalid_event_data', message: 'data.parts[2] must not repeat item 0 (the schema of acme.kit.packed)', field: 'data.parts[2]' }]);
+    expect((await h.api('POST', '/api/v2/events', { type: 'acme.kit.packed', data: { parts: [{ sku: 'a' }, { sku: 'b' }] } })).status).toBe(202);
+  });
+
   it('validates events against the schema as it is now once it changes; a schema of null takes any data', async () => {
     await register('acme.widget.resized');
     const patched = await h.api('PATCH', '/api/v2/event-types/acme.widget.resized', { schema: { type: 'object', required: ['width'], properties: { width: { type: 'number' } } } });

@@ -23,7 +23,7 @@ const MAX_SCHEMA_DEPTH = 32;
 const SUBSCRIBERS_NAMED = 10;
 
 const Schema = Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], {
-  description: `A JSON Schema (draft-07) the data of every event of this type must match, or null for any data. Up to ${MAX_SCHEMA_BYTES / 1024} KiB, nested at most ${MAX_SCHEMA_DEPTH} levels; pattern and patternProperties are refused (a regular expression chosen here would run on every event published).`,
+  description: `A JSON Schema (draft-07) the data of every event of this type must match, or null for any data. Up to ${MAX_SCHEMA_BYTES / 1024} KiB, nested at most ${MAX_SCHEMA_DEPTH} levels; pattern and patternProperties are refused (a regular expression chosen here would run on every event published). uniqueItems needs no maxItems: items are compared in time linear in the array's size, and a repeat is named at the repeating item (data.parts[3]).`,
 });
 const Description = Type.String({ maxLength: 1000 });
 const CreateBody = Type.Object(
