@@ -194,6 +194,25 @@ describe('with a running Herald', () => {
     expect(README).toContain('/in/<token>');
   });
 
+  it('/docs says how to send the key as /openapi.json and the README do, and what the document says of the whole API', async () => {
+    type Scheme = { type: string; name?: string; scheme?: string };
+    const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { info: { description: string }; components: { securitySchemes: Record<string, Scheme> } };
+    // The page's text, as a reader sees it.
+    const page = (await (await fetch(`${h.url}/docs`)).text())
+      .replace(/<[^>]+>/g, '')
+      .replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)))
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>');
+    const schemes = Object.values(spec.components.securitySchemes).map((s) => (s.type === 'apiKey' ? `${s.name}` : `Authorization: ${s.scheme}`));
+    // The README's heading of the native API: "key in `X-API-Key`, `Authorization: Bearer`, or as the Basic password".
+    expect(schemes).toEqual(['X-API-Key', 'Authorization: bearer', 'Authorization: basic']);
+    expect(README).toContain('key in `X-API-Key`, `Authorization: Bearer`, or as the Basic password');
+    for (const text of ['X-API-Key: <key>', 'Authorization: Bearer <key>', 'Authorization: Basic: the API key as the password']) expect(page).toContain(text);
+    // X-Herald-Account, which the operator key acts on another account with, is told there.
+    expect(spec.info.description).toContain('X-Herald-Account');
+    expect(page).toContain('X-Herald-Account');
+  });
+
   it('/openapi.json states the rotation overlap as configured', async () => {
     const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { description: string }>> };
     expect(spec.paths['/api/v2/endpoints/{id}/secret/rotate']!.post!.description).toContain('for 1 hour (HERALD_ROTATION_OVERLAP_SECONDS)');

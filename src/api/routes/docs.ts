@@ -21,7 +21,28 @@ ${[op.summary, op.description].map((text) => (text ? `<p>${escape(text)}</p>` : 
 ${body ? `<h4>Request body</h4><pre>${escape(JSON.stringify(body, null, 2))}</pre>` : ''}${responses ? `<h4>Responses</h4><ul>${responses}</ul>` : ''}</section>`;
 }
 
-export function renderDocs(spec: { info?: { title?: string; version?: string }; tags?: { name: string; description?: string }[]; paths?: Record<string, Record<string, Operation>> }): string {
+interface SecurityScheme {
+  type: string;
+  name?: string;
+  scheme?: string;
+  description?: string;
+}
+
+/** The ways to send a key, from the document's security schemes: the page says what the API takes. */
+function authenticationHtml(schemes: Record<string, SecurityScheme>): string {
+  const ways = Object.values(schemes).map((s) => {
+    const header = s.type === 'apiKey' ? `${s.name ?? ''}: <key>` : `Authorization: ${(s.scheme ?? '').replace(/^./, (c) => c.toUpperCase())}${s.scheme === 'bearer' ? ' <key>' : ''}`;
+    return `<li><code>${escape(header)}</code>${s.description ? `: ${escape(s.description)}` : ''}</li>`;
+  });
+  return ways.length ? `<p>Authenticate with any of:</p><ul>${ways.join('')}</ul>` : '';
+}
+
+export function renderDocs(spec: {
+  info?: { title?: string; version?: string; description?: string };
+  tags?: { name: string; description?: string }[];
+  paths?: Record<string, Record<string, Operation>>;
+  components?: { securitySchemes?: Record<string, SecurityScheme> };
+}): string {
   const byTag = new Map<string, string[]>();
   for (const [path, methods] of Object.entries(spec.paths ?? {})) {
     for (const [method, op] of Object.entries(methods)) {
@@ -40,7 +61,8 @@ export function renderDocs(spec: { info?: { title?: string; version?: string }; 
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(spec.info?.title ?? 'Herald')} API</title>
 <link rel="stylesheet" href="/docs/docs.css"></head><body><main>
 <h1>${escape(spec.info?.title ?? 'Herald')} API <small>${escape(spec.info?.version ?? '')}</small></h1>
-<p>Authenticate with <code>X-API-Key: &lt;key&gt;</code> or <code>Authorization: Bearer &lt;key&gt;</code>. The machine-readable document is at <a href="/openapi.json">/openapi.json</a>.</p>
+${(spec.info?.description ?? '').split('\n\n').map((text) => `<p>${escape(text)}</p>`).join('')}
+${authenticationHtml(spec.components?.securitySchemes ?? {})}<p>The machine-readable document is at <a href="/openapi.json">/openapi.json</a>.</p>
 <nav>${toc}</nav>${sections}</main></body></html>`;
 }
 
