@@ -112,7 +112,14 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
     }
     const { PostgresStore } = await import('../store/postgres/postgres-store.js');
     const { connectionString, schema } = postgresTarget(config.databaseUrl);
-    const store = new PostgresStore({ connectionString, sealer, schema, poolSize: config.pgPoolSize, statementTimeoutMs: config.pgStatementTimeoutMs });
+    const store = new PostgresStore({
+      connectionString,
+      sealer,
+      schema,
+      poolSize: config.pgPoolSize,
+      statementTimeoutMs: config.pgStatementTimeoutMs,
+      onWrites: logWrites(logger, 'PostgreSQL', 'the server refuses'),
+    });
     try {
       if (options.migrate) await store.migrate();
       const state = await store.schemaState();
@@ -157,7 +164,7 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
  * read-only, failing), once when it takes them again. The writes refused in between are counted,
  * not logged one by one: under load they are thousands (see storeErrorLevel).
  */
-export function logWrites(logger: Logger | undefined, file: string): (report: WritesReport) => void {
+export function logWrites(logger: Logger | undefined, file: string, who = 'the disk refuses'): (report: WritesReport) => void {
   return (report) => {
     if (report.state === 'resumed') {
       logger?.info({ file, failedWrites: report.failedWrites, afterMs: report.afterMs }, 'the store writes again: publishing and delivering resume');
@@ -165,7 +172,7 @@ export function logWrites(logger: Logger | undefined, file: string): (report: Wr
     }
     logger?.error(
       { err: report.err, file },
-      "the disk refuses the store's writes: until it takes them again, publishing answers 503 store_unavailable and /readyz store_unwritable, and attempt outcomes wait in memory; free space or repair the disk",
+      `${who} the store's writes: until it takes them again, publishing answers 503 store_unavailable and /readyz store_unwritable, and attempt outcomes wait in memory; free space or repair the disk`,
     );
   };
 }

@@ -52,9 +52,9 @@ describe('storeUnavailable', () => {
   });
 
   it("names the code of a write the disk refused, the store's fault until the disk is seen to", () => {
-    const refused = [coded('SQLITE_FULL'), coded('SQLITE_IOERR_SHMSIZE'), coded('SQLITE_READONLY_DBMOVED'), coded('SQLITE_CANTOPEN'), coded('ENOSPC'), new Error('commit failed', { cause: coded('SQLITE_FULL') })];
-    expect(refused.map(diskRefusal)).toEqual(['SQLITE_FULL', 'SQLITE_IOERR_SHMSIZE', 'SQLITE_READONLY_DBMOVED', 'SQLITE_CANTOPEN', 'ENOSPC', 'SQLITE_FULL']);
-    for (const err of [coded('SQLITE_BUSY', 'database is locked'), coded('SQLITE_CONSTRAINT'), coded('ECONNREFUSED'), coded('53100', 'could not extend file'), new Error('boom'), undefined]) {
+    const refused = [coded('SQLITE_FULL'), coded('SQLITE_IOERR_SHMSIZE'), coded('SQLITE_READONLY_DBMOVED'), coded('SQLITE_CANTOPEN'), coded('ENOSPC'), new Error('commit failed', { cause: coded('SQLITE_FULL') }), coded('53100', 'could not extend file')];
+    expect(refused.map(diskRefusal)).toEqual(['SQLITE_FULL', 'SQLITE_IOERR_SHMSIZE', 'SQLITE_READONLY_DBMOVED', 'SQLITE_CANTOPEN', 'ENOSPC', 'SQLITE_FULL', '53100']);
+    for (const err of [coded('SQLITE_BUSY', 'database is locked'), coded('SQLITE_CONSTRAINT'), coded('ECONNREFUSED'), coded('53300', 'too many connections'), new Error('boom'), undefined]) {
       expect(diskRefusal(err), String(err)).toBeUndefined();
     }
   });

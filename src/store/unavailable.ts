@@ -43,10 +43,11 @@ function unavailableCode(code: string): boolean {
 
 /**
  * SQLite's codes for a write its disk refused: full, failing (I/O error), read-only, or the file
- * gone (cannot open); and the file system's own, met when the database or its key is created.
+ * gone (cannot open); the file system's own, met when the database or its key is created; and
+ * PostgreSQL's disk_full (53100), met when a table or index needs a page its disk has no room for.
  */
 function diskRefusalCode(code: string): boolean {
-  return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || FS_REFUSALS.has(code);
+  return code === '53100' || code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || FS_REFUSALS.has(code);
 }
 
 const FS_REFUSALS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO']);

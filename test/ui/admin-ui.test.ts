@@ -303,6 +303,11 @@ describe('admin UI', () => {
     expect(newHint).not.toBe(hint);
     await expect(page.locator('#secret-hint').textContent()).resolves.toBe(newHint);
     await expect(page.locator('#settings dd', { hasText: newHint }).count()).resolves.toBe(1);
+    // Rotating again from the same page is a new rotation: the form got a new id with the first.
+    await page.click('button:has-text("Rotate secret")');
+    await page.waitForFunction((first) => document.querySelector('#secret-panel #new-secret')?.textContent !== first, rotated);
+    const again = await page.locator('#secret-panel #new-secret').textContent();
+    expect((await herald.api('GET', `/api/v2/endpoints/${id}/secret`)).body.secret).toBe(again);
 
     await page.click('#endpoint-status button');
     await page.locator('#endpoint-status .badge', { hasText: 'Disabled' }).waitFor();
@@ -333,6 +338,27 @@ describe('admin UI', () => {
     expect(replayed.headers['webhook-id']).toBe(test.headers['webhook-id']);
     await settled(page);
     expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('rotates the secret once without JavaScript: a reload of the page showing it rotates nothing', async () => {
+    const { id } = await createEndpointViaApi({ url: `${receiver.url}/hooks/no-script-rotate`, event_types: ['asset.created'] });
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${herald.url}/`);
+    await page.fill('#key', ADMIN_KEY);
+    await Promise.all([page.waitForURL(`${herald.url}/endpoints`), page.click('button[type=submit].primary')]);
+    await page.goto(`${herald.url}/endpoints/${id}`);
+    await Promise.all([page.waitForURL(`${herald.url}/endpoints/${id}/rotate`), page.click('button:has-text("Rotate secret")')]);
+    const shown = await page.locator('#new-secret').textContent();
+    expect((await herald.api('GET', `/api/v2/endpoints/${id}/secret`)).body.secret).toBe(shown);
+
+    // The browser sends the form again on reload; Herald leads it to the endpoint page instead.
+    await page.reload();
+    expect(page.url()).toBe(`${herald.url}/endpoints/${id}?rotated=again`);
+    await expect(page.locator('.notice', { hasText: 'sending it again rotated nothing' }).count()).resolves.toBe(1);
+    expect((await herald.api('GET', `/api/v2/endpoints/${id}/secret`)).body.secret).toBe(shown);
     await context.close();
   });
 

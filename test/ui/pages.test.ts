@@ -226,3 +226,44 @@ describe('inbox form refusals', () => {
     expect(await send(`/inboxes/${inbox.id}/edit`, { name: 'edited', forward_url: 'ftp://files.example' })).toEqual({ message: expect.stringContaining('forward_url'), invalid: ['inbox-forward'] });
   });
 });
+
+describe('rotating the signing secret without JavaScript', () => {
+  /** The rotate form sent as a browser without JavaScript sends it (no hx-request). */
+  const rotate = (id: string, formId: string) =>
+    fetch(`${herald.url}/endpoints/${id}/rotate`, {
+      method: 'POST',
+      headers: { cookie, origin: herald.url, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ form_id: formId }),
+      redirect: 'manual',
+    });
+  const formIdOf = (html: string) => /<input type="hidden" name="form_id" id="rotate-form-id" value="([^"]+)">/.exec(html)?.[1];
+  const currentSecret = async (id: string) => ((await herald.api('GET', `/api/v2/endpoints/${id}/secret`)).body as { secret: string }).secret;
+
+  it('shows the new secret once, and a reload of that page (the form sent again) rotates nothing', async () => {
+    const created = await herald.api('POST', '/api/v2/endpoints', { url: `${receiver.url}/rotate-once`, event_types: ['asset.created'] });
+    const id = (created.body as { id: string }).id;
+    const formId = formIdOf(await page(`/endpoints/${id}`));
+    expect(formId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+
+    const first = await rotate(id, formId!);
+    const shown = await first.text();
+    expect(first.status).toBe(200);
+    const secret = /<code class="secret" id="new-secret">([^<]+)<\/code>/.exec(shown)?.[1];
+    expect(secret).toBe(await currentSecret(id));
+    expect(secret).not.toBe((created.body as { secret: string }).secret);
+
+    // Reload, or back and resubmit: the same form again.
+    const again = await rotate(id, formId!);
+    expect([again.status, again.headers.get('location')]).toEqual([303, `/endpoints/${id}?rotated=again`]);
+    expect(await currentSecret(id)).toBe(secret);
+    const after = await page(again.headers.get('location')!);
+    expect(after).toContain('sending it again rotated nothing');
+    expect(after).not.toContain(secret!);
+
+    // The page the rotation led to has a form of its own: rotating from it is a new rotation.
+    const next = formIdOf(shown);
+    expect(next).not.toBe(formId);
+    expect((await rotate(id, next!)).status).toBe(200);
+    expect(await currentSecret(id)).not.toBe(secret);
+  });
+});

@@ -50,6 +50,7 @@ import type {
 import { DEFAULT_FAILING_GAP_MS } from '../contract.js';
 import { loadMigrations, MigrationError, type Migration } from '../migrations.js';
 import { commitOutcomeUnknown, OutcomeUnknownError } from '../unavailable.js';
+import { WriteRefusals, type WritesReport } from '../write-refusals.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
 import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, statsOf } from '../queries.js';
 import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
@@ -121,6 +122,11 @@ export interface PostgresOptions {
    * minutes); 0: no limit. See statementLimits.
    */
   readonly statementTimeoutMs?: number;
+  /**
+   * Told when the server starts refusing the store's writes for lack of disk, memory or
+   * connections (SQLSTATE 53100, 53200, 53300) and when a write goes through again: once each way.
+   */
+  readonly onWrites?: (report: WritesReport) => void;
 }
 
 /** The default of PostgresOptions.statementTimeoutMs: long enough for a recover or delete over millions of rows. */
@@ -435,6 +441,14 @@ interface ClaimRow {
 const RETRYABLE_CODES: ReadonlySet<unknown> = new Set(['40P01', '40001']);
 const TX_ATTEMPTS = 4;
 
+/** The server refused for lack of disk space, memory or connections (SQLSTATE 53100, 53200, 53300). */
+function resourceRefusal(err: unknown): boolean {
+  return err instanceof Error && RESOURCE_CODES.has((err as { code?: unknown }).code);
+}
+const RESOURCE_CODES = new Set<unknown>(['53100', '53200', '53300']);
+/** How often statements that go through while writes are refused may start a probe. */
+const PROBE_EVERY_MS = 1_000;
+
 function retryable(err: unknown): boolean {
   return err instanceof Error && RETRYABLE_CODES.has((err as { code?: unknown }).code);
 }
@@ -500,8 +514,14 @@ export class PostgresStore implements Store {
   private readonly schema: string | undefined;
   /** Where retention's sweep for events without deliveries goes on from (sweepEvents). */
   private eventSweep: SweepPosition = SWEEP_START;
+  /** Whether, since when and how often the server has refused writes for lack of resources. */
+  private readonly refusals: WriteRefusals;
+  /** The write tried while writes are refused, if one is under way, and when traffic last started one. */
+  private probing: Promise<unknown> | undefined;
+  private probedAt = 0;
 
   constructor(options: PostgresOptions) {
+    this.refusals = new WriteRefusals(options.onWrites);
     this.sealer = options.sealer;
     this.schema = options.schema;
     this.channel = channelName(options.schema);
@@ -538,7 +558,7 @@ export class PostgresStore implements Store {
   // ---- plumbing -----------------------------------------------------------------------
 
   private async rows<T>(sql: string, params: readonly unknown[] = [], db: Db = this.pool): Promise<T[]> {
-    const result = await db.query(sql, params as unknown[]);
+    const result = await this.noted(db, db.query(sql, params as unknown[]));
     return result.rows as T[];
   }
 
@@ -547,22 +567,84 @@ export class PostgresStore implements Store {
   }
 
   private async exec(sql: string, params: readonly unknown[] = [], db: Db = this.pool): Promise<number> {
-    const result = await db.query(sql, params as unknown[]);
+    const result = await this.noted(db, db.query(sql, params as unknown[]));
     return result.rowCount ?? 0;
   }
 
   /** Hot paths use named statements: parsed and planned once per connection, not per call. */
   private async prepared<T>(name: string, sql: string, params: readonly unknown[], db: Db): Promise<T[]> {
-    const result = await db.query({ name, text: sql, values: params as unknown[] });
+    const result = await this.noted(db, db.query({ name, text: sql, values: params as unknown[] }));
     return result.rows as T[];
+  }
+
+  /**
+   * A statement of its own (on the pool) whose refusal for lack of resources is noted; those of
+   * a transaction are noted once, by tx().
+   */
+  private async noted<R>(db: Db, query: Promise<R>): Promise<R> {
+    if (db !== this.pool) return query;
+    try {
+      const result = await query;
+      if (this.refusals.active) this.probeLater();
+      return result;
+    } catch (err) {
+      if (resourceRefusal(err)) this.refusals.refused(err as Error);
+      throw err;
+    }
+  }
+
+  /**
+   * While writes are refused: whether the server takes one now that needs a new page on the disk
+   * Herald's tables are on (a small write can still fit in a page already there). A temporary
+   * table in the events table's tablespace gets a row, then the transaction is rolled back. The
+   * error, or undefined once it went through (which ends the refusal).
+   */
+  private probeWrites(): Promise<unknown> {
+    this.probing ??= (async () => {
+      const client = await this.pool.connect().catch((err: unknown) => err as Error);
+      if (client instanceof Error) return client;
+      let failed: unknown;
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          "SELECT set_config('temp_tablespaces', coalesce((SELECT quote_ident(t.spcname) FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace WHERE c.oid = to_regclass('events')), ''), true)",
+        );
+        await client.query('CREATE TEMPORARY TABLE herald_write_probe (x integer) ON COMMIT DROP');
+        await client.query('INSERT INTO herald_write_probe VALUES (1)');
+      } catch (err) {
+        failed = err;
+      }
+      const rollback = await client.query('ROLLBACK').then(
+        () => undefined,
+        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+      );
+      client.release(rollback);
+      if (failed === undefined) this.refusals.resumed();
+      return failed;
+    })().finally(() => (this.probing = undefined));
+    return this.probing;
+  }
+
+  /**
+   * A statement went through while writes were refused: whether they all do again, without
+   * waiting for it, at most once a second (each probe creates a temporary table).
+   */
+  private probeLater(): void {
+    const now = Date.now();
+    if (now - this.probedAt < PROBE_EVERY_MS) return;
+    this.probedAt = now;
+    void this.probeWrites();
   }
 
   /** A transaction, run again (from the start, a few times) when the server aborts it as a deadlock or serialization failure. */
   private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.txOnce(fn);
+        const result = await this.txOnce(fn);
+        if (this.refusals.active) this.probeLater();
+        return result;
       } catch (err) {
+        if (resourceRefusal(err)) this.refusals.refused(err as Error);
         if (attempt >= TX_ATTEMPTS || !retryable(err)) throw err;
         // Jittered, so the two sides of a deadlock do not meet again in step.
         await sleep(Math.random() * 20 * attempt);
@@ -606,7 +688,10 @@ export class PostgresStore implements Store {
 
   // ---- schema -------------------------------------------------------------------------
 
+  /** Readiness asks this: while the server refuses writes the store is not ready, so a write is tried first. */
   async schemaState(): Promise<SchemaState> {
+    const refusal = this.refusals.active ? await this.probeWrites() : undefined;
+    if (refusal !== undefined) throw refusal;
     const latest = loadMigrations('postgres').at(-1)?.version ?? 0;
     // Read-only: a database never migrated has no schema_migrations table yet.
     const present = await this.first<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t");

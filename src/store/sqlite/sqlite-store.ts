@@ -42,6 +42,7 @@ import type {
 } from '../contract.js';
 import { DEFAULT_FAILING_GAP_MS } from '../contract.js';
 import { diskRefusal } from '../unavailable.js';
+import { WriteRefusals, type WritesReport } from '../write-refusals.js';
 import { loadMigrations, MigrationError } from '../migrations.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
 import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, type QueueRow, statsOf } from '../queries.js';
@@ -106,10 +107,7 @@ export interface SqliteOptions {
   readonly onWrites?: (report: WritesReport) => void;
 }
 
-/** `refused`: the first write the disk refused; `resumed`: writes go through again. */
-export type WritesReport =
-  | { readonly state: 'refused'; readonly err: Error }
-  | { readonly state: 'resumed'; readonly failedWrites: number; readonly afterMs: number };
+export type { WritesReport };
 
 type Row = Record<string, unknown>;
 
@@ -271,9 +269,8 @@ export class SqliteStore implements Store {
   // Built once: claims, settles and ingests run thousands of times a second, and
   // db.transaction() builds a wrapper on each call.
   private readonly transact: <T>(fn: () => T) => T;
-  private readonly onWrites: SqliteOptions['onWrites'];
-  /** Since when, and how often, the disk has refused writes; undefined while it takes them. */
-  private refusing: { readonly since: number; failedWrites: number } | undefined;
+  /** Whether, since when and how often the disk has refused writes. */
+  private readonly refusals: WriteRefusals;
 
   constructor(options: SqliteOptions) {
     if (options.file !== ':memory:') createPrivately(options.file);
@@ -293,7 +290,7 @@ export class SqliteStore implements Store {
     const tx = this.db.transaction((fn: () => unknown) => fn());
     const lock = options.writeLock;
     this.transact = lock ? <T>(fn: () => T) => lock.run(() => tx.immediate(fn) as T) : <T>(fn: () => T) => tx.immediate(fn) as T;
-    this.onWrites = options.onWrites;
+    this.refusals = new WriteRefusals(options.onWrites);
   }
 
   /** A write transaction, in its turn at the write lock; notes whether the disk took it. */
@@ -302,22 +299,13 @@ export class SqliteStore implements Store {
     try {
       result = this.transact(fn);
     } catch (err) {
-      if (diskRefusal(err) !== undefined) this.refused(err as Error);
+      if (diskRefusal(err) !== undefined) this.refusals.refused(err as Error);
       throw err;
     }
     // A transaction that changed nothing commits on a full disk too: only a write shows it is back.
-    if (this.refusing) this.probeWrites();
+    if (this.refusals.active) this.probeWrites();
     return result;
   };
-
-  private refused(err: Error): void {
-    if (this.refusing) {
-      this.refusing.failedWrites++;
-      return;
-    }
-    this.refusing = { since: Date.now(), failedWrites: 1 };
-    this.onWrites?.({ state: 'refused', err });
-  }
 
   /**
    * A write of one page that changes nothing: the database header's user_version, set to what it
@@ -335,11 +323,8 @@ export class SqliteStore implements Store {
   /** While the disk refuses writes: whether it takes one now (which ends the refusal). The error, or undefined. */
   private probeWrites(): unknown {
     const err = this.tryWrite();
-    if (err !== undefined || !this.refusing) return err;
-    const { since, failedWrites } = this.refusing;
-    this.refusing = undefined;
-    this.onWrites?.({ state: 'resumed', failedWrites, afterMs: Date.now() - since });
-    return undefined;
+    if (err === undefined) this.refusals.resumed();
+    return err;
   }
 
   /**
@@ -433,7 +418,7 @@ export class SqliteStore implements Store {
 
   /** Readiness asks this: while the disk refuses writes the store is not ready, whatever its schema, so a write is tried first. */
   async schemaState(): Promise<SchemaState> {
-    const refusal = this.refusing && this.probeWrites();
+    const refusal = this.refusals.active ? this.probeWrites() : undefined;
     if (refusal !== undefined) throw refusal;
     const migrations = loadMigrations('sqlite');
     return { current: this.currentVersion(), latest: migrations.at(-1)?.version ?? 0 };

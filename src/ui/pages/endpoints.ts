@@ -10,6 +10,8 @@ import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSetti
 
 const HEALTH_HOURS = 24;
 
+const ROTATED_ALREADY = 'The secret was rotated when this form was first sent; sending it again rotated nothing. The new secret was shown then (reveal it below).';
+
 interface FormView {
   readonly mode: FormMode;
   readonly values: EndpointFormValues;
@@ -95,8 +97,11 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
       settings: endpointSettings(endpoint),
       catalog: catalog.topics,
       rotated: extra.rotated ?? null,
+      // Each page's rotate form is sent once: a reload of the page it leads to rotates nothing.
+      rotateFormId: submitted.newId(),
       saved: queryOf(req).saved === '1',
       createdAgain: queryOf(req).created === '1',
+      rotatedAgain: queryOf(req).rotated === 'again' ? ROTATED_ALREADY : '',
     });
   }
 
@@ -108,11 +113,24 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
   });
 
   pages.post('/endpoints/:id/rotate', hidden, async (req, reply) => {
-    const rotated = await ui.api(req).post<RotatedDto>(`/api/v2/endpoints/${enc(idOf(req))}/secret/rotate`);
+    const id = idOf(req);
+    let rotated: RotatedDto | undefined;
+    // The form sent again (a reload of the page showing the new secret, back and resubmit, a
+    // double click) finds the first rotation instead of rotating once more, which would replace
+    // the secret just shown with one nobody has seen.
+    const formId = field(formOf(req), 'form_id');
+    const sent = await submitted.once(req.uiKey!, formId && `rotate ${id} ${formId}`, async () => {
+      rotated = await ui.api(req).post<RotatedDto>(`/api/v2/endpoints/${enc(id)}/secret/rotate`);
+      return rotated.id;
+    });
+    if (!sent.first || !rotated) {
+      if (isHtmx(req)) return ui.flash(req, reply, ROTATED_ALREADY, 'success');
+      return reply.redirect(`/endpoints/${enc(id)}?rotated=again`, 303);
+    }
     if (isHtmx(req)) {
-      // The page's secret hint and settings change with it (swapped out of band).
+      // The page's secret hint and settings change with it, and its form gets a new id for another rotation (swapped out of band).
       const endpoint = await endpointOf(req);
-      return ui.fragment(reply, 'partials/secret', { rotated, endpoint, settings: endpointSettings(endpoint) });
+      return ui.fragment(reply, 'partials/secret', { rotated, endpoint, settings: endpointSettings(endpoint), rotateFormId: submitted.newId() });
     }
     return endpointPage(req, reply, { rotated });
   });
