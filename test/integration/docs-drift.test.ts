@@ -5,7 +5,7 @@
 // copied list, so a variable, metric, route or flag added or removed on one side fails here.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadClientConfig, loadConfig } from '../../src/config/index.js';
+import { ConfigError, loadClientConfig, loadConfig } from '../../src/config/index.js';
 import { run, USAGE } from '../../src/cli/main.js';
 import { UsageError } from '../../src/cli/args.js';
 import { startTestHerald, type TestHerald } from '../helpers.js';
@@ -62,6 +62,39 @@ describe('environment variables', () => {
       compared++;
     }
     expect(compared).toBeGreaterThan(20);
+  });
+
+  it('each whole-number variable states its range, and Herald takes exactly that range', () => {
+    /** The ConfigError naming the variable that the value stops Herald with, if any. */
+    const failure = (name: string, value: string): ConfigError | undefined => {
+      try {
+        loadConfig({ [name]: value });
+        return undefined;
+      } catch (err) {
+        if (err instanceof ConfigError && err.variable === name) return err;
+        throw err;
+      }
+    };
+    const refused = (name: string, value: string) => failure(name, value) !== undefined;
+    let checked = 0;
+    for (const [name, [, meaning]] of table) {
+      // A whole-number variable is one that refuses a word for not being a number.
+      if (!/whole number/.test(failure(name, 'many')?.message ?? '')) continue;
+      const range = /\((\d[\d,]*)–(\d[\d,]*)[;,)]/.exec(meaning!);
+      expect(range, `${name} states its range as (min–max)`).not.toBeNull();
+      const [min, max] = [Number(range![1]!.replace(/,/g, '')), Number(range![2]!.replace(/,/g, ''))];
+      for (const value of [min, max]) expect(refused(name, String(value)), `${name}=${value}`).toBe(false);
+      for (const value of [min - 1, max + 1].filter((v) => v >= 0)) expect(refused(name, String(value)), `${name}=${value}`).toBe(true);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(15);
+  });
+
+  it('LOG_LEVEL takes the levels the table names', () => {
+    const levels = [...table.get('LOG_LEVEL')![1]!.matchAll(/`([a-z]+)`/g)].map((m) => m[1]!);
+    expect(levels).toEqual(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+    for (const level of levels) expect(loadConfig({ LOG_LEVEL: level }).logLevel).toBe(level);
+    expect(() => loadConfig({ LOG_LEVEL: 'verbose' })).toThrow(ConfigError);
   });
 
   it('the client commands read HERALD_URL and HERALD_API_KEY, both in the README and the CLI help', () => {
