@@ -58,7 +58,10 @@ export interface IngestItem {
   readonly event: EventInput;
   /**
    * Endpoints matched by ingest; one delivery each. A `leased` one is created in flight under
-   * the ingest's lease (see IngestLease) instead of pending.
+   * the ingest's lease (see IngestLease) instead of pending. `ordered` is the endpoint's ordering
+   * as matched (what ingest offers a dispatcher by); the store orders each delivery by the
+   * endpoint's ordering as committed when the ingest commits, so an ordering switched meanwhile
+   * holds for it too (and an ordered one is never created leased).
    */
   readonly endpoints: readonly { readonly id: string; readonly ordered: boolean; readonly leased?: boolean }[];
   /** The canonical body, completed with the per-resource sequence once that is known. */

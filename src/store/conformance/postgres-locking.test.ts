@@ -13,6 +13,7 @@ const sealer = conformanceSealer();
 // Advisory locks are database-wide: a random key keeps parallel test files apart.
 const HOLD_KEY = randomInt(1, 2 ** 31 - 1);
 const HELD_OWNER = 'held';
+const HELD_TYPE = 'asset.updated';
 const stores = twoStoresPerTest(sealer, 2);
 let admin: pg.Client;
 
@@ -24,6 +25,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await admin?.query('DROP TRIGGER IF EXISTS hold_claim ON deliveries');
   await admin?.query('DROP TRIGGER IF EXISTS abort_once ON attempts');
+  await admin?.query('DROP TRIGGER IF EXISTS hold_ingest ON deliveries');
   await admin?.end();
 });
 
@@ -32,14 +34,19 @@ afterEach(async () => {
  * A claim is one statement, so to observe it mid-flight a trigger parks the UPDATE of claims by
  * HELD_OWNER on an advisory lock the test holds, after the claim has taken its row locks.
  */
-async function parkHeldClaims(): Promise<void> {
+function parkHeldClaims(): Promise<void> {
+  return parkOnHoldKey('hold_claim', 'BEFORE UPDATE', `NEW.lease_owner = '${HELD_OWNER}'`);
+}
+
+/** A trigger on deliveries that makes the writes of rows meeting `condition` wait for HOLD_KEY. */
+async function parkOnHoldKey(name: string, timing: 'BEFORE UPDATE' | 'AFTER INSERT', condition: string): Promise<void> {
   await admin.query(`
-    CREATE OR REPLACE FUNCTION hold_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF NEW.lease_owner = '${HELD_OWNER}' THEN PERFORM pg_advisory_xact_lock_shared(${HOLD_KEY}); END IF;
+      IF ${condition} THEN PERFORM pg_advisory_xact_lock_shared(${HOLD_KEY}); END IF;
       RETURN NEW;
     END $$`);
-  await admin.query('CREATE TRIGGER hold_claim BEFORE UPDATE ON deliveries FOR EACH ROW EXECUTE FUNCTION hold_claim()');
+  await admin.query(`CREATE TRIGGER ${name} ${timing} ON deliveries FOR EACH ROW EXECUTE FUNCTION ${name}()`);
 }
 
 /** Resolves once a backend waits for the advisory lock: the held claim has locked its rows. */
@@ -194,4 +201,63 @@ describe('postgres claim locks', () => {
     expect((await stores.a.getDelivery(account.id, d!.id))?.status).toBe('succeeded');
     expect((await admin.query("SELECT last_value::int AS n FROM abort_once_tries")).rows[0].n).toBe(2);
   });
+});
+
+/**
+ * Parks an ingest whose events are of HELD_TYPE after it inserted its deliveries, before its
+ * commit, on the advisory lock the test holds.
+ */
+function parkHeldIngests(): Promise<void> {
+  return parkOnHoldKey('hold_ingest', 'AFTER INSERT', `NEW.event_type = '${HELD_TYPE}'`);
+}
+
+/** Resolves once a backend waits for an advisory lock: `key`, or any but HOLD_KEY. */
+async function untilWaitingFor(key?: number): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const r = await admin.query<{ objid: number }>("SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+    if (r.rows.some(({ objid }) => (key === undefined ? Number(objid) !== HOLD_KEY : Number(objid) === key))) return;
+    await sleep(10);
+  }
+  throw new Error('no backend came to wait for the lock');
+}
+
+describe('postgres ordering switch during an ingest commit', () => {
+  it('an ingest committing while ordering is switched on leaves its delivery waiting behind the resource head', async () => {
+    const account = await stores.a.createAccount({ name: 'Switch' });
+    const endpoint = endpointFixture(account.id);
+    await stores.a.createEndpoint(endpoint);
+    const target = { id: endpoint.id, ordered: false };
+    const resource = { type: 'asset', id: '1' };
+    const now = Date.now();
+    await stores.a.ingest([ingestItem(account.id, [target], { resource })], now);
+    const [head] = await stores.a.claim({ owner: 'w1', limit: 1, leaseMs: 60_000, now, excludeEndpoints: [] });
+    expect(head.sequence).toBe(1);
+
+    await parkHeldIngests();
+    await admin.query('SELECT pg_advisory_lock($1)', [HOLD_KEY]);
+    let update: Promise<void> | undefined;
+    let ingest: Promise<unknown>;
+    try {
+      // Matched while the endpoint was unordered, and parked after inserting its delivery.
+      ingest = stores.a.ingest([ingestItem(account.id, [target], { type: HELD_TYPE, resource })], now);
+      ingest.catch(() => undefined);
+      await untilWaitingFor(HOLD_KEY);
+      update = stores.b.updateEndpoint({ ...endpoint, ordering: 'per_resource' }, endpoint);
+      update.catch(() => undefined);
+      // The switch either ends at once (it cannot see the uncommitted delivery) or waits for
+      // the ingest's commit.
+      const waiting = untilWaitingFor();
+      waiting.catch(() => undefined);
+      await Promise.race([update, waiting]);
+    } finally {
+      await admin.query('SELECT pg_advisory_unlock($1)', [HOLD_KEY]);
+    }
+    await ingest;
+    await update;
+
+    // Sequence 2 waits for the head (in flight), whichever committed first.
+    expect(await stores.b.claim({ owner: 'w2', limit: 10, leaseMs: 60_000, now: now + 1, excludeEndpoints: [] })).toEqual([]);
+    const { rows } = await admin.query<{ ordered: boolean }>('SELECT ordered FROM deliveries WHERE event_type = $1', [HELD_TYPE]);
+    expect(rows).toEqual([{ ordered: true }]);
+  }, 30_000);
 });

@@ -820,7 +820,8 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
       });
 
       it('creates deliveries marked leased in flight under the ingest lease and returns them as a claim would', async () => {
-        const { account, targets } = await setup(3);
+        const { account, endpoints, targets } = await setup(3);
+        await store.updateEndpoint({ ...endpoints[1], ordering: 'per_resource' }, endpoints[1]);
         const [a, b, c] = targets;
         const item = ingestItem(account.id, [{ ...a, leased: true }, { ...b, ordered: true, leased: true }, c], { resource: { type: 'asset', id: 'a1' }, projectId: 'prj_1' });
         const [out] = await store.ingest([item], T0, { owner: 'w1', until: T0 + 1_000 });
@@ -1386,6 +1387,26 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.claim(claimReq())).toEqual([]);
         await store.updateEndpoint({ ...off, disabled: false, disabledReason: null }, off);
         expect((await store.claim(claimReq({ now: T0 + 1 }))).map((d) => d.sequence)).toEqual([1]);
+      });
+
+      it('an ingest matched before an ordering switch commits its deliveries in the order set at its commit, either way', async () => {
+        const { account, endpoints, targets } = await setup(1);
+        await store.ingest([ingestItem(account.id, targets, asset('1'))], T0);
+        const [head] = await store.claim(claimReq({ limit: 1 }));
+        const on = { ...endpoints[0], ordering: 'per_resource' as const };
+        await store.updateEndpoint(on, endpoints[0]);
+        // Matched while the endpoint was unordered, and offered to a dispatcher as such: it still
+        // waits behind the head, in flight, and no dispatcher is handed it.
+        const [late] = await store.ingest([ingestItem(account.id, [{ id: on.id, ordered: false, leased: true }], asset('1'))], T0 + 1, { owner: 'w2', until: T0 + LEASE });
+        expect(late.leased).toBeUndefined();
+        expect(await store.claim(claimReq({ owner: 'w2', now: T0 + 2 }))).toEqual([]);
+        await store.settle([succeeded(head, 'w1')], T0 + 3);
+        expect((await store.claim(claimReq({ owner: 'w2', now: T0 + 4 }))).map((d) => d.sequence)).toEqual([2]);
+
+        // Switched off: deliveries matched while it was ordered do not wait for each other.
+        await store.updateEndpoint(endpoints[0], on);
+        await store.ingest([ingestItem(account.id, [{ id: on.id, ordered: true }], asset('2')), ingestItem(account.id, [{ id: on.id, ordered: true }], asset('2'))], T0 + 5);
+        expect((await store.claim(claimReq({ owner: 'w3', now: T0 + 6 }))).map((d) => d.sequence)).toEqual([1, 2]);
       });
 
       it('does not order deliveries of events without a resource', async () => {

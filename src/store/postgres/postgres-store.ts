@@ -374,9 +374,19 @@ UPDATE endpoints e SET failing_since = CASE WHEN l.ok THEN NULL ELSE $3::bigint 
 // Sorted so concurrent ingests lock resource_sequences rows in one order (no deadlocks). One
 // row per resource per batch: ON CONFLICT cannot update a row twice in one statement, so the
 // batch reserves `n` numbers at once and hands them out in batch order.
+//
+// It first takes, shared, the ordering lock of each endpoint the batch's events with a resource
+// go to ($4): an ordering switch (updateEndpoint) waits for this ingest's commit and then
+// re-orders its deliveries too, or this ingest waits for the switch's commit and reads the new
+// setting (DELIVERIES_SQL, a later statement, so a later snapshot). Shared locks never wait for
+// each other: ingests do not queue behind one another, only behind a switch.
 const SEQUENCES_SQL = `
+WITH locked AS MATERIALIZED (
+  SELECT count(pg_advisory_xact_lock_shared(hashtext('ordering:' || id))) AS n FROM (SELECT unnest($4::text[]) AS id ORDER BY 1) e
+)
 INSERT INTO resource_sequences AS r (account_id, resource_key, sequence)
 SELECT account_id, resource_key, n FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(account_id, resource_key, n)
+ WHERE (SELECT n FROM locked) >= 0
  ORDER BY account_id, resource_key
 ON CONFLICT (account_id, resource_key) DO UPDATE SET sequence = r.sequence + excluded.sequence
 RETURNING account_id, resource_key, sequence`;
@@ -392,18 +402,37 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[
 ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING id`;
 
+// Ordered as the endpoints are now ($6: those whose ordering matters, read once; see
+// SEQUENCES_SQL for why this is their setting at commit): one matched as unordered and marked
+// leased is then created pending instead, and its id comes back.
 const DELIVERIES_SQL = `
-INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, ordered, resource_key, sequence,
-                        lease_owner, lease_until, created_at, updated_at)
-SELECT id, account_id, event_id, endpoint_id, event_type, CASE WHEN leased THEN 'in_flight' ELSE 'pending' END, 0, $10, ordered, resource_key, sequence,
-       CASE WHEN leased THEN $11::text END, CASE WHEN leased THEN $12::bigint END, $10, $10
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::bigint[], $9::boolean[])
-    AS t(id, account_id, event_id, endpoint_id, event_type, ordered, resource_key, sequence, leased)`;
+WITH rows AS (
+  SELECT t.*, t.resource_key IS NOT NULL
+              AND t.endpoint_id IN (SELECT e.id FROM endpoints e WHERE e.id = ANY ($6::text[]) AND e.ordering = 'per_resource') AS ordered
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $7::text[], $8::bigint[], $9::boolean[])
+      AS t(id, account_id, event_id, endpoint_id, event_type, resource_key, sequence, leased)
+), ins AS (
+  INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, ordered, resource_key, sequence,
+                          lease_owner, lease_until, created_at, updated_at)
+  SELECT id, account_id, event_id, endpoint_id, event_type, CASE WHEN leased AND NOT ordered THEN 'in_flight' ELSE 'pending' END, 0, $10, ordered,
+         resource_key, sequence, CASE WHEN leased AND NOT ordered THEN $11::text END, CASE WHEN leased AND NOT ordered THEN $12::bigint END, $10, $10
+    FROM rows
+)
+SELECT id FROM rows WHERE leased AND ordered`;
 
 const EXISTING_KEYS_SQL = `
 SELECT e.account_id, e.idempotency_key, e.id, (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id) AS n
   FROM unnest($1::text[], $2::text[]) AS k(account_id, idempotency_key)
   JOIN events e ON e.account_id = k.account_id AND e.idempotency_key = k.idempotency_key`;
+
+/** Takes out of `leased` (per item) the deliveries of `ids`: ordered since they were matched, a claim takes them in their order. */
+function dropLeased(leased: Map<number, ClaimedDelivery[]>, ids: ReadonlySet<string>): void {
+  for (const [i, list] of leased) {
+    const kept = list.filter((d) => !ids.has(d.id));
+    if (kept.length > 0) leased.set(i, kept);
+    else leased.delete(i);
+  }
+}
 
 /** Parameter types of an inbox_requests row (INSERT ... SELECT does not infer them from the columns). */
 const INBOX_REQUEST_TYPES: Record<(typeof INBOX_REQUEST_COLUMNS)[number], string> = {
@@ -928,6 +957,9 @@ export class PostgresStore implements Store {
     if (e.ordering === before.ordering) return void (await update(this.pool));
     // Deliveries before the endpoint, the order settle locks them in.
     await this.tx(async (c) => {
+      // Waits for the ingests committing deliveries of the endpoint as it was, so the statement
+      // after it sees theirs too; those after it read the new setting (SEQUENCES_SQL).
+      await c.query("SELECT pg_advisory_xact_lock(hashtext('ordering:' || $1))", [e.id]);
       await this.exec(numbered(FOLLOW_ORDERING, 1), [e.ordering === 'per_resource', e.id, e.id], c);
       await update(c);
     });
@@ -1090,10 +1122,12 @@ export class PostgresStore implements Store {
     }
     if (counts.size === 0) return keys.map(() => null);
     const entries = [...counts.values()];
+    // The endpoints whose ordering these deliveries take (see SEQUENCES_SQL).
+    const ordering = new Set(batch.flatMap((it) => (it.event.resource === undefined ? [] : it.endpoints.map((e) => e.id))));
     const rows = await this.prepared<{ account_id: string; resource_key: string; sequence: string }>(
       'herald_sequences',
       SEQUENCES_SQL,
-      [entries.map((e) => e.accountId), entries.map((e) => e.resourceKey), entries.map((e) => e.n)],
+      [entries.map((e) => e.accountId), entries.map((e) => e.resourceKey), entries.map((e) => e.n), [...ordering]],
       c,
     );
     // RETURNING gives the last number reserved; the batch's first is n - 1 below it.
@@ -1149,18 +1183,20 @@ export class PostgresStore implements Store {
     lease: IngestLease | undefined,
   ): Promise<{ created: number; leased: Map<number, ClaimedDelivery[]> }> {
     const position = new Map(fresh.map((i, j) => [i, j]));
-    const cols: unknown[][] = Array.from({ length: 9 }, () => []);
+    // Columns $1-$5 and $7-$9 of DELIVERIES_SQL, one entry per delivery.
+    const cols: unknown[][] = Array.from({ length: 8 }, () => []);
+    // Endpoints whose ordering matters: only a delivery with a resource is ever ordered.
+    const withResource = new Set<string>();
     const leased = new Map<number, ClaimedDelivery[]>();
     for (const i of won) {
       const item = items[i];
       const resourceKey = resourceKeyOf(item.event.resource);
       const sequence = sequences[position.get(i)!];
       for (const endpoint of item.endpoints) {
-        // Ordering needs something to order by: without a resource a delivery is never ordered.
-        const ordered = endpoint.ordered && resourceKey !== null;
-        const lent = leaseOf(endpoint, ordered, lease) !== undefined;
+        if (resourceKey !== null) withResource.add(endpoint.id);
+        const lent = leaseOf(endpoint, endpoint.ordered && resourceKey !== null, lease) !== undefined;
         const id = newId('dlv', now);
-        const row = [id, item.accountId, item.messageId, endpoint.id, item.event.type, ordered, resourceKey, sequence, lent];
+        const row = [id, item.accountId, item.messageId, endpoint.id, item.event.type, resourceKey, sequence, lent];
         row.forEach((v, k) => cols[k].push(v));
         if (!lent) continue;
         const list = leased.get(i) ?? [];
@@ -1169,7 +1205,9 @@ export class PostgresStore implements Store {
       }
     }
     if (cols[0].length === 0) return { created: 0, leased };
-    await this.prepared('herald_insert_deliveries', DELIVERIES_SQL, [...cols, now, lease?.owner ?? null, lease?.until ?? null], c);
+    const params = [...cols.slice(0, 5), [...withResource], ...cols.slice(5), now, lease?.owner ?? null, lease?.until ?? null];
+    const unleased = await this.prepared<{ id: string }>('herald_insert_deliveries', DELIVERIES_SQL, params, c);
+    if (unleased.length > 0) dropLeased(leased, new Set(unleased.map((r) => r.id)));
     return { created: cols[0].length, leased };
   }
 

@@ -683,10 +683,26 @@ export class SqliteStore implements Store {
   // ---- ingest -------------------------------------------------------------------------
 
   async ingest(items: readonly IngestItem[], now: number, lease?: IngestLease): Promise<IngestOutcome[]> {
-    return this.immediate(() => items.map((item) => this.ingestOne(item, now, lease)));
+    return this.immediate(() => {
+      const ordered = this.orderedNow(items);
+      return items.map((item) => this.ingestOne(item, now, lease, ordered));
+    });
   }
 
-  private ingestOne(item: IngestItem, now: number, lease: IngestLease | undefined): IngestOutcome {
+  /**
+   * Of the endpoints the items' events with a resource go to, those ordered per resource as
+   * committed now, inside the ingest's write transaction: the items were matched against the
+   * endpoints as read before it, and an ordering switched in between (updateEndpoint, which
+   * re-orders the queued deliveries) must hold for these deliveries too.
+   */
+  private orderedNow(items: readonly IngestItem[]): ReadonlySet<string> {
+    const ids = new Set<string>();
+    for (const item of items) if (item.event.resource !== undefined) for (const e of item.endpoints) ids.add(e.id);
+    if (ids.size === 0) return ids;
+    return new Set(this.allRaw<[string]>("SELECT id FROM endpoints WHERE id IN (SELECT value FROM json_each(?)) AND ordering = 'per_resource'", JSON.stringify([...ids])).map((r) => r[0]));
+  }
+
+  private ingestOne(item: IngestItem, now: number, lease: IngestLease | undefined, orderedNow: ReadonlySet<string>): IngestOutcome {
     const { event } = item;
     if (event.idempotencyKey !== undefined) {
       const existing = this.get<{ id: string; n: number }>(
@@ -714,7 +730,7 @@ export class SqliteStore implements Store {
     );
     let leased: ClaimedDelivery[] | undefined;
     for (const endpoint of item.endpoints) {
-      const ordered = endpoint.ordered && resourceKey !== null;
+      const ordered = resourceKey !== null && orderedNow.has(endpoint.id);
       const lent = leaseOf(endpoint, ordered, lease);
       const id = newId('dlv', now);
       this.run(
