@@ -246,6 +246,31 @@ describe('with a running Herald', () => {
     expect(page).toContain('X-Herald-Account');
   });
 
+  it("the fields the README gives an event and an endpoint are those their POST takes, the required ones first", async () => {
+    type Body = { properties: Record<string, unknown>; required: string[] };
+    const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, { post: { requestBody: { content: { 'application/json': { schema: Body } } } } }> };
+    const bodyOf = (path: string) => spec.paths[path]!.post.requestBody.content['application/json'].schema;
+    /** "An X is `{a, b}` (…) and, as needed: `c` (…); `d`; and `e` and `f` (…)": the required and the optional fields. */
+    function listed(start: string, end: string): { required: string[]; optional: string[] } {
+      const from = README.indexOf(start);
+      expect(from, start).toBeGreaterThanOrEqual(0);
+      const text = README.slice(from, README.indexOf(end, from)).replace(/\s+/g, ' ');
+      const [head, rest] = text.split(' as needed: ');
+      const required = /`\{([^}]+)\}`/.exec(head!)![1]!.split(', ');
+      const optional = rest!.split('; ').flatMap((item) => [...item.split(' (')[0]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!));
+      return { required, optional };
+    }
+    for (const [path, start, end] of [
+      ['/api/v2/events', 'An event is `{type}`', '\n\n'],
+      ['/api/v2/endpoints', 'An endpoint is `{url, event_types}`', '`PATCH` changes the fields given'],
+    ] as const) {
+      const { required, optional } = listed(start, end);
+      const body = bodyOf(path);
+      expect(required, path).toEqual(body.required);
+      expect([...required, ...optional].sort(), path).toEqual(Object.keys(body.properties).sort());
+    }
+  });
+
   it('/openapi.json states the rotation overlap as configured', async () => {
     const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { description: string }>> };
     expect(spec.paths['/api/v2/endpoints/{id}/secret/rotate']!.post!.description).toContain('for 1 hour (HERALD_ROTATION_OVERLAP_SECONDS)');
