@@ -93,6 +93,17 @@ export interface EventTypeDetailDto {
   readonly examples: Readonly<Record<string, unknown>>;
 }
 
+/** An event type the account registered itself (`custom` of GET /api/v2/event-types, or one by name). */
+export interface CustomEventTypeDto {
+  readonly name: string;
+  readonly custom: true;
+  readonly description: string;
+  /** The JSON Schema its events' data must match; null: any data. */
+  readonly schema: Readonly<Record<string, unknown>> | null;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
 export interface InboxDto {
   readonly id: string;
   readonly name: string;
@@ -125,6 +136,8 @@ export interface CatalogDto {
       readonly names: { readonly tenovos?: string; readonly mediapocket?: string; readonly cmp?: string };
     }[];
   }[];
+  /** The account's own types, by name. */
+  readonly custom: readonly CustomEventTypeDto[];
 }
 
 /** A recover as the API reports it (GET /api/v2/endpoints/:id/recoveries/:recovery_id). */
@@ -198,4 +211,26 @@ export function formatRate(rate: number | null | undefined): string {
 /** A JSON value as indented text for a `<pre>` block. */
 export function prettyJson(value: unknown): string {
   return JSON.stringify(value, null, 2);
+}
+
+/** Longest schema the catalog page shows inline; a longer one is on its type's page. */
+const INLINE_SCHEMA_CHARS = 4096;
+
+/** A custom type as a row of the catalog page: its schema inline when short, else its size. */
+export interface CustomTypeRow {
+  readonly name: string;
+  readonly description: string;
+  /** The schema as pretty JSON; null when there is none or it is too long to show inline. */
+  readonly schema: string | null;
+  /** `any data` (no schema), or how large a schema shown only on its page is; '' when inline. */
+  readonly schemaNote: string;
+}
+
+export function customTypeRows(types: readonly CustomEventTypeDto[]): CustomTypeRow[] {
+  return types.map((t) => {
+    if (t.schema === null) return { name: t.name, description: t.description, schema: null, schemaNote: 'any data (no schema)' };
+    const json = prettyJson(t.schema);
+    if (json.length <= INLINE_SCHEMA_CHARS) return { name: t.name, description: t.description, schema: json, schemaNote: '' };
+    return { name: t.name, description: t.description, schema: null, schemaNote: `a schema of ${Math.ceil(json.length / 1024)} KiB: open the type to read it` };
+  });
 }

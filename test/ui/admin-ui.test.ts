@@ -405,6 +405,29 @@ describe('admin UI', () => {
     await context.close();
   });
 
+  it("lists the account's own event types in the catalog and the picker, where ticking one subscribes to it", async () => {
+    const schema = { type: 'object', properties: { sku: { type: 'string' } }, required: ['sku'] };
+    expect((await herald.api('POST', '/api/v2/event-types', { name: 'acme.part.shipped', description: 'A part left the warehouse', schema })).status).toBe(201);
+    const { context, page, problems } = await signedIn();
+    await page.click('nav a:has-text("Event catalog")');
+    const row = page.locator('#custom-types tr[data-custom-type="acme.part.shipped"]');
+    await expect(row.textContent()).resolves.toContain('A part left the warehouse');
+    await row.locator('summary').click();
+    expect(JSON.parse((await row.locator('pre').textContent())!)).toEqual(schema);
+
+    await page.goto(`${herald.url}/endpoints/new`);
+    await page.fill('#url', `${receiver.url}/hooks/custom-type`);
+    await page.fill('#event-search', 'warehouse');
+    await expect(page.locator('details[data-topic="custom"]').getAttribute('open')).resolves.toBe('');
+    await page.check('input[name=event_types][value="acme.part.shipped"]');
+    await page.click('form.endpoint-form button[type=submit]');
+    await expect(page.locator('h1').textContent()).resolves.toBe('Endpoint created');
+    const endpoints = (await herald.api('GET', '/api/v2/endpoints')).body.data as { url: string; event_types: string[] }[];
+    expect(endpoints.find((e) => e.url.endsWith('/hooks/custom-type'))?.event_types).toEqual(['acme.part.shipped']);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   it('charts deliveries per minute by outcome and latency, and updates without a reload', async () => {
     const { id } = await createEndpointViaApi({ url: `${receiver.url}/hooks/activity`, event_types: ['asset.created'] });
     await publish('asset.created', 'a-activity-1');

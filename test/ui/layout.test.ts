@@ -24,6 +24,9 @@ beforeAll(async () => {
   ids.endpoint = healthy.body.id;
   ids.down = down.body.id;
   for (let i = 0; i < 5; i++) await herald.api('POST', '/api/v2/events', { type: 'asset.created', resource: { type: 'asset', id: `layout-${i}` } });
+  // An account's own type, with a schema: on the catalog, its page, and in the picker.
+  const schema = { type: 'object', properties: { size: { type: 'integer', description: 'Width of the widget in millimetres, measured at the widest point' } }, required: ['size'] };
+  expect((await herald.api('POST', '/api/v2/event-types', { name: 'acme.widget.built', description: 'A widget left the assembly line', schema })).status).toBe(201);
   const inbox = await herald.api('POST', '/api/v2/inboxes', { name: 'Layout inbox' });
   ids.inbox = inbox.body.id;
   await fetch(inbox.body.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(300) }) });
@@ -48,6 +51,7 @@ const pages = (): [string, string][] => [
   ['logs', '/logs'],
   ['catalog', '/catalog'],
   ['event-type', '/catalog/types/asset.created'],
+  ['custom-event-type', '/catalog/types/acme.widget.built'],
   ['activity', '/activity'],
   ['inboxes', '/inboxes'],
   ['inbox', `/inboxes/${ids.inbox}`],

@@ -267,3 +267,51 @@ describe('rotating the signing secret without JavaScript', () => {
     expect(await currentSecret(id)).not.toBe(secret);
   });
 });
+
+describe("the account's custom event types", () => {
+  const NAME = 'acme.widget.built';
+  const SCHEMA = { type: 'object', properties: { size: { type: 'integer', description: 'widths <in> mm' } }, required: ['size'] };
+
+  it('are listed in the catalog with their description and schema, and open on a page of their own', async () => {
+    const registered = await herald.api('POST', '/api/v2/event-types', { name: NAME, description: 'A widget left the line', schema: SCHEMA });
+    expect(registered.status).toBe(201);
+    expect((await herald.api('POST', '/api/v2/event-types', { name: 'acme.widget.scrapped' })).status).toBe(201);
+
+    const catalog = await page('/catalog');
+    const row = catalog.slice(catalog.indexOf(`<tr data-custom-type="${NAME}">`), catalog.indexOf('</tr>', catalog.indexOf(`<tr data-custom-type="${NAME}">`)));
+    expect(row).toContain(`<a href="/catalog/types/${NAME}" class="type-link"><code>${NAME}</code></a>`);
+    expect(row).toContain('A widget left the line');
+    expect(row).toContain('&quot;required&quot;: [');
+    expect(row).toContain('widths &lt;in&gt; mm');
+    expect(catalog).toContain('<tr data-custom-type="acme.widget.scrapped">');
+    expect(catalog).toContain('any data (no schema)');
+
+    const type = await page(`/catalog/types/${NAME}`);
+    expect(type).toContain('<h1><code>acme.widget.built</code></h1>');
+    expect(type).toContain('A widget left the line');
+    expect(type).toContain('&quot;size&quot;: {');
+  });
+
+  it('are in the endpoint form\'s picker, so an endpoint subscribes to one by ticking it, and in the test send list', async () => {
+    expect([201, 409]).toContain((await herald.api('POST', '/api/v2/event-types', { name: NAME, schema: SCHEMA })).status);
+    const form = await page('/endpoints/new');
+    const picker = form.slice(form.indexOf('<details class="topic" data-topic="custom"'));
+    expect(picker).toContain(`<input type="checkbox" name="event_types" value="${NAME}">`);
+
+    const sent = await fetch(`${herald.url}/endpoints`, {
+      method: 'POST',
+      headers: { cookie, origin: herald.url, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ url: `${receiver.url}/custom-type`, event_types: NAME, form_id: hiddenInputs(form).form_id ?? '' }),
+    });
+    expect(sent.status).toBe(201);
+    const id = /\/endpoints\/(ep_[A-Za-z0-9]+)/.exec(await sent.text())?.[1];
+    expect((await herald.api('GET', `/api/v2/endpoints/${id}`)).body.event_types).toEqual([NAME]);
+
+    // Edited, it shows ticked in its group, not among the filters the picker has no box for.
+    const edit = await page(`/endpoints/${id}/edit`);
+    expect(edit).toContain(`<details class="topic" data-topic="custom" open>`);
+    expect(edit).toContain(`<input type="checkbox" name="event_types" value="${NAME}" checked>`);
+    expect(edit).not.toContain('class="other-filters"');
+    expect(await page(`/endpoints/${id}`)).toContain(`<optgroup label="Your event types">\n        <option selected>${NAME}</option>`);
+  });
+});

@@ -39,7 +39,7 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
     const formId = view.mode === 'create' ? field(formOf(req), 'form_id') || submitted.newId() : '';
     const extraParamNames = Object.keys(keptExtraParams(view.endpoint) ?? {});
     const invalid = view.error ? formFieldOf(view.error.field) : '';
-    return ui.page(req, reply, 'endpoint-form', { title, nav: 'endpoints', catalog: catalog.topics, headerRows: HEADER_ROWS, action, formId, extraParamNames, invalid, ...view }, status);
+    return ui.page(req, reply, 'endpoint-form', { title, nav: 'endpoints', catalog: catalog.topics, custom: catalog.custom, headerRows: HEADER_ROWS, action, formId, extraParamNames, invalid, ...view }, status);
   }
 
   /** Saves a form through the API; a refusal shows the form again with the API's message. */
@@ -96,6 +96,7 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
       hours: HEALTH_HOURS,
       settings: endpointSettings(endpoint),
       catalog: catalog.topics,
+      custom: catalog.custom,
       rotated: extra.rotated ?? null,
       // Each page's rotate form is sent once: a reload of the page it leads to rotates nothing.
       rotateFormId: submitted.newId(),
