@@ -35,6 +35,19 @@ export interface ReadOnlyField {
   readonly live?: boolean;
   /** What to do instead, for the refusal to say: where the field changes, if anywhere. */
   readonly note?: string;
+  /**
+   * The object's change time: another value means the copy sent back is stale, refused with a
+   * StaleCopyError (each API answers it as it answers the others, or as a conflict).
+   */
+  readonly stale?: boolean;
+}
+
+/** A read-only change time sent back other than the object's: the copy was read before a change. */
+export class StaleCopyError extends EndpointInputError {
+  constructor(field: string, message: string) {
+    super(field, message);
+    this.name = 'StaleCopyError';
+  }
 }
 
 /** The note of a change time: a value other than the current one is a stale copy. */
@@ -50,19 +63,20 @@ export function recordFields(e: Endpoint, names: { id: string; createdAt: string
   return [
     { name: names.id, shown: e.id },
     { name: names.createdAt, shown: iso(e.createdAt), time: true },
-    { name: names.updatedAt, shown: iso(e.updatedAt), time: true, note: CHANGED_SINCE_READ },
+    { name: names.updatedAt, shown: iso(e.updatedAt), time: true, note: CHANGED_SINCE_READ, stale: true },
   ];
 }
 
 /**
  * `body` without its read-only `fields`, once each sent is found unchanged; else an
- * EndpointInputError naming the first that is not, which each API answers in its own shape.
+ * EndpointInputError naming the first that is not (a StaleCopyError for a change time), which
+ * each API answers in its own shape.
  */
 export function withoutReadOnly<T extends object>(body: T, fields: readonly ReadOnlyField[]): T {
   const rest: Record<string, unknown> = { ...(body as Record<string, unknown>) };
   for (const field of fields) {
     if (!Object.hasOwn(rest, field.name)) continue;
-    if (!unchanged(rest[field.name], field)) throw new EndpointInputError(field.name, refusal(field));
+    if (!unchanged(rest[field.name], field)) throw new (field.stale === true ? StaleCopyError : EndpointInputError)(field.name, refusal(field));
     delete rest[field.name];
   }
   return rest as T;

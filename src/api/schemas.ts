@@ -3,7 +3,7 @@
 import { Type, type Static } from 'typebox';
 import { TOKEN_ENDPOINT_AUTH_METHODS } from '../domain/endpoint.js';
 import type { TokenEndpointAuthMethod } from '../domain/types.js';
-import { readOnlyDoc, ReadOnlyCreatedAt, ReadOnlyId, ReadOnlyUpdatedAt } from './read-only.js';
+import { readOnlyDoc, ReadOnlyCreatedAt, ReadOnlyId } from './read-only.js';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 
@@ -170,7 +170,13 @@ const endpointReadOnlyFields = {
     Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'Read-only, kept by Herald from deliveries (which move it without changing updated_at): ignored, whatever is sent.' }),
   ),
   created_at: ReadOnlyCreatedAt,
-  updated_at: ReadOnlyUpdatedAt,
+  updated_at: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      description:
+        'Read-only, as answers show it: sent back unchanged (any RFC 3339 text of the same instant) it is ignored; another instant means the endpoint changed after it was read: 409 stale_copy naming it, nothing changed (read it again).',
+    }),
+  ),
 };
 
 export const EndpointPatch = Type.Object(

@@ -107,7 +107,7 @@ describe('errors the API answers', () => {
     await refused({ status: 415, error: 'unsupported_media_type' }, 'POST', '/api/v2/events', undefined, { raw: '{}', headers: { 'content-type': 'text/plain' } });
   });
 
-  it('endpoints: 422 invalid_endpoint and ssrf_blocked, 409 managed_by_inbox and endpoint_disabled, test sends refused', async () => {
+  it('endpoints: 422 invalid_endpoint and ssrf_blocked, 409 managed_by_inbox, stale_copy and endpoint_disabled, 412 precondition_failed, test sends refused', async () => {
     await refused({ status: 422, error: 'invalid_endpoint' }, 'POST', '/api/v2/endpoints', { url: `${receiver.url}/a`, event_types: ['nope.nope'] });
     await refused({ status: 422, error: 'invalid_endpoint' }, 'POST', '/api/v2/endpoints', { url: 'ftp://example.com/a', event_types: ['*'] });
     await refused({ status: 422, error: 'ssrf_blocked' }, 'POST', '/api/v2/endpoints', { url: 'http://10.0.0.1/a', event_types: ['*'] });
@@ -117,6 +117,9 @@ describe('errors the API answers', () => {
     await refused({ status: 422, error: 'invalid_endpoint' }, 'PATCH', `/api/v2/endpoints/${ep.id}`, { auth: { type: 'basic', username: 'u', password: '****' } });
     await refused({ status: 422, error: 'unknown_event_type' }, 'POST', `/api/v2/endpoints/${ep.id}/test`, { event_type: 'nope.nope' });
     await refused({ status: 422, error: 'reserved_event_type' }, 'POST', `/api/v2/endpoints/${ep.id}/test`, { event_type: 'endpoint.disabled', data: { a: 1 } });
+    await refused({ status: 409, error: 'stale_copy' }, 'PATCH', `/api/v2/endpoints/${ep.id}`, { description: 'stale', updated_at: '2020-01-01T00:00:00Z' });
+    await refused({ status: 412, error: 'precondition_failed' }, 'PATCH', `/api/v2/endpoints/${ep.id}`, { description: 'stale' }, { headers: { 'if-match': '"not-its-etag"' } });
+    await refused({ status: 412, error: 'precondition_failed' }, 'DELETE', `/api/v2/endpoints/${ep.id}`, undefined, { headers: { 'if-match': '"not-its-etag"' } });
     expect((await send('PATCH', `/api/v2/endpoints/${ep.id}`, { disabled: true })).status).toBe(200);
     await refused({ status: 409, error: 'endpoint_disabled' }, 'POST', `/api/v2/endpoints/${ep.id}/test`, {});
 

@@ -3,7 +3,7 @@
 // times, state Herald keeps) are ignored when sent back as read, and refused, naming the field in
 // the API's own error shape, when sent back with another value.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHerald, type TestHerald } from '../helpers.js';
+import { ADMIN_KEY, startTestHerald, type TestHerald } from '../helpers.js';
 
 let h: TestHerald;
 
@@ -41,7 +41,7 @@ describe('native PATCH /api/v2/endpoints/:id', () => {
     expect(saved.body.updated_at).not.toBe(read.updated_at);
   });
 
-  it('refuses a read-only field sent back with another value (422 naming it) and changes nothing', async () => {
+  it('refuses a read-only field sent back with another value (422 naming it; 409 stale_copy for updated_at) and changes nothing', async () => {
     const { id, route, read } = await created();
     const changed: [string, unknown][] = [
       ['id', 'ep_someone_else'],
@@ -49,25 +49,83 @@ describe('native PATCH /api/v2/endpoints/:id', () => {
       ['secret_hint', 'whsec_abcd…'],
       ['disabled_reason', 'maintenance'],
       ['created_at', LONG_AGO],
-      ['updated_at', LONG_AGO],
     ];
     for (const [field, value] of changed) {
       const refused = await h.api('PATCH', route, { ...read, description: 'after', [field]: value });
       expect([refused.status, refused.body], field).toEqual(readOnlyRefusal('invalid_endpoint', field));
     }
+    const stale = await h.api('PATCH', route, { ...read, description: 'after', updated_at: LONG_AGO });
+    expect([stale.status, stale.body.error, stale.body.field]).toEqual([409, 'stale_copy', 'updated_at']);
     expect((await h.api('GET', route)).body).toEqual(read);
     // failing_since moves with deliveries, without updated_at: whatever is sent, it is ignored.
     expect((await h.api('PATCH', `/api/v2/endpoints/${id}`, { failing_since: LONG_AGO })).body.failing_since).toBeNull();
   });
 
-  it('refuses a copy read before another change: its updated_at is no longer the endpoint\'s', async () => {
+  it('refuses a copy read before another change as a conflict (409 stale_copy naming updated_at): its updated_at is no longer the endpoint\'s', async () => {
     const { route, read } = await created();
     await aMomentLater();
-    expect((await h.api('PATCH', route, { disabled: true })).status).toBe(200);
+    const changed = await h.api('PATCH', route, { disabled: true });
+    expect(changed.status).toBe(200);
     const stale = await h.api('PATCH', route, { ...read, description: 'after' });
-    expect([stale.status, stale.body.field]).toEqual([422, 'updated_at']);
-    expect(stale.body.message).toMatch(/changed after it was read/);
+    expect([stale.status, stale.body.error, stale.body.field]).toEqual([409, 'stale_copy', 'updated_at']);
+    expect(stale.body.message).toBe(`updated_at: the endpoint changed after this copy was read (its updated_at is now ${changed.body.updated_at}); read it again and send your change with that, or leave updated_at out`);
     expect((await h.api('GET', route)).body).toMatchObject({ description: 'before', disabled: true });
+  });
+});
+
+describe('native endpoint ETag and If-Match', () => {
+  async function created(): Promise<{ route: string; etag: string }> {
+    const { id } = (await h.api('POST', '/api/v2/endpoints', { url: URL, event_types: ['asset.*'], description: 'before' })).body;
+    const route = `/api/v2/endpoints/${id}`;
+    const read = await h.api('GET', route);
+    return { route, etag: read.headers.get('etag')! };
+  }
+  const withIfMatch = async (method: string, route: string, ifMatch: string, body?: unknown) => {
+    const res = await fetch(h.url + route, {
+      method,
+      headers: { 'x-api-key': ADMIN_KEY, 'if-match': ifMatch, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, etag: res.headers.get('etag') };
+  };
+
+  it('GET and PATCH answer a strong ETag, the same while the endpoint is unchanged, another once it changes', async () => {
+    const { route, etag } = await created();
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
+    expect((await h.api('GET', route)).headers.get('etag')).toBe(etag);
+    const saved = await h.api('PATCH', route, { description: 'after' });
+    expect(saved.status).toBe(200);
+    const next = saved.headers.get('etag');
+    expect(next).not.toBe(etag);
+    expect((await h.api('GET', route)).headers.get('etag')).toBe(next);
+  });
+
+  it('PATCH with If-Match: made when it names the current ETag (or *, or a list holding it); 412 naming If-Match with the current ETag otherwise, and nothing changed', async () => {
+    const { route, etag } = await created();
+    const first = await withIfMatch('PATCH', route, etag, { description: 'first' });
+    expect([first.status, first.body.description]).toEqual([200, 'first']);
+    const stale = await withIfMatch('PATCH', route, etag, { description: 'second' });
+    expect([stale.status, stale.body.error, stale.body.field, stale.etag]).toEqual([412, 'precondition_failed', 'If-Match', first.etag]);
+    expect(stale.body.message).toMatch(/changed after it was read/);
+    // If-Match compares strongly: a weak tag of the same value does not match.
+    expect((await withIfMatch('PATCH', route, `W/${first.etag}`, { description: 'weak' })).status).toBe(412);
+    expect((await h.api('GET', route)).body.description).toBe('first');
+    const listed = await withIfMatch('PATCH', route, `"other", ${first.etag}`, { description: 'listed' });
+    expect([listed.status, listed.body.description]).toEqual([200, 'listed']);
+    expect((await withIfMatch('PATCH', route, '*', { description: 'any' })).status).toBe(200);
+    const malformed = await withIfMatch('PATCH', route, first.etag!.slice(1, -1), { description: 'unquoted' });
+    expect([malformed.status, malformed.body.error, malformed.body.field]).toEqual([400, 'invalid_request', 'If-Match']);
+  });
+
+  it('DELETE with If-Match: 412 while the endpoint changed after it was read, deleted with the current ETag', async () => {
+    const { route, etag } = await created();
+    const changed = await h.api('PATCH', route, { description: 'changed meanwhile' });
+    const refused = await withIfMatch('DELETE', route, etag);
+    expect([refused.status, refused.body.error, refused.body.field]).toEqual([412, 'precondition_failed', 'If-Match']);
+    expect((await h.api('GET', route)).status).toBe(200);
+    expect((await withIfMatch('DELETE', route, changed.headers.get('etag')!)).status).toBe(204);
+    expect((await withIfMatch('DELETE', route, '*')).status).toBe(404);
   });
 });
 

@@ -1,5 +1,5 @@
 // Native endpoints API: /api/v2/endpoints
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app/context.js';
 import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
@@ -19,7 +19,8 @@ import { customTypesOf } from '../custom-events.js';
 import { checkEventLimits } from '../event-limits.js';
 import { customTypesFor, selectedEventTypes } from '../event-type-filter.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
-import { recordFields, withoutReadOnly, type ReadOnlyField } from '../read-only.js';
+import { recordFields, StaleCopyError, withoutReadOnly, type ReadOnlyField } from '../read-only.js';
+import { checkIfMatch, etagOf, IF_MATCH, IfMatchHeaders } from '../preconditions.js';
 import type { RecoverScope } from '../../store/contract.js';
 import { answerRecover, fixedScope, IDEMPOTENCY_KEY, KEY_REUSED, RecoverHeaders, RecoveryView, recoveryView } from '../recover.js';
 
@@ -101,18 +102,19 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return { data: page.items.map(endpointView), next_cursor: page.nextCursor };
   });
 
-  app.get('/api/v2/endpoints/:id', { schema: { tags: ['endpoints'], description: 'One endpoint (credentials masked). Another account\'s endpoint answers 404.', params: IdParams, response: { 200: EndpointView } } }, async (req) => {
+  app.get('/api/v2/endpoints/:id', { schema: { tags: ['endpoints'], description: 'One endpoint (credentials masked), with its ETag: send it back in If-Match to change or delete the endpoint only as read. Another account\'s endpoint answers 404.', params: IdParams, response: { 200: EndpointView } } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const endpoint = await ctx.store.getEndpoint(principalOf(req).accountId, id);
     if (!endpoint) throw notFound('endpoint', id);
-    return endpointView(endpoint);
+    return withEtag(reply, endpoint);
   });
 
-  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out, or sent back masked as answers show them, are kept (OAuth ones only with the same token_url; a basic password and hidden header values, sent in clear to the URL, only while the url stays on the same origin: scheme, host and port, else 422 naming auth or headers); any other masked value is refused (422). The fields answers show that no PATCH sets (id, profile, secret_hint, disabled_reason, created_at, updated_at) may be sent back as read, and are ignored, so an endpoint read, changed and sent back whole is taken; another value is refused (422 naming it: an updated_at other than the current one means the endpoint changed after it was read); failing_since is ignored. Admin keys only.', params: IdParams, body: EndpointPatch, response: answers({ 200: 'the endpoint (credentials masked)', 409: INBOX_RELAY, 422: ENDPOINT_REFUSED }) } }, async (req) => {
+  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out, or sent back masked as answers show them, are kept (OAuth ones only with the same token_url; a basic password and hidden header values, sent in clear to the URL, only while the url stays on the same origin: scheme, host and port, else 422 naming auth or headers); any other masked value is refused (422). The fields answers show that no PATCH sets (id, profile, secret_hint, disabled_reason, created_at, updated_at) may be sent back as read, and are ignored, so an endpoint read, changed and sent back whole is taken; another value is refused (422 naming it), but an updated_at other than the current one means the endpoint changed after it was read: 409 stale_copy naming updated_at; failing_since is ignored. With If-Match (the ETag a GET answered) the change is made only if the endpoint is still as read, else 412. Admin keys only.', params: IdParams, headers: IfMatchHeaders, body: EndpointPatch, response: answers({ 200: 'the endpoint (credentials masked), with its new ETag', 409: `${INBOX_RELAY}; ${STALE_COPY}`, 412: PRECONDITION_FAILED, 422: ENDPOINT_REFUSED }) } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
     if (!existing) throw notFound('endpoint', id);
+    checkIfMatch(ifMatchOf(req), endpointEtag(existing), 'endpoint');
     const body = editable(req.body as EndpointPatch, existing);
     // Pausing a relay (disabled) is fine; its destination and filter are the inbox's.
     if (Object.keys(body).some((k) => k !== 'disabled')) refuseRelay(existing);
@@ -126,14 +128,17 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     await checkEndpointDestinations(ctx, updated, accountId, existing);
     await saveEndpointUpdate(ctx, updated, existing);
     // As stored: what another writer changed meanwhile (a worker disabling it) was kept.
-    return endpointView((await ctx.store.getEndpoint(accountId, id)) ?? updated);
+    return withEtag(reply, (await ctx.store.getEndpoint(accountId, id)) ?? updated);
   });
 
-  app.delete('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Deletes an endpoint; its pending deliveries are not sent. Admin keys only.', params: IdParams, response: answers({ 204: 'deleted, with its deliveries and their attempts', 409: INBOX_RELAY }) } }, async (req, reply) => {
+  app.delete('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Deletes an endpoint; its pending deliveries are not sent. With If-Match (the ETag a GET answered) only if the endpoint is still as read, else 412. Admin keys only.', params: IdParams, headers: IfMatchHeaders, response: answers({ 204: 'deleted, with its deliveries and their attempts', 409: INBOX_RELAY, 412: PRECONDITION_FAILED }) } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
-    if (existing) refuseRelay(existing);
+    if (existing) {
+      checkIfMatch(ifMatchOf(req), endpointEtag(existing), 'endpoint');
+      refuseRelay(existing);
+    }
     if (!(await ctx.store.deleteEndpoint(accountId, id))) throw notFound('endpoint', id);
     ctx.endpointChanged(id);
     return reply.status(204).send();
@@ -257,9 +262,24 @@ function overlapText(ms: number): string {
   return `${amount} ${unit}${amount === 1 ? '' : 's'}`;
 }
 
+/** Members of an endpoint's view that move with deliveries, without its change time. */
+const LIVE: readonly string[] = ['failing_since'];
+
+const endpointEtag = (e: Endpoint): string => etagOf(endpointView(e), LIVE);
+
+const ifMatchOf = (req: FastifyRequest): string | undefined => (req.headers as Static<typeof IfMatchHeaders>)[IF_MATCH];
+
+/** The endpoint as answers show it, its ETag in the header. */
+function withEtag(reply: FastifyReply, e: Endpoint): Record<string, unknown> {
+  const view = endpointView(e);
+  void reply.header('etag', etagOf(view, LIVE));
+  return view;
+}
+
 /**
  * A PATCH body without what answers show of `e` and no PATCH sets, sent back as read (422 naming
- * one sent back changed): an endpoint read, changed and sent back whole is taken.
+ * one sent back changed, 409 for a stale updated_at): an endpoint read, changed and sent back
+ * whole is taken.
  */
 function editable(body: EndpointPatch, e: Endpoint): EndpointPatch {
   const view = endpointView(e);
@@ -268,11 +288,15 @@ function editable(body: EndpointPatch, e: Endpoint): EndpointPatch {
     { name: 'profile', shown: view.profile, note: 'an endpoint keeps the profile of the API that created it' },
     { name: 'secret_hint', shown: view.secret_hint, note: 'POST /api/v2/endpoints/{id}/secret/rotate replaces the secret' },
     { name: 'disabled_reason', shown: view.disabled_reason, note: 'Herald sets it along with disabled' },
-    { name: 'failing_since', shown: view.failing_since, live: true },
+    ...LIVE.map((name) => ({ name, shown: view[name], live: true })),
   ];
   try {
     return withoutReadOnly(body, readOnly);
   } catch (err) {
+    // A copy read before the endpoint's last change: sent back whole, it would undo that change.
+    if (err instanceof StaleCopyError) {
+      throw new ApiError(409, 'stale_copy', `${err.field}: the endpoint changed after this copy was read (its updated_at is now ${String(view.updated_at)}); read it again and send your change with that, or leave ${err.field} out`, err.field);
+    }
     return asApiError(err);
   }
 }
@@ -281,6 +305,8 @@ const ENDPOINT_REFUSED =
   '`invalid_endpoint`: a field breaks a rule (a URL that is not http(s), an unknown event type, a masked value in place of a credential, a credential not sent again for a URL on another origin, a field answers show sent back changed); ' +
   '`ssrf_blocked` (or `invalid_url`): the URL (or OAuth token_url) is refused by the SSRF guard: a private or loopback address not in HERALD_ALLOWED_TARGETS. `field` names it';
 const INBOX_RELAY = "`managed_by_inbox`: the endpoint relays an inbox's captures: change it through the inbox";
+const STALE_COPY = '`stale_copy`: updated_at is not the endpoint\'s: it changed after the copy sent was read; `field` names updated_at';
+const PRECONDITION_FAILED = '`precondition_failed`: If-Match names no ETag the endpoint has now: it changed after it was read; the answer\'s ETag header is the current one';
 const TEST_SEND_REFUSED =
   '`unknown_event_type`: event_type is neither in the catalog nor one of the account\'s custom types; `reserved_event_type`: data given for one of Herald\'s own types; `invalid_event_data`: data does not match the custom type\'s schema. `field` names it';
 
