@@ -271,6 +271,18 @@ describe('with a running Herald', () => {
     }
   });
 
+  it('/openapi.json says what each error answer of every route means', async () => {
+    const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>> };
+    const bare: string[] = [];
+    for (const [path, operations] of Object.entries(spec.paths)) {
+      for (const [method, { responses }] of Object.entries(operations)) {
+        // "Default Response" is what the document says of an answer whose schema says nothing.
+        for (const [status, { description }] of Object.entries(responses)) if (Number(status) >= 400 && description === 'Default Response') bare.push(`${method.toUpperCase()} ${path} ${status}`);
+      }
+    }
+    expect(bare).toEqual([]);
+  });
+
   it('/openapi.json states the rotation overlap as configured', async () => {
     const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { description: string }>> };
     expect(spec.paths['/api/v2/endpoints/{id}/secret/rotate']!.post!.description).toContain('for 1 hour (HERALD_ROTATION_OVERLAP_SECONDS)');

@@ -69,7 +69,11 @@ const Webhook = Type.Object({
 });
 type Webhook = Static<typeof Webhook>;
 const One = Type.Object({ webhook: Webhook });
-const ErrorBody = Type.Object({ error: Type.String() });
+// Media Pocket's error shape, {error} alone; each status says what it answers, for /openapi.json.
+const errorBody = (description: string) => Type.Object({ error: Type.String() }, { description });
+const Unauthorized = errorBody('no API key, or not an admin key: {"error": …}');
+const NotFound = errorBody('no such webhook (or, for project_id, no such project): {"error": "Couldn\'t find Webhook with \'id\'=7"}, {"error": "project not found"}');
+const Invalid = errorBody('a param missing or not valid, in Apipie\'s words: {"error": "Invalid parameter \'http_url\' value nil: Must be a String"}');
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100, description: 'The numeric webhook id' }) });
 const LogQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 250, default: 50 })),
@@ -89,7 +93,7 @@ const LogEntry = Type.Object({
   response_body: Type.Union([Type.String(), Type.Null()]),
   created_at: Type.String(),
 });
-const errors = { 401: ErrorBody, 404: ErrorBody, 422: ErrorBody };
+const errors = { 401: Unauthorized, 404: NotFound, 422: Invalid };
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -275,7 +279,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get(
     '/api/v2/admin/webhooks',
-    { ...admin, schema: { tags: TAGS, summary: 'List webhooks (Media Pocket)', response: { 200: Type.Object({ webhooks: Type.Array(Webhook) }), 401: ErrorBody } } },
+    { ...admin, schema: { tags: TAGS, summary: 'List webhooks (Media Pocket)', response: { 200: Type.Object({ webhooks: Type.Array(Webhook) }), 401: Unauthorized } } },
     async (req) => {
       const { accountId } = principalOf(req);
       const all: Endpoint[] = [];
@@ -292,7 +296,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get(
     '/api/v2/admin/webhooks/:id',
-    { ...admin, schema: { tags: TAGS, summary: 'Get a webhook (Media Pocket)', params: IdParams, response: { 200: One, 401: ErrorBody, 404: ErrorBody } } },
+    { ...admin, schema: { tags: TAGS, summary: 'Get a webhook (Media Pocket)', params: IdParams, response: { 200: One, 401: Unauthorized, 404: NotFound } } },
     async (req) => ({ webhook: await view(await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)) }),
   );
 
@@ -331,7 +335,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
 
   app.delete(
     '/api/v2/admin/webhooks/:id',
-    { ...admin, schema: { tags: TAGS, summary: 'Delete a webhook (Media Pocket)', description: 'Answers the webhook as it was.', params: IdParams, response: { 200: One, 401: ErrorBody, 404: ErrorBody } } },
+    { ...admin, schema: { tags: TAGS, summary: 'Delete a webhook (Media Pocket)', description: 'Answers the webhook as it was.', params: IdParams, response: { 200: One, 401: Unauthorized, 404: NotFound } } },
     async (req) => {
       const { accountId } = principalOf(req);
       const { id } = req.params as Static<typeof IdParams>;
@@ -357,7 +361,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
           description: `Every ${outcome === 'succeeded' ? 'successful' : 'failed'} attempt, newest first (a retried message appears once per failed attempt). Page with limit and cursor (= next_cursor).`,
           params: IdParams,
           querystring: LogQuery,
-          response: { 200: Type.Object({ [key]: Type.Array(LogEntry), next_cursor: Type.Union([Type.String(), Type.Null()]) }), 401: ErrorBody, 404: ErrorBody },
+          response: { 200: Type.Object({ [key]: Type.Array(LogEntry), next_cursor: Type.Union([Type.String(), Type.Null()]) }), 401: Unauthorized, 404: NotFound },
         },
       },
       async (req) => {
