@@ -371,18 +371,26 @@ UPDATE endpoints e SET failing_since = CASE WHEN l.ok THEN NULL ELSE $3::bigint 
   FROM locked l
  WHERE e.id = l.id`;
 
+// The advisory lock key an endpoint's ordering switch takes exclusively and an ingest of its
+// deliveries shared. Endpoints share one of 16 keys: a batch fanning out to thousands of endpoints
+// takes 16 locks at most, not one each from the server's lock table (64 per connection by
+// default), and a switch, which is rare, at worst waits for an ingest to another endpoint.
+const ORDERING_BUCKET = (id: string) => `(hashtext(${id}) & 15)`;
+const ORDERING_LOCK = (bucket: string) => `hashtext('herald_ordering:' || ${bucket})`;
+
 // Sorted so concurrent ingests lock resource_sequences rows in one order (no deadlocks). One
 // row per resource per batch: ON CONFLICT cannot update a row twice in one statement, so the
 // batch reserves `n` numbers at once and hands them out in batch order.
 //
-// It first takes, shared, the ordering lock of each endpoint the batch's events with a resource
-// go to ($4): an ordering switch (updateEndpoint) waits for this ingest's commit and then
-// re-orders its deliveries too, or this ingest waits for the switch's commit and reads the new
-// setting (DELIVERIES_SQL, a later statement, so a later snapshot). Shared locks never wait for
-// each other: ingests do not queue behind one another, only behind a switch.
+// It first takes, shared, the ordering locks (ORDERING_LOCK) of the endpoints the batch's events
+// with a resource go to ($4): an ordering switch (updateEndpoint) waits for this ingest's commit
+// and then re-orders its deliveries too, or this ingest waits for the switch's commit and reads
+// the new setting (DELIVERIES_SQL, a later statement, so a later snapshot). Shared locks never
+// wait for each other: ingests do not queue behind one another, only behind a switch.
 const SEQUENCES_SQL = `
 WITH locked AS MATERIALIZED (
-  SELECT count(pg_advisory_xact_lock_shared(hashtext('ordering:' || id))) AS n FROM (SELECT unnest($4::text[]) AS id ORDER BY 1) e
+  SELECT count(pg_advisory_xact_lock_shared(${ORDERING_LOCK('b')})) AS n
+    FROM (SELECT DISTINCT ${ORDERING_BUCKET('id')} AS b FROM unnest($4::text[]) AS id ORDER BY 1) e
 )
 INSERT INTO resource_sequences AS r (account_id, resource_key, sequence)
 SELECT account_id, resource_key, n FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(account_id, resource_key, n)
@@ -959,7 +967,7 @@ export class PostgresStore implements Store {
     await this.tx(async (c) => {
       // Waits for the ingests committing deliveries of the endpoint as it was, so the statement
       // after it sees theirs too; those after it read the new setting (SEQUENCES_SQL).
-      await c.query("SELECT pg_advisory_xact_lock(hashtext('ordering:' || $1))", [e.id]);
+      await c.query(`SELECT pg_advisory_xact_lock(${ORDERING_LOCK(ORDERING_BUCKET('$1::text'))})`, [e.id]);
       await this.exec(numbered(FOLLOW_ORDERING, 1), [e.ordering === 'per_resource', e.id, e.id], c);
       await update(c);
     });
