@@ -283,6 +283,26 @@ describe('with a running Herald', () => {
     expect(bare).toEqual([]);
   });
 
+  it('the lists the README says go a page at a time are every native list, with the limit it gives', async () => {
+    type Parameter = { name: string; in: string; schema: { minimum?: number; maximum?: number; default?: number } };
+    const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, { get?: { parameters?: Parameter[] } }> };
+    const sentence = README.slice(README.indexOf('Lists go a page at a time:'), README.indexOf('\n\n', README.indexOf('Lists go a page at a time:'))).replace(/\s+/g, ' ');
+    const [, min, max, fallback] = /`limit` (\d+)–(\d+) \((\d+)\)/.exec(sentence)!;
+    const named = new Set([...sentence.matchAll(/`(?:GET )?(\/[a-z:/-]+)`/g)].map((m) => `/api/v2${m[1]}`));
+    const paged = new Map<string, Parameter[]>();
+    for (const [path, { get }] of Object.entries(spec.paths)) {
+      const query = (get?.parameters ?? []).filter((p) => p.in === 'query');
+      if (path.startsWith('/api/v2/') && !path.startsWith('/api/v2/admin/') && query.some((p) => p.name === 'cursor')) paged.set(path.replace(/\{([^}]+)\}/g, ':$1'), query);
+    }
+    expect([...paged.keys()].sort()).toEqual([...named].sort());
+    for (const [path, query] of paged) {
+      const limit = query.find((p) => p.name === 'limit')!.schema;
+      expect([limit.minimum, limit.maximum, limit.default], path).toEqual([Number(min), Number(max), Number(fallback)]);
+      const page = await h.api('GET', `${path.replace(/:[a-z_]+/, 'zz_missing')}?limit=1`);
+      if (page.status === 200) expect(Object.keys(page.body).sort(), path).toEqual(['data', 'next_cursor']);
+    }
+  });
+
   it('/openapi.json states the rotation overlap as configured', async () => {
     const spec = (await (await fetch(`${h.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { description: string }>> };
     expect(spec.paths['/api/v2/endpoints/{id}/secret/rotate']!.post!.description).toContain('for 1 hour (HERALD_ROTATION_OVERLAP_SECONDS)');
