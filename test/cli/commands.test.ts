@@ -6,7 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, eventually, startReceiver, startTestHerald, type Receiver, type TestHerald } from '../helpers.js';
-import { freePort } from '../process.js';
+import { closedPort } from '../process.js';
 import { runCli } from './cli-support.js';
 
 let h: TestHerald;
@@ -309,7 +309,7 @@ describe('help and bad arguments', () => {
     const noKey = await runCli(['endpoints'], { HERALD_URL: h.url });
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toMatch(/no API key: set HERALD_API_KEY or pass --key/);
-    const port = await freePort();
+    const port = await closedPort();
     const down = await runCli(['endpoints'], { HERALD_URL: `http://127.0.0.1:${port}`, HERALD_API_KEY: ADMIN_KEY });
     expect(down.code).toBe(1);
     expect(down.stderr).toContain(`cannot reach Herald at http://127.0.0.1:${port}: ECONNREFUSED`);

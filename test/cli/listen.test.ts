@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verify } from '../../src/signing/verify.js';
 import { ADMIN_KEY, startReceiver, startTestHerald, tempDir, type Receiver, type TestHerald } from '../helpers.js';
-import { freePort } from '../process.js';
+import { closedPort } from '../process.js';
 import { startCli, type LongRunning } from './cli-support.js';
 
 let h: TestHerald;
@@ -122,7 +122,7 @@ describe('herald listen', () => {
   });
 
   it('prints readable lines without --json, and reports an unreachable local service per delivery', async () => {
-    const closed = await freePort();
+    const closed = await closedPort();
     cli = startCli(['listen', '--forward-to', `http://127.0.0.1:${closed}/hooks`], listenEnv());
     await cli.waitForLine((l) => l.startsWith('Ready.'));
     expect(cli.lines.join('\n')).toContain(`Forwarding * from ${h.url} to http://127.0.0.1:${closed}/hooks`);

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_DATABASE_URL } from '../../src/store/conformance/pg-harness.js';
 import { startPgProxy, type PgProxy } from '../../src/store/conformance/pg-proxy.js';
 import { ADMIN_KEY, eventually, startReceiver, tempDir, type Receiver } from '../helpers.js';
-import { apiCall, freePort, spawnHerald, type HeraldProcess } from '../process.js';
+import { apiCall, spawnHerald, type HeraldProcess } from '../process.js';
 
 const database = `herald_outage_${randomBytes(5).toString('hex')}`;
 const direct = new URL(TEST_DATABASE_URL);
@@ -84,9 +84,8 @@ describe('PostgreSQL processes and their database', () => {
     proxy = await startPgProxy();
     const through = { DATABASE_URL: proxy.urlTo(ENV.DATABASE_URL) };
     const api = await spawn('api', through);
-    const probes = await freePort();
-    await spawn('worker', { ...through, HERALD_METRICS_PORT: String(probes) });
-    const worker = `http://127.0.0.1:${probes}`;
+    // Its probes on a port of its own (0: a port picked free beforehand could be another process's by then).
+    const worker = await (await spawn('worker', { ...through, HERALD_METRICS_PORT: '0' })).listening();
     await eventually(async () => ((await status(`${worker}/readyz`)) === 200 ? true : undefined));
     await eventually(async () => ((await connections('herald-notifier')) === 1 ? true : undefined));
     await apiCall(api.url, 'POST', '/api/v2/endpoints', { url: receiver.url, event_types: ['asset.*'] });

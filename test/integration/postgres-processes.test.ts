@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TEST_DATABASE_URL } from '../../src/store/conformance/pg-harness.js';
 import { allSequences, arrivedInOrder, eventsOfResources, eventually, startReceiver, tempDir, type Receiver } from '../helpers.js';
 import { runCli } from '../cli/cli-support.js';
-import { apiCall, freePort, spawnHerald, type HeraldProcess } from '../process.js';
+import { apiCall, spawnHerald, type HeraldProcess } from '../process.js';
 
 const schema = `herald_procs_${randomBytes(5).toString('hex')}`;
 const url = new URL(TEST_DATABASE_URL);
@@ -101,8 +101,7 @@ describe('PostgreSQL processes', () => {
     const api = await spawn('api');
     const w1 = await spawn('worker', {}, ['--concurrency', '32']);
     // The survivor serves its own probes and metrics: a worker has no API to scrape.
-    const probes = `http://127.0.0.1:${await freePort()}`;
-    await spawn('worker', { HERALD_METRICS_PORT: new URL(probes).port }, ['--concurrency', '32']);
+    const probes = await (await spawn('worker', { HERALD_METRICS_PORT: '0' }, ['--concurrency', '32'])).listening();
     await apiCall(api.url, 'POST', '/api/v2/endpoints', { url: receiver.url, event_types: ['asset.*'] });
 
     const accepted: string[] = [];
@@ -177,8 +176,9 @@ describe('PostgreSQL processes', () => {
     await (await spawn('migrate')).exited;
     const api = await spawn('api');
     const patient = { HERALD_RETRY_SCHEDULE: ['0', ...Array.from({ length: 29 }, () => '0.05')].join(',') };
-    const probes = [await freePort(), await freePort()];
-    for (const port of probes) await spawn('worker', { ...patient, HERALD_METRICS_PORT: String(port) });
+    // Each worker's probes on a port it got itself: two ports picked free beforehand could be one and the same.
+    const probes: string[] = [];
+    for (let i = 0; i < 2; i++) probes.push(await (await spawn('worker', { ...patient, HERALD_METRICS_PORT: '0' })).listening());
     await apiCall(api.url, 'POST', '/api/v2/endpoints', { url: `${receiver.url}/limited`, event_types: ['asset.created'], rate_limit_per_second: 20 });
     await apiCall(api.url, 'POST', '/api/v2/endpoints', { url: `${receiver.url}/ordered`, event_types: ['asset.metadata.updated'], ordering: 'per_resource' });
     await apiCall(api.url, 'POST', '/api/v2/events/batch', { events: Array.from({ length: 260 }, (_, i) => ({ type: 'asset.created', data: { i } })) });
@@ -192,9 +192,10 @@ describe('PostgreSQL processes', () => {
     expect(peak).toBeGreaterThanOrEqual(190);
     for (const seqs of order.values()) expect(seqs).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
     // Both workers took part: the limit and the order held across two processes, not within one.
-    for (const port of probes) {
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(Number(/^herald_delivery_attempts_total\{outcome="succeeded",profile="standard"\} (\d+)$/m.exec(metrics)?.[1] ?? 0), `worker on ${port}`).toBeGreaterThan(20);
+    expect(new Set(probes).size).toBe(2);
+    for (const probe of probes) {
+      const metrics = await (await fetch(`${probe}/metrics`)).text();
+      expect(Number(/^herald_delivery_attempts_total\{outcome="succeeded",profile="standard"\} (\d+)$/m.exec(metrics)?.[1] ?? 0), `worker on ${probe}`).toBeGreaterThan(20);
     }
   }, 60_000);
 });

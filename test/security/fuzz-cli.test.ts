@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSecretBox } from '../../src/app/open-store.js';
 import { ConfigError, loadClientConfig, loadConfig, type Config } from '../../src/config/index.js';
 import { tempDir } from '../helpers.js';
-import { freePort } from '../process.js';
+import { closedPort } from '../process.js';
 import { anyString } from './fuzz-support.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
@@ -27,7 +27,7 @@ let dir: string;
 let closedUrl: string;
 beforeAll(async () => {
   dir = tempDir('herald-fuzz-cli-');
-  closedUrl = `http://127.0.0.1:${await freePort()}`;
+  closedUrl = `http://127.0.0.1:${await closedPort()}`;
   writeFileSync(path.join(dir, 'bad.json'), '{"not": json');
   writeFileSync(path.join(dir, 'good.json'), '{"filename": "logo.png"}');
   mkdirSync(path.join(dir, 'a-directory'));

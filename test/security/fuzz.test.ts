@@ -14,7 +14,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, tempDir, uiSession } from '../helpers.js';
-import { freePort, spawnHerald, type HeraldProcess } from '../process.js';
+import { closedPort as closedPortFor, spawnHerald, type HeraldProcess } from '../process.js';
 import {
   anyString,
   closeAgent,
@@ -339,7 +339,7 @@ function raw(bytes: string): Promise<string> {
 
 beforeAll(async () => {
   dir = tempDir('herald-fuzz-');
-  closedPort = await freePort();
+  closedPort = await closedPortFor();
   // No sign-in limit: the fuzzed /login would otherwise shut the fixtures' own sign-ins out.
   proc = await spawnHerald('api', { HERALD_DATA_DIR: dir, LOG_LEVEL: 'error', HERALD_INBOX_RATE_LIMIT: '0', HERALD_UI_SIGN_IN_FAILURES: '0', HERALD_SQLITE_SYNC: 'normal' });
   base = new URL(proc.url);
