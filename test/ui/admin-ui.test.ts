@@ -205,13 +205,13 @@ describe('admin UI', () => {
 
   it('shows a filter the API refused beside the filters, kept, with and without htmx', async () => {
     const cookie = await uiSession(herald.url);
-    const get = (headers: Record<string, string> = {}) => fetch(`${herald.url}/logs?event_type=bogus.type`, { headers: { cookie, ...headers } });
+    const get = (headers: Record<string, string> = {}) => fetch(`${herald.url}/logs?event_type=bogus`, { headers: { cookie, ...headers } });
     for (const res of [await get(), await get({ 'hx-request': 'true' })]) {
       expect(res.status).toBe(200);
       const html = await res.text();
       const list = html.slice(html.indexOf('<section id="deliveries"'));
-      expect(list).toMatch(/<p class="notice error" role="alert">event_type has unknown event types: &quot;bogus.type&quot;<\/p>/);
-      expect(html).toContain('value="bogus.type"');
+      expect(list).toMatch(/<p class="notice error" role="alert">event_type has unknown event types: &quot;bogus&quot;<\/p>/);
+      expect(html).toContain('value="bogus"');
     }
   });
 
