@@ -96,6 +96,25 @@ describe('errors the API answers', () => {
     return res.body;
   };
 
+  it("every 409 and 422 /openapi.json declares names the codes it carries, each one of that status", () => {
+    let checked = 0;
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      // Media Pocket's routes answer {error} alone, without codes.
+      if (path.startsWith('/api/v2/admin/')) continue;
+      for (const [method, { responses }] of Object.entries(operations)) {
+        for (const status of ['409', '422']) {
+          const description = responses[status]?.description;
+          if (description === undefined) continue;
+          const codes = [...description.matchAll(/`([a-z]+(?:_[a-z]+)+|[a-z]+)`/g)].map((m) => m[1]!).filter((c) => c in ERROR_STATUSES);
+          expect(codes, `${method.toUpperCase()} ${path} ${status}: ${description}`).not.toEqual([]);
+          for (const code of codes) expect(ERROR_STATUSES[code as keyof typeof ERROR_STATUSES] as readonly number[], `${method.toUpperCase()} ${path} ${status} ${code}`).toContain(Number(status));
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(15);
+  });
+
   it('input every route refuses: 400, 401, 403, 404, 413, 415', async () => {
     await refused({ status: 400, error: 'invalid_request' }, 'POST', '/api/v2/endpoints', { url: `${receiver.url}/a` });
     await refused({ status: 401, error: 'unauthorized' }, 'GET', '/api/v2/endpoints', undefined, { key: 'not-a-key' });
