@@ -381,6 +381,35 @@ describe('Dispatcher', () => {
     ]);
   });
 
+  it('keeps what a full disk refuses as it is, details and hand-backs included, writes what fits, and the rest once it has room', async () => {
+    // A disk with room for a few small writes (SQLite's free pages, a WAL it can reuse): the batch
+    // fails whole, one at a time some fit. What does not fit was refused for its size, not its
+    // text: stripped of its details, or dropped, it would be lost though the disk has room later.
+    const h = harness(async (d) => ({ attempt: { ...attempt(200), responseBody: d.id === 'big' ? 'x'.repeat(5_000) : 'ok' }, verdict: 'success' }));
+    const settle = h.deps.settle;
+    let room = 2;
+    const size = (s: Settlement) => (s.outcome === 'release' ? 1 : 1 + Math.floor((s.attempt.responseBody?.length ?? 0) / 1_000));
+    h.deps.settle = async (batch) => {
+      const needed = batch.reduce((n, s) => n + size(s), 0);
+      if (needed > room) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      room -= needed;
+      return settle(batch);
+    };
+    const errors: string[] = [];
+    h.deps.onError = (_stage, err) => errors.push(String(err));
+    for (const [id, endpoint] of [['handed-back', 'gone-1'], ['big', 'e-big'], ['small', 'e-small']]) h.queue.push(delivery(id, endpoint));
+    const d = dispatcher(h, { settleDelayMs: 50 });
+    d.start();
+    await until(() => h.settled.length === 2);
+    expect(h.settled.map((s) => s.deliveryId).sort()).toEqual(['handed-back', 'small']);
+    room = 100;
+    await until(() => h.settled.length === 3);
+    await d.stop(1000);
+    const big = h.settled.find((s) => s.deliveryId === 'big');
+    expect(big).toMatchObject({ outcome: 'succeeded', attempt: { errorMessage: null, responseBody: 'x'.repeat(5_000) } });
+    expect(errors.filter((e) => /dropped|without its attempt's details/.test(e))).toEqual([]);
+  });
+
   it('keeps a whole batch while the store refuses every settlement of it (down), and writes it once back', async () => {
     const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }));
     const settle = h.deps.settle;

@@ -1,6 +1,7 @@
 // The dispatcher loop. It never sees SQL or HTTP: it is handed claim, deliver and settle,
 // and decides only what to take next, when to wait, and what an attempt's result means.
 import type { AttemptInput, ClaimedDelivery, IngestLease, Settlement } from '../store/contract.js';
+import { diskRefusal } from '../store/unavailable.js';
 import { nextAttempt } from './retry-policy.js';
 
 /** What one HTTP attempt produced, already classified. */
@@ -753,18 +754,18 @@ export class Dispatcher {
           if (batch.some((s) => s.outcome === 'retry' || s.outcome === 'release')) this.notify();
         } catch (err) {
           this.fail('settle', err);
-          const written = this.clock() - this.settledEachAt >= SETTLE_EACH_EVERY_MS && (await this.settleEach(batch));
+          const kept = this.clock() - this.settledEachAt >= SETTLE_EACH_EVERY_MS ? await this.settleEach(batch) : undefined;
           // Written, dropped (its lease runs out and it goes out again) or back in the queue.
           this.settlingBatch = [];
-          if (written) {
+          if (kept) {
+            // Hooks only look the outcomes up: one kept meanwhile is found by the next sweep.
             for (const hook of after) hook();
             this.notify();
-            continue;
-          }
-          this.afterSettle = after.concat(this.afterSettle);
-          // Keep them: an unsettled delivery stays leased and is retried after the lease expires
-          // at worst, but try again first: the store may be briefly unavailable.
-          this.settleQueue = batch.concat(this.settleQueue);
+            if (kept.length === 0) continue;
+          } else this.afterSettle = after.concat(this.afterSettle);
+          // Keep them: an unsettled delivery stays leased (renewed) and is retried after the
+          // lease expires at worst, but try again first: the store may be briefly unavailable.
+          this.settleQueue = (kept ?? batch).concat(this.settleQueue);
           await this.wait(250);
           if (!this.running && this.inFlight === 0) return;
         }
@@ -779,14 +780,17 @@ export class Dispatcher {
    * again with an attempt that keeps only what Herald made (status, error kind, timing) and says
    * why the rest is missing, and the error is reported once. Dropping it instead would leave its
    * delivery leased, to go out again at each lease expiry with nothing recorded, never exhausted.
+   * One refused by the disk (full, failing: room for smaller writes only) is not refused for what
+   * it holds: it is kept as it is, details and hand-backs included, and returned to be tried again.
    * When some are written the store is up, and those still refused (a release, or a settlement
    * refused even so) are dropped (reported), not kept to fail every later batch; their deliveries
-   * go out again once their leases expire. False, and nothing dropped, when none could be written
-   * (the store is down).
+   * go out again once their leases expire. Undefined, and nothing dropped, when none could be
+   * written (the store is down).
    */
-  private async settleEach(batch: readonly Settlement[]): Promise<boolean> {
+  private async settleEach(batch: readonly Settlement[]): Promise<Settlement[] | undefined> {
     this.settledEachAt = this.clock();
     const refused: [Settlement, unknown][] = [];
+    const kept: Settlement[] = [];
     let written = 0;
     for (const s of batch) {
       try {
@@ -794,6 +798,10 @@ export class Dispatcher {
         written++;
         continue;
       } catch (err) {
+        if (diskRefusal(err) !== undefined) {
+          kept.push(s);
+          continue;
+        }
         if (s.outcome === 'release') {
           refused.push([s, err]);
           continue;
@@ -807,9 +815,9 @@ export class Dispatcher {
         }
       }
     }
-    if (written === 0) return false;
+    if (written === 0) return undefined;
     for (const [s, err] of refused) this.fail('settle', new Error(`settlement of ${s.deliveryId} (${s.outcome}) dropped: ${err instanceof Error ? err.message : String(err)}`));
-    return true;
+    return kept;
   }
 
   // Observers run inside attempt()'s try: a throw reaching its catch would release an
