@@ -90,6 +90,15 @@ describe('environment variables', () => {
     expect(checked).toBeGreaterThan(15);
   });
 
+  it('HERALD_ALLOWED_TARGETS takes the examples the table gives', () => {
+    const meaning = table.get('HERALD_ALLOWED_TARGETS')![1]!;
+    expect(meaning).toContain('comma-separated');
+    const examples = [...meaning.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+    expect(examples.length).toBeGreaterThan(1);
+    for (const example of examples) expect(loadConfig({ HERALD_ALLOWED_TARGETS: example }).allowedTargets, example).toBe(example);
+    expect(() => loadConfig({ HERALD_ALLOWED_TARGETS: '127.0.0.0/8 ::1' })).toThrow(ConfigError);
+  });
+
   it('LOG_LEVEL takes the levels the table names', () => {
     const levels = [...table.get('LOG_LEVEL')![1]!.matchAll(/`([a-z]+)`/g)].map((m) => m[1]!);
     expect(levels).toEqual(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
