@@ -61,6 +61,11 @@ export interface Config {
   /** Failed admin UI sign-ins an address may make per 15 minutes (HERALD_UI_SIGN_IN_FAILURES, default 10; 0 = no limit). */
   readonly uiSignInFailures: number;
   /**
+   * Reverse proxies (a CIDR list, HERALD_UI_TRUSTED_PROXIES) whose X-Forwarded-For names the
+   * browser a sign-in is counted against; empty: the connection's address always.
+   */
+  readonly uiTrustedProxies: string;
+  /**
    * Where a process without the API (`herald worker`) serves /metrics, /healthz and /readyz;
    * undefined = nowhere. API processes serve them on `port`.
    */
@@ -107,7 +112,8 @@ function intVar(env: Env, name: string, fallback: number, min: number, max: numb
 
 function retryScheduleVar(env: Env): number[] {
   try {
-    const schedule = parseRetrySchedule(env.HERALD_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE);
+    // Set empty is unset, as for every other variable (an env file's `HERALD_RETRY_SCHEDULE=`).
+    const schedule = parseRetrySchedule(env.HERALD_RETRY_SCHEDULE || DEFAULT_RETRY_SCHEDULE);
     if (schedule.length > 50) throw new Error('at most 50 attempts');
     // Entry i is the delay before attempt i + 1, and the first attempt is made as soon as an
     // event is accepted: a first entry of 60 would be silently ignored, so it is refused.
@@ -168,12 +174,13 @@ function enumVar<T extends string>(env: Env, name: string, allowed: readonly T[]
   return raw as T;
 }
 
-function allowedTargetsVar(env: Env): string {
-  const raw = (env.HERALD_ALLOWED_TARGETS ?? '').trim();
+/** A CIDR list (HERALD_ALLOWED_TARGETS, HERALD_UI_TRUSTED_PROXIES), checked here and kept as written. */
+function cidrListVar(env: Env, name: string): string {
+  const raw = (env[name] ?? '').trim();
   try {
     parseCidrList(raw);
   } catch (err) {
-    throw new ConfigError('HERALD_ALLOWED_TARGETS', (err as Error).message);
+    throw new ConfigError(name, (err as Error).message);
   }
   return raw;
 }
@@ -211,7 +218,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(env.HERALD_DATA_DIR?.trim() || './data'),
     databaseUrl: databaseUrlVar(env),
     adminKey,
-    allowedTargets: allowedTargetsVar(env),
+    allowedTargets: cidrListVar(env, 'HERALD_ALLOWED_TARGETS'),
     retrySchedule: retryScheduleVar(env),
     secretKey: env.HERALD_SECRET_KEY?.trim() || undefined,
     logLevel: enumVar(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
@@ -234,6 +241,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: publicUrlVar(env),
     uiSessionMs: intVar(env, 'HERALD_UI_SESSION_HOURS', 12, 1, 24 * 30) * 3_600_000,
     uiSignInFailures: intVar(env, 'HERALD_UI_SIGN_IN_FAILURES', 10, 0, 1_000_000),
+    uiTrustedProxies: cidrListVar(env, 'HERALD_UI_TRUSTED_PROXIES'),
     metricsPort: env.HERALD_METRICS_PORT?.trim() ? intVar(env, 'HERALD_METRICS_PORT', 0, 0, 65535) : undefined,
     pgPoolSize: intVar(env, 'HERALD_PG_POOL_SIZE', 10, 1, 1_000),
     pgStatementTimeoutMs: intVar(env, 'HERALD_PG_STATEMENT_TIMEOUT_MS', 300_000, 0, 86_400_000),

@@ -35,6 +35,8 @@ import {
   sessionToken,
 } from './security.js';
 import { UiSessions } from './sessions.js';
+import { clientAddress } from './client-address.js';
+import { AllowList } from '../net/cidr.js';
 import { SIGN_IN_WINDOW, SignInLimit, type SignInRefusal } from './sign-in-limit.js';
 
 /** The package's `ui/` folder, from `src/ui/` (tests) and from `dist/ui/` (npm start) alike. */
@@ -75,6 +77,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
   const apiFor = (key: string) => new HeraldApi((base ??= loopbackBase(app.server.address())), key);
   const sessions = new UiSessions(ctx.store, ctx.config.uiSessionMs, ctx.clock);
   const signIns = new SignInLimit({ failures: ctx.config.uiSignInFailures, ...SIGN_IN_WINDOW }, ctx.clock);
+  const trustedProxies = AllowList.fromString(ctx.config.uiTrustedProxies);
   const roles = new KeyRoles(async (key) => (await apiFor(key).get<{ role: KeyRole }>('/api/v2/api-keys/current')).role);
 
   await app.register(async (ui) => {
@@ -208,9 +211,9 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
       const next = pageAddress(field(formOf(req), 'next'));
       const again = (error: string, status: number) => page(req, reply, 'login', { title: 'Sign in', next: next ?? '', error }, status);
       if (!key || key.length > MAX_KEY_LENGTH) return again('Enter an API key.', 400);
-      // The socket's address: Herald trusts no proxy header, so a forwarded-for cannot pick whose limit is spent.
-      const attempt = signIns.admit(req.ip);
-      if (!attempt.admitted) return tooManySignIns(req, reply, attempt, again);
+      const address = clientAddress(req, trustedProxies);
+      const attempt = signIns.admit(address);
+      if (!attempt.admitted) return tooManySignIns(req, reply, address, attempt, again);
       if (!isKeyShaped(key)) {
         attempt.failed();
         return again('That API key was not accepted.', 401);
@@ -235,9 +238,9 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
     });
 
     /** 429 for an address past its failed sign-ins; the first refusal of a burst is logged, never the key. */
-    function tooManySignIns(req: FastifyRequest, reply: FastifyReply, refusal: SignInRefusal, again: (error: string, status: number) => Promise<FastifyReply>) {
+    function tooManySignIns(req: FastifyRequest, reply: FastifyReply, address: string, refusal: SignInRefusal, again: (error: string, status: number) => Promise<FastifyReply>) {
       const until = new Date(refusal.until).toISOString();
-      if (refusal.first) req.log.warn({ address: req.ip, failures: refusal.failures, until }, 'admin UI refusing sign-ins from an address after repeated failures');
+      if (refusal.first) req.log.warn({ address, failures: refusal.failures, until }, 'admin UI refusing sign-ins from an address after repeated failures');
       const seconds = Math.max(1, Math.ceil((refusal.until - ctx.clock()) / 1000));
       void reply.header('retry-after', String(seconds));
       return again(`Too many failed sign-ins from your address: try again after ${formatTime(until)} (in ${waitText(seconds)}).`, 429);

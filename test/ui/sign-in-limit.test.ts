@@ -81,3 +81,44 @@ describe('admin UI sign-in limit', () => {
     expect((await signIn(colleague, 'hk_one-wrong-guess')).status).toBe(401);
   });
 });
+
+describe('admin UI sign-in limit behind a trusted reverse proxy (HERALD_UI_TRUSTED_PROXIES)', () => {
+  let behind: TestHerald;
+  const proxy = from('127.0.0.4');
+  const direct = from('127.0.0.5');
+
+  beforeAll(async () => {
+    behind = await startTestHerald({ HERALD_UI_TRUSTED_PROXIES: '127.0.0.4' }, { worker: false });
+  });
+
+  afterAll(async () => {
+    await behind?.close();
+    await Promise.all([proxy.close(), direct.close()]);
+  });
+
+  async function signInVia(agent: Agent, key: string, forwardedFor?: string) {
+    const res = await fetch(`${behind.url}/login`, {
+      method: 'POST',
+      headers: { origin: behind.url, 'content-type': 'application/x-www-form-urlencoded', ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) },
+      body: new URLSearchParams({ key }).toString(),
+      redirect: 'manual',
+      dispatcher: agent,
+    });
+    await res.body?.cancel();
+    return res.status;
+  }
+
+  it("counts failures against the browser the proxy names, so one guesser behind it does not shut out the others", async () => {
+    // What the client wrote (left) is not believed: the address the proxy appended is the client.
+    for (let i = 0; i < FAILURES; i++) expect(await signInVia(proxy, `hk_guess-${i}`, `198.51.100.${i}, 203.0.113.5`)).toBe(401);
+    expect(await signInVia(proxy, ADMIN_KEY, '203.0.113.5')).toBe(429);
+    expect(await signInVia(proxy, ADMIN_KEY, '203.0.113.6')).toBe(303);
+    // Through two trusted hops, the nearest untrusted address.
+    expect(await signInVia(proxy, 'hk_one-more-guess', '203.0.113.5, 127.0.0.4')).toBe(429);
+  });
+
+  it('believes no X-Forwarded-For from a client that is not a trusted proxy', async () => {
+    for (let i = 0; i < FAILURES; i++) expect(await signInVia(direct, `hk_guess-${i}`, `192.0.2.${i}`)).toBe(401);
+    expect(await signInVia(direct, ADMIN_KEY, '192.0.2.200')).toBe(429);
+  });
+});
