@@ -64,6 +64,12 @@ describe('environment variables', () => {
     expect(compared).toBeGreaterThan(20);
   });
 
+  it('a variable set empty is the same as unset, as the README says', () => {
+    expect(section('### Configuration')).toContain('A variable set empty (`HERALD_RETRY_SCHEDULE=`) is the same as unset.');
+    const defaults = loadConfig({});
+    for (const name of table.keys()) expect(loadConfig({ [name]: '' }), name).toEqual(defaults);
+  });
+
   it('each whole-number variable states its range, and Herald takes exactly that range', () => {
     /** The ConfigError naming the variable that the value stops Herald with, if any. */
     const failure = (name: string, value: string): ConfigError | undefined => {
