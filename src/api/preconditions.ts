@@ -41,5 +41,13 @@ export function checkIfMatch(ifMatch: string | undefined, etag: string, what: st
     throw new ApiError(400, 'invalid_request', 'If-Match must be * or one or more ETags, each in double quotes as answers give them ("…"), separated by commas', 'If-Match');
   }
   if (tags.includes(etag)) return;
-  throw new ApiError(412, 'precondition_failed', `If-Match: the ${what} changed after it was read (its ETag is now ${etag}); nothing was changed: read it again`, 'If-Match', { etag });
+  throw preconditionFailed(etag, what);
+}
+
+/** Whether `ifMatch` names a state (not absent, not *): a write it allows must be conditional. */
+export const namesState = (ifMatch: string | undefined): boolean => ifMatch !== undefined && ifMatch.trim() !== '*';
+
+/** The 412 of an If-Match that names none of the ETags the resource has now (`etag`). */
+export function preconditionFailed(etag: string, what: string): ApiError {
+  return new ApiError(412, 'precondition_failed', `If-Match: the ${what} changed after it was read (its ETag is now ${etag}); nothing was changed: read it again`, 'If-Match', { etag });
 }

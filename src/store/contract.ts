@@ -325,6 +325,12 @@ export interface SchemaState {
   readonly latest: number;
 }
 
+/** A conditional endpoint write's condition: the endpoint as stored has not changed since it was read. */
+export interface EndpointExpected {
+  /** The endpoint's updatedAt as read. */
+  readonly updatedAt: number;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   close(): Promise<void>;
@@ -374,8 +380,17 @@ export interface Store {
    * its health) keeps that change unless this one changes it too. A change of `ordering` also
    * applies to the endpoint's queued deliveries, in the same transaction: switched on, those with
    * a resource wait in their resource's order; switched off, none waits for another.
+   *
+   * The stored updated_at moves forward on every write: to `endpoint.updatedAt`, or one
+   * millisecond past the stored one when that is not later (two changes in one millisecond, a
+   * clock set back), so an updated_at read names one state of the endpoint.
+   *
+   * With `expected`, nothing is written unless the stored updated_at is still `expected.updatedAt`
+   * (the endpoint was not changed since it was read), checked in the same transaction as the
+   * write: of two writers racing from one copy, exactly one writes. Whether it wrote (false also
+   * when there is no such endpoint).
    */
-  updateEndpoint(endpoint: Endpoint, before: Endpoint): Promise<void>;
+  updateEndpoint(endpoint: Endpoint, before: Endpoint, expected?: EndpointExpected): Promise<boolean>;
   /**
    * Disables the endpoint unless it already is, in one statement, so two workers cannot both
    * do it. The endpoint as stored afterwards, and whether this call disabled it; undefined when
@@ -388,7 +403,11 @@ export interface Store {
   listEndpoints(accountId: string, page: PageRequest & { profile?: string }): Promise<Page<Endpoint>>;
   /** Enabled endpoints of an account: what ingest matches against. */
   activeEndpoints(accountId: string): Promise<Endpoint[]>;
-  deleteEndpoint(accountId: string, id: string): Promise<boolean>;
+  /**
+   * Whether it deleted the endpoint. With `expected`, only while its stored updated_at is still
+   * `expected.updatedAt`, checked atomically with the deletion (false when it is not).
+   */
+  deleteEndpoint(accountId: string, id: string, expected?: EndpointExpected): Promise<boolean>;
   /** Changes whenever any endpoint of the account changes: lets callers cache matchers. */
   endpointsVersion(accountId: string): Promise<number>;
 

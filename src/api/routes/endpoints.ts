@@ -20,7 +20,7 @@ import { checkEventLimits } from '../event-limits.js';
 import { customTypesFor, selectedEventTypes } from '../event-type-filter.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { recordFields, StaleCopyError, withoutReadOnly, type ReadOnlyField } from '../read-only.js';
-import { checkIfMatch, etagOf, IF_MATCH, IfMatchHeaders } from '../preconditions.js';
+import { checkIfMatch, etagOf, IF_MATCH, IfMatchHeaders, namesState, preconditionFailed } from '../preconditions.js';
 import type { RecoverScope } from '../../store/contract.js';
 import { answerRecover, fixedScope, IDEMPOTENCY_KEY, KEY_REUSED, RecoverHeaders, RecoveryView, recoveryView } from '../recover.js';
 
@@ -114,7 +114,8 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
     if (!existing) throw notFound('endpoint', id);
-    checkIfMatch(ifMatchOf(req), endpointEtag(existing), 'endpoint');
+    const ifMatch = ifMatchOf(req);
+    checkIfMatch(ifMatch, endpointEtag(existing), 'endpoint');
     const body = editable(req.body as EndpointPatch, existing);
     // Pausing a relay (disabled) is fine; its destination and filter are the inbox's.
     if (Object.keys(body).some((k) => k !== 'disabled')) refuseRelay(existing);
@@ -126,7 +127,13 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       asApiError(err);
     }
     await checkEndpointDestinations(ctx, updated, accountId, existing);
-    await saveEndpointUpdate(ctx, updated, existing);
+    // A client that named the state it read (If-Match, updated_at) has the store check it is
+    // still the state in the write itself: checked above only, a change committed since the
+    // read (a racing PATCH) would be undone.
+    const conditional = namesState(ifMatch) || Object.hasOwn(req.body as object, 'updated_at');
+    if (!(await saveEndpointUpdate(ctx, updated, existing, conditional ? { updatedAt: existing.updatedAt } : undefined))) {
+      return changedSinceRead(ctx, accountId, id, ifMatch);
+    }
     // As stored: what another writer changed meanwhile (a worker disabling it) was kept.
     return withEtag(reply, (await ctx.store.getEndpoint(accountId, id)) ?? updated);
   });
@@ -135,11 +142,17 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
+    const ifMatch = ifMatchOf(req);
     if (existing) {
-      checkIfMatch(ifMatchOf(req), endpointEtag(existing), 'endpoint');
+      checkIfMatch(ifMatch, endpointEtag(existing), 'endpoint');
       refuseRelay(existing);
     }
-    if (!(await ctx.store.deleteEndpoint(accountId, id))) throw notFound('endpoint', id);
+    // Deleted only as read, checked by the store with the deletion (as PATCH).
+    const expected = existing && namesState(ifMatch) ? { updatedAt: existing.updatedAt } : undefined;
+    if (!(await ctx.store.deleteEndpoint(accountId, id, expected))) {
+      if (expected) return changedSinceRead(ctx, accountId, id, ifMatch);
+      throw notFound('endpoint', id);
+    }
     ctx.endpointChanged(id);
     return reply.status(204).send();
   });
@@ -277,6 +290,23 @@ function withEtag(reply: FastifyReply, e: Endpoint): Record<string, unknown> {
 }
 
 /**
+ * Throws what a conditional write that found the endpoint changed since it was read answers: 404
+ * when it is gone, 412 with its ETag now for If-Match, else 409 stale_copy (a body's updated_at).
+ */
+async function changedSinceRead(ctx: AppContext, accountId: string, id: string, ifMatch: string | undefined): Promise<never> {
+  const now = await ctx.store.getEndpoint(accountId, id);
+  if (!now) throw notFound('endpoint', id);
+  if (namesState(ifMatch)) throw preconditionFailed(endpointEtag(now), 'endpoint');
+  throw staleCopy('updated_at', now);
+}
+
+/** The 409 of a body whose `field` (its updated_at) is not the endpoint's `e`'s now. */
+function staleCopy(field: string, e: Endpoint): ApiError {
+  const at = iso(e.updatedAt)!;
+  return new ApiError(409, 'stale_copy', `${field}: the endpoint changed after this copy was read (its updated_at is now ${at}); read it again and send your change with that, or leave ${field} out`, field);
+}
+
+/**
  * A PATCH body without what answers show of `e` and no PATCH sets, sent back as read (422 naming
  * one sent back changed, 409 for a stale updated_at): an endpoint read, changed and sent back
  * whole is taken.
@@ -294,9 +324,7 @@ function editable(body: EndpointPatch, e: Endpoint): EndpointPatch {
     return withoutReadOnly(body, readOnly);
   } catch (err) {
     // A copy read before the endpoint's last change: sent back whole, it would undo that change.
-    if (err instanceof StaleCopyError) {
-      throw new ApiError(409, 'stale_copy', `${err.field}: the endpoint changed after this copy was read (its updated_at is now ${String(view.updated_at)}); read it again and send your change with that, or leave ${err.field} out`, err.field);
-    }
+    if (err instanceof StaleCopyError) throw staleCopy(err.field, e);
     return asApiError(err);
   }
 }

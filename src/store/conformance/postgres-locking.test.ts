@@ -235,7 +235,7 @@ describe('postgres ordering switch during an ingest commit', () => {
 
     await parkHeldIngests();
     await admin.query('SELECT pg_advisory_lock($1)', [HOLD_KEY]);
-    let update: Promise<void> | undefined;
+    let update: Promise<boolean> | undefined;
     let ingest: Promise<unknown>;
     try {
       // Matched while the endpoint was unordered, and parked after inserting its delivery.

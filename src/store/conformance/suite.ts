@@ -511,15 +511,65 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         await store.disableEndpoint(account.id, read.id, 'the endpoint answered 410 Gone', read.updatedAt + 1);
         const rotated = { ...read, secret: 'whsec_rotated-meanwhile', previousSecret: read.secret, previousSecretExpiresAt: read.updatedAt + 86_400_000 };
         await store.updateEndpoint(rotated, read);
-        await store.updateEndpoint({ ...read, description: 'renamed', updatedAt: read.updatedAt + 2 }, read);
+        await store.updateEndpoint({ ...read, description: 'renamed', updatedAt: read.updatedAt + 5 }, read);
         expect(await store.getEndpoint(account.id, read.id)).toMatchObject({
           description: 'renamed',
           disabled: true,
           disabledReason: 'the endpoint answered 410 Gone',
           secret: 'whsec_rotated-meanwhile',
           previousSecret: read.secret,
-          updatedAt: read.updatedAt + 2,
+          updatedAt: read.updatedAt + 5,
         });
+      });
+
+      it('moves updated_at forward on every endpoint write, also two in one millisecond or under a clock set back', async () => {
+        const { account, endpoints } = await setup(1);
+        const read = endpoints[0];
+        expect(await store.updateEndpoint({ ...read, description: 'one' }, read)).toBe(true);
+        const first = (await store.getEndpoint(account.id, read.id))!;
+        expect(first.updatedAt).toBe(read.updatedAt + 1);
+        // Changed again in the same millisecond, then with a clock behind the stored time.
+        await store.updateEndpoint({ ...first, description: 'two' }, first);
+        await store.updateEndpoint({ ...first, description: 'three', updatedAt: read.updatedAt - 60_000 }, first);
+        const third = (await store.getEndpoint(account.id, read.id))!;
+        expect(third).toMatchObject({ description: 'three', updatedAt: read.updatedAt + 3 });
+        await store.disableEndpoint(account.id, read.id, 'gone', read.updatedAt);
+        expect((await store.getEndpoint(account.id, read.id))?.updatedAt).toBe(read.updatedAt + 4);
+      });
+
+      it('a conditional endpoint update writes only while updated_at is as read: of writers racing from one copy, exactly one writes', async () => {
+        const { account, endpoints } = await setup(1);
+        const read = endpoints[0];
+        const expected = { updatedAt: read.updatedAt };
+        const results = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => store.updateEndpoint({ ...read, description: `writer ${i}`, updatedAt: read.updatedAt }, read, expected)),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results.indexOf(true);
+        const stored = (await store.getEndpoint(account.id, read.id))!;
+        expect(stored.description).toBe(`writer ${winner}`);
+        expect(stored.updatedAt).toBeGreaterThan(read.updatedAt);
+        // A copy read before that change writes nothing, an ordering switch neither (its queued
+        // deliveries keep theirs); the copy as stored now does.
+        const versionBefore = await store.endpointsVersion(account.id);
+        expect(await store.updateEndpoint({ ...read, ordering: 'per_resource', description: 'stale' }, read, expected)).toBe(false);
+        expect(await store.getEndpoint(account.id, read.id)).toEqual(stored);
+        expect(await store.endpointsVersion(account.id)).toBe(versionBefore);
+        expect(await store.updateEndpoint({ ...stored, ordering: 'per_resource' }, stored, { updatedAt: stored.updatedAt })).toBe(true);
+        expect((await store.getEndpoint(account.id, read.id))?.ordering).toBe('per_resource');
+        expect(await store.updateEndpoint({ ...read, description: 'x' }, read, { updatedAt: 0 })).toBe(false);
+        expect(await store.updateEndpoint({ ...read, id: 'ep_missing' }, { ...read, id: 'ep_missing' }, expected)).toBe(false);
+      });
+
+      it('a conditional endpoint delete deletes only while updated_at is as read', async () => {
+        const { account, endpoints } = await setup(1);
+        const read = endpoints[0];
+        await store.updateEndpoint({ ...read, description: 'changed since read' }, read);
+        expect(await store.deleteEndpoint(account.id, read.id, { updatedAt: read.updatedAt })).toBe(false);
+        const now = (await store.getEndpoint(account.id, read.id))!;
+        expect(now.description).toBe('changed since read');
+        expect(await store.deleteEndpoint(account.id, read.id, { updatedAt: now.updatedAt })).toBe(true);
+        expect(await store.getEndpoint(account.id, read.id)).toBeUndefined();
       });
 
       it('bumps endpointsVersion on every endpoint write and on updateAccount', async () => {
@@ -860,10 +910,12 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
       it('disables an endpoint once: a second call finds it disabled and changes nothing', async () => {
         const { account, targets } = await setup(1);
         const before = await store.endpointsVersion(account.id);
-        const first = await store.disableEndpoint(account.id, targets[0].id, 'endpoint answered 410 Gone', T0 + 5);
-        expect(first).toMatchObject({ disabledNow: true, endpoint: { id: targets[0].id, disabled: true, disabledReason: 'endpoint answered 410 Gone', updatedAt: T0 + 5 } });
-        const second = await store.disableEndpoint(account.id, targets[0].id, 'another reason', T0 + 9);
-        expect(second).toMatchObject({ disabledNow: false, endpoint: { disabledReason: 'endpoint answered 410 Gone', updatedAt: T0 + 5 } });
+        // Later than the endpoint's change time: updated_at never moves back.
+        const at = (await store.getEndpoint(account.id, targets[0].id))!.updatedAt + 5;
+        const first = await store.disableEndpoint(account.id, targets[0].id, 'endpoint answered 410 Gone', at);
+        expect(first).toMatchObject({ disabledNow: true, endpoint: { id: targets[0].id, disabled: true, disabledReason: 'endpoint answered 410 Gone', updatedAt: at } });
+        const second = await store.disableEndpoint(account.id, targets[0].id, 'another reason', at + 4);
+        expect(second).toMatchObject({ disabledNow: false, endpoint: { disabledReason: 'endpoint answered 410 Gone', updatedAt: at } });
         expect(await store.endpointsVersion(account.id)).toBe(before + 1);
         expect(await store.disableEndpoint(account.id, 'ep_missing', 'x', T0)).toBeUndefined();
         const other = await store.createAccount({ name: 'other' });

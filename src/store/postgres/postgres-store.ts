@@ -25,6 +25,7 @@ import type {
   DeliveryQuery,
   EndpointAttempt,
   EndpointAttemptQuery,
+  EndpointExpected,
   EndpointHealth,
   InboxRequestQuery,
   IngestItem,
@@ -485,6 +486,17 @@ function resourceRefusal(err: unknown): boolean {
 const RESOURCE_CODES = new Set<unknown>(['53100', '53200', '53300']);
 /** How often statements that go through while writes are refused may start a probe. */
 const PROBE_EVERY_MS = 1_000;
+
+/** Thrown inside a transaction to roll it back when a conditional endpoint write finds the endpoint changed. */
+class NotWritten extends Error {}
+
+/** False for a transaction rolled back by NotWritten. */
+async function notWrittenIsFalse(done: Promise<boolean>): Promise<boolean> {
+  return done.catch((err: unknown) => {
+    if (err instanceof NotWritten) return false;
+    throw err;
+  });
+}
 
 function retryable(err: unknown): boolean {
   return err instanceof Error && RETRYABLE_CODES.has((err as { code?: unknown }).code);
@@ -947,37 +959,44 @@ export class PostgresStore implements Store {
     );
   }
 
-  async updateEndpoint(e: Endpoint, before: Endpoint): Promise<void> {
+  async updateEndpoint(e: Endpoint, before: Endpoint, expected?: EndpointExpected): Promise<boolean> {
     const changes: Record<string, unknown> = endpointChanges(before, e, this.sealer);
     if ('disabled' in changes) changes.disabled = Boolean(changes.disabled);
     const columns = Object.keys(changes);
     const values = columns.map((c) => changes[c]);
-    const sets = columns.map((c, i) => `${c} = $${i + 3}`);
-    const update = (db: Db) =>
-      this.exec(
+    // updated_at moves forward on every write, also two in one millisecond: `expected` compares it.
+    const sets = columns.map((c, i) => (c === 'updated_at' ? `updated_at = GREATEST($${i + 4}::bigint, updated_at + 1)` : `${c} = $${i + 4}`));
+    // The condition is in the UPDATE's WHERE: a racing writer's UPDATE waits for the row and
+    // then finds updated_at moved, so it writes nothing.
+    const update = async (db: Db) =>
+      (await this.exec(
         `WITH upd AS (
-           UPDATE endpoints SET ${sets.join(', ')} WHERE id = $1 AND account_id = $2 RETURNING account_id
+           UPDATE endpoints SET ${sets.join(', ')} WHERE id = $1 AND account_id = $2 AND ($3::bigint IS NULL OR updated_at = $3::bigint) RETURNING account_id
          )
          UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM upd)`,
-        [e.id, e.accountId, ...values],
+        [e.id, e.accountId, expected?.updatedAt ?? null, ...values],
         db,
-      );
-    if (e.ordering === before.ordering) return void (await update(this.pool));
+      )) > 0;
+    if (e.ordering === before.ordering) return update(this.pool);
     // Deliveries before the endpoint, the order settle locks them in.
-    await this.tx(async (c) => {
-      // Waits for the ingests committing deliveries of the endpoint as it was, so the statement
-      // after it sees theirs too; those after it read the new setting (SEQUENCES_SQL).
-      await c.query(`SELECT pg_advisory_xact_lock(${ORDERING_LOCK(ORDERING_BUCKET('$1::text'))})`, [e.id]);
-      await this.exec(numbered(FOLLOW_ORDERING, 1), [e.ordering === 'per_resource', e.id, e.id], c);
-      await update(c);
-    });
+    return notWrittenIsFalse(
+      this.tx(async (c) => {
+        // Waits for the ingests committing deliveries of the endpoint as it was, so the statement
+        // after it sees theirs too; those after it read the new setting (SEQUENCES_SQL).
+        await c.query(`SELECT pg_advisory_xact_lock(${ORDERING_LOCK(ORDERING_BUCKET('$1::text'))})`, [e.id]);
+        await this.exec(numbered(FOLLOW_ORDERING, 1), [e.ordering === 'per_resource', e.id, e.id], c);
+        // Not written: the deliveries' re-ordering is rolled back with it.
+        if (!(await update(c))) throw new NotWritten();
+        return true;
+      }),
+    );
   }
 
   async disableEndpoint(accountId: string, id: string, reason: string, now: number): Promise<{ endpoint: Endpoint; disabledNow: boolean } | undefined> {
     const disabledNow =
       (await this.exec(
         `WITH upd AS (
-           UPDATE endpoints SET disabled = TRUE, disabled_reason = $3, updated_at = $4 WHERE account_id = $1 AND id = $2 AND NOT disabled RETURNING account_id
+           UPDATE endpoints SET disabled = TRUE, disabled_reason = $3, updated_at = GREATEST($4::bigint, updated_at + 1) WHERE account_id = $1 AND id = $2 AND NOT disabled RETURNING account_id
          )
          UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM upd)`,
         [accountId, id, reason, now],
@@ -1012,9 +1031,13 @@ export class PostgresStore implements Store {
     return rows.map((r) => toEndpoint(r, this.sealer));
   }
 
-  async deleteEndpoint(accountId: string, id: string): Promise<boolean> {
-    return this.tx(async (c) => {
-      if ((await this.first('SELECT 1 FROM endpoints WHERE account_id = $1 AND id = $2', [accountId, id], c)) === undefined) return false;
+  async deleteEndpoint(accountId: string, id: string, expected?: EndpointExpected): Promise<boolean> {
+    // The last statement checks `expected` again: a change committed since this one's snapshot
+    // rolls the deletion back (NotWritten).
+    const unchanged = 'account_id = $1 AND id = $2 AND ($3::bigint IS NULL OR updated_at = $3::bigint)';
+    const cond = [accountId, id, expected?.updatedAt ?? null];
+    return notWrittenIsFalse(this.tx(async (c) => {
+      if ((await this.first(`SELECT 1 FROM endpoints WHERE ${unchanged}`, cond, c)) === undefined) return false;
       // Deliveries first (lock order deliveries -> endpoints, as in settle). Locking them waits
       // out any settle in progress and keeps new ones from writing attempts, so the attempts
       // delete below (a fresh snapshot) sees every attempt there will ever be for them.
@@ -1026,10 +1049,11 @@ export class PostgresStore implements Store {
         id,
       ]);
       await c.query('DELETE FROM deliveries WHERE account_id = $1 AND endpoint_id = $2', [accountId, id]);
-      const gone = (await this.exec('DELETE FROM endpoints WHERE account_id = $1 AND id = $2', [accountId, id], c)) > 0;
-      if (gone) await c.query('UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id = $1', [accountId]);
+      const gone = (await this.exec(`DELETE FROM endpoints WHERE ${unchanged}`, cond, c)) > 0;
+      if (!gone) throw new NotWritten();
+      await c.query('UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id = $1', [accountId]);
       return gone;
-    });
+    }));
   }
 
   async endpointsVersion(accountId: string): Promise<number> {

@@ -18,6 +18,7 @@ import type {
   DeliveryQuery,
   EndpointAttempt,
   EndpointAttemptQuery,
+  EndpointExpected,
   EndpointHealth,
   InboxRequestQuery,
   IngestItem,
@@ -120,6 +121,12 @@ const BLOCKED_BY_HEAD = `SELECT 1 FROM deliveries p
 const CLAIMABLE_ENDPOINTS_SQL = `SELECT e.id FROM endpoints e
   WHERE e.disabled = 0 AND e.id NOT IN (SELECT value FROM json_each(@exclude))
     AND EXISTS (SELECT 1 FROM deliveries q WHERE q.endpoint_id = e.id AND q.status = 'pending' AND q.next_attempt_at <= @now)`;
+
+/**
+ * An endpoint's change time moves forward on every write, also two in one millisecond (or under
+ * a clock set back): a conditional write (updateEndpoint's `expected`) compares it.
+ */
+const MOVE_UPDATED_AT = 'updated_at = MAX(@updated_at, updated_at + 1)';
 
 /**
  * A batch of failures only, for one endpoint: failing_since is set when unset, and restarted
@@ -599,19 +606,27 @@ export class SqliteStore implements Store {
     });
   }
 
-  async updateEndpoint(e: Endpoint, before: Endpoint): Promise<void> {
+  async updateEndpoint(e: Endpoint, before: Endpoint, expected?: EndpointExpected): Promise<boolean> {
     const changes = endpointChanges(before, e, this.sealer);
-    const sets = Object.keys(changes).map((c) => `${c} = @${c}`);
-    this.immediate(() => {
+    const sets = Object.keys(changes).map((c) => (c === 'updated_at' ? MOVE_UPDATED_AT : `${c} = @${c}`));
+    return this.immediate(() => {
+      const written =
+        this.run(`UPDATE endpoints SET ${sets.join(', ')} WHERE id = @id AND account_id = @account_id AND (@expected IS NULL OR updated_at = @expected)`, {
+          ...changes,
+          id: e.id,
+          account_id: e.accountId,
+          expected: expected?.updatedAt ?? null,
+        }).changes > 0;
+      if (!written) return false;
       if (e.ordering !== before.ordering) this.run(FOLLOW_ORDERING, e.ordering === 'per_resource' ? 1 : 0, e.id, e.id);
-      this.run(`UPDATE endpoints SET ${sets.join(', ')} WHERE id = @id AND account_id = @account_id`, { ...changes, id: e.id, account_id: e.accountId });
       this.bumpVersion(e.accountId);
+      return true;
     });
   }
 
   async disableEndpoint(accountId: string, id: string, reason: string, now: number): Promise<{ endpoint: Endpoint; disabledNow: boolean } | undefined> {
     const disabledNow = this.immediate(() => {
-      const changed = this.run('UPDATE endpoints SET disabled = 1, disabled_reason = ?, updated_at = ? WHERE account_id = ? AND id = ? AND disabled = 0', reason, now, accountId, id).changes > 0;
+      const changed = this.run('UPDATE endpoints SET disabled = 1, disabled_reason = ?, updated_at = MAX(?, updated_at + 1) WHERE account_id = ? AND id = ? AND disabled = 0', reason, now, accountId, id).changes > 0;
       if (changed) this.bumpVersion(accountId);
       return changed;
     });
@@ -653,9 +668,11 @@ export class SqliteStore implements Store {
    * endpoint is disabled meanwhile, so no new event matches it and no claim takes its work;
    * the endpoint row and whatever was committed to it since go in one last transaction.
    */
-  async deleteEndpoint(accountId: string, id: string): Promise<boolean> {
+  async deleteEndpoint(accountId: string, id: string, expected?: EndpointExpected): Promise<boolean> {
     const found = this.immediate(() => {
-      const changed = this.run("UPDATE endpoints SET disabled = 1, disabled_reason = 'being deleted' WHERE account_id = ? AND id = ?", accountId, id).changes > 0;
+      // The mark moves updated_at: a conditional update from a copy read before fails from here on.
+      const mark = "UPDATE endpoints SET disabled = 1, disabled_reason = 'being deleted', updated_at = updated_at + 1 WHERE account_id = ? AND id = ? AND (? IS NULL OR updated_at = ?)";
+      const changed = this.run(mark, accountId, id, expected?.updatedAt ?? null, expected?.updatedAt ?? null).changes > 0;
       if (changed) this.bumpVersion(accountId);
       return changed;
     });
