@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClaimedDelivery, IngestItem, Settlement } from '../contract.js';
-import { CLAIM_SQL } from '../postgres/postgres-store.js';
+import { CLAIM_SQL, PostgresStore } from '../postgres/postgres-store.js';
 import { TEST_DATABASE_URL, twoStoresPerTest } from './pg-harness.js';
 import { conformanceSealer, endpointFixture, ingestItem } from './suite.js';
 
@@ -26,6 +26,7 @@ afterEach(async () => {
   await admin?.query('DROP TRIGGER IF EXISTS hold_claim ON deliveries');
   await admin?.query('DROP TRIGGER IF EXISTS abort_once ON attempts');
   await admin?.query('DROP TRIGGER IF EXISTS hold_ingest ON deliveries');
+  await admin?.query('DROP TRIGGER IF EXISTS hold_delete ON deliveries');
   await admin?.end();
 });
 
@@ -39,11 +40,12 @@ function parkHeldClaims(): Promise<void> {
 }
 
 /** A trigger on deliveries that makes the writes of rows meeting `condition` wait for HOLD_KEY. */
-async function parkOnHoldKey(name: string, timing: 'BEFORE UPDATE' | 'AFTER INSERT', condition: string): Promise<void> {
+async function parkOnHoldKey(name: string, timing: 'BEFORE UPDATE' | 'AFTER INSERT' | 'BEFORE DELETE', condition: string): Promise<void> {
   await admin.query(`
     CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF ${condition} THEN PERFORM pg_advisory_xact_lock_shared(${HOLD_KEY}); END IF;
+      IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
       RETURN NEW;
     END $$`);
   await admin.query(`CREATE TRIGGER ${name} ${timing} ON deliveries FOR EACH ROW EXECUTE FUNCTION ${name}()`);
@@ -259,5 +261,116 @@ describe('postgres ordering switch during an ingest commit', () => {
     expect(await stores.b.claim({ owner: 'w2', limit: 10, leaseMs: 60_000, now: now + 1, excludeEndpoints: [] })).toEqual([]);
     const { rows } = await admin.query<{ ordered: boolean }>('SELECT ordered FROM deliveries WHERE event_type = $1', [HELD_TYPE]);
     expect(rows).toEqual([{ ordered: true }]);
+  }, 30_000);
+});
+
+const CHUNK = 50;
+
+/** 300 claimed deliveries of a new endpoint, ids ascending: 6 chunks of CHUNK. */
+async function claimedEndpoint(name: string): Promise<{ accountId: string; endpointId: string; ids: string[]; now: number }> {
+  const account = await stores.a.createAccount({ name });
+  const e = endpointFixture(account.id);
+  await stores.a.createEndpoint(e);
+  const now = Date.now();
+  await stores.a.ingest(Array.from({ length: 6 * CHUNK }, () => ingestItem(account.id, [{ id: e.id, ordered: false }])), now - 1_000);
+  const claimed = await stores.a.claim({ owner: 'w', limit: 6 * CHUNK, leaseMs: 60_000, now, excludeEndpoints: [], perEndpointLimit: 6 * CHUNK });
+  expect(claimed).toHaveLength(6 * CHUNK);
+  return { accountId: account.id, endpointId: e.id, ids: claimed.map((d) => d.id).sort(), now };
+}
+
+function succeeded(ids: readonly string[], accountId: string, endpointId: string, now: number): Settlement[] {
+  return ids.map((id) => ({
+    deliveryId: id,
+    owner: 'w',
+    endpointId,
+    accountId,
+    outcome: 'succeeded',
+    attempt: { attemptNo: 1, startedAt: now, durationMs: 5, statusCode: 200, errorKind: null, errorMessage: null, requestHeaders: {}, responseBody: 'ok' },
+  }));
+}
+
+async function countOf(table: 'deliveries' | 'attempts', column: 'endpoint_id' | 'delivery_id' | 'id', values: readonly string[]): Promise<number> {
+  const r = await admin.query(`SELECT count(*)::int AS n FROM ${table} WHERE ${column} = ANY($1::text[])`, [values]);
+  return r.rows[0].n;
+}
+
+/** Parks the deletion of delivery `id` (in the deliveries statement of its chunk) on HOLD_KEY. */
+async function parkDeletionOf(id: string): Promise<void> {
+  await parkOnHoldKey('hold_delete', 'BEFORE DELETE', `OLD.id = '${id}'`);
+  await admin.query('SELECT pg_advisory_lock($1)', [HOLD_KEY]);
+}
+
+describe('postgres endpoint deletion in chunks', () => {
+  let chunked: PostgresStore | undefined;
+  beforeEach(() => {
+    chunked = new PostgresStore({ connectionString: TEST_DATABASE_URL, sealer, schema: stores.schema.name, poolSize: 2, deleteChunkRows: CHUNK });
+  });
+  afterEach(async () => {
+    await chunked?.close();
+  });
+
+  it('deletes its deliveries a chunk at a time, each committed with its attempts; a concurrent settle writes nothing for a deleted delivery and its attempts go with a later chunk', async () => {
+    const { accountId, endpointId, ids, now } = await claimedEndpoint('Chunked delete');
+    // Parked in the third chunk (ids 100..149), after its first 20 rows.
+    await parkDeletionOf(ids[2 * CHUNK + 20]);
+    let deletion: Promise<boolean>;
+    let waitingSettle: Promise<string[]>;
+    try {
+      deletion = chunked!.deleteEndpoint(accountId, endpointId);
+      deletion.catch(() => undefined);
+      await untilParked();
+
+      // Two chunks committed, the rest still there; disabled meanwhile, so nothing is claimed.
+      expect(await countOf('deliveries', 'endpoint_id', [endpointId])).toBe(4 * CHUNK);
+      expect(await stores.a.getEndpoint(accountId, endpointId)).toMatchObject({ disabled: true, disabledReason: 'being deleted' });
+      // A settle of a deleted delivery applies to nothing; one of a delivery of a later chunk applies.
+      const early = ids.slice(0, 10);
+      expect((await stores.a.settle(succeeded(early, accountId, endpointId, now), Date.now())).sort()).toEqual(early);
+      expect(await stores.a.settle(succeeded(ids.slice(4 * CHUNK, 4 * CHUNK + 10), accountId, endpointId, now), Date.now())).toEqual([]);
+      expect(await countOf('attempts', 'delivery_id', ids)).toBe(10);
+      // One of the parked chunk's rows: waits for the chunk's commit, then finds its delivery gone.
+      const parked = ids.slice(2 * CHUNK + 10, 2 * CHUNK + 20);
+      waitingSettle = stores.b.settle(succeeded(parked, accountId, endpointId, now), Date.now());
+      waitingSettle.catch(() => undefined);
+    } finally {
+      await admin.query('SELECT pg_advisory_unlock($1)', [HOLD_KEY]);
+    }
+
+    expect(await deletion).toBe(true);
+    expect((await waitingSettle).sort()).toEqual(ids.slice(2 * CHUNK + 10, 2 * CHUNK + 20));
+    expect(await stores.a.getEndpoint(accountId, endpointId)).toBeUndefined();
+    expect(await countOf('deliveries', 'endpoint_id', [endpointId])).toBe(0);
+    expect(await countOf('attempts', 'delivery_id', ids)).toBe(0);
+  }, 30_000);
+
+  it('a deletion cut off half-way leaves whole deliveries with their attempts and the endpoint disabled; deleting again finishes', async () => {
+    const { accountId, endpointId, ids, now } = await claimedEndpoint('Cut-off delete');
+    expect(await stores.a.settle(succeeded(ids, accountId, endpointId, now), Date.now())).toEqual([]);
+    await parkDeletionOf(ids[2 * CHUNK + 20]);
+    let deletion: Promise<boolean>;
+    try {
+      deletion = chunked!.deleteEndpoint(accountId, endpointId);
+      deletion.catch(() => undefined);
+      await untilParked();
+      // What a killed process leaves: its connection ends, its transaction rolls back.
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted", [HOLD_KEY]);
+      await expect(deletion).rejects.toThrow();
+    } finally {
+      await admin.query('SELECT pg_advisory_unlock($1)', [HOLD_KEY]);
+      await admin.query('DROP TRIGGER IF EXISTS hold_delete ON deliveries');
+    }
+
+    const left = ids.slice(2 * CHUNK);
+    expect(await countOf('deliveries', 'endpoint_id', [endpointId])).toBe(left.length);
+    expect(await countOf('deliveries', 'id', left)).toBe(left.length);
+    // Every delivery left has its attempt, and none of a deleted delivery is left over.
+    expect(await countOf('attempts', 'delivery_id', left)).toBe(left.length);
+    expect(await countOf('attempts', 'delivery_id', ids)).toBe(left.length);
+    expect(await stores.a.getEndpoint(accountId, endpointId)).toMatchObject({ disabled: true, disabledReason: 'being deleted' });
+
+    expect(await chunked!.deleteEndpoint(accountId, endpointId)).toBe(true);
+    expect(await stores.a.getEndpoint(accountId, endpointId)).toBeUndefined();
+    expect(await countOf('deliveries', 'endpoint_id', [endpointId])).toBe(0);
+    expect(await countOf('attempts', 'delivery_id', ids)).toBe(0);
   }, 30_000);
 });
