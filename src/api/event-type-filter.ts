@@ -1,9 +1,8 @@
-// Event type patterns a request filters by (a recover's event_types, the delivery log's
-// event_type), read like an endpoint's filter: names in any profile or of the account's custom
-// types, `topic.*` and `*`.
+// Event type patterns a request gives: an endpoint's filter (names in any profile or of the
+// account's custom types, `topic.*` and `*`), and those that select stored deliveries (a
+// recover's event_types, the delivery log's event_type), which find types deleted since too.
 import { hasCustomNameShape } from '../catalog/custom.js';
 import { findEventType, validateFilterPatterns } from '../catalog/index.js';
-import { eventTypesSelected, unknownEventTypes } from '../domain/endpoint.js';
 import type { Store } from '../store/contract.js';
 import { ApiError } from './middleware/errors.js';
 
@@ -16,22 +15,35 @@ export async function customTypesFor(store: Pick<Store, 'listEventTypes'>, accou
   return (await store.listEventTypes(accountId)).map((t) => t.name);
 }
 
-/** The type names `patterns` select (null: every type), or a 400 naming `field`. */
-export function selectedEventTypes(patterns: readonly string[], field: string, custom: readonly string[] = []): string[] | null {
-  const problem = unknownEventTypes(patterns, field, custom);
-  if (problem) throw new ApiError(400, 'invalid_request', problem, field);
-  return eventTypesSelected(patterns, custom);
+/** Dotted lower-case words, as custom type names are made of: what a wildcard's prefix may be. */
+const TYPE_WORDS = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
+
+/**
+ * What one pattern selects among stored deliveries: a name in any profile as its canonical name;
+ * a name outside the catalog with a custom type's shape as it is (a type now, deleted, or never
+ * one); a `topic.*` wildcard over such words as it is, every type stored under the prefix.
+ * Undefined when no event type could be named so.
+ */
+function storedPattern(pattern: string): string | undefined {
+  const def = findEventType(pattern);
+  if (def) return def.name;
+  if (hasCustomNameShape(pattern)) return pattern;
+  return pattern.endsWith('.*') && TYPE_WORDS.test(pattern.slice(0, -2)) ? pattern : undefined;
 }
 
 /**
- * The type names a filter of logged deliveries by `pattern` selects (undefined: every type), or a
- * 400 naming `field`. The log keeps what was delivered under a custom type after the type is
- * deleted, so a name outside the catalog with a custom type's shape selects what was logged under
- * it, a type now or not (nothing, if nothing was): such a name is stored as it is named, so it
- * needs no store read either. Catalog names in any profile and wildcards read as everywhere else.
+ * The event types a filter of stored deliveries by `patterns` selects (the delivery log's
+ * event_type, a recover's event_types), as the store reads them: canonical names and `prefix.*`
+ * wildcards; null for `*`, every type. Deliveries stay after their custom type is deleted, so
+ * names and wildcards select what was stored under them, registered or not: no store read. A
+ * pattern no type could have is a 400 naming `field`.
  */
-export async function loggedEventTypes(store: Pick<Store, 'listEventTypes'>, accountId: string, pattern: string, field: string): Promise<string[] | undefined> {
-  if (findEventType(pattern) === undefined && hasCustomNameShape(pattern)) return [pattern];
-  const patterns = [pattern];
-  return selectedEventTypes(patterns, field, await customTypesFor(store, accountId, patterns)) ?? undefined;
+export function storedEventTypes(patterns: readonly string[], field: string): string[] | null {
+  if (patterns.includes('*')) return null;
+  const invalid = patterns.filter((p) => storedPattern(p) === undefined);
+  if (invalid.length > 0) {
+    const names = [...new Set(invalid)].map((p) => JSON.stringify(p)).join(', ');
+    throw new ApiError(400, 'invalid_request', `${field} has unknown event types: ${names}`, field);
+  }
+  return [...new Set(patterns.map((p) => storedPattern(p)!))];
 }

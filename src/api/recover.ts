@@ -26,7 +26,7 @@ export const RecoveryView = Type.Object({
   requeued: Type.Integer({ description: 're-queued so far' }),
   since: Type.String({ format: 'date-time' }),
   until: Type.String({ format: 'date-time', description: 'the end of the range, fixed when it began (now, when the request left it out)' }),
-  event_types: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  event_types: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'the types selected: canonical names and topic.* wildcards as given; null: every type' }),
   statuses: Type.Array(Type.String()),
   created_at: Type.String({ format: 'date-time' }),
   finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),

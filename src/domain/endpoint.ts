@@ -1,6 +1,6 @@
 // Building and changing endpoints: defaults, limits and the rules a schema cannot express.
 // Pure: the caller supplies ids, secrets and time.
-import { catalog, compileFilter, validateFilterPatterns } from '../catalog/index.js';
+import { validateFilterPatterns } from '../catalog/index.js';
 import { FULLY_MASKED, looksMasked, mask } from '../signing/secretbox.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, HttpMethod, Ordering, ProfileName, TokenEndpointAuthMethod } from './types.js';
 
@@ -86,17 +86,6 @@ export function checkEventTypes(patterns: readonly string[], field = 'event_type
 export function unknownEventTypes(patterns: readonly string[], field: string, custom: readonly string[] = []): string | undefined {
   const result = validateFilterPatterns(patterns, custom);
   return result.ok ? undefined : `${field} has unknown event types: ${result.invalid.map((p) => JSON.stringify(p)).join(', ')}`;
-}
-
-/**
- * The names deliveries are stored under (the catalog's canonical names, and those of the
- * account's `custom` types) that `patterns` select: names in any profile and `topic.*`
- * wildcards, checked first with unknownEventTypes. Null for `*`, every type.
- */
-export function eventTypesSelected(patterns: readonly string[], custom: readonly string[] = []): string[] | null {
-  if (patterns.includes('*')) return null;
-  const accepts = compileFilter(patterns);
-  return [...catalog.map((def) => def.name), ...custom].filter(accepts);
 }
 
 export function checkHeaders(headers: readonly EndpointHeader[], field = 'headers'): void {

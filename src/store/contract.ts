@@ -193,7 +193,10 @@ export interface RecoverScope {
   readonly since: number;
   /** Created before this time; null: up to now. */
   readonly until: number | null;
-  /** Canonical event types; null: every type. */
+  /**
+   * Event types as deliveries are stored under them (canonical names, custom types' names) and
+   * `prefix.*` wildcards, every type stored under the prefix; null: every type.
+   */
   readonly eventTypes: readonly string[] | null;
   /** At least one. */
   readonly statuses: readonly RecoverableStatus[];
@@ -239,7 +242,10 @@ export interface DeliveryQuery extends PageRequest {
   readonly endpointId?: string;
   readonly eventId?: string;
   readonly status?: DeliveryStatus;
-  /** Canonical event type names, any of them (an empty list matches nothing). */
+  /**
+   * Event types as deliveries are stored under them and `prefix.*` wildcards (every type stored
+   * under the prefix, registered now or not), any of them (an empty list matches nothing).
+   */
   readonly eventTypes?: readonly string[];
   /** Created at or after this time (ms). */
   readonly since?: number;

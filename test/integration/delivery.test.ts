@@ -104,7 +104,7 @@ describe('retries and failure', () => {
     const ep = await h.api('POST', '/api/v2/endpoints', { url: 'https://example.com/hooks', event_types: ['asset.*'] });
     const recover = (body: Record<string, unknown>) => h.api('POST', `/api/v2/endpoints/${ep.body.id}/recover`, { since: '2026-01-02T00:00:00Z', ...body });
     expect(await recover({ until: '2026-01-01T00:00:00Z' })).toMatchObject({ status: 400, body: { field: 'until' } });
-    expect(await recover({ event_types: ['asset.nope'] })).toMatchObject({ status: 400, body: { field: 'event_types', message: expect.stringContaining('"asset.nope"') } });
+    expect(await recover({ event_types: ['Asset.Nope'] })).toMatchObject({ status: 400, body: { field: 'event_types', message: expect.stringContaining('"Asset.Nope"') } });
     expect(await recover({ event_types: [] })).toMatchObject({ status: 400, body: { field: 'event_types' } });
     expect(await recover({ statuses: ['pending'] })).toMatchObject({ status: 400, body: { field: expect.stringContaining('statuses') } });
     expect(await recover({ statuses: ['failed', 'failed'] })).toMatchObject({ status: 400, body: { field: 'statuses' } });

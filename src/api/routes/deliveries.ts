@@ -4,7 +4,7 @@ import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import { answers } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
-import { loggedEventTypes } from '../event-type-filter.js';
+import { storedEventTypes } from '../event-type-filter.js';
 import type { DeliveryQuery as DeliveryQueryIn } from '../../store/contract.js';
 import { ApiError, checkRange, instantOf, notFound } from '../middleware/errors.js';
 import { AccountDeliveryQuery, DeliveryQuery, IdParams } from '../schemas.js';
@@ -15,16 +15,17 @@ type Filters = Static<typeof DeliveryQuery>;
 
 /**
  * The store query of the log filters. An event type that no name or wildcard could be is a 400;
- * the name of a custom type, deleted or never registered, finds what was logged under it.
+ * a custom type's name or a wildcard, over types deleted or never registered too, finds what was
+ * logged under it.
  */
-async function queryOf(ctx: AppContext, accountId: string, q: Filters, endpointId: string | undefined): Promise<DeliveryQueryIn> {
+function queryOf(q: Filters, endpointId: string | undefined): DeliveryQueryIn {
   const since = q.since === undefined ? undefined : instantOf(q.since, 'since');
   const until = q.until === undefined ? undefined : instantOf(q.until, 'until');
   checkRange(since, until);
   return {
     endpointId,
     status: q.status,
-    eventTypes: q.event_type === undefined ? undefined : await loggedEventTypes(ctx.store, accountId, q.event_type, 'event_type'),
+    eventTypes: q.event_type === undefined ? undefined : (storedEventTypes([q.event_type], 'event_type') ?? undefined),
     since,
     until,
     cursor: q.cursor,
@@ -56,7 +57,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
       const q = req.query as Static<typeof AccountDeliveryQuery>;
       const { accountId } = principalOf(req);
       if (q.endpoint_id !== undefined && !(await ctx.store.getEndpoint(accountId, q.endpoint_id))) throw notFound('endpoint', q.endpoint_id);
-      return logPage(ctx, accountId, { ...(await queryOf(ctx, accountId, q, q.endpoint_id)), eventId: q.event_id });
+      return logPage(ctx, accountId, { ...queryOf(q, q.endpoint_id), eventId: q.event_id });
     },
   );
 
@@ -67,7 +68,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
       const { id } = req.params as Static<typeof IdParams>;
       const { accountId } = principalOf(req);
       if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
-      return logPage(ctx, accountId, await queryOf(ctx, accountId, req.query as Filters, id));
+      return logPage(ctx, accountId, queryOf(req.query as Filters, id));
     },
   );
 

@@ -17,7 +17,7 @@ import type { AuthInput } from '../schemas.js';
 import { checkEndpointDestinations } from '../destination.js';
 import { customTypesOf } from '../custom-events.js';
 import { checkEventLimits } from '../event-limits.js';
-import { customTypesFor, selectedEventTypes } from '../event-type-filter.js';
+import { customTypesFor, storedEventTypes } from '../event-type-filter.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { recordFields, StaleCopyError, withoutReadOnly, type ReadOnlyField } from '../read-only.js';
 import { checkIfMatch, etagOf, IF_MATCH, IfMatchHeaders, namesState, preconditionFailed } from '../preconditions.js';
@@ -187,7 +187,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       const { accountId } = principalOf(req);
       if (!(await ctx.store.getEndpoint(accountId, id))) throw notFound('endpoint', id);
       const body = req.body as Static<typeof RecoverBody>;
-      const scope = recoverScopeOf(body, await customTypesFor(ctx.store, accountId, body.event_types));
+      const scope = recoverScopeOf(body);
       if (body.dry_run === true) {
         const fixed = fixedScope(scope, ctx.clock());
         return reply.status(200).send({ would_requeue: await ctx.store.countRecoverable(accountId, id, fixed), until: iso(fixed.until) });
@@ -372,13 +372,13 @@ async function sendTestEvent(ctx: AppContext, endpoint: Endpoint, body: Static<t
 }
 
 /**
- * A recover's scope from its body. Event type patterns are checked like an endpoint's filter
- * and expanded to the catalog's canonical names, the names deliveries are stored under.
+ * A recover's scope from its body. Event type patterns select deliveries as the log's filter
+ * does: by the names they are stored under, deleted custom types' too, and wildcards over them.
  */
-function recoverScopeOf(body: Static<typeof RecoverBody>, custom: readonly string[]): RecoverScope {
+function recoverScopeOf(body: Static<typeof RecoverBody>): RecoverScope {
   const since = instantOf(body.since, 'since');
   const until = body.until === undefined ? null : instantOf(body.until, 'until');
   checkRange(since, until);
-  const eventTypes = body.event_types === undefined ? null : selectedEventTypes(body.event_types, 'event_types', custom);
+  const eventTypes = body.event_types === undefined ? null : storedEventTypes(body.event_types, 'event_types');
   return { since, until, eventTypes, statuses: body.statuses ?? ['failed'] };
 }

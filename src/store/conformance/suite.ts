@@ -1570,6 +1570,25 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.countRecoverable(account.id, e0.id, scope({ statuses: ['failed', 'succeeded'] }))).toBe(2);
       });
 
+      it('a recover of prefix.* entries keeps to the types stored under those prefixes, beside names', async () => {
+        const { account, endpoints, targets } = await setup(1);
+        const [e0] = endpoints;
+        const types = ['acme.crank.turned', 'acme.widget_x.built', 'acme_b.x', 'acmeb.x', 'a_b.x', 'axb.x', 'asset.created'];
+        for (const [i, type] of types.entries()) await store.ingest([ingestItem(account.id, targets, { type })], T0 + i);
+        const all = await store.claim(claimReq({ now: T0 + 100 }));
+        expect(all).toHaveLength(types.length);
+        await store.settle(all.map((d) => failed(d, 'w1')), T0 + 101);
+        const scope = (eventTypes: string[]): RecoverScope => ({ ...failedSince(T0), eventTypes });
+
+        expect(await store.countRecoverable(account.id, e0.id, scope(['acme.*']))).toBe(2);
+        expect(await store.countRecoverable(account.id, e0.id, scope(['a_b.*']))).toBe(1);
+        expect(await store.countRecoverable(account.id, e0.id, scope(['nothing.*']))).toBe(0);
+        expect(await store.countRecoverable(account.id, e0.id, scope(['acme.*', 'asset.created']))).toBe(3);
+        expect(await recoverAll(account.id, e0.id, scope(['acme.*', 'a_b.*']), T0 + 200)).toBe(3);
+        const pending = (await store.listDeliveries(account.id, { limit: 50, status: 'pending' })).items.map((d) => d.eventType).sort();
+        expect(pending).toEqual(['a_b.x', 'acme.crank.turned', 'acme.widget_x.built']);
+      });
+
       it('a recovery re-queues its scope a chunk at a time from its cursor, once, for its lease holder only; a repeat finds it', async () => {
         const { account, endpoints, targets } = await setup(2);
         const other = await store.createAccount({ name: 'B' });
@@ -1874,6 +1893,25 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const second = await store.listDeliveries(account.id, { limit: 1, eventTypes: ['asset.created'], endpointId: endpoints[1].id, cursor: first.nextCursor! });
         expect([...first.items, ...second.items].map((d) => d.createdAt)).toEqual([T0 + 2_000, T0]);
         expect(second.nextCursor).toBeNull();
+      });
+
+      it('a prefix.* entry of the log filter selects every type stored under the prefix, byte for byte, beside names', async () => {
+        const { account, targets } = await setup(1);
+        // acme_b.x sorts between acme. and acme/ where punctuation is ignored (en_US); a_b.* must not read _ as any character.
+        const types = ['acme.crank.turned', 'acme.widget_x.built', 'acme_b.x', 'acmeb.x', 'acme', 'acme/x', 'a_b.x', 'axb.x', 'asset.created'];
+        for (const [i, type] of types.entries()) await store.ingest([ingestItem(account.id, targets, { type })], T0 + i);
+        const list = async (eventTypes: string[]) => (await store.listDeliveries(account.id, { limit: 50, eventTypes })).items.map((d) => d.eventType).sort();
+
+        expect(await list(['acme.*'])).toEqual(['acme.crank.turned', 'acme.widget_x.built']);
+        expect(await list(['acme.crank.*'])).toEqual(['acme.crank.turned']);
+        expect(await list(['a_b.*'])).toEqual(['a_b.x']);
+        expect(await list(['nothing.*'])).toEqual([]);
+        expect(await list(['acme.*', 'asset.created'])).toEqual(['acme.crank.turned', 'acme.widget_x.built', 'asset.created']);
+        expect(await list(['acme.*', 'a_b.*'])).toEqual(['a_b.x', 'acme.crank.turned', 'acme.widget_x.built']);
+        // Paged newest first like any filter.
+        const first = await store.listDeliveries(account.id, { limit: 1, eventTypes: ['acme.*'] });
+        const second = await store.listDeliveries(account.id, { limit: 1, eventTypes: ['acme.*'], cursor: first.nextCursor! });
+        expect([...first.items, ...second.items].map((d) => d.eventType)).toEqual(['acme.widget_x.built', 'acme.crank.turned']);
       });
 
       it('listAttempts returns the attempts of the given deliveries in order, within the account only', async () => {

@@ -53,7 +53,7 @@ import { loadMigrations, MigrationError, type Migration } from '../migrations.js
 import { commitOutcomeUnknown, OutcomeUnknownError } from '../unavailable.js';
 import { WriteRefusals, type WritesReport } from '../write-refusals.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
-import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, statsOf } from '../queries.js';
+import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, splitTypes, statsOf } from '../queries.js';
 import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
@@ -553,24 +553,30 @@ function keyOf(accountId: string, key: string): string {
   return `${accountId}\u0000${key}`;
 }
 
-/** A recover's deliveries, with recoverParams() as $1–$6. */
+/** A recover's deliveries, with recoverParams() as $1–$7 ($6 its names, $7 its wildcards as LIKE patterns). */
 const RECOVER_WHERE = `account_id = $1 AND endpoint_id = $2 AND status = ANY($3::text[]) AND created_at >= $4
-  AND ($5::bigint IS NULL OR created_at < $5) AND ($6::text[] IS NULL OR event_type = ANY($6::text[]))`;
+  AND ($5::bigint IS NULL OR created_at < $5) AND ($6::text[] IS NULL OR event_type = ANY($6::text[]) OR event_type LIKE ANY($7::text[]))`;
 
 function recoverParams(accountId: string, endpointId: string, scope: RecoverScope): unknown[] {
-  return [accountId, endpointId, scope.statuses, scope.since, scope.until, scope.eventTypes];
+  const types = scope.eventTypes === null ? { names: null, prefixes: [] } : splitTypes(scope.eventTypes);
+  return [accountId, endpointId, scope.statuses, scope.since, scope.until, types.names, types.prefixes.map(likePrefix)];
+}
+
+/** The LIKE pattern of the names starting with `prefix`: its _ and % are literal (custom names have _). */
+function likePrefix(prefix: string): string {
+  return `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
 }
 
 /**
- * The next chunk of a recovery ($7: cursor, $8: limit, $9: now), re-queued: its count and the
+ * The next chunk of a recovery ($8: cursor, $9: limit, $10: now), re-queued: its count and the
  * last id passed. SKIP LOCKED: a row locked now is being changed by someone else (a retry of it,
  * retention deleting it), and waiting for it could end the chunk short and the recovery early.
  * Replays go out as asked, outside their resources' order (as retryDelivery).
  */
 const RECOVER_CHUNK_SQL = `WITH picked AS (
-    SELECT id FROM deliveries WHERE ${RECOVER_WHERE} AND id > $7 ORDER BY id LIMIT $8 FOR UPDATE SKIP LOCKED
+    SELECT id FROM deliveries WHERE ${RECOVER_WHERE} AND id > $8 ORDER BY id LIMIT $9 FOR UPDATE SKIP LOCKED
   ), u AS (
-    UPDATE deliveries d SET status = 'pending', ordered = FALSE, next_attempt_at = $9, updated_at = $9 FROM picked WHERE d.id = picked.id RETURNING d.id
+    UPDATE deliveries d SET status = 'pending', ordered = FALSE, next_attempt_at = $10, updated_at = $10 FROM picked WHERE d.id = picked.id RETURNING d.id
   )
   SELECT COUNT(*) AS n, MAX(id) AS last FROM u`;
 

@@ -46,7 +46,7 @@ import { diskRefusal } from '../unavailable.js';
 import { WriteRefusals, type WritesReport } from '../write-refusals.js';
 import { loadMigrations, MigrationError } from '../migrations.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
-import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, type QueueRow, statsOf } from '../queries.js';
+import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, prefixEnd, type QueueRow, splitTypes, statsOf } from '../queries.js';
 import { type MinuteRollup, minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
@@ -202,10 +202,17 @@ function recoverSelect(scope: RecoverScope): string {
   const statuses = failedOnly ? "status = 'failed'" : `status IN (${scope.statuses.map((s) => (s === 'failed' ? "'failed'" : "'succeeded'")).join(', ')})`;
   const index = failedOnly ? 'deliveries_account_failed' : 'deliveries_endpoint';
   const until = scope.until === null ? '' : ' AND created_at < @until';
-  const types = scope.eventTypes === null ? '' : ' AND event_type IN (SELECT value FROM json_each(@types))';
+  const types = scope.eventTypes === null ? '' : ` AND ${recoverTypes(scope.eventTypes)}`;
   return `SELECT id FROM deliveries INDEXED BY ${index}
     WHERE account_id = @account AND endpoint_id = @endpoint AND ${statuses} AND id > @after AND created_at >= @since${until}${types}
     ORDER BY id LIMIT @limit`;
+}
+
+/** A recover's event type clause: its names (@types), and its wildcards' prefixes (@prefixes) if any. */
+function recoverTypes(eventTypes: readonly string[]): string {
+  const names = 'event_type IN (SELECT value FROM json_each(@types))';
+  if (splitTypes(eventTypes).prefixes.length === 0) return names;
+  return `(${names} OR EXISTS (SELECT 1 FROM json_each(@prefixes) p WHERE substr(event_type, 1, length(p.value)) = p.value))`;
 }
 
 /**
@@ -259,8 +266,22 @@ function recoverParams(accountId: string, endpointId: string, scope: RecoverScop
     after,
     limit,
     ...(scope.until === null ? {} : { until: scope.until }),
-    ...(scope.eventTypes === null ? {} : { types: JSON.stringify(scope.eventTypes) }),
+    ...(scope.eventTypes === null ? {} : typeParams(scope.eventTypes)),
   };
+}
+
+/** The event types an account has deliveries of in [@from, @to): one seek of deliveries_account_type per type. */
+const STORED_TYPES_SQL = `WITH RECURSIVE t(type) AS (
+    SELECT (SELECT MIN(event_type) FROM deliveries WHERE account_id = @account AND event_type >= @from AND event_type < @to)
+    UNION ALL
+    SELECT (SELECT MIN(event_type) FROM deliveries WHERE account_id = @account AND event_type > t.type AND event_type < @to) FROM t WHERE t.type IS NOT NULL
+  )
+  SELECT type FROM t WHERE type IS NOT NULL`;
+
+/** The @types and @prefixes of recoverTypes(). */
+function typeParams(eventTypes: readonly string[]): Record<string, string> {
+  const { names, prefixes } = splitTypes(eventTypes);
+  return { types: JSON.stringify(names), ...(prefixes.length === 0 ? {} : { prefixes: JSON.stringify(prefixes) }) };
 }
 
 /** Rows a count reads per step (a few ms of the store's thread). */
@@ -981,7 +1002,7 @@ export class SqliteStore implements Store {
   }
 
   async listDeliveries(accountId: string, q: DeliveryQuery): Promise<Page<Delivery>> {
-    const filters = deliveryFilters(q);
+    const filters = deliveryFilters(this.withStoredTypes(accountId, q));
     // With an endpoint, its own (endpoint_id, id) index is the narrow one; the unary + keeps the
     // planner (no statistics) from walking the whole account's index instead.
     const account = q.endpointId === undefined ? 'account_id' : '+account_id';
@@ -993,6 +1014,20 @@ export class SqliteStore implements Store {
       q.limit + 1,
     );
     return toPage(rows, q.limit, toDelivery);
+  }
+
+  /**
+   * `q` with its wildcards replaced by the types the account has deliveries of under their
+   * prefixes, a few seeks of the (account, event type) index. Without statistics the planner
+   * read a wildcard's range by walking the account's whole (account, id) index: 0.4 s per
+   * million deliveries for a prefix of rare types, where one type's name is read from its index.
+   */
+  private withStoredTypes(accountId: string, q: DeliveryQuery): DeliveryQuery {
+    if (q.eventTypes === undefined) return q;
+    const { names, prefixes } = splitTypes(q.eventTypes);
+    if (prefixes.length === 0) return q;
+    const stored = prefixes.flatMap((p) => this.allRaw<[string]>(STORED_TYPES_SQL, { account: accountId, from: p, to: prefixEnd(p) }).map((r) => r[0]));
+    return { ...q, eventTypes: [...new Set([...names, ...stored])] };
   }
 
   async listAttempts(accountId: string, deliveryIds: readonly string[]): Promise<Attempt[]> {
