@@ -351,8 +351,6 @@ WITH win AS (
 SELECT (SELECT count(*) FROM del) AS deleted, (SELECT count(*) FROM win) AS examined,
        (SELECT received_at FROM last) AS last_at, (SELECT id FROM last) AS last_id`;
 
-// A batch with both releases and outcomes is written by two statements: its rows are locked
-// first in one pass, in id order, as deleteEndpoint locks them.
 // Disabled first, so no new event matches the endpoint and no claim takes its deliveries while
 // they are deleted; the version bump tells every process's endpoint cache. updated_at moves, so
 // a conditional write from a copy read before fails from here on. $3: the updated_at expected.
@@ -369,6 +367,8 @@ UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELEC
 const LOCK_DELIVERIES_OF_SQL = `
 SELECT id FROM deliveries WHERE account_id = $1 AND endpoint_id = $2 AND id > $3 ORDER BY id LIMIT $4 FOR UPDATE`;
 
+// A batch with both releases and outcomes is written by two statements: its rows are locked
+// first in one pass, in id order, as deleteEndpoint locks them.
 const LOCK_SETTLED_SQL = 'SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE) locked';
 
 // Only the claim a release answers: leased to its owner with the attempts that claim returned.
