@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Type } from 'typebox';
 import { EndpointInputError } from '../domain/endpoint.js';
 import type { Endpoint } from '../domain/types.js';
+import type { EndpointExpected } from '../store/contract.js';
 import { iso } from './views.js';
 
 /** How an update's schema describes a read-only field; `more` says what else applies to it. */
@@ -80,6 +81,20 @@ export function withoutReadOnly<T extends object>(body: T, fields: readonly Read
     delete rest[field.name];
   }
   return rest as T;
+}
+
+/**
+ * The state a write must still find, when `body` sent back the object's change time (`name`,
+ * already found current by withoutReadOnly): the store checks it in the write itself, so of
+ * clients writing back one copy at once only the first is taken.
+ */
+export function expectedIfSent(body: object, name: string, e: Endpoint): EndpointExpected | undefined {
+  return Object.hasOwn(body, name) ? { updatedAt: e.updatedAt } : undefined;
+}
+
+/** The refusal of a copy whose change time was current when read but not when written. */
+export function staleCopy(name: string): StaleCopyError {
+  return new StaleCopyError(name, `${name} is read-only: the object changed while this copy was being written back; ${CHANGED_SINCE_READ}`);
 }
 
 function unchanged(sent: unknown, field: ReadOnlyField): boolean {

@@ -64,6 +64,21 @@ function racesOn(servers: () => readonly TestHerald[]): void {
     for (const refused of answers.filter((a) => a.status === 409)) expect([refused.body?.error, refused.body?.field]).toEqual(['stale_copy', 'updated_at']);
   });
 
+  it('Tenovos and CMP: of many PATCHes sending back the same copy at once, exactly one is made; the others answer 422 naming the change time', async () => {
+    const tenovos = await send(at(0), 'POST', '/webhooks/endpoint', {}, [{ description: 'before', eventTypes: ['asset.created'], url: URL_ }]);
+    const cmp = await send(at(0), 'POST', '/cmp/v3/webhooks', {}, { callback_url: URL_, events: ['asset_added'] });
+    for (const [route, changed, time] of [
+      [`/webhooks/endpoint/${String(tenovos.body!.id)}`, (i: number) => ({ description: `writer ${i}`, url: `http://localhost/hooks/${i}` }), 'updatedAt'],
+      [`/cmp/v3/webhooks/${String(cmp.body!.id)}`, (i: number) => ({ callback_url: `http://localhost/hooks/${i}` }), 'updated_at'],
+    ] as const) {
+      const read = (await send(at(0), 'GET', route, {})).body!;
+      const answers = await Promise.all(Array.from({ length: WRITERS }, (_, i) => send(at(i), 'PATCH', route, {}, { ...read, ...changed(i) })));
+      const made = answers.filter((a) => a.status === 200 || a.status === 204);
+      expect(made).toHaveLength(1);
+      for (const refused of answers.filter((a) => !made.includes(a))) expect([refused.status, refused.body?.field]).toEqual([422, time]);
+    }
+  });
+
   it('of PATCHes and DELETEs with the same If-Match at once, exactly one is made', async () => {
     const { route, etag } = await created(at(0));
     const answers = await Promise.all(

@@ -22,7 +22,7 @@ import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError, notFound } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
 import { iso } from '../../api/views.js';
-import { ReadOnlyCreatedAt, ReadOnlyId, ReadOnlyUpdatedAt, recordFields, withoutReadOnly } from '../../api/read-only.js';
+import { expectedIfSent, ReadOnlyCreatedAt, ReadOnlyId, ReadOnlyUpdatedAt, recordFields, staleCopy, withoutReadOnly } from '../../api/read-only.js';
 import type { AppContext } from '../../app/context.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { catalog, filterInProfile } from '../../catalog/index.js';
@@ -209,7 +209,10 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
         cmpError(credentialElsewhere(err, existing.id, ['auth']));
       }
       if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId, 'callback_url');
-      await saveEndpointUpdate(ctx, updated, existing);
+      if (!(await saveEndpointUpdate(ctx, updated, existing, expectedIfSent(req.body as object, 'updated_at', existing)))) {
+        await load(accountId, existing.id);
+        cmpError(staleCopy('updated_at'));
+      }
       return cmpView(updated);
     },
   );

@@ -24,7 +24,7 @@ import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
 import { iso, maskedValues } from '../../api/views.js';
-import { readOnlyDoc, ReadOnlyCreatedAt, recordFields, ReadOnlyId, ReadOnlyUpdatedAt, withoutReadOnly, type ReadOnlyField } from '../../api/read-only.js';
+import { expectedIfSent, readOnlyDoc, ReadOnlyCreatedAt, recordFields, ReadOnlyId, ReadOnlyUpdatedAt, staleCopy, withoutReadOnly, type ReadOnlyField } from '../../api/read-only.js';
 import type { AppContext } from '../../app/context.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret, TOKEN_ENDPOINT_AUTH_METHODS, tokenEndpointAuthMethod } from '../../domain/endpoint.js';
@@ -316,7 +316,10 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         tenovosError(credentialElsewhere(err, existing.id, ['auth', 'headers']));
       }
       if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId);
-      await saveEndpointUpdate(ctx, updated, existing);
+      if (!(await saveEndpointUpdate(ctx, updated, existing, expectedIfSent(req.body as object, 'updatedAt', existing)))) {
+        await load(accountId, existing.id);
+        tenovosError(staleCopy('updatedAt'));
+      }
       return reply.status(204).send();
     },
   );
