@@ -1,7 +1,7 @@
 // Event type patterns a request gives: an endpoint's filter (names in any profile or of the
 // account's custom types, `topic.*` and `*`), and those that select stored deliveries (a
 // recover's event_types, the delivery log's event_type), which find types deleted since too.
-import { hasCustomNameShape } from '../catalog/custom.js';
+import { hasCustomNameShape, hasCustomPrefixShape } from '../catalog/custom.js';
 import { findEventType, validateFilterPatterns } from '../catalog/index.js';
 import type { Store } from '../store/contract.js';
 import { ApiError } from './middleware/errors.js';
@@ -15,9 +15,6 @@ export async function customTypesFor(store: Pick<Store, 'listEventTypes'>, accou
   return (await store.listEventTypes(accountId)).map((t) => t.name);
 }
 
-/** Dotted lower-case words, as custom type names are made of: what a wildcard's prefix may be. */
-const TYPE_WORDS = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
-
 /**
  * What one pattern selects among stored deliveries: a name in any profile as its canonical name;
  * a name outside the catalog with a custom type's shape as it is (a type now, deleted, or never
@@ -28,7 +25,7 @@ function storedPattern(pattern: string): string | undefined {
   const def = findEventType(pattern);
   if (def) return def.name;
   if (hasCustomNameShape(pattern)) return pattern;
-  return pattern.endsWith('.*') && TYPE_WORDS.test(pattern.slice(0, -2)) ? pattern : undefined;
+  return pattern.endsWith('.*') && hasCustomPrefixShape(pattern.slice(0, -2)) ? pattern : undefined;
 }
 
 /**
@@ -40,10 +37,11 @@ function storedPattern(pattern: string): string | undefined {
  */
 export function storedEventTypes(patterns: readonly string[], field: string): string[] | null {
   if (patterns.includes('*')) return null;
-  const invalid = patterns.filter((p) => storedPattern(p) === undefined);
+  const stored = patterns.map(storedPattern);
+  const invalid = patterns.filter((_, i) => stored[i] === undefined);
   if (invalid.length > 0) {
     const names = [...new Set(invalid)].map((p) => JSON.stringify(p)).join(', ');
     throw new ApiError(400, 'invalid_request', `${field} has unknown event types: ${names}`, field);
   }
-  return [...new Set(patterns.map((p) => storedPattern(p)!))];
+  return [...new Set(stored as string[])];
 }

@@ -12,6 +12,8 @@ const addFormats = formats as unknown as typeof formats.default;
 
 /** Lower-case dotted, as canonical names are, with at least two segments: `acme.widget.built`. */
 const CUSTOM_NAME = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
+/** The leading words of such a name (one or more): what a `prefix.*` wildcard over them may be. */
+const CUSTOM_PREFIX = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 export const MAX_CUSTOM_NAME_LENGTH = 200;
 
 /** Herald raises the events of these topics itself; receivers trust that nobody else does. */
@@ -20,6 +22,11 @@ const HERALD_TOPICS: ReadonlySet<string> = new Set(['message', 'endpoint']);
 /** True when `name` has the shape of a custom type's name, whether or not it may be one. */
 export function hasCustomNameShape(name: string): boolean {
   return name.length <= MAX_CUSTOM_NAME_LENGTH && CUSTOM_NAME.test(name);
+}
+
+/** True when `prefix` could begin a custom type's name, whole words of it. */
+export function hasCustomPrefixShape(prefix: string): boolean {
+  return CUSTOM_PREFIX.test(prefix);
 }
 
 /** Why `name` cannot be a custom event type's, or undefined when it can. */

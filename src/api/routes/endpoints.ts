@@ -19,7 +19,7 @@ import { customTypesOf } from '../custom-events.js';
 import { checkEventLimits } from '../event-limits.js';
 import { customTypesFor, storedEventTypes } from '../event-type-filter.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
-import { recordFields, StaleCopyError, withoutReadOnly, type ReadOnlyField } from '../read-only.js';
+import { expectedIfSent, recordFields, StaleCopyError, withoutReadOnly, type ReadOnlyField } from '../read-only.js';
 import { checkIfMatch, etagOf, IF_MATCH, IfMatchHeaders, namesState, preconditionFailed } from '../preconditions.js';
 import type { RecoverScope } from '../../store/contract.js';
 import { answerRecover, fixedScope, IDEMPOTENCY_KEY, KEY_REUSED, RecoverHeaders, RecoveryView, recoveryView } from '../recover.js';
@@ -130,8 +130,8 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     // A client that named the state it read (If-Match, updated_at) has the store check it is
     // still the state in the write itself: checked above only, a change committed since the
     // read (a racing PATCH) would be undone.
-    const conditional = namesState(ifMatch) || Object.hasOwn(req.body as object, 'updated_at');
-    if (!(await saveEndpointUpdate(ctx, updated, existing, conditional ? { updatedAt: existing.updatedAt } : undefined))) {
+    const expected = namesState(ifMatch) ? { updatedAt: existing.updatedAt } : expectedIfSent(req.body as object, 'updated_at', existing);
+    if (!(await saveEndpointUpdate(ctx, updated, existing, expected))) {
       return changedSinceRead(ctx, accountId, id, ifMatch);
     }
     // As stored: what another writer changed meanwhile (a worker disabling it) was kept.
