@@ -8,7 +8,7 @@ import { SchemaMismatchError } from '../store/migrations.js';
 import { SqliteStore, type WritesReport } from '../store/sqlite/sqlite-store.js';
 import { openThreadedSqliteStore } from '../store/sqlite/threaded-store.js';
 import type { WriteLock } from '../store/sqlite/write-lock.js';
-import { diskRefusal } from '../store/unavailable.js';
+import { diskRefusal, refusalRemedy } from '../store/unavailable.js';
 
 /**
  * The encryption key for credentials at rest, as configured: HERALD_SECRET_KEY, or a key
@@ -160,7 +160,7 @@ export async function openStore(config: Config, logger?: Logger, options: { migr
 }
 
 /**
- * The embedded store's write refusals in the log: once when its disk starts refusing writes (full,
+ * A store's write refusals in the log: once when its disk or server starts refusing writes (full,
  * read-only, failing), once when it takes them again. The writes refused in between are counted,
  * not logged one by one: under load they are thousands (see storeErrorLevel).
  */
@@ -172,7 +172,7 @@ export function logWrites(logger: Logger | undefined, file: string, who = 'the d
     }
     logger?.error(
       { err: report.err, file },
-      `${who} the store's writes: until it takes them again, publishing answers 503 store_unavailable and /readyz store_unwritable, and attempt outcomes wait in memory; free space or repair the disk`,
+      `${who} the store's writes: until it takes them again, publishing answers 503 store_unavailable and /readyz store_unwritable, and attempt outcomes wait in memory; ${refusalRemedy(report.err)}`,
     );
   };
 }

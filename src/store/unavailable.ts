@@ -79,6 +79,21 @@ export function diskRefusal(err: unknown): string | undefined {
 }
 
 /**
+ * What an operator does about a refusal of the store's writes, for the one log line that reports
+ * it: PostgreSQL's out-of-memory and out-of-connections take the same path as its full disk, and
+ * a full disk asks for something else than a read-only or failing one.
+ */
+export function refusalRemedy(err: unknown): string {
+  for (const { code } of chainOf(err)) {
+    if (code === '53200') return 'the PostgreSQL server is out of memory: lower its memory settings or give it more';
+    if (code === '53300') return 'the PostgreSQL server has no connection slots left: raise its max_connections or lower HERALD_PG_POOL_SIZE';
+    if (code === '53100' || code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'free space on its disk';
+    if (code?.startsWith('SQLITE_READONLY') || code === 'EROFS') return 'make the database writable (a file system turned read-only needs repairing and a restart)';
+  }
+  return 'repair the disk or free space on it';
+}
+
+/**
  * A write whose commit was sent but never confirmed: the store's thread stopped with the call in
  * its hands, or the connection was lost during COMMIT. It may or may not have taken effect, so
  * it must not be answered as "nothing was stored", nor committed again as if it had failed.
