@@ -25,6 +25,15 @@ export function answers(described: Readonly<Record<number, string>>): Record<num
   return Object.fromEntries(Object.entries(described).map(([status, description]) => [status, { description }]));
 }
 
+/**
+ * A success answer with a body: its schema, and what the document says of it. A schema without a
+ * description is "Default Response" in the document; the description is an annotation only, so
+ * the answer is serialised as before.
+ */
+export function described<T extends object>(description: string, schema: T): T {
+  return { ...schema, description };
+}
+
 /** A declared answer of only a description: its schema is the error shape when it is an error. */
 function withErrorShape(status: string, answer: unknown): unknown {
   const bare = answer !== null && typeof answer === 'object' && Object.keys(answer).length === 1 && 'description' in answer;
@@ -65,12 +74,14 @@ function withoutConditionals(node: unknown): unknown {
 
 /**
  * @fastify/swagger's `transform`: each route as the document shows it. Routes that describe their
- * own authentication errors (Media Pocket's, in its own shape) describe all their errors.
+ * own authentication errors (Media Pocket's, in its own shape), and routes that take no key,
+ * describe all their errors.
  */
 export function documentRoute({ schema, url }: { schema: FastifySchema; url: string }): { schema: FastifySchema; url: string } {
   if (schema === undefined || schema.hide === true) return { schema, url };
   const declared = (schema.response ?? {}) as Record<string, unknown>;
-  const ownErrors = '401' in declared;
+  // A route that takes no key (`security: []`, the probes) answers none of the key's errors.
+  const ownErrors = '401' in declared || (Array.isArray(schema.security) && schema.security.length === 0);
   const own = Object.fromEntries(Object.entries(declared).map(([status, answer]) => [status, withErrorShape(status, answer)]));
   const succeeds = Object.keys(own).some((status) => status.startsWith('2'));
   const response = ownErrors ? own : { ...(succeeds ? {} : { 200: { description: 'OK' } }), ...genericErrors(url, schema), ...own };

@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import ajvDraft04 from 'ajv-draft-04';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkReadiness } from '../../src/api/routes/health.js';
 import { startTestHerald, type TestHerald } from '../helpers.js';
 
 // CommonJS: under NodeNext its types see the class as the module's `default`, while Node hands over module.exports.
@@ -72,6 +73,34 @@ describe('/openapi.json', () => {
     expect((await call('DELETE', `/api/v2/inboxes/${inbox.body.id}/requests`)).status).toBe(200);
     expect((await call('DELETE', `/api/v2/inboxes/${inbox.body.id}`)).status).toBe(204);
     expect((await call('DELETE', `/api/v2/endpoints/${ep.body.id}`)).status).toBe(204);
+  });
+
+  it('documents the probes, which take no key, with the answers they give', async () => {
+    const ajv = new Ajv({ strict: false, validateFormats: false });
+    const schemaOf = (path: string, status: string, type = 'application/json') => doc.paths[path]!.get!.responses[status]!.content![type]!.schema!;
+    for (const path of ['/healthz', '/readyz']) {
+      const res = await fetch(h.url + path);
+      expect(res.status, path).toBe(200);
+      expect(ajv.validate(schemaOf(path, '200'), await res.json()), `${path}: ${ajv.errorsText()}`).toBe(true);
+      expect(Object.keys(doc.paths[path]!.get!.responses), path).toEqual(['200', ...(path === '/readyz' ? ['503'] : [])]);
+    }
+    // Every 503 the readiness check gives is the documented body, its reason one the document names.
+    const current = async () => ({ current: 5, latest: 5 });
+    const unready = [
+      await checkReadiness(() => Promise.reject(new Error('unreachable')), () => {}),
+      await checkReadiness(() => Promise.reject(Object.assign(new Error('full'), { code: 'SQLITE_FULL' })), () => {}),
+      await checkReadiness(current, () => {}, 20, () => 'starting'),
+      await checkReadiness(current, () => {}, 20, () => 'restarting'),
+      await checkReadiness(async () => ({ current: 3, latest: 5 }), () => {}),
+      await checkReadiness(async () => ({ current: 6, latest: 5 }), () => {}),
+    ];
+    const unavailable = ajv.compile(schemaOf('/readyz', '503'));
+    for (const body of unready) expect(unavailable(body), `${JSON.stringify(body)}: ${ajv.errorsText(unavailable.errors)}`).toBe(true);
+    expect(unavailable({ status: 'unavailable', reason: 'no_such_reason' })).toBe(false);
+    const metrics = await fetch(`${h.url}/metrics`);
+    expect([metrics.status, metrics.headers.get('content-type')?.split(';')[0]]).toEqual([200, 'text/plain']);
+    expect(schemaOf('/metrics', '200', 'text/plain')).toEqual({ type: 'string' });
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect((doc.paths[path]!.get as { security?: unknown }).security, path).toEqual([]);
   });
 
   it('gives every error of the native API its error shape, with field', async () => {

@@ -10,7 +10,7 @@ import type { AppContext } from '../../app/context.js';
 import type { Account, ApiKeyRecord, Project } from '../../domain/types.js';
 import { generateApiKey, hashKey, principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, notFound } from '../middleware/errors.js';
-import { answers } from '../openapi.js';
+import { answers, described } from '../openapi.js';
 import { IdParams, PageQuery, PROJECT_ID_PATTERN, ProjectPageQuery } from '../schemas.js';
 import { iso } from '../views.js';
 
@@ -154,7 +154,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.post(
     '/api/v2/accounts',
-    { ...operator, schema: { tags: ['accounts'], summary: 'Create an account (operator)', body: AccountCreate, response: { 201: AccountView, ...answers({ 422: LINK_BASE_REFUSED }) } } },
+    { ...operator, schema: { tags: ['accounts'], summary: 'Create an account (operator)', body: AccountCreate, response: { 201: described('the account created', AccountView), ...answers({ 422: LINK_BASE_REFUSED }) } } },
     async (req, reply) => {
       const body = req.body as Static<typeof AccountCreate>;
       const account = await ctx.store.createAccount({ name: body.name, rateLimitPerSecond: body.rate_limit_per_second ?? null, linkBaseUrl: linkBase(body.link_base_url) ?? null });
@@ -164,7 +164,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.get(
     '/api/v2/accounts',
-    { ...operator, schema: { tags: ['accounts'], summary: 'List accounts (operator)', querystring: PageQuery, response: { 200: list(AccountView) } } },
+    { ...operator, schema: { tags: ['accounts'], summary: 'List accounts (operator)', querystring: PageQuery, response: { 200: described('{data, next_cursor}: a page of accounts', list(AccountView)) } } },
     async (req) => {
       const q = req.query as Static<typeof PageQuery>;
       const page = await ctx.store.listAccounts({ cursor: q.cursor, limit: q.limit ?? 50 });
@@ -180,7 +180,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
         summary: 'Get an account',
         description: 'The operator may read any account; other keys only their own (another id answers 404).',
         params: IdParams,
-        response: { 200: AccountView },
+        response: { 200: described('the account', AccountView) },
       },
     },
     async (req) => {
@@ -194,7 +194,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.patch(
     '/api/v2/accounts/:id',
-    { ...operator, schema: { tags: ['accounts'], summary: 'Update an account (operator)', params: IdParams, body: AccountPatch, response: { 200: AccountView, ...answers({ 422: LINK_BASE_REFUSED }) } } },
+    { ...operator, schema: { tags: ['accounts'], summary: 'Update an account (operator)', params: IdParams, body: AccountPatch, response: { 200: described('the account as changed', AccountView), ...answers({ 422: LINK_BASE_REFUSED }) } } },
     async (req) => {
       const { id } = req.params as Static<typeof IdParams>;
       const body = req.body as Static<typeof AccountPatch>;
@@ -216,7 +216,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.post(
     '/api/v2/projects',
-    { ...admin, schema: { tags: ['projects'], summary: 'Create a project', body: ProjectCreate, response: { 201: ProjectView, ...answers({ 409: '`conflict`: a project with this id exists' }) } } },
+    { ...admin, schema: { tags: ['projects'], summary: 'Create a project', body: ProjectCreate, response: { 201: described('the project created', ProjectView), ...answers({ 409: '`conflict`: a project with this id exists' }) } } },
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const body = req.body as Static<typeof ProjectCreate>;
@@ -230,7 +230,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.get(
     '/api/v2/projects',
-    { schema: { tags: ['projects'], summary: 'List projects', querystring: ProjectPageQuery, response: { 200: list(ProjectView) } } },
+    { schema: { tags: ['projects'], summary: 'List projects', querystring: ProjectPageQuery, response: { 200: described('{data, next_cursor}: a page of projects', list(ProjectView)) } } },
     async (req) => {
       const q = req.query as Static<typeof ProjectPageQuery>;
       const page = await ctx.store.listProjects(principalOf(req).accountId, { cursor: q.cursor, limit: q.limit ?? 50 });
@@ -240,7 +240,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.get(
     '/api/v2/projects/:id',
-    { schema: { tags: ['projects'], summary: 'Get a project', params: IdParams, response: { 200: ProjectView } } },
+    { schema: { tags: ['projects'], summary: 'Get a project', params: IdParams, response: { 200: described('the project', ProjectView) } } },
     async (req) => {
       const { id } = req.params as Static<typeof IdParams>;
       const project = await ctx.store.getProject(principalOf(req).accountId, id);
@@ -260,7 +260,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
         summary: 'Create an API key',
         description: 'Returns the key once; only its SHA-256 hash is stored.',
         body: ApiKeyCreate,
-        response: { 201: ApiKeyCreated },
+        response: { 201: described('the key created, with the key itself (shown this once)', ApiKeyCreated) },
       },
     },
     async (req, reply) => {
@@ -280,7 +280,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
         tags: ['api-keys'],
         summary: 'The key this request is sent with',
         description: 'Its id, role and account, for any role: what the key may do, without trying it.',
-        response: { 200: CurrentKeyView },
+        response: { 200: described('the key: its id, role and the account it acts on', CurrentKeyView) },
       },
     },
     async (req) => {
@@ -291,7 +291,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.get(
     '/api/v2/api-keys',
-    { ...admin, schema: { tags: ['api-keys'], summary: 'List API keys (never the key or its hash)', querystring: PageQuery, response: { 200: list(ApiKeyView) } } },
+    { ...admin, schema: { tags: ['api-keys'], summary: 'List API keys (never the key or its hash)', querystring: PageQuery, response: { 200: described('{data, next_cursor}: a page of keys (never the key or its hash)', list(ApiKeyView)) } } },
     async (req) => {
       const q = req.query as Static<typeof PageQuery>;
       const page = await ctx.store.listApiKeys(principalOf(req).accountId, { cursor: q.cursor, limit: q.limit ?? 50 });

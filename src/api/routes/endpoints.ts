@@ -7,7 +7,7 @@ import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../d
 import { ingestFailure, TEST_SEND_OUTCOME_UNKNOWN, TEST_SEND_UNAVAILABLE } from '../ingest-failure.js';
 import { findEventType, isHeraldEvent, subjectOf } from '../../catalog/index.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
-import { answers } from '../openapi.js';
+import { answers, described } from '../openapi.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, checkRange, instantOf, notFound } from '../middleware/errors.js';
 import { EndpointCreate, EndpointPatch, EndpointView, IdParams, PageQuery, RecoverBody, TestSendBody } from '../schemas.js';
@@ -102,7 +102,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return { data: page.items.map(endpointView), next_cursor: page.nextCursor };
   });
 
-  app.get('/api/v2/endpoints/:id', { schema: { tags: ['endpoints'], description: 'One endpoint (credentials masked), with its ETag: send it back in If-Match to change or delete the endpoint only as read. Another account\'s endpoint answers 404.', params: IdParams, response: { 200: EndpointView } } }, async (req, reply) => {
+  app.get('/api/v2/endpoints/:id', { schema: { tags: ['endpoints'], description: 'One endpoint (credentials masked), with its ETag: send it back in If-Match to change or delete the endpoint only as read. Another account\'s endpoint answers 404.', params: IdParams, response: { 200: described('the endpoint (credentials masked), with its ETag', EndpointView) } } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const endpoint = await ctx.store.getEndpoint(principalOf(req).accountId, id);
     if (!endpoint) throw notFound('endpoint', id);
@@ -203,7 +203,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
         tags: ['endpoints'],
         description: 'How far a recover of the endpoint has got: `requeued` of `total`, `status` running or done.',
         params: RecoveryParams,
-        response: { 200: RecoveryView },
+        response: { 200: described('the recovery: `requeued` of `total`, running or done', RecoveryView) },
       },
     },
     async (req) => {
@@ -230,7 +230,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
         params: IdParams,
         body: TestSendBody,
         response: {
-          202: Type.Object({ message_id: Type.String(), delivery_id: Type.String() }),
+          202: described('queued: the test message and its one delivery', Type.Object({ message_id: Type.String(), delivery_id: Type.String() })),
           ...answers({ 409: '`endpoint_disabled`: the endpoint is disabled', 422: TEST_SEND_REFUSED }),
           503: { description: TEST_SEND_UNAVAILABLE },
         },
@@ -255,7 +255,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
         tags: ['endpoints'],
         description: 'The signing secret in full (everywhere else it is masked), and when the rotated-out one stops signing.',
         params: IdParams,
-        response: { 200: Type.Object({ secret: Type.String(), previous_secret_expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) }) },
+        response: { 200: described('the secret in full, and when the previous one stops signing (null: none does)', Type.Object({ secret: Type.String(), previous_secret_expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) })) },
       },
     },
     async (req) => {

@@ -9,7 +9,7 @@ import { examplePayloads, profilesOf } from '../../profiles/examples.js';
 import { nestingDepth } from '../event-limits.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, notFound } from '../middleware/errors.js';
-import { answers } from '../openapi.js';
+import { answers, described } from '../openapi.js';
 import { iso } from '../views.js';
 
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) });
@@ -128,7 +128,7 @@ export function registerEventTypeRoutes(app: FastifyInstance, ctx: AppContext): 
         description: `Registers a custom event type: events of it may then be published and subscribed to (by name, or by a wildcard over it) like catalog events, and their data must match its schema (else 422 invalid_event_data naming the path at fault). At most ${MAX_CUSTOM_TYPES} per account. Admin keys only.`,
         body: CreateBody,
         response: {
-          201: CustomView,
+          201: described('the custom type registered', CustomView),
           ...answers({ 409: '`conflict`: the account has a custom type of this name', 422: '`invalid_event_type`: a name that is in the catalog, under message. or endpoint., not lower-case dotted, or one too many; `invalid_schema`: a schema Herald cannot run, `field` naming the part at fault' }),
         },
       },
@@ -158,7 +158,7 @@ export function registerEventTypeRoutes(app: FastifyInstance, ctx: AppContext): 
         description: 'Changes the description or the schema (null: any data) of a custom type. A new schema applies to events published from then on; those accepted before are delivered as they are. Admin keys only.',
         params: NameParams,
         body: PatchBody,
-        response: { 200: CustomView, ...answers({ 422: '`invalid_event_type`: a catalog type; `invalid_schema`: a schema Herald cannot run, `field` naming the part at fault' }) },
+        response: { 200: described('the custom type as changed', CustomView), ...answers({ 422: '`invalid_event_type`: a catalog type; `invalid_schema`: a schema Herald cannot run, `field` naming the part at fault' }) },
       },
     },
     async (req) => {

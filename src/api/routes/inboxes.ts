@@ -14,7 +14,7 @@ import { inboxRequestView, inboxView } from '../../inbox/views.js';
 import { decodeSecret, generateSecret } from '../../signing/standard-webhooks.js';
 import { withoutSessionCookie } from '../../ui/security.js';
 import { checkDestination } from '../destination.js';
-import { answers } from '../openapi.js';
+import { answers, described } from '../openapi.js';
 import { presentedKey, principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, notFound } from '../middleware/errors.js';
 import { ApiRateLimiter } from '../middleware/rate-limit.js';
@@ -128,7 +128,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
   const admin = { preValidation: requireRole('admin') };
   const tags = ['inboxes'];
 
-  app.post('/api/v2/inboxes', { ...admin, schema: { tags, description: 'Creates a hosted inbox: a URL that records every request sent to it, optionally forwarding them to an endpoint. Admin keys only.', body: InboxCreate, response: { 201: InboxView, ...answers({ 422: INBOX_REFUSED }) } } }, async (req, reply) => {
+  app.post('/api/v2/inboxes', { ...admin, schema: { tags, description: 'Creates a hosted inbox: a URL that records every request sent to it, optionally forwarding them to an endpoint. Admin keys only.', body: InboxCreate, response: { 201: described('the inbox, with its capture URL', InboxView), ...answers({ 422: INBOX_REFUSED }) } } }, async (req, reply) => {
     const { accountId } = principalOf(req);
     const body = req.body as InboxCreate;
     checkSigningSecret(body.signing_secret);
@@ -169,12 +169,12 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return { data: page.items.map((i) => inboxView(i, base)), next_cursor: page.nextCursor };
   });
 
-  app.get('/api/v2/inboxes/:id', { schema: { tags, description: 'One inbox. Another account\'s inbox answers 404.', params: IdParams, response: { 200: InboxView } } }, async (req) => {
+  app.get('/api/v2/inboxes/:id', { schema: { tags, description: 'One inbox. Another account\'s inbox answers 404.', params: IdParams, response: { 200: described('the inbox', InboxView) } } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     return inboxView(await inboxOf(ctx, req, id), baseUrlOf(ctx, req));
   });
 
-  app.patch('/api/v2/inboxes/:id', { ...admin, schema: { tags, description: 'Changes the given fields of an inbox. Admin keys only.', params: IdParams, body: InboxPatch, response: { 200: InboxView, ...answers({ 422: INBOX_REFUSED }) } } }, async (req) => {
+  app.patch('/api/v2/inboxes/:id', { ...admin, schema: { tags, description: 'Changes the given fields of an inbox. Admin keys only.', params: IdParams, body: InboxPatch, response: { 200: described('the inbox as changed', InboxView), ...answers({ 422: INBOX_REFUSED }) } } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const body = req.body as InboxPatch;

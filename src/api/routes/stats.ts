@@ -7,6 +7,7 @@ import type { AppContext } from '../../app/context.js';
 import { MINUTE_MS, minuteOf } from '../../store/rollup.js';
 import { principalOf } from '../middleware/auth.js';
 import { ApiError, notFound } from '../middleware/errors.js';
+import { described } from '../openapi.js';
 import { ActivityQuery, ActivityView, BatchStatsQuery, EndpointStatsQuery, EndpointStatsView, IdParams } from '../schemas.js';
 import { activityView, endpointStatsView, iso } from '../views.js';
 import { Type } from 'typebox';
@@ -31,7 +32,7 @@ export function registerStatsRoutes(app: FastifyInstance, ctx: AppContext): void
         description: 'Health of one endpoint: its queue now, and attempt outcomes, success rate and latency over the last `hours`.',
         params: IdParams,
         querystring: EndpointStatsQuery,
-        response: { 200: EndpointStatsView },
+        response: { 200: described('the endpoint\'s queue now and its attempts over the window', EndpointStatsView) },
       },
     },
     async (req) => {
@@ -50,7 +51,7 @@ export function registerStatsRoutes(app: FastifyInstance, ctx: AppContext): void
         tags: ['stats'],
         description: 'The health of several endpoints at once (the endpoints list): ids of other accounts or unknown ids are left out.',
         querystring: BatchStatsQuery,
-        response: { 200: Type.Object({ data: Type.Array(EndpointStatsView) }) },
+        response: { 200: described('{data}: the health of each endpoint found, as GET /api/v2/endpoints/{id}/stats gives it', Type.Object({ data: Type.Array(EndpointStatsView) })) },
       },
     },
     async (req) => {
@@ -69,7 +70,7 @@ export function registerStatsRoutes(app: FastifyInstance, ctx: AppContext): void
         description:
           'Attempt outcomes per minute over the last `hours` (the current minute last), for the account or one endpoint: one entry per minute, oldest first, zeros where nothing was attempted.',
         querystring: ActivityQuery,
-        response: { 200: ActivityView },
+        response: { 200: described('attempt outcomes per time bucket over the window', ActivityView) },
       },
     },
     async (req) => {

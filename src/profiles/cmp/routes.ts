@@ -17,7 +17,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { checkDestination } from '../../api/destination.js';
-import { answers } from '../../api/openapi.js';
+import { answers, described } from '../../api/openapi.js';
 import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError, notFound } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
@@ -132,7 +132,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.post(
     '/cmp/v3/webhooks',
-    { ...admin, schema: { tags: TAGS, summary: 'Register a webhook (CMP)', body: CreateBody, response: { 201: Subscription, ...answers({ 422: CMP_REFUSED }) } } },
+    { ...admin, schema: { tags: TAGS, summary: 'Register a webhook (CMP)', body: CreateBody, response: { 201: described('the webhook registered (secret masked)', Subscription), ...answers({ 422: CMP_REFUSED }) } } },
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const body = req.body as Static<typeof CreateBody>;
@@ -158,7 +158,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
         tags: TAGS,
         summary: 'List webhooks (CMP)',
         querystring: ListQuery,
-        response: { 200: Type.Object({ data: Type.Array(Subscription), next_cursor: Type.Union([Type.String(), Type.Null()]) }) },
+        response: { 200: described('{data, next_cursor}: a page of webhooks', Type.Object({ data: Type.Array(Subscription), next_cursor: Type.Union([Type.String(), Type.Null()]) })) },
       },
     },
     async (req) => {
@@ -170,7 +170,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get(
     '/cmp/v3/webhooks/:id',
-    { schema: { tags: TAGS, summary: 'Get a webhook (CMP)', params: IdParams, response: { 200: Subscription } } },
+    { schema: { tags: TAGS, summary: 'Get a webhook (CMP)', params: IdParams, response: { 200: described('the webhook (secret masked)', Subscription) } } },
     async (req) => cmpView(await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)),
   );
 
@@ -185,7 +185,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
           'Changes the fields sent. events as the subscription shows them keeps its filter as it was set (through the native API it may hold a wildcard, or events CMP has no name for). id, created_at and updated_at, which no PATCH sets, may be sent back as read, and are ignored, so a subscription read, changed and sent back whole is taken; another value is refused (422 naming it).',
         params: IdParams,
         body: PatchBody,
-        response: { 200: Subscription, ...answers({ 422: CMP_REFUSED }) },
+        response: { 200: described('the webhook as changed (secret masked)', Subscription), ...answers({ 422: CMP_REFUSED }) },
       },
     },
     async (req) => {
@@ -219,7 +219,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.delete(
     '/cmp/v3/webhooks/:id',
-    { ...admin, schema: { tags: TAGS, summary: 'Delete a webhook (CMP)', params: IdParams, response: { 204: Type.Null() } } },
+    { ...admin, schema: { tags: TAGS, summary: 'Delete a webhook (CMP)', params: IdParams, response: { 204: described('deleted', Type.Null()) } } },
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const { id } = req.params as Static<typeof IdParams>;

@@ -21,6 +21,7 @@ import { Type, type Static } from 'typebox';
 import { checkDestination } from '../../api/destination.js';
 import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError } from '../../api/middleware/errors.js';
+import { described } from '../../api/openapi.js';
 import { Cursor } from '../../api/schemas.js';
 import { iso } from '../../api/views.js';
 import type { AppContext } from '../../app/context.js';
@@ -254,7 +255,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
         summary: 'Create a webhook (Media Pocket)',
         description: 'Seed 003. 401 for a key that is not admin; 404 {"error": "project not found"}; 422 {"error": "Invalid parameter \'http_url\' value nil: Must be a String"}.',
         body: WebhookCreateBody,
-        response: { 200: One, ...errors },
+        response: { 200: described('{webhook}: the webhook created', One), ...errors },
       },
     },
     async (req) => {
@@ -279,7 +280,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get(
     '/api/v2/admin/webhooks',
-    { ...admin, schema: { tags: TAGS, summary: 'List webhooks (Media Pocket)', response: { 200: Type.Object({ webhooks: Type.Array(Webhook) }), 401: Unauthorized } } },
+    { ...admin, schema: { tags: TAGS, summary: 'List webhooks (Media Pocket)', response: { 200: described('{webhooks}: every webhook of the account', Type.Object({ webhooks: Type.Array(Webhook) })), 401: Unauthorized } } },
     async (req) => {
       const { accountId } = principalOf(req);
       const all: Endpoint[] = [];
@@ -296,7 +297,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get(
     '/api/v2/admin/webhooks/:id',
-    { ...admin, schema: { tags: TAGS, summary: 'Get a webhook (Media Pocket)', params: IdParams, response: { 200: One, 401: Unauthorized, 404: NotFound } } },
+    { ...admin, schema: { tags: TAGS, summary: 'Get a webhook (Media Pocket)', params: IdParams, response: { 200: described('{webhook}: the webhook', One), 401: Unauthorized, 404: NotFound } } },
     async (req) => ({ webhook: await view(await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)) }),
   );
 
@@ -327,7 +328,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
         description: 'Only the params sent change. trigger_events as the webhook shows them keeps its filter as it was set (through the native API it may hold a wildcard, or events Media Pocket has no name for). webhook_headers replaces the list; a hidden or hmac entry without a value (or with the masked value shown) keeps its stored value, a hidden one only while http_url stays on the same origin (scheme, host and port): moving it elsewhere needs hidden values again (422 naming webhook_headers).',
         params: IdParams,
         body: WebhookUpdateBody,
-        response: { 200: One, ...errors },
+        response: { 200: described('{webhook}: the webhook as changed', One), ...errors },
       },
       handler: update,
     });
@@ -335,7 +336,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
 
   app.delete(
     '/api/v2/admin/webhooks/:id',
-    { ...admin, schema: { tags: TAGS, summary: 'Delete a webhook (Media Pocket)', description: 'Answers the webhook as it was.', params: IdParams, response: { 200: One, 401: Unauthorized, 404: NotFound } } },
+    { ...admin, schema: { tags: TAGS, summary: 'Delete a webhook (Media Pocket)', description: 'Answers the webhook as it was.', params: IdParams, response: { 200: described('{webhook}: the webhook as it was before its deletion', One), 401: Unauthorized, 404: NotFound } } },
     async (req) => {
       const { accountId } = principalOf(req);
       const { id } = req.params as Static<typeof IdParams>;
@@ -361,7 +362,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
           description: `Every ${outcome === 'succeeded' ? 'successful' : 'failed'} attempt, newest first (a retried message appears once per failed attempt). Page with limit and cursor (= next_cursor).`,
           params: IdParams,
           querystring: LogQuery,
-          response: { 200: Type.Object({ [key]: Type.Array(LogEntry), next_cursor: Type.Union([Type.String(), Type.Null()]) }), 401: Unauthorized, 404: NotFound },
+          response: { 200: described(`{${key}, next_cursor}: a page of ${outcome === 'succeeded' ? 'successful' : 'failed'} attempts, newest first`, Type.Object({ [key]: Type.Array(LogEntry), next_cursor: Type.Union([Type.String(), Type.Null()]) })), 401: Unauthorized, 404: NotFound },
         },
       },
       async (req) => {

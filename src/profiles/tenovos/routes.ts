@@ -19,7 +19,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { checkDestination } from '../../api/destination.js';
-import { answers } from '../../api/openapi.js';
+import { answers, described } from '../../api/openapi.js';
 import { principalOf, requireRole } from '../../api/middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../../api/middleware/errors.js';
 import { Cursor } from '../../api/schemas.js';
@@ -230,7 +230,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         description:
           'An array of 1–50 subscriptions; each becomes its own endpoint. Answers 200 {id, ids}: `id` is the first endpoint\'s id (the seed\'s shape), `ids` all of them in request order. All or nothing.',
         body: CreateBody,
-        response: { 200: Created, ...answers({ 422: TENOVOS_REFUSED }) },
+        response: { 200: described('{id, ids}: the endpoints created', Created), ...answers({ 422: TENOVOS_REFUSED }) },
       },
     },
     async (req) => {
@@ -271,7 +271,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.get(
     '/webhooks/endpoint',
-    { schema: { tags: TAGS, summary: 'List endpoint subscriptions (Tenovos)', querystring: ListQuery, response: { 200: ListView } } },
+    { schema: { tags: TAGS, summary: 'List endpoint subscriptions (Tenovos)', querystring: ListQuery, response: { 200: described('a page of subscriptions; `iterator` continues it while `done` is false', ListView) } } },
     async (req) => {
       const q = req.query as Static<typeof ListQuery>;
       const page = await ctx.store.listEndpoints(principalOf(req).accountId, { profile: 'tenovos', cursor: q.iterator, limit: q.limit ?? 50 });
@@ -281,7 +281,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.get(
     '/webhooks/endpoint/:id',
-    { schema: { tags: TAGS, summary: 'Get an endpoint subscription (Tenovos)', params: IdParams, response: { 200: EndpointView } } },
+    { schema: { tags: TAGS, summary: 'Get an endpoint subscription (Tenovos)', params: IdParams, response: { 200: described('the subscription (credentials masked)', EndpointView) } } },
     async (req) => tenovosView(await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)),
   );
 
@@ -296,7 +296,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
           'A url on another origin (scheme, host and port) is refused (422 naming auth or headers) while the endpoint has basic authentication or hidden headers: those are sent in clear to the url, and are kept only for the origin they were given for. Send them again with the new url through PATCH /api/v2/endpoints/{id}. The fields of the GET that no PATCH sets (id, disabledReason, oauth, createdAt, updatedAt) may be sent back as read, and are ignored, so an endpoint read, changed and sent back whole is taken; another value is refused (422 naming it).',
         params: IdParams,
         body: PatchBody,
-        response: { 204: Type.Null(), ...answers({ 422: TENOVOS_REFUSED }) },
+        response: { 204: described('updated', Type.Null()), ...answers({ 422: TENOVOS_REFUSED }) },
       },
     },
     async (req, reply) => {
@@ -326,7 +326,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.delete(
     '/webhooks/endpoint/:id',
-    { ...admin, schema: { tags: TAGS, summary: 'Delete an endpoint subscription (Tenovos)', params: IdParams, response: { 204: Type.Null() } } },
+    { ...admin, schema: { tags: TAGS, summary: 'Delete an endpoint subscription (Tenovos)', params: IdParams, response: { 204: described('deleted', Type.Null()) } } },
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const { id } = req.params as Static<typeof IdParams>;
@@ -348,7 +348,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
           'Herald fetches a token from tokenUrl (client credentials grant) and sends it as a Bearer token with every delivery. The client secret is sealed at rest and never returned; extraParams values are sealed and read back masked. clientId and clientSecret go to tokenUrl in the form body (client_secret_post) or, with tokenEndpointAuthMethod client_secret_basic, with HTTP Basic (for token servers that take only that). tokenEndpointAuthMethod is a Herald extension, the native auth.token_endpoint_auth_method, shown in GET /webhooks/endpoint/{id}: a PUT without it keeps the current method.',
         params: EndpointIdParams,
         body: OAuthBody,
-        response: { 204: Type.Null(), ...answers({ 422: TENOVOS_REFUSED }) },
+        response: { 204: described('set: deliveries from now on carry a token from tokenUrl', Type.Null()), ...answers({ 422: TENOVOS_REFUSED }) },
       },
     },
     async (req, reply) => {
@@ -374,7 +374,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   app.delete(
     '/webhooks/endpoint/oauth/:endpointId',
-    { ...admin, schema: { tags: TAGS, summary: 'Remove OAuth2 from an endpoint (Tenovos)', params: EndpointIdParams, response: { 204: Type.Null() } } },
+    { ...admin, schema: { tags: TAGS, summary: 'Remove OAuth2 from an endpoint (Tenovos)', params: EndpointIdParams, response: { 204: described('removed: deliveries carry no token', Type.Null()) } } },
     async (req, reply) => {
       const existing = await load(principalOf(req).accountId, (req.params as Static<typeof EndpointIdParams>).endpointId);
       await saveEndpointUpdate(ctx, patchEndpoint(existing, { auth: { type: 'none' } }, ctx.clock()), existing);
@@ -391,7 +391,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         summary: "The endpoint's signing secret (Tenovos)",
         description: 'The whsec_ secret that signs deliveries (Standard Webhooks webhook-signature header).',
         params: IdParams,
-        response: { 200: Type.Object({ key: Type.String() }) },
+        response: { 200: described('{key}: the whsec_ secret', Type.Object({ key: Type.String() })) },
       },
     },
     async (req) => ({ key: (await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)).secret }),
@@ -406,7 +406,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         summary: "Rotate the endpoint's signing secret (Tenovos)",
         description: 'A new secret signs from now on; the previous one also signs for 24 hours.',
         params: IdParams,
-        response: { 204: Type.Null() },
+        response: { 204: described('rotated', Type.Null()) },
       },
     },
     async (req, reply) => {
@@ -428,7 +428,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         params: IdParams,
         headers: RecoverHeaders,
         body: RecoverBody,
-        response: { 202: RecoveryView, ...answers({ 422: KEY_REUSED }) },
+        response: { 202: described('the recovery: running (follow Location) or done', RecoveryView), ...answers({ 422: KEY_REUSED }) },
       },
     },
     async (req, reply) => {
