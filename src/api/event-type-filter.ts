@@ -1,7 +1,7 @@
 // Event type patterns a request gives: an endpoint's filter (names in any profile or of the
 // account's custom types, `topic.*` and `*`), and those that select stored deliveries (a
 // recover's event_types, the delivery log's event_type), which find types deleted since too.
-import { hasCustomNameShape, hasCustomPrefixShape } from '../catalog/custom.js';
+import { couldBeCustomName, couldBeginCustomName } from '../catalog/custom.js';
 import { findEventType, validateFilterPatterns } from '../catalog/index.js';
 import type { Store } from '../store/contract.js';
 import { ApiError } from './middleware/errors.js';
@@ -17,15 +17,17 @@ export async function customTypesFor(store: Pick<Store, 'listEventTypes'>, accou
 
 /**
  * What one pattern selects among stored deliveries: a name in any profile as its canonical name;
- * a name outside the catalog with a custom type's shape as it is (a type now, deleted, or never
- * one); a `topic.*` wildcard over such words as it is, every type stored under the prefix.
- * Undefined when no event type could be named so.
+ * a name a custom type may have as it is (a type now, deleted, or never one); a `topic.*`
+ * wildcard over the catalog's names or over such a name's first words as it is, every type
+ * stored under the prefix. Undefined when it could select nothing: no event type could be named
+ * so (`message.foo`: Herald's topics hold the catalog's names only).
  */
 function storedPattern(pattern: string): string | undefined {
   const def = findEventType(pattern);
   if (def) return def.name;
-  if (hasCustomNameShape(pattern)) return pattern;
-  return pattern.endsWith('.*') && hasCustomPrefixShape(pattern.slice(0, -2)) ? pattern : undefined;
+  if (couldBeCustomName(pattern)) return pattern;
+  if (!pattern.endsWith('.*')) return undefined;
+  return validateFilterPatterns([pattern]).ok || couldBeginCustomName(pattern.slice(0, -2)) ? pattern : undefined;
 }
 
 /**

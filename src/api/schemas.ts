@@ -239,7 +239,7 @@ export const Accepted = Type.Object({ id: Type.String(), deliveries: Type.Intege
 
 const deliveryFilters = {
   status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('in_flight'), Type.Literal('succeeded'), Type.Literal('failed')])),
-  event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'an event type in any profile\'s name, a topic.* wildcard, or * (every type); or a custom type\'s name. A custom name or a wildcard finds what was logged under it, deleted or never registered types too. A name no type could have is a 400' })),
+  event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'an event type in any profile\'s name, a topic.* wildcard, or * (every type); or a custom type\'s name. A custom name or a wildcard finds what was logged under it, deleted or never registered types too. A name no type could have (under message. or endpoint., only the catalog\'s) is a 400' })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'created at or after this time' })),
   until: Type.Optional(Type.String({ format: 'date-time', description: 'created before this time' })),
   cursor: Type.Optional(Cursor),
@@ -259,7 +259,7 @@ export const RecoverBody = Type.Object(
     since: Type.String({ format: 'date-time', description: 'deliveries created at or after this time' }),
     until: Type.Optional(Type.String({ format: 'date-time', description: 'and before this time (default: now)' })),
     event_types: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500, description: 'only these event types: names in any profile or of the account\'s custom types, `topic.*` wildcards, `*` (default: every type). As in the delivery log, a custom name or a wildcard selects what was stored under it, deleted types too; a name no type could have is a 400' }),
+      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500, description: 'only these event types: names in any profile or of the account\'s custom types, `topic.*` wildcards, `*` (default: every type). As in the delivery log, a custom name or a wildcard selects what was stored under it, deleted types too; a name no type could have (under message. or endpoint., only the catalog\'s) is a 400' }),
     ),
     statuses: Type.Optional(
       Type.Array(Type.Union([Type.Literal('failed'), Type.Literal('succeeded')]), {

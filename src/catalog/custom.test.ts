@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileDataSchema, customNameProblem, SchemaError } from './custom.js';
+import { compileDataSchema, couldBeCustomName, couldBeginCustomName, customNameProblem, SchemaError } from './custom.js';
 
 describe('customNameProblem', () => {
   it('takes lower-case dotted names outside the catalog', () => {
@@ -12,6 +12,15 @@ describe('customNameProblem', () => {
     for (const name of ['acme', 'Acme.widget', 'acme.*', 'acme..x', 'acme.widget.', '1acme.x', 'ASSET_ADDED', 'asset_added', `a.${'x'.repeat(199)}`]) {
       expect(customNameProblem(name), name).toMatch(/lower-case words/);
     }
+  });
+});
+
+describe('couldBeCustomName, couldBeginCustomName', () => {
+  it('take what a custom name may be or begin with, and nothing under Herald topics', () => {
+    for (const name of ['acme.widget.built', 'asset.watermarked', 'inbox.request']) expect(couldBeCustomName(name), name).toBe(true);
+    for (const name of ['message.acme', 'endpoint.acme.done', 'acme', 'Acme.widget', 'acme..x']) expect(couldBeCustomName(name), name).toBe(false);
+    for (const prefix of ['acme', 'acme.widget', 'asset']) expect(couldBeginCustomName(prefix), prefix).toBe(true);
+    for (const prefix of ['message', 'endpoint.acme', 'Acme', 'acme.', 'acme..x', '']) expect(couldBeginCustomName(prefix), prefix).toBe(false);
   });
 });
 

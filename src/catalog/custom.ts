@@ -20,13 +20,24 @@ export const MAX_CUSTOM_NAME_LENGTH = 200;
 const HERALD_TOPICS: ReadonlySet<string> = new Set(['message', 'endpoint']);
 
 /** True when `name` has the shape of a custom type's name, whether or not it may be one. */
-export function hasCustomNameShape(name: string): boolean {
+function hasCustomNameShape(name: string): boolean {
   return name.length <= MAX_CUSTOM_NAME_LENGTH && CUSTOM_NAME.test(name);
 }
 
-/** True when `prefix` could begin a custom type's name, whole words of it. */
-export function hasCustomPrefixShape(prefix: string): boolean {
-  return CUSTOM_PREFIX.test(prefix);
+/** The first word of a dotted name or prefix: its topic. */
+const topicOf = (name: string): string => name.split('.', 1)[0]!;
+
+/**
+ * True when a custom type may have, or may once have had, `name`: its shape, outside Herald's
+ * topics (refused since custom types exist). A catalog name is the caller's to tell apart.
+ */
+export function couldBeCustomName(name: string): boolean {
+  return hasCustomNameShape(name) && !HERALD_TOPICS.has(topicOf(name));
+}
+
+/** True when `prefix` could begin such a name, whole words of it. */
+export function couldBeginCustomName(prefix: string): boolean {
+  return CUSTOM_PREFIX.test(prefix) && !HERALD_TOPICS.has(topicOf(prefix));
 }
 
 /** Why `name` cannot be a custom event type's, or undefined when it can. */
@@ -36,7 +47,7 @@ export function customNameProblem(name: string): string | undefined {
   }
   const def = findEventType(name);
   if (def) return `name ${name} is in the event catalog (${def.name}); a custom type needs a name of its own`;
-  const topic = name.slice(0, name.indexOf('.'));
+  const topic = topicOf(name);
   if (HERALD_TOPICS.has(topic)) return `name: ${topic}.* events are raised by Herald itself (${topics.find((t) => t.id === topic)?.title})`;
   return undefined;
 }

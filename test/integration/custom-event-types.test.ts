@@ -198,6 +198,29 @@ describe('the delivery log by a custom type name', () => {
   });
 });
 
+describe('log filters under the topics Herald raises events of', () => {
+  it('a name or wildcard outside the catalog under message. or endpoint. is a 400 naming the field: no type could be logged under it', async () => {
+    const ep = await endpoint('/herald-topics', ['asset.created']);
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const routes = [`/api/v2/endpoints/${ep}/deliveries?event_type=`, '/api/v2/deliveries?event_type='];
+    const recover = (pattern: string) => h.api('POST', `/api/v2/endpoints/${ep}/recover`, { since, event_types: ['asset.created', pattern], dry_run: true });
+    for (const pattern of ['message.foo', 'endpoint.acme.done', 'message.foo.*', 'endpoint.acme.*', 'message.attempt.foo']) {
+      for (const route of routes) {
+        const refused = await h.api('GET', route + encodeURIComponent(pattern));
+        expect([refused.status, refused.body.error, refused.body.field], `${route}${pattern}`).toEqual([400, 'invalid_request', 'event_type']);
+        expect(refused.body.message).toContain(JSON.stringify(pattern));
+      }
+      const refused = await recover(pattern);
+      expect([refused.status, refused.body.error, refused.body.field], pattern).toEqual([400, 'invalid_request', 'event_types']);
+    }
+    // The catalog's own names and wildcards there, and a custom type's elsewhere, are taken.
+    for (const pattern of ['message.*', 'message.attempt.*', 'message.attempt.exhausted', 'endpoint.*', 'endpoint.disabled', 'inbox.request', 'acme.never.registered', 'acme.*']) {
+      for (const route of routes) expect((await h.api('GET', route + encodeURIComponent(pattern))).status, `${route}${pattern}`).toBe(200);
+      expect((await recover(pattern)).status, pattern).toBe(200);
+    }
+  });
+});
+
 describe('custom types are the account’s own', () => {
   it('another account neither sees, publishes nor subscribes to them', async () => {
     await register('acme.private.thing', null);
