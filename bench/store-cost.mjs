@@ -93,7 +93,7 @@ async function deliveryCost(events) {
     const t = cpuMicros();
     await store.settle(
       deliveries.map((d) => ({
-        deliveryId: d.id, owner: 'cost', endpointId: d.endpointId, accountId: d.accountId, outcome: 'succeeded',
+        deliveryId: d.id, owner: 'cost', claimNo: d.claimNo, endpointId: d.endpointId, accountId: d.accountId, outcome: 'succeeded',
         attempt: { attemptNo: 1, startedAt: now, durationMs: 2, statusCode: 200, errorKind: null, errorMessage: null, requestHeaders: { 'webhook-id': d.eventId }, responseBody: null },
       })),
       now,

@@ -92,7 +92,7 @@ function buildDispatcher(
       deliver,
       settle: (batch) => store.settle(batch, ctx.clock(), failingGap),
       nextDueAt: () => store.nextDueAt(),
-      extendLeases: (ids, until) => store.extendLeases(owner, ids, until),
+      extendLeases: (leases, until) => store.extendLeases(owner, leases, until),
       // One process owns the embedded store's limits; PostgreSQL workers share them in the database.
       reserveRate:
         store.dialect === 'sqlite'

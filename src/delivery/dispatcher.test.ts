@@ -5,7 +5,7 @@ import { Dispatcher, type AttemptMade, type AttemptResult, type DispatcherDeps, 
 const NOW = 1_700_000_000_000;
 
 function delivery(id: string, endpointId: string, attempts = 0): ClaimedDelivery {
-  return { id, accountId: 'acc', eventId: `msg_${id}`, endpointId, attempts, eventType: 'asset.created', body: '{}', sequence: null, resourceKey: null, projectId: null, createdAt: NOW };
+  return { id, accountId: 'acc', eventId: `msg_${id}`, endpointId, attempts, claimNo: 1, eventType: 'asset.created', body: '{}', sequence: null, resourceKey: null, projectId: null, createdAt: NOW };
 }
 
 function attempt(status: number | null): AttemptMade['attempt'] {

@@ -1,6 +1,6 @@
 // The dispatcher loop. It never sees SQL or HTTP: it is handed claim, deliver and settle,
 // and decides only what to take next, when to wait, and what an attempt's result means.
-import type { AttemptInput, ClaimedDelivery, IngestLease, Settlement } from '../store/contract.js';
+import type { AttemptInput, ClaimedDelivery, HeldLease, IngestLease, Settlement } from '../store/contract.js';
 import { diskRefusal } from '../store/unavailable.js';
 import { nextAttempt } from './retry-policy.js';
 
@@ -63,7 +63,7 @@ export interface DispatcherDeps {
    */
   reserveRate(limits: readonly { key: string; rate: number }[]): number | Promise<number>;
   /** Keeps the leases of attempts still running until `until` (the store's extendLeases). */
-  extendLeases?(ids: readonly string[], until: number): Promise<unknown>;
+  extendLeases?(leases: readonly HeldLease[], until: number): Promise<unknown>;
   /**
    * Settlements with notices were written (a 410, an exhausted delivery): carry them out. They
    * are kept with the deliveries until carried out, so a crash in between loses none.
@@ -251,11 +251,14 @@ export class Dispatcher {
    * or refuses it): the attempt was made, and a reclaim would send it again.
    */
   private renewLeases(): void {
-    const ids = new Set(this.attempting.keys());
-    for (const s of this.settlingBatch) ids.add(s.deliveryId);
-    for (const s of this.settleQueue) ids.add(s.deliveryId);
-    if (ids.size === 0) return;
-    this.deps.extendLeases?.([...ids], this.clock() + this.leaseMs).catch((err: unknown) => this.fail('lease', err));
+    // Each claim once: an outcome may wait in the queue while its batch is being written.
+    const held = new Map<string, HeldLease>();
+    const hold = (id: string, claimNo: number) => held.set(`${id}#${claimNo}`, { id, claimNo });
+    for (const d of this.attempting.values()) hold(d.id, d.claimNo);
+    for (const s of this.settlingBatch) hold(s.deliveryId, s.claimNo);
+    for (const s of this.settleQueue) hold(s.deliveryId, s.claimNo);
+    if (held.size === 0) return;
+    this.deps.extendLeases?.([...held.values()], this.clock() + this.leaseMs).catch((err: unknown) => this.fail('lease', err));
   }
 
   /** New work may be due: skip the rest of the idle wait. */
@@ -641,7 +644,8 @@ export class Dispatcher {
     const holdLimit = this.holdLimit(d.endpointId);
     const loadBefore = load.running + load.waiting.length;
     this.inFlight--;
-    this.attempting.delete(d.id);
+    // Only this claim's: a later claim of the same delivery (this one's lease ran out) keeps its place.
+    if (this.attempting.get(d.id) === d) this.attempting.delete(d.id);
     load.running--;
     const next = this.running ? this.nextWaiting(load) : undefined;
     if (next) this.begin(next.d, next.schedule, load);
@@ -678,7 +682,7 @@ export class Dispatcher {
 
   /** The settlement for an attempt's result, and what to do once it is committed. */
   private settlementFor(d: ClaimedDelivery, result: AttemptMade): { settlement: AttemptSettlement; after?: () => void } {
-    const base = { deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, accountId: d.accountId, attempt: result.attempt };
+    const base = { deliveryId: d.id, owner: this.options.owner, claimNo: d.claimNo, endpointId: d.endpointId, accountId: d.accountId, attempt: result.attempt };
     if (result.verdict === 'success') {
       this.counters.succeeded++;
       return { settlement: { ...base, outcome: 'succeeded' } };
@@ -713,7 +717,7 @@ export class Dispatcher {
   }
 
   private release(d: ClaimedDelivery, at: number): void {
-    this.enqueueSettlement({ deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, outcome: 'release', nextAttemptAt: at, attempts: d.attempts });
+    this.enqueueSettlement({ deliveryId: d.id, owner: this.options.owner, endpointId: d.endpointId, outcome: 'release', nextAttemptAt: at, claimNo: d.claimNo });
   }
 
   private enqueueSettlement(s: Settlement, after?: () => void, delayMs = this.settleDelayMs): void {

@@ -57,7 +57,7 @@ function worker(store: Store, owner: string, url: string, settle: DispatcherDeps
       settle,
       nextDueAt: () => store.nextDueAt(),
       reserveRate: () => 0,
-      extendLeases: (ids, until) => store.extendLeases(owner, ids, until),
+      extendLeases: (leases, until) => store.extendLeases(owner, leases, until),
     },
     { owner, concurrency: 4, endpointConcurrency: 4, retrySchedule: [0], leaseMs: LEASE_MS, idlePollMs: 50, settleDelayMs: 5 },
   );

@@ -74,6 +74,7 @@ describe('relay', () => {
     eventId: 'msg_1',
     endpointId: 'ep_1',
     attempts: 0,
+    claimNo: 1,
     eventType,
     body,
     sequence: null,

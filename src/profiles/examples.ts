@@ -78,6 +78,7 @@ export function examplePayloads(def: EventTypeDef): Partial<Record<Profile, unkn
       eventId: SAMPLE_MESSAGE_ID,
       endpointId: endpoint.id,
       attempts: 0,
+      claimNo: 1,
       eventType: def.name,
       body,
       sequence: 1,

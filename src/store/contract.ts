@@ -110,6 +110,11 @@ export interface ClaimedDelivery {
   readonly endpointId: string;
   /** Attempts already made before this one. */
   readonly attempts: number;
+  /**
+   * Which claim of the delivery this is (every claim takes a new one; created leased by an
+   * ingest: 0). Its settlement and lease renewals carry it, and apply only while it is the latest.
+   */
+  readonly claimNo: number;
   readonly eventType: string;
   readonly body: string;
   readonly sequence: number | null;
@@ -133,6 +138,8 @@ export interface AttemptInput {
 interface AttemptOf {
   readonly deliveryId: string;
   readonly owner: string;
+  /** The claim it answers: ClaimedDelivery.claimNo. */
+  readonly claimNo: number;
   readonly endpointId: string;
   /** The delivery's account, so the attempt is recorded without reading the delivery back. */
   readonly accountId: string;
@@ -170,10 +177,16 @@ export type Settlement =
   /** `notice`: what the failure owes; a delivery replayed before its notice was carried out keeps the old one unless this replaces it. */
   | (AttemptOf & { readonly outcome: 'failed'; readonly notice?: NoticeKind })
   /**
-   * Hand a claimed delivery back untried (e.g. its endpoint was disabled meanwhile). `attempts`:
-   * as the claim returned them, so the release applies only to that claim (see settle).
+   * Hand a claimed delivery back untried (e.g. its endpoint was disabled meanwhile). `claimNo`:
+   * the claim's, so the release applies only to that claim (see settle).
    */
-  | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly outcome: 'release'; readonly nextAttemptAt: number; readonly attempts: number };
+  | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly outcome: 'release'; readonly nextAttemptAt: number; readonly claimNo: number };
+
+/** A lease held on a delivery: its id and the claim that took it (ClaimedDelivery.claimNo). */
+export interface HeldLease {
+  readonly id: string;
+  readonly claimNo: number;
+}
 
 /**
  * settle's `failingGapMs` when none is given: what the health rule derives from the default
@@ -435,17 +448,18 @@ export interface Store {
    * the old one. Releases say nothing about health.
    *
    * A settlement applies only to the claim it answers: the delivery is in flight, leased to its
-   * owner, and has had no attempt recorded since that claim (attempts = attemptNo - 1, or the
-   * release's `attempts`). A late or repeated one (the lease ran out and another worker, or this
-   * one again, claimed it; or it was settled already) changes nothing, records no attempt and
-   * counts for nothing. Returns the ids of the settlements that did not apply.
+   * owner, and that claim (its `claimNo`) is still the delivery's latest. A late or repeated one
+   * (the lease ran out and another worker, or this one again, claimed it, with or without an
+   * attempt recorded meanwhile; or it was settled already) changes nothing, records no attempt
+   * and counts for nothing. Returns the ids of the settlements that did not apply.
    */
   settle(settlements: readonly Settlement[], now: number, failingGapMs?: number): Promise<string[]>;
   /**
-   * Pushes to `until` the leases `owner` holds on those of `ids` still in flight: attempts
-   * running longer than a lease stay theirs instead of going out again elsewhere. How many.
+   * Pushes to `until` the leases `owner` holds on those of `leases` still in flight under the
+   * claim named: attempts running longer than a lease stay theirs instead of going out again
+   * elsewhere, and an earlier claim's attempt renews nothing of a later one. How many.
    */
-  extendLeases(owner: string, ids: readonly string[], until: number): Promise<number>;
+  extendLeases(owner: string, leases: readonly HeldLease[], until: number): Promise<number>;
   /** Failed deliveries whose notice is still to be carried out, oldest first, as each failure left it. */
   pendingNotices(limit: number): Promise<Notice[]>;
   /**

@@ -515,6 +515,8 @@ export function leasedDelivery(item: IngestItem, d: { id: string; endpointId: st
     eventId: item.messageId,
     endpointId: d.endpointId,
     attempts: 0,
+    // Created under the ingest's lease, before any claim (the column's default).
+    claimNo: 0,
     eventType: item.event.type,
     body: d.body,
     sequence: d.sequence,

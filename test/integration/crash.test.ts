@@ -119,7 +119,7 @@ describe("what a final failure owes, after a crash", () => {
     const settlements = claimed.map((d): Settlement => {
       const status = d.endpointId === gone.body.id ? 410 : 500;
       const attempt = { attemptNo: 1, startedAt: now, durationMs: 5, statusCode: status, errorKind: 'http_status' as const, errorMessage: `endpoint answered ${status}`, requestHeaders: {}, responseBody: null };
-      return { deliveryId: d.id, owner: 'crashed', endpointId: d.endpointId, accountId: d.accountId, attempt, outcome: 'failed', notice: status === 410 ? 'gone' : 'exhausted' };
+      return { deliveryId: d.id, owner: 'crashed', claimNo: d.claimNo, endpointId: d.endpointId, accountId: d.accountId, attempt, outcome: 'failed', notice: status === 410 ? 'gone' : 'exhausted' };
     });
     await store.settle(settlements, now);
     await before.close();

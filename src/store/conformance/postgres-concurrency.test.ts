@@ -102,6 +102,7 @@ describe('postgres store under concurrent workers', () => {
           got.map((d) => ({
             deliveryId: d.id,
             owner,
+            claimNo: d.claimNo,
             endpointId: d.endpointId,
             accountId: d.accountId,
             outcome: 'succeeded' as const,

@@ -151,6 +151,7 @@ describe('postgres claim locks', () => {
       const settlements = descending.map((id): Settlement => ({
         deliveryId: id,
         owner: 'w',
+        claimNo: 1,
         endpointId: e.id,
         accountId: account.id,
         outcome: 'succeeded',
@@ -191,6 +192,7 @@ describe('postgres claim locks', () => {
         {
           deliveryId: d!.id,
           owner: 'w',
+          claimNo: d!.claimNo,
           endpointId: e.id,
           accountId: account.id,
           outcome: 'succeeded',
@@ -282,6 +284,8 @@ function succeeded(ids: readonly string[], accountId: string, endpointId: string
   return ids.map((id) => ({
     deliveryId: id,
     owner: 'w',
+    // Each claimed once, by prepare().
+    claimNo: 1,
     endpointId,
     accountId,
     outcome: 'succeeded',

@@ -82,7 +82,7 @@ describe('postgres LISTEN/NOTIFY', () => {
 
     const [d] = await store.claim({ owner: 'w', limit: 1, leaseMs: 1_000, now: Date.now(), excludeEndpoints: [] });
     await store.settle(
-      [{ deliveryId: d.id, owner: 'w', endpointId: e.id, accountId: account.id, outcome: 'failed', attempt: { attemptNo: 1, startedAt: Date.now(), durationMs: 1, statusCode: 500, errorKind: 'http_status', errorMessage: 'x', requestHeaders: {}, responseBody: null } }],
+      [{ deliveryId: d.id, owner: 'w', claimNo: d.claimNo, endpointId: e.id, accountId: account.id, outcome: 'failed', attempt: { attemptNo: 1, startedAt: Date.now(), durationMs: 1, statusCode: 500, errorKind: 'http_status', errorMessage: 'x', requestHeaders: {}, responseBody: null } }],
       Date.now(),
     );
     woke = s.next();
@@ -93,7 +93,7 @@ describe('postgres LISTEN/NOTIFY', () => {
     await woke;
 
     const [again] = await store.claim({ owner: 'w', limit: 1, leaseMs: 1_000, now: Date.now(), excludeEndpoints: [] });
-    await store.settle([{ deliveryId: again.id, owner: 'w', endpointId: e.id, accountId: account.id, outcome: 'succeeded', attempt: { attemptNo: 2, startedAt: Date.now(), durationMs: 1, statusCode: 200, errorKind: null, errorMessage: null, requestHeaders: {}, responseBody: null } }], Date.now());
+    await store.settle([{ deliveryId: again.id, owner: 'w', claimNo: again.claimNo, endpointId: e.id, accountId: account.id, outcome: 'succeeded', attempt: { attemptNo: 2, startedAt: Date.now(), durationMs: 1, statusCode: 200, errorKind: null, errorMessage: null, requestHeaders: {}, responseBody: null } }], Date.now());
     woke = s.next();
     await store.retryDelivery(account.id, d.id, Date.now());
     await woke;

@@ -221,7 +221,7 @@ describe('sqlite durability per write', () => {
     const { account, endpoint, seen } = await withEndpoint(store);
     await store.ingest([ingestItem(account.id, [{ id: endpoint.id, ordered: false }])], T0);
     const [d] = await store.claim({ owner: 'w1', limit: 10, leaseMs: 30_000, now: T0 + 10, excludeEndpoints: [] });
-    await store.settle([{ deliveryId: d!.id, owner: 'w1', endpointId: endpoint.id, outcome: 'release', attempts: d!.attempts, nextAttemptAt: T0 }], T0 + 20);
+    await store.settle([{ deliveryId: d!.id, owner: 'w1', endpointId: endpoint.id, outcome: 'release', claimNo: d!.claimNo, nextAttemptAt: T0 }], T0 + 20);
     await store.ingest([ingestItem(account.id, [{ id: endpoint.id, ordered: false }])], T0 + 30);
     expect(seen).toEqual([2, 1, 1, 2]);
     expect(level(store)).toBe(2);

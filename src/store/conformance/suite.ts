@@ -7,7 +7,7 @@ import { newId } from '../../domain/ids.js';
 import type { CustomEventType, Endpoint, EventInput } from '../../domain/types.js';
 import type { Inbox, InboxRequest } from '../../inbox/types.js';
 import { SecretBox } from '../../signing/secretbox.js';
-import type { AttemptInput, ClaimRequest, DeliveryQuery, IngestItem, QueueStats, RecoverScope, Sealer, Settlement, Store } from '../contract.js';
+import type { AttemptInput, ClaimedDelivery, ClaimRequest, DeliveryQuery, IngestItem, QueueStats, RecoverScope, Sealer, Settlement, Store } from '../contract.js';
 import { failedSince } from '../queries.js';
 
 export interface ConformanceHandle {
@@ -83,18 +83,23 @@ function attempt(no: number, over: Partial<AttemptInput> = {}): AttemptInput {
   };
 }
 
-const succeeded = (d: { id: string; endpointId: string; accountId: string }, owner: string, no = 1): Settlement => ({
+/** What a settlement of a claimed delivery names of it. */
+type Claim = Pick<ClaimedDelivery, 'id' | 'endpointId' | 'accountId' | 'claimNo'>;
+
+const succeeded = (d: Claim, owner: string, no = 1): Settlement => ({
   deliveryId: d.id,
   owner,
+  claimNo: d.claimNo,
   endpointId: d.endpointId,
   accountId: d.accountId,
   attempt: attempt(no),
   outcome: 'succeeded',
 });
 
-const retry = (d: { id: string; endpointId: string; accountId: string }, owner: string, nextAttemptAt: number, no = 1): Settlement => ({
+const retry = (d: Claim, owner: string, nextAttemptAt: number, no = 1): Settlement => ({
   deliveryId: d.id,
   owner,
+  claimNo: d.claimNo,
   endpointId: d.endpointId,
   accountId: d.accountId,
   attempt: attempt(no, { statusCode: 503, errorKind: 'http_status', errorMessage: 'service unavailable', responseBody: 'busy' }),
@@ -102,9 +107,10 @@ const retry = (d: { id: string; endpointId: string; accountId: string }, owner: 
   nextAttemptAt,
 });
 
-const failed = (d: { id: string; endpointId: string; accountId: string }, owner: string, no = 1): Extract<Settlement, { outcome: 'failed' }> => ({
+const failed = (d: Claim, owner: string, no = 1): Extract<Settlement, { outcome: 'failed' }> => ({
   deliveryId: d.id,
   owner,
+  claimNo: d.claimNo,
   endpointId: d.endpointId,
   accountId: d.accountId,
   attempt: attempt(no, { statusCode: null, errorKind: 'connect', errorMessage: 'ECONNREFUSED', responseBody: null }),
@@ -885,10 +891,12 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
 
         const claimed = await store.claim(claimReq({ owner: 'w2', now: T0 }));
         expect(claimed.map((d) => d.endpointId).sort()).toEqual([b.id, c.id].sort());
-        // The same delivery a claim would have returned, body (with its sequence) included.
-        const { id: _lentId, endpointId: _lentEndpoint, ...lentRest } = lent;
-        const { id: _claimedId, endpointId: _claimedEndpoint, ...claimedRest } = claimed[0];
+        // The same delivery a claim would have returned, body (with its sequence) included; its
+        // claim number is the ingest's, before any claim's.
+        const { id: _lentId, endpointId: _lentEndpoint, claimNo: lentClaim, ...lentRest } = lent;
+        const { id: _claimedId, endpointId: _claimedEndpoint, claimNo: claimedClaim, ...claimedRest } = claimed[0];
         expect(lentRest).toEqual(claimedRest);
+        expect(lentClaim).toBeLessThan(claimedClaim);
 
         await store.settle([succeeded(lent, 'w1')], T0 + 10);
         expect((await store.getDelivery(account.id, lent.id))?.status).toBe('succeeded');
@@ -977,7 +985,8 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const [c] = await store.claim(claimReq({ owner: 'w2', limit: 1, now: T0, leaseMs: 1_000 }));
         await store.settle([succeeded(b, 'w1')], T0 + 10);
         // b is settled and c is w2's: only a's lease moves.
-        expect(await store.extendLeases('w1', [a.id, b.id, c.id, 'dlv_unknown'], T0 + 5_000)).toBe(1);
+        const held = (d: ClaimedDelivery) => ({ id: d.id, claimNo: d.claimNo });
+        expect(await store.extendLeases('w1', [held(a), held(b), held(c), { id: 'dlv_unknown', claimNo: 1 }], T0 + 5_000)).toBe(1);
         expect(await store.extendLeases('w1', [], T0 + 5_000)).toBe(0);
         expect(await store.releaseLeases({ expiredBefore: T0 + 2_000 })).toBe(1);
         expect((await store.getDelivery(account.id, a.id))?.status).toBe('in_flight');
@@ -1060,7 +1069,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         const { account, targets } = await setup(1);
         await store.ingest([ingestItem(account.id, targets)], T0);
         const [d] = await store.claim(claimReq());
-        await store.settle([{ deliveryId: d.id, owner: 'w1', endpointId: d.endpointId, outcome: 'release', attempts: d.attempts, nextAttemptAt: T0 + 300 }], T0 + 1);
+        await store.settle([{ deliveryId: d.id, owner: 'w1', endpointId: d.endpointId, outcome: 'release', claimNo: d.claimNo, nextAttemptAt: T0 + 300 }], T0 + 1);
         expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'pending', attempts: 0, nextAttemptAt: T0 + 300 });
         expect(await store.listAttempts(account.id, [d.id])).toEqual([]);
         expect((await store.stats(account.id)).retrying).toBe(0);
@@ -1071,7 +1080,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         await store.ingest([ingestItem(account.id, targets)], T0);
         const [d] = await store.claim(claimReq({ owner: 'w1', leaseMs: 100 }));
         await store.settle([succeeded(d, 'intruder')], T0 + 10);
-        await store.settle([{ deliveryId: d.id, owner: 'intruder', endpointId: d.endpointId, outcome: 'release', attempts: d.attempts, nextAttemptAt: T0 }], T0 + 10);
+        await store.settle([{ deliveryId: d.id, owner: 'intruder', endpointId: d.endpointId, outcome: 'release', claimNo: d.claimNo, nextAttemptAt: T0 }], T0 + 10);
         expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'in_flight', attempts: 0, updatedAt: T0 });
         expect(await store.listAttempts(account.id, [d.id])).toEqual([]);
 
@@ -1090,22 +1099,66 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.getDelivery(account.id, d.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
       });
 
-      it('applies a settlement only to the claim it answers: a late one of an earlier claim by the same owner records nothing twice', async () => {
+      /** One delivery claimed by w1, its lease run out and handed back, and claimed by w1 again. */
+      async function claimedTwiceByOneOwner() {
         const { account, targets } = await setup(1);
         await store.ingest([ingestItem(account.id, targets)], T0);
-        // w1's lease runs out while its outcome waits; the reaper hands it back and w1 claims it again.
         const [first] = await store.claim(claimReq({ owner: 'w1', leaseMs: 100 }));
         await store.releaseLeases({ expiredBefore: T0 + 200 });
         const [second] = await store.claim(claimReq({ owner: 'w1', now: T0 + 200, leaseMs: 100 }));
         expect(second).toMatchObject({ id: first.id, attempts: 0 });
-        // The first claim's outcome: the delivery's first attempt, recorded.
-        expect(await store.settle([retry(first, 'w1', T0 + 1_000)], T0 + 210)).toEqual([]);
+        return { account, first, second };
+      }
+
+      it('takes a new claim number with every claim: an earlier claim of the same owner, with no attempt recorded since, settles and renews nothing', async () => {
+        // w1's lease runs out before any attempt is recorded; the reaper hands the delivery back
+        // and w1 claims it again: same owner, same attempts, a new claim.
+        const { account, first, second } = await claimedTwiceByOneOwner();
+        expect(second.claimNo).not.toBe(first.claimNo);
+        // The first claim's lease renewal and late outcomes are refused, and change nothing.
+        expect(await store.extendLeases('w1', [{ id: first.id, claimNo: first.claimNo }], T0 + 10_000)).toBe(0);
+        expect(await store.settle([retry(first, 'w1', T0 + 1_000)], T0 + 210)).toEqual([first.id]);
+        const release: Settlement = { deliveryId: first.id, owner: 'w1', endpointId: first.endpointId, outcome: 'release', nextAttemptAt: T0, claimNo: first.claimNo };
+        expect(await store.settle([release], T0 + 211)).toEqual([first.id]);
+        expect(await store.getDelivery(account.id, first.id)).toMatchObject({ status: 'in_flight', attempts: 0, updatedAt: T0 + 200 });
+        expect(await store.listAttempts(account.id, [first.id])).toEqual([]);
+        // The second claim's own lease and outcome apply.
+        expect(await store.extendLeases('w1', [{ id: second.id, claimNo: second.claimNo }], T0 + 10_000)).toBe(1);
+        expect(await store.releaseLeases({ expiredBefore: T0 + 5_000 })).toBe(0);
+        expect(await store.settle([succeeded(second, 'w1')], T0 + 220)).toEqual([]);
+        expect(await store.getDelivery(account.id, first.id)).toMatchObject({ status: 'succeeded', attempts: 1, lastStatusCode: 200 });
+        expect((await store.listAttempts(account.id, [first.id])).map((a) => a.attemptNo)).toEqual([1]);
+        const [health] = await store.endpointHealth(account.id, [first.endpointId], T0 - 60_000);
+        expect(health.attempts).toMatchObject({ succeeded: 1, retried: 0, failed: 0 });
+      });
+
+      it('gives a delivery created leased by an ingest a claim number that a later claim of it does not share', async () => {
+        const { account, targets } = await setup(1);
+        const lease = { owner: 'w1', until: T0 + 100 };
+        const [out] = await store.ingest([ingestItem(account.id, [{ ...targets[0], leased: true }])], T0, lease);
+        const [lent] = out.leased ?? [];
+        expect(lent).toBeDefined();
+        await store.releaseLeases({ expiredBefore: T0 + 200 });
+        const [claimed] = await store.claim(claimReq({ owner: 'w1', now: T0 + 200 }));
+        expect(claimed.id).toBe(lent.id);
+        expect(await store.settle([failed(lent, 'w1')], T0 + 210)).toEqual([lent.id]);
+        expect(await store.settle([succeeded(claimed, 'w1')], T0 + 220)).toEqual([]);
+        expect(await store.getDelivery(account.id, lent.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
+      });
+
+      it('applies a settlement only to the claim it answers: a late one of an earlier claim by the same owner records nothing twice', async () => {
+        // w1's lease runs out while its outcome waits; the reaper hands it back and w1 claims it again.
+        const { account, first, second } = await claimedTwiceByOneOwner();
+        // The first claim's late outcome is refused (see the claim number test above); the
+        // second's is the delivery's first attempt, recorded.
+        expect(await store.settle([retry(first, 'w1', T0 + 1_000)], T0 + 210)).toEqual([first.id]);
+        expect(await store.settle([retry(second, 'w1', T0 + 1_000)], T0 + 210)).toEqual([]);
         // Claimed a third time before the second claim's outcome arrives: that one answers the
         // second claim, so neither it nor its hand-back touches the third.
         const [third] = await store.claim(claimReq({ owner: 'w1', now: T0 + 1_000 }));
         expect(third).toMatchObject({ id: first.id, attempts: 1 });
         expect(await store.settle([succeeded(second, 'w1', 1)], T0 + 1_010)).toEqual([first.id]);
-        const handBack: Settlement = { deliveryId: second.id, owner: 'w1', endpointId: second.endpointId, outcome: 'release', nextAttemptAt: T0, attempts: second.attempts };
+        const handBack: Settlement = { deliveryId: second.id, owner: 'w1', endpointId: second.endpointId, outcome: 'release', nextAttemptAt: T0, claimNo: second.claimNo };
         expect(await store.settle([handBack], T0 + 1_015)).toEqual([first.id]);
         expect(await store.getDelivery(account.id, first.id)).toMatchObject({ status: 'in_flight', attempts: 1, lastStatusCode: 503 });
         expect((await store.listAttempts(account.id, [first.id])).map((a) => a.attemptNo)).toEqual([1]);
@@ -1129,7 +1182,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
             succeeded(ds[0], 'w1'),
             retry(ds[1], 'w1', T0 + 500),
             failed(ds[2], 'w1'),
-            { deliveryId: ds[3].id, owner: 'w1', endpointId: ds[3].endpointId, outcome: 'release', attempts: ds[3].attempts, nextAttemptAt: T0 + 5 },
+            { deliveryId: ds[3].id, owner: 'w1', endpointId: ds[3].endpointId, outcome: 'release', claimNo: ds[3].claimNo, nextAttemptAt: T0 + 5 },
           ],
           T0 + 1,
         );
@@ -1154,7 +1207,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
 
         // A release says nothing about the endpoint's health.
         const [d3] = await store.claim(claimReq({ limit: 1, now: T0 + 400 }));
-        await store.settle([{ deliveryId: d3.id, owner: 'w1', endpointId, outcome: 'release', attempts: d3.attempts, nextAttemptAt: T0 + 400 }], T0 + 450);
+        await store.settle([{ deliveryId: d3.id, owner: 'w1', endpointId, outcome: 'release', claimNo: d3.claimNo, nextAttemptAt: T0 + 400 }], T0 + 450);
         expect(await failingSince()).toBe(T0 + 100);
 
         // One success in a batch of failures clears it.
@@ -1239,7 +1292,7 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
             at(failed(c, 'w1'), T0 + MIN + 5, 50),
             at(succeeded(x, 'w1'), T0 + MIN + 6, 7),
             at(succeeded(y, 'intruder'), T0 + MIN + 7, 1_000),
-            { deliveryId: z.id, owner: 'w1', endpointId: e1.id, outcome: 'release', attempts: z.attempts, nextAttemptAt: T0 },
+            { deliveryId: z.id, owner: 'w1', endpointId: e1.id, outcome: 'release', claimNo: z.claimNo, nextAttemptAt: T0 },
           ],
           T0 + 2 * MIN,
         );

@@ -22,6 +22,7 @@ import type {
   CaptureOutcome,
   ClaimedDelivery,
   ClaimRequest,
+  HeldLease,
   DeliveryQuery,
   EndpointAttempt,
   EndpointAttemptQuery,
@@ -240,13 +241,13 @@ WITH candidates AS (
      FOR UPDATE SKIP LOCKED
 ), claimed AS (
   UPDATE deliveries d
-     SET status = 'in_flight', lease_owner = $4, lease_until = $5, updated_at = $1
+     SET status = 'in_flight', lease_owner = $4, lease_until = $5, updated_at = $1, claim_no = d.claim_no + 1
    WHERE d.id = ANY (ARRAY(SELECT id FROM picked))
   RETURNING d.id, d.account_id, d.event_id, d.endpoint_id, d.attempts, d.resource_key, d.sequence,
-            d.created_at, d.next_attempt_at
+            d.created_at, d.next_attempt_at, d.claim_no
 )
 SELECT c.id, c.account_id, c.event_id, c.endpoint_id, c.attempts, c.resource_key, c.sequence, c.created_at,
-       ev.type, ev.body, ev.project_id
+       ev.type, ev.body, ev.project_id, c.claim_no
   FROM claimed c
   CROSS JOIN LATERAL (SELECT type, body, project_id FROM events WHERE events.id = c.event_id LIMIT 1) ev
  ORDER BY c.next_attempt_at, c.id`;
@@ -266,15 +267,15 @@ SELECT c.id, c.account_id, c.event_id, c.endpoint_id, c.attempts, c.resource_key
 const SETTLE_SQL = `
 WITH s AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::text[],
-                       $7::text[], $8::int[], $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[], $16::text[])
+                       $7::text[], $8::int[], $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[], $16::text[], $18::int[])
     AS s(id, owner, status, next_at, status_code, last_error,
-         attempt_id, attempt_no, started_at, duration_ms, error_kind, error_message, request_headers, response_body, notice)
+         attempt_id, attempt_no, started_at, duration_ms, error_kind, error_message, request_headers, response_body, notice, claim_no)
 ), upd AS (
   UPDATE deliveries d
      SET status = s.status, attempts = d.attempts + 1, next_attempt_at = s.next_at, lease_owner = NULL, lease_until = NULL,
          last_status_code = s.status_code, last_error = s.last_error, notice = COALESCE(s.notice, d.notice), updated_at = $15
     FROM s
-   WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight' AND d.attempts = s.attempt_no - 1
+   WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight' AND d.claim_no = s.claim_no
   RETURNING d.id, d.account_id, d.endpoint_id, d.status
 ), ins AS (
   INSERT INTO attempts (id, delivery_id, account_id, attempt_no, started_at, duration_ms, status_code, error_kind, error_message, request_headers, response_body)
@@ -371,12 +372,12 @@ SELECT id FROM deliveries WHERE account_id = $1 AND endpoint_id = $2 AND id > $3
 // first in one pass, in id order, as deleteEndpoint locks them.
 const LOCK_SETTLED_SQL = 'SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE) locked';
 
-// Only the claim a release answers: leased to its owner with the attempts that claim returned.
+// Only the claim a release answers: leased to its owner under that claim's number.
 const RELEASE_SQL = `
 UPDATE deliveries d
    SET status = 'pending', next_attempt_at = s.next_at, lease_owner = NULL, lease_until = NULL, updated_at = $4
-  FROM unnest($1::text[], $2::text[], $3::bigint[], $5::int[]) AS s(id, owner, next_at, attempts)
- WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight' AND d.attempts = s.attempts
+  FROM unnest($1::text[], $2::text[], $3::bigint[], $5::int[]) AS s(id, owner, next_at, claim_no)
+ WHERE d.id = s.id AND d.lease_owner = s.owner AND d.status = 'in_flight' AND d.claim_no = s.claim_no
 RETURNING d.id`;
 
 // Applies the transitions SETTLE_SQL found, re-checked under the row lock (another worker may
@@ -498,6 +499,7 @@ interface ClaimRow {
   type: string;
   body: string;
   project_id: string | null;
+  claim_no: number;
 }
 
 /** Deadlock detected, serialization failure: the server rolled the transaction back, so running it again is safe. */
@@ -1311,6 +1313,7 @@ export class PostgresStore implements Store {
       eventId: r.event_id,
       endpointId: r.endpoint_id,
       attempts: num(r.attempts),
+      claimNo: num(r.claim_no),
       eventType: r.type,
       body: r.body,
       sequence: numOrNull(r.sequence),
@@ -1338,7 +1341,7 @@ export class PostgresStore implements Store {
         const released = await this.prepared<{ id: string }>(
           'herald_release',
           RELEASE_SQL,
-          [releases.map((s) => s.deliveryId), releases.map((s) => s.owner), releases.map((s) => s.nextAttemptAt), now, releases.map((s) => s.attempts)],
+          [releases.map((s) => s.deliveryId), releases.map((s) => s.owner), releases.map((s) => s.nextAttemptAt), now, releases.map((s) => s.claimNo)],
           c,
         );
         const ids = new Set(released.map((r) => r.id));
@@ -1367,6 +1370,7 @@ export class PostgresStore implements Store {
           now,
           done.map(recordedNotice),
           failingGapMs,
+          done.map((s) => s.claimNo),
         ],
         c,
       );
@@ -1490,9 +1494,13 @@ export class PostgresStore implements Store {
     );
   }
 
-  async extendLeases(owner: string, ids: readonly string[], until: number): Promise<number> {
-    if (ids.length === 0) return 0;
-    return this.exec("UPDATE deliveries SET lease_until = $3 WHERE id = ANY($2::text[]) AND lease_owner = $1 AND status = 'in_flight'", [owner, ids, until]);
+  async extendLeases(owner: string, leases: readonly HeldLease[], until: number): Promise<number> {
+    if (leases.length === 0) return 0;
+    return this.exec(
+      `UPDATE deliveries d SET lease_until = $4 FROM unnest($2::text[], $3::int[]) AS held(id, claim_no)
+        WHERE d.id = held.id AND d.claim_no = held.claim_no AND d.lease_owner = $1 AND d.status = 'in_flight'`,
+      [owner, leases.map((l) => l.id), leases.map((l) => l.claimNo), until],
+    );
   }
 
   async releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number> {

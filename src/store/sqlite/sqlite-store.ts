@@ -15,6 +15,7 @@ import type {
   CaptureOutcome,
   ClaimedDelivery,
   ClaimRequest,
+  HeldLease,
   DeliveryQuery,
   EndpointAttempt,
   EndpointAttemptQuery,
@@ -161,7 +162,7 @@ const CLAIM_SQL = `WITH picked AS (
      ORDER BY d.next_attempt_at
      LIMIT @limit)
   SELECT d.rowid, d.id, d.account_id, d.event_id, d.endpoint_id, d.attempts, d.resource_key, d.sequence, d.created_at,
-         d.next_attempt_at, ev.type, ev.body, ev.project_id
+         d.next_attempt_at, ev.type, ev.body, ev.project_id, d.claim_no + 1
     FROM picked p
     CROSS JOIN deliveries d ON d.rowid = p.rid
     JOIN events ev ON ev.id = d.event_id`;
@@ -184,7 +185,15 @@ type ClaimRow = readonly [
   eventType: string,
   body: string,
   projectId: string | null,
+  /** The claim's number: the one the claim's UPDATE gives the delivery. */
+  claimNo: number,
 ];
+
+/** Parameters: until, leases as JSON [id, claim_no] pairs, owner. Each found by primary key. */
+const EXTEND_LEASES_SQL = `
+UPDATE deliveries SET lease_until = ?
+  FROM (SELECT value ->> 0 AS id, value ->> 1 AS claim_no FROM json_each(?)) AS held
+ WHERE deliveries.id = held.id AND deliveries.claim_no = held.claim_no AND deliveries.lease_owner = ? AND deliveries.status = 'in_flight'`;
 
 const ENDPOINT_COLUMNS =
   'id, account_id, profile, url, method, description, event_types, project_ids, user_ids, secret, previous_secret, previous_secret_expires_at, headers, auth, rate_limit_per_second, timeout_ms, ordering, disabled, disabled_reason, failing_since, profile_data, created_at, updated_at';
@@ -826,7 +835,7 @@ export class SqliteStore implements Store {
         const rows = this.allRaw<ClaimRow>(CLAIM_SQL, { now: req.now, endpoints: JSON.stringify(endpoints), share, limit: req.limit - claimed.length });
         if (rows.length === 0) break;
         this.run(
-          "UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ? WHERE rowid IN (SELECT value FROM json_each(?))",
+          "UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ?, claim_no = claim_no + 1 WHERE rowid IN (SELECT value FROM json_each(?))",
           req.owner,
           req.now + req.leaseMs,
           req.now,
@@ -898,12 +907,12 @@ export class SqliteStore implements Store {
   private settleOne(s: Settlement, now: number): boolean {
     if (s.outcome === 'release') {
       return this.run(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'in_flight' AND attempts = ?",
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'in_flight' AND claim_no = ?",
         s.nextAttemptAt,
         now,
         s.deliveryId,
         s.owner,
-        s.attempts,
+        s.claimNo,
       ).changes > 0;
     }
     const a = s.attempt;
@@ -913,7 +922,7 @@ export class SqliteStore implements Store {
     const applied = this.run(
       `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
               last_status_code = ?, last_error = ?, notice = COALESCE(?, notice), updated_at = ?
-        WHERE id = ? AND lease_owner = ? AND status = 'in_flight' AND attempts = ?`,
+        WHERE id = ? AND lease_owner = ? AND status = 'in_flight' AND claim_no = ?`,
       status,
       next,
       a.statusCode,
@@ -922,7 +931,7 @@ export class SqliteStore implements Store {
       now,
       s.deliveryId,
       s.owner,
-      a.attemptNo - 1,
+      s.claimNo,
     ).changes > 0;
     // The attempt belongs to the lease: a stale worker's result would duplicate the attempt
     // number of the worker that now holds the delivery.
@@ -956,14 +965,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  async extendLeases(owner: string, ids: readonly string[], until: number): Promise<number> {
-    if (ids.length === 0) return 0;
+  async extendLeases(owner: string, leases: readonly HeldLease[], until: number): Promise<number> {
+    if (leases.length === 0) return 0;
     // Committed soft, as reservations: a crash loses the lease anyway.
-    return this.soft(
-      () =>
-        this.run("UPDATE deliveries SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND status = 'in_flight'", until, JSON.stringify(ids), owner)
-          .changes,
-    );
+    return this.soft(() => this.run(EXTEND_LEASES_SQL, until, JSON.stringify(leases.map((l) => [l.id, l.claimNo])), owner).changes);
   }
 
   async releaseLeases(filter: { expiredBefore: number } | { owner: string } | { all: true }): Promise<number> {
@@ -1486,13 +1491,14 @@ function statsSql(accountId: string | undefined, endpointId: string | undefined,
 }
 
 function toClaimed(r: ClaimRow): ClaimedDelivery {
-  const [, id, accountId, eventId, endpointId, attempts, resourceKey, sequence, createdAt, , eventType, body, projectId] = r;
+  const [, id, accountId, eventId, endpointId, attempts, resourceKey, sequence, createdAt, , eventType, body, projectId, claimNo] = r;
   return {
     id,
     accountId,
     eventId,
     endpointId,
     attempts: Number(attempts),
+    claimNo: Number(claimNo),
     eventType,
     body,
     sequence: sequence === null ? null : Number(sequence),
