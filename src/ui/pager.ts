@@ -22,9 +22,10 @@ export interface PageLinks {
   readonly older: string;
 }
 
-export function positionOf(query: Record<string, unknown>): Position {
-  const cursor = typeof query.cursor === 'string' && CURSOR.test(query.cursor) ? query.cursor : undefined;
-  const back = cursor !== undefined && typeof query.back === 'string' ? query.back.split(',').filter((c) => CURSOR.test(c)).slice(-MAX_BACK) : [];
+/** `cursors`: what a cursor of this list looks like, when not an id (a custom type's name). */
+export function positionOf(query: Record<string, unknown>, cursors: RegExp = CURSOR): Position {
+  const cursor = typeof query.cursor === 'string' && cursors.test(query.cursor) ? query.cursor : undefined;
+  const back = cursor !== undefined && typeof query.back === 'string' ? query.back.split(',').filter((c) => cursors.test(c)).slice(-MAX_BACK) : [];
   return { cursor, back };
 }
 

@@ -314,4 +314,26 @@ describe("the account's custom event types", () => {
     expect(edit).not.toContain('class="other-filters"');
     expect(await page(`/endpoints/${id}`)).toContain(`<optgroup label="Your event types">\n        <option selected>${NAME}</option>`);
   });
+
+  it('are listed in the catalog 50 at a time, by name, each page leading on and back, the catalog below each', async () => {
+    for (let i = 0; i < 60; i++) expect((await herald.api('POST', '/api/v2/event-types', { name: `paged.type.t${String(i).padStart(2, '0')}` })).status).toBe(201);
+    const all = ((await herald.api('GET', '/api/v2/event-types')).body.custom as { name: string }[]).map((t) => t.name).sort();
+    expect(all.length).toBeGreaterThan(60);
+    const shown = (html: string) => ids(html, /<tr data-custom-type="([^"]+)">/g);
+
+    const first = await page('/catalog');
+    expect(shown(first)).toEqual(all.slice(0, 50));
+    expect(pagerOf(first)).toEqual({ older: `/catalog?cursor=${all[49]}` });
+    const second = await page(pagerOf(first).older!);
+    expect(shown(second)).toEqual(all.slice(50, 100));
+    expect(pagerOf(second)).toEqual({ newer: '/catalog' });
+    expect(second).toContain('data-page="newer">← Previous</a>');
+    for (const html of [first, second]) expect(html).toContain('<tr>\n        <td><a href="/catalog/types/asset.created" class="type-link">');
+
+    // Past the last type: none of them, and the way back; a cursor no type could have is the first page.
+    const past = await page(`/catalog?cursor=${all.at(-1)}&back=${all[49]}`);
+    expect([shown(past), pagerOf(past)]).toEqual([[], { newest: '/catalog', newer: `/catalog?cursor=${all[49]}` }]);
+    expect(past).toContain('No more event types of yours.');
+    expect(shown(await page('/catalog?cursor=Not%20a%20type'))).toEqual(all.slice(0, 50));
+  });
 });
