@@ -382,6 +382,16 @@ export interface Store {
   findUiSession(tokenHash: string, now: number): Promise<UiSession | undefined>;
   deleteUiSession(tokenHash: string): Promise<void>;
 
+  /**
+   * Counts one failed authentication of `address` in `scope` ('api': API keys, 'ui': admin UI
+   * sign-ins) at `now`, in one statement: the address's window of `windowMs` goes on, or a new one
+   * begins at `now` once it is over. Answers the window's start and its failures, this one
+   * included, as every process sharing the store counted them.
+   */
+  recordAuthFailure(scope: string, address: string, now: number, windowMs: number): Promise<{ since: number; failures: number }>;
+  /** Drops the failure counts of windows that began before `before`: how many. */
+  pruneAuthFailures(before: number): Promise<number>;
+
   /** Records a custom event type unless the account has one of that name: whether it did. */
   createEventType(type: CustomEventType): Promise<boolean>;
   /** Writes the description, schema and updatedAt of the account's type of that name: whether there is one. */

@@ -155,3 +155,17 @@ export function healthOf(endpointId: string, lastAttemptAt: number | null, queue
     lastAttemptAt,
   };
 }
+
+/**
+ * recordAuthFailure's one statement, placeholders by `p` (1 scope, 2 address, 3 now, 4 the time
+ * at or before which a window began that is over by now). SET reads the row as it was, so the
+ * count and the start are both taken from the old window.
+ */
+export function recordAuthFailureSql(p: (n: 1 | 2 | 3 | 4) => string): string {
+  const over = `auth_failures.since <= ${p(4)}`;
+  return `INSERT INTO auth_failures (scope, address, since, failures) VALUES (${p(1)}, ${p(2)}, ${p(3)}, 1)
+    ON CONFLICT (scope, address) DO UPDATE SET
+      failures = CASE WHEN ${over} THEN 1 ELSE auth_failures.failures + 1 END,
+      since = CASE WHEN ${over} THEN excluded.since ELSE auth_failures.since END
+    RETURNING since, failures`;
+}

@@ -430,6 +430,32 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
       });
     });
 
+    describe('failed authentications', () => {
+      const WINDOW = 60_000;
+
+      it('counts failures per scope and address within a window, and begins a new one once it is over', async () => {
+        expect(await store.recordAuthFailure('api', '203.0.113.1', T0, WINDOW)).toEqual({ since: T0, failures: 1 });
+        expect(await store.recordAuthFailure('api', '203.0.113.1', T0 + 1_000, WINDOW)).toEqual({ since: T0, failures: 2 });
+        expect(await store.recordAuthFailure('ui', '203.0.113.1', T0 + 1_000, WINDOW)).toEqual({ since: T0 + 1_000, failures: 1 });
+        expect(await store.recordAuthFailure('api', '2001:db8:1:2::/64', T0 + 2_000, WINDOW)).toEqual({ since: T0 + 2_000, failures: 1 });
+        expect(await store.recordAuthFailure('api', '203.0.113.1', T0 + WINDOW - 1, WINDOW)).toEqual({ since: T0, failures: 3 });
+        expect(await store.recordAuthFailure('api', '203.0.113.1', T0 + WINDOW, WINDOW)).toEqual({ since: T0 + WINDOW, failures: 1 });
+      });
+
+      it('counts every one of failures recorded at once', async () => {
+        await Promise.all(Array.from({ length: 20 }, () => store.recordAuthFailure('api', '198.51.100.9', T0, WINDOW)));
+        expect(await store.recordAuthFailure('api', '198.51.100.9', T0, WINDOW)).toEqual({ since: T0, failures: 21 });
+      });
+
+      it('prunes the counts of windows begun before a time', async () => {
+        await store.recordAuthFailure('api', '203.0.113.1', T0, WINDOW);
+        await store.recordAuthFailure('ui', '203.0.113.2', T0 + 5_000, WINDOW);
+        expect(await store.pruneAuthFailures(T0 + 1)).toBe(1);
+        expect((await h.rawRows('auth_failures')).map((r) => r.address)).toEqual(['203.0.113.2']);
+        expect(await store.recordAuthFailure('api', '203.0.113.1', T0 + 6_000, WINDOW)).toEqual({ since: T0 + 6_000, failures: 1 });
+      });
+    });
+
     describe('endpoints', () => {
       it('round-trips every field, credentials included', async () => {
         const a = await store.createAccount({ name: 'A' });

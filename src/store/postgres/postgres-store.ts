@@ -55,6 +55,7 @@ import { commitOutcomeUnknown, OutcomeUnknownError } from '../unavailable.js';
 import { WriteRefusals, type WritesReport } from '../write-refusals.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
 import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, splitTypes, statsOf } from '../queries.js';
+import { recordAuthFailureSql } from '../queries.js';
 import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
@@ -971,6 +972,15 @@ export class PostgresStore implements Store {
 
   async deleteUiSession(tokenHash: string): Promise<void> {
     await this.exec('DELETE FROM ui_sessions WHERE token_hash = $1', [tokenHash]);
+  }
+
+  async recordAuthFailure(scope: string, address: string, now: number, windowMs: number): Promise<{ since: number; failures: number }> {
+    const row = await this.first<{ since: string; failures: number }>(recordAuthFailureSql((n) => `$${n}`), [scope, address, now, now - windowMs]);
+    return { since: num(row!.since), failures: num(row!.failures) };
+  }
+
+  async pruneAuthFailures(before: number): Promise<number> {
+    return this.exec('DELETE FROM auth_failures WHERE since < $1', [before]);
   }
 
   // ---- endpoints ----------------------------------------------------------------------

@@ -48,6 +48,7 @@ import { WriteRefusals, type WritesReport } from '../write-refusals.js';
 import { loadMigrations, MigrationError } from '../migrations.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
 import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, prefixEnd, type QueueRow, splitTypes, statsOf } from '../queries.js';
+import { recordAuthFailureSql } from '../queries.js';
 import { type MinuteRollup, minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
   type AccountRow,
@@ -619,6 +620,15 @@ export class SqliteStore implements Store {
 
   async deleteUiSession(tokenHash: string): Promise<void> {
     this.write('DELETE FROM ui_sessions WHERE token_hash = ?', tokenHash);
+  }
+
+  async recordAuthFailure(scope: string, address: string, now: number, windowMs: number): Promise<{ since: number; failures: number }> {
+    const row = this.immediate(() => this.get<{ since: number; failures: number }>(recordAuthFailureSql(() => '?'), scope, address, now, now - windowMs, now - windowMs));
+    return { since: num(row!.since), failures: num(row!.failures) };
+  }
+
+  async pruneAuthFailures(before: number): Promise<number> {
+    return this.write('DELETE FROM auth_failures WHERE since < ?', before).changes;
   }
 
   // ---- endpoints ----------------------------------------------------------------------

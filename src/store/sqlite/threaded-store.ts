@@ -16,7 +16,7 @@ import { OutcomeUnknownError, THREAD_DOWN } from '../unavailable.js';
 
 const STORE_METHODS = [
   'close', 'migrate', 'schemaState', 'opensCredentials', 'createAccount', 'getAccount', 'updateAccount', 'listAccounts', 'createProject', 'getProject',
-  'listProjects', 'createApiKey', 'findApiKeyByHash', 'listApiKeys', 'deleteApiKey', 'syncEnvKey', 'countOperatorKeys', 'createUiSession', 'findUiSession', 'deleteUiSession', 'createEventType',
+  'listProjects', 'createApiKey', 'findApiKeyByHash', 'listApiKeys', 'deleteApiKey', 'syncEnvKey', 'countOperatorKeys', 'createUiSession', 'findUiSession', 'deleteUiSession', 'recordAuthFailure', 'pruneAuthFailures', 'createEventType',
   'updateEventType', 'getEventTypes', 'listEventTypes', 'deleteEventType', 'createEndpoint',
   'updateEndpoint', 'disableEndpoint', 'getEndpoint', 'getEndpointsByIds', 'listEndpoints', 'activeEndpoints', 'deleteEndpoint', 'endpointsVersion', 'ingest',
   'claim', 'settle', 'pendingNotices', 'clearNotices', 'extendLeases', 'releaseLeases', 'nextDueAt', 'getEvent', 'getDelivery', 'listDeliveries', 'listAttempts', 'retryDelivery',
