@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
+import { fetch as fetchVia, type Dispatcher } from 'undici';
 import { type HeraldOptions, startHerald, type RunningHerald } from '../src/app/herald.js';
 import { loadConfig } from '../src/config/index.js';
 
@@ -163,4 +164,17 @@ export async function uiSession(url: string, key = ADMIN_KEY): Promise<string> {
   const cookie = res.headers.getSetCookie().find((c) => c.startsWith('herald_session='));
   if (res.status !== 303 || cookie === undefined) throw new Error(`sign-in answered ${res.status} without a session cookie`);
   return cookie.split(';')[0]!;
+}
+
+/** The status the admin UI's login form answers `key` with, sent through `via` (a client on an address of its own). */
+export async function signInStatus(url: string, key: string, via?: Dispatcher): Promise<number> {
+  const res = await fetchVia(`${url}/login`, {
+    method: 'POST',
+    headers: { origin: url, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ key }).toString(),
+    redirect: 'manual',
+    dispatcher: via,
+  });
+  await res.body?.cancel();
+  return res.status;
 }

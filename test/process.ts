@@ -1,9 +1,12 @@
 // Herald as a child process (the compiled dist/, as `npm start` runs it), for crash tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ADMIN_KEY } from './helpers.js';
+import pg from 'pg';
+import { TEST_DATABASE_URL } from '../src/store/conformance/pg-harness.js';
+import { ADMIN_KEY, tempDir } from './helpers.js';
 
 export const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
 
@@ -170,4 +173,27 @@ export async function apiCall(url: string, method: string, route: string, body?:
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Herald processes on a PostgreSQL schema of their own: their environment, and what drops the schema and data directory. */
+export interface PostgresProcesses {
+  readonly env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+export function postgresProcesses(prefix: string, env: Record<string, string> = {}): PostgresProcesses {
+  const schema = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const url = new URL(TEST_DATABASE_URL);
+  url.searchParams.set('schema', schema);
+  const dir = tempDir();
+  return {
+    env: { DATABASE_URL: url.toString(), HERALD_DATA_DIR: dir, HERALD_SECRET_KEY: randomBytes(32).toString('hex'), ...env },
+    async drop() {
+      const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -54,7 +54,7 @@ function genericErrors(url: string, schema: FastifySchema): Record<string, unkno
     ...(schema.body !== undefined
       ? { 413: error('the body is over 1 MiB (an event over 256 KiB)'), 415: error('the body is not JSON, or is compressed') }
       : {}),
-    429: error('over HERALD_API_RATE_LIMIT requests per second for this key; see Retry-After'),
+    429: error('over HERALD_API_RATE_LIMIT requests per second for this key, or past HERALD_API_KEY_FAILURES failed keys from this address; see Retry-After'),
     503: error('the store is unavailable or ingest is behind; nothing was changed; see Retry-After'),
   };
 }

@@ -10,6 +10,7 @@ import type { Config } from '../config/index.js';
 import { newId } from '../domain/ids.js';
 import { authenticate } from './middleware/auth.js';
 import { ApiError, frameworkError, registerErrorHandler } from './middleware/errors.js';
+import { KeyFailureLimit, newUiCallToken } from './middleware/key-failures.js';
 import { registerJsonBodyParser } from './middleware/json-body.js';
 import { registerNulRefusal } from './middleware/no-nul.js';
 import type { ErrorCode } from './error-codes.js';
@@ -110,6 +111,8 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     trustProxy: false,
   });
+  // Marks the admin UI's own calls to this API: they are past the UI's sign-in limit already.
+  const uiCallToken = newUiCallToken();
   registerJsonBodyParser(app);
   registerNulRefusal(app);
   registerValidation(app);
@@ -137,7 +140,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   await registerInboxCaptureRoutes(app, ctx);
 
   await app.register(async (api) => {
-    api.addHook('onRequest', authenticate(ctx.keys));
+    api.addHook('onRequest', authenticate(ctx.keys, new KeyFailureLimit(ctx, uiCallToken)));
     if (ctx.config.apiRateLimit > 0) api.addHook('onRequest', limitRequests(new ApiRateLimiter(ctx.config.apiRateLimit, ctx.config.apiRateLimit, ctx.clock)));
     api.addHook('onRequest', actingAccount(ctx));
     // Answers carry an account's data and, from some routes, secrets (a rotated signing secret,
@@ -166,6 +169,6 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     registerMediaPocketRoutes(api, ctx);
     registerCmpRoutes(api, ctx);
   });
-  await registerUi(app, ctx);
+  await registerUi(app, ctx, uiCallToken);
   return app;
 }

@@ -23,6 +23,7 @@ describe('loadConfig', () => {
     ['HERALD_ALLOWED_TARGETS', '10.0.0.0/99'],
     ['HERALD_UI_TRUSTED_PROXIES', '10.0.0.1,proxy.internal'],
     ['HERALD_UI_SIGN_IN_FAILURES', '-1'],
+    ['HERALD_API_KEY_FAILURES', '-1'],
     ['DATABASE_URL', 'mysql://x'],
     ['DATABASE_URL', 'postgres://postgres@127.0.0.1:99999/x'],
     ['DATABASE_URL', 'postgres://[bad'],

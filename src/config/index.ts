@@ -60,9 +60,11 @@ export interface Config {
   readonly uiSessionMs: number;
   /** Failed admin UI sign-ins an address may make per 15 minutes (HERALD_UI_SIGN_IN_FAILURES, default 10; 0 = no limit). */
   readonly uiSignInFailures: number;
+  /** API requests with a key that is not one an address may make per 15 minutes (HERALD_API_KEY_FAILURES, default 20; 0 = no limit). */
+  readonly apiKeyFailures: number;
   /**
    * Reverse proxies (a CIDR list, HERALD_UI_TRUSTED_PROXIES) whose X-Forwarded-For names the
-   * browser a sign-in is counted against; empty: the connection's address always.
+   * client a failed sign-in or API key is counted against; empty: the connection's address always.
    */
   readonly uiTrustedProxies: string;
   /**
@@ -241,6 +243,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: publicUrlVar(env),
     uiSessionMs: intVar(env, 'HERALD_UI_SESSION_HOURS', 12, 1, 24 * 30) * 3_600_000,
     uiSignInFailures: intVar(env, 'HERALD_UI_SIGN_IN_FAILURES', 10, 0, 1_000_000),
+    apiKeyFailures: intVar(env, 'HERALD_API_KEY_FAILURES', 20, 0, 1_000_000),
     uiTrustedProxies: cidrListVar(env, 'HERALD_UI_TRUSTED_PROXIES'),
     metricsPort: env.HERALD_METRICS_PORT?.trim() ? intVar(env, 'HERALD_METRICS_PORT', 0, 0, 65535) : undefined,
     pgPoolSize: intVar(env, 'HERALD_PG_POOL_SIZE', 10, 1, 1_000),

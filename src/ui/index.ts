@@ -35,9 +35,10 @@ import {
   sessionToken,
 } from './security.js';
 import { UiSessions } from './sessions.js';
-import { clientAddress } from './client-address.js';
+import { clientAddress } from '../net/client-address.js';
 import { AllowList } from '../net/cidr.js';
-import { SIGN_IN_WINDOW, SignInLimit, type SignInRefusal } from './sign-in-limit.js';
+import { FAILURE_WINDOW, FailureLimit, type AttemptRefusal } from '../net/failure-limit.js';
+import { retryAfterSeconds, storedFailures, UI_CALL_HEADER } from '../api/middleware/key-failures.js';
 
 /** The package's `ui/` folder, from `src/ui/` (tests) and from `dist/ui/` (npm start) alike. */
 export const UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
@@ -69,14 +70,16 @@ function waitText(seconds: number): string {
 /** Helpers every template may call. */
 const helpers = { time: formatTime, preview: responsePreview, rate: formatRate, json: prettyJson };
 
-export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise<void> {
+/** `uiCallToken`: marks this UI's calls to the API as its own (see UI_CALL_HEADER). */
+export async function registerUi(app: FastifyInstance, ctx: AppContext, uiCallToken: string): Promise<void> {
   const require = createRequire(import.meta.url);
   const htmx = readFileSync(require.resolve('htmx.org/dist/htmx.min.js'));
   let base: string | undefined;
   /** The API of this very server, reached over loopback; known once the server listens. */
-  const apiFor = (key: string) => new HeraldApi((base ??= loopbackBase(app.server.address())), key);
+  const apiFor = (key: string) => new HeraldApi((base ??= loopbackBase(app.server.address())), key, undefined, { [UI_CALL_HEADER]: uiCallToken });
   const sessions = new UiSessions(ctx.store, ctx.config.uiSessionMs, ctx.clock);
-  const signIns = new SignInLimit({ failures: ctx.config.uiSignInFailures, ...SIGN_IN_WINDOW }, ctx.clock);
+  const signInLog = ctx.logger.child({ component: 'ui' });
+  const signIns = new FailureLimit({ failures: ctx.config.uiSignInFailures, ...FAILURE_WINDOW, countInFlight: true }, ctx.clock, storedFailures(ctx.store, 'ui', signInLog));
   const trustedProxies = AllowList.fromString(ctx.config.uiTrustedProxies);
   const roles = new KeyRoles(async (key) => (await apiFor(key).get<{ role: KeyRole }>('/api/v2/api-keys/current')).role);
 
@@ -215,7 +218,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
       const attempt = signIns.admit(address);
       if (!attempt.admitted) return tooManySignIns(req, reply, address, attempt, again);
       if (!isKeyShaped(key)) {
-        attempt.failed();
+        await attempt.failed();
         return again('That API key was not accepted.', 401);
       }
       let keyId: string;
@@ -224,7 +227,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
         keyId = (await apiFor(key).get<{ id: string }>('/api/v2/api-keys/current')).id;
       } catch (err) {
         if (err instanceof ApiCallError && err.status === 401) {
-          attempt.failed();
+          await attempt.failed();
           return again('That API key was not accepted.', 401);
         }
         attempt.forget();
@@ -238,10 +241,10 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext): Promise
     });
 
     /** 429 for an address past its failed sign-ins; the first refusal of a burst is logged, never the key. */
-    function tooManySignIns(req: FastifyRequest, reply: FastifyReply, address: string, refusal: SignInRefusal, again: (error: string, status: number) => Promise<FastifyReply>) {
+    function tooManySignIns(req: FastifyRequest, reply: FastifyReply, address: string, refusal: AttemptRefusal, again: (error: string, status: number) => Promise<FastifyReply>) {
       const until = new Date(refusal.until).toISOString();
       if (refusal.first) req.log.warn({ address, failures: refusal.failures, until }, 'admin UI refusing sign-ins from an address after repeated failures');
-      const seconds = Math.max(1, Math.ceil((refusal.until - ctx.clock()) / 1000));
+      const seconds = retryAfterSeconds(refusal, ctx.clock());
       void reply.header('retry-after', String(seconds));
       return again(`Too many failed sign-ins from your address: try again after ${formatTime(until)} (in ${waitText(seconds)}).`, 429);
     }

@@ -340,8 +340,8 @@ function raw(bytes: string): Promise<string> {
 beforeAll(async () => {
   dir = tempDir('herald-fuzz-');
   closedPort = await closedPortFor();
-  // No sign-in limit: the fuzzed /login would otherwise shut the fixtures' own sign-ins out.
-  proc = await spawnHerald('api', { HERALD_DATA_DIR: dir, LOG_LEVEL: 'error', HERALD_INBOX_RATE_LIMIT: '0', HERALD_UI_SIGN_IN_FAILURES: '0', HERALD_SQLITE_SYNC: 'normal' });
+  // No sign-in or bad key limit: the fuzzed /login and wrong keys would otherwise shut the fixtures' own requests out.
+  proc = await spawnHerald('api', { HERALD_DATA_DIR: dir, LOG_LEVEL: 'error', HERALD_INBOX_RATE_LIMIT: '0', HERALD_UI_SIGN_IN_FAILURES: '0', HERALD_API_KEY_FAILURES: '0', HERALD_SQLITE_SYNC: 'normal' });
   base = new URL(proc.url);
   secrets.add(readFileSync(path.join(dir, 'secret.key'), 'utf8').trim());
   openapi = (await (await fetch(`${base.origin}/openapi.json`)).json()) as typeof openapi;

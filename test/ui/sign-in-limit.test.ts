@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIGN_IN_WINDOW } from '../../src/ui/sign-in-limit.js';
+import { FAILURE_WINDOW } from '../../src/net/failure-limit.js';
 import { ADMIN_KEY, startTestHerald, type TestHerald } from '../helpers.js';
 
 let herald: TestHerald;
@@ -54,7 +54,7 @@ describe('admin UI sign-in limit', () => {
     now.t += 60_000;
     const refused = await signIn(guesser, 'hk_wrong-guess-past-the-limit');
     expect(refused.status).toBe(429);
-    expect(refused.retryAfter).toBe(String(SIGN_IN_WINDOW.windowMs / 1000 - 60));
+    expect(refused.retryAfter).toBe(String(FAILURE_WINDOW.windowMs / 1000 - 60));
     expect(refused.body).toContain('Too many failed sign-ins from your address: try again after 2026-03-02 10:15:00 UTC (in 14 minutes).');
     expect(refused.cookie).toBeUndefined();
     // The right key from the refused address is not even checked: the limit is no oracle.

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Role } from '../../domain/types.js';
 import type { Store } from '../../store/contract.js';
 import { ApiError } from './errors.js';
+import type { KeyFailureLimit } from './key-failures.js';
 
 export interface Principal {
   readonly keyId: string;
@@ -80,14 +81,29 @@ function basicKey(credentials: string): string | undefined {
   return key.length > 0 ? key : undefined;
 }
 
-/** onRequest hook: every /api route needs a valid key. */
-export function authenticate(auth: KeyAuthenticator) {
+/**
+ * onRequest hook: every /api route needs a valid key. With `failures`, a key that is not one
+ * counts against the client's address, and an address past its limit is refused (429) before
+ * its key is looked at; a request with no key at all guesses nothing and is not counted.
+ */
+export function authenticate(auth: KeyAuthenticator, failures?: KeyFailureLimit) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const key = presentedKey(req);
     if (!key) throw new ApiError(401, 'unauthorized', 'an API key is required: send it as X-API-Key, Authorization: Bearer, or the Basic password');
-    if (key.length > 512) throw new ApiError(401, 'unauthorized', 'invalid API key');
-    const principal = await auth.authenticate(key);
-    if (!principal) throw new ApiError(401, 'unauthorized', 'invalid API key');
+    const attempt = failures?.admit(req);
+    let principal: Principal | null;
+    try {
+      principal = key.length > 512 ? null : await auth.authenticate(key);
+    } catch (err) {
+      // The store did not answer: the key is neither good nor bad.
+      attempt?.forget();
+      throw err;
+    }
+    if (!principal) {
+      await attempt?.failed();
+      throw new ApiError(401, 'unauthorized', 'invalid API key');
+    }
+    attempt?.forget();
     req.principal = principal;
   };
 }

@@ -3,7 +3,7 @@
 // operator names: anyone else could write any address there and never be limited.
 import { isIP } from 'node:net';
 import type { FastifyRequest } from 'fastify';
-import type { AllowList } from '../net/cidr.js';
+import type { AllowList } from './cidr.js';
 
 /**
  * The connection's address; when that is a trusted proxy, the nearest address X-Forwarded-For

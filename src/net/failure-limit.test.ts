@@ -1,21 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { limitedAddress, SignInLimit } from './sign-in-limit.js';
+import { FailureLimit, limitedAddress, type SharedFailures } from './failure-limit.js';
 
-const OPTIONS = { failures: 3, windowMs: 60_000, addresses: 100 };
+const OPTIONS = { failures: 3, windowMs: 60_000, addresses: 100, countInFlight: true };
 
 function limitAt(now: { t: number }, options = OPTIONS) {
-  return new SignInLimit(options, () => now.t);
+  return new FailureLimit(options, () => now.t);
 }
 
-function fail(limit: SignInLimit, ip: string, times: number): void {
+function fail(limit: FailureLimit, ip: string, times: number): void {
   for (let i = 0; i < times; i++) {
     const attempt = limit.admit(ip);
     if (!attempt.admitted) throw new Error(`refused at failure ${i + 1}`);
-    attempt.failed();
+    void attempt.failed();
   }
 }
 
-describe('SignInLimit', () => {
+describe('FailureLimit', () => {
   it('refuses an address past its failures until its window ends, then admits it again', () => {
     const now = { t: 1_000_000 };
     const limit = limitAt(now);
@@ -71,10 +71,58 @@ describe('SignInLimit', () => {
   });
 });
 
-describe('SignInLimit with no limit (HERALD_UI_SIGN_IN_FAILURES=0)', () => {
+describe('FailureLimit with no limit (HERALD_UI_SIGN_IN_FAILURES=0, HERALD_API_KEY_FAILURES=0)', () => {
   it('admits every sign-in and remembers no address', () => {
     const limit = limitAt({ t: 0 }, { ...OPTIONS, failures: 0 });
     fail(limit, '203.0.113.9', 1000);
     expect(limit.size).toBe(0);
+  });
+});
+
+describe('FailureLimit for API requests (attempts in flight not counted)', () => {
+  const API = { ...OPTIONS, countInFlight: false };
+
+  it('admits any number of requests at once, and remembers no address for good keys', () => {
+    const limit = limitAt({ t: 0 }, API);
+    const inFlight = Array.from({ length: 50 }, () => limit.admit('198.51.100.3'));
+    expect(inFlight.every((a) => a.admitted)).toBe(true);
+    for (const a of inFlight) if (a.admitted) a.forget();
+    expect(limit.size).toBe(0);
+  });
+
+  it('refuses an address once its failures reach the limit', () => {
+    const now = { t: 5_000 };
+    const limit = limitAt(now, API);
+    fail(limit, '198.51.100.4', 3);
+    expect(limit.admit('198.51.100.4')).toEqual({ admitted: false, until: 65_000, first: true, failures: 3 });
+    now.t = 65_000;
+    expect(limit.admit('198.51.100.4').admitted).toBe(true);
+  });
+});
+
+describe('FailureLimit with a shared record', () => {
+  it('takes the count of failures made through other processes from the record', async () => {
+    const record = new Map<string, SharedFailures>();
+    const shared = async (address: string, now: number) => {
+      const was = record.get(address);
+      const next = was && now < was.since + 60_000 ? { since: was.since, failures: was.failures + 1 } : { since: now, failures: 1 };
+      record.set(address, next);
+      return next;
+    };
+    const now = { t: 0 };
+    const one = new FailureLimit({ ...OPTIONS, countInFlight: false }, () => now.t, shared);
+    const other = new FailureLimit({ ...OPTIONS, countInFlight: false }, () => now.t, shared);
+    for (const limit of [one, one, other]) {
+      const attempt = limit.admit('203.0.113.20');
+      if (!attempt.admitted) throw new Error('refused too early');
+      await attempt.failed();
+    }
+    // The third failure, made through the other process, reached the limit there at once.
+    expect(other.admit('203.0.113.20')).toMatchObject({ admitted: false, failures: 3 });
+    // This one learns of it at its next failure, and refuses from then on.
+    const next = one.admit('203.0.113.20');
+    if (!next.admitted) throw new Error('refused before learning of the other failures');
+    await next.failed();
+    expect(one.admit('203.0.113.20')).toMatchObject({ admitted: false, failures: 4 });
   });
 });
