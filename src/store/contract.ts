@@ -434,9 +434,19 @@ export interface Store {
   activeEndpoints(accountId: string): Promise<Endpoint[]>;
   /**
    * Whether it deleted the endpoint. With `expected`, only while its stored updated_at is still
-   * `expected.updatedAt`, checked atomically with the deletion (false when it is not).
+   * `expected.updatedAt`, checked atomically with the deletion (false when it is not). The
+   * endpoint is gone at once, in one short transaction: no read finds it, and none finds its
+   * deliveries or attempts, no claim takes them and no ingest adds to them; purgeDeletedEndpoints
+   * removes them afterwards.
    */
   deleteEndpoint(accountId: string, id: string, expected?: EndpointExpected): Promise<boolean>;
+  /**
+   * One step of removing deleted endpoints' history: up to `limit` deliveries of one of them
+   * with their attempts, in one transaction; once none is left the endpoint is forgotten
+   * (`finished`). A step cut short by a crash changes nothing, and the next one goes on. Several
+   * processes may call it at once: each works on a different endpoint.
+   */
+  purgeDeletedEndpoints(limit: number): Promise<{ deliveries: number; finished: number }>;
   /** Changes whenever any endpoint of the account changes: lets callers cache matchers. */
   endpointsVersion(accountId: string): Promise<number>;
 

@@ -138,6 +138,22 @@ export function statsOf(row: CountsRow | undefined): QueueStats {
   return { pending, inFlight, failed, retrying, succeeded: total - pending - inFlight - failed };
 }
 
+/**
+ * A scope's counts less those of its deleted endpoints whose history is still being purged (each
+ * counted alone, from that endpoint's indexes): the scope's own counts stay index-only, and the
+ * extra cost lasts only as long as a purge. Never below zero, should a purge step fall between
+ * the counts.
+ */
+export function lessPurged(all: QueueStats, purged: readonly QueueStats[]): QueueStats {
+  const keys = ['pending', 'inFlight', 'retrying', 'succeeded', 'failed'] as const;
+  const left = { ...all };
+  for (const p of purged) for (const k of keys) left[k] = Math.max(0, left[k] - p[k]);
+  return left;
+}
+
+/** Leaves out the deliveries of deleted endpoints whose history is still being purged. */
+export const NOT_PURGED = 'endpoint_id NOT IN (SELECT endpoint_id FROM endpoint_purges)';
+
 export interface QueueRow {
   endpoint_id: string;
   pending: Num;

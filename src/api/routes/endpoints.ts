@@ -138,7 +138,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return withEtag(reply, (await ctx.store.getEndpoint(accountId, id)) ?? updated);
   });
 
-  app.delete('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Deletes an endpoint; its pending deliveries are not sent. With If-Match (the ETag a GET answered) only if the endpoint is still as read, else 412. Admin keys only.', params: IdParams, headers: IfMatchHeaders, response: answers({ 204: 'deleted, with its deliveries and their attempts', 409: INBOX_RELAY, 412: PRECONDITION_FAILED }) } }, async (req, reply) => {
+  app.delete('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Deletes an endpoint at once; its deliveries and their attempts are purged afterwards by the worker jobs, and none is shown or sent meanwhile. With If-Match (the ETag a GET answered) only if the endpoint is still as read, else 412; a repeat is a 404. Admin keys only.', params: IdParams, headers: IfMatchHeaders, response: answers({ 204: 'deleted; its deliveries and their attempts are purged afterwards', 409: INBOX_RELAY, 412: PRECONDITION_FAILED }) } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);

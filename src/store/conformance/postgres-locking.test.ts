@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClaimedDelivery, IngestItem, Settlement } from '../contract.js';
-import { CLAIM_SQL, PostgresStore } from '../postgres/postgres-store.js';
+import { CLAIM_SQL } from '../postgres/postgres-store.js';
 import { TEST_DATABASE_URL, twoStoresPerTest } from './pg-harness.js';
-import { conformanceSealer, endpointFixture, ingestItem } from './suite.js';
+import { conformanceSealer, endpointFixture, ingestItem, purgeAll } from './suite.js';
 
 const sealer = conformanceSealer();
 // Advisory locks are database-wide: a random key keeps parallel test files apart.
@@ -138,7 +138,7 @@ describe('postgres claim locks', () => {
     }
   });
 
-  it('settling 3,000 deliveries in descending id order while their endpoint is deleted ends without error, round after round', async () => {
+  it('settling 3,000 deliveries in descending id order while their endpoint is deleted and purged ends without error, round after round', async () => {
     const account = await stores.a.createAccount({ name: 'Delete while settling' });
     for (let round = 0; round < 5; round++) {
       const e = endpointFixture(account.id);
@@ -158,7 +158,12 @@ describe('postgres claim locks', () => {
         attempt: { attemptNo: 1, startedAt: now, durationMs: 5, statusCode: 200, errorKind: null, errorMessage: null, requestHeaders: {}, responseBody: 'ok' },
       }));
 
-      const [settled, deleted] = await Promise.allSettled([stores.a.settle(settlements, Date.now()), stores.b.deleteEndpoint(account.id, e.id)]);
+      const deleteAndPurge = async () => {
+        const deleted = await stores.b.deleteEndpoint(account.id, e.id);
+        await purgeAll(stores.b, purgesLeft, 2_000);
+        return deleted;
+      };
+      const [settled, deleted] = await Promise.allSettled([stores.a.settle(settlements, Date.now()), deleteAndPurge()]);
 
       // Settled first: none refused; deleted first: all of them (nothing left to settle).
       expect(settled, `round ${round}`).toMatchObject({ status: 'fulfilled' });
@@ -304,33 +309,33 @@ async function parkDeletionOf(id: string): Promise<void> {
   await admin.query('SELECT pg_advisory_lock($1)', [HOLD_KEY]);
 }
 
-describe('postgres endpoint deletion in chunks', () => {
-  let chunked: PostgresStore | undefined;
-  beforeEach(() => {
-    chunked = new PostgresStore({ connectionString: TEST_DATABASE_URL, sealer, schema: stores.schema.name, poolSize: 2, deleteChunkRows: CHUNK });
-  });
-  afterEach(async () => {
-    await chunked?.close();
-  });
+/** Deleted endpoints still recorded for their purge. */
+async function purgesLeft(): Promise<number> {
+  return (await admin.query('SELECT count(*)::int AS n FROM endpoint_purges')).rows[0].n;
+}
 
-  it('deletes its deliveries a chunk at a time, each committed with its attempts; a concurrent settle writes nothing for a deleted delivery and its attempts go with a later chunk', async () => {
-    const { accountId, endpointId, ids, now } = await claimedEndpoint('Chunked delete');
+describe('postgres purge of a deleted endpoint, in chunks', () => {
+  it('deletes the endpoint at once; the purge commits a chunk at a time with its attempts, another process skips the endpoint meanwhile, and a settle writes nothing for a purged delivery', async () => {
+    const { accountId, endpointId, ids, now } = await claimedEndpoint('Chunked purge');
+    expect(await stores.a.deleteEndpoint(accountId, endpointId)).toBe(true);
+    expect(await stores.b.getEndpoint(accountId, endpointId)).toBeUndefined();
+    expect(await countOf('deliveries', 'endpoint_id', [endpointId])).toBe(6 * CHUNK);
     // Parked in the third chunk (ids 100..149), after its first 20 rows.
     await parkDeletionOf(ids[2 * CHUNK + 20]);
-    let deletion: Promise<boolean>;
+    let purge: Promise<number>;
     let waitingSettle: Promise<string[]>;
     try {
-      deletion = chunked!.deleteEndpoint(accountId, endpointId);
-      deletion.catch(() => undefined);
+      purge = purgeAll(stores.a, purgesLeft, CHUNK);
+      purge.catch(() => undefined);
       await untilParked();
 
-      // Two chunks committed, the rest still there; disabled meanwhile, so nothing is claimed.
       expect(await countOf('deliveries', 'endpoint_id', [endpointId])).toBe(4 * CHUNK);
-      expect(await stores.a.getEndpoint(accountId, endpointId)).toMatchObject({ disabled: true, disabledReason: 'being deleted' });
-      // A settle of a deleted delivery applies to nothing; one of a delivery of a later chunk applies.
+      // The other process's step finds the endpoint locked by this one's and leaves it alone.
+      expect(await stores.b.purgeDeletedEndpoints(CHUNK)).toEqual({ deliveries: 0, finished: 0 });
+      // A settle of a purged delivery applies to nothing; one of a delivery of a later chunk applies.
       const early = ids.slice(0, 10);
-      expect((await stores.a.settle(succeeded(early, accountId, endpointId, now), Date.now())).sort()).toEqual(early);
-      expect(await stores.a.settle(succeeded(ids.slice(4 * CHUNK, 4 * CHUNK + 10), accountId, endpointId, now), Date.now())).toEqual([]);
+      expect((await stores.b.settle(succeeded(early, accountId, endpointId, now), Date.now())).sort()).toEqual(early);
+      expect(await stores.b.settle(succeeded(ids.slice(4 * CHUNK, 4 * CHUNK + 10), accountId, endpointId, now), Date.now())).toEqual([]);
       expect(await countOf('attempts', 'delivery_id', ids)).toBe(10);
       // One of the parked chunk's rows: waits for the chunk's commit, then finds its delivery gone.
       const parked = ids.slice(2 * CHUNK + 10, 2 * CHUNK + 20);
@@ -340,25 +345,26 @@ describe('postgres endpoint deletion in chunks', () => {
       await admin.query('SELECT pg_advisory_unlock($1)', [HOLD_KEY]);
     }
 
-    expect(await deletion).toBe(true);
+    expect(await purge).toBe(6 * CHUNK);
     expect((await waitingSettle).sort()).toEqual(ids.slice(2 * CHUNK + 10, 2 * CHUNK + 20));
-    expect(await stores.a.getEndpoint(accountId, endpointId)).toBeUndefined();
     expect(await countOf('deliveries', 'endpoint_id', [endpointId])).toBe(0);
     expect(await countOf('attempts', 'delivery_id', ids)).toBe(0);
+    expect(await purgesLeft()).toBe(0);
   }, 30_000);
 
-  it('a deletion cut off half-way leaves whole deliveries with their attempts and the endpoint disabled; deleting again finishes', async () => {
-    const { accountId, endpointId, ids, now } = await claimedEndpoint('Cut-off delete');
+  it('a purge cut off half-way (its process killed) leaves whole deliveries with their attempts, hidden; another process finishes it', async () => {
+    const { accountId, endpointId, ids, now } = await claimedEndpoint('Cut-off purge');
     expect(await stores.a.settle(succeeded(ids, accountId, endpointId, now), Date.now())).toEqual([]);
+    expect(await stores.a.deleteEndpoint(accountId, endpointId)).toBe(true);
     await parkDeletionOf(ids[2 * CHUNK + 20]);
-    let deletion: Promise<boolean>;
+    let purge: Promise<number>;
     try {
-      deletion = chunked!.deleteEndpoint(accountId, endpointId);
-      deletion.catch(() => undefined);
+      purge = purgeAll(stores.a, purgesLeft, CHUNK);
+      purge.catch(() => undefined);
       await untilParked();
       // What a killed process leaves: its connection ends, its transaction rolls back.
       await admin.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted", [HOLD_KEY]);
-      await expect(deletion).rejects.toThrow();
+      await expect(purge).rejects.toThrow();
     } finally {
       await admin.query('SELECT pg_advisory_unlock($1)', [HOLD_KEY]);
       await admin.query('DROP TRIGGER IF EXISTS hold_delete ON deliveries');
@@ -366,15 +372,41 @@ describe('postgres endpoint deletion in chunks', () => {
 
     const left = ids.slice(2 * CHUNK);
     expect(await countOf('deliveries', 'endpoint_id', [endpointId])).toBe(left.length);
-    expect(await countOf('deliveries', 'id', left)).toBe(left.length);
-    // Every delivery left has its attempt, and none of a deleted delivery is left over.
+    // Every delivery left has its attempt, and none of a purged delivery is left over.
     expect(await countOf('attempts', 'delivery_id', left)).toBe(left.length);
     expect(await countOf('attempts', 'delivery_id', ids)).toBe(left.length);
-    expect(await stores.a.getEndpoint(accountId, endpointId)).toMatchObject({ disabled: true, disabledReason: 'being deleted' });
+    expect((await stores.b.listDeliveries(accountId, { limit: 10 })).items).toEqual([]);
+    expect(await stores.b.stats(accountId)).toMatchObject({ succeeded: 0, pending: 0, inFlight: 0 });
 
-    expect(await chunked!.deleteEndpoint(accountId, endpointId)).toBe(true);
-    expect(await stores.a.getEndpoint(accountId, endpointId)).toBeUndefined();
+    expect(await purgeAll(stores.b, purgesLeft, CHUNK)).toBe(left.length);
     expect(await countOf('deliveries', 'endpoint_id', [endpointId])).toBe(0);
     expect(await countOf('attempts', 'delivery_id', ids)).toBe(0);
+  }, 30_000);
+
+  it('an ingest that read the endpoint before its deletion committed and commits after the walk is swept before the endpoint is forgotten', async () => {
+    const account = await stores.a.createAccount({ name: 'Late ingest' });
+    const e = endpointFixture(account.id);
+    await stores.a.createEndpoint(e);
+    // Parked after inserting its delivery: its transaction stays open across the deletion.
+    await parkOnHoldKey('hold_ingest', 'AFTER INSERT', `NEW.endpoint_id = '${e.id}'`);
+    await admin.query('SELECT pg_advisory_lock($1)', [HOLD_KEY]);
+    let ingest: Promise<unknown>;
+    let purge: Promise<number>;
+    try {
+      ingest = stores.a.ingest([ingestItem(account.id, [{ id: e.id, ordered: false }])], Date.now());
+      ingest.catch(() => undefined);
+      await untilParked();
+      expect(await stores.b.deleteEndpoint(account.id, e.id)).toBe(true);
+      purge = purgeAll(stores.b, purgesLeft, CHUNK);
+      purge.catch(() => undefined);
+      // The walk found nothing; the endpoint is kept while the ingest is open.
+      await sleep(300);
+      expect(await purgesLeft()).toBe(1);
+    } finally {
+      await admin.query('SELECT pg_advisory_unlock($1)', [HOLD_KEY]);
+    }
+    await ingest;
+    expect(await purge).toBe(1);
+    expect(await countOf('deliveries', 'endpoint_id', [e.id])).toBe(0);
   }, 30_000);
 });

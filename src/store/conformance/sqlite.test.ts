@@ -117,21 +117,31 @@ describe('sqlite on a fresh file', () => {
     expect(await store.stats(account.id, e1.id)).toMatchObject({ pending: 0, failed: 25_000 });
   });
 
-  it('deletes an endpoint with many deliveries in chunks, letting the event loop run between them', async () => {
+  it('deletes an endpoint with many deliveries at once, and purges them in chunks afterwards', async () => {
     const { account, e1, e2 } = await twoEndpoints();
     insertDeliveries(account.id, e1.id, 5_000, 'succeeded');
     insertDeliveries(account.id, e2.id, 1, 'succeeded');
     const version = await store.endpointsVersion(account.id);
-    const { result, ticks } = await ticksDuring(() => store.deleteEndpoint(account.id, e1.id));
-    expect(result).toBe(true);
-    expect(ticks).toBeGreaterThan(0);
+    const db = new Database(path.join(dir, 'herald.db'), { readonly: true });
+    const count = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    expect(await store.deleteEndpoint(account.id, e1.id)).toBe(true);
     expect(await store.getEndpoint(account.id, e1.id)).toBeUndefined();
     expect(await store.endpointsVersion(account.id)).toBeGreaterThan(version);
+    expect(count('deliveries')).toBe(5_001);
     const left = (await store.listDeliveries(account.id, { limit: 10 })).items;
     expect(left.map((d) => d.endpointId)).toEqual([e2.id]);
+    expect(await store.stats(account.id)).toMatchObject({ succeeded: 1 });
+
+    const steps = [];
+    for (let r = { deliveries: 1, finished: 0 }; r.deliveries > 0 || r.finished > 0; ) steps.push((r = await store.purgeDeletedEndpoints(2_000)));
+    expect(steps).toEqual([
+      { deliveries: 2_000, finished: 0 },
+      { deliveries: 2_000, finished: 0 },
+      { deliveries: 1_000, finished: 1 },
+      { deliveries: 0, finished: 0 },
+    ]);
+    expect([count('deliveries'), count('attempts'), count('endpoint_purges')]).toEqual([1, 1, 0]);
     expect(await store.listAttempts(account.id, [left[0]!.id])).toHaveLength(1);
-    const db = new Database(path.join(dir, 'herald.db'), { readonly: true });
-    expect(db.prepare('SELECT COUNT(*) AS n FROM attempts').get()).toEqual({ n: 1 });
     db.close();
     expect(await store.deleteEndpoint(account.id, e1.id)).toBe(false);
   });

@@ -54,7 +54,7 @@ import { loadMigrations, MigrationError, type Migration } from '../migrations.js
 import { commitOutcomeUnknown, OutcomeUnknownError } from '../unavailable.js';
 import { WriteRefusals, type WritesReport } from '../write-refusals.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
-import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, numbered, type QueueRow, splitTypes, statsOf } from '../queries.js';
+import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, lessPurged, NOT_PURGED, numbered, type QueueRow, splitTypes, statsOf } from '../queries.js';
 import { recordAuthFailureSql } from '../queries.js';
 import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
@@ -130,16 +130,7 @@ export interface PostgresOptions {
    * connections (SQLSTATE 53100, 53200, 53300) and when a write goes through again: once each way.
    */
   readonly onWrites?: (report: WritesReport) => void;
-  /** Deliveries an endpoint's deletion removes per transaction (default DEFAULT_DELETE_CHUNK_ROWS). */
-  readonly deleteChunkRows?: number;
 }
-
-/**
- * deleteEndpoint's transactions remove up to this many deliveries with their attempts each: a few
- * milliseconds of row locks, WAL and dead tuples at a time. Not many more: the attempts delete of
- * 5,000 ids was planned as a scan of the whole attempts table (1 s in 4.4 for 300,000 deliveries).
- */
-export const DEFAULT_DELETE_CHUNK_ROWS = 2_000;
 
 /** The default of PostgresOptions.statementTimeoutMs: long enough for a recover over millions of rows. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 300_000;
@@ -353,16 +344,23 @@ WITH win AS (
 SELECT (SELECT count(*) FROM del) AS deleted, (SELECT count(*) FROM win) AS examined,
        (SELECT received_at FROM last) AS last_at, (SELECT id FROM last) AS last_id`;
 
-// Disabled first, so no new event matches the endpoint and no claim takes its deliveries while
-// they are deleted; the version bump tells every process's endpoint cache. updated_at moves, so
-// a conditional write from a copy read before fails from here on. $3: the updated_at expected.
-const MARK_BEING_DELETED_SQL = `
-WITH upd AS (
-  UPDATE endpoints SET disabled = TRUE, disabled_reason = 'being deleted', updated_at = updated_at + 1
-   WHERE account_id = $1 AND id = $2 AND ($3::bigint IS NULL OR updated_at = $3::bigint)
-  RETURNING account_id
+// The endpoint row goes and the endpoint is recorded for purgeDeletedEndpoints, in one statement;
+// the version bump tells every process's endpoint cache. $3: the updated_at expected, $4: now.
+const DELETE_ENDPOINT_SQL = `
+WITH gone AS (
+  DELETE FROM endpoints WHERE account_id = $1 AND id = $2 AND ($3::bigint IS NULL OR updated_at = $3::bigint)
+  RETURNING account_id, id
+), purge AS (
+  INSERT INTO endpoint_purges (endpoint_id, account_id, marked_at) SELECT id, account_id, $4 FROM gone
 )
-UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM upd)`;
+UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM gone)`;
+
+// The next deleted endpoint to purge, locked for this step (another process skips it and takes
+// another): those still being walked before those waiting for their horizon. `settled`: every
+// transaction that had begun when the horizon was taken has ended.
+const NEXT_PURGE_SQL = `
+SELECT endpoint_id, account_id, after_id, horizon IS NOT NULL AND pg_snapshot_xmin(pg_current_snapshot()) >= horizon AS settled
+  FROM endpoint_purges ORDER BY horizon IS NOT NULL, marked_at LIMIT 1 FOR UPDATE SKIP LOCKED`;
 
 // An endpoint's next deliveries after id $3, up to $4 (NULL: all), locked in id order: the order
 // settle locks them in, so the two wait for each other instead of deadlocking.
@@ -438,23 +436,27 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[
 ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING id`;
 
-// Ordered as the endpoints are now ($6: those whose ordering matters, read once; see
-// SEQUENCES_SQL for why this is their setting at commit): one matched as unordered and marked
-// leased is then created pending instead, and its id comes back.
+// Ordered as the endpoints are now ($6: the batch's endpoints, read once; see SEQUENCES_SQL for
+// why this is their setting at commit): one matched as unordered and marked leased is then
+// created pending instead, and its id comes back. An endpoint deleted since it was matched gets
+// no delivery, and the ids of its leased ones come back too (see purgeDeletedEndpoints for one
+// deleted while this statement runs).
 const DELIVERIES_SQL = `
-WITH rows AS (
-  SELECT t.*, t.resource_key IS NOT NULL
-              AND t.endpoint_id IN (SELECT e.id FROM endpoints e WHERE e.id = ANY ($6::text[]) AND e.ordering = 'per_resource') AS ordered
+WITH present AS MATERIALIZED (
+  SELECT e.id, e.ordering = 'per_resource' AS per_resource FROM endpoints e WHERE e.id = ANY ($6::text[])
+), rows AS (
+  SELECT t.*, p.id IS NOT NULL AS present, t.resource_key IS NOT NULL AND coalesce(p.per_resource, FALSE) AS ordered
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $7::text[], $8::bigint[], $9::boolean[])
       AS t(id, account_id, event_id, endpoint_id, event_type, resource_key, sequence, leased)
+    LEFT JOIN present p ON p.id = t.endpoint_id
 ), ins AS (
   INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, ordered, resource_key, sequence,
                           lease_owner, lease_until, created_at, updated_at)
   SELECT id, account_id, event_id, endpoint_id, event_type, CASE WHEN leased AND NOT ordered THEN 'in_flight' ELSE 'pending' END, 0, $10, ordered,
          resource_key, sequence, CASE WHEN leased AND NOT ordered THEN $11::text END, CASE WHEN leased AND NOT ordered THEN $12::bigint END, $10, $10
-    FROM rows
+    FROM rows WHERE present
 )
-SELECT id FROM rows WHERE leased AND ordered`;
+SELECT id, present FROM rows WHERE NOT present OR (leased AND ordered)`;
 
 const EXISTING_KEYS_SQL = `
 SELECT e.account_id, e.idempotency_key, e.id, (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id) AS n
@@ -595,7 +597,6 @@ export class PostgresStore implements Store {
   private readonly channel: string;
   private readonly inboxChannel: string;
   private readonly schema: string | undefined;
-  private readonly deleteChunkRows: number;
   /** Where retention's sweep for events without deliveries goes on from (sweepEvents). */
   private eventSweep: SweepPosition = SWEEP_START;
   /** Whether, since when and how often the server has refused writes for lack of resources. */
@@ -608,7 +609,6 @@ export class PostgresStore implements Store {
     this.refusals = new WriteRefusals(options.onWrites);
     this.sealer = options.sealer;
     this.schema = options.schema;
-    this.deleteChunkRows = Math.max(1, options.deleteChunkRows ?? DEFAULT_DELETE_CHUNK_ROWS);
     this.channel = channelName(options.schema);
     this.inboxChannel = channelName(options.schema, INBOX_CHANNEL);
     this.pool = new pg.Pool({
@@ -1077,30 +1077,36 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Its deliveries and their attempts go first, in transactions of up to deleteChunkRows each:
-   * one transaction over 1,000,000 of them answered after 6 to 13 s, holding every row lock, its
-   * WAL and its dead tuples to the end, and a large enough history would outlast the statement
-   * timeout and could never be deleted. The endpoint is marked first (disabled, 'being deleted'),
-   * so nothing new is claimed; the endpoint row and whatever was committed to it since go in one
-   * last transaction. Each chunk commits whole deliveries with their attempts, so a delete cut
-   * short leaves the endpoint marked with the rest of its history, and deleting it again
-   * finishes. `expected` is checked as the endpoint is marked: from
-   * then on the deletion goes ahead whatever is written to the endpoint meanwhile.
+   * The endpoint goes at once, in one statement; its history goes later, in chunks
+   * (purgeDeletedEndpoints): deleting 1,000,000 deliveries took 12 to 27 s, longer than clients
+   * wait for an answer. `expected` is checked in the same statement.
    */
   async deleteEndpoint(accountId: string, id: string, expected?: EndpointExpected): Promise<boolean> {
-    if ((await this.exec(MARK_BEING_DELETED_SQL, [accountId, id, expected?.updatedAt ?? null])) === 0) return false;
-    // After the last id deleted: the index walk starts past the dead entries of earlier chunks.
-    for (let after = ''; ; ) {
-      const ids = await this.tx((c) => this.deleteDeliveriesOf(c, accountId, id, after, this.deleteChunkRows));
-      if (ids.length < this.deleteChunkRows) break;
-      after = ids[ids.length - 1];
-    }
+    return (await this.exec(DELETE_ENDPOINT_SQL, [accountId, id, expected?.updatedAt ?? null, Date.now()])) > 0;
+  }
+
+  /**
+   * A chunk of the endpoint's deliveries after the last one deleted (the index walk starts past
+   * the dead entries of earlier chunks), committed whole with their attempts. An ingest that read
+   * the endpoint just before its deletion may still commit deliveries of it (it checks the
+   * endpoint in a statement of its own, after its first write): so when the walk finds nothing
+   * left, the purge takes a horizon (the next transaction id) and forgets the endpoint only once
+   * every transaction before it has ended, after a last sweep from the start.
+   */
+  async purgeDeletedEndpoints(limit: number): Promise<{ deliveries: number; finished: number }> {
     return this.tx(async (c) => {
-      // Also those committed since with an id below where the chunks got to.
-      await this.deleteDeliveriesOf(c, accountId, id, '', null);
-      const gone = (await this.exec('DELETE FROM endpoints WHERE account_id = $1 AND id = $2', [accountId, id], c)) > 0;
-      if (gone) await c.query('UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id = $1', [accountId]);
-      return gone;
+      const next = await this.first<{ endpoint_id: string; account_id: string; after_id: string; settled: boolean }>(NEXT_PURGE_SQL, [], c);
+      if (!next) return { deliveries: 0, finished: 0 };
+      const ids = await this.deleteDeliveriesOf(c, next.account_id, next.endpoint_id, next.after_id, limit);
+      const after = ids.at(-1) ?? next.after_id;
+      if (ids.length === limit || !next.settled) {
+        const horizon = ids.length === limit ? 'horizon' : 'coalesce(horizon, pg_snapshot_xmax(pg_current_snapshot()))';
+        await c.query(`UPDATE endpoint_purges SET after_id = $2, horizon = ${horizon} WHERE endpoint_id = $1`, [next.endpoint_id, after]);
+        return { deliveries: ids.length, finished: 0 };
+      }
+      const swept = await this.deleteDeliveriesOf(c, next.account_id, next.endpoint_id, '', null);
+      await c.query('DELETE FROM endpoint_purges WHERE endpoint_id = $1', [next.endpoint_id]);
+      return { deliveries: ids.length + swept.length, finished: 1 };
     });
   }
 
@@ -1171,10 +1177,10 @@ export class PostgresStore implements Store {
         }
 
         const won = fresh.filter((i) => inserted.has(items[i].messageId));
-        const { created, leased } = await this.insertDeliveries(c, won, sequences, fresh, items, now, lease);
+        const { created, leased, skipped } = await this.insertDeliveries(c, won, sequences, fresh, items, now, lease);
         let pending = created;
         for (const i of won) {
-          const outcome: IngestOutcome = { id: items[i].messageId, deliveries: items[i].endpoints.length, duplicate: false };
+          const outcome: IngestOutcome = { id: items[i].messageId, deliveries: items[i].endpoints.length - (skipped.get(i) ?? 0), duplicate: false };
           const lent = leased.get(i);
           outcomes[i] = lent ? { ...outcome, leased: lent } : outcome;
           pending -= lent?.length ?? 0;
@@ -1276,34 +1282,41 @@ export class PostgresStore implements Store {
     items: readonly IngestItem[],
     now: number,
     lease: IngestLease | undefined,
-  ): Promise<{ created: number; leased: Map<number, ClaimedDelivery[]> }> {
+  ): Promise<{ created: number; leased: Map<number, ClaimedDelivery[]>; skipped: Map<number, number> }> {
     const position = new Map(fresh.map((i, j) => [i, j]));
     // Columns $1-$5 and $7-$9 of DELIVERIES_SQL, one entry per delivery.
     const cols: unknown[][] = Array.from({ length: 8 }, () => []);
-    // Endpoints whose ordering matters: only a delivery with a resource is ever ordered.
-    const withResource = new Set<string>();
+    const endpointIds = new Set<string>();
+    // Which item each delivery is of, for those an endpoint deleted meanwhile skips.
+    const itemOf = new Map<string, number>();
     const leased = new Map<number, ClaimedDelivery[]>();
     for (const i of won) {
       const item = items[i];
       const resourceKey = resourceKeyOf(item.event.resource);
       const sequence = sequences[position.get(i)!];
       for (const endpoint of item.endpoints) {
-        if (resourceKey !== null) withResource.add(endpoint.id);
+        endpointIds.add(endpoint.id);
         const lent = leaseOf(endpoint, endpoint.ordered && resourceKey !== null, lease) !== undefined;
         const id = newId('dlv', now);
         const row = [id, item.accountId, item.messageId, endpoint.id, item.event.type, resourceKey, sequence, lent];
         row.forEach((v, k) => cols[k].push(v));
+        itemOf.set(id, i);
         if (!lent) continue;
         const list = leased.get(i) ?? [];
         list.push(leasedDelivery(item, { id, endpointId: endpoint.id, body: withSequence(item.body, sequence), sequence, resourceKey, now }));
         leased.set(i, list);
       }
     }
-    if (cols[0].length === 0) return { created: 0, leased };
-    const params = [...cols.slice(0, 5), [...withResource], ...cols.slice(5), now, lease?.owner ?? null, lease?.until ?? null];
-    const unleased = await this.prepared<{ id: string }>('herald_insert_deliveries', DELIVERIES_SQL, params, c);
+    const skipped = new Map<number, number>();
+    if (cols[0].length === 0) return { created: 0, leased, skipped };
+    const params = [...cols.slice(0, 5), [...endpointIds], ...cols.slice(5), now, lease?.owner ?? null, lease?.until ?? null];
+    const unleased = await this.prepared<{ id: string; present: boolean }>('herald_insert_deliveries', DELIVERIES_SQL, params, c);
     if (unleased.length > 0) dropLeased(leased, new Set(unleased.map((r) => r.id)));
-    return { created: cols[0].length, leased };
+    for (const r of unleased.filter((u) => !u.present)) {
+      const i = itemOf.get(r.id)!;
+      skipped.set(i, (skipped.get(i) ?? 0) + 1);
+    }
+    return { created: cols[0].length - unleased.filter((r) => !r.present).length, leased, skipped };
   }
 
   // ---- queue --------------------------------------------------------------------------
@@ -1544,7 +1557,7 @@ export class PostgresStore implements Store {
   }
 
   async getDelivery(accountId: string, id: string): Promise<Delivery | undefined> {
-    const row = await this.first<DeliveryRow>('SELECT * FROM deliveries WHERE account_id = $1 AND id = $2', [accountId, id]);
+    const row = await this.first<DeliveryRow>(`SELECT * FROM deliveries WHERE account_id = $1 AND id = $2 AND ${NOT_PURGED}`, [accountId, id]);
     return row && toDelivery(row);
   }
 
@@ -1553,7 +1566,7 @@ export class PostgresStore implements Store {
     const cursor = q.cursor === undefined ? '' : ' AND id < ?';
     const values = [accountId, ...(q.cursor === undefined ? [] : [q.cursor]), ...filters.values, q.limit + 1];
     const rows = await this.rows<DeliveryRow>(
-      numbered(`SELECT * FROM deliveries WHERE account_id = ?${cursor}${filters.sql} ORDER BY id DESC LIMIT ?`, 1),
+      numbered(`SELECT * FROM deliveries WHERE account_id = ?${cursor}${filters.sql} AND ${NOT_PURGED} ORDER BY id DESC LIMIT ?`, 1),
       values,
     );
     return toPage(rows, q.limit, toDelivery);
@@ -1698,9 +1711,15 @@ export class PostgresStore implements Store {
   }
 
   /** `history` false leaves succeeded and failed at 0, uncounted. */
+  /** A deleted endpoint's counts are none (it is no longer the account's); see lessPurged. */
   private async counts(accountId: string | undefined, endpointId: string | undefined, history: boolean): Promise<QueueStats> {
-    const { sql, params } = countsSql(accountId, endpointId, history);
-    return statsOf(await this.first<CountsRow>(sql, params));
+    const of = async (account: string | undefined, endpoint: string | undefined) => {
+      const { sql, params } = countsSql(account, endpoint, history);
+      return statsOf(await this.first<CountsRow>(sql, params));
+    };
+    if (endpointId !== undefined) return of(accountId, endpointId);
+    const purged = await this.rows<{ endpoint_id: string }>('SELECT endpoint_id FROM endpoint_purges WHERE $1::text IS NULL OR account_id = $1', [accountId ?? null]);
+    return lessPurged(await of(accountId, undefined), await Promise.all(purged.map((p) => of(undefined, p.endpoint_id))));
   }
 
   // ---- profiles -----------------------------------------------------------------------

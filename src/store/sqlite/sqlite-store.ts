@@ -47,7 +47,7 @@ import { diskRefusal } from '../unavailable.js';
 import { WriteRefusals, type WritesReport } from '../write-refusals.js';
 import { loadMigrations, MigrationError } from '../migrations.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
-import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, prefixEnd, type QueueRow, splitTypes, statsOf } from '../queries.js';
+import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, lessPurged, NOT_PURGED, prefixEnd, type QueueRow, splitTypes, statsOf } from '../queries.js';
 import { recordAuthFailureSql } from '../queries.js';
 import { type MinuteRollup, minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
@@ -703,31 +703,34 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Its deliveries and their attempts go first, in chunks that each take the write lock for a
-   * moment (one transaction over 200,000 of them held it, and this thread, for 1.9 s). The
-   * endpoint is disabled meanwhile, so no new event matches it and no claim takes its work;
-   * the endpoint row and whatever was committed to it since go in one last transaction.
+   * The endpoint row goes at once and the endpoint is recorded in endpoint_purges, one short
+   * transaction: its history, which took 1.9 s of the write lock for 200,000 deliveries, goes
+   * later in chunks (purgeDeletedEndpoints). No ingest adds to it meanwhile: each checks its
+   * endpoints inside its own write transaction (endpointsNow).
    */
   async deleteEndpoint(accountId: string, id: string, expected?: EndpointExpected): Promise<boolean> {
-    const found = this.immediate(() => {
-      // The mark moves updated_at: a conditional update from a copy read before fails from here on.
-      const mark = "UPDATE endpoints SET disabled = 1, disabled_reason = 'being deleted', updated_at = updated_at + 1 WHERE account_id = ? AND id = ? AND (? IS NULL OR updated_at = ?)";
-      const changed = this.run(mark, accountId, id, expected?.updatedAt ?? null, expected?.updatedAt ?? null).changes > 0;
-      if (changed) this.bumpVersion(accountId);
-      return changed;
-    });
-    if (!found) return false;
-    await this.inChunks((limit) => this.deleteDeliveriesOf(id, limit));
     return this.immediate(() => {
-      this.deleteDeliveriesOf(id);
-      const gone = this.run('DELETE FROM endpoints WHERE account_id = ? AND id = ?', accountId, id).changes > 0;
-      if (gone) this.bumpVersion(accountId);
-      return gone;
+      const gone = this.run('DELETE FROM endpoints WHERE account_id = ? AND id = ? AND (? IS NULL OR updated_at = ?)', accountId, id, expected?.updatedAt ?? null, expected?.updatedAt ?? null).changes > 0;
+      if (!gone) return false;
+      this.run('INSERT INTO endpoint_purges (endpoint_id, account_id, marked_at) VALUES (?, ?, ?)', id, accountId, Date.now());
+      this.bumpVersion(accountId);
+      return true;
     });
   }
 
-  /** Deletes up to `limit` deliveries of an endpoint (all without one) with their attempts. */
-  private deleteDeliveriesOf(endpointId: string, limit = -1): number {
+  async purgeDeletedEndpoints(limit: number): Promise<{ deliveries: number; finished: number }> {
+    return this.immediate(() => {
+      const next = this.get<{ endpoint_id: string }>('SELECT endpoint_id FROM endpoint_purges ORDER BY marked_at LIMIT 1');
+      if (!next) return { deliveries: 0, finished: 0 };
+      const deliveries = this.deleteDeliveriesOf(next.endpoint_id, limit);
+      if (deliveries === limit) return { deliveries, finished: 0 };
+      this.run('DELETE FROM endpoint_purges WHERE endpoint_id = ?', next.endpoint_id);
+      return { deliveries, finished: 1 };
+    });
+  }
+
+  /** Deletes up to `limit` deliveries of an endpoint with their attempts. */
+  private deleteDeliveriesOf(endpointId: string, limit: number): number {
     const ids = JSON.stringify(this.allRaw<[string]>('SELECT id FROM deliveries WHERE endpoint_id = ? LIMIT ?', endpointId, limit).map((r) => r[0]));
     this.run('DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?))', ids);
     return this.run('DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))', ids).changes;
@@ -741,25 +744,27 @@ export class SqliteStore implements Store {
 
   async ingest(items: readonly IngestItem[], now: number, lease?: IngestLease): Promise<IngestOutcome[]> {
     return this.immediate(() => {
-      const ordered = this.orderedNow(items);
-      return items.map((item) => this.ingestOne(item, now, lease, ordered));
+      const present = this.endpointsNow(items);
+      return items.map((item) => this.ingestOne(item, now, lease, present));
     });
   }
 
   /**
-   * Of the endpoints the items' events with a resource go to, those ordered per resource as
-   * committed now, inside the ingest's write transaction: the items were matched against the
-   * endpoints as read before it, and an ordering switched in between (updateEndpoint, which
-   * re-orders the queued deliveries) must hold for these deliveries too.
+   * The items' endpoints as committed now, inside the ingest's write transaction, each with
+   * whether it is ordered per resource: the items were matched against the endpoints as read
+   * before it. One deleted in between gets no delivery (its history is being purged, and one
+   * written after the purge would never go); an ordering switched in between (updateEndpoint,
+   * which re-orders the queued deliveries) must hold for these deliveries too.
    */
-  private orderedNow(items: readonly IngestItem[]): ReadonlySet<string> {
+  private endpointsNow(items: readonly IngestItem[]): ReadonlyMap<string, boolean> {
     const ids = new Set<string>();
-    for (const item of items) if (item.event.resource !== undefined) for (const e of item.endpoints) ids.add(e.id);
-    if (ids.size === 0) return ids;
-    return new Set(this.allRaw<[string]>("SELECT id FROM endpoints WHERE id IN (SELECT value FROM json_each(?)) AND ordering = 'per_resource'", JSON.stringify([...ids])).map((r) => r[0]));
+    for (const item of items) for (const e of item.endpoints) ids.add(e.id);
+    if (ids.size === 0) return new Map();
+    const rows = this.allRaw<[string, number]>("SELECT id, ordering = 'per_resource' FROM endpoints WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify([...ids]));
+    return new Map(rows.map(([id, ordered]) => [id, ordered === 1]));
   }
 
-  private ingestOne(item: IngestItem, now: number, lease: IngestLease | undefined, orderedNow: ReadonlySet<string>): IngestOutcome {
+  private ingestOne(item: IngestItem, now: number, lease: IngestLease | undefined, present: ReadonlyMap<string, boolean>): IngestOutcome {
     const { event } = item;
     if (event.idempotencyKey !== undefined) {
       const existing = this.get<{ id: string; n: number }>(
@@ -786,8 +791,12 @@ export class SqliteStore implements Store {
       body,
     );
     let leased: ClaimedDelivery[] | undefined;
+    let deliveries = 0;
     for (const endpoint of item.endpoints) {
-      const ordered = resourceKey !== null && orderedNow.has(endpoint.id);
+      const perResource = present.get(endpoint.id);
+      if (perResource === undefined) continue;
+      deliveries++;
+      const ordered = resourceKey !== null && perResource;
       const lent = leaseOf(endpoint, ordered, lease);
       const id = newId('dlv', now);
       this.run(
@@ -809,7 +818,7 @@ export class SqliteStore implements Store {
       );
       if (lent) (leased ??= []).push(leasedDelivery(item, { id, endpointId: endpoint.id, body, sequence, resourceKey, now }));
     }
-    const outcome: IngestOutcome = { id: item.messageId, deliveries: item.endpoints.length, duplicate: false };
+    const outcome: IngestOutcome = { id: item.messageId, deliveries, duplicate: false };
     return leased ? { ...outcome, leased } : outcome;
   }
 
@@ -1012,7 +1021,7 @@ export class SqliteStore implements Store {
   }
 
   async getDelivery(accountId: string, id: string): Promise<Delivery | undefined> {
-    const row = this.get<DeliveryRow>('SELECT * FROM deliveries WHERE account_id = ? AND id = ?', accountId, id);
+    const row = this.get<DeliveryRow>(`SELECT * FROM deliveries WHERE account_id = ? AND id = ? AND ${NOT_PURGED}`, accountId, id);
     return row && toDelivery(row);
   }
 
@@ -1022,7 +1031,7 @@ export class SqliteStore implements Store {
     // planner (no statistics) from walking the whole account's index instead.
     const account = q.endpointId === undefined ? 'account_id' : '+account_id';
     const rows = this.all<DeliveryRow>(
-      `SELECT * FROM deliveries WHERE ${account} = ? AND id < ?${filters.sql} ORDER BY id DESC LIMIT ?`,
+      `SELECT * FROM deliveries WHERE ${account} = ? AND id < ?${filters.sql} AND ${NOT_PURGED} ORDER BY id DESC LIMIT ?`,
       accountId,
       q.cursor ?? '~',
       ...filters.values,
@@ -1209,8 +1218,13 @@ export class SqliteStore implements Store {
   }
 
   /** `history` false leaves succeeded and failed at 0, uncounted. */
+  /** A deleted endpoint's counts are none (it is no longer the account's); see lessPurged. */
   private counts(accountId: string | undefined, endpointId: string | undefined, history: boolean): QueueStats {
-    return statsOf(this.get<CountsRow>(statsSql(accountId, endpointId, history), { account: accountId ?? null, endpoint: endpointId ?? null }));
+    const of = (account: string | undefined, endpoint: string | undefined) =>
+      statsOf(this.get<CountsRow>(statsSql(account, endpoint, history), { account: account ?? null, endpoint: endpoint ?? null }));
+    if (endpointId !== undefined) return of(accountId, endpointId);
+    const purged = this.allRaw<[string]>('SELECT endpoint_id FROM endpoint_purges WHERE ? IS NULL OR account_id = ?', accountId ?? null, accountId ?? null);
+    return lessPurged(of(accountId, undefined), purged.map(([id]) => of(undefined, id)));
   }
 
   /**
