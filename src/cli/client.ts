@@ -31,10 +31,8 @@ export class ConnectionFailure extends Error {
   }
 }
 
-/** A server answers an API call within this, its headers at least (a long deletion: see LONG_ANSWER_MS). */
+/** A server answers an API call within this, its headers at least. */
 const ANSWER_TIMEOUT_MS = 30_000;
-/** Deleting an endpoint with its whole history answers when it is done: minutes for millions of deliveries. */
-export const LONG_ANSWER_MS = 600_000;
 /** Herald's event streams send a heartbeat every 15 s: silence this long means the stream is dead. */
 const STREAM_SILENCE_MS = 45_000;
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);

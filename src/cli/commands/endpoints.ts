@@ -1,6 +1,6 @@
 // herald endpoints [list | create | delete]: day-to-day endpoint management.
 import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, intFlag, parse, UsageError, urlFlag } from '../args.js';
-import { HeraldClient, LONG_ANSWER_MS } from '../client.js';
+import { HeraldClient } from '../client.js';
 import type { Command } from '../command.js';
 import { json, table, type Io } from '../output.js';
 
@@ -79,7 +79,7 @@ async function create(args: readonly string[], io: Io): Promise<number> {
 async function remove(args: readonly string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, CLIENT_OPTIONS, usage, { min: 1, max: 1, names: 'the endpoint id' });
   if (values.help) return help(io);
-  const client = HeraldClient.from(values, usage, LONG_ANSWER_MS);
+  const client = HeraldClient.from(values, usage);
   try {
     await client.request('DELETE', `/api/v2/endpoints/${encodeURIComponent(positionals[0])}`);
     io.out(values.json ? json({ id: positionals[0], deleted: true }) : `deleted ${positionals[0]}`);
