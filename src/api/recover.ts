@@ -22,8 +22,8 @@ export const RecoverHeaders = Type.Object({
 export const RecoveryView = Type.Object({
   id: Type.String(),
   status: Type.Union([Type.Literal('running'), Type.Literal('done')]),
-  total: Type.Integer({ description: 'deliveries in scope when it began' }),
-  requeued: Type.Integer({ description: 're-queued so far' }),
+  total: Type.Integer({ description: 'deliveries in scope when it began (created_at): those failing later are left for another recover' }),
+  requeued: Type.Integer({ description: 'of total, re-queued so far; never more than total, and fewer once done by those that left the scope meanwhile (retried one at a time, deleted)' }),
   since: Type.String({ format: 'date-time' }),
   until: Type.String({ format: 'date-time', description: 'the end of the range, fixed when it began (now, when the request left it out)' }),
   event_types: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'the types selected: canonical names and topic.* wildcards as given; null: every type' }),
@@ -48,15 +48,16 @@ export function recoveryView(r: Recovery) {
 }
 
 /**
- * The scope with its end fixed: at most now, so what is counted now is what the recover goes
- * through, and a delivery failing while it runs is not sent along with those asked for. A range
+ * The scope with its end fixed at most now, and taken as of now (asOf): what is counted now is
+ * what the recover goes through, and a delivery failing while it runs (created in range, but
+ * pending or in flight now) is not sent along with those asked for, nor counted. A range
  * starting now or later selects nothing and says so (400 naming since).
  */
 export function fixedScope(scope: RecoverScope, now: number): FixedRecoverScope {
   if (scope.since >= now) throw new ApiError(400, 'invalid_request', 'since must be in the past', 'since');
   const until = Math.min(scope.until ?? now, now);
   checkRange(scope.since, until);
-  return { ...scope, until };
+  return { ...scope, until, asOf: now };
 }
 
 /** The request as asked (an until left out stays out): two alike are the same recover. */

@@ -213,6 +213,13 @@ export interface RecoverScope {
   readonly eventTypes: readonly string[] | null;
   /** At least one. */
   readonly statuses: readonly RecoverableStatus[];
+  /**
+   * Last changed (settled, re-queued) at or before this time; undefined: whenever. A recovery's
+   * count and its chunks take the same one, the time it was asked for (its createdAt: begun
+   * without one, when it was recorded), so a delivery failing after that (one pending or in
+   * flight then) is neither counted nor re-queued.
+   */
+  readonly asOf?: number;
 }
 
 /**
@@ -230,9 +237,12 @@ export interface Recovery {
   /** `until` is resolved when it began: what was counted then is what it re-queues. */
   readonly scope: FixedRecoverScope;
   readonly status: 'running' | 'done';
-  /** Deliveries in scope when it began. */
+  /** Deliveries in scope when it began (its scope's asOf). */
   readonly total: number;
-  /** Re-queued so far. */
+  /**
+   * Of those, re-queued so far: never more than total; fewer, once done, by those that left the
+   * scope meanwhile (sent again one at a time, deleted with their endpoint or by retention).
+   */
   readonly requeued: number;
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -520,7 +530,8 @@ export interface Store {
   /**
    * Re-queues, due now, the next up to `limit` deliveries of the recovery's scope after its
    * cursor, and moves the cursor, the count and the lease on in the same transaction; marks it
-   * done when fewer were left. Undefined, changing nothing, unless `lease.owner` still holds it
+   * done when fewer were left. On an endpoint ordered per resource, those with a resource are
+   * re-queued ordered: they go out one at a time, in their sequence order. Undefined, changing nothing, unless `lease.owner` still holds it
    * (another runner took it over) and it is running.
    */
   advanceRecovery(id: string, lease: RecoveryLease, limit: number, now: number): Promise<Recovery | undefined>;

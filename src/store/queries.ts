@@ -22,6 +22,15 @@ export function failedSince(since: number): RecoverScope {
 export const KEEP_ORDER_IF_PENDING = "CASE WHEN status = 'pending' THEN ordered ELSE FALSE END";
 
 /**
+ * `ordered` for a delivery a recover re-queues: as its endpoint's ordering is now, as for a new
+ * one. A recover re-sends a resource's chain (deliveries failed while the receiver was down), and
+ * on an endpoint ordered per resource the chain goes out as it was promised: one at a time, in
+ * sequence order, and ahead of the resource's newer deliveries still queued.
+ */
+export const REQUEUED_ORDERED = `(resource_key IS NOT NULL AND EXISTS (
+  SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id AND e.ordering = 'per_resource'))`;
+
+/**
  * A delivery is made `ordered` or not by its endpoint's ordering when it is created, so when the
  * ordering is switched, the endpoint's queued deliveries (with a resource) are made to follow:
  * switched on, they join their resource's order, or a new event would go out before the older

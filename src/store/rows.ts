@@ -571,6 +571,8 @@ export function toRecovery(row: RecoveryRow): Recovery {
       until: num(row.until),
       eventTypes: row.event_types === null ? null : listOf(row.event_types),
       statuses: listOf(row.statuses) as RecoverableStatus[],
+      // Recorded as its creation time: when it was asked for.
+      asOf: num(row.created_at),
     },
     status: row.status === 'done' ? 'done' : 'running',
     total: num(row.total),

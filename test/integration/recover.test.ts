@@ -5,8 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SecretBox } from '../../src/signing/secretbox.js';
-import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../../src/store/conformance/pg-harness.js';
+import { heraldTestSchema, type TestSchema } from '../../src/store/conformance/pg-harness.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { ADMIN_KEY, eventually, startReceiver, startTestHerald, tempDir, type Receiver, type TestHerald } from '../helpers.js';
 
@@ -60,11 +59,9 @@ describe.each(['sqlite', 'postgres'] as const)('recover over many deliveries (%s
     receiver = await startReceiver((_r, _i, res) => void res.writeHead(500).end('down'));
     let env: Record<string, string> = ONE_ATTEMPT;
     if (dialect === 'postgres') {
-      const key = randomBytes(32);
-      schema = await createTestSchema(new SecretBox(key));
-      const url = new URL(TEST_DATABASE_URL);
-      url.searchParams.set('schema', schema.name);
-      env = { ...env, DATABASE_URL: url.toString(), HERALD_SECRET_KEY: key.toString('hex') };
+      const pg = await heraldTestSchema();
+      schema = pg.schema;
+      env = { ...env, ...pg.env };
     }
     h = await startTestHerald(env, { recoverPace: PACE });
   });

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { Sealer } from '../contract.js';
 import { PostgresStore } from '../postgres/postgres-store.js';
+import { SecretBox } from '../../signing/secretbox.js';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -64,6 +65,18 @@ export function twoStoresPerTest(sealer: Sealer, poolSize: number): TwoStores {
     await current.b?.close();
   });
   return current as TwoStores;
+}
+
+/**
+ * A new schema (as createTestSchema) and what a Herald needs to run on it: DATABASE_URL naming
+ * it, and HERALD_SECRET_KEY, the key its secrets are sealed with.
+ */
+export async function heraldTestSchema(): Promise<{ schema: TestSchema; env: Record<string, string> }> {
+  const key = randomBytes(32);
+  const schema = await createTestSchema(new SecretBox(key));
+  const url = new URL(TEST_DATABASE_URL);
+  url.searchParams.set('schema', schema.name);
+  return { schema, env: { DATABASE_URL: url.toString(), HERALD_SECRET_KEY: key.toString('hex') } };
 }
 
 /** Creates and migrates `herald_test_<random>`; rejects when PostgreSQL is unreachable. */

@@ -54,7 +54,7 @@ import { loadMigrations, MigrationError, type Migration } from '../migrations.js
 import { commitOutcomeUnknown, OutcomeUnknownError } from '../unavailable.js';
 import { WriteRefusals, type WritesReport } from '../write-refusals.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
-import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, lessPurged, NOT_PURGED, numbered, type QueueRow, splitTypes, statsOf } from '../queries.js';
+import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, lessPurged, NOT_PURGED, numbered, type QueueRow, REQUEUED_ORDERED, splitTypes, statsOf } from '../queries.js';
 import { recordAuthFailureSql } from '../queries.js';
 import { minuteOf, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
@@ -182,8 +182,10 @@ const ENDPOINT_COLUMNS =
 //   never appear after a higher one: ingest takes sequences from a row lock on
 //   resource_sequences held until commit, so sequence n+1 commits after n. Hence no snapshot
 //   shows link 2 as the head while link 1 is still unfinished, and two deliveries of one
-//   (endpoint, resource) are never in flight together. (Manual re-queues of old deliveries via
-//   retryDelivery and recoveries are replays and may run beside a newer one, as in SQLite.)
+//   (endpoint, resource) are never in flight together. (Re-queues of old deliveries bring a
+//   lower sequence back: one via retryDelivery is a replay, sent as asked; a recovery's are
+//   ordered on an ordered endpoint, so they go out in their order, but one may go out beside a
+//   newer delivery already in flight, as in SQLite.)
 // - Candidates are chosen without locking, then only the chosen rows are locked: a lock inside
 //   the per-endpoint LATERAL would be taken on every row the LATERAL returns, before the outer
 //   LIMIT, i.e. up to $6 rows on every endpoint with due work, starving concurrent claims and
@@ -558,13 +560,14 @@ function keyOf(accountId: string, key: string): string {
   return `${accountId}\u0000${key}`;
 }
 
-/** A recover's deliveries, with recoverParams() as $1–$7 ($6 its names, $7 its wildcards as LIKE patterns). */
+/** A recover's deliveries, with recoverParams() as $1–$8 ($6 its names, $7 its wildcards as LIKE patterns, $8 asOf). */
 const RECOVER_WHERE = `account_id = $1 AND endpoint_id = $2 AND status = ANY($3::text[]) AND created_at >= $4
-  AND ($5::bigint IS NULL OR created_at < $5) AND ($6::text[] IS NULL OR event_type = ANY($6::text[]) OR event_type LIKE ANY($7::text[]))`;
+  AND ($5::bigint IS NULL OR created_at < $5) AND ($6::text[] IS NULL OR event_type = ANY($6::text[]) OR event_type LIKE ANY($7::text[]))
+  AND ($8::bigint IS NULL OR updated_at <= $8)`;
 
 function recoverParams(accountId: string, endpointId: string, scope: RecoverScope): unknown[] {
   const types = scope.eventTypes === null ? { names: null, prefixes: [] } : splitTypes(scope.eventTypes);
-  return [accountId, endpointId, scope.statuses, scope.since, scope.until, types.names, types.prefixes.map(likePrefix)];
+  return [accountId, endpointId, scope.statuses, scope.since, scope.until, types.names, types.prefixes.map(likePrefix), scope.asOf ?? null];
 }
 
 /** The LIKE pattern of the names starting with `prefix`: its _ and % are literal (custom names have _). */
@@ -573,15 +576,18 @@ function likePrefix(prefix: string): string {
 }
 
 /**
- * The next chunk of a recovery ($8: cursor, $9: limit, $10: now), re-queued: its count and the
- * last id passed. SKIP LOCKED: a row locked now is being changed by someone else (a retry of it,
- * retention deleting it), and waiting for it could end the chunk short and the recovery early.
- * Replays go out as asked, outside their resources' order (as retryDelivery).
+ * The next chunk of a recovery ($9: cursor, $10: limit, $11: now), re-queued: its count and the
+ * last id passed. A row locked now (a settle, a notice cleared, a retry, retention deleting it)
+ * is waited for, in id order as settle locks: skipped, it was left behind the cursor for good,
+ * counted in total but never re-queued. One that no longer qualifies once its lock
+ * is released is passed over, and the LIMIT takes the next instead (it sits above the lock).
+ * Ordered as the endpoint is (REQUEUED_ORDERED), read after the ordering lock advanceRecovery
+ * takes, as an ingest reads it (SEQUENCES_SQL).
  */
 const RECOVER_CHUNK_SQL = `WITH picked AS (
-    SELECT id FROM deliveries WHERE ${RECOVER_WHERE} AND id > $8 ORDER BY id LIMIT $9 FOR UPDATE SKIP LOCKED
+    SELECT id FROM deliveries WHERE ${RECOVER_WHERE} AND id > $9 ORDER BY id LIMIT $10 FOR UPDATE
   ), u AS (
-    UPDATE deliveries d SET status = 'pending', ordered = FALSE, next_attempt_at = $10, updated_at = $10 FROM picked WHERE d.id = picked.id RETURNING d.id
+    UPDATE deliveries SET status = 'pending', ordered = ${REQUEUED_ORDERED}, next_attempt_at = $11, updated_at = $11 FROM picked WHERE deliveries.id = picked.id RETURNING deliveries.id
   )
   SELECT COUNT(*) AS n, MAX(id) AS last FROM u`;
 
@@ -1615,8 +1621,8 @@ export class PostgresStore implements Store {
       const { scope } = r;
       const row = await this.first<RecoveryRow>(
         `INSERT INTO recoveries (id, account_id, endpoint_id, idempotency_key, request, since, until, event_types, statuses, status, total, cursor, lease_owner, lease_until, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running', $10, $11, $12, $13, $14, $14) RETURNING *`,
-        [r.id, r.accountId, r.endpointId, r.idempotencyKey, r.request, scope.since, scope.until, scope.eventTypes, scope.statuses, r.total, idFloor('dlv', scope.since), r.lease.owner, r.lease.until, now],
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running', $10, $11, $12, $13, $14, $15) RETURNING *`,
+        [r.id, r.accountId, r.endpointId, r.idempotencyKey, r.request, scope.since, scope.until, scope.eventTypes, scope.statuses, r.total, idFloor('dlv', scope.since), r.lease.owner, r.lease.until, scope.asOf ?? now, now],
         c,
       );
       return { recovery: toRecovery(row!), created: true };
@@ -1634,6 +1640,9 @@ export class PostgresStore implements Store {
       const row = await this.first<RecoveryRow & { cursor: string }>("SELECT * FROM recoveries WHERE id = $1 AND status = 'running' AND lease_owner = $2 FOR UPDATE", [id, lease.owner], c);
       if (!row) return undefined;
       const r = toRecovery(row);
+      // Shared, as an ingest takes it: an ordering switch of the endpoint waits for this chunk
+      // and re-orders it too, or this chunk reads the new setting.
+      await c.query(`SELECT pg_advisory_xact_lock_shared(${ORDERING_LOCK(ORDERING_BUCKET('$1::text'))})`, [r.endpointId]);
       const chunk = (await this.first<{ n: string; last: string | null }>(RECOVER_CHUNK_SQL, [...recoverParams(r.accountId, r.endpointId, r.scope), row.cursor, limit, now], c))!;
       const n = num(chunk.n);
       if (n > 0) await this.notify(c);

@@ -47,7 +47,7 @@ import { diskRefusal } from '../unavailable.js';
 import { WriteRefusals, type WritesReport } from '../write-refusals.js';
 import { loadMigrations, MigrationError } from '../migrations.js';
 import { keysToReserve, reserveAcross } from '../rate.js';
-import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, lessPurged, NOT_PURGED, prefixEnd, type QueueRow, splitTypes, statsOf } from '../queries.js';
+import { type CountsRow, deliveryFilters, FOLLOW_ORDERING, healthOf, KEEP_ORDER_IF_PENDING, lessPurged, NOT_PURGED, prefixEnd, type QueueRow, REQUEUED_ORDERED, splitTypes, statsOf } from '../queries.js';
 import { recordAuthFailureSql } from '../queries.js';
 import { type MinuteRollup, minuteOf, rollUp, ROLLUP_EXTRA_MS, toActivityMinute, TOTALS_SQL, type TotalsRow } from '../rollup.js';
 import {
@@ -213,8 +213,9 @@ function recoverSelect(scope: RecoverScope): string {
   const index = failedOnly ? 'deliveries_account_failed' : 'deliveries_endpoint';
   const until = scope.until === null ? '' : ' AND created_at < @until';
   const types = scope.eventTypes === null ? '' : ` AND ${recoverTypes(scope.eventTypes)}`;
+  const asOf = scope.asOf === undefined ? '' : ' AND updated_at <= @as_of';
   return `SELECT id FROM deliveries INDEXED BY ${index}
-    WHERE account_id = @account AND endpoint_id = @endpoint AND ${statuses} AND id > @after AND created_at >= @since${until}${types}
+    WHERE account_id = @account AND endpoint_id = @endpoint AND ${statuses} AND id > @after AND created_at >= @since${until}${types}${asOf}
     ORDER BY id LIMIT @limit`;
 }
 
@@ -276,6 +277,7 @@ function recoverParams(accountId: string, endpointId: string, scope: RecoverScop
     after,
     limit,
     ...(scope.until === null ? {} : { until: scope.until }),
+    ...(scope.asOf === undefined ? {} : { as_of: scope.asOf }),
     ...(scope.eventTypes === null ? {} : typeParams(scope.eventTypes)),
   };
 }
@@ -1078,10 +1080,10 @@ export class SqliteStore implements Store {
     return this.allRaw<[string]>(recoverSelect(scope), recoverParams(accountId, endpointId, scope, after, limit)).map((r) => r[0]);
   }
 
-  /** Replays go out as asked, outside their resources' order (as retryDelivery). */
+  /** A recover's chunk, re-queued in its resources' order where the endpoint keeps one (REQUEUED_ORDERED). */
   private requeue(ids: readonly string[], now: number): number {
     if (ids.length === 0) return 0;
-    return this.run("UPDATE deliveries SET status = 'pending', ordered = 0, next_attempt_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))", now, now, JSON.stringify(ids)).changes;
+    return this.run(`UPDATE deliveries SET status = 'pending', ordered = ${REQUEUED_ORDERED}, next_attempt_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))`, now, now, JSON.stringify(ids)).changes;
   }
 
   /** In steps of COUNT_STEP_ROWS, yielding between them: 1,000,000 at once held this thread for a second or more. */
@@ -1122,7 +1124,7 @@ export class SqliteStore implements Store {
         `INSERT INTO recoveries (id, account_id, endpoint_id, idempotency_key, request, since, until, event_types, statuses, status, total, cursor, lease_owner, lease_until, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?) RETURNING *`,
         r.id, r.accountId, r.endpointId, r.idempotencyKey, r.request, scope.since, scope.until, scope.eventTypes && JSON.stringify(scope.eventTypes),
-        JSON.stringify(scope.statuses), r.total, idFloor('dlv', scope.since), r.lease.owner, r.lease.until, now, now,
+        JSON.stringify(scope.statuses), r.total, idFloor('dlv', scope.since), r.lease.owner, r.lease.until, scope.asOf ?? now, now,
       )!;
       return { recovery: toRecovery(row), created: true };
     });
