@@ -30,10 +30,16 @@ export interface ReadOnlyField {
   /** A time: any RFC 3339 text of the same instant (`…:00Z` for `…:00.000Z`) is the same. */
   readonly time?: boolean;
   /**
-   * Moves with deliveries, without the object's change time: ignored whatever is sent, or a copy
-   * read a moment before would be refused for a change the client could not have seen.
+   * Moves with deliveries, without the object's change time: a value other than the one shown now
+   * is ignored, or a copy read a moment before would be refused for a change the client could not
+   * have seen.
    */
   readonly live?: boolean;
+  /**
+   * For a live field: whether a copy read earlier could have shown `sent`. One no copy could show
+   * is refused as any changed read-only field is: the client meant a change (left out: all could).
+   */
+  readonly couldShow?: (sent: unknown) => boolean;
   /** What to do instead, for the refusal to say: where the field changes, if anywhere. */
   readonly note?: string;
   /**
@@ -98,7 +104,8 @@ export function staleCopy(name: string): StaleCopyError {
 }
 
 function unchanged(sent: unknown, field: ReadOnlyField): boolean {
-  if (field.live === true || isDeepStrictEqual(sent, field.shown)) return true;
+  if (field.live === true) return field.couldShow?.(sent) ?? true;
+  if (isDeepStrictEqual(sent, field.shown)) return true;
   if (field.time !== true || typeof sent !== 'string' || typeof field.shown !== 'string') return false;
   const at = Date.parse(sent);
   return Number.isFinite(at) && at === Date.parse(field.shown);

@@ -130,11 +130,14 @@ const HeaderList = Type.Array(HeaderEntry, { maxItems: MAX_HEADERS });
  */
 const EndpointHeaders = Type.Unsafe<Static<typeof HeaderMap> | Static<typeof HeaderList>>({ if: { type: 'array' }, then: HeaderList, else: HeaderMap });
 
-const EventTypeList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
-  minItems: 1,
-  maxItems: 500,
-  description: "event types to deliver: names in any profile or of the account's custom types, `topic.*` wildcards (any depth: `asset.*` takes `asset.metadata.updated`), `*` for all; exact and case-sensitive, else 422 naming them",
-});
+const EVENT_TYPES_DOC =
+  "event types to deliver: names in any profile or of the account's custom types, `topic.*` wildcards (any depth: `asset.*` takes `asset.metadata.updated`), `*` for all; exact and case-sensitive, else 422 naming them";
+const EventTypeList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500, description: EVENT_TYPES_DOC });
+/**
+ * A PATCH's event types: empty is what an inbox's relay endpoint shows, so its copy sent back
+ * whole passes the schema; on any other endpoint an empty list is refused (422 naming it).
+ */
+const PatchEventTypeList = Type.Array(EventTypeList.items, { maxItems: 500, description: `${EVENT_TYPES_DOC}; an empty list only as an inbox's relay endpoint shows it (sent back unchanged)` });
 const IdList = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 1000 });
 
 const endpointFields = {
@@ -158,8 +161,9 @@ export type EndpointCreate = Static<typeof EndpointCreate>;
 
 /**
  * What answers show of an endpoint and no PATCH sets, taken so that an endpoint read, changed and
- * sent back whole is accepted (see api/read-only.ts). failing_since is not checked: deliveries
- * move it without changing updated_at, so a copy read a moment before could not match it.
+ * sent back whole is accepted (see api/read-only.ts). failing_since is not compared with the
+ * current one: deliveries move it without changing updated_at, so a copy read a moment before
+ * could not match it; only a time it cannot have had is refused.
  */
 const endpointReadOnlyFields = {
   id: ReadOnlyId,
@@ -167,7 +171,10 @@ const endpointReadOnlyFields = {
   secret_hint: Type.Optional(Type.String({ maxLength: 100, ...readOnlyDoc(' POST /api/v2/endpoints/{id}/secret/rotate replaces the secret.') })),
   disabled_reason: Type.Optional(Type.Union([Type.String(), Type.Null()], readOnlyDoc(' Herald sets it along with disabled.'))),
   failing_since: Type.Optional(
-    Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'Read-only, kept by Herald from deliveries (which move it without changing updated_at): ignored, whatever is sent.' }),
+    Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description:
+        'Read-only, kept by Herald from deliveries (which move it without changing updated_at, so a copy read earlier may show another value): null or a time since the endpoint was created is ignored; a time before it or to come is refused (422 naming it).',
+    }),
   ),
   created_at: ReadOnlyCreatedAt,
   updated_at: Type.Optional(
@@ -180,7 +187,7 @@ const endpointReadOnlyFields = {
 };
 
 export const EndpointPatch = Type.Object(
-  { url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })), event_types: Type.Optional(EventTypeList), ...endpointFields, ...endpointReadOnlyFields },
+  { url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })), event_types: Type.Optional(PatchEventTypeList), ...endpointFields, ...endpointReadOnlyFields },
   { additionalProperties: false },
 );
 export type EndpointPatch = Static<typeof EndpointPatch>;

@@ -57,8 +57,39 @@ describe('native PATCH /api/v2/endpoints/:id', () => {
     const stale = await h.api('PATCH', route, { ...read, description: 'after', updated_at: LONG_AGO });
     expect([stale.status, stale.body.error, stale.body.field]).toEqual([409, 'stale_copy', 'updated_at']);
     expect((await h.api('GET', route)).body).toEqual(read);
-    // failing_since moves with deliveries, without updated_at: whatever is sent, it is ignored.
-    expect((await h.api('PATCH', `/api/v2/endpoints/${id}`, { failing_since: LONG_AGO })).body.failing_since).toBeNull();
+    // failing_since moves with deliveries, without updated_at: any value a copy read earlier could
+    // show is ignored; a time before the endpoint was created, or to come, is refused.
+    const route2 = `/api/v2/endpoints/${id}`;
+    for (const sent of [null, new Date().toISOString(), withOffset(read.created_at as string)]) {
+      const taken = await h.api('PATCH', route2, { ...read, description: 'after', failing_since: sent, updated_at: undefined });
+      expect([taken.status, taken.body.failing_since], String(sent)).toEqual([200, null]);
+    }
+    for (const sent of [LONG_AGO, new Date(Date.now() + 3_600_000).toISOString()]) {
+      const refused = await h.api('PATCH', route2, { description: 'again', failing_since: sent });
+      expect([refused.status, refused.body], sent).toEqual(readOnlyRefusal('invalid_endpoint', 'failing_since'));
+    }
+    expect((await h.api('GET', route2)).body.description).toBe('after');
+  });
+
+  it('refuses, on create, each field Herald sets (422 naming it, as a PATCH refuses one sent changed)', async () => {
+    const { read } = await created();
+    for (const field of ['id', 'profile', 'secret_hint', 'disabled_reason', 'failing_since', 'created_at', 'updated_at']) {
+      const refused = await h.api('POST', '/api/v2/endpoints', { url: URL, event_types: ['asset.*'], [field]: read[field] });
+      expect([refused.status, refused.body], field).toEqual(readOnlyRefusal('invalid_endpoint', field));
+    }
+  });
+
+  it("takes an inbox's relay endpoint as GET showed it with disabled changed, and refuses another field changed (409 naming it)", async () => {
+    const inbox = (await h.api('POST', '/api/v2/inboxes', { name: 'relay', forward_url: 'http://127.0.0.1:9/relay' })).body;
+    const route = `/api/v2/endpoints/${inbox.forward_endpoint_id}`;
+    const read = (await h.api('GET', route)).body;
+    await aMomentLater();
+    const paused = await h.api('PATCH', route, { ...read, disabled: true });
+    expect(paused.status, JSON.stringify(paused.body)).toBe(200);
+    expect(paused.body).toEqual({ ...read, disabled: true, disabled_reason: expect.anything(), updated_at: expect.any(String) });
+    const changed = await h.api('PATCH', route, { ...paused.body, description: 'mine now' });
+    expect([changed.status, changed.body.error, changed.body.field]).toEqual([409, 'managed_by_inbox', 'description']);
+    expect((await h.api('GET', route)).body).toEqual(paused.body);
   });
 
   it('refuses a copy read before another change as a conflict (409 stale_copy naming updated_at): its updated_at is no longer the endpoint\'s', async () => {

@@ -1,4 +1,5 @@
 // Native endpoints API: /api/v2/endpoints
+import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app/context.js';
 import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
@@ -80,7 +81,7 @@ export function asApiError(err: unknown): never {
 export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): void {
   const admin = { preValidation: requireRole('admin') };
 
-  app.post('/api/v2/endpoints', { ...admin, schema: { tags: ['endpoints'], description: 'Subscribes a URL to event types (exact names or topic.* wildcards); answers 201 with the endpoint and its signing secret, shown this once. Admin keys only.', body: EndpointCreate, response: answers({ 201: 'the endpoint, with its signing secret (shown this once)', 422: ENDPOINT_REFUSED }) } }, async (req, reply) => {
+  app.post('/api/v2/endpoints', { preValidation: [admin.preValidation, refuseReadOnlyOnCreate], schema: { tags: ['endpoints'], description: 'Subscribes a URL to event types (exact names or topic.* wildcards); answers 201 with the endpoint and its signing secret, shown this once. The fields answers show that Herald sets (id, profile, secret_hint, disabled_reason, failing_since, created_at, updated_at) are refused (422 naming the field). Admin keys only.', body: EndpointCreate, response: answers({ 201: 'the endpoint, with its signing secret (shown this once)', 422: ENDPOINT_REFUSED }) } }, async (req, reply) => {
     const { accountId } = principalOf(req);
     const body = req.body as EndpointCreate;
     const secret = generateSecret();
@@ -109,16 +110,14 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return withEtag(reply, endpoint);
   });
 
-  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out, or sent back masked as answers show them, are kept (OAuth ones only with the same token_url; a basic password and hidden header values, sent in clear to the URL, only while the url stays on the same origin: scheme, host and port, else 422 naming auth or headers); any other masked value is refused (422). The fields answers show that no PATCH sets (id, profile, secret_hint, disabled_reason, created_at, updated_at) may be sent back as read, and are ignored, so an endpoint read, changed and sent back whole is taken; another value is refused (422 naming it), but an updated_at other than the current one means the endpoint changed after it was read: 409 stale_copy naming updated_at; failing_since is ignored. With If-Match (the ETag a GET answered) the change is made only if the endpoint is still as read, else 412. Admin keys only.', params: IdParams, headers: IfMatchHeaders, body: EndpointPatch, response: answers({ 200: 'the endpoint (credentials masked), with its new ETag', 409: `${INBOX_RELAY}; ${STALE_COPY}`, 412: PRECONDITION_FAILED, 422: ENDPOINT_REFUSED }) } }, async (req, reply) => {
+  app.patch('/api/v2/endpoints/:id', { ...admin, schema: { tags: ['endpoints'], description: 'Changes the given fields of an endpoint; credentials left out, or sent back masked as answers show them, are kept (OAuth ones only with the same token_url; a basic password and hidden header values, sent in clear to the URL, only while the url stays on the same origin: scheme, host and port, else 422 naming auth or headers); any other masked value is refused (422). The fields answers show that no PATCH sets (id, profile, secret_hint, disabled_reason, created_at, updated_at) may be sent back as read, and are ignored, so an endpoint read, changed and sent back whole is taken; another value is refused (422 naming it), but an updated_at other than the current one means the endpoint changed after it was read: 409 stale_copy naming updated_at; failing_since, which deliveries move, is ignored when it is null or a time since the endpoint was created (a copy read earlier may show it), else refused (422). An inbox\'s relay endpoint takes disabled alone: its other fields sent back as read are left as they are, one changed is a 409 managed_by_inbox naming it. With If-Match (the ETag a GET answered) the change is made only if the endpoint is still as read, else 412. Admin keys only.', params: IdParams, headers: IfMatchHeaders, body: EndpointPatch, response: answers({ 200: 'the endpoint (credentials masked), with its new ETag', 409: `${INBOX_RELAY}; ${STALE_COPY}`, 412: PRECONDITION_FAILED, 422: ENDPOINT_REFUSED }) } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
     if (!existing) throw notFound('endpoint', id);
     const ifMatch = ifMatchOf(req);
     checkIfMatch(ifMatch, endpointEtag(existing), 'endpoint');
-    const body = editable(req.body as EndpointPatch, existing);
-    // Pausing a relay (disabled) is fine; its destination and filter are the inbox's.
-    if (Object.keys(body).some((k) => k !== 'disabled')) refuseRelay(existing);
+    const body = relayPatch(editable(req.body as EndpointPatch, existing, ctx.clock()), existing);
     const customEventTypes = await customTypesFor(ctx.store, accountId, body.event_types);
     let updated;
     try {
@@ -311,14 +310,14 @@ function staleCopy(field: string, e: Endpoint): ApiError {
  * one sent back changed, 409 for a stale updated_at): an endpoint read, changed and sent back
  * whole is taken.
  */
-function editable(body: EndpointPatch, e: Endpoint): EndpointPatch {
+function editable(body: EndpointPatch, e: Endpoint, now: number): EndpointPatch {
   const view = endpointView(e);
   const readOnly: ReadOnlyField[] = [
     ...recordFields(e),
     { name: 'profile', shown: view.profile, note: 'an endpoint keeps the profile of the API that created it' },
     { name: 'secret_hint', shown: view.secret_hint, note: 'POST /api/v2/endpoints/{id}/secret/rotate replaces the secret' },
     { name: 'disabled_reason', shown: view.disabled_reason, note: 'Herald sets it along with disabled' },
-    ...LIVE.map((name) => ({ name, shown: view[name], live: true })),
+    { name: 'failing_since', shown: view.failing_since, live: true, couldShow: (sent) => sent === null || wasFailingSince(sent, e, now), note: FAILING_SINCE_NOTE },
   ];
   try {
     return withoutReadOnly(body, readOnly);
@@ -330,19 +329,55 @@ function editable(body: EndpointPatch, e: Endpoint): EndpointPatch {
 }
 
 const ENDPOINT_REFUSED =
-  '`invalid_endpoint`: a field breaks a rule (a URL that is not http(s), an unknown event type, a masked value in place of a credential, a credential not sent again for a URL on another origin, a field answers show sent back changed); ' +
+  '`invalid_endpoint`: a field breaks a rule (a URL that is not http(s), an unknown event type, a masked value in place of a credential, a credential not sent again for a URL on another origin, a field answers show sent back changed, or named in a create); ' +
   '`ssrf_blocked` (or `invalid_url`): the URL (or OAuth token_url) is refused by the SSRF guard: a private or loopback address not in HERALD_ALLOWED_TARGETS. `field` names it';
-const INBOX_RELAY = "`managed_by_inbox`: the endpoint relays an inbox's captures: change it through the inbox";
+const INBOX_RELAY = "`managed_by_inbox`: the endpoint relays an inbox's captures: change it through the inbox (a PATCH may change disabled alone; `field` names another sent changed)";
 const STALE_COPY = '`stale_copy`: updated_at is not the endpoint\'s: it changed after the copy sent was read; `field` names updated_at';
 const PRECONDITION_FAILED = '`precondition_failed`: If-Match names no ETag the endpoint has now: it changed after it was read; the answer\'s ETag header is the current one';
 const TEST_SEND_REFUSED =
   '`unknown_event_type`: event_type is neither in the catalog nor one of the account\'s custom types; `reserved_event_type`: data given for one of Herald\'s own types; `invalid_event_data`: data does not match the custom type\'s schema. `field` names it';
 
 /** An inbox's relay endpoint is its inbox's to change and delete (forward_url), not the API's. */
-function refuseRelay(endpoint: Endpoint): void {
+function refuseRelay(endpoint: Endpoint, field?: string): void {
   if (endpoint.profile === 'inbox') {
-    throw new ApiError(409, 'managed_by_inbox', "this endpoint relays an inbox's captures; change or remove it through the inbox's forward_url");
+    const what = field === undefined ? '' : `${field}: it is the inbox's (send it back as read, or leave it out); `;
+    throw new ApiError(409, 'managed_by_inbox', `${what}this endpoint relays an inbox's captures; change or remove it through the inbox's forward_url`, field);
   }
+}
+
+/**
+ * What a PATCH of `e` may change when it relays an inbox: disabled alone (pausing it). Its other
+ * fields, sent back as answers show them (a whole copy read, disabled changed), are the inbox's
+ * and left as they are; one sent changed is refused (409 naming it).
+ */
+function relayPatch(body: EndpointPatch, e: Endpoint): EndpointPatch {
+  if (e.profile !== 'inbox') return body;
+  const view: Record<string, unknown> = endpointView(e);
+  const changed = Object.entries(body).find(([name, value]) => name !== 'disabled' && !isDeepStrictEqual(value, view[name]));
+  if (changed) refuseRelay(e, changed[0]);
+  return body.disabled === undefined ? {} : { disabled: body.disabled };
+}
+
+/** What answers show of an endpoint and Herald sets: a new endpoint has none of them yet. */
+const SET_BY_HERALD = ['id', 'profile', 'secret_hint', 'disabled_reason', 'failing_since', 'created_at', 'updated_at'];
+
+/**
+ * A create naming a field Herald sets: 422 naming it, as a PATCH answers one sent changed (before
+ * the schema, which knows no such field and would answer that it is not allowed).
+ */
+async function refuseReadOnlyOnCreate(req: FastifyRequest): Promise<void> {
+  const body = req.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
+  const named = SET_BY_HERALD.find((name) => Object.hasOwn(body, name));
+  if (named !== undefined) throw new ApiError(422, 'invalid_endpoint', `${named} is read-only: Herald sets it; leave it out of a new endpoint`, named);
+}
+
+const FAILING_SINCE_NOTE = "deliveries move it: a copy's earlier value (a time since the endpoint was created, or null) is ignored";
+
+/** Whether `sent` is a time failing_since could have shown of `e` by `now`: not before its creation, nor to come. */
+function wasFailingSince(sent: unknown, e: Endpoint, now: number): boolean {
+  const at = typeof sent === 'string' ? Date.parse(sent) : Number.NaN;
+  return at >= e.createdAt && at <= now;
 }
 
 /** The event type of a test send when none is given: the most common DAM event. */
