@@ -14,6 +14,7 @@ export const ERROR_STATUSES = {
   in_flight: [409],
   managed_by_inbox: [409],
   operator_key: [409],
+  rotated_since: [409],
   stale_copy: [409],
   precondition_failed: [412],
   event_too_large: [413],

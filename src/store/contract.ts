@@ -182,6 +182,14 @@ export type Settlement =
    */
   | { readonly deliveryId: string; readonly owner: string; readonly endpointId: string; readonly outcome: 'release'; readonly nextAttemptAt: number; readonly claimNo: number };
 
+/** A secret rotation made with an Idempotency-Key (rotateSecretOnce). */
+export interface SecretRotation {
+  /** SHA-256 (hex) of the secret it set: whether that is still the endpoint's. */
+  readonly secretSha256: string;
+  readonly previousSecretExpiresAt: number;
+  readonly createdAt: number;
+}
+
 /** A lease held on a delivery: its id and the claim that took it (ClaimedDelivery.claimNo). */
 export interface HeldLease {
   readonly id: string;
@@ -430,6 +438,15 @@ export interface Store {
    * when there is no such endpoint).
    */
   updateEndpoint(endpoint: Endpoint, before: Endpoint, expected?: EndpointExpected): Promise<boolean>;
+  /**
+   * A rotation of the endpoint's secret sent with an Idempotency-Key: stores `rotated` over
+   * `before` (as updateEndpoint, unconditionally; its previousSecretExpiresAt set, as a rotation
+   * sets it) and records `key` with `secretSha256`, the SHA-256 (hex) of the new secret, in one
+   * transaction, unless the key was used for this endpoint before. Of requests racing with one key, in any number of processes, exactly one
+   * rotates. Answers 'rotated' when this call rotated, the earlier rotation when the key had
+   * one (nothing changed), undefined when the endpoint is not there.
+   */
+  rotateSecretOnce(rotated: Endpoint, before: Endpoint, key: string, secretSha256: string): Promise<'rotated' | SecretRotation | undefined>;
   /**
    * Disables the endpoint unless it already is, in one statement, so two workers cannot both
    * do it. The endpoint as stored afterwards, and whether this call disabled it; undefined when

@@ -2,11 +2,9 @@
 // copy at once, each naming the state it read (If-Match, or the copy's updated_at), and exactly
 // one of them changes it; the others are told it changed after they read it. On the embedded
 // store, and on PostgreSQL with the requests spread over two API processes.
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../../src/store/conformance/pg-harness.js';
-import { SecretBox } from '../../src/signing/secretbox.js';
-import { ADMIN_KEY, startTestHerald, type TestHerald } from '../helpers.js';
+import { expect, it } from 'vitest';
+import { onEveryStore } from '../every-store.js';
+import { ADMIN_KEY, type TestHerald } from '../helpers.js';
 
 const URL_ = 'https://example.website.com/hooks';
 const WRITERS = 24;
@@ -92,34 +90,4 @@ function racesOn(servers: () => readonly TestHerald[]): void {
   });
 }
 
-for (const thread of ['off', 'on']) {
-  describe(`racing conditional endpoint writes, embedded store (HERALD_SQLITE_THREAD=${thread})`, () => {
-    let h: TestHerald;
-    beforeAll(async () => {
-      h = await startTestHerald({ HERALD_SQLITE_THREAD: thread }, { worker: false });
-    });
-    afterAll(() => h?.close());
-    racesOn(() => [h]);
-  });
-}
-
-describe('racing conditional endpoint writes, PostgreSQL with two API processes', () => {
-  let schema: TestSchema;
-  let a: TestHerald;
-  let b: TestHerald;
-  beforeAll(async () => {
-    const key = randomBytes(32);
-    schema = await createTestSchema(new SecretBox(key));
-    const url = new URL(TEST_DATABASE_URL);
-    url.searchParams.set('schema', schema.name);
-    const env = { DATABASE_URL: url.toString(), HERALD_SECRET_KEY: key.toString('hex') };
-    a = await startTestHerald(env, { worker: false });
-    b = await startTestHerald(env, { worker: false });
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await schema?.drop();
-  });
-  racesOn(() => [a, b]);
-});
+onEveryStore('racing conditional endpoint writes', racesOn);

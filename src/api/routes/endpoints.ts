@@ -2,7 +2,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../app/context.js';
-import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint, rotateSecret } from '../../domain/endpoint.js';
+import { buildEndpoint, EndpointInputError, type EndpointInput, patchEndpoint } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, EndpointHeader, EventInput } from '../../domain/types.js';
 import { ingestFailure, TEST_SEND_OUTCOME_UNKNOWN, TEST_SEND_UNAVAILABLE } from '../ingest-failure.js';
@@ -24,6 +24,7 @@ import { expectedIfSent, recordFields, StaleCopyError, withoutReadOnly, type Rea
 import { checkIfMatch, etagOf, IF_MATCH, IfMatchHeaders, namesState, preconditionFailed } from '../preconditions.js';
 import type { RecoverScope } from '../../store/contract.js';
 import { answerRecover, fixedScope, IDEMPOTENCY_KEY, KEY_REUSED, RecoverHeaders, RecoveryView, recoveryView } from '../recover.js';
+import { answerRotate, ROTATED_SINCE, RotateHeaders } from '../rotation.js';
 
 const RecoveryParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }), recovery_id: Type.String({ minLength: 1, maxLength: 100 }) });
 
@@ -156,15 +157,12 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return reply.status(204).send();
   });
 
-  app.post('/api/v2/endpoints/:id/secret/rotate', { ...admin, schema: { tags: ['endpoints'], description: `Replaces the signing secret and returns the new one; the previous secret keeps signing alongside it for ${overlapText(ctx.config.rotationOverlapMs)} (HERALD_ROTATION_OVERLAP_SECONDS), until previous_secret_expires_at. Only one previous secret is kept. Admin keys only.`, params: IdParams } }, async (req) => {
+  app.post('/api/v2/endpoints/:id/secret/rotate', { ...admin, schema: { tags: ['endpoints'], description: `Replaces the signing secret and returns the new one; the previous secret keeps signing alongside it for ${overlapText(ctx.config.rotationOverlapMs)} (HERALD_ROTATION_OVERLAP_SECONDS), until previous_secret_expires_at. Only one previous secret is kept. With an Idempotency-Key, a repeat (from any API process) rotates nothing again and answers as the first did, but with secret_hint in place of the secret, shown once (header Idempotent-Replayed), while the secret it set is still the endpoint's; once a later rotation replaced it, 409 rotated_since. Admin keys only.`, params: IdParams, headers: RotateHeaders, response: answers({ 200: 'the new secret in full (a repeat of an Idempotency-Key: its secret_hint), and when the previous one stops signing', 409: ROTATED_SINCE }) } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
     if (!existing) throw notFound('endpoint', id);
-    const secret = generateSecret();
-    const rotated = rotateSecret(existing, secret, ctx.clock(), ctx.config.rotationOverlapMs);
-    await saveEndpointUpdate(ctx, rotated, existing);
-    return { id, secret, previous_secret_expires_at: new Date(rotated.previousSecretExpiresAt!).toISOString() };
+    return answerRotate(ctx, reply, existing, (req.headers as Static<typeof RotateHeaders>)[IDEMPOTENCY_KEY]);
   });
 
   app.post(

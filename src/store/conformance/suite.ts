@@ -610,6 +610,25 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.updateEndpoint({ ...read, id: 'ep_missing' }, { ...read, id: 'ep_missing' }, expected)).toBe(false);
       });
 
+      it('rotates a secret once per Idempotency-Key: of rotations racing with one key, exactly one writes; the others find it', async () => {
+        const { account, endpoints } = await setup(2);
+        const [read, other] = endpoints;
+        const rotation = (e: Endpoint, i: number): Endpoint => ({ ...e, secret: `whsec_new${i}`, previousSecret: e.secret, previousSecretExpiresAt: T0 + 1_000 + i, updatedAt: T0 + 10 });
+        const outcomes = await Promise.all(Array.from({ length: 8 }, (_, i) => store.rotateSecretOnce(rotation(read, i), read, 'key-1', `sha-${i}`)));
+        const winner = outcomes.indexOf('rotated');
+        expect(outcomes.filter((o) => o === 'rotated')).toHaveLength(1);
+        const earlier = { secretSha256: `sha-${winner}`, previousSecretExpiresAt: T0 + 1_000 + winner, createdAt: T0 + 10 };
+        for (const o of outcomes.filter((x) => x !== 'rotated')) expect(o).toEqual(earlier);
+        expect(await store.getEndpoint(account.id, read.id)).toMatchObject({ secret: `whsec_new${winner}`, previousSecret: read.secret });
+        // The key is the endpoint's: another endpoint rotates under it; a missing endpoint records nothing.
+        expect(await store.rotateSecretOnce(rotation(other, 7), other, 'key-1', 'sha-o')).toBe('rotated');
+        const missing = { ...read, id: 'ep_missing' };
+        expect(await store.rotateSecretOnce(rotation(missing, 8), missing, 'key-1', 'sha-m')).toBeUndefined();
+        // Another key rotates again.
+        expect(await store.rotateSecretOnce(rotation(read, 9), { ...read, secret: `whsec_new${winner}` }, 'key-2', 'sha-9')).toBe('rotated');
+        expect((await store.getEndpoint(account.id, read.id))?.secret).toBe('whsec_new9');
+      });
+
       it('a conditional endpoint delete deletes only while updated_at is as read', async () => {
         const { account, endpoints } = await setup(1);
         const read = endpoints[0];

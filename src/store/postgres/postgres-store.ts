@@ -23,6 +23,7 @@ import type {
   ClaimedDelivery,
   ClaimRequest,
   HeldLease,
+  SecretRotation,
   DeliveryQuery,
   EndpointAttempt,
   EndpointAttemptQuery,
@@ -102,6 +103,7 @@ import {
   toProject,
   toRecovery,
 } from '../rows.js';
+import { EARLIER_ROTATION_SQL, RECORD_ROTATION_SQL, type RotationRow, toRotation } from '../secret-rotations.js';
 import { channelName, checkSchemaName, INBOX_CHANNEL, searchPathOption } from './notify.js';
 
 /** COMMIT, whose failure on a lost connection leaves the outcome unknown rather than rolled back. */
@@ -1011,23 +1013,7 @@ export class PostgresStore implements Store {
   }
 
   async updateEndpoint(e: Endpoint, before: Endpoint, expected?: EndpointExpected): Promise<boolean> {
-    const changes: Record<string, unknown> = endpointChanges(before, e, this.sealer);
-    if ('disabled' in changes) changes.disabled = Boolean(changes.disabled);
-    const columns = Object.keys(changes);
-    const values = columns.map((c) => changes[c]);
-    // updated_at moves forward on every write, also two in one millisecond: `expected` compares it.
-    const sets = columns.map((c, i) => (c === 'updated_at' ? `updated_at = GREATEST($${i + 4}::bigint, updated_at + 1)` : `${c} = $${i + 4}`));
-    // The condition is in the UPDATE's WHERE: a racing writer's UPDATE waits for the row and
-    // then finds updated_at moved, so it writes nothing.
-    const update = async (db: Db) =>
-      (await this.exec(
-        `WITH upd AS (
-           UPDATE endpoints SET ${sets.join(', ')} WHERE id = $1 AND account_id = $2 AND ($3::bigint IS NULL OR updated_at = $3::bigint) RETURNING account_id
-         )
-         UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM upd)`,
-        [e.id, e.accountId, expected?.updatedAt ?? null, ...values],
-        db,
-      )) > 0;
+    const update = (db: Db) => this.writeEndpoint(e, before, expected, db);
     if (e.ordering === before.ordering) return update(this.pool);
     // Deliveries before the endpoint, the order settle locks them in.
     return notWrittenIsFalse(
@@ -1041,6 +1027,45 @@ export class PostgresStore implements Store {
         return true;
       }),
     );
+  }
+
+  /** The endpoint's row as updateEndpoint writes it, on `db`: whether it was written. */
+  private async writeEndpoint(e: Endpoint, before: Endpoint, expected: EndpointExpected | undefined, db: Db): Promise<boolean> {
+    const changes: Record<string, unknown> = endpointChanges(before, e, this.sealer);
+    if ('disabled' in changes) changes.disabled = Boolean(changes.disabled);
+    const columns = Object.keys(changes);
+    const values = columns.map((c) => changes[c]);
+    // updated_at moves forward on every write, also two in one millisecond: `expected` compares it.
+    const sets = columns.map((c, i) => (c === 'updated_at' ? `updated_at = GREATEST($${i + 4}::bigint, updated_at + 1)` : `${c} = $${i + 4}`));
+    // The condition is in the UPDATE's WHERE: a racing writer's UPDATE waits for the row and
+    // then finds updated_at moved, so it writes nothing.
+    return (
+      (await this.exec(
+        `WITH upd AS (
+           UPDATE endpoints SET ${sets.join(', ')} WHERE id = $1 AND account_id = $2 AND ($3::bigint IS NULL OR updated_at = $3::bigint) RETURNING account_id
+         )
+         UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM upd)`,
+        [e.id, e.accountId, expected?.updatedAt ?? null, ...values],
+        db,
+      )) > 0
+    );
+  }
+
+  async rotateSecretOnce(rotated: Endpoint, before: Endpoint, key: string, secretSha256: string): Promise<'rotated' | SecretRotation | undefined> {
+    return this.tx(async (c) => {
+      // A racing request with the same key waits here for this one's commit, then finds its row.
+      const recorded = await this.exec(
+        numbered(RECORD_ROTATION_SQL, 1),
+        [secretSha256, rotated.previousSecretExpiresAt, rotated.updatedAt, rotated.accountId, rotated.id, key],
+        c,
+      );
+      if (recorded === 0) {
+        const row = await this.first<RotationRow>(numbered(`${EARLIER_ROTATION_SQL} ?`, 1), [rotated.accountId, rotated.id, key], c);
+        return row && toRotation(row);
+      }
+      await this.writeEndpoint(rotated, before, undefined, c);
+      return 'rotated';
+    });
   }
 
   async disableEndpoint(accountId: string, id: string, reason: string, now: number): Promise<{ endpoint: Endpoint; disabledNow: boolean } | undefined> {

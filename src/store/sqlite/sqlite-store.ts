@@ -16,6 +16,7 @@ import type {
   ClaimedDelivery,
   ClaimRequest,
   HeldLease,
+  SecretRotation,
   DeliveryQuery,
   EndpointAttempt,
   EndpointAttemptQuery,
@@ -95,6 +96,7 @@ import {
   toProject,
   toRecovery,
 } from '../rows.js';
+import { EARLIER_ROTATION_SQL, RECORD_ROTATION_SQL, type RotationRow, toRotation } from '../secret-rotations.js';
 import type { WriteLock } from './write-lock.js';
 
 export interface SqliteOptions {
@@ -649,20 +651,36 @@ export class SqliteStore implements Store {
   }
 
   async updateEndpoint(e: Endpoint, before: Endpoint, expected?: EndpointExpected): Promise<boolean> {
+    return this.immediate(() => this.writeEndpoint(e, before, expected));
+  }
+
+  /** updateEndpoint inside the caller's write transaction. */
+  private writeEndpoint(e: Endpoint, before: Endpoint, expected?: EndpointExpected): boolean {
     const changes = endpointChanges(before, e, this.sealer);
     const sets = Object.keys(changes).map((c) => (c === 'updated_at' ? MOVE_UPDATED_AT : `${c} = @${c}`));
+    const written =
+      this.run(`UPDATE endpoints SET ${sets.join(', ')} WHERE id = @id AND account_id = @account_id AND (@expected IS NULL OR updated_at = @expected)`, {
+        ...changes,
+        id: e.id,
+        account_id: e.accountId,
+        expected: expected?.updatedAt ?? null,
+      }).changes > 0;
+    if (!written) return false;
+    if (e.ordering !== before.ordering) this.run(FOLLOW_ORDERING, e.ordering === 'per_resource' ? 1 : 0, e.id, e.id);
+    this.bumpVersion(e.accountId);
+    return true;
+  }
+
+  async rotateSecretOnce(rotated: Endpoint, before: Endpoint, key: string, secretSha256: string): Promise<'rotated' | SecretRotation | undefined> {
     return this.immediate(() => {
-      const written =
-        this.run(`UPDATE endpoints SET ${sets.join(', ')} WHERE id = @id AND account_id = @account_id AND (@expected IS NULL OR updated_at = @expected)`, {
-          ...changes,
-          id: e.id,
-          account_id: e.accountId,
-          expected: expected?.updatedAt ?? null,
-        }).changes > 0;
-      if (!written) return false;
-      if (e.ordering !== before.ordering) this.run(FOLLOW_ORDERING, e.ordering === 'per_resource' ? 1 : 0, e.id, e.id);
-      this.bumpVersion(e.accountId);
-      return true;
+      // The key's row first, only for an endpoint that is there: a repeat finds it and changes nothing.
+      const recorded = this.run(RECORD_ROTATION_SQL, secretSha256, rotated.previousSecretExpiresAt, rotated.updatedAt, rotated.accountId, rotated.id, key).changes > 0;
+      if (!recorded) {
+        const row = this.get<RotationRow>(`${EARLIER_ROTATION_SQL} ?`, rotated.accountId, rotated.id, key);
+        return row && toRotation(row);
+      }
+      this.writeEndpoint(rotated, before);
+      return 'rotated';
     });
   }
 

@@ -2,6 +2,7 @@
 // test send, enable/disable, recover (counted first) and delete.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiCallError } from '../api-client.js';
 import { SubmittedForms } from '../submitted-forms.js';
 import { type EndpointFormValues, type FormError, type FormMode, formFieldOf, HEADER_ROWS, keptExtraParams, readEndpointForm, valuesOf } from '../endpoint-form.js';
 import { enc, field, type Form, formOf, formRefusal, hidden, idOf, isHtmx, parseInstant, queryOf, requireAdmin, type Ui } from '../kit.js';
@@ -85,6 +86,22 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
   });
   pages.post('/endpoints/:id/edit', hidden, async (req, reply) => save(req, reply, 'edit', await endpointOf(req)));
 
+  /**
+   * A rotate form's rotation, sent with the form's id as its Idempotency-Key: the form sent again
+   * to another process (which has not seen it) finds the first rotation too. Undefined when it
+   * did not rotate: the API answered a repeat (no secret, shown once) or a later rotation
+   * replaced that one (409 rotated_since).
+   */
+  async function rotateOnce(req: FastifyRequest, id: string, formId: string): Promise<RotatedDto | undefined> {
+    try {
+      const answer = await ui.api(req).post<Partial<RotatedDto>>(`/api/v2/endpoints/${enc(id)}/secret/rotate`, undefined, formId ? { 'idempotency-key': formId } : undefined);
+      return answer.secret === undefined ? undefined : (answer as RotatedDto);
+    } catch (err) {
+      if (err instanceof ApiCallError && err.code === 'rotated_since') return undefined;
+      throw err;
+    }
+  }
+
   async function endpointPage(req: FastifyRequest, reply: FastifyReply, extra: { rotated?: RotatedDto } = {}) {
     const endpoint = await endpointOf(req);
     const [health, catalog] = await Promise.all([healthOf(req, [endpoint.id]), get<CatalogDto>(req, '/api/v2/event-types')]);
@@ -121,8 +138,8 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
     // the secret just shown with one nobody has seen.
     const formId = field(formOf(req), 'form_id');
     const sent = await submitted.once(req.uiKey!, formId && `rotate ${id} ${formId}`, async () => {
-      rotated = await ui.api(req).post<RotatedDto>(`/api/v2/endpoints/${enc(id)}/secret/rotate`);
-      return rotated.id;
+      rotated = await rotateOnce(req, id, formId);
+      return rotated?.id ?? id;
     });
     if (!sent.first || !rotated) {
       if (isHtmx(req)) return ui.flash(req, reply, ROTATED_ALREADY, 'success');
