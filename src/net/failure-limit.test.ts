@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FailureLimit, limitedAddress, type SharedFailures } from './failure-limit.js';
 
-const OPTIONS = { failures: 3, windowMs: 60_000, addresses: 100, countInFlight: true };
+const OPTIONS = { failures: 3, windowMs: 60_000, addresses: 100 };
 
 function limitAt(now: { t: number }, options = OPTIONS) {
   return new FailureLimit(options, () => now.t);
@@ -79,24 +79,26 @@ describe('FailureLimit with no limit (HERALD_UI_SIGN_IN_FAILURES=0, HERALD_API_K
   });
 });
 
-describe('FailureLimit for API requests (attempts in flight not counted)', () => {
-  const API = { ...OPTIONS, countInFlight: false };
-
-  it('admits any number of requests at once, and remembers no address for good keys', () => {
-    const limit = limitAt({ t: 0 }, API);
-    const inFlight = Array.from({ length: 50 }, () => limit.admit('198.51.100.3'));
+describe('FailureLimit with attempts naming what they try (API keys by hash)', () => {
+  it('admits any number of attempts at once that try one key, and remembers no address for them', () => {
+    const limit = limitAt({ t: 0 });
+    const inFlight = Array.from({ length: 50 }, () => limit.admit('198.51.100.3', 'hash-of-the-key'));
     expect(inFlight.every((a) => a.admitted)).toBe(true);
     for (const a of inFlight) if (a.admitted) a.forget();
     expect(limit.size).toBe(0);
   });
 
-  it('refuses an address once its failures reach the limit', () => {
-    const now = { t: 5_000 };
-    const limit = limitAt(now, API);
-    fail(limit, '198.51.100.4', 3);
-    expect(limit.admit('198.51.100.4')).toEqual({ admitted: false, until: 65_000, first: true, failures: 3 });
-    now.t = 65_000;
-    expect(limit.admit('198.51.100.4').admitted).toBe(true);
+  it('counts each different key being checked, so guesses sent at once cannot overrun the limit', () => {
+    const limit = limitAt({ t: 0 });
+    const guesses = ['k1', 'k2', 'k3'].map((k) => limit.admit('198.51.100.4', k));
+    expect(guesses.every((a) => a.admitted)).toBe(true);
+    // Refused for a second only: the keys being checked may all be good.
+    expect(limit.admit('198.51.100.4', 'k4')).toEqual({ admitted: false, until: 1_000, first: false, failures: 0 });
+    // One of the keys already being checked is the same attempt again.
+    const again = limit.admit('198.51.100.4', 'k1');
+    expect(again.admitted).toBe(true);
+    for (const a of [...guesses, again]) if (a.admitted) void a.failed();
+    expect(limit.admit('198.51.100.4', 'k1')).toMatchObject({ admitted: false, failures: 4 });
   });
 });
 
@@ -110,8 +112,8 @@ describe('FailureLimit with a shared record', () => {
       return next;
     };
     const now = { t: 0 };
-    const one = new FailureLimit({ ...OPTIONS, countInFlight: false }, () => now.t, shared);
-    const other = new FailureLimit({ ...OPTIONS, countInFlight: false }, () => now.t, shared);
+    const one = new FailureLimit(OPTIONS, () => now.t, shared);
+    const other = new FailureLimit(OPTIONS, () => now.t, shared);
     for (const limit of [one, one, other]) {
       const attempt = limit.admit('203.0.113.20');
       if (!attempt.admitted) throw new Error('refused too early');

@@ -10,12 +10,6 @@ export interface FailureLimitOptions {
   readonly windowMs: number;
   /** Addresses remembered at once, the oldest forgotten first, so memory stays bounded. */
   readonly addresses: number;
-  /**
-   * Whether attempts admitted and not yet settled count against the limit, so parallel guesses
-   * cannot overrun it. The UI's sign-ins do; the API's requests do not, or a client sending many
-   * requests at once with a good key would be refused.
-   */
-  readonly countInFlight: boolean;
 }
 
 /** The window of HERALD_UI_SIGN_IN_FAILURES and HERALD_API_KEY_FAILURES, and how many addresses are remembered. */
@@ -31,6 +25,16 @@ export interface SharedFailures {
 /** Records one failure of `address` at `now` where all processes count, and answers the count of its window. */
 export type FailureRecord = (address: string, now: number) => Promise<SharedFailures>;
 
+/**
+ * What an attempt tries (a key's hash): attempts still being checked count against the limit, so
+ * guesses sent at once cannot overrun it, but those trying one thing count once, so a client
+ * sending many requests at once with its one key is never refused for it.
+ */
+export type Tried = string;
+
+/** How long an attempt refused only for the others still being checked is asked to wait. */
+const IN_FLIGHT_WAIT_MS = 1_000;
+
 /** What an attempt needs when nothing is limited. */
 const UNLIMITED: AdmittedAttempt = { admitted: true, failed: async () => undefined, forget: () => undefined };
 
@@ -38,8 +42,8 @@ interface Burst {
   /** When the window of this address's failures began. */
   since: number;
   failures: number;
-  /** Attempts admitted and not yet settled (counted only with `countInFlight`). */
-  pending: number;
+  /** Attempts admitted and not yet settled, by what they try: each different one counts. */
+  readonly pending: Map<Tried | symbol, number>;
   /** Attempts refused in this window; the first one is logged. */
   refused: number;
 }
@@ -83,26 +87,34 @@ export class FailureLimit {
     private readonly shared?: FailureRecord,
   ) {}
 
-  /** Admits an attempt from `ip` for checking, or refuses it until the address's window ends. */
-  admit(ip: string): AdmittedAttempt | AttemptRefusal {
+  /**
+   * Admits an attempt from `ip` for checking, or refuses it until the address's window ends.
+   * `tried`: what it tries; without it, every attempt is a different one.
+   */
+  admit(ip: string, tried: Tried | symbol = Symbol('attempt')): AdmittedAttempt | AttemptRefusal {
     if (this.options.failures === 0) return UNLIMITED;
     const address = limitedAddress(ip);
-    // A good key from an address with nothing against it costs one lookup, and leaves no trace.
-    if (!this.options.countInFlight && !this.bursts.has(address)) return this.untracked(address);
     const burst = this.current(address);
-    if (burst.failures + (this.options.countInFlight ? burst.pending : 0) >= this.options.failures) {
+    const inFlight = burst.pending.get(tried);
+    if (burst.failures >= this.options.failures) {
       burst.refused++;
       return { admitted: false, until: burst.since + this.options.windowMs, first: burst.refused === 1, failures: burst.failures };
     }
-    burst.pending++;
+    // Refused for the keys still being checked, which may all be good: worth trying again at once.
+    if (inFlight === undefined && burst.failures + burst.pending.size >= this.options.failures) {
+      return { admitted: false, until: this.clock() + IN_FLIGHT_WAIT_MS, first: false, failures: burst.failures };
+    }
+    burst.pending.set(tried, (inFlight ?? 0) + 1);
     let settled = false;
     const settle = (failed: boolean) => {
       if (settled) return false;
       settled = true;
-      burst.pending--;
+      const left = burst.pending.get(tried)! - 1;
+      if (left === 0) burst.pending.delete(tried);
+      else burst.pending.set(tried, left);
       if (failed) burst.failures++;
       // An address with nothing against it is not remembered: successful attempts leave no trace.
-      else if (burst.failures === 0 && burst.pending === 0 && this.bursts.get(address) === burst) this.bursts.delete(address);
+      else if (burst.failures === 0 && burst.pending.size === 0 && this.bursts.get(address) === burst) this.bursts.delete(address);
       return failed;
     };
     return {
@@ -117,19 +129,6 @@ export class FailureLimit {
   /** Addresses remembered now (for tests of the bound). */
   get size(): number {
     return this.bursts.size;
-  }
-
-  /** An attempt from an address not yet remembered: only a failure makes it one. */
-  private untracked(address: string): AdmittedAttempt {
-    return {
-      admitted: true,
-      failed: async () => {
-        const burst = this.current(address);
-        burst.failures++;
-        await this.share(address, burst);
-      },
-      forget: () => undefined,
-    };
   }
 
   /**
@@ -153,7 +152,7 @@ export class FailureLimit {
     // Full: the oldest address goes. A guesser would need this many addresses to push its own
     // out, and with them it has this many times the limit anyway.
     if (this.bursts.size >= this.options.addresses) this.bursts.delete(this.bursts.keys().next().value!);
-    const fresh: Burst = { since: now, failures: 0, pending: 0, refused: 0 };
+    const fresh: Burst = { since: now, failures: 0, pending: new Map(), refused: 0 };
     this.bursts.set(address, fresh);
     return fresh;
   }

@@ -79,7 +79,7 @@ export async function registerUi(app: FastifyInstance, ctx: AppContext, uiCallTo
   const apiFor = (key: string) => new HeraldApi((base ??= loopbackBase(app.server.address())), key, undefined, { [UI_CALL_HEADER]: uiCallToken });
   const sessions = new UiSessions(ctx.store, ctx.config.uiSessionMs, ctx.clock);
   const signInLog = ctx.logger.child({ component: 'ui' });
-  const signIns = new FailureLimit({ failures: ctx.config.uiSignInFailures, ...FAILURE_WINDOW, countInFlight: true }, ctx.clock, storedFailures(ctx.store, 'ui', signInLog));
+  const signIns = new FailureLimit({ failures: ctx.config.uiSignInFailures, ...FAILURE_WINDOW }, ctx.clock, storedFailures(ctx.store, 'ui', signInLog));
   const trustedProxies = AllowList.fromString(ctx.config.uiTrustedProxies);
   const roles = new KeyRoles(async (key) => (await apiFor(key).get<{ role: KeyRole }>('/api/v2/api-keys/current')).role);
 

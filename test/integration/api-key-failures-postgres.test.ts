@@ -64,6 +64,13 @@ describe('failure limits across API processes on PostgreSQL', () => {
     expect(statuses).toEqual([401, 429, 429]);
   });
 
+  it('checks no more different keys at once from an address than its limit allows', async () => {
+    // On PostgreSQL a key's lookup is real I/O: the guesses are all being checked at once.
+    const guesser = from('127.0.0.26');
+    const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => apiStatus(one, guesser, `hk_parallel-guess-${i}`)));
+    expect(statuses.sort()).toEqual([...Array<number>(FAILURES).fill(401), ...Array<number>(12 - FAILURES).fill(429)]);
+  });
+
   it('shares the admin UI sign-in limit too', async () => {
     const guesser = from('127.0.0.24');
     for (let i = 0; i < FAILURES; i++) expect(await signIn(one, guesser, `hk_ui-guess-${i}`)).toBe(401);

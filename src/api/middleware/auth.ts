@@ -90,7 +90,8 @@ export function authenticate(auth: KeyAuthenticator, failures?: KeyFailureLimit)
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const key = presentedKey(req);
     if (!key) throw new ApiError(401, 'unauthorized', 'an API key is required: send it as X-API-Key, Authorization: Bearer, or the Basic password');
-    const attempt = failures?.admit(req);
+    // Requests checking one key at once count as one attempt: a client's own are never refused for being many.
+    const attempt = failures?.admit(req, hashKey(key));
     let principal: Principal | null;
     try {
       principal = key.length > 512 ? null : await auth.authenticate(key);

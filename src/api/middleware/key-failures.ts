@@ -61,16 +61,16 @@ export class KeyFailureLimit {
     uiToken: string,
   ) {
     const log = ctx.logger.child({ component: 'api' });
-    this.limit = new FailureLimit({ failures: ctx.config.apiKeyFailures, ...FAILURE_WINDOW, countInFlight: false }, ctx.clock, storedFailures(ctx.store, 'api', log));
+    this.limit = new FailureLimit({ failures: ctx.config.apiKeyFailures, ...FAILURE_WINDOW }, ctx.clock, storedFailures(ctx.store, 'api', log));
     this.proxies = AllowList.fromString(ctx.config.uiTrustedProxies);
     this.uiToken = Buffer.from(uiToken);
   }
 
-  /** Admits the request's key for checking, or throws the 429 of an address past its failures. */
-  admit(req: FastifyRequest): AdmittedAttempt | undefined {
+  /** Admits the request's key (by its hash) for checking, or throws the 429 of an address past its failures. */
+  admit(req: FastifyRequest, keyHash: string): AdmittedAttempt | undefined {
     if (this.fromUi(req)) return undefined;
     const address = clientAddress(req, this.proxies);
-    const attempt = this.limit.admit(address);
+    const attempt = this.limit.admit(address, keyHash);
     if (attempt.admitted) return attempt;
     const seconds = retryAfterSeconds(attempt, this.ctx.clock());
     // The first refusal of a burst is logged: the address and count, never a key.
