@@ -249,6 +249,30 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect((await store.listEventTypes(a.id)).map((t) => t.name)).toEqual(['acme.gadget.sold']);
         expect(await store.getEventTypes(b.id, ['acme.widget.built'])).toHaveLength(1);
       });
+
+      it('lists an account\'s types a page at a time by name, byte-wise, after a name that may be gone, with schemas only if asked', async () => {
+        const a = await store.createAccount({ name: 'A' });
+        const b = await store.createAccount({ name: 'B' });
+        // '_' sorts after the digits and before the letters byte-wise, whatever a locale says.
+        const names = ['acme.a_b', 'acme.ab', 'acme.a1', 'acme.b.c', 'acme.bc'];
+        const stored = (name: string) => type(a.id, name, name === 'acme.ab' ? { schema: null } : {});
+        for (const name of names) expect(await store.createEventType(stored(name))).toBe(true);
+        expect(await store.createEventType(type(b.id, 'acme.other'))).toBe(true);
+        const sorted = [...names].sort();
+
+        const first = await store.listEventTypePage(a.id, { limit: 2, schemas: false });
+        expect(first).toEqual({ items: sorted.slice(0, 2).map((name) => ({ accountId: a.id, name, description: 'A widget was built.', createdAt: T0, updatedAt: T0 })), nextCursor: sorted[1] });
+        for (const t of first.items) expect('schema' in t).toBe(false);
+        const second = await store.listEventTypePage(a.id, { cursor: first.nextCursor!, limit: 2, schemas: true });
+        expect(second).toEqual({ items: sorted.slice(2, 4).map(stored), nextCursor: sorted[3] });
+        expect(await store.listEventTypePage(a.id, { cursor: sorted[3], limit: 2, schemas: false })).toMatchObject({ items: [{ name: sorted[4] }], nextCursor: null });
+        expect((await store.listEventTypePage(a.id, { limit: 5, schemas: false })).nextCursor).toBeNull();
+
+        // A cursor naming a type deleted since goes on after it.
+        expect(await store.deleteEventType(a.id, sorted[1]!)).toBe(true);
+        expect((await store.listEventTypePage(a.id, { cursor: sorted[1], limit: 10, schemas: false })).items.map((t) => t.name)).toEqual(sorted.slice(2));
+        expect((await store.listEventTypePage(b.id, { limit: 10, schemas: true })).items).toEqual([type(b.id, 'acme.other')]);
+      });
     });
 
     describe('projects', () => {
@@ -1755,6 +1779,28 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(await store.beginRecovery(keyed, T0 + 2_000)).toMatchObject({ created: true });
         expect(await store.advanceRecovery('rcv_3', lease, 2, T0 + 2_000)).toMatchObject({ status: 'done', requeued: 0 });
         expect(await store.beginRecovery({ ...keyed, id: 'rcv_4', request: 'other' }, T0 + 2_100)).toMatchObject({ created: false, recovery: { id: 'rcv_3', request: 'q' } });
+      });
+
+      it("deleting an endpoint ends its recoveries: a running one finds nothing more to do and none is found, others' stay", async () => {
+        const { account, endpoints, targets } = await setup(2);
+        const [e0, e1] = endpoints;
+        for (let i = 0; i < 5; i++) await store.ingest([ingestItem(account.id, targets)], T0 + i);
+        await store.settle((await store.claim(claimReq({ now: T0 + 10 }))).map((d) => failed(d, 'w1')), T0 + 11);
+        const lease = { owner: 'r1', until: T0 + 1_000 };
+        const input = (id: string, endpointId: string) =>
+          ({ id, accountId: account.id, endpointId, idempotencyKey: null, request: 'q', scope: { ...failedSince(T0), until: T0 + 20 }, total: 5, lease });
+        await store.beginRecovery(input('rcv_gone', e0.id), T0 + 20);
+        await store.beginRecovery(input('rcv_kept', e1.id), T0 + 20);
+        expect(await store.advanceRecovery('rcv_gone', lease, 2, T0 + 30)).toMatchObject({ status: 'running', requeued: 2 });
+
+        expect(await store.deleteEndpoint(account.id, e0.id)).toBe(true);
+        expect(await store.advanceRecovery('rcv_gone', lease, 2, T0 + 40)).toBeUndefined();
+        expect(await store.claimRecovery({ owner: 'r2', until: T0 + 9_000 }, T0 + 5_000)).toMatchObject({ id: 'rcv_kept' });
+        expect(await store.claimRecovery({ owner: 'r3', until: T0 + 9_000 }, T0 + 5_000)).toBeUndefined();
+        expect(await store.getRecovery(account.id, e0.id, 'rcv_gone')).toBeUndefined();
+        expect(await store.findRecovery(account.id, e0.id, null, 'q')).toBeUndefined();
+        expect(await store.getRecovery(account.id, e1.id, 'rcv_kept')).toMatchObject({ status: 'running' });
+        expect((await h.rawRows('deliveries')).filter((r) => r.endpoint_id === e0.id && r.status === 'pending')).toHaveLength(2);
       });
     });
 

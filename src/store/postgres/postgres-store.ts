@@ -37,6 +37,8 @@ import type {
   NewRecovery,
   NewUiSession,
   Notice,
+  EventTypePageRequest,
+  ListedEventType,
   PageRequest,
   QueueDepth,
   QueueStats,
@@ -100,6 +102,8 @@ import {
   type UiSessionRow,
   toPage,
   toEventType,
+  toEventTypePage,
+  eventTypePageColumns,
   toProject,
   toRecovery,
 } from '../rows.js';
@@ -349,13 +353,17 @@ SELECT (SELECT count(*) FROM del) AS deleted, (SELECT count(*) FROM win) AS exam
        (SELECT received_at FROM last) AS last_at, (SELECT id FROM last) AS last_id`;
 
 // The endpoint row goes and the endpoint is recorded for purgeDeletedEndpoints, in one statement;
-// the version bump tells every process's endpoint cache. $3: the updated_at expected, $4: now.
+// its recoveries go too, so a running one stops at its next chunk (advanceRecovery finds nothing)
+// instead of re-queueing deliveries being purged. The version bump tells every process's endpoint
+// cache. $3: the updated_at expected, $4: now.
 const DELETE_ENDPOINT_SQL = `
 WITH gone AS (
   DELETE FROM endpoints WHERE account_id = $1 AND id = $2 AND ($3::bigint IS NULL OR updated_at = $3::bigint)
   RETURNING account_id, id
 ), purge AS (
   INSERT INTO endpoint_purges (endpoint_id, account_id, marked_at) SELECT id, account_id, $4 FROM gone
+), recoveries_gone AS (
+  DELETE FROM recoveries WHERE account_id = $1 AND endpoint_id IN (SELECT id FROM gone)
 )
 UPDATE accounts SET endpoints_version = endpoints_version + 1 WHERE id IN (SELECT account_id FROM gone)`;
 
@@ -915,6 +923,11 @@ export class PostgresStore implements Store {
 
   async listEventTypes(accountId: string): Promise<CustomEventType[]> {
     return (await this.rows<EventTypeRow>('SELECT * FROM event_types WHERE account_id = $1 ORDER BY name', [accountId])).map(toEventType);
+  }
+
+  async listEventTypePage(accountId: string, page: EventTypePageRequest): Promise<Page<ListedEventType>> {
+    const sql = `SELECT ${eventTypePageColumns(page.schemas)} FROM event_types WHERE account_id = $1 AND name > $2 ORDER BY name LIMIT $3`;
+    return toEventTypePage(await this.rows<EventTypeRow>(sql, [accountId, page.cursor ?? '', page.limit + 1]), page.limit);
   }
 
   async deleteEventType(accountId: string, name: string): Promise<boolean> {

@@ -30,6 +30,8 @@ import type {
   NewRecovery,
   NewUiSession,
   Notice,
+  EventTypePageRequest,
+  ListedEventType,
   PageRequest,
   QueueDepth,
   QueueStats,
@@ -93,6 +95,8 @@ import {
   type UiSessionRow,
   toPage,
   toEventType,
+  toEventTypePage,
+  eventTypePageColumns,
   toProject,
   toRecovery,
 } from '../rows.js';
@@ -561,6 +565,11 @@ export class SqliteStore implements Store {
     return this.all<EventTypeRow>('SELECT * FROM event_types WHERE account_id = ? ORDER BY name', accountId).map(toEventType);
   }
 
+  async listEventTypePage(accountId: string, page: EventTypePageRequest): Promise<Page<ListedEventType>> {
+    const sql = `SELECT ${eventTypePageColumns(page.schemas)} FROM event_types WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?`;
+    return toEventTypePage(this.all<EventTypeRow>(sql, accountId, page.cursor ?? '', page.limit + 1), page.limit);
+  }
+
   async deleteEventType(accountId: string, name: string): Promise<boolean> {
     return this.write('DELETE FROM event_types WHERE account_id = ? AND name = ?', accountId, name).changes > 0;
   }
@@ -733,6 +742,9 @@ export class SqliteStore implements Store {
       const gone = this.run('DELETE FROM endpoints WHERE account_id = ? AND id = ? AND (? IS NULL OR updated_at = ?)', accountId, id, expected?.updatedAt ?? null, expected?.updatedAt ?? null).changes > 0;
       if (!gone) return false;
       this.run('INSERT INTO endpoint_purges (endpoint_id, account_id, marked_at) VALUES (?, ?, ?)', id, accountId, Date.now());
+      // Its recoveries go with it: a running one stops at its next chunk (advanceRecovery finds
+      // nothing) instead of re-queueing deliveries that are being purged.
+      this.run('DELETE FROM recoveries WHERE account_id = ? AND endpoint_id = ?', accountId, id);
       this.bumpVersion(accountId);
       return true;
     });
