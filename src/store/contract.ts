@@ -24,6 +24,15 @@ export interface PageRequest {
   readonly limit: number;
 }
 
+/** A page of an account's custom types by name: `cursor` is the last name of the page before. */
+export interface EventTypePageRequest extends PageRequest {
+  /** Whether each type comes with its schema (up to 64 KiB each); without, only what names it. */
+  readonly schemas: boolean;
+}
+
+/** A custom type as a page lists it: `schema` only when the page was asked with schemas. */
+export type ListedEventType = Omit<CustomEventType, 'schema'> & { readonly schema?: CustomEventType['schema'] };
+
 export interface NewApiKey {
   readonly accountId: string;
   readonly name: string;
@@ -418,6 +427,8 @@ export interface Store {
   getEventTypes(accountId: string, names: readonly string[]): Promise<CustomEventType[]>;
   /** Every custom type of the account, by name. */
   listEventTypes(accountId: string): Promise<CustomEventType[]>;
+  /** The account's custom types after `page.cursor` (a name), by name (byte-wise); the schemas are read only if asked for. */
+  listEventTypePage(accountId: string, page: EventTypePageRequest): Promise<Page<ListedEventType>>;
   deleteEventType(accountId: string, name: string): Promise<boolean>;
 
   createEndpoint(endpoint: Endpoint): Promise<void>;

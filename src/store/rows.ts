@@ -20,7 +20,7 @@ import type {
   StoredEvent,
 } from '../domain/types.js';
 import type { CapturedHeaders, Inbox, InboxRequest, SignatureCheck } from '../inbox/types.js';
-import type { ClaimedDelivery, IngestItem, IngestLease, Notice, NoticeKind, RecoverableStatus, Recovery, Sealer, Settlement, UiSession } from './contract.js';
+import type { ClaimedDelivery, IngestItem, IngestLease, ListedEventType, Notice, NoticeKind, RecoverableStatus, Recovery, Sealer, Settlement, UiSession } from './contract.js';
 
 type Num = number | string | bigint | null;
 
@@ -80,6 +80,21 @@ export function toEventType(row: EventTypeRow): CustomEventType {
     createdAt: num(row.created_at),
     updatedAt: num(row.updated_at),
   };
+}
+
+/** The columns a page of custom types reads: the schema only when asked for. */
+export const eventTypePageColumns = (schemas: boolean): string => `account_id, name, description, created_at, updated_at${schemas ? ', schema' : ''}`;
+
+/** A page of custom types read by eventTypePageColumns, `limit` + 1 rows asked: the next cursor is the last name kept. */
+export function toEventTypePage(rows: (Omit<EventTypeRow, 'schema'> & { schema?: string | null })[], limit: number): Page<ListedEventType> {
+  const kept = rows.slice(0, limit);
+  const items = kept.map((row): ListedEventType => {
+    const type = toEventType({ ...row, schema: row.schema ?? null });
+    if (row.schema !== undefined) return type;
+    const { schema: _unread, ...named } = type;
+    return named;
+  });
+  return { items, nextCursor: rows.length > limit ? kept[kept.length - 1]!.name : null };
 }
 
 /** The columns of a custom event type, in EVENT_TYPE_COLUMNS order. */

@@ -17,7 +17,7 @@ import { OutcomeUnknownError, THREAD_DOWN } from '../unavailable.js';
 const STORE_METHODS = [
   'close', 'migrate', 'schemaState', 'opensCredentials', 'createAccount', 'getAccount', 'updateAccount', 'listAccounts', 'createProject', 'getProject',
   'listProjects', 'createApiKey', 'findApiKeyByHash', 'listApiKeys', 'deleteApiKey', 'syncEnvKey', 'countOperatorKeys', 'createUiSession', 'findUiSession', 'deleteUiSession', 'recordAuthFailure', 'pruneAuthFailures', 'createEventType',
-  'updateEventType', 'getEventTypes', 'listEventTypes', 'deleteEventType', 'createEndpoint',
+  'updateEventType', 'getEventTypes', 'listEventTypes', 'listEventTypePage', 'deleteEventType', 'createEndpoint',
   'updateEndpoint', 'rotateSecretOnce', 'disableEndpoint', 'getEndpoint', 'getEndpointsByIds', 'listEndpoints', 'activeEndpoints', 'deleteEndpoint', 'purgeDeletedEndpoints', 'endpointsVersion', 'ingest',
   'claim', 'settle', 'pendingNotices', 'clearNotices', 'extendLeases', 'releaseLeases', 'nextDueAt', 'getEvent', 'getDelivery', 'listDeliveries', 'listAttempts', 'retryDelivery',
   'countRecoverable', 'beginRecovery', 'findRecovery', 'getRecovery', 'advanceRecovery', 'claimRecovery', 'endpointHealth', 'activity', 'stats', 'queueDepth', 'nextCounter', 'listEndpointAttempts', 'reserveRate', 'prune',
