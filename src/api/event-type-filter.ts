@@ -3,16 +3,29 @@
 // recover's event_types, the delivery log's event_type), which find types deleted since too.
 import { couldBeCustomName, couldBeginCustomName } from '../catalog/custom.js';
 import { findEventType, validateFilterPatterns } from '../catalog/index.js';
-import type { Store } from '../store/contract.js';
+import type { ListedEventType, Store } from '../store/contract.js';
 import { ApiError } from './middleware/errors.js';
 
 /**
  * The names of the account's custom event types, when `patterns` need them: read from the store
  * only if some pattern names nothing in the catalog, so a catalog filter costs no query.
  */
-export async function customTypesFor(store: Pick<Store, 'listEventTypes'>, accountId: string, patterns: readonly string[] | undefined): Promise<string[]> {
+export async function customTypesFor(store: Pick<Store, 'listEventTypePage'>, accountId: string, patterns: readonly string[] | undefined): Promise<string[]> {
   if (patterns === undefined || validateFilterPatterns(patterns).ok) return [];
-  return (await store.listEventTypes(accountId)).map((t) => t.name);
+  return (await customTypesNamed(store, accountId)).map((t) => t.name);
+}
+
+/** Every custom type of the account by name, without the schemas (up to 64 KiB each) nothing here needs. */
+export async function customTypesNamed(store: Pick<Store, 'listEventTypePage'>, accountId: string): Promise<ListedEventType[]> {
+  const types: ListedEventType[] = [];
+  let cursor: string | undefined;
+  // An account has at most 1,000; two creates at once may each pass that check.
+  do {
+    const page = await store.listEventTypePage(accountId, { cursor, limit: 1_000, schemas: false });
+    types.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return types;
 }
 
 /**

@@ -32,6 +32,16 @@ export const PROJECT_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]*$';
 
 export const ProjectPageQuery = pageQuery(cursorMatching(PROJECT_ID_PATTERN));
 
+/** Custom event types' names (lower-case words joined by dots), and so the cursors of their pages. */
+export const CUSTOM_NAME_CURSOR_PATTERN = '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$';
+
+/** A page of the account's custom types, by name; their schemas only when asked for. */
+export const CustomTypePageQuery = Type.Object({
+  cursor: Type.Optional(Type.String({ maxLength: 200, pattern: CUSTOM_NAME_CURSOR_PATTERN, description: 'next_cursor of the previous page: the name of its last type' })),
+  limit: Type.Optional(PageLimit),
+  schemas: Type.Optional(Type.Boolean({ default: false, description: 'true: each type with its schema (up to 64 KiB each); false, the default: name, description and times only' })),
+});
+
 export const ErrorBody = Type.Object({
   error: Type.String(),
   message: Type.String(),

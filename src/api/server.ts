@@ -23,6 +23,7 @@ import { registerDeliveryRoutes } from './routes/deliveries.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerEndpointRoutes } from './routes/endpoints.js';
+import { registerEventTypeListRoutes } from './routes/event-type-lists.js';
 import { registerEventTypeRoutes } from './routes/event-types.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -149,6 +150,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       reply.header('cache-control', 'no-store');
       return payload;
     });
+    registerEventTypeListRoutes(api, ctx);
     registerEventTypeRoutes(api, ctx);
     registerEndpointRoutes(api, ctx);
     registerEventRoutes(api, ctx);

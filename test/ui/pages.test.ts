@@ -315,6 +315,14 @@ describe("the account's custom event types", () => {
     expect(await page(`/endpoints/${id}`)).toContain(`<optgroup label="Your event types">\n        <option selected>${NAME}</option>`);
   });
 
+  it('are offered by name in the logs filter, beside the catalog\'s types', async () => {
+    expect([201, 409]).toContain((await herald.api('POST', '/api/v2/event-types', { name: NAME, schema: SCHEMA })).status);
+    const logs = await page('/logs');
+    const choices = logs.slice(logs.indexOf('<datalist id="f-types">'), logs.indexOf('</datalist>'));
+    expect(choices).toContain(`<option value="${NAME}"></option>`);
+    expect(choices).toContain('<option value="asset.created"></option>');
+  });
+
   it('are listed in the catalog 50 at a time, by name, each page leading on and back, the catalog below each', async () => {
     for (let i = 0; i < 60; i++) expect((await herald.api('POST', '/api/v2/event-types', { name: `paged.type.t${String(i).padStart(2, '0')}` })).status).toBe(201);
     const all = ((await herald.api('GET', '/api/v2/event-types')).body.custom as { name: string }[]).map((t) => t.name).sort();
@@ -335,5 +343,14 @@ describe("the account's custom event types", () => {
     expect([shown(past), pagerOf(past)]).toEqual([[], { newest: '/catalog', newer: `/catalog?cursor=${all[49]}` }]);
     expect(past).toContain('No more event types of yours.');
     expect(shown(await page('/catalog?cursor=Not%20a%20type'))).toEqual(all.slice(0, 50));
+  });
+
+  it('are all in the picker, past the 250 of one page of names', async () => {
+    for (let i = 0; i < 260; i++) expect([201, 409]).toContain((await herald.api('POST', '/api/v2/event-types', { name: `picked.type.t${String(i).padStart(3, '0')}` })).status);
+    const form = await page('/endpoints/new');
+    const picker = form.slice(form.indexOf('<details class="topic" data-topic="custom"'));
+    const listed = ids(picker, /<input type="checkbox" name="event_types" value="(picked\.type\.[^"]+)">/g);
+    expect(listed).toHaveLength(260);
+    expect(new Set(listed).size).toBe(260);
   });
 });

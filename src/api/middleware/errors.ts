@@ -4,7 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { storeErrorLevel } from '../../observability/logger.js';
 import { storeUnavailable } from '../../store/unavailable.js';
 import type { ErrorCode } from '../error-codes.js';
-import { CURSOR_PATTERN, MAX_PATH_ID_LENGTH } from '../schemas.js';
+import { CURSOR_PATTERN, CUSTOM_NAME_CURSOR_PATTERN, MAX_PATH_ID_LENGTH } from '../schemas.js';
 
 export class ApiError extends Error {
   constructor(
@@ -67,6 +67,9 @@ function fieldOf(issue: ValidationIssue): string | undefined {
   return path || undefined;
 }
 
+/** The patterns of cursors (ids; custom types' names): a value outside one was never a next_cursor. */
+const CURSOR_PATTERNS: ReadonlySet<string> = new Set([CURSOR_PATTERN, CUSTOM_NAME_CURSOR_PATTERN]);
+
 function describe(issue: ValidationIssue, context: string): string {
   const field = fieldOf(issue);
   if (typeof issue.params?.additionalProperty === 'string') return `${context} field "${field}" is not allowed`;
@@ -75,7 +78,7 @@ function describe(issue: ValidationIssue, context: string): string {
   // A short list of allowed values reads better than ajv's "must be equal to one of the allowed values".
   const allowed = issue.keyword === 'enum' ? issue.params?.allowedValues : undefined;
   if (Array.isArray(allowed) && allowed.length <= 10) return `${context} field "${field}" must be one of: ${allowed.map(String).join(', ')}`;
-  if (issue.keyword === 'pattern' && issue.params?.pattern === CURSOR_PATTERN) return `${context} field "${field}" is not a cursor: pass the one the previous page returned`;
+  if (issue.keyword === 'pattern' && CURSOR_PATTERNS.has(String(issue.params?.pattern))) return `${context} field "${field}" is not a cursor: pass the one the previous page returned`;
   return field ? `${context} field "${field}" ${issue.message ?? 'is invalid'}` : `${context} ${issue.message ?? 'is invalid'}`;
 }
 

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import { compileDataSchema, customNameProblem, MAX_CUSTOM_NAME_LENGTH, SchemaError } from '../../catalog/custom.js';
-import { eventTypesByTopic, findEventType, nameInProfile } from '../../catalog/index.js';
+import { eventTypesByTopic, findEventType, nameInProfile, profiles } from '../../catalog/index.js';
 import type { CustomEventType, Endpoint, JsonSchema } from '../../domain/types.js';
 import { examplePayloads, profilesOf } from '../../profiles/examples.js';
 import { nestingDepth } from '../event-limits.js';
@@ -35,7 +35,7 @@ const CreateBody = Type.Object(
   { additionalProperties: false },
 );
 const PatchBody = Type.Object({ description: Type.Optional(Description), schema: Type.Optional(Schema) }, { additionalProperties: false });
-const CustomView = Type.Object({
+export const CustomView = Type.Object({
   name: Type.String(),
   custom: Type.Literal(true),
   description: Type.String(),
@@ -44,7 +44,29 @@ const CustomView = Type.Object({
   updated_at: Type.String(),
 });
 
-function customView(t: CustomEventType): Static<typeof CustomView> {
+/** An event type's name in each profile that carries it (a profile without one is left out). */
+const profileNames = (carriers: readonly string[]) =>
+  Type.Object(Object.fromEntries(carriers.map((p) => [p, Type.Optional(Type.String())])), { description: 'its name in each profile that carries it' });
+
+const Catalog = Type.Object({
+  topics: Type.Array(
+    Type.Object({
+      topic: Type.Object({ id: Type.String(), title: Type.String(), description: Type.String() }),
+      event_types: Type.Array(Type.Object({ name: Type.String({ description: 'the canonical name' }), description: Type.String(), names: profileNames(['tenovos', 'mediapocket', 'cmp']) })),
+    }),
+  ),
+  custom: Type.Array(CustomView, { description: "the account's custom types, by name" }),
+});
+
+const CatalogType = Type.Object({
+  name: Type.String({ description: 'the canonical name' }),
+  topic: Type.String(),
+  description: Type.String(),
+  names: profileNames(profiles),
+  examples: Type.Record(Type.String(), Type.Unknown(), { description: 'an example body per profile that carries the type, by profile' }),
+});
+
+export function customView(t: CustomEventType): Static<typeof CustomView> {
   return { name: t.name, custom: true, description: t.description, schema: t.schema, created_at: iso(t.createdAt)!, updated_at: iso(t.updatedAt)! };
 }
 
@@ -88,7 +110,7 @@ export function registerEventTypeRoutes(app: FastifyInstance, ctx: AppContext): 
 
   app.get(
     '/api/v2/event-types',
-    { schema: { tags: ['event-types'], description: "The event catalog, grouped by topic: every type with its description and its name in each profile; and `custom`, the account's own types, by name." } },
+    { schema: { tags: ['event-types'], description: "The event catalog, grouped by topic: every type with its description and its name in each profile; and `custom`, the account's own types, by name.", response: { 200: described('{topics, custom}: the catalog by topic, and the account\'s custom types', Catalog) } } },
     async (req) => ({ topics: eventTypesByTopic(), custom: (await ctx.store.listEventTypes(principalOf(req).accountId)).map(customView) }),
   );
 
@@ -102,6 +124,7 @@ export function registerEventTypeRoutes(app: FastifyInstance, ctx: AppContext): 
           'One event type by its canonical name or any profile\'s name: its description, its name in each profile that carries it, ' +
           'and an example body per profile, rendered by the same code that renders deliveries. The catalog is the same for every account. ' +
           'A custom type of the account answers as registered (`custom: true`, its schema).',
+        response: { 200: described('a catalog type with its names and examples, or a custom type as registered', Type.Union([CatalogType, CustomView])) },
       },
     },
     async (req) => {

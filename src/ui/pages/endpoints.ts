@@ -7,7 +7,8 @@ import { SubmittedForms } from '../submitted-forms.js';
 import { type EndpointFormValues, type FormError, type FormMode, formFieldOf, HEADER_ROWS, keptExtraParams, readEndpointForm, valuesOf } from '../endpoint-form.js';
 import { enc, field, type Form, formOf, formRefusal, hidden, idOf, isHtmx, parseInstant, queryOf, requireAdmin, type Ui } from '../kit.js';
 import { pageLinks, positionOf } from '../pager.js';
-import { type CatalogDto, type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RecoveryDto, type RotatedDto } from '../models.js';
+import { typesToPick } from '../event-types.js';
+import { type EndpointDto, type EndpointStatsDto, endpointSettings, type ListDto, type RecoveryDto, type RotatedDto } from '../models.js';
 
 const HEALTH_HOURS = 24;
 
@@ -33,7 +34,7 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
 
   async function formPage(req: FastifyRequest, reply: FastifyReply, view: FormView, status = 200) {
     requireAdmin(req);
-    const catalog = await get<CatalogDto>(req, '/api/v2/event-types');
+    const catalog = await typesToPick(ui.api(req));
     const title = view.mode === 'create' ? 'New endpoint' : `Edit ${view.endpoint!.description || view.endpoint!.url}`;
     const action = view.mode === 'create' ? '/endpoints' : `/endpoints/${enc(view.endpoint!.id)}/edit`;
     // A form shown again after an error keeps its id: it has created nothing yet.
@@ -104,7 +105,7 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
 
   async function endpointPage(req: FastifyRequest, reply: FastifyReply, extra: { rotated?: RotatedDto } = {}) {
     const endpoint = await endpointOf(req);
-    const [health, catalog] = await Promise.all([healthOf(req, [endpoint.id]), get<CatalogDto>(req, '/api/v2/event-types')]);
+    const [health, catalog] = await Promise.all([healthOf(req, [endpoint.id]), typesToPick(ui.api(req))]);
     return ui.page(req, reply, 'endpoint', {
       title: endpoint.description || endpoint.url,
       nav: 'endpoints',

@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { enc, hidden, idOf, isHtmx, localInputValue, parseInstant, queryOf, str, type Ui } from '../kit.js';
 import { ApiCallError, type HeraldApi } from '../api-client.js';
 import { pageLinks, positionOf } from '../pager.js';
-import { type CatalogDto, DELIVERY_STATUSES, type DeliveryDto, type EndpointDto, isDeliveryStatus, type ListDto } from '../models.js';
+import { typesToPick } from '../event-types.js';
+import { DELIVERY_STATUSES, type DeliveryDto, type EndpointDto, isDeliveryStatus, type ListDto } from '../models.js';
 
 /** Enough endpoints for the filter's pick list; more are reached by their page's Logs link. */
 const ENDPOINT_CHOICES = 250;
@@ -69,7 +70,7 @@ export function registerLogPages(pages: FastifyInstance, ui: Ui): void {
     const [found, endpoints, catalog] = await Promise.all([
       filtered(api.get<ListDto<DeliveryDto>>('/api/v2/deliveries', { ...filter, cursor: at.cursor })),
       endpointChoices(api, filter.endpoint_id),
-      api.get<CatalogDto>('/api/v2/event-types'),
+      typesToPick(api),
     ]);
     const deliveries = found.list;
     const urls = new Map(endpoints.map((e) => [e.id, e.url]));
@@ -79,7 +80,7 @@ export function registerLogPages(pages: FastifyInstance, ui: Ui): void {
       deliveries: deliveries.data,
       urls,
       endpoints,
-      types: catalog.topics.flatMap((t) => t.event_types.map((e) => e.name)),
+      types: [...catalog.topics.flatMap((t) => t.event_types.map((e) => e.name)), ...catalog.custom.map((t) => t.name)],
       statuses: DELIVERY_STATUSES,
       filter,
       filterError: found.error,
