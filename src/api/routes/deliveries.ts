@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
-import { answers } from '../openapi.js';
+import { answers, described } from '../openapi.js';
+import { AccountStatsView, DeliveryPage, DeliveryView, DeliveryWithAttempts } from '../response-schemas.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { storedEventTypes } from '../event-type-filter.js';
 import type { DeliveryQuery as DeliveryQueryIn } from '../../store/contract.js';
@@ -51,6 +52,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
         tags: ['deliveries'],
         description: 'The delivery log of the whole account, newest first, each delivery with its attempts; filters combine (event_id: one event\'s deliveries, by its message id). An endpoint_id of another account answers 404.',
         querystring: AccountDeliveryQuery,
+        response: { 200: described('{data, next_cursor}: a page of deliveries, each with its attempt log', DeliveryPage) },
       },
     },
     async (req) => {
@@ -63,7 +65,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
 
   app.get(
     '/api/v2/endpoints/:id/deliveries',
-    { schema: { tags: ['deliveries'], description: 'The delivery log of one endpoint, newest first, each delivery with its attempts.', params: IdParams, querystring: DeliveryQuery } },
+    { schema: { tags: ['deliveries'], description: 'The delivery log of one endpoint, newest first, each delivery with its attempts.', params: IdParams, querystring: DeliveryQuery, response: { 200: described('{data, next_cursor}: a page of the endpoint\'s deliveries, each with its attempt log', DeliveryPage) } } },
     async (req) => {
       const { id } = req.params as Static<typeof IdParams>;
       const { accountId } = principalOf(req);
@@ -79,6 +81,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
         tags: ['deliveries'],
         description: "One delivery of the account with its attempts (credentials in request headers masked). Another account's delivery answers 404.",
         params: IdParams,
+        response: { 200: described('the delivery, with its attempt log', DeliveryWithAttempts) },
       },
     },
     async (req) => {
@@ -98,7 +101,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
         tags: ['deliveries'],
         description: 'Queues the delivery for another attempt now, succeeded and failed ones too, and answers 202 with it; 409 while an attempt is running. A pending delivery of a per_resource endpoint keeps its place in its resource\'s order. Admin keys only.',
         params: IdParams,
-        response: answers({ 202: 'the delivery, queued', 409: '`in_flight`: an attempt of it is running right now' }),
+        response: { 202: described('the delivery, queued (without its attempt log)', DeliveryView), ...answers({ 409: '`in_flight`: an attempt of it is running right now' }) },
       },
     },
     async (req, reply) => {
@@ -121,6 +124,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, ctx: AppContext): v
       schema: {
         tags: ['deliveries'],
         description: "The account's deliveries by status now: pending (waiting, retries included), retrying (the pending ones already tried), in_flight, succeeded, failed.",
+        response: { 200: described('{deliveries}: the account\'s deliveries by status now', AccountStatsView) },
       },
     },
     async (req) => {

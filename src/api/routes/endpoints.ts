@@ -13,6 +13,7 @@ import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, checkRange, instantOf, notFound } from '../middleware/errors.js';
 import { EndpointCreate, EndpointPatch, EndpointView, IdParams, PageQuery, RecoverBody, TestSendBody } from '../schemas.js';
 import { endpointView, iso } from '../views.js';
+import { EndpointPage } from '../response-schemas.js';
 import { Type, type Static } from 'typebox';
 import type { AuthInput } from '../schemas.js';
 import { checkEndpointDestinations } from '../destination.js';
@@ -98,7 +99,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return reply.status(201).send({ ...endpointView(endpoint), secret });
   });
 
-  app.get('/api/v2/endpoints', { schema: { tags: ['endpoints'], description: 'The account\'s endpoints, newest first, a page at a time (credentials masked).', querystring: PageQuery } }, async (req) => {
+  app.get('/api/v2/endpoints', { schema: { tags: ['endpoints'], description: 'The account\'s endpoints, newest first, a page at a time (credentials masked).', querystring: PageQuery, response: { 200: described('{data, next_cursor}: a page of endpoints (credentials masked), as GET /api/v2/endpoints/{id} shows each', EndpointPage) } } }, async (req) => {
     const q = req.query as Static<typeof PageQuery>;
     const page = await ctx.store.listEndpoints(principalOf(req).accountId, { cursor: q.cursor, limit: q.limit ?? 50 });
     return { data: page.items.map(endpointView), next_cursor: page.nextCursor };

@@ -7,7 +7,8 @@ import type { EventInput } from '../../domain/types.js';
 import { customTypesOf } from '../custom-events.js';
 import { checkEventLimits, eventField } from '../event-limits.js';
 import { ingestFailure, PUBLISH_UNAVAILABLE } from '../ingest-failure.js';
-import { answers } from '../openapi.js';
+import { answers, described } from '../openapi.js';
+import { EventDetailView } from '../response-schemas.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
 import { EventBatchIn, EventIdParams, EventIn } from '../schemas.js';
@@ -92,7 +93,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void
     return reply.status(202).send({ data: out });
   });
 
-  app.get('/api/v2/events/:id', { schema: { tags: ['events'], description: 'An event, by message id or by the id it was published with, and its first 250 deliveries; deliveries_next_cursor continues them at GET /deliveries?event_id=<message id>&cursor=.', params: EventIdParams } }, async (req) => {
+  app.get('/api/v2/events/:id', { schema: { tags: ['events'], description: 'An event, by message id or by the id it was published with, and its first 250 deliveries; deliveries_next_cursor continues them at GET /deliveries?event_id=<message id>&cursor=.', params: EventIdParams, response: { 200: described('the event and its first deliveries', EventDetailView) } } }, async (req) => {
     const { id } = req.params as Static<typeof EventIdParams>;
     const { accountId } = principalOf(req);
     const event = await ctx.store.getEvent(accountId, id);

@@ -19,6 +19,7 @@ import { presentedKey, principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, notFound } from '../middleware/errors.js';
 import { ApiRateLimiter } from '../middleware/rate-limit.js';
 import { IdParams, PageQuery } from '../schemas.js';
+import { nullableOneOf, pageOf } from '../response-schemas.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 
 // ---- schemas --------------------------------------------------------------------------------
@@ -59,6 +60,31 @@ const InboxView = Type.Object({
   created_at: Type.String(),
   updated_at: Type.String(),
   forward_secret: Type.Optional(Type.String({ description: 'signs relayed requests; shown when the relay endpoint is created' })),
+});
+
+const InboxRequestView = Type.Object({
+  id: Type.String(),
+  inbox_id: Type.String(),
+  method: Type.String(),
+  path: Type.String({ description: 'the path below the capture URL (`/` when none)' }),
+  query: Type.String({ description: 'the raw query string without `?` (empty when none)' }),
+  headers: Type.Record(Type.String(), Type.Union([Type.String(), Type.Array(Type.String())]), { description: 'as received, by name; a repeated header as a list' }),
+  body: Type.Union([Type.String(), Type.Null()], { description: 'the body as text, or base64 (body_encoding); null in a list page when over 64 KiB (body_omitted)' }),
+  body_encoding: nullableOneOf(['utf8', 'base64']),
+  body_omitted: Type.Optional(Type.Literal(true, { description: 'present in a list page when the body is left out: GET the request for it' })),
+  body_size: Type.Integer({ minimum: 0, description: 'bytes announced or received; more than the body when truncated' }),
+  truncated: Type.Boolean({ description: 'the body was over the limit: answered 413, only the request line and headers kept' }),
+  source_ip: Type.Union([Type.String(), Type.Null()]),
+  received_at: Type.String({ format: 'date-time' }),
+  signature: Type.Union(
+    [
+      Type.Object({ verified: Type.Literal(true), webhook_id: Type.String() }),
+      Type.Object({ verified: Type.Literal(false), code: Type.String(), message: Type.String() }),
+      Type.Null(),
+    ],
+    { description: "the check of its Standard Webhooks signature against the inbox's signing secret; null without one" },
+  ),
+  relay_message_id: Type.Union([Type.String(), Type.Null()], { description: 'the message relaying it to forward_url (GET /api/v2/events/{id})' }),
 });
 
 const RequestParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }), requestId: Type.String({ minLength: 1, maxLength: 100 }) });
@@ -162,7 +188,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return reply.status(201).send({ ...inboxView(inbox, baseUrlOf(ctx, req)), ...(relay ? { forward_secret: relay.secret } : {}) });
   });
 
-  app.get('/api/v2/inboxes', { schema: { tags, description: 'The account\'s inboxes, a page at a time.', querystring: PageQuery } }, async (req) => {
+  app.get('/api/v2/inboxes', { schema: { tags, description: 'The account\'s inboxes, a page at a time.', querystring: PageQuery, response: { 200: described('{data, next_cursor}: a page of inboxes', pageOf(InboxView)) } } }, async (req) => {
     const q = req.query as Static<typeof PageQuery>;
     const page = await ctx.store.listInboxes(principalOf(req).accountId, { cursor: q.cursor, limit: q.limit ?? 50 });
     const base = baseUrlOf(ctx, req);
@@ -229,7 +255,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return reply.status(204).send();
   });
 
-  app.get('/api/v2/inboxes/:id/requests', { schema: { tags, description: 'The requests an inbox recorded, newest first, a page at a time.', params: IdParams, querystring: PageQuery } }, async (req) => {
+  app.get('/api/v2/inboxes/:id/requests', { schema: { tags, description: 'The requests an inbox recorded, newest first, a page at a time.', params: IdParams, querystring: PageQuery, response: { 200: described('{data, next_cursor}: a page of recorded requests', pageOf(InboxRequestView)) } } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const q = req.query as Static<typeof PageQuery>;
     const inbox = await inboxOf(ctx, req, id);
@@ -237,7 +263,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return { data: page.items.map((r) => inboxRequestView(r, { listing: true })), next_cursor: page.nextCursor };
   });
 
-  app.get('/api/v2/inboxes/:id/requests/:requestId', { schema: { tags, description: 'One recorded request, with its headers and body.', params: RequestParams } }, async (req) => {
+  app.get('/api/v2/inboxes/:id/requests/:requestId', { schema: { tags, description: 'One recorded request, with its headers and body.', params: RequestParams, response: { 200: described('the request as recorded', InboxRequestView) } } }, async (req) => {
     const { id, requestId } = req.params as Static<typeof RequestParams>;
     const inbox = await inboxOf(ctx, req, id);
     const r = await ctx.store.getInboxRequest(inbox.accountId, id, requestId);
@@ -263,6 +289,13 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
         description:
           'Server-Sent Events: one `event: request` (id = request id, data = the captured request as JSON) per capture, a comment every 15 s. ' +
           'A reconnecting client sending Last-Event-ID (or ?after=) first receives everything it missed, oldest first.',
+        // The stream is written to the hijacked response: this schema only documents it.
+        response: {
+          200: {
+            description: 'the stream: `id: <request id>`, `event: request`, `data: <the request as GET /api/v2/inboxes/{id}/requests/{requestId} shows it>`',
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+          },
+        },
       },
     },
     async (req, reply) => {
