@@ -10,7 +10,7 @@ import type { ListedEventType } from '../../store/contract.js';
 import { principalOf } from '../middleware/auth.js';
 import { described } from '../openapi.js';
 import { CustomTypePageQuery } from '../schemas.js';
-import { CustomView, customView } from './event-types.js';
+import { Catalog, CustomView, customView } from './event-types.js';
 
 /** A custom type as a page lists it: its schema only when the page was asked with schemas=true. */
 const ListedView = Type.Object({ ...CustomView.properties, schema: Type.Optional(CustomView.properties.schema) });
@@ -20,14 +20,8 @@ const ListedPage = Type.Object({
   next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'pass as cursor for the next page (the name of the last type here); null on the last page' }),
 });
 
-const Topics = Type.Object({
-  topics: Type.Array(
-    Type.Object({
-      topic: Type.Object({ id: Type.String(), title: Type.String(), description: Type.String() }),
-      event_types: Type.Array(Type.Object({ name: Type.String(), description: Type.String(), names: Type.Record(Type.String(), Type.String(), { description: 'its name in each other profile that carries it' }) })),
-    }),
-  ),
-});
+/** The catalog's part of GET /api/v2/event-types. */
+const Topics = Type.Object({ topics: Catalog.properties.topics });
 
 function listedView(t: ListedEventType): Static<typeof ListedView> {
   const { schema, ...named } = customView({ ...t, schema: t.schema ?? null });

@@ -48,7 +48,7 @@ export const CustomView = Type.Object({
 const profileNames = (carriers: readonly string[]) =>
   Type.Object(Object.fromEntries(carriers.map((p) => [p, Type.Optional(Type.String())])), { description: 'its name in each profile that carries it' });
 
-const Catalog = Type.Object({
+export const Catalog = Type.Object({
   topics: Type.Array(
     Type.Object({
       topic: Type.Object({ id: Type.String(), title: Type.String(), description: Type.String() }),
