@@ -99,3 +99,14 @@ describe('GET /api/v2/event-types/catalog', () => {
     expect(both.body.custom[0].schema).toEqual(schemaOf(names[0]!));
   });
 });
+
+describe('the most custom types an account may have', () => {
+  it('is still counted, by the names: the 1,001st is refused naming name', async () => {
+    const have = (await read('/api/v2/event-types/custom?limit=250')).body.data.length as number;
+    for (let i = have; i < 1_000; i++) {
+      await h.herald.context.store.createEventType({ accountId: DEFAULT_ACCOUNT_ID, name: `more.type.t${String(i).padStart(4, '0')}`, description: '', schema: null, createdAt: 1, updatedAt: 1 });
+    }
+    const refused = await h.api('POST', '/api/v2/event-types', { name: 'one.too.many' });
+    expect([refused.status, refused.body.error, refused.body.field]).toEqual([422, 'invalid_event_type', 'name']);
+  });
+});

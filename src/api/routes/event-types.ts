@@ -7,6 +7,7 @@ import { eventTypesByTopic, findEventType, nameInProfile, profiles } from '../..
 import type { CustomEventType, Endpoint, JsonSchema } from '../../domain/types.js';
 import { examplePayloads, profilesOf } from '../../profiles/examples.js';
 import { nestingDepth } from '../event-limits.js';
+import { customTypesNamed } from '../event-type-filter.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, notFound } from '../middleware/errors.js';
 import { answers, described } from '../openapi.js';
@@ -162,7 +163,7 @@ export function registerEventTypeRoutes(app: FastifyInstance, ctx: AppContext): 
       const problem = customNameProblem(body.name);
       if (problem) throw new ApiError(422, 'invalid_event_type', problem, 'name');
       const schema = checkedSchema(body.schema);
-      if ((await ctx.store.listEventTypes(accountId)).length >= MAX_CUSTOM_TYPES) {
+      if ((await customTypesNamed(ctx.store, accountId)).length >= MAX_CUSTOM_TYPES) {
         throw new ApiError(422, 'invalid_event_type', `the account has ${MAX_CUSTOM_TYPES} custom event types, the most it may have`, 'name');
       }
       const now = ctx.clock();
