@@ -452,15 +452,18 @@ RETURNING id`;
 // why this is their setting at commit): one matched as unordered and marked leased is then
 // created pending instead, and its id comes back. An endpoint deleted since it was matched gets
 // no delivery, and the ids of its leased ones come back too (see purgeDeletedEndpoints for one
-// deleted while this statement runs).
+// deleted while this statement runs). Both are read through IN over the endpoints (a hashed
+// subplan), not a join: a generic plan hashed the batch's rows to join them and inserted them in
+// hash order, scattered over every index of deliveries, 8-10 µs more server CPU per delivery
+// (node bench/purge-cost.mjs --ingest).
 const DELIVERIES_SQL = `
 WITH present AS MATERIALIZED (
   SELECT e.id, e.ordering = 'per_resource' AS per_resource FROM endpoints e WHERE e.id = ANY ($6::text[])
 ), rows AS (
-  SELECT t.*, p.id IS NOT NULL AS present, t.resource_key IS NOT NULL AND coalesce(p.per_resource, FALSE) AS ordered
+  SELECT t.*, t.endpoint_id IN (SELECT id FROM present) AS present,
+         t.resource_key IS NOT NULL AND t.endpoint_id IN (SELECT id FROM present WHERE per_resource) AS ordered
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $7::text[], $8::bigint[], $9::boolean[])
       AS t(id, account_id, event_id, endpoint_id, event_type, resource_key, sequence, leased)
-    LEFT JOIN present p ON p.id = t.endpoint_id
 ), ins AS (
   INSERT INTO deliveries (id, account_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, ordered, resource_key, sequence,
                           lease_owner, lease_until, created_at, updated_at)
