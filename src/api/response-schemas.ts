@@ -22,6 +22,9 @@ export const pageOf = <T extends TSchema>(item: T) =>
 
 export const EndpointPage = pageOf(EndpointView);
 
+/** A new endpoint: the view, and its signing secret in full, shown this once. */
+export const EndpointCreated = Type.Object({ ...EndpointView.properties, secret: Type.String({ description: 'the signing secret (whsec_…), shown this once' }) });
+
 const DeliveryStatus = oneOf(['pending', 'in_flight', 'succeeded', 'failed']);
 
 export const AttemptView = Type.Object({

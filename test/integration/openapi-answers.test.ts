@@ -101,6 +101,7 @@ describe.each(['sqlite', 'postgres'] as const)('documented answers (%s)', (diale
     ids.failing = await endpoint({ url: failing.url, event_types: ['asset.created'], auth: { type: 'basic', username: 'user', password: 'secret-password' }, rate_limit_per_second: 5, project_ids: ['p1'] });
     ids.gone = await endpoint({ url: gone.url, event_types: ['asset.created'], headers: { 'X-Map': 'value-of-map' } });
     ids.hanging = await endpoint({ url: hanging.url, event_types: ['asset.deleted'], ordering: 'per_resource', description: 'held' });
+    // The OAuth endpoints take a type never published: their token URL is not on this machine.
     ids.oauth = await endpoint({
       url: ok.url,
       event_types: ['acme.widget.sold'],
@@ -204,6 +205,30 @@ describe.each(['sqlite', 'postgres'] as const)('documented answers (%s)', (diale
     for (const r of rows.items) expect(await get(`/api/v2/inboxes/${ids.inbox}/requests/${r.id}`, '/api/v2/inboxes/{id}/requests/{requestId}')).toEqual(json(inboxRequestView(r)));
   });
 
+  it('answers a create, a change, a publish, a batch and a purge as their views make them', async () => {
+    const created = await h.api('POST', '/api/v2/endpoints', { url: 'http://127.0.0.1:9/new', event_types: ['asset.downloaded'], auth: { type: 'basic', username: 'u', password: 'secret-password' } });
+    expect(created.status).toBe(201);
+    conforms('/api/v2/endpoints', 'post', '201', created.body);
+    const row = (await store().getEndpoint(ACCOUNT, created.body.id))!;
+    expect(created.body).toEqual(json({ ...endpointView(row), secret: row.secret }));
+    const changed = await h.api('PATCH', `/api/v2/endpoints/${row.id}`, { description: 'changed', rate_limit_per_second: null });
+    expect(changed.status).toBe(200);
+    conforms('/api/v2/endpoints/{id}', 'patch', '200', changed.body);
+    expect(changed.body).toEqual(json(endpointView((await store().getEndpoint(ACCOUNT, row.id))!)));
+    const published = await h.api('POST', '/api/v2/events', { type: 'asset.downloaded', id: 'dam-downloaded-1' });
+    expect(published.status).toBe(202);
+    conforms('/api/v2/events', 'post', '202', published.body);
+    expect(published.body).toEqual({ id: expect.any(String), deliveries: 1, duplicate: false });
+    const batch = await h.api('POST', '/api/v2/events/batch', { events: [{ type: 'asset.downloaded', id: 'dam-downloaded-1' }, { type: 'asset.deleted' }] });
+    expect(batch.status).toBe(202);
+    conforms('/api/v2/events/batch', 'post', '202', batch.body);
+    expect(batch.body).toEqual({ data: [{ id: published.body.id, deliveries: 1, duplicate: true }, { id: expect.any(String), deliveries: 1, duplicate: false }] });
+    const purged = await h.api('DELETE', `/api/v2/inboxes/${ids.inbox}/requests`);
+    expect(purged.status).toBe(200);
+    conforms('/api/v2/inboxes/{id}/requests', 'delete', '200', purged.body);
+    expect(purged.body).toEqual({ purged: 3 });
+  });
+
   it('gives every answer with a JSON body a schema in the document', () => {
     const bare: string[] = [];
     for (const [path, methods] of Object.entries(doc.paths)) {
@@ -234,4 +259,9 @@ const NAMED = [
   'GET /api/v2/inboxes/{id}/requests 200',
   'GET /api/v2/inboxes/{id}/requests/{requestId} 200',
   'GET /api/v2/inboxes/{id}/stream 200',
+  'POST /api/v2/endpoints 201',
+  'PATCH /api/v2/endpoints/{id} 200',
+  'POST /api/v2/events 202',
+  'POST /api/v2/events/batch 202',
+  'DELETE /api/v2/inboxes/{id}/requests 200',
 ];

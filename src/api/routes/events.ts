@@ -1,6 +1,6 @@
 // Ingest and event lookup: /api/v2/events
 import type { FastifyInstance } from 'fastify';
-import type { Static } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { AppContext } from '../../app/context.js';
 import { isHeraldEvent } from '../../catalog/index.js';
 import type { EventInput } from '../../domain/types.js';
@@ -11,7 +11,7 @@ import { answers, described } from '../openapi.js';
 import { EventDetailView } from '../response-schemas.js';
 import { principalOf, requireRole } from '../middleware/auth.js';
 import { ApiError, instantOf, notFound } from '../middleware/errors.js';
-import { EventBatchIn, EventIdParams, EventIn } from '../schemas.js';
+import { Accepted, EventBatchIn, EventIdParams, EventIn } from '../schemas.js';
 import { eventView } from '../views.js';
 
 /** Deliveries listed with an event; the rest are a page away (deliveries_next_cursor). */
@@ -80,12 +80,12 @@ async function publish(ctx: AppContext, accountId: string, events: EventInput[],
 export function registerEventRoutes(app: FastifyInstance, ctx: AppContext): void {
   const publisher = { preValidation: requireRole('publisher') };
 
-  app.post('/api/v2/events', { ...publisher, schema: { tags: ['events'], description: 'Publishes one event; 202 once it and its deliveries are committed. The same id again returns the first message and creates nothing.', body: EventIn, response: answers({ 202: PUBLISHED, 422: UNPUBLISHABLE, 503: PUBLISH_UNAVAILABLE }) } }, async (req, reply) => {
+  app.post('/api/v2/events', { ...publisher, schema: { tags: ['events'], description: 'Publishes one event; 202 once it and its deliveries are committed. The same id again returns the first message and creates nothing.', body: EventIn, response: { 202: described(PUBLISHED, Accepted), ...answers({ 422: UNPUBLISHABLE, 503: PUBLISH_UNAVAILABLE }) } } }, async (req, reply) => {
     const [out] = await publish(ctx, principalOf(req).accountId, [toInput(req.body as EventIn, 'body')], () => '');
     return reply.status(202).send(out);
   });
 
-  app.post('/api/v2/events/batch', { ...publisher, schema: { tags: ['events'], description: 'Publishes up to 1,000 events in one commit; 202 with one result per event, in order.', body: EventBatchIn, response: answers({ 202: `{data}: per event, in order, ${PUBLISHED}`, 422: UNPUBLISHABLE, 503: PUBLISH_UNAVAILABLE }) } }, async (req, reply) => {
+  app.post('/api/v2/events/batch', { ...publisher, schema: { tags: ['events'], description: 'Publishes up to 1,000 events in one commit; 202 with one result per event, in order.', body: EventBatchIn, response: { 202: described(`{data}: per event, in order, ${PUBLISHED}`, Type.Object({ data: Type.Array(Accepted) })), ...answers({ 422: UNPUBLISHABLE, 503: PUBLISH_UNAVAILABLE }) } } }, async (req, reply) => {
     const { events } = req.body as EventBatchIn;
     checkDistinctIds(events);
     const inputs = events.map((e, i) => toInput(e, `events[${i}]`));

@@ -271,7 +271,7 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return inboxRequestView(r);
   });
 
-  app.delete('/api/v2/inboxes/:id/requests', { ...admin, schema: { tags, description: 'Deletes every request an inbox recorded. Admin keys only.', params: IdParams, response: answers({ 200: '{purged}: how many were deleted' }) } }, async (req) => {
+  app.delete('/api/v2/inboxes/:id/requests', { ...admin, schema: { tags, description: 'Deletes every request an inbox recorded. Admin keys only.', params: IdParams, response: { 200: described('{purged}: how many were deleted', Type.Object({ purged: Type.Integer({ minimum: 0 }) })) } } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const inbox = await inboxOf(ctx, req, id);
     return { purged: await ctx.store.purgeInboxRequests(inbox.accountId, id) };
