@@ -120,7 +120,8 @@ describe.each(['sqlite', 'postgres'] as const)('recover of an ordered endpoint, 
     }
   });
 
-  it.runIf(dialect === 'postgres')('waits for a delivery another writer holds locked, and re-queues it with the others', async () => {
+  // Row locks are PostgreSQL's: the embedded store has one writer at a time, so nothing to wait for.
+  if (dialect === 'postgres') it('waits for a delivery another writer holds locked, and re-queues it with the others', async () => {
     const { receiver } = await switchableReceiver();
     const locker = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await locker.connect();
