@@ -3,18 +3,19 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_DATABASE_URL } from '../../src/store/conformance/pg-harness.js';
 import { allSequences, arrivedInOrder, eventsOfResources, eventually, startReceiver, tempDir, type Receiver } from '../helpers.js';
 import { runCli } from '../cli/cli-support.js';
 import { apiCall, spawnHerald, type HeraldProcess } from '../process.js';
 
-const schema = `herald_procs_${randomBytes(5).toString('hex')}`;
-const url = new URL(TEST_DATABASE_URL);
-url.searchParams.set('schema', schema);
+// A schema per test: endpoints a test leaves behind would match the next test's events, and
+// their failing deliveries (to a receiver already closed) would load the workers it measures.
+const schemas: string[] = [];
+let schema = '';
 const dir = tempDir();
 const ENV = {
-  DATABASE_URL: url.toString(),
+  DATABASE_URL: '',
   HERALD_DATA_DIR: dir,
   HERALD_SECRET_KEY: randomBytes(32).toString('hex'),
   HERALD_LEASE_MS: '2000',
@@ -28,6 +29,13 @@ async function spawn(command: string, env: Record<string, string> = {}, args: st
   procs.push(p);
   return p;
 }
+beforeEach(() => {
+  schema = `herald_procs_${randomBytes(5).toString('hex')}`;
+  schemas.push(schema);
+  const url = new URL(TEST_DATABASE_URL);
+  url.searchParams.set('schema', schema);
+  ENV.DATABASE_URL = url.toString();
+});
 afterEach(async () => {
   for (const p of procs.splice(0)) p.child.kill('SIGKILL');
   await receiver?.close();
@@ -35,7 +43,7 @@ afterEach(async () => {
 afterAll(async () => {
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  for (const name of schemas) await client.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
   await client.end();
   rmSync(dir, { recursive: true, force: true });
 });
