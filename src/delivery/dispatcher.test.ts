@@ -305,6 +305,46 @@ describe('Dispatcher', () => {
     expect(settled.filter((s) => s.outcome === 'release')).toHaveLength(7);
   });
 
+  it('waits for a shared slot beyond those it reserves ahead (other workers took the ones before) instead of handing it back and losing the slot', async () => {
+    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { slow: { rateLimitPerSecond: 25 } });
+    let answeredAt = 0;
+    let sentAt = 0;
+    // A 400 ms lease holds slots 100 ms ahead; the store answers a slot 1,200 ms away.
+    h.deps.reserveRate = async () => {
+      answeredAt = Date.now();
+      return 1_200;
+    };
+    const deliver = h.deps.deliver;
+    h.deps.deliver = (d) => {
+      sentAt = Date.now();
+      return deliver(d);
+    };
+    h.queue.push(delivery('m0', 'slow'));
+    const d = dispatcher(h, { concurrency: 20, endpointConcurrency: 10, leaseMs: 400 });
+    d.start();
+    await until(() => h.settled.length === 1);
+    await d.stop(1000);
+    expect(h.settled.map((s) => s.outcome)).toEqual(['succeeded']);
+    expect(sentAt - answeredAt).toBeGreaterThanOrEqual(1_150);
+  });
+
+  it('on stop, hands back a delivery still waiting for its slot, due at that slot, without sending it', async () => {
+    const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }), { slow: { rateLimitPerSecond: 25 } });
+    let reserved = false;
+    h.deps.reserveRate = async () => {
+      reserved = true;
+      return 60_000;
+    };
+    h.queue.push(delivery('m0', 'slow'));
+    const d = dispatcher(h, { concurrency: 20, endpointConcurrency: 10, leaseMs: 400 });
+    d.start();
+    await until(() => reserved);
+    await new Promise((r) => setTimeout(r, 20));
+    const { unfinished } = await d.stop(5_000);
+    expect(unfinished).toBe(0);
+    expect(h.settled).toEqual([expect.objectContaining({ deliveryId: 'm0', outcome: 'release', nextAttemptAt: NOW + 60_000 })]);
+  });
+
   it('keeps settlements that failed to write and writes them on the next flush', async () => {
     const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }));
     let failures = 1;

@@ -144,7 +144,7 @@ interface EndpointLoad {
 const LEASE_RENEWALS = 3;
 /** A throttled endpoint is not claimed for while its next free slot is further than this. */
 const THROTTLE_HORIZON_MS = 500;
-/** A delivery holds its lease while it waits for a rate-limit slot at most this long (and a quarter of the lease). */
+/** Slots are reserved at most this far ahead (and a quarter of the lease); a limit shared with other workers may answer later ones. */
 const MAX_SLOT_HOLD_MS = 10_000;
 const MAX_SLOT_KEYS = 10_000;
 /** At most this many rounds of an endpoint's concurrency are held claimed (running + waiting). */
@@ -181,6 +181,8 @@ export class Dispatcher {
   private waitingTotal = 0;
   private readonly perEndpoint = new Map<string, EndpointLoad>();
   private readonly throttledUntil = new Map<string, number>();
+  /** Begun deliveries waiting for their rate-limit slot, with the time it comes. */
+  private readonly awaitingSlot = new Map<ClaimedDelivery, { readonly timer: NodeJS.Timeout; readonly load: EndpointLoad; readonly at: number }>();
   /** The latest rate-limit slot reserved so far, per rate-limit key (`endpoint:…`, `account:…`). */
   private readonly slotsUntil = new Map<string, number>();
   /** Average attempt time per endpoint (ms): how far ahead its work may be claimed. */
@@ -340,6 +342,7 @@ export class Dispatcher {
     this.notify();
     await this.loopDone;
     this.releaseWaiting();
+    this.releaseAwaitingSlot();
     const deadline = this.clock() + graceMs;
     while (this.inFlight > 0 && this.clock() < deadline) await this.wait(Math.min(50, deadline - this.clock()));
     const unfinished = this.inFlight;
@@ -521,8 +524,12 @@ export class Dispatcher {
     load.running++;
     const reservedAt = this.clock();
     const run = (delay: number) => {
-      if (delay > 0) setTimeout(() => void this.attempt(d, schedule, load), delay);
-      else void this.attempt(d, schedule, load);
+      if (delay <= 0) return void this.attempt(d, schedule, load);
+      const timer = setTimeout(() => {
+        this.awaitingSlot.delete(d);
+        void this.attempt(d, schedule, load);
+      }, delay);
+      this.awaitingSlot.set(d, { timer, load, at: this.clock() + delay });
     };
     const delay = this.reserve(schedule, limits);
     if (typeof delay === 'number') return run(delay);
@@ -533,8 +540,9 @@ export class Dispatcher {
     // or late answers would bunch sends together and exceed the limit over a window.
     delay.then((ms) => {
       // A limit shared with other workers may give a slot beyond what this one reserved ahead
-      // (they took the ones before it): hand the delivery back until then rather than outlive its lease.
-      if (ms > Math.max(this.leaseMs / 2, this.slotHoldMs + 1_000)) return this.finish(d, load, reservedAt + ms);
+      // (they took the ones before it). The delivery waits for it all the same, its lease renewed
+      // meanwhile: handed back, the slot would be lost to everyone, and when the store answers
+      // slowly every answer lies far ahead, so the limit's whole rate would be thrown away.
       run(reservedAt + ms - this.clock());
     }, (err: unknown) => {
       // No slot could be reserved (store unavailable): try again shortly rather than exceed the limit.
@@ -560,6 +568,15 @@ export class Dispatcher {
       for (const [key, until] of this.slotsUntil) if (until <= now) this.slotsUntil.delete(key);
     }
     for (const key of keys) if (at > (this.slotsUntil.get(key) ?? 0)) this.slotsUntil.set(key, at);
+  }
+
+  /** Stopping: deliveries not yet sent go back, due at the slot each was given. */
+  private releaseAwaitingSlot(): void {
+    for (const [d, { timer, load, at }] of this.awaitingSlot) {
+      clearTimeout(timer);
+      this.awaitingSlot.delete(d);
+      this.finish(d, load, at);
+    }
   }
 
   private releaseWaiting(): void {
