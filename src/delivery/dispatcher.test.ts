@@ -345,6 +345,53 @@ describe('Dispatcher', () => {
     expect(h.settled).toEqual([expect.objectContaining({ deliveryId: 'm0', outcome: 'release', nextAttemptAt: NOW + 60_000 })]);
   });
 
+  /** Deliveries to one endpoint, each answered after 10 ms as `answer` says for the nth attempt started; the requests in flight as each starts. */
+  async function concurrencyAtStarts(n: number, answer: (i: number) => AttemptResult, options: Partial<ConstructorParameters<typeof Dispatcher>[1]>): Promise<number[]> {
+    let running = 0;
+    const atStart: number[] = [];
+    const h = harness(async () => {
+      const started = atStart.push(++running) - 1;
+      await new Promise((r) => setTimeout(r, 10));
+      running--;
+      return answer(started);
+    });
+    const all = new Map(Array.from({ length: n }, (_, i) => [`m${i}`, delivery(`m${i}`, 'e1')]));
+    h.queue.push(...all.values());
+    // Claimed beyond what the endpoint may hold, deliveries go back to the queue.
+    const settle = h.deps.settle;
+    h.deps.settle = async (batch) => {
+      for (const s of batch) if (s.outcome === 'release') h.queue.push(all.get(s.deliveryId)!);
+      return settle(batch.filter((s) => s.outcome !== 'release'));
+    };
+    const d = dispatcher(h, { concurrency: 64, claimBatch: 64, idlePollMs: 5, ...options });
+    d.start();
+    await until(() => h.settled.length === n);
+    await d.stop(1000);
+    return atStart;
+  }
+  const answered: AttemptResult = { attempt: attempt(200), verdict: 'success' };
+  const timedOut: AttemptResult = { attempt: { ...attempt(0), statusCode: null, errorKind: 'timeout' }, verdict: 'fail' };
+
+  it('starts an endpoint at a few requests at once and lets it earn its concurrency one answer at a time', async () => {
+    const atStart = await concurrencyAtStarts(120, () => answered, { endpointConcurrency: 16, initialEndpointConcurrency: 4 });
+    // The first four started before any answer; then each answer started two.
+    expect(atStart.slice(0, 4)).toEqual([1, 2, 3, 4]);
+    expect(Math.max(...atStart.slice(0, 5))).toBe(4);
+    expect(Math.max(...atStart)).toBe(16);
+  });
+
+  it('an endpoint that never answers keeps the few requests it started with', async () => {
+    const atStart = await concurrencyAtStarts(40, () => timedOut, { endpointConcurrency: 16, initialEndpointConcurrency: 4 });
+    expect(Math.max(...atStart)).toBe(4);
+  });
+
+  it('halves the concurrency an endpoint earned on each timeout, back to where it started', async () => {
+    // The first sixty attempts are answered, which earns it well past its start; every later one times out.
+    const atStart = await concurrencyAtStarts(120, (i) => (i < 60 ? answered : timedOut), { endpointConcurrency: 16, initialEndpointConcurrency: 2 });
+    expect(Math.max(...atStart.slice(0, 60))).toBeGreaterThanOrEqual(12);
+    expect(Math.max(...atStart.slice(-30))).toBe(2);
+  });
+
   it('keeps settlements that failed to write and writes them on the next flush', async () => {
     const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }));
     let failures = 1;

@@ -1,5 +1,6 @@
 // The dispatcher loop. It never sees SQL or HTTP: it is handed claim, deliver and settle,
 // and decides only what to take next, when to wait, and what an attempt's result means.
+import { EndpointWindows } from './endpoint-windows.js';
 import type { AttemptInput, ClaimedDelivery, HeldLease, IngestLease, Settlement } from '../store/contract.js';
 import { diskRefusal } from '../store/unavailable.js';
 import { nextAttempt } from './retry-policy.js';
@@ -78,7 +79,10 @@ export interface DispatcherDeps {
 export interface DispatcherOptions {
   readonly owner: string;
   readonly concurrency: number;
+  /** The most requests in flight to one endpoint; it starts lower and earns this (EndpointWindows). */
   readonly endpointConcurrency: number;
+  /** Requests in flight to an endpoint before it has answered any (default 8). */
+  readonly initialEndpointConcurrency?: number;
   readonly retrySchedule: readonly number[];
   readonly claimBatch?: number;
   /** How long a claim's lease lasts: work claimed ahead must start well within it. */
@@ -154,6 +158,8 @@ const CLAIM_HORIZON_MS = 100;
 /** Weight of the newest attempt in an endpoint's average attempt time. */
 const PACE_WEIGHT = 0.2;
 const MAX_PACED_ENDPOINTS = 10_000;
+/** Requests in flight to an endpoint that has not answered yet: a dead one holds no more. */
+const INITIAL_ENDPOINT_CONCURRENCY = 8;
 
 interface RateLimitKey {
   readonly key: string;
@@ -187,6 +193,7 @@ export class Dispatcher {
   private readonly slotsUntil = new Map<string, number>();
   /** Average attempt time per endpoint (ms): how far ahead its work may be claimed. */
   private readonly paceMs = new Map<string, number>();
+  private readonly windows: EndpointWindows;
   private wakeUp: (() => void) | null = null;
   private settleQueue: Settlement[] = [];
   /** The batch being written now (and, after a failed write, one at a time): still leased to us. */
@@ -228,6 +235,7 @@ export class Dispatcher {
     this.idlePollMs = options.idlePollMs ?? 1_000;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.slotHoldMs = Math.min(MAX_SLOT_HOLD_MS, this.leaseMs / 4);
+    this.windows = new EndpointWindows(options.endpointConcurrency, options.initialEndpointConcurrency ?? INITIAL_ENDPOINT_CONCURRENCY, MAX_PACED_ENDPOINTS);
   }
 
   /** Whose leases this dispatcher holds. */
@@ -465,11 +473,12 @@ export class Dispatcher {
    */
   private holdLimit(endpointId: string): number {
     const pace = this.paceMs.get(endpointId);
-    if (pace === undefined) return this.options.endpointConcurrency;
+    const window = this.windows.of(endpointId);
+    if (pace === undefined) return window;
     const perAttempt = Math.max(1, pace);
     const withinLease = Math.floor(this.leaseMs / (4 * perAttempt));
     const rounds = Math.max(1, Math.min(MAX_ROUNDS, 1 + Math.floor(CLAIM_HORIZON_MS / perAttempt), withinLease));
-    return rounds * this.options.endpointConcurrency;
+    return rounds * window;
   }
 
   /** Deliveries of an endpoint running, waiting, or promised to an ingest commit. */
@@ -494,10 +503,11 @@ export class Dispatcher {
       load = { running: 0, waiting: [] };
       this.perEndpoint.set(d.endpointId, load);
     }
-    if (load.running < this.options.endpointConcurrency) {
+    const window = this.windows.of(d.endpointId);
+    if (load.running < window) {
       this.begin(d, schedule, load);
       if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
-    } else if (load.running + load.waiting.length < this.holdLimit(d.endpointId) + this.options.endpointConcurrency) {
+    } else if (load.running + load.waiting.length < this.holdLimit(d.endpointId) + window) {
       this.waitingTotal++;
       load.waiting.push({ d, schedule, claimedAt: this.clock() });
     } else {
@@ -613,6 +623,8 @@ export class Dispatcher {
     try {
       if (result.verdict === 'release') return this.finish(d, load, this.clock());
       this.notePace(d.endpointId, result.attempt.durationMs);
+      if (result.attempt.errorKind === 'timeout') this.windows.timedOut(d.endpointId);
+      else this.windows.answered(d.endpointId);
       const { settlement, after } = this.settlementFor(d, result);
       const chained = schedule.ordered && d.resourceKey !== null;
       if (chained) {
@@ -664,8 +676,12 @@ export class Dispatcher {
     // Only this claim's: a later claim of the same delivery (this one's lease ran out) keeps its place.
     if (this.attempting.get(d.id) === d) this.attempting.delete(d.id);
     load.running--;
-    const next = this.running ? this.nextWaiting(load) : undefined;
-    if (next) this.begin(next.d, next.schedule, load);
+    // A window that grew on this answer starts two: an endpoint ramps up a round trip at a time.
+    while (this.running && load.running < this.windows.of(d.endpointId)) {
+      const next = this.nextWaiting(load);
+      if (!next) break;
+      this.begin(next.d, next.schedule, load);
+    }
     if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
     // Wake the loop only when a claim could now take more: the endpoint dropped out of the
     // excluded set, or enough slots came free. Waking on every completion would run a claim

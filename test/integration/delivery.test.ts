@@ -158,6 +158,33 @@ describe('leases', () => {
   });
 });
 
+describe('isolation', () => {
+  it('keeps a healthy endpoint going while six endpoints never answer: each of those holds a few requests, not the whole process', async () => {
+    // 64 requests at once in all: six dead endpoints at 64 each (the ceiling) would take every one
+    // until their 30 s timeouts, and the healthy endpoint would wait for them.
+    const h = await herald({ HERALD_CONCURRENCY: '64' });
+    const hanging: ServerResponse[] = [];
+    const dead = await receiver((_req, _i, res) => void hanging.push(res));
+    const alive = await receiver();
+    try {
+      for (let k = 0; k < 6; k++) await h.api('POST', '/api/v2/endpoints', { url: `${dead.url}/d${k}`, event_types: ['asset.created'] });
+      await h.api('POST', '/api/v2/endpoints', { url: alive.url, event_types: ['asset.deleted'] });
+      const events = Array.from({ length: 100 }, (_, i) => ({ type: 'asset.created', data: { i } }));
+      expect((await h.api('POST', '/api/v2/events/batch', { events })).status).toBe(202);
+      // Eight each: an endpoint that has not answered yet gets no more at once.
+      await dead.waitFor(48);
+      for (let i = 0; i < 20; i++) expect((await h.api('POST', '/api/v2/events', { type: 'asset.deleted', data: { i } })).status).toBe(202);
+      await alive.waitFor(20, 10_000);
+      expect(dead.received.length).toBe(48);
+      const perEndpoint = new Map<string, number>();
+      for (const r of dead.received) perEndpoint.set(r.url, (perEndpoint.get(r.url) ?? 0) + 1);
+      expect([...perEndpoint.values()]).toEqual([8, 8, 8, 8, 8, 8]);
+    } finally {
+      for (const res of hanging) res.destroy();
+    }
+  });
+});
+
 describe('shutdown', () => {
   it('stops after HERALD_SHUTDOWN_GRACE_MS with an attempt still running, and hands its delivery back', async () => {
     const hanging: ServerResponse[] = [];

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { EndpointWindows } from './endpoint-windows.js';
+
+describe('EndpointWindows', () => {
+  it('starts an endpoint at the initial window, never above the ceiling', () => {
+    expect(new EndpointWindows(64, 8).of('e')).toBe(8);
+    expect(new EndpointWindows(2, 8).of('e')).toBe(2);
+  });
+
+  it('grows by one per answer up to the ceiling, and halves on each timeout down to where it started', () => {
+    const w = new EndpointWindows(40, 4);
+    for (let i = 0; i < 50; i++) w.answered('e');
+    expect(w.of('e')).toBe(40);
+    w.timedOut('e');
+    expect(w.of('e')).toBe(20);
+    w.timedOut('e');
+    expect(w.of('e')).toBe(10);
+    for (let i = 0; i < 5; i++) w.timedOut('e');
+    expect(w.of('e')).toBe(4);
+    w.answered('e');
+    expect(w.of('e')).toBe(5);
+    // Each endpoint has its own.
+    expect(w.of('other')).toBe(4);
+  });
+
+  it('forgets every endpoint once it would remember more than its limit: each starts over', () => {
+    const w = new EndpointWindows(64, 8, 2);
+    w.answered('a');
+    w.answered('b');
+    expect([w.of('a'), w.of('b')]).toEqual([9, 9]);
+    w.answered('c');
+    expect([w.of('a'), w.of('b'), w.of('c')]).toEqual([8, 8, 9]);
+  });
+});
