@@ -45,7 +45,11 @@ export class KeyAuthenticator {
   }
 
   async authenticate(key: string): Promise<Principal | null> {
-    const hash = hashKey(key);
+    return this.authenticateHash(hashKey(key));
+  }
+
+  /** As authenticate(), for a caller that has hashed the key already (hashKey). */
+  async authenticateHash(hash: string): Promise<Principal | null> {
     const hit = this.cache.get(hash);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.principal;
     const record = await this.store.findApiKeyByHash(hash);
@@ -90,11 +94,13 @@ export function authenticate(auth: KeyAuthenticator, failures?: KeyFailureLimit)
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const key = presentedKey(req);
     if (!key) throw new ApiError(401, 'unauthorized', 'an API key is required: send it as X-API-Key, Authorization: Bearer, or the Basic password');
-    // Requests checking one key at once count as one attempt: a client's own are never refused for being many.
-    const attempt = failures?.admit(req, hashKey(key));
+    // Hashed once, for the failure limit and the lookup: requests checking one key at once count
+    // as one attempt, so a client's own are never refused for being many.
+    const hash = hashKey(key);
+    const attempt = failures?.admit(req, hash);
     let principal: Principal | null;
     try {
-      principal = key.length > 512 ? null : await auth.authenticate(key);
+      principal = key.length > 512 ? null : await auth.authenticateHash(hash);
     } catch (err) {
       // The store did not answer: the key is neither good nor bad.
       attempt?.forget();
