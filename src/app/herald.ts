@@ -43,7 +43,7 @@ export interface HeraldOptions {
    */
   readonly clock?: () => number;
   /** Smaller recover chunks and answer waits, so tests see a recover still running with a few rows. */
-  readonly recoverPace?: { readonly chunk: number; readonly answerWithinMs: number };
+  readonly recoverPace?: { readonly chunk: number; readonly answerWithinMs: number; readonly chunkPauseMs?: number };
   /** The script the dispatch thread runs (tests wrap the real one to hold its start or stop it). */
   readonly dispatchThreadScript?: URL;
 }

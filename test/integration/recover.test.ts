@@ -1,7 +1,9 @@
 // Recover (replay many) over more deliveries than one chunk, on SQLite and on PostgreSQL, through
 // the HTTP API: it answers while still running and reports its progress, re-queues exactly what
 // its dry run counted, once, even when the client repeats the request, and never touches or
-// counts another account's deliveries. Chunks of 3 and no answer wait stand in for 2,000 and 2 s.
+// counts another account's deliveries. Chunks of 3 and no answer wait stand in for 2,000 and 2 s,
+// and a 50 ms pause between chunks for the time a chunk takes: without it a recover of 20 could
+// finish before its request answered, and the answer would not show it running.
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +11,7 @@ import { heraldTestSchema, type TestSchema } from '../../src/store/conformance/p
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { ADMIN_KEY, eventually, startReceiver, startTestHerald, tempDir, type Receiver, type TestHerald } from '../helpers.js';
 
-const PACE = { chunk: 3, answerWithinMs: 0 };
+const PACE = { chunk: 3, answerWithinMs: 0, chunkPauseMs: 50 };
 // One attempt, then failed: a recovered delivery to a failing receiver fails again at once.
 const ONE_ATTEMPT = { HERALD_RETRY_SCHEDULE: '0' };
 
@@ -141,7 +143,7 @@ describe('a recover whose process stopped half-way', () => {
   it('is taken over where it stopped after a restart, each delivery re-queued once', async () => {
     const dataDir = tempDir();
     const receiver = await startReceiver((_r, _i, res) => void res.writeHead(500).end('down'));
-    let h = await startTestHerald({ ...ONE_ATTEMPT, HERALD_LEASE_MS: '2000' }, { dataDir, recoverPace: { chunk: 1, answerWithinMs: 0 } });
+    let h = await startTestHerald({ ...ONE_ATTEMPT, HERALD_LEASE_MS: '2000' }, { dataDir, recoverPace: { chunk: 1, answerWithinMs: 0, chunkPauseMs: 20 } });
     try {
       const endpoint = await failedDeliveries(h, receiver.url, 60);
       // Disabled: what is re-queued stays pending, to be counted.
