@@ -596,7 +596,8 @@ export interface Store {
    * `before`, deliveries whose endpoint is gone, and events older than `before` with no delivery
    * left. Failed deliveries stay: they are replayable. Returns the rows removed. Per-minute
    * attempt rollups are kept ROLLUP_EXTRA_MS longer than `before` (health windows reach back
-   * 7 days whatever the retention). Recoveries finished before `before` go too.
+   * 7 days whatever the retention). Recoveries finished before `before` go too, and the
+   * Idempotency-Keys of secret rotations made before it (a repeat with one rotates again).
    */
   prune(before: number, limit: number): Promise<{ deliveries: number; events: number }>;
 

@@ -653,6 +653,26 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect((await store.getEndpoint(account.id, read.id))?.secret).toBe('whsec_new9');
       });
 
+      it('forgets secret rotation keys past retention, and only those', async () => {
+        const { account, endpoints } = await setup(1);
+        const read = endpoints[0];
+        const rotate = async (secret: string, at: number, key: string) => {
+          const now = (await store.getEndpoint(account.id, read.id))!;
+          const rotated = { ...now, secret, previousSecret: now.secret, previousSecretExpiresAt: at + 1_000, updatedAt: at };
+          return store.rotateSecretOnce(rotated, now, key, `sha-${secret}`);
+        };
+        expect(await rotate('whsec_old', T0 + 10, 'old-key')).toBe('rotated');
+        expect(await rotate('whsec_new', T0 + 20, 'new-key')).toBe('rotated');
+        await store.prune(T0 + 15, 100);
+        // The old key is forgotten: a repeat with it rotates again; the newer one is still found.
+        expect(await rotate('whsec_again', T0 + 30, 'old-key')).toBe('rotated');
+        expect(await rotate('whsec_never', T0 + 40, 'new-key')).toEqual({
+          secretSha256: 'sha-whsec_new',
+          previousSecretExpiresAt: T0 + 1_020,
+          createdAt: T0 + 20,
+        });
+      });
+
       it('a conditional endpoint delete deletes only while updated_at is as read', async () => {
         const { account, endpoints } = await setup(1);
         const read = endpoints[0];

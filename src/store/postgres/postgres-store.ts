@@ -1502,6 +1502,12 @@ export class PostgresStore implements Store {
         [before, limit],
         c,
       );
+      await this.exec(
+        `DELETE FROM secret_rotations WHERE (account_id, endpoint_id, idempotency_key) IN (
+           SELECT account_id, endpoint_id, idempotency_key FROM secret_rotations WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [before, limit],
+        c,
+      );
       return { result: { deliveries, events: events + swept.deleted }, sweep: swept.next };
     });
     // Only once committed: a rolled-back sweep must look at its window again.

@@ -1319,6 +1319,7 @@ export class SqliteStore implements Store {
         limit,
       );
       this.run("DELETE FROM recoveries WHERE id IN (SELECT id FROM recoveries WHERE status = 'done' AND finished_at < ? LIMIT ?)", before, limit);
+      this.run('DELETE FROM secret_rotations WHERE rowid IN (SELECT rowid FROM secret_rotations WHERE created_at < ? LIMIT ?)', before, limit);
       return { result: { deliveries, events: events + swept.deleted }, sweep: swept.next };
     });
     // Only once committed: a rolled-back sweep must look at its window again.
