@@ -29,6 +29,12 @@ export type Rotated =
   | { readonly id: string; readonly secret: string; readonly previous_secret_expires_at: string }
   | { readonly id: string; readonly secret_hint: string; readonly previous_secret_expires_at: string };
 
+/** The rotation overlap as /openapi.json states it: `24 hours`, `90 seconds`. */
+export function overlapText(ms: number): string {
+  const [amount, unit] = ms > 0 && ms % 3_600_000 === 0 ? [ms / 3_600_000, 'hour'] : [ms / 1000, 'second'];
+  return `${amount} ${unit}${amount === 1 ? '' : 's'}`;
+}
+
 const at = (ms: number) => new Date(ms).toISOString();
 const sha256 = (secret: string) => createHash('sha256').update(secret).digest('hex');
 

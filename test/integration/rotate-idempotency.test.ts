@@ -1,8 +1,8 @@
 // Secret rotation with an Idempotency-Key: requests repeating one key, at once and spread over
 // API processes, rotate the secret once; the first is answered with the new secret, the repeats
 // with that rotation, the secret masked (it is shown once); a key whose rotation a later one
-// replaced rotates nothing and shows nothing (409 rotated_since). On the embedded store, and on
-// PostgreSQL with two API processes.
+// replaced rotates nothing and shows nothing (409 rotated_since). Tenovos's rotate, which answers
+// 204, takes the key alike. On the embedded store, and on PostgreSQL with two API processes.
 import { expect, it } from 'vitest';
 import { onEveryStore } from '../every-store.js';
 import { ADMIN_KEY, type TestHerald } from '../helpers.js';
@@ -73,6 +73,25 @@ function rotationsOn(servers: () => readonly TestHerald[]): void {
     const plain = await Promise.all([rotate(at(0), one), rotate(at(1), one)]);
     expect(plain.map((p) => [p.status, p.replayed])).toEqual([[200, false], [200, false]]);
     expect(plain[0].body.secret).not.toBe(plain[1].body.secret);
+  });
+
+  it('Tenovos rotate takes the key too: one of many repeats rotates, the others answer 204 replayed; a replaced key is a 409', async () => {
+    const made = await send(at(0), 'POST', '/webhooks/endpoint', {}, [{ description: 'Rotate me', eventTypes: ['asset.created'], url: 'https://example.website.com/hooks', rateLimit: 10 }]);
+    expect(made.status).toBe(200);
+    const route = `/webhooks/endpoint/${String(made.body.id)}`;
+    const secret = async () => (await send(at(1), 'GET', `${route}/secret`)).body.key;
+    const before = await secret();
+    const answers = await Promise.all(Array.from({ length: REPEATS }, (_, i) => rotate(at(i), route, 'tenovos-1')));
+    expect(answers.map((a) => a.status)).toEqual(Array<number>(REPEATS).fill(204));
+    expect(answers.filter((a) => a.replayed)).toHaveLength(REPEATS - 1);
+    const rotated = await secret();
+    expect(rotated).not.toBe(before);
+    expect(await rotate(at(1), route, 'tenovos-2')).toMatchObject({ status: 204, replayed: false });
+    const latest = await secret();
+    expect(latest).not.toBe(rotated);
+    const again = await rotate(at(0), route, 'tenovos-1');
+    expect([again.status, again.body.error, again.body.field]).toEqual([409, 'rotated_since', 'Idempotency-Key']);
+    expect(await secret()).toBe(latest);
   });
 
   it('refuses a key longer than 200 characters, naming the header', async () => {

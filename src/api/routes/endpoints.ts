@@ -25,7 +25,7 @@ import { expectedIfSent, recordFields, StaleCopyError, withoutReadOnly, type Rea
 import { checkIfMatch, etagOf, IF_MATCH, IfMatchHeaders, namesState, preconditionFailed } from '../preconditions.js';
 import type { RecoverScope } from '../../store/contract.js';
 import { answerRecover, fixedScope, IDEMPOTENCY_KEY, KEY_REUSED, RecoverHeaders, RecoveryView, recoveryView } from '../recover.js';
-import { answerRotate, ROTATED_SINCE, RotateHeaders } from '../rotation.js';
+import { answerRotate, overlapText, ROTATED_SINCE, RotateHeaders } from '../rotation.js';
 
 const RecoveryParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }), recovery_id: Type.String({ minLength: 1, maxLength: 100 }) });
 
@@ -265,12 +265,6 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
       return { secret: endpoint.secret, previous_secret_expires_at: iso(expires) };
     },
   );
-}
-
-/** The rotation overlap as /openapi.json states it: `24 hours`, `90 seconds`. */
-function overlapText(ms: number): string {
-  const [amount, unit] = ms > 0 && ms % 3_600_000 === 0 ? [ms / 3_600_000, 'hour'] : [ms / 1000, 'second'];
-  return `${amount} ${unit}${amount === 1 ? '' : 's'}`;
 }
 
 /** Members of an endpoint's view that move with deliveries, without its change time. */

@@ -27,13 +27,14 @@ import { iso, maskedValues } from '../../api/views.js';
 import { expectedIfSent, readOnlyDoc, ReadOnlyCreatedAt, recordFields, ReadOnlyId, ReadOnlyUpdatedAt, staleCopy, withoutReadOnly, type ReadOnlyField } from '../../api/read-only.js';
 import type { AppContext } from '../../app/context.js';
 import { saveEndpointUpdate } from '../../app/endpoint-update.js';
-import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, rotateSecret, TOKEN_ENDPOINT_AUTH_METHODS, tokenEndpointAuthMethod } from '../../domain/endpoint.js';
+import { buildEndpoint, checkUrl, EndpointInputError, patchEndpoint, TOKEN_ENDPOINT_AUTH_METHODS, tokenEndpointAuthMethod } from '../../domain/endpoint.js';
 import { newId } from '../../domain/ids.js';
 import type { Endpoint, EndpointAuth, TokenEndpointAuthMethod } from '../../domain/types.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { failedSince } from '../../store/queries.js';
 import { credentialElsewhere } from '../shared.js';
 import { answerRecover, IDEMPOTENCY_KEY, KEY_REUSED, RecoverHeaders, RecoveryView } from '../../api/recover.js';
+import { answerRotate, overlapText, ROTATED_SINCE, RotateHeaders } from '../../api/rotation.js';
 import { customTypesFor } from '../../api/event-type-filter.js';
 
 const TAGS = ['tenovos'];
@@ -404,14 +405,16 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       schema: {
         tags: TAGS,
         summary: "Rotate the endpoint's signing secret (Tenovos)",
-        description: 'A new secret signs from now on; the previous one also signs for 24 hours.',
+        description: `A new secret signs from now on; the previous one also signs for ${overlapText(ctx.config.rotationOverlapMs)} (HERALD_ROTATION_OVERLAP_SECONDS). With an Idempotency-Key, a repeat (a retry after a timeout, from any API process) rotates nothing again and answers 204 with header Idempotent-Replayed; once a later rotation replaced the key's, 409 rotated_since. A key is remembered for HERALD_RETENTION_DAYS.`,
         params: IdParams,
-        response: { 204: described('rotated', Type.Null()) },
+        headers: RotateHeaders,
+        response: { 204: described('rotated (or, repeated with its Idempotency-Key, rotated before)', Type.Null()), ...answers({ 409: ROTATED_SINCE }) },
       },
     },
     async (req, reply) => {
       const existing = await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id);
-      await saveEndpointUpdate(ctx, rotateSecret(existing, generateSecret(), ctx.clock(), ctx.config.rotationOverlapMs), existing);
+      // The native answer carries the secret; Tenovos reads it with GET .../secret instead.
+      await answerRotate(ctx, reply, existing, (req.headers as Static<typeof RotateHeaders>)[IDEMPOTENCY_KEY]);
       return reply.status(204).send();
     },
   );
