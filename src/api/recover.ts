@@ -32,6 +32,12 @@ export const RecoveryView = Type.Object({
   finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
 
+/** A dry run's answer: what the recover would re-queue, and the end to send back for exactly those. */
+export const DryRun = Type.Object({
+  would_requeue: Type.Integer({ description: 'deliveries in scope now' }),
+  until: Type.String({ format: 'date-time', description: 'the end of the range counted (now, when the request left it out): send it with the recover' }),
+});
+
 export function recoveryView(r: Recovery) {
   return {
     id: r.id,

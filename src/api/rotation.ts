@@ -5,7 +5,7 @@
 // its hint (GET .../secret shows it to an admin).
 import { createHash } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { AppContext } from '../app/context.js';
 import { saveEndpointUpdate } from '../app/endpoint-update.js';
 import { rotateSecret } from '../domain/endpoint.js';
@@ -24,10 +24,14 @@ export const RotateHeaders = Type.Object({
   ),
 });
 
+const expires = Type.String({ format: 'date-time', description: 'when the previous secret stops signing' });
+export const RotatedView = Type.Union([
+  Type.Object({ id: Type.String(), secret: Type.String({ description: 'the new signing secret, shown this once' }), previous_secret_expires_at: expires }),
+  Type.Object({ id: Type.String(), secret_hint: Type.String({ description: 'the secret a repeat of an Idempotency-Key set, masked' }), previous_secret_expires_at: expires }),
+]);
+
 /** The first answer holds the new secret; a repeat only its hint. */
-export type Rotated =
-  | { readonly id: string; readonly secret: string; readonly previous_secret_expires_at: string }
-  | { readonly id: string; readonly secret_hint: string; readonly previous_secret_expires_at: string };
+export type Rotated = Static<typeof RotatedView>;
 
 /** The rotation overlap as /openapi.json states it: `24 hours`, `90 seconds`. */
 export function overlapText(ms: number): string {

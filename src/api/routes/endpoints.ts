@@ -24,8 +24,8 @@ import { saveEndpointUpdate } from '../../app/endpoint-update.js';
 import { expectedIfSent, recordFields, StaleCopyError, withoutReadOnly, type ReadOnlyField } from '../read-only.js';
 import { checkIfMatch, etagOf, IF_MATCH, IfMatchHeaders, namesState, preconditionFailed } from '../preconditions.js';
 import type { RecoverScope } from '../../store/contract.js';
-import { answerRecover, fixedScope, IDEMPOTENCY_KEY, KEY_REUSED, RecoverHeaders, RecoveryView, recoveryView } from '../recover.js';
-import { answerRotate, overlapText, ROTATED_SINCE, RotateHeaders } from '../rotation.js';
+import { answerRecover, DryRun, fixedScope, IDEMPOTENCY_KEY, KEY_REUSED, RecoverHeaders, RecoveryView, recoveryView } from '../recover.js';
+import { answerRotate, overlapText, ROTATED_SINCE, RotateHeaders, RotatedView } from '../rotation.js';
 
 const RecoveryParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }), recovery_id: Type.String({ minLength: 1, maxLength: 100 }) });
 
@@ -158,7 +158,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return reply.status(204).send();
   });
 
-  app.post('/api/v2/endpoints/:id/secret/rotate', { ...admin, schema: { tags: ['endpoints'], description: `Replaces the signing secret and returns the new one; the previous secret keeps signing alongside it for ${overlapText(ctx.config.rotationOverlapMs)} (HERALD_ROTATION_OVERLAP_SECONDS), until previous_secret_expires_at. Only one previous secret is kept. With an Idempotency-Key, a repeat (from any API process) rotates nothing again and answers as the first did, but with secret_hint in place of the secret, shown once (header Idempotent-Replayed), while the secret it set is still the endpoint's; once a later rotation replaced it, 409 rotated_since. A key is remembered for HERALD_RETENTION_DAYS. Admin keys only.`, params: IdParams, headers: RotateHeaders, response: answers({ 200: 'the new secret in full (a repeat of an Idempotency-Key: its secret_hint), and when the previous one stops signing', 409: ROTATED_SINCE }) } }, async (req, reply) => {
+  app.post('/api/v2/endpoints/:id/secret/rotate', { ...admin, schema: { tags: ['endpoints'], description: `Replaces the signing secret and returns the new one; the previous secret keeps signing alongside it for ${overlapText(ctx.config.rotationOverlapMs)} (HERALD_ROTATION_OVERLAP_SECONDS), until previous_secret_expires_at. Only one previous secret is kept. With an Idempotency-Key, a repeat (from any API process) rotates nothing again and answers as the first did, but with secret_hint in place of the secret, shown once (header Idempotent-Replayed), while the secret it set is still the endpoint's; once a later rotation replaced it, 409 rotated_since. A key is remembered for HERALD_RETENTION_DAYS. Admin keys only.`, params: IdParams, headers: RotateHeaders, response: { 200: described('the new secret in full (a repeat of an Idempotency-Key: its secret_hint), and when the previous one stops signing', RotatedView), ...answers({ 409: ROTATED_SINCE }) } } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
     const existing = await ctx.store.getEndpoint(accountId, id);
@@ -177,7 +177,11 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
         params: IdParams,
         headers: RecoverHeaders,
         body: RecoverBody,
-        response: answers({ 200: 'dry_run: {would_requeue, until}, nothing changed', 202: 'the recovery: running (follow Location) or done', 422: KEY_REUSED }),
+        response: {
+          200: described('dry_run: what a recover would re-queue, nothing changed', DryRun),
+          202: described('the recovery: running (follow Location) or done', RecoveryView),
+          ...answers({ 422: KEY_REUSED }),
+        },
       },
     },
     async (req, reply) => {
