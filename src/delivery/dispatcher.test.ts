@@ -392,6 +392,49 @@ describe('Dispatcher', () => {
     expect(Math.max(...atStart.slice(-30))).toBe(2);
   });
 
+  it('shares three quarters of the process between busy endpoints that answer slowly, and a new one starts while they hold theirs', async () => {
+    const slow = ['s1', 's2', 's3', 's4'];
+    let running = 0;
+    let hanging = 0;
+    let slowAnswered = 0;
+    let freshStarted = false;
+    // Answered after 150 ms (2 s by their attempts' durations), each earns its window; once
+    // `hold` is set, new attempts hang until the end.
+    let hold = false;
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const h = harness(async (d) => {
+      if (d.endpointId === 'fresh') {
+        freshStarted = true;
+        return answered;
+      }
+      running++;
+      if (hold) {
+        hanging++;
+        await held;
+      } else await new Promise((r) => setTimeout(r, 150));
+      running--;
+      slowAnswered++;
+      // Slow by the time they say they took (2 s), quick in the test's.
+      return { attempt: { ...attempt(200), durationMs: 2_000 }, verdict: 'success' };
+    });
+    for (let i = 0; i < 150; i++) for (const e of slow) h.queue.push(delivery(`${e}-${i}`, e));
+    const d = dispatcher(h, { concurrency: 32, endpointConcurrency: 32, initialEndpointConcurrency: 2, claimBatch: 32, idlePollMs: 5 });
+    d.start();
+    try {
+      await until(() => slowAnswered >= 60);
+      hold = true;
+      await until(() => hanging > 0 && hanging === running);
+      // Six each: an even share of 24 (each earned more, and 32 between them would fill it).
+      expect(running).toBe(24);
+      h.queue.push(delivery('f1', 'fresh'));
+      await until(() => freshStarted);
+    } finally {
+      release();
+      await d.stop(1_000);
+    }
+  });
+
   it('keeps settlements that failed to write and writes them on the next flush', async () => {
     const h = harness(async () => ({ attempt: attempt(200), verdict: 'success' }));
     let failures = 1;

@@ -79,7 +79,10 @@ export interface DispatcherDeps {
 export interface DispatcherOptions {
   readonly owner: string;
   readonly concurrency: number;
-  /** The most requests in flight to one endpoint; it starts lower and earns this (EndpointWindows). */
+  /**
+   * The most requests in flight to one endpoint; it starts lower and earns this (EndpointWindows),
+   * and a slow one gets no more than its share of the process while others are busy (windowOf).
+   */
   readonly endpointConcurrency: number;
   /** Requests in flight to an endpoint before it has answered any (default 8). */
   readonly initialEndpointConcurrency?: number;
@@ -160,6 +163,10 @@ const PACE_WEIGHT = 0.2;
 const MAX_PACED_ENDPOINTS = 10_000;
 /** Requests in flight to an endpoint that has not answered yet: a dead one holds no more. */
 const INITIAL_ENDPOINT_CONCURRENCY = 8;
+/** The part of the process's concurrency slow busy endpoints share between them; the rest is for others. */
+const SHARED_PART = 0.75;
+/** An endpoint whose attempts take this long on average is slow: it gets at most its share. */
+const SLOW_PACE_MS = 1_000;
 
 interface RateLimitKey {
   readonly key: string;
@@ -473,12 +480,29 @@ export class Dispatcher {
    */
   private holdLimit(endpointId: string): number {
     const pace = this.paceMs.get(endpointId);
-    const window = this.windows.of(endpointId);
+    const window = this.windowOf(endpointId);
     if (pace === undefined) return window;
     const perAttempt = Math.max(1, pace);
     const withinLease = Math.floor(this.leaseMs / (4 * perAttempt));
     const rounds = Math.max(1, Math.min(MAX_ROUNDS, 1 + Math.floor(CLAIM_HORIZON_MS / perAttempt), withinLease));
     return rounds * window;
+  }
+
+  /**
+   * Requests the endpoint may have in flight now: the window it earned, and for a slow one (a
+   * second or more per attempt) no more than an even share of three quarters of the process
+   * between the endpoints busy now (never below where windows start). Slow endpoints that answer
+   * keep the windows they earned, and four of them at the ceiling would fill the process for as
+   * long as their backlogs last; held to a share, one that is over it (more endpoints got busy
+   * since) starts nothing new until it is back within it, and the quarter left over is where
+   * others start. Quick endpoints are not held to it: they give their requests back within
+   * moments, and sharing them out cost ten of them about a tenth of their throughput.
+   */
+  private windowOf(endpointId: string): number {
+    const earned = this.windows.of(endpointId);
+    if ((this.paceMs.get(endpointId) ?? 0) < SLOW_PACE_MS) return earned;
+    const share = Math.floor((this.options.concurrency * SHARED_PART) / Math.max(1, this.perEndpoint.size));
+    return Math.min(earned, Math.max(this.windows.start, share));
   }
 
   /** Deliveries of an endpoint running, waiting, or promised to an ingest commit. */
@@ -503,7 +527,7 @@ export class Dispatcher {
       load = { running: 0, waiting: [] };
       this.perEndpoint.set(d.endpointId, load);
     }
-    const window = this.windows.of(d.endpointId);
+    const window = this.windowOf(d.endpointId);
     if (load.running < window) {
       this.begin(d, schedule, load);
       if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
@@ -677,7 +701,7 @@ export class Dispatcher {
     if (this.attempting.get(d.id) === d) this.attempting.delete(d.id);
     load.running--;
     // A window that grew on this answer starts two: an endpoint ramps up a round trip at a time.
-    while (this.running && load.running < this.windows.of(d.endpointId)) {
+    while (this.running && load.running < this.windowOf(d.endpointId)) {
       const next = this.nextWaiting(load);
       if (!next) break;
       this.begin(next.d, next.schedule, load);

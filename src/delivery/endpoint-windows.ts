@@ -34,7 +34,8 @@ export class EndpointWindows {
     this.set(endpointId, Math.max(this.start, Math.floor(this.of(endpointId) / 2)));
   }
 
-  private get start(): number {
+  /** Where every window starts, and the least it falls back to. */
+  get start(): number {
     return Math.min(this.initial, this.ceiling);
   }
 

@@ -185,6 +185,41 @@ describe('isolation', () => {
   });
 });
 
+describe('isolation from slow endpoints', () => {
+  it('keeps a healthy endpoint going while four endpoints that earned their concurrency answer slowly', async () => {
+    // Each answers its first 16 requests at once, earning 8 + 16 requests in flight, then takes
+    // 6 s per answer. Four at 24 would fill the 64 for as long as their backlog lasts (600
+    // deliveries at 64 per 6 s: about a minute); sharing three quarters of it, they leave room.
+    const h = await herald({ HERALD_CONCURRENCY: '64' });
+    const timers = new Set<NodeJS.Timeout>();
+    const seen = new Map<string, number>();
+    const slow = await receiver((req, _i, res) => {
+      const n = (seen.get(req.url!) ?? 0) + 1;
+      seen.set(req.url!, n);
+      if (n <= 16) return void res.writeHead(200).end();
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        res.writeHead(200).end();
+      }, 6_000);
+      timers.add(timer);
+    });
+    const alive = await receiver();
+    try {
+      for (let k = 0; k < 4; k++) await h.api('POST', '/api/v2/endpoints', { url: `${slow.url}/s${k}`, event_types: ['asset.created'] });
+      await h.api('POST', '/api/v2/endpoints', { url: alive.url, event_types: ['asset.deleted'] });
+      const events = Array.from({ length: 150 }, (_, i) => ({ type: 'asset.created', data: { i } }));
+      expect((await h.api('POST', '/api/v2/events/batch', { events })).status).toBe(202);
+      await slow.waitFor(4 * 16 + 8);
+      for (let i = 0; i < 20; i++) expect((await h.api('POST', '/api/v2/events', { type: 'asset.deleted', data: { i } })).status).toBe(202);
+      // Within about one slow answer: the first ones mark them slow (the 16 quick ones did not),
+      // and those over their share start nothing new.
+      await alive.waitFor(20, 15_000);
+    } finally {
+      for (const timer of timers) clearTimeout(timer);
+    }
+  });
+});
+
 describe('shutdown', () => {
   it('stops after HERALD_SHUTDOWN_GRACE_MS with an attempt still running, and hands its delivery back', async () => {
     const hanging: ServerResponse[] = [];
