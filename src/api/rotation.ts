@@ -25,6 +25,7 @@ export const RotateHeaders = Type.Object({
 });
 
 const expires = Type.String({ format: 'date-time', description: 'when the previous secret stops signing' });
+/** A rotation's answer as /openapi.json documents it: the new secret once, a repeat's hint after. */
 export const RotatedView = Type.Union([
   Type.Object({ id: Type.String(), secret: Type.String({ description: 'the new signing secret, shown this once' }), previous_secret_expires_at: expires }),
   Type.Object({ id: Type.String(), secret_hint: Type.String({ description: 'the secret a repeat of an Idempotency-Key set, masked' }), previous_secret_expires_at: expires }),
