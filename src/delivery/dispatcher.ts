@@ -478,9 +478,8 @@ export class Dispatcher {
    * waiting, and holding more would take waiting room from every other endpoint. Everything
    * held must also start well within its lease.
    */
-  private holdLimit(endpointId: string): number {
+  private holdLimit(endpointId: string, window = this.windowOf(endpointId)): number {
     const pace = this.paceMs.get(endpointId);
-    const window = this.windowOf(endpointId);
     if (pace === undefined) return window;
     const perAttempt = Math.max(1, pace);
     const withinLease = Math.floor(this.leaseMs / (4 * perAttempt));
@@ -531,7 +530,7 @@ export class Dispatcher {
     if (load.running < window) {
       this.begin(d, schedule, load);
       if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
-    } else if (load.running + load.waiting.length < this.holdLimit(d.endpointId) + window) {
+    } else if (load.running + load.waiting.length < this.holdLimit(d.endpointId, window) + window) {
       this.waitingTotal++;
       load.waiting.push({ d, schedule, claimedAt: this.clock() });
     } else {
@@ -694,14 +693,16 @@ export class Dispatcher {
   private finish(d: ClaimedDelivery, load: EndpointLoad, releaseAt?: number): void {
     if (releaseAt !== undefined) this.release(d, releaseAt);
     const freeBefore = this.freeSlots();
-    const holdLimit = this.holdLimit(d.endpointId);
+    // Fixed while this runs: it moves with answers and with endpoints getting busy or idle.
+    const window = this.windowOf(d.endpointId);
+    const holdLimit = this.holdLimit(d.endpointId, window);
     const loadBefore = load.running + load.waiting.length;
     this.inFlight--;
     // Only this claim's: a later claim of the same delivery (this one's lease ran out) keeps its place.
     if (this.attempting.get(d.id) === d) this.attempting.delete(d.id);
     load.running--;
     // A window that grew on this answer starts two: an endpoint ramps up a round trip at a time.
-    while (this.running && load.running < this.windowOf(d.endpointId)) {
+    while (this.running && load.running < window) {
       const next = this.nextWaiting(load);
       if (!next) break;
       this.begin(next.d, next.schedule, load);
