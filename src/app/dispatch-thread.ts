@@ -12,6 +12,7 @@ import { SsrfGuard } from '../net/ssrf-guard.js';
 import { createLogger } from '../observability/logger.js';
 import { HeraldMetrics } from '../observability/metrics.js';
 import { instrumentStore } from '../observability/timed-store.js';
+import { withAsyncTurns } from '../store/sqlite/async-turns.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { WriteLock } from '../store/sqlite/write-lock.js';
 import { startDispatching, type Dispatching } from './dispatch.js';
@@ -33,7 +34,7 @@ function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: Her
   const file = sqliteFile(config);
   const store = new SqliteStore({ file, sealer: loadSecretBox(config), synchronous: config.sqliteSync, writeLock, onWrites: logWrites(logger, file) });
   const metrics = new HeraldMetrics({ profiles, defaultMetrics: false });
-  const timed = instrumentStore(store, metrics);
+  const timed = instrumentStore(withAsyncTurns(store, writeLock), metrics);
   const clock = Date.now;
   const cache = new EndpointCache(store, 1_000, clock);
   const guard = new SsrfGuard({ allow: AllowList.fromString(config.allowedTargets), alwaysAllowHosts: data.ownHosts });

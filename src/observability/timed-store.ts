@@ -1,6 +1,7 @@
 // Times the store calls on the hot path without touching the drivers: a proxy that replaces a
 // few methods of any Store with timed versions and passes everything else through.
 import type { IngestOutcome, Store } from '../store/contract.js';
+import { withMethods } from '../store/method-proxy.js';
 
 export type TimedOperation = 'ingest' | 'claim' | 'settle' | 'nextDueAt' | 'reserveRate' | 'queueDepth';
 
@@ -32,20 +33,5 @@ export function instrumentStore(store: Store, observer: StoreObserver): Store {
     ['reserveRate', timed('reserveRate', (...args: Parameters<Store['reserveRate']>) => store.reserveRate(...args))],
     ['queueDepth', timed('queueDepth', (accountId?: string, endpointId?: string) => store.queueDepth(accountId, endpointId))],
   ]);
-  // Other methods are bound once: drivers use `this`, and a bind per access would allocate.
-  const bound = new Map<PropertyKey, unknown>();
-  return new Proxy(store, {
-    get(target, prop) {
-      const own = replaced.get(prop);
-      if (own !== undefined) return own;
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      let fn = bound.get(prop);
-      if (fn === undefined) {
-        fn = value.bind(target);
-        bound.set(prop, fn);
-      }
-      return fn;
-    },
-  });
+  return withMethods(store, replaced);
 }

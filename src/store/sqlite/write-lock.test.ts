@@ -84,3 +84,68 @@ describe('WriteLock', () => {
     expect(Date.now() - t).toBeLessThan(50);
   });
 });
+
+/** A thread that takes the lock, says so (signals[0] = 1), holds it `ms`, and says when it lets go (signals[1] = 1). */
+function holder(lock: WriteLock, signals: Int32Array, ms: number): Worker {
+  const code = `
+    const { workerData } = require('node:worker_threads');
+    import(workerData.lockJs).then(({ WriteLock }) => {
+      const lock = new WriteLock(workerData.buffer, 5_000);
+      const signals = new Int32Array(workerData.signals);
+      lock.run(() => {
+        Atomics.store(signals, 0, 1);
+        Atomics.notify(signals, 0);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.ms);
+        Atomics.store(signals, 1, 1);
+      });
+    });`;
+  return new Worker(code, { eval: true, workerData: { lockJs: LOCK_JS, buffer: lock.buffer, signals: signals.buffer, ms } });
+}
+
+async function heldElsewhere(lock: WriteLock, ms: number): Promise<{ signals: Int32Array; exited: Promise<unknown> }> {
+  const signals = new Int32Array(new SharedArrayBuffer(8));
+  const worker = holder(lock, signals, ms);
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  const taken = Atomics.waitAsync(signals, 0, 0, 5_000);
+  if (taken.async) expect(await taken.value).toBe('ok');
+  return { signals, exited };
+}
+
+describe('WriteLock.runAsync', () => {
+  it('waits for its turn without blocking the event loop, and writes only once the holder is done', async () => {
+    const lock = new WriteLock();
+    const { signals, exited } = await heldElsewhere(lock, 300);
+    const events: string[] = [];
+    setTimeout(() => events.push('timer'), 20);
+    const written = lock.runAsync(() => {
+      events.push(Atomics.load(signals, 1) === 1 ? 'written after the holder' : 'written while held');
+      return 'done';
+    });
+    expect(await written).toBe('done');
+    expect(events).toEqual(['timer', 'written after the holder']);
+    await exited;
+  });
+
+  it('lets a blocking write of the same thread through while its own ticket waits, instead of waiting for itself', async () => {
+    const lock = new WriteLock(undefined, 5_000);
+    const { exited } = await heldElsewhere(lock, 300);
+    const queued = lock.runAsync(() => 'queued');
+    const t = Date.now();
+    expect(lock.run(() => 'blocking')).toBe('blocking');
+    expect(Date.now() - t).toBeLessThan(200);
+    expect(await queued).toBe('queued');
+    await exited;
+    // Both gave their turns back: a writer gets in at once.
+    const t2 = Date.now();
+    lock.run(() => undefined);
+    expect(Date.now() - t2).toBeLessThan(50);
+  });
+
+  it('runs a nested write inside its turn without another ticket, and hands the turn on when fn throws', async () => {
+    const lock = new WriteLock(undefined, 5_000);
+    expect(await lock.runAsync(() => lock.run(() => 'nested'))).toBe('nested');
+    await expect(lock.runAsync(() => { throw new Error('SQLITE_FULL'); })).rejects.toThrow('SQLITE_FULL');
+    const [next, serving] = new Int32Array(lock.buffer);
+    expect(serving).toBe(next);
+  });
+});

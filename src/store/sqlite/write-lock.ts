@@ -22,16 +22,62 @@ export class WriteLock {
     this.cells = new Int32Array(buffer);
   }
 
+  /** Tickets this thread took with runAsync() and is waiting on. */
+  private queued = 0;
+  /** Whether this thread is inside its turn now (in runAsync's fn). */
+  private inTurn = false;
+
   /** Runs fn as the only writer among the lock's users (blocking this thread until its turn). */
   run<T>(fn: () => T): T {
+    // Inside its own turn already; or behind a ticket of its own that only this thread's event
+    // loop can take up, which blocking here would wait for: SQLite's lock keeps writers apart.
+    if (this.inTurn || this.queued > 0) return fn();
     const ticket = Atomics.add(this.cells, NEXT, 1);
     this.waitFor(ticket);
     try {
       return fn();
     } finally {
-      // Hands the turn on only if it is still this ticket's: a holder passed over meanwhile has
-      // no turn left to give, and moving SERVING again would put it ahead of NEXT for good.
-      if (Atomics.compareExchange(this.cells, SERVING, ticket, ticket + 1) === ticket) Atomics.notify(this.cells, SERVING);
+      this.handOn(ticket);
+    }
+  }
+
+  /**
+   * Runs fn as the only writer, waiting for the turn without blocking this thread: a thread that
+   * sends requests goes on taking their answers while the other commits. fn runs synchronously
+   * in the turn (a store call whose writes happen before its first await), and the turn is
+   * handed on as soon as it returns.
+   */
+  async runAsync<T>(fn: () => T): Promise<T> {
+    if (this.inTurn) return fn();
+    const ticket = Atomics.add(this.cells, NEXT, 1);
+    this.queued++;
+    try {
+      await this.waitForAsync(ticket);
+    } finally {
+      this.queued--;
+    }
+    this.inTurn = true;
+    try {
+      return fn();
+    } finally {
+      this.inTurn = false;
+      this.handOn(ticket);
+    }
+  }
+
+  private handOn(ticket: number): void {
+    // Hands the turn on only if it is still this ticket's: a holder passed over meanwhile has
+    // no turn left to give, and moving SERVING again would put it ahead of NEXT for good.
+    if (Atomics.compareExchange(this.cells, SERVING, ticket, ticket + 1) === ticket) Atomics.notify(this.cells, SERVING);
+  }
+
+  private async waitForAsync(ticket: number): Promise<void> {
+    for (;;) {
+      const serving = Atomics.load(this.cells, SERVING);
+      if (((serving - ticket) | 0) >= 0) return;
+      const waiting = Atomics.waitAsync(this.cells, SERVING, serving, this.patienceMs);
+      const outcome = waiting.async ? await waiting.value : waiting.value;
+      if (outcome === 'timed-out') Atomics.compareExchange(this.cells, SERVING, serving, serving + 1);
     }
   }
 
