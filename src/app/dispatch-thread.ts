@@ -53,7 +53,12 @@ function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: Her
   const ctx = { config, store, ingestor, endpointCache: cache, logger, metrics, version: data.version, clock, endpointChanged };
   // Its claims queue for the write lock behind the main thread's commits: no empty ones.
   const showRoom = () => Atomics.store(room, 0, (handedOver + (dispatching?.dispatcher.room() ?? 0)) | 0);
-  dispatching = startDispatching(ctx, timed, guard, { concurrency: data.concurrency, idleAfterShortClaim: true, onRoomChanged: showRoom });
+  dispatching = startDispatching(ctx, timed, guard, {
+    concurrency: data.concurrency,
+    idleAfterShortClaim: true,
+    onRoomChanged: showRoom,
+    writeTurn: async <T>(fn: () => Promise<T>): Promise<T> => await writeLock.runAsync(fn),
+  });
   const d = dispatching.dispatcher;
   showRoom();
   metrics.watch({ dispatcher: () => d.status(), ingest: () => ingestor.status() });

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { OAuth2TokenCache } from '../auth/oauth2.js';
 import { createAuthProvider } from '../auth/provider.js';
 import { createAttempt } from '../delivery/attempt.js';
-import { Dispatcher, type DispatcherOptions, type EndpointSchedule } from '../delivery/dispatcher.js';
+import { Dispatcher, type DispatcherDeps, type DispatcherOptions, type EndpointSchedule } from '../delivery/dispatcher.js';
 import { HttpSender } from '../delivery/http-sender.js';
 import { RateLimiter } from '../delivery/rate-limiter.js';
 import { newId } from '../domain/ids.js';
@@ -26,11 +26,16 @@ export interface Dispatching {
   stop(graceMs: number): Promise<{ unfinished: number }>;
 }
 
+export interface DispatchingOptions extends Pick<DispatcherOptions, 'concurrency' | 'idleAfterShortClaim' | 'onRoomChanged'> {
+  /** Where claims wait for the store's write turn without blocking (DispatcherDeps.writeTurn). */
+  readonly writeTurn?: DispatcherDeps['writeTurn'];
+}
+
 /**
  * Builds and starts a dispatcher. `store` is the hot path's view of the store (timed for
  * /metrics); health hooks write through ctx.store.
  */
-export function startDispatching(ctx: DispatchContext, store: Store, guard: SsrfGuard, options: Pick<DispatcherOptions, 'concurrency' | 'idleAfterShortClaim' | 'onRoomChanged'>): Dispatching {
+export function startDispatching(ctx: DispatchContext, store: Store, guard: SsrfGuard, options: DispatchingOptions): Dispatching {
   const { config } = ctx;
   const sender = new HttpSender({ connect: createGuardedConnector(guard, { timeout: 10_000 }) });
   const oauth = new OAuth2TokenCache(sender.agent, ctx.clock);
@@ -53,7 +58,7 @@ function buildDispatcher(
   store: Store,
   sender: HttpSender,
   oauth: OAuth2TokenCache,
-  { concurrency, idleAfterShortClaim, onRoomChanged }: Pick<DispatcherOptions, 'concurrency' | 'idleAfterShortClaim' | 'onRoomChanged'>,
+  { concurrency, idleAfterShortClaim, onRoomChanged, writeTurn }: DispatchingOptions,
 ): Dispatcher {
   const { endpointCache, config, logger } = ctx;
   const limiter = new RateLimiter(ctx.clock);
@@ -92,6 +97,7 @@ function buildDispatcher(
       deliver,
       settle: (batch) => store.settle(batch, ctx.clock(), failingGap),
       nextDueAt: () => store.nextDueAt(),
+      writeTurn,
       extendLeases: (leases, until) => store.extendLeases(owner, leases, until),
       // One process owns the embedded store's limits; PostgreSQL workers share them in the database.
       reserveRate:

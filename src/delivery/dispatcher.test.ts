@@ -184,9 +184,9 @@ describe('Dispatcher', () => {
       release.splice(0).forEach((r) => r());
     }
     await d.stop(1000);
-    // Fast: up to 4 rounds of 2 before a claim, plus the claim's round. Slow: 1 round + 1 round.
-    expect(peak.fast).toBeGreaterThan(4);
-    expect(peak.fast).toBeLessThanOrEqual(10);
+    // Fast: up to 16 rounds of 2 before a claim, plus the claim's round. Slow: 1 round + 1 round.
+    expect(peak.fast).toBeGreaterThan(8);
+    expect(peak.fast).toBeLessThanOrEqual(34);
     expect(peak.slow).toBeLessThanOrEqual(4);
     expect(h.settled.filter((s) => s.outcome === 'release')).toEqual([]);
   });
@@ -658,6 +658,27 @@ describe('Dispatcher handoff from ingest', () => {
     await until(() => started.includes('c1'));
     release.splice(0).forEach((r) => r());
     await d.stop(1000);
+  });
+
+  it('sizes a claim that waited for its turn at the store by the room free once the turn came', async () => {
+    const { h, release, started } = blockingHarness();
+    const turns: (() => void)[] = [];
+    h.deps.writeTurn = (fn) => new Promise((resolve, reject) => turns.push(() => void fn().then(resolve, reject)));
+    for (let i = 0; i < 8; i++) h.queue.push(delivery(`q${i}`, `e${i}`));
+    // 4 slots, all free when the claim starts waiting for its turn.
+    const d = dispatcher(h);
+    d.start();
+    await until(() => turns.length === 1);
+    expect(h.claims).toEqual([]);
+    // Meanwhile an ingest commit hands over three deliveries: one slot is left.
+    d.take([delivery('t1', 'x1'), delivery('t2', 'x1'), delivery('t3', 'x2')]);
+    await until(() => started.length === 3);
+    turns.shift()!();
+    await until(() => started.length === 4);
+    expect(h.claims[0]?.limit).toBe(1);
+    expect(d.status().inFlight).toBe(4);
+    release.splice(0).forEach((r) => r());
+    await d.stop(10);
   });
 
   it('frees the room a commit did not use (a duplicate, a failed commit)', async () => {

@@ -66,6 +66,12 @@ export interface DispatcherDeps {
   /** Keeps the leases of attempts still running until `until` (the store's extendLeases). */
   extendLeases?(leases: readonly HeldLease[], until: number): Promise<unknown>;
   /**
+   * Runs fn once the store can take a write at once (the dispatch thread: its turn at the write
+   * lock). A claim is sized inside it: one that waited behind an ingest commit asks for all the
+   * room that came free meanwhile, instead of what was free when it started waiting.
+   */
+  writeTurn?<T>(fn: () => Promise<T>): Promise<T>;
+  /**
    * Settlements with notices were written (a 410, an exhausted delivery): carry them out. They
    * are kept with the deliveries until carried out, so a crash in between loses none.
    */
@@ -154,8 +160,14 @@ const THROTTLE_HORIZON_MS = 500;
 /** Slots are reserved at most this far ahead (and a quarter of the lease); a limit shared with other workers may answer later ones. */
 const MAX_SLOT_HOLD_MS = 10_000;
 const MAX_SLOT_KEYS = 10_000;
-/** At most this many rounds of an endpoint's concurrency are held claimed (running + waiting). */
-const MAX_ROUNDS = 4;
+/**
+ * At most this many rounds of an endpoint's concurrency are held claimed (running + waiting).
+ * A quick endpoint at 64 gets through a round in a few ms, and a claim can wait 50-100 ms behind
+ * an ingest commit of a thousand events: at 4 rounds it ran dry while its claims waited.
+ */
+const MAX_ROUNDS = 16;
+/** Deliveries waiting (claimed ahead) are bounded at this many times the process's concurrency. */
+const WAITING_PER_SLOT = 4;
 /** How long a claim may take to come back (it can wait behind an ingest commit and its fsync). */
 const CLAIM_HORIZON_MS = 100;
 /** Weight of the newest attempt in an endpoint's average attempt time. */
@@ -394,16 +406,23 @@ export class Dispatcher {
         await this.wait(this.idlePollMs);
         continue;
       }
-      const excluded = this.excludedEndpoints();
+      let excluded: string[] = [];
+      let want = 0;
+      const claim = () => {
+        excluded = this.excludedEndpoints();
+        want = Math.min(this.freeSlots(), this.claimBatch);
+        return want > 0 ? this.deps.claim(want, excluded) : Promise.resolve([]);
+      };
       let claimed: ClaimedDelivery[];
-      const want = Math.min(free, this.claimBatch);
       try {
-        claimed = await this.deps.claim(want, excluded);
+        claimed = await (this.deps.writeTurn ? this.deps.writeTurn(claim) : claim());
       } catch (err) {
         this.fail('claim', err);
         await this.wait(this.idlePollMs);
         continue;
       }
+      // Taken up meanwhile (by deliveries handed over from ingest commits): nothing was asked.
+      if (want <= 0) continue;
       if (claimed.length === 0) {
         await this.idle(excluded.length > 0);
         continue;
@@ -735,7 +754,8 @@ export class Dispatcher {
   }
 
   private freeSlots(): number {
-    return this.options.concurrency - Math.max(this.inFlight, this.waitingTotal) - this.reservedTotal;
+    const { concurrency } = this.options;
+    return Math.min(concurrency - this.inFlight, concurrency * WAITING_PER_SLOT - this.waitingTotal) - this.reservedTotal;
   }
 
   /** The settlement for an attempt's result, and what to do once it is committed. */
