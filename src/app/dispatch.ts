@@ -77,8 +77,8 @@ function buildDispatcher(
   });
   return new Dispatcher(
     {
-      claim: (limit, exclude) =>
-        store.claim({ owner, limit, leaseMs: config.leaseMs, now: ctx.clock(), excludeEndpoints: exclude, perEndpointLimit: config.endpointConcurrency }),
+      claim: (limit, exclude, endpointLimits) =>
+        store.claim({ owner, limit, leaseMs: config.leaseMs, now: ctx.clock(), excludeEndpoints: exclude, perEndpointLimit: config.endpointConcurrency, endpointLimits }),
       schedules: async (ids) => {
         const endpoints = await endpointCache.load(ids);
         const out = new Map<string, EndpointSchedule>();

@@ -163,11 +163,13 @@ describe('Dispatcher', () => {
       return { attempt: { ...attempt(200), durationMs: durationMs[d.endpointId] }, verdict: 'success' };
     });
     for (let i = 0; i < 60; i++) h.queue.push(delivery(`f${i}`, 'fast'), delivery(`s${i}`, 'slow'));
-    // As the stores do: at most one round (endpointConcurrency) per endpoint in a claim.
-    h.deps.claim = async (limit, exclude) => {
+    // As the stores do: one round (endpointConcurrency) per endpoint in a claim, or its own limit.
+    const ownLimits: Record<string, number>[] = [];
+    h.deps.claim = async (limit, exclude, endpointLimits = {}) => {
+      ownLimits.push(endpointLimits);
       const taken: ClaimedDelivery[] = [];
       for (const ep of ['fast', 'slow'].filter((e) => !exclude.includes(e))) {
-        const mine = h.queue.filter((q) => q.endpointId === ep).slice(0, Math.min(2, limit - taken.length));
+        const mine = h.queue.filter((q) => q.endpointId === ep).slice(0, Math.min(endpointLimits[ep] ?? 2, limit - taken.length));
         taken.push(...mine);
         h.queue = h.queue.filter((q) => !mine.includes(q));
       }
@@ -189,6 +191,9 @@ describe('Dispatcher', () => {
     expect(peak.fast).toBeLessThanOrEqual(34);
     expect(peak.slow).toBeLessThanOrEqual(4);
     expect(h.settled.filter((s) => s.outcome === 'release')).toEqual([]);
+    // Claims took more than a round for the quick endpoint, never more than a round for the slow one.
+    expect(Math.max(...ownLimits.map((l) => l.fast ?? 0))).toBeGreaterThan(2);
+    expect(Math.max(...ownLimits.map((l) => l.slow ?? 0))).toBeLessThanOrEqual(2);
   });
 
   it('hands a waiting delivery back untried once half its lease is spent, instead of starting it', async () => {

@@ -51,7 +51,8 @@ export interface EndpointSchedule {
 }
 
 export interface DispatcherDeps {
-  claim(limit: number, excludeEndpoints: readonly string[]): Promise<ClaimedDelivery[]>;
+  /** `endpointLimits`: endpoints that may take more or less than one round (ClaimRequest.endpointLimits). */
+  claim(limit: number, excludeEndpoints: readonly string[], endpointLimits?: Readonly<Record<string, number>>): Promise<ClaimedDelivery[]>;
   /** Endpoints by id; missing ids were deleted. */
   schedules(ids: readonly string[]): Promise<Map<string, EndpointSchedule>>;
   deliver(delivery: ClaimedDelivery): Promise<AttemptResult>;
@@ -409,9 +410,10 @@ export class Dispatcher {
       let excluded: string[] = [];
       let want = 0;
       const claim = () => {
-        excluded = this.excludedEndpoints();
+        const scope = this.claimScope();
+        excluded = scope.exclude;
         want = Math.min(this.freeSlots(), this.claimBatch);
-        return want > 0 ? this.deps.claim(want, excluded) : Promise.resolve([]);
+        return want > 0 ? this.deps.claim(want, excluded, scope.limits) : Promise.resolve([]);
       };
       let claimed: ClaimedDelivery[];
       try {
@@ -448,16 +450,28 @@ export class Dispatcher {
     await this.wait(Math.min(this.idlePollMs, Math.max(floor, untilDue)));
   }
 
-  private excludedEndpoints(): string[] {
+  /**
+   * What a claim leaves out (endpoints holding all they may, throttled ones) and how much each
+   * endpoint this dispatcher holds work for may still take: a quick one up to its rounds claimed
+   * ahead, a slow one no more than it may hold. Endpoints it holds nothing for take the stores'
+   * per-endpoint limit (one round of HERALD_ENDPOINT_CONCURRENCY).
+   */
+  private claimScope(): { exclude: string[]; limits: Record<string, number> } {
     const now = this.clock();
-    const out: string[] = [];
-    for (const id of this.perEndpoint.keys()) if (this.held(id) >= this.holdLimit(id)) out.push(id);
-    for (const id of this.reserved.keys()) if (!this.perEndpoint.has(id) && this.held(id) >= this.holdLimit(id)) out.push(id);
+    const exclude: string[] = [];
+    const limits: Record<string, number> = {};
+    const scope = (id: string) => {
+      const room = this.holdLimit(id) - this.held(id);
+      if (room > 0) limits[id] = room;
+      else exclude.push(id);
+    };
+    for (const id of this.perEndpoint.keys()) scope(id);
+    for (const id of this.reserved.keys()) if (!this.perEndpoint.has(id)) scope(id);
     for (const [id, until] of this.throttledUntil) {
-      if (until - now > THROTTLE_HORIZON_MS) out.push(id);
+      if (until - now > THROTTLE_HORIZON_MS) exclude.push(id);
       else if (until <= now) this.throttledUntil.delete(id);
     }
-    return out;
+    return { exclude, limits };
   }
 
   private async launchAll(claimed: readonly ClaimedDelivery[], beforeLaunch?: () => void): Promise<void> {

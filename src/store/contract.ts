@@ -110,6 +110,12 @@ export interface ClaimRequest {
   readonly excludeEndpoints: readonly string[];
   /** At most this many deliveries of one endpoint per claim (default: limit). */
   readonly perEndpointLimit?: number;
+  /**
+   * Endpoints with a limit of their own in this claim instead of perEndpointLimit (what a
+   * dispatcher that knows them may still hold of each: more for one that gets through its
+   * work quickly, less for a slow one). May be above perEndpointLimit; never above limit.
+   */
+  readonly endpointLimits?: Readonly<Record<string, number>>;
 }
 
 export interface ClaimedDelivery {
@@ -492,7 +498,7 @@ export interface Store {
 
   /**
    * Leases due deliveries, earliest first, taking at most `perEndpointLimit` from each endpoint
-   * (so one endpoint's backlog never crowds out the others) and, for per-resource ordered
+   * (or its own of `endpointLimits`; so one endpoint's backlog never crowds out the others) and, for per-resource ordered
    * endpoints, only the head of each resource's chain. A store may also share the limit out
    * among the endpoints with due work (the embedded one does) rather than strictly by due time.
    */

@@ -117,7 +117,7 @@ describe('postgres claim locks', () => {
         [account.id, endpoint.id],
       );
       const now = Date.now();
-      const [{ 'QUERY PLAN': plan }] = (await admin.query(`EXPLAIN (FORMAT JSON) ${CLAIM_SQL}`, [now, [], 32, 'w', now + 60_000, 64])).rows as [{ 'QUERY PLAN': unknown }];
+      const [{ 'QUERY PLAN': plan }] = (await admin.query(`EXPLAIN (FORMAT JSON) ${CLAIM_SQL}`, [now, [], 32, 'w', now + 60_000, 64, '{}'])).rows as [{ 'QUERY PLAN': unknown }];
       const indexes = new Set<string>();
       const walk = (node: unknown): void => {
         if (typeof node !== 'object' || node === null) return;

@@ -974,6 +974,17 @@ export function runStoreConformance(name: string, open: () => Promise<Conformanc
         expect(claimed.map((d) => d.endpointId)).toEqual([...Array(4).fill(targets[0].id), ...Array(3).fill(targets[1].id)]);
       });
 
+      it('takes an endpoint\'s own limit from endpointLimits, above perEndpointLimit or below it', async () => {
+        const { account, targets } = await setup(3);
+        for (const target of targets) await store.ingest(Array.from({ length: 20 }, () => ingestItem(account.id, [target])), T0);
+        const endpointLimits = { [targets[0].id]: 15, [targets[1].id]: 2 };
+        const claimed = await store.claim(claimReq({ now: T0 + 2, limit: 30, perEndpointLimit: 4, endpointLimits }));
+        const per = (i: number) => claimed.filter((d) => d.endpointId === targets[i].id).length;
+        expect([per(0), per(1), per(2)]).toEqual([15, 2, 4]);
+        // Never more than the claim's limit, whatever an endpoint's own.
+        expect(await store.claim(claimReq({ now: T0 + 3, limit: 3, endpointLimits: { [targets[0].id]: 100 } }))).toHaveLength(3);
+      });
+
       it('returns nothing for a zero limit', async () => {
         const { account, targets } = await setup(1);
         await store.ingest([ingestItem(account.id, targets)], T0);

@@ -211,8 +211,9 @@ const BLOCKED_BY_HEAD = `SELECT 1 FROM deliveries p
     AND p.status IN ('pending', 'in_flight') AND p.sequence < q.sequence`;
 
 // Endpoint by endpoint (LATERAL over the (endpoint_id, next_attempt_at) index): at most $6 per
-// endpoint, so one endpoint's backlog never crowds out the others nor has to be scanned past.
-// Parameters: now, excluded endpoint ids, limit, owner, lease until, per-endpoint limit.
+// endpoint (or its own limit in $7), so one endpoint's backlog never crowds out the others nor
+// has to be scanned past. Parameters: now, excluded endpoint ids, limit, owner, lease until,
+// per-endpoint limit, endpoint limits ({"id": n}).
 // Exported for the test of its plan (postgres-locking.test.ts).
 export const CLAIM_SQL = `
 WITH candidates AS (
@@ -224,7 +225,7 @@ WITH candidates AS (
        WHERE q.endpoint_id = e.id AND q.status = 'pending' AND q.next_attempt_at <= $1
          AND (NOT q.ordered OR NOT EXISTS (${BLOCKED_BY_HEAD}))
        ORDER BY q.next_attempt_at
-       LIMIT $6) x
+       LIMIT LEAST(COALESCE(($7::jsonb ->> e.id)::int, $6), $3)) x
    WHERE NOT e.disabled AND e.id <> ALL ($2::text[])
    ORDER BY x.next_attempt_at
    LIMIT $3 * 2
@@ -1374,7 +1375,7 @@ export class PostgresStore implements Store {
     const rows = await this.prepared<ClaimRow>(
       'herald_claim',
       CLAIM_SQL,
-      [req.now, req.excludeEndpoints, req.limit, req.owner, req.now + req.leaseMs, Math.min(req.perEndpointLimit ?? req.limit, req.limit)],
+      [req.now, req.excludeEndpoints, req.limit, req.owner, req.now + req.leaseMs, Math.min(req.perEndpointLimit ?? req.limit, req.limit), JSON.stringify(req.endpointLimits ?? {})],
       this.pool,
     );
     return rows.map((r) => ({

@@ -873,34 +873,62 @@ export class SqliteStore implements Store {
 
   async claim(req: ClaimRequest): Promise<ClaimedDelivery[]> {
     if (req.limit <= 0) return [];
+    const capOf = (id: string) => Math.min(req.endpointLimits?.[id] ?? req.perEndpointLimit ?? req.limit, req.limit);
     return this.soft(() => {
-      const cap = Math.min(req.perEndpointLimit ?? req.limit, req.limit);
-      let endpoints = this.all<{ id: string }>(CLAIMABLE_ENDPOINTS_SQL, { now: req.now, exclude: JSON.stringify(req.excludeEndpoints) }).map((r) => r.id);
+      const due = this.all<{ id: string }>(CLAIMABLE_ENDPOINTS_SQL, { now: req.now, exclude: JSON.stringify(req.excludeEndpoints) });
+      let open = due.map((r) => r.id).filter((id) => capOf(id) > 0);
+      const taken = new Map<string, number>();
       const claimed: ClaimRow[] = [];
       // Every endpoint with due work offers up to an equal share of the limit, so a claim reads
       // about `limit` candidates whatever the number of busy endpoints (offering the full limit
       // each made a claim of 32 across 100 busy endpoints read 3,200). Endpoints that filled
       // their share may offer more while the limit and their cap allow.
-      for (let taken = 0; endpoints.length > 0 && claimed.length < req.limit && taken < cap; ) {
-        const share = Math.min(cap - taken, Math.ceil((req.limit - claimed.length) / endpoints.length));
-        const rows = this.allRaw<ClaimRow>(CLAIM_SQL, { now: req.now, endpoints: JSON.stringify(endpoints), share, limit: req.limit - claimed.length });
-        if (rows.length === 0) break;
-        this.run(
-          "UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ?, claim_no = claim_no + 1 WHERE rowid IN (SELECT value FROM json_each(?))",
-          req.owner,
-          req.now + req.leaseMs,
-          req.now,
-          JSON.stringify(rows.map((r) => r[0])),
-        );
-        claimed.push(...rows);
-        taken += share;
-        const perEndpoint = new Map<string, number>();
-        for (const r of rows) perEndpoint.set(r[4], (perEndpoint.get(r[4]) ?? 0) + 1);
-        endpoints = endpoints.filter((id) => perEndpoint.get(id) === share);
+      while (open.length > 0 && claimed.length < req.limit) {
+        const fair = Math.ceil((req.limit - claimed.length) / open.length);
+        const next: string[] = [];
+        for (const [share, ids] of this.byShare(open, (id) => Math.min(fair, capOf(id) - (taken.get(id) ?? 0)))) {
+          if (claimed.length >= req.limit) break;
+          const rows = this.claimRows(req, ids, share, req.limit - claimed.length);
+          claimed.push(...rows);
+          const got = new Map<string, number>();
+          for (const r of rows) got.set(r[4], (got.get(r[4]) ?? 0) + 1);
+          for (const id of ids) {
+            const n = got.get(id) ?? 0;
+            taken.set(id, (taken.get(id) ?? 0) + n);
+            if (n === share && taken.get(id)! < capOf(id)) next.push(id);
+          }
+        }
+        open = next;
       }
       claimed.sort((a, b) => a[9] - b[9]);
       return claimed.map(toClaimed);
     });
+  }
+
+  /** Endpoints grouped by the share each offers this round: one statement per group. */
+  private byShare(ids: readonly string[], shareOf: (id: string) => number): Map<number, string[]> {
+    const groups = new Map<number, string[]>();
+    for (const id of ids) {
+      const share = shareOf(id);
+      const group = groups.get(share);
+      if (group) group.push(id);
+      else groups.set(share, [id]);
+    }
+    return groups;
+  }
+
+  /** Leases up to `share` due deliveries of each endpoint, `limit` in all, earliest first. */
+  private claimRows(req: ClaimRequest, endpoints: readonly string[], share: number, limit: number): ClaimRow[] {
+    const rows = this.allRaw<ClaimRow>(CLAIM_SQL, { now: req.now, endpoints: JSON.stringify(endpoints), share, limit });
+    if (rows.length === 0) return rows;
+    this.run(
+      "UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ?, claim_no = claim_no + 1 WHERE rowid IN (SELECT value FROM json_each(?))",
+      req.owner,
+      req.now + req.leaseMs,
+      req.now,
+      JSON.stringify(rows.map((r) => r[0])),
+    );
+    return rows;
   }
 
   async settle(settlements: readonly Settlement[], now: number, failingGapMs = DEFAULT_FAILING_GAP_MS): Promise<string[]> {
