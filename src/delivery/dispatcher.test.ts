@@ -633,18 +633,19 @@ describe('Dispatcher handoff from ingest', () => {
     return { h, release, started };
   }
 
-  it('takes new deliveries within its free slots and each endpoint hold limit, and starts them without a claim', async () => {
+  it('takes new deliveries within its room and each endpoint hold limit, and starts them without a claim', async () => {
     const { h, release, started } = blockingHarness();
-    // 4 slots; an endpoint without a known pace holds one round of its concurrency (2).
+    // 4 slots, so room for 20 held; an endpoint without a known pace holds one round of its concurrency (2).
     const d = dispatcher(h);
     d.start();
     const first = d.offer(new Map([['e1', 5], ['e2', 1]]));
     expect(first?.counts).toEqual(new Map([['e1', 2], ['e2', 1]]));
     expect(first?.lease).toEqual({ owner: 'w1', until: NOW + 60_000 });
-    // What is promised counts as held: e1 is full, one slot is left.
-    const second = d.offer(new Map([['e1', 1], ['e3', 3]]));
-    expect(second?.counts).toEqual(new Map([['e3', 1]]));
-    expect(d.offer(new Map([['e4', 1]]))).toBeUndefined();
+    // What is promised counts as held: e1 is full, 17 are left.
+    const second = d.offer(new Map([['e1', 1], ['e3', 3], ['e4', 2], ['e5', 2], ['e6', 2], ['e7', 2], ['e8', 2], ['e9', 2], ['e10', 2]]));
+    expect(second?.counts).toEqual(new Map([['e3', 2], ['e4', 2], ['e5', 2], ['e6', 2], ['e7', 2], ['e8', 2], ['e9', 2], ['e10', 2]]));
+    expect(d.offer(new Map([['e11', 2]]))?.counts).toEqual(new Map([['e11', 1]]));
+    expect(d.offer(new Map([['e12', 1]]))).toBeUndefined();
     d.adopt(second!, []);
 
     d.adopt(first!, [delivery('a1', 'e1'), delivery('a2', 'e1'), delivery('b1', 'e2')]);
@@ -668,32 +669,42 @@ describe('Dispatcher handoff from ingest', () => {
   it('sizes a claim that waited for its turn at the store by the room free once the turn came', async () => {
     const { h, release, started } = blockingHarness();
     const turns: (() => void)[] = [];
-    h.deps.writeTurn = (fn) => new Promise((resolve, reject) => turns.push(() => void fn().then(resolve, reject)));
+    let gated = true;
+    h.deps.writeTurn = (fn) => (gated ? new Promise((resolve, reject) => turns.push(() => void fn().then(resolve, reject))) : fn());
     for (let i = 0; i < 8; i++) h.queue.push(delivery(`q${i}`, `e${i}`));
-    // 4 slots, all free when the claim starts waiting for its turn.
+    // 4 slots (room for 20 held), all free when the claim starts waiting for its turn.
     const d = dispatcher(h);
     d.start();
     await until(() => turns.length === 1);
     expect(h.claims).toEqual([]);
-    // Meanwhile an ingest commit hands over three deliveries: one slot is left.
+    // Meanwhile an ingest commit hands over three deliveries: 17 are left.
     d.take([delivery('t1', 'x1'), delivery('t2', 'x1'), delivery('t3', 'x2')]);
     await until(() => started.length === 3);
     turns.shift()!();
-    await until(() => started.length === 4);
-    expect(h.claims[0]?.limit).toBe(1);
+    await until(() => d.status().waiting === 7);
+    expect(h.claims[0]?.limit).toBe(17);
+    // One of the eight claimed takes the last request; the rest wait for requests to come free.
+    expect(started).toHaveLength(4);
     expect(d.status().inFlight).toBe(4);
+    release.splice(0).forEach((r) => r());
+    await until(() => started.length === 8);
+    expect(d.status().inFlight).toBe(4);
+    gated = false;
+    turns.splice(0).forEach((open) => open());
     release.splice(0).forEach((r) => r());
     await d.stop(10);
   });
 
   it('frees the room a commit did not use (a duplicate, a failed commit)', async () => {
     const { h } = blockingHarness();
-    const d = dispatcher(h);
+    // 1 slot: room for 5 held.
+    const d = dispatcher(h, { concurrency: 1 });
     d.start();
-    const grant = d.offer(new Map([['e1', 2], ['e2', 2]]));
-    expect(d.offer(new Map([['e3', 1]]))).toBeUndefined();
+    const grant = d.offer(new Map([['e1', 2], ['e2', 2], ['e3', 2]]));
+    expect(grant?.counts).toEqual(new Map([['e1', 2], ['e2', 2], ['e3', 1]]));
+    expect(d.offer(new Map([['e4', 1]]))).toBeUndefined();
     d.adopt(grant!, []);
-    expect(d.offer(new Map([['e3', 1]]))?.counts).toEqual(new Map([['e3', 1]]));
+    expect(d.offer(new Map([['e4', 1]]))?.counts).toEqual(new Map([['e4', 1]]));
     await d.stop(10);
   });
 
@@ -702,13 +713,13 @@ describe('Dispatcher handoff from ingest', () => {
     const rooms: number[] = [];
     const d: Dispatcher = dispatcher(h, { onRoomChanged: () => rooms.push(d.room()) });
     d.start();
-    expect(d.room()).toBe(4);
+    expect(d.room()).toBe(20);
     d.take([delivery('t1', 'e1'), delivery('t2', 'e2'), delivery('t3', 'e3')]);
     await until(() => started.length === 3);
-    expect(d.room()).toBe(1);
-    expect(rooms.at(-1)).toBe(1);
+    expect(d.room()).toBe(17);
+    expect(rooms.at(-1)).toBe(17);
     release.splice(0).forEach((r) => r());
-    await until(() => rooms.at(-1) === 4);
+    await until(() => rooms.at(-1) === 20);
     expect(d.status()).toMatchObject({ adopted: 3, succeeded: 3 });
     await d.stop(10);
   });

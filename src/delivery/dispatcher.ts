@@ -205,6 +205,11 @@ export class Dispatcher {
   private readonly givenUp = new Set<string>();
   /** Claimed deliveries waiting for a slot of their endpoint. */
   private waitingTotal = 0;
+  /**
+   * Endpoints with deliveries waiting that their windows would start, held back because the
+   * process has HERALD_CONCURRENCY requests in flight: the next slot that frees goes to them.
+   */
+  private readonly parked = new Set<string>();
   private readonly perEndpoint = new Map<string, EndpointLoad>();
   private readonly throttledUntil = new Map<string, number>();
   /** Begun deliveries waiting for their rate-limit slot, with the time it comes. */
@@ -560,12 +565,13 @@ export class Dispatcher {
       this.perEndpoint.set(d.endpointId, load);
     }
     const window = this.windowOf(d.endpointId);
-    if (load.running < window) {
+    if (load.running < window && this.inFlight < this.options.concurrency) {
       this.begin(d, schedule, load);
       if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
     } else if (load.running + load.waiting.length < this.holdLimit(d.endpointId, window) + window) {
       this.waitingTotal++;
       load.waiting.push({ d, schedule, claimedAt: this.clock() });
+      if (load.running < window) this.parked.add(d.endpointId);
     } else {
       this.release(d, this.clock());
     }
@@ -646,6 +652,7 @@ export class Dispatcher {
   }
 
   private releaseWaiting(): void {
+    this.parked.clear();
     for (const load of this.perEndpoint.values()) {
       for (const { d } of load.waiting.splice(0)) {
         this.waitingTotal--;
@@ -734,12 +741,10 @@ export class Dispatcher {
     // Only this claim's: a later claim of the same delivery (this one's lease ran out) keeps its place.
     if (this.attempting.get(d.id) === d) this.attempting.delete(d.id);
     load.running--;
-    // A window that grew on this answer starts two: an endpoint ramps up a round trip at a time.
-    while (this.running && load.running < window) {
-      const next = this.nextWaiting(load);
-      if (!next) break;
-      this.begin(next.d, next.schedule, load);
-    }
+    // Endpoints held back by the process's concurrency go first; then a window that grew on this
+    // answer starts two: an endpoint ramps up a round trip at a time.
+    this.startParked();
+    this.startWaiting(load, window);
     if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
     // Wake the loop only when a claim could now take more: the endpoint dropped out of the
     // excluded set, or enough slots came free. Waking on every completion would run a claim
@@ -749,6 +754,30 @@ export class Dispatcher {
     const slotsOpened = freeBefore < this.claimThreshold && this.freeSlots() >= this.claimThreshold;
     if (endpointOpened || slotsOpened || this.inFlight === 0) this.notify();
     this.options.onRoomChanged?.();
+  }
+
+  /** Starts what waits for the endpoint while its window and the process's concurrency allow. */
+  private startWaiting(load: EndpointLoad, window: number): void {
+    while (this.running && load.running < window && this.inFlight < this.options.concurrency) {
+      const next = this.nextWaiting(load);
+      if (!next) break;
+      this.begin(next.d, next.schedule, load);
+    }
+  }
+
+  /** Gives free slots of the process to parked endpoints, in the order they were parked. */
+  private startParked(): void {
+    for (const id of this.parked) {
+      if (!this.running || this.inFlight >= this.options.concurrency) return;
+      this.parked.delete(id);
+      const load = this.perEndpoint.get(id);
+      if (!load) continue;
+      const window = this.windowOf(id);
+      this.startWaiting(load, window);
+      // Still held back by the process, not by its window: it keeps its turn, at the back.
+      if (load.waiting.length > 0 && load.running < window) this.parked.add(id);
+      if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(id);
+    }
   }
 
   /**
@@ -767,9 +796,16 @@ export class Dispatcher {
     return undefined;
   }
 
+  /**
+   * Deliveries a claim may bring: what the process holds (running, waiting, promised) is bounded
+   * at HERALD_CONCURRENCY in flight and WAITING_PER_SLOT times that waiting. Claimed work beyond
+   * the free requests waits (parked) rather than being left unclaimed: a claim can come back 50-
+   * 100 ms later behind an ingest commit, and sized by the free requests alone it left a quick
+   * endpoint with nothing to send meanwhile.
+   */
   private freeSlots(): number {
     const { concurrency } = this.options;
-    return Math.min(concurrency - this.inFlight, concurrency * WAITING_PER_SLOT - this.waitingTotal) - this.reservedTotal;
+    return concurrency * (1 + WAITING_PER_SLOT) - this.inFlight - this.waitingTotal - this.reservedTotal;
   }
 
   /** The settlement for an attempt's result, and what to do once it is committed. */
