@@ -695,6 +695,28 @@ describe('Dispatcher handoff from ingest', () => {
     await d.stop(10);
   });
 
+  it('starts what an endpoint holds once its own attempts are done and a request of the process comes free', async () => {
+    const { h, release, started } = blockingHarness();
+    // 2 requests in all, 1 per endpoint.
+    const d = dispatcher(h, { concurrency: 2, endpointConcurrency: 1 });
+    d.start();
+    // Each endpoint runs one and holds one more (its hold limit before it has answered).
+    d.take([delivery('a1', 'A'), delivery('a2', 'A')]);
+    d.take([delivery('b1', 'B'), delivery('b2', 'B')]);
+    d.take([delivery('c1', 'C')]);
+    await until(() => started.length === 2);
+    // a1's request goes to C, held back by the process; a2 waits for the next one, b1's.
+    for (let i = 0; i < 20 && started.length < 5; i++) {
+      release.splice(0, 1).forEach((r) => r());
+      await new Promise((r) => setTimeout(r, 5));
+      expect(d.status().inFlight).toBeLessThanOrEqual(2);
+    }
+    expect(started).toEqual(['a1', 'b1', 'c1', 'a2', 'b2']);
+    expect(h.settled.filter((x) => x.outcome === 'release')).toEqual([]);
+    release.splice(0).forEach((r) => r());
+    await d.stop(10);
+  });
+
   it('frees the room a commit did not use (a duplicate, a failed commit)', async () => {
     const { h } = blockingHarness();
     // 1 slot: room for 5 held.

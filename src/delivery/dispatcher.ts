@@ -744,7 +744,7 @@ export class Dispatcher {
     // Endpoints held back by the process's concurrency go first; then a window that grew on this
     // answer starts two: an endpoint ramps up a round trip at a time.
     this.startParked();
-    this.startWaiting(load, window);
+    this.startWaiting(d.endpointId, load, window);
     if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
     // Wake the loop only when a claim could now take more: the endpoint dropped out of the
     // excluded set, or enough slots came free. Waking on every completion would run a claim
@@ -756,13 +756,17 @@ export class Dispatcher {
     this.options.onRoomChanged?.();
   }
 
-  /** Starts what waits for the endpoint while its window and the process's concurrency allow. */
-  private startWaiting(load: EndpointLoad, window: number): void {
+  /**
+   * Starts what waits for the endpoint while its window and the process's concurrency allow;
+   * parks it when the process's concurrency is what holds the rest back.
+   */
+  private startWaiting(endpointId: string, load: EndpointLoad, window: number): void {
     while (this.running && load.running < window && this.inFlight < this.options.concurrency) {
       const next = this.nextWaiting(load);
       if (!next) break;
       this.begin(next.d, next.schedule, load);
     }
+    if (this.running && load.waiting.length > 0 && load.running < window) this.parked.add(endpointId);
   }
 
   /** Gives free slots of the process to parked endpoints, in the order they were parked. */
@@ -772,10 +776,8 @@ export class Dispatcher {
       this.parked.delete(id);
       const load = this.perEndpoint.get(id);
       if (!load) continue;
-      const window = this.windowOf(id);
-      this.startWaiting(load, window);
-      // Still held back by the process, not by its window: it keeps its turn, at the back.
-      if (load.waiting.length > 0 && load.running < window) this.parked.add(id);
+      // Still held back by the process, not by its window, it is parked again, at the back.
+      this.startWaiting(id, load, this.windowOf(id));
       if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(id);
     }
   }
