@@ -717,6 +717,29 @@ describe('Dispatcher handoff from ingest', () => {
     await d.stop(10);
   });
 
+  it('claims ahead no more payload bytes than it may hold waiting', async () => {
+    const { h, release } = blockingHarness();
+    const sized = (id: string, bytes: number) => ({ ...delivery(id, `e${id}`), body: 'x'.repeat(bytes) });
+    for (let i = 0; i < 40; i++) h.queue.push(sized(`${i}`, 1_024));
+    // 4 requests, room for 16 waiting by count, but 10 KiB of payloads waiting: 10 of them.
+    const d = dispatcher(h, { maxWaitingBytes: 10 * 1_024, idlePollMs: 5 });
+    d.start();
+    await until(() => d.status().inFlight === 4);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(d.status().waiting).toBe(10);
+    expect(h.claims.map((c) => c.limit)).toEqual([14]);
+    // Small payloads: the count decides.
+    release.splice(0).forEach((r) => r());
+    await d.stop(10);
+    const small = blockingHarness();
+    for (let i = 0; i < 40; i++) small.h.queue.push(sized(`${i}`, 2));
+    const d2 = dispatcher(small.h, { maxWaitingBytes: 10 * 1_024, idlePollMs: 5 });
+    d2.start();
+    await until(() => d2.status().waiting === 16);
+    small.release.splice(0).forEach((r) => r());
+    await d2.stop(10);
+  });
+
   it('frees the room a commit did not use (a duplicate, a failed commit)', async () => {
     const { h } = blockingHarness();
     // 1 slot: room for 5 held.

@@ -113,6 +113,8 @@ export interface DispatcherOptions {
   readonly idleAfterShortClaim?: boolean;
   /** Told whenever room() may have changed (an attempt finished, deliveries were taken on). */
   readonly onRoomChanged?: () => void;
+  /** Payload bytes of the deliveries waiting (claimed ahead) at most (default 64 MiB; tests set less). */
+  readonly maxWaitingBytes?: number;
   /** Longest idle wait when nothing is known to be due (default 1 s). */
   readonly idlePollMs?: number;
   readonly clock?: () => number;
@@ -169,6 +171,13 @@ const MAX_SLOT_KEYS = 10_000;
 const MAX_ROUNDS = 16;
 /** Deliveries waiting (claimed ahead) are bounded at this many times the process's concurrency. */
 const WAITING_PER_SLOT = 4;
+/**
+ * ...and their payloads at this many bytes (what 256 waiting events of the largest size hold),
+ * so an account that publishes large events does not hold a thousand of them in memory.
+ */
+const MAX_WAITING_BYTES = 64 * 1024 * 1024;
+/** How fast the payload size a claim expects follows smaller payloads (a larger one counts at once). */
+const BODY_SIZE_WEIGHT = 0.05;
 /** How long a claim may take to come back (it can wait behind an ingest commit and its fsync). */
 const CLAIM_HORIZON_MS = 100;
 /** Weight of the newest attempt in an endpoint's average attempt time. */
@@ -205,6 +214,10 @@ export class Dispatcher {
   private readonly givenUp = new Set<string>();
   /** Claimed deliveries waiting for a slot of their endpoint. */
   private waitingTotal = 0;
+  /** The payload bytes of the deliveries waiting. */
+  private waitingBytes = 0;
+  /** The payload size a claim expects per delivery: the largest lately, decaying towards smaller ones. */
+  private bodyBytes = 1024;
   /**
    * Endpoints with deliveries waiting that their windows would start, held back because the
    * process has HERALD_CONCURRENCY requests in flight: the next slot that frees goes to them.
@@ -246,6 +259,7 @@ export class Dispatcher {
   private readonly idlePollMs: number;
   private readonly slotHoldMs: number;
   private readonly leaseMs: number;
+  private readonly maxWaitingBytes: number;
 
   constructor(
     private readonly deps: DispatcherDeps,
@@ -259,6 +273,7 @@ export class Dispatcher {
     this.chainSettleDelayMs = Math.min(this.settleDelayMs, options.chainSettleDelayMs ?? 5);
     this.idlePollMs = options.idlePollMs ?? 1_000;
     this.leaseMs = options.leaseMs ?? 60_000;
+    this.maxWaitingBytes = options.maxWaitingBytes ?? MAX_WAITING_BYTES;
     this.slotHoldMs = Math.min(MAX_SLOT_HOLD_MS, this.leaseMs / 4);
     this.windows = new EndpointWindows(options.endpointConcurrency, options.initialEndpointConcurrency ?? INITIAL_ENDPOINT_CONCURRENCY, MAX_PACED_ENDPOINTS);
   }
@@ -559,6 +574,8 @@ export class Dispatcher {
    * up to the endpoint's hold limit; anything beyond goes back to the store.
    */
   private launch(d: ClaimedDelivery, schedule: EndpointSchedule): void {
+    const size = d.body.length;
+    this.bodyBytes = size >= this.bodyBytes ? size : this.bodyBytes + BODY_SIZE_WEIGHT * (size - this.bodyBytes);
     let load = this.perEndpoint.get(d.endpointId);
     if (!load) {
       load = { running: 0, waiting: [] };
@@ -570,6 +587,7 @@ export class Dispatcher {
       if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
     } else if (load.running + load.waiting.length < this.holdLimit(d.endpointId, window) + window) {
       this.waitingTotal++;
+      this.waitingBytes += d.body.length;
       load.waiting.push({ d, schedule, claimedAt: this.clock() });
       if (load.running < window) this.parked.add(d.endpointId);
     } else {
@@ -586,7 +604,7 @@ export class Dispatcher {
       this.throttledUntil.set(d.endpointId, slotsUntil);
       this.release(d, slotsUntil);
       for (const { d: waiting } of load.waiting.splice(0)) {
-        this.waitingTotal--;
+        this.unwait(waiting);
         this.release(waiting, slotsUntil);
       }
       return;
@@ -655,7 +673,7 @@ export class Dispatcher {
     this.parked.clear();
     for (const load of this.perEndpoint.values()) {
       for (const { d } of load.waiting.splice(0)) {
-        this.waitingTotal--;
+        this.unwait(d);
         this.release(d, this.clock());
       }
     }
@@ -791,7 +809,7 @@ export class Dispatcher {
   private nextWaiting(load: EndpointLoad): EndpointLoad['waiting'][number] | undefined {
     const oldest = this.clock() - this.leaseMs / 2;
     for (let next = load.waiting.shift(); next; next = load.waiting.shift()) {
-      this.waitingTotal--;
+      this.unwait(next.d);
       if (next.claimedAt >= oldest) return next;
       this.release(next.d, this.clock());
     }
@@ -807,7 +825,14 @@ export class Dispatcher {
    */
   private freeSlots(): number {
     const { concurrency } = this.options;
-    return concurrency * (1 + WAITING_PER_SLOT) - this.inFlight - this.waitingTotal - this.reservedTotal;
+    const byCount = concurrency * (1 + WAITING_PER_SLOT) - this.inFlight - this.waitingTotal;
+    const byBytes = concurrency - this.inFlight + Math.floor((this.maxWaitingBytes - this.waitingBytes) / this.bodyBytes);
+    return Math.min(byCount, byBytes) - this.reservedTotal;
+  }
+
+  private unwait(d: ClaimedDelivery): void {
+    this.waitingTotal--;
+    this.waitingBytes -= d.body.length;
   }
 
   /** The settlement for an attempt's result, and what to do once it is committed. */
