@@ -633,19 +633,18 @@ describe('Dispatcher handoff from ingest', () => {
     return { h, release, started };
   }
 
-  it('takes new deliveries within its room and each endpoint hold limit, and starts them without a claim', async () => {
+  it('takes new deliveries within its free requests and each endpoint hold limit, and starts them without a claim', async () => {
     const { h, release, started } = blockingHarness();
-    // 4 slots, so room for 20 held; an endpoint without a known pace holds one round of its concurrency (2).
+    // 4 requests; an endpoint without a known pace holds one round of its concurrency (2).
     const d = dispatcher(h);
     d.start();
     const first = d.offer(new Map([['e1', 5], ['e2', 1]]));
     expect(first?.counts).toEqual(new Map([['e1', 2], ['e2', 1]]));
     expect(first?.lease).toEqual({ owner: 'w1', until: NOW + 60_000 });
-    // What is promised counts as held: e1 is full, 17 are left.
-    const second = d.offer(new Map([['e1', 1], ['e3', 3], ['e4', 2], ['e5', 2], ['e6', 2], ['e7', 2], ['e8', 2], ['e9', 2], ['e10', 2]]));
-    expect(second?.counts).toEqual(new Map([['e3', 2], ['e4', 2], ['e5', 2], ['e6', 2], ['e7', 2], ['e8', 2], ['e9', 2], ['e10', 2]]));
-    expect(d.offer(new Map([['e11', 2]]))?.counts).toEqual(new Map([['e11', 1]]));
-    expect(d.offer(new Map([['e12', 1]]))).toBeUndefined();
+    // What is promised counts as held: e1 is full, one request is left.
+    const second = d.offer(new Map([['e1', 1], ['e3', 3]]));
+    expect(second?.counts).toEqual(new Map([['e3', 1]]));
+    expect(d.offer(new Map([['e4', 1]]))).toBeUndefined();
     d.adopt(second!, []);
 
     d.adopt(first!, [delivery('a1', 'e1'), delivery('a2', 'e1'), delivery('b1', 'e2')]);
@@ -672,22 +671,17 @@ describe('Dispatcher handoff from ingest', () => {
     let gated = true;
     h.deps.writeTurn = (fn) => (gated ? new Promise((resolve, reject) => turns.push(() => void fn().then(resolve, reject))) : fn());
     for (let i = 0; i < 8; i++) h.queue.push(delivery(`q${i}`, `e${i}`));
-    // 4 slots (room for 20 held), all free when the claim starts waiting for its turn.
+    // 4 requests, all free when the claim starts waiting for its turn.
     const d = dispatcher(h);
     d.start();
     await until(() => turns.length === 1);
     expect(h.claims).toEqual([]);
-    // Meanwhile an ingest commit hands over three deliveries: 17 are left.
+    // Meanwhile an ingest commit hands over three deliveries: one request is left.
     d.take([delivery('t1', 'x1'), delivery('t2', 'x1'), delivery('t3', 'x2')]);
     await until(() => started.length === 3);
     turns.shift()!();
-    await until(() => d.status().waiting === 7);
-    expect(h.claims[0]?.limit).toBe(17);
-    // One of the eight claimed takes the last request; the rest wait for requests to come free.
-    expect(started).toHaveLength(4);
-    expect(d.status().inFlight).toBe(4);
-    release.splice(0).forEach((r) => r());
-    await until(() => started.length === 8);
+    await until(() => started.length === 4);
+    expect(h.claims[0]?.limit).toBe(1);
     expect(d.status().inFlight).toBe(4);
     gated = false;
     turns.splice(0).forEach((open) => open());
@@ -718,38 +712,33 @@ describe('Dispatcher handoff from ingest', () => {
   });
 
   it('claims ahead no more payload bytes than it may hold waiting', async () => {
-    const { h, release } = blockingHarness();
-    const sized = (id: string, bytes: number) => ({ ...delivery(id, `e${id}`), body: 'x'.repeat(bytes) });
-    for (let i = 0; i < 40; i++) h.queue.push(sized(`${i}`, 1_024));
-    // 4 requests, room for 16 waiting by count, but 10 KiB of payloads waiting: 10 of them.
-    const d = dispatcher(h, { maxWaitingBytes: 10 * 1_024, idlePollMs: 5 });
-    d.start();
-    await until(() => d.status().inFlight === 4);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(d.status().waiting).toBe(10);
-    expect(h.claims.map((c) => c.limit)).toEqual([14]);
-    // Small payloads: the count decides.
-    release.splice(0).forEach((r) => r());
-    await d.stop(10);
-    const small = blockingHarness();
-    for (let i = 0; i < 40; i++) small.h.queue.push(sized(`${i}`, 2));
-    const d2 = dispatcher(small.h, { maxWaitingBytes: 10 * 1_024, idlePollMs: 5 });
-    d2.start();
-    await until(() => d2.status().waiting === 16);
-    small.release.splice(0).forEach((r) => r());
-    await d2.stop(10);
+    /** 10 endpoints with 4 deliveries each; each runs 2 and holds 2 more waiting. */
+    async function waitingWith(bytes: number): Promise<number> {
+      const { h, release } = blockingHarness();
+      for (let e = 0; e < 10; e++) for (let i = 0; i < 4; i++) h.queue.push({ ...delivery(`${e}-${i}`, `e${e}`), body: 'x'.repeat(bytes) });
+      // 20 requests, 80 waiting by count, but 10 KiB of payloads waiting.
+      const d = dispatcher(h, { concurrency: 20, endpointConcurrency: 2, maxWaitingBytes: 10 * 1_024, idlePollMs: 5 });
+      d.start();
+      await until(() => h.claims.length > 0);
+      await new Promise((r) => setTimeout(r, 100));
+      const waiting = d.status().waiting;
+      release.splice(0).forEach((r) => r());
+      await d.stop(10);
+      return waiting;
+    }
+    expect(await waitingWith(1_024)).toBeLessThanOrEqual(10);
+    // Small payloads: the free requests decide.
+    expect(await waitingWith(2)).toBeGreaterThan(10);
   });
 
   it('frees the room a commit did not use (a duplicate, a failed commit)', async () => {
     const { h } = blockingHarness();
-    // 1 slot: room for 5 held.
-    const d = dispatcher(h, { concurrency: 1 });
+    const d = dispatcher(h);
     d.start();
-    const grant = d.offer(new Map([['e1', 2], ['e2', 2], ['e3', 2]]));
-    expect(grant?.counts).toEqual(new Map([['e1', 2], ['e2', 2], ['e3', 1]]));
-    expect(d.offer(new Map([['e4', 1]]))).toBeUndefined();
+    const grant = d.offer(new Map([['e1', 2], ['e2', 2]]));
+    expect(d.offer(new Map([['e3', 1]]))).toBeUndefined();
     d.adopt(grant!, []);
-    expect(d.offer(new Map([['e4', 1]]))?.counts).toEqual(new Map([['e4', 1]]));
+    expect(d.offer(new Map([['e3', 1]]))?.counts).toEqual(new Map([['e3', 1]]));
     await d.stop(10);
   });
 
@@ -758,13 +747,13 @@ describe('Dispatcher handoff from ingest', () => {
     const rooms: number[] = [];
     const d: Dispatcher = dispatcher(h, { onRoomChanged: () => rooms.push(d.room()) });
     d.start();
-    expect(d.room()).toBe(20);
+    expect(d.room()).toBe(4);
     d.take([delivery('t1', 'e1'), delivery('t2', 'e2'), delivery('t3', 'e3')]);
     await until(() => started.length === 3);
-    expect(d.room()).toBe(17);
-    expect(rooms.at(-1)).toBe(17);
+    expect(d.room()).toBe(1);
+    expect(rooms.at(-1)).toBe(1);
     release.splice(0).forEach((r) => r());
-    await until(() => rooms.at(-1) === 20);
+    await until(() => rooms.at(-1) === 4);
     expect(d.status()).toMatchObject({ adopted: 3, succeeded: 3 });
     await d.stop(10);
   });

@@ -817,17 +817,16 @@ export class Dispatcher {
   }
 
   /**
-   * Deliveries a claim may bring: what the process holds (running, waiting, promised) is bounded
-   * at HERALD_CONCURRENCY in flight and WAITING_PER_SLOT times that waiting. Claimed work beyond
-   * the free requests waits (parked) rather than being left unclaimed: a claim can come back 50-
-   * 100 ms later behind an ingest commit, and sized by the free requests alone it left a quick
-   * endpoint with nothing to send meanwhile.
+   * Deliveries a claim may bring: no more than the free requests (claiming beyond them for a
+   * fan-out to 1,000 new endpoints held up its first requests: the last arrival came 150-400 ms
+   * later), and no more than may wait (WAITING_PER_SLOT times HERALD_CONCURRENCY, and
+   * maxWaitingBytes of payloads). A quick endpoint's window holds its requests; what a claim
+   * brings beyond them waits, up to its rounds ahead.
    */
   private freeSlots(): number {
     const { concurrency } = this.options;
-    const byCount = concurrency * (1 + WAITING_PER_SLOT) - this.inFlight - this.waitingTotal;
-    const byBytes = concurrency - this.inFlight + Math.floor((this.maxWaitingBytes - this.waitingBytes) / this.bodyBytes);
-    return Math.min(byCount, byBytes) - this.reservedTotal;
+    const waitingRoom = Math.min(concurrency * WAITING_PER_SLOT - this.waitingTotal, Math.floor((this.maxWaitingBytes - this.waitingBytes) / this.bodyBytes));
+    return Math.min(concurrency - this.inFlight, waitingRoom) - this.reservedTotal;
   }
 
   private unwait(d: ClaimedDelivery): void {
