@@ -7,14 +7,17 @@ import type { Store } from '../contract.js';
 import { withMethods } from '../method-proxy.js';
 import type { WriteLock } from './write-lock.js';
 
-/** `store` (an SqliteStore using `lock`), with claims, settlements and lease renewals waiting for their turn asynchronously. */
+/**
+ * `store` (an SqliteStore using `lock`), with settlements and lease renewals waiting for their
+ * turn asynchronously. Claims take theirs through the dispatcher's `writeTurn` (the same
+ * `lock.runAsync`), which sizes them once the turn has come.
+ */
 export function withAsyncTurns(store: Store, lock: WriteLock): Store {
   const inTurn = <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => await lock.runAsync(() => call(...args));
   return withMethods(
     store,
     new Map<PropertyKey, unknown>([
-      ['claim', inTurn((...args: Parameters<Store['claim']>) => store.claim(...args))],
       ['settle', inTurn((...args: Parameters<Store['settle']>) => store.settle(...args))],
       ['extendLeases', inTurn((...args: Parameters<Store['extendLeases']>) => store.extendLeases(...args))],
     ]),
