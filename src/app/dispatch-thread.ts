@@ -16,11 +16,12 @@ import { withAsyncTurns } from '../store/sqlite/async-turns.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { WriteLock } from '../store/sqlite/write-lock.js';
 import { startDispatching, type Dispatching } from './dispatch.js';
+import { HoldReports } from './hold-reports.js';
 import { loadSecretBox, logWrites, sqliteFile } from './open-store.js';
 import type { FromDispatchThread, ToDispatchThread, DispatchThreadWorkerData } from './threaded-dispatch.js';
 
 const data = workerData as DispatchThreadWorkerData;
-/** (deliveries handed over by the main thread + room now), for the main thread's offers. */
+/** (deliveries handed over by the main thread + room now, + free requests now), for the main thread's offers. */
 const room = new Int32Array(data.room);
 let handedOver = 0;
 const port = parentPort!;
@@ -51,18 +52,34 @@ function start(): { dispatching: Dispatching; cache: EndpointCache; metrics: Her
     post({ type: 'endpoint-changed', id });
   };
   const ctx = { config, store, ingestor, endpointCache: cache, logger, metrics, version: data.version, clock, endpointChanged };
+  const holds = new HoldReports(() => dispatching?.dispatcher.holdLimits() ?? new Map(), config.endpointConcurrency, (limits) => post({ type: 'holds', limits }));
   // Its claims queue for the write lock behind the main thread's commits: no empty ones.
-  const showRoom = () => Atomics.store(room, 0, (handedOver + (dispatching?.dispatcher.room() ?? 0)) | 0);
+  const showRoom = () => {
+    Atomics.store(room, 0, (handedOver + (dispatching?.dispatcher.room() ?? 0)) | 0);
+    Atomics.store(room, 1, (handedOver + (dispatching?.dispatcher.requestRoom() ?? 0)) | 0);
+  };
   dispatching = startDispatching(ctx, timed, guard, {
     concurrency: data.concurrency,
     idleAfterShortClaim: true,
-    onRoomChanged: showRoom,
+    onRoomChanged: () => {
+      showRoom();
+      holds.changed();
+    },
     writeTurn: async <T>(fn: () => Promise<T>): Promise<T> => await writeLock.runAsync(fn),
   });
   const d = dispatching.dispatcher;
   showRoom();
   metrics.watch({ dispatcher: () => d.status(), ingest: () => ingestor.status() });
-  return { dispatching, cache, metrics, forget, close: () => store.close() };
+  return {
+    dispatching,
+    cache,
+    metrics,
+    forget,
+    close: () => {
+      holds.stop();
+      return store.close();
+    },
+  };
 }
 
 let running: ReturnType<typeof start>;

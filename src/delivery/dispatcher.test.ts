@@ -162,7 +162,7 @@ describe('Dispatcher', () => {
       await new Promise<void>((r) => release.push(r));
       return { attempt: { ...attempt(200), durationMs: durationMs[d.endpointId] }, verdict: 'success' };
     });
-    for (let i = 0; i < 60; i++) h.queue.push(delivery(`f${i}`, 'fast'), delivery(`s${i}`, 'slow'));
+    for (let i = 0; i < 100; i++) h.queue.push(delivery(`f${i}`, 'fast'), delivery(`s${i}`, 'slow'));
     // As the stores do: one round (endpointConcurrency) per endpoint in a claim, or its own limit.
     const ownLimits: Record<string, number>[] = [];
     h.deps.claim = async (limit, exclude, endpointLimits = {}) => {
@@ -175,21 +175,29 @@ describe('Dispatcher', () => {
       }
       return taken;
     };
-    const held = (ep: string) => 60 - h.queue.filter((q) => q.endpointId === ep).length - h.settled.filter((s) => s.endpointId === ep).length;
+    const held = (ep: string) => 100 - h.queue.filter((q) => q.endpointId === ep).length - h.settled.filter((s) => s.endpointId === ep).length;
     const peak = { fast: 0, slow: 0 };
+    // What it tells a hand-off each may hold.
+    const reported = { fast: 0, slow: 0 };
     const d = dispatcher(h, { concurrency: 100, endpointConcurrency: 2, leaseMs: 60_000 });
     d.start();
-    while (h.settled.length < 120) {
+    while (h.settled.length < 200) {
       await new Promise((r) => setTimeout(r, 5));
       peak.fast = Math.max(peak.fast, held('fast'));
       peak.slow = Math.max(peak.slow, held('slow'));
+      const limits = d.holdLimits();
+      reported.fast = Math.max(reported.fast, limits.get('fast') ?? 0);
+      reported.slow = Math.max(reported.slow, limits.get('slow') ?? 0);
       release.splice(0).forEach((r) => r());
     }
     await d.stop(1000);
-    // Fast: up to 16 rounds of 2 before a claim, plus the claim's round. Slow: 1 round + 1 round.
+    // Fast: up to 32 rounds of 2 before a claim, plus the claim's round. Slow: 1 round + 1 round.
     expect(peak.fast).toBeGreaterThan(8);
-    expect(peak.fast).toBeLessThanOrEqual(34);
+    expect(peak.fast).toBeLessThanOrEqual(66);
     expect(peak.slow).toBeLessThanOrEqual(4);
+    expect(reported.fast).toBeGreaterThan(8);
+    expect(reported.fast).toBeLessThanOrEqual(64);
+    expect(reported.slow).toBe(2);
     expect(h.settled.filter((s) => s.outcome === 'release')).toEqual([]);
     // Claims took more than a round for the quick endpoint, never more than a round for the slow one.
     expect(Math.max(...ownLimits.map((l) => l.fast ?? 0))).toBeGreaterThan(2);
@@ -633,17 +641,21 @@ describe('Dispatcher handoff from ingest', () => {
     return { h, release, started };
   }
 
-  it('takes new deliveries within its free requests and each endpoint hold limit, and starts them without a claim', async () => {
+  it('takes new deliveries of endpoints it holds nothing for within its free requests and each hold limit, and starts them without a claim', async () => {
     const { h, release, started } = blockingHarness();
-    // 4 requests; an endpoint without a known pace holds one round of its concurrency (2).
-    const d = dispatcher(h);
+    // 4 requests and room for 4 more waiting (four payloads of the expected 1 KiB); an endpoint
+    // without a known pace holds one round of its concurrency (2).
+    const d = dispatcher(h, { maxWaitingBytes: 4 * 1_024 });
     d.start();
+    expect([d.room(), d.requestRoom()]).toEqual([8, 4]);
     const first = d.offer(new Map([['e1', 5], ['e2', 1]]));
     expect(first?.counts).toEqual(new Map([['e1', 2], ['e2', 1]]));
     expect(first?.lease).toEqual({ owner: 'w1', until: NOW + 60_000 });
-    // What is promised counts as held: e1 is full, one request is left.
+    // What is promised counts as held: e1 is full, one request is left, and then none (the
+    // room to wait is for endpoints it holds work for).
     const second = d.offer(new Map([['e1', 1], ['e3', 3]]));
     expect(second?.counts).toEqual(new Map([['e3', 1]]));
+    expect(d.room()).toBe(4);
     expect(d.offer(new Map([['e4', 1]]))).toBeUndefined();
     d.adopt(second!, []);
 
@@ -663,6 +675,35 @@ describe('Dispatcher handoff from ingest', () => {
     await until(() => started.includes('c1'));
     release.splice(0).forEach((r) => r());
     await d.stop(1000);
+  });
+
+  it('gives an endpoint it holds work for, answering quickly, up to its hold limit of a commit, beyond the free requests', async () => {
+    const { h, release, started } = blockingHarness();
+    // 4 requests and room for 8 more waiting.
+    const d = dispatcher(h, { endpointConcurrency: 4, maxWaitingBytes: 8 * 1_024 });
+    d.start();
+    // e1 answers once (1 ms: a quick one) and is busy again.
+    d.take([delivery('a1', 'e1')]);
+    await until(() => started.length === 1);
+    release.splice(0).forEach((r) => r());
+    await until(() => d.status().succeeded === 1);
+    d.take([delivery('a2', 'e1')]);
+    await until(() => started.length === 2);
+    expect([d.room(), d.requestRoom()]).toEqual([11, 3]);
+    expect(d.holdLimits().get('e1')).toBeGreaterThan(8);
+    const grant = d.offer(new Map([['e1', 20], ['e2', 1]]));
+    expect(grant?.counts).toEqual(new Map([['e1', 11]]));
+    d.adopt(grant!, Array.from({ length: 11 }, (_, i) => delivery(`b${i}`, 'e1')));
+    // Its window (4) starts what it may, the rest waits for it.
+    await until(() => started.length === 5);
+    expect(d.status()).toMatchObject({ inFlight: 4, waiting: 8 });
+    for (let i = 0; i < 20 && d.status().succeeded < 13; i++) {
+      release.splice(0).forEach((r) => r());
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(d.status()).toMatchObject({ succeeded: 13, adopted: 13 });
+    expect(h.settled.filter((x) => x.outcome === 'release')).toEqual([]);
+    await d.stop(10);
   });
 
   it('sizes a claim that waited for its turn at the store by the room free once the turn came', async () => {
@@ -733,6 +774,7 @@ describe('Dispatcher handoff from ingest', () => {
 
   it('frees the room a commit did not use (a duplicate, a failed commit)', async () => {
     const { h } = blockingHarness();
+    // New endpoints: the 4 free requests are what they may take.
     const d = dispatcher(h);
     d.start();
     const grant = d.offer(new Map([['e1', 2], ['e2', 2]]));
@@ -747,13 +789,14 @@ describe('Dispatcher handoff from ingest', () => {
     const rooms: number[] = [];
     const d: Dispatcher = dispatcher(h, { onRoomChanged: () => rooms.push(d.room()) });
     d.start();
-    expect(d.room()).toBe(4);
+    // 4 requests, and 8 deliveries per request may wait.
+    expect(d.room()).toBe(4 + 32);
     d.take([delivery('t1', 'e1'), delivery('t2', 'e2'), delivery('t3', 'e3')]);
     await until(() => started.length === 3);
-    expect(d.room()).toBe(1);
-    expect(rooms.at(-1)).toBe(1);
+    expect(d.room()).toBe(1 + 32);
+    expect(rooms.at(-1)).toBe(33);
     release.splice(0).forEach((r) => r());
-    await until(() => rooms.at(-1) === 4);
+    await until(() => rooms.at(-1) === 36);
     expect(d.status()).toMatchObject({ adopted: 3, succeeded: 3 });
     await d.stop(10);
   });

@@ -166,20 +166,25 @@ const MAX_SLOT_KEYS = 10_000;
 /**
  * At most this many rounds of an endpoint's concurrency are held claimed (running + waiting).
  * A quick endpoint at 64 gets through a round in a few ms, and a claim can wait 50-100 ms behind
- * an ingest commit of a thousand events: at 4 rounds it ran dry while its claims waited.
+ * an ingest commit of a thousand events: at 4 rounds it ran dry while its claims waited, and at
+ * 16 it still did between commits (about 1,000 held, drained at 10,000/s in 100 ms, against a
+ * commit every 120 ms while batches were published).
  */
-const MAX_ROUNDS = 16;
+const MAX_ROUNDS = 32;
 /** Deliveries waiting (claimed ahead) are bounded at this many times the process's concurrency. */
-const WAITING_PER_SLOT = 4;
+const WAITING_PER_SLOT = 8;
 /**
  * ...and their payloads at this many bytes (what 256 waiting events of the largest size hold),
- * so an account that publishes large events does not hold a thousand of them in memory.
+ * so an account that publishes large events does not hold thousands of them in memory.
  */
 const MAX_WAITING_BYTES = 64 * 1024 * 1024;
 /** How fast the payload size a claim expects follows smaller payloads (a larger one counts at once). */
 const BODY_SIZE_WEIGHT = 0.05;
-/** How long a claim may take to come back (it can wait behind an ingest commit and its fsync). */
-const CLAIM_HORIZON_MS = 100;
+/**
+ * How long a claim may take to come back (it can wait behind an ingest commit and its fsync),
+ * or the next commit's hand-off to arrive: about 120 ms apart while batches are published.
+ */
+const CLAIM_HORIZON_MS = 200;
 /** Weight of the newest attempt in an endpoint's average attempt time. */
 const PACE_WEIGHT = 0.2;
 const MAX_PACED_ENDPOINTS = 10_000;
@@ -319,25 +324,31 @@ export class Dispatcher {
   }
 
   /**
-   * Room for new deliveries of an ingest commit, by the rules a claim follows (free slots, each
-   * endpoint's hold limit, no throttled endpoint), held until adopt(). Taking them from the
-   * commit saves the claim that would otherwise find them: a write transaction and a round trip
-   * between commit and first attempt. Undefined when there is no room (or no dispatcher running).
+   * Room for new deliveries of an ingest commit (what it can hold: free requests and room to
+   * wait; each endpoint's hold limit; no throttled endpoint), held until adopt(). Taking them
+   * from the commit saves the claim that would otherwise find them: a write transaction and a
+   * round trip between commit and first attempt, and on the dispatch thread a wait behind the
+   * next commit. Endpoints it holds no work for share no more than the free requests, as in a
+   * claim (see ThreadedDispatch.offer). Undefined when there is no room (or no dispatcher
+   * running).
    */
   offer(wanted: ReadonlyMap<string, number>): HandoffGrant | undefined {
     if (!this.running) return undefined;
     const now = this.clock();
-    let room = this.freeSlots();
+    let room = this.room();
+    let free = this.requestRoom();
     const counts = new Map<string, number>();
     for (const [id, n] of wanted) {
       if (room <= 0) break;
       if ((this.throttledUntil.get(id) ?? 0) > now) continue;
-      const take = Math.min(n, room, this.holdLimit(id) - this.held(id));
+      const budget = this.perEndpoint.has(id) ? room : Math.min(room, free);
+      const take = Math.min(n, budget, this.holdLimit(id) - this.held(id));
       if (take <= 0) continue;
       counts.set(id, take);
       this.reserved.set(id, (this.reserved.get(id) ?? 0) + take);
       this.reservedTotal += take;
       room -= take;
+      free -= take;
     }
     if (counts.size === 0) return undefined;
     return { lease: { owner: this.options.owner, until: now + this.leaseMs }, counts };
@@ -374,9 +385,28 @@ export class Dispatcher {
     void this.launchAll(deliveries, beforeLaunch);
   }
 
-  /** Deliveries it could take on now (what a claim would ask for, promises to commits deducted). */
+  /**
+   * Deliveries it could take on now from ingest commits, promises to commits deducted: its free
+   * requests and its room to hold more waiting. A claim asks for the free requests only (one
+   * that brought more held up the first requests of a fan-out), but a hand-off costs no write.
+   */
   room(): number {
+    return Math.max(0, this.options.concurrency - this.inFlight + this.waitingRoom() - this.reservedTotal);
+  }
+
+  /** Its free requests, promises to commits deducted: what a claim would ask for. */
+  requestRoom(): number {
     return Math.max(0, this.freeSlots());
+  }
+
+  /**
+   * How many deliveries each endpoint it holds work for may hold (running and waiting): what a
+   * hand-off should give it at most, where offer() cannot ask (the dispatch thread's).
+   */
+  holdLimits(): Map<string, number> {
+    const limits = new Map<string, number>();
+    for (const id of this.perEndpoint.keys()) limits.set(id, this.holdLimit(id));
+    return limits;
   }
 
   /**
@@ -824,9 +854,13 @@ export class Dispatcher {
    * brings beyond them waits, up to its rounds ahead.
    */
   private freeSlots(): number {
-    const { concurrency } = this.options;
-    const waitingRoom = Math.min(concurrency * WAITING_PER_SLOT - this.waitingTotal, Math.floor((this.maxWaitingBytes - this.waitingBytes) / this.bodyBytes));
-    return Math.min(concurrency - this.inFlight, waitingRoom) - this.reservedTotal;
+    return Math.min(this.options.concurrency - this.inFlight, this.waitingRoom()) - this.reservedTotal;
+  }
+
+  /** Deliveries that may still wait (by count, and by payload bytes at the expected size). */
+  private waitingRoom(): number {
+    const byCount = this.options.concurrency * WAITING_PER_SLOT - this.waitingTotal;
+    return Math.min(byCount, Math.floor((this.maxWaitingBytes - this.waitingBytes) / this.bodyBytes));
   }
 
   private unwait(d: ClaimedDelivery): void {

@@ -28,13 +28,13 @@ function metricValue(text: string, line: string): number | undefined {
  * A Herald without a dispatcher of its own and a dispatch thread on its store, logging to
  * `lines` at `level` (LOG_LEVEL itself is silent: the logger's level is the one that counts).
  */
-async function heraldWithThread(level: string, extra: Partial<ThreadedDispatchOptions> = {}) {
+async function heraldWithThread(level: string, extra: Partial<ThreadedDispatchOptions> = {}, env: Record<string, string> = {}, receiver = startReceiver()) {
   const h = await startTestHerald({}, { worker: false });
-  const r = await startReceiver();
+  const r = await receiver;
   cleanups.push(() => h.close(), () => r.close());
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  const config = loadConfig({ HERALD_DATA_DIR: h.dataDir, HERALD_ALLOWED_TARGETS: '127.0.0.0/8', HERALD_SQLITE_SYNC: 'normal', LOG_LEVEL: 'silent' });
+  const config = loadConfig({ HERALD_DATA_DIR: h.dataDir, HERALD_ALLOWED_TARGETS: '127.0.0.0/8', HERALD_SQLITE_SYNC: 'normal', LOG_LEVEL: 'silent', ...env });
   const dispatch = await ThreadedDispatch.start({
     config,
     ownHosts: [],
@@ -126,6 +126,55 @@ describe('dispatch thread', () => {
     const attempt = await eventually(() => lines.find((l) => l.msg === 'delivery attempt'));
     expect(attempt).toMatchObject({ thread: 'dispatch', endpointId: ep.body.id, outcome: 'succeeded' });
     expect(JSON.stringify(lines)).not.toContain('pa55word-xyz');
+  });
+
+  it('hands an endpoint of an ingest commit a round at first, and up to the hold limit the thread reports once it is busy with it', async () => {
+    // Answers wait while `held` collects them.
+    let holding = false;
+    const held: (() => void)[] = [];
+    const receiver = startReceiver((_r, _i, res) => {
+      const answer = () => void res.writeHead(200).end('ok');
+      if (holding) held.push(answer);
+      else answer();
+    });
+    // 8 requests, 2 per endpoint.
+    const { h, r, dispatch } = await heraldWithThread('silent', {}, { HERALD_ENDPOINT_CONCURRENCY: '2' }, receiver);
+    const ep = (await h.api('POST', '/api/v2/endpoints', { url: r.url, event_types: ['asset.created'] })).body.id as string;
+    const ingestor = new Ingestor({ store: h.herald.context.store, handoff: () => dispatch });
+    const granted: number[] = [];
+    const offer = dispatch.offer.bind(dispatch);
+    dispatch.offer = (wanted) => {
+      const grant = offer(wanted);
+      granted.push(grant?.counts.get(ep) ?? 0);
+      return grant;
+    };
+    const publish = async (n: number) => {
+      await ingestor.publish(h.herald.context.defaultAccountId, Array.from({ length: n }, () => ({ type: 'asset.created' })));
+      dispatch.notify();
+    };
+    // Unknown to the thread: a round of its concurrency.
+    await publish(5);
+    expect(granted).toEqual([2]);
+    await r.waitFor(5);
+    // Busy with it (answers held), the thread reports how much it may hold: a commit gives it
+    // more than a round, and more than the 6 requests left free.
+    holding = true;
+    let published = 5;
+    await eventually(async () => {
+      await publish(20);
+      published += 20;
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      return granted.at(-1)! > 6 ? true : undefined;
+    });
+    holding = false;
+    held.splice(0).forEach((answer) => answer());
+    const got = await eventually(async () => {
+      held.splice(0).forEach((answer) => answer());
+      return r.received.length >= published ? r.received : undefined;
+    });
+    // Each once: nothing handed over twice, nothing claimed that was handed over.
+    expect(new Set(got.map((x) => x.headers['webhook-id'])).size).toBe(published);
+    expect(got).toHaveLength(published);
   });
 
   it('replaces a thread that stopped, handing its leases back first', async () => {
