@@ -19,7 +19,6 @@ export class HoldReports {
     /** A round: limits at or below it are not reported. */
     private readonly round: number,
     private readonly post: (limits: [string, number][]) => void,
-    private readonly clock: () => number = Date.now,
   ) {}
 
   /**
@@ -27,7 +26,8 @@ export class HoldReports {
    * post, or, within REPORT_INTERVAL_MS of it, once that interval is over.
    */
   changed(): void {
-    const wait = this.lastAt + REPORT_INTERVAL_MS - this.clock();
+    const now = Date.now();
+    const wait = this.lastAt + REPORT_INTERVAL_MS - now;
     if (wait > 0) {
       this.trailing ??= setTimeout(() => {
         this.trailing = undefined;
@@ -35,7 +35,7 @@ export class HoldReports {
       }, wait).unref();
       return;
     }
-    this.lastAt = this.clock();
+    this.lastAt = now;
     const current = new Map([...this.limits()].filter(([, limit]) => limit > this.round));
     if (sameLimits(current, this.last)) return;
     this.last = current;
