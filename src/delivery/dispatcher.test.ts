@@ -302,6 +302,29 @@ describe('Dispatcher', () => {
     for (const r of released) expect(r).toMatchObject({ nextAttemptAt: NOW + 120 });
   });
 
+  it('leaves an endpoint held back by its rate limit out of the hold limits it reports for hand-offs', async () => {
+    const release: (() => void)[] = [];
+    const h = harness(async () => {
+      await new Promise<void>((r) => release.push(r));
+      return { attempt: attempt(200), verdict: 'success' };
+    }, { limited: { rateLimitPerSecond: 25 } });
+    let reserved = 0;
+    h.deps.reserveRate = () => 40 * reserved++;
+    const d = dispatcher(h, { concurrency: 20, endpointConcurrency: 10, leaseMs: 400 });
+    d.start();
+    d.take([delivery('l1', 'limited'), delivery('f1', 'free')]);
+    await until(() => release.length === 2);
+    // Its first slot was free at once: it is not held back (yet).
+    expect([...d.holdLimits().keys()].sort()).toEqual(['free', 'limited']);
+    // The next one waits 40 ms for its slot.
+    d.take([delivery('l2', 'limited')]);
+    await until(() => reserved === 2);
+    expect([...d.holdLimits().keys()]).toEqual(['free']);
+    await until(() => release.length === 3);
+    release.splice(0).forEach((r) => r());
+    await d.stop(1000);
+  });
+
   it('hands deliveries back at whole milliseconds when slots fall between them (3/s: 333.3 ms apart)', async () => {
     // PostgreSQL keeps times as bigint and refused a fraction, failing every settlement of the batch.
     const { settled } = await throttledRun((delayMs) => delayMs, 3, 2_000);

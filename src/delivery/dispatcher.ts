@@ -401,11 +401,14 @@ export class Dispatcher {
 
   /**
    * How many deliveries each endpoint it holds work for may hold (running and waiting): what a
-   * hand-off should give it at most, where offer() cannot ask (the dispatch thread's).
+   * hand-off should give it at most, where offer() cannot ask (the dispatch thread's). An
+   * endpoint held back by its rate limit now is left out: whatever it holds beyond the slots
+   * it may reserve goes back to the store, a write each.
    */
   holdLimits(): Map<string, number> {
+    const now = this.clock();
     const limits = new Map<string, number>();
-    for (const id of this.perEndpoint.keys()) limits.set(id, this.holdLimit(id));
+    for (const id of this.perEndpoint.keys()) if ((this.throttledUntil.get(id) ?? 0) <= now) limits.set(id, this.holdLimit(id));
     return limits;
   }
 
