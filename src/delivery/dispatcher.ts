@@ -324,31 +324,29 @@ export class Dispatcher {
   }
 
   /**
-   * Room for new deliveries of an ingest commit (what it can hold: free requests and room to
-   * wait; each endpoint's hold limit; no throttled endpoint), held until adopt(). Taking them
-   * from the commit saves the claim that would otherwise find them: a write transaction and a
-   * round trip between commit and first attempt, and on the dispatch thread a wait behind the
-   * next commit. Endpoints it holds no work for share no more than the free requests, as in a
-   * claim (see ThreadedDispatch.offer). Undefined when there is no room (or no dispatcher
-   * running).
+   * Room for new deliveries of an ingest commit in this process, by the rules a claim follows
+   * (free requests, each endpoint's hold limit, no throttled endpoint), held until adopt().
+   * Taking them from the commit saves the claim that would otherwise find them: a write
+   * transaction and a round trip between commit and first attempt. It keeps to the free
+   * requests: with other workers claiming from the same database, what one process takes
+   * beyond them waits there while others could send it. (The dispatch thread's hand-off,
+   * whose claims wait behind the commits, goes further: see ThreadedDispatch.offer.)
+   * Undefined when there is no room (or no dispatcher running).
    */
   offer(wanted: ReadonlyMap<string, number>): HandoffGrant | undefined {
     if (!this.running) return undefined;
     const now = this.clock();
-    let room = this.room();
-    let free = this.requestRoom();
+    let room = this.requestRoom();
     const counts = new Map<string, number>();
     for (const [id, n] of wanted) {
       if (room <= 0) break;
       if ((this.throttledUntil.get(id) ?? 0) > now) continue;
-      const budget = this.perEndpoint.has(id) ? room : Math.min(room, free);
-      const take = Math.min(n, budget, this.holdLimit(id) - this.held(id));
+      const take = Math.min(n, room, this.holdLimit(id) - this.held(id));
       if (take <= 0) continue;
       counts.set(id, take);
       this.reserved.set(id, (this.reserved.get(id) ?? 0) + take);
       this.reservedTotal += take;
       room -= take;
-      free -= take;
     }
     if (counts.size === 0) return undefined;
     return { lease: { owner: this.options.owner, until: now + this.leaseMs }, counts };
@@ -386,9 +384,10 @@ export class Dispatcher {
   }
 
   /**
-   * Deliveries it could take on now from ingest commits, promises to commits deducted: its free
-   * requests and its room to hold more waiting. A claim asks for the free requests only (one
-   * that brought more held up the first requests of a fan-out), but a hand-off costs no write.
+   * Deliveries it could take on now, promises to commits deducted: its free requests and its
+   * room to hold more waiting (the dispatch thread's hand-off, see ThreadedDispatch.offer). A
+   * claim asks for the free requests only (one that brought more held up the first requests of
+   * a fan-out), and so does offer().
    */
   room(): number {
     return Math.max(0, this.options.concurrency - this.inFlight + this.waitingRoom() - this.reservedTotal);
