@@ -340,7 +340,7 @@ export class Dispatcher {
     const counts = new Map<string, number>();
     for (const [id, n] of wanted) {
       if (room <= 0) break;
-      if ((this.throttledUntil.get(id) ?? 0) > now) continue;
+      if (this.throttledAt(id, now)) continue;
       const take = Math.min(n, room, this.holdLimit(id) - this.held(id));
       if (take <= 0) continue;
       counts.set(id, take);
@@ -407,7 +407,7 @@ export class Dispatcher {
   holdLimits(): Map<string, number> {
     const now = this.clock();
     const limits = new Map<string, number>();
-    for (const id of this.perEndpoint.keys()) if ((this.throttledUntil.get(id) ?? 0) <= now) limits.set(id, this.holdLimit(id));
+    for (const id of this.perEndpoint.keys()) if (!this.throttledAt(id, now)) limits.set(id, this.holdLimit(id));
     return limits;
   }
 
@@ -587,6 +587,11 @@ export class Dispatcher {
     if ((this.paceMs.get(endpointId) ?? 0) < SLOW_PACE_MS) return earned;
     const share = Math.floor((this.options.concurrency * SHARED_PART) / Math.max(1, this.perEndpoint.size));
     return Math.min(earned, Math.max(this.windows.start, share));
+  }
+
+  /** Whether the endpoint's next rate-limit slot is still to come at `now`. */
+  private throttledAt(endpointId: string, now: number): boolean {
+    return (this.throttledUntil.get(endpointId) ?? 0) > now;
   }
 
   /** Deliveries of an endpoint running, waiting, or promised to an ingest commit. */
