@@ -98,6 +98,25 @@ function publish(url: string, publishers: number): Publishing {
   };
 }
 
+/**
+ * A phase's wait, failing with the phase's name: the tests under load wait in several phases,
+ * each with its own bound, and a slow machine should fail at the phase that was slow.
+ */
+async function phase<T>(name: string, waiting: Promise<T>): Promise<T> {
+  try {
+    return await waiting;
+  } catch (err) {
+    throw new Error(`${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * The tests under load wait in phases (load started 20 s, refusals 10 s, readiness 10 s, e2fsck
+ * 20 s, delivery 30 s): each test's bound is their sum with room for starting Herald twice, not
+ * the suite's 30 s, which a slow machine reached before any phase ran out.
+ */
+const UNDER_LOAD_MS = 120_000;
+
 async function readiness(url: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${url}/readyz`);
   return { status: res.status, body: await res.json() };
@@ -111,17 +130,20 @@ async function underLoad(dataDir: string, mount: string): Promise<{ url: string;
   expect((await apiCall(url, 'POST', '/api/v2/endpoints', { url: receiver.url, event_types: ['asset.*'] })).status).toBe(201);
   publishing = publish(url, 4);
   const { accepted } = publishing;
-  await eventually(() => (accepted.size >= 400 && receiver!.received.length > 0 ? true : undefined), 20_000);
+  await phase('load started (400 accepted, one delivered)', eventually(() => (accepted.size >= 400 && receiver!.received.length > 0 ? true : undefined), 20_000));
   return { url, pid: proc.child.pid!, ...publishing };
 }
 
 /** Waits for publishing to be refused, and for /readyz to say why. */
 async function refusing(url: string, refused: readonly Answer[]): Promise<void> {
-  await eventually(() => (refused.length >= 20 ? true : undefined), 10_000);
-  const notReady = await eventually(async () => {
-    const ready = await readiness(url);
-    return ready.status === 503 ? ready.body : undefined;
-  });
+  await phase('20 publishes refused', eventually(() => (refused.length >= 20 ? true : undefined), 10_000));
+  const notReady = await phase(
+    '/readyz answering 503',
+    eventually(async () => {
+      const ready = await readiness(url);
+      return ready.status === 503 ? ready.body : undefined;
+    }),
+  );
   expect(notReady).toEqual({ status: 'unavailable', reason: 'store_unwritable' });
 }
 
@@ -133,10 +155,13 @@ function expectOnlyStoreUnavailable(refused: readonly Answer[]): void {
 
 /** Resolves once the receiver has had every accepted event (webhook-id), with the ids it had. */
 function allDelivered(accepted: ReadonlySet<string>): Promise<Set<string>> {
-  return eventually(() => {
-    const ids = new Set(receiver!.received.map((r) => r.headers['webhook-id'] as string));
-    return [...accepted].every((id) => ids.has(id)) ? ids : undefined;
-  }, 30_000);
+  return phase(
+    `all ${accepted.size} accepted events delivered`,
+    eventually(() => {
+      const ids = new Set(receiver!.received.map((r) => r.headers['webhook-id'] as string));
+      return [...accepted].every((id) => ids.has(id)) ? ids : undefined;
+    }, 30_000),
+  );
 }
 
 /**
@@ -185,7 +210,7 @@ describe('a full disk under load', () => {
     // connection (the API's and the dispatch thread's), however many writes failed between.
     const log = refusalsLogged(proc!.output(), /^SQLITE_FULL$/);
     expect(log.resumed).toBe(log.refusals);
-  });
+  }, UNDER_LOAD_MS);
 });
 
 describe('a data directory that turns read-only under load', () => {
@@ -211,7 +236,7 @@ describe('a data directory that turns read-only under load', () => {
     expect(fsck.status === 0 || fsck.status === 1, fsck.stdout.toString()).toBe(true);
     proc = await spawnHerald('serve', { HERALD_DATA_DIR: dir }, undefined, [], mountedAt(dir, mountImage));
     await allDelivered(accepted);
-  });
+  }, UNDER_LOAD_MS);
 });
 
 describe('starting on a full disk', () => {
