@@ -35,6 +35,9 @@ afterAll(async () => {
   rmSync(config, { recursive: true, force: true });
 });
 
+// The sum of its phases' bounds (ready 15 s, the delivery's line 15 s) with room for the two runs of the CLI between them.
+const LISTS_SENDS_LISTENS_MS = 40_000;
+
 describe('herald against a Herald on a port fetch refuses', () => {
   it('lists, sends and listens', async () => {
     expect(BAD_PORTS.map((p) => `http://127.0.0.1:${p}`)).toContain(h.url);
@@ -54,5 +57,5 @@ describe('herald against a Herald on a port fetch refuses', () => {
     } finally {
       cli.child.kill('SIGKILL');
     }
-  });
+  }, LISTS_SENDS_LISTENS_MS);
 });

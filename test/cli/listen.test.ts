@@ -75,6 +75,13 @@ async function removeAll(ids: { endpoint?: string; inbox?: string }[]): Promise<
   }
 }
 
+// The sum of its phases' bounds (ready 15 s, two deliveries 10 s, their lines 15 s) with room for the CLI's exit.
+const FORWARDING_MS = 50_000;
+// The sum of the phases' bounds of a test waiting for three lines (15 s each) with room for the CLI's starts and exits.
+const THREE_LINES_MS = 50_000;
+// The sum of its phases' bounds (ready 15 s, the timeout's line 45 s, the cut request 10 s) with room for the CLI's exit.
+const TIMEOUT_LINE_MS = 80_000;
+
 describe('herald listen', () => {
   it('forwards deliveries to the local URL as Herald sent them, prints a line for each, and cleans up on Ctrl-C', async () => {
     cli = startCli(['listen', '--forward-to', `${local.url}/webhooks`, '--events', 'asset.*', '--json'], listenEnv());
@@ -119,7 +126,7 @@ describe('herald listen', () => {
     expect(stopped).toMatchObject({ forwarded: 2, unreached: 0, removed: [`endpoint ${ready.endpoint_id}`, `inbox ${ready.inbox_id}`] });
     expect((await h.api('GET', `/api/v2/endpoints/${ready.endpoint_id}`)).status).toBe(404);
     expect((await h.api('GET', `/api/v2/inboxes/${ready.inbox_id}`)).status).toBe(404);
-  });
+  }, FORWARDING_MS);
 
   it('prints readable lines without --json, and reports an unreachable local service per delivery', async () => {
     const closed = await closedPort();
@@ -160,7 +167,7 @@ describe('herald listen', () => {
     } finally {
       await silent.close();
     }
-  }, 60_000);
+  }, TIMEOUT_LINE_MS);
 
   it('does not forward a capture whose body was over 1 MiB (kept without it, the sender answered 413), and says so', async () => {
     const before = local.received.length;
@@ -179,7 +186,7 @@ describe('herald listen', () => {
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
     expect(JSON.parse(cli.lines.find((l) => l.includes('"stopped"'))!)).toMatchObject({ forwarded: 1, unreached: 1 });
-  });
+  }, THREE_LINES_MS);
 
   it('removes what a listen on this machine left when killed outright, told by the machine id it keeps (0600, in a 0700 directory)', async () => {
     const mine = configDir();
@@ -213,7 +220,7 @@ describe('herald listen', () => {
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
     await removeAll([running, { inbox: elsewhere.body.id }]);
-  });
+  }, THREE_LINES_MS);
 
   it('keeps what a listen on another machine with this host name left, though its pid runs here no more', async () => {
     // Another machine: a config directory, so a machine id, of its own. Its pid, killed here,
@@ -233,7 +240,7 @@ describe('herald listen', () => {
     expect(leftovers.removed).toEqual([`endpoint ${theirs.endpoint_id}`, `inbox ${theirs.inbox_id}`]);
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(0);
-  });
+  }, THREE_LINES_MS);
 
   it('keeps what an older version left under this host name and names it in one line', async () => {
     // An older version named its endpoint and inbox by host name and pid only: the pid may run on
@@ -263,7 +270,7 @@ describe('herald listen', () => {
       expect((await h.api('GET', path)).status, path).toBe(200);
     }
     await removeAll([old, running]);
-  });
+  }, THREE_LINES_MS);
 
   it('stops with exit 1 once its API key is deleted, naming the endpoint and inbox it leaves behind', async () => {
     const key = (await h.api('POST', '/api/v2/api-keys', { name: 'listen key', role: 'admin' })).body;

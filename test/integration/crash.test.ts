@@ -28,6 +28,11 @@ async function publishUntil(url: string, count: number, accepted: Set<string>, s
   }
 }
 
+// The sum of its phases' bounds (every accepted event delivered, 30 s) with room for starting Herald twice.
+const KILL_AND_RESTART_MS = 50_000;
+// The sum of its phases' bounds (20 delivered 10 s, every sequence 30 s) with room for starting Herald twice.
+const SEQUENCES_ACROSS_KILL_MS = 60_000;
+
 describe('crash safety', () => {
   it('delivers every accepted event after kill -9 and restart', async () => {
     dir = tempDir();
@@ -56,7 +61,7 @@ describe('crash safety', () => {
     const duplicates = receiver.received.length - delivered.size;
     // Only deliveries in flight at the kill may arrive twice; a dispatcher has at most `concurrency` in flight.
     expect(duplicates).toBeLessThanOrEqual(256);
-  });
+  }, KILL_AND_RESTART_MS);
 
   it('keeps each resource in sequence across kill -9 and restart: only what was in flight comes again, in its place', async () => {
     dir = tempDir();
@@ -74,7 +79,7 @@ describe('crash safety', () => {
     proc = await spawnHerald('serve', env, port);
     const arrivals = await allSequences(receiver, 4, 25);
     for (const [id, seqs] of arrivals) expect(arrivedInOrder(seqs, 25), `${id}: ${seqs.join(',')}`).toBe(true);
-  });
+  }, SEQUENCES_ACROSS_KILL_MS);
 
   it('finishes in-flight attempts on SIGTERM and exits cleanly', async () => {
     dir = tempDir();

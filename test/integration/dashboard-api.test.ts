@@ -240,6 +240,9 @@ describe('test sends and the signing secret', () => {
     await bystander.close();
   });
 
+  // The sum of its phases' bounds (four test events received, 10 s each, the first logged 10 s, the bystander's pause 0.2 s).
+  const TEST_SENDS_MS = 60_000;
+
   it('delivers a test event to that endpoint only, whatever its filter, logged like any delivery', async () => {
     const sent = await h.api('POST', `/api/v2/endpoints/${targetId}/test`);
     expect(sent.status).toBe(202);
@@ -266,7 +269,7 @@ describe('test sends and the signing secret', () => {
     await pause(200);
     expect(bystander.received).toHaveLength(0);
     expect(target.received).toHaveLength(4);
-  });
+  }, TEST_SENDS_MS);
 
   it('refuses an unknown type (422 naming event_type), data past the event limits (400, 413), a disabled endpoint (409) and non-admin keys (403)', async () => {
     const unknown = await h.api('POST', `/api/v2/endpoints/${targetId}/test`, { event_type: 'asset.exploded' });

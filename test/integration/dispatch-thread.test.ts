@@ -50,6 +50,11 @@ async function heraldWithThread(level: string, extra: Partial<ThreadedDispatchOp
   return { h, r, lines, dispatch };
 }
 
+// The sum of its phases' bounds (first delivery 10 s, 41 delivered 10 s, logged 10 s, counted 10 s) with room for starting Herald.
+const SERVE_THREAD_MS = 50_000;
+// The sum of its phases' bounds (eight waits of 10 s for deliveries, counters, the stop and the replacement; the stop 1 s).
+const REPLACED_THREAD_MS = 90_000;
+
 describe('dispatch thread', () => {
   it('delivers from its own thread in `herald serve`, handed over by the ingest commit, logging there and counting in /metrics', async () => {
     const dir = tempDir();
@@ -101,7 +106,7 @@ describe('dispatch thread', () => {
     expect(new Set(r.received.map((req) => req.headers['webhook-id'])).size).toBe(41);
     expect(text.match(/^herald_process_cpu_user_seconds_total /gm)).toHaveLength(1);
     expect(text.match(/^# TYPE herald_delivery_attempts_total /gm)).toHaveLength(1);
-  });
+  }, SERVE_THREAD_MS);
 
   it('sends to an endpoint as changed through the API at once, not when a cache expires', async () => {
     const h = await startTestHerald({ HERALD_DISPATCH_THREAD: 'on' });
@@ -245,5 +250,5 @@ describe('dispatch thread', () => {
     await stopping;
     const lateDelivery = (await h.api('GET', `/api/v2/events/${late.id}`)).body.deliveries?.[0];
     expect(lateDelivery).toMatchObject({ status: 'pending', attempts: 0 });
-  });
+  }, REPLACED_THREAD_MS);
 });

@@ -82,6 +82,11 @@ describe('endpoint health', () => {
     return { h, id, state, failAt, endpoint };
   }
 
+  // The sum of the phases' bounds of four failures (each failed 10 s, then 0.3 s for a disabling to show).
+  const FOUR_FAILURES_MS = 50_000;
+  // The sum of the phases' bounds of eight failures (each failed 10 s, then 0.3 s) and the recovered deliveries (10 s).
+  const EIGHT_FAILURES_MS = 100_000;
+
   it('does not count a quiet spell as failing: one failure after it begins a new failing period (1 hour threshold)', async () => {
     const { failAt } = await failingEndpoint({ HERALD_DISABLE_AFTER_HOURS: '1' });
     const first = await failAt(0);
@@ -95,7 +100,7 @@ describe('endpoint health', () => {
     const disabled = await failAt(2 * HOUR + 80 * 60_000);
     expect(disabled.disabled).toBe(true);
     expect(disabled.disabled_reason).toBe(`every attempt failed for 1 hour (since ${after.failing_since})`);
-  });
+  }, FOUR_FAILURES_MS);
 
   it('disables an endpoint whose every attempt failed for 5 days, not one that failed once before 5 quiet days, and re-enabling resumes delivery', async () => {
     const { h, id, state, failAt } = await failingEndpoint({});
@@ -116,7 +121,7 @@ describe('endpoint health', () => {
     const rec = await h.api('POST', `/api/v2/endpoints/${id}/recover`, { since: new Date(Date.now() - DAY).toISOString() });
     expect(rec.body.requeued).toBe(8);
     await eventually(async () => ((await deliveries(h, id, 'succeeded')).length === 8 ? true : undefined));
-  });
+  }, EIGHT_FAILURES_MS);
 });
 
 describe('secret rotation', () => {

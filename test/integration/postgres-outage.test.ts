@@ -69,6 +69,9 @@ async function connections(applicationName: string): Promise<number> {
   return Number(rows[0]!.n);
 }
 
+// The sum of its phases' bounds (ready and listening 20 s, two deliveries 20 s, the outage's probes 5 s, recovered 30 s, delivered 20 s, settled 20 s) with room for two starts.
+const OUTAGE_MS = 140_000;
+
 describe('PostgreSQL processes and their database', () => {
   it('report not ready while the database does not answer, recover on their own, LISTEN again, and lose or settle twice nothing', async () => {
     const arrived = new Map<string, number>();
@@ -131,7 +134,7 @@ describe('PostgreSQL processes and their database', () => {
     const attempts = await db.query<{ n: string; most: number }>('SELECT count(*) AS n, max(attempt_no) AS most FROM attempts');
     expect(attempts.rows[0]).toEqual({ n: String(accepted.length), most: 1 });
     expect([...arrived.values()].filter((n) => n > 1)).toEqual([]);
-  });
+  }, OUTAGE_MS);
 
   it('has the server cancel a statement held up past HERALD_PG_STATEMENT_TIMEOUT_MS (503), with no more than HERALD_PG_POOL_SIZE connections', async () => {
     const api = await spawn('api', { HERALD_PG_STATEMENT_TIMEOUT_MS: '1000', HERALD_PG_POOL_SIZE: '2' });

@@ -54,6 +54,9 @@ function serveWithHeldThread(dir: string): { started: Promise<RunningHerald>; ur
   return { started, url };
 }
 
+// The sum of its phases' bounds (listening 10 s, first delivery 10 s, 503 10 s, ready again 10 s, second delivery 10 s) with room for the start.
+const STARTING_AND_RESTARTING_MS = 60_000;
+
 describe('readiness of a process that dispatches', () => {
   it('answers 503 dispatcher_starting until the dispatch thread runs, and dispatcher_restarting while a stopped one is replaced; publishing goes on', async () => {
     const dir = tempDir();
@@ -92,7 +95,7 @@ describe('readiness of a process that dispatches', () => {
     rmSync(hold);
     await eventually(async () => ((await readiness(url)).status === 200 ? true : undefined));
     await r.waitFor(2);
-  });
+  }, STARTING_AND_RESTARTING_MS);
 
   it('a process without a dispatcher (herald api) is ready once its store is', async () => {
     const h = await startTestHerald({}, { worker: false });

@@ -63,6 +63,13 @@ describe.each(['sqlite', 'postgres'] as const)('recover of an ordered endpoint, 
       return r.body.status === 'done' ? r.body : undefined;
     }, 20_000);
 
+  // The sum of its phases' bounds (failed 20 s, recover done 20 s, re-sent 20 s).
+  const IN_ORDER_MS = 70_000;
+  // The sum of its phases' bounds (failed 20 s, two held 10 s, recover done 20 s, the late ones failed 20 s).
+  const IN_SCOPE_MS = 80_000;
+  // The sum of its phases' bounds (failed 20 s, the recover waiting or done 10 s, done 20 s).
+  const LOCKED_MS = 60_000;
+
   it('re-sends the failed deliveries of each resource one at a time, in their sequence order', async () => {
     const { receiver, state } = await switchableReceiver();
     try {
@@ -87,7 +94,7 @@ describe.each(['sqlite', 'postgres'] as const)('recover of an ordered endpoint, 
     } finally {
       await receiver.close();
     }
-  });
+  }, IN_ORDER_MS);
 
   it('counts what was in scope when it began: deliveries failing while it runs are neither re-queued nor counted', async () => {
     const { receiver, state, release, heldCount } = await switchableReceiver();
@@ -118,7 +125,7 @@ describe.each(['sqlite', 'postgres'] as const)('recover of an ordered endpoint, 
     } finally {
       await receiver.close();
     }
-  });
+  }, IN_SCOPE_MS);
 
   // Row locks are PostgreSQL's: the embedded store has one writer at a time, so nothing to wait for.
   if (dialect === 'postgres') it('waits for a delivery another writer holds locked, and re-queues it with the others', async () => {
@@ -153,5 +160,5 @@ describe.each(['sqlite', 'postgres'] as const)('recover of an ordered endpoint, 
       await locker.end();
       await receiver.close();
     }
-  });
+  }, LOCKED_MS);
 });

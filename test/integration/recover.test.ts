@@ -73,6 +73,9 @@ describe.each(['sqlite', 'postgres'] as const)('recover over many deliveries (%s
     await schema?.drop();
   });
 
+  // The sum of its phases' bounds (two endpoints' deliveries failed 15 s each, done 10 s, re-sent 10 s, failed again 10 s, a repeat's pause 0.3 s).
+  const RUNNING_AND_REPEATED_MS = 70_000;
+
   it('answers while running, reports progress at Location, re-queues what the dry run counted once however often it is asked, and leaves another account alone', async () => {
     const other = await otherAccount(h);
     const endpoint = await failedDeliveries(h, `${receiver.url}/mine`, 20);
@@ -114,7 +117,7 @@ describe.each(['sqlite', 'postgres'] as const)('recover over many deliveries (%s
     expect((await call(h, 'POST', `/api/v2/endpoints/${theirs}/recover`, { since: SINCE, dry_run: true }, other)).body.would_requeue).toBe(7);
     expect((await call(h, 'GET', location, undefined, other)).status).toBe(404);
     expect((await call(h, 'GET', `/api/v2/endpoints/${theirs}/recoveries/${first.body.id}`, undefined, other)).status).toBe(404);
-  });
+  }, RUNNING_AND_REPEATED_MS);
 
   it('Tenovos recover answers with the recovery too, and a repeat with its key finds it', async () => {
     const endpoint = await failedDeliveries(h, `${receiver.url}/tenovos`, 5, {}, true);
@@ -138,6 +141,9 @@ describe.each(['sqlite', 'postgres'] as const)('recover over many deliveries (%s
     expect(await recover({ since: '2001-01-01T00:00:00Z' }, { 'idempotency-key': 'k' })).toMatchObject({ status: 422, body: { field: 'Idempotency-Key' } });
   });
 });
+
+// The sum of its phases' bounds (60 failed 15 s, taken over and done 15 s) with room for stopping and starting Herald.
+const TAKEN_OVER_MS = 40_000;
 
 describe('a recover whose process stopped half-way', () => {
   it('is taken over where it stopped after a restart, each delivery re-queued once', async () => {
@@ -172,5 +178,5 @@ describe('a recover whose process stopped half-way', () => {
       await receiver.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, TAKEN_OVER_MS);
 });

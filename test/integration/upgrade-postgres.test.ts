@@ -53,6 +53,9 @@ async function oldSchema(name: string, fill: (db: OldDatabase) => Promise<void>)
 
 const cliEnv = (databaseUrl: string) => ({ DATABASE_URL: databaseUrl, HERALD_DATA_DIR: dataDir, HERALD_SECRET_KEY: SECRET_KEY, PORT: '0', HOST: '127.0.0.1' });
 
+// The sum of expectServesOldData's phases' bounds (three delivered 15 s, five 15 s, settled 10 s) with room for migrating and starting Herald.
+const MIGRATED_AND_SERVED_MS = 50_000;
+
 describe('a PostgreSQL schema left by an older Herald', () => {
   const latest = latestVersion('postgres');
 
@@ -65,7 +68,7 @@ describe('a PostgreSQL schema left by an older Herald', () => {
     });
     await migrateAndExpectAsLeft(cliEnv(url), old);
     await expectServesOldData(cliEnv(url), dataDir, old, receiver, route);
-  });
+  }, MIGRATED_AND_SERVED_MS);
 
   it('at the oldest version, with its data, is migrated once by two herald migrate run at once', async () => {
     const oldest = olderVersions('postgres')[0];

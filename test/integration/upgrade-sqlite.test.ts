@@ -38,6 +38,9 @@ async function oldDataDir(fill: (db: OldDatabase) => Promise<void>): Promise<str
   return dir;
 }
 
+// The sum of expectServesOldData's phases' bounds (three delivered 15 s, five 15 s, settled 10 s) with room for migrating and starting Herald.
+const MIGRATED_AND_SERVED_MS = 50_000;
+
 describe('a SQLite database left by an older Herald', () => {
   it.each(olderVersions('sqlite'))('at schema version %i is migrated as serve does at start, and served: credentials, counts, leased and pending work', async (version) => {
     let old!: OldData;
@@ -50,7 +53,7 @@ describe('a SQLite database left by an older Herald', () => {
     const env = { DATABASE_URL: '', HERALD_DATA_DIR: dir, HERALD_SECRET_KEY: '' };
     await migrateAndExpectAsLeft(env, old);
     await expectServesOldData(env, dir, old, receiver, route);
-  });
+  }, MIGRATED_AND_SERVED_MS);
 
   it('at a schema version newer than this Herald stops serve and migrate with exit 2, naming both versions', async () => {
     const latest = latestVersion('sqlite');

@@ -215,6 +215,9 @@ describe('admin UI', () => {
     }
   });
 
+  // The sum of its phases' bounds (sign-in 10 s, three deliveries settled 10 s each, two page loads 10 s each, three elements 10 s each).
+  const LOGS_MS = 100_000;
+
   it('shows a delivery in Logs with its attempts, filters them, forces a failure and retries it', async () => {
     const path = '/hooks/logs';
     const { id } = await createEndpointViaApi({ url: `${receiver.url}${path}`, event_types: ['asset.*'], description: 'logs receiver' });
@@ -264,7 +267,10 @@ describe('admin UI', () => {
     await expect(page.locator('article.delivery details.attempts > summary').textContent()).resolves.toBe('Attempts (3)');
     expect(problems).toEqual([]);
     await context.close();
-  });
+  }, LOGS_MS);
+
+  // The sum of its phases' bounds (sign-in 10 s, failed 10 s, test event 10 s, rotation 10 s, two badges 10 s each, recovered 10 s, replayed 10 s, settled 10 s).
+  const ENDPOINT_PAGE_MS = 100_000;
 
   it('endpoint page: health, test send, secret reveal and rotation, disable and enable, recover with a count first', async () => {
     const path = '/hooks/detail';
@@ -339,7 +345,7 @@ describe('admin UI', () => {
     await settled(page);
     expect(problems).toEqual([]);
     await context.close();
-  });
+  }, ENDPOINT_PAGE_MS);
 
   it('rotates the secret once without JavaScript: a reload of the page showing it rotates nothing', async () => {
     const { id } = await createEndpointViaApi({ url: `${receiver.url}/hooks/no-script-rotate`, event_types: ['asset.created'] });
@@ -428,6 +434,9 @@ describe('admin UI', () => {
     await context.close();
   });
 
+  // The sum of its phases' bounds (delivered 10 s, sign-in 10 s, page 10 s, live update 20 s, retrying 10 s, page and API agreeing 10 s).
+  const ACTIVITY_MS = 80_000;
+
   it('charts deliveries per minute by outcome and latency, and updates without a reload', async () => {
     const { id } = await createEndpointViaApi({ url: `${receiver.url}/hooks/activity`, event_types: ['asset.created'] });
     await publish('asset.created', 'a-activity-1');
@@ -457,7 +466,10 @@ describe('admin UI', () => {
     });
     expect(problems).toEqual([]);
     await context.close();
-  });
+  }, ACTIVITY_MS);
+
+  // The sum of its phases' bounds (sign-in 10 s, two page loads 10 s each, live 10 s, the request shown 10 s).
+  const LIVE_INBOX_MS = 60_000;
 
   it('creates an inbox and shows a request the moment it arrives', async () => {
     const { context, page, problems } = await signedIn();
@@ -482,7 +494,7 @@ describe('admin UI', () => {
     await expect(page.locator('article.inbox-request code.path').first().textContent()).resolves.toMatch(/from-the-dam/);
     expect(problems).toEqual([]);
     await context.close();
-  });
+  }, LIVE_INBOX_MS);
 
   it("keeps the signed-in user's key out of the captures when the browser opens an inbox URL", async () => {
     const { context, page } = await signedIn();
@@ -496,6 +508,9 @@ describe('admin UI', () => {
     await context.close();
   });
 
+  // The sum of its phases' bounds (sign-in page 10 s, live 10 s, signed out 20 s).
+  const SIGNED_OUT_LIVE_MS = 50_000;
+
   it("ends an inbox's live view as signed out once its key is deleted, instead of reconnecting", async () => {
     const key = (await herald.api('POST', '/api/v2/api-keys', { name: 'deleted while watching', role: 'admin' })).body as { id: string; key: string };
     const inbox = (await herald.api('POST', '/api/v2/inboxes', { name: 'watched' })).body as { id: string };
@@ -508,7 +523,10 @@ describe('admin UI', () => {
     expect((await herald.api('DELETE', `/api/v2/api-keys/${key.id}`)).status).toBe(204);
     await page.locator('#live-state', { hasText: 'signed out' }).waitFor({ timeout: 20_000 });
     await context.close();
-  });
+  }, SIGNED_OUT_LIVE_MS);
+
+  // The sum of its phases' bounds (sign-in 10 s, forwarded 10 s, saved 10 s, deleted 10 s).
+  const FORWARDING_INBOX_MS = 50_000;
 
   it('creates an inbox that forwards and verifies, shows the forward secret once, changes its settings and deletes it', async () => {
     const { context, page, problems } = await signedIn();
@@ -558,7 +576,7 @@ describe('admin UI', () => {
     expect((await herald.api('GET', `/api/v2/inboxes/${id}`)).status).toBe(404);
     expect(problems).toEqual([]);
     await context.close();
-  });
+  }, FORWARDING_INBOX_MS);
 
   it('shows values from the API escaped, never as markup', async () => {
     const { id } = await createEndpointViaApi({

@@ -68,6 +68,9 @@ function unlabelled(): string[] {
 }
 
 describe.each(Object.entries(VIEWPORTS))('admin UI layout at %s width', (name, viewport) => {
+  // The sum of its phases' bounds (sign-in 10 s, each of the 11 pages' network idle 10 s): the inbox page's live stream is never idle.
+  const EVERY_PAGE_MS = 130_000;
+
   it('every main page fits the screen, names its controls and logs no error', async () => {
     const { context, page, problems } = await signIn(browser, herald.url, viewport);
     for (const [slug, path] of pages()) {
@@ -81,7 +84,7 @@ describe.each(Object.entries(VIEWPORTS))('admin UI layout at %s width', (name, v
     }
     expect(problems).toEqual([]);
     await context.close();
-  });
+  }, EVERY_PAGE_MS);
 });
 
 describe('admin UI keyboard and empty states', () => {

@@ -21,6 +21,9 @@ afterAll(async () => {
 });
 
 describe('inbox live view', () => {
+  // The sum of its phases' bounds (sign-in 10 s, live 10 s, reconnecting 10 s, live again 20 s) with room for stopping and starting Herald.
+  const ACROSS_RESTART_MS = 60_000;
+
   it('reconnects by itself when Herald restarts, and shows requests captured after it is back', async () => {
     const first = await startTestHerald({}, { dataDir });
     running.push(first);
@@ -42,5 +45,5 @@ describe('inbox live view', () => {
     // Reconnecting while Herald stops (503) or is down fails a request or two; nothing else goes wrong.
     expect(problems.filter((p) => !/ERR_CONNECTION_REFUSED|status of 503/.test(p))).toEqual([]);
     await context.close();
-  });
+  }, ACROSS_RESTART_MS);
 });
