@@ -33,7 +33,12 @@ export async function bootstrap(store: Store, config: Config, servesApi = true):
   if (config.adminKey) {
     const hash = hashKey(config.adminKey);
     if (!(await store.syncEnvKey(hash))) {
-      await store.createApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: 'HERALD_ADMIN_KEY', role: 'admin', operator: true, hash, prefix: config.adminKey.slice(0, 4), source: 'env' });
+      try {
+        await store.createApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: 'HERALD_ADMIN_KEY', role: 'admin', operator: true, hash, prefix: config.adminKey.slice(0, 4), source: 'env' });
+      } catch (err) {
+        // Another process with the same key stored it at the same moment (the hash is unique).
+        if (!(await store.findApiKeyByHash(hash))) throw err;
+      }
     }
   } else if (servesApi && (await store.countOperatorKeys()) === 0) {
     const { key, prefix } = generateApiKey();
