@@ -68,7 +68,7 @@ function unlabelled(): string[] {
 }
 
 describe.each(Object.entries(VIEWPORTS))('admin UI layout at %s width', (name, viewport) => {
-  // The sum of its phases' bounds (sign-in 10 s, each of the 11 pages' network idle 10 s): the inbox page's live stream is never idle.
+  // The sum of its phases' bounds (sign-in 10 s, each of the 11 pages' network idle 10 s).
   const EVERY_PAGE_MS = 130_000;
 
   it('every main page fits the screen, names its controls and logs no error', async () => {
