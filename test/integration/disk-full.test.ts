@@ -153,15 +153,32 @@ function expectOnlyStoreUnavailable(refused: readonly Answer[]): void {
   for (const r of refused) expect(r).toEqual({ status: 503, retryAfter: '5', body: { error: 'store_unavailable', message: expect.any(String), field: null } });
 }
 
-/** Resolves once the receiver has had every accepted event (webhook-id), with the ids it had. */
-function allDelivered(accepted: ReadonlySet<string>): Promise<Set<string>> {
-  return phase(
-    `all ${accepted.size} accepted events delivered`,
-    eventually(() => {
-      const ids = new Set(receiver!.received.map((r) => r.headers['webhook-id'] as string));
+/**
+ * Resolves once the receiver has had every accepted event (webhook-id), with the ids it had.
+ * If some never come, the failure shows what Herald holds of the first few: lost (404), or
+ * waiting, and for what.
+ */
+async function allDelivered(accepted: ReadonlySet<string>): Promise<Set<string>> {
+  const delivered = () => new Set(receiver!.received.map((r) => r.headers['webhook-id'] as string));
+  try {
+    return await eventually(() => {
+      const ids = delivered();
       return [...accepted].every((id) => ids.has(id)) ? ids : undefined;
-    }, 30_000),
-  );
+    }, 30_000);
+  } catch (err) {
+    const ids = delivered();
+    const missing = [...accepted].filter((id) => !ids.has(id));
+    const held = await Promise.all(missing.slice(0, 5).map((id) => heldOf(id)));
+    throw new Error(`${missing.length} of ${accepted.size} accepted events not delivered in 30 s; Herald holds of the first: ${JSON.stringify(held)}`, { cause: err });
+  }
+}
+
+/** What Herald answers about an event: its deliveries' states, or the status it answered. */
+async function heldOf(eventId: string): Promise<unknown> {
+  const res = await apiCall(proc!.url, 'GET', `/api/v2/events/${eventId}`).catch((err: unknown) => ({ status: 0, body: String(err) }));
+  if (res.status !== 200) return { eventId, status: res.status };
+  const deliveries = (res.body as { deliveries: Record<string, unknown>[] }).deliveries;
+  return { eventId, deliveries: deliveries.map(({ status, attempts, next_attempt_at, last_error }) => ({ status, attempts, next_attempt_at, last_error })) };
 }
 
 /**
