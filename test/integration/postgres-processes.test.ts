@@ -77,6 +77,9 @@ describe('PostgreSQL processes', () => {
     rmSync(bare, { recursive: true, force: true });
   });
 
+  // Three rounds of four CLI runs, each bounded by runCli's 20 s guard: 60 s, and room for the rounds' schemas (as its SQLite twin).
+  const MIGRATE_ROUNDS_MS = 90_000;
+
   it('migrates a schema that does not exist yet from several processes at once, every one succeeding', async () => {
     const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await client.connect();
@@ -95,7 +98,7 @@ describe('PostgreSQL processes', () => {
     } finally {
       await client.end();
     }
-  });
+  }, MIGRATE_ROUNDS_MS);
 
   it('delivers every event with one API and two workers, one of them killed mid-run', async () => {
     const seen = new Map<string, number[]>();
