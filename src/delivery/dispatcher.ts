@@ -1,8 +1,8 @@
 // The dispatcher loop. It never sees SQL or HTTP: it is handed claim, deliver and settle,
 // and decides only what to take next, when to wait, and what an attempt's result means.
 import { EndpointWindows } from './endpoint-windows.js';
+import { SettlementQueue } from './settlement-queue.js';
 import type { AttemptInput, ClaimedDelivery, HeldLease, IngestLease, Settlement } from '../store/contract.js';
-import { diskRefusal } from '../store/unavailable.js';
 import { nextAttempt } from './retry-policy.js';
 
 /** What one HTTP attempt produced, already classified. */
@@ -238,18 +238,9 @@ export class Dispatcher {
   private readonly paceMs = new Map<string, number>();
   private readonly windows: EndpointWindows;
   private wakeUp: (() => void) | null = null;
-  private settleQueue: Settlement[] = [];
-  /** The batch being written now (and, after a failed write, one at a time): still leased to us. */
-  private settlingBatch: readonly Settlement[] = [];
-  /** Hooks that must see the settlement committed first (e.g. raising an exhausted event). */
-  private afterSettle: (() => void)[] = [];
-  /** When a failed batch was last written one settlement at a time (see settleEach). */
-  private settledEachAt = Number.NEGATIVE_INFINITY;
-  private settleTimer: NodeJS.Timeout | null = null;
+  private readonly settlements: SettlementQueue;
   /** Renews the leases of running attempts, a few times per lease. */
   private leaseTimer: NodeJS.Timeout | null = null;
-  private settleDueAt = Number.POSITIVE_INFINITY;
-  private settling: Promise<void> = Promise.resolve();
   /** Room promised to ingest commits not yet adopted, per endpoint and in all. */
   private readonly reserved = new Map<string, number>();
   private reservedTotal = 0;
@@ -281,6 +272,18 @@ export class Dispatcher {
     this.maxWaitingBytes = options.maxWaitingBytes ?? MAX_WAITING_BYTES;
     this.slotHoldMs = Math.min(MAX_SLOT_HOLD_MS, this.leaseMs / 4);
     this.windows = new EndpointWindows(options.endpointConcurrency, options.initialEndpointConcurrency ?? INITIAL_ENDPOINT_CONCURRENCY, MAX_PACED_ENDPOINTS);
+    this.settlements = new SettlementQueue(
+      {
+        settle: (batch) => this.deps.settle(batch),
+        refused: (ids) => this.observeRefused(ids),
+        due: () => this.notify(),
+        fail: (stage, err) => this.fail(stage, err),
+        wait: (ms) => this.wait(ms),
+        keepTrying: () => this.running || this.inFlight > 0,
+        clock: this.clock,
+      },
+      this.claimBatch,
+    );
   }
 
   /** Whose leases this dispatcher holds. */
@@ -310,8 +313,7 @@ export class Dispatcher {
     const held = new Map<string, HeldLease>();
     const hold = (id: string, claimNo: number) => held.set(`${id}#${claimNo}`, { id, claimNo });
     for (const d of this.attempting.values()) hold(d.id, d.claimNo);
-    for (const s of this.settlingBatch) hold(s.deliveryId, s.claimNo);
-    for (const s of this.settleQueue) hold(s.deliveryId, s.claimNo);
+    for (const s of this.settlements.unwritten()) hold(s.deliveryId, s.claimNo);
     if (held.size === 0) return;
     this.deps.extendLeases?.([...held.values()], this.clock() + this.leaseMs).catch((err: unknown) => this.fail('lease', err));
   }
@@ -433,7 +435,7 @@ export class Dispatcher {
     }
     // Handed back: no longer this dispatcher's to renew, should it start again.
     this.attempting.clear();
-    await this.flushSettlements();
+    await this.settlements.flush();
     return { unfinished };
   }
 
@@ -444,7 +446,7 @@ export class Dispatcher {
       endpointsBusy: this.perEndpoint.size,
       waiting: this.waitingTotal,
       ...this.counters,
-      pendingSettlements: this.settleQueue.length,
+      pendingSettlements: this.settlements.size,
       lastError: this.lastError,
     };
   }
@@ -916,107 +918,9 @@ export class Dispatcher {
   }
 
   private enqueueSettlement(s: Settlement, after?: () => void, delayMs = this.settleDelayMs): void {
+    // stop() handed it back: another claim owns what happens to it now.
     if (this.givenUp.has(s.deliveryId)) return;
-    this.settleQueue.push(inWholeMs(s));
-    if (after) this.afterSettle.push(after);
-    if (this.settleQueue.length >= this.claimBatch) {
-      void this.flushSettlements();
-      return;
-    }
-    // The earliest wait asked for wins: a chain's next link is not held back by the batch.
-    const dueAt = this.clock() + delayMs;
-    if (this.settleTimer && dueAt >= this.settleDueAt) return;
-    if (this.settleTimer) clearTimeout(this.settleTimer);
-    this.settleDueAt = dueAt;
-    this.settleTimer = setTimeout(() => void this.flushSettlements(), delayMs);
-  }
-
-  /** Settlements are chained so they are written in order, one batch at a time. */
-  private flushSettlements(): Promise<void> {
-    if (this.settleTimer) {
-      clearTimeout(this.settleTimer);
-      this.settleTimer = null;
-      this.settleDueAt = Number.POSITIVE_INFINITY;
-    }
-    this.settling = this.settling.then(async () => {
-      while (this.settleQueue.length > 0) {
-        const batch = this.settleQueue;
-        const after = this.afterSettle;
-        this.settleQueue = [];
-        this.afterSettle = [];
-        this.settlingBatch = batch;
-        try {
-          this.observeRefused(await this.deps.settle(batch));
-          this.settlingBatch = [];
-          for (const hook of after) hook();
-          // Retries and releases may now be due before the loop's current idle wait ends.
-          if (batch.some((s) => s.outcome === 'retry' || s.outcome === 'release')) this.notify();
-        } catch (err) {
-          this.fail('settle', err);
-          const kept = this.clock() - this.settledEachAt >= SETTLE_EACH_EVERY_MS ? await this.settleEach(batch) : undefined;
-          // Written, dropped (its lease runs out and it goes out again) or back in the queue.
-          this.settlingBatch = [];
-          if (kept) {
-            // Hooks only look the outcomes up: one kept meanwhile is found by the next sweep.
-            for (const hook of after) hook();
-            this.notify();
-            if (kept.length === 0) continue;
-          } else this.afterSettle = after.concat(this.afterSettle);
-          // Keep them: an unsettled delivery stays leased (renewed) and is retried after the
-          // lease expires at worst, but try again first: the store may be briefly unavailable.
-          this.settleQueue = (kept ?? batch).concat(this.settleQueue);
-          await this.wait(250);
-          if (!this.running && this.inFlight === 0) return;
-        }
-      }
-    });
-    return this.settling;
-  }
-
-  /**
-   * After a batch failed: writes its settlements one at a time. One the store refuses alone is
-   * refused for what it holds, most likely its attempt's text (a receiver's answer): it is written
-   * again with an attempt that keeps only what Herald made (status, error kind, timing) and says
-   * why the rest is missing, and the error is reported once. Dropping it instead would leave its
-   * delivery leased, to go out again at each lease expiry with nothing recorded, never exhausted.
-   * One refused by the disk (full, failing: room for smaller writes only) is not refused for what
-   * it holds: it is kept as it is, details and hand-backs included, and returned to be tried again.
-   * When some are written the store is up, and those still refused (a release, or a settlement
-   * refused even so) are dropped (reported), not kept to fail every later batch; their deliveries
-   * go out again once their leases expire. Undefined, and nothing dropped, when none could be
-   * written (the store is down).
-   */
-  private async settleEach(batch: readonly Settlement[]): Promise<Settlement[] | undefined> {
-    this.settledEachAt = this.clock();
-    const refused: [Settlement, unknown][] = [];
-    const kept: Settlement[] = [];
-    let written = 0;
-    for (const s of batch) {
-      try {
-        this.observeRefused(await this.deps.settle([s]));
-        written++;
-        continue;
-      } catch (err) {
-        if (diskRefusal(err) !== undefined) {
-          kept.push(s);
-          continue;
-        }
-        if (s.outcome === 'release') {
-          refused.push([s, err]);
-          continue;
-        }
-        try {
-          this.observeRefused(await this.deps.settle([{ ...s, attempt: withoutDetails(s.attempt) }]));
-          written++;
-          this.fail('settle', new Error(`settlement of ${s.deliveryId} (${s.outcome}) written without its attempt's details: ${err instanceof Error ? err.message : String(err)}`));
-        } catch {
-          refused.push([s, err]);
-        }
-      }
-    }
-    if (written === 0) return undefined;
-    for (const [s, err] of refused) this.fail('settle', new Error(`settlement of ${s.deliveryId} (${s.outcome}) dropped: ${err instanceof Error ? err.message : String(err)}`));
-    return kept;
+    this.settlements.push(s, after, delayMs);
   }
 
   // Observers run inside attempt()'s try: a throw reaching its catch would release an
@@ -1070,30 +974,4 @@ export class Dispatcher {
         : done;
     });
   }
-}
-
-/**
- * A failed settle batch is split at most this often: while the store is down every split write
- * fails too (and its retry without details), and a batch of 128 would cost 256 failing calls
- * every 250 ms. A lone settlement is split too: it may be the one refused for what it holds.
- */
-const SETTLE_EACH_EVERY_MS = 10_000;
-
-/** An attempt as recorded when the store refused it as it was: nothing of the receiver's text. */
-function withoutDetails(attempt: AttemptInput): AttemptInput {
-  return {
-    ...attempt,
-    errorMessage: 'Herald could not record the details of this attempt (the store refused them; the log has it under this delivery id)',
-    requestHeaders: {},
-    responseBody: null,
-  };
-}
-
-/**
- * Slot times fall between milliseconds (1000 / rate); the stores keep whole ones, and PostgreSQL
- * refuses a fraction in a bigint, which would fail every settlement of the batch.
- */
-function inWholeMs(s: Settlement): Settlement {
-  if ((s.outcome !== 'retry' && s.outcome !== 'release') || Number.isInteger(s.nextAttemptAt)) return s;
-  return { ...s, nextAttemptAt: Math.ceil(s.nextAttemptAt) };
 }
