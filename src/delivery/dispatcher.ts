@@ -2,6 +2,7 @@
 // and decides only what to take next, when to wait, and what an attempt's result means.
 import { EndpointWindows } from './endpoint-windows.js';
 import { SettlementQueue } from './settlement-queue.js';
+import { type RateLimitKey, SlotLedger } from './slot-ledger.js';
 import type { AttemptInput, ClaimedDelivery, HeldLease, IngestLease, Settlement } from '../store/contract.js';
 import { nextAttempt } from './retry-policy.js';
 
@@ -162,7 +163,6 @@ const LEASE_RENEWALS = 3;
 const THROTTLE_HORIZON_MS = 500;
 /** Slots are reserved at most this far ahead (and a quarter of the lease); a limit shared with other workers may answer later ones. */
 const MAX_SLOT_HOLD_MS = 10_000;
-const MAX_SLOT_KEYS = 10_000;
 /**
  * At most this many rounds of an endpoint's concurrency are held claimed (running + waiting).
  * A quick endpoint at 64 gets through a round in a few ms, and a claim can wait 50-100 ms behind
@@ -194,11 +194,6 @@ const INITIAL_ENDPOINT_CONCURRENCY = 8;
 const SHARED_PART = 0.75;
 /** An endpoint whose attempts take this long on average is slow: it gets at most its share. */
 const SLOW_PACE_MS = 1_000;
-
-interface RateLimitKey {
-  readonly key: string;
-  readonly rate: number;
-}
 
 /** The rate limits a delivery to this endpoint goes out under: its own and its account's. */
 function rateLimitsOf(s: EndpointSchedule): RateLimitKey[] {
@@ -232,8 +227,8 @@ export class Dispatcher {
   private readonly throttledUntil = new Map<string, number>();
   /** Begun deliveries waiting for their rate-limit slot, with the time it comes. */
   private readonly awaitingSlot = new Map<ClaimedDelivery, { readonly timer: NodeJS.Timeout; readonly load: EndpointLoad; readonly at: number }>();
-  /** The latest rate-limit slot reserved so far, per rate-limit key (`endpoint:…`, `account:…`). */
-  private readonly slotsUntil = new Map<string, number>();
+  /** The latest rate-limit slot reserved so far, per rate-limit key. */
+  private readonly slots: SlotLedger;
   /** Average attempt time per endpoint (ms): how far ahead its work may be claimed. */
   private readonly paceMs = new Map<string, number>();
   private readonly windows: EndpointWindows;
@@ -271,6 +266,7 @@ export class Dispatcher {
     this.leaseMs = options.leaseMs ?? 60_000;
     this.maxWaitingBytes = options.maxWaitingBytes ?? MAX_WAITING_BYTES;
     this.slotHoldMs = Math.min(MAX_SLOT_HOLD_MS, this.leaseMs / 4);
+    this.slots = new SlotLedger(this.clock);
     this.windows = new EndpointWindows(options.endpointConcurrency, options.initialEndpointConcurrency ?? INITIAL_ENDPOINT_CONCURRENCY, MAX_PACED_ENDPOINTS);
     this.settlements = new SettlementQueue(
       {
@@ -638,7 +634,7 @@ export class Dispatcher {
     // Slots already reserved reach too far ahead to hold this one's lease until its own: it goes
     // back to the store, due when they are used up, with those waiting behind it.
     const limits = rateLimitsOf(schedule);
-    const slotsUntil = this.slotsReservedUntil(limits);
+    const slotsUntil = this.slots.reservedUntil(limits);
     if (slotsUntil - this.clock() > this.slotHoldMs) {
       this.throttledUntil.set(d.endpointId, slotsUntil);
       this.release(d, slotsUntil);
@@ -664,7 +660,7 @@ export class Dispatcher {
     if (typeof delay === 'number') return run(delay);
     // Until the store answers, count the slot as one interval after the last: deliveries begun
     // meanwhile must not all pass the check above and reserve far ahead together.
-    this.expectSlot(limits, reservedAt);
+    this.slots.expect(limits, reservedAt);
     // The slot is at reservedAt + delay: time spent waiting for the answer counts against it,
     // or late answers would bunch sends together and exceed the limit over a window.
     delay.then((ms) => {
@@ -678,25 +674,6 @@ export class Dispatcher {
       this.fail('rate_limit', err);
       this.finish(d, load, this.clock() + 1_000);
     });
-  }
-
-  /** When the last slot reserved under any of these rate limits comes (0: none ahead). */
-  private slotsReservedUntil(limits: readonly RateLimitKey[]): number {
-    let until = 0;
-    for (const { key } of limits) until = Math.max(until, this.slotsUntil.get(key) ?? 0);
-    return until;
-  }
-
-  private expectSlot(limits: readonly RateLimitKey[], now: number): void {
-    for (const { key, rate } of limits) this.noteSlot([key], Math.max(this.slotsUntil.get(key) ?? 0, now) + 1000 / rate);
-  }
-
-  private noteSlot(keys: readonly string[], at: number): void {
-    if (this.slotsUntil.size >= MAX_SLOT_KEYS) {
-      const now = this.clock();
-      for (const [key, until] of this.slotsUntil) if (until <= now) this.slotsUntil.delete(key);
-    }
-    for (const key of keys) if (at > (this.slotsUntil.get(key) ?? 0)) this.slotsUntil.set(key, at);
   }
 
   /** Stopping: deliveries not yet sent go back, due at the slot each was given. */
@@ -721,7 +698,7 @@ export class Dispatcher {
   private reserve(s: EndpointSchedule, limits: readonly RateLimitKey[]): number | Promise<number> {
     if (limits.length === 0) return 0;
     const note = (delay: number) => {
-      this.noteSlot(limits.map((l) => l.key), this.clock() + delay);
+      this.slots.note(limits.map((l) => l.key), this.clock() + delay);
       if (delay > 0) {
         this.throttledUntil.set(s.id, this.clock() + delay);
         this.observeThrottle(s.id, delay);
