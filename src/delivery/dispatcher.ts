@@ -185,9 +185,8 @@ const BODY_SIZE_WEIGHT = 0.05;
  * or the next commit's hand-off to arrive: about 120 ms apart while batches are published.
  */
 const CLAIM_HORIZON_MS = 200;
-/** Weight of the newest attempt in an endpoint's average attempt time. */
-const PACE_WEIGHT = 0.2;
-const MAX_PACED_ENDPOINTS = 10_000;
+/** Endpoints whose windows and pace are remembered at most (then all start over). */
+const MAX_LEARNED_ENDPOINTS = 10_000;
 /** Requests in flight to an endpoint that has not answered yet: a dead one holds no more. */
 const INITIAL_ENDPOINT_CONCURRENCY = 8;
 /** The part of the process's concurrency slow busy endpoints share between them; the rest is for others. */
@@ -229,8 +228,6 @@ export class Dispatcher {
   private readonly awaitingSlot = new Map<ClaimedDelivery, { readonly timer: NodeJS.Timeout; readonly load: EndpointLoad; readonly at: number }>();
   /** The latest rate-limit slot reserved so far, per rate-limit key. */
   private readonly slots: SlotLedger;
-  /** Average attempt time per endpoint (ms): how far ahead its work may be claimed. */
-  private readonly paceMs = new Map<string, number>();
   private readonly windows: EndpointWindows;
   private wakeUp: (() => void) | null = null;
   private readonly settlements: SettlementQueue;
@@ -267,7 +264,7 @@ export class Dispatcher {
     this.maxWaitingBytes = options.maxWaitingBytes ?? MAX_WAITING_BYTES;
     this.slotHoldMs = Math.min(MAX_SLOT_HOLD_MS, this.leaseMs / 4);
     this.slots = new SlotLedger(this.clock);
-    this.windows = new EndpointWindows(options.endpointConcurrency, options.initialEndpointConcurrency ?? INITIAL_ENDPOINT_CONCURRENCY, MAX_PACED_ENDPOINTS);
+    this.windows = new EndpointWindows(options.endpointConcurrency, options.initialEndpointConcurrency ?? INITIAL_ENDPOINT_CONCURRENCY, MAX_LEARNED_ENDPOINTS);
     this.settlements = new SettlementQueue(
       {
         settle: (batch) => this.deps.settle(batch),
@@ -562,7 +559,7 @@ export class Dispatcher {
    * held must also start well within its lease.
    */
   private holdLimit(endpointId: string, window = this.windowOf(endpointId)): number {
-    const pace = this.paceMs.get(endpointId);
+    const pace = this.windows.paceOf(endpointId);
     if (pace === undefined) return window;
     const perAttempt = Math.max(1, pace);
     const withinLease = Math.floor(this.leaseMs / (4 * perAttempt));
@@ -582,7 +579,7 @@ export class Dispatcher {
    */
   private windowOf(endpointId: string): number {
     const earned = this.windows.of(endpointId);
-    if ((this.paceMs.get(endpointId) ?? 0) < SLOW_PACE_MS) return earned;
+    if ((this.windows.paceOf(endpointId) ?? 0) < SLOW_PACE_MS) return earned;
     const share = Math.floor((this.options.concurrency * SHARED_PART) / Math.max(1, this.perEndpoint.size));
     return Math.min(earned, Math.max(this.windows.start, share));
   }
@@ -596,12 +593,6 @@ export class Dispatcher {
   private held(endpointId: string): number {
     const load = this.perEndpoint.get(endpointId);
     return (load ? load.running + load.waiting.length : 0) + (this.reserved.get(endpointId) ?? 0);
-  }
-
-  private notePace(endpointId: string, durationMs: number): void {
-    const before = this.paceMs.get(endpointId);
-    if (before === undefined && this.paceMs.size >= MAX_PACED_ENDPOINTS) this.paceMs.clear();
-    this.paceMs.set(endpointId, before === undefined ? durationMs : before + PACE_WEIGHT * (durationMs - before));
   }
 
   /**
@@ -719,9 +710,8 @@ export class Dispatcher {
     }
     try {
       if (result.verdict === 'release') return this.finish(d, load, this.clock());
-      this.notePace(d.endpointId, result.attempt.durationMs);
-      if (result.attempt.errorKind === 'timeout') this.windows.timedOut(d.endpointId);
-      else this.windows.answered(d.endpointId);
+      if (result.attempt.errorKind === 'timeout') this.windows.timedOut(d.endpointId, result.attempt.durationMs);
+      else this.windows.answered(d.endpointId, result.attempt.durationMs);
       const { settlement, after } = this.settlementFor(d, result);
       const chained = schedule.ordered && d.resourceKey !== null;
       if (chained) {

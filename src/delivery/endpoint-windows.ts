@@ -1,5 +1,6 @@
 /**
- * How many requests each endpoint may have in flight at once, learned from its answers.
+ * How many requests each endpoint may have in flight at once, and how long its attempts take,
+ * learned from its answers.
  *
  * The configured endpoint concurrency is a ceiling, not a starting point: an endpoint starts at
  * a few requests, gains one for every attempt it answers (so a quick one doubles each round
@@ -8,9 +9,12 @@
  * process's requests, not the ceiling: a few dead endpoints at the ceiling each would fill the
  * process, and every healthy endpoint would wait for their timeouts. It keeps that handful
  * (never one) so its deliveries still go through their retry schedule at a useful pace.
+ *
+ * The average attempt time (its pace) tells the dispatcher how far ahead an endpoint's work may
+ * be claimed, and whether it is slow enough to be held to a share of the process.
  */
 export class EndpointWindows {
-  private readonly windows = new Map<string, number>();
+  private readonly learned = new Map<string, { window: number; paceMs: number }>();
 
   constructor(
     private readonly ceiling: number,
@@ -20,18 +24,23 @@ export class EndpointWindows {
 
   /** Requests the endpoint may have in flight now. */
   of(endpointId: string): number {
-    return this.windows.get(endpointId) ?? this.start;
+    return this.learned.get(endpointId)?.window ?? this.start;
+  }
+
+  /** The endpoint's average attempt time (ms); undefined before its first attempt. */
+  paceOf(endpointId: string): number | undefined {
+    return this.learned.get(endpointId)?.paceMs;
   }
 
   /** An attempt got an answer (any status) or failed quickly: one more may run at once. */
-  answered(endpointId: string): void {
+  answered(endpointId: string, durationMs: number): void {
     const now = this.of(endpointId);
-    if (now < this.ceiling) this.set(endpointId, now + 1);
+    this.set(endpointId, Math.min(this.ceiling, now + 1), durationMs);
   }
 
   /** An attempt timed out: half as many may run at once, but no fewer than at the start. */
-  timedOut(endpointId: string): void {
-    this.set(endpointId, Math.max(this.start, Math.floor(this.of(endpointId) / 2)));
+  timedOut(endpointId: string, durationMs: number): void {
+    this.set(endpointId, Math.max(this.start, Math.floor(this.of(endpointId) / 2)), durationMs);
   }
 
   /** Where every window starts, and the least it falls back to. */
@@ -39,9 +48,14 @@ export class EndpointWindows {
     return Math.min(this.initial, this.ceiling);
   }
 
-  private set(endpointId: string, window: number): void {
+  private set(endpointId: string, window: number, durationMs: number): void {
+    const before = this.learned.get(endpointId);
     // Forgetting every endpoint at once is cheap and rare: each starts over from the initial window.
-    if (!this.windows.has(endpointId) && this.windows.size >= this.remembered) this.windows.clear();
-    this.windows.set(endpointId, window);
+    if (!before && this.learned.size >= this.remembered) this.learned.clear();
+    const paceMs = before ? before.paceMs + PACE_WEIGHT * (durationMs - before.paceMs) : durationMs;
+    this.learned.set(endpointId, { window, paceMs });
   }
 }
+
+/** Weight of the newest attempt in an endpoint's average attempt time. */
+const PACE_WEIGHT = 0.2;
