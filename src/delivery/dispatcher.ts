@@ -610,12 +610,12 @@ export class Dispatcher {
     const window = this.windowOf(d.endpointId);
     if (load.running < window && this.inFlight < this.options.concurrency) {
       this.begin(d, schedule, load);
-      if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
+      this.forgetIfIdle(d.endpointId, load);
     } else if (load.running + load.waiting.length < this.holdLimit(d.endpointId, window) + window) {
       this.waitingTotal++;
       this.waitingBytes += d.body.length;
       load.waiting.push({ d, schedule, claimedAt: this.clock() });
-      if (load.running < window) this.parked.add(d.endpointId);
+      this.parkIfHeldBack(d.endpointId, load, window);
     } else {
       this.release(d, this.clock());
     }
@@ -769,7 +769,7 @@ export class Dispatcher {
     // answer starts two: an endpoint ramps up a round trip at a time.
     this.startParked();
     this.startWaiting(d.endpointId, load, window);
-    if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(d.endpointId);
+    this.forgetIfIdle(d.endpointId, load);
     // Wake the loop only when a claim could now take more: the endpoint dropped out of the
     // excluded set, or enough slots came free. Waking on every completion would run a claim
     // per delivery.
@@ -790,7 +790,17 @@ export class Dispatcher {
       if (!next) break;
       this.begin(next.d, next.schedule, load);
     }
+    this.parkIfHeldBack(endpointId, load, window);
+  }
+
+  /** Parks an endpoint with deliveries waiting that its window would start: the process's concurrency holds them back. */
+  private parkIfHeldBack(endpointId: string, load: EndpointLoad, window: number): void {
     if (this.running && load.waiting.length > 0 && load.running < window) this.parked.add(endpointId);
+  }
+
+  /** An endpoint with nothing running or waiting is no longer busy: it leaves the claim's scope and the shares. */
+  private forgetIfIdle(endpointId: string, load: EndpointLoad): void {
+    if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(endpointId);
   }
 
   /** Gives free slots of the process to parked endpoints, in the order they were parked. */
@@ -802,7 +812,7 @@ export class Dispatcher {
       if (!load) continue;
       // Still held back by the process, not by its window, it is parked again, at the back.
       this.startWaiting(id, load, this.windowOf(id));
-      if (load.running === 0 && load.waiting.length === 0) this.perEndpoint.delete(id);
+      this.forgetIfIdle(id, load);
     }
   }
 
