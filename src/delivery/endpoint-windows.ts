@@ -49,11 +49,16 @@ export class EndpointWindows {
   }
 
   private set(endpointId: string, window: number, durationMs: number): void {
-    const before = this.learned.get(endpointId);
+    const known = this.learned.get(endpointId);
+    // Updated in place: this runs once per attempt.
+    if (known) {
+      known.window = window;
+      known.paceMs += PACE_WEIGHT * (durationMs - known.paceMs);
+      return;
+    }
     // Forgetting every endpoint at once is cheap and rare: each starts over from the initial window.
-    if (!before && this.learned.size >= this.remembered) this.learned.clear();
-    const paceMs = before ? before.paceMs + PACE_WEIGHT * (durationMs - before.paceMs) : durationMs;
-    this.learned.set(endpointId, { window, paceMs });
+    if (this.learned.size >= this.remembered) this.learned.clear();
+    this.learned.set(endpointId, { window, paceMs: durationMs });
   }
 }
 
