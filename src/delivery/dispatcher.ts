@@ -185,8 +185,6 @@ const BODY_SIZE_WEIGHT = 0.05;
  * or the next commit's hand-off to arrive: about 120 ms apart while batches are published.
  */
 const CLAIM_HORIZON_MS = 200;
-/** Endpoints whose windows and pace are remembered at most (then all start over). */
-const MAX_LEARNED_ENDPOINTS = 10_000;
 /** Requests in flight to an endpoint that has not answered yet: a dead one holds no more. */
 const INITIAL_ENDPOINT_CONCURRENCY = 8;
 /** The part of the process's concurrency slow busy endpoints share between them; the rest is for others. */
@@ -264,7 +262,7 @@ export class Dispatcher {
     this.maxWaitingBytes = options.maxWaitingBytes ?? MAX_WAITING_BYTES;
     this.slotHoldMs = Math.min(MAX_SLOT_HOLD_MS, this.leaseMs / 4);
     this.slots = new SlotLedger(this.clock);
-    this.windows = new EndpointWindows(options.endpointConcurrency, options.initialEndpointConcurrency ?? INITIAL_ENDPOINT_CONCURRENCY, MAX_LEARNED_ENDPOINTS);
+    this.windows = new EndpointWindows(options.endpointConcurrency, options.initialEndpointConcurrency ?? INITIAL_ENDPOINT_CONCURRENCY);
     this.settlements = new SettlementQueue(
       {
         settle: (batch) => this.deps.settle(batch),

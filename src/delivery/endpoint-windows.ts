@@ -19,7 +19,7 @@ export class EndpointWindows {
   constructor(
     private readonly ceiling: number,
     private readonly initial: number,
-    private readonly remembered = 10_000,
+    private readonly remembered = MAX_LEARNED_ENDPOINTS,
   ) {}
 
   /** Requests the endpoint may have in flight now. */
@@ -61,6 +61,9 @@ export class EndpointWindows {
     this.learned.set(endpointId, { window, paceMs: durationMs });
   }
 }
+
+/** Endpoints whose windows and pace are remembered at most (then all start over). */
+const MAX_LEARNED_ENDPOINTS = 10_000;
 
 /** Weight of the newest attempt in an endpoint's average attempt time. */
 const PACE_WEIGHT = 0.2;
