@@ -22,32 +22,49 @@ interface FormView {
 }
 
 export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
-  const get = <T>(req: FastifyRequest, path: string, query?: Record<string, string | undefined>) => ui.api(req).get<T>(path, query);
+  const p = new EndpointPages(ui);
+  registerListAndForms(pages, p);
+  registerEndpointPage(pages, p);
+  registerEndpointActions(pages, p);
+}
 
-  async function healthOf(req: FastifyRequest, ids: readonly string[]): Promise<Map<string, EndpointStatsDto>> {
+/** What the endpoint pages share: reading through the API, the form and endpoint pages, forms sent once. */
+class EndpointPages {
+  readonly submitted = new SubmittedForms();
+
+  constructor(readonly ui: Ui) {}
+
+  get<T>(req: FastifyRequest, path: string, query?: Record<string, string | undefined>): Promise<T> {
+    return this.ui.api(req).get<T>(path, query);
+  }
+
+  endpointOf(req: FastifyRequest): Promise<EndpointDto> {
+    return this.get<EndpointDto>(req, `/api/v2/endpoints/${enc(idOf(req))}`);
+  }
+
+  async healthOf(req: FastifyRequest, ids: readonly string[]): Promise<Map<string, EndpointStatsDto>> {
     if (ids.length === 0) return new Map();
-    const stats = await get<ListDto<EndpointStatsDto>>(req, '/api/v2/stats/endpoints', { ids: ids.join(','), hours: String(HEALTH_HOURS) });
+    const stats = await this.get<ListDto<EndpointStatsDto>>(req, '/api/v2/stats/endpoints', { ids: ids.join(','), hours: String(HEALTH_HOURS) });
     return new Map(stats.data.map((s) => [s.endpoint_id, s]));
   }
 
-  const submitted = new SubmittedForms();
-
-  async function formPage(req: FastifyRequest, reply: FastifyReply, view: FormView, status = 200) {
+  async formPage(req: FastifyRequest, reply: FastifyReply, view: FormView, status = 200): Promise<FastifyReply> {
     requireAdmin(req);
-    const catalog = await typesToPick(ui.api(req));
+    const catalog = await typesToPick(this.ui.api(req));
     const title = view.mode === 'create' ? 'New endpoint' : `Edit ${view.endpoint!.description || view.endpoint!.url}`;
     const action = view.mode === 'create' ? '/endpoints' : `/endpoints/${enc(view.endpoint!.id)}/edit`;
     // A form shown again after an error keeps its id: it has created nothing yet.
-    const formId = view.mode === 'create' ? field(formOf(req), 'form_id') || submitted.newId() : '';
+    const formId = view.mode === 'create' ? field(formOf(req), 'form_id') || this.submitted.newId() : '';
     const extraParamNames = Object.keys(keptExtraParams(view.endpoint) ?? {});
     const invalid = view.error ? formFieldOf(view.error.field) : '';
-    return ui.page(req, reply, 'endpoint-form', { title, nav: 'endpoints', catalog: catalog.topics, custom: catalog.custom, headerRows: HEADER_ROWS, action, formId, extraParamNames, invalid, ...view }, status);
+    return this.ui.page(req, reply, 'endpoint-form', { title, nav: 'endpoints', catalog: catalog.topics, custom: catalog.custom, headerRows: HEADER_ROWS, action, formId, extraParamNames, invalid, ...view }, status);
   }
 
   /** Saves a form through the API; a refusal shows the form again with the API's message. */
-  async function save(req: FastifyRequest, reply: FastifyReply, mode: FormMode, endpoint?: EndpointDto) {
+  async save(req: FastifyRequest, reply: FastifyReply, mode: FormMode, endpoint?: EndpointDto): Promise<FastifyReply> {
+    const { ui } = this;
     const reading = readEndpointForm(formOf(req), mode, endpoint);
-    const again = (error: FormError) => formPage(req, reply, { mode, values: reading.values, error, endpoint }, 422);
+    const again = (error: FormError) => this.formPage(req, reply, { mode, values: reading.values, error, endpoint }, 422);
     if (!reading.ok) return again(reading.error);
     try {
       if (mode === 'edit') {
@@ -55,7 +72,7 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
         return reply.redirect(`/endpoints/${enc(endpoint!.id)}?saved=1`, 303);
       }
       let created: (EndpointDto & { secret: string }) | undefined;
-      const sent = await submitted.once(req.uiKey!, field(formOf(req), 'form_id'), async () => {
+      const sent = await this.submitted.once(req.uiKey!, field(formOf(req), 'form_id'), async () => {
         created = await ui.api(req).post<EndpointDto & { secret: string }>('/api/v2/endpoints', reading.body);
         return created.id;
       });
@@ -68,45 +85,10 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
     }
   }
 
-  pages.get('/endpoints', hidden, async (req, reply) => {
-    const at = positionOf(queryOf(req));
-    const list = await get<ListDto<EndpointDto>>(req, '/api/v2/endpoints', { cursor: at.cursor });
-    const health = await healthOf(req, list.data.map((e) => e.id));
-    const pager = pageLinks('/endpoints', {}, at, list.next_cursor);
-    return ui.page(req, reply, 'endpoints', { title: 'Endpoints', nav: 'endpoints', endpoints: list.data, health, hours: HEALTH_HOURS, pager, paged: at.cursor !== undefined });
-  });
-
-  pages.get('/endpoints/new', hidden, async (req, reply) => formPage(req, reply, { mode: 'create', values: valuesOf(undefined), error: null }));
-  pages.post('/endpoints', hidden, async (req, reply) => save(req, reply, 'create'));
-
-  const endpointOf = (req: FastifyRequest) => get<EndpointDto>(req, `/api/v2/endpoints/${enc(idOf(req))}`);
-
-  pages.get('/endpoints/:id/edit', hidden, async (req, reply) => {
-    const endpoint = await endpointOf(req);
-    return formPage(req, reply, { mode: 'edit', values: valuesOf(endpoint), error: null, endpoint });
-  });
-  pages.post('/endpoints/:id/edit', hidden, async (req, reply) => save(req, reply, 'edit', await endpointOf(req)));
-
-  /**
-   * A rotate form's rotation, sent with the form's id as its Idempotency-Key: the form sent again
-   * to another process (which has not seen it) finds the first rotation too. Undefined when it
-   * did not rotate: the API answered a repeat (no secret, shown once) or a later rotation
-   * replaced that one (409 rotated_since).
-   */
-  async function rotateOnce(req: FastifyRequest, id: string, formId: string): Promise<RotatedDto | undefined> {
-    try {
-      const answer = await ui.api(req).post<Partial<RotatedDto>>(`/api/v2/endpoints/${enc(id)}/secret/rotate`, undefined, formId ? { 'idempotency-key': formId } : undefined);
-      return answer.secret === undefined ? undefined : (answer as RotatedDto);
-    } catch (err) {
-      if (err instanceof ApiCallError && err.code === 'rotated_since') return undefined;
-      throw err;
-    }
-  }
-
-  async function endpointPage(req: FastifyRequest, reply: FastifyReply, extra: { rotated?: RotatedDto } = {}) {
-    const endpoint = await endpointOf(req);
-    const [health, catalog] = await Promise.all([healthOf(req, [endpoint.id]), typesToPick(ui.api(req))]);
-    return ui.page(req, reply, 'endpoint', {
+  async endpointPage(req: FastifyRequest, reply: FastifyReply, extra: { rotated?: RotatedDto } = {}): Promise<FastifyReply> {
+    const endpoint = await this.endpointOf(req);
+    const [health, catalog] = await Promise.all([this.healthOf(req, [endpoint.id]), typesToPick(this.ui.api(req))]);
+    return this.ui.page(req, reply, 'endpoint', {
       title: endpoint.description || endpoint.url,
       nav: 'endpoints',
       endpoint,
@@ -117,17 +99,57 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
       custom: catalog.custom,
       rotated: extra.rotated ?? null,
       // Each page's rotate form is sent once: a reload of the page it leads to rotates nothing.
-      rotateFormId: submitted.newId(),
+      rotateFormId: this.submitted.newId(),
       saved: queryOf(req).saved === '1',
       createdAgain: queryOf(req).created === '1',
       rotatedAgain: queryOf(req).rotated === 'again' ? ROTATED_ALREADY : '',
     });
   }
 
-  pages.get('/endpoints/:id', hidden, async (req, reply) => endpointPage(req, reply));
+  /**
+   * A rotate form's rotation, sent with the form's id as its Idempotency-Key: the form sent again
+   * to another process (which has not seen it) finds the first rotation too. Undefined when it
+   * did not rotate: the API answered a repeat (no secret, shown once) or a later rotation
+   * replaced that one (409 rotated_since).
+   */
+  async rotateOnce(req: FastifyRequest, id: string, formId: string): Promise<RotatedDto | undefined> {
+    try {
+      const answer = await this.ui.api(req).post<Partial<RotatedDto>>(`/api/v2/endpoints/${enc(id)}/secret/rotate`, undefined, formId ? { 'idempotency-key': formId } : undefined);
+      return answer.secret === undefined ? undefined : (answer as RotatedDto);
+    } catch (err) {
+      if (err instanceof ApiCallError && err.code === 'rotated_since') return undefined;
+      throw err;
+    }
+  }
+}
+
+/** The list with each endpoint's health, and the create and edit forms. */
+function registerListAndForms(pages: FastifyInstance, p: EndpointPages): void {
+  pages.get('/endpoints', hidden, async (req, reply) => {
+    const at = positionOf(queryOf(req));
+    const list = await p.get<ListDto<EndpointDto>>(req, '/api/v2/endpoints', { cursor: at.cursor });
+    const health = await p.healthOf(req, list.data.map((e) => e.id));
+    const pager = pageLinks('/endpoints', {}, at, list.next_cursor);
+    return p.ui.page(req, reply, 'endpoints', { title: 'Endpoints', nav: 'endpoints', endpoints: list.data, health, hours: HEALTH_HOURS, pager, paged: at.cursor !== undefined });
+  });
+
+  pages.get('/endpoints/new', hidden, async (req, reply) => p.formPage(req, reply, { mode: 'create', values: valuesOf(undefined), error: null }));
+  pages.post('/endpoints', hidden, async (req, reply) => p.save(req, reply, 'create'));
+
+  pages.get('/endpoints/:id/edit', hidden, async (req, reply) => {
+    const endpoint = await p.endpointOf(req);
+    return p.formPage(req, reply, { mode: 'edit', values: valuesOf(endpoint), error: null, endpoint });
+  });
+  pages.post('/endpoints/:id/edit', hidden, async (req, reply) => p.save(req, reply, 'edit', await p.endpointOf(req)));
+}
+
+/** The endpoint's page, its health fragment, and its secret: rotated (once per form) and revealed. */
+function registerEndpointPage(pages: FastifyInstance, p: EndpointPages): void {
+  const { ui } = p;
+  pages.get('/endpoints/:id', hidden, async (req, reply) => p.endpointPage(req, reply));
 
   pages.get('/endpoints/:id/health', hidden, async (req, reply) => {
-    const health = await healthOf(req, [idOf(req)]);
+    const health = await p.healthOf(req, [idOf(req)]);
     return ui.fragment(reply, 'partials/health', { health: health.get(idOf(req)) ?? null, hours: HEALTH_HOURS });
   });
 
@@ -138,8 +160,8 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
     // double click) finds the first rotation instead of rotating once more, which would replace
     // the secret just shown with one nobody has seen.
     const formId = field(formOf(req), 'form_id');
-    const sent = await submitted.once(req.uiKey!, formId && `rotate ${id} ${formId}`, async () => {
-      rotated = await rotateOnce(req, id, formId);
+    const sent = await p.submitted.once(req.uiKey!, formId && `rotate ${id} ${formId}`, async () => {
+      rotated = await p.rotateOnce(req, id, formId);
       return rotated?.id ?? id;
     });
     if (!sent.first || !rotated) {
@@ -148,18 +170,22 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
     }
     if (isHtmx(req)) {
       // The page's secret hint and settings change with it, and its form gets a new id for another rotation (swapped out of band).
-      const endpoint = await endpointOf(req);
-      return ui.fragment(reply, 'partials/secret', { rotated, endpoint, settings: endpointSettings(endpoint), rotateFormId: submitted.newId() });
+      const endpoint = await p.endpointOf(req);
+      return ui.fragment(reply, 'partials/secret', { rotated, endpoint, settings: endpointSettings(endpoint), rotateFormId: p.submitted.newId() });
     }
-    return endpointPage(req, reply, { rotated });
+    return p.endpointPage(req, reply, { rotated });
   });
 
   pages.post('/endpoints/:id/reveal', hidden, async (req, reply) => {
-    const revealed = await get<{ secret: string; previous_secret_expires_at: string | null }>(req, `/api/v2/endpoints/${enc(idOf(req))}/secret`);
+    const revealed = await p.get<{ secret: string; previous_secret_expires_at: string | null }>(req, `/api/v2/endpoints/${enc(idOf(req))}/secret`);
     if (isHtmx(req)) return ui.fragment(reply, 'partials/revealed', { revealed });
     return ui.page(req, reply, 'revealed', { title: 'Signing secret', nav: 'endpoints', id: idOf(req), revealed });
   });
+}
 
+/** Enable or disable, send a test event, recover (counted first, then confirmed) and delete. */
+function registerEndpointActions(pages: FastifyInstance, p: EndpointPages): void {
+  const { ui } = p;
   pages.post('/endpoints/:id/toggle', hidden, async (req, reply) => {
     const disabled = field(formOf(req), 'disabled') === 'true';
     const endpoint = await ui.api(req).patch<EndpointDto>(`/api/v2/endpoints/${enc(idOf(req))}`, { disabled });
@@ -199,7 +225,7 @@ export function registerEndpointPages(pages: FastifyInstance, ui: Ui): void {
   pages.get('/endpoints/:id/recoveries/:recovery', hidden, async (req, reply) => {
     const id = idOf(req);
     const { recovery: recoveryId } = req.params as { recovery: string };
-    const recovery = await get<RecoveryDto>(req, `/api/v2/endpoints/${enc(id)}/recoveries/${enc(recoveryId)}`);
+    const recovery = await p.get<RecoveryDto>(req, `/api/v2/endpoints/${enc(id)}/recoveries/${enc(recoveryId)}`);
     return ui.fragment(reply, 'partials/recovered', { id, recovery });
   });
 

@@ -65,50 +65,12 @@ function valuesOf(req: FastifyRequest): InboxFormValues {
 export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
   const submitted = new SubmittedForms();
 
-  async function listPage(req: FastifyRequest, reply: FastifyReply, form: { values: InboxFormValues; error: Refusal | null }, status = 200) {
-    const at = positionOf(queryOf(req));
-    const list = await ui.api(req).get<ListDto<InboxDto>>('/api/v2/inboxes', { cursor: at.cursor });
-    // A form shown again after an error keeps its id: it has created nothing yet.
-    const formId = field(formOf(req), 'form_id') || submitted.newId();
-    const pager = pageLinks('/inboxes', {}, at, list.next_cursor);
-    return ui.page(req, reply, 'inboxes', { title: 'Inboxes', nav: 'inboxes', inboxes: list.data, pager, paged: at.cursor !== undefined, formId, ...form }, status);
-  }
-
-  async function inboxPage(req: FastifyRequest, reply: FastifyReply, id: string, extra: { forwardSecret?: string; saved?: boolean; error?: Refusal; values?: InboxFormValues } = {}, status = 200) {
-    const at = positionOf(queryOf(req));
-    const [inbox, requests] = await Promise.all([
-      ui.api(req).get<InboxDto>(`/api/v2/inboxes/${enc(id)}`),
-      ui.api(req).get<ListDto<InboxRequestDto>>(`/api/v2/inboxes/${enc(id)}/requests`, { limit: String(RECENT), cursor: at.cursor }),
-    ]);
-    const values = extra.values ?? { name: inbox.name, forwardUrl: inbox.forward_url ?? '', signingSecret: '' };
-    return ui.page(
-      req,
-      reply,
-      'inbox',
-      {
-        title: inbox.name,
-        nav: 'inboxes',
-        inbox,
-        requests: requests.data,
-        newest: requests.data[0]?.id ?? '',
-        // Requests arriving live go on top of the newest page only.
-        live: at.cursor === undefined,
-        pager: pageLinks(`/inboxes/${enc(inbox.id)}`, {}, at, requests.next_cursor),
-        values,
-        forwardSecret: extra.forwardSecret ?? '',
-        saved: extra.saved ?? queryOf(req).saved === '1',
-        error: extra.error ?? null,
-      },
-      status,
-    );
-  }
-
   const emptyForm = { values: { name: '', forwardUrl: '', signingSecret: '' }, error: null };
-  pages.get('/inboxes', hidden, async (req, reply) => listPage(req, reply, emptyForm));
+  pages.get('/inboxes', hidden, async (req, reply) => listPage(ui, submitted, req, reply, emptyForm));
 
   pages.post('/inboxes', hidden, async (req, reply) => {
     const values = valuesOf(req);
-    if (!values.name) return listPage(req, reply, { values, error: NO_NAME }, 422);
+    if (!values.name) return listPage(ui, submitted, req, reply, { values, error: NO_NAME }, 422);
     let created: InboxChanged | undefined;
     try {
       const sent = await submitted.once(req.uiKey!, field(formOf(req), 'form_id'), async () => {
@@ -116,29 +78,29 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
         return created.id;
       });
       // The relay's secret is shown this once, on the page the creation answers with.
-      if (sent.first && created?.forward_secret) return inboxPage(req, reply, created.id, { forwardSecret: created.forward_secret }, 201);
+      if (sent.first && created?.forward_secret) return inboxPage(ui, req, reply, created.id, { forwardSecret: created.forward_secret }, 201);
       return reply.redirect(`/inboxes/${enc(sent.id)}`, 303);
     } catch (err) {
       const refusal = formRefusal(err);
-      if (refusal) return listPage(req, reply, { values, error: refusal }, 422);
+      if (refusal) return listPage(ui, submitted, req, reply, { values, error: refusal }, 422);
       throw err;
     }
   });
 
-  pages.get('/inboxes/:id', hidden, async (req, reply) => inboxPage(req, reply, idOf(req)));
+  pages.get('/inboxes/:id', hidden, async (req, reply) => inboxPage(ui, req, reply, idOf(req)));
 
   pages.post('/inboxes/:id/edit', hidden, async (req, reply) => {
     const values = valuesOf(req);
     const inbox = await ui.api(req).get<InboxDto>(`/api/v2/inboxes/${enc(idOf(req))}`);
-    if (!values.name) return inboxPage(req, reply, inbox.id, { values, error: NO_NAME }, 422);
+    if (!values.name) return inboxPage(ui, req, reply, inbox.id, { values, error: NO_NAME }, 422);
     const body = patchBody(values, inbox, field(formOf(req), 'clear_signing_secret') === 'yes');
     try {
       const changed = await ui.api(req).patch<InboxChanged>(`/api/v2/inboxes/${enc(inbox.id)}`, body);
-      if (changed.forward_secret) return inboxPage(req, reply, inbox.id, { forwardSecret: changed.forward_secret, saved: true });
+      if (changed.forward_secret) return inboxPage(ui, req, reply, inbox.id, { forwardSecret: changed.forward_secret, saved: true });
       return reply.redirect(`/inboxes/${enc(inbox.id)}?saved=1`, 303);
     } catch (err) {
       const refusal = formRefusal(err);
-      if (refusal) return inboxPage(req, reply, inbox.id, { values, error: refusal }, 422);
+      if (refusal) return inboxPage(ui, req, reply, inbox.id, { values, error: refusal }, 422);
       throw err;
     }
   });
@@ -151,50 +113,100 @@ export function registerInboxPages(pages: FastifyInstance, ui: Ui): void {
 
   // The browser's EventSource cannot send the API key, so the UI relays the stream with it.
   // No HEAD: it would open the upstream stream and never answer.
-  pages.get('/inboxes/:id/stream', { ...hidden, exposeHeadRoute: false }, async (req, reply) => {
-    const abort = new AbortController();
-    const after = str(queryOf(req).after);
-    const lastEventId = req.headers['last-event-id'];
-    const resume = typeof lastEventId === 'string' && lastEventId.length <= 100 ? lastEventId : after;
-    const query = resume ? `?after=${enc(resume)}` : '';
-    let upstream: Response;
-    try {
-      upstream = await ui.api(req).stream(`/api/v2/inboxes/${enc(idOf(req))}/stream${query}`, abort.signal);
-    } catch (err) {
-      // Gone while the page was disconnected: said as the API says it to an open stream, so the
-      // page stops trying instead of retrying an error page.
-      if (err instanceof ApiCallError && err.status === 404) return lastEvent(reply, INBOX_DELETED_EVENT);
-      // A stream cannot show an error page: the page is told, and tries again.
-      if (err instanceof ApiTimeoutError) {
-        req.log.warn({ err }, 'the API did not start an inbox stream in time');
-        return lastEvent(reply, API_TIMEOUT_EVENT);
-      }
-      throw err;
+  pages.get('/inboxes/:id/stream', { ...hidden, exposeHeadRoute: false }, async (req, reply) => relayStream(ui, req, reply));
+}
+
+/** The list with the create form (its values and refusal when shown again). */
+async function listPage(ui: Ui, submitted: SubmittedForms, req: FastifyRequest, reply: FastifyReply, form: { values: InboxFormValues; error: Refusal | null }, status = 200) {
+  const at = positionOf(queryOf(req));
+  const list = await ui.api(req).get<ListDto<InboxDto>>('/api/v2/inboxes', { cursor: at.cursor });
+  // A form shown again after an error keeps its id: it has created nothing yet.
+  const formId = field(formOf(req), 'form_id') || submitted.newId();
+  const pager = pageLinks('/inboxes', {}, at, list.next_cursor);
+  return ui.page(req, reply, 'inboxes', { title: 'Inboxes', nav: 'inboxes', inboxes: list.data, pager, paged: at.cursor !== undefined, formId, ...form }, status);
+}
+
+/** An inbox with its newest requests (or a page of older ones) and the edit form. */
+async function inboxPage(
+  ui: Ui,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  id: string,
+  extra: { forwardSecret?: string; saved?: boolean; error?: Refusal; values?: InboxFormValues } = {},
+  status = 200,
+) {
+  const at = positionOf(queryOf(req));
+  const [inbox, requests] = await Promise.all([
+    ui.api(req).get<InboxDto>(`/api/v2/inboxes/${enc(id)}`),
+    ui.api(req).get<ListDto<InboxRequestDto>>(`/api/v2/inboxes/${enc(id)}/requests`, { limit: String(RECENT), cursor: at.cursor }),
+  ]);
+  const values = extra.values ?? { name: inbox.name, forwardUrl: inbox.forward_url ?? '', signingSecret: '' };
+  return ui.page(
+    req,
+    reply,
+    'inbox',
+    {
+      title: inbox.name,
+      nav: 'inboxes',
+      inbox,
+      requests: requests.data,
+      newest: requests.data[0]?.id ?? '',
+      // Requests arriving live go on top of the newest page only.
+      live: at.cursor === undefined,
+      pager: pageLinks(`/inboxes/${enc(inbox.id)}`, {}, at, requests.next_cursor),
+      values,
+      forwardSecret: extra.forwardSecret ?? '',
+      saved: extra.saved ?? queryOf(req).saved === '1',
+      error: extra.error ?? null,
+    },
+    status,
+  );
+}
+
+/** The API's stream of an inbox's captures, relayed while the sign-in lasts. */
+async function relayStream(ui: Ui, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  const abort = new AbortController();
+  const after = str(queryOf(req).after);
+  const lastEventId = req.headers['last-event-id'];
+  const resume = typeof lastEventId === 'string' && lastEventId.length <= 100 ? lastEventId : after;
+  const query = resume ? `?after=${enc(resume)}` : '';
+  let upstream: Response;
+  try {
+    upstream = await ui.api(req).stream(`/api/v2/inboxes/${enc(idOf(req))}/stream${query}`, abort.signal);
+  } catch (err) {
+    // Gone while the page was disconnected: said as the API says it to an open stream, so the
+    // page stops trying instead of retrying an error page.
+    if (err instanceof ApiCallError && err.status === 404) return lastEvent(reply, INBOX_DELETED_EVENT);
+    // A stream cannot show an error page: the page is told, and tries again.
+    if (err instanceof ApiTimeoutError) {
+      req.log.warn({ err }, 'the API did not start an inbox stream in time');
+      return lastEvent(reply, API_TIMEOUT_EVENT);
     }
-    reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
-    const body = Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>);
-    // The API checks the key; the sign-in is the UI's own to check. A stream left open after
-    // signing out (in another tab), or past the session's end, would go on showing captures.
-    const recheck = setInterval(() => {
-      ui.sessionLive(req).then(
-        (live) => {
-          if (live || reply.raw.writableEnded) return;
-          body.unpipe(reply.raw);
-          // The blank lines end an event the last chunk may have left half written.
-          reply.raw.end(`\n\n${SIGNED_OUT_EVENT}`);
-          stop();
-        },
-        (err: unknown) => req.log.warn({ err }, 'could not check the sign-in of an inbox stream'),
-      );
-    }, SESSION_RECHECK_MS);
-    recheck.unref();
-    const stop = () => {
-      clearInterval(recheck);
-      abort.abort();
-    };
-    req.raw.on('close', stop);
-    body.on('error', () => reply.raw.end());
-    body.pipe(reply.raw);
-  });
+    throw err;
+  }
+  reply.hijack();
+  reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+  const body = Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>);
+  // The API checks the key; the sign-in is the UI's own to check. A stream left open after
+  // signing out (in another tab), or past the session's end, would go on showing captures.
+  const recheck = setInterval(() => {
+    ui.sessionLive(req).then(
+      (live) => {
+        if (live || reply.raw.writableEnded) return;
+        body.unpipe(reply.raw);
+        // The blank lines end an event the last chunk may have left half written.
+        reply.raw.end(`\n\n${SIGNED_OUT_EVENT}`);
+        stop();
+      },
+      (err: unknown) => req.log.warn({ err }, 'could not check the sign-in of an inbox stream'),
+    );
+  }, SESSION_RECHECK_MS);
+  recheck.unref();
+  const stop = () => {
+    clearInterval(recheck);
+    abort.abort();
+  };
+  req.raw.on('close', stop);
+  body.on('error', () => reply.raw.end());
+  body.pipe(reply.raw);
 }
