@@ -149,9 +149,16 @@ function linkBase(value: string | null | undefined): string | null | undefined {
 // ---- routes ---------------------------------------------------------------------------------
 
 export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const operator = { preValidation: requireOperator() };
-  const admin = { preValidation: requireRole('admin') };
+  registerAccounts(app, ctx);
+  registerProjects(app, ctx);
+  registerApiKeys(app, ctx);
+}
 
+const operator = { preValidation: requireOperator() };
+const admin = { preValidation: requireRole('admin') };
+
+/** Accounts: the operator creates, lists and changes them; a key reads its own. */
+function registerAccounts(app: FastifyInstance, ctx: AppContext): void {
   app.post(
     '/api/v2/accounts',
     { ...operator, schema: { tags: ['accounts'], summary: 'Create an account (operator)', body: AccountCreate, response: { 201: described('the account created', AccountView), ...answers({ 422: LINK_BASE_REFUSED }) } } },
@@ -211,9 +218,9 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
       return accountView(updated);
     },
   );
+}
 
-  // ---- projects
-
+function registerProjects(app: FastifyInstance, ctx: AppContext): void {
   app.post(
     '/api/v2/projects',
     { ...admin, schema: { tags: ['projects'], summary: 'Create a project', body: ProjectCreate, response: { 201: described('the project created', ProjectView), ...answers({ 409: '`conflict`: a project with this id exists' }) } } },
@@ -248,9 +255,10 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AppContext): vo
       return projectView(project);
     },
   );
+}
 
-  // ---- API keys
-
+/** API keys: created (shown once), listed without the key or its hash, deleted. */
+function registerApiKeys(app: FastifyInstance, ctx: AppContext): void {
   app.post(
     '/api/v2/api-keys',
     {

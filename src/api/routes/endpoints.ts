@@ -81,8 +81,16 @@ export function asApiError(err: unknown): never {
 }
 
 export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const admin = { preValidation: requireRole('admin') };
+  registerEndpointCrud(app, ctx);
+  registerSecretRoutes(app, ctx);
+  registerRecoverRoutes(app, ctx);
+  registerTestSend(app, ctx);
+}
 
+const admin = { preValidation: requireRole('admin') };
+
+/** Create, list, read, change and delete endpoints. */
+function registerEndpointCrud(app: FastifyInstance, ctx: AppContext): void {
   app.post('/api/v2/endpoints', { preValidation: [admin.preValidation, refuseReadOnlyOnCreate], schema: { tags: ['endpoints'], description: 'Subscribes a URL to event types (exact names or topic.* wildcards); answers 201 with the endpoint and its signing secret, shown this once. The fields answers show that Herald sets (id, profile, secret_hint, disabled_reason, failing_since, created_at, updated_at) are refused (422 naming the field). Admin keys only.', body: EndpointCreate, response: { 201: described('the endpoint, with its signing secret (shown this once)', EndpointCreated), ...answers({ 422: ENDPOINT_REFUSED }) } } }, async (req, reply) => {
     const { accountId } = principalOf(req);
     const body = req.body as EndpointCreate;
@@ -158,6 +166,10 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return reply.status(204).send();
   });
 
+}
+
+/** The signing secret: rotated, and read in full. */
+function registerSecretRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post('/api/v2/endpoints/:id/secret/rotate', { ...admin, schema: { tags: ['endpoints'], description: `Replaces the signing secret and returns the new one; the previous secret keeps signing alongside it for ${overlapText(ctx.config.rotationOverlapMs)} (HERALD_ROTATION_OVERLAP_SECONDS), until previous_secret_expires_at. Only one previous secret is kept. With an Idempotency-Key, a repeat (from any API process) rotates nothing again and answers as the first did, but with secret_hint in place of the secret, shown once (header Idempotent-Replayed), while the secret it set is still the endpoint's; once a later rotation replaced it, 409 rotated_since. A key is remembered for HERALD_RETENTION_DAYS. Admin keys only.`, params: IdParams, headers: RotateHeaders, response: { 200: described('the new secret in full (a repeat of an Idempotency-Key: its secret_hint), and when the previous one stops signing', RotatedView), ...answers({ 409: ROTATED_SINCE }) } } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     const { accountId } = principalOf(req);
@@ -166,6 +178,31 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     return answerRotate(ctx, reply, existing, (req.headers as Static<typeof RotateHeaders>)[IDEMPOTENCY_KEY]);
   });
 
+
+  app.get(
+    '/api/v2/endpoints/:id/secret',
+    {
+      ...admin,
+      schema: {
+        tags: ['endpoints'],
+        description: 'The signing secret in full (everywhere else it is masked), and when the rotated-out one stops signing.',
+        params: IdParams,
+        response: { 200: described('the secret in full, and when the previous one stops signing (null: none does)', Type.Object({ secret: Type.String(), previous_secret_expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) })) },
+      },
+    },
+    async (req) => {
+      const { id } = req.params as Static<typeof IdParams>;
+      const endpoint = await ctx.store.getEndpoint(principalOf(req).accountId, id);
+      if (!endpoint) throw notFound('endpoint', id);
+      // Still valid = still signing; an expired previous secret is no longer anyone's concern.
+      const expires = endpoint.previousSecretExpiresAt !== null && endpoint.previousSecretExpiresAt > ctx.clock() ? endpoint.previousSecretExpiresAt : null;
+      return { secret: endpoint.secret, previous_secret_expires_at: iso(expires) };
+    },
+  );
+}
+
+/** Re-queueing failed (or delivered) deliveries, and following a recover that goes on. */
+function registerRecoverRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post(
     '/api/v2/endpoints/:id/recover',
     {
@@ -216,6 +253,9 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     },
   );
 
+}
+
+function registerTestSend(app: FastifyInstance, ctx: AppContext): void {
   app.post(
     '/api/v2/endpoints/:id/test',
     {
@@ -249,26 +289,6 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: AppContext): v
     },
   );
 
-  app.get(
-    '/api/v2/endpoints/:id/secret',
-    {
-      ...admin,
-      schema: {
-        tags: ['endpoints'],
-        description: 'The signing secret in full (everywhere else it is masked), and when the rotated-out one stops signing.',
-        params: IdParams,
-        response: { 200: described('the secret in full, and when the previous one stops signing (null: none does)', Type.Object({ secret: Type.String(), previous_secret_expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) })) },
-      },
-    },
-    async (req) => {
-      const { id } = req.params as Static<typeof IdParams>;
-      const endpoint = await ctx.store.getEndpoint(principalOf(req).accountId, id);
-      if (!endpoint) throw notFound('endpoint', id);
-      // Still valid = still signing; an expired previous secret is no longer anyone's concern.
-      const expires = endpoint.previousSecretExpiresAt !== null && endpoint.previousSecretExpiresAt > ctx.clock() ? endpoint.previousSecretExpiresAt : null;
-      return { secret: endpoint.secret, previous_secret_expires_at: iso(expires) };
-    },
-  );
 }
 
 /** Members of an endpoint's view that move with deliveries, without its change time. */

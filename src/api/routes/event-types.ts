@@ -107,8 +107,14 @@ async function loadCustom(ctx: AppContext, accountId: string, name: string): Pro
 }
 
 export function registerEventTypeRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const admin = { preValidation: requireRole('admin') };
+  registerCatalogReads(app, ctx);
+  registerCustomTypes(app, ctx);
+}
 
+const admin = { preValidation: requireRole('admin') };
+
+/** The catalog (with the account's custom types) and one type by any of its names. */
+function registerCatalogReads(app: FastifyInstance, ctx: AppContext): void {
   app.get(
     '/api/v2/event-types',
     { schema: { tags: ['event-types'], description: "The event catalog, grouped by topic: every type with its description and its name in each profile; and `custom`, the account's own types, by name.", response: { 200: described('{topics, custom}: the catalog by topic, and the account\'s custom types', Catalog) } } },
@@ -143,6 +149,10 @@ export function registerEventTypeRoutes(app: FastifyInstance, ctx: AppContext): 
     },
   );
 
+}
+
+/** The account's own event types: registered, changed and deleted (not while a filter names them). */
+function registerCustomTypes(app: FastifyInstance, ctx: AppContext): void {
   app.post(
     '/api/v2/event-types',
     {

@@ -151,9 +151,15 @@ async function inboxOf(ctx: AppContext, req: FastifyRequest, id: string): Promis
 // ---- keyed routes ---------------------------------------------------------------------------
 
 export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const admin = { preValidation: requireRole('admin') };
-  const tags = ['inboxes'];
+  registerInboxCrud(app, ctx);
+  registerRecordedRequests(app, ctx);
+}
 
+const admin = { preValidation: requireRole('admin') };
+const tags = ['inboxes'];
+
+/** Create, list, read, change and delete inboxes (with the relay endpoint of one that forwards). */
+function registerInboxCrud(app: FastifyInstance, ctx: AppContext): void {
   app.post('/api/v2/inboxes', { ...admin, schema: { tags, description: 'Creates a hosted inbox: a URL that records every request sent to it, optionally forwarding them to an endpoint. Admin keys only.', body: InboxCreate, response: { 201: described('the inbox, with its capture URL', InboxView), ...answers({ 422: INBOX_REFUSED }) } } }, async (req, reply) => {
     const { accountId } = principalOf(req);
     const body = req.body as InboxCreate;
@@ -202,32 +208,10 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
 
   app.patch('/api/v2/inboxes/:id', { ...admin, schema: { tags, description: 'Changes the given fields of an inbox. Admin keys only.', params: IdParams, body: InboxPatch, response: { 200: described('the inbox as changed', InboxView), ...answers({ 422: INBOX_REFUSED }) } } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
-    const { accountId } = principalOf(req);
     const body = req.body as InboxPatch;
     const existing = await inboxOf(ctx, req, id);
     checkSigningSecret(body.signing_secret);
-    let forwardUrl = existing.forwardUrl;
-    let forwardEndpointId = existing.forwardEndpointId;
-    let created: Endpoint | undefined;
-    if (body.forward_url === null) {
-      if (forwardEndpointId !== null) {
-        await ctx.store.deleteEndpoint(accountId, forwardEndpointId);
-        ctx.endpointChanged(forwardEndpointId);
-      }
-      forwardUrl = null;
-      forwardEndpointId = null;
-    } else if (body.forward_url !== undefined) {
-      await checkForwardUrl(ctx, body.forward_url, accountId, existing.token);
-      const current = forwardEndpointId === null ? undefined : await ctx.store.getEndpoint(accountId, forwardEndpointId);
-      if (current) {
-        await saveEndpointUpdate(ctx, patchEndpoint(current, { url: body.forward_url }, ctx.clock()), current);
-      } else {
-        created = relayEndpoint(ctx, accountId, id, body.forward_url);
-        await ctx.store.createEndpoint(created);
-        forwardEndpointId = created.id;
-      }
-      forwardUrl = body.forward_url;
-    }
+    const { forwardUrl, forwardEndpointId, created } = await changeForwarding(ctx, existing, body.forward_url);
     const updated: Inbox = {
       ...existing,
       name: body.name ?? existing.name,
@@ -255,6 +239,10 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
     return reply.status(204).send();
   });
 
+}
+
+/** What an inbox recorded: a page at a time, one request, all deleted, or streamed as it arrives. */
+function registerRecordedRequests(app: FastifyInstance, ctx: AppContext): void {
   app.get('/api/v2/inboxes/:id/requests', { schema: { tags, description: 'The requests an inbox recorded, newest first, a page at a time.', params: IdParams, querystring: PageQuery, response: { 200: described('{data, next_cursor}: a page of recorded requests', pageOf(InboxRequestView)) } } }, async (req) => {
     const { id } = req.params as Static<typeof IdParams>;
     const q = req.query as Static<typeof PageQuery>;
@@ -308,6 +296,35 @@ export function registerInboxRoutes(app: FastifyInstance, ctx: AppContext): void
       await streamInbox(ctx, inbox, after, reply, async () => (await ctx.keys.authenticate(key))?.keyId === keyId);
     },
   );
+}
+
+/**
+ * The inbox's forwarding as `forwardUrl` asks (undefined: unchanged; null: none): its relay
+ * endpoint deleted, pointed at the new URL, or created (`created`, whose secret is shown once).
+ */
+async function changeForwarding(
+  ctx: AppContext,
+  inbox: Inbox,
+  forwardUrl: string | null | undefined,
+): Promise<{ forwardUrl: string | null; forwardEndpointId: string | null; created?: Endpoint }> {
+  const { accountId, forwardEndpointId } = inbox;
+  if (forwardUrl === undefined) return { forwardUrl: inbox.forwardUrl, forwardEndpointId };
+  if (forwardUrl === null) {
+    if (forwardEndpointId !== null) {
+      await ctx.store.deleteEndpoint(accountId, forwardEndpointId);
+      ctx.endpointChanged(forwardEndpointId);
+    }
+    return { forwardUrl: null, forwardEndpointId: null };
+  }
+  await checkForwardUrl(ctx, forwardUrl, accountId, inbox.token);
+  const current = forwardEndpointId === null ? undefined : await ctx.store.getEndpoint(accountId, forwardEndpointId);
+  if (current) {
+    await saveEndpointUpdate(ctx, patchEndpoint(current, { url: forwardUrl }, ctx.clock()), current);
+    return { forwardUrl, forwardEndpointId };
+  }
+  const created = relayEndpoint(ctx, accountId, inbox.id, forwardUrl);
+  await ctx.store.createEndpoint(created);
+  return { forwardUrl, forwardEndpointId: created.id, created };
 }
 
 /** How many sent ids a stream remembers: a capture is announced at most twice (locally and by NOTIFY), moments apart. */
