@@ -31,7 +31,7 @@ import { buildEndpoint, EndpointInputError, patchEndpoint, type EndpointInput } 
 import type { Endpoint, EndpointHeader } from '../../domain/types.js';
 import { mask } from '../../signing/secretbox.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
-import type { EndpointAttempt } from '../../store/contract.js';
+import type { EndpointAttempt, Store } from '../../store/contract.js';
 import { credentialElsewhere, eventName, eventTypesSent } from '../shared.js';
 import {
   HeaderType,
@@ -193,57 +193,16 @@ function mediaPocketErrorHandler(err: FastifyError & { validation?: { instancePa
 }
 
 function routes(app: FastifyInstance, ctx: AppContext): void {
-  // The role is checked before the body, so a non-admin key gets its 401 whatever it sends.
-  const admin = { preValidation: requireRole('admin', 401) };
+  registerWebhooks(app, ctx);
+  registerRunLogs(app, ctx);
+}
+
+// The role is checked before the body, so a non-admin key gets its 401 whatever it sends.
+const admin = { preValidation: requireRole('admin', 401) };
+
+/** Create, list, read, update (PUT or PATCH) and delete webhooks. */
+function registerWebhooks(app: FastifyInstance, ctx: AppContext): void {
   const { store } = ctx;
-
-  async function load(accountId: string, id: string): Promise<Endpoint> {
-    if (!/^[1-9]\d{0,14}$/.test(id)) throw notFoundWebhook(id);
-    const e = await store.getEndpoint(accountId, mediaPocketEndpointId(accountId, Number(id)));
-    if (!e || e.profile !== 'mediapocket') throw notFoundWebhook(id);
-    return e;
-  }
-
-  async function view(e: Endpoint): Promise<Webhook> {
-    const [stats, latest] = await Promise.all([
-      store.queueDepth(e.accountId, e.id),
-      store.listEndpointAttempts(e.accountId, e.id, { limit: 1 }),
-    ]);
-    const run = latest?.items[0];
-    return {
-      id: mpIdOf(e),
-      name: e.description,
-      http_url: e.url,
-      http_method: e.method,
-      trigger_events: filterInProfile(e.eventTypes, 'mediapocket'),
-      created_at: iso(e.createdAt)!,
-      updated_at: iso(e.updatedAt)!,
-      disabled: e.disabled,
-      project_id: e.projectIds[0] ?? null,
-      queue_length: stats.pending - stats.retrying + stats.inFlight,
-      retry_queue_length: stats.retrying,
-      latest_run: run ? iso(run.startedAt) : null,
-      webhook_users: e.userIds.map((user_id) => ({ user_id })),
-      webhook_headers: e.headers.map((h) => ({ key: h.name, value: h.type === 'plain' ? h.value : mask(h.value), type: h.type })),
-    };
-  }
-
-  async function checkProject(accountId: string, projectId: string | null | undefined): Promise<void> {
-    if (typeof projectId === 'string' && !(await store.getProject(accountId, projectId))) throw new MediaPocketError(404, 'project not found');
-  }
-
-  function inputOf(p: WebhookParams, existing?: Endpoint): EndpointInput {
-    return {
-      url: p.http_url,
-      method: p.http_method,
-      description: p.name,
-      eventTypes: existing ? eventTypesSent(p.trigger_events, existing.eventTypes, 'mediapocket') : p.trigger_events,
-      projectIds: p.project_id === undefined ? undefined : p.project_id === null ? [] : [p.project_id],
-      disabled: p.disabled,
-      userIds: p.webhook_users === undefined ? undefined : usersIn(p.webhook_users),
-      headers: p.webhook_headers === undefined ? undefined : headersIn(p.webhook_headers, existing?.headers ?? []),
-    };
-  }
 
   app.post(
     '/api/v2/admin/webhooks',
@@ -261,7 +220,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
     async (req) => {
       const { accountId } = principalOf(req);
       const p = req.body as WebhookParams;
-      await checkProject(accountId, p.project_id);
+      await checkProject(store, accountId, p.project_id);
       const now = ctx.clock();
       let draft: Endpoint;
       try {
@@ -274,7 +233,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
       const n = await store.nextCounter(accountId, COUNTER);
       const endpoint: Endpoint = { ...draft, id: mediaPocketEndpointId(accountId, n), profileData: { mp_id: n } };
       await store.createEndpoint(endpoint);
-      return { webhook: await view(endpoint) };
+      return { webhook: await view(store, endpoint) };
     },
   );
 
@@ -291,21 +250,21 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
         cursor = page.nextCursor ?? undefined;
       } while (cursor);
       all.sort((a, b) => mpIdOf(a) - mpIdOf(b));
-      return { webhooks: await Promise.all(all.map(view)) };
+      return { webhooks: await Promise.all(all.map((e) => view(store, e))) };
     },
   );
 
   app.get(
     '/api/v2/admin/webhooks/:id',
     { ...admin, schema: { tags: TAGS, summary: 'Get a webhook (Media Pocket)', params: IdParams, response: { 200: described('{webhook}: the webhook', One), 401: Unauthorized, 404: NotFound } } },
-    async (req) => ({ webhook: await view(await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)) }),
+    async (req) => ({ webhook: await view(store, await load(store, principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)) }),
   );
 
   const update = async (req: FastifyRequest) => {
     const { accountId } = principalOf(req);
-    const existing = await load(accountId, (req.params as Static<typeof IdParams>).id);
+    const existing = await load(store, accountId, (req.params as Static<typeof IdParams>).id);
     const p = req.body as WebhookParams;
-    await checkProject(accountId, p.project_id);
+    await checkProject(store, accountId, p.project_id);
     let updated: Endpoint;
     try {
       updated = patchEndpoint(existing, inputOf(p, existing), ctx.clock());
@@ -314,7 +273,7 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
       mediaPocketInputError(credentialElsewhere(err, existing.id, ['auth']), p);
     }
     await saveEndpointUpdate(ctx, updated, existing);
-    return { webhook: await view(updated) };
+    return { webhook: await view(store, updated) };
   };
   for (const method of ['PUT', 'PATCH'] as const) {
     app.route({
@@ -340,14 +299,19 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
     async (req) => {
       const { accountId } = principalOf(req);
       const { id } = req.params as Static<typeof IdParams>;
-      const existing = await load(accountId, id);
-      const last = await view(existing);
+      const existing = await load(store, accountId, id);
+      const last = await view(store, existing);
       if (!(await store.deleteEndpoint(accountId, existing.id))) throw notFoundWebhook(id);
       ctx.endpointChanged(existing.id);
       return { webhook: last };
     },
   );
 
+}
+
+/** Successful and failed runs of a webhook, newest first. */
+function registerRunLogs(app: FastifyInstance, ctx: AppContext): void {
+  const { store } = ctx;
   for (const [path, key, outcome] of [
     ['success', 'success_log', 'succeeded'],
     ['failed', 'failed_log', 'failed'],
@@ -367,13 +331,65 @@ function routes(app: FastifyInstance, ctx: AppContext): void {
       },
       async (req) => {
         const { accountId } = principalOf(req);
-        const endpoint = await load(accountId, (req.params as Static<typeof IdParams>).id);
+        const endpoint = await load(store, accountId, (req.params as Static<typeof IdParams>).id);
         const q = req.query as Static<typeof LogQuery>;
         const page = await store.listEndpointAttempts(accountId, endpoint.id, { outcome, cursor: q.cursor, limit: q.limit ?? 50 });
         return { [key]: page.items.map((a) => logEntry(a, mediaPocketName)), next_cursor: page.nextCursor };
       },
     );
   }
+}
+
+/** The account's Media Pocket webhook of this number, or 404. */
+async function load(store: Store, accountId: string, id: string): Promise<Endpoint> {
+  if (!/^[1-9]\d{0,14}$/.test(id)) throw notFoundWebhook(id);
+  const e = await store.getEndpoint(accountId, mediaPocketEndpointId(accountId, Number(id)));
+  if (!e || e.profile !== 'mediapocket') throw notFoundWebhook(id);
+  return e;
+}
+
+/** The webhook as Media Pocket shows it, with its queue lengths and latest run. */
+async function view(store: Store, e: Endpoint): Promise<Webhook> {
+  const [stats, latest] = await Promise.all([
+    store.queueDepth(e.accountId, e.id),
+    store.listEndpointAttempts(e.accountId, e.id, { limit: 1 }),
+  ]);
+  const run = latest?.items[0];
+  return {
+    id: mpIdOf(e),
+    name: e.description,
+    http_url: e.url,
+    http_method: e.method,
+    trigger_events: filterInProfile(e.eventTypes, 'mediapocket'),
+    created_at: iso(e.createdAt)!,
+    updated_at: iso(e.updatedAt)!,
+    disabled: e.disabled,
+    project_id: e.projectIds[0] ?? null,
+    queue_length: stats.pending - stats.retrying + stats.inFlight,
+    retry_queue_length: stats.retrying,
+    latest_run: run ? iso(run.startedAt) : null,
+    webhook_users: e.userIds.map((user_id) => ({ user_id })),
+    webhook_headers: e.headers.map((h) => ({ key: h.name, value: h.type === 'plain' ? h.value : mask(h.value), type: h.type })),
+  };
+}
+
+/** A named project must exist (404 project not found). */
+async function checkProject(store: Store, accountId: string, projectId: string | null | undefined): Promise<void> {
+  if (typeof projectId === 'string' && !(await store.getProject(accountId, projectId))) throw new MediaPocketError(404, 'project not found');
+}
+
+/** The endpoint fields a create or update sets (`existing`: an update, whose filter is kept as shown). */
+function inputOf(p: WebhookParams, existing?: Endpoint): EndpointInput {
+  return {
+    url: p.http_url,
+    method: p.http_method,
+    description: p.name,
+    eventTypes: existing ? eventTypesSent(p.trigger_events, existing.eventTypes, 'mediapocket') : p.trigger_events,
+    projectIds: p.project_id === undefined ? undefined : p.project_id === null ? [] : [p.project_id],
+    disabled: p.disabled,
+    userIds: p.webhook_users === undefined ? undefined : usersIn(p.webhook_users),
+    headers: p.webhook_headers === undefined ? undefined : headersIn(p.webhook_headers, existing?.headers ?? []),
+  };
 }
 
 const mediaPocketName = (type: string) => eventName(type, 'mediapocket');

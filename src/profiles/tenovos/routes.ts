@@ -213,14 +213,22 @@ export const TENOVOS_TAG = {
 };
 
 export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const admin = { preValidation: requireRole('admin') };
+  registerSubscriptionRoutes(app, ctx);
+  registerCredentialRoutes(app, ctx);
+  registerRecoverRoute(app, ctx);
+}
 
-  async function load(accountId: string, id: string): Promise<Endpoint> {
-    const endpoint = await ctx.store.getEndpoint(accountId, id);
-    if (!endpoint || endpoint.profile !== 'tenovos') throw notFound('endpoint', id);
-    return endpoint;
-  }
+const admin = { preValidation: requireRole('admin') };
 
+/** The account's Tenovos endpoint, or 404: an endpoint of another profile is not found here. */
+async function load(ctx: AppContext, accountId: string, id: string): Promise<Endpoint> {
+  const endpoint = await ctx.store.getEndpoint(accountId, id);
+  if (!endpoint || endpoint.profile !== 'tenovos') throw notFound('endpoint', id);
+  return endpoint;
+}
+
+/** Create, list, read, update and delete subscriptions. */
+function registerSubscriptionRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post(
     '/webhooks/endpoint',
     {
@@ -234,40 +242,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         response: { 200: described('{id, ids}: the endpoints created', Created), ...answers({ 422: TENOVOS_REFUSED }) },
       },
     },
-    async (req) => {
-      const { accountId } = principalOf(req);
-      const items = req.body as Static<typeof CreateBody>;
-      const now = ctx.clock();
-      const endpoints: Endpoint[] = [];
-      const customEventTypes = await customTypesFor(ctx.store, accountId, items.flatMap((item) => item.eventTypes));
-      for (const [i, item] of items.entries()) {
-        try {
-          endpoints.push(
-            buildEndpoint(
-              { url: item.url, eventTypes: item.eventTypes, description: item.description, rateLimitPerSecond: item.rateLimit ?? null, customEventTypes },
-              { id: newId('ep', now), accountId, profile: 'tenovos', secret: generateSecret(), now },
-            ),
-          );
-        } catch (err) {
-          tenovosError(err, `[${i}].`);
-        }
-      }
-      // Each distinct destination is resolved once, all at the same time.
-      const firstIndex = new Map<string, number>();
-      items.forEach((item, i) => firstIndex.has(item.url) || firstIndex.set(item.url, i));
-      await Promise.all([...firstIndex].map(([url, i]) => checkDestination(ctx, url, accountId, `[${i}].url`)));
-      const created: Endpoint[] = [];
-      try {
-        for (const e of endpoints) {
-          await ctx.store.createEndpoint(e);
-          created.push(e);
-        }
-      } catch (err) {
-        for (const e of created) await ctx.store.deleteEndpoint(accountId, e.id).catch(() => false);
-        throw err;
-      }
-      return { id: created[0].id, ids: created.map((e) => e.id) };
-    },
+    async (req) => createSubscriptions(ctx, principalOf(req).accountId, req.body as Static<typeof CreateBody>),
   );
 
   app.get(
@@ -283,7 +258,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
   app.get(
     '/webhooks/endpoint/:id',
     { schema: { tags: TAGS, summary: 'Get an endpoint subscription (Tenovos)', params: IdParams, response: { 200: described('the subscription (credentials masked)', EndpointView) } } },
-    async (req) => tenovosView(await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)),
+    async (req) => tenovosView(await load(ctx, principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)),
   );
 
   app.patch(
@@ -302,7 +277,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     },
     async (req, reply) => {
       const { accountId } = principalOf(req);
-      const existing = await load(accountId, (req.params as Static<typeof IdParams>).id);
+      const existing = await load(ctx, accountId, (req.params as Static<typeof IdParams>).id);
       const customEventTypes = await customTypesFor(ctx.store, accountId, (req.body as Static<typeof PatchBody>).eventTypes);
       let updated: Endpoint;
       try {
@@ -318,7 +293,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       }
       if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId);
       if (!(await saveEndpointUpdate(ctx, updated, existing, expectedIfSent(req.body as object, 'updatedAt', existing)))) {
-        await load(accountId, existing.id);
+        await load(ctx, accountId, existing.id);
         tenovosError(staleCopy('updatedAt'));
       }
       return reply.status(204).send();
@@ -331,13 +306,17 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const { id } = req.params as Static<typeof IdParams>;
-      await load(accountId, id);
+      await load(ctx, accountId, id);
       if (!(await ctx.store.deleteEndpoint(accountId, id))) throw notFound('endpoint', id);
       ctx.endpointChanged(id);
       return reply.status(204).send();
     },
   );
 
+}
+
+/** OAuth2 client credentials and the signing secret. */
+function registerCredentialRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.put(
     '/webhooks/endpoint/oauth/:endpointId',
     {
@@ -354,7 +333,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     },
     async (req, reply) => {
       const { accountId } = principalOf(req);
-      const existing = await load(accountId, (req.params as Static<typeof EndpointIdParams>).endpointId);
+      const existing = await load(ctx, accountId, (req.params as Static<typeof EndpointIdParams>).endpointId);
       const body = req.body as Static<typeof OAuthBody>;
       try {
         checkUrl(body.tokenUrl, 'tokenUrl');
@@ -377,7 +356,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     '/webhooks/endpoint/oauth/:endpointId',
     { ...admin, schema: { tags: TAGS, summary: 'Remove OAuth2 from an endpoint (Tenovos)', params: EndpointIdParams, response: { 204: described('removed: deliveries carry no token', Type.Null()) } } },
     async (req, reply) => {
-      const existing = await load(principalOf(req).accountId, (req.params as Static<typeof EndpointIdParams>).endpointId);
+      const existing = await load(ctx, principalOf(req).accountId, (req.params as Static<typeof EndpointIdParams>).endpointId);
       await saveEndpointUpdate(ctx, patchEndpoint(existing, { auth: { type: 'none' } }, ctx.clock()), existing);
       return reply.status(204).send();
     },
@@ -395,7 +374,7 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
         response: { 200: described('{key}: the whsec_ secret', Type.Object({ key: Type.String() })) },
       },
     },
-    async (req) => ({ key: (await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)).secret }),
+    async (req) => ({ key: (await load(ctx, principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)).secret }),
   );
 
   app.post(
@@ -412,13 +391,16 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
       },
     },
     async (req, reply) => {
-      const existing = await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id);
+      const existing = await load(ctx, principalOf(req).accountId, (req.params as Static<typeof IdParams>).id);
       // The native answer carries the secret; Tenovos reads it with GET .../secret instead.
       await answerRotate(ctx, reply, existing, (req.headers as Static<typeof RotateHeaders>)[IDEMPOTENCY_KEY]);
       return reply.status(204).send();
     },
   );
 
+}
+
+function registerRecoverRoute(app: FastifyInstance, ctx: AppContext): void {
   app.post(
     '/webhooks/endpoint/:id/recover',
     {
@@ -437,9 +419,43 @@ export function registerTenovosRoutes(app: FastifyInstance, ctx: AppContext): vo
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const { id } = req.params as Static<typeof IdParams>;
-      await load(accountId, id);
+      await load(ctx, accountId, id);
       const since = instantOf((req.body as Static<typeof RecoverBody>).since, 'since');
       return answerRecover(ctx, reply, { accountId, endpointId: id }, failedSince(since), (req.headers as Static<typeof RecoverHeaders>)[IDEMPOTENCY_KEY]);
     },
   );
+}
+
+/** Every subscription becomes an endpoint, all or none: those created are deleted again if one fails. */
+async function createSubscriptions(ctx: AppContext, accountId: string, items: Static<typeof CreateBody>): Promise<Static<typeof Created>> {
+  const now = ctx.clock();
+  const endpoints: Endpoint[] = [];
+  const customEventTypes = await customTypesFor(ctx.store, accountId, items.flatMap((item) => item.eventTypes));
+  for (const [i, item] of items.entries()) {
+    try {
+      endpoints.push(
+        buildEndpoint(
+          { url: item.url, eventTypes: item.eventTypes, description: item.description, rateLimitPerSecond: item.rateLimit ?? null, customEventTypes },
+          { id: newId('ep', now), accountId, profile: 'tenovos', secret: generateSecret(), now },
+        ),
+      );
+    } catch (err) {
+      tenovosError(err, `[${i}].`);
+    }
+  }
+  // Each distinct destination is resolved once, all at the same time.
+  const firstIndex = new Map<string, number>();
+  items.forEach((item, i) => firstIndex.has(item.url) || firstIndex.set(item.url, i));
+  await Promise.all([...firstIndex].map(([url, i]) => checkDestination(ctx, url, accountId, `[${i}].url`)));
+  const created: Endpoint[] = [];
+  try {
+    for (const e of endpoints) {
+      await ctx.store.createEndpoint(e);
+      created.push(e);
+    }
+  } catch (err) {
+    for (const e of created) await ctx.store.deleteEndpoint(accountId, e.id).catch(() => false);
+    throw err;
+  }
+  return { id: created[0].id, ids: created.map((e) => e.id) };
 }
