@@ -8,7 +8,7 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatSummary, summarizeProfile } from './profile-summary.mjs';
-import { killAllNow, ROOT, setKeepTemp, snapshotApp, stopAll, takeUnexpectedExits } from './lib/procs.mjs';
+import { cpuTimes, killAllNow, ROOT, setKeepTemp, shareOf, snapshotApp, stopAll, takeUnexpectedExits } from './lib/procs.mjs';
 import { formatValue, svgChart, table, TARGETS } from './lib/report.mjs';
 import { Deadline, fmt, median, progress } from './lib/util.mjs';
 import { ORDER, SCENARIOS } from './scenarios.mjs';
@@ -96,6 +96,8 @@ function machine() {
 /** Figures every scenario reports besides its own. */
 const COMMON_METRICS = [
   ['host_steal', 'CPU time the host gave other guests (steal)', '%'],
+  ['host_idle', 'CPU time idle, waits for the disk included', '%'],
+  ['host_iowait', 'CPU time idle while waiting for the disk (iowait)', '%'],
   ['cpu_probe_us', 'CPU time of a fixed probe before the run (HMAC-SHA256 of 1 KiB)', ' µs'],
 ];
 const metricsOf = (def) => [...def.metrics, ...COMMON_METRICS];
@@ -116,22 +118,6 @@ function cpuProbe() {
     rounds.push((used.user + used.system) / 2_000);
   }
   return median(rounds);
-}
-
-/** The machine's CPU time so far (from /proc/stat): idle, stolen by the host, and in total. */
-function cpuTimes() {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return { idle: f[3] + (f[4] ?? 0), steal: f[7] ?? 0, total: f.reduce((a, b) => a + b, 0) };
-  } catch {
-    return null;
-  }
-}
-
-/** Share of the CPU time between two readings that `key` took; null without /proc/stat. */
-function shareOf(key, a, b) {
-  if (!a || !b || b.total === a.total) return null;
-  return (b[key] - a[key]) / (b.total - a.total);
 }
 
 /** Share of CPU time busy over `ms`, before anything of ours runs. */
@@ -194,7 +180,12 @@ async function runScenario(name, opts, profDir) {
       r.metrics.cpu_probe_us = probe;
       // On a virtual machine the host may run other guests on our cores: what it took shows
       // as steal, and explains figures that move between runs of the same build.
-      r.metrics.host_steal = shareOf('steal', times, cpuTimes()) ?? undefined;
+      // A run slower than its CPU per delivery explains left cores idle: waiting (for the disk,
+      // or between processes) rather than computing.
+      const timesAfter = cpuTimes();
+      r.metrics.host_steal = shareOf('steal', times, timesAfter) ?? undefined;
+      r.metrics.host_idle = shareOf('idle', times, timesAfter) ?? undefined;
+      r.metrics.host_iowait = shareOf('iowait', times, timesAfter) ?? undefined;
       if (r.status === 'unavailable') {
         status = 'unavailable';
         reason = r.reason;
@@ -208,7 +199,7 @@ async function runScenario(name, opts, profDir) {
         .slice(0, 3)
         .map(([k, l, u]) => `${l} ${formatValue(r.metrics[k], u)}`)
         .join(' · ');
-      const machineState = `${r.metrics.host_steal === undefined ? '' : ` · host steal ${formatValue(r.metrics.host_steal, '%')}`} · CPU probe ${formatValue(probe, ' µs')}`;
+      const machineState = `${r.metrics.host_steal === undefined ? '' : ` · host steal ${formatValue(r.metrics.host_steal, '%')} · idle ${formatValue(r.metrics.host_idle, '%')} (iowait ${formatValue(r.metrics.host_iowait, '%')})`} · CPU probe ${formatValue(probe, ' µs')}`;
       progress.log(`  ${label} (${fmt((Date.now() - started) / 1000)} s): ${brief}${machineState}`);
     } catch (err) {
       progress.clear();

@@ -3,7 +3,7 @@
 // Every loop is bounded by a count AND by the run's Deadline; every child is stopped at the end.
 import { randomBytes } from 'node:crypto';
 import { dispatchCounters, EVENT_TYPES, HeraldClient, makeEvent, SLOW_STORE_CALL_SECONDS } from './lib/client.mjs';
-import { freePort, importApp, removeTemp, runHerald, startHerald, startReceiver, tempDir, waitHealthy } from './lib/procs.mjs';
+import { cpuTimes, freePort, importApp, removeTemp, runHerald, shareOf, startHerald, startReceiver, tempDir, waitHealthy } from './lib/procs.mjs';
 import { Deadline, fmt, now, percentile, progress, sleep, TimeoutError } from './lib/util.mjs';
 
 /**
@@ -138,6 +138,7 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
     const t0 = now();
     const cpu0 = procs.map((p) => p.cpuMs() ?? 0);
     const threads0 = api.threadCpuMs();
+    const machine0 = cpuTimes();
     let delivered = 0;
     const pub = client
       .publishBatches({
@@ -164,7 +165,10 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
     const published = await pub;
     if (published.accepted !== total) throw new Error(`${label}: ${published.accepted}/${total} events accepted`);
     await waitArrivals(rx, total, { deadline: ctx.deadline, heralds: procs, label, t0 });
+    const machine1 = cpuTimes();
     const rep = await rx.report(t0);
+    // Only one process holds every store call of the run: workers time their own.
+    const store = workers === 0 ? storeTime(dispatchCounters(await client.metricsText()), total) : {};
     const phases = publishPhases({ t0, published, rep, total, threads: [threads0, published.threads, api.threadCpuMs()], mainTid: api.pid });
     const mem = procs.map((p) => p.memory()?.hwm ?? null);
     // CPU Herald spent per delivery (publishing included): far steadier than rates on a shared machine.
@@ -179,6 +183,9 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
         ...phases,
         duplicates: rep.duplicates,
         peak_rss_mb: Math.max(...mem.filter((m) => m !== null)) / 2 ** 20,
+        ...store,
+        idle: shareOf('idle', machine0, machine1),
+        iowait: shareOf('iowait', machine0, machine1),
       },
       info: { events: total, endpoints, deliveries_created: published.deliveries, publish_seconds: published.seconds, first_to_last_s: (rep.last - rep.first) / 1000, processes: procs.map((p) => p.command), throttled: client.throttled },
       timeline: rep.timeline,
@@ -187,6 +194,19 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
     await cleanup(() => client?.close(), ...procs.map((p) => () => p.stop()), () => rx.stop());
     if (dataDir) removeTemp(dataDir);
   }
+}
+
+/**
+ * Store time per delivery (ingest, claims, settlements: the wall time of each call, its wait
+ * for the write lock and the disk included) and the calls slower than SLOW_STORE_CALL_SECONDS:
+ * beside the CPU per delivery, whether a slow run waited on the store or lacked CPU.
+ */
+function storeTime(counters, deliveries) {
+  const ops = Object.values(counters.store);
+  return {
+    store_us: (ops.reduce((sum, op) => sum + op.seconds, 0) * 1e6) / deliveries,
+    slow_store_calls: ops.reduce((sum, op) => sum + op.slow, 0),
+  };
 }
 
 /**
@@ -228,6 +248,10 @@ async function throughput(ctx) {
       ratio_limit: one.metrics.dps / ceiling.metrics.rps,
       cpu_us_1: one.metrics.cpu_us,
       cpu_us_10: ten.metrics.cpu_us,
+      store_us_1: one.metrics.store_us,
+      slow_store_calls_1: one.metrics.slow_store_calls,
+      idle_1: one.metrics.idle,
+      iowait_1: one.metrics.iowait,
       publish_eps: one.metrics.publish_eps,
       p99_ms_1: one.metrics.p99_ms,
       dps_publishing_1: one.metrics.dps_publishing,
@@ -676,6 +700,10 @@ export const SCENARIOS = {
       ['limit_rps', 'limit just before each run', '/s'],
       ['cpu_us_1', 'Herald CPU per delivery (publish included), 1 endpoint', ' µs'],
       ['cpu_us_10', 'Herald CPU per delivery (publish included), 10 endpoints', ' µs'],
+      ['store_us_1', 'store time per delivery (ingest, claim, settle; waits included), 1 endpoint', ' µs'],
+      ['slow_store_calls_1', `store calls over ${SLOW_STORE_CALL_SECONDS * 1000} ms, 1 endpoint`, ''],
+      ['idle_1', 'machine CPU idle from publish to last arrival, 1 endpoint', '%'],
+      ['iowait_1', 'of which waiting for the disk (iowait), 1 endpoint', '%'],
       ['publish_eps', 'batch publish, events/s accepted', '/s'],
       ['p99_ms_1', 'publish→arrival p99, 1 endpoint', ' ms'],
       ['dps_publishing_1', 'deliveries/s while publishing, 1 endpoint', '/s'],

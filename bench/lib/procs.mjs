@@ -147,6 +147,22 @@ export function threadCpuMsOf(pid) {
   return out;
 }
 
+/** The machine's CPU time so far (from /proc/stat): idle (of which waiting for the disk), stolen by the host, and in total. */
+export function cpuTimes() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { idle: f[3] + (f[4] ?? 0), iowait: f[4] ?? 0, steal: f[7] ?? 0, total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
+/** Share of the CPU time between two readings that `key` took; null without /proc/stat. */
+export function shareOf(key, a, b) {
+  if (!a || !b || b.total === a.total) return null;
+  return (b[key] - a[key]) / (b.total - a.total);
+}
+
 /** Peak resident set size (VmHWM) and current RSS (VmRSS) of a process, in bytes; null if gone. */
 export function memoryOf(pid) {
   try {
