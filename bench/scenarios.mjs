@@ -2,8 +2,9 @@
 // data directory, a receiver process), drives the load over loopback, and returns its figures.
 // Every loop is bounded by a count AND by the run's Deadline; every child is stopped at the end.
 import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
 import { dispatchCounters, EVENT_TYPES, HeraldClient, makeEvent, SLOW_STORE_CALL_SECONDS } from './lib/client.mjs';
-import { cpuTimes, freePort, importApp, removeTemp, runHerald, shareOf, startHerald, startReceiver, tempDir, waitHealthy } from './lib/procs.mjs';
+import { cpuMsOf, cpuTimes, freePort, importApp, removeTemp, runHerald, shareOf, startHerald, startReceiver, tempDir, waitHealthy } from './lib/procs.mjs';
 import { Deadline, fmt, now, percentile, progress, sleep, TimeoutError } from './lib/util.mjs';
 
 /**
@@ -138,7 +139,7 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
     const t0 = now();
     const cpu0 = procs.map((p) => p.cpuMs() ?? 0);
     const threads0 = api.threadCpuMs();
-    const machine0 = cpuTimes();
+    const machine0 = cpuSnapshot(procs, rx);
     let delivered = 0;
     const pub = client
       .publishBatches({
@@ -165,7 +166,7 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
     const published = await pub;
     if (published.accepted !== total) throw new Error(`${label}: ${published.accepted}/${total} events accepted`);
     await waitArrivals(rx, total, { deadline: ctx.deadline, heralds: procs, label, t0 });
-    const machine1 = cpuTimes();
+    const machine1 = cpuSnapshot(procs, rx);
     const rep = await rx.report(t0);
     // Only one process holds every store call of the run: workers time their own.
     const store = workers === 0 ? storeTime(dispatchCounters(await client.metricsText()), total) : {};
@@ -184,8 +185,7 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
         duplicates: rep.duplicates,
         peak_rss_mb: Math.max(...mem.filter((m) => m !== null)) / 2 ** 20,
         ...store,
-        idle: shareOf('idle', machine0, machine1),
-        iowait: shareOf('iowait', machine0, machine1),
+        ...coresBetween(machine0, machine1),
       },
       info: { events: total, endpoints, deliveries_created: published.deliveries, publish_seconds: published.seconds, first_to_last_s: (rep.last - rep.first) / 1000, processes: procs.map((p) => p.command), throttled: client.throttled },
       timeline: rep.timeline,
@@ -194,6 +194,42 @@ async function deliverThroughput(ctx, { endpoints, total, label, command = 'serv
     await cleanup(() => client?.close(), ...procs.map((p) => () => p.stop()), () => rx.stop());
     if (dataDir) removeTemp(dataDir);
   }
+}
+
+/** The machine's CPU time so far, and that of Herald's processes, the receiver and this process (the load). */
+function cpuSnapshot(procs, rx) {
+  const self = process.cpuUsage();
+  return {
+    at: now(),
+    machine: cpuTimes(),
+    herald: procs.reduce((sum, p) => sum + (p.cpuMs() ?? 0), 0),
+    receiver: cpuMsOf(rx.pid) ?? 0,
+    load: (self.user + self.system) / 1000,
+  };
+}
+
+/**
+ * Where the machine's CPU went between two snapshots, in cores (CPU seconds a second): Herald,
+ * the receiver, the load generator, everything else on the machine, and idle (of which waiting
+ * for the disk). A slow run with idle cores waited; one with none lacked CPU, and `others` says
+ * whether something besides the benchmark took it.
+ */
+function coresBetween(a, b) {
+  const seconds = (b.at - a.at) / 1000;
+  const n = cpus().length;
+  const idle = shareOf('idle', a.machine, b.machine);
+  const steal = shareOf('steal', a.machine, b.machine) ?? 0;
+  if (idle === null || seconds <= 0) return {};
+  const of = (key) => (b[key] - a[key]) / 1000 / seconds;
+  const busy = (1 - idle - steal) * n;
+  return {
+    idle_cores: idle * n,
+    iowait_cores: (shareOf('iowait', a.machine, b.machine) ?? 0) * n,
+    herald_cores: of('herald'),
+    receiver_cores: of('receiver'),
+    load_cores: of('load'),
+    other_cores: busy - of('herald') - of('receiver') - of('load'),
+  };
 }
 
 /**
@@ -250,8 +286,12 @@ async function throughput(ctx) {
       cpu_us_10: ten.metrics.cpu_us,
       store_us_1: one.metrics.store_us,
       slow_store_calls_1: one.metrics.slow_store_calls,
-      idle_1: one.metrics.idle,
-      iowait_1: one.metrics.iowait,
+      herald_cores_1: one.metrics.herald_cores,
+      receiver_cores_1: one.metrics.receiver_cores,
+      load_cores_1: one.metrics.load_cores,
+      other_cores_1: one.metrics.other_cores,
+      idle_cores_1: one.metrics.idle_cores,
+      iowait_cores_1: one.metrics.iowait_cores,
       publish_eps: one.metrics.publish_eps,
       p99_ms_1: one.metrics.p99_ms,
       dps_publishing_1: one.metrics.dps_publishing,
@@ -702,8 +742,12 @@ export const SCENARIOS = {
       ['cpu_us_10', 'Herald CPU per delivery (publish included), 10 endpoints', ' µs'],
       ['store_us_1', 'store time per delivery (ingest, claim, settle; waits included), 1 endpoint', ' µs'],
       ['slow_store_calls_1', `store calls over ${SLOW_STORE_CALL_SECONDS * 1000} ms, 1 endpoint`, ''],
-      ['idle_1', 'machine CPU idle from publish to last arrival, 1 endpoint', '%'],
-      ['iowait_1', 'of which waiting for the disk (iowait), 1 endpoint', '%'],
+      ['herald_cores_1', 'cores used from publish to last arrival, 1 endpoint: Herald', ''],
+      ['receiver_cores_1', '… the receiver', ''],
+      ['load_cores_1', '… the load generator (the bench process)', ''],
+      ['other_cores_1', '… every other process on the machine', ''],
+      ['idle_cores_1', '… idle', ''],
+      ['iowait_cores_1', '… idle while waiting for the disk (iowait)', ''],
       ['publish_eps', 'batch publish, events/s accepted', '/s'],
       ['p99_ms_1', 'publish→arrival p99, 1 endpoint', ' ms'],
       ['dps_publishing_1', 'deliveries/s while publishing, 1 endpoint', '/s'],
