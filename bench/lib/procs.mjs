@@ -114,8 +114,8 @@ export async function stopChild(child, graceMs = 5_000) {
   children.delete(child);
 }
 
-// USER_HZ: 100 on every Linux build Node supports.
-const CLOCK_TICKS = 100;
+/** /proc's clock ticks a second (USER_HZ): 100 on every Linux build Node supports. */
+export const CLOCK_TICKS = 100;
 
 /** CPU time (user + system) a process has used so far, in ms; null if gone. */
 export function cpuMsOf(pid) {
