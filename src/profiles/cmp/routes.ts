@@ -121,15 +121,16 @@ function secretHeaders(secret: string | null): EndpointHeader[] {
   return secret === null ? [] : [{ name: CALLBACK_SECRET_HEADER, value: secret, type: 'hidden' }];
 }
 
+const admin = { preValidation: requireRole('admin') };
+
+/** The account's CMP webhook, or 404: an endpoint of another profile is not found here. */
+async function load(ctx: AppContext, accountId: string, id: string): Promise<Endpoint> {
+  const e = await ctx.store.getEndpoint(accountId, id);
+  if (!e || e.profile !== 'cmp') throw notFound('webhook', id);
+  return e;
+}
+
 export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const admin = { preValidation: requireRole('admin') };
-
-  async function load(accountId: string, id: string): Promise<Endpoint> {
-    const e = await ctx.store.getEndpoint(accountId, id);
-    if (!e || e.profile !== 'cmp') throw notFound('webhook', id);
-    return e;
-  }
-
   app.post(
     '/cmp/v3/webhooks',
     { ...admin, schema: { tags: TAGS, summary: 'Register a webhook (CMP)', body: CreateBody, response: { 201: described('the webhook registered (secret masked)', Subscription), ...answers({ 422: CMP_REFUSED }) } } },
@@ -171,7 +172,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get(
     '/cmp/v3/webhooks/:id',
     { schema: { tags: TAGS, summary: 'Get a webhook (CMP)', params: IdParams, response: { 200: described('the webhook (secret masked)', Subscription) } } },
-    async (req) => cmpView(await load(principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)),
+    async (req) => cmpView(await load(ctx, principalOf(req).accountId, (req.params as Static<typeof IdParams>).id)),
   );
 
   app.patch(
@@ -188,33 +189,7 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
         response: { 200: described('the webhook as changed (secret masked)', Subscription), ...answers({ 422: CMP_REFUSED }) },
       },
     },
-    async (req) => {
-      const { accountId } = principalOf(req);
-      const existing = await load(accountId, (req.params as Static<typeof IdParams>).id);
-      let updated: Endpoint;
-      try {
-        const body = withoutReadOnly(req.body as Static<typeof PatchBody>, recordFields(existing));
-        updated = patchEndpoint(
-          existing,
-          {
-            url: body.callback_url,
-            eventTypes: eventTypesSent(body.events, existing.eventTypes, 'cmp'),
-            disabled: body.disabled,
-            headers: body.secret === undefined ? undefined : secretHeaders(body.secret),
-          },
-          ctx.clock(),
-        );
-      } catch (err) {
-        // Basic auth of a CMP subscription can only have been set through the native API.
-        cmpError(credentialElsewhere(err, existing.id, ['auth']));
-      }
-      if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId, 'callback_url');
-      if (!(await saveEndpointUpdate(ctx, updated, existing, expectedIfSent(req.body as object, 'updated_at', existing)))) {
-        await load(accountId, existing.id);
-        cmpError(staleCopy('updated_at'));
-      }
-      return cmpView(updated);
-    },
+    async (req) => cmpView(await changeWebhook(ctx, principalOf(req).accountId, (req.params as Static<typeof IdParams>).id, req.body as Static<typeof PatchBody>)),
   );
 
   app.delete(
@@ -223,10 +198,38 @@ export function registerCmpRoutes(app: FastifyInstance, ctx: AppContext): void {
     async (req, reply) => {
       const { accountId } = principalOf(req);
       const { id } = req.params as Static<typeof IdParams>;
-      await load(accountId, id);
+      await load(ctx, accountId, id);
       if (!(await ctx.store.deleteEndpoint(accountId, id))) throw notFound('webhook', id);
       ctx.endpointChanged(id);
       return reply.status(204).send();
     },
   );
+}
+
+/** The webhook with the fields sent changed, saved unless it changed since the copy sent was read. */
+async function changeWebhook(ctx: AppContext, accountId: string, id: string, sent: Static<typeof PatchBody>): Promise<Endpoint> {
+  const existing = await load(ctx, accountId, id);
+  let updated: Endpoint;
+  try {
+    const body = withoutReadOnly(sent, recordFields(existing));
+    updated = patchEndpoint(
+      existing,
+      {
+        url: body.callback_url,
+        eventTypes: eventTypesSent(body.events, existing.eventTypes, 'cmp'),
+        disabled: body.disabled,
+        headers: body.secret === undefined ? undefined : secretHeaders(body.secret),
+      },
+      ctx.clock(),
+    );
+  } catch (err) {
+    // Basic auth of a CMP subscription can only have been set through the native API.
+    cmpError(credentialElsewhere(err, existing.id, ['auth']));
+  }
+  if (updated.url !== existing.url) await checkDestination(ctx, updated.url, accountId, 'callback_url');
+  if (!(await saveEndpointUpdate(ctx, updated, existing, expectedIfSent(sent, 'updated_at', existing)))) {
+    await load(ctx, accountId, existing.id);
+    cmpError(staleCopy('updated_at'));
+  }
+  return updated;
 }
