@@ -234,14 +234,16 @@ function coresBetween(a, b) {
 
 /**
  * Store time per delivery (ingest, claims, settlements: the wall time of each call, its wait
- * for the write lock and the disk included) and the calls slower than SLOW_STORE_CALL_SECONDS:
- * beside the CPU per delivery, whether a slow run waited on the store or lacked CPU.
+ * for the write lock and the disk included) and the claims and settlements slower than
+ * SLOW_STORE_CALL_SECONDS: beside the CPU per delivery, whether a slow run waited on the store.
  */
 function storeTime(counters, deliveries) {
   const ops = Object.values(counters.store);
   return {
     store_us: (ops.reduce((sum, op) => sum + op.seconds, 0) * 1e6) / deliveries,
-    slow_store_calls: ops.reduce((sum, op) => sum + op.slow, 0),
+    // A batch of 1,000 events commits in tens of milliseconds by itself: only a slow claim or
+    // settlement says the dispatch thread waited.
+    slow_dispatch_calls: (counters.store.claim?.slow ?? 0) + (counters.store.settle?.slow ?? 0),
   };
 }
 
@@ -285,7 +287,7 @@ async function throughput(ctx) {
       cpu_us_1: one.metrics.cpu_us,
       cpu_us_10: ten.metrics.cpu_us,
       store_us_1: one.metrics.store_us,
-      slow_store_calls_1: one.metrics.slow_store_calls,
+      slow_dispatch_calls_1: one.metrics.slow_dispatch_calls,
       herald_cores_1: one.metrics.herald_cores,
       receiver_cores_1: one.metrics.receiver_cores,
       load_cores_1: one.metrics.load_cores,
@@ -742,7 +744,7 @@ export const SCENARIOS = {
       ['cpu_us_1', 'Herald CPU per delivery (publish included), 1 endpoint', ' µs'],
       ['cpu_us_10', 'Herald CPU per delivery (publish included), 10 endpoints', ' µs'],
       ['store_us_1', 'store time per delivery (ingest, claim, settle; waits included), 1 endpoint', ' µs'],
-      ['slow_store_calls_1', `store calls over ${SLOW_STORE_CALL_SECONDS * 1000} ms, 1 endpoint`, ''],
+      ['slow_dispatch_calls_1', `claims and settlements over ${SLOW_STORE_CALL_SECONDS * 1000} ms, 1 endpoint`, ''],
       ['herald_cores_1', 'cores used from publish to last arrival, 1 endpoint: Herald', ''],
       ['receiver_cores_1', '… the receiver', ''],
       ['load_cores_1', '… the load generator (the bench process)', ''],
