@@ -165,7 +165,6 @@ function registerEndpointCrud(app: FastifyInstance, ctx: AppContext): void {
     ctx.endpointChanged(id);
     return reply.status(204).send();
   });
-
 }
 
 /** The signing secret: rotated, and read in full. */
@@ -252,7 +251,6 @@ function registerRecoverRoutes(app: FastifyInstance, ctx: AppContext): void {
       return recoveryView(recovery);
     },
   );
-
 }
 
 function registerTestSend(app: FastifyInstance, ctx: AppContext): void {
@@ -288,7 +286,6 @@ function registerTestSend(app: FastifyInstance, ctx: AppContext): void {
       return reply.status(202).send(sent);
     },
   );
-
 }
 
 /** Members of an endpoint's view that move with deliveries, without its change time. */

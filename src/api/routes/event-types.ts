@@ -148,7 +148,6 @@ function registerCatalogReads(app: FastifyInstance, ctx: AppContext): void {
       };
     },
   );
-
 }
 
 /** The account's own event types: registered, changed and deleted (not while a filter names them). */

@@ -238,7 +238,6 @@ function registerInboxCrud(app: FastifyInstance, ctx: AppContext): void {
     ctx.inboxes.hub.close(id, 'deleted');
     return reply.status(204).send();
   });
-
 }
 
 /** What an inbox recorded: a page at a time, one request, all deleted, or streamed as it arrives. */

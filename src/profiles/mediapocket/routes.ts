@@ -306,7 +306,6 @@ function registerWebhooks(app: FastifyInstance, ctx: AppContext): void {
       return { webhook: last };
     },
   );
-
 }
 
 /** Successful and failed runs of a webhook, newest first. */

@@ -312,7 +312,6 @@ function registerSubscriptionRoutes(app: FastifyInstance, ctx: AppContext): void
       return reply.status(204).send();
     },
   );
-
 }
 
 /** OAuth2 client credentials and the signing secret. */
@@ -397,7 +396,6 @@ function registerCredentialRoutes(app: FastifyInstance, ctx: AppContext): void {
       return reply.status(204).send();
     },
   );
-
 }
 
 function registerRecoverRoute(app: FastifyInstance, ctx: AppContext): void {
