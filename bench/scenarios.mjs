@@ -543,12 +543,11 @@ async function healthyRate(ctx, { dead, events, label }) {
     await pub;
     const rep = await rx.report(t0);
     const counters = dispatchCounters(await client.metricsText());
-    const storeSeconds = Object.values(counters.store).reduce((sum, op) => sum + op.seconds, 0);
     return {
       dead,
       rate: arrivalRate(rep),
       cpuUs: (cpuMs * 1000) / (events * 10),
-      storeUs: (storeSeconds * 1e6) / (events * 10),
+      storeUs: storeTime(counters, events * 10).store_us,
       counters,
       hung: rep.hung,
       duplicates: rep.duplicates,
